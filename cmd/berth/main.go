@@ -1,0 +1,101 @@
+// Command berth runs compose projects without a Docker daemon.
+//
+// This package is cobra wiring only: each command turns its flags into an
+// options struct and calls a package that does the work, in process. Errors
+// come back unprinted; main prints each once, on one line, and picks the exit
+// code from its class.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes one berth command line and returns its exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// compose-go reports some findings (an obsolete version: key) through
+	// logrus; give them the same one-line shape as berth's own warnings.
+	logrus.SetOutput(stderr)
+	logrus.SetFormatter(warningFormatter{})
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	root := newRootCmd(stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var exit exitError
+	if errors.As(err, &exit) && exit.quiet {
+		return exit.code
+	}
+	fmt.Fprintf(stderr, "berth: %s\n", oneLine(err.Error()))
+	return exitCode(err)
+}
+
+// exitError carries an exit code chosen by a command.
+type exitError struct {
+	code  int
+	err   error
+	quiet bool // already reported; print nothing
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
+
+// errNotImplemented marks commands that later issues implement.
+var errNotImplemented = errors.New("not implemented yet")
+
+// usageError is a wrong flag or argument: Docker's CLI exits 125 for these.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	var exit exitError
+	var usage usageError
+	switch {
+	case errors.As(err, &exit):
+		return exit.code
+	case errors.As(err, &usage):
+		return 125
+	case errors.Is(err, context.Canceled):
+		return 130
+	}
+	return 1
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
+
+type warningFormatter struct{}
+
+func (warningFormatter) Format(e *logrus.Entry) ([]byte, error) {
+	return []byte(fmt.Sprintf("%s: %s\n", levelWord(e.Level), oneLine(e.Message))), nil
+}
+
+func levelWord(l logrus.Level) string {
+	if l <= logrus.ErrorLevel {
+		return "error"
+	}
+	if l == logrus.WarnLevel {
+		return "warning"
+	}
+	return l.String()
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/project"
+)
+
+// globals are the flags every command takes: docker compose's global flags
+// plus --root, where berth keeps its state.
+type globals struct {
+	files      []string
+	name       string
+	projectDir string
+	profiles   []string
+	envFiles   []string
+	parallel   int
+	progress   string
+	ansi       string
+	dryRun     bool
+	root       string
+
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	parallelChanged func() bool
+}
+
+// projectOptions are the loading options the global flags ask for.
+func (g *globals) projectOptions() project.Options {
+	profiles := g.profiles
+	if len(profiles) == 0 {
+		profiles = project.EnvList("COMPOSE_PROFILES")
+	}
+	return project.Options{
+		Files:      g.files,
+		Name:       g.name,
+		ProjectDir: g.projectDir,
+		EnvFiles:   g.envFiles,
+		Profiles:   profiles,
+	}
+}
+
+// warn prints one line per key of p that berth does not honour yet.
+func (g *globals) warn(p *project.Project) {
+	for _, u := range p.Unsupported {
+		fmt.Fprintf(g.stderr, "warning: %s\n", u)
+	}
+}
+
+var (
+	progressModes = []string{"auto", "tty", "plain", "json", "quiet"}
+	ansiModes     = []string{"never", "always", "auto"}
+)
+
+func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr}
+	var root *cobra.Command
+	g.parallelChanged = func() bool { return root.Flags().Changed("parallel") }
+	root = &cobra.Command{
+		Use:   "berth",
+		Short: "Run compose projects without a Docker daemon",
+		Long: "berth runs the stack a compose.yaml describes, as docker compose would,\n" +
+			"with its own container runtime, networks, DNS and volumes: no daemon.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if !slices.Contains(progressModes, g.progress) {
+				return usageError{fmt.Errorf("invalid --progress %q: want one of %v", g.progress, progressModes)}
+			}
+			if !slices.Contains(ansiModes, g.ansi) {
+				return usageError{fmt.Errorf("invalid --ansi %q: want one of %v", g.ansi, ansiModes)}
+			}
+			n, err := project.ParallelLimit(g.parallel, g.parallelChanged())
+			if err != nil {
+				return usageError{err}
+			}
+			g.parallel = n
+			return nil
+		},
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
+	})
+
+	// As in docker compose, the global flags go before the command
+	// (berth -f x.yaml up): commands keep their own short flags (-f for
+	// logs --follow, rm --force, version --format) free.
+	root.TraverseChildren = true
+	f := root.Flags()
+	f.StringArrayVarP(&g.files, "file", "f", nil, "Compose configuration files")
+	f.StringVarP(&g.name, "project-name", "p", "", "Project name")
+	f.StringVar(&g.projectDir, "project-directory", "", "Specify an alternate working directory\n(default: the path of the, first specified, Compose file)")
+	f.StringArrayVar(&g.profiles, "profile", nil, "Specify a profile to enable")
+	f.StringArrayVar(&g.envFiles, "env-file", nil, "Specify an alternate environment file")
+	f.IntVar(&g.parallel, "parallel", -1, "Control max parallelism, -1 for unlimited")
+	f.StringVar(&g.progress, "progress", envOr("COMPOSE_PROGRESS", "auto"), "Set type of progress output (auto, tty, plain, json, quiet)")
+	f.StringVar(&g.ansi, "ansi", envOr("COMPOSE_ANSI", "auto"), `Control when to print ANSI control characters ("never"|"always"|"auto")`)
+	f.BoolVar(&g.dryRun, "dry-run", false, "Execute command in dry run mode")
+	f.StringVar(&g.root, "root", envOr("BERTH_ROOT", "/var/lib/berth"), "Where berth keeps its state (env BERTH_ROOT)")
+
+	root.AddCommand(newConfigCmd(g), newVersionCmd(g))
+	root.AddCommand(composeCommands(g)...)
+	root.AddCommand(objectCommands(g)...)
+	return root
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
