@@ -35,7 +35,10 @@ func Load(ctx context.Context, o Options) (*Project, error) {
 	if err != nil {
 		return nil, classify(err)
 	}
-	m, err := po.LoadProject(ctx)
+	if err := checkFiles(po.ConfigPaths); err != nil {
+		return nil, err
+	}
+	m, err := safely(po.ConfigPaths, func() (*types.Project, error) { return po.LoadProject(ctx) })
 	if err != nil {
 		return nil, classify(inFiles(po, err))
 	}
@@ -72,7 +75,10 @@ func LoadModel(ctx context.Context, o Options) (map[string]any, error) {
 	if err != nil {
 		return nil, classify(err)
 	}
-	model, err := po.LoadModel(ctx)
+	if err := checkFiles(po.ConfigPaths); err != nil {
+		return nil, err
+	}
+	model, err := safely(po.ConfigPaths, func() (map[string]any, error) { return po.LoadModel(ctx) })
 	if err != nil {
 		return nil, classify(inFiles(po, err))
 	}
@@ -85,6 +91,7 @@ func LoadModel(ctx context.Context, o Options) (map[string]any, error) {
 // the files are known; COMPOSE_PROFILES is only known after both.
 func (o Options) compose(extra ...cli.ProjectOptionsFn) (*cli.ProjectOptions, error) {
 	fns := append([]cli.ProjectOptionsFn{
+		cli.WithLoadOptions(boundVisits),
 		cli.WithInterpolation(!o.NoInterpolate),
 		cli.WithResolvedPaths(!o.NoResolvePaths),
 		cli.WithNormalization(!o.NoNormalize),

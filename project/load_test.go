@@ -299,6 +299,8 @@ func TestLoadErrors(t *testing.T) {
 		{name: "unknown profile", file: "services: {a: {image: x, profiles: [dev]}}\n", opts: Options{Profiles: []string{"prod"}}, class: ErrNotFound, contains: []string{`"prod"`, "dev"}},
 		{name: "unknown service", file: "services: {a: {image: x}}\n", opts: Options{Services: []string{"nosuch"}}, class: ErrNotFound, contains: []string{"nosuch"}},
 		{name: "undefined dependency", file: "services: {a: {image: x, depends_on: [ghost]}}\n", class: ErrInvalid, contains: []string{"compose.yaml", "ghost"}},
+		{name: "recursive alias", file: "x-a: &a {k: {<<: *a}}\nservices: {a: {image: x}}\n", class: ErrInvalid, contains: []string{"compose.yaml", "line 1", "*a"}},
+		{name: "whole file reset", file: "!reset\n", class: ErrInvalid, contains: []string{"compose.yaml", "!reset"}},
 		{name: "missing env file", file: "services: {a: {image: x}}\n", opts: Options{EnvFiles: []string{"nope.env"}}, class: ErrNotFound, contains: []string{"nope.env"}},
 	}
 	for _, tc := range tests {
@@ -340,5 +342,36 @@ func TestParallelLimit(t *testing.T) {
 	t.Setenv("COMPOSE_PARALLEL_LIMIT", "many")
 	if _, err := ParallelLimit(-1, false); !errors.Is(err, ErrInvalid) {
 		t.Errorf("bad env value: err = %v, want ErrInvalid", err)
+	}
+}
+
+// TestRecursiveAliasInInclude: a file berth does not read itself (an include)
+// with a self-merging anchor fails through the bound on compose-go's node
+// visits instead of exhausting memory.
+func TestRecursiveAliasInInclude(t *testing.T) {
+	cleanEnv(t)
+	dir := files(t, map[string]string{
+		"compose.yaml": "include: [bomb.yaml]\nservices: {a: {image: x}}\n",
+		"bomb.yaml":    "x-a: &a {k: {<<: *a}}\nservices: {b: {image: x}}\n",
+	})
+	t.Chdir(dir)
+	_, err := Load(context.Background(), Options{})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "bomb.yaml") {
+		t.Errorf("err = %v, want ErrInvalid naming bomb.yaml", err)
+	}
+}
+
+// TestLoaderPanicIsAnError: compose-go panics on an included file whose root
+// is !reset; berth reports it as an invalid project instead of crashing.
+func TestLoaderPanicIsAnError(t *testing.T) {
+	cleanEnv(t)
+	dir := files(t, map[string]string{
+		"compose.yaml": "include: [reset.yaml]\nservices: {a: {image: x}}\n",
+		"reset.yaml":   "!reset\n",
+	})
+	t.Chdir(dir)
+	_, err := Load(context.Background(), Options{})
+	if !errors.Is(err, ErrInvalid) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("err = %v, want a one-line ErrInvalid", err)
 	}
 }

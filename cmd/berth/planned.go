@@ -26,9 +26,6 @@ func s(name, short, def, usage string) flag {
 }
 func n(name, short string, def int, usage string) flag { return flag{name, short, usage, def} }
 func list(name, short, usage string) flag           { return flag{name, short, usage, []string{}} }
-func dur(name, short string, def time.Duration, usage string) flag {
-	return flag{name, short, usage, def}
-}
 
 // cmdSpec is a planned command: cobra's Use and Short, its flags, and whether
 // it acts on the compose project (then it loads the project first, so a broken
@@ -51,6 +48,10 @@ func (c cmdSpec) build(g *globals) *cobra.Command {
 	}
 	for _, f := range c.flags {
 		fs := cmd.Flags()
+		if f.short == "h" {
+			// As in Docker's CLI, -h is --hostname here; help is --help only.
+			fs.Bool("help", false, "help for "+cmd.Name())
+		}
 		switch v := f.value.(type) {
 		case bool:
 			fs.BoolP(f.name, f.short, v, f.usage)

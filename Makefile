@@ -1,0 +1,51 @@
+# berth: see README.md. `make test` is what CI runs (through scripts/test.sh).
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+BIN     := bin/berth
+PKGS    := ./...
+
+.PHONY: build test unit integration lint demo bench docs fuzz clean
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/berth
+
+# lint, then every test: unit tests of each package and the end-to-end tests
+# in integration/ that drive the built binary.
+test: lint
+	$(GO) test -race -count=1 $(PKGS)
+
+unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
+
+integration:
+	$(GO) test -count=1 ./integration/...
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	staticcheck $(PKGS)
+
+# The demo: what berth does with examples/webapp today (it grows with the
+# issues into `up -d --wait`, a page fetched through a published port, `down`).
+demo: build
+	@echo '$$ berth -f examples/webapp/compose.yaml config --services   # dependency order'
+	@$(BIN) -f examples/webapp/compose.yaml config --services
+	@echo
+	@echo '$$ berth -f examples/webapp/compose.yaml config --hash "*"'
+	@$(BIN) -f examples/webapp/compose.yaml config --hash '*'
+	@echo
+	@echo '$$ berth -f examples/webapp/compose.yaml config'
+	@$(BIN) -f examples/webapp/compose.yaml config
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# Regenerate docs/compose-compat.md from project.Support.
+docs:
+	$(GO) test ./project -run TestCompatDoc -update
+
+fuzz:
+	$(GO) test ./project -run '^$$' -fuzz FuzzLoad -fuzztime 60s
+
+clean:
+	rm -rf bin

@@ -1,0 +1,82 @@
+package project
+
+import (
+	"os"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/loader"
+	"gopkg.in/yaml.v3"
+)
+
+// maxNodeVisits bounds compose-go's !reset/!override pass per document.
+// compose-go's cycle check misses an anchor that merges itself (`&a {k:
+// {<<: *a}}`), and its cost grows faster than the square of the visits: at
+// its default of 100,000 one eight-line file took minutes and 24 GB. 20,000
+// visits (a few hundred services) fail such a file in about 3 s; berth's own
+// check below fails it at once for the files it is given.
+const maxNodeVisits = 20_000
+
+func boundVisits(o *loader.Options) { o.MaxNodeVisits = maxNodeVisits }
+
+// checkAliases refuses what compose-go cannot survive: a compose file in which
+// an alias refers to a node that contains it (such a document is infinite), or
+// whose root is tagged !reset or !override. The check is linear in the file;
+// a file that does not parse is left for compose-go to report.
+func checkAliases(path string) error {
+	if path == "-" {
+		return nil // read by compose-go from stdin, bounded by maxNodeVisits
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil // compose-go reports the missing file in its own words
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil {
+		return nil
+	}
+	// compose-go dereferences a nil document when the root itself is reset.
+	if len(doc.Content) == 1 && (doc.Content[0].Tag == "!reset" || doc.Content[0].Tag == "!override") {
+		return invalidf("%s: line %d: %s applies to keys inside the file, not to the whole file", path, doc.Content[0].Line, doc.Content[0].Tag)
+	}
+	ancestors := map[*yaml.Node]bool{}
+	var walk func(n *yaml.Node) error
+	walk = func(n *yaml.Node) error {
+		if n.Kind == yaml.AliasNode {
+			if ancestors[n.Alias] {
+				return invalidf("%s: line %d: alias *%s refers to a node that contains it (&%s on line %d): the document would be infinite", path, n.Line, n.Value, n.Alias.Anchor, n.Alias.Line)
+			}
+			return nil
+		}
+		ancestors[n] = true
+		defer delete(ancestors, n)
+		for _, c := range n.Content {
+			if err := walk(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk(&doc)
+}
+
+// checkFiles runs checkAliases over the files compose-go is about to read.
+func checkFiles(paths []string) error {
+	for _, p := range paths {
+		if err := checkAliases(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// safely runs a compose-go call and turns a panic into an error: compose-go
+// parses user input, and a parser bug must cost the user a clear message, not
+// a crash.
+func safely[T any](files []string, call func() (T, error)) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = invalidf("%s: the compose loader failed on this input: %v", strings.Join(files, ", "), r)
+		}
+	}()
+	return call()
+}
