@@ -25,7 +25,7 @@ func s(name, short, def, usage string) flag {
 	return flag{name, short, usage, def}
 }
 func n(name, short string, def int, usage string) flag { return flag{name, short, usage, def} }
-func list(name, short, usage string) flag           { return flag{name, short, usage, []string{}} }
+func list(name, short, usage string) flag              { return flag{name, short, usage, []string{}} }
 
 // cmdSpec is a planned command: cobra's Use and Short, its flags, and whether
 // it acts on the compose project (then it loads the project first, so a broken
