@@ -126,22 +126,37 @@ var Support = []Rule{
 // Lookup returns the rule that governs path: the longest rule whose path is
 // path itself or an ancestor of it, or a No rule when none is.
 func Lookup(path string) Rule {
-	p := tree.Path(path)
+	parts := tree.Path(path).Parts()
 	best := Rule{Path: path, Status: No}
 	bestLen := -1
-	for _, r := range Support {
-		rp := tree.Path(r.Path)
-		n := len(rp.Parts())
-		if n <= bestLen || n > len(p.Parts()) {
+	for _, r := range splitRules() {
+		n := len(r.parts)
+		if n <= bestLen || n > len(parts) {
 			continue
 		}
-		prefix := tree.NewPath(p.Parts()[:n]...)
-		if prefix.Matches(rp) {
-			best, bestLen = r, n
+		if tree.NewPath(parts[:n]...).Matches(r.path) {
+			best, bestLen = r.Rule, n
 		}
 	}
 	return best
 }
+
+type splitRule struct {
+	Rule
+	path  tree.Path
+	parts []string
+}
+
+// splitRules parses Support once: Lookup runs for every key of every loaded
+// file and would otherwise split each rule's path each time.
+var splitRules = sync.OnceValue(func() []splitRule {
+	out := make([]splitRule, len(Support))
+	for i, r := range Support {
+		p := tree.Path(r.Path)
+		out[i] = splitRule{Rule: r, path: p, parts: p.Parts()}
+	}
+	return out
+})
 
 var supported = sync.OnceValue(func() []tree.Path {
 	var out []tree.Path
