@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/berth-dev/berth/internal/fixture"
 )
 
 // berthBin is the binary under test, built once by TestMain.
@@ -71,17 +73,4 @@ func berthEnv(t *testing.T, dir string, env []string, stdin string, args ...stri
 }
 
 // project writes files into a new directory and returns it.
-func project(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
+func project(t *testing.T, files map[string]string) string { return fixture.Dir(t, files) }

@@ -8,23 +8,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/berth-dev/berth/internal/fixture"
 )
 
 // files writes name -> content under a new temporary directory and returns it.
-func files(t *testing.T, fs map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range fs {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
+func files(t *testing.T, fs map[string]string) string { return fixture.Dir(t, fs) }
 
 // cleanEnv unsets the variables that steer loading, so the host's
 // environment cannot change a test's outcome.
@@ -345,33 +334,25 @@ func TestParallelLimit(t *testing.T) {
 	}
 }
 
-// TestRecursiveAliasInInclude: a file berth does not read itself (an include)
-// with a self-merging anchor fails through the bound on compose-go's node
-// visits instead of exhausting memory.
-func TestRecursiveAliasInInclude(t *testing.T) {
-	cleanEnv(t)
-	dir := files(t, map[string]string{
-		"compose.yaml": "include: [bomb.yaml]\nservices: {a: {image: x}}\n",
-		"bomb.yaml":    "x-a: &a {k: {<<: *a}}\nservices: {b: {image: x}}\n",
-	})
-	t.Chdir(dir)
-	_, err := Load(context.Background(), Options{})
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "bomb.yaml") {
-		t.Errorf("err = %v, want ErrInvalid naming bomb.yaml", err)
-	}
-}
-
-// TestLoaderPanicIsAnError: compose-go panics on an included file whose root
-// is !reset; berth reports it as an invalid project instead of crashing.
-func TestLoaderPanicIsAnError(t *testing.T) {
-	cleanEnv(t)
-	dir := files(t, map[string]string{
-		"compose.yaml": "include: [reset.yaml]\nservices: {a: {image: x}}\n",
-		"reset.yaml":   "!reset\n",
-	})
-	t.Chdir(dir)
-	_, err := Load(context.Background(), Options{})
-	if !errors.Is(err, ErrInvalid) || strings.Contains(err.Error(), "\n") {
-		t.Errorf("err = %v, want a one-line ErrInvalid", err)
+// TestIncludedFileFailures: an included file, which compose-go reads itself,
+// cannot crash berth or exhaust its memory: a self-merging anchor fails
+// through the bound on compose-go's node visits, and compose-go's panic on a
+// root !reset becomes an error.
+func TestIncludedFileFailures(t *testing.T) {
+	for name, included := range map[string]string{
+		"recursive alias": "x-a: &a {k: {<<: *a}}\nservices: {b: {image: x}}\n",
+		"root reset":      "!reset\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			cleanEnv(t)
+			t.Chdir(files(t, map[string]string{
+				"compose.yaml":  "include: [included.yaml]\nservices: {a: {image: x}}\n",
+				"included.yaml": included,
+			}))
+			_, err := Load(context.Background(), Options{})
+			if !errors.Is(err, ErrInvalid) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("err = %v, want a one-line ErrInvalid", err)
+			}
+		})
 	}
 }
