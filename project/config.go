@@ -181,24 +181,15 @@ func writeServices(ctx context.Context, o ConfigOptions, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var out []string
-	seen := map[string]bool{}
-	var visit func(string)
-	visit = func(name string) {
-		s, ok := p.Services[name]
-		if seen[name] || !ok {
-			return
-		}
-		seen[name] = true
-		for _, dep := range sortedKeys(s.DependsOn) {
-			visit(dep)
-		}
-		out = append(out, name)
+	g, err := NewGraph(p.Project)
+	if err != nil {
+		return err
 	}
-	for _, name := range sortedKeys(p.Services) {
-		visit(name)
-	}
-	return writeLines(w, out)
+	// One visit at a time: the walk's order is the dependency order to print.
+	return g.Walk(ctx, WalkOptions{Parallel: 1}, func(_ context.Context, name string) error {
+		_, err := fmt.Fprintln(w, name)
+		return err
+	})
 }
 
 func writeHashes(ctx context.Context, o ConfigOptions, w io.Writer) error {

@@ -56,7 +56,7 @@ func TestWriteConfigListings(t *testing.T) {
 		want string
 	}{
 		{"services, dependencies first", ConfigOptions{ListServices: true}, nil, "db\napi\nweb\n"},
-		{"services with a profile", ConfigOptions{Options: Options{Profiles: []string{"dev"}}, ListServices: true}, nil, "db\napi\ndebug\nweb\n"},
+		{"services with a profile", ConfigOptions{Options: Options{Profiles: []string{"dev"}}, ListServices: true}, nil, "db\ndebug\napi\nweb\n"},
 		{"volumes in use", ConfigOptions{ListVolumes: true}, nil, "data\n"},
 		{"networks in use", ConfigOptions{ListNetworks: true}, nil, "default\nfront\n"},
 		{"images, built ones named project-service", ConfigOptions{ListImages: true}, nil, "cfg-api\npostgres\nnginx:1.27\n"},

@@ -27,8 +27,6 @@ type globals struct {
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
-
-	parallelChanged func() bool
 }
 
 // projectOptions are the loading options the global flags ask for.
@@ -60,23 +58,21 @@ var (
 
 func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr}
-	var root *cobra.Command
-	g.parallelChanged = func() bool { return root.Flags().Changed("parallel") }
-	root = &cobra.Command{
+	root := &cobra.Command{
 		Use:   "berth",
 		Short: "Run compose projects without a Docker daemon",
 		Long: "berth runs the stack a compose.yaml describes, as docker compose would,\n" +
 			"with its own container runtime, networks, DNS and volumes: no daemon.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRunE: func(*cobra.Command, []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if !slices.Contains(progressModes, g.progress) {
 				return usageError{fmt.Errorf("invalid --progress %q: want one of %v", g.progress, progressModes)}
 			}
 			if !slices.Contains(ansiModes, g.ansi) {
 				return usageError{fmt.Errorf("invalid --ansi %q: want one of %v", g.ansi, ansiModes)}
 			}
-			n, err := project.ParallelLimit(g.parallel, g.parallelChanged())
+			n, err := project.ParallelLimit(g.parallel, cmd.Root().Flags().Changed("parallel"))
 			if err != nil {
 				return usageError{err}
 			}
