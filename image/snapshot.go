@@ -1,0 +1,190 @@
+package image
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+)
+
+// Snapshots keeps unpacked layers under <root>/snapshots, one directory per
+// chain ID: <chain>/fs holds the layer's own files in overlayfs form. A
+// snapshot appears only complete (unpacked under a temporary name, then
+// renamed), is shared by every image whose layers up to it are the same, and
+// is removed by GC once no image uses it.
+type Snapshots struct {
+	dir string
+}
+
+// OpenSnapshots opens (creating if needed) the snapshot directory.
+func OpenSnapshots(dir string) (*Snapshots, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating snapshot directory %q: %w", dir, err)
+	}
+	return &Snapshots{dir: dir}, nil
+}
+
+// ChainIDs are the OCI chain IDs of a stack of layers: the first is the first
+// diff ID, each next is sha256(previous + " " + diff ID). A chain ID names a
+// layer together with everything under it.
+func ChainIDs(diffIDs []v1.Hash) []v1.Hash {
+	out := make([]v1.Hash, len(diffIDs))
+	for i, d := range diffIDs {
+		if i == 0 {
+			out[i] = d
+			continue
+		}
+		sum := sha256.Sum256([]byte(out[i-1].String() + " " + d.String()))
+		out[i] = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+	}
+	return out
+}
+
+// Path is the directory holding the files of the snapshot chain.
+func (s *Snapshots) Path(chain v1.Hash) string {
+	return filepath.Join(s.dir, chain.Hex, "fs")
+}
+
+// Has reports whether the snapshot chain is unpacked.
+func (s *Snapshots) Has(chain v1.Hash) bool {
+	_, err := os.Stat(s.Path(chain))
+	return err == nil
+}
+
+// Prepare unpacks every layer of img that is not unpacked yet. report, if
+// not nil, is told when a layer starts and ends extracting.
+func (s *Snapshots) Prepare(ctx context.Context, store *Store, img v1.Image, report func(layer v1.Hash, status string)) error {
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return fmt.Errorf("reading image config: %w", err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return err
+	}
+	if len(m.Layers) != len(cfg.RootFS.DiffIDs) {
+		return wrap(ErrInvalid, nil, fmt.Sprintf("image has %d layers but %d diff IDs", len(m.Layers), len(cfg.RootFS.DiffIDs)))
+	}
+	chains := ChainIDs(cfg.RootFS.DiffIDs)
+	for i, l := range m.Layers {
+		if err := s.unpack(ctx, store, l.Digest, cfg.RootFS.DiffIDs[i], chains[i], report); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unpack makes the snapshot chain from the stored layer blob, once: a
+// second process unpacking the same chain waits, then finds it done.
+func (s *Snapshots) unpack(ctx context.Context, store *Store, blob, diffID, chain v1.Hash, report func(v1.Hash, string)) error {
+	if s.Has(chain) {
+		return nil
+	}
+	unlock, err := lockFile(ctx, filepath.Join(s.dir, chain.Hex+".lock"), unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if s.Has(chain) {
+		return nil
+	}
+	if report != nil {
+		report(blob, "Extracting")
+	}
+	f, err := store.OpenBlob(blob)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tmp, err := os.MkdirTemp(s.dir, "tmp-"+chain.Hex[:12]+"-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp) // gone once renamed; clears a failed unpack
+	fsDir := filepath.Join(tmp, "fs")
+	if err := os.Mkdir(fsDir, 0o755); err != nil {
+		return err
+	}
+	if err := unpackLayer(ctx, f, diffID, fsDir); err != nil {
+		return fmt.Errorf("unpacking layer %s: %w", blob, err)
+	}
+	if err := os.Rename(tmp, filepath.Join(s.dir, chain.Hex)); err != nil {
+		return fmt.Errorf("unpacking layer %s: %w", blob, err)
+	}
+	if report != nil {
+		report(blob, "Pull complete")
+	}
+	return nil
+}
+
+// Lowers returns the directories that form img's root filesystem, top layer
+// first: the lowerdir list of an overlay mount. Every layer must be unpacked
+// (Prepare). The image package never mounts; the runtime does.
+func (s *Snapshots) Lowers(img v1.Image) ([]string, error) {
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	chains := ChainIDs(cfg.RootFS.DiffIDs)
+	out := make([]string, 0, len(chains))
+	for i := len(chains) - 1; i >= 0; i-- {
+		if !s.Has(chains[i]) {
+			return nil, wrap(ErrNotFound, nil, fmt.Sprintf("layer %s is not unpacked", chains[i]))
+		}
+		out = append(out, s.Path(chains[i]))
+	}
+	return out, nil
+}
+
+// GC removes every snapshot whose chain is not in keep, and temporary
+// directories left by an unpack that was killed.
+func (s *Snapshots) GC(keep map[v1.Hash]bool) error {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() {
+			continue
+		}
+		if strings.HasPrefix(name, "tmp-") {
+			// a live unpack holds its chain's lock; take it to be sure
+			chainPrefix := strings.SplitN(strings.TrimPrefix(name, "tmp-"), "-", 2)[0]
+			if !s.unlocked(chainPrefix) {
+				continue
+			}
+		} else if keep[v1.Hash{Algorithm: "sha256", Hex: name}] {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// unlocked reports whether no unpack holds a lock for a chain starting with prefix.
+func (s *Snapshots) unlocked(prefix string) bool {
+	locks, _ := filepath.Glob(filepath.Join(s.dir, prefix+"*.lock"))
+	for _, l := range locks {
+		f, err := os.Open(l)
+		if err != nil {
+			continue
+		}
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		f.Close()
+		if err != nil {
+			return false
+		}
+	}
+	return true
+}
