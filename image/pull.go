@@ -1,9 +1,11 @@
 package image
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime"
 
@@ -24,6 +26,8 @@ type PullOptions struct {
 	Platform string
 	// Progress receives the display; nil shows nothing.
 	Progress Progress
+	// Transport carries the registry requests; nil is the default.
+	Transport http.RoundTripper
 }
 
 // Pull fetches ref from its registry into the store and unpacks its layers,
@@ -51,7 +55,7 @@ func Pull(ctx context.Context, s *Store, snaps *Snapshots, ref string, o PullOpt
 	}
 	defer unlock()
 
-	desc, err := remote.Get(r, remoteOptions(ctx, remote.WithPlatform(*platform))...)
+	desc, err := remote.Get(r, remoteOptions(ctx, o.Transport, remote.WithPlatform(*platform))...)
 	if err != nil {
 		return Ref{}, registryError("pull", r, err)
 	}
@@ -106,14 +110,14 @@ func fetchImage(ctx context.Context, s *Store, img v1.Image, p Progress) (bool, 
 	manifestDigest, _ := img.Digest()
 	fetched := false
 	if !s.HasBlob(m.Config.Digest) {
-		cfg, err := img.RawConfigFile()
+		fetched = true
+		err := s.Ingest(ctx, m.Config.Digest, m.Config.Size, func() (io.ReadCloser, error) {
+			cfg, err := img.RawConfigFile()
+			return io.NopCloser(bytes.NewReader(cfg)), err
+		})
 		if err != nil {
 			return false, err
 		}
-		if _, err := s.WriteBlobBytes(ctx, m.Config.MediaType, cfg); err != nil {
-			return false, err
-		}
-		fetched = true
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallelLayers)
@@ -126,17 +130,21 @@ func fetchImage(ctx context.Context, s *Store, img v1.Image, p Progress) (bool, 
 		fetched = true
 		p.Layer(id, "Pulling fs layer", 0, 0)
 		g.Go(func() error {
-			layer, err := img.LayerByDigest(l.Digest)
+			err := s.Ingest(gctx, l.Digest, l.Size, func() (io.ReadCloser, error) {
+				layer, err := img.LayerByDigest(l.Digest)
+				if err != nil {
+					return nil, err
+				}
+				rc, err := layer.Compressed()
+				if err != nil {
+					return nil, err
+				}
+				return struct {
+					io.Reader
+					io.Closer
+				}{&counter{r: rc, p: p, id: id, status: "Downloading", total: l.Size}, rc}, nil
+			})
 			if err != nil {
-				return err
-			}
-			rc, err := layer.Compressed()
-			if err != nil {
-				return err
-			}
-			defer rc.Close()
-			c := &counter{r: rc, p: p, id: id, status: "Downloading", total: l.Size}
-			if err := s.WriteBlob(gctx, l.Digest, l.Size, c); err != nil {
 				return err
 			}
 			p.Layer(id, "Download complete", 0, 0)
@@ -167,7 +175,10 @@ func refByName(s *Store, full string) (Ref, error) {
 
 // remoteOptions: credentials from the Docker config file (helpers included),
 // go-containerregistry's retries of transient failures, and ctx.
-func remoteOptions(ctx context.Context, extra ...remote.Option) []remote.Option {
+func remoteOptions(ctx context.Context, rt http.RoundTripper, extra ...remote.Option) []remote.Option {
+	if rt != nil {
+		extra = append(extra, remote.WithTransport(rt))
+	}
 	return append([]remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),

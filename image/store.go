@@ -96,11 +96,17 @@ func (s *Store) ReadBlob(h v1.Hash) ([]byte, error) {
 	return io.ReadAll(f)
 }
 
-// WriteBlob stores r's content as blob h. It checks the digest (and the size,
-// when size >= 0) before the blob becomes visible, so a short or corrupt
-// download leaves nothing behind. Concurrent writers of one blob, in any
-// process, take turns: the second finds the blob there and reads nothing.
+// WriteBlob stores r's content as blob h; see Ingest.
 func (s *Store) WriteBlob(ctx context.Context, h v1.Hash, size int64, r io.Reader) error {
+	return s.Ingest(ctx, h, size, func() (io.ReadCloser, error) { return io.NopCloser(r), nil })
+}
+
+// Ingest stores blob h from what open returns. It checks the digest (and the
+// size, when size >= 0) before the blob becomes visible, so a short or corrupt
+// download leaves nothing behind. Concurrent writers of one blob, in any
+// process, take turns, and open is called only by the one that finds the blob
+// missing: a second pull of the same layer does not even send its request.
+func (s *Store) Ingest(ctx context.Context, h v1.Hash, size int64, open func() (io.ReadCloser, error)) error {
 	if h.Algorithm != "sha256" {
 		return wrap(ErrInvalid, nil, fmt.Sprintf("unsupported digest algorithm %q", h.Algorithm))
 	}
@@ -115,6 +121,11 @@ func (s *Store) WriteBlob(ctx context.Context, h v1.Hash, size int64, r io.Reade
 	if s.HasBlob(h) {
 		return nil
 	}
+	r, err := open()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
 	tmp, err := os.CreateTemp(filepath.Join(s.dir, "ingest"), h.Hex+".*")
 	if err != nil {
 		return fmt.Errorf("writing blob %s: %w", h, err)

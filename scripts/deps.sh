@@ -3,7 +3,9 @@
 # go.mod names on PATH. Safe to run again: it installs only what is missing.
 set -euo pipefail
 
-apt_packages=(make gcc libc6-dev git ca-certificates)
+# docker-registry and busybox-static serve the image tests: a registry they
+# start on 127.0.0.1, and a small static base image.
+apt_packages=(make gcc libc6-dev git ca-certificates docker-registry busybox-static)
 missing=()
 for p in "${apt_packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -11,6 +13,11 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+	# The tests run their own registries; the package's system service (on
+	# port 5000, where systemd runs) is not wanted.
+	if [[ " ${missing[*]} " == *" docker-registry "* ]] && [ -d /run/systemd/system ]; then
+		systemctl disable --now docker-registry >/dev/null 2>&1 || true
+	fi
 fi
 
 want=$(awk '$1 == "go" {print $2; exit}' go.mod)
