@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,3 +92,12 @@ func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 // oneLine folds a multi-line message onto one line.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

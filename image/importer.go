@@ -1,0 +1,330 @@
+package image
+
+import (
+	"archive/tar"
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
+	"github.com/mattn/go-shellwords"
+	"golang.org/x/sys/unix"
+)
+
+// ImportOptions shape an import.
+type ImportOptions struct {
+	// Changes are Dockerfile instructions applied to the config, as with
+	// `docker import --change`: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD,
+	// STOPSIGNAL, USER, VOLUME, WORKDIR.
+	Changes []string
+	// Message is the history comment.
+	Message string
+	// Name is the reference to write; empty leaves the image known by its ID.
+	Name string
+}
+
+// Import makes a one-layer image from a root filesystem: src is a tar stream
+// (plain, gzip or zstd) or, with dir set, a directory whose tree is archived
+// with owners, modes, times, links and xattrs. It returns the reference
+// written (the image ID when no name was given).
+func Import(ctx context.Context, s *Store, snaps *Snapshots, src io.Reader, dir string, o ImportOptions) (string, error) {
+	cfg := v1.Config{}
+	for _, c := range o.Changes {
+		if err := applyChange(&cfg, c); err != nil {
+			return "", err
+		}
+	}
+	var full string
+	if o.Name != "" {
+		r, err := ParseReference(o.Name)
+		if err != nil {
+			return "", err
+		}
+		full = FullName(r)
+	}
+	// Compress into a temporary file while hashing both forms: the blob
+	// digest and the diff ID.
+	tmp, err := os.CreateTemp(filepath.Join(s.dir, "ingest"), "import-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	blobSum, diffSum := sha256.New(), sha256.New()
+	gz := gzip.NewWriter(io.MultiWriter(tmp, blobSum))
+	plain := io.MultiWriter(gz, diffSum)
+	if dir != "" {
+		err = tarDir(ctx, dir, plain)
+	} else {
+		var rc io.ReadCloser
+		if rc, err = decompress(src); err == nil {
+			_, err = io.Copy(plain, contextReader{ctx, rc})
+			rc.Close()
+		}
+	}
+	if err != nil {
+		return "", wrap(ErrInvalid, err, fmt.Sprintf("importing: %v", oneLine(err.Error())))
+	}
+	if err := gz.Close(); err != nil {
+		return "", err
+	}
+	size, _ := tmp.Seek(0, io.SeekCurrent)
+	layerDigest := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(blobSum.Sum(nil))}
+	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diffSum.Sum(nil))}
+
+	unlock, err := s.lockShared(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if err := s.Ingest(ctx, layerDigest, size, func() (io.ReadCloser, error) { return os.Open(tmp.Name()) }); err != nil {
+		return "", err
+	}
+	now := time.Now().UTC()
+	cf := v1.ConfigFile{
+		Architecture: runtime.GOARCH, OS: "linux", Created: v1.Time{Time: now}, Config: cfg,
+		RootFS:  v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{diffID}},
+		History: []v1.History{{Created: v1.Time{Time: now}, CreatedBy: "berth import", Comment: cmp.Or(o.Message, "Imported from -")}},
+	}
+	cfgRaw, err := json.Marshal(cf)
+	if err != nil {
+		return "", err
+	}
+	cfgDesc, err := s.WriteBlobBytes(ctx, types.OCIConfigJSON, cfgRaw)
+	if err != nil {
+		return "", err
+	}
+	m := v1.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1, Config: cfgDesc,
+		Layers: []v1.Descriptor{{MediaType: types.OCILayer, Digest: layerDigest, Size: size}}}
+	raw, _ := json.Marshal(m)
+	md, err := s.WriteBlobBytes(ctx, types.OCIManifestSchema1, raw)
+	if err != nil {
+		return "", err
+	}
+	img, err := s.Image(md.Digest)
+	if err != nil {
+		return "", err
+	}
+	if err := snaps.Prepare(ctx, s, img, nil); err != nil {
+		return "", err
+	}
+	if full == "" {
+		full = cfgDesc.Digest.String()
+	}
+	if err := s.SetRef(ctx, full, md); err != nil {
+		return "", err
+	}
+	return full, nil
+}
+
+// applyChange applies one Dockerfile instruction to cfg.
+func applyChange(cfg *v1.Config, change string) error {
+	instr, rest, _ := strings.Cut(strings.TrimSpace(change), " ")
+	rest = strings.TrimSpace(rest)
+	bad := func(why string) error {
+		return wrap(ErrInvalid, nil, fmt.Sprintf("--change %q: %s", change, why))
+	}
+	// JSON form (CMD ["a","b"]) or shell form (CMD a b -> sh -c "a b").
+	command := func() ([]string, error) {
+		if strings.HasPrefix(rest, "[") {
+			var argv []string
+			if err := json.Unmarshal([]byte(rest), &argv); err != nil {
+				return nil, bad("not a JSON array of strings")
+			}
+			return argv, nil
+		}
+		return []string{"/bin/sh", "-c", rest}, nil
+	}
+	pairs := func() (map[string]string, error) {
+		words, err := shellwords.Parse(rest)
+		if err != nil {
+			return nil, bad(err.Error())
+		}
+		out := map[string]string{}
+		if len(words) >= 2 && !strings.Contains(words[0], "=") { // ENV KEY value
+			out[words[0]] = strings.Join(words[1:], " ")
+			return out, nil
+		}
+		for _, w := range words {
+			k, v, ok := strings.Cut(w, "=")
+			if !ok || k == "" {
+				return nil, bad(fmt.Sprintf("%q is not KEY=VALUE", w))
+			}
+			out[k] = v
+		}
+		return out, nil
+	}
+	if rest == "" {
+		return bad("missing arguments")
+	}
+	var err error
+	switch strings.ToUpper(instr) {
+	case "CMD":
+		cfg.Cmd, err = command()
+	case "ENTRYPOINT":
+		cfg.Entrypoint, err = command()
+	case "ENV":
+		var kv map[string]string
+		if kv, err = pairs(); err == nil {
+			for _, k := range sortedKeys(kv) {
+				cfg.Env = setEnv(cfg.Env, k, kv[k])
+			}
+		}
+	case "LABEL":
+		var kv map[string]string
+		if kv, err = pairs(); err == nil {
+			if cfg.Labels == nil {
+				cfg.Labels = map[string]string{}
+			}
+			for k, v := range kv {
+				cfg.Labels[k] = v
+			}
+		}
+	case "EXPOSE":
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = map[string]struct{}{}
+		}
+		for _, p := range strings.Fields(rest) {
+			if !strings.Contains(p, "/") {
+				p += "/tcp"
+			}
+			cfg.ExposedPorts[p] = struct{}{}
+		}
+	case "VOLUME":
+		vols := strings.Fields(rest)
+		if strings.HasPrefix(rest, "[") {
+			if err := json.Unmarshal([]byte(rest), &vols); err != nil {
+				return bad("not a JSON array of strings")
+			}
+		}
+		if cfg.Volumes == nil {
+			cfg.Volumes = map[string]struct{}{}
+		}
+		for _, v := range vols {
+			cfg.Volumes[v] = struct{}{}
+		}
+	case "USER":
+		cfg.User = rest
+	case "WORKDIR":
+		cfg.WorkingDir = rest
+	case "STOPSIGNAL":
+		cfg.StopSignal = rest
+	case "ONBUILD":
+		cfg.OnBuild = append(cfg.OnBuild, rest)
+	default:
+		return bad(fmt.Sprintf("%s is not an instruction import can apply", instr))
+	}
+	return err
+}
+
+func setEnv(env []string, k, v string) []string {
+	for i, e := range env {
+		if strings.HasPrefix(e, k+"=") {
+			env[i] = k + "=" + v
+			return env
+		}
+	}
+	return append(env, k+"="+v)
+}
+
+// tarDir writes dir's tree as a tar stream: owners, modes, times, symlinks,
+// hard links (by inode), device nodes and xattrs, in a stable order.
+func tarDir(ctx context.Context, dir string, w io.Writer) error {
+	tw := tar.NewWriter(w)
+	inodes := map[uint64]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if rel == "." {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		link := ""
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		hdr, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return err
+		}
+		hdr.Name = filepath.ToSlash(rel)
+		hdr.Uname, hdr.Gname = "", ""
+		hdr.Format = tar.FormatPAX
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
+			if fi.Mode().IsRegular() && st.Nlink > 1 {
+				if first, seen := inodes[st.Ino]; seen {
+					hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
+				} else {
+					inodes[st.Ino] = hdr.Name
+				}
+			}
+		}
+		if xattrs := listXattrs(p); len(xattrs) > 0 {
+			hdr.PAXRecords = map[string]string{}
+			for k, v := range xattrs {
+				hdr.PAXRecords["SCHILY.xattr."+k] = v
+			}
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+func listXattrs(p string) map[string]string {
+	buf := make([]byte, 4096)
+	n, err := unix.Llistxattr(p, buf)
+	if err != nil || n <= 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for _, name := range bytes.Split(buf[:n], []byte{0}) {
+		if len(name) == 0 {
+			continue
+		}
+		val := make([]byte, 4096)
+		if m, err := unix.Lgetxattr(p, string(name), val); err == nil {
+			out[string(name)] = string(val[:m])
+		}
+	}
+	return out
+}
