@@ -59,9 +59,15 @@ func (s *Snapshots) Has(chain v1.Hash) bool {
 	return err == nil
 }
 
-// Prepare unpacks every layer of img that is not unpacked yet. report, if
+// Prepare unpacks every layer of img that is not unpacked yet, under the
+// store's shared lock so that no collection runs meanwhile. report, if
 // not nil, is told when a layer starts and ends extracting.
 func (s *Snapshots) Prepare(ctx context.Context, store *Store, img v1.Image, report func(layer v1.Hash, status string)) error {
+	unlock, err := store.lockShared(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	cfg, err := img.ConfigFile()
 	if err != nil {
 		return fmt.Errorf("reading image config: %w", err)
@@ -144,25 +150,18 @@ func (s *Snapshots) Lowers(img v1.Image) ([]string, error) {
 	return out, nil
 }
 
-// GC removes every snapshot whose chain is not in keep, and temporary
-// directories left by an unpack that was killed.
-func (s *Snapshots) GC(keep map[v1.Hash]bool) error {
+// gc removes every snapshot whose chain is not in keep, and what unpacks
+// leave: lock files and the temporary directories of an unpack that was
+// killed. The caller holds the store's exclusive lock, under which no unpack
+// runs (Prepare holds the shared one).
+func (s *Snapshots) gc(keep map[v1.Hash]bool) error {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return err
 	}
 	for _, e := range entries {
 		name := e.Name()
-		if !e.IsDir() {
-			continue
-		}
-		if strings.HasPrefix(name, "tmp-") {
-			// a live unpack holds its chain's lock; take it to be sure
-			chainPrefix := strings.SplitN(strings.TrimPrefix(name, "tmp-"), "-", 2)[0]
-			if !s.unlocked(chainPrefix) {
-				continue
-			}
-		} else if keep[v1.Hash{Algorithm: "sha256", Hex: name}] {
+		if e.IsDir() && !strings.HasPrefix(name, "tmp-") && keep[v1.Hash{Algorithm: "sha256", Hex: name}] {
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -170,21 +169,4 @@ func (s *Snapshots) GC(keep map[v1.Hash]bool) error {
 		}
 	}
 	return nil
-}
-
-// unlocked reports whether no unpack holds a lock for a chain starting with prefix.
-func (s *Snapshots) unlocked(prefix string) bool {
-	locks, _ := filepath.Glob(filepath.Join(s.dir, prefix+"*.lock"))
-	for _, l := range locks {
-		f, err := os.Open(l)
-		if err != nil {
-			continue
-		}
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		f.Close()
-		if err != nil {
-			return false
-		}
-	}
-	return true
 }

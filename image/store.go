@@ -348,6 +348,11 @@ func (s *Store) GC(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	defer unlock()
+	return s.gc()
+}
+
+// gc is GC for a caller that holds the exclusive lock.
+func (s *Store) gc() (int64, error) {
 	live, err := s.liveBlobs()
 	if err != nil {
 		return 0, err
@@ -358,6 +363,10 @@ func (s *Store) GC(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	var freed int64
+	// no writer runs under the exclusive lock: what ingest holds is left over
+	if err := clearDir(filepath.Join(s.dir, "ingest")); err != nil {
+		return 0, err
+	}
 	for _, e := range entries {
 		if live[v1.Hash{Algorithm: "sha256", Hex: e.Name()}] {
 			continue

@@ -7,7 +7,7 @@ import "github.com/spf13/cobra"
 // compose lifecycle issue.
 func composeCommands(g *globals) []*cobra.Command {
 	timeout := n("timeout", "t", 0, "Specify a shutdown timeout in seconds")
-	return buildAll(g, []cmdSpec{
+	return append([]*cobra.Command{newLoginCmd(g), newLogoutCmd(g)}, buildAll(g, []cmdSpec{
 		{use: "up [OPTIONS] [SERVICE...]", short: "Create and start containers", loads: true, flags: []flag{
 			b("detach", "d", "Detached mode: Run containers in the background"),
 			b("build", "", "Build images before starting containers"),
@@ -192,11 +192,5 @@ func composeCommands(g *globals) []*cobra.Command {
 			b("no-stdin", "", "Do not attach STDIN"),
 			b("sig-proxy", "", "Proxy all received signals to the process"),
 		}},
-		{use: "login [OPTIONS] [SERVER]", short: "Log in to a registry", flags: []flag{
-			s("username", "u", "", "Username"),
-			s("password", "", "", "Password or Personal Access Token (PAT)"),
-			b("password-stdin", "", "Take the Password or Personal Access Token (PAT) from stdin"),
-		}},
-		{use: "logout [SERVER]", short: "Log out from a registry"},
-	})
+	})...)
 }

@@ -10,7 +10,7 @@ func objectCommands(g *globals) []*cobra.Command {
 	filter := list("filter", "", "Provide filter values")
 	quiet := b("quiet", "q", "Only display IDs")
 	force := b("force", "f", "Do not prompt for confirmation")
-	return buildAll(g, []cmdSpec{
+	return append([]*cobra.Command{newImageCmd(g)}, buildAll(g, []cmdSpec{
 		{use: "container", short: "Manage containers", subcommands: []cmdSpec{
 			{use: "run [OPTIONS] IMAGE [COMMAND] [ARG...]", short: "Create and run a new container from an image", flags: containerCreateFlags(true)},
 			{use: "create [OPTIONS] IMAGE [COMMAND] [ARG...]", short: "Create a new container", flags: containerCreateFlags(false)},
@@ -83,57 +83,6 @@ func objectCommands(g *globals) []*cobra.Command {
 			}},
 			{use: "port CONTAINER [PRIVATE_PORT[/PROTO]]", short: "List port mappings or a specific mapping for the container"},
 		}},
-		{use: "image", short: "Manage images", subcommands: []cmdSpec{
-			{use: "pull [OPTIONS] NAME[:TAG|@DIGEST]", short: "Download an image from a registry", flags: []flag{
-				s("platform", "", "", "Set platform if server is multi-platform capable"),
-				b("quiet", "q", "Suppress verbose output"),
-				b("all-tags", "a", "Download all tagged images in the repository"),
-			}},
-			{use: "push [OPTIONS] NAME[:TAG]", short: "Upload an image to a registry", flags: []flag{
-				b("quiet", "q", "Suppress verbose output"),
-				s("platform", "", "", "Push a platform-specific manifest as a single-platform image to the registry"),
-			}},
-			{use: "ls [OPTIONS] [REPOSITORY[:TAG]]", short: "List images", aliases: []string{"list"}, flags: []flag{
-				b("all", "a", "Show all images (default hides intermediate images)"), quiet, filter, format,
-				b("digests", "", "Show digests"),
-				b("no-trunc", "", "Don't truncate output"),
-			}},
-			{use: "rm [OPTIONS] IMAGE [IMAGE...]", short: "Remove one or more images", aliases: []string{"remove"}, flags: []flag{
-				b("force", "f", "Force removal of the image"),
-				b("no-prune", "", "Do not delete untagged parents"),
-			}},
-			{use: "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", short: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},
-			{use: "inspect [OPTIONS] IMAGE [IMAGE...]", short: "Display detailed information on one or more images", flags: []flag{
-				s("format", "f", "", "Format output using a custom template"),
-			}},
-			{use: "history [OPTIONS] IMAGE", short: "Show the history of an image", flags: []flag{
-				b("human", "H", "Print sizes and dates in human readable format"), quiet, format,
-				b("no-trunc", "", "Don't truncate output"),
-			}},
-			{use: "import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]", short: "Import the contents from a tarball to create a filesystem image", flags: []flag{
-				list("change", "c", "Apply Dockerfile instruction to the created image"),
-				s("message", "m", "", "Set commit message for imported image"),
-				s("platform", "", "", "Set platform if server is multi-platform capable"),
-			}},
-			{use: "save [OPTIONS] IMAGE [IMAGE...]", short: "Save one or more images to a tar archive (streamed to STDOUT by default)", flags: []flag{
-				s("output", "o", "", "Write to a file, instead of STDOUT"),
-				s("format", "", "docker", "Archive format: docker or oci"),
-			}},
-			{use: "load [OPTIONS]", short: "Load an image from a tar archive or STDIN", flags: []flag{
-				s("input", "i", "", "Read from tar archive file, instead of STDIN"),
-				b("quiet", "q", "Suppress the load output"),
-			}},
-			{use: "prune [OPTIONS]", short: "Remove unused images", flags: []flag{
-				b("all", "a", "Remove all unused images, not just dangling ones"), filter, force,
-			}},
-			{use: "build [OPTIONS] PATH | URL | -", short: "Build an image from a Dockerfile", flags: []flag{
-				list("tag", "t", "Name and optionally a tag (format: \"name:tag\")"),
-				s("file", "f", "", "Name of the Dockerfile (default: \"PATH/Dockerfile\")"),
-				list("build-arg", "", "Set build-time variables"),
-				b("no-cache", "", "Do not use cache when building the image"),
-				s("target", "", "", "Set the target build stage to build"),
-			}},
-		}},
 		{use: "network", short: "Manage networks", subcommands: []cmdSpec{
 			{use: "create [OPTIONS] NETWORK", short: "Create a network", flags: []flag{
 				s("driver", "d", "bridge", "Driver to manage the Network"),
@@ -175,7 +124,7 @@ func objectCommands(g *globals) []*cobra.Command {
 				b("volumes", "", "Prune anonymous volumes"),
 			}},
 		}},
-	})
+	})...)
 }
 
 // containerCreateFlags are the flags of `container create`, and of `container

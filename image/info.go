@@ -1,0 +1,436 @@
+package image
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	units "github.com/docker/go-units"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Summary is one row of `image ls`, with Docker's field names for --format.
+type Summary struct {
+	Containers   string
+	CreatedAt    string
+	CreatedSince string
+	Digest       string
+	ID           string
+	Repository   string
+	SharedSize   string
+	Size         string
+	Tag          string
+	UniqueSize   string
+	VirtualSize  string
+
+	name    string
+	labels  map[string]string
+	created time.Time
+}
+
+// ListOptions filter `image ls`.
+type ListOptions struct {
+	// Filters are Docker's: dangling=true|false, reference=PATTERN,
+	// label=KEY or label=KEY=VALUE.
+	Filters []string
+	// Reference, when set, keeps names matching this pattern (the optional
+	// REPOSITORY[:TAG] argument).
+	Reference string
+	NoTrunc   bool
+}
+
+// List returns the stored images, newest first.
+func List(s *Store, o ListOptions) ([]Summary, error) {
+	refs, err := s.Refs()
+	if err != nil {
+		return nil, err
+	}
+	match, err := filters(o)
+	if err != nil {
+		return nil, err
+	}
+	var out []Summary
+	for _, r := range refs {
+		img, err := s.Image(r.Manifest.Digest)
+		if err != nil {
+			return nil, err
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, err
+		}
+		id, _ := img.ConfigName()
+		size := contentSize(img)
+		sum := Summary{Containers: "N/A", Digest: r.Manifest.Digest.String(), SharedSize: "N/A", UniqueSize: "N/A",
+			Size: units.HumanSizeWithPrecision(float64(size), 3), name: r.Name, labels: cf.Config.Labels, created: cf.Created.Time}
+		sum.VirtualSize = sum.Size
+		sum.ID = id.String()
+		if !o.NoTrunc {
+			sum.ID = id.Hex[:12]
+		}
+		if strings.HasPrefix(r.Name, "sha256:") {
+			sum.Repository, sum.Tag = "<none>", "<none>"
+		} else {
+			sum.Repository, sum.Tag = repoAndTag(r.Name)
+		}
+		sum.CreatedAt = cf.Created.Format("2006-01-02 15:04:05 -0700 MST")
+		sum.CreatedSince = since(cf.Created.Time)
+		if match(sum) {
+			out = append(out, sum)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Summary) int { return b.created.Compare(a.created) })
+	return out, nil
+}
+
+func since(t time.Time) string {
+	if t.IsZero() {
+		return "N/A"
+	}
+	return units.HumanDuration(time.Since(t)) + " ago"
+}
+
+// contentSize is the image's stored size: its config and layer blobs.
+func contentSize(img v1.Image) int64 {
+	m, err := img.Manifest()
+	if err != nil {
+		return 0
+	}
+	n := m.Config.Size
+	for _, l := range m.Layers {
+		n += l.Size
+	}
+	return n
+}
+
+func filters(o ListOptions) (func(Summary) bool, error) {
+	var tests []func(Summary) bool
+	if o.Reference != "" {
+		o.Filters = append(o.Filters, "reference="+o.Reference)
+	}
+	for _, f := range o.Filters {
+		k, v, _ := strings.Cut(f, "=")
+		switch k {
+		case "dangling":
+			want := v == "true" || v == "1"
+			if v != "true" && v != "false" && v != "1" && v != "0" {
+				return nil, wrap(ErrInvalid, nil, fmt.Sprintf("invalid filter 'dangling=%s': want true or false", v))
+			}
+			tests = append(tests, func(s Summary) bool { return strings.HasPrefix(s.name, "sha256:") == want })
+		case "reference":
+			pattern := v
+			tests = append(tests, func(s Summary) bool {
+				fam := s.Repository + ":" + s.Tag
+				for _, cand := range []string{fam, s.Repository, s.name} {
+					if ok, _ := path.Match(pattern, cand); ok {
+						return true
+					}
+				}
+				return false
+			})
+		case "label":
+			lk, lv, hasValue := strings.Cut(v, "=")
+			tests = append(tests, func(s Summary) bool {
+				got, ok := s.labels[lk]
+				return ok && (!hasValue || got == lv)
+			})
+		default:
+			return nil, wrap(ErrInvalid, nil, fmt.Sprintf("invalid filter '%s'", k))
+		}
+	}
+	return func(s Summary) bool {
+		for _, t := range tests {
+			if !t(s) {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+// Inspected is `image inspect`'s document, in Docker's shape.
+type Inspected struct {
+	ID            string `json:"Id"`
+	RepoTags      []string
+	RepoDigests   []string
+	Parent        string
+	Comment       string
+	Created       string
+	DockerVersion string
+	Author        string
+	Config        v1.Config
+	Architecture  string
+	Variant       string `json:",omitempty"`
+	Os            string
+	Size          int64
+	RootFS        struct {
+		Type   string
+		Layers []string
+	}
+	Metadata struct{ LastTagTime string }
+}
+
+// Inspect describes the image arg names.
+func Inspect(s *Store, arg string) (Inspected, error) {
+	ref, img, err := s.Lookup(arg)
+	if err != nil {
+		return Inspected{}, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return Inspected{}, err
+	}
+	id, _ := img.ConfigName()
+	out := Inspected{ID: id.String(), RepoTags: []string{}, RepoDigests: []string{}, Created: cf.Created.Format(time.RFC3339Nano),
+		DockerVersion: cf.DockerVersion, Author: cf.Author, Config: cf.Config, Architecture: cf.Architecture,
+		Variant: cf.Variant, Os: cf.OS, Size: contentSize(img)}
+	if len(cf.History) > 0 {
+		out.Comment = cf.History[len(cf.History)-1].Comment
+	}
+	out.RootFS.Type = "layers"
+	for _, d := range cf.RootFS.DiffIDs {
+		out.RootFS.Layers = append(out.RootFS.Layers, d.String())
+	}
+	refs, _ := s.Refs()
+	for _, r := range refs {
+		if r.Manifest.Digest != ref.Manifest.Digest || strings.HasPrefix(r.Name, "sha256:") {
+			continue
+		}
+		repo, tag := repoAndTag(r.Name)
+		if tag != "<none>" {
+			out.RepoTags = append(out.RepoTags, repo+":"+tag)
+		}
+		if d := repo + "@" + r.Manifest.Digest.String(); !slices.Contains(out.RepoDigests, d) {
+			out.RepoDigests = append(out.RepoDigests, d)
+		}
+		if r.Created.After(parseTime(out.Metadata.LastTagTime)) {
+			out.Metadata.LastTagTime = r.Created.Format(time.RFC3339Nano)
+		}
+	}
+	return out, nil
+}
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+// HistoryEntry is one row of `image history`, with Docker's field names.
+type HistoryEntry struct {
+	ID           string
+	CreatedAt    string
+	CreatedSince string
+	CreatedBy    string
+	Size         string
+	Comment      string
+}
+
+// History lists how the image was built, newest step first.
+func History(s *Store, arg string, noTrunc bool) ([]HistoryEntry, error) {
+	_, img, err := s.Lookup(arg)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	id, _ := img.ConfigName()
+	var out []HistoryEntry
+	layer := 0
+	for _, h := range cf.History {
+		e := HistoryEntry{ID: "<missing>", CreatedAt: h.Created.Format(time.RFC3339), CreatedSince: since(h.Created.Time), CreatedBy: h.CreatedBy, Comment: h.Comment, Size: "0B"}
+		if !h.EmptyLayer && layer < len(m.Layers) {
+			e.Size = units.HumanSizeWithPrecision(float64(m.Layers[layer].Size), 3)
+			layer++
+		}
+		if !noTrunc && len(e.CreatedBy) > 45 {
+			e.CreatedBy = e.CreatedBy[:44] + "…"
+		}
+		out = append(out, e)
+	}
+	slices.Reverse(out)
+	if len(out) > 0 {
+		out[0].ID = id.Hex[:12]
+		if noTrunc {
+			out[0].ID = id.String()
+		}
+	}
+	return out, nil
+}
+
+// Tag points target at the image src names.
+func Tag(ctx context.Context, s *Store, src, target string) error {
+	ref, _, err := s.Lookup(src)
+	if err != nil {
+		return err
+	}
+	r, err := ParseReference(target)
+	if err != nil {
+		return err
+	}
+	if strings.Contains(target, "@") {
+		return wrap(ErrInvalid, nil, "refusing to create a tag with a digest reference")
+	}
+	return s.SetRef(ctx, FullName(r), ref.Manifest)
+}
+
+// RemoveOptions shape `image rm`.
+type RemoveOptions struct {
+	Force bool
+	// InUse reports whether a container uses the image with this ID; such an
+	// image is kept unless Force. Nil: no container uses any image.
+	InUse func(id v1.Hash) bool
+}
+
+// Remove untags the named images, deletes the ones left without a name, and
+// frees their blobs and snapshots. It returns Docker's report lines
+// ("Untagged: ...", "Deleted: sha256:..."); errors for some names do not
+// stop the others.
+func Remove(ctx context.Context, s *Store, snaps *Snapshots, args []string, o RemoveOptions) ([]string, error) {
+	var lines []string
+	var errs []error
+	for _, arg := range args {
+		out, err := removeOne(ctx, s, arg, o)
+		lines = append(lines, out...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if _, err := Collect(ctx, s, snaps); err != nil {
+		errs = append(errs, err)
+	}
+	return lines, errors.Join(errs...)
+}
+
+func removeOne(ctx context.Context, s *Store, arg string, o RemoveOptions) ([]string, error) {
+	ref, img, err := s.Lookup(arg)
+	if err != nil {
+		return nil, err
+	}
+	id, _ := img.ConfigName()
+	if o.InUse != nil && o.InUse(id) && !o.Force {
+		return nil, wrap(ErrConflict, nil, fmt.Sprintf("conflict: unable to remove image %s: image is in use by a container (use -f)", arg))
+	}
+	refs, err := s.Refs()
+	if err != nil {
+		return nil, err
+	}
+	var same []Ref
+	for _, r := range refs {
+		if r.Manifest.Digest == ref.Manifest.Digest {
+			same = append(same, r)
+		}
+	}
+	// by name: untag that name; by ID: every name, which needs -f when several
+	targets := []Ref{ref}
+	if r, err := ParseReference(arg); err != nil || FullName(r) != ref.Name {
+		if len(same) > 1 && !o.Force {
+			return nil, wrap(ErrConflict, nil, fmt.Sprintf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", arg))
+		}
+		targets = same
+	}
+	var lines []string
+	for _, t := range targets {
+		if err := s.DeleteRef(ctx, t.Name); err != nil {
+			return lines, err
+		}
+		if !strings.HasPrefix(t.Name, "sha256:") {
+			lines = append(lines, "Untagged: "+FamiliarName(t.Name))
+		}
+	}
+	if len(targets) == len(same) {
+		lines = append(lines, "Deleted: "+id.String())
+	}
+	return lines, nil
+}
+
+// Prune removes dangling images (loaded or imported without a name) or,
+// with all, every image no container uses, and returns the report lines and
+// the bytes freed.
+func Prune(ctx context.Context, s *Store, snaps *Snapshots, all bool, inUse func(v1.Hash) bool) ([]string, int64, error) {
+	refs, err := s.Refs()
+	if err != nil {
+		return nil, 0, err
+	}
+	var lines []string
+	for _, r := range refs {
+		dangling := strings.HasPrefix(r.Name, "sha256:")
+		if !dangling && !all {
+			continue
+		}
+		img, err := s.Image(r.Manifest.Digest)
+		if err != nil {
+			return nil, 0, err
+		}
+		id, _ := img.ConfigName()
+		if inUse != nil && inUse(id) {
+			continue
+		}
+		if err := s.DeleteRef(ctx, r.Name); err != nil {
+			return lines, 0, err
+		}
+		if !dangling {
+			lines = append(lines, "untagged: "+FamiliarName(r.Name))
+		}
+		lines = append(lines, "deleted: "+id.String())
+	}
+	freed, err := Collect(ctx, s, snaps)
+	return lines, freed, err
+}
+
+// Collect removes the blobs and snapshots no reference needs, and returns
+// the bytes of blobs freed. It holds the store's exclusive lock throughout,
+// so a pull that has unpacked a snapshot but not yet named its image cannot
+// lose it.
+func Collect(ctx context.Context, s *Store, snaps *Snapshots) (int64, error) {
+	unlock, err := s.lockExclusive(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	freed, err := s.gc()
+	if err != nil {
+		return freed, err
+	}
+	refs, err := s.Refs()
+	if err != nil {
+		return freed, err
+	}
+	live := map[v1.Hash]bool{}
+	for _, r := range refs {
+		img, err := s.Image(r.Manifest.Digest)
+		if err != nil {
+			return freed, err
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return freed, err
+		}
+		for _, c := range ChainIDs(cf.RootFS.DiffIDs) {
+			live[c] = true
+		}
+	}
+	return freed, snaps.gc(live)
+}
+
+// OpenRoot opens the image store and the snapshots under berth's state root.
+func OpenRoot(root string) (*Store, *Snapshots, error) {
+	s, err := OpenStore(path.Join(root, "images"))
+	if err != nil {
+		return nil, nil, err
+	}
+	snaps, err := OpenSnapshots(path.Join(root, "snapshots"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, snaps, nil
+}
