@@ -86,6 +86,7 @@ func unpack(ctx context.Context, r io.Reader, dir string) error {
 		atime, mtime time.Time
 	}
 	var dirs []dirTimes
+	buf := make([]byte, 128<<10) // one copy buffer for every file
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -130,7 +131,7 @@ func unpack(ctx context.Context, r io.Reader, dir string) error {
 			}
 			continue
 		}
-		if err := writeEntry(dir, path, hdr, tr); err != nil {
+		if err := writeEntry(dir, path, hdr, tr, buf); err != nil {
 			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
 		if hdr.Typeflag == tar.TypeLink {
@@ -179,7 +180,7 @@ func entryName(name string) (string, error) {
 	return filepath.FromSlash(c), nil
 }
 
-func writeEntry(root, path string, hdr *tar.Header, r io.Reader) error {
+func writeEntry(root, path string, hdr *tar.Header, r io.Reader, buf []byte) error {
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		if err := os.Mkdir(path, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
@@ -190,7 +191,8 @@ func writeEntry(root, path string, hdr *tar.Header, r io.Reader) error {
 		if err != nil {
 			return err
 		}
-		_, err = io.Copy(f, r)
+		// hide os.File's ReadFrom, which would allocate a buffer per file
+		_, err = io.CopyBuffer(struct{ io.Writer }{f}, r, buf)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
