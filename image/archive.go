@@ -297,30 +297,15 @@ func extractArchive(ctx context.Context, r io.Reader, dir string) error {
 		return wrap(ErrInvalid, err, fmt.Sprintf("reading archive: %v", err))
 	}
 	defer rc.Close()
-	tr := tar.NewReader(rc)
 	n := 0
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return wrap(ErrInvalid, err, fmt.Sprintf("reading archive: %v", err))
-		}
+	err = eachEntry(ctx, rc, "archive", func(hdr *tar.Header, body io.Reader) error {
 		n++
 		rel, err := entryName(hdr.Name)
 		if err != nil {
 			return wrap(ErrInvalid, err, fmt.Sprintf("archive entry %q leaves the archive", hdr.Name))
 		}
-		switch hdr.Typeflag {
-		case tar.TypeDir:
-			continue
-		case tar.TypeReg, tar.TypeRegA:
-		default:
-			continue // links and the like: never followed, never needed
+		if hdr.Typeflag != tar.TypeReg {
+			return nil // directories, links and the like: never followed, never needed
 		}
 		p := filepath.Join(dir, rel)
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
@@ -330,11 +315,15 @@ func extractArchive(ctx context.Context, r io.Reader, dir string) error {
 		if err != nil {
 			return wrap(ErrInvalid, err, fmt.Sprintf("archive entry %q: %v", hdr.Name, err))
 		}
-		_, err = io.Copy(f, tr)
+		_, err = io.Copy(f, body)
 		f.Close()
 		if err != nil {
 			return wrap(ErrInvalid, err, fmt.Sprintf("reading archive entry %q: %v", hdr.Name, err))
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if n == 0 {
 		return wrap(ErrInvalid, nil, "archive is empty")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -93,14 +94,8 @@ func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 // oneLine folds a multi-line message onto one line.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
+// sortedKeys is the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // clearDir removes everything inside dir.
 func clearDir(dir string) error {

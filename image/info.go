@@ -186,7 +186,7 @@ func Inspect(s *Store, arg string) (Inspected, error) {
 	}
 	id, _ := img.ConfigName()
 	out := Inspected{ID: id.String(), RepoTags: []string{}, RepoDigests: []string{}, Created: cf.Created.Format(time.RFC3339Nano),
-		DockerVersion: cf.DockerVersion, Author: cf.Author, Config: cf.Config, Architecture: cf.Architecture,
+		Author: cf.Author, Config: cf.Config, Architecture: cf.Architecture,
 		Variant: cf.Variant, Os: cf.OS, Size: contentSize(img)}
 	if len(cf.History) > 0 {
 		out.Comment = cf.History[len(cf.History)-1].Comment

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/berth-dev/berth/internal/registrytest"
 	"github.com/berth-dev/berth/internal/testimage"
@@ -312,5 +314,68 @@ func TestConcurrentPulls(t *testing.T) {
 		}()
 		wg.Wait()
 		consistent(t, s)
+	}
+}
+
+// flaky fails the first request for each blob with 503, as an overloaded
+// registry would; go-containerregistry's retries must carry the pull.
+type flaky struct {
+	mu     sync.Mutex
+	failed map[string]bool
+}
+
+func (f *flaky) RoundTrip(req *http.Request) (*http.Response, error) {
+	if strings.Contains(req.URL.Path, "/blobs/") && req.Method == http.MethodGet {
+		f.mu.Lock()
+		first := !f.failed[req.URL.Path]
+		f.failed[req.URL.Path] = true
+		f.mu.Unlock()
+		if first {
+			return &http.Response{StatusCode: http.StatusServiceUnavailable, Status: "503 Service Unavailable",
+				Body: http.NoBody, Header: http.Header{}, Request: req}, nil
+		}
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// TestPullByDigestZstdAndRetry pulls by digest an image whose layer is
+// zstd-compressed, through a registry that fails each blob once.
+func TestPullByDigestZstdAndRetry(t *testing.T) {
+	requireRoot(t)
+	host := registrytest.Start(t, nil)
+	data := testimage.Tar(t, testimage.Entry{Name: "zfile", Body: "compressed with zstd"})
+	zl, err := zstdLayer(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := testimage.Image(t, v1.Config{}, zl)
+	if m, _ := img.Manifest(); m.Layers[0].MediaType != types.OCILayerZStd {
+		t.Fatalf("layer media type %s, want zstd", m.Layers[0].MediaType)
+	}
+	if rc, err := zl.Compressed(); err == nil {
+		magic := make([]byte, 4)
+		io.ReadFull(rc, magic)
+		rc.Close()
+		if !bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}) {
+			t.Fatalf("layer blob starts %x, not zstd's magic", magic)
+		}
+	}
+	seed(t, host+"/zstd:1", img)
+	d, _ := img.Digest()
+	s, snaps := newStore(t)
+	got, err := Pull(context.Background(), s, snaps, host+"/zstd@"+d.String(), PullOptions{Transport: &flaky{failed: map[string]bool{}}})
+	if err != nil {
+		t.Fatalf("pull by digest through a flaky registry: %v", err)
+	}
+	if got.Name != host+"/zstd@"+d.String() {
+		t.Errorf("stored as %s", got.Name)
+	}
+	stored, _ := s.Image(got.Manifest.Digest)
+	lowers, err := snaps.Lowers(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(lowers[0], "zfile")); err != nil || string(b) != "compressed with zstd" {
+		t.Errorf("zfile = %q, %v", b, err)
 	}
 }

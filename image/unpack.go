@@ -80,30 +80,16 @@ func unpackLayer(ctx context.Context, blob io.Reader, diffID v1.Hash, dir string
 // write outside it. Owners, modes, times, xattrs, hard links and device nodes
 // are kept.
 func unpack(ctx context.Context, r io.Reader, dir string) error {
-	tr := tar.NewReader(r)
 	type dirTimes struct {
 		path         string
 		atime, mtime time.Time
 	}
 	var dirs []dirTimes
 	buf := make([]byte, 128<<10) // one copy buffer for every file
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return wrap(ErrInvalid, err, fmt.Sprintf("reading layer: %v", err))
-		}
+	err := eachEntry(ctx, r, "layer", func(hdr *tar.Header, body io.Reader) error {
 		rel, err := entryName(hdr.Name)
-		if err != nil {
+		if err != nil || rel == "." {
 			return err
-		}
-		if rel == "." {
-			continue
 		}
 		parent, err := securejoin.SecureJoin(dir, filepath.Dir(rel))
 		if err != nil {
@@ -117,7 +103,7 @@ func unpack(ctx context.Context, r io.Reader, dir string) error {
 			if err := unix.Lsetxattr(parent, opaqueXattr, []byte("y"), 0); err != nil {
 				return fmt.Errorf("marking %q opaque: %w", filepath.Dir(rel), err)
 			}
-			continue
+			return nil
 		}
 		path := filepath.Join(parent, strings.TrimPrefix(base, whiteoutPrefix))
 		if fi, err := os.Lstat(path); err == nil && !(fi.IsDir() && hdr.Typeflag == tar.TypeDir) {
@@ -129,13 +115,13 @@ func unpack(ctx context.Context, r io.Reader, dir string) error {
 			if err := unix.Mknod(path, unix.S_IFCHR, 0); err != nil {
 				return fmt.Errorf("whiteout %q: %w", rel, err)
 			}
-			continue
+			return nil
 		}
-		if err := writeEntry(dir, path, hdr, tr, buf); err != nil {
+		if err := writeEntry(dir, path, hdr, body, buf); err != nil {
 			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
 		if hdr.Typeflag == tar.TypeLink {
-			continue // shares the target's inode, metadata included
+			return nil // shares the target's inode, metadata included
 		}
 		if err := os.Lchown(path, hdr.Uid, hdr.Gid); err != nil {
 			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
@@ -155,11 +141,15 @@ func unpack(ctx context.Context, r io.Reader, dir string) error {
 		}
 		if hdr.Typeflag == tar.TypeDir {
 			dirs = append(dirs, dirTimes{path, hdr.AccessTime, hdr.ModTime})
-			continue
+			return nil
 		}
 		if err := setTimes(path, hdr.AccessTime, hdr.ModTime); err != nil {
 			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	// directory times last: creating entries inside them changes them
 	for i := len(dirs) - 1; i >= 0; i-- {
@@ -168,6 +158,27 @@ func unpack(ctx context.Context, r io.Reader, dir string) error {
 		}
 	}
 	return nil
+}
+
+// eachEntry calls fn for every entry of the tar stream r (what names the
+// stream in errors), stopping when ctx is done or fn fails.
+func eachEntry(ctx context.Context, r io.Reader, what string, fn func(hdr *tar.Header, body io.Reader) error) error {
+	tr := tar.NewReader(r)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return wrap(ErrInvalid, err, fmt.Sprintf("reading %s: %v", what, err))
+		}
+		if err := fn(hdr, tr); err != nil {
+			return err
+		}
+	}
 }
 
 // entryName cleans a tar entry name relative to the layer root and refuses
@@ -186,7 +197,7 @@ func writeEntry(root, path string, hdr *tar.Header, r io.Reader, buf []byte) err
 		if err := os.Mkdir(path, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 			return err
 		}
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg:
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW, 0o600)
 		if err != nil {
 			return err

@@ -13,14 +13,12 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/internal/fixture"
 	"github.com/berth-dev/berth/internal/testimage"
 )
 
 func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: device nodes, ownership, trusted xattrs and overlay mounts")
-	}
+	fixture.RequireRoot(t, "device nodes, ownership, trusted xattrs and overlay mounts")
 }
 
 // storeImage writes img's blobs into s and returns the stored image.

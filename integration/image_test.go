@@ -17,15 +17,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/berth-dev/berth/internal/fixture"
 	"github.com/berth-dev/berth/internal/registrytest"
 	"github.com/berth-dev/berth/internal/testimage"
 )
 
 func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: snapshots keep owners, device nodes and overlay xattrs")
-	}
+	fixture.RequireRoot(t, "snapshots keep owners, device nodes and overlay xattrs")
 }
 
 // TestImageCommands drives the image commands as a user would: import a
