@@ -1,0 +1,244 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	// Without this import the cgroup manager cannot set device rules:
+	// "cgroup manager is not configured to set device rules".
+	_ "github.com/opencontainers/cgroups/devices"
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	// nsenter is the C half of container start-up: it joins and creates
+	// namespaces in the re-executed binary before the Go runtime starts
+	// threads, which setns(2) and unshare(2) require.
+	_ "github.com/opencontainers/runc/libcontainer/nsenter"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Error classes.
+var (
+	ErrNotFound = errors.New("no such container")
+	ErrInvalid  = errors.New("invalid container configuration")
+	ErrState    = errors.New("container is not in the right state")
+)
+
+// Init is the entry point of "berth init", the process libcontainer starts
+// inside a new container. It does not return.
+func Init() { libcontainer.Init() }
+
+// Runtime keeps libcontainer's state (one directory per container) under a
+// state directory, normally /run/berth/runc: tmpfs, because a container does
+// not survive a reboot.
+type Runtime struct {
+	state string
+}
+
+// New returns a runtime whose state lives in dir.
+func New(dir string) (*Runtime, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating runtime state %q: %w", dir, err)
+	}
+	return &Runtime{state: dir}, nil
+}
+
+// Container is a container libcontainer knows.
+type Container struct {
+	id     string
+	rootfs string
+	c      *libcontainer.Container
+	spec   *specs.Spec
+}
+
+// Create mounts s's root filesystem at <bundle>/rootfs and creates the
+// container. Nothing runs until Start. On failure nothing is left: no
+// mount, no cgroup, no state.
+func (r *Runtime) Create(ctx context.Context, s Spec, bundle string) (c *Container, err error) {
+	if s.ID == "" || strings.ContainsAny(s.ID, "/ ") {
+		return nil, fmt.Errorf("container ID %q: %w", s.ID, ErrInvalid)
+	}
+	if len(s.Process.Args) == 0 {
+		return nil, fmt.Errorf("container %s: no command: %w", s.ID, ErrInvalid)
+	}
+	rootfs := filepath.Join(bundle, "rootfs")
+	if err := mountRootfs(s.Rootfs, rootfs); err != nil {
+		return nil, fmt.Errorf("container %s: %w", s.ID, err)
+	}
+	defer func() {
+		if err != nil {
+			unmount(rootfs)
+		}
+	}()
+	spec, err := s.ociSpec(rootfs)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w: %w", s.ID, err, ErrInvalid)
+	}
+	config, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{CgroupName: s.ID, Spec: spec})
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w: %w", s.ID, err, ErrInvalid)
+	}
+	lc, err := libcontainer.Create(r.state, s.ID, config)
+	if err != nil {
+		return nil, fmt.Errorf("creating container %s: %w", s.ID, err)
+	}
+	return &Container{id: s.ID, rootfs: rootfs, c: lc, spec: spec}, nil
+}
+
+// Load finds a container created earlier, by this process or another.
+func (r *Runtime) Load(id, bundle string) (*Container, error) {
+	lc, err := libcontainer.Load(r.state, id)
+	if err != nil {
+		if errors.Is(err, libcontainer.ErrNotExist) {
+			return nil, fmt.Errorf("container %s: %w", id, ErrNotFound)
+		}
+		return nil, err
+	}
+	return &Container{id: id, rootfs: filepath.Join(bundle, "rootfs"), c: lc}, nil
+}
+
+// IO is where a process's standard streams go.
+type IO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// Proc is a process started in a container.
+type Proc struct {
+	p *libcontainer.Process
+}
+
+// Pid is the process's ID on the host.
+func (p *Proc) Pid() (int, error) { return p.p.Pid() }
+
+// Wait waits for the process to exit and returns its exit code, 128 plus
+// the signal number when a signal killed it, as a shell reports it.
+func (p *Proc) Wait() (int, error) {
+	st, err := p.p.Wait()
+	if st == nil {
+		return -1, err
+	}
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return st.ExitCode(), nil
+}
+
+// Start runs the container's first process with the given streams. The
+// caller is its parent and must Wait for it.
+func (c *Container) Start(stdio IO) (*Proc, error) {
+	if c.spec == nil {
+		return nil, fmt.Errorf("container %s was loaded, not created here: %w", c.id, ErrState)
+	}
+	p, err := process(c.spec.Process, stdio)
+	if err != nil {
+		return nil, err
+	}
+	p.Init = true
+	if err := c.c.Run(p); err != nil {
+		return nil, fmt.Errorf("starting container %s: %w", c.id, err)
+	}
+	return &Proc{p: p}, nil
+}
+
+// Signal sends sig to the container's first process.
+func (c *Container) Signal(sig os.Signal) error {
+	if err := c.c.Signal(sig); err != nil {
+		return fmt.Errorf("signalling container %s: %w", c.id, err)
+	}
+	return nil
+}
+
+// Status is libcontainer's view: created, running, paused or stopped.
+func (c *Container) Status() (string, error) {
+	st, err := c.c.Status()
+	if err != nil {
+		return "", err
+	}
+	return st.String(), nil
+}
+
+// Delete removes what Create made: the container's processes (killed),
+// its cgroup, libcontainer's state and the rootfs mount. It is safe to call
+// again.
+func (c *Container) Delete() error {
+	var errs []error
+	if st, err := c.c.Status(); err == nil && st != libcontainer.Stopped {
+		c.c.Signal(unix.SIGKILL)
+	}
+	if err := c.c.Destroy(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := unmount(c.rootfs); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func process(p *specs.Process, stdio IO) (*libcontainer.Process, error) {
+	lp := &libcontainer.Process{
+		Args: p.Args, Env: p.Env, Cwd: p.Cwd,
+		UID: int(p.User.UID), GID: int(p.User.GID),
+		NoNewPrivileges: &p.NoNewPrivileges,
+		Stdin:           stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr,
+	}
+	if c := p.Capabilities; c != nil {
+		lp.Capabilities = &configs.Capabilities{Bounding: c.Bounding, Effective: c.Effective, Permitted: c.Permitted, Inheritable: c.Inheritable, Ambient: c.Ambient}
+	}
+	for _, g := range p.User.AdditionalGids {
+		lp.AdditionalGroups = append(lp.AdditionalGroups, int(g))
+	}
+	for _, r := range p.Rlimits {
+		t, ok := rlimits[r.Type]
+		if !ok {
+			return nil, fmt.Errorf("unknown rlimit %q: %w", r.Type, ErrInvalid)
+		}
+		lp.Rlimits = append(lp.Rlimits, configs.Rlimit{Type: t, Hard: r.Hard, Soft: r.Soft})
+	}
+	return lp, nil
+}
+
+var rlimits = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+// mountRootfs mounts the overlay of r at target.
+func mountRootfs(r Rootfs, target string) error {
+	if len(r.Lowers) == 0 {
+		return fmt.Errorf("rootfs has no layers: %w", ErrInvalid)
+	}
+	for _, d := range []string{target, r.Upper, r.Work} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(r.Lowers, ":"), r.Upper, r.Work)
+	if len(opts) >= os.Getpagesize() {
+		return fmt.Errorf("overlay options for %d layers exceed a page: %w", len(r.Lowers), ErrInvalid)
+	}
+	if err := unix.Mount("overlay", target, "overlay", 0, opts); err != nil {
+		return fmt.Errorf("mounting rootfs: %w", err)
+	}
+	return nil
+}
+
+// unmount detaches the rootfs if it is mounted.
+func unmount(target string) error {
+	err := unix.Unmount(target, unix.MNT_DETACH)
+	if err == nil || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return fmt.Errorf("unmounting %s: %w", target, err)
+}

@@ -1,0 +1,123 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/berth-dev/berth/image"
+	"github.com/berth-dev/berth/internal/fixture"
+	"github.com/berth-dev/berth/internal/testimage"
+)
+
+// libcontainer starts containers by re-executing this test binary as
+// "<binary> init" inside the new namespaces.
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		Init()
+	}
+}
+
+// busyboxLowers stores and unpacks the busybox test image under dir and
+// returns its layer directories.
+func busyboxLowers(t *testing.T, dir string) []string {
+	t.Helper()
+	s, snaps, err := image.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := testimage.Busybox(t)
+	var buf bytes.Buffer
+	if err := tarball.Write(name.MustParseReference("busybox:test"), img, &buf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := image.Load(context.Background(), s, snaps, &buf); err != nil {
+		t.Fatal(err)
+	}
+	_, stored, err := s.Lookup("busybox:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lowers, err := snaps.Lowers(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lowers
+}
+
+var seq int
+
+// newSpec is a spec running argv in the busybox image with a unique ID.
+func newSpec(t *testing.T, lowers []string, argv ...string) (Spec, string) {
+	t.Helper()
+	seq++
+	bundle := t.TempDir()
+	return Spec{
+		ID:       fmt.Sprintf("berth-test-%d-%d", os.Getpid(), seq),
+		Hostname: "box",
+		Rootfs:   Rootfs{Lowers: lowers, Upper: filepath.Join(bundle, "upper"), Work: filepath.Join(bundle, "work")},
+		Process:  Process{Args: argv, Env: []string{"PATH=/bin"}, Cwd: "/tmp"},
+	}, bundle
+}
+
+// run creates, starts and waits for a container and deletes it, returning
+// its exit code and output.
+func run(t *testing.T, rt *Runtime, s Spec, bundle string) (int, string) {
+	t.Helper()
+	c, err := rt.Create(context.Background(), s, bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := c.Delete(); err != nil {
+			t.Errorf("delete: %v", err)
+		}
+	}()
+	var out bytes.Buffer
+	p, err := c.Start(IO{Stdout: &out, Stderr: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := p.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, out.String()
+}
+
+func TestRunContainer(t *testing.T) {
+	fixture.RequireRoot(t, "namespaces, cgroups and overlay mounts")
+	root := t.TempDir()
+	lowers := busyboxLowers(t, root)
+	rt, err := New(filepath.Join(root, "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, bundle := newSpec(t, lowers, "sh", "-c", "echo hello; hostname; pwd; grep CapEff /proc/self/status; cat /proc/kcore | wc -c; exit 3")
+	code, out := run(t, rt, s, bundle)
+	if code != 3 {
+		t.Errorf("exit code %d, want 3\n%s", code, out)
+	}
+	for _, want := range []string{"hello\nbox\n/tmp\n", "CapEff:\t00000000a80425fb\n", "\n0\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// nothing left behind
+	if data, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(data, []byte(bundle)) {
+		t.Errorf("rootfs still mounted after Delete")
+	}
+	if matches, _ := filepath.Glob("/sys/fs/cgroup/*/berth/" + s.ID); len(matches) > 0 {
+		t.Errorf("cgroups left after Delete: %v", matches)
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/berth/" + s.ID); err == nil {
+		t.Errorf("cgroup v2 directory left after Delete")
+	}
+}

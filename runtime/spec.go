@@ -1,0 +1,235 @@
+package runtime
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Spec says what a container is.
+type Spec struct {
+	// ID names the container in libcontainer's state and in its cgroup.
+	ID string
+	// Rootfs is the container's root filesystem.
+	Rootfs Rootfs
+	// Process is the container's first process.
+	Process    Process
+	Hostname   string
+	Domainname string
+	// CapAdd and CapDrop adjust Docker's default capabilities ("ALL" allowed,
+	// with or without the CAP_ prefix).
+	CapAdd, CapDrop []string
+	// Privileged grants every capability and every device, and unmasks /proc
+	// and /sys, as docker run --privileged does.
+	Privileged bool
+	// Resources are cgroup limits; zero values mean no limit.
+	Resources Resources
+	// Sysctls are namespaced kernel parameters.
+	Sysctls map[string]string
+	// Mounts are mounted after the defaults, in order.
+	Mounts []specs.Mount
+}
+
+// Rootfs is an overlay of read-only image layers (top first) under a
+// writable upper directory; with ReadOnly the container cannot write to it.
+type Rootfs struct {
+	Lowers   []string
+	Upper    string
+	Work     string
+	ReadOnly bool
+}
+
+// Process is a process to run in a container.
+type Process struct {
+	Args []string
+	Env  []string
+	Cwd  string
+	// UID, GID and AdditionalGIDs are numeric: names are resolved from the
+	// image's /etc/passwd and /etc/group before they get here.
+	UID, GID        uint32
+	AdditionalGIDs  []uint32
+	Terminal        bool
+	NoNewPrivileges bool
+	Rlimits         []specs.POSIXRlimit
+}
+
+// Resources are cgroup limits.
+type Resources struct {
+	Memory            int64 // bytes
+	MemorySwap        int64 // memory plus swap, bytes; -1 unlimited
+	MemoryReservation int64
+	CPUQuota          int64 // microseconds per CPUPeriod
+	CPUPeriod         uint64
+	CPUShares         uint64
+	CpusetCpus        string
+	PidsLimit         int64
+	OOMScoreAdj       *int
+}
+
+// dockerCaps are the capabilities Docker grants a container by default.
+var dockerCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
+	"CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// Docker masks these paths (bind-mounting /dev/null or an empty tmpfs over
+// them) because they leak host information or reach host hardware.
+var maskedPaths = []string{
+	"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+	"/sys/devices/virtual/powercap",
+}
+
+// ...and makes these read-only: writing them would reconfigure the host kernel.
+var readonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+
+// capabilities applies CapAdd and CapDrop to Docker's defaults, in the order
+// Docker does: ALL in add grants all, ALL in drop clears the defaults first.
+func capabilities(add, drop []string, privileged bool) ([]string, error) {
+	norm := func(c string) string {
+		c = strings.ToUpper(c)
+		if c != "ALL" && !strings.HasPrefix(c, "CAP_") {
+			c = "CAP_" + c
+		}
+		return c
+	}
+	if privileged || slices.ContainsFunc(add, func(c string) bool { return norm(c) == "ALL" }) {
+		return slices.Clone(allCaps), nil
+	}
+	caps := slices.Clone(dockerCaps)
+	for _, d := range drop {
+		d = norm(d)
+		if d == "ALL" {
+			caps = nil
+			continue
+		}
+		if !slices.Contains(allCaps, d) {
+			return nil, fmt.Errorf("unknown capability to drop: %q", d)
+		}
+		caps = slices.DeleteFunc(caps, func(c string) bool { return c == d })
+	}
+	for _, a := range add {
+		a = norm(a)
+		if !slices.Contains(allCaps, a) {
+			return nil, fmt.Errorf("unknown capability to add: %q", a)
+		}
+		if !slices.Contains(caps, a) {
+			caps = append(caps, a)
+		}
+	}
+	return caps, nil
+}
+
+// allCaps are the capabilities this kernel era knows.
+var allCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
+	"CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",
+	"CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+	"CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
+	"CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
+	"CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND",
+	"CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+}
+
+// ociSpec is the OCI runtime spec for s with rootfs mounted at root.
+func (s Spec) ociSpec(root string) (*specs.Spec, error) {
+	caps, err := capabilities(s.CapAdd, s.CapDrop, s.Privileged)
+	if err != nil {
+		return nil, err
+	}
+	p := s.Process
+	spec := &specs.Spec{
+		Version:  specs.Version,
+		Root:     &specs.Root{Path: root, Readonly: s.Rootfs.ReadOnly},
+		Hostname: s.Hostname, Domainname: s.Domainname,
+		Process: &specs.Process{
+			Terminal: p.Terminal,
+			User:     specs.User{UID: p.UID, GID: p.GID, AdditionalGids: p.AdditionalGIDs},
+			Args:     p.Args, Env: p.Env, Cwd: cwdOr(p.Cwd),
+			Capabilities:    &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps},
+			NoNewPrivileges: p.NoNewPrivileges,
+			Rlimits:         p.Rlimits,
+			OOMScoreAdj:     s.Resources.OOMScoreAdj,
+		},
+		Mounts: append(defaultMounts(), s.Mounts...),
+		Linux: &specs.Linux{
+			CgroupsPath: "/berth/" + s.ID,
+			Sysctl:      s.Sysctls,
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
+				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace}, {Type: specs.CgroupNamespace},
+			},
+			Resources: s.Resources.oci(s.Privileged),
+		},
+	}
+	if !s.Privileged {
+		spec.Linux.MaskedPaths = maskedPaths
+		spec.Linux.ReadonlyPaths = readonlyPaths
+	}
+	return spec, nil
+}
+
+func cwdOr(cwd string) string {
+	if cwd == "" {
+		return "/"
+	}
+	return cwd
+}
+
+func (r Resources) oci(privileged bool) *specs.LinuxResources {
+	out := &specs.LinuxResources{}
+	if privileged {
+		allow := true
+		out.Devices = []specs.LinuxDeviceCgroup{{Allow: allow, Access: "rwm"}}
+	} else {
+		out.Devices = []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
+	}
+	if r.Memory != 0 || r.MemorySwap != 0 || r.MemoryReservation != 0 {
+		m := &specs.LinuxMemory{}
+		if r.Memory != 0 {
+			m.Limit = &r.Memory
+		}
+		if r.MemorySwap != 0 {
+			m.Swap = &r.MemorySwap
+		}
+		if r.MemoryReservation != 0 {
+			m.Reservation = &r.MemoryReservation
+		}
+		out.Memory = m
+	}
+	if r.CPUQuota != 0 || r.CPUShares != 0 || r.CpusetCpus != "" {
+		c := &specs.LinuxCPU{Cpus: r.CpusetCpus}
+		if r.CPUQuota != 0 {
+			c.Quota = &r.CPUQuota
+			period := r.CPUPeriod
+			if period == 0 {
+				period = 100000
+			}
+			c.Period = &period
+		}
+		if r.CPUShares != 0 {
+			c.Shares = &r.CPUShares
+		}
+		out.CPU = c
+	}
+	if r.PidsLimit != 0 {
+		limit := r.PidsLimit
+		out.Pids = &specs.LinuxPids{Limit: &limit}
+	}
+	return out
+}
+
+// defaultMounts are the file systems every container gets, as in Docker.
+func defaultMounts() []specs.Mount {
+	return []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"ro", "nosuid", "noexec", "nodev"}},
+		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=67108864"}},
+	}
+}
