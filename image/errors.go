@@ -1,6 +1,10 @@
 package image
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/berth-dev/berth/errclass"
+)
 
 // Error classes; every error the package returns wraps one of them.
 var (
@@ -17,16 +21,4 @@ var (
 	ErrDigest = errors.New("digest mismatch")
 )
 
-// classed keeps a message and adds a class for errors.Is.
-type classed struct {
-	class error
-	msg   string
-	err   error
-}
-
-func (c *classed) Error() string   { return c.msg }
-func (c *classed) Unwrap() []error { return []error{c.class, c.err} }
-
-func wrap(class error, err error, msg string) error {
-	return &classed{class: class, msg: msg, err: err}
-}
+func wrap(class error, err error, msg string) error { return errclass.Wrap(class, err, msg) }

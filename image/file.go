@@ -3,77 +3,25 @@ package image
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/disk"
 )
 
-// writeFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path: readers see the old file or the new one, never half.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return syncDir(filepath.Dir(path))
-}
+func writeFileAtomic(path string, data []byte) error { return disk.WriteFile(path, data, 0o644) }
 
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+func syncDir(dir string) error { return disk.SyncDir(dir) }
 
-// lockFile takes an flock on path (created if needed) and returns its
-// release. flock, not fcntl: its locks belong to the open file, so two
-// goroutines of one process exclude each other as two processes do. It waits
-// until the lock is free or ctx is done.
+// lockFile takes an exclusive (LOCK_EX) or shared (LOCK_SH) lock on path.
 func lockFile(ctx context.Context, path string, how int) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("locking %s: %w", path, err)
-	}
-	for delay := time.Millisecond; ; delay = min(delay*2, 50*time.Millisecond) {
-		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if err != unix.EWOULDBLOCK {
-			f.Close()
-			return nil, fmt.Errorf("locking %s: %w", path, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(delay):
-		}
-	}
+	return disk.Lock(ctx, path, how == unix.LOCK_SH)
 }
 
 // contextReader stops a copy when ctx is done.

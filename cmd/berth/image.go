@@ -28,8 +28,13 @@ func (g *globals) display(quiet bool) image.Progress {
 	if quiet {
 		return image.Quiet
 	}
-	f, ok := g.stdout.(*os.File)
-	return image.NewProgress(g.stdout, ok && term.IsTerminal(int(f.Fd())))
+	return g.displayTo(g.stdout)
+}
+
+// displayTo is the progress display on w.
+func (g *globals) displayTo(w io.Writer) image.Progress {
+	f, ok := w.(*os.File)
+	return image.NewProgress(w, ok && term.IsTerminal(int(f.Fd())))
 }
 
 func newImageCmd(g *globals) *cobra.Command {

@@ -1,0 +1,523 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	units "github.com/docker/go-units"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/format"
+	"github.com/berth-dev/berth/runtime"
+)
+
+func init() {
+	// libcontainer starts every container by running this binary as
+	// "berth init" inside the new namespaces.
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		runtime.Init()
+	}
+}
+
+func (g *globals) containers() (*container.Manager, error) { return container.Open(g.root) }
+
+// runError is an error from `container run` that keeps Docker's exit codes:
+// 125 for berth's own failures, 126 and 127 for a command that cannot run.
+func runError(code int, err error) error {
+	if code == 0 {
+		code = container.ExitStartFailed
+	}
+	return exitError{code: code, err: err}
+}
+
+type createFlags struct {
+	o          container.CreateOptions
+	entrypoint string
+	memory     string
+	cpus       string
+	pids       int64
+	stopT      int
+	env        []string
+	labels     []string
+}
+
+func (f *createFlags) register(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.SetInterspersed(false) // flags after IMAGE belong to the command
+	fs.StringVar(&f.o.Name, "name", "", "Assign a name to the container")
+	fs.StringArrayVarP(&f.env, "env", "e", nil, "Set environment variables")
+	fs.StringVarP(&f.o.WorkDir, "workdir", "w", "", "Working directory inside the container")
+	fs.StringVarP(&f.o.User, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
+	fs.StringVar(&f.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
+	fs.StringVarP(&f.o.Hostname, "hostname", "h", "", "Container host name")
+	fs.Bool("help", false, "help for "+cmd.Name())
+	fs.StringArrayVarP(&f.labels, "label", "l", nil, "Set meta data on a container")
+	fs.StringVar(&f.o.Restart, "restart", "no", "Restart policy to apply when a container exits")
+	fs.StringVar(&f.o.StopSignal, "stop-signal", "", "Signal to stop the container")
+	fs.IntVar(&f.stopT, "stop-timeout", -1, "Timeout (in seconds) to stop a container")
+	fs.BoolVar(&f.o.Privileged, "privileged", false, "Give extended privileges to this container")
+	fs.BoolVar(&f.o.ReadOnly, "read-only", false, "Mount the container's root filesystem as read only")
+	fs.StringArrayVar(&f.o.CapAdd, "cap-add", nil, "Add Linux capabilities")
+	fs.StringArrayVar(&f.o.CapDrop, "cap-drop", nil, "Drop Linux capabilities")
+	fs.StringVarP(&f.memory, "memory", "m", "", "Memory limit")
+	fs.StringVar(&f.cpus, "cpus", "", "Number of CPUs")
+	fs.Int64Var(&f.pids, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
+	fs.StringVar(&f.o.Pull, "pull", "missing", `Pull image before running ("always", "missing", "never")`)
+}
+
+// options turns the flags and IMAGE [COMMAND...] into create options.
+func (f *createFlags) options(g *globals, args []string) (container.CreateOptions, error) {
+	o := f.o
+	o.Image, o.Cmd = args[0], args[1:]
+	o.Env = f.env
+	if f.entrypoint != "" {
+		o.Entrypoint = []string{f.entrypoint}
+	}
+	if f.stopT >= 0 {
+		t := f.stopT
+		o.StopTimeout = &t
+	}
+	if len(f.labels) > 0 {
+		o.Labels = map[string]string{}
+		for _, l := range f.labels {
+			k, v, _ := strings.Cut(l, "=")
+			o.Labels[k] = v
+		}
+	}
+	if f.memory != "" {
+		n, err := units.RAMInBytes(f.memory)
+		if err != nil || n <= 0 {
+			return o, usageError{fmt.Errorf("invalid argument %q for \"-m, --memory\" flag: invalid size", f.memory)}
+		}
+		o.Resources.Memory = n
+	}
+	if f.cpus != "" {
+		var cpus float64
+		if _, err := fmt.Sscanf(f.cpus, "%g", &cpus); err != nil || cpus <= 0 {
+			return o, usageError{fmt.Errorf("invalid argument %q for \"--cpus\" flag: must be a positive number", f.cpus)}
+		}
+		o.Resources.CPUQuota, o.Resources.CPUPeriod = int64(cpus*100000), 100000
+	}
+	o.Resources.PidsLimit = f.pids
+	o.Progress = g.display(false)
+	return o, nil
+}
+
+func newContainerRunCmd(g *globals) *cobra.Command {
+	var f createFlags
+	var detach bool
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create and run a new container from an image",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := f.options(g, args)
+			if err != nil {
+				return err
+			}
+			m, err := g.containers()
+			if err != nil {
+				return runError(0, err)
+			}
+			o.Progress = g.displayTo(g.stderr)
+			rec, err := m.Create(cmd.Context(), o)
+			if err != nil {
+				return runError(0, err)
+			}
+			if detach {
+				if code, err := m.Start(cmd.Context(), rec.ID, nil); err != nil {
+					return runError(code, err)
+				}
+				fmt.Fprintln(g.stdout, rec.ID)
+				return nil
+			}
+			code, err := m.Start(cmd.Context(), rec.ID, &container.Attach{Stdout: g.stdout, Stderr: g.stderr})
+			if err != nil {
+				if f.o.AutoRemove {
+					m.Remove(cmd.Context(), rec.ID, true)
+				}
+				return runError(code, err)
+			}
+			if code != 0 {
+				return exitError{code: code, err: fmt.Errorf("exit status %d", code), quiet: true}
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "Run container in background and print container ID")
+	cmd.Flags().BoolVar(&f.o.AutoRemove, "rm", false, "Automatically remove the container and its associated anonymous volumes when it exits")
+	return cmd
+}
+
+func newContainerCreateCmd(g *globals) *cobra.Command {
+	var f createFlags
+	cmd := &cobra.Command{
+		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create a new container",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := f.options(g, args)
+			if err != nil {
+				return err
+			}
+			m, err := g.containers()
+			if err != nil {
+				return runError(0, err)
+			}
+			o.Progress = g.displayTo(g.stderr)
+			rec, err := m.Create(cmd.Context(), o)
+			if err != nil {
+				return runError(0, err)
+			}
+			fmt.Fprintln(g.stdout, rec.ID)
+			return nil
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVar(&f.o.AutoRemove, "rm", false, "Automatically remove the container when it exits")
+	return cmd
+}
+
+// eachContainer runs fn on every named container, printing each name that
+// succeeds as Docker does, and returns the errors joined.
+func eachContainer(g *globals, args []string, fn func(m *container.Manager, ref string) error) error {
+	m, err := g.containers()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, a := range args {
+		if err := fn(m, a); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintln(g.stdout, a)
+	}
+	return errors.Join(errs...)
+}
+
+func newContainerStartCmd(g *globals) *cobra.Command {
+	var attach bool
+	cmd := &cobra.Command{
+		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Start one or more stopped containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if attach {
+				m, err := g.containers()
+				if err != nil {
+					return err
+				}
+				code, err := m.Start(cmd.Context(), args[0], &container.Attach{Stdout: g.stdout, Stderr: g.stderr})
+				if err != nil {
+					return exitError{code: 1, err: err}
+				}
+				if code != 0 {
+					return exitError{code: code, err: fmt.Errorf("exit status %d", code), quiet: true}
+				}
+				return nil
+			}
+			return eachContainer(g, args, func(m *container.Manager, ref string) error {
+				_, err := m.Start(cmd.Context(), ref, nil)
+				return err
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "Attach STDOUT/STDERR and forward signals")
+	return cmd
+}
+
+func newContainerStopCmd(g *globals, restart bool) *cobra.Command {
+	var timeout int
+	var signal string
+	use, short := "stop [OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers"
+	if restart {
+		use, short = "restart [OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers"
+	}
+	cmd := &cobra.Command{
+		Use: use, Short: short, Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t := time.Duration(timeout) * time.Second
+			if !cmd.Flags().Changed("timeout") {
+				t = -1
+			}
+			return eachContainer(g, args, func(m *container.Manager, ref string) error {
+				if err := m.Stop(cmd.Context(), ref, t, signal); err != nil {
+					return err
+				}
+				if restart {
+					_, err := m.Start(cmd.Context(), ref, nil)
+					return err
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().IntVarP(&timeout, "timeout", "t", 10, "Seconds to wait before killing the container")
+	cmd.Flags().StringVarP(&signal, "signal", "s", "", "Signal to send to the container")
+	return cmd
+}
+
+func newContainerKillCmd(g *globals) *cobra.Command {
+	var signal string
+	cmd := &cobra.Command{
+		Use: "kill [OPTIONS] CONTAINER [CONTAINER...]", Short: "Kill one or more running containers", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachContainer(g, args, func(m *container.Manager, ref string) error {
+				return m.Kill(cmd.Context(), ref, signal)
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&signal, "signal", "s", "KILL", "Signal to send to the container")
+	return cmd
+}
+
+func newContainerRmCmd(g *globals) *cobra.Command {
+	var force, volumes bool
+	cmd := &cobra.Command{
+		Use: "rm [OPTIONS] CONTAINER [CONTAINER...]", Aliases: []string{"remove"}, Short: "Remove one or more containers", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachContainer(g, args, func(m *container.Manager, ref string) error {
+				return m.Remove(cmd.Context(), ref, force)
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force the removal of a running container (uses SIGKILL)")
+	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "Remove anonymous volumes associated with the container")
+	return cmd
+}
+
+func newContainerWaitCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use: "wait CONTAINER [CONTAINER...]", Short: "Block until one or more containers stop, then print their exit codes", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			var errs []error
+			for _, a := range args {
+				code, err := m.Wait(cmd.Context(), a)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				fmt.Fprintln(g.stdout, code)
+			}
+			return errors.Join(errs...)
+		},
+	}
+}
+
+// psRow is one row of `container ps`, with Docker's field names.
+type psRow struct {
+	ID, Image, Command, CreatedAt, RunningFor, Ports, State, Status, Size, Names, Labels, Mounts, Networks string
+}
+
+func newContainerPsCmd(g *globals) *cobra.Command {
+	var all, quiet, noTrunc bool
+	var fmtFlag string
+	var filters []string
+	cmd := &cobra.Command{
+		Use: "ps [OPTIONS]", Aliases: []string{"ls", "list"}, Short: "List containers", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(filters) > 0 {
+				return usageError{errors.New("--filter is not supported by container ps yet")}
+			}
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			entries, err := m.Store.List()
+			if err != nil {
+				return err
+			}
+			var rows []any
+			for _, e := range entries {
+				if !all && !e.State.Running() {
+					continue
+				}
+				id := e.Record.ID
+				command := strings.Join(append([]string{e.Record.Path}, e.Record.Args...), " ")
+				if !noTrunc {
+					id = id[:12]
+					if len(command) > 20 {
+						command = command[:19] + "…"
+					}
+				}
+				if quiet {
+					fmt.Fprintln(g.stdout, id)
+					continue
+				}
+				rows = append(rows, psRow{ID: id, Image: e.Record.Image, Command: `"` + command + `"`,
+					CreatedAt:  e.Record.Created.Format("2006-01-02 15:04:05 -0700 MST"),
+					RunningFor: units.HumanDuration(time.Since(e.Record.Created)) + " ago",
+					State:      string(e.State.Status), Status: statusText(e.State), Names: e.Record.Name})
+			}
+			if quiet {
+				return nil
+			}
+			t := format.Table{
+				Default: "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
+				Headers: map[string]string{"ID": "CONTAINER ID", "RunningFor": "CREATED", "Names": "NAMES", "CreatedAt": "CREATED AT"},
+			}
+			return t.Write(g.stdout, fmtFlag, rows)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&all, "all", "a", false, "Show all containers (default shows just running)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "Only display container IDs")
+	f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
+	f.StringVar(&fmtFlag, "format", "", "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'")
+	f.StringArrayVar(&filters, "filter", nil, "Filter output based on conditions provided")
+	return cmd
+}
+
+// statusText is Docker's STATUS column: "Up 5 minutes", "Exited (0) 2 seconds ago".
+func statusText(st container.State) string {
+	switch st.Status {
+	case container.Running:
+		return "Up " + units.HumanDuration(time.Since(st.StartedAt))
+	case container.Paused:
+		return "Up " + units.HumanDuration(time.Since(st.StartedAt)) + " (Paused)"
+	case container.Restarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, units.HumanDuration(time.Since(st.FinishedAt)))
+	case container.Exited:
+		if st.FinishedAt.IsZero() {
+			return fmt.Sprintf("Exited (%d)", st.ExitCode)
+		}
+		return fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, units.HumanDuration(time.Since(st.FinishedAt)))
+	case container.Created:
+		return "Created"
+	}
+	return string(st.Status)
+}
+
+func newContainerLogsCmd(g *globals) *cobra.Command {
+	var timestamps bool
+	cmd := &cobra.Command{
+		Use: "logs [OPTIONS] CONTAINER", Short: "Fetch the logs of a container", Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			e, err := m.Store.Get(args[0])
+			if err != nil {
+				return err
+			}
+			_, err = container.ReadLog(m.Store.LogPath(e.Record.ID), 0, func(l container.LogEntry) error {
+				w := g.stdout
+				if l.Stream == "stderr" {
+					w = g.stderr
+				}
+				if timestamps {
+					fmt.Fprint(w, l.Time.Format(time.RFC3339Nano)+" ")
+				}
+				_, err := fmt.Fprint(w, l.Log)
+				return err
+			})
+			if errors.Is(err, os.ErrNotExist) {
+				return nil // never started: no output yet
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVarP(&timestamps, "timestamps", "t", false, "Show timestamps")
+	return cmd
+}
+
+func newContainerInspectCmd(g *globals) *cobra.Command {
+	var tmpl string
+	cmd := &cobra.Command{
+		Use: "inspect [OPTIONS] CONTAINER [CONTAINER...]", Short: "Display detailed information on one or more containers", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			var docs []any
+			var errs []error
+			for _, a := range args {
+				e, err := m.Store.Get(a)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				docs = append(docs, container.Inspect(e))
+			}
+			if err := writeInspect(g.stdout, tmpl, docs); err != nil {
+				return err
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().StringVarP(&tmpl, "format", "f", "", "Format output using a custom template")
+	return cmd
+}
+
+// newMonitorCmd is the hidden command each container's monitor runs as.
+func newMonitorCmd(g *globals) *cobra.Command {
+	var attached bool
+	cmd := &cobra.Command{
+		Use: "__monitor ID", Hidden: true, Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			mio := container.MonitorIO{Status: os.NewFile(3, "status")}
+			if attached {
+				mio.Stdout, mio.Stderr = os.NewFile(4, "stdout"), os.NewFile(5, "stderr")
+			}
+			return container.Monitor(cmd.Context(), g.root, args[0], mio)
+		},
+	}
+	cmd.Flags().BoolVar(&attached, "attached", false, "")
+	return cmd
+}
+
+func newContainerCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "container", Short: "Manage containers"}
+	cmd.AddCommand(newContainerRunCmd(g), newContainerCreateCmd(g), newContainerStartCmd(g),
+		newContainerStopCmd(g, false), newContainerStopCmd(g, true), newContainerKillCmd(g), newContainerRmCmd(g),
+		newContainerPsCmd(g), newContainerLogsCmd(g), newContainerWaitCmd(g), newContainerInspectCmd(g))
+	// arriving later in the containers issue
+	cmd.AddCommand(buildAll(g, []cmdSpec{
+		{use: "pause CONTAINER [CONTAINER...]", short: "Pause all processes within one or more containers"},
+		{use: "unpause CONTAINER [CONTAINER...]", short: "Unpause all processes within one or more containers"},
+		{use: "exec [OPTIONS] CONTAINER COMMAND [ARG...]", short: "Execute a command in a running container", flags: []flag{
+			b("interactive", "i", "Keep STDIN open even if not attached"),
+			b("tty", "t", "Allocate a pseudo-TTY"),
+			b("detach", "d", "Detached mode: run command in the background"),
+			list("env", "e", "Set environment variables"),
+			s("user", "u", "", "Username or UID (format: \"<name|uid>[:<group|gid>]\")"),
+			s("workdir", "w", "", "Working directory inside the container"),
+			b("privileged", "", "Give extended privileges to the command"),
+		}},
+		{use: "attach [OPTIONS] CONTAINER", short: "Attach local standard input, output, and error streams to a running container", flags: []flag{
+			b("no-stdin", "", "Do not attach STDIN"),
+			b("sig-proxy", "", "Proxy all received signals to the process"),
+			s("detach-keys", "", "", "Override the key sequence for detaching a container"),
+		}},
+		{use: "top CONTAINER [ps OPTIONS]", short: "Display the running processes of a container"},
+		{use: "stats [OPTIONS] [CONTAINER...]", short: "Display a live stream of container(s) resource usage statistics", flags: []flag{
+			b("all", "a", "Show all containers (default shows just running)"), s("format", "", "", "Format output using a custom template"),
+			b("no-stream", "", "Disable streaming stats and only pull the first result"),
+			b("no-trunc", "", "Do not truncate output"),
+		}},
+		{use: "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth container cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH", short: "Copy files/folders between a container and the local filesystem", flags: []flag{
+			b("archive", "a", "Archive mode (copy all uid/gid information)"),
+			b("follow-link", "L", "Always follow symbol link in SRC_PATH"),
+		}},
+		{use: "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]", short: "Create a new image from a container's changes", flags: []flag{
+			s("author", "a", "", "Author"),
+			list("change", "c", "Apply Dockerfile instruction to the created image"),
+			s("message", "m", "", "Commit message"),
+			b("pause", "p", "Pause container during commit"),
+		}},
+		{use: "port CONTAINER [PRIVATE_PORT[/PROTO]]", short: "List port mappings or a specific mapping for the container"},
+	})...)
+	return cmd
+}

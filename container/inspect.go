@@ -1,0 +1,69 @@
+package container
+
+import "time"
+
+// Inspected is `container inspect`'s document, in Docker's shape.
+type Inspected struct {
+	ID      string `json:"Id"`
+	Created string
+	Path    string
+	Args    []string
+	State   struct {
+		Status                                 Status
+		Running, Paused, Restarting, OOMKilled bool
+		Dead                                   bool
+		Pid, ExitCode                          int
+		Error                                  string
+		StartedAt, FinishedAt                  string
+	}
+	Image        string
+	Name         string
+	RestartCount int
+	LogPath      string
+	HostConfig   struct {
+		AutoRemove      bool
+		RestartPolicy   RestartPolicy
+		Privileged      bool
+		ReadonlyRootfs  bool
+		CapAdd, CapDrop []string
+	}
+	Config struct {
+		Hostname, User, WorkingDir, StopSignal, Image string
+		Env, Cmd, Entrypoint                          []string
+		Labels                                        map[string]string
+	}
+}
+
+// Inspect describes a container as Docker's inspect does.
+func Inspect(e Entry) Inspected {
+	var out Inspected
+	r, st := e.Record, e.State
+	out.ID, out.Created, out.Path, out.Args = r.ID, r.Created.Format(time.RFC3339Nano), r.Path, r.Args
+	if out.Args == nil {
+		out.Args = []string{}
+	}
+	out.State.Status = st.Status
+	out.State.Running = st.Running()
+	out.State.Paused = st.Status == Paused
+	out.State.Restarting = st.Status == Restarting
+	out.State.OOMKilled, out.State.Dead = st.OOMKilled, st.Status == Dead
+	out.State.Pid, out.State.ExitCode, out.State.Error = st.Pid, st.ExitCode, st.Error
+	out.State.StartedAt = zeroTime(st.StartedAt)
+	out.State.FinishedAt = zeroTime(st.FinishedAt)
+	out.Image, out.Name, out.RestartCount = r.ImageID, "/"+r.Name, st.RestartCount
+	out.HostConfig.AutoRemove, out.HostConfig.RestartPolicy = r.Host.AutoRemove, r.Host.RestartPolicy
+	out.HostConfig.Privileged, out.HostConfig.ReadonlyRootfs = r.Spec.Privileged, r.Spec.Rootfs.ReadOnly
+	out.HostConfig.CapAdd, out.HostConfig.CapDrop = r.Spec.CapAdd, r.Spec.CapDrop
+	c := r.Config
+	out.Config.Hostname, out.Config.User, out.Config.WorkingDir, out.Config.StopSignal = c.Hostname, c.User, c.WorkingDir, c.StopSignal
+	out.Config.Image, out.Config.Env, out.Config.Cmd, out.Config.Entrypoint, out.Config.Labels = r.Image, c.Env, c.Cmd, c.Entrypoint, c.Labels
+	return out
+}
+
+// zeroTime is Docker's rendering of a time, its zero included.
+func zeroTime(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return t.Format(time.RFC3339Nano)
+}

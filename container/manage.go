@@ -1,0 +1,524 @@
+package container
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/image"
+	"github.com/berth-dev/berth/runtime"
+)
+
+// Manager is what the container commands act through.
+type Manager struct {
+	root   string
+	Store  *Store
+	images *image.Store
+	snaps  *image.Snapshots
+}
+
+// Open opens the containers and images under berth's state root.
+func Open(root string) (*Manager, error) {
+	s, err := OpenStore(filepath.Join(root, "containers"))
+	if err != nil {
+		return nil, err
+	}
+	imgs, snaps, err := image.OpenRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{root: root, Store: s, images: imgs, snaps: snaps}, nil
+}
+
+// CreateOptions are `container create`'s settings.
+type CreateOptions struct {
+	Name       string
+	Image      string
+	Cmd        []string
+	Entrypoint []string // nil: the image's; non-nil (even empty): replaces it and clears the image's Cmd
+	Env        []string
+	WorkDir    string
+	User       string
+	Hostname   string
+	Labels     map[string]string
+	AutoRemove bool
+	Restart    string
+	StopSignal string
+	// StopTimeout is in seconds; nil means Docker's 10.
+	StopTimeout *int
+	Privileged  bool
+	ReadOnly    bool
+	CapAdd      []string
+	CapDrop     []string
+	Resources   runtime.Resources
+	// Pull is "missing" (the default), "always" or "never".
+	Pull     string
+	Progress image.Progress
+}
+
+// Create makes a container from an image, pulling it when missing as
+// `docker run` does, and returns its record. Nothing runs until Start.
+func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) {
+	policy, err := ParseRestart(o.Restart)
+	if err != nil {
+		return nil, err
+	}
+	if o.AutoRemove && policy.Name != "no" && policy.Name != "" {
+		return nil, errclass.New(ErrInvalid, "conflicting options: cannot specify both --restart and --rm")
+	}
+	_, img, err := m.images.Lookup(o.Image)
+	if errors.Is(err, image.ErrNotFound) && o.Pull != "never" || o.Pull == "always" {
+		if o.Progress != nil && o.Pull != "always" {
+			o.Progress.Line(fmt.Sprintf("Unable to find image '%s' locally", o.Image))
+		}
+		if _, err = image.Pull(ctx, m.images, m.snaps, o.Image, image.PullOptions{Progress: o.Progress}); err == nil {
+			_, img, err = m.images.Lookup(o.Image)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := m.snaps.Prepare(ctx, m.images, img, nil); err != nil {
+		return nil, err
+	}
+	lowers, err := m.snaps.Lowers(img)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	imageID, _ := img.ConfigName()
+	id := NewID()
+	name := o.Name
+	if name == "" {
+		name = RandomName()
+	}
+	hostname := o.Hostname
+	if hostname == "" {
+		hostname = id[:12]
+	}
+	ic := cf.Config
+	entrypoint, cmd := ic.Entrypoint, ic.Cmd
+	if o.Entrypoint != nil {
+		entrypoint, cmd = o.Entrypoint, nil
+	}
+	if len(o.Cmd) > 0 {
+		cmd = o.Cmd
+	}
+	argv := append(append([]string{}, entrypoint...), cmd...)
+	if len(argv) == 0 {
+		return nil, errclass.New(ErrInvalid, "no command specified")
+	}
+	env := mergeEnv(ic.Env, o.Env, hostname)
+	user := o.User
+	if user == "" {
+		user = ic.User
+	}
+	uid, gid, groups, err := resolveUser(lowers, user)
+	if err != nil {
+		return nil, err
+	}
+	workdir := o.WorkDir
+	if workdir == "" {
+		workdir = ic.WorkingDir
+	}
+	if workdir != "" && !filepath.IsAbs(workdir) {
+		return nil, errclass.New(ErrInvalid, "the working directory %q is invalid: it needs to be an absolute path", workdir)
+	}
+	stopSignal := o.StopSignal
+	if stopSignal == "" {
+		stopSignal = ic.StopSignal
+	}
+	if _, err := ParseSignal(cmp.Or(stopSignal, "SIGTERM")); err != nil {
+		return nil, err
+	}
+	dir := m.Store.Dir(id)
+	rec := &Record{
+		ID: id, Name: name, Image: o.Image, ImageID: imageID.String(), Created: time.Now().UTC(),
+		Path: argv[0], Args: argv[1:],
+		Config: Config{Hostname: hostname, User: user, Env: env, Cmd: cmd, Entrypoint: entrypoint, WorkingDir: workdir,
+			Labels: mergeLabels(ic.Labels, o.Labels), StopSignal: stopSignal},
+		Host: HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy},
+		Spec: runtime.Spec{
+			ID: id, Hostname: hostname,
+			Rootfs:  runtime.Rootfs{Lowers: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), ReadOnly: o.ReadOnly},
+			Process: runtime.Process{Args: argv, Env: env, Cwd: cmp.Or(workdir, "/"), UID: uid, GID: gid, AdditionalGIDs: groups},
+			CapAdd:  o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged, Resources: o.Resources,
+			Mounts: []specs.Mount{
+				bindFile(filepath.Join(dir, "hosts"), "/etc/hosts"),
+				bindFile(filepath.Join(dir, "hostname"), "/etc/hostname"),
+				bindFile(filepath.Join(dir, "resolv.conf"), "/etc/resolv.conf"),
+			},
+		},
+	}
+	if o.StopTimeout != nil {
+		rec.Host.StopTimeout = *o.StopTimeout
+	} else {
+		rec.Host.StopTimeout = 10
+	}
+	if err := m.Store.Create(ctx, rec); err != nil {
+		return nil, err
+	}
+	if err := writeEtc(dir, hostname); err != nil {
+		m.Store.Delete(id)
+		return nil, err
+	}
+	return rec, nil
+}
+
+func bindFile(src, dst string) specs.Mount {
+	return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: []string{"rbind", "rprivate"}}
+}
+
+// writeEtc writes the container's /etc/hosts, /etc/hostname and
+// /etc/resolv.conf, which it gets bind-mounted, as Docker does. Until
+// networks arrive a container has loopback only.
+func writeEtc(dir, hostname string) error {
+	files := map[string]string{
+		"hosts":    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t" + hostname + "\n",
+		"hostname": hostname + "\n",
+	}
+	resolv, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		resolv = nil
+	}
+	files["resolv.conf"] = string(resolv)
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mergeEnv is the image's environment overridden by the user's, with PATH
+// and HOSTNAME defaults as Docker sets them.
+func mergeEnv(imageEnv, userEnv []string, hostname string) []string {
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=" + hostname}
+	set := func(kv string) {
+		k, _, _ := strings.Cut(kv, "=")
+		for i, e := range env {
+			if strings.HasPrefix(e, k+"=") {
+				env[i] = kv
+				return
+			}
+		}
+		env = append(env, kv)
+	}
+	for _, kv := range imageEnv {
+		set(kv)
+	}
+	for _, kv := range userEnv {
+		if !strings.Contains(kv, "=") {
+			if v, ok := os.LookupEnv(kv); ok {
+				kv += "=" + v // -e NAME passes the caller's value, as in Docker
+			} else {
+				continue
+			}
+		}
+		set(kv)
+	}
+	return env
+}
+
+func mergeLabels(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+// Attach receives a started container's output and its exit.
+type Attach struct {
+	Stdout, Stderr io.Writer
+}
+
+// Start runs the container's monitor and returns once the process runs,
+// or, attached, once it has exited, with its exit code. A process that
+// could not start gives Docker's 125, 126 or 127 and the reason.
+func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, error) {
+	e, err := m.Store.Get(ref)
+	if err != nil {
+		return 0, err
+	}
+	if e.State.Running() {
+		if attach == nil {
+			return 0, nil // docker start of a running container is a no-op
+		}
+		return 0, errclass.New(ErrState, "container %s is already running", e.Record.Name)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer statusR.Close()
+	args := []string{"--root", m.root, "__monitor", e.Record.ID}
+	extra := []*os.File{statusW}
+	var outR, errR *os.File
+	if attach != nil {
+		var outW, errW *os.File
+		if outR, outW, err = os.Pipe(); err != nil {
+			return 0, err
+		}
+		if errR, errW, err = os.Pipe(); err != nil {
+			return 0, err
+		}
+		extra = append(extra, outW, errW)
+		args = append(args, "--attached")
+		defer outR.Close()
+		defer errR.Close()
+	}
+	cmd := exec.Command(self, args...)
+	cmd.ExtraFiles = extra
+	// its own session: the container outlives this command and a Ctrl-C
+	// sent to the terminal's process group
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("starting the monitor of %s: %w", e.Record.Name, err)
+	}
+	for _, f := range extra {
+		f.Close()
+	}
+	go cmd.Wait() // reaped here if this command outlives it
+	copied := make(chan struct{}, 2)
+	if attach != nil {
+		go func() { io.Copy(attach.Stdout, outR); copied <- struct{}{} }()
+		go func() { io.Copy(attach.Stderr, errR); copied <- struct{}{} }()
+	}
+	lines := bufio.NewScanner(statusR)
+	if !lines.Scan() {
+		return ExitStartFailed, fmt.Errorf("the monitor of %s ended without starting it", e.Record.Name)
+	}
+	first := lines.Text()
+	if code, msg, ok := parseError(first); ok {
+		return code, fmt.Errorf("failed to start container %s: %s", e.Record.Name, msg)
+	}
+	if attach == nil {
+		return 0, nil
+	}
+	<-copied
+	<-copied
+	for lines.Scan() {
+		if code, ok := strings.CutPrefix(lines.Text(), "exit "); ok {
+			n, _ := strconv.Atoi(code)
+			return n, nil
+		}
+	}
+	return ExitStartFailed, fmt.Errorf("the monitor of %s ended without reporting an exit", e.Record.Name)
+}
+
+func parseError(line string) (int, string, bool) {
+	rest, ok := strings.CutPrefix(line, "error ")
+	if !ok {
+		return 0, "", false
+	}
+	code, msg, _ := strings.Cut(rest, " ")
+	n, _ := strconv.Atoi(code)
+	return n, msg, true
+}
+
+// Stop sends the container its stop signal and, after timeout (the
+// container's own when negative), SIGKILL; it returns once it has exited.
+func (m *Manager) Stop(ctx context.Context, ref string, timeout time.Duration, sig string) error {
+	e, err := m.Store.Get(ref)
+	if err != nil {
+		return err
+	}
+	st, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error { st.StopRequested = true; return nil })
+	if err != nil {
+		return err
+	}
+	if st.Status == Restarting {
+		unix.Kill(st.MonitorPid, unix.SIGUSR1)
+	}
+	if !st.Running() {
+		return m.waitMonitor(ctx, st.MonitorPid, -1)
+	}
+	signal, err := ParseSignal(cmp.Or(sig, cmp.Or(e.Record.Config.StopSignal, "SIGTERM")))
+	if err != nil {
+		return err
+	}
+	if timeout < 0 {
+		timeout = time.Duration(e.Record.Host.StopTimeout) * time.Second
+	}
+	if st.Status == Paused {
+		m.thaw(e.Record.ID)
+	}
+	unix.Kill(st.Pid, signal)
+	if err := m.waitMonitor(ctx, st.MonitorPid, timeout); err == nil {
+		return nil
+	}
+	unix.Kill(st.Pid, unix.SIGKILL)
+	return m.waitMonitor(ctx, st.MonitorPid, -1)
+}
+
+// Kill sends a signal to the container's process.
+func (m *Manager) Kill(ctx context.Context, ref string, sig string) error {
+	e, err := m.Store.Get(ref)
+	if err != nil {
+		return err
+	}
+	signal, err := ParseSignal(cmp.Or(sig, "SIGKILL"))
+	if err != nil {
+		return err
+	}
+	st, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error {
+		if !st.Running() {
+			return errclass.New(ErrState, "cannot kill container %s: container is not running", e.Record.Name)
+		}
+		if signal == unix.SIGKILL || signal == unix.SIGTERM {
+			st.StopRequested = true
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return unix.Kill(st.Pid, signal)
+}
+
+func (m *Manager) thaw(id string) {
+	for _, p := range []string{"/sys/fs/cgroup/freezer/berth/" + id + "/freezer.state"} {
+		os.WriteFile(p, []byte("THAWED"), 0o644)
+	}
+	os.WriteFile("/sys/fs/cgroup/berth/"+id+"/cgroup.freeze", []byte("0"), 0o644)
+}
+
+// waitMonitor waits for the monitor process to exit, through a pidfd: an
+// event, not a polling loop. timeout < 0 waits as long as ctx allows.
+func (m *Manager) waitMonitor(ctx context.Context, pid int, timeout time.Duration) error {
+	if pid <= 0 {
+		return nil
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil // already gone
+	}
+	defer unix.Close(fd)
+	deadline := time.Now().Add(timeout)
+	for {
+		wait := 200 * time.Millisecond // wake to notice ctx
+		if timeout >= 0 {
+			wait = min(wait, time.Until(deadline))
+			if wait <= 0 {
+				return context.DeadlineExceeded
+			}
+		}
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(wait.Milliseconds())+1)
+		if err != nil && err != unix.EINTR {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// Wait blocks until the container is stopped and returns its exit code.
+func (m *Manager) Wait(ctx context.Context, ref string) (int, error) {
+	e, err := m.Store.Get(ref)
+	if err != nil {
+		return 0, err
+	}
+	if e.State.Running() || e.State.Status == Restarting {
+		if err := m.waitMonitor(ctx, e.State.MonitorPid, -1); err != nil {
+			return 0, err
+		}
+	}
+	e, err = m.Store.Get(e.Record.ID)
+	if errors.Is(err, ErrNotFound) {
+		return 0, nil // removed with --rm
+	}
+	return e.State.ExitCode, err
+}
+
+// Remove deletes a container; a running one only with force (killed first).
+func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
+	e, err := m.Store.Get(ref)
+	if err != nil {
+		return err
+	}
+	if e.State.Running() || e.State.Status == Restarting {
+		if !force {
+			return errclass.New(ErrConflict, "cannot remove container %q: container is running: stop the container before removing or force remove", "/"+e.Record.Name)
+		}
+		if err := m.Stop(ctx, e.Record.ID, 0, "SIGKILL"); err != nil {
+			return err
+		}
+	}
+	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error { return st.To(Removing) }); err != nil && !errors.Is(err, ErrState) {
+		return err
+	}
+	// the runtime's leftovers if a monitor died without cleaning up
+	if rt, err := runtime.New(runDir(m.root)); err == nil {
+		if c, err := rt.Load(e.Record.ID, m.Store.Dir(e.Record.ID)); err == nil {
+			c.Delete()
+		}
+	}
+	return m.Store.Delete(e.Record.ID)
+}
+
+// ParseRestart reads Docker's --restart value.
+func ParseRestart(s string) (RestartPolicy, error) {
+	name, count, hasCount := strings.Cut(s, ":")
+	p := RestartPolicy{Name: cmp.Or(name, "no")}
+	switch p.Name {
+	case "no", "always", "unless-stopped":
+		if hasCount {
+			return p, errclass.New(ErrInvalid, "invalid restart policy %q: maximum retry count can only be used with 'on-failure'", s)
+		}
+	case "on-failure":
+		if hasCount {
+			n, err := strconv.Atoi(count)
+			if err != nil || n < 0 {
+				return p, errclass.New(ErrInvalid, "invalid restart policy %q: maximum retry count must be a positive integer", s)
+			}
+			p.MaximumRetryCount = n
+		}
+	default:
+		return p, errclass.New(ErrInvalid, "invalid restart policy %q", s)
+	}
+	return p, nil
+}
+
+// ParseSignal reads a signal by name (SIGTERM, TERM) or number.
+func ParseSignal(s string) (syscall.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+		return syscall.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, errclass.New(ErrInvalid, "invalid signal: %s", s)
+}

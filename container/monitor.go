@@ -1,0 +1,250 @@
+package container
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/berth-dev/berth/runtime"
+)
+
+// Exit codes for a container that could not run, as Docker reports them.
+const (
+	ExitNotFound      = 127 // the command does not exist in the image
+	ExitNotExecutable = 126 // it exists but cannot be executed
+	ExitStartFailed   = 125 // anything else that kept it from starting
+)
+
+// runDir is where the runtime keeps libcontainer's state for a berth state
+// root: tmpfs under /run, one directory per root so that roots do not mix.
+func runDir(root string) string {
+	sum := sha256.Sum256([]byte(root))
+	return filepath.Join("/run/berth", hex.EncodeToString(sum[:6]), "runc")
+}
+
+// MonitorIO are the pipes the starting command shares with the monitor:
+// Status gets "ok <pid>", "error <code> <message>" and "exit <code>" lines;
+// Stdout and Stderr, when attached, get a copy of the container's output.
+type MonitorIO struct {
+	Status         io.WriteCloser
+	Stdout, Stderr io.WriteCloser
+}
+
+// Monitor runs the container id until it exits for good: it starts the
+// process, drains its output into the log (and the attached pipes),
+// records its exit, applies the restart policy with Docker's back-off (100
+// ms doubling, reset after 10 s of running), and cleans up. It is the body
+// of the hidden "berth __monitor" command and returns when the container
+// has stopped and will not restart.
+func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
+	s, err := OpenStore(filepath.Join(root, "containers"))
+	if err != nil {
+		return err
+	}
+	e, err := s.Get(id)
+	if err != nil {
+		return err
+	}
+	rt, err := runtime.New(runDir(root))
+	if err != nil {
+		return err
+	}
+	lw, err := openLog(s.LogPath(id))
+	if err != nil {
+		return err
+	}
+	defer lw.Close()
+	// stop and restart wake the back-off with SIGUSR1
+	wake := make(chan os.Signal, 1)
+	signal.Notify(wake, syscall.SIGUSR1)
+	status := mio.Status
+	report := func(line string) {
+		if status != nil {
+			fmt.Fprintln(status, line)
+		}
+	}
+	delay := 100 * time.Millisecond
+	for {
+		started := time.Now()
+		code, err := runOnce(ctx, rt, s, e.Record, lw, mio, report)
+		if err != nil {
+			report(fmt.Sprintf("error %d %s", code, oneLine(err.Error())))
+			if status != nil {
+				status.Close()
+			}
+			return err
+		}
+		st, _ := s.Update(ctx, id, func(st *State) error { return nil })
+		if !shouldRestart(e.Record.Host.RestartPolicy, st, code) {
+			break
+		}
+		if time.Since(started) >= 10*time.Second {
+			delay = 100 * time.Millisecond
+		}
+		s.Update(ctx, id, func(st *State) error { return st.To(Restarting) })
+		select {
+		case <-time.After(delay):
+		case <-wake:
+		case <-ctx.Done():
+		}
+		delay *= 2
+		if st, _ := s.Update(ctx, id, func(*State) error { return nil }); st.StopRequested {
+			s.Update(ctx, id, func(st *State) error { return st.To(Exited) })
+			break
+		}
+		s.Update(ctx, id, func(st *State) error { st.RestartCount++; return nil })
+		mio.Stdout, mio.Stderr = nil, nil // only the first run is attached
+	}
+	st, _ := s.Update(ctx, id, func(*State) error { return nil })
+	report(fmt.Sprintf("exit %d", st.ExitCode))
+	if status != nil {
+		status.Close()
+	}
+	if e.Record.Host.AutoRemove {
+		return s.Delete(id)
+	}
+	return nil
+}
+
+func shouldRestart(p RestartPolicy, st State, code int) bool {
+	if st.StopRequested {
+		return false
+	}
+	switch p.Name {
+	case "always", "unless-stopped":
+		return true
+	case "on-failure":
+		return code != 0 && (p.MaximumRetryCount == 0 || st.RestartCount < p.MaximumRetryCount)
+	}
+	return false
+}
+
+// runOnce creates, starts and waits for the container once. A start failure
+// returns the exit code Docker gives it and leaves the container exited with
+// the error recorded.
+func runOnce(ctx context.Context, rt *runtime.Runtime, s *Store, rec Record, lw *logWriter, mio MonitorIO, report func(string)) (int, error) {
+	fail := func(code int, err error) (int, error) {
+		s.Update(ctx, rec.ID, func(st *State) error {
+			st.Status, st.ExitCode, st.Error, st.Pid = Exited, code, err.Error(), 0
+			st.FinishedAt = time.Now().UTC()
+			return nil
+		})
+		return code, err
+	}
+	c, err := rt.Create(ctx, rec.Spec, s.Dir(rec.ID))
+	if err != nil {
+		return fail(ExitStartFailed, err)
+	}
+	defer c.Delete()
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return fail(ExitStartFailed, err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return fail(ExitStartFailed, err)
+	}
+	p, err := c.Start(runtime.IO{Stdout: outW, Stderr: errW})
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return fail(startExitCode(err), err)
+	}
+	pid, _ := p.Pid()
+	if _, err := s.Update(ctx, rec.ID, func(st *State) error {
+		if err := st.To(Running); err != nil {
+			return err
+		}
+		st.Pid, st.MonitorPid, st.StartedAt, st.Error = pid, os.Getpid(), time.Now().UTC(), ""
+		return nil
+	}); err != nil {
+		c.Signal(syscall.SIGKILL)
+	}
+	report(fmt.Sprintf("ok %d", pid))
+	var wg sync.WaitGroup
+	for _, stream := range []struct {
+		r    *os.File
+		tee  io.WriteCloser
+		name string
+	}{{outR, mio.Stdout, "stdout"}, {errR, mio.Stderr, "stderr"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer stream.r.Close()
+			var r io.Reader = stream.r
+			if stream.tee != nil {
+				r = io.TeeReader(stream.r, &lenient{w: stream.tee})
+				defer stream.tee.Close()
+			}
+			lw.drain(r, stream.name)
+		}()
+	}
+	code, _ := p.Wait()
+	wg.Wait()
+	oom := oomKilled(rec.ID)
+	s.Update(ctx, rec.ID, func(st *State) error {
+		st.To(Exited)
+		st.ExitCode, st.Pid, st.OOMKilled = code, 0, oom
+		st.FinishedAt = time.Now().UTC()
+		return nil
+	})
+	return code, nil
+}
+
+// lenient writes to an attached reader until it goes away; the container's
+// output then still reaches the log.
+type lenient struct {
+	w      io.Writer
+	failed bool
+}
+
+func (l *lenient) Write(p []byte) (int, error) {
+	if !l.failed {
+		if _, err := l.w.Write(p); err != nil {
+			l.failed = true
+		}
+	}
+	return len(p), nil
+}
+
+// startExitCode maps a start failure to Docker's exit codes.
+func startExitCode(err error) int {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		return ExitNotFound
+	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"):
+		return ExitNotExecutable
+	}
+	return ExitStartFailed
+}
+
+// oomKilled reads whether the kernel's OOM killer struck in the container's
+// cgroup (v2: memory.events, v1: memory.oom_control).
+func oomKilled(id string) bool {
+	for _, p := range []string{"/sys/fs/cgroup/berth/" + id + "/memory.events", "/sys/fs/cgroup/memory/berth/" + id + "/memory.oom_control"} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == "oom_kill" && f[1] != "0" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -1,0 +1,54 @@
+package container
+
+import (
+	"time"
+
+	"github.com/berth-dev/berth/runtime"
+)
+
+// Record is what a container is, fixed when it is created.
+type Record struct {
+	ID      string
+	Name    string
+	Image   string // as the user named it
+	ImageID string // the image's config digest
+	Created time.Time
+	// Path and Args are the command as Docker shows it (entrypoint and cmd
+	// joined).
+	Path string
+	Args []string
+	// Spec is what the runtime gets; its rootfs lowers are the image's
+	// snapshots.
+	Spec   runtime.Spec
+	Config Config
+	Host   HostConfig
+}
+
+// Config is the part of Docker's container config berth keeps for inspect.
+type Config struct {
+	Hostname   string
+	User       string
+	Env        []string
+	Cmd        []string
+	Entrypoint []string
+	WorkingDir string
+	Labels     map[string]string
+	StopSignal string
+	Tty        bool
+	OpenStdin  bool
+}
+
+// HostConfig is how the container runs on this host.
+type HostConfig struct {
+	AutoRemove    bool
+	RestartPolicy RestartPolicy
+	StopTimeout   int // seconds; 0 means Docker's 10
+	LogMaxSize    int64
+	LogMaxFile    int
+}
+
+// RestartPolicy is Docker's: no, always, unless-stopped, on-failure[:N].
+type RestartPolicy struct {
+	Name              string
+	MaximumRetryCount int
+}

@@ -1,0 +1,71 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Status is where a container is in its lifecycle.
+type Status string
+
+const (
+	Created    Status = "created"
+	Running    Status = "running"
+	Paused     Status = "paused"
+	Restarting Status = "restarting"
+	Exited     Status = "exited"
+	Removing   Status = "removing"
+	Dead       Status = "dead"
+)
+
+// transitions is the lifecycle: the states each state may move to.
+var transitions = map[Status][]Status{
+	Created:    {Running, Exited, Removing},
+	Running:    {Exited, Paused, Restarting, Removing, Dead},
+	Paused:     {Running, Exited, Removing},
+	Restarting: {Running, Exited, Removing},
+	Exited:     {Running, Restarting, Removing},
+	Dead:       {Removing},
+	Removing:   {},
+}
+
+// Error classes.
+var (
+	ErrNotFound = errors.New("no such container")
+	ErrConflict = errors.New("conflict")
+	ErrState    = errors.New("wrong container state")
+	ErrInvalid  = errors.New("invalid")
+)
+
+// State is what a container is doing, kept in state.json.
+type State struct {
+	Status       Status
+	Pid          int // the container's init, on the host
+	MonitorPid   int
+	ExitCode     int
+	OOMKilled    bool
+	Error        string
+	StartedAt    time.Time
+	FinishedAt   time.Time
+	RestartCount int
+	// StopRequested is set by stop and kill: the monitor then does not
+	// restart the container whatever its policy.
+	StopRequested bool
+}
+
+// To moves the state to next, or refuses a move the lifecycle does not have.
+func (s *State) To(next Status) error {
+	if s.Status == "" {
+		s.Status = Created
+	}
+	if !slices.Contains(transitions[s.Status], next) {
+		return fmt.Errorf("cannot go from %s to %s: %w", s.Status, next, ErrState)
+	}
+	s.Status = next
+	return nil
+}
+
+// Running reports whether the container's process is alive (paused included).
+func (s State) Running() bool { return s.Status == Running || s.Status == Paused }

@@ -1,0 +1,190 @@
+package container
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/berth-dev/berth/disk"
+	"github.com/berth-dev/berth/errclass"
+)
+
+// Store keeps container records under <root>/containers.
+type Store struct {
+	dir string
+}
+
+// OpenStore opens (creating if needed) the containers directory.
+func OpenStore(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	return &Store{dir: dir}, nil
+}
+
+// Dir is the container's directory.
+func (s *Store) Dir(id string) string { return filepath.Join(s.dir, id) }
+
+// LogPath is the container's json-file log.
+func (s *Store) LogPath(id string) string { return filepath.Join(s.dir, id, id+"-json.log") }
+
+// NewID is a container ID: 64 random hex digits, as Docker makes them.
+func NewID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+// Create writes a new container's record and its "created" state. The name
+// must be free; the store lock makes the check and the write one step.
+func (s *Store) Create(ctx context.Context, rec *Record) error {
+	if !validName.MatchString(rec.Name) {
+		return errclass.New(ErrInvalid, "invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", rec.Name)
+	}
+	unlock, err := disk.Lock(ctx, filepath.Join(s.dir, ".lock"), false)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	all, err := s.List()
+	if err != nil {
+		return err
+	}
+	for _, c := range all {
+		if c.Record.Name == rec.Name {
+			return errclass.New(ErrConflict, "the container name %q is already in use by container %q. You have to remove (or rename) that container to be able to reuse that name", "/"+rec.Name, c.Record.ID)
+		}
+	}
+	dir := s.Dir(rec.ID)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return fmt.Errorf("creating container %s: %w", rec.ID, err)
+	}
+	data, _ := json.MarshalIndent(rec, "", "  ")
+	if err := disk.WriteFile(filepath.Join(dir, "config.json"), data, 0o600); err != nil {
+		os.RemoveAll(dir)
+		return err
+	}
+	if err := s.writeState(rec.ID, State{Status: Created}); err != nil {
+		os.RemoveAll(dir)
+		return err
+	}
+	return nil
+}
+
+// Entry is a container as List and Get return it.
+type Entry struct {
+	Record Record
+	State  State
+}
+
+// List returns every container, newest first.
+func (s *Store) List() ([]Entry, error) {
+	dirs, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []Entry
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		e, err := s.load(d.Name())
+		if err != nil {
+			continue // being created or removed
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return b.Record.Created.Compare(a.Record.Created) })
+	return out, nil
+}
+
+// Get finds a container by full ID, unique ID prefix or name, as Docker does.
+func (s *Store) Get(ref string) (Entry, error) {
+	ref = strings.TrimPrefix(ref, "/")
+	if e, err := s.load(ref); err == nil {
+		return e, nil
+	}
+	all, err := s.List()
+	if err != nil {
+		return Entry{}, err
+	}
+	for _, e := range all {
+		if e.Record.Name == ref {
+			return e, nil
+		}
+	}
+	var found []Entry
+	for _, e := range all {
+		if strings.HasPrefix(e.Record.ID, ref) {
+			found = append(found, e)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return Entry{}, errclass.New(ErrNotFound, "no such container: %s", ref)
+	}
+	return Entry{}, errclass.New(ErrInvalid, "multiple containers match %q", ref)
+}
+
+func (s *Store) load(id string) (Entry, error) {
+	var e Entry
+	data, err := os.ReadFile(filepath.Join(s.dir, id, "config.json"))
+	if err != nil {
+		return e, err
+	}
+	if err := json.Unmarshal(data, &e.Record); err != nil {
+		return e, err
+	}
+	data, err = os.ReadFile(filepath.Join(s.dir, id, "state.json"))
+	if err != nil {
+		return e, err
+	}
+	err = json.Unmarshal(data, &e.State)
+	return e, err
+}
+
+// Update changes a container's state under its lock and returns the result.
+func (s *Store) Update(ctx context.Context, id string, change func(*State) error) (State, error) {
+	unlock, err := disk.Lock(ctx, filepath.Join(s.dir, id, ".lock"), false)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return State{}, errclass.New(ErrNotFound, "no such container: %s", id)
+		}
+		return State{}, err
+	}
+	defer unlock()
+	e, err := s.load(id)
+	if err != nil {
+		return State{}, errclass.New(ErrNotFound, "no such container: %s", id)
+	}
+	if err := change(&e.State); err != nil {
+		return e.State, err
+	}
+	return e.State, s.writeState(id, e.State)
+}
+
+func (s *Store) writeState(id string, st State) error {
+	data, _ := json.MarshalIndent(st, "", "  ")
+	return disk.WriteFile(filepath.Join(s.dir, id, "state.json"), data, 0o600)
+}
+
+// Delete removes a container's directory: record, state, log, upper layer.
+func (s *Store) Delete(id string) error {
+	if err := os.RemoveAll(s.Dir(id)); err != nil {
+		return fmt.Errorf("removing container %s: %w", id, err)
+	}
+	return nil
+}
