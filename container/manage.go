@@ -257,7 +257,7 @@ type Attach struct {
 // or, attached, once it has exited, with its exit code. A process that
 // could not start gives Docker's 125, 126 or 127 and the reason.
 func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, error) {
-	e, err := m.Store.Get(ref)
+	e, err := m.Get(ctx, ref)
 	if err != nil {
 		return 0, err
 	}
@@ -344,7 +344,7 @@ func parseError(line string) (int, string, bool) {
 // Stop sends the container its stop signal and, after timeout (the
 // container's own when negative), SIGKILL; it returns once it has exited.
 func (m *Manager) Stop(ctx context.Context, ref string, timeout time.Duration, sig string) error {
-	e, err := m.Store.Get(ref)
+	e, err := m.Get(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -356,7 +356,7 @@ func (m *Manager) Stop(ctx context.Context, ref string, timeout time.Duration, s
 		unix.Kill(st.MonitorPid, unix.SIGUSR1)
 	}
 	if !st.Running() {
-		return m.waitMonitor(ctx, st.MonitorPid, -1)
+		return m.waitGone(ctx, e.Record.ID, st, -1)
 	}
 	signal, err := ParseSignal(cmp.Or(sig, cmp.Or(e.Record.Config.StopSignal, "SIGTERM")))
 	if err != nil {
@@ -369,16 +369,16 @@ func (m *Manager) Stop(ctx context.Context, ref string, timeout time.Duration, s
 		m.thaw(e.Record.ID)
 	}
 	unix.Kill(st.Pid, signal)
-	if err := m.waitMonitor(ctx, st.MonitorPid, timeout); err == nil {
+	if err := m.waitGone(ctx, e.Record.ID, st, timeout); err == nil {
 		return nil
 	}
 	unix.Kill(st.Pid, unix.SIGKILL)
-	return m.waitMonitor(ctx, st.MonitorPid, -1)
+	return m.waitGone(ctx, e.Record.ID, st, -1)
 }
 
 // Kill sends a signal to the container's process.
 func (m *Manager) Kill(ctx context.Context, ref string, sig string) error {
-	e, err := m.Store.Get(ref)
+	e, err := m.Get(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -443,12 +443,12 @@ func (m *Manager) waitMonitor(ctx context.Context, pid int, timeout time.Duratio
 
 // Wait blocks until the container is stopped and returns its exit code.
 func (m *Manager) Wait(ctx context.Context, ref string) (int, error) {
-	e, err := m.Store.Get(ref)
+	e, err := m.Get(ctx, ref)
 	if err != nil {
 		return 0, err
 	}
 	if e.State.Running() || e.State.Status == Restarting {
-		if err := m.waitMonitor(ctx, e.State.MonitorPid, -1); err != nil {
+		if err := m.waitGone(ctx, e.Record.ID, e.State, -1); err != nil {
 			return 0, err
 		}
 	}
@@ -459,9 +459,27 @@ func (m *Manager) Wait(ctx context.Context, ref string) (int, error) {
 	return e.State.ExitCode, err
 }
 
+// Get finds a container and makes its state true (see Refresh).
+func (m *Manager) Get(ctx context.Context, ref string) (Entry, error) {
+	e, err := m.Store.Get(ref)
+	if err != nil {
+		return e, err
+	}
+	return m.Refresh(ctx, e), nil
+}
+
+// List is every container, states made true (see Refresh).
+func (m *Manager) List(ctx context.Context) ([]Entry, error) {
+	all, err := m.Store.List()
+	for i := range all {
+		all[i] = m.Refresh(ctx, all[i])
+	}
+	return all, err
+}
+
 // Remove deletes a container; a running one only with force (killed first).
 func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
-	e, err := m.Store.Get(ref)
+	e, err := m.Get(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -476,12 +494,7 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
 	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error { return st.To(Removing) }); err != nil && !errors.Is(err, ErrState) {
 		return err
 	}
-	// the runtime's leftovers if a monitor died without cleaning up
-	if rt, err := runtime.New(runDir(m.root)); err == nil {
-		if c, err := rt.Load(e.Record.ID, m.Store.Dir(e.Record.ID)); err == nil {
-			c.Delete()
-		}
-	}
+	m.cleanRuntime(e.Record.ID) // if a monitor died without cleaning up
 	return m.Store.Delete(e.Record.ID)
 }
 

@@ -24,9 +24,9 @@ const (
 	ExitStartFailed   = 125 // anything else that kept it from starting
 )
 
-// runDir is where the runtime keeps libcontainer's state for a berth state
+// RunDir is where the runtime keeps libcontainer's state for a berth state
 // root: tmpfs under /run, one directory per root so that roots do not mix.
-func runDir(root string) string {
+func RunDir(root string) string {
 	sum := sha256.Sum256([]byte(root))
 	return filepath.Join("/run/berth", hex.EncodeToString(sum[:6]), "runc")
 }
@@ -54,7 +54,7 @@ func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
 	if err != nil {
 		return err
 	}
-	rt, err := runtime.New(runDir(root))
+	rt, err := runtime.New(RunDir(root))
 	if err != nil {
 		return err
 	}

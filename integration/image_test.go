@@ -22,7 +22,7 @@ import (
 	"github.com/berth-dev/berth/internal/testimage"
 )
 
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	fixture.RequireRoot(t, "snapshots keep owners, device nodes and overlay xattrs")
 }
 

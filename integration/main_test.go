@@ -42,13 +42,13 @@ type result struct {
 
 // berth runs the binary in dir with args and stdin, with the variables that
 // steer compose loading cleared so the host cannot change the outcome.
-func berth(t *testing.T, dir, stdin string, args ...string) result {
+func berth(t testing.TB, dir, stdin string, args ...string) result {
 	t.Helper()
 	return berthEnv(t, dir, nil, stdin, args...)
 }
 
 // berthEnv is berth with extra environment variables (KEY=VALUE).
-func berthEnv(t *testing.T, dir string, env []string, stdin string, args ...string) result {
+func berthEnv(t testing.TB, dir string, env []string, stdin string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(berthBin, args...)
 	cmd.Dir = dir
@@ -58,7 +58,9 @@ func berthEnv(t *testing.T, dir string, env []string, stdin string, args ...stri
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, "PWD="+dir)
+	// never the machine's own /var/lib/berth: a fresh root unless the test
+	// names one with --root
+	cmd.Env = append(cmd.Env, "PWD="+dir, "BERTH_ROOT="+t.TempDir())
 	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -73,4 +75,4 @@ func berthEnv(t *testing.T, dir string, env []string, stdin string, args ...stri
 }
 
 // project writes files into a new directory and returns it.
-func project(t *testing.T, files map[string]string) string { return fixture.Dir(t, files) }
+func project(t testing.TB, files map[string]string) string { return fixture.Dir(t, files) }

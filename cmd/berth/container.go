@@ -333,7 +333,7 @@ func newContainerPsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			entries, err := m.Store.List()
+			entries, err := m.List(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -444,7 +444,7 @@ func newContainerInspectCmd(g *globals) *cobra.Command {
 			var docs []any
 			var errs []error
 			for _, a := range args {
-				e, err := m.Store.Get(a)
+				e, err := m.Get(cmd.Context(), a)
 				if err != nil {
 					errs = append(errs, err)
 					continue

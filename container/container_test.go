@@ -1,0 +1,111 @@
+package container
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+func TestStateMachine(t *testing.T) {
+	tests := []struct {
+		from, to Status
+		ok       bool
+	}{
+		{Created, Running, true}, {Running, Exited, true}, {Exited, Running, true}, {Running, Paused, true},
+		{Paused, Running, true}, {Exited, Restarting, true}, {Restarting, Running, true}, {Exited, Removing, true},
+		{Created, Paused, false}, {Exited, Paused, false}, {Removing, Running, false}, {Dead, Running, false},
+	}
+	for _, tc := range tests {
+		st := State{Status: tc.from}
+		err := st.To(tc.to)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrState)) {
+			t.Errorf("%s -> %s: err = %v, want ok=%v", tc.from, tc.to, err, tc.ok)
+		}
+	}
+}
+
+func TestParseRestartAndSignal(t *testing.T) {
+	for in, want := range map[string]RestartPolicy{
+		"": {Name: "no"}, "always": {Name: "always"}, "on-failure": {Name: "on-failure"}, "on-failure:3": {Name: "on-failure", MaximumRetryCount: 3},
+	} {
+		if got, err := ParseRestart(in); err != nil || got != want {
+			t.Errorf("ParseRestart(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"sometimes", "always:2", "on-failure:x", "on-failure:-1"} {
+		if _, err := ParseRestart(bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ParseRestart(%q) accepted", bad)
+		}
+	}
+	for in, want := range map[string]int{"SIGTERM": 15, "term": 15, "KILL": 9, "9": 9, "SIGUSR1": 10} {
+		if got, err := ParseSignal(in); err != nil || int(got) != want {
+			t.Errorf("ParseSignal(%q) = %d, %v", in, got, err)
+		}
+	}
+	if _, err := ParseSignal("SIGNOPE"); !errors.Is(err, ErrInvalid) {
+		t.Error("ParseSignal accepted SIGNOPE")
+	}
+}
+
+func TestShouldRestart(t *testing.T) {
+	tests := []struct {
+		policy string
+		st     State
+		code   int
+		want   bool
+	}{
+		{"no", State{}, 1, false},
+		{"always", State{}, 0, true},
+		{"always", State{StopRequested: true}, 0, false},
+		{"on-failure", State{}, 0, false},
+		{"on-failure", State{}, 2, true},
+		{"on-failure:3", State{RestartCount: 2}, 1, true},
+		{"on-failure:3", State{RestartCount: 3}, 1, false},
+	}
+	for _, tc := range tests {
+		p, _ := ParseRestart(tc.policy)
+		if got := shouldRestart(p, tc.st, tc.code); got != tc.want {
+			t.Errorf("%s with %+v exit %d: restart = %v", tc.policy, tc.st, tc.code, got)
+		}
+	}
+}
+
+func TestMergeEnv(t *testing.T) {
+	t.Setenv("FROM_HOST", "h")
+	got := mergeEnv([]string{"PATH=/image/bin", "A=image"}, []string{"A=user", "B=2", "FROM_HOST", "UNSET_THING"}, "box")
+	want := []string{"PATH=/image/bin", "HOSTNAME=box", "A=user", "B=2", "FROM_HOST=h"}
+	if !slices.Equal(got, want) {
+		t.Errorf("env = %q, want %q", got, want)
+	}
+}
+
+func TestResolveUser(t *testing.T) {
+	layer := t.TempDir()
+	os.MkdirAll(filepath.Join(layer, "etc"), 0o755)
+	os.WriteFile(filepath.Join(layer, "etc", "passwd"), []byte("root:x:0:0::/:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"), 0o644)
+	os.WriteFile(filepath.Join(layer, "etc", "group"), []byte("root:x:0:\napp:x:1000:\nwheel:x:10:app,root\nstaff:x:50:app\n"), 0o644)
+	lowers := []string{layer}
+	tests := []struct {
+		user     string
+		uid, gid uint32
+		groups   []uint32
+		wantErr  bool
+	}{
+		{"", 0, 0, nil, false},
+		{"app", 1000, 1000, []uint32{10, 50}, false},
+		{"1000", 1000, 1000, []uint32{10, 50}, false},
+		{"app:wheel", 1000, 10, []uint32{50}, false},
+		{"4242", 4242, 0, nil, false},
+		{"4242:7", 4242, 7, nil, false},
+		{"ghost", 0, 0, nil, true},
+		{"app:nogroup", 0, 0, nil, true},
+	}
+	for _, tc := range tests {
+		uid, gid, groups, err := resolveUser(lowers, tc.user)
+		if (err != nil) != tc.wantErr || uid != tc.uid || gid != tc.gid || !slices.Equal(groups, tc.groups) {
+			t.Errorf("resolveUser(%q) = %d %d %v %v", tc.user, uid, gid, groups, err)
+		}
+	}
+}
