@@ -2,11 +2,12 @@ package project
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/errdefs"
+
+	"github.com/berth-dev/berth/errclass"
 )
 
 // Error classes. Every error Load, LoadModel, NewGraph and WriteConfig return
@@ -22,20 +23,10 @@ var (
 	ErrCycle = errors.New("dependency cycle")
 )
 
-func invalidf(format string, args ...any) error {
-	return &classed{class: ErrInvalid, err: fmt.Errorf(format, args...)}
-}
+func invalidf(format string, args ...any) error { return errclass.New(ErrInvalid, format, args...) }
 
-// classed attaches a class to an error without changing its message.
-type classed struct {
-	class error
-	err   error
-}
-
-func (c *classed) Error() string { return oneLine(c.err.Error()) }
-func (c *classed) Unwrap() []error {
-	return []error{c.class, c.err}
-}
+// class is err with class attached and its message on one line.
+func class(c, err error) error { return errclass.Wrap(c, err, oneLine(err.Error())) }
 
 // classify puts a compose-go error into one of berth's classes and onto one line.
 func classify(err error) error {
@@ -48,11 +39,11 @@ func classify(err error) error {
 		strings.Contains(err.Error(), "no configuration file provided"),
 		strings.Contains(err.Error(), "couldn't find env file"),
 		strings.HasPrefix(err.Error(), "no such service"):
-		return &classed{class: ErrNotFound, err: err}
+		return class(ErrNotFound, err)
 	case strings.Contains(err.Error(), "dependency cycle"):
-		return &classed{class: ErrCycle, err: err}
+		return class(ErrCycle, err)
 	}
-	return &classed{class: ErrInvalid, err: err}
+	return class(ErrInvalid, err)
 }
 
 // oneLine folds a multi-line message (schema validation lists several) so the

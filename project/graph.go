@@ -4,12 +4,13 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/berth-dev/berth/errclass"
 )
 
 // Edge kinds: the ways a service can need another. Kinds other than
@@ -105,7 +106,7 @@ func NewGraph(p *types.Project) (*Graph, error) {
 			e := edges[to]
 			if _, ok := p.Services[to]; !ok {
 				if e.Required {
-					return nil, &classed{class: ErrNotFound, err: fmt.Errorf("service %q depends on undefined service %q (%s)", name, to, strings.Join(e.Kinds, ", "))}
+					return nil, errclass.New(ErrNotFound, "service %q depends on undefined service %q (%s)", name, to, strings.Join(e.Kinds, ", "))
 				}
 				continue
 			}
@@ -118,7 +119,7 @@ func NewGraph(p *types.Project) (*Graph, error) {
 		slices.Sort(d)
 	}
 	if c := g.cycle(); c != nil {
-		return nil, &classed{class: ErrCycle, err: fmt.Errorf("dependency cycle: %s", strings.Join(c, " -> "))}
+		return nil, errclass.New(ErrCycle, "dependency cycle: %s", strings.Join(c, " -> "))
 	}
 	return g, nil
 }
@@ -232,7 +233,7 @@ func (g *Graph) Walk(ctx context.Context, o WalkOptions, fn func(ctx context.Con
 	}
 	for _, n := range o.Services {
 		if !slices.Contains(g.names, n) {
-			return &classed{class: ErrNotFound, err: fmt.Errorf("no such service: %s", n)}
+			return errclass.New(ErrNotFound, "no such service: %s", n)
 		}
 		in[n] = true
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/berth-dev/berth/errclass"
 )
 
 // Project is a loaded compose project: compose-go's model, restricted to the
@@ -162,9 +164,9 @@ func checkProfiles(m *types.Project, asked []string) error {
 		if p != "*" && !known[p] {
 			names := sortedKeys(known)
 			if len(names) == 0 {
-				return &classed{class: ErrNotFound, err: fmt.Errorf("no such profile: %q (no service has a profile)", p)}
+				return errclass.New(ErrNotFound, "no such profile: %q (no service has a profile)", p)
 			}
-			return &classed{class: ErrNotFound, err: fmt.Errorf("no such profile: %q (profiles: %s)", p, strings.Join(names, ", "))}
+			return errclass.New(ErrNotFound, "no such profile: %q (profiles: %s)", p, strings.Join(names, ", "))
 		}
 	}
 	return nil

@@ -103,8 +103,35 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 		o.Resources.CPUQuota, o.Resources.CPUPeriod = int64(cpus*100000), 100000
 	}
 	o.Resources.PidsLimit = f.pids
-	o.Progress = g.display(false)
+	// pull progress goes to stderr: stdout is the container's, or its ID
+	o.Progress = g.displayTo(g.stderr)
 	return o, nil
+}
+
+// create makes the container IMAGE [COMMAND...] describes.
+func (f *createFlags) create(cmd *cobra.Command, g *globals, args []string) (*container.Manager, *container.Record, error) {
+	o, err := f.options(g, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := g.containers()
+	if err != nil {
+		return nil, nil, runError(0, err)
+	}
+	rec, err := m.Create(cmd.Context(), o)
+	if err != nil {
+		return nil, nil, runError(0, err)
+	}
+	return m, rec, nil
+}
+
+// exitWith ends the command with the container's exit code, printing
+// nothing more: the container has said what it had to.
+func exitWith(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return exitError{code: code, err: fmt.Errorf("exit status %d", code), quiet: true}
 }
 
 func newContainerRunCmd(g *globals) *cobra.Command {
@@ -115,18 +142,9 @@ func newContainerRunCmd(g *globals) *cobra.Command {
 		Short: "Create and run a new container from an image",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := f.options(g, args)
+			m, rec, err := f.create(cmd, g, args)
 			if err != nil {
 				return err
-			}
-			m, err := g.containers()
-			if err != nil {
-				return runError(0, err)
-			}
-			o.Progress = g.displayTo(g.stderr)
-			rec, err := m.Create(cmd.Context(), o)
-			if err != nil {
-				return runError(0, err)
 			}
 			if detach {
 				if code, err := m.Start(cmd.Context(), rec.ID, nil); err != nil {
@@ -142,10 +160,7 @@ func newContainerRunCmd(g *globals) *cobra.Command {
 				}
 				return runError(code, err)
 			}
-			if code != 0 {
-				return exitError{code: code, err: fmt.Errorf("exit status %d", code), quiet: true}
-			}
-			return nil
+			return exitWith(code)
 		},
 	}
 	f.register(cmd)
@@ -161,18 +176,9 @@ func newContainerCreateCmd(g *globals) *cobra.Command {
 		Short: "Create a new container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := f.options(g, args)
+			_, rec, err := f.create(cmd, g, args)
 			if err != nil {
 				return err
-			}
-			m, err := g.containers()
-			if err != nil {
-				return runError(0, err)
-			}
-			o.Progress = g.displayTo(g.stderr)
-			rec, err := m.Create(cmd.Context(), o)
-			if err != nil {
-				return runError(0, err)
 			}
 			fmt.Fprintln(g.stdout, rec.ID)
 			return nil
@@ -217,10 +223,7 @@ func newContainerStartCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return exitError{code: 1, err: err}
 				}
-				if code != 0 {
-					return exitError{code: code, err: fmt.Errorf("exit status %d", code), quiet: true}
-				}
-				return nil
+				return exitWith(code)
 			}
 			return eachContainer(g, args, func(m *container.Manager, ref string) error {
 				_, err := m.Start(cmd.Context(), ref, nil)
