@@ -17,6 +17,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/image"
@@ -62,9 +63,11 @@ type CreateOptions struct {
 	StopTimeout *int
 	Privileged  bool
 	ReadOnly    bool
-	CapAdd      []string
-	CapDrop     []string
-	Resources   runtime.Resources
+	// TTY gives the container a terminal; Interactive keeps its stdin open.
+	TTY, Interactive bool
+	CapAdd           []string
+	CapDrop          []string
+	Resources        runtime.Resources
 	// Pull is "missing" (the default), "always" or "never".
 	Pull     string
 	Progress image.Progress
@@ -153,12 +156,12 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		ID: id, Name: name, Image: o.Image, ImageID: imageID.String(), Created: time.Now().UTC(),
 		Path: argv[0], Args: argv[1:],
 		Config: Config{Hostname: hostname, User: user, Env: env, Cmd: cmd, Entrypoint: entrypoint, WorkingDir: workdir,
-			Labels: mergeLabels(ic.Labels, o.Labels), StopSignal: stopSignal},
+			Labels: mergeLabels(ic.Labels, o.Labels), StopSignal: stopSignal, Tty: o.TTY, OpenStdin: o.Interactive},
 		Host: HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy},
 		Spec: runtime.Spec{
 			ID: id, Hostname: hostname,
 			Rootfs:  runtime.Rootfs{Lowers: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), ReadOnly: o.ReadOnly},
-			Process: runtime.Process{Args: argv, Env: env, Cwd: cmp.Or(workdir, "/"), UID: uid, GID: gid, AdditionalGIDs: groups},
+			Process: runtime.Process{Args: argv, Env: env, Cwd: cmp.Or(workdir, "/"), UID: uid, GID: gid, AdditionalGIDs: groups, Terminal: o.TTY},
 			CapAdd:  o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged, Resources: o.Resources,
 			Mounts: []specs.Mount{
 				bindFile(filepath.Join(dir, "hosts"), "/etc/hosts"),
@@ -248,9 +251,15 @@ func mergeLabels(a, b map[string]string) map[string]string {
 	return out
 }
 
-// Attach receives a started container's output and its exit.
+// Attach connects the caller to a started container: its output, its exit
+// and, with Stdin, its input.
 type Attach struct {
 	Stdout, Stderr io.Writer
+	// Stdin, when not nil, is copied to the container (-i).
+	Stdin io.Reader
+	// Terminal is the caller's terminal when the container has a TTY: it
+	// is put in raw mode while attached, and its size is the container's.
+	Terminal *os.File
 }
 
 // Start runs the container's monitor and returns once the process runs,
@@ -291,6 +300,23 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 		args = append(args, "--attached")
 		defer outR.Close()
 		defer errR.Close()
+		if attach.Stdin != nil {
+			inR, inW, err := os.Pipe()
+			if err != nil {
+				return 0, err
+			}
+			extra = append(extra, inR)
+			args = append(args, "--stdin")
+			go func() { io.Copy(inW, attach.Stdin); inW.Close() }()
+		}
+		if t := attach.Terminal; t != nil && term.IsTerminal(int(t.Fd())) {
+			if ws, err := unix.IoctlGetWinsize(int(t.Fd()), unix.TIOCGWINSZ); err == nil {
+				args = append(args, fmt.Sprintf("--tty-size=%d,%d", ws.Row, ws.Col))
+			}
+			if old, err := term.MakeRaw(int(t.Fd())); err == nil {
+				defer term.Restore(int(t.Fd()), old)
+			}
+		}
 	}
 	cmd := exec.Command(self, args...)
 	cmd.ExtraFiles = extra

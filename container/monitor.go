@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -37,6 +39,10 @@ func RunDir(root string) string {
 type MonitorIO struct {
 	Status         io.WriteCloser
 	Stdout, Stderr io.WriteCloser
+	// Stdin, when attached with -i, is the caller's input.
+	Stdin *os.File
+	// Size is the caller's terminal size for a container with a TTY.
+	Size *unix.Winsize
 }
 
 // Monitor runs the container id until it exits for good: it starts the
@@ -102,7 +108,7 @@ func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
 			break
 		}
 		s.Update(ctx, id, func(st *State) error { st.RestartCount++; return nil })
-		mio.Stdout, mio.Stderr = nil, nil // only the first run is attached
+		mio.Stdout, mio.Stderr, mio.Stdin = nil, nil, nil // only the first run is attached
 	}
 	st, _ := s.Update(ctx, id, func(*State) error { return nil })
 	report(fmt.Sprintf("exit %d", st.ExitCode))
@@ -145,20 +151,33 @@ func runOnce(ctx context.Context, rt *runtime.Runtime, s *Store, rec Record, lw 
 		return fail(ExitStartFailed, err)
 	}
 	defer c.Delete()
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return fail(ExitStartFailed, err)
+	terminal := rec.Spec.Process.Terminal
+	var outR, outW, errR, errW *os.File
+	if !terminal {
+		if outR, outW, err = os.Pipe(); err != nil {
+			return fail(ExitStartFailed, err)
+		}
+		if errR, errW, err = os.Pipe(); err != nil {
+			return fail(ExitStartFailed, err)
+		}
 	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		return fail(ExitStartFailed, err)
+	stdio := runtime.IO{Stdout: outW, Stderr: errW}
+	if mio.Size != nil {
+		stdio.Rows, stdio.Cols = mio.Size.Row, mio.Size.Col
 	}
-	p, err := c.Start(runtime.IO{Stdout: outW, Stderr: errW})
-	outW.Close()
-	errW.Close()
+	if mio.Stdin != nil && !terminal {
+		stdio.Stdin = mio.Stdin // the caller's pipe is the container's stdin
+	}
+	p, master, err := c.Start(stdio)
+	if !terminal {
+		outW.Close()
+		errW.Close()
+	}
 	if err != nil {
-		outR.Close()
-		errR.Close()
+		if !terminal {
+			outR.Close()
+			errR.Close()
+		}
 		return fail(startExitCode(err), err)
 	}
 	pid, _ := p.Pid()
@@ -172,22 +191,34 @@ func runOnce(ctx context.Context, rt *runtime.Runtime, s *Store, rec Record, lw 
 		c.Signal(syscall.SIGKILL)
 	}
 	report(fmt.Sprintf("ok %d", pid))
-	var wg sync.WaitGroup
-	for _, stream := range []struct {
+	type stream struct {
 		r    *os.File
 		tee  io.WriteCloser
 		name string
-	}{{outR, mio.Stdout, "stdout"}, {errR, mio.Stderr, "stderr"}} {
+	}
+	streams := []stream{{outR, mio.Stdout, "stdout"}, {errR, mio.Stderr, "stderr"}}
+	if terminal {
+		// a terminal has one stream; Docker logs it as stdout
+		streams = []stream{{master, mio.Stdout, "stdout"}}
+		if mio.Stderr != nil {
+			mio.Stderr.Close()
+		}
+		if mio.Stdin != nil {
+			go io.Copy(master, mio.Stdin)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, st := range streams {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer stream.r.Close()
-			var r io.Reader = stream.r
-			if stream.tee != nil {
-				r = io.TeeReader(stream.r, &lenient{w: stream.tee})
-				defer stream.tee.Close()
+			defer st.r.Close()
+			var r io.Reader = st.r
+			if st.tee != nil {
+				r = io.TeeReader(st.r, &lenient{w: st.tee})
+				defer st.tee.Close()
 			}
-			lw.drain(r, stream.name)
+			lw.drain(r, st.name) // a PTY master ends with EIO once the process is gone
 		}()
 	}
 	code, _ := p.Wait()

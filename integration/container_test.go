@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -204,5 +205,53 @@ func TestMonitorKilled(t *testing.T) {
 		t.Errorf("after stop: %q", got)
 	}
 	run("container", "rm", id)
+	noLeftovers(t, root)
+}
+
+// TestStdinAndTerminal: -i passes input, -t gives a real terminal with the
+// caller's window size, for run and for exec. `script` (util-linux)
+// provides the caller's terminal.
+func TestStdinAndTerminal(t *testing.T) {
+	root, run := busyboxRoot(t)
+	dir := t.TempDir()
+	if r := berth(t, dir, "some input\n", "--root", root, "container", "run", "--rm", "-i", "bb:1", "cat"); r.stdout != "some input\n" {
+		t.Errorf("run -i cat: %q %q", r.stdout, r.stderr)
+	}
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script (util-linux) not installed")
+	}
+	inTerminal := func(berthArgs string) string {
+		t.Helper()
+		cmd := exec.Command(script, "-qec", "stty cols 100 rows 30; "+berthBin+" --root "+root+" "+berthArgs, "/dev/null")
+		cmd.Stdin = strings.NewReader("")
+		out, _ := cmd.CombinedOutput()
+		return strings.ReplaceAll(string(out), "\r", "")
+	}
+	if out := inTerminal(`container run --rm -t bb:1 sh -c 'tty; busybox stty size'`); !strings.Contains(out, "/dev/pts/0\n30 100\n") {
+		t.Errorf("run -t: %q", out)
+	}
+	id := strings.TrimSpace(run("container", "run", "-d", "bb:1", "sh", "-c", "while :; do sleep 0.1; done").stdout)
+	if r := berth(t, dir, "to exec\n", "--root", root, "container", "exec", "-i", id, "cat"); r.stdout != "to exec\n" {
+		t.Errorf("exec -i cat: %q %q", r.stdout, r.stderr)
+	}
+	if out := inTerminal(`container exec -t ` + id + ` sh -c 'tty; busybox stty size; exit 3'`); !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "30 100") {
+		t.Errorf("exec -t: %q", out)
+	}
+	if r := run("container", "exec", id, "sh", "-c", "exit 3"); r.code != 3 {
+		t.Errorf("exec exit code %d, want 3", r.code)
+	}
+	if r := run("container", "exec", id, "nosuch"); r.code != 127 {
+		t.Errorf("exec of a missing command: exit %d", r.code)
+	}
+	run("container", "pause", id)
+	if r := run("container", "exec", id, "true"); r.code == 0 || !strings.Contains(r.stderr, "is paused") {
+		t.Errorf("exec into a paused container: %d %q", r.code, r.stderr)
+	}
+	run("container", "unpause", id)
+	run("container", "rm", "-f", id)
+	if r := run("container", "exec", id, "true"); r.code == 0 || !strings.Contains(r.stderr, "no such container") {
+		t.Errorf("exec into a removed container: %d %q", r.code, r.stderr)
+	}
 	noLeftovers(t, root)
 }

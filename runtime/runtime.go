@@ -108,6 +108,10 @@ func (r *Runtime) Load(id, bundle string) (*Container, error) {
 type IO struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Rows and Cols size the terminal of a process that has one, before
+	// the process starts (setting it afterwards races the process's first
+	// look at it).
+	Rows, Cols uint16
 }
 
 // Proc is a process started in a container.
@@ -132,20 +136,42 @@ func (p *Proc) Wait() (int, error) {
 }
 
 // Start runs the container's first process with the given streams. The
-// caller is its parent and must Wait for it.
-func (c *Container) Start(stdio IO) (*Proc, error) {
+// caller is its parent and must Wait for it. When the spec asks for a
+// terminal, the streams are not used: Start returns the PTY master, which
+// carries the process's input and its one output stream.
+func (c *Container) Start(stdio IO) (*Proc, *os.File, error) {
 	if c.spec == nil {
-		return nil, fmt.Errorf("container %s was loaded, not created here: %w", c.id, ErrState)
+		return nil, nil, fmt.Errorf("container %s was loaded, not created here: %w", c.id, ErrState)
 	}
 	p, err := process(c.spec.Process, stdio)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p.Init = true
-	if err := c.c.Run(p); err != nil {
-		return nil, fmt.Errorf("starting container %s: %w", c.id, err)
+	var parent *os.File
+	if c.spec.Process.Terminal {
+		p.ConsoleHeight, p.ConsoleWidth = stdio.Rows, stdio.Cols
+		parent, p.ConsoleSocket, err = consoleSocket()
+		if err != nil {
+			return nil, nil, err
+		}
+		defer parent.Close()
+		defer p.ConsoleSocket.Close()
+		p.Stdin, p.Stdout, p.Stderr = nil, nil, nil
 	}
-	return &Proc{p: p}, nil
+	if err := c.c.Run(p); err != nil {
+		return nil, nil, fmt.Errorf("starting container %s: %w", c.id, err)
+	}
+	if parent == nil {
+		return &Proc{p: p}, nil, nil
+	}
+	master, err := recvFile(parent)
+	if err != nil {
+		p.Signal(unix.SIGKILL)
+		p.Wait()
+		return nil, nil, fmt.Errorf("starting container %s: receiving its terminal: %w", c.id, err)
+	}
+	return &Proc{p: p}, master, nil
 }
 
 // Signal sends sig to the container's first process.

@@ -81,7 +81,7 @@ func run(t *testing.T, rt *Runtime, s Spec, bundle string) (int, string) {
 		}
 	}()
 	var out bytes.Buffer
-	p, err := c.Start(IO{Stdout: &out, Stderr: &out})
+	p, _, err := c.Start(IO{Stdout: &out, Stderr: &out})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/format"
@@ -67,6 +69,8 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.cpus, "cpus", "", "Number of CPUs")
 	fs.Int64Var(&f.pids, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
 	fs.StringVar(&f.o.Pull, "pull", "missing", `Pull image before running ("always", "missing", "never")`)
+	fs.BoolVarP(&f.o.Interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
+	fs.BoolVarP(&f.o.TTY, "tty", "t", false, "Allocate a pseudo-TTY")
 }
 
 // options turns the flags and IMAGE [COMMAND...] into create options.
@@ -125,6 +129,18 @@ func (f *createFlags) create(cmd *cobra.Command, g *globals, args []string) (*co
 	return m, rec, nil
 }
 
+// attach connects this command's streams to a container as -i and -t ask.
+func (g *globals) attach(rec *container.Record) *container.Attach {
+	a := &container.Attach{Stdout: g.stdout, Stderr: g.stderr}
+	if rec.Config.OpenStdin {
+		a.Stdin = g.stdin
+	}
+	if f, ok := g.stdin.(*os.File); ok && rec.Config.Tty {
+		a.Terminal = f
+	}
+	return a
+}
+
 // exitWith ends the command with the container's exit code, printing
 // nothing more: the container has said what it had to.
 func exitWith(code int) error {
@@ -153,7 +169,7 @@ func newContainerRunCmd(g *globals) *cobra.Command {
 				fmt.Fprintln(g.stdout, rec.ID)
 				return nil
 			}
-			code, err := m.Start(cmd.Context(), rec.ID, &container.Attach{Stdout: g.stdout, Stderr: g.stderr})
+			code, err := m.Start(cmd.Context(), rec.ID, g.attach(rec))
 			if err != nil {
 				if f.o.AutoRemove {
 					m.Remove(cmd.Context(), rec.ID, true)
@@ -402,37 +418,124 @@ func statusText(st container.State) string {
 }
 
 func newContainerLogsCmd(g *globals) *cobra.Command {
-	var timestamps bool
+	var o container.LogOptions
+	var tail, since, until string
 	cmd := &cobra.Command{
 		Use: "logs [OPTIONS] CONTAINER", Short: "Fetch the logs of a container", Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if o.Tail, err = parseTail(tail); err != nil {
+				return err
+			}
+			if o.Since, err = parseTime(since, "since"); err != nil {
+				return err
+			}
+			if o.Until, err = parseTime(until, "until"); err != nil {
+				return err
+			}
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			return m.Logs(cmd.Context(), args[0], o, g.stdout, g.stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&o.Follow, "follow", "f", false, "Follow log output")
+	f.BoolVarP(&o.Timestamps, "timestamps", "t", false, "Show timestamps")
+	f.StringVarP(&tail, "tail", "n", "all", "Number of lines to show from the end of the logs")
+	f.StringVar(&since, "since", "", "Show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)")
+	f.StringVar(&until, "until", "", "Show logs before a timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)")
+	return cmd
+}
+
+// parseTail reads --tail: "all" or a count.
+func parseTail(s string) (int, error) {
+	if s == "" || s == "all" {
+		return -1, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, usageError{fmt.Errorf("invalid --tail %q: want a number or all", s)}
+	}
+	return n, nil
+}
+
+// parseTime reads Docker's --since/--until: an RFC 3339 time, a relative
+// duration (42m) or a Unix timestamp.
+func parseTime(s, flag string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Unix(0, int64(f*float64(time.Second))), nil
+	}
+	return time.Time{}, usageError{fmt.Errorf("invalid --%s %q: want a time (2013-01-02T13:23:37Z), a duration (42m) or a Unix timestamp", flag, s)}
+}
+
+func newContainerExecCmd(g *globals) *cobra.Command {
+	var o container.ExecOptions
+	var interactive, privileged bool
+	cmd := &cobra.Command{
+		Use: "exec [OPTIONS] CONTAINER COMMAND [ARG...]", Short: "Execute a command in a running container", Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := g.containers()
 			if err != nil {
 				return err
 			}
-			e, err := m.Store.Get(args[0])
+			o.Cmd, o.Stdout, o.Stderr = args[1:], g.stdout, g.stderr
+			if interactive {
+				o.Stdin = g.stdin
+			}
+			if f, ok := g.stdin.(*os.File); ok && o.TTY {
+				o.Terminal = f
+			}
+			code, err := m.Exec(cmd.Context(), args[0], o)
 			if err != nil {
-				return err
-			}
-			_, err = container.ReadLog(m.Store.LogPath(e.Record.ID), 0, func(l container.LogEntry) error {
-				w := g.stdout
-				if l.Stream == "stderr" {
-					w = g.stderr
+				if errors.Is(err, container.ErrState) || errors.Is(err, container.ErrNotFound) {
+					return err
 				}
-				if timestamps {
-					fmt.Fprint(w, l.Time.Format(time.RFC3339Nano)+" ")
-				}
-				_, err := fmt.Fprint(w, l.Log)
-				return err
-			})
-			if errors.Is(err, os.ErrNotExist) {
-				return nil // never started: no output yet
+				return runError(code, err)
 			}
-			return err
+			return exitWith(code)
 		},
 	}
-	cmd.Flags().BoolVarP(&timestamps, "timestamps", "t", false, "Show timestamps")
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.BoolVarP(&interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
+	f.BoolVarP(&o.TTY, "tty", "t", false, "Allocate a pseudo-TTY")
+	f.BoolVarP(&o.Detach, "detach", "d", false, "Detached mode: run command in the background")
+	f.StringArrayVarP(&o.Env, "env", "e", nil, "Set environment variables")
+	f.StringVarP(&o.User, "user", "u", "", "Username or UID (format: \"<name|uid>[:<group|gid>]\")")
+	f.StringVarP(&o.WorkDir, "workdir", "w", "", "Working directory inside the container")
+	f.BoolVar(&privileged, "privileged", false, "Give extended privileges to the command")
 	return cmd
+}
+
+func newContainerPauseCmd(g *globals, pause bool) *cobra.Command {
+	use, short := "pause CONTAINER [CONTAINER...]", "Pause all processes within one or more containers"
+	if !pause {
+		use, short = "unpause CONTAINER [CONTAINER...]", "Unpause all processes within one or more containers"
+	}
+	return &cobra.Command{
+		Use: use, Short: short, Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachContainer(g, args, func(m *container.Manager, ref string) error {
+				if pause {
+					return m.Pause(cmd.Context(), ref)
+				}
+				return m.Unpause(cmd.Context(), ref)
+			})
+		},
+	}
 }
 
 func newContainerInspectCmd(g *globals) *cobra.Command {
@@ -466,7 +569,8 @@ func newContainerInspectCmd(g *globals) *cobra.Command {
 
 // newMonitorCmd is the hidden command each container's monitor runs as.
 func newMonitorCmd(g *globals) *cobra.Command {
-	var attached bool
+	var attached, stdin bool
+	var size string
 	cmd := &cobra.Command{
 		Use: "__monitor ID", Hidden: true, Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -474,10 +578,19 @@ func newMonitorCmd(g *globals) *cobra.Command {
 			if attached {
 				mio.Stdout, mio.Stderr = os.NewFile(4, "stdout"), os.NewFile(5, "stderr")
 			}
+			if stdin {
+				mio.Stdin = os.NewFile(6, "stdin")
+			}
+			var rows, cols uint16
+			if _, err := fmt.Sscanf(size, "%d,%d", &rows, &cols); err == nil {
+				mio.Size = &unix.Winsize{Row: rows, Col: cols}
+			}
 			return container.Monitor(cmd.Context(), g.root, args[0], mio)
 		},
 	}
 	cmd.Flags().BoolVar(&attached, "attached", false, "")
+	cmd.Flags().BoolVar(&stdin, "stdin", false, "")
+	cmd.Flags().StringVar(&size, "tty-size", "", "")
 	return cmd
 }
 
@@ -485,20 +598,10 @@ func newContainerCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "container", Short: "Manage containers"}
 	cmd.AddCommand(newContainerRunCmd(g), newContainerCreateCmd(g), newContainerStartCmd(g),
 		newContainerStopCmd(g, false), newContainerStopCmd(g, true), newContainerKillCmd(g), newContainerRmCmd(g),
-		newContainerPsCmd(g), newContainerLogsCmd(g), newContainerWaitCmd(g), newContainerInspectCmd(g))
+		newContainerPsCmd(g), newContainerLogsCmd(g), newContainerWaitCmd(g), newContainerInspectCmd(g),
+		newContainerExecCmd(g), newContainerPauseCmd(g, true), newContainerPauseCmd(g, false))
 	// arriving later in the containers issue
 	cmd.AddCommand(buildAll(g, []cmdSpec{
-		{use: "pause CONTAINER [CONTAINER...]", short: "Pause all processes within one or more containers"},
-		{use: "unpause CONTAINER [CONTAINER...]", short: "Unpause all processes within one or more containers"},
-		{use: "exec [OPTIONS] CONTAINER COMMAND [ARG...]", short: "Execute a command in a running container", flags: []flag{
-			b("interactive", "i", "Keep STDIN open even if not attached"),
-			b("tty", "t", "Allocate a pseudo-TTY"),
-			b("detach", "d", "Detached mode: run command in the background"),
-			list("env", "e", "Set environment variables"),
-			s("user", "u", "", "Username or UID (format: \"<name|uid>[:<group|gid>]\")"),
-			s("workdir", "w", "", "Working directory inside the container"),
-			b("privileged", "", "Give extended privileges to the command"),
-		}},
 		{use: "attach [OPTIONS] CONTAINER", short: "Attach local standard input, output, and error streams to a running container", flags: []flag{
 			b("no-stdin", "", "Do not attach STDIN"),
 			b("sig-proxy", "", "Proxy all received signals to the process"),

@@ -1,0 +1,99 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// LogOptions are `logs`'s settings.
+type LogOptions struct {
+	Follow     bool
+	Timestamps bool
+	// Tail keeps the last Tail lines; negative keeps all.
+	Tail         int
+	Since, Until time.Time
+}
+
+// Logs writes a container's log to stdout and stderr by stream. Following,
+// it waits for new lines (inotify on the log) until the container stops (a
+// pidfd on its monitor): events, not polling.
+func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, stdout, stderr io.Writer) error {
+	e, err := m.Get(ctx, ref)
+	if err != nil {
+		return err
+	}
+	path := m.Store.LogPath(e.Record.ID)
+	emit := func(l LogEntry) error {
+		if (!o.Since.IsZero() && l.Time.Before(o.Since)) || (!o.Until.IsZero() && l.Time.After(o.Until)) {
+			return nil
+		}
+		w := stdout
+		if l.Stream == "stderr" {
+			w = stderr
+		}
+		if o.Timestamps {
+			if _, err := io.WriteString(w, l.Time.Format(time.RFC3339Nano)+" "); err != nil {
+				return err
+			}
+		}
+		_, err := io.WriteString(w, l.Log)
+		return err
+	}
+	var offset int64
+	if o.Tail >= 0 {
+		var last []LogEntry
+		offset, err = ReadLog(path, 0, func(l LogEntry) error {
+			last = append(last, l)
+			if len(last) > o.Tail {
+				last = last[1:]
+			}
+			return nil
+		})
+		for _, l := range last {
+			if err := emit(l); err != nil {
+				return err
+			}
+		}
+	} else {
+		offset, err = ReadLog(path, 0, emit)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		err = nil // never started: no output yet
+	}
+	if err != nil || !o.Follow || !(e.State.Running() || e.State.Status == Restarting) {
+		return err
+	}
+	ino, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(ino)
+	if _, err := unix.InotifyAddWatch(ino, path, unix.IN_MODIFY); err != nil {
+		return err
+	}
+	mon, err := unix.PidfdOpen(e.State.MonitorPid, 0)
+	if err != nil {
+		_, err = ReadLog(path, offset, emit)
+		return err
+	}
+	defer unix.Close(mon)
+	buf := make([]byte, 4096)
+	for {
+		fds := []unix.PollFd{{Fd: int32(ino), Events: unix.POLLIN}, {Fd: int32(mon), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, 250); err != nil && err != unix.EINTR { // wakes to notice ctx
+			return err
+		}
+		unix.Read(ino, buf) // drain the events
+		if offset, err = ReadLog(path, offset, emit); err != nil {
+			return err
+		}
+		if fds[1].Revents != 0 || ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
