@@ -65,6 +65,13 @@ type CreateOptions struct {
 	ReadOnly    bool
 	// TTY gives the container a terminal; Interactive keeps its stdin open.
 	TTY, Interactive bool
+	Ulimits          []specs.POSIXRlimit
+	Sysctls          map[string]string
+	ShmSize          int64
+	Tmpfs            []specs.Mount
+	Devices          []runtime.Device
+	GroupAdd         []string
+	NoNewPrivileges  bool
 	CapAdd           []string
 	CapDrop          []string
 	Resources        runtime.Resources
@@ -137,6 +144,11 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	if err != nil {
 		return nil, err
 	}
+	extra, err := resolveGroups(lowers, o.GroupAdd)
+	if err != nil {
+		return nil, err
+	}
+	groups = append(groups, extra...)
 	workdir := o.WorkDir
 	if workdir == "" {
 		workdir = ic.WorkingDir
@@ -160,9 +172,11 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		Host: HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy},
 		Spec: runtime.Spec{
 			ID: id, Hostname: hostname,
-			Rootfs:  runtime.Rootfs{Lowers: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), ReadOnly: o.ReadOnly},
-			Process: runtime.Process{Args: argv, Env: env, Cwd: cmp.Or(workdir, "/"), UID: uid, GID: gid, AdditionalGIDs: groups, Terminal: o.TTY},
-			CapAdd:  o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged, Resources: o.Resources,
+			Rootfs: runtime.Rootfs{Lowers: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), ReadOnly: o.ReadOnly},
+			Process: runtime.Process{Args: argv, Env: env, Cwd: cmp.Or(workdir, "/"), UID: uid, GID: gid, AdditionalGIDs: groups,
+				Terminal: o.TTY, Rlimits: o.Ulimits, NoNewPrivileges: o.NoNewPrivileges},
+			CapAdd: o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged, Resources: o.Resources,
+			Sysctls: o.Sysctls, ShmSize: o.ShmSize, Devices: o.Devices,
 			Mounts: []specs.Mount{
 				bindFile(filepath.Join(dir, "hosts"), "/etc/hosts"),
 				bindFile(filepath.Join(dir, "hostname"), "/etc/hostname"),
@@ -170,6 +184,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 			},
 		},
 	}
+	rec.Spec.Mounts = append(rec.Spec.Mounts, o.Tmpfs...)
 	if o.StopTimeout != nil {
 		rec.Host.StopTimeout = *o.StopTimeout
 	} else {

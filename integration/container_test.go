@@ -255,3 +255,26 @@ func TestStdinAndTerminal(t *testing.T) {
 	}
 	noLeftovers(t, root)
 }
+
+// TestRunOptions: the limits and options of run reach the container.
+func TestRunOptions(t *testing.T) {
+	root, run := busyboxRoot(t)
+	envFile := filepath.Join(t.TempDir(), "app.env")
+	os.WriteFile(envFile, []byte("# comment\nFROM_FILE=yes\nBOTH=file\n"), 0o644)
+	r := run("container", "run", "--rm", "--ulimit", "nofile=512:1024", "--sysctl", "net.ipv4.ip_forward=1",
+		"--shm-size", "8m", "--tmpfs", "/scratch:size=1m", "--device", "/dev/null:/dev/mynull", "--group-add", "nogroup",
+		"--security-opt", "no-new-privileges", "--oom-score-adj", "100", "--env-file", envFile, "-e", "BOTH=flag", "-w", "/tmp", "-h", "named",
+		"bb:1", "sh", "-c", `ulimit -n; ulimit -Hn; cat /proc/sys/net/ipv4/ip_forward; grep -o "/dev/shm tmpfs .*size=8192k" /proc/mounts;
+		ls /dev/mynull; id -G; grep NoNewPrivs /proc/self/status; cat /proc/self/oom_score_adj; echo $FROM_FILE $BOTH; pwd; cat /etc/hostname;
+		head -c 2000000 /dev/zero > /scratch/f || echo tmpfs-full`)
+	want := "512\n1024\n1\n/dev/shm tmpfs rw,nosuid,nodev,noexec,relatime,size=8192k\n/dev/mynull\n0 65534\nNoNewPrivs:\t1\n100\nyes flag\n/tmp\nnamed\ntmpfs-full\n"
+	if r.stdout != want {
+		t.Errorf("got:\n%s\nwant:\n%s\nstderr: %s", r.stdout, want, r.stderr)
+	}
+	for _, bad := range [][]string{{"--ulimit", "nofile=x"}, {"--tmpfs", "relative"}, {"--device", "/etc/passwd"}, {"--group-add", "ghosts"}, {"--restart", "sometimes"}, {"--rm", "--restart", "always"}} {
+		if r := run(append(append([]string{"container", "run", "--rm"}, bad...), "bb:1", "true")...); r.code != 125 || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("run %v: exit %d, stderr %q; want 125 and one line", bad, r.code, r.stderr)
+		}
+	}
+	noLeftovers(t, root)
+}

@@ -2,10 +2,12 @@ package runtime
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // Spec says what a container is.
@@ -30,6 +32,17 @@ type Spec struct {
 	Sysctls map[string]string
 	// Mounts are mounted after the defaults, in order.
 	Mounts []specs.Mount
+	// ShmSize is /dev/shm's size in bytes; 0 is Docker's 64 MB.
+	ShmSize int64
+	// Devices are host devices made available in the container.
+	Devices []Device
+}
+
+// Device is a host device node given to a container (--device).
+type Device struct {
+	Host, Container string
+	// Permissions are some of r, w and m; empty is "rwm".
+	Permissions string
 }
 
 // Rootfs is an overlay of read-only image layers (top first) under a
@@ -153,7 +166,7 @@ func (s Spec) ociSpec(root string) (*specs.Spec, error) {
 			Rlimits:         p.Rlimits,
 			OOMScoreAdj:     s.Resources.OOMScoreAdj,
 		},
-		Mounts: append(defaultMounts(), s.Mounts...),
+		Mounts: append(defaultMounts(s.ShmSize), s.Mounts...),
 		Linux: &specs.Linux{
 			CgroupsPath: "/berth/" + s.ID,
 			Sysctl:      s.Sysctls,
@@ -167,6 +180,14 @@ func (s Spec) ociSpec(root string) (*specs.Spec, error) {
 	if !s.Privileged {
 		spec.Linux.MaskedPaths = maskedPaths
 		spec.Linux.ReadonlyPaths = readonlyPaths
+	}
+	for _, d := range s.Devices {
+		dev, rule, err := device(d)
+		if err != nil {
+			return nil, err
+		}
+		spec.Linux.Devices = append(spec.Linux.Devices, dev)
+		spec.Linux.Resources.Devices = append(spec.Linux.Resources.Devices, rule)
 	}
 	return spec, nil
 }
@@ -221,8 +242,42 @@ func (r Resources) oci(privileged bool) *specs.LinuxResources {
 	return out
 }
 
+// device describes a host device node for the container and the cgroup
+// rule that lets it be used.
+func device(d Device) (specs.LinuxDevice, specs.LinuxDeviceCgroup, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(d.Host, &st); err != nil {
+		return specs.LinuxDevice{}, specs.LinuxDeviceCgroup{}, fmt.Errorf("device %s: %w", d.Host, err)
+	}
+	var kind string
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFCHR:
+		kind = "c"
+	case unix.S_IFBLK:
+		kind = "b"
+	default:
+		return specs.LinuxDevice{}, specs.LinuxDeviceCgroup{}, fmt.Errorf("%s is not a device node", d.Host)
+	}
+	major, minor := int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
+	mode := os.FileMode(st.Mode & 0o777)
+	uid, gid := st.Uid, st.Gid
+	perms := d.Permissions
+	if perms == "" {
+		perms = "rwm"
+	}
+	dst := d.Container
+	if dst == "" {
+		dst = d.Host
+	}
+	return specs.LinuxDevice{Path: dst, Type: kind, Major: major, Minor: minor, FileMode: &mode, UID: &uid, GID: &gid},
+		specs.LinuxDeviceCgroup{Allow: true, Type: kind, Major: &major, Minor: &minor, Access: perms}, nil
+}
+
 // defaultMounts are the file systems every container gets, as in Docker.
-func defaultMounts() []specs.Mount {
+func defaultMounts(shmSize int64) []specs.Mount {
+	if shmSize <= 0 {
+		shmSize = 64 << 20
+	}
 	return []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
@@ -230,6 +285,6 @@ func defaultMounts() []specs.Mount {
 		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
 		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"ro", "nosuid", "noexec", "nodev"}},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
-		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=67108864"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", fmt.Sprintf("size=%d", shmSize)}},
 	}
 }

@@ -37,14 +37,15 @@ func runError(code int, err error) error {
 }
 
 type createFlags struct {
-	o          container.CreateOptions
-	entrypoint string
-	memory     string
-	cpus       string
-	pids       int64
-	stopT      int
-	env        []string
-	labels     []string
+	o                                 container.CreateOptions
+	entrypoint                        string
+	memory, memorySwap, memoryReserve string
+	cpus, shmSize                     string
+	pids                              int64
+	stopT, oomScore                   int
+	env, envFiles, labels             []string
+	ulimits, sysctls, tmpfs, devices  []string
+	securityOpts                      []string
 }
 
 func (f *createFlags) register(cmd *cobra.Command) {
@@ -69,6 +70,19 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.cpus, "cpus", "", "Number of CPUs")
 	fs.Int64Var(&f.pids, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
 	fs.StringVar(&f.o.Pull, "pull", "missing", `Pull image before running ("always", "missing", "never")`)
+	fs.StringArrayVar(&f.envFiles, "env-file", nil, "Read in a file of environment variables")
+	fs.StringVar(&f.memorySwap, "memory-swap", "", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+	fs.StringVar(&f.memoryReserve, "memory-reservation", "", "Memory soft limit")
+	fs.Uint64VarP(&f.o.Resources.CPUShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
+	fs.StringVar(&f.o.Resources.CpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
+	fs.StringVar(&f.shmSize, "shm-size", "", "Size of /dev/shm")
+	fs.StringArrayVar(&f.ulimits, "ulimit", nil, "Ulimit options")
+	fs.StringArrayVar(&f.sysctls, "sysctl", nil, "Sysctl options")
+	fs.StringArrayVar(&f.tmpfs, "tmpfs", nil, "Mount a tmpfs directory")
+	fs.StringArrayVar(&f.devices, "device", nil, "Add a host device to the container")
+	fs.StringArrayVar(&f.o.GroupAdd, "group-add", nil, "Add additional groups to join")
+	fs.IntVar(&f.oomScore, "oom-score-adj", 0, "Tune host's OOM preferences (-1000 to 1000)")
+	fs.StringArrayVar(&f.securityOpts, "security-opt", nil, "Security Options")
 	fs.BoolVarP(&f.o.Interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
 	fs.BoolVarP(&f.o.TTY, "tty", "t", false, "Allocate a pseudo-TTY")
 }
@@ -107,6 +121,76 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 		o.Resources.CPUQuota, o.Resources.CPUPeriod = int64(cpus*100000), 100000
 	}
 	o.Resources.PidsLimit = f.pids
+	for _, path := range f.envFiles {
+		env, err := container.ReadEnvFile(path)
+		if err != nil {
+			return o, usageError{err}
+		}
+		o.Env = append(env, o.Env...) // -e wins over --env-file
+	}
+	for flag, p := range map[string]struct {
+		in  string
+		out *int64
+	}{"--memory-swap": {f.memorySwap, &o.Resources.MemorySwap}, "--memory-reservation": {f.memoryReserve, &o.Resources.MemoryReservation}, "--shm-size": {f.shmSize, &o.ShmSize}} {
+		switch {
+		case p.in == "":
+		case p.in == "-1" && flag == "--memory-swap":
+			*p.out = -1
+		default:
+			n, err := units.RAMInBytes(p.in)
+			if err != nil || n <= 0 {
+				return o, usageError{fmt.Errorf("invalid argument %q for \"%s\" flag: invalid size", p.in, flag)}
+			}
+			*p.out = n
+		}
+	}
+	if f.oomScore != 0 {
+		if f.oomScore < -1000 || f.oomScore > 1000 {
+			return o, usageError{fmt.Errorf("invalid --oom-score-adj %d: must be between -1000 and 1000", f.oomScore)}
+		}
+		score := f.oomScore
+		o.Resources.OOMScoreAdj = &score
+	}
+	for _, u := range f.ulimits {
+		l, err := container.ParseUlimit(u)
+		if err != nil {
+			return o, usageError{err}
+		}
+		o.Ulimits = append(o.Ulimits, l)
+	}
+	for _, kv := range f.sysctls {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return o, usageError{fmt.Errorf("invalid sysctl %q: want name=value", kv)}
+		}
+		if o.Sysctls == nil {
+			o.Sysctls = map[string]string{}
+		}
+		o.Sysctls[k] = v
+	}
+	for _, t := range f.tmpfs {
+		m, err := container.ParseTmpfs(t)
+		if err != nil {
+			return o, usageError{err}
+		}
+		o.Tmpfs = append(o.Tmpfs, m)
+	}
+	for _, d := range f.devices {
+		dev, err := container.ParseDevice(d)
+		if err != nil {
+			return o, usageError{err}
+		}
+		o.Devices = append(o.Devices, dev)
+	}
+	for _, so := range f.securityOpts {
+		switch so {
+		case "no-new-privileges", "no-new-privileges:true", "no-new-privileges=true":
+			o.NoNewPrivileges = true
+		case "no-new-privileges:false", "no-new-privileges=false":
+		default:
+			return o, usageError{fmt.Errorf("--security-opt %q is not supported yet (no-new-privileges is)", so)}
+		}
+	}
 	// pull progress goes to stderr: stdout is the container's, or its ID
 	o.Progress = g.displayTo(g.stderr)
 	return o, nil
