@@ -278,3 +278,25 @@ func TestRunOptions(t *testing.T) {
 	}
 	noLeftovers(t, root)
 }
+
+func TestTopAndStats(t *testing.T) {
+	root, run := busyboxRoot(t)
+	run("container", "run", "-d", "--name", "busy", "-m", "64m", "bb:1", "sh", "-c", "while :; do sleep 0.1; done")
+	top := run("container", "top", "busy").stdout
+	if lines := strings.Split(strings.TrimSpace(top), "\n"); len(lines) < 2 || !strings.Contains(lines[0], "PID") || !strings.Contains(top, "while :") {
+		t.Errorf("top:\n%s", top)
+	}
+	if out := run("container", "top", "busy", "-o", "pid,comm").stdout; !strings.HasPrefix(strings.TrimSpace(out), "PID COMMAND") {
+		t.Errorf("top -o pid,comm:\n%s", out)
+	}
+	stats := run("container", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}} {{.PIDs}}", "busy").stdout
+	if !strings.HasPrefix(stats, "busy ") || !strings.Contains(stats, "/ 64MiB ") {
+		t.Errorf("stats: %q", stats)
+	}
+	run("container", "stop", "-t", "1", "busy")
+	if r := run("container", "top", "busy"); r.code == 0 || !strings.Contains(r.stderr, "is not running") {
+		t.Errorf("top of a stopped container: %d %q", r.code, r.stderr)
+	}
+	run("container", "rm", "busy")
+	noLeftovers(t, root)
+}

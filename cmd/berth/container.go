@@ -651,6 +651,62 @@ func newContainerInspectCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+func newContainerTopCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use: "top CONTAINER [ps OPTIONS]", Short: "Display the running processes of a container", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			out, err := m.Top(cmd.Context(), args[0], args[1:])
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprint(g.stdout, out)
+			return err
+		},
+	}
+	cmd.Flags().SetInterspersed(false) // ps options follow the container
+	return cmd
+}
+
+func newContainerStatsCmd(g *globals) *cobra.Command {
+	var all, noStream, noTrunc bool
+	var fmtFlag string
+	cmd := &cobra.Command{
+		Use: "stats [OPTIONS] [CONTAINER...]", Short: "Display a live stream of container(s) resource usage statistics",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			t := format.Table{
+				Default: "{{.Container}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
+				Headers: map[string]string{"Container": "CONTAINER ID", "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O"},
+			}
+			for {
+				rows, err := m.Stats(cmd.Context(), args, time.Second)
+				if err != nil {
+					return err
+				}
+				if !noStream {
+					fmt.Fprint(g.stdout, "\x1b[2J\x1b[H") // redraw in place, as Docker does
+				}
+				if err := t.Write(g.stdout, fmtFlag, anySlice(rows)); err != nil || noStream {
+					return err
+				}
+			}
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&all, "all", "a", false, "Show all containers (default shows just running)")
+	f.BoolVar(&noStream, "no-stream", false, "Disable streaming stats and only pull the first result")
+	f.BoolVar(&noTrunc, "no-trunc", false, "Do not truncate output")
+	f.StringVar(&fmtFlag, "format", "", "Format output using a custom template")
+	return cmd
+}
+
 // newMonitorCmd is the hidden command each container's monitor runs as.
 func newMonitorCmd(g *globals) *cobra.Command {
 	var attached, stdin bool
@@ -683,19 +739,14 @@ func newContainerCmd(g *globals) *cobra.Command {
 	cmd.AddCommand(newContainerRunCmd(g), newContainerCreateCmd(g), newContainerStartCmd(g),
 		newContainerStopCmd(g, false), newContainerStopCmd(g, true), newContainerKillCmd(g), newContainerRmCmd(g),
 		newContainerPsCmd(g), newContainerLogsCmd(g), newContainerWaitCmd(g), newContainerInspectCmd(g),
-		newContainerExecCmd(g), newContainerPauseCmd(g, true), newContainerPauseCmd(g, false))
+		newContainerExecCmd(g), newContainerPauseCmd(g, true), newContainerPauseCmd(g, false),
+		newContainerTopCmd(g), newContainerStatsCmd(g))
 	// arriving later in the containers issue
 	cmd.AddCommand(buildAll(g, []cmdSpec{
 		{use: "attach [OPTIONS] CONTAINER", short: "Attach local standard input, output, and error streams to a running container", flags: []flag{
 			b("no-stdin", "", "Do not attach STDIN"),
 			b("sig-proxy", "", "Proxy all received signals to the process"),
 			s("detach-keys", "", "", "Override the key sequence for detaching a container"),
-		}},
-		{use: "top CONTAINER [ps OPTIONS]", short: "Display the running processes of a container"},
-		{use: "stats [OPTIONS] [CONTAINER...]", short: "Display a live stream of container(s) resource usage statistics", flags: []flag{
-			b("all", "a", "Show all containers (default shows just running)"), s("format", "", "", "Format output using a custom template"),
-			b("no-stream", "", "Disable streaming stats and only pull the first result"),
-			b("no-trunc", "", "Do not truncate output"),
 		}},
 		{use: "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth container cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH", short: "Copy files/folders between a container and the local filesystem", flags: []flag{
 			b("archive", "a", "Archive mode (copy all uid/gid information)"),

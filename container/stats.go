@@ -1,0 +1,127 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	units "github.com/docker/go-units"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/runtime"
+)
+
+// StatsRow is one row of `stats`, with Docker's field names.
+type StatsRow struct {
+	Container, ID, Name, CPUPerc, MemUsage, MemPerc, NetIO, BlockIO, PIDs string
+}
+
+// Stats samples the resource use of running containers twice, interval
+// apart (CPU % is use over time), and returns a row for each.
+func (m *Manager) Stats(ctx context.Context, refs []string, interval time.Duration) ([]StatsRow, error) {
+	rt, err := runtime.New(RunDir(m.root))
+	if err != nil {
+		return nil, err
+	}
+	var entries []Entry
+	if len(refs) == 0 {
+		all, err := m.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range all {
+			if e.State.Running() {
+				entries = append(entries, e)
+			}
+		}
+	}
+	for _, r := range refs {
+		e, err := m.Get(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, e)
+	}
+	first := map[string]runtime.Usage{}
+	for _, e := range entries {
+		first[e.Record.ID], _ = rt.Stats(e.Record.ID)
+	}
+	start := time.Now()
+	select {
+	case <-time.After(interval):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	elapsed := time.Since(start)
+	var sys unix.Sysinfo_t
+	unix.Sysinfo(&sys)
+	hostMem := uint64(sys.Totalram) * uint64(sys.Unit)
+	var rows []StatsRow
+	for _, e := range entries {
+		row := StatsRow{Container: e.Record.ID[:12], ID: e.Record.ID, Name: e.Record.Name, NetIO: "0B / 0B",
+			CPUPerc: "0.00%", MemUsage: "0B / 0B", MemPerc: "0.00%", BlockIO: "0B / 0B", PIDs: "0"}
+		u, err := rt.Stats(e.Record.ID)
+		if err == nil && e.State.Running() {
+			cpu := float64(u.CPUNanos-first[e.Record.ID].CPUNanos) / float64(elapsed.Nanoseconds()) * 100
+			limit := u.MemoryLimit
+			if limit == 0 || limit > hostMem {
+				limit = hostMem
+			}
+			row.CPUPerc = fmt.Sprintf("%.2f%%", cpu)
+			row.MemUsage = units.BytesSize(float64(u.Memory)) + " / " + units.BytesSize(float64(limit))
+			row.MemPerc = fmt.Sprintf("%.2f%%", float64(u.Memory)/float64(limit)*100)
+			row.BlockIO = units.HumanSizeWithPrecision(float64(u.BlockRead), 3) + " / " + units.HumanSizeWithPrecision(float64(u.BlockWrite), 3)
+			row.PIDs = strconv.FormatUint(u.Pids, 10)
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// Top runs the host's ps with psArgs (-ef when empty), as Docker does, and
+// keeps the header and the rows of the container's processes.
+func (m *Manager) Top(ctx context.Context, ref string, psArgs []string) (string, error) {
+	e, err := m.Get(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	if !e.State.Running() {
+		return "", errclass.New(ErrState, "container %s is not running", e.Record.ID)
+	}
+	rt, err := runtime.New(RunDir(m.root))
+	if err != nil {
+		return "", err
+	}
+	pids, err := rt.Processes(e.Record.ID)
+	if err != nil {
+		return "", err
+	}
+	if len(psArgs) == 0 {
+		psArgs = []string{"-ef"}
+	}
+	out, err := exec.CommandContext(ctx, "ps", psArgs...).Output()
+	if err != nil {
+		return "", errclass.Wrap(ErrInvalid, err, fmt.Sprintf("running ps %s: %v", strings.Join(psArgs, " "), err))
+	}
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	col := slices.Index(strings.Fields(lines[0]), "PID")
+	if col < 0 {
+		return "", errclass.New(ErrInvalid, "ps %s prints no PID column", strings.Join(psArgs, " "))
+	}
+	var b strings.Builder
+	b.WriteString(lines[0] + "\n")
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) > col {
+			if pid, err := strconv.Atoi(f[col]); err == nil && slices.Contains(pids, pid) {
+				b.WriteString(l + "\n")
+			}
+		}
+	}
+	return b.String(), nil
+}
