@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -45,22 +46,29 @@ func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, stdout, st
 		return err
 	}
 	var offset int64
+	files := LogFiles(path)
 	if o.Tail >= 0 {
 		var last []LogEntry
-		offset, err = ReadLog(path, 0, func(l LogEntry) error {
-			last = append(last, l)
-			if len(last) > o.Tail {
-				last = last[1:]
-			}
-			return nil
-		})
+		for _, f := range files {
+			offset, err = ReadLog(f, 0, func(l LogEntry) error {
+				last = append(last, l)
+				if len(last) > o.Tail {
+					last = last[1:]
+				}
+				return nil
+			})
+		}
 		for _, l := range last {
 			if err := emit(l); err != nil {
 				return err
 			}
 		}
 	} else {
-		offset, err = ReadLog(path, 0, emit)
+		for _, f := range files {
+			if offset, err = ReadLog(f, 0, emit); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		err = nil // never started: no output yet
@@ -89,6 +97,10 @@ func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, stdout, st
 			return err
 		}
 		unix.Read(ino, buf) // drain the events
+		if fi, err := os.Stat(path); err == nil && fi.Size() < offset {
+			offset = 0 // rotated: the live file starts again
+			unix.InotifyAddWatch(ino, path, unix.IN_MODIFY)
+		}
 		if offset, err = ReadLog(path, offset, emit); err != nil {
 			return err
 		}

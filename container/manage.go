@@ -72,9 +72,13 @@ type CreateOptions struct {
 	Devices          []runtime.Device
 	GroupAdd         []string
 	NoNewPrivileges  bool
-	CapAdd           []string
-	CapDrop          []string
-	Resources        runtime.Resources
+	// LogMaxSize (bytes) and LogMaxFile rotate the log, as Docker's
+	// json-file max-size and max-file do; 0 keeps one unbounded file.
+	LogMaxSize int64
+	LogMaxFile int
+	CapAdd     []string
+	CapDrop    []string
+	Resources  runtime.Resources
 	// Pull is "missing" (the default), "always" or "never".
 	Pull     string
 	Progress image.Progress
@@ -169,7 +173,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		Path: argv[0], Args: argv[1:],
 		Config: Config{Hostname: hostname, User: user, Env: env, Cmd: cmd, Entrypoint: entrypoint, WorkingDir: workdir,
 			Labels: mergeLabels(ic.Labels, o.Labels), StopSignal: stopSignal, Tty: o.TTY, OpenStdin: o.Interactive},
-		Host: HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy},
+		Host: HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy, LogMaxSize: o.LogMaxSize, LogMaxFile: o.LogMaxFile},
 		Spec: runtime.Spec{
 			ID: id, Hostname: hostname,
 			Rootfs: runtime.Rootfs{Lowers: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), ReadOnly: o.ReadOnly},

@@ -64,7 +64,7 @@ func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
 	if err != nil {
 		return err
 	}
-	lw, err := openLog(s.LogPath(id))
+	lw, err := openLog(s.LogPath(id), e.Record.Host.LogMaxSize, e.Record.Host.LogMaxFile)
 	if err != nil {
 		return err
 	}

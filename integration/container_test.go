@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -298,5 +299,41 @@ func TestTopAndStats(t *testing.T) {
 		t.Errorf("top of a stopped container: %d %q", r.code, r.stderr)
 	}
 	run("container", "rm", "busy")
+	noLeftovers(t, root)
+}
+
+// TestLogRotation: with max-size and max-file the log is rotated as
+// Docker's json-file driver does, and logs reads across the files.
+func TestLogRotation(t *testing.T) {
+	root, run := busyboxRoot(t)
+	run("container", "run", "--name", "chatty", "--log-opt", "max-size=1k", "--log-opt", "max-file=3", "bb:1", "sh", "-c", "for i in $(seq 200); do echo line $i; done")
+	id := strings.TrimSpace(run("container", "inspect", "-f", "{{.Id}}", "chatty").stdout)
+	files, _ := filepath.Glob(filepath.Join(root, "containers", id, id+"-json.log*"))
+	if len(files) != 3 {
+		t.Errorf("%d log files, want 3: %v", len(files), files)
+	}
+	for _, f := range files {
+		if fi, _ := os.Stat(f); fi.Size() > 1024 {
+			t.Errorf("%s is %d bytes, over max-size", f, fi.Size())
+		}
+	}
+	logs := run("container", "logs", "chatty").stdout
+	lines := strings.Split(strings.TrimSpace(logs), "\n")
+	if lines[len(lines)-1] != "line 200" || len(lines) < 20 {
+		t.Errorf("logs across rotated files: %d lines ending %q", len(lines), lines[len(lines)-1])
+	}
+	for i := 1; i < len(lines); i++ { // in order, no gap
+		var a, b int
+		fmt.Sscanf(lines[i-1], "line %d", &a)
+		fmt.Sscanf(lines[i], "line %d", &b)
+		if b != a+1 {
+			t.Errorf("logs out of order at %q, %q", lines[i-1], lines[i])
+			break
+		}
+	}
+	if r := run("container", "run", "--rm", "--log-opt", "max-file=2", "bb:1", "true"); r.code != 125 {
+		t.Errorf("max-file without max-size: exit %d", r.code)
+	}
+	run("container", "rm", "chatty")
 	noLeftovers(t, root)
 }

@@ -45,7 +45,7 @@ type createFlags struct {
 	stopT, oomScore                   int
 	env, envFiles, labels             []string
 	ulimits, sysctls, tmpfs, devices  []string
-	securityOpts                      []string
+	securityOpts, logOpts             []string
 }
 
 func (f *createFlags) register(cmd *cobra.Command) {
@@ -83,6 +83,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.o.GroupAdd, "group-add", nil, "Add additional groups to join")
 	fs.IntVar(&f.oomScore, "oom-score-adj", 0, "Tune host's OOM preferences (-1000 to 1000)")
 	fs.StringArrayVar(&f.securityOpts, "security-opt", nil, "Security Options")
+	fs.StringArrayVar(&f.logOpts, "log-opt", nil, "Log driver options (json-file: max-size, max-file)")
 	fs.BoolVarP(&f.o.Interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
 	fs.BoolVarP(&f.o.TTY, "tty", "t", false, "Allocate a pseudo-TTY")
 }
@@ -181,6 +182,28 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 			return o, usageError{err}
 		}
 		o.Devices = append(o.Devices, dev)
+	}
+	for _, lo := range f.logOpts {
+		k, v, _ := strings.Cut(lo, "=")
+		switch k {
+		case "max-size":
+			n, err := units.RAMInBytes(v)
+			if err != nil || n <= 0 {
+				return o, usageError{fmt.Errorf("invalid --log-opt max-size=%s: invalid size", v)}
+			}
+			o.LogMaxSize = n
+		case "max-file":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return o, usageError{fmt.Errorf("invalid --log-opt max-file=%s: must be a positive number", v)}
+			}
+			o.LogMaxFile = n
+		default:
+			return o, usageError{fmt.Errorf("unknown log opt %q for json-file log driver", k)}
+		}
+	}
+	if o.LogMaxFile > 1 && o.LogMaxSize == 0 {
+		return o, usageError{errors.New("max-file is only valid with max-size")}
 	}
 	for _, so := range f.securityOpts {
 		switch so {
