@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -106,6 +107,49 @@ func TestResolveUser(t *testing.T) {
 		uid, gid, groups, err := resolveUser(lowers, tc.user)
 		if (err != nil) != tc.wantErr || uid != tc.uid || gid != tc.gid || !slices.Equal(groups, tc.groups) {
 			t.Errorf("resolveUser(%q) = %d %d %v %v", tc.user, uid, gid, groups, err)
+		}
+	}
+}
+
+func TestFilter(t *testing.T) {
+	entries := []Entry{
+		{Record: Record{ID: "aaa111", Name: "web-1", Image: "nginx:1", ImageID: "sha256:abc", Config: Config{Labels: map[string]string{"com.docker.compose.project": "shop", "tier": "front"}}}, State: State{Status: Running}},
+		{Record: Record{ID: "bbb222", Name: "db-1", Image: "postgres", ImageID: "sha256:def", Config: Config{Labels: map[string]string{"com.docker.compose.project": "shop"}}}, State: State{Status: Exited, ExitCode: 3}},
+		{Record: Record{ID: "ccc333", Name: "other", Image: "busybox", ImageID: "sha256:123"}, State: State{Status: Created}},
+	}
+	tests := []struct {
+		filters []string
+		want    string
+	}{
+		{nil, "web-1 db-1 other"},
+		{[]string{"label=com.docker.compose.project=shop"}, "web-1 db-1"},
+		{[]string{"label=com.docker.compose.project=shop", "label=tier"}, "web-1"},
+		{[]string{"name=web"}, "web-1"},
+		{[]string{"name=web", "name=db"}, "web-1 db-1"},
+		{[]string{"status=exited"}, "db-1"},
+		{[]string{"exited=3"}, "db-1"},
+		{[]string{"id=ccc"}, "other"},
+		{[]string{"ancestor=nginx:1"}, "web-1"},
+		{[]string{"ancestor=def"}, "db-1"},
+	}
+	for _, tc := range tests {
+		match, err := Filter(tc.filters)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range entries {
+			if match(e) {
+				got = append(got, e.Record.Name)
+			}
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("%v: %v, want %s", tc.filters, got, tc.want)
+		}
+	}
+	for _, bad := range []string{"nokey", "size=1", "exited=x"} {
+		if _, err := Filter([]string{bad}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q accepted", bad)
 		}
 	}
 }

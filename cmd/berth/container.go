@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -452,8 +453,13 @@ func newContainerPsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "ps [OPTIONS]", Aliases: []string{"ls", "list"}, Short: "List containers", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(filters) > 0 {
-				return usageError{errors.New("--filter is not supported by container ps yet")}
+			match, err := container.Filter(filters)
+			if err != nil {
+				return usageError{err}
+			}
+			// a status or exit-code filter looks at every container, as in Docker
+			if slices.ContainsFunc(filters, func(f string) bool { return strings.HasPrefix(f, "status=") || strings.HasPrefix(f, "exited=") }) {
+				all = true
 			}
 			m, err := g.containers()
 			if err != nil {
@@ -465,7 +471,7 @@ func newContainerPsCmd(g *globals) *cobra.Command {
 			}
 			var rows []any
 			for _, e := range entries {
-				if !all && !e.State.Running() {
+				if !all && !e.State.Running() || !match(e) {
 					continue
 				}
 				id := e.Record.ID
