@@ -580,3 +580,27 @@ func ParseSignal(s string) (syscall.Signal, error) {
 	}
 	return 0, errclass.New(ErrInvalid, "invalid signal: %s", s)
 }
+
+// ImageInUse reports whether a container was made from the image with ID id.
+func (m *Manager) ImageInUse(id string) bool {
+	all, _ := m.Store.List()
+	for _, e := range all {
+		if e.Record.ImageID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// SnapshotsInUse are the snapshots (chain IDs, hex) that containers' root
+// filesystems stand on.
+func (m *Manager) SnapshotsInUse() map[string]bool {
+	out := map[string]bool{}
+	all, _ := m.Store.List()
+	for _, e := range all {
+		for _, l := range e.Record.Spec.Rootfs.Lowers {
+			out[filepath.Base(filepath.Dir(l))] = true // <root>/snapshots/<chain>/fs
+		}
+	}
+	return out
+}

@@ -289,6 +289,10 @@ type RemoveOptions struct {
 	// InUse reports whether a container uses the image with this ID; such an
 	// image is kept unless Force. Nil: no container uses any image.
 	InUse func(id v1.Hash) bool
+	// Keep names snapshots (chain IDs, hex) that containers use: they stay
+	// even when no image names them any more, as Docker keeps the layers
+	// of an image removed with -f while a container runs on them.
+	Keep func() map[string]bool
 }
 
 // Remove untags the named images, deletes the ones left without a name, and
@@ -305,7 +309,7 @@ func Remove(ctx context.Context, s *Store, snaps *Snapshots, args []string, o Re
 			errs = append(errs, err)
 		}
 	}
-	if _, err := Collect(ctx, s, snaps); err != nil {
+	if _, err := Collect(ctx, s, snaps, o.Keep); err != nil {
 		errs = append(errs, err)
 	}
 	return lines, errors.Join(errs...)
@@ -356,7 +360,7 @@ func removeOne(ctx context.Context, s *Store, arg string, o RemoveOptions) ([]st
 // Prune removes dangling images (loaded or imported without a name) or,
 // with all, every image no container uses, and returns the report lines and
 // the bytes freed.
-func Prune(ctx context.Context, s *Store, snaps *Snapshots, all bool, inUse func(v1.Hash) bool) ([]string, int64, error) {
+func Prune(ctx context.Context, s *Store, snaps *Snapshots, all bool, inUse func(v1.Hash) bool, keep func() map[string]bool) ([]string, int64, error) {
 	refs, err := s.Refs()
 	if err != nil {
 		return nil, 0, err
@@ -383,7 +387,7 @@ func Prune(ctx context.Context, s *Store, snaps *Snapshots, all bool, inUse func
 		}
 		lines = append(lines, "deleted: "+id.String())
 	}
-	freed, err := Collect(ctx, s, snaps)
+	freed, err := Collect(ctx, s, snaps, keep)
 	return lines, freed, err
 }
 
@@ -391,7 +395,7 @@ func Prune(ctx context.Context, s *Store, snaps *Snapshots, all bool, inUse func
 // the bytes of blobs freed. It holds the store's exclusive lock throughout,
 // so a pull that has unpacked a snapshot but not yet named its image cannot
 // lose it.
-func Collect(ctx context.Context, s *Store, snaps *Snapshots) (int64, error) {
+func Collect(ctx context.Context, s *Store, snaps *Snapshots, keep func() map[string]bool) (int64, error) {
 	unlock, err := s.lockExclusive(ctx)
 	if err != nil {
 		return 0, err
@@ -406,6 +410,11 @@ func Collect(ctx context.Context, s *Store, snaps *Snapshots) (int64, error) {
 		return freed, err
 	}
 	live := map[v1.Hash]bool{}
+	if keep != nil {
+		for hex := range keep() {
+			live[v1.Hash{Algorithm: "sha256", Hex: hex}] = true
+		}
+	}
 	for _, r := range refs {
 		img, err := s.Image(r.Manifest.Digest)
 		if err != nil {

@@ -337,3 +337,25 @@ func TestLogRotation(t *testing.T) {
 	run("container", "rm", "chatty")
 	noLeftovers(t, root)
 }
+
+// TestImageInUse: an image a container uses is not removed without -f, and
+// with -f its layers stay until the container goes.
+func TestImageInUse(t *testing.T) {
+	root, run := busyboxRoot(t)
+	run("container", "run", "-d", "--name", "user", "bb:1", "sh", "-c", "while :; do sleep 0.1; done")
+	if r := run("image", "rm", "bb:1"); r.code == 0 || !strings.Contains(r.stderr, "in use by a container") {
+		t.Errorf("image rm of an image in use: %d %q", r.code, r.stderr)
+	}
+	if r := run("image", "rm", "-f", "bb:1"); r.code != 0 {
+		t.Errorf("image rm -f: %q", r.stderr)
+	}
+	if r := run("container", "exec", "user", "cat", "/etc/passwd"); r.code != 0 || !strings.Contains(r.stdout, "root:") {
+		t.Errorf("the container lost its root filesystem: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	run("container", "rm", "-f", "user")
+	run("image", "prune", "-a", "-f")
+	if snaps, _ := os.ReadDir(filepath.Join(root, "snapshots")); len(snaps) != 0 {
+		t.Errorf("snapshots left after the container and the image went: %d", len(snaps))
+	}
+	noLeftovers(t, root)
+}

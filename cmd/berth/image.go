@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	units "github.com/docker/go-units"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -171,6 +172,12 @@ func newImageRmCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			o.InUse = func(id v1.Hash) bool { return m.ImageInUse(id.String()) }
+			o.Keep = m.SnapshotsInUse
 			lines, err := image.Remove(cmd.Context(), s, snaps, args, o)
 			for _, l := range lines {
 				fmt.Fprintln(g.stdout, l)
@@ -467,7 +474,11 @@ func newImagePruneCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			lines, freed, err := image.Prune(cmd.Context(), s, snaps, all, nil)
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			lines, freed, err := image.Prune(cmd.Context(), s, snaps, all, func(id v1.Hash) bool { return m.ImageInUse(id.String()) }, m.SnapshotsInUse)
 			if len(lines) > 0 {
 				fmt.Fprintln(g.stdout, "Deleted Images:")
 				for _, l := range lines {
