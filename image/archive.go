@@ -16,6 +16,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/berth-dev/berth/tarfs"
 )
 
 // dockerManifest is one entry of a Docker archive's manifest.json.
@@ -298,9 +300,9 @@ func extractArchive(ctx context.Context, r io.Reader, dir string) error {
 	}
 	defer rc.Close()
 	n := 0
-	err = eachEntry(ctx, rc, "archive", func(hdr *tar.Header, body io.Reader) error {
+	err = fromTarfs(tarfs.EachEntry(ctx, rc, "archive", func(hdr *tar.Header, body io.Reader) error {
 		n++
-		rel, err := entryName(hdr.Name)
+		rel, err := tarfs.EntryName(hdr.Name)
 		if err != nil {
 			return wrap(ErrInvalid, err, fmt.Sprintf("archive entry %q leaves the archive", hdr.Name))
 		}
@@ -321,7 +323,7 @@ func extractArchive(ctx context.Context, r io.Reader, dir string) error {
 			return wrap(ErrInvalid, err, fmt.Sprintf("reading archive entry %q: %v", hdr.Name, err))
 		}
 		return nil
-	})
+	}))
 	if err != nil {
 		return err
 	}
@@ -334,7 +336,7 @@ func extractArchive(ctx context.Context, r io.Reader, dir string) error {
 // archivePath resolves a path named inside an archive, refusing one that
 // leaves it.
 func archivePath(dir, name string) (string, error) {
-	rel, err := entryName(name)
+	rel, err := tarfs.EntryName(name)
 	if err != nil {
 		return "", wrap(ErrInvalid, err, fmt.Sprintf("archive names %q, outside itself", name))
 	}

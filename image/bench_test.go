@@ -1,7 +1,6 @@
 package image
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -75,31 +74,6 @@ func BenchmarkRepull(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := Pull(context.Background(), s, snaps, ref, PullOptions{}); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkUnpack10k unpacks a layer of 10,000 small files.
-func BenchmarkUnpack10k(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root")
-	}
-	entries := []testimage.Entry{}
-	for d := range 100 {
-		entries = append(entries, testimage.Entry{Name: fmt.Sprintf("d%03d/", d)})
-		for f := range 100 {
-			entries = append(entries, testimage.Entry{Name: fmt.Sprintf("d%03d/f%03d", d, f), Body: "small file content\n"})
-		}
-	}
-	data := testimage.Tar(b, entries...)
-	b.SetBytes(int64(len(data)))
-	b.ResetTimer()
-	for b.Loop() {
-		b.StopTimer()
-		dir := b.TempDir()
-		b.StartTimer()
-		if err := unpack(context.Background(), bytes.NewReader(data), dir); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/tarfs"
 )
 
 // Error classes; every error the package returns wraps one of them.
@@ -22,3 +23,11 @@ var (
 )
 
 func wrap(class error, err error, msg string) error { return errclass.Wrap(class, err, msg) }
+
+// fromTarfs gives a tarfs error image's class for a bad archive.
+func fromTarfs(err error) error {
+	if errors.Is(err, tarfs.ErrInvalid) {
+		return wrap(ErrInvalid, err, err.Error())
+	}
+	return err
+}

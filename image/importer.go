@@ -1,8 +1,6 @@
 package image
 
 import (
-	"archive/tar"
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -10,19 +8,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 	"github.com/mattn/go-shellwords"
-	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/tarfs"
 )
 
 // ImportOptions shape an import.
@@ -68,7 +65,7 @@ func Import(ctx context.Context, s *Store, snaps *Snapshots, src io.Reader, dir 
 	gz := gzip.NewWriter(io.MultiWriter(tmp, blobSum))
 	plain := io.MultiWriter(gz, diffSum)
 	if dir != "" {
-		err = tarDir(ctx, dir, plain)
+		err = tarfs.Write(ctx, dir, "", plain)
 	} else {
 		var rc io.ReadCloser
 		if rc, err = decompress(src); err == nil {
@@ -239,92 +236,4 @@ func setEnv(env []string, k, v string) []string {
 		}
 	}
 	return append(env, k+"="+v)
-}
-
-// tarDir writes dir's tree as a tar stream: owners, modes, times, symlinks,
-// hard links (by inode), device nodes and xattrs, in a stable order.
-func tarDir(ctx context.Context, dir string, w io.Writer) error {
-	tw := tar.NewWriter(w)
-	inodes := map[uint64]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if rel == "." {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		link := ""
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		}
-		hdr, err := tar.FileInfoHeader(fi, link)
-		if err != nil {
-			return err
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		hdr.Uname, hdr.Gname = "", ""
-		hdr.Format = tar.FormatPAX
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
-			if fi.Mode().IsRegular() && st.Nlink > 1 {
-				if first, seen := inodes[st.Ino]; seen {
-					hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
-				} else {
-					inodes[st.Ino] = hdr.Name
-				}
-			}
-		}
-		if xattrs := listXattrs(p); len(xattrs) > 0 {
-			hdr.PAXRecords = map[string]string{}
-			for k, v := range xattrs {
-				hdr.PAXRecords["SCHILY.xattr."+k] = v
-			}
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if hdr.Typeflag == tar.TypeReg {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, f)
-			f.Close()
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return tw.Close()
-}
-
-func listXattrs(p string) map[string]string {
-	buf := make([]byte, 4096)
-	n, err := unix.Llistxattr(p, buf)
-	if err != nil || n <= 0 {
-		return nil
-	}
-	out := map[string]string{}
-	for _, name := range bytes.Split(buf[:n], []byte{0}) {
-		if len(name) == 0 {
-			continue
-		}
-		val := make([]byte, 4096)
-		if m, err := unix.Lgetxattr(p, string(name), val); err == nil {
-			out[string(name)] = string(val[:m])
-		}
-	}
-	return out
 }
