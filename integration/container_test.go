@@ -359,3 +359,47 @@ func TestImageInUse(t *testing.T) {
 	}
 	noLeftovers(t, root)
 }
+
+// TestCopy: cp both ways with docker cp's rules, running and stopped.
+func TestCopy(t *testing.T) {
+	root, run := busyboxRoot(t)
+	host := t.TempDir()
+	os.MkdirAll(filepath.Join(host, "in", "sub"), 0o755)
+	os.WriteFile(filepath.Join(host, "in", "sub", "f"), []byte("hello\n"), 0o644)
+	os.WriteFile(filepath.Join(host, "in", "t"), []byte("top\n"), 0o600)
+	run("container", "run", "-d", "--name", "box", "-u", "nobody", "bb:1", "sh", "-c", "while :; do sleep 0.1; done")
+	for _, args := range [][]string{
+		{"container", "cp", filepath.Join(host, "in"), "box:/tmp/"},              // a directory into a directory
+		{"container", "cp", filepath.Join(host, "in", "t"), "box:/tmp/renamed"},  // a file under a new name
+		{"container", "cp", filepath.Join(host, "in", "."), "box:/tmp/contents"}, // a directory's contents
+	} {
+		if r := run(args...); r.code != 0 {
+			t.Fatalf("%v: %q", args, r.stderr)
+		}
+	}
+	want := "65534 hello\ntop\nsub t\n"
+	if r := run("container", "exec", "box", "sh", "-c", "stat -c %u /tmp/in/sub/f; cat /tmp/in/sub/f /tmp/renamed; echo $(ls /tmp/contents)"); r.stdout != want {
+		t.Errorf("in the container: %q, want %q (owned by the container's user)", r.stdout, want)
+	}
+	if r := run("container", "cp", "box:/tmp/in", filepath.Join(host, "back")); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if data, _ := os.ReadFile(filepath.Join(host, "back", "sub", "f")); string(data) != "hello\n" {
+		t.Errorf("copied back: %q", data)
+	}
+	if r := run("container", "cp", "box:/nope", host); r.code == 0 || !strings.Contains(r.stderr, "could not find the file /nope") {
+		t.Errorf("missing source: %d %q", r.code, r.stderr)
+	}
+	if r := run("container", "cp", filepath.Join(host, "in"), "box:/tmp/renamed"); r.code == 0 || !strings.Contains(r.stderr, "cannot copy a directory to a file") {
+		t.Errorf("directory onto a file: %d %q", r.code, r.stderr)
+	}
+	run("container", "stop", "-t", "0", "box")
+	if r := run("container", "cp", "box:/tmp/renamed", filepath.Join(host, "from-stopped")); r.code != 0 {
+		t.Errorf("cp from a stopped container: %q", r.stderr)
+	}
+	if data, _ := os.ReadFile(filepath.Join(host, "from-stopped")); string(data) != "top\n" {
+		t.Errorf("from a stopped container: %q", data)
+	}
+	run("container", "rm", "box")
+	noLeftovers(t, root)
+}

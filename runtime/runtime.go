@@ -15,6 +15,7 @@ import (
 	_ "github.com/opencontainers/cgroups/devices"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
+
 	// nsenter is the C half of container start-up: it joins and creates
 	// namespaces in the re-executed binary before the Go runtime starts
 	// threads, which setns(2) and unshare(2) require.
@@ -69,12 +70,12 @@ func (r *Runtime) Create(ctx context.Context, s Spec, bundle string) (c *Contain
 		return nil, fmt.Errorf("container %s: no command: %w", s.ID, ErrInvalid)
 	}
 	rootfs := filepath.Join(bundle, "rootfs")
-	if err := mountRootfs(s.Rootfs, rootfs); err != nil {
+	if err := MountRootfs(s.Rootfs, rootfs); err != nil {
 		return nil, fmt.Errorf("container %s: %w", s.ID, err)
 	}
 	defer func() {
 		if err != nil {
-			unmount(rootfs)
+			Unmount(rootfs)
 		}
 	}()
 	spec, err := s.ociSpec(rootfs)
@@ -202,7 +203,7 @@ func (c *Container) Delete() error {
 	if err := c.c.Destroy(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := unmount(c.rootfs); err != nil {
+	if err := Unmount(c.rootfs); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -240,8 +241,9 @@ var rlimits = map[string]int{
 	"RLIMIT_STACK": unix.RLIMIT_STACK,
 }
 
-// mountRootfs mounts the overlay of r at target.
-func mountRootfs(r Rootfs, target string) error {
+// MountRootfs mounts the overlay of r at target. Create does it for a
+// container; cp does it to reach the files of a stopped one.
+func MountRootfs(r Rootfs, target string) error {
 	if len(r.Lowers) == 0 {
 		return fmt.Errorf("rootfs has no layers: %w", ErrInvalid)
 	}
@@ -260,8 +262,8 @@ func mountRootfs(r Rootfs, target string) error {
 	return nil
 }
 
-// unmount detaches the rootfs if it is mounted.
-func unmount(target string) error {
+// Unmount detaches a rootfs if it is mounted.
+func Unmount(target string) error {
 	err := unix.Unmount(target, unix.MNT_DETACH)
 	if err == nil || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
 		return nil

@@ -49,6 +49,9 @@ type Options struct {
 	// Rename, when set, replaces the first path component of every entry
 	// (copying a directory under another name).
 	Rename [2]string
+	// Owner, when set, owns every extracted entry instead of the owners in
+	// the stream (docker cp without -a).
+	Owner *[2]int
 }
 
 func wrap(err error, msg string) error { return errclass.Wrap(ErrInvalid, err, msg) }
@@ -114,7 +117,11 @@ func Extract(ctx context.Context, r io.Reader, dir string, o Options) error {
 		if hdr.Typeflag == tar.TypeLink {
 			return nil // shares the target's inode, metadata included
 		}
-		if err := os.Lchown(path, hdr.Uid, hdr.Gid); err != nil {
+		uid, gid := hdr.Uid, hdr.Gid
+		if o.Owner != nil {
+			uid, gid = o.Owner[0], o.Owner[1]
+		}
+		if err := os.Lchown(path, uid, gid); err != nil {
 			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
 		if hdr.Typeflag != tar.TypeSymlink {

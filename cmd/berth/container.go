@@ -736,6 +736,26 @@ func newContainerStatsCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+func newContainerCpCmd(g *globals) *cobra.Command {
+	var o container.CopyOptions
+	cmd := &cobra.Command{
+		Use:   "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth container cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
+		Short: "Copy files/folders between a container and the local filesystem",
+		Args:  exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			o.Stdin, o.Stdout = g.stdin, g.stdout
+			return m.Copy(cmd.Context(), args[0], args[1], o)
+		},
+	}
+	cmd.Flags().BoolVarP(&o.Archive, "archive", "a", false, "Archive mode (copy all uid/gid information)")
+	cmd.Flags().BoolVarP(&o.FollowLink, "follow-link", "L", false, "Always follow symbol link in SRC_PATH")
+	return cmd
+}
+
 // newMonitorCmd is the hidden command each container's monitor runs as.
 func newMonitorCmd(g *globals) *cobra.Command {
 	var attached, stdin bool
@@ -769,17 +789,13 @@ func newContainerCmd(g *globals) *cobra.Command {
 		newContainerStopCmd(g, false), newContainerStopCmd(g, true), newContainerKillCmd(g), newContainerRmCmd(g),
 		newContainerPsCmd(g), newContainerLogsCmd(g), newContainerWaitCmd(g), newContainerInspectCmd(g),
 		newContainerExecCmd(g), newContainerPauseCmd(g, true), newContainerPauseCmd(g, false),
-		newContainerTopCmd(g), newContainerStatsCmd(g))
+		newContainerTopCmd(g), newContainerStatsCmd(g), newContainerCpCmd(g))
 	// arriving later in the containers issue
 	cmd.AddCommand(buildAll(g, []cmdSpec{
 		{use: "attach [OPTIONS] CONTAINER", short: "Attach local standard input, output, and error streams to a running container", flags: []flag{
 			b("no-stdin", "", "Do not attach STDIN"),
 			b("sig-proxy", "", "Proxy all received signals to the process"),
 			s("detach-keys", "", "", "Override the key sequence for detaching a container"),
-		}},
-		{use: "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth container cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH", short: "Copy files/folders between a container and the local filesystem", flags: []flag{
-			b("archive", "a", "Archive mode (copy all uid/gid information)"),
-			b("follow-link", "L", "Always follow symbol link in SRC_PATH"),
 		}},
 		{use: "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]", short: "Create a new image from a container's changes", flags: []flag{
 			s("author", "a", "", "Author"),
