@@ -377,7 +377,7 @@ func TestCopy(t *testing.T) {
 			t.Fatalf("%v: %q", args, r.stderr)
 		}
 	}
-	want := "65534 hello\ntop\nsub t\n"
+	want := "65534\nhello\ntop\nsub t\n"
 	if r := run("container", "exec", "box", "sh", "-c", "stat -c %u /tmp/in/sub/f; cat /tmp/in/sub/f /tmp/renamed; echo $(ls /tmp/contents)"); r.stdout != want {
 		t.Errorf("in the container: %q, want %q (owned by the container's user)", r.stdout, want)
 	}
