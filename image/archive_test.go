@@ -20,7 +20,7 @@ import (
 // named stores img under name and returns its manifest digest.
 func named(t *testing.T, s *Store, name string, img v1.Image) v1.Hash {
 	t.Helper()
-	stored := storeImage(t, s, img)
+	stored := putImage(t, s, img)
 	d, _ := stored.Digest()
 	mt, _ := stored.MediaType()
 	size, _ := stored.Size()

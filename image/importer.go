@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,50 +46,28 @@ func Import(ctx context.Context, s *Store, snaps *Snapshots, src io.Reader, dir 
 			return "", err
 		}
 	}
-	var full string
-	if o.Name != "" {
-		r, err := ParseReference(o.Name)
-		if err != nil {
-			return "", err
-		}
-		full = FullName(r)
-	}
-	// Compress into a temporary file while hashing both forms: the blob
-	// digest and the diff ID.
-	tmp, err := os.CreateTemp(filepath.Join(s.dir, "ingest"), "import-*")
+	full, err := targetName(o.Name)
 	if err != nil {
 		return "", err
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	blobSum, diffSum := sha256.New(), sha256.New()
-	gz := gzip.NewWriter(io.MultiWriter(tmp, blobSum))
-	plain := io.MultiWriter(gz, diffSum)
-	if dir != "" {
-		err = tarfs.Write(ctx, dir, "", plain)
-	} else {
-		var rc io.ReadCloser
-		if rc, err = decompress(src); err == nil {
-			_, err = io.Copy(plain, contextReader{ctx, rc})
-			rc.Close()
-		}
-	}
-	if err != nil {
-		return "", wrap(ErrInvalid, err, fmt.Sprintf("importing: %v", oneLine(err.Error())))
-	}
-	if err := gz.Close(); err != nil {
-		return "", err
-	}
-	size, _ := tmp.Seek(0, io.SeekCurrent)
-	layerDigest := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(blobSum.Sum(nil))}
-	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diffSum.Sum(nil))}
-
 	unlock, err := s.lockShared(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer unlock()
-	if err := s.Ingest(ctx, layerDigest, size, func() (io.ReadCloser, error) { return os.Open(tmp.Name()) }); err != nil {
+	layer, diffID, err := storeLayer(ctx, s, func(w io.Writer) error {
+		if dir != "" {
+			return tarfs.Write(ctx, dir, "", w)
+		}
+		rc, err := decompress(src)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		_, err = io.Copy(w, contextReader{ctx, rc})
+		return err
+	})
+	if err != nil {
 		return "", err
 	}
 	now := time.Now().UTC()
@@ -97,6 +76,102 @@ func Import(ctx context.Context, s *Store, snaps *Snapshots, src io.Reader, dir 
 		RootFS:  v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{diffID}},
 		History: []v1.History{{Created: v1.Time{Time: now}, CreatedBy: "berth import", Comment: cmp.Or(o.Message, "Imported from -")}},
 	}
+	return storeImage(ctx, s, snaps, cf, []v1.Descriptor{layer}, full)
+}
+
+// CommitOptions shape Commit.
+type CommitOptions struct {
+	// Config is the new image's config (the container's command,
+	// environment, ...); Changes are applied on top.
+	Config  v1.Config
+	Changes []string
+	Author  string
+	Message string
+	// CreatedBy records what made the layer.
+	CreatedBy string
+	Name      string
+}
+
+// Commit makes a new image from base plus one layer, the tar stream that
+// write produces (a container's changes), and returns its reference (the
+// image ID when no name was given).
+func Commit(ctx context.Context, s *Store, snaps *Snapshots, base v1.Image, write func(io.Writer) error, o CommitOptions) (string, error) {
+	cfg := o.Config
+	for _, c := range o.Changes {
+		if err := applyChange(&cfg, c); err != nil {
+			return "", err
+		}
+	}
+	full, err := targetName(o.Name)
+	if err != nil {
+		return "", err
+	}
+	unlock, err := s.lockShared(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	bm, err := base.Manifest()
+	if err != nil {
+		return "", err
+	}
+	bcf, err := base.ConfigFile()
+	if err != nil {
+		return "", err
+	}
+	layer, diffID, err := storeLayer(ctx, s, write)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now().UTC()
+	cf := bcf.DeepCopy()
+	cf.Config, cf.Created, cf.Author = cfg, v1.Time{Time: now}, o.Author
+	cf.RootFS.DiffIDs = append(cf.RootFS.DiffIDs, diffID)
+	cf.History = append(cf.History, v1.History{Created: v1.Time{Time: now}, Author: o.Author, CreatedBy: o.CreatedBy, Comment: o.Message})
+	return storeImage(ctx, s, snaps, *cf, append(slices.Clone(bm.Layers), layer), full)
+}
+
+func targetName(name string) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	r, err := ParseReference(name)
+	if err != nil {
+		return "", err
+	}
+	return FullName(r), nil
+}
+
+// storeLayer stores the tar stream write produces as a gzip layer,
+// compressing into a temporary file while hashing both forms (the blob
+// digest and the diff ID). The caller holds the store's shared lock.
+func storeLayer(ctx context.Context, s *Store, write func(io.Writer) error) (v1.Descriptor, v1.Hash, error) {
+	tmp, err := os.CreateTemp(filepath.Join(s.dir, "ingest"), "layer-*")
+	if err != nil {
+		return v1.Descriptor{}, v1.Hash{}, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	blobSum, diffSum := sha256.New(), sha256.New()
+	gz := gzip.NewWriter(io.MultiWriter(tmp, blobSum))
+	if err := write(io.MultiWriter(gz, diffSum)); err != nil {
+		return v1.Descriptor{}, v1.Hash{}, wrap(ErrInvalid, err, fmt.Sprintf("making a layer: %v", oneLine(err.Error())))
+	}
+	if err := gz.Close(); err != nil {
+		return v1.Descriptor{}, v1.Hash{}, err
+	}
+	size, _ := tmp.Seek(0, io.SeekCurrent)
+	digest := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(blobSum.Sum(nil))}
+	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diffSum.Sum(nil))}
+	if err := s.Ingest(ctx, digest, size, func() (io.ReadCloser, error) { return os.Open(tmp.Name()) }); err != nil {
+		return v1.Descriptor{}, v1.Hash{}, err
+	}
+	return v1.Descriptor{MediaType: types.OCILayer, Digest: digest, Size: size}, diffID, nil
+}
+
+// storeImage writes cf and a manifest of layers, unpacks the layers, and
+// names the image full (its ID when full is empty).
+func storeImage(ctx context.Context, s *Store, snaps *Snapshots, cf v1.ConfigFile, layers []v1.Descriptor, full string) (string, error) {
 	cfgRaw, err := json.Marshal(cf)
 	if err != nil {
 		return "", err
@@ -105,8 +180,7 @@ func Import(ctx context.Context, s *Store, snaps *Snapshots, src io.Reader, dir 
 	if err != nil {
 		return "", err
 	}
-	m := v1.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1, Config: cfgDesc,
-		Layers: []v1.Descriptor{{MediaType: types.OCILayer, Digest: layerDigest, Size: size}}}
+	m := v1.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1, Config: cfgDesc, Layers: layers}
 	raw, _ := json.Marshal(m)
 	md, err := s.WriteBlobBytes(ctx, types.OCIManifestSchema1, raw)
 	if err != nil {

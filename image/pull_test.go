@@ -94,7 +94,7 @@ func TestPushPullRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	// put the image in a first store, as import or load would
-	stored := storeImage(t, src, layered)
+	stored := putImage(t, src, layered)
 	d, _ := stored.Digest()
 	mt, _ := stored.MediaType()
 	size, _ := stored.Size()

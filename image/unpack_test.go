@@ -20,8 +20,8 @@ func requireRoot(t *testing.T) {
 	fixture.RequireRoot(t, "device nodes, ownership, trusted xattrs and overlay mounts")
 }
 
-// storeImage writes img's blobs into s and returns the stored image.
-func storeImage(t *testing.T, s *Store, img v1.Image) v1.Image {
+// putImage writes img's blobs into s and returns the stored image.
+func putImage(t *testing.T, s *Store, img v1.Image) v1.Image {
 	t.Helper()
 	if _, err := fetchImage(context.Background(), s, img, Quiet); err != nil {
 		t.Fatal(err)
@@ -64,7 +64,7 @@ func TestUnpackOverlay(t *testing.T) {
 		testimage.Entry{Name: "data/new", Body: "only this"},
 	)
 	top := testimage.Layer(t, testimage.Entry{Name: "etc/keep", Body: "replaced"})
-	img := storeImage(t, s, testimage.Image(t, v1.Config{}, base, middle, top))
+	img := putImage(t, s, testimage.Image(t, v1.Config{}, base, middle, top))
 	if err := snaps.Prepare(context.Background(), s, img, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestUnpackChecksDiffID(t *testing.T) {
 	cf = cf.DeepCopy()
 	cf.RootFS.DiffIDs[0] = v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}
 	bad := mutateConfig(t, img, cf)
-	stored := storeImage(t, s, bad)
+	stored := putImage(t, s, bad)
 	if err := snaps.Prepare(context.Background(), s, stored, nil); !errors.Is(err, ErrDigest) {
 		t.Errorf("err = %v, want ErrDigest for a layer that does not match its diff ID", err)
 	}

@@ -403,3 +403,26 @@ func TestCopy(t *testing.T) {
 	run("container", "rm", "box")
 	noLeftovers(t, root)
 }
+
+// TestCommit: a container's additions, changes and deletions become a layer
+// of a new image, with --change applied to its config.
+func TestCommit(t *testing.T) {
+	root, run := busyboxRoot(t)
+	run("container", "run", "--name", "changer", "bb:1", "sh", "-c", "echo new > /tmp/added; rm /etc/group; mkdir -p /srv; echo v2 > /etc/passwd2")
+	r := run("container", "commit", "-m", "my change", "-c", `CMD ["cat", "/tmp/added"]`, "changer", "committed:1")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "sha256:") {
+		t.Fatalf("commit: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if out := run("container", "run", "--rm", "committed:1").stdout; out != "new\n" {
+		t.Errorf("the committed CMD printed %q", out)
+	}
+	out := run("container", "run", "--rm", "committed:1", "sh", "-c", "ls /etc/group 2>&1; cat /etc/passwd2; ls -d /srv").stdout
+	if !strings.Contains(out, "No such file") || !strings.Contains(out, "v2\n/srv\n") {
+		t.Errorf("committed changes: %q (want /etc/group deleted, /etc/passwd2 and /srv added)", out)
+	}
+	if h := run("image", "history", "--format", "{{.Comment}}", "committed:1").stdout; !strings.HasPrefix(h, "my change\n") {
+		t.Errorf("history: %q", h)
+	}
+	run("container", "rm", "changer")
+	noLeftovers(t, root)
+}

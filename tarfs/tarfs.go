@@ -260,6 +260,22 @@ func setTimes(path string, atime, mtime time.Time) error {
 // at the root): owners, modes, times, symlinks, hard links (by inode), device
 // nodes and xattrs, in a stable order.
 func Write(ctx context.Context, src, name string, w io.Writer) error {
+	return WriteWith(ctx, src, name, w, WriteOptions{})
+}
+
+// WriteOptions shape WriteWith.
+type WriteOptions struct {
+	// Overlay reads src as an overlayfs upper directory: 0/0 character
+	// devices become .wh. whiteout entries and opaque directories get a
+	// .wh..wh..opq entry, the OCI layer form (container commit).
+	Overlay bool
+	// Skip leaves out the entry at rel (slash-separated, relative to src)
+	// and, for a directory, everything under it.
+	Skip func(rel string, fi fs.FileInfo) bool
+}
+
+// WriteWith is Write with options.
+func WriteWith(ctx context.Context, src, name string, w io.Writer, o WriteOptions) error {
 	tw := tar.NewWriter(w)
 	inodes := map[uint64]string{}
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
@@ -281,6 +297,18 @@ func Write(ctx context.Context, src, name string, w io.Writer) error {
 		fi, err := d.Info()
 		if err != nil {
 			return err
+		}
+		if o.Skip != nil && o.Skip(filepath.ToSlash(rel), fi) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if o.Overlay && fi.Mode()&fs.ModeCharDevice != 0 {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Rdev == 0 {
+				wh := filepath.ToSlash(filepath.Join(filepath.Dir(rel), whiteoutPrefix+filepath.Base(rel)))
+				return tw.WriteHeader(&tar.Header{Name: wh, Typeflag: tar.TypeReg, Mode: 0o600, ModTime: fi.ModTime(), Format: tar.FormatPAX})
+			}
 		}
 		link := ""
 		if fi.Mode()&fs.ModeSymlink != 0 {
@@ -305,14 +333,26 @@ func Write(ctx context.Context, src, name string, w io.Writer) error {
 				}
 			}
 		}
-		if xattrs := listXattrs(p); len(xattrs) > 0 {
-			hdr.PAXRecords = map[string]string{}
-			for k, v := range xattrs {
-				hdr.PAXRecords["SCHILY.xattr."+k] = v
+		for k, v := range listXattrs(p) {
+			if strings.HasPrefix(k, "trusted.overlay.") {
+				continue // overlayfs's own bookkeeping, meaningless in an archive
 			}
+			if hdr.PAXRecords == nil {
+				hdr.PAXRecords = map[string]string{}
+			}
+			hdr.PAXRecords["SCHILY.xattr."+k] = v
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
+		}
+		if o.Overlay && d.IsDir() {
+			buf := make([]byte, 1)
+			if n, err := unix.Lgetxattr(p, OpaqueXattr, buf); err == nil && n == 1 && buf[0] == 'y' {
+				opq := &tar.Header{Name: hdr.Name + "/" + opaqueMarker, Typeflag: tar.TypeReg, Mode: 0o600, ModTime: fi.ModTime(), Format: tar.FormatPAX}
+				if err := tw.WriteHeader(opq); err != nil {
+					return err
+				}
+			}
 		}
 		if hdr.Typeflag == tar.TypeReg {
 			f, err := os.Open(p)

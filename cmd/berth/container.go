@@ -756,6 +756,46 @@ func newContainerCpCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+func newContainerCommitCmd(g *globals) *cobra.Command {
+	var o container.CommitOptions
+	cmd := &cobra.Command{
+		Use: "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]", Short: "Create a new image from a container's changes", Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			if len(args) == 2 {
+				o.Name = args[1]
+			}
+			ref, err := m.Commit(cmd.Context(), args[0], o)
+			if err != nil {
+				return err
+			}
+			if !strings.HasPrefix(ref, "sha256:") {
+				images, _, err := g.openImages()
+				if err != nil {
+					return err
+				}
+				_, img, err := images.Lookup(ref)
+				if err != nil {
+					return err
+				}
+				id, _ := img.ConfigName()
+				ref = id.String()
+			}
+			_, err = fmt.Fprintln(g.stdout, ref)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.Author, "author", "a", "", "Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")")
+	f.StringArrayVarP(&o.Changes, "change", "c", nil, "Apply Dockerfile instruction to the created image")
+	f.StringVarP(&o.Message, "message", "m", "", "Commit message")
+	f.BoolVarP(&o.Pause, "pause", "p", true, "Pause container during commit")
+	return cmd
+}
+
 // newMonitorCmd is the hidden command each container's monitor runs as.
 func newMonitorCmd(g *globals) *cobra.Command {
 	var attached, stdin bool
@@ -789,19 +829,13 @@ func newContainerCmd(g *globals) *cobra.Command {
 		newContainerStopCmd(g, false), newContainerStopCmd(g, true), newContainerKillCmd(g), newContainerRmCmd(g),
 		newContainerPsCmd(g), newContainerLogsCmd(g), newContainerWaitCmd(g), newContainerInspectCmd(g),
 		newContainerExecCmd(g), newContainerPauseCmd(g, true), newContainerPauseCmd(g, false),
-		newContainerTopCmd(g), newContainerStatsCmd(g), newContainerCpCmd(g))
+		newContainerTopCmd(g), newContainerStatsCmd(g), newContainerCpCmd(g), newContainerCommitCmd(g))
 	// arriving later in the containers issue
 	cmd.AddCommand(buildAll(g, []cmdSpec{
 		{use: "attach [OPTIONS] CONTAINER", short: "Attach local standard input, output, and error streams to a running container", flags: []flag{
 			b("no-stdin", "", "Do not attach STDIN"),
 			b("sig-proxy", "", "Proxy all received signals to the process"),
 			s("detach-keys", "", "", "Override the key sequence for detaching a container"),
-		}},
-		{use: "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]", short: "Create a new image from a container's changes", flags: []flag{
-			s("author", "a", "", "Author"),
-			list("change", "c", "Apply Dockerfile instruction to the created image"),
-			s("message", "m", "", "Commit message"),
-			b("pause", "p", "Pause container during commit"),
 		}},
 		{use: "port CONTAINER [PRIVATE_PORT[/PROTO]]", short: "List port mappings or a specific mapping for the container"},
 	})...)
