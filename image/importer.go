@@ -40,13 +40,7 @@ type ImportOptions struct {
 // with owners, modes, times, links and xattrs. It returns the reference
 // written (the image ID when no name was given).
 func Import(ctx context.Context, s *Store, snaps *Snapshots, src io.Reader, dir string, o ImportOptions) (string, error) {
-	cfg := v1.Config{}
-	for _, c := range o.Changes {
-		if err := applyChange(&cfg, c); err != nil {
-			return "", err
-		}
-	}
-	full, err := targetName(o.Name)
+	cfg, full, err := configAndName(v1.Config{}, o.Changes, o.Name)
 	if err != nil {
 		return "", err
 	}
@@ -96,13 +90,7 @@ type CommitOptions struct {
 // write produces (a container's changes), and returns its reference (the
 // image ID when no name was given).
 func Commit(ctx context.Context, s *Store, snaps *Snapshots, base v1.Image, write func(io.Writer) error, o CommitOptions) (string, error) {
-	cfg := o.Config
-	for _, c := range o.Changes {
-		if err := applyChange(&cfg, c); err != nil {
-			return "", err
-		}
-	}
-	full, err := targetName(o.Name)
+	cfg, full, err := configAndName(o.Config, o.Changes, o.Name)
 	if err != nil {
 		return "", err
 	}
@@ -131,15 +119,22 @@ func Commit(ctx context.Context, s *Store, snaps *Snapshots, base v1.Image, writ
 	return storeImage(ctx, s, snaps, *cf, append(slices.Clone(bm.Layers), layer), full)
 }
 
-func targetName(name string) (string, error) {
+// configAndName applies --change instructions to cfg and normalizes the
+// name the new image gets ("" for none).
+func configAndName(cfg v1.Config, changes []string, name string) (v1.Config, string, error) {
+	for _, c := range changes {
+		if err := applyChange(&cfg, c); err != nil {
+			return cfg, "", err
+		}
+	}
 	if name == "" {
-		return "", nil
+		return cfg, "", nil
 	}
 	r, err := ParseReference(name)
 	if err != nil {
-		return "", err
+		return cfg, "", err
 	}
-	return FullName(r), nil
+	return cfg, FullName(r), nil
 }
 
 // storeLayer stores the tar stream write produces as a gzip layer,
