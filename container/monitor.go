@@ -162,6 +162,17 @@ func runOnce(ctx context.Context, rt *runtime.Runtime, s *Store, rec Record, lw 
 		}
 	}
 	stdio := runtime.IO{Stdout: outW, Stderr: errW}
+	if rec.Config.OpenStdin && mio.Stdin == nil && !terminal {
+		// -i with nobody attached: input stays open (and empty), as in
+		// Docker, so a process reading it waits instead of seeing EOF
+		inR, inW, err := os.Pipe()
+		if err != nil {
+			return fail(ExitStartFailed, err)
+		}
+		defer inW.Close()
+		defer inR.Close()
+		stdio.Stdin = inR
+	}
 	if mio.Size != nil {
 		stdio.Rows, stdio.Cols = mio.Size.Row, mio.Size.Col
 	}

@@ -50,8 +50,8 @@ func TestNotImplementedYet(t *testing.T) {
 	if strings.Contains(r.stderr, "x-note") {
 		t.Errorf("an x- extension was warned about:\n%s", r.stderr)
 	}
-	if r := berth(t, dir, "", "--root", t.TempDir(), "container", "attach", "x"); r.code != 1 || !strings.Contains(r.stderr, "container attach: not implemented yet") {
-		t.Errorf("container attach: exit %d, stderr %q", r.code, r.stderr)
+	if r := berth(t, dir, "", "--root", t.TempDir(), "container", "port", "x"); r.code != 1 || !strings.Contains(r.stderr, "container port: not implemented yet") {
+		t.Errorf("container port: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
 

@@ -426,3 +426,32 @@ func TestCommit(t *testing.T) {
 	run("container", "rm", "changer")
 	noLeftovers(t, root)
 }
+
+// TestAttach: attach streams a running container's output from now on and
+// exits with its code; input can only be given at start.
+func TestAttach(t *testing.T) {
+	root, run := busyboxRoot(t)
+	run("container", "run", "-d", "--name", "talker", "bb:1", "sh", "-c", "echo before; sleep 1; echo after; echo oops >&2; exit 6")
+	// attach once "before" is in the log: it must not be streamed again
+	for deadline := time.Now().Add(10 * time.Second); run("container", "logs", "talker").stdout != "before\n"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the container never wrote its first line")
+		}
+	}
+	r := run("container", "attach", "talker")
+	if r.code != 6 || r.stdout != "after\n" || r.stderr != "oops\n" {
+		t.Errorf("attach: exit %d, stdout %q, stderr %q; want 6, after, oops", r.code, r.stdout, r.stderr)
+	}
+	if r := run("container", "attach", "talker"); r.code == 0 || !strings.Contains(r.stderr, "cannot attach to a stopped container") {
+		t.Errorf("attach to a stopped container: %d %q", r.code, r.stderr)
+	}
+	run("container", "run", "-d", "-i", "--name", "reader", "bb:1", "cat")
+	if got := run("container", "inspect", "-f", "{{.State.Status}}", "reader").stdout; got != "running\n" {
+		t.Errorf("run -d -i cat is %q: its input should stay open", got)
+	}
+	if r := run("container", "attach", "reader"); r.code == 0 || !strings.Contains(r.stderr, "--no-stdin") {
+		t.Errorf("attaching input: %d %q", r.code, r.stderr)
+	}
+	run("container", "rm", "-f", "talker", "reader")
+	noLeftovers(t, root)
+}

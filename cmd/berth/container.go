@@ -796,6 +796,32 @@ func newContainerCommitCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+func newContainerAttachCmd(g *globals) *cobra.Command {
+	var noStdin, sigProxy bool
+	var detachKeys string
+	cmd := &cobra.Command{
+		Use: "attach [OPTIONS] CONTAINER", Short: "Attach local standard input, output, and error streams to a running container", Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			code, err := m.Attach(cmd.Context(), args[0], container.AttachOptions{
+				NoStdin: noStdin, SigProxy: sigProxy, Stdout: g.stdout, Stderr: g.stderr,
+			})
+			if err != nil {
+				return err
+			}
+			return exitWith(code)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&noStdin, "no-stdin", false, "Do not attach STDIN")
+	f.BoolVar(&sigProxy, "sig-proxy", true, "Proxy all received signals to the process")
+	f.StringVar(&detachKeys, "detach-keys", "", "Override the key sequence for detaching a container")
+	return cmd
+}
+
 // newMonitorCmd is the hidden command each container's monitor runs as.
 func newMonitorCmd(g *globals) *cobra.Command {
 	var attached, stdin bool
@@ -829,14 +855,10 @@ func newContainerCmd(g *globals) *cobra.Command {
 		newContainerStopCmd(g, false), newContainerStopCmd(g, true), newContainerKillCmd(g), newContainerRmCmd(g),
 		newContainerPsCmd(g), newContainerLogsCmd(g), newContainerWaitCmd(g), newContainerInspectCmd(g),
 		newContainerExecCmd(g), newContainerPauseCmd(g, true), newContainerPauseCmd(g, false),
-		newContainerTopCmd(g), newContainerStatsCmd(g), newContainerCpCmd(g), newContainerCommitCmd(g))
+		newContainerTopCmd(g), newContainerStatsCmd(g), newContainerCpCmd(g), newContainerCommitCmd(g),
+		newContainerAttachCmd(g))
 	// arriving later in the containers issue
 	cmd.AddCommand(buildAll(g, []cmdSpec{
-		{use: "attach [OPTIONS] CONTAINER", short: "Attach local standard input, output, and error streams to a running container", flags: []flag{
-			b("no-stdin", "", "Do not attach STDIN"),
-			b("sig-proxy", "", "Proxy all received signals to the process"),
-			s("detach-keys", "", "", "Override the key sequence for detaching a container"),
-		}},
 		{use: "port CONTAINER [PRIVATE_PORT[/PROTO]]", short: "List port mappings or a specific mapping for the container"},
 	})...)
 	return cmd
