@@ -1,5 +1,7 @@
 # berth: see README.md. `make test` is what CI runs (through scripts/test.sh).
 GO      ?= go
+# seccomp: libcontainer's system call filter, against libseccomp
+export GOFLAGS := -tags=seccomp
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/berth
 PKGS    := ./...
@@ -23,7 +25,7 @@ integration:
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
-	staticcheck $(PKGS)
+	staticcheck -tags seccomp $(PKGS)
 
 # The demo: what berth does with examples/webapp today (it grows with the
 # issues into `up -d --wait`, a page fetched through a published port, `down`).

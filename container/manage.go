@@ -72,6 +72,8 @@ type CreateOptions struct {
 	Devices          []runtime.Device
 	GroupAdd         []string
 	NoNewPrivileges  bool
+	// Unconfined drops the default seccomp profile.
+	Unconfined bool
 	// LogMaxSize (bytes) and LogMaxFile rotate the log, as Docker's
 	// json-file max-size and max-file do; 0 keeps one unbounded file.
 	LogMaxSize int64
@@ -180,7 +182,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 			Process: runtime.Process{Args: argv, Env: env, Cwd: cmp.Or(workdir, "/"), UID: uid, GID: gid, AdditionalGIDs: groups,
 				Terminal: o.TTY, Rlimits: o.Ulimits, NoNewPrivileges: o.NoNewPrivileges},
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged, Resources: o.Resources,
-			Sysctls: o.Sysctls, ShmSize: o.ShmSize, Devices: o.Devices,
+			Sysctls: o.Sysctls, ShmSize: o.ShmSize, Devices: o.Devices, Unconfined: o.Unconfined,
 			Mounts: []specs.Mount{
 				bindFile(filepath.Join(dir, "hosts"), "/etc/hosts"),
 				bindFile(filepath.Join(dir, "hostname"), "/etc/hostname"),

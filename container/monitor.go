@@ -111,14 +111,16 @@ func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
 		mio.Stdout, mio.Stderr, mio.Stdin = nil, nil, nil // only the first run is attached
 	}
 	st, _ := s.Update(ctx, id, func(*State) error { return nil })
+	if e.Record.Host.AutoRemove {
+		// removed before the exit is reported: the caller of run --rm
+		// returns with nothing of the container left, as Docker's does
+		err = s.Delete(id)
+	}
 	report(fmt.Sprintf("exit %d", st.ExitCode))
 	if status != nil {
 		status.Close()
 	}
-	if e.Record.Host.AutoRemove {
-		return s.Delete(id)
-	}
-	return nil
+	return err
 }
 
 func shouldRestart(p RestartPolicy, st State, code int) bool {

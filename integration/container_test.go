@@ -455,3 +455,20 @@ func TestAttach(t *testing.T) {
 	run("container", "rm", "-f", "talker", "reader")
 	noLeftovers(t, root)
 }
+
+// TestSeccompDefault: the default profile refuses what it lists (here
+// unshare, which needs no capability for a user namespace) and
+// seccomp=unconfined lifts it.
+func TestSeccompDefault(t *testing.T) {
+	root, run := busyboxRoot(t)
+	if r := run("container", "run", "--rm", "bb:1", "busybox", "unshare", "-U", "true"); r.code == 0 || !strings.Contains(r.stderr, "Operation not permitted") {
+		t.Errorf("unshare under the default profile: exit %d, %q", r.code, r.stderr)
+	}
+	if r := run("container", "run", "--rm", "--security-opt", "seccomp=unconfined", "bb:1", "busybox", "unshare", "-U", "true"); r.code != 0 {
+		t.Errorf("unshare unconfined: exit %d, %q", r.code, r.stderr)
+	}
+	if r := run("container", "run", "--rm", "bb:1", "sh", "-c", "grep Seccomp: /proc/self/status"); r.stdout != "Seccomp:\t2\n" {
+		t.Errorf("seccomp mode %q, want 2 (filter)", r.stdout)
+	}
+	noLeftovers(t, root)
+}

@@ -22,7 +22,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	berthBin = filepath.Join(dir, "berth")
-	build := exec.Command("go", "build", "-o", berthBin, "../cmd/berth")
+	// as make builds it: with seccomp (libseccomp-dev, see scripts/deps.sh)
+	build := exec.Command("go", "build", "-tags", "seccomp", "-o", berthBin, "../cmd/berth")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building berth:", err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -129,5 +130,27 @@ func TestRunContainer(t *testing.T) {
 	}
 	if _, err := os.Stat("/sys/fs/cgroup/berth/" + s.ID); err == nil {
 		t.Errorf("cgroup v2 directory left after Delete")
+	}
+}
+
+func TestSeccompProfile(t *testing.T) {
+	p := defaultSeccomp(dockerCaps)
+	names := p.Syscalls[0].Names
+	for _, want := range []string{"unshare", "setns", "mount", "kexec_load", "bpf", "ptrace", "reboot"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("%s is allowed by the default profile", want)
+		}
+	}
+	if slices.Contains(names, "read") || slices.Contains(names, "clone") {
+		t.Error("the default profile refuses an everyday call")
+	}
+	withAdmin := defaultSeccomp(append(slices.Clone(dockerCaps), "CAP_SYS_ADMIN", "CAP_SYS_PTRACE"))
+	for _, lifted := range []string{"mount", "unshare", "ptrace"} {
+		if slices.Contains(withAdmin.Syscalls[0].Names, lifted) {
+			t.Errorf("%s is still refused with the capability that guards it", lifted)
+		}
+	}
+	if !SeccompSupported {
+		t.Log("this test binary was built without the seccomp tag: the profile is checked, not enforced (make test builds with it)")
 	}
 }

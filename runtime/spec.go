@@ -36,6 +36,9 @@ type Spec struct {
 	ShmSize int64
 	// Devices are host devices made available in the container.
 	Devices []Device
+	// Unconfined runs without berth's default seccomp profile
+	// (--security-opt seccomp=unconfined); Privileged does too.
+	Unconfined bool
 }
 
 // Device is a host device node given to a container (--device).
@@ -180,6 +183,9 @@ func (s Spec) ociSpec(root string) (*specs.Spec, error) {
 	if !s.Privileged {
 		spec.Linux.MaskedPaths = maskedPaths
 		spec.Linux.ReadonlyPaths = readonlyPaths
+		if !s.Unconfined && SeccompSupported {
+			spec.Linux.Seccomp = defaultSeccomp(caps)
+		}
 	}
 	for _, d := range s.Devices {
 		dev, rule, err := device(d)

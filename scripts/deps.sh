@@ -3,9 +3,10 @@
 # go.mod names on PATH. Safe to run again: it installs only what is missing.
 set -euo pipefail
 
+# libseccomp-dev and pkg-config build berth's seccomp support;
 # docker-registry and busybox-static serve the image tests: a registry they
 # start on 127.0.0.1, and a small static base image.
-apt_packages=(make gcc libc6-dev git ca-certificates docker-registry busybox-static)
+apt_packages=(make gcc libc6-dev pkg-config libseccomp-dev git ca-certificates docker-registry busybox-static)
 missing=()
 for p in "${apt_packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

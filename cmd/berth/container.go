@@ -211,12 +211,17 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 		case "no-new-privileges", "no-new-privileges:true", "no-new-privileges=true":
 			o.NoNewPrivileges = true
 		case "no-new-privileges:false", "no-new-privileges=false":
+		case "seccomp=unconfined", "seccomp:unconfined":
+			o.Unconfined = true
 		default:
 			return o, usageError{fmt.Errorf("--security-opt %q is not supported yet (no-new-privileges is)", so)}
 		}
 	}
 	// pull progress goes to stderr: stdout is the container's, or its ID
 	o.Progress = g.displayTo(g.stderr)
+	if !runtime.SeccompSupported && !o.Privileged && !o.Unconfined {
+		fmt.Fprintln(g.stderr, "warning: this berth was built without seccomp: the container runs without a system call filter")
+	}
 	return o, nil
 }
 
