@@ -8,8 +8,10 @@ PKGS    := ./...
 
 .PHONY: build test unit integration lint demo bench docs fuzz clean
 
+# berth, and beside it berth-init, the static reaper of `run --init`
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/berth
+	CGO_ENABLED=0 $(GO) build -o $(dir $(BIN))berth-init ./cmd/berth-init
 
 # lint, then every test: unit tests of each package and the end-to-end tests
 # in integration/ that drive the built binary.

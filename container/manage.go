@@ -74,6 +74,9 @@ type CreateOptions struct {
 	NoNewPrivileges  bool
 	// Unconfined drops the default seccomp profile.
 	Unconfined bool
+	// Init runs berth-init as the container's PID 1 in front of the
+	// command: it forwards signals and reaps orphans.
+	Init bool
 	// LogMaxSize (bytes) and LogMaxFile rotate the log, as Docker's
 	// json-file max-size and max-file do; 0 keeps one unbounded file.
 	LogMaxSize int64
@@ -141,6 +144,16 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	if len(argv) == 0 {
 		return nil, errclass.New(ErrInvalid, "no command specified")
 	}
+	var mounts []specs.Mount
+	processArgs := argv
+	if o.Init {
+		initPath, err := InitBinary()
+		if err != nil {
+			return nil, err
+		}
+		mounts = append(mounts, specs.Mount{Destination: initMountPoint, Type: "bind", Source: initPath, Options: []string{"bind", "ro"}})
+		processArgs = append([]string{initMountPoint, "--"}, argv...)
+	}
 	env := mergeEnv(ic.Env, o.Env, hostname)
 	user := o.User
 	if user == "" {
@@ -179,7 +192,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		Spec: runtime.Spec{
 			ID: id, Hostname: hostname,
 			Rootfs: runtime.Rootfs{Lowers: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), ReadOnly: o.ReadOnly},
-			Process: runtime.Process{Args: argv, Env: env, Cwd: cmp.Or(workdir, "/"), UID: uid, GID: gid, AdditionalGIDs: groups,
+			Process: runtime.Process{Args: processArgs, Env: env, Cwd: cmp.Or(workdir, "/"), UID: uid, GID: gid, AdditionalGIDs: groups,
 				Terminal: o.TTY, Rlimits: o.Ulimits, NoNewPrivileges: o.NoNewPrivileges},
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged, Resources: o.Resources,
 			Sysctls: o.Sysctls, ShmSize: o.ShmSize, Devices: o.Devices, Unconfined: o.Unconfined,
@@ -190,7 +203,8 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 			},
 		},
 	}
-	rec.Spec.Mounts = append(rec.Spec.Mounts, o.Tmpfs...)
+	rec.Spec.Mounts = append(append(rec.Spec.Mounts, o.Tmpfs...), mounts...)
+	rec.Host.Init = o.Init
 	if o.StopTimeout != nil {
 		rec.Host.StopTimeout = *o.StopTimeout
 	} else {
@@ -605,4 +619,22 @@ func (m *Manager) SnapshotsInUse() map[string]bool {
 		}
 	}
 	return out
+}
+
+// initMountPoint is where --init's reaper appears in a container, as
+// Docker's does.
+const initMountPoint = "/sbin/docker-init"
+
+// InitBinary finds berth-init, the static reaper that --init runs: beside
+// the berth binary, where make build puts it.
+func InitBinary() (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(filepath.Dir(self), "berth-init")
+	if _, err := os.Stat(p); err != nil {
+		return "", errclass.New(ErrInvalid, "--init needs berth-init beside %s (make build puts it there)", self)
+	}
+	return p, nil
 }

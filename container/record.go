@@ -41,6 +41,7 @@ type Config struct {
 // HostConfig is how the container runs on this host.
 type HostConfig struct {
 	AutoRemove    bool
+	Init          bool
 	RestartPolicy RestartPolicy
 	StopTimeout   int // seconds; 0 means Docker's 10
 	LogMaxSize    int64

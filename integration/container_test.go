@@ -472,3 +472,59 @@ func TestSeccompDefault(t *testing.T) {
 	}
 	noLeftovers(t, root)
 }
+
+// TestInit: with --init, berth-init is PID 1: it forwards the stop signal
+// (sleep ends with SIGTERM's 143, not SIGKILL's 137 after the grace period)
+// and reaps orphans, which a shell as PID 1 leaves as zombies.
+func TestInit(t *testing.T) {
+	root, run := busyboxRoot(t)
+	if out := run("container", "run", "--rm", "--init", "bb:1", "cat", "/proc/1/cmdline").stdout; !strings.HasPrefix(out, "/sbin/docker-init\x00--\x00cat") {
+		t.Errorf("PID 1 is %q", out)
+	}
+	run("container", "run", "-d", "--name", "sleeper", "--init", "bb:1", "sleep", "300")
+	if r := run("container", "stop", "-t", "30", "sleeper"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if got := run("container", "inspect", "-f", "{{.State.ExitCode}}", "sleeper").stdout; got != "143\n" {
+		t.Errorf("exit code %q after stop with --init, want 143 (SIGTERM reached sleep)", got)
+	}
+	// The shell leaves an orphan (the backgrounded sleep) and becomes a
+	// sleep that never waits: the orphan's end goes to PID 1.
+	orphan := []string{"sh", "-c", "(sleep 0.1 &); exec sleep 30"}
+	states := func(name string) (zombies, sleeping int) {
+		out := run("container", "exec", name, "sh", "-c", `for s in /proc/[0-9]*/status; do echo $(grep -E "^(Name|State)" $s); done`).stdout
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "(zombie)") {
+				zombies++
+			} else if strings.HasPrefix(l, "Name: sleep") {
+				sleeping++
+			}
+		}
+		return
+	}
+	for _, tc := range []struct {
+		init        bool
+		wantZombies int
+	}{{false, 1}, {true, 0}} {
+		name := fmt.Sprintf("orphans-init-%v", tc.init)
+		args := []string{"container", "run", "-d", "--name", name}
+		if tc.init {
+			args = append(args, "--init")
+		}
+		run(append(append(args, "bb:1"), orphan...)...)
+		var z int
+		// the orphan ends after 0.1 s; wait for that, not for a figure
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			var sleeping int
+			if z, sleeping = states(name); sleeping == 1 {
+				break // only the long sleep is left alive
+			}
+		}
+		if z != tc.wantZombies {
+			t.Errorf("init %v: %d zombies once the orphan ended, want %d", tc.init, z, tc.wantZombies)
+		}
+		run("container", "rm", "-f", name)
+	}
+	run("container", "rm", "sleeper")
+	noLeftovers(t, root)
+}

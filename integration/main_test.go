@@ -25,10 +25,15 @@ func TestMain(m *testing.M) {
 	// as make builds it: with seccomp (libseccomp-dev, see scripts/deps.sh)
 	build := exec.Command("go", "build", "-tags", "seccomp", "-o", berthBin, "../cmd/berth")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building berth:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
+	initBuild := exec.Command("go", "build", "-o", filepath.Join(dir, "berth-init"), "../cmd/berth-init")
+	initBuild.Env = append(os.Environ(), "CGO_ENABLED=0")
+	initBuild.Stdout, initBuild.Stderr = os.Stderr, os.Stderr
+	for _, b := range []*exec.Cmd{build, initBuild} {
+		if err := b.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building berth:", err)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -85,6 +85,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.IntVar(&f.oomScore, "oom-score-adj", 0, "Tune host's OOM preferences (-1000 to 1000)")
 	fs.StringArrayVar(&f.securityOpts, "security-opt", nil, "Security Options")
 	fs.StringArrayVar(&f.logOpts, "log-opt", nil, "Log driver options (json-file: max-size, max-file)")
+	fs.BoolVar(&f.o.Init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
 	fs.BoolVarP(&f.o.Interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
 	fs.BoolVarP(&f.o.TTY, "tty", "t", false, "Allocate a pseudo-TTY")
 }
