@@ -13,9 +13,10 @@ import (
 
 // AttachOptions are `attach`'s settings.
 type AttachOptions struct {
-	// NoStdin does not attach input. Input can only be given to a container
-	// when it starts (run -i, start -ai): attaching it later is refused.
+	// NoStdin does not attach input (which only a container created with
+	// -i takes).
 	NoStdin bool
+	Stdin   io.Reader
 	// SigProxy forwards SIGINT and SIGTERM to the container, as Docker does.
 	SigProxy       bool
 	Stdout, Stderr io.Writer
@@ -31,8 +32,9 @@ func (m *Manager) Attach(ctx context.Context, ref string, o AttachOptions) (int,
 	if !e.State.Running() {
 		return 0, errclass.New(ErrState, "you cannot attach to a stopped container, start it first")
 	}
+	var stdin io.Reader
 	if e.Record.Config.OpenStdin && !o.NoStdin {
-		return 0, errclass.New(ErrInvalid, "attaching the input of a running container is not supported yet: use --no-stdin, or give input when it starts (run -i)")
+		stdin = o.Stdin
 	}
 	if o.SigProxy {
 		sigs := make(chan os.Signal, 1)
@@ -44,8 +46,9 @@ func (m *Manager) Attach(ctx context.Context, ref string, o AttachOptions) (int,
 			}
 		}()
 	}
-	if err := m.Logs(ctx, e.Record.ID, LogOptions{Follow: true, Tail: 0}, o.Stdout, o.Stderr); err != nil {
-		return 0, err
+	code, err := attachClient(m.root, e.Record.ID, stdin, o.Stdout, o.Stderr)
+	if err != nil {
+		return 0, errclass.Wrap(ErrState, err, "cannot attach to container "+e.Record.Name+": "+err.Error())
 	}
-	return m.Wait(ctx, e.Record.ID)
+	return code, nil
 }

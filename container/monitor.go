@@ -69,6 +69,9 @@ func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
 		return err
 	}
 	defer lw.Close()
+	// the attach point lives as long as the monitor; without it (another
+	// monitor holds the name) attach is refused, the container still runs
+	h, _ := listenHub(root, id)
 	// stop and restart wake the back-off with SIGUSR1
 	wake := make(chan os.Signal, 1)
 	signal.Notify(wake, syscall.SIGUSR1)
@@ -81,7 +84,7 @@ func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
 	delay := 100 * time.Millisecond
 	for {
 		started := time.Now()
-		code, err := runOnce(ctx, rt, s, e.Record, lw, mio, report)
+		code, err := runOnce(ctx, rt, s, e.Record, lw, mio, h, report)
 		if err != nil {
 			report(fmt.Sprintf("error %d %s", code, oneLine(err.Error())))
 			if status != nil {
@@ -111,6 +114,9 @@ func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
 		mio.Stdout, mio.Stderr, mio.Stdin = nil, nil, nil // only the first run is attached
 	}
 	st, _ := s.Update(ctx, id, func(*State) error { return nil })
+	if h != nil {
+		h.close(st.ExitCode)
+	}
 	if e.Record.Host.AutoRemove {
 		// removed before the exit is reported: the caller of run --rm
 		// returns with nothing of the container left, as Docker's does
@@ -139,7 +145,7 @@ func shouldRestart(p RestartPolicy, st State, code int) bool {
 // runOnce creates, starts and waits for the container once. A start failure
 // returns the exit code Docker gives it and leaves the container exited with
 // the error recorded.
-func runOnce(ctx context.Context, rt *runtime.Runtime, s *Store, rec Record, lw *logWriter, mio MonitorIO, report func(string)) (int, error) {
+func runOnce(ctx context.Context, rt *runtime.Runtime, s *Store, rec Record, lw *logWriter, mio MonitorIO, h *hub, report func(string)) (int, error) {
 	fail := func(code int, err error) (int, error) {
 		s.Update(ctx, rec.ID, func(st *State) error {
 			st.Status, st.ExitCode, st.Error, st.Pid = Exited, code, err.Error(), 0
@@ -164,22 +170,21 @@ func runOnce(ctx context.Context, rt *runtime.Runtime, s *Store, rec Record, lw 
 		}
 	}
 	stdio := runtime.IO{Stdout: outW, Stderr: errW}
-	if rec.Config.OpenStdin && mio.Stdin == nil && !terminal {
-		// -i with nobody attached: input stays open (and empty), as in
-		// Docker, so a process reading it waits instead of seeing EOF
-		inR, inW, err := os.Pipe()
-		if err != nil {
+	var inW *os.File
+	if rec.Config.OpenStdin && !terminal {
+		// -i: the monitor holds the container's input, so that it stays
+		// open (and empty) with nobody attached, as in Docker, and any
+		// attach can write to it
+		var inR *os.File
+		if inR, inW, err = os.Pipe(); err != nil {
 			return fail(ExitStartFailed, err)
 		}
-		defer inW.Close()
 		defer inR.Close()
+		defer inW.Close()
 		stdio.Stdin = inR
 	}
 	if mio.Size != nil {
 		stdio.Rows, stdio.Cols = mio.Size.Row, mio.Size.Col
-	}
-	if mio.Stdin != nil && !terminal {
-		stdio.Stdin = mio.Stdin // the caller's pipe is the container's stdin
 	}
 	p, master, err := c.Start(stdio)
 	if !terminal {
@@ -210,15 +215,31 @@ func runOnce(ctx context.Context, rt *runtime.Runtime, s *Store, rec Record, lw 
 		name string
 	}
 	streams := []stream{{outR, mio.Stdout, "stdout"}, {errR, mio.Stderr, "stderr"}}
+	var input io.Writer
+	if inW != nil {
+		input = inW
+	}
 	if terminal {
 		// a terminal has one stream; Docker logs it as stdout
 		streams = []stream{{master, mio.Stdout, "stdout"}}
 		if mio.Stderr != nil {
 			mio.Stderr.Close()
 		}
-		if mio.Stdin != nil {
-			go io.Copy(master, mio.Stdin)
-		}
+		input = master
+	}
+	if h != nil && rec.Config.OpenStdin {
+		h.setInput(input)
+		defer h.setInput(nil)
+	}
+	if mio.Stdin != nil && input != nil {
+		go func() {
+			io.Copy(input, mio.Stdin)
+			// the caller that started it ended its input: so does the
+			// container (Docker's StdinOnce for run -i)
+			if inW != nil {
+				inW.Close()
+			}
+		}()
 	}
 	var wg sync.WaitGroup
 	for _, st := range streams {
@@ -228,8 +249,15 @@ func runOnce(ctx context.Context, rt *runtime.Runtime, s *Store, rec Record, lw 
 			defer st.r.Close()
 			var r io.Reader = st.r
 			if st.tee != nil {
-				r = io.TeeReader(st.r, &lenient{w: st.tee})
+				r = io.TeeReader(r, &lenient{w: st.tee})
 				defer st.tee.Close()
+			}
+			if h != nil {
+				frame := byte(frameStdout)
+				if st.name == "stderr" {
+					frame = frameStderr
+				}
+				r = io.TeeReader(r, h.stream(frame))
 			}
 			lw.drain(r, st.name) // a PTY master ends with EIO once the process is gone
 		}()

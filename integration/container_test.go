@@ -427,8 +427,8 @@ func TestCommit(t *testing.T) {
 	noLeftovers(t, root)
 }
 
-// TestAttach: attach streams a running container's output from now on and
-// exits with its code; input can only be given at start.
+// TestAttach: attach streams a running container's output from now on,
+// passes input to a container created with -i, and exits with its code.
 func TestAttach(t *testing.T) {
 	root, run := busyboxRoot(t)
 	run("container", "run", "-d", "--name", "talker", "bb:1", "sh", "-c", "echo before; sleep 1; echo after; echo oops >&2; exit 6")
@@ -445,12 +445,12 @@ func TestAttach(t *testing.T) {
 	if r := run("container", "attach", "talker"); r.code == 0 || !strings.Contains(r.stderr, "cannot attach to a stopped container") {
 		t.Errorf("attach to a stopped container: %d %q", r.code, r.stderr)
 	}
-	run("container", "run", "-d", "-i", "--name", "reader", "bb:1", "cat")
+	run("container", "run", "-d", "-i", "--name", "reader", "bb:1", "sh", "-c", "read line; echo got $line; exit 4")
 	if got := run("container", "inspect", "-f", "{{.State.Status}}", "reader").stdout; got != "running\n" {
-		t.Errorf("run -d -i cat is %q: its input should stay open", got)
+		t.Errorf("run -d -i is %q: its input should stay open", got)
 	}
-	if r := run("container", "attach", "reader"); r.code == 0 || !strings.Contains(r.stderr, "--no-stdin") {
-		t.Errorf("attaching input: %d %q", r.code, r.stderr)
+	if r := berth(t, t.TempDir(), "hello\n", "--root", root, "container", "attach", "reader"); r.code != 4 || r.stdout != "got hello\n" {
+		t.Errorf("attach with input: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
 	run("container", "rm", "-f", "talker", "reader")
 	noLeftovers(t, root)
@@ -526,5 +526,21 @@ func TestInit(t *testing.T) {
 		run("container", "rm", "-f", name)
 	}
 	run("container", "rm", "sleeper")
+	noLeftovers(t, root)
+}
+
+// TestCreateStart: create then start -ai gives the container its input and
+// returns its exit code.
+func TestCreateStart(t *testing.T) {
+	root, run := busyboxRoot(t)
+	id := strings.TrimSpace(run("container", "create", "-i", "--name", "later", "bb:1", "sh", "-c", "read l; echo got $l; exit 5").stdout)
+	if got := run("container", "inspect", "-f", "{{.State.Status}}", id).stdout; got != "created\n" {
+		t.Errorf("after create: %q", got)
+	}
+	r := berth(t, t.TempDir(), "input\n", "--root", root, "container", "start", "-ai", "later")
+	if r.code != 5 || r.stdout != "got input\n" {
+		t.Errorf("start -ai: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	run("container", "rm", "later")
 	noLeftovers(t, root)
 }

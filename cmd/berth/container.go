@@ -338,18 +338,26 @@ func eachContainer(g *globals, args []string, fn func(m *container.Manager, ref 
 }
 
 func newContainerStartCmd(g *globals) *cobra.Command {
-	var attach bool
+	var attach, interactive bool
 	cmd := &cobra.Command{
 		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Start one or more stopped containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if attach {
+			if attach || interactive {
 				m, err := g.containers()
 				if err != nil {
 					return err
 				}
-				code, err := m.Start(cmd.Context(), args[0], &container.Attach{Stdout: g.stdout, Stderr: g.stderr})
+				e, err := m.Get(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				a := g.attach(&e.Record)
+				if !interactive {
+					a.Stdin = nil
+				}
+				code, err := m.Start(cmd.Context(), args[0], a)
 				if err != nil {
 					return exitError{code: 1, err: err}
 				}
@@ -362,6 +370,7 @@ func newContainerStartCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "Attach STDOUT/STDERR and forward signals")
+	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "Attach container's STDIN")
 	return cmd
 }
 
@@ -813,7 +822,7 @@ func newContainerAttachCmd(g *globals) *cobra.Command {
 				return err
 			}
 			code, err := m.Attach(cmd.Context(), args[0], container.AttachOptions{
-				NoStdin: noStdin, SigProxy: sigProxy, Stdout: g.stdout, Stderr: g.stderr,
+				NoStdin: noStdin, SigProxy: sigProxy, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr,
 			})
 			if err != nil {
 				return err
