@@ -29,7 +29,7 @@ func init() {
 
 // busyboxLowers stores and unpacks the busybox test image under dir and
 // returns its layer directories.
-func busyboxLowers(t *testing.T, dir string) []string {
+func busyboxLowers(t testing.TB, dir string) []string {
 	t.Helper()
 	s, snaps, err := image.OpenRoot(dir)
 	if err != nil {
@@ -152,5 +152,39 @@ func TestSeccompProfile(t *testing.T) {
 	}
 	if !SeccompSupported {
 		t.Log("this test binary was built without the seccomp tag: the profile is checked, not enforced (make test builds with it)")
+	}
+}
+
+// BenchmarkCreateStart is the runtime's own cost per container, in process:
+// mount the rootfs, create, start `true`, wait, delete.
+func BenchmarkCreateStart(b *testing.B) {
+	fixture.RequireRoot(b, "namespaces, cgroups and overlay mounts")
+	root := b.TempDir()
+	lowers := busyboxLowers(b, root)
+	rt, err := New(filepath.Join(root, "state"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; b.Loop(); i++ {
+		bundle := filepath.Join(root, fmt.Sprintf("bundle-%d", i))
+		s := Spec{
+			ID:      fmt.Sprintf("berth-bench-%d-%d", os.Getpid(), i),
+			Rootfs:  Rootfs{Lowers: lowers, Upper: filepath.Join(bundle, "upper"), Work: filepath.Join(bundle, "work")},
+			Process: Process{Args: []string{"true"}, Env: []string{"PATH=/bin"}},
+		}
+		c, err := rt.Create(context.Background(), s, bundle)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, _, err := c.Start(IO{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if code, err := p.Wait(); err != nil || code != 0 {
+			b.Fatalf("exit %d, %v", code, err)
+		}
+		if err := c.Delete(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
