@@ -36,31 +36,39 @@ func (r *Runtime) Exec(id string, e Exec, stdio IO) (*Proc, *os.File, error) {
 		return nil, nil, fmt.Errorf("container %s is not running: %w", id, ErrState)
 	}
 	p := &libcontainer.Process{Args: e.Args, Env: e.Env, Cwd: cwdOr(e.Cwd), UID: int(e.UID), GID: int(e.GID)}
-	var parent *os.File
-	if e.Terminal {
-		p.ConsoleHeight, p.ConsoleWidth = stdio.Rows, stdio.Cols
-		parent, p.ConsoleSocket, err = consoleSocket()
-		if err != nil {
-			return nil, nil, err
-		}
-		defer parent.Close()
-		defer p.ConsoleSocket.Close()
-	} else {
-		p.Stdin, p.Stdout, p.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
-	}
-	if err := lc.Run(p); err != nil {
+	master, err := runProcess(lc, p, stdio, e.Terminal)
+	if err != nil {
 		return nil, nil, fmt.Errorf("exec in container %s: %w", id, err)
 	}
-	if !e.Terminal {
-		return &Proc{p: p}, nil, nil
+	return &Proc{p: p}, master, nil
+}
+
+// runProcess runs p in lc: with its streams, or with a terminal, whose
+// master it returns. The terminal is sized before the process starts.
+func runProcess(lc *libcontainer.Container, p *libcontainer.Process, stdio IO, terminal bool) (*os.File, error) {
+	if !terminal {
+		p.Stdin, p.Stdout, p.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+		return nil, lc.Run(p)
+	}
+	p.Stdin, p.Stdout, p.Stderr = nil, nil, nil
+	p.ConsoleHeight, p.ConsoleWidth = stdio.Rows, stdio.Cols
+	parent, child, err := consoleSocket()
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	defer child.Close()
+	p.ConsoleSocket = child
+	if err := lc.Run(p); err != nil {
+		return nil, err
 	}
 	master, err := recvFile(parent)
 	if err != nil {
 		p.Signal(unix.SIGKILL)
 		p.Wait()
-		return nil, nil, fmt.Errorf("exec in container %s: receiving its terminal: %w", id, err)
+		return nil, fmt.Errorf("receiving its terminal: %w", err)
 	}
-	return &Proc{p: p}, master, nil
+	return master, nil
 }
 
 // consoleSocket is the socket pair over which libcontainer sends the PTY

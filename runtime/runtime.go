@@ -149,28 +149,9 @@ func (c *Container) Start(stdio IO) (*Proc, *os.File, error) {
 		return nil, nil, err
 	}
 	p.Init = true
-	var parent *os.File
-	if c.spec.Process.Terminal {
-		p.ConsoleHeight, p.ConsoleWidth = stdio.Rows, stdio.Cols
-		parent, p.ConsoleSocket, err = consoleSocket()
-		if err != nil {
-			return nil, nil, err
-		}
-		defer parent.Close()
-		defer p.ConsoleSocket.Close()
-		p.Stdin, p.Stdout, p.Stderr = nil, nil, nil
-	}
-	if err := c.c.Run(p); err != nil {
-		return nil, nil, fmt.Errorf("starting container %s: %w", c.id, err)
-	}
-	if parent == nil {
-		return &Proc{p: p}, nil, nil
-	}
-	master, err := recvFile(parent)
+	master, err := runProcess(c.c, p, stdio, c.spec.Process.Terminal)
 	if err != nil {
-		p.Signal(unix.SIGKILL)
-		p.Wait()
-		return nil, nil, fmt.Errorf("starting container %s: receiving its terminal: %w", c.id, err)
+		return nil, nil, fmt.Errorf("starting container %s: %w", c.id, err)
 	}
 	return &Proc{p: p}, master, nil
 }
