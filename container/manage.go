@@ -7,14 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -22,14 +25,16 @@ import (
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/volumes"
 )
 
 // Manager is what the container commands act through.
 type Manager struct {
-	root   string
-	Store  *Store
-	images *image.Store
-	snaps  *image.Snapshots
+	root    string
+	Store   *Store
+	images  *image.Store
+	snaps   *image.Snapshots
+	Volumes *volumes.Store
 }
 
 // Open opens the containers and images under berth's state root.
@@ -42,7 +47,11 @@ func Open(root string) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{root: root, Store: s, images: imgs, snaps: snaps}, nil
+	vols, err := volumes.Open(filepath.Join(root, "volumes"))
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{root: root, Store: s, images: imgs, snaps: snaps, Volumes: vols}, nil
 }
 
 // CreateOptions are `container create`'s settings.
@@ -77,6 +86,8 @@ type CreateOptions struct {
 	// Init runs berth-init as the container's PID 1 in front of the
 	// command: it forwards signals and reaps orphans.
 	Init bool
+	// Mounts are volumes, binds and tmpfs (-v, --mount).
+	Mounts []volumes.Spec
 	// LogMaxSize (bytes) and LogMaxFile rotate the log, as Docker's
 	// json-file max-size and max-file do; 0 keeps one unbounded file.
 	LogMaxSize int64
@@ -210,11 +221,26 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	} else {
 		rec.Host.StopTimeout = 10
 	}
+	// the image's VOLUMEs are anonymous volumes unless a mount covers them
+	req := slices.Clone(o.Mounts)
+	for _, target := range sortedKeys(ic.Volumes) {
+		if !slices.ContainsFunc(req, func(sp volumes.Spec) bool { return filepath.Clean(sp.Target) == filepath.Clean(target) }) {
+			req = append(req, volumes.Spec{Type: "volume", Target: target})
+		}
+	}
+	vmounts, used, err := m.describeMounts(ctx, req, lowers)
+	if err != nil {
+		return nil, err
+	}
+	rec.Spec.Mounts = append(rec.Spec.Mounts, vmounts...)
+	rec.Volumes = used
 	if err := m.Store.Create(ctx, rec); err != nil {
+		m.removeAnonymous(ctx, used)
 		return nil, err
 	}
 	if err := writeEtc(dir, hostname); err != nil {
 		m.Store.Delete(id)
+		m.removeAnonymous(ctx, used)
 		return nil, err
 	}
 	return rec, nil
@@ -538,8 +564,70 @@ func (m *Manager) List(ctx context.Context) ([]Entry, error) {
 	return all, err
 }
 
+// describeMounts asks the volume store for the mounts, copying the image's
+// files into empty volumes through a read-only view of its layers, mounted
+// by the runtime only if a volume needs it.
+func (m *Manager) describeMounts(ctx context.Context, req []volumes.Spec, lowers []string) ([]specs.Mount, []volumes.Used, error) {
+	view := ""
+	defer func() {
+		if view != "" {
+			runtime.Unmount(view)
+			os.Remove(view)
+		}
+	}()
+	copyUp := func(target, dst string) error {
+		if view == "" {
+			dir, err := os.MkdirTemp(m.root, "image-view-")
+			if err != nil {
+				return err
+			}
+			if err := runtime.MountLowers(lowers, dir); err != nil {
+				os.Remove(dir)
+				return err
+			}
+			view = dir
+		}
+		src, err := securejoin.SecureJoin(view, target)
+		if err != nil {
+			return err
+		}
+		return volumes.CopyTree(ctx, src, dst)
+	}
+	return m.Volumes.Describe(ctx, req, nil, copyUp)
+}
+
+// removeAnonymous removes the anonymous volumes among used: they belong to
+// the container that goes.
+func (m *Manager) removeAnonymous(ctx context.Context, used []volumes.Used) []string {
+	var removed []string
+	for _, u := range used {
+		if u.Anonymous && len(m.VolumeUsers(u.Name)) == 0 {
+			if m.Volumes.Remove(ctx, u.Name, nil) == nil {
+				removed = append(removed, u.Name)
+			}
+		}
+	}
+	return removed
+}
+
+// VolumeUsers names the containers that use volume name.
+func (m *Manager) VolumeUsers(name string) []string {
+	var out []string
+	all, _ := m.Store.List()
+	for _, e := range all {
+		for _, u := range e.Record.Volumes {
+			if u.Name == name {
+				out = append(out, e.Record.Name)
+			}
+		}
+	}
+	return out
+}
+
 // Remove deletes a container; a running one only with force (killed first).
-func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
+// With removeVolumes its anonymous volumes go too (rm -v); named volumes
+// never do.
+func (m *Manager) Remove(ctx context.Context, ref string, force bool, removeVolumes ...bool) error {
 	e, err := m.Get(ctx, ref)
 	if err != nil {
 		return err
@@ -556,7 +644,13 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool) error {
 		return err
 	}
 	m.cleanRuntime(e.Record.ID) // if a monitor died without cleaning up
-	return m.Store.Delete(e.Record.ID)
+	if err := m.Store.Delete(e.Record.ID); err != nil {
+		return err
+	}
+	if len(removeVolumes) > 0 && removeVolumes[0] {
+		m.removeAnonymous(ctx, e.Record.Volumes)
+	}
+	return nil
 }
 
 // ParseRestart reads Docker's --restart value.
@@ -638,3 +732,5 @@ func InitBinary() (string, error) {
 	}
 	return p, nil
 }
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -119,8 +119,13 @@ func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
 	}
 	if e.Record.Host.AutoRemove {
 		// removed before the exit is reported: the caller of run --rm
-		// returns with nothing of the container left, as Docker's does
-		err = s.Delete(id)
+		// returns with nothing of the container left, as Docker's does,
+		// anonymous volumes included
+		if err = s.Delete(id); err == nil {
+			if m, merr := Open(root); merr == nil {
+				m.removeAnonymous(ctx, e.Record.Volumes)
+			}
+		}
 	}
 	report(fmt.Sprintf("exit %d", st.ExitCode))
 	if status != nil {

@@ -3,6 +3,8 @@ package container
 import (
 	"time"
 
+	"github.com/berth-dev/berth/volumes"
+
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -22,6 +24,9 @@ type Record struct {
 	Spec   runtime.Spec
 	Config Config
 	Host   HostConfig
+	// Volumes are the volumes its mounts use; anonymous ones go with it
+	// (rm -v, run --rm).
+	Volumes []volumes.Used
 }
 
 // Config is the part of Docker's container config berth keeps for inspect.

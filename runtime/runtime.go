@@ -243,6 +243,28 @@ func MountRootfs(r Rootfs, target string) error {
 	return nil
 }
 
+// MountLowers mounts a read-only view of an image's layers (top first) at
+// target: what the image holds, for copying it into a volume.
+func MountLowers(lowers []string, target string) error {
+	if err := os.MkdirAll(target, 0o700); err != nil {
+		return err
+	}
+	switch len(lowers) {
+	case 0:
+		return fmt.Errorf("no layers: %w", ErrInvalid)
+	case 1:
+		// overlayfs wants two lower layers when there is no upper one
+		if err := unix.Mount(lowers[0], target, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("mounting the image view: %w", err)
+		}
+		return unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
+	}
+	if err := unix.Mount("overlay", target, "overlay", unix.MS_RDONLY, "lowerdir="+strings.Join(lowers, ":")); err != nil {
+		return fmt.Errorf("mounting the image view: %w", err)
+	}
+	return nil
+}
+
 // Unmount detaches a rootfs if it is mounted.
 func Unmount(target string) error {
 	err := unix.Unmount(target, unix.MNT_DETACH)

@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -169,7 +170,7 @@ func (s Spec) ociSpec(root string) (*specs.Spec, error) {
 			Rlimits:         p.Rlimits,
 			OOMScoreAdj:     s.Resources.OOMScoreAdj,
 		},
-		Mounts: append(defaultMounts(s.ShmSize), s.Mounts...),
+		Mounts: append(defaultMounts(s.ShmSize), parentsFirst(s.Mounts)...),
 		Linux: &specs.Linux{
 			CgroupsPath: "/berth/" + s.ID,
 			Sysctl:      s.Sysctls,
@@ -277,6 +278,17 @@ func device(d Device) (specs.LinuxDevice, specs.LinuxDeviceCgroup, error) {
 	}
 	return specs.LinuxDevice{Path: dst, Type: kind, Major: major, Minor: minor, FileMode: &mode, UID: &uid, GID: &gid},
 		specs.LinuxDeviceCgroup{Allow: true, Type: kind, Major: &major, Minor: &minor, Access: perms}, nil
+}
+
+// parentsFirst orders mounts so that a directory is mounted before anything
+// inside it (a volume at /etc before the container's /etc/hosts), keeping
+// the given order among mounts of the same depth.
+func parentsFirst(mounts []specs.Mount) []specs.Mount {
+	out := slices.Clone(mounts)
+	slices.SortStableFunc(out, func(a, b specs.Mount) int {
+		return strings.Count(filepath.Clean(a.Destination), "/") - strings.Count(filepath.Clean(b.Destination), "/")
+	})
+	return out
 }
 
 // defaultMounts are the file systems every container gets, as in Docker.

@@ -16,6 +16,7 @@ import (
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/format"
 	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/volumes"
 )
 
 func init() {
@@ -47,6 +48,7 @@ type createFlags struct {
 	env, envFiles, labels             []string
 	ulimits, sysctls, tmpfs, devices  []string
 	securityOpts, logOpts             []string
+	volumeFlags, mountFlags           []string
 }
 
 func (f *createFlags) register(cmd *cobra.Command) {
@@ -86,6 +88,8 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.securityOpts, "security-opt", nil, "Security Options")
 	fs.StringArrayVar(&f.logOpts, "log-opt", nil, "Log driver options (json-file: max-size, max-file)")
 	fs.BoolVar(&f.o.Init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
+	fs.StringArrayVarP(&f.volumeFlags, "volume", "v", nil, "Bind mount a volume")
+	fs.StringArrayVar(&f.mountFlags, "mount", nil, "Attach a filesystem mount to the container")
 	fs.BoolVarP(&f.o.Interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
 	fs.BoolVarP(&f.o.TTY, "tty", "t", false, "Allocate a pseudo-TTY")
 }
@@ -184,6 +188,20 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 			return o, usageError{err}
 		}
 		o.Devices = append(o.Devices, dev)
+	}
+	for _, v := range f.volumeFlags {
+		sp, err := volumes.ParseVolumeFlag(v)
+		if err != nil {
+			return o, usageError{err}
+		}
+		o.Mounts = append(o.Mounts, sp)
+	}
+	for _, v := range f.mountFlags {
+		sp, err := volumes.ParseMountFlag(v)
+		if err != nil {
+			return o, usageError{err}
+		}
+		o.Mounts = append(o.Mounts, sp)
 	}
 	for _, lo := range f.logOpts {
 		k, v, _ := strings.Cut(lo, "=")
@@ -286,7 +304,7 @@ func newContainerRunCmd(g *globals) *cobra.Command {
 			code, err := m.Start(cmd.Context(), rec.ID, g.attach(rec))
 			if err != nil {
 				if f.o.AutoRemove {
-					m.Remove(cmd.Context(), rec.ID, true)
+					m.Remove(cmd.Context(), rec.ID, true, true)
 				}
 				return runError(code, err)
 			}
@@ -420,17 +438,17 @@ func newContainerKillCmd(g *globals) *cobra.Command {
 }
 
 func newContainerRmCmd(g *globals) *cobra.Command {
-	var force, volumes bool
+	var force, removeVolumes bool
 	cmd := &cobra.Command{
 		Use: "rm [OPTIONS] CONTAINER [CONTAINER...]", Aliases: []string{"remove"}, Short: "Remove one or more containers", Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachContainer(g, args, func(m *container.Manager, ref string) error {
-				return m.Remove(cmd.Context(), ref, force)
+				return m.Remove(cmd.Context(), ref, force, removeVolumes)
 			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force the removal of a running container (uses SIGKILL)")
-	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "Remove anonymous volumes associated with the container")
+	cmd.Flags().BoolVarP(&removeVolumes, "volumes", "v", false, "Remove anonymous volumes associated with the container")
 	return cmd
 }
 

@@ -10,7 +10,7 @@ func objectCommands(g *globals) []*cobra.Command {
 	filter := list("filter", "", "Provide filter values")
 	quiet := b("quiet", "q", "Only display IDs")
 	force := b("force", "f", "Do not prompt for confirmation")
-	return append([]*cobra.Command{newImageCmd(g), newContainerCmd(g)}, buildAll(g, []cmdSpec{
+	return append([]*cobra.Command{newImageCmd(g), newContainerCmd(g), newVolumeCmd(g)}, buildAll(g, []cmdSpec{
 		{use: "network", short: "Manage networks", subcommands: []cmdSpec{
 			{use: "create [OPTIONS] NETWORK", short: "Create a network", flags: []flag{
 				s("driver", "d", "bridge", "Driver to manage the Network"),
@@ -32,17 +32,6 @@ func objectCommands(g *globals) []*cobra.Command {
 			{use: "disconnect [OPTIONS] NETWORK CONTAINER", short: "Disconnect a container from a network", flags: []flag{
 				b("force", "f", "Force the container to disconnect from a network"),
 			}},
-		}},
-		{use: "volume", short: "Manage volumes", subcommands: []cmdSpec{
-			{use: "create [OPTIONS] [VOLUME]", short: "Create a volume", flags: []flag{
-				s("driver", "d", "local", "Specify volume driver name"),
-				list("opt", "o", "Set driver specific options"),
-				list("label", "", "Set metadata for a volume"),
-			}},
-			{use: "ls [OPTIONS]", short: "List volumes", aliases: []string{"list"}, flags: []flag{quiet, filter, format}},
-			{use: "inspect [OPTIONS] VOLUME [VOLUME...]", short: "Display detailed information on one or more volumes", flags: []flag{s("format", "f", "", "Format output using a custom template")}},
-			{use: "rm [OPTIONS] VOLUME [VOLUME...]", short: "Remove one or more volumes", aliases: []string{"remove"}, flags: []flag{b("force", "f", "Force the removal of one or more volumes")}},
-			{use: "prune [OPTIONS]", short: "Remove unused local volumes", flags: []flag{b("all", "a", "Remove all unused volumes, not just anonymous ones"), filter, force}},
 		}},
 		{use: "system", short: "Manage berth", subcommands: []cmdSpec{
 			{use: "info [OPTIONS]", short: "Display system-wide information", flags: []flag{s("format", "f", "", "Format output using a custom template")}},

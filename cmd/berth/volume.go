@@ -1,0 +1,283 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"time"
+
+	units "github.com/docker/go-units"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/format"
+	"github.com/berth-dev/berth/volumes"
+)
+
+func newVolumeCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "volume", Short: "Manage volumes"}
+	cmd.AddCommand(newVolumeCreateCmd(g), newVolumeLsCmd(g), newVolumeInspectCmd(g), newVolumeRmCmd(g), newVolumePruneCmd(g))
+	return cmd
+}
+
+// keyValues reads repeated KEY=VALUE flags.
+func keyValues(flag string, list []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range list {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok && flag == "--opt" {
+			return nil, usageError{fmt.Errorf("invalid %s %q: want KEY=VALUE", flag, kv)}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func newVolumeCreateCmd(g *globals) *cobra.Command {
+	var driver string
+	var opts, labels []string
+	cmd := &cobra.Command{
+		Use: "create [OPTIONS] [VOLUME]", Short: "Create a volume", Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o := volumes.CreateOptions{Driver: driver}
+			var err error
+			if o.Options, err = keyValues("--opt", opts); err != nil {
+				return err
+			}
+			if o.Labels, err = keyValues("--label", labels); err != nil {
+				return err
+			}
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			v, err := m.Volumes.Create(cmd.Context(), name, o)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(g.stdout, v.Name)
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&driver, "driver", "d", "local", "Specify volume driver name")
+	cmd.Flags().StringArrayVarP(&opts, "opt", "o", nil, "Set driver specific options")
+	cmd.Flags().StringArrayVar(&labels, "label", nil, "Set metadata for a volume")
+	return cmd
+}
+
+// volumeRow is one row of `volume ls`, with Docker's field names.
+type volumeRow struct {
+	Driver, Name, Mountpoint, Scope, Labels, CreatedAt string
+	Links                                              string
+}
+
+func newVolumeLsCmd(g *globals) *cobra.Command {
+	var quiet bool
+	var filters []string
+	var fmtFlag string
+	cmd := &cobra.Command{
+		Use: "ls [OPTIONS]", Aliases: []string{"list"}, Short: "List volumes", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			all, err := m.Volumes.List()
+			if err != nil {
+				return err
+			}
+			keep, err := volumeFilter(filters, func(name string) bool { return len(m.VolumeUsers(name)) > 0 })
+			if err != nil {
+				return err
+			}
+			var rows []any
+			for _, v := range all {
+				if !keep(v) {
+					continue
+				}
+				if quiet {
+					fmt.Fprintln(g.stdout, v.Name)
+					continue
+				}
+				var labels []string
+				for k, val := range v.Labels {
+					labels = append(labels, k+"="+val)
+				}
+				rows = append(rows, volumeRow{Driver: v.Driver, Name: v.Name, Mountpoint: v.Mountpoint, Scope: v.Scope,
+					Labels: strings.Join(labels, ","), CreatedAt: v.CreatedAt.Format(time.RFC3339), Links: "N/A"})
+			}
+			if quiet {
+				return nil
+			}
+			t := format.Table{Default: "{{.Driver}}\t{{.Name}}", Headers: map[string]string{"Name": "VOLUME NAME"}}
+			return t.Write(g.stdout, fmtFlag, rows)
+		},
+	}
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display volume names")
+	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "Provide filter values (e.g. \"dangling=true\")")
+	cmd.Flags().StringVar(&fmtFlag, "format", "", "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'")
+	return cmd
+}
+
+// volumeFilter reads Docker's volume filters: dangling, label, name.
+func volumeFilter(filters []string, used func(string) bool) (func(volumes.Volume) bool, error) {
+	var tests []func(volumes.Volume) bool
+	for _, f := range filters {
+		k, v, _ := strings.Cut(f, "=")
+		switch k {
+		case "dangling":
+			want := v == "true" || v == "1"
+			tests = append(tests, func(vol volumes.Volume) bool { return used(vol.Name) != want })
+		case "label":
+			lk, lv, hasValue := strings.Cut(v, "=")
+			tests = append(tests, func(vol volumes.Volume) bool {
+				got, ok := vol.Labels[lk]
+				return ok && (!hasValue || got == lv)
+			})
+		case "name":
+			tests = append(tests, func(vol volumes.Volume) bool { return strings.Contains(vol.Name, v) })
+		default:
+			return nil, usageError{fmt.Errorf("invalid filter '%s'", k)}
+		}
+	}
+	return func(vol volumes.Volume) bool {
+		for _, t := range tests {
+			if !t(vol) {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+func newVolumeInspectCmd(g *globals) *cobra.Command {
+	var tmpl string
+	cmd := &cobra.Command{
+		Use: "inspect [OPTIONS] VOLUME [VOLUME...]", Short: "Display detailed information on one or more volumes", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			var docs []any
+			var errs []error
+			for _, a := range args {
+				v, err := m.Volumes.Get(a)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				docs = append(docs, v)
+			}
+			if err := writeInspect(g.stdout, tmpl, docs); err != nil {
+				return err
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().StringVarP(&tmpl, "format", "f", "", "Format output using a custom template")
+	return cmd
+}
+
+func newVolumeRmCmd(g *globals) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use: "rm [OPTIONS] VOLUME [VOLUME...]", Aliases: []string{"remove"}, Short: "Remove one or more volumes", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			var errs []error
+			for _, name := range args {
+				err := m.Volumes.Remove(cmd.Context(), name, m.VolumeUsers(name))
+				if err != nil {
+					if force && errors.Is(err, volumes.ErrNotFound) {
+						continue // -f: a missing volume is not an error
+					}
+					errs = append(errs, err)
+					continue
+				}
+				fmt.Fprintln(g.stdout, name)
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not error if a volume does not exist (a volume in use is never removed)")
+	return cmd
+}
+
+func newVolumePruneCmd(g *globals) *cobra.Command {
+	var all, force bool
+	var filters []string
+	cmd := &cobra.Command{
+		Use: "prune [OPTIONS]", Short: "Remove unused local volumes", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			warning := "WARNING! This will remove anonymous local volumes not used by at least one container."
+			if all {
+				warning = "WARNING! This will remove all local volumes not used by at least one container."
+			}
+			if !force && !confirm(g, warning) {
+				return nil
+			}
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			keep, err := volumeFilter(filters, func(string) bool { return false })
+			if err != nil {
+				return err
+			}
+			list, err := m.Volumes.List()
+			if err != nil {
+				return err
+			}
+			var removed []string
+			var freed int64
+			for _, v := range list {
+				if (!all && !v.Anonymous()) || !keep(v) || len(m.VolumeUsers(v.Name)) > 0 {
+					continue
+				}
+				size := dirSize(v.Mountpoint)
+				if err := m.Volumes.Remove(cmd.Context(), v.Name, nil); err != nil {
+					return err
+				}
+				removed = append(removed, v.Name)
+				freed += size
+			}
+			if len(removed) > 0 {
+				fmt.Fprintln(g.stdout, "Deleted Volumes:")
+				for _, n := range removed {
+					fmt.Fprintln(g.stdout, n)
+				}
+				fmt.Fprintln(g.stdout)
+			}
+			fmt.Fprintf(g.stdout, "Total reclaimed space: %s\n", humanBytes(freed))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused volumes, not just anonymous ones")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values (e.g. \"label=<label>\")")
+	return cmd
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+func humanBytes(n int64) string { return units.HumanSize(float64(n)) }

@@ -1,0 +1,92 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestVolumes(t *testing.T) {
+	root, run := busyboxRoot(t)
+	ok := func(r result) result {
+		t.Helper()
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		return r
+	}
+	// a named volume outlives containers and is shared between them
+	ok(run("volume", "create", "--label", "team=web", "data"))
+	ok(run("container", "run", "--rm", "-v", "data:/data", "bb:1", "sh", "-c", "echo kept > /data/f"))
+	if out := ok(run("container", "run", "--rm", "-v", "data:/data:ro", "bb:1", "cat", "/data/f")).stdout; out != "kept\n" {
+		t.Errorf("second container read %q", out)
+	}
+	if r := run("container", "run", "--rm", "-v", "data:/data:ro", "bb:1", "touch", "/data/x"); r.code == 0 || !strings.Contains(r.stderr, "Read-only file system") {
+		t.Errorf(":ro write: %d %q", r.code, r.stderr)
+	}
+	// copy-up: the image's /etc, owners and modes kept, into an empty volume only
+	out := ok(run("container", "run", "--rm", "-v", "etc:/etc", "bb:1", "sh", "-c", "stat -c '%a %u' /etc /etc/passwd; echo changed > /etc/passwd")).stdout
+	if out != "755 0\n644 0\n" {
+		t.Errorf("copied-up /etc: %q", out)
+	}
+	if out := ok(run("container", "run", "--rm", "-v", "etc:/etc", "bb:1", "cat", "/etc/passwd")).stdout; out != "changed\n" {
+		t.Errorf("a volume holding data was overwritten: %q", out)
+	}
+	if out := ok(run("container", "run", "--rm", "-v", "empty:/etc:nocopy", "bb:1", "sh", "-c", "ls /etc | grep -c passwd; true")).stdout; out != "0\n" {
+		t.Errorf("nocopy copied: %q", out)
+	}
+	// a bind mount seen both ways; --mount tmpfs with a size
+	host := t.TempDir()
+	os.WriteFile(filepath.Join(host, "in"), []byte("from host\n"), 0o644)
+	if out := ok(run("container", "run", "--rm", "-v", host+":/mnt", "bb:1", "sh", "-c", "cat /mnt/in; echo from container > /mnt/out")).stdout; out != "from host\n" {
+		t.Errorf("bind read: %q", out)
+	}
+	if data, _ := os.ReadFile(filepath.Join(host, "out")); string(data) != "from container\n" {
+		t.Errorf("bind write: %q", data)
+	}
+	if r := run("container", "run", "--rm", "--mount", "type=tmpfs,target=/scratch,tmpfs-size=1m", "bb:1", "sh", "-c", "head -c 2000000 /dev/zero > /scratch/f"); r.code == 0 {
+		t.Error("a 1 MB tmpfs took 2 MB")
+	}
+	// in use: refused; anonymous volumes go with rm -v, named ones stay
+	ok(run("container", "run", "-d", "--name", "user", "-v", "data:/data", "-v", "/anon", "bb:1", "sleep", "60"))
+	if r := run("volume", "rm", "data"); r.code == 0 || !strings.Contains(r.stderr, "volume is in use - [user]") {
+		t.Errorf("volume rm of a volume in use: %d %q", r.code, r.stderr)
+	}
+	before := strings.Fields(ok(run("volume", "ls", "-q")).stdout)
+	ok(run("container", "rm", "-f", "-v", "user"))
+	after := strings.Fields(ok(run("volume", "ls", "-q")).stdout)
+	if len(after) != len(before)-1 || !strings.Contains(strings.Join(after, " "), "data") {
+		t.Errorf("rm -v: volumes %v -> %v, want only the anonymous one gone", before, after)
+	}
+	if out := ok(run("volume", "ls", "--filter", "label=team=web", "--format", "{{.Name}}")).stdout; out != "data\n" {
+		t.Errorf("ls --filter label: %q", out)
+	}
+	// bad input: one line, exit 125, nothing made
+	for _, args := range [][]string{{"-v", "bad/name:/x"}, {"-v", "data:relative"}, {"--mount", "type=bind,source=/nonexistent,target=/x"}, {"--mount", "type=nfs,target=/x"}} {
+		if r := run(append(append([]string{"container", "run", "--rm"}, args...), "bb:1", "true")...); r.code != 125 || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("run %v: exit %d, %q", args, r.code, r.stderr)
+		}
+	}
+	if r := run("volume", "create", "bad/name"); r.code == 0 {
+		t.Error("created a volume with a / in its name")
+	}
+	if out := ok(run("volume", "prune", "-a", "-f")).stdout; !strings.Contains(out, "data") {
+		t.Errorf("prune -a: %q", out)
+	}
+	if out := ok(run("volume", "ls", "-q")).stdout; out != "" {
+		t.Errorf("volumes left after prune -a: %q", out)
+	}
+	noLeftovers(t, root)
+}
+
+// TestAnonymousVolumesGoWithRunRm: run --rm takes the anonymous volumes
+// it made (the image's VOLUME too) and leaves named ones.
+func TestAnonymousVolumesGoWithRunRm(t *testing.T) {
+	_, run := busyboxRoot(t)
+	run("container", "run", "--rm", "-v", "/scratch", "-v", "named:/named", "bb:1", "true")
+	if out := run("volume", "ls", "-q").stdout; out != "named\n" {
+		t.Errorf("after run --rm: volumes %q, want only named", out)
+	}
+	run("volume", "rm", "named")
+}

@@ -1,0 +1,339 @@
+package volumes
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	units "github.com/docker/go-units"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/tarfs"
+)
+
+// Spec is one mount a container asks for: -v, --mount, or compose's volumes.
+type Spec struct {
+	// Type is volume, bind or tmpfs.
+	Type string
+	// Source is the volume's name ("" for anonymous) or the host path.
+	Source string
+	// Target is where it appears in the container; absolute.
+	Target   string
+	ReadOnly bool
+	// NoCopy skips copying the image's files into an empty volume.
+	NoCopy bool
+	// Propagation is a bind's mount propagation (rprivate by default).
+	Propagation string
+	// Subpath mounts a directory inside the volume.
+	Subpath string
+	// CreateHostPath makes a missing bind source a directory, as -v does.
+	CreateHostPath bool
+	TmpfsSize      int64
+	TmpfsMode      os.FileMode
+}
+
+// ParseVolumeFlag reads docker's -v: [SOURCE:]TARGET[:OPTIONS]. A source
+// starting with / (or . or ~) is a host path, anything else a volume name;
+// no source is an anonymous volume.
+func ParseVolumeFlag(s string) (Spec, error) {
+	parts := strings.Split(s, ":")
+	var sp Spec
+	switch len(parts) {
+	case 1:
+		sp = Spec{Type: "volume", Target: parts[0]}
+	case 2, 3:
+		if strings.HasPrefix(parts[1], "/") {
+			sp = Spec{Source: parts[0], Target: parts[1]}
+			if len(parts) == 3 {
+				if err := sp.options(parts[2]); err != nil {
+					return sp, fmt.Errorf("invalid volume specification %q: %w", s, err)
+				}
+			}
+		} else if len(parts) == 2 {
+			sp = Spec{Type: "volume", Target: parts[0]}
+			if err := sp.options(parts[1]); err != nil {
+				return sp, fmt.Errorf("invalid volume specification %q: %w", s, err)
+			}
+		} else {
+			return sp, errclass.New(ErrInvalid, "invalid volume specification %q", s)
+		}
+	default:
+		return sp, errclass.New(ErrInvalid, "invalid volume specification %q", s)
+	}
+	if sp.Type == "" {
+		if isHostPath(sp.Source) {
+			sp.Type, sp.CreateHostPath = "bind", true
+		} else {
+			sp.Type = "volume"
+		}
+	}
+	return sp, sp.check()
+}
+
+func isHostPath(s string) bool {
+	return strings.HasPrefix(s, "/") || strings.HasPrefix(s, ".") || strings.HasPrefix(s, "~")
+}
+
+// options reads -v's comma-separated options.
+func (sp *Spec) options(opts string) error {
+	for _, o := range strings.Split(opts, ",") {
+		switch o {
+		case "ro", "readonly":
+			sp.ReadOnly = true
+		case "rw":
+			sp.ReadOnly = false
+		case "nocopy":
+			sp.NoCopy = true
+		case "z", "Z":
+			fmt.Fprintf(os.Stderr, "warning: the %q volume option relabels for SELinux, which this machine does not use: ignored\n", o)
+		case "shared", "rshared", "slave", "rslave", "private", "rprivate":
+			sp.Propagation = o
+		case "":
+		default:
+			return errclass.New(ErrInvalid, "unknown option %q", o)
+		}
+	}
+	return nil
+}
+
+// ParseMountFlag reads docker's --mount: type=...,source=...,target=...,...
+func ParseMountFlag(s string) (Spec, error) {
+	sp := Spec{Type: "volume"}
+	for _, field := range strings.Split(s, ",") {
+		k, v, hasValue := strings.Cut(field, "=")
+		k = strings.ToLower(strings.TrimSpace(k))
+		switch k {
+		case "type":
+			sp.Type = v
+		case "source", "src":
+			sp.Source = v
+		case "target", "destination", "dst":
+			sp.Target = v
+		case "readonly", "ro":
+			sp.ReadOnly = !hasValue || v == "1" || v == "true"
+		case "volume-nocopy":
+			sp.NoCopy = !hasValue || v == "1" || v == "true"
+		case "volume-subpath":
+			sp.Subpath = v
+		case "bind-propagation":
+			sp.Propagation = v
+		case "tmpfs-size":
+			n, err := units.RAMInBytes(v)
+			if err != nil || n <= 0 {
+				return sp, errclass.New(ErrInvalid, "invalid tmpfs-size %q in --mount %q", v, s)
+			}
+			sp.TmpfsSize = n
+		case "tmpfs-mode":
+			m, err := strconv.ParseUint(v, 8, 32)
+			if err != nil {
+				return sp, errclass.New(ErrInvalid, "invalid tmpfs-mode %q in --mount %q", v, s)
+			}
+			sp.TmpfsMode = os.FileMode(m)
+		case "":
+		default:
+			return sp, errclass.New(ErrInvalid, "unexpected key %q in --mount %q", k, s)
+		}
+	}
+	if sp.Type != "volume" && sp.Type != "bind" && sp.Type != "tmpfs" {
+		return sp, errclass.New(ErrInvalid, "mount type %q is not supported (volume, bind, tmpfs are)", sp.Type)
+	}
+	if sp.Type == "bind" && sp.Source == "" {
+		return sp, errclass.New(ErrInvalid, "--mount %q: a bind needs a source", s)
+	}
+	return sp, sp.check()
+}
+
+func (sp Spec) check() error {
+	if !strings.HasPrefix(sp.Target, "/") {
+		return errclass.New(ErrInvalid, "invalid mount config: mount path %q must be absolute", sp.Target)
+	}
+	if sp.Target == "/" {
+		return errclass.New(ErrInvalid, "invalid mount config: cannot mount over /")
+	}
+	return nil
+}
+
+// Used is a volume a container's mounts use.
+type Used struct {
+	Name      string
+	Target    string
+	Anonymous bool
+}
+
+// Describe turns a container's mount requests into the mounts the runtime
+// makes, creating the volumes they name (or anonymous ones) and checking bind
+// sources. copyUp is called for each volume that is empty and wants the
+// image's files at its target. The runtime mounts them parent before child,
+// whatever order they were asked in.
+func (s *Store) Describe(ctx context.Context, req []Spec, labels map[string]string, copyUp func(target, dst string) error) ([]specs.Mount, []Used, error) {
+	var mounts []specs.Mount
+	var used []Used
+	seen := map[string]bool{}
+	for _, sp := range req {
+		target := filepath.Clean(sp.Target)
+		if seen[target] {
+			return nil, nil, errclass.New(ErrInvalid, "duplicate mount point: %s", target)
+		}
+		seen[target] = true
+		opts := []string{"rbind", cmp.Or(sp.Propagation, "rprivate")}
+		if sp.ReadOnly {
+			opts = append(opts, "ro")
+		}
+		switch sp.Type {
+		case "tmpfs":
+			o := []string{"nosuid", "nodev", "noexec"}
+			if sp.TmpfsSize > 0 {
+				o = append(o, fmt.Sprintf("size=%d", sp.TmpfsSize))
+			}
+			if sp.TmpfsMode != 0 {
+				o = append(o, fmt.Sprintf("mode=%o", sp.TmpfsMode))
+			}
+			if sp.ReadOnly {
+				o = append(o, "ro")
+			}
+			mounts = append(mounts, specs.Mount{Destination: target, Type: "tmpfs", Source: "tmpfs", Options: o})
+		case "bind":
+			src, err := hostPath(sp.Source)
+			if err != nil {
+				return nil, nil, err
+			}
+			if _, err := os.Stat(src); err != nil {
+				if !sp.CreateHostPath {
+					return nil, nil, errclass.New(ErrInvalid, "invalid mount config for type \"bind\": bind source path does not exist: %s", src)
+				}
+				if err := os.MkdirAll(src, 0o755); err != nil {
+					return nil, nil, errclass.Wrap(ErrInvalid, err, fmt.Sprintf("creating bind source %s: %v", src, err))
+				}
+			}
+			mounts = append(mounts, specs.Mount{Destination: target, Type: "bind", Source: src, Options: opts})
+		default:
+			v, err := s.Create(ctx, sp.Source, CreateOptions{Labels: maps(labels)})
+			if err != nil {
+				return nil, nil, err
+			}
+			used = append(used, Used{Name: v.Name, Target: target, Anonymous: v.Anonymous()})
+			if m, ok := v.directMount(target, sp.ReadOnly); ok {
+				mounts = append(mounts, m)
+				continue
+			}
+			src := v.Mountpoint
+			if sp.Subpath != "" {
+				sub, err := inside(src, sp.Subpath)
+				if err != nil {
+					return nil, nil, err
+				}
+				src = sub
+			} else if !sp.NoCopy && copyUp != nil {
+				if err := s.copyUp(v, target, copyUp); err != nil {
+					return nil, nil, err
+				}
+			}
+			mounts = append(mounts, specs.Mount{Destination: target, Type: "bind", Source: src, Options: opts})
+		}
+	}
+	return mounts, used, nil
+}
+
+// directMount is the mount of a volume whose driver options make it a
+// file system of its own (type=tmpfs) or a bind of a host directory
+// (o=bind,device=...), instead of its _data directory.
+func (v Volume) directMount(target string, ro bool) (specs.Mount, bool) {
+	o := v.Options
+	var opts []string
+	if o["o"] != "" {
+		for _, x := range strings.Split(o["o"], ",") {
+			if x != "bind" && x != "rbind" {
+				opts = append(opts, x)
+			}
+		}
+	}
+	if ro {
+		opts = append(opts, "ro")
+	}
+	switch {
+	case o["type"] == "tmpfs":
+		return specs.Mount{Destination: target, Type: "tmpfs", Source: "tmpfs", Options: append([]string{"nosuid", "nodev"}, opts...)}, true
+	case strings.Contains(o["o"], "bind") && o["device"] != "":
+		return specs.Mount{Destination: target, Type: "bind", Source: o["device"], Options: append([]string{"rbind", "rprivate"}, opts...)}, true
+	}
+	return specs.Mount{}, false
+}
+
+// copyUp fills an empty volume with the image's files at target: into a
+// temporary directory, then renamed over the empty _data, so a crash leaves
+// it empty (and the copy is tried again) or complete.
+func (s *Store) copyUp(v Volume, target string, from func(target, dst string) error) error {
+	entries, err := os.ReadDir(v.Mountpoint)
+	if err != nil || len(entries) > 0 {
+		return err // holds data: never overwritten
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(v.Mountpoint), "copyup-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := from(target, tmp); err != nil {
+		return errclass.Wrap(ErrInvalid, err, fmt.Sprintf("copying the image's %s into volume %s: %v", target, v.Name, err))
+	}
+	if copied, _ := os.ReadDir(tmp); len(copied) == 0 {
+		return nil // the image has nothing there
+	}
+	// rename(2) replaces an empty directory; Go's os.Rename refuses to
+	if err := unix.Rename(tmp, v.Mountpoint); err != nil {
+		return fmt.Errorf("volume %s: %w", v.Name, err)
+	}
+	return nil
+}
+
+// CopyTree copies the tree at src into dst, the volume's new root, owners
+// and modes included (src's own owner and mode become dst's). A missing
+// src copies nothing.
+func CopyTree(ctx context.Context, src, dst string) error {
+	fi, err := os.Stat(src)
+	if err != nil || !fi.IsDir() {
+		return nil
+	}
+	r, w := io.Pipe()
+	go func() { w.CloseWithError(tarfs.Write(ctx, src, "", w)) }()
+	if err := tarfs.Extract(ctx, r, dst, tarfs.Options{}); err != nil {
+		r.CloseWithError(err)
+		return err
+	}
+	return copyRootMeta(src, dst, fi)
+}
+
+func hostPath(p string) (string, error) {
+	if strings.HasPrefix(p, "~") {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", err
+		}
+		p = filepath.Join(home, p[1:])
+	}
+	return filepath.Abs(p)
+}
+
+// inside resolves sub under root without leaving it.
+func inside(root, sub string) (string, error) {
+	p := filepath.Join(root, filepath.Clean("/"+sub))
+	fi, err := os.Stat(p)
+	if err != nil || !fi.IsDir() {
+		return "", errclass.New(ErrInvalid, "volume subpath %q is not a directory in the volume", sub)
+	}
+	return p, nil
+}
+
+func maps(m map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
