@@ -88,6 +88,9 @@ type CreateOptions struct {
 	Init bool
 	// Mounts are volumes, binds and tmpfs (-v, --mount).
 	Mounts []volumes.Spec
+	// VolumesFrom are containers (NAME[:ro|rw]) whose volumes and binds
+	// this one mounts at the same places (--volumes-from).
+	VolumesFrom []string
 	// LogMaxSize (bytes) and LogMaxFile rotate the log, as Docker's
 	// json-file max-size and max-file do; 0 keeps one unbounded file.
 	LogMaxSize int64
@@ -223,6 +226,11 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	}
 	// the image's VOLUMEs are anonymous volumes unless a mount covers them
 	req := slices.Clone(o.Mounts)
+	from, err := m.volumesFrom(ctx, o.VolumesFrom)
+	if err != nil {
+		return nil, err
+	}
+	req = append(req, from...)
 	for _, target := range sortedKeys(ic.Volumes) {
 		if !slices.ContainsFunc(req, func(sp volumes.Spec) bool { return filepath.Clean(sp.Target) == filepath.Clean(target) }) {
 			req = append(req, volumes.Spec{Type: "volume", Target: target})
@@ -562,6 +570,37 @@ func (m *Manager) List(ctx context.Context) ([]Entry, error) {
 		all[i] = m.Refresh(ctx, all[i])
 	}
 	return all, err
+}
+
+// volumesFrom is what --volumes-from asks for: the other containers'
+// volumes and bind mounts, at the same targets, read-only with :ro.
+func (m *Manager) volumesFrom(ctx context.Context, refs []string) ([]volumes.Spec, error) {
+	var out []volumes.Spec
+	for _, ref := range refs {
+		name, mode, _ := strings.Cut(ref, ":")
+		if mode != "" && mode != "ro" && mode != "rw" {
+			return nil, errclass.New(ErrInvalid, "invalid --volumes-from %q: the mode must be ro or rw", ref)
+		}
+		e, err := m.Get(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range e.Record.Volumes {
+			out = append(out, volumes.Spec{Type: "volume", Source: u.Name, Target: u.Target, ReadOnly: mode == "ro", NoCopy: true})
+		}
+		own := m.Store.Dir(e.Record.ID)
+		for _, mnt := range e.Record.Spec.Mounts {
+			if mnt.Type != "bind" || strings.HasPrefix(mnt.Source, own) || mnt.Destination == initMountPoint {
+				continue // its /etc/hosts and the like are its own
+			}
+			if slices.ContainsFunc(e.Record.Volumes, func(u volumes.Used) bool { return u.Target == mnt.Destination }) {
+				continue // a volume, added above
+			}
+			ro := mode == "ro" || (mode == "" && slices.Contains(mnt.Options, "ro"))
+			out = append(out, volumes.Spec{Type: "bind", Source: mnt.Source, Target: mnt.Destination, ReadOnly: ro})
+		}
+	}
+	return out, nil
 }
 
 // describeMounts asks the volume store for the mounts, copying the image's

@@ -90,3 +90,26 @@ func TestAnonymousVolumesGoWithRunRm(t *testing.T) {
 	}
 	run("volume", "rm", "named")
 }
+
+// TestVolumesFrom: --volumes-from mounts another container's volumes and
+// binds at the same places, read-only with :ro.
+func TestVolumesFrom(t *testing.T) {
+	root, run := busyboxRoot(t)
+	host := t.TempDir()
+	run("container", "create", "--name", "store", "-v", "shared:/shared", "-v", host+":/hostdir", "bb:1", "true")
+	if r := run("container", "run", "--rm", "--volumes-from", "store", "bb:1", "sh", "-c", "echo a > /shared/a; echo b > /hostdir/b"); r.code != 0 {
+		t.Fatalf("volumes-from: %q", r.stderr)
+	}
+	if data, _ := os.ReadFile(filepath.Join(host, "b")); string(data) != "b\n" {
+		t.Errorf("the bind was not shared: %q", data)
+	}
+	if r := run("container", "run", "--rm", "--volumes-from", "store:ro", "bb:1", "sh", "-c", "cat /shared/a; touch /shared/x"); r.stdout != "a\n" || !strings.Contains(r.stderr, "Read-only") {
+		t.Errorf("volumes-from :ro: %q %q", r.stdout, r.stderr)
+	}
+	if r := run("container", "run", "--rm", "--volumes-from", "ghost", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "no such container: ghost") {
+		t.Errorf("unknown --volumes-from: %d %q", r.code, r.stderr)
+	}
+	run("container", "rm", "store")
+	run("volume", "rm", "shared")
+	noLeftovers(t, root)
+}

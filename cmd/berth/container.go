@@ -90,6 +90,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.BoolVar(&f.o.Init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
 	fs.StringArrayVarP(&f.volumeFlags, "volume", "v", nil, "Bind mount a volume")
 	fs.StringArrayVar(&f.mountFlags, "mount", nil, "Attach a filesystem mount to the container")
+	fs.StringArrayVar(&f.o.VolumesFrom, "volumes-from", nil, "Mount volumes from the specified container(s)")
 	fs.BoolVarP(&f.o.Interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
 	fs.BoolVarP(&f.o.TTY, "tty", "t", false, "Allocate a pseudo-TTY")
 }
