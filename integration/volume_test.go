@@ -113,3 +113,27 @@ func TestVolumesFrom(t *testing.T) {
 	run("volume", "rm", "shared")
 	noLeftovers(t, root)
 }
+
+// TestVolumeDriverOptions: the local driver's type=tmpfs and o=bind,device=
+// options make a tmpfs and a bind of a host directory.
+func TestVolumeDriverOptions(t *testing.T) {
+	root, run := busyboxRoot(t)
+	host := t.TempDir()
+	run("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=1m", "tv")
+	run("volume", "create", "-o", "type=none", "-o", "o=bind", "-o", "device="+host, "bv")
+	out := run("container", "run", "--rm", "-v", "tv:/t", "-v", "bv:/b", "bb:1", "sh", "-c", "grep -o ' /t tmpfs [^ ]*size=1024k' /proc/mounts; echo via-volume > /b/f").stdout
+	if !strings.Contains(out, " /t tmpfs ") {
+		t.Errorf("tmpfs volume: %q", out)
+	}
+	if data, _ := os.ReadFile(filepath.Join(host, "f")); string(data) != "via-volume\n" {
+		t.Errorf("bind volume: %q", data)
+	}
+	if r := run("volume", "create", "-o", "o=bind", "-o", "device=/nonexistent", "badbind"); r.code == 0 {
+		t.Error("a bind volume of a missing directory was created")
+	}
+	run("volume", "rm", "tv", "bv")
+	if _, err := os.Stat(filepath.Join(host, "f")); err != nil {
+		t.Errorf("removing a bind volume touched the host directory: %v", err)
+	}
+	noLeftovers(t, root)
+}
