@@ -1,6 +1,11 @@
 package container
 
-import "time"
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+)
 
 // Inspected is `container inspect`'s document, in Docker's shape.
 type Inspected struct {
@@ -32,6 +37,19 @@ type Inspected struct {
 		Env, Cmd, Entrypoint                          []string
 		Labels                                        map[string]string
 	}
+	Mounts []MountPoint
+}
+
+// MountPoint is one entry of inspect's Mounts, in Docker's shape.
+type MountPoint struct {
+	Type        string
+	Name        string `json:",omitempty"`
+	Source      string
+	Destination string
+	Driver      string `json:",omitempty"`
+	Mode        string
+	RW          bool
+	Propagation string
 }
 
 // Inspect describes a container as Docker's inspect does.
@@ -57,6 +75,38 @@ func Inspect(e Entry) Inspected {
 	c := r.Config
 	out.Config.Hostname, out.Config.User, out.Config.WorkingDir, out.Config.StopSignal = c.Hostname, c.User, c.WorkingDir, c.StopSignal
 	out.Config.Image, out.Config.Env, out.Config.Cmd, out.Config.Entrypoint, out.Config.Labels = r.Image, c.Env, c.Cmd, c.Entrypoint, c.Labels
+	out.Mounts = mountPoints(r)
+	return out
+}
+
+// mountPoints lists the container's volumes, binds and tmpfs mounts as
+// Docker's inspect does: not the files berth binds in itself.
+func mountPoints(r Record) []MountPoint {
+	out := []MountPoint{}
+	for _, m := range r.Spec.Mounts {
+		if m.Destination == "/etc/hosts" || m.Destination == "/etc/hostname" || m.Destination == "/etc/resolv.conf" || m.Destination == initMountPoint {
+			continue
+		}
+		mp := MountPoint{Type: m.Type, Source: m.Source, Destination: m.Destination, RW: !slices.Contains(m.Options, "ro"), Propagation: ""}
+		for _, o := range m.Options {
+			if strings.HasSuffix(o, "private") || strings.HasSuffix(o, "shared") || strings.HasSuffix(o, "slave") {
+				mp.Propagation = o
+			}
+		}
+		if !mp.RW {
+			mp.Mode = "ro"
+		}
+		for _, u := range r.Volumes {
+			if u.Target == m.Destination {
+				mp.Type, mp.Name, mp.Driver = "volume", u.Name, "local"
+				mp.Mode = cmp.Or(mp.Mode, "z")
+			}
+		}
+		if m.Type == "tmpfs" {
+			mp.Source = ""
+		}
+		out = append(out, mp)
+	}
 	return out
 }
 

@@ -137,3 +137,19 @@ func TestVolumeDriverOptions(t *testing.T) {
 	}
 	noLeftovers(t, root)
 }
+
+func TestInspectMounts(t *testing.T) {
+	root, run := busyboxRoot(t)
+	host := t.TempDir()
+	run("container", "create", "--name", "m1", "-v", "named:/data", "-v", host+":/h:ro", "--tmpfs", "/tmp2", "bb:1", "true")
+	// as in Docker, Name is there only for volumes (a missing key prints <no value>)
+	out := run("container", "inspect", "-f", "{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}} {{.RW}};{{end}}", "m1").stdout
+	for _, want := range []string{"volume named /data true;", "bind <no value> /h false;", "tmpfs <no value> /tmp2 true;"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Mounts %q lacks %q", out, want)
+		}
+	}
+	run("container", "rm", "m1")
+	run("volume", "rm", "named")
+	noLeftovers(t, root)
+}
