@@ -26,6 +26,8 @@ type Summary struct {
 	Tag          string
 	UniqueSize   string
 	VirtualSize  string
+	// SizeBytes is Size as a number (not part of Docker's output).
+	SizeBytes int64 `json:"-"`
 
 	name    string
 	labels  map[string]string
@@ -66,7 +68,7 @@ func List(s *Store, o ListOptions) ([]Summary, error) {
 		id, _ := img.ConfigName()
 		size := contentSize(img)
 		sum := Summary{Containers: "N/A", Digest: r.Manifest.Digest.String(), SharedSize: "N/A", UniqueSize: "N/A",
-			Size: units.HumanSizeWithPrecision(float64(size), 3), name: r.Name, labels: cf.Config.Labels, created: cf.Created.Time}
+			Size: units.HumanSizeWithPrecision(float64(size), 3), SizeBytes: size, name: r.Name, labels: cf.Config.Labels, created: cf.Created.Time}
 		sum.VirtualSize = sum.Size
 		sum.ID = id.String()
 		if !o.NoTrunc {

@@ -544,3 +544,34 @@ func TestCreateStart(t *testing.T) {
 	run("container", "rm", "later")
 	noLeftovers(t, root)
 }
+
+// TestSystem: info counts what there is, df sizes it, prune removes what
+// nothing uses (stopped containers, then dangling or all unused images,
+// anonymous volumes only with --volumes).
+func TestSystem(t *testing.T) {
+	root, run := busyboxRoot(t)
+	run("container", "run", "-d", "--name", "up", "bb:1", "sleep", "60")
+	run("container", "run", "--name", "done", "-v", "/anon", "bb:1", "true")
+	info := run("system", "info", "-f", "{{.Containers}} {{.ContainersRunning}} {{.ContainersStopped}} {{.Images}} {{.Volumes}} {{.Seccomp}}").stdout
+	if info != "2 1 1 1 1 true\n" {
+		t.Errorf("info: %q", info)
+	}
+	if df := run("system", "df").stdout; !strings.Contains(df, "Images ") || !strings.Contains(df, "Local Volumes ") {
+		t.Errorf("df:\n%s", df)
+	}
+	if df := run("system", "df", "-v").stdout; !strings.Contains(df, "Local Volumes space usage:") || !strings.Contains(df, "\ndone ") && !strings.Contains(df, " done\n") {
+		t.Errorf("df -v:\n%s", df)
+	}
+	out := run("system", "prune", "-f", "--volumes").stdout
+	if !strings.Contains(out, "Deleted Containers:") || !strings.Contains(out, "Deleted Volumes:") || !strings.Contains(out, "Total reclaimed space:") {
+		t.Errorf("prune:\n%s", out)
+	}
+	if got := run("system", "info", "-f", "{{.Containers}} {{.Images}} {{.Volumes}}").stdout; got != "1 1 0\n" {
+		t.Errorf("after prune: %q (the running container and its image stay)", got)
+	}
+	run("container", "rm", "-f", "up")
+	if r := run("system", "prune", "-a", "-f"); !strings.Contains(r.stdout, "deleted: sha256:") {
+		t.Errorf("prune -a: %q", r.stdout)
+	}
+	noLeftovers(t, root)
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -28,6 +29,17 @@ func init() {
 }
 
 func (g *globals) containers() (*container.Manager, error) { return container.Open(g.root) }
+
+// listContainers opens the container store and lists every container in it,
+// newest first.
+func (g *globals) listContainers(ctx context.Context) (*container.Manager, []container.Entry, error) {
+	m, err := g.containers()
+	if err != nil {
+		return nil, nil, err
+	}
+	entries, err := m.List(ctx)
+	return m, entries, err
+}
 
 // runError is an error from `container run` that keeps Docker's exit codes:
 // 125 for berth's own failures, 126 and 127 for a command that cannot run.
@@ -495,11 +507,7 @@ func newContainerPsCmd(g *globals) *cobra.Command {
 			if slices.ContainsFunc(filters, func(f string) bool { return strings.HasPrefix(f, "status=") || strings.HasPrefix(f, "exited=") }) {
 				all = true
 			}
-			m, err := g.containers()
-			if err != nil {
-				return err
-			}
-			entries, err := m.List(cmd.Context())
+			_, entries, err := g.listContainers(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -10,7 +10,7 @@ func objectCommands(g *globals) []*cobra.Command {
 	filter := list("filter", "", "Provide filter values")
 	quiet := b("quiet", "q", "Only display IDs")
 	force := b("force", "f", "Do not prompt for confirmation")
-	return append([]*cobra.Command{newImageCmd(g), newContainerCmd(g), newVolumeCmd(g)}, buildAll(g, []cmdSpec{
+	return append([]*cobra.Command{newImageCmd(g), newContainerCmd(g), newVolumeCmd(g), newSystemCmd(g)}, buildAll(g, []cmdSpec{
 		{use: "network", short: "Manage networks", subcommands: []cmdSpec{
 			{use: "create [OPTIONS] NETWORK", short: "Create a network", flags: []flag{
 				s("driver", "d", "bridge", "Driver to manage the Network"),
@@ -31,14 +31,6 @@ func objectCommands(g *globals) []*cobra.Command {
 			}},
 			{use: "disconnect [OPTIONS] NETWORK CONTAINER", short: "Disconnect a container from a network", flags: []flag{
 				b("force", "f", "Force the container to disconnect from a network"),
-			}},
-		}},
-		{use: "system", short: "Manage berth", subcommands: []cmdSpec{
-			{use: "info [OPTIONS]", short: "Display system-wide information", flags: []flag{s("format", "f", "", "Format output using a custom template")}},
-			{use: "df [OPTIONS]", short: "Show berth disk usage", flags: []flag{format, b("verbose", "v", "Show detailed information on space usage")}},
-			{use: "prune [OPTIONS]", short: "Remove unused data", flags: []flag{
-				b("all", "a", "Remove all unused images not just dangling ones"), filter, force,
-				b("volumes", "", "Prune anonymous volumes"),
 			}},
 		}},
 	})...)

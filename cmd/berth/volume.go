@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +12,7 @@ import (
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/format"
 	"github.com/berth-dev/berth/volumes"
 )
@@ -233,29 +235,9 @@ func newVolumePruneCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			list, err := m.Volumes.List()
+			freed, err := pruneVolumes(cmd.Context(), g, m, all, keep)
 			if err != nil {
 				return err
-			}
-			var removed []string
-			var freed int64
-			for _, v := range list {
-				if (!all && !v.Anonymous()) || !keep(v) || len(m.VolumeUsers(v.Name)) > 0 {
-					continue
-				}
-				size := dirSize(v.Mountpoint)
-				if err := m.Volumes.Remove(cmd.Context(), v.Name, nil); err != nil {
-					return err
-				}
-				removed = append(removed, v.Name)
-				freed += size
-			}
-			if len(removed) > 0 {
-				fmt.Fprintln(g.stdout, "Deleted Volumes:")
-				for _, n := range removed {
-					fmt.Fprintln(g.stdout, n)
-				}
-				fmt.Fprintln(g.stdout)
 			}
 			fmt.Fprintf(g.stdout, "Total reclaimed space: %s\n", humanBytes(freed))
 			return nil
@@ -281,3 +263,41 @@ func dirSize(dir string) int64 {
 }
 
 func humanBytes(n int64) string { return units.HumanSize(float64(n)) }
+
+// pruneVolumes removes the volumes no container uses (anonymous ones only,
+// unless all) that keep, if given, accepts, prints them in Docker's
+// "Deleted Volumes:" block, and returns how much space they took.
+func pruneVolumes(ctx context.Context, g *globals, m *container.Manager, all bool, keep func(volumes.Volume) bool) (int64, error) {
+	list, err := m.Volumes.List()
+	if err != nil {
+		return 0, err
+	}
+	var removed []string
+	var freed int64
+	for _, v := range list {
+		if (!all && !v.Anonymous()) || (keep != nil && !keep(v)) || len(m.VolumeUsers(v.Name)) > 0 {
+			continue
+		}
+		size := dirSize(v.Mountpoint)
+		if err := m.Volumes.Remove(ctx, v.Name, nil); err != nil {
+			return freed, err
+		}
+		removed = append(removed, v.Name)
+		freed += size
+	}
+	printDeleted(g, "Volumes", removed)
+	return freed, nil
+}
+
+// printDeleted prints the "Deleted <kind>:" block that Docker's prune
+// commands print, or nothing when nothing went.
+func printDeleted(g *globals, kind string, items []string) {
+	if len(items) == 0 {
+		return
+	}
+	fmt.Fprintf(g.stdout, "Deleted %s:\n", kind)
+	for _, it := range items {
+		fmt.Fprintln(g.stdout, it)
+	}
+	fmt.Fprintln(g.stdout)
+}

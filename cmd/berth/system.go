@@ -1,0 +1,328 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	goruntime "runtime"
+	"strings"
+
+	units "github.com/docker/go-units"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/format"
+	"github.com/berth-dev/berth/image"
+	"github.com/berth-dev/berth/runtime"
+)
+
+func newSystemCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "system", Short: "Manage berth"}
+	cmd.AddCommand(newSystemInfoCmd(g), newSystemDfCmd(g), newSystemPruneCmd(g))
+	return cmd
+}
+
+// systemInfo is `system info`'s document; --format templates see its fields.
+type systemInfo struct {
+	ServerVersion     string
+	BerthRootDir      string
+	Containers        int
+	ContainersRunning int
+	ContainersPaused  int
+	ContainersStopped int
+	Images            int
+	Volumes           int
+	Driver            string
+	CgroupVersion     string
+	Seccomp           bool
+	KernelVersion     string
+	OperatingSystem   string
+	Architecture      string
+	NCPU              int
+	MemTotal          int64
+}
+
+func newSystemInfoCmd(g *globals) *cobra.Command {
+	var tmpl string
+	cmd := &cobra.Command{
+		Use: "info [OPTIONS]", Short: "Display system-wide information", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, entries, err := g.listContainers(cmd.Context())
+			if err != nil {
+				return err
+			}
+			info := systemInfo{ServerVersion: version, BerthRootDir: g.root, Driver: "overlayfs",
+				Seccomp: runtime.SeccompSupported, Architecture: goruntime.GOARCH, NCPU: goruntime.NumCPU(), CgroupVersion: "1"}
+			if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+				info.CgroupVersion = "2"
+			}
+			var uts unix.Utsname
+			if unix.Uname(&uts) == nil {
+				info.KernelVersion = unix.ByteSliceToString(uts.Release[:])
+			}
+			if data, err := os.ReadFile("/etc/os-release"); err == nil {
+				for _, l := range strings.Split(string(data), "\n") {
+					if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {
+						info.OperatingSystem = strings.Trim(v, `"`)
+					}
+				}
+			}
+			var si unix.Sysinfo_t
+			if unix.Sysinfo(&si) == nil {
+				info.MemTotal = int64(si.Totalram) * int64(si.Unit)
+			}
+			for _, e := range entries {
+				info.Containers++
+				switch {
+				case e.State.Status == container.Paused:
+					info.ContainersPaused++
+				case e.State.Running():
+					info.ContainersRunning++
+				default:
+					info.ContainersStopped++
+				}
+			}
+			images, _, err := g.openImages()
+			if err != nil {
+				return err
+			}
+			if list, err := image.List(images, image.ListOptions{}); err == nil {
+				info.Images = len(list)
+			}
+			if vols, err := m.Volumes.List(); err == nil {
+				info.Volumes = len(vols)
+			}
+			if tmpl != "" {
+				t, err := format.Parse(tmpl)
+				if err != nil {
+					return usageError{err}
+				}
+				if err := t.Execute(g.stdout, info); err != nil {
+					return err
+				}
+				fmt.Fprintln(g.stdout)
+				return nil
+			}
+			fmt.Fprintf(g.stdout, `Server:
+ Containers: %d
+  Running: %d
+  Paused: %d
+  Stopped: %d
+ Images: %d
+ Volumes: %d
+ Server Version: berth %s
+ Storage Driver: %s
+ Cgroup Version: %s
+ Seccomp: %t
+ Kernel Version: %s
+ Operating System: %s
+ Architecture: %s
+ CPUs: %d
+ Total Memory: %s
+ Berth Root Dir: %s
+`, info.Containers, info.ContainersRunning, info.ContainersPaused, info.ContainersStopped, info.Images, info.Volumes,
+				info.ServerVersion, info.Driver, info.CgroupVersion, info.Seccomp, info.KernelVersion, info.OperatingSystem,
+				info.Architecture, info.NCPU, units.BytesSize(float64(info.MemTotal)), info.BerthRootDir)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&tmpl, "format", "f", "", "Format output using a custom template")
+	return cmd
+}
+
+// dfRow is one row of `system df`, with Docker's field names.
+type dfRow struct {
+	Type, TotalCount, Active, Size, Reclaimable string
+}
+
+func newSystemDfCmd(g *globals) *cobra.Command {
+	var fmtFlag string
+	var verbose bool
+	cmd := &cobra.Command{
+		Use: "df [OPTIONS]", Short: "Show berth disk usage", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, entries, err := g.listContainers(cmd.Context())
+			if err != nil {
+				return err
+			}
+			images, _, err := g.openImages()
+			if err != nil {
+				return err
+			}
+			list, err := image.List(images, image.ListOptions{NoTrunc: true})
+			if err != nil {
+				return err
+			}
+			// the store's size; what unused images take, capped by it since
+			// images share layers
+			imgSize := dirSize(images.Dir())
+			var imgReclaim int64
+			imgActive := 0
+			for _, im := range list {
+				if m.ImageInUse(im.ID) {
+					imgActive++
+				} else {
+					imgReclaim += im.SizeBytes
+				}
+			}
+			imgReclaim = min(imgReclaim, imgSize)
+			var ctrSize, ctrReclaim int64
+			ctrActive := 0
+			for _, e := range entries {
+				size := dirSize(e.Record.Spec.Rootfs.Upper)
+				ctrSize += size
+				if e.State.Running() {
+					ctrActive++
+				} else {
+					ctrReclaim += size
+				}
+			}
+			vols, err := m.Volumes.List()
+			if err != nil {
+				return err
+			}
+			var volSize, volReclaim int64
+			volActive := 0
+			var volRows []any
+			for _, v := range vols {
+				size := dirSize(v.Mountpoint)
+				volSize += size
+				links := len(m.VolumeUsers(v.Name))
+				if links > 0 {
+					volActive++
+				} else {
+					volReclaim += size
+				}
+				volRows = append(volRows, dfVolume{v.Name, fmt.Sprint(links), humanBytes(size)})
+			}
+			if verbose {
+				return writeDfVerbose(g, list, entries, volRows)
+			}
+			rows := []any{
+				dfRow{"Images", fmt.Sprint(len(list)), fmt.Sprint(imgActive), humanBytes(imgSize), reclaim(imgReclaim, imgSize)},
+				dfRow{"Containers", fmt.Sprint(len(entries)), fmt.Sprint(ctrActive), humanBytes(ctrSize), reclaim(ctrReclaim, ctrSize)},
+				dfRow{"Local Volumes", fmt.Sprint(len(vols)), fmt.Sprint(volActive), humanBytes(volSize), reclaim(volReclaim, volSize)},
+			}
+			t := format.Table{Default: "{{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", Headers: map[string]string{"Type": "TYPE", "TotalCount": "TOTAL"}}
+			return t.Write(g.stdout, fmtFlag, rows)
+		},
+	}
+	cmd.Flags().StringVar(&fmtFlag, "format", "", "Format output using a custom template")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "Show detailed information on space usage")
+	return cmd
+}
+
+// dfVolume is one row of `system df -v`'s volume section.
+type dfVolume struct{ Name, Links, Size string }
+
+// writeDfVerbose prints `system df -v`: one section per kind, one row per
+// image, container and volume.
+func writeDfVerbose(g *globals, list []image.Summary, entries []container.Entry, volRows []any) error {
+	fmt.Fprintln(g.stdout, "Images space usage:")
+	fmt.Fprintln(g.stdout)
+	var imgRows []any
+	for _, im := range list {
+		im.ID = shortID(im.ID)
+		imgRows = append(imgRows, im)
+	}
+	t := format.Table{Default: "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
+		Headers: map[string]string{"ID": "IMAGE ID", "CreatedSince": "CREATED"}}
+	if err := t.Write(g.stdout, "", imgRows); err != nil {
+		return err
+	}
+	fmt.Fprintln(g.stdout, "\nContainers space usage:")
+	fmt.Fprintln(g.stdout)
+	var ctrRows []any
+	for _, e := range entries {
+		ctrRows = append(ctrRows, dfContainer{shortID(e.Record.ID), e.Record.Image, humanBytes(dirSize(e.Record.Spec.Rootfs.Upper)), string(e.State.Status), e.Record.Name})
+	}
+	t = format.Table{Default: "{{.ID}}\t{{.Image}}\t{{.Size}}\t{{.Status}}\t{{.Names}}",
+		Headers: map[string]string{"ID": "CONTAINER ID"}}
+	if err := t.Write(g.stdout, "", ctrRows); err != nil {
+		return err
+	}
+	fmt.Fprintln(g.stdout, "\nLocal Volumes space usage:")
+	fmt.Fprintln(g.stdout)
+	t = format.Table{Default: "{{.Name}}\t{{.Links}}\t{{.Size}}", Headers: map[string]string{"Name": "VOLUME NAME"}}
+	return t.Write(g.stdout, "", volRows)
+}
+
+// shortID is the 12-hex-digit form that tables show.
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	return id[:min(12, len(id))]
+}
+
+// dfContainer is one row of `system df -v`'s container section.
+type dfContainer struct{ ID, Image, Size, Status, Names string }
+
+func reclaim(n, total int64) string {
+	if total == 0 {
+		return "0B"
+	}
+	return fmt.Sprintf("%s (%d%%)", humanBytes(n), n*100/total)
+}
+
+func newSystemPruneCmd(g *globals) *cobra.Command {
+	var all, force, withVolumes bool
+	var filters []string
+	cmd := &cobra.Command{
+		Use: "prune [OPTIONS]", Short: "Remove unused data", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(filters) > 0 {
+				return usageError{fmt.Errorf("--filter is not supported by system prune yet")}
+			}
+			what := []string{"all stopped containers"}
+			if withVolumes {
+				what = append(what, "all anonymous volumes not used by at least one container")
+			}
+			if all {
+				what = append(what, "all images without at least one container associated to them")
+			} else {
+				what = append(what, "all dangling images")
+			}
+			warning := "WARNING! This will remove:\n  - " + strings.Join(what, "\n  - ")
+			if !force && !confirm(g, warning) {
+				return nil
+			}
+			m, entries, err := g.listContainers(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var removed []string
+			for _, e := range entries {
+				if e.State.Running() || e.State.Status == container.Restarting {
+					continue
+				}
+				// like Docker's container prune, the container's anonymous
+				// volumes stay: --volumes below is what takes them
+				if err := m.Remove(cmd.Context(), e.Record.ID, false); err == nil {
+					removed = append(removed, e.Record.ID)
+				}
+			}
+			printDeleted(g, "Containers", removed)
+			var freed int64
+			if withVolumes {
+				if freed, err = pruneVolumes(cmd.Context(), g, m, false, nil); err != nil {
+					return err
+				}
+			}
+			images, snaps, err := g.openImages()
+			if err != nil {
+				return err
+			}
+			inUse := func(id v1.Hash) bool { return m.ImageInUse(id.String()) }
+			lines, imgFreed, err := image.Prune(cmd.Context(), images, snaps, all, inUse, m.SnapshotsInUse)
+			printDeleted(g, "Images", lines)
+			fmt.Fprintf(g.stdout, "Total reclaimed space: %s\n", humanBytes(freed+imgFreed))
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&all, "all", "a", false, "Remove all unused images not just dangling ones")
+	f.BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	f.BoolVar(&withVolumes, "volumes", false, "Prune anonymous volumes")
+	f.StringArrayVar(&filters, "filter", nil, "Provide filter values")
+	return cmd
+}
