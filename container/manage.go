@@ -83,6 +83,8 @@ type CreateOptions struct {
 	NoNewPrivileges  bool
 	// Unconfined drops the default seccomp profile.
 	Unconfined bool
+	// SeccompProfile replaces Docker's default seccomp profile (JSON).
+	SeccompProfile string
 	// Init runs berth-init as the container's PID 1 in front of the
 	// command: it forwards signals and reaps orphans.
 	Init bool
@@ -209,7 +211,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 			Process: runtime.Process{Args: processArgs, Env: env, Cwd: cmp.Or(workdir, "/"), UID: uid, GID: gid, AdditionalGIDs: groups,
 				Terminal: o.TTY, Rlimits: o.Ulimits, NoNewPrivileges: o.NoNewPrivileges},
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged, Resources: o.Resources,
-			Sysctls: o.Sysctls, ShmSize: o.ShmSize, Devices: o.Devices, Unconfined: o.Unconfined,
+			Sysctls: o.Sysctls, ShmSize: o.ShmSize, Devices: o.Devices, Unconfined: o.Unconfined, SeccompProfile: o.SeccompProfile,
 			Mounts: []specs.Mount{
 				bindFile(filepath.Join(dir, "hosts"), "/etc/hosts"),
 				bindFile(filepath.Join(dir, "hostname"), "/etc/hostname"),

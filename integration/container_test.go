@@ -470,6 +470,25 @@ func TestSeccompDefault(t *testing.T) {
 	if r := run("container", "run", "--rm", "bb:1", "sh", "-c", "grep Seccomp: /proc/self/status"); r.stdout != "Seccomp:\t2\n" {
 		t.Errorf("seccomp mode %q, want 2 (filter)", r.stdout)
 	}
+	// a profile of the user's own, in Docker's format, replaces the default
+	dir := t.TempDir()
+	profile := filepath.Join(dir, "no-mkdir.json")
+	os.WriteFile(profile, []byte(`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}`), 0o644)
+	r := run("container", "run", "--rm", "--security-opt", "seccomp="+profile, "bb:1", "sh", "-c", "mkdir /x; busybox unshare -U true && echo unshared")
+	if !strings.Contains(r.stderr, "Operation not permitted") || r.stdout != "unshared\n" {
+		t.Errorf("own profile: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"defaultAction": "SCMP_ACT_SOMETIMES"}`), 0o644)
+	for _, file := range []string{bad, filepath.Join(dir, "missing.json")} {
+		r := berth(t, dir, "", "--root", root, "container", "run", "--name", "refused", "--security-opt", "seccomp="+file, "bb:1", "true")
+		if r.code != 125 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(r.stderr, file) {
+			t.Errorf("profile %s: exit %d, %q", file, r.code, r.stderr)
+		}
+	}
+	if ps := run("container", "ps", "-a", "-q").stdout; ps != "" {
+		t.Errorf("a refused profile left containers: %q", ps)
+	}
 	noLeftovers(t, root)
 }
 

@@ -37,9 +37,12 @@ type Spec struct {
 	ShmSize int64
 	// Devices are host devices made available in the container.
 	Devices []Device
-	// Unconfined runs without berth's default seccomp profile
+	// Unconfined runs without a seccomp filter
 	// (--security-opt seccomp=unconfined); Privileged does too.
 	Unconfined bool
+	// SeccompProfile is a seccomp profile in Docker's JSON format
+	// (--security-opt seccomp=FILE); empty is Docker's default profile.
+	SeccompProfile string `json:",omitempty"`
 }
 
 // Device is a host device node given to a container (--device).
@@ -185,7 +188,9 @@ func (s Spec) ociSpec(root string) (*specs.Spec, error) {
 		spec.Linux.MaskedPaths = maskedPaths
 		spec.Linux.ReadonlyPaths = readonlyPaths
 		if !s.Unconfined && SeccompSupported {
-			spec.Linux.Seccomp = defaultSeccomp(caps)
+			if spec.Linux.Seccomp, err = seccompFilter(spec, s.SeccompProfile); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for _, d := range s.Devices {

@@ -246,7 +246,18 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 		case "seccomp=unconfined", "seccomp:unconfined":
 			o.Unconfined = true
 		default:
-			return o, usageError{fmt.Errorf("--security-opt %q is not supported yet (no-new-privileges is)", so)}
+			if file, ok := strings.CutPrefix(so, "seccomp="); ok {
+				data, err := os.ReadFile(file)
+				if err != nil {
+					return o, usageError{fmt.Errorf("opening seccomp profile (%s) failed: %w", file, err)}
+				}
+				if err := runtime.CheckSeccompProfile(string(data)); err != nil {
+					return o, usageError{fmt.Errorf("loading seccomp profile %s: %w", file, err)}
+				}
+				o.SeccompProfile = string(data)
+				continue
+			}
+			return o, usageError{fmt.Errorf("--security-opt %q is not supported yet (no-new-privileges and seccomp are)", so)}
 		}
 	}
 	// pull progress goes to stderr: stdout is the container's, or its ID
