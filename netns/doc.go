@@ -4,7 +4,11 @@
 //
 // So far it holds the IPAM (ipam.go): subnets cut from address pools for
 // networks, addresses for endpoints, both persisted in one locked file so
-// that concurrent berth processes never hand out the same one; and the
-// host's prefixes a new subnet must keep clear of (host.go). Bridges, veths
-// and nftables arrive with the rest of the networks issue (issue 5).
+// that concurrent berth processes never hand out the same one; the host's
+// prefixes a new subnet must keep clear of (host.go); and bridges and the
+// veth pairs that put a container's namespace on them (bridge.go). Every
+// function takes the netlink handle of the namespace it acts in, so tests
+// run whole networks inside namespaces of their own. nftables, published
+// ports and the wiring into containers arrive with the rest of the networks
+// issue (issue 5).
 package netns

@@ -1,0 +1,174 @@
+package netns
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	vnetns "github.com/vishvananda/netns"
+
+	"github.com/berth-dev/berth/internal/fixture"
+)
+
+// testNS is a network namespace of the test's own, gone with its last
+// reference when the test ends, every link in it included.
+type testNS struct {
+	ns     vnetns.NsHandle
+	handle *netlink.Handle
+}
+
+func newTestNS(t *testing.T) testNS {
+	t.Helper()
+	fixture.RequireRoot(t, "network namespaces")
+	runtime.LockOSThread()
+	orig, err := vnetns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		t.Fatal(err)
+	}
+	ns, err := vnetns.New() // switches this thread into it
+	if serr := vnetns.Set(orig); serr != nil {
+		t.Fatalf("returning to the test's namespace: %v", serr) // the thread stays locked and dies with the test
+	}
+	runtime.UnlockOSThread()
+	orig.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		ns.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close(); ns.Close() })
+	return testNS{ns, h}
+}
+
+// path names the namespace as a file, as /proc/PID/ns/net names a
+// container's.
+func (n testNS) path() string { return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), int(n.ns)) }
+
+// do runs fn on a thread inside the namespace.
+func (n testNS) do(t *testing.T, fn func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, _ := vnetns.Get()
+	defer orig.Close()
+	if err := vnetns.Set(n.ns); err != nil {
+		t.Fatal(err)
+	}
+	defer vnetns.Set(orig)
+	fn()
+}
+
+func (n testNS) links(t *testing.T) []string {
+	t.Helper()
+	links, err := n.handle.LinkList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range links {
+		names = append(names, l.Attrs().Name)
+	}
+	return names
+}
+
+// TestBridge: two containers' namespaces on one bridge get their
+// interfaces, addresses, MACs and default route, and reach each other;
+// failures leave nothing behind.
+func TestBridge(t *testing.T) {
+	host, a, b := newTestNS(t), newTestNS(t), newTestNS(t)
+	subnet := Subnet{Prefix: netip.MustParsePrefix("10.90.0.0/24"), Gateway: netip.MustParseAddr("10.90.0.1")}
+	if err := CreateBridge(host.handle, "br-test", subnet, 1400); err != nil {
+		t.Fatal(err)
+	}
+	if err := CreateBridge(host.handle, "br-test", subnet, 1400); !errors.Is(err, ErrConflict) {
+		t.Errorf("a second bridge of the same name: %v", err)
+	}
+	hostIfs := map[string]string{}
+	for name, ns := range map[string]testNS{"10.90.0.2": a, "10.90.0.3": b} {
+		ep := Endpoint{Bridge: "br-test", NetNS: ns.path(), IfName: "eth0", Address: netip.PrefixFrom(netip.MustParseAddr(name), 24), Gateway: subnet.Gateway, MTU: 1400}
+		hostIf, err := Attach(host.handle, ep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hostIfs[name] = hostIf
+	}
+	eth0, err := a.handle.LinkByName("eth0")
+	if err != nil {
+		t.Fatalf("no eth0 in the container's namespace: %v (links %v)", err, a.links(t))
+	}
+	if mac := eth0.Attrs().HardwareAddr.String(); mac != "02:42:0a:5a:00:02" || eth0.Attrs().MTU != 1400 {
+		t.Errorf("eth0: MAC %s MTU %d, want 02:42:0a:5a:00:02 and 1400", mac, eth0.Attrs().MTU)
+	}
+	routes, _ := a.handle.RouteList(eth0, netlink.FAMILY_V4)
+	if !strings.Contains(fmt.Sprint(routes), "Gw: 10.90.0.1") {
+		t.Errorf("no default route via the gateway: %v", routes)
+	}
+	// b reaches a's address across the bridge
+	var ln net.Listener
+	a.do(t, func() { ln, err = net.Listen("tcp", "10.90.0.2:0") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Write([]byte("hello from a"))
+			c.Close()
+		}
+	}()
+	var got []byte
+	b.do(t, func() {
+		var c net.Conn
+		if c, err = net.Dial("tcp", ln.Addr().String()); err == nil {
+			got, err = io.ReadAll(c)
+			c.Close()
+		}
+	})
+	if err != nil || string(got) != "hello from a" {
+		t.Errorf("b to a across the bridge: %q, %v", got, err)
+	}
+	// a failed attach (a name the kernel refuses) leaves no veth anywhere
+	before := len(host.links(t))
+	c := newTestNS(t)
+	if _, err := Attach(host.handle, Endpoint{Bridge: "br-test", NetNS: c.path(), IfName: "this-name-is-too-long", Address: netip.MustParsePrefix("10.90.0.4/24")}); err == nil {
+		t.Error("an interface name of 21 characters was accepted")
+	}
+	if after := len(host.links(t)); after != before || len(c.links(t)) != 1 {
+		t.Errorf("a failed attach left links: host %v, container %v", host.links(t), c.links(t))
+	}
+	if _, err := Attach(host.handle, Endpoint{Bridge: "br-missing", NetNS: c.path(), IfName: "eth0"}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("attach to a missing bridge: %v", err)
+	}
+	// detaching removes both ends; a second detach and delete are no-ops
+	if err := Detach(host.handle, hostIfs["10.90.0.2"]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.handle.LinkByName("eth0"); err == nil {
+		t.Error("eth0 is still in the container after detach")
+	}
+	if err := Detach(host.handle, hostIfs["10.90.0.2"]); err != nil {
+		t.Errorf("second detach: %v", err)
+	}
+	if err := Detach(host.handle, hostIfs["10.90.0.3"]); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := DeleteBridge(host.handle, "br-test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if links := host.links(t); len(links) != 1 {
+		t.Errorf("links left in the host namespace: %v", links) // only lo
+	}
+}
