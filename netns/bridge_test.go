@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -170,5 +171,53 @@ func TestBridge(t *testing.T) {
 	}
 	if links := host.links(t); len(links) != 1 {
 		t.Errorf("links left in the host namespace: %v", links) // only lo
+	}
+}
+
+// TestNamespace: a namespace made ahead of its container keeps what is put
+// in it until it is removed, and removal leaves no mount or file.
+func TestNamespace(t *testing.T) {
+	fixture.RequireRoot(t, "network namespaces and mounts")
+	path := filepath.Join(t.TempDir(), "netns")
+	ns, err := CreateNamespace(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer RemoveNamespace(path)
+	h, err := netlink.NewHandleAt(ns)
+	ns.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	subnet := Subnet{Prefix: netip.MustParsePrefix("10.90.0.0/24"), Gateway: netip.MustParseAddr("10.90.0.1")}
+	if err := CreateBridge(h, "br-kept", subnet, 0); err != nil {
+		t.Fatal(err)
+	}
+	// held by nothing but the mount, the namespace still has the bridge
+	again, err := vnetns.GetFromPath(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, _ := netlink.NewHandleAt(again)
+	again.Close()
+	if _, err := h2.LinkByName("br-kept"); err != nil {
+		t.Errorf("the bridge is gone from the namespace at %s: %v", path, err)
+	}
+	h2.Close()
+	if _, err := CreateNamespace(path); err == nil {
+		t.Error("a second namespace at the same path was made")
+	}
+	if err := RemoveNamespace(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("%s is still there: %v", path, err)
+	}
+	if mounts, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mounts), path) {
+		t.Errorf("%s is still mounted", path)
+	}
+	if err := RemoveNamespace(path); err != nil {
+		t.Errorf("removing twice: %v", err)
 	}
 }

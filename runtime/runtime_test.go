@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -14,11 +15,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/internal/fixture"
 	"github.com/berth-dev/berth/internal/testimage"
+	"github.com/berth-dev/berth/netns"
 )
 
 // libcontainer starts containers by re-executing this test binary as
@@ -96,14 +99,22 @@ func run(t *testing.T, rt *Runtime, s Spec, bundle string) (int, string) {
 	return code, out.String()
 }
 
-func TestRunContainer(t *testing.T) {
+// newRuntime is a runtime under a fresh root, and the busybox layers to
+// run containers from.
+func newRuntime(t *testing.T) (rt *Runtime, lowers []string, root string) {
+	t.Helper()
 	fixture.RequireRoot(t, "namespaces, cgroups and overlay mounts")
-	root := t.TempDir()
-	lowers := busyboxLowers(t, root)
+	root = t.TempDir()
+	lowers = busyboxLowers(t, root)
 	rt, err := New(filepath.Join(root, "state"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rt, lowers, root
+}
+
+func TestRunContainer(t *testing.T) {
+	rt, lowers, _ := newRuntime(t)
 	s, bundle := newSpec(t, lowers, "sh", "-c", "echo hello; hostname; pwd; grep CapEff /proc/self/status; cat /proc/kcore | wc -c; exit 3")
 	code, out := run(t, rt, s, bundle)
 	if code != 3 {
@@ -132,6 +143,40 @@ func TestRunContainer(t *testing.T) {
 	}
 	if _, err := os.Stat("/sys/fs/cgroup/berth/" + s.ID); err == nil {
 		t.Errorf("cgroup v2 directory left after Delete")
+	}
+}
+
+// TestJoinNetNS: a container given a network namespace made beforehand
+// starts with what was put in it (here a bridge with an address), and the
+// namespace outlives the container.
+func TestJoinNetNS(t *testing.T) {
+	rt, lowers, root := newRuntime(t)
+	path := filepath.Join(root, "netns")
+	ns, err := netns.CreateNamespace(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer netns.RemoveNamespace(path)
+	h, err := netlink.NewHandleAt(ns)
+	ns.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	subnet := netns.Subnet{Prefix: netip.MustParsePrefix("10.90.0.0/24"), Gateway: netip.MustParseAddr("10.90.0.1")}
+	if err := netns.CreateBridge(h, "probe0", subnet, 0); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second container finds the namespace as the first left it
+		s, bundle := newSpec(t, lowers, "cat", "/proc/net/dev")
+		s.NetNS = path
+		if code, out := run(t, rt, s, bundle); code != 0 || !strings.Contains(out, "probe0:") {
+			t.Errorf("exit %d; the container's interfaces lack probe0:\n%s", code, out)
+		}
+	}
+	s, bundle := newSpec(t, lowers, "cat", "/proc/net/dev")
+	if _, out := run(t, rt, s, bundle); strings.Contains(out, "probe0") {
+		t.Errorf("a container without NetNS sees the bridge:\n%s", out)
 	}
 }
 

@@ -40,6 +40,10 @@ type Spec struct {
 	// Unconfined runs without a seccomp filter
 	// (--security-opt seccomp=unconfined); Privileged does too.
 	Unconfined bool
+	// NetNS is the path of a network namespace made beforehand (see
+	// netns.CreateNamespace) that the container joins, its networks
+	// already attached; empty is a new namespace with loopback only.
+	NetNS string `json:",omitempty"`
 	// SeccompProfile is a seccomp profile in Docker's JSON format
 	// (--security-opt seccomp=FILE); empty is Docker's default profile.
 	SeccompProfile string `json:",omitempty"`
@@ -178,7 +182,7 @@ func (s Spec) ociSpec(root string) (*specs.Spec, error) {
 			CgroupsPath: "/berth/" + s.ID,
 			Sysctl:      s.Sysctls,
 			Namespaces: []specs.LinuxNamespace{
-				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
+				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace, Path: s.NetNS}, {Type: specs.IPCNamespace},
 				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace}, {Type: specs.CgroupNamespace},
 			},
 			Resources: s.Resources.oci(s.Privileged),
