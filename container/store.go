@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/match"
 )
 
 // Store keeps container records under <root>/containers.
@@ -119,20 +120,10 @@ func (s *Store) Get(ref string) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
-	for _, e := range all {
-		if e.Record.Name == ref {
-			return e, nil
-		}
-	}
-	var found []Entry
-	for _, e := range all {
-		if strings.HasPrefix(e.Record.ID, ref) {
-			found = append(found, e)
-		}
-	}
-	switch len(found) {
+	e, n := match.One(all, ref, func(e Entry) string { return e.Record.Name }, func(e Entry) string { return e.Record.ID })
+	switch n {
 	case 1:
-		return found[0], nil
+		return e, nil
 	case 0:
 		return Entry{}, errclass.New(ErrNotFound, "no such container: %s", ref)
 	}

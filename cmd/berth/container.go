@@ -713,20 +713,13 @@ func newContainerInspectCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var docs []any
-			var errs []error
-			for _, a := range args {
-				e, err := m.Get(cmd.Context(), a)
+			return inspectAll(g, tmpl, args, func(ref string) (any, error) {
+				e, err := m.Get(cmd.Context(), ref)
 				if err != nil {
-					errs = append(errs, err)
-					continue
+					return nil, err
 				}
-				docs = append(docs, container.Inspect(e))
-			}
-			if err := writeInspect(g.stdout, tmpl, docs); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
+				return container.Inspect(e), nil
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&tmpl, "format", "f", "", "Format output using a custom template")

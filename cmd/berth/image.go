@@ -216,24 +216,31 @@ func newImageInspectCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var docs []any
-			var errs []error
-			for _, a := range args {
-				d, err := image.Inspect(s, a)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				docs = append(docs, d)
-			}
-			if err := writeInspect(g.stdout, tmpl, docs); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
+			return inspectAll(g, tmpl, args, func(ref string) (any, error) { return image.Inspect(s, ref) })
 		},
 	}
 	cmd.Flags().StringVarP(&tmpl, "format", "f", "", "Format output using a custom template")
 	return cmd
+}
+
+// inspectAll is every inspect command: the document get returns for each
+// reference, printed by writeInspect, then the errors of those not found,
+// so that one bad name among several still prints the others, as in Docker.
+func inspectAll(g *globals, tmpl string, refs []string, get func(ref string) (any, error)) error {
+	var docs []any
+	var errs []error
+	for _, ref := range refs {
+		d, err := get(ref)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		docs = append(docs, d)
+	}
+	if err := writeInspect(g.stdout, tmpl, docs); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
 }
 
 // writeInspect prints inspect documents as Docker does: an indented JSON

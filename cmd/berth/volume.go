@@ -166,20 +166,7 @@ func newVolumeInspectCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var docs []any
-			var errs []error
-			for _, a := range args {
-				v, err := m.Volumes.Get(a)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				docs = append(docs, v)
-			}
-			if err := writeInspect(g.stdout, tmpl, docs); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
+			return inspectAll(g, tmpl, args, func(ref string) (any, error) { return m.Volumes.Get(ref) })
 		},
 	}
 	cmd.Flags().StringVarP(&tmpl, "format", "f", "", "Format output using a custom template")

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/vishvananda/netlink"
+
+	"github.com/berth-dev/berth/format"
+	"github.com/berth-dev/berth/netns"
+)
+
+// networks opens the root's network store, its bridges in berth's own
+// network namespace (the host's) and its subnets from BERTH_ADDRESS_POOLS
+// or the default pools.
+func (g *globals) networks() (*netns.Store, func(), error) {
+	pools := netns.DefaultPools
+	if env := os.Getenv("BERTH_ADDRESS_POOLS"); env != "" {
+		var err error
+		if pools, err = netns.ParsePools(env); err != nil {
+			return nil, nil, fmt.Errorf("BERTH_ADDRESS_POOLS: %w", err)
+		}
+	}
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening netlink: %w", err)
+	}
+	s, err := netns.OpenStore(g.root+"/networks", h, pools)
+	if err != nil {
+		h.Close()
+		return nil, nil, err
+	}
+	return s, h.Close, nil
+}
+
+// newNetworkCmds are the `network` commands berth has so far; the rest
+// stay in objectCommands' planned table until they land.
+func newNetworkCmds(g *globals) []*cobra.Command {
+	return []*cobra.Command{newNetworkCreateCmd(g), newNetworkLsCmd(g), newNetworkInspectCmd(g), newNetworkRmCmd(g)}
+}
+
+func newNetworkCreateCmd(g *globals) *cobra.Command {
+	var o netns.CreateOptions
+	var subnets, gateways, ranges, labels, opts []string
+	cmd := &cobra.Command{
+		Use: "create [OPTIONS] NETWORK", Short: "Create a network", Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			if len(subnets) > 1 || len(gateways) > 1 || len(ranges) > 1 {
+				return usageError{errors.New("berth networks take one subnet, gateway and ip-range each")}
+			}
+			if len(gateways)+len(ranges) > 0 && len(subnets) == 0 {
+				return usageError{errors.New("--gateway and --ip-range need --subnet")}
+			}
+			var err error
+			for i, p := range subnets {
+				if o.Subnet.Prefix, err = netip.ParsePrefix(p); err != nil {
+					return usageError{fmt.Errorf("invalid subnet %s: %w", p, err)}
+				}
+				if i < len(gateways) {
+					if o.Subnet.Gateway, err = netip.ParseAddr(gateways[i]); err != nil {
+						return usageError{fmt.Errorf("invalid gateway %s: %w", gateways[i], err)}
+					}
+				}
+				if i < len(ranges) {
+					if o.Subnet.Range, err = netip.ParsePrefix(ranges[i]); err != nil {
+						return usageError{fmt.Errorf("invalid ip-range %s: %w", ranges[i], err)}
+					}
+				}
+			}
+			if o.Labels, err = keyValues("--label", labels); err != nil {
+				return err
+			}
+			if o.Options, err = keyValues("--opt", opts); err != nil {
+				return err
+			}
+			s, done, err := g.networks()
+			if err != nil {
+				return err
+			}
+			defer done()
+			n, err := s.Create(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stdout, n.ID)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.Driver, "driver", "d", "bridge", "Driver to manage the Network")
+	f.StringArrayVar(&subnets, "subnet", nil, "Subnet in CIDR format that represents a network segment")
+	f.StringArrayVar(&gateways, "gateway", nil, "IPv4 or IPv6 Gateway for the master subnet")
+	f.StringArrayVar(&ranges, "ip-range", nil, "Allocate container ip from a sub-range")
+	f.BoolVar(&o.Internal, "internal", false, "Restrict external access to the network")
+	f.StringArrayVar(&labels, "label", nil, "Set metadata on a network")
+	f.StringArrayVarP(&opts, "opt", "o", nil, "Set driver specific options")
+	return cmd
+}
+
+// networkRow is a row of `network ls`, with Docker's field names.
+type networkRow struct {
+	ID, Name, Driver, Scope, IPv6, Internal, CreatedAt string
+}
+
+func newNetworkLsCmd(g *globals) *cobra.Command {
+	var quiet, noTrunc bool
+	var fmtFlag string
+	cmd := &cobra.Command{
+		Use: "ls [OPTIONS]", Aliases: []string{"list"}, Short: "List networks", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, done, err := g.networks()
+			if err != nil {
+				return err
+			}
+			defer done()
+			list, err := s.List()
+			if err != nil {
+				return err
+			}
+			var rows []any
+			for _, n := range list {
+				id := n.ID
+				if !noTrunc {
+					id = shortID(id)
+				}
+				if quiet {
+					fmt.Fprintln(g.stdout, id)
+					continue
+				}
+				rows = append(rows, networkRow{ID: id, Name: n.Name, Driver: n.Driver, Scope: "local", IPv6: "false",
+					Internal: fmt.Sprint(n.Internal), CreatedAt: n.Created.Format(time.RFC3339)})
+			}
+			if quiet {
+				return nil
+			}
+			t := format.Table{Default: "{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}", Headers: map[string]string{"ID": "NETWORK ID"}}
+			return t.Write(g.stdout, fmtFlag, rows)
+		},
+	}
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display network IDs")
+	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "Do not truncate the output")
+	cmd.Flags().StringVar(&fmtFlag, "format", "", "Format output using a custom template")
+	return cmd
+}
+
+// networkDoc is `network inspect`'s document, in Docker's shape.
+type networkDoc struct {
+	Name       string
+	Id         string // Docker's spelling
+	Created    time.Time
+	Scope      string
+	Driver     string
+	EnableIPv6 bool
+	IPAM       struct {
+		Driver  string
+		Options map[string]string
+		Config  []map[string]string
+	}
+	Internal   bool
+	Attachable bool
+	Ingress    bool
+	Containers map[string]any
+	Options    map[string]string
+	Labels     map[string]string
+}
+
+func newNetworkInspectCmd(g *globals) *cobra.Command {
+	var tmpl string
+	cmd := &cobra.Command{
+		Use: "inspect [OPTIONS] NETWORK [NETWORK...]", Short: "Display detailed information on one or more networks", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, done, err := g.networks()
+			if err != nil {
+				return err
+			}
+			defer done()
+			return inspectAll(g, tmpl, args, func(ref string) (any, error) {
+				n, err := s.Get(ref)
+				if err != nil {
+					return nil, err
+				}
+				d := networkDoc{Name: n.Name, Id: n.ID, Created: n.Created, Scope: "local", Driver: n.Driver, Internal: n.Internal,
+					Containers: map[string]any{}, Options: nonNil(n.Options), Labels: nonNil(n.Labels)}
+				d.IPAM.Driver, d.IPAM.Options = "default", map[string]string{}
+				cfg := map[string]string{"Subnet": n.Subnet.Prefix.String(), "Gateway": n.Subnet.Gateway.String()}
+				if n.Subnet.Range.IsValid() {
+					cfg["IPRange"] = n.Subnet.Range.String()
+				}
+				d.IPAM.Config = []map[string]string{cfg}
+				return d, nil
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&tmpl, "format", "f", "", "Format output using a custom template")
+	return cmd
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func newNetworkRmCmd(g *globals) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use: "rm NETWORK [NETWORK...]", Aliases: []string{"remove"}, Short: "Remove one or more networks", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, done, err := g.networks()
+			if err != nil {
+				return err
+			}
+			defer done()
+			var errs []error
+			for _, a := range args {
+				if _, err := s.Remove(cmd.Context(), a); err != nil {
+					if !(force && errors.Is(err, netns.ErrNotFound)) {
+						errs = append(errs, err)
+					}
+					continue
+				}
+				fmt.Fprintln(g.stdout, a)
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not error if the network does not exist")
+	return cmd
+}

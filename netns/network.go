@@ -1,0 +1,187 @@
+package netns
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/berth-dev/berth/disk"
+	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/match"
+)
+
+// BridgeNameOption names a network's bridge, as in Docker.
+const BridgeNameOption = "com.docker.network.bridge.name"
+
+// MTUOption sets a network's MTU, as in Docker.
+const MTUOption = "com.docker.network.driver.mtu"
+
+// Network is one network's record, <root>/networks/<id>.json.
+type Network struct {
+	Name     string
+	ID       string
+	Driver   string
+	Created  time.Time
+	Internal bool
+	Labels   map[string]string
+	Options  map[string]string
+	Subnet   Subnet
+	Bridge   string
+	MTU      int `json:",omitempty"`
+}
+
+// CreateOptions shape Store.Create; Subnet's Prefix left invalid means one
+// from the pools.
+type CreateOptions struct {
+	Name     string
+	Driver   string
+	Internal bool
+	Labels   map[string]string
+	Options  map[string]string
+	Subnet   Subnet
+}
+
+// Store keeps the networks of one berth root: their records, their
+// addresses (an IPAM in the same directory) and their bridges, in the
+// network namespace host looks at.
+type Store struct {
+	dir  string
+	ipam *IPAM
+	host *netlink.Handle
+}
+
+// OpenStore opens the networks under dir, with their bridges in the
+// namespace host looks at and subnets from pools.
+func OpenStore(dir string, host *netlink.Handle, pools []Pool) (*Store, error) {
+	ipam, err := NewIPAM(dir, pools, func() ([]netip.Prefix, error) { return HostPrefixes(host, "/etc/resolv.conf") })
+	if err != nil {
+		return nil, err
+	}
+	return &Store{dir: dir, ipam: ipam, host: host}, nil
+}
+
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// Create makes a network: its subnet, its bridge and its record. Nothing
+// is left of a network that could not be made.
+func (s *Store) Create(ctx context.Context, o CreateOptions) (Network, error) {
+	if !validName.MatchString(o.Name) {
+		return Network{}, errclass.New(ErrInvalid, "invalid network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o.Name)
+	}
+	if o.Driver != "" && o.Driver != "bridge" {
+		return Network{}, errclass.New(ErrInvalid, "network driver %q is not supported: berth makes bridge networks", o.Driver)
+	}
+	unlock, err := disk.Lock(ctx, filepath.Join(s.dir, "networks.lock"), false)
+	if err != nil {
+		return Network{}, err
+	}
+	defer unlock()
+	if _, err := s.Get(o.Name); err == nil {
+		return Network{}, errclass.New(ErrConflict, "network with name %s already exists", o.Name)
+	}
+	id := make([]byte, 32)
+	rand.Read(id)
+	n := Network{Name: o.Name, ID: hex.EncodeToString(id), Driver: "bridge", Created: time.Now().UTC(),
+		Internal: o.Internal, Labels: o.Labels, Options: o.Options}
+	n.Bridge = cmp.Or(o.Options[BridgeNameOption], "br-"+n.ID[:12])
+	if v, ok := o.Options[MTUOption]; ok {
+		if n.MTU, err = strconv.Atoi(v); err != nil || n.MTU < 68 {
+			return Network{}, errclass.New(ErrInvalid, "invalid MTU %q: want a number of at least 68", v)
+		}
+	}
+	if n.Subnet, err = s.ipam.RequestSubnet(ctx, n.Name, o.Subnet); err != nil {
+		return Network{}, err
+	}
+	if err := CreateBridge(s.host, n.Bridge, n.Subnet, n.MTU); err != nil {
+		s.ipam.ReleaseSubnet(ctx, n.Name)
+		return Network{}, err
+	}
+	data, _ := json.MarshalIndent(n, "", "  ")
+	if err := disk.WriteFile(s.path(n.ID), data, 0o600); err != nil {
+		DeleteBridge(s.host, n.Bridge)
+		s.ipam.ReleaseSubnet(ctx, n.Name)
+		return Network{}, err
+	}
+	return n, nil
+}
+
+func (s *Store) path(id string) string { return filepath.Join(s.dir, id+".json") }
+
+// List is every network, by name.
+func (s *Store) List() ([]Network, error) {
+	paths, err := filepath.Glob(filepath.Join(s.dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out []Network
+	for _, p := range paths {
+		if filepath.Base(p) == "ipam.json" {
+			continue
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		var n Network
+		if err := json.Unmarshal(data, &n); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", p, err)
+		}
+		out = append(out, n)
+	}
+	slices.SortFunc(out, func(a, b Network) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// Get finds a network by name, full ID or unique ID prefix, as Docker does.
+func (s *Store) Get(ref string) (Network, error) {
+	list, err := s.List()
+	if err != nil {
+		return Network{}, err
+	}
+	n, count := match.One(list, ref, func(n Network) string { return n.Name }, func(n Network) string { return n.ID })
+	switch count {
+	case 1:
+		return n, nil
+	case 0:
+		return Network{}, errclass.New(ErrNotFound, "network %s not found", ref)
+	}
+	return Network{}, errclass.New(ErrConflict, "network %s is ambiguous (%d matches found based on ID prefix)", ref, count)
+}
+
+// Remove deletes a network: its bridge, its subnet and its record. The
+// record goes last, so a removal cut short can be run again.
+func (s *Store) Remove(ctx context.Context, ref string) (Network, error) {
+	unlock, err := disk.Lock(ctx, filepath.Join(s.dir, "networks.lock"), false)
+	if err != nil {
+		return Network{}, err
+	}
+	defer unlock()
+	n, err := s.Get(ref)
+	if err != nil {
+		return Network{}, err
+	}
+	if err := DeleteBridge(s.host, n.Bridge); err != nil {
+		return n, err
+	}
+	if err := s.ipam.ReleaseSubnet(ctx, n.Name); err != nil {
+		return n, err
+	}
+	if err := os.Remove(s.path(n.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return n, err
+	}
+	return n, nil
+}

@@ -1,0 +1,65 @@
+package netns
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"slices"
+	"testing"
+)
+
+// TestNetworkStore: networks get a subnet and a bridge, refuse clashes,
+// and leave nothing when removed, all in a namespace of the test's own.
+func TestNetworkStore(t *testing.T) {
+	ctx := context.Background()
+	host := newTestNS(t)
+	s, err := OpenStore(t.TempDir(), host.handle, []Pool{{netip.MustParsePrefix("10.90.0.0/16"), 24}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Create(ctx, CreateOptions{Name: "front", Labels: map[string]string{"k": "v"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Subnet.Prefix.String() != "10.90.0.0/24" || a.Bridge != "br-"+a.ID[:12] || !slices.Contains(host.links(t), a.Bridge) {
+		t.Errorf("front: %+v; links %v", a, host.links(t))
+	}
+	b, err := s.Create(ctx, CreateOptions{Name: "back", Options: map[string]string{BridgeNameOption: "br-back", MTUOption: "1400"},
+		Subnet: Subnet{Prefix: netip.MustParsePrefix("10.91.0.0/24")}})
+	if err != nil || b.Bridge != "br-back" || b.MTU != 1400 {
+		t.Fatalf("back: %+v %v", b, err)
+	}
+	for _, bad := range []struct {
+		o     CreateOptions
+		class error
+	}{
+		{CreateOptions{Name: "front"}, ErrConflict},
+		{CreateOptions{Name: "other", Subnet: Subnet{Prefix: netip.MustParsePrefix("10.91.0.0/16")}}, ErrConflict},
+		{CreateOptions{Name: "other", Options: map[string]string{BridgeNameOption: "br-back"}}, ErrConflict},
+		{CreateOptions{Name: "-bad"}, ErrInvalid},
+		{CreateOptions{Name: "other", Driver: "overlay"}, ErrInvalid},
+		{CreateOptions{Name: "other", Options: map[string]string{MTUOption: "x"}}, ErrInvalid},
+	} {
+		if _, err := s.Create(ctx, bad.o); !errors.Is(err, bad.class) {
+			t.Errorf("%+v: %v, want %v", bad.o, err, bad.class)
+		}
+	}
+	// a refused create took no subnet: the next network gets the second /24
+	if c, _ := s.Create(ctx, CreateOptions{Name: "third"}); c.Subnet.Prefix.String() != "10.90.1.0/24" {
+		t.Errorf("third: %s, want 10.90.1.0/24", c.Subnet.Prefix)
+	}
+	if got, err := s.Get(a.ID[:6]); err != nil || got.Name != "front" {
+		t.Errorf("by ID prefix: %+v %v", got, err)
+	}
+	if _, err := s.Get("nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown network: %v", err)
+	}
+	for _, name := range []string{"front", "back", "third"} {
+		if _, err := s.Remove(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if list, _ := s.List(); len(list) != 0 || len(host.links(t)) != 1 {
+		t.Errorf("left after removal: %v, links %v", list, host.links(t))
+	}
+}
