@@ -37,7 +37,17 @@ type Inspected struct {
 		Env, Cmd, Entrypoint                          []string
 		Labels                                        map[string]string
 	}
-	Mounts []MountPoint
+	Mounts          []MountPoint
+	NetworkSettings struct {
+		Networks map[string]NetworkPoint
+	}
+}
+
+// NetworkPoint is one entry of inspect's NetworkSettings.Networks, in
+// Docker's shape; the addresses are empty while the container is stopped.
+type NetworkPoint struct {
+	NetworkID, IPAddress, Gateway, MacAddress string
+	IPPrefixLen                               int
 }
 
 // MountPoint is one entry of inspect's Mounts, in Docker's shape.
@@ -76,6 +86,18 @@ func Inspect(e Entry) Inspected {
 	out.Config.Hostname, out.Config.User, out.Config.WorkingDir, out.Config.StopSignal = c.Hostname, c.User, c.WorkingDir, c.StopSignal
 	out.Config.Image, out.Config.Env, out.Config.Cmd, out.Config.Entrypoint, out.Config.Labels = r.Image, c.Env, c.Cmd, c.Entrypoint, c.Labels
 	out.Mounts = mountPoints(r)
+	out.NetworkSettings.Networks = map[string]NetworkPoint{}
+	for _, name := range r.Host.Networks {
+		p := NetworkPoint{}
+		if ep, ok := st.Networks[name]; ok {
+			p = NetworkPoint{NetworkID: ep.NetworkID, IPAddress: ep.Address.Addr().String(), IPPrefixLen: ep.Address.Bits(),
+				Gateway: ep.Gateway.String(), MacAddress: ep.MAC}
+		}
+		out.NetworkSettings.Networks[name] = p
+	}
+	if r.Host.HostNetwork {
+		out.NetworkSettings.Networks["host"] = NetworkPoint{}
+	}
 	return out
 }
 

@@ -85,6 +85,10 @@ type CreateOptions struct {
 	Unconfined bool
 	// SeccompProfile replaces Docker's default seccomp profile (JSON).
 	SeccompProfile string
+	// Networks are the networks to join, eth0 first; none is loopback only.
+	Networks []string
+	// HostNetwork shares the host's network namespace.
+	HostNetwork bool
 	// Init runs berth-init as the container's PID 1 in front of the
 	// command: it forwards signals and reaps orphans.
 	Init bool
@@ -114,6 +118,9 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	}
 	if o.AutoRemove && policy.Name != "no" && policy.Name != "" {
 		return nil, errclass.New(ErrInvalid, "conflicting options: cannot specify both --restart and --rm")
+	}
+	if err := checkNetworks(m.root, o.Networks); err != nil {
+		return nil, err
 	}
 	_, img, err := m.images.Lookup(o.Image)
 	if errors.Is(err, image.ErrNotFound) && o.Pull != "never" || o.Pull == "always" {
@@ -204,14 +211,15 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		Path: argv[0], Args: argv[1:],
 		Config: Config{Hostname: hostname, User: user, Env: env, Cmd: cmd, Entrypoint: entrypoint, WorkingDir: workdir,
 			Labels: mergeLabels(ic.Labels, o.Labels), StopSignal: stopSignal, Tty: o.TTY, OpenStdin: o.Interactive},
-		Host: HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy, LogMaxSize: o.LogMaxSize, LogMaxFile: o.LogMaxFile},
+		Host: HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy, LogMaxSize: o.LogMaxSize, LogMaxFile: o.LogMaxFile,
+			Networks: o.Networks, HostNetwork: o.HostNetwork},
 		Spec: runtime.Spec{
 			ID: id, Hostname: hostname,
 			Rootfs: runtime.Rootfs{Lowers: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), ReadOnly: o.ReadOnly},
 			Process: runtime.Process{Args: processArgs, Env: env, Cwd: cmp.Or(workdir, "/"), UID: uid, GID: gid, AdditionalGIDs: groups,
 				Terminal: o.TTY, Rlimits: o.Ulimits, NoNewPrivileges: o.NoNewPrivileges},
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged, Resources: o.Resources,
-			Sysctls: o.Sysctls, ShmSize: o.ShmSize, Devices: o.Devices, Unconfined: o.Unconfined, SeccompProfile: o.SeccompProfile,
+			Sysctls: o.Sysctls, ShmSize: o.ShmSize, Devices: o.Devices, Unconfined: o.Unconfined, SeccompProfile: o.SeccompProfile, HostNetwork: o.HostNetwork,
 			Mounts: []specs.Mount{
 				bindFile(filepath.Join(dir, "hosts"), "/etc/hosts"),
 				bindFile(filepath.Join(dir, "hostname"), "/etc/hostname"),

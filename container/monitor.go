@@ -84,7 +84,7 @@ func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
 	delay := 100 * time.Millisecond
 	for {
 		started := time.Now()
-		code, err := runOnce(ctx, rt, s, e.Record, lw, mio, h, report)
+		code, err := runOnce(ctx, root, rt, s, e.Record, lw, mio, h, report)
 		if err != nil {
 			report(fmt.Sprintf("error %d %s", code, oneLine(err.Error())))
 			if status != nil {
@@ -150,7 +150,7 @@ func shouldRestart(p RestartPolicy, st State, code int) bool {
 // runOnce creates, starts and waits for the container once. A start failure
 // returns the exit code Docker gives it and leaves the container exited with
 // the error recorded.
-func runOnce(ctx context.Context, rt *runtime.Runtime, s *Store, rec Record, lw *logWriter, mio MonitorIO, h *hub, report func(string)) (int, error) {
+func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, rec Record, lw *logWriter, mio MonitorIO, h *hub, report func(string)) (int, error) {
 	fail := func(code int, err error) (int, error) {
 		s.Update(ctx, rec.ID, func(st *State) error {
 			st.Status, st.ExitCode, st.Error, st.Pid = Exited, code, err.Error(), 0
@@ -159,6 +159,16 @@ func runOnce(ctx context.Context, rt *runtime.Runtime, s *Store, rec Record, lw 
 		})
 		return code, err
 	}
+	// networks first: the container's first instruction has them
+	nsPath, eps, leave, err := joinNetworks(ctx, root, rec)
+	if err != nil {
+		return fail(ExitStartFailed, err)
+	}
+	defer func() {
+		leave()
+		s.Update(context.WithoutCancel(ctx), rec.ID, func(st *State) error { st.Networks = nil; return nil })
+	}()
+	rec.Spec.NetNS = nsPath
 	c, err := rt.Create(ctx, rec.Spec, s.Dir(rec.ID))
 	if err != nil {
 		return fail(ExitStartFailed, err)
@@ -209,6 +219,7 @@ func runOnce(ctx context.Context, rt *runtime.Runtime, s *Store, rec Record, lw 
 			return err
 		}
 		st.Pid, st.MonitorPid, st.StartedAt, st.Error = pid, os.Getpid(), time.Now().UTC(), ""
+		st.Networks = eps
 		return nil
 	}); err != nil {
 		c.Signal(syscall.SIGKILL)

@@ -2,10 +2,12 @@ package container
 
 import (
 	"context"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -57,7 +59,9 @@ func (m *Manager) Refresh(ctx context.Context, e Entry) Entry {
 	return e
 }
 
-// cleanRuntime deletes the runtime's container: mount, cgroup and state.
+// cleanRuntime deletes the runtime's container (mount, cgroup and state)
+// and what its networks gave it (namespace, veths, addresses), for a
+// container whose monitor could not.
 func (m *Manager) cleanRuntime(id string) {
 	rt, err := runtime.New(RunDir(m.root))
 	if err != nil {
@@ -66,6 +70,18 @@ func (m *Manager) cleanRuntime(id string) {
 	if c, err := rt.Load(id, m.Store.Dir(id)); err == nil {
 		c.Delete()
 	}
+	e, err := m.Store.Get(id)
+	if err != nil || len(e.State.Networks) == 0 {
+		return
+	}
+	if s, done, err := networkStore(m.root); err == nil {
+		for name, ep := range e.State.Networks {
+			netns.Detach(s.Host(), ep.HostIf)
+			s.IPAM().ReleaseAddress(context.Background(), name, id)
+		}
+		done()
+	}
+	netns.RemoveNamespace(filepath.Join(RunDir(m.root), "netns", id))
 }
 
 // waitGone waits for the container to stop: on its monitor when that is

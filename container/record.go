@@ -51,6 +51,11 @@ type HostConfig struct {
 	StopTimeout   int // seconds; 0 means Docker's 10
 	LogMaxSize    int64
 	LogMaxFile    int
+	// Networks are the networks the container joins each time it starts,
+	// in order (eth0 first); none means loopback only.
+	Networks []string `json:",omitempty"`
+	// HostNetwork shares the host's network namespace (--network host).
+	HostNetwork bool `json:",omitempty"`
 }
 
 // RestartPolicy is Docker's: no, always, unless-stopped, on-failure[:N].

@@ -53,6 +53,8 @@ type State struct {
 	// StopRequested is set by stop and kill: the monitor then does not
 	// restart the container whatever its policy.
 	StopRequested bool
+	// Networks are the container's endpoints while it runs, by network.
+	Networks map[string]Endpoint `json:",omitempty"`
 }
 
 // To moves the state to next, or refuses a move the lifecycle does not have.

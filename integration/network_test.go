@@ -1,10 +1,14 @@
 package integration
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/berth-dev/berth/container"
 )
 
 // TestNetworkCommands: network create makes a bridge with the gateway's
@@ -73,4 +77,62 @@ func TestNetworkCommands(t *testing.T) {
 	if r := run("network", "rm", "-f", "web"); r.code != 0 {
 		t.Errorf("rm -f of a removed network: exit %d, %q", r.code, r.stderr)
 	}
+}
+
+// TestContainerNetwork: containers on a network get eth0 with an address
+// from its subnet and reach each other; the address is given back when a
+// container stops; an unknown network is refused with nothing made.
+func TestContainerNetwork(t *testing.T) {
+	root, run := busyboxRoot(t)
+	t.Cleanup(func() {
+		for _, id := range strings.Fields(run("network", "ls", "-q").stdout) {
+			run("network", "rm", id)
+		}
+	})
+	if r := run("network", "create", "--subnet", "10.204.0.0/24", "lan"); r.code != 0 {
+		t.Fatalf("network create: %s", r.stderr)
+	}
+	if r := run("container", "run", "-d", "--name", "server", "--network", "lan", "bb:1", "sh", "-c", "while true; do busybox nc -l -p 7000 -e echo hello over lan; done"); r.code != 0 {
+		t.Fatalf("server: %s", r.stderr)
+	}
+	ip := strings.TrimSpace(run("container", "inspect", "-f", "{{.NetworkSettings.Networks.lan.IPAddress}}", "server").stdout)
+	if ip != "10.204.0.2" {
+		t.Errorf("server's address %q, want 10.204.0.2 (the first after the gateway)", ip)
+	}
+	r := run("container", "run", "--rm", "--network", "lan", "bb:1", "sh", "-c", "cat /proc/net/dev | grep -o eth0; busybox ip route | grep default; busybox nc 10.204.0.2 7000 </dev/null")
+	if r.code != 0 || !strings.Contains(r.stdout, "eth0\n") || !strings.Contains(r.stdout, "default via 10.204.0.1") || !strings.Contains(r.stdout, "hello over lan") {
+		t.Errorf("client: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := run("network", "rm", "lan"); r.code == 0 || !strings.Contains(r.stderr, "has active endpoints (server)") {
+		t.Errorf("rm of a network in use: exit %d, %q", r.code, r.stderr)
+	}
+	run("container", "stop", "-t", "1", "server")
+	if got := run("container", "inspect", "-f", "{{.NetworkSettings.Networks.lan.IPAddress}}", "server").stdout; got != "\n" {
+		t.Errorf("a stopped container still has address %q", got)
+	}
+	// its address is free again: the next container gets it
+	if got := run("container", "run", "--rm", "--network", "lan", "bb:1", "sh", "-c", "busybox ip -4 -o addr show eth0").stdout; !strings.Contains(got, "10.204.0.2/24") {
+		t.Errorf("after stop, a new container has %q, want 10.204.0.2/24", got)
+	}
+	if r := run("container", "run", "--rm", "--network", "host", "bb:1", "cat", "/proc/net/dev"); !strings.Contains(r.stdout, "br-") {
+		t.Errorf("--network host does not see the host's bridges: %q %q", r.stdout, r.stderr)
+	}
+	if r := run("container", "run", "--rm", "--network", "nope", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "network nope not found") {
+		t.Errorf("unknown network: exit %d, %q", r.code, r.stderr)
+	}
+	run("container", "rm", "server")
+	if r := run("network", "rm", "lan"); r.code != 0 {
+		t.Errorf("network rm: %s", r.stderr)
+	}
+	if links, _ := netlink.LinkList(); len(links) > 0 {
+		for _, l := range links {
+			if strings.HasPrefix(l.Attrs().Name, "vb") {
+				t.Errorf("veth %s left behind", l.Attrs().Name)
+			}
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Join(container.RunDir(root), "netns")); len(entries) > 0 {
+		t.Errorf("network namespaces left: %v", entries)
+	}
+	noLeftovers(t, root)
 }

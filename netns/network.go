@@ -119,6 +119,12 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (Network, error) {
 	return n, nil
 }
 
+// Host is the handle on the namespace the bridges are in.
+func (s *Store) Host() *netlink.Handle { return s.host }
+
+// IPAM hands out the networks' addresses.
+func (s *Store) IPAM() *IPAM { return s.ipam }
+
 func (s *Store) path(id string) string { return filepath.Join(s.dir, id+".json") }
 
 // List is every network, by name.

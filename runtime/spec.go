@@ -44,6 +44,9 @@ type Spec struct {
 	// netns.CreateNamespace) that the container joins, its networks
 	// already attached; empty is a new namespace with loopback only.
 	NetNS string `json:",omitempty"`
+	// HostNetwork shares the host's network namespace: no namespace of
+	// its own (--network host).
+	HostNetwork bool `json:",omitempty"`
 	// SeccompProfile is a seccomp profile in Docker's JSON format
 	// (--security-opt seccomp=FILE); empty is Docker's default profile.
 	SeccompProfile string `json:",omitempty"`
@@ -187,6 +190,9 @@ func (s Spec) ociSpec(root string) (*specs.Spec, error) {
 			},
 			Resources: s.Resources.oci(s.Privileged),
 		},
+	}
+	if s.HostNetwork {
+		spec.Linux.Namespaces = slices.DeleteFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.NetworkNamespace })
 	}
 	if !s.Privileged {
 		spec.Linux.MaskedPaths = maskedPaths

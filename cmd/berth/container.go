@@ -61,6 +61,7 @@ type createFlags struct {
 	ulimits, sysctls, tmpfs, devices  []string
 	securityOpts, logOpts             []string
 	volumeFlags, mountFlags           []string
+	networks                          []string
 }
 
 func (f *createFlags) register(cmd *cobra.Command) {
@@ -98,6 +99,9 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.o.GroupAdd, "group-add", nil, "Add additional groups to join")
 	fs.IntVar(&f.oomScore, "oom-score-adj", 0, "Tune host's OOM preferences (-1000 to 1000)")
 	fs.StringArrayVar(&f.securityOpts, "security-opt", nil, "Security Options")
+	fs.StringArrayVar(&f.networks, "network", nil, "Connect a container to a network")
+	fs.StringArrayVar(&f.networks, "net", nil, "Connect a container to a network")
+	fs.MarkHidden("net")
 	fs.StringArrayVar(&f.logOpts, "log-opt", nil, "Log driver options (json-file: max-size, max-file)")
 	fs.BoolVar(&f.o.Init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
 	fs.StringArrayVarP(&f.volumeFlags, "volume", "v", nil, "Bind mount a volume")
@@ -259,6 +263,23 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 			}
 			return o, usageError{fmt.Errorf("--security-opt %q is not supported yet (no-new-privileges and seccomp are)", so)}
 		}
+	}
+	for _, n := range f.networks {
+		switch n {
+		case "none", "":
+		case "host":
+			o.HostNetwork = true
+		case "bridge", "default":
+			return o, usageError{fmt.Errorf("--network %s: berth has no default bridge network yet; create one with berth network create", n)}
+		default:
+			if strings.HasPrefix(n, "container:") {
+				return o, usageError{fmt.Errorf("--network %s is not supported yet", n)}
+			}
+			o.Networks = append(o.Networks, n)
+		}
+	}
+	if (o.HostNetwork || slices.Contains(f.networks, "none")) && len(f.networks) > 1 {
+		return o, usageError{errors.New("conflicting options: host and none network modes cannot be combined with other networks")}
 	}
 	// pull progress goes to stderr: stdout is the container's, or its ID
 	o.Progress = g.displayTo(g.stderr)

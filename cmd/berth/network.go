@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -217,8 +218,18 @@ func newNetworkRmCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer done()
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
 			var errs []error
 			for _, a := range args {
+				if n, err := s.Get(a); err == nil {
+					if users := m.NetworkUsers(cmd.Context(), n.Name); len(users) > 0 {
+						errs = append(errs, fmt.Errorf("error while removing network: network %s has active endpoints (%s)", n.Name, strings.Join(users, ", ")))
+						continue
+					}
+				}
 				if _, err := s.Remove(cmd.Context(), a); err != nil {
 					if !(force && errors.Is(err, netns.ErrNotFound)) {
 						errs = append(errs, err)
