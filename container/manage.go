@@ -269,11 +269,12 @@ func bindFile(src, dst string) specs.Mount {
 }
 
 // writeEtc writes the container's /etc/hosts, /etc/hostname and
-// /etc/resolv.conf, which it gets bind-mounted, as Docker does. Until
-// networks arrive a container has loopback only.
+// /etc/resolv.conf, which it gets bind-mounted, as Docker does. The hosts
+// file names the container by 127.0.1.1 until it starts on a network (see
+// joinNetworks).
 func writeEtc(dir, hostname string) error {
 	files := map[string]string{
-		"hosts":    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t" + hostname + "\n",
+		"hosts":    hostsFile(hostname, "127.0.1.1"),
 		"hostname": hostname + "\n",
 	}
 	resolv, err := os.ReadFile("/etc/resolv.conf")
@@ -287,6 +288,12 @@ func writeEtc(dir, hostname string) error {
 		}
 	}
 	return nil
+}
+
+// hostsFile is Docker's /etc/hosts for a container whose own name is addr.
+func hostsFile(hostname, addr string) string {
+	return "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n" +
+		addr + "\t" + hostname + "\n"
 }
 
 // mergeEnv is the image's environment overridden by the user's, with PATH

@@ -169,6 +169,14 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 		s.Update(context.WithoutCancel(ctx), rec.ID, func(st *State) error { st.Networks = nil; return nil })
 	}()
 	rec.Spec.NetNS = nsPath
+	if len(eps) > 0 {
+		// the container's name resolves to its first network's address,
+		// as in Docker; written before the runtime bind-mounts the file
+		first := eps[rec.Host.Networks[0]].Address.Addr().String()
+		if err := os.WriteFile(filepath.Join(s.Dir(rec.ID), "hosts"), []byte(hostsFile(rec.Config.Hostname, first)), 0o644); err != nil {
+			return fail(ExitStartFailed, err)
+		}
+	}
 	c, err := rt.Create(ctx, rec.Spec, s.Dir(rec.ID))
 	if err != nil {
 		return fail(ExitStartFailed, err)

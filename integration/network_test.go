@@ -103,6 +103,9 @@ func TestContainerNetwork(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "eth0\n") || !strings.Contains(r.stdout, "default via 10.204.0.1") || !strings.Contains(r.stdout, "hello over lan") {
 		t.Errorf("client: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
+	if hosts := run("container", "exec", "server", "cat", "/etc/hosts").stdout; !strings.HasSuffix(hosts, "\n10.204.0.2\t"+run("container", "inspect", "-f", "{{.Config.Hostname}}", "server").stdout) {
+		t.Errorf("/etc/hosts does not name the container by its address:\n%s", hosts)
+	}
 	if r := run("network", "rm", "lan"); r.code == 0 || !strings.Contains(r.stderr, "has active endpoints (server)") {
 		t.Errorf("rm of a network in use: exit %d, %q", r.code, r.stderr)
 	}
