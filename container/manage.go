@@ -119,7 +119,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	if o.AutoRemove && policy.Name != "no" && policy.Name != "" {
 		return nil, errclass.New(ErrInvalid, "conflicting options: cannot specify both --restart and --rm")
 	}
-	if err := checkNetworks(m.root, o.Networks); err != nil {
+	if o.Networks, err = networkNames(m.root, o.Networks); err != nil {
 		return nil, err
 	}
 	_, img, err := m.images.Lookup(o.Image)

@@ -37,23 +37,27 @@ func networkStore(root string) (s *netns.Store, close func(), err error) {
 	return s, h.Close, nil
 }
 
-// checkNetworks refuses, at create, a network that does not exist, so
-// that a typo fails before anything is made.
-func checkNetworks(root string, names []string) error {
-	if len(names) == 0 {
-		return nil
+// networkNames resolves, at create, the networks the user named (by name
+// or ID) to their names, which the record keeps; an unknown one fails
+// before anything is made.
+func networkNames(root string, refs []string) ([]string, error) {
+	if len(refs) == 0 {
+		return nil, nil
 	}
 	s, done, err := networkStore(root)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer done()
-	for _, n := range names {
-		if _, err := s.Get(n); err != nil {
-			return errclass.Wrap(ErrInvalid, err, err.Error())
+	var names []string
+	for _, ref := range refs {
+		n, err := s.Get(ref)
+		if err != nil {
+			return nil, errclass.Wrap(ErrInvalid, err, err.Error())
 		}
+		names = append(names, n.Name)
 	}
-	return nil
+	return names, nil
 }
 
 // joinNetworks puts a container about to start on its networks: a network

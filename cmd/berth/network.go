@@ -41,7 +41,7 @@ func (g *globals) networks() (*netns.Store, func(), error) {
 // newNetworkCmds are the `network` commands berth has so far; the rest
 // stay in objectCommands' planned table until they land.
 func newNetworkCmds(g *globals) []*cobra.Command {
-	return []*cobra.Command{newNetworkCreateCmd(g), newNetworkLsCmd(g), newNetworkInspectCmd(g), newNetworkRmCmd(g)}
+	return []*cobra.Command{newNetworkCreateCmd(g), newNetworkLsCmd(g), newNetworkInspectCmd(g), newNetworkRmCmd(g), newNetworkPruneCmd(g)}
 }
 
 func newNetworkCreateCmd(g *globals) *cobra.Command {
@@ -242,5 +242,55 @@ func newNetworkRmCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not error if the network does not exist")
+	return cmd
+}
+
+func newNetworkPruneCmd(g *globals) *cobra.Command {
+	var force bool
+	var filters []string
+	cmd := &cobra.Command{
+		Use: "prune [OPTIONS]", Short: "Remove all unused networks", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(filters) > 0 {
+				return usageError{errors.New("--filter is not supported by network prune yet")}
+			}
+			if !force && !confirm(g, "WARNING! This will remove all custom networks not used by at least one container.") {
+				return nil
+			}
+			s, done, err := g.networks()
+			if err != nil {
+				return err
+			}
+			defer done()
+			_, entries, err := g.listContainers(cmd.Context())
+			if err != nil {
+				return err
+			}
+			used := map[string]bool{}
+			for _, e := range entries {
+				for _, n := range e.Record.Host.Networks {
+					used[n] = true
+				}
+			}
+			list, err := s.List()
+			if err != nil {
+				return err
+			}
+			var removed []string
+			for _, n := range list {
+				if used[n.Name] || used[n.ID] {
+					continue
+				}
+				if _, err := s.Remove(cmd.Context(), n.ID); err != nil {
+					return err
+				}
+				removed = append(removed, n.Name)
+			}
+			printDeleted(g, "Networks", removed)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values")
 	return cmd
 }

@@ -6,11 +6,8 @@ import "github.com/spf13/cobra"
 // system), with Docker's flags. They arrive with the containers, images,
 // networks and volumes issues.
 func objectCommands(g *globals) []*cobra.Command {
-	filter := list("filter", "", "Provide filter values")
-	force := b("force", "f", "Do not prompt for confirmation")
 	planned := buildAll(g, []cmdSpec{
 		{use: "network", short: "Manage networks", subcommands: []cmdSpec{
-			{use: "prune [OPTIONS]", short: "Remove all unused networks", flags: []flag{filter, force}},
 			{use: "connect [OPTIONS] NETWORK CONTAINER", short: "Connect a container to a network", flags: []flag{
 				list("alias", "", "Add network-scoped alias for the container"),
 				s("ip", "", "", "IPv4 address (e.g., \"172.30.100.104\")"),
