@@ -30,7 +30,8 @@ func networkStore(root string) (s *netns.Store, close func(), err error) {
 		return nil, nil, fmt.Errorf("opening netlink: %w", err)
 	}
 	// the pools only matter to network create; endpoints take addresses
-	if s, err = netns.OpenStore(filepath.Join(root, "networks"), h, nil); err != nil {
+	// nor the firewall: joining a network changes no rule
+	if s, err = netns.OpenStore(filepath.Join(root, "networks"), h, nil, nil); err != nil {
 		h.Close()
 		return nil, nil, err
 	}

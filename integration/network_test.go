@@ -3,19 +3,31 @@ package integration
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 
 	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/netns"
 )
+
+// keepForwarding gives the machine back its IPv4 forwarding setting when
+// the test ends: berth turns it on for networks, as Docker does.
+func keepForwarding(t *testing.T) {
+	if before, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); err == nil {
+		t.Cleanup(func() { os.WriteFile("/proc/sys/net/ipv4/ip_forward", before, 0o644) })
+	}
+}
 
 // TestNetworkCommands: network create makes a bridge with the gateway's
 // address, ls and inspect show it, clashes are refused with nothing made,
 // and rm removes the bridge.
 func TestNetworkCommands(t *testing.T) {
 	requireRoot(t)
+	keepForwarding(t)
 	root, dir := t.TempDir(), t.TempDir()
 	env := []string{"BERTH_ADDRESS_POOLS=10.201.0.0/16/24"}
 	run := func(args ...string) result {
@@ -84,11 +96,20 @@ func TestNetworkCommands(t *testing.T) {
 // container stops; an unknown network is refused with nothing made.
 func TestContainerNetwork(t *testing.T) {
 	root, run := busyboxRoot(t)
+	keepForwarding(t)
 	t.Cleanup(func() {
 		for _, id := range strings.Fields(run("network", "ls", "-q").stdout) {
 			run("network", "rm", id)
 		}
 	})
+	hasTable := func() bool {
+		conn, err := nftables.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tables, _ := conn.ListTablesOfFamily(nftables.TableFamilyIPv4)
+		return slices.ContainsFunc(tables, func(tb *nftables.Table) bool { return tb.Name == netns.TableName(filepath.Join(root, "networks")) })
+	}
 	r := run("network", "create", "--subnet", "10.204.0.0/24", "lan")
 	if r.code != 0 {
 		t.Fatalf("network create: %s", r.stderr)
@@ -108,6 +129,16 @@ func TestContainerNetwork(t *testing.T) {
 	if hosts := run("container", "exec", "server", "cat", "/etc/hosts").stdout; !strings.HasSuffix(hosts, "\n10.204.0.2\t"+run("container", "inspect", "-f", "{{.Config.Hostname}}", "server").stdout) {
 		t.Errorf("/etc/hosts does not name the container by its address:\n%s", hosts)
 	}
+	// a container on another network cannot reach the server, though the
+	// host forwards between bridges: berth's table drops it
+	run("network", "create", "--subnet", "10.205.0.0/24", "elsewhere")
+	if !hasTable() {
+		t.Error("no nftables table for the root's networks")
+	}
+	if r := run("container", "run", "--rm", "--network", "elsewhere", "bb:1", "busybox", "nc", "-w", "1", "10.204.0.2", "7000"); r.code == 0 || strings.Contains(r.stdout, "hello") {
+		t.Errorf("a container on another network reached the server: exit %d, %q", r.code, r.stdout)
+	}
+	run("network", "rm", "elsewhere")
 	if r := run("network", "rm", "lan"); r.code == 0 || !strings.Contains(r.stderr, "has active endpoints (server)") {
 		t.Errorf("rm of a network in use: exit %d, %q", r.code, r.stderr)
 	}
@@ -141,6 +172,9 @@ func TestContainerNetwork(t *testing.T) {
 				t.Errorf("veth %s left behind", l.Attrs().Name)
 			}
 		}
+	}
+	if hasTable() {
+		t.Error("the nftables table is left after the last network went")
 	}
 	if entries, _ := os.ReadDir(filepath.Join(container.RunDir(root), "netns")); len(entries) > 0 {
 		t.Errorf("network namespaces left: %v", entries)

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 
 	"github.com/berth-dev/berth/disk"
@@ -62,16 +63,39 @@ type Store struct {
 	dir  string
 	ipam *IPAM
 	host *netlink.Handle
+	fw   *nftables.Conn
+	// Forwarding, when set, is called before a network that reaches the
+	// outside is made: EnableForwarding for the host's namespace.
+	Forwarding func() error
 }
 
 // OpenStore opens the networks under dir, with their bridges in the
-// namespace host looks at and subnets from pools.
-func OpenStore(dir string, host *netlink.Handle, pools []Pool) (*Store, error) {
+// namespace host looks at, their firewall rules through fw (nil: none)
+// and subnets from pools.
+func OpenStore(dir string, host *netlink.Handle, fw *nftables.Conn, pools []Pool) (*Store, error) {
 	ipam, err := NewIPAM(dir, pools, func() ([]netip.Prefix, error) { return HostPrefixes(host, "/etc/resolv.conf") })
 	if err != nil {
 		return nil, err
 	}
-	return &Store{dir: dir, ipam: ipam, host: host}, nil
+	return &Store{dir: dir, ipam: ipam, host: host, fw: fw}, nil
+}
+
+// syncFirewall rebuilds berth's table from the networks, leaving out skip.
+func (s *Store) syncFirewall(skip string) error {
+	if s.fw == nil {
+		return nil
+	}
+	list, err := s.List()
+	if err != nil {
+		return err
+	}
+	var rules []Rule
+	for _, n := range list {
+		if n.ID != skip {
+			rules = append(rules, Rule{Bridge: n.Bridge, Subnet: n.Subnet.Prefix, Internal: n.Internal})
+		}
+	}
+	return SyncFirewall(s.fw, TableName(s.dir), rules)
 }
 
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
@@ -103,6 +127,11 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (Network, error) {
 			return Network{}, errclass.New(ErrInvalid, "invalid MTU %q: want a number of at least 68", v)
 		}
 	}
+	if s.Forwarding != nil && !o.Internal {
+		if err := s.Forwarding(); err != nil {
+			return Network{}, err
+		}
+	}
 	if n.Subnet, err = s.ipam.RequestSubnet(ctx, n.Name, o.Subnet); err != nil {
 		return Network{}, err
 	}
@@ -111,9 +140,17 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (Network, error) {
 		return Network{}, err
 	}
 	data, _ := json.MarshalIndent(n, "", "  ")
-	if err := disk.WriteFile(s.path(n.ID), data, 0o600); err != nil {
+	undo := func() {
+		os.Remove(s.path(n.ID))
 		DeleteBridge(s.host, n.Bridge)
 		s.ipam.ReleaseSubnet(ctx, n.Name)
+	}
+	if err := disk.WriteFile(s.path(n.ID), data, 0o600); err != nil {
+		undo()
+		return Network{}, err
+	}
+	if err := s.syncFirewall(""); err != nil {
+		undo()
 		return Network{}, err
 	}
 	return n, nil
@@ -179,6 +216,9 @@ func (s *Store) Remove(ctx context.Context, ref string) (Network, error) {
 	n, err := s.Get(ref)
 	if err != nil {
 		return Network{}, err
+	}
+	if err := s.syncFirewall(n.ID); err != nil {
+		return n, err
 	}
 	if err := DeleteBridge(s.host, n.Bridge); err != nil {
 		return n, err

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+
+	"github.com/google/nftables"
 )
 
 // TestNetworkStore: networks get a subnet and a bridge, refuse clashes,
@@ -13,9 +15,18 @@ import (
 func TestNetworkStore(t *testing.T) {
 	ctx := context.Background()
 	host := newTestNS(t)
-	s, err := OpenStore(t.TempDir(), host.handle, []Pool{{netip.MustParsePrefix("10.90.0.0/16"), 24}})
+	conn, err := nftables.New(nftables.WithNetNSFd(int(host.ns)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s, err := OpenStore(dir, host.handle, conn, []Pool{{netip.MustParsePrefix("10.90.0.0/16"), 24}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasTable := func() bool {
+		tables, _ := conn.ListTablesOfFamily(nftables.TableFamilyIPv4)
+		return slices.ContainsFunc(tables, func(tb *nftables.Table) bool { return tb.Name == TableName(dir) })
 	}
 	a, err := s.Create(ctx, CreateOptions{Name: "front", Labels: map[string]string{"k": "v"}})
 	if err != nil {
@@ -48,6 +59,9 @@ func TestNetworkStore(t *testing.T) {
 	if c, _ := s.Create(ctx, CreateOptions{Name: "third"}); c.Subnet.Prefix.String() != "10.90.1.0/24" {
 		t.Errorf("third: %s, want 10.90.1.0/24", c.Subnet.Prefix)
 	}
+	if !hasTable() {
+		t.Error("no nftables table with networks")
+	}
 	if got, err := s.Get(a.ID[:6]); err != nil || got.Name != "front" {
 		t.Errorf("by ID prefix: %+v %v", got, err)
 	}
@@ -59,7 +73,7 @@ func TestNetworkStore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if list, _ := s.List(); len(list) != 0 || len(host.links(t)) != 1 {
-		t.Errorf("left after removal: %v, links %v", list, host.links(t))
+	if list, _ := s.List(); len(list) != 0 || len(host.links(t)) != 1 || hasTable() {
+		t.Errorf("left after removal: %v, links %v, table %v", list, host.links(t), hasTable())
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/google/nftables"
 	"github.com/spf13/cobra"
 	"github.com/vishvananda/netlink"
 
@@ -15,9 +17,10 @@ import (
 	"github.com/berth-dev/berth/netns"
 )
 
-// networks opens the root's network store, its bridges in berth's own
-// network namespace (the host's) and its subnets from BERTH_ADDRESS_POOLS
-// or the default pools.
+// networks opens the root's network store, its bridges and firewall in
+// berth's own network namespace (the host's, where it turns on IPv4
+// forwarding for networks that reach the outside, as Docker does) and its
+// subnets from BERTH_ADDRESS_POOLS or the default pools.
 func (g *globals) networks() (*netns.Store, func(), error) {
 	pools := netns.DefaultPools
 	if env := os.Getenv("BERTH_ADDRESS_POOLS"); env != "" {
@@ -30,12 +33,19 @@ func (g *globals) networks() (*netns.Store, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening netlink: %w", err)
 	}
-	s, err := netns.OpenStore(g.root+"/networks", h, pools)
+	fw, err := nftables.New()
 	if err != nil {
 		h.Close()
+		return nil, nil, fmt.Errorf("opening nftables: %w", err)
+	}
+	s, err := netns.OpenStore(filepath.Join(g.root, "networks"), h, fw, pools)
+	if err != nil {
+		h.Close()
+		fw.CloseLasting()
 		return nil, nil, err
 	}
-	return s, h.Close, nil
+	s.Forwarding = netns.EnableForwarding
+	return s, func() { h.Close(); fw.CloseLasting() }, nil
 }
 
 // newNetworkCmds are the `network` commands berth has so far; the rest
