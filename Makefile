@@ -55,7 +55,14 @@ demo: build
 	echo '$$ berth container run -d --name ticker demo/busybox:1 sh -c ...; berth container logs ticker'; \
 	$$B container run -d --name ticker demo/busybox:1 sh -c 'for i in 1 2 3; do echo tick $$i; done; sleep 30' >/dev/null; \
 	sleep 0.5; $$B container ps; $$B container logs ticker; $$B container rm -f ticker >/dev/null; \
-	$$B volume rm notes >/dev/null
+	$$B volume rm notes >/dev/null; echo; \
+	trap '$$B container rm -f web >/dev/null 2>&1; $$B network rm -f demo-net >/dev/null; rm -rf $$root $$run' EXIT; \
+	echo '$$ berth network create demo-net; berth container run -d --name web --network demo-net demo/busybox:1 ...'; \
+	$$B network create demo-net >/dev/null; $$B network ls; \
+	$$B container run -d --name web --network demo-net demo/busybox:1 sh -c 'while true; do busybox nc -l -p 8080 -e echo hello from web; done' >/dev/null; \
+	ip=$$($$B container inspect -f '{{(index .NetworkSettings.Networks "demo-net").IPAddress}}' web); \
+	echo "$$ berth container run --rm --network demo-net demo/busybox:1 busybox nc $$ip 8080   # web's address"; \
+	$$B container run --rm --network demo-net demo/busybox:1 busybox nc $$ip 8080 </dev/null
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
