@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,6 +90,8 @@ type CreateOptions struct {
 	Networks []string
 	// HostNetwork shares the host's network namespace.
 	HostNetwork bool
+	// IP is a static address on the first network (--ip).
+	IP netip.Addr
 	// Init runs berth-init as the container's PID 1 in front of the
 	// command: it forwards signals and reaps orphans.
 	Init bool
@@ -119,7 +122,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	if o.AutoRemove && policy.Name != "no" && policy.Name != "" {
 		return nil, errclass.New(ErrInvalid, "conflicting options: cannot specify both --restart and --rm")
 	}
-	if o.Networks, err = networkNames(m.root, o.Networks); err != nil {
+	if o.Networks, err = networkNames(m.root, o.Networks, o.IP); err != nil {
 		return nil, err
 	}
 	_, img, err := m.images.Lookup(o.Image)
@@ -212,7 +215,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		Config: Config{Hostname: hostname, User: user, Env: env, Cmd: cmd, Entrypoint: entrypoint, WorkingDir: workdir,
 			Labels: mergeLabels(ic.Labels, o.Labels), StopSignal: stopSignal, Tty: o.TTY, OpenStdin: o.Interactive},
 		Host: HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy, LogMaxSize: o.LogMaxSize, LogMaxFile: o.LogMaxFile,
-			Networks: o.Networks, HostNetwork: o.HostNetwork},
+			Networks: o.Networks, HostNetwork: o.HostNetwork, IPv4Address: o.IP},
 		Spec: runtime.Spec{
 			ID: id, Hostname: hostname,
 			Rootfs: runtime.Rootfs{Lowers: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), ReadOnly: o.ReadOnly},

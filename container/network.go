@@ -41,8 +41,12 @@ func networkStore(root string) (s *netns.Store, close func(), err error) {
 // networkNames resolves, at create, the networks the user named (by name
 // or ID) to their names, which the record keeps; an unknown one fails
 // before anything is made.
-func networkNames(root string, refs []string) ([]string, error) {
+// A static address (ip) must lie in the first network's subnet.
+func networkNames(root string, refs []string, ip netip.Addr) ([]string, error) {
 	if len(refs) == 0 {
+		if ip.IsValid() {
+			return nil, errclass.New(ErrInvalid, "--ip %s needs --network: the default network does not take static addresses", ip)
+		}
 		return nil, nil
 	}
 	s, done, err := networkStore(root)
@@ -51,10 +55,13 @@ func networkNames(root string, refs []string) ([]string, error) {
 	}
 	defer done()
 	var names []string
-	for _, ref := range refs {
+	for i, ref := range refs {
 		n, err := s.Get(ref)
 		if err != nil {
 			return nil, errclass.Wrap(ErrInvalid, err, err.Error())
+		}
+		if i == 0 && ip.IsValid() && !n.Subnet.Prefix.Contains(ip) {
+			return nil, errclass.New(ErrInvalid, "invalid IP address %s: it does not belong to network %s's subnet %s", ip, n.Name, n.Subnet.Prefix)
 		}
 		names = append(names, n.Name)
 	}
@@ -100,7 +107,11 @@ func joinNetworks(ctx context.Context, root string, rec Record) (path string, ep
 			return "", nil, nil, err
 		}
 		nets = append(nets, n)
-		addr, err := s.IPAM().RequestAddress(ctx, n.Name, rec.ID, netip.Addr{})
+		var want netip.Addr
+		if i == 0 {
+			want = rec.Host.IPv4Address
+		}
+		addr, err := s.IPAM().RequestAddress(ctx, n.Name, rec.ID, want)
 		if err != nil {
 			leave()
 			return "", nil, nil, err

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/berth-dev/berth/volumes"
@@ -56,6 +57,8 @@ type HostConfig struct {
 	Networks []string `json:",omitempty"`
 	// HostNetwork shares the host's network namespace (--network host).
 	HostNetwork bool `json:",omitempty"`
+	// IPv4Address is the static address on the first network (--ip).
+	IPv4Address netip.Addr `json:",omitzero"`
 }
 
 // RestartPolicy is Docker's: no, always, unless-stopped, on-failure[:N].

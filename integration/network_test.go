@@ -129,6 +129,22 @@ func TestContainerNetwork(t *testing.T) {
 	if hosts := run("container", "exec", "server", "cat", "/etc/hosts").stdout; !strings.HasSuffix(hosts, "\n10.204.0.2\t"+run("container", "inspect", "-f", "{{.Config.Hostname}}", "server").stdout) {
 		t.Errorf("/etc/hosts does not name the container by its address:\n%s", hosts)
 	}
+	// a static address: given, refused when taken (nothing left of the
+	// refused container) or outside the subnet
+	run("container", "run", "-d", "--name", "fixed", "--network", "lan", "--ip", "10.204.0.50", "bb:1", "sleep", "30")
+	if got := run("container", "inspect", "-f", "{{.NetworkSettings.Networks.lan.IPAddress}}", "fixed").stdout; got != "10.204.0.50\n" {
+		t.Errorf("--ip: %q", got)
+	}
+	if r := run("container", "run", "--rm", "--network", "lan", "--ip", "10.204.0.50", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "10.204.0.50 is already in use") {
+		t.Errorf("a taken --ip: exit %d, %q", r.code, r.stderr)
+	}
+	if r := run("container", "run", "--rm", "--network", "lan", "--ip", "10.9.9.9", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "does not belong to network lan") {
+		t.Errorf("an --ip outside the subnet: exit %d, %q", r.code, r.stderr)
+	}
+	run("container", "rm", "-f", "fixed")
+	if ps := run("container", "ps", "-a", "--format", "{{.Names}}").stdout; ps != "server\n" {
+		t.Errorf("containers left: %q", ps)
+	}
 	// a container on another network cannot reach the server, though the
 	// host forwards between bridges: berth's table drops it
 	run("network", "create", "--subnet", "10.205.0.0/24", "elsewhere")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -62,6 +63,7 @@ type createFlags struct {
 	securityOpts, logOpts             []string
 	volumeFlags, mountFlags           []string
 	networks                          []string
+	ip                                string
 }
 
 func (f *createFlags) register(cmd *cobra.Command) {
@@ -102,6 +104,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.networks, "network", nil, "Connect a container to a network")
 	fs.StringArrayVar(&f.networks, "net", nil, "Connect a container to a network")
 	fs.MarkHidden("net")
+	fs.StringVar(&f.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
 	fs.StringArrayVar(&f.logOpts, "log-opt", nil, "Log driver options (json-file: max-size, max-file)")
 	fs.BoolVar(&f.o.Init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
 	fs.StringArrayVarP(&f.volumeFlags, "volume", "v", nil, "Bind mount a volume")
@@ -277,6 +280,13 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 			}
 			o.Networks = append(o.Networks, n)
 		}
+	}
+	if f.ip != "" {
+		ip, err := netip.ParseAddr(f.ip)
+		if err != nil || !ip.Is4() {
+			return o, usageError{fmt.Errorf("invalid IPv4 address: %s", f.ip)}
+		}
+		o.IP = ip
 	}
 	if (o.HostNetwork || slices.Contains(f.networks, "none")) && len(f.networks) > 1 {
 		return o, usageError{errors.New("conflicting options: host and none network modes cannot be combined with other networks")}
