@@ -2,6 +2,7 @@ package container
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -151,5 +152,24 @@ func TestFilter(t *testing.T) {
 		if _, err := Filter([]string{bad}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestExtraHosts(t *testing.T) {
+	for in, want := range map[string]string{
+		"db:10.1.2.3": "db:10.1.2.3", "db=10.1.2.3": "db:10.1.2.3", "v6:::1": "v6:::1", "v6=[fe80::1]": "v6:fe80::1",
+		"gw:host-gateway": "gw:host-gateway", "db": "", ":10.1.2.3": "", "db:nope": "",
+	} {
+		got, err := ParseExtraHost(in)
+		if got != want || (err != nil) != (want == "") {
+			t.Errorf("%q: %q, %v; want %q", in, got, err, want)
+		}
+	}
+	hosts := hostsFile("box", "10.9.0.2", []string{"db:10.1.2.3", "gw:host-gateway"}, netip.MustParseAddr("10.9.0.1"))
+	if !strings.HasSuffix(hosts, "\n10.1.2.3\tdb\n10.9.0.1\tgw\n10.9.0.2\tbox\n") {
+		t.Errorf("hosts:\n%s", hosts)
+	}
+	if hosts := hostsFile("box", "127.0.1.1", []string{"gw:host-gateway"}, netip.Addr{}); strings.Contains(hosts, "gw") {
+		t.Errorf("host-gateway without a network:\n%s", hosts)
 	}
 }

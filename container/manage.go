@@ -92,6 +92,9 @@ type CreateOptions struct {
 	HostNetwork bool
 	// IP is a static address on the first network (--ip).
 	IP netip.Addr
+	// ExtraHosts are NAME:IP lines for /etc/hosts (--add-host); the IP
+	// host-gateway is the first network's gateway.
+	ExtraHosts []string
 	// Init runs berth-init as the container's PID 1 in front of the
 	// command: it forwards signals and reaps orphans.
 	Init bool
@@ -215,7 +218,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		Config: Config{Hostname: hostname, User: user, Env: env, Cmd: cmd, Entrypoint: entrypoint, WorkingDir: workdir,
 			Labels: mergeLabels(ic.Labels, o.Labels), StopSignal: stopSignal, Tty: o.TTY, OpenStdin: o.Interactive},
 		Host: HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy, LogMaxSize: o.LogMaxSize, LogMaxFile: o.LogMaxFile,
-			Networks: o.Networks, HostNetwork: o.HostNetwork, IPv4Address: o.IP},
+			Networks: o.Networks, HostNetwork: o.HostNetwork, IPv4Address: o.IP, ExtraHosts: o.ExtraHosts},
 		Spec: runtime.Spec{
 			ID: id, Hostname: hostname,
 			Rootfs: runtime.Rootfs{Lowers: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), ReadOnly: o.ReadOnly},
@@ -259,7 +262,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		m.removeAnonymous(ctx, used)
 		return nil, err
 	}
-	if err := writeEtc(dir, hostname); err != nil {
+	if err := writeEtc(dir, hostname, rec.Host.ExtraHosts); err != nil {
 		m.Store.Delete(id)
 		m.removeAnonymous(ctx, used)
 		return nil, err
@@ -275,9 +278,9 @@ func bindFile(src, dst string) specs.Mount {
 // /etc/resolv.conf, which it gets bind-mounted, as Docker does. The hosts
 // file names the container by 127.0.1.1 until it starts on a network (see
 // joinNetworks).
-func writeEtc(dir, hostname string) error {
+func writeEtc(dir, hostname string, extra []string) error {
 	files := map[string]string{
-		"hosts":    hostsFile(hostname, "127.0.1.1"),
+		"hosts":    hostsFile(hostname, "127.0.1.1", extra, netip.Addr{}),
 		"hostname": hostname + "\n",
 	}
 	resolv, err := os.ReadFile("/etc/resolv.conf")
@@ -293,10 +296,48 @@ func writeEtc(dir, hostname string) error {
 	return nil
 }
 
-// hostsFile is Docker's /etc/hosts for a container whose own name is addr.
-func hostsFile(hostname, addr string) string {
-	return "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n" +
-		addr + "\t" + hostname + "\n"
+// hostsFile is Docker's /etc/hosts for a container whose own name is addr:
+// the defaults, the user's extra NAME:IP entries (host-gateway standing for
+// gateway, left out while there is none), then the container itself.
+func hostsFile(hostname, addr string, extra []string, gateway netip.Addr) string {
+	var b strings.Builder
+	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+	for _, e := range extra {
+		name, ip, _ := strings.Cut(e, ":")
+		if ip == HostGateway {
+			if !gateway.IsValid() {
+				continue
+			}
+			ip = gateway.String()
+		}
+		b.WriteString(ip + "\t" + name + "\n")
+	}
+	b.WriteString(addr + "\t" + hostname + "\n")
+	return b.String()
+}
+
+// HostGateway is the --add-host address that stands for the host, as
+// seen from the container: its first network's gateway.
+const HostGateway = "host-gateway"
+
+// ParseExtraHost reads an --add-host value, NAME:IP or NAME=IP, into
+// NAME:IP form.
+func ParseExtraHost(s string) (string, error) {
+	name, ip, ok := strings.Cut(s, "=")
+	if !ok {
+		name, ip, ok = strings.Cut(s, ":")
+	}
+	if !ok || name == "" {
+		return "", errclass.New(ErrInvalid, "bad format for add-host: %q", s)
+	}
+	if ip != HostGateway {
+		addr, err := netip.ParseAddr(strings.Trim(ip, "[]"))
+		if err != nil {
+			return "", errclass.New(ErrInvalid, "invalid IP address in add-host: %q", ip)
+		}
+		ip = addr.String()
+	}
+	return name + ":" + ip, nil
 }
 
 // mergeEnv is the image's environment overridden by the user's, with PATH

@@ -172,8 +172,9 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 	if len(eps) > 0 {
 		// the container's name resolves to its first network's address,
 		// as in Docker; written before the runtime bind-mounts the file
-		first := eps[rec.Host.Networks[0]].Address.Addr().String()
-		if err := os.WriteFile(filepath.Join(s.Dir(rec.ID), "hosts"), []byte(hostsFile(rec.Config.Hostname, first)), 0o644); err != nil {
+		first := eps[rec.Host.Networks[0]]
+		hosts := hostsFile(rec.Config.Hostname, first.Address.Addr().String(), rec.Host.ExtraHosts, first.Gateway)
+		if err := os.WriteFile(filepath.Join(s.Dir(rec.ID), "hosts"), []byte(hosts), 0o644); err != nil {
 			return fail(ExitStartFailed, err)
 		}
 	}

@@ -59,6 +59,8 @@ type HostConfig struct {
 	HostNetwork bool `json:",omitempty"`
 	// IPv4Address is the static address on the first network (--ip).
 	IPv4Address netip.Addr `json:",omitzero"`
+	// ExtraHosts are --add-host's NAME:IP entries.
+	ExtraHosts []string `json:",omitempty"`
 }
 
 // RestartPolicy is Docker's: no, always, unless-stopped, on-failure[:N].

@@ -129,6 +129,13 @@ func TestContainerNetwork(t *testing.T) {
 	if hosts := run("container", "exec", "server", "cat", "/etc/hosts").stdout; !strings.HasSuffix(hosts, "\n10.204.0.2\t"+run("container", "inspect", "-f", "{{.Config.Hostname}}", "server").stdout) {
 		t.Errorf("/etc/hosts does not name the container by its address:\n%s", hosts)
 	}
+	// --add-host lines, host-gateway being the network's gateway
+	if hosts := run("container", "run", "--rm", "--network", "lan", "--add-host", "db:10.1.2.3", "--add-host", "gw=host-gateway", "bb:1", "cat", "/etc/hosts").stdout; !strings.Contains(hosts, "\n10.1.2.3\tdb\n10.204.0.1\tgw\n") {
+		t.Errorf("--add-host:\n%s", hosts)
+	}
+	if r := run("container", "run", "--rm", "--add-host", "db", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "bad format for add-host") {
+		t.Errorf("a bad --add-host: exit %d, %q", r.code, r.stderr)
+	}
 	// a static address: given, refused when taken (nothing left of the
 	// refused container) or outside the subnet
 	run("container", "run", "-d", "--name", "fixed", "--network", "lan", "--ip", "10.204.0.50", "bb:1", "sleep", "30")

@@ -62,7 +62,7 @@ type createFlags struct {
 	ulimits, sysctls, tmpfs, devices  []string
 	securityOpts, logOpts             []string
 	volumeFlags, mountFlags           []string
-	networks                          []string
+	networks, addHosts                []string
 	ip                                string
 }
 
@@ -105,6 +105,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.networks, "net", nil, "Connect a container to a network")
 	fs.MarkHidden("net")
 	fs.StringVar(&f.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	fs.StringArrayVar(&f.addHosts, "add-host", nil, "Add a custom host-to-IP mapping (host:ip)")
 	fs.StringArrayVar(&f.logOpts, "log-opt", nil, "Log driver options (json-file: max-size, max-file)")
 	fs.BoolVar(&f.o.Init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
 	fs.StringArrayVarP(&f.volumeFlags, "volume", "v", nil, "Bind mount a volume")
@@ -280,6 +281,13 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 			}
 			o.Networks = append(o.Networks, n)
 		}
+	}
+	for _, h := range f.addHosts {
+		entry, err := container.ParseExtraHost(h)
+		if err != nil {
+			return o, usageError{err}
+		}
+		o.ExtraHosts = append(o.ExtraHosts, entry)
 	}
 	if f.ip != "" {
 		ip, err := netip.ParseAddr(f.ip)
