@@ -173,3 +173,25 @@ func TestExtraHosts(t *testing.T) {
 		t.Errorf("host-gateway without a network:\n%s", hosts)
 	}
 }
+
+func TestResolvConf(t *testing.T) {
+	host := []byte("# systemd-resolved\nnameserver 127.0.0.53\nsearch corp.example\noptions edns0 trust-ad\n")
+	for _, tc := range []struct {
+		h         HostConfig
+		networked bool
+		want      string
+	}{
+		{HostConfig{}, false, "nameserver 127.0.0.53\nsearch corp.example\noptions edns0 trust-ad\n"},
+		{HostConfig{}, true, "nameserver 8.8.8.8\nnameserver 8.8.4.4\nsearch corp.example\noptions edns0 trust-ad\n"},
+		{HostConfig{DNS: []string{"10.0.0.53"}, DNSSearch: []string{"."}, DNSOptions: []string{"ndots:2"}}, true, "nameserver 10.0.0.53\noptions ndots:2\n"},
+		{HostConfig{DNSSearch: []string{"a.example", "b.example"}}, false, "nameserver 127.0.0.53\nsearch a.example b.example\noptions edns0 trust-ad\n"},
+	} {
+		if got := resolvConf(host, tc.h, tc.networked); got != tc.want {
+			t.Errorf("%+v networked=%v:\n%s\nwant:\n%s", tc.h, tc.networked, got, tc.want)
+		}
+	}
+	// a host nameserver the network can reach is kept
+	if got := resolvConf([]byte("nameserver 127.0.0.53\nnameserver 192.0.2.53\n"), HostConfig{}, true); got != "nameserver 192.0.2.53\n" {
+		t.Errorf("mixed: %q", got)
+	}
+}

@@ -95,6 +95,10 @@ type CreateOptions struct {
 	// ExtraHosts are NAME:IP lines for /etc/hosts (--add-host); the IP
 	// host-gateway is the first network's gateway.
 	ExtraHosts []string
+	// DNS, DNSSearch and DNSOptions replace the host's resolv.conf
+	// nameservers, search domains and options (--dns, --dns-search,
+	// --dns-option).
+	DNS, DNSSearch, DNSOptions []string
 	// Init runs berth-init as the container's PID 1 in front of the
 	// command: it forwards signals and reaps orphans.
 	Init bool
@@ -218,7 +222,8 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		Config: Config{Hostname: hostname, User: user, Env: env, Cmd: cmd, Entrypoint: entrypoint, WorkingDir: workdir,
 			Labels: mergeLabels(ic.Labels, o.Labels), StopSignal: stopSignal, Tty: o.TTY, OpenStdin: o.Interactive},
 		Host: HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy, LogMaxSize: o.LogMaxSize, LogMaxFile: o.LogMaxFile,
-			Networks: o.Networks, HostNetwork: o.HostNetwork, IPv4Address: o.IP, ExtraHosts: o.ExtraHosts},
+			Networks: o.Networks, HostNetwork: o.HostNetwork, IPv4Address: o.IP, ExtraHosts: o.ExtraHosts,
+			DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions},
 		Spec: runtime.Spec{
 			ID: id, Hostname: hostname,
 			Rootfs: runtime.Rootfs{Lowers: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), ReadOnly: o.ReadOnly},
@@ -262,7 +267,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		m.removeAnonymous(ctx, used)
 		return nil, err
 	}
-	if err := writeEtc(dir, hostname, rec.Host.ExtraHosts); err != nil {
+	if err := writeEtc(dir, rec); err != nil {
 		m.Store.Delete(id)
 		m.removeAnonymous(ctx, used)
 		return nil, err
@@ -272,72 +277,6 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 
 func bindFile(src, dst string) specs.Mount {
 	return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: []string{"rbind", "rprivate"}}
-}
-
-// writeEtc writes the container's /etc/hosts, /etc/hostname and
-// /etc/resolv.conf, which it gets bind-mounted, as Docker does. The hosts
-// file names the container by 127.0.1.1 until it starts on a network (see
-// joinNetworks).
-func writeEtc(dir, hostname string, extra []string) error {
-	files := map[string]string{
-		"hosts":    hostsFile(hostname, "127.0.1.1", extra, netip.Addr{}),
-		"hostname": hostname + "\n",
-	}
-	resolv, err := os.ReadFile("/etc/resolv.conf")
-	if err != nil {
-		resolv = nil
-	}
-	files["resolv.conf"] = string(resolv)
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// hostsFile is Docker's /etc/hosts for a container whose own name is addr:
-// the defaults, the user's extra NAME:IP entries (host-gateway standing for
-// gateway, left out while there is none), then the container itself.
-func hostsFile(hostname, addr string, extra []string, gateway netip.Addr) string {
-	var b strings.Builder
-	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
-	for _, e := range extra {
-		name, ip, _ := strings.Cut(e, ":")
-		if ip == HostGateway {
-			if !gateway.IsValid() {
-				continue
-			}
-			ip = gateway.String()
-		}
-		b.WriteString(ip + "\t" + name + "\n")
-	}
-	b.WriteString(addr + "\t" + hostname + "\n")
-	return b.String()
-}
-
-// HostGateway is the --add-host address that stands for the host, as
-// seen from the container: its first network's gateway.
-const HostGateway = "host-gateway"
-
-// ParseExtraHost reads an --add-host value, NAME:IP or NAME=IP, into
-// NAME:IP form.
-func ParseExtraHost(s string) (string, error) {
-	name, ip, ok := strings.Cut(s, "=")
-	if !ok {
-		name, ip, ok = strings.Cut(s, ":")
-	}
-	if !ok || name == "" {
-		return "", errclass.New(ErrInvalid, "bad format for add-host: %q", s)
-	}
-	if ip != HostGateway {
-		addr, err := netip.ParseAddr(strings.Trim(ip, "[]"))
-		if err != nil {
-			return "", errclass.New(ErrInvalid, "invalid IP address in add-host: %q", ip)
-		}
-		ip = addr.String()
-	}
-	return name + ":" + ip, nil
 }
 
 // mergeEnv is the image's environment overridden by the user's, with PATH

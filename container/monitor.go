@@ -171,10 +171,14 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 	rec.Spec.NetNS = nsPath
 	if len(eps) > 0 {
 		// the container's name resolves to its first network's address,
-		// as in Docker; written before the runtime bind-mounts the file
+		// and its nameservers must be reachable from the network, as in
+		// Docker; written before the runtime bind-mounts the files
 		first := eps[rec.Host.Networks[0]]
 		hosts := hostsFile(rec.Config.Hostname, first.Address.Addr().String(), rec.Host.ExtraHosts, first.Gateway)
 		if err := os.WriteFile(filepath.Join(s.Dir(rec.ID), "hosts"), []byte(hosts), 0o644); err != nil {
+			return fail(ExitStartFailed, err)
+		}
+		if err := os.WriteFile(filepath.Join(s.Dir(rec.ID), "resolv.conf"), []byte(resolvConf(hostResolvConf(), rec.Host, true)), 0o644); err != nil {
 			return fail(ExitStartFailed, err)
 		}
 	}

@@ -61,6 +61,10 @@ type HostConfig struct {
 	IPv4Address netip.Addr `json:",omitzero"`
 	// ExtraHosts are --add-host's NAME:IP entries.
 	ExtraHosts []string `json:",omitempty"`
+	// DNS, DNSSearch and DNSOptions are --dns, --dns-search, --dns-option.
+	DNS        []string `json:",omitempty"`
+	DNSSearch  []string `json:",omitempty"`
+	DNSOptions []string `json:",omitempty"`
 }
 
 // RestartPolicy is Docker's: no, always, unless-stopped, on-failure[:N].

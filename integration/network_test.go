@@ -133,6 +133,12 @@ func TestContainerNetwork(t *testing.T) {
 	if hosts := run("container", "run", "--rm", "--network", "lan", "--add-host", "db:10.1.2.3", "--add-host", "gw=host-gateway", "bb:1", "cat", "/etc/hosts").stdout; !strings.Contains(hosts, "\n10.1.2.3\tdb\n10.204.0.1\tgw\n") {
 		t.Errorf("--add-host:\n%s", hosts)
 	}
+	if got := run("container", "run", "--rm", "--network", "lan", "--dns", "10.204.0.53", "--dns-search", "corp.example", "--dns-option", "ndots:2", "bb:1", "cat", "/etc/resolv.conf").stdout; got != "nameserver 10.204.0.53\nsearch corp.example\noptions ndots:2\n" {
+		t.Errorf("--dns, --dns-search, --dns-option: %q", got)
+	}
+	if r := run("container", "run", "--rm", "--dns", "not-an-ip", "bb:1", "true"); r.code != 125 {
+		t.Errorf("a bad --dns: exit %d, %q", r.code, r.stderr)
+	}
 	if r := run("container", "run", "--rm", "--add-host", "db", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "bad format for add-host") {
 		t.Errorf("a bad --add-host: exit %d, %q", r.code, r.stderr)
 	}

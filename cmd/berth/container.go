@@ -63,6 +63,7 @@ type createFlags struct {
 	securityOpts, logOpts             []string
 	volumeFlags, mountFlags           []string
 	networks, addHosts                []string
+	dns, dnsSearch, dnsOptions        []string
 	ip                                string
 }
 
@@ -106,6 +107,11 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.MarkHidden("net")
 	fs.StringVar(&f.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
 	fs.StringArrayVar(&f.addHosts, "add-host", nil, "Add a custom host-to-IP mapping (host:ip)")
+	fs.StringArrayVar(&f.dns, "dns", nil, "Set custom DNS servers")
+	fs.StringArrayVar(&f.dnsSearch, "dns-search", nil, "Set custom DNS search domains")
+	fs.StringArrayVar(&f.dnsOptions, "dns-option", nil, "Set DNS options")
+	fs.StringArrayVar(&f.dnsOptions, "dns-opt", nil, "Set DNS options")
+	fs.MarkHidden("dns-opt")
 	fs.StringArrayVar(&f.logOpts, "log-opt", nil, "Log driver options (json-file: max-size, max-file)")
 	fs.BoolVar(&f.o.Init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
 	fs.StringArrayVarP(&f.volumeFlags, "volume", "v", nil, "Bind mount a volume")
@@ -289,6 +295,12 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 		}
 		o.ExtraHosts = append(o.ExtraHosts, entry)
 	}
+	for _, d := range f.dns {
+		if _, err := netip.ParseAddr(d); err != nil {
+			return o, usageError{fmt.Errorf("%s is not an ip address", d)}
+		}
+	}
+	o.DNS, o.DNSSearch, o.DNSOptions = f.dns, f.dnsSearch, f.dnsOptions
 	if f.ip != "" {
 		ip, err := netip.ParseAddr(f.ip)
 		if err != nil || !ip.Is4() {
