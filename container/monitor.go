@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -84,6 +85,9 @@ func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
 	delay := 100 * time.Millisecond
 	for {
 		started := time.Now()
+		if cur, err := s.Get(id); err == nil {
+			e.Record = cur.Record // network connect and disconnect change it
+		}
 		code, err := runOnce(ctx, root, rt, s, e.Record, lw, mio, h, report)
 		if err != nil {
 			report(fmt.Sprintf("error %d %s", code, oneLine(err.Error())))
@@ -160,15 +164,23 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 		return code, err
 	}
 	// networks first: the container's first instruction has them
-	nsPath, eps, leave, err := joinNetworks(ctx, root, rec)
+	path, eps, err := joinNetworks(ctx, root, rec)
 	if err != nil {
 		return fail(ExitStartFailed, err)
 	}
 	defer func() {
-		leave()
-		s.Update(context.WithoutCancel(ctx), rec.ID, func(st *State) error { st.Networks = nil; return nil })
+		// those joined here and those network connect added meanwhile;
+		// leaving one already left (disconnected) does nothing
+		held := map[string]Endpoint{}
+		maps.Copy(held, eps)
+		s.Update(context.WithoutCancel(ctx), rec.ID, func(st *State) error {
+			maps.Copy(held, st.Networks)
+			st.Networks = nil
+			return nil
+		})
+		leaveNetworks(ctx, root, rec.ID, held)
 	}()
-	rec.Spec.NetNS = nsPath
+	rec.Spec.NetNS = path
 	if len(eps) > 0 {
 		// the container's name resolves to its first network's address,
 		// and its nameservers must be reachable from the network, as in

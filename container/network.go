@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 
@@ -68,70 +70,90 @@ func networkNames(root string, refs []string, ip netip.Addr) ([]string, error) {
 	return names, nil
 }
 
+// nsPath is where a networked container's namespace is bind-mounted.
+func nsPath(root, id string) string { return filepath.Join(RunDir(root), "netns", id) }
+
 // joinNetworks puts a container about to start on its networks: a network
 // namespace made ahead of it under the run directory, an address from each
 // network's IPAM and a veth to each bridge (eth0, eth1, ... in order; the
 // first network's gateway is the default route). It returns the
-// namespace's path for the runtime and leave, which undoes it all; on
-// error nothing is left.
-func joinNetworks(ctx context.Context, root string, rec Record) (path string, eps map[string]Endpoint, leave func(), err error) {
+// namespace's path for the runtime and the endpoints; on error nothing is
+// left. leaveNetworks undoes it.
+func joinNetworks(ctx context.Context, root string, rec Record) (path string, eps map[string]Endpoint, err error) {
 	if len(rec.Host.Networks) == 0 {
-		return "", nil, func() {}, nil
+		return "", nil, nil
 	}
 	s, done, err := networkStore(root)
 	if err != nil {
-		return "", nil, nil, err
+		return "", nil, err
 	}
-	path = filepath.Join(RunDir(root), "netns", rec.ID)
+	defer done()
+	path = nsPath(root, rec.ID)
 	netns.RemoveNamespace(path) // a monitor killed before it could leave
 	ns, err := netns.CreateNamespace(path)
 	if err != nil {
-		done()
-		return "", nil, nil, err
+		return "", nil, err
 	}
 	ns.Close()
 	eps = map[string]Endpoint{}
-	var nets []netns.Network
-	leave = func() {
-		for _, n := range nets {
-			netns.Detach(s.Host(), eps[n.Name].HostIf)
-			s.IPAM().ReleaseAddress(context.WithoutCancel(ctx), n.Name, rec.ID)
-		}
-		netns.RemoveNamespace(path)
-		done()
-	}
 	for i, name := range rec.Host.Networks {
-		n, err := s.Get(name)
-		if err != nil {
-			leave()
-			return "", nil, nil, err
-		}
-		nets = append(nets, n)
 		var want netip.Addr
 		if i == 0 {
 			want = rec.Host.IPv4Address
 		}
-		addr, err := s.IPAM().RequestAddress(ctx, n.Name, rec.ID, want)
+		ep, err := attach(ctx, s, rec.ID, name, path, i, want)
 		if err != nil {
-			leave()
-			return "", nil, nil, err
+			leaveNetworks(ctx, root, rec.ID, eps)
+			return "", nil, err
 		}
-		ep := Endpoint{NetworkID: n.ID, Address: netip.PrefixFrom(addr, n.Subnet.Prefix.Bits()), Gateway: n.Subnet.Gateway}
-		var gw netip.Addr
-		if i == 0 {
-			gw = n.Subnet.Gateway
-		}
-		ep.HostIf, err = netns.Attach(s.Host(), netns.Endpoint{Bridge: n.Bridge, NetNS: path, IfName: fmt.Sprintf("eth%d", i),
-			Address: ep.Address, Gateway: gw, MTU: n.MTU})
-		if err != nil {
-			leave()
-			return "", nil, nil, fmt.Errorf("joining network %s: %w", n.Name, err)
-		}
-		a := addr.As4()
-		ep.MAC = fmt.Sprintf("02:42:%02x:%02x:%02x:%02x", a[0], a[1], a[2], a[3])
-		eps[n.Name] = ep
+		eps[name] = ep
 	}
-	return path, eps, leave, nil
+	return path, eps, nil
+}
+
+// attach puts the container whose network namespace is at path on the
+// network name as interface eth<index>: an address (want, if valid) and a
+// veth; the first interface gets the default route.
+func attach(ctx context.Context, s *netns.Store, id, name, path string, index int, want netip.Addr) (Endpoint, error) {
+	n, err := s.Get(name)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	addr, err := s.IPAM().RequestAddress(ctx, n.Name, id, want)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	ep := Endpoint{NetworkID: n.ID, Address: netip.PrefixFrom(addr, n.Subnet.Prefix.Bits()), Gateway: n.Subnet.Gateway}
+	var gw netip.Addr
+	if index == 0 {
+		gw = n.Subnet.Gateway
+	}
+	ep.HostIf, err = netns.Attach(s.Host(), netns.Endpoint{Bridge: n.Bridge, NetNS: path, IfName: fmt.Sprintf("eth%d", index),
+		Address: ep.Address, Gateway: gw, MTU: n.MTU})
+	if err != nil {
+		s.IPAM().ReleaseAddress(context.WithoutCancel(ctx), n.Name, id)
+		return Endpoint{}, fmt.Errorf("joining network %s: %w", n.Name, err)
+	}
+	a := addr.As4()
+	ep.MAC = fmt.Sprintf("02:42:%02x:%02x:%02x:%02x", a[0], a[1], a[2], a[3])
+	return ep, nil
+}
+
+// leaveNetworks takes a container off its endpoints' networks (veths
+// removed, addresses given back) and removes its network namespace. It
+// runs when the container's process has ended, from its monitor or, for a
+// monitor that died, from cleanRuntime.
+func leaveNetworks(ctx context.Context, root, id string, eps map[string]Endpoint) {
+	if len(eps) > 0 {
+		if s, done, err := networkStore(root); err == nil {
+			for name, ep := range eps {
+				netns.Detach(s.Host(), ep.HostIf)
+				s.IPAM().ReleaseAddress(context.WithoutCancel(ctx), name, id)
+			}
+			done()
+		}
+	}
+	netns.RemoveNamespace(nsPath(root, id))
 }
 
 // NetworkUsers are the names of the running containers with an endpoint
@@ -146,4 +168,102 @@ func (m *Manager) NetworkUsers(ctx context.Context, name string) []string {
 		}
 	}
 	return out
+}
+
+// Connect puts a container on one more network: recorded, so that it joins
+// at every start, and joined at once, as the next ethN, if it is running.
+func (m *Manager) Connect(ctx context.Context, ref, network string, ip netip.Addr) error {
+	e, err := m.Get(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if e.Record.Host.HostNetwork {
+		return errclass.New(ErrInvalid, "container %s uses the host's network: it cannot join others", e.Record.Name)
+	}
+	names, err := networkNames(m.root, []string{network}, ip)
+	if err != nil {
+		return err
+	}
+	name := names[0]
+	if _, err := m.Store.UpdateRecord(ctx, e.Record.ID, func(r *Record) error {
+		if slices.Contains(r.Host.Networks, name) {
+			return errclass.New(ErrConflict, "endpoint with name %s already exists in network %s", r.Name, name)
+		}
+		r.Host.Networks = append(r.Host.Networks, name)
+		if len(r.Host.Networks) == 1 && ip.IsValid() {
+			r.Host.IPv4Address = ip
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if !e.State.Running() {
+		return nil
+	}
+	path := nsPath(m.root, e.Record.ID)
+	if _, err := os.Stat(path); err != nil {
+		path = fmt.Sprintf("/proc/%d/ns/net", e.State.Pid) // started with loopback only
+	}
+	s, done, err := networkStore(m.root)
+	if err != nil {
+		return err
+	}
+	defer done()
+	ep, err := attach(ctx, s, e.Record.ID, name, path, len(e.State.Networks), ip)
+	if err != nil {
+		m.Store.UpdateRecord(ctx, e.Record.ID, func(r *Record) error {
+			r.Host.Networks = slices.DeleteFunc(r.Host.Networks, func(n string) bool { return n == name })
+			return nil
+		})
+		return err
+	}
+	_, err = m.Store.Update(ctx, e.Record.ID, func(st *State) error {
+		if st.Networks == nil {
+			st.Networks = map[string]Endpoint{}
+		}
+		st.Networks[name] = ep
+		return nil
+	})
+	return err
+}
+
+// Disconnect takes a container off a network: no longer joined at start,
+// and left at once if it is running.
+func (m *Manager) Disconnect(ctx context.Context, ref, network string) error {
+	e, err := m.Get(ctx, ref)
+	if err != nil {
+		return err
+	}
+	names, err := networkNames(m.root, []string{network}, netip.Addr{})
+	if err != nil {
+		return err
+	}
+	name := names[0]
+	if _, err := m.Store.UpdateRecord(ctx, e.Record.ID, func(r *Record) error {
+		if !slices.Contains(r.Host.Networks, name) {
+			return errclass.New(ErrInvalid, "container %s is not connected to network %s", r.Name, name)
+		}
+		r.Host.Networks = slices.DeleteFunc(r.Host.Networks, func(n string) bool { return n == name })
+		return nil
+	}); err != nil {
+		return err
+	}
+	var ep Endpoint
+	var held bool
+	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error {
+		ep, held = st.Networks[name]
+		delete(st.Networks, name)
+		return nil
+	}); err != nil || !held {
+		return err
+	}
+	s, done, err := networkStore(m.root)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := netns.Detach(s.Host(), ep.HostIf); err != nil {
+		return err
+	}
+	return s.IPAM().ReleaseAddress(ctx, name, e.Record.ID)
 }

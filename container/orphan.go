@@ -2,12 +2,10 @@ package container
 
 import (
 	"context"
-	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -70,18 +68,9 @@ func (m *Manager) cleanRuntime(id string) {
 	if c, err := rt.Load(id, m.Store.Dir(id)); err == nil {
 		c.Delete()
 	}
-	e, err := m.Store.Get(id)
-	if err != nil || len(e.State.Networks) == 0 {
-		return
+	if e, err := m.Store.Get(id); err == nil {
+		leaveNetworks(context.Background(), m.root, id, e.State.Networks)
 	}
-	if s, done, err := networkStore(m.root); err == nil {
-		for name, ep := range e.State.Networks {
-			netns.Detach(s.Host(), ep.HostIf)
-			s.IPAM().ReleaseAddress(context.Background(), name, id)
-		}
-		done()
-	}
-	netns.RemoveNamespace(filepath.Join(RunDir(m.root), "netns", id))
 }
 
 // waitGone waits for the container to stop: on its monitor when that is

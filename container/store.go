@@ -149,22 +149,38 @@ func (s *Store) load(id string) (Entry, error) {
 
 // Update changes a container's state under its lock and returns the result.
 func (s *Store) Update(ctx context.Context, id string, change func(*State) error) (State, error) {
+	e, err := s.locked(ctx, id, func(e *Entry) (string, any, error) { return "state.json", &e.State, change(&e.State) })
+	return e.State, err
+}
+
+// UpdateRecord changes a container's record under its lock: only network
+// connect and disconnect do, the rest of a record being fixed at creation.
+func (s *Store) UpdateRecord(ctx context.Context, id string, change func(*Record) error) (Record, error) {
+	e, err := s.locked(ctx, id, func(e *Entry) (string, any, error) { return "config.json", &e.Record, change(&e.Record) })
+	return e.Record, err
+}
+
+// locked loads a container under its lock and lets change alter it; change
+// names the file to write back and the value to write, unless it fails.
+func (s *Store) locked(ctx context.Context, id string, change func(*Entry) (string, any, error)) (Entry, error) {
 	unlock, err := disk.Lock(ctx, filepath.Join(s.dir, id, ".lock"), false)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return State{}, errclass.New(ErrNotFound, "no such container: %s", id)
+			return Entry{}, errclass.New(ErrNotFound, "no such container: %s", id)
 		}
-		return State{}, err
+		return Entry{}, err
 	}
 	defer unlock()
 	e, err := s.load(id)
 	if err != nil {
-		return State{}, errclass.New(ErrNotFound, "no such container: %s", id)
+		return Entry{}, errclass.New(ErrNotFound, "no such container: %s", id)
 	}
-	if err := change(&e.State); err != nil {
-		return e.State, err
+	file, v, err := change(&e)
+	if err != nil {
+		return e, err
 	}
-	return e.State, s.writeState(id, e.State)
+	data, _ := json.MarshalIndent(v, "", "  ")
+	return e, disk.WriteFile(filepath.Join(s.dir, id, file), data, 0o600)
 }
 
 func (s *Store) writeState(id string, st State) error {

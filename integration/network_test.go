@@ -167,6 +167,27 @@ func TestContainerNetwork(t *testing.T) {
 	if r := run("container", "run", "--rm", "--network", "elsewhere", "bb:1", "busybox", "nc", "-w", "1", "10.204.0.2", "7000"); r.code == 0 || strings.Contains(r.stdout, "hello") {
 		t.Errorf("a container on another network reached the server: exit %d, %q", r.code, r.stdout)
 	}
+	// connected to that network too, the running server gets eth1 there
+	// and the client reaches it; disconnected, eth1 goes
+	if r := run("network", "connect", "elsewhere", "server"); r.code != 0 {
+		t.Fatalf("connect: %s", r.stderr)
+	}
+	other := strings.TrimSpace(run("container", "inspect", "-f", "{{.NetworkSettings.Networks.elsewhere.IPAddress}}", "server").stdout)
+	if r := run("container", "run", "--rm", "--network", "elsewhere", "bb:1", "busybox", "nc", "-w", "2", other, "7000"); !strings.Contains(r.stdout, "hello over lan") {
+		t.Errorf("after connect, to %s: exit %d, %q %q", other, r.code, r.stdout, r.stderr)
+	}
+	if r := run("network", "connect", "elsewhere", "server"); r.code == 0 || !strings.Contains(r.stderr, "already exists in network elsewhere") {
+		t.Errorf("a second connect: exit %d, %q", r.code, r.stderr)
+	}
+	if r := run("network", "disconnect", "elsewhere", "server"); r.code != 0 {
+		t.Errorf("disconnect: %s", r.stderr)
+	}
+	if got := run("container", "exec", "server", "cat", "/proc/net/dev").stdout; strings.Contains(got, "eth1") {
+		t.Errorf("eth1 is still there after disconnect:\n%s", got)
+	}
+	if r := run("network", "disconnect", "elsewhere", "server"); r.code == 0 || !strings.Contains(r.stderr, "is not connected to network elsewhere") {
+		t.Errorf("a second disconnect: exit %d, %q", r.code, r.stderr)
+	}
 	run("network", "rm", "elsewhere")
 	if r := run("network", "rm", "lan"); r.code == 0 || !strings.Contains(r.stderr, "has active endpoints (server)") {
 		t.Errorf("rm of a network in use: exit %d, %q", r.code, r.stderr)
@@ -180,6 +201,18 @@ func TestContainerNetwork(t *testing.T) {
 	if got := run("container", "run", "--rm", "--network", lanID[:6], "bb:1", "sh", "-c", "busybox ip -4 -o addr show eth0").stdout; !strings.Contains(got, "10.204.0.2/24") {
 		t.Errorf("after stop, a new container has %q, want 10.204.0.2/24", got)
 	}
+	// a stopped container connected to a second network joins both at its
+	// next start, eth0 and eth1
+	run("network", "create", "--subnet", "10.206.0.0/24", "second")
+	run("network", "connect", "second", "server")
+	run("container", "start", "server")
+	if got := run("container", "inspect", "-f", "{{.NetworkSettings.Networks.lan.IPAddress}} {{.NetworkSettings.Networks.second.IPAddress}}", "server").stdout; got != "10.204.0.2 10.206.0.2\n" {
+		t.Errorf("after connect while stopped and start: %q", got)
+	}
+	if got := run("container", "exec", "server", "cat", "/proc/net/dev").stdout; !strings.Contains(got, "eth1:") {
+		t.Errorf("no eth1 after start:\n%s", got)
+	}
+	run("container", "stop", "-t", "1", "server")
 	if r := run("container", "run", "--rm", "--network", "host", "bb:1", "cat", "/proc/net/dev"); !strings.Contains(r.stdout, "br-") {
 		t.Errorf("--network host does not see the host's bridges: %q %q", r.stdout, r.stderr)
 	}
@@ -192,6 +225,7 @@ func TestContainerNetwork(t *testing.T) {
 		t.Errorf("prune: %q %q", r.stdout, r.stderr)
 	}
 	run("container", "rm", "server")
+	run("network", "rm", "second")
 	if r := run("network", "rm", "lan"); r.code != 0 {
 		t.Errorf("network rm: %s", r.stderr)
 	}

@@ -48,10 +48,11 @@ func (g *globals) networks() (*netns.Store, func(), error) {
 	return s, func() { h.Close(); fw.CloseLasting() }, nil
 }
 
-// newNetworkCmds are the `network` commands berth has so far; the rest
-// stay in objectCommands' planned table until they land.
-func newNetworkCmds(g *globals) []*cobra.Command {
-	return []*cobra.Command{newNetworkCreateCmd(g), newNetworkLsCmd(g), newNetworkInspectCmd(g), newNetworkRmCmd(g), newNetworkPruneCmd(g)}
+func newNetworkCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "network", Short: "Manage networks"}
+	cmd.AddCommand(newNetworkCreateCmd(g), newNetworkLsCmd(g), newNetworkInspectCmd(g), newNetworkRmCmd(g), newNetworkPruneCmd(g),
+		newNetworkConnectCmd(g), newNetworkDisconnectCmd(g))
+	return cmd
 }
 
 func newNetworkCreateCmd(g *globals) *cobra.Command {
@@ -302,5 +303,49 @@ func newNetworkPruneCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
 	cmd.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values")
+	return cmd
+}
+
+func newNetworkConnectCmd(g *globals) *cobra.Command {
+	var aliases []string
+	var ip string
+	cmd := &cobra.Command{
+		Use: "connect [OPTIONS] NETWORK CONTAINER", Short: "Connect a container to a network", Args: exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(aliases) > 0 {
+				return usageError{errors.New("--alias is not supported yet: network aliases come with berth's DNS resolver")}
+			}
+			var addr netip.Addr
+			if ip != "" {
+				var err error
+				if addr, err = netip.ParseAddr(ip); err != nil || !addr.Is4() {
+					return usageError{fmt.Errorf("invalid IPv4 address: %s", ip)}
+				}
+			}
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			return m.Connect(cmd.Context(), args[1], args[0], addr)
+		},
+	}
+	cmd.Flags().StringArrayVar(&aliases, "alias", nil, "Add network-scoped alias for the container")
+	cmd.Flags().StringVar(&ip, "ip", "", "IPv4 address (e.g., \"172.30.100.104\")")
+	return cmd
+}
+
+func newNetworkDisconnectCmd(g *globals) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use: "disconnect [OPTIONS] NETWORK CONTAINER", Short: "Disconnect a container from a network", Args: exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			return m.Disconnect(cmd.Context(), args[1], args[0])
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force the container to disconnect from a network")
 	return cmd
 }
