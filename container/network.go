@@ -134,8 +134,7 @@ func attach(ctx context.Context, s *netns.Store, id, name, path string, index in
 		s.IPAM().ReleaseAddress(context.WithoutCancel(ctx), n.Name, id)
 		return Endpoint{}, fmt.Errorf("joining network %s: %w", n.Name, err)
 	}
-	a := addr.As4()
-	ep.MAC = fmt.Sprintf("02:42:%02x:%02x:%02x:%02x", a[0], a[1], a[2], a[3])
+	ep.MAC = netns.MAC(addr).String()
 	return ep, nil
 }
 

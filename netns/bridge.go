@@ -144,8 +144,7 @@ func configureInside(h *netlink.Handle, peer string, ep Endpoint) error {
 	}
 	mac := ep.MAC
 	if len(mac) == 0 {
-		a := ep.Address.Addr().As4()
-		mac = net.HardwareAddr{0x02, 0x42, a[0], a[1], a[2], a[3]}
+		mac = MAC(ep.Address.Addr())
 	}
 	if err := h.LinkSetHardwareAddr(link, mac); err != nil {
 		return fmt.Errorf("setting %s's MAC address %s: %w", ep.IfName, mac, err)
@@ -173,6 +172,14 @@ func configureInside(h *netlink.Handle, peer string, ep Endpoint) error {
 // error.
 func Detach(h *netlink.Handle, hostIf string) error {
 	return deleteLink(h, hostIf, "veth "+hostIf)
+}
+
+// MAC is Docker's MAC address for an endpoint's IPv4 address: 02:42, a
+// locally administered prefix, then the address's four bytes, so that it
+// is unique wherever the address is.
+func MAC(addr netip.Addr) net.HardwareAddr {
+	a := addr.As4()
+	return net.HardwareAddr{0x02, 0x42, a[0], a[1], a[2], a[3]}
 }
 
 func ipNet(p netip.Prefix) *net.IPNet {

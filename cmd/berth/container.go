@@ -581,7 +581,7 @@ func newContainerPsCmd(g *globals) *cobra.Command {
 				id := e.Record.ID
 				command := strings.Join(append([]string{e.Record.Path}, e.Record.Args...), " ")
 				if !noTrunc {
-					id = id[:12]
+					id = shortID(id)
 					if len(command) > 20 {
 						command = command[:19] + "…"
 					}

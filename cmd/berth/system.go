@@ -169,8 +169,10 @@ func newSystemDfCmd(g *globals) *cobra.Command {
 			imgReclaim = min(imgReclaim, imgSize)
 			var ctrSize, ctrReclaim int64
 			ctrActive := 0
+			var ctrRows []any
 			for _, e := range entries {
 				size := dirSize(e.Record.Spec.Rootfs.Upper)
+				ctrRows = append(ctrRows, dfContainer{shortID(e.Record.ID), e.Record.Image, humanBytes(size), string(e.State.Status), e.Record.Name})
 				ctrSize += size
 				if e.State.Running() {
 					ctrActive++
@@ -197,7 +199,7 @@ func newSystemDfCmd(g *globals) *cobra.Command {
 				volRows = append(volRows, dfVolume{v.Name, fmt.Sprint(links), humanBytes(size)})
 			}
 			if verbose {
-				return writeDfVerbose(g, list, entries, volRows)
+				return writeDfVerbose(g, list, ctrRows, volRows)
 			}
 			rows := []any{
 				dfRow{"Images", fmt.Sprint(len(list)), fmt.Sprint(imgActive), humanBytes(imgSize), reclaim(imgReclaim, imgSize)},
@@ -218,7 +220,7 @@ type dfVolume struct{ Name, Links, Size string }
 
 // writeDfVerbose prints `system df -v`: one section per kind, one row per
 // image, container and volume.
-func writeDfVerbose(g *globals, list []image.Summary, entries []container.Entry, volRows []any) error {
+func writeDfVerbose(g *globals, list []image.Summary, ctrRows, volRows []any) error {
 	fmt.Fprintln(g.stdout, "Images space usage:")
 	fmt.Fprintln(g.stdout)
 	var imgRows []any
@@ -226,18 +228,12 @@ func writeDfVerbose(g *globals, list []image.Summary, entries []container.Entry,
 		im.ID = shortID(im.ID)
 		imgRows = append(imgRows, im)
 	}
-	t := format.Table{Default: "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
-		Headers: map[string]string{"ID": "IMAGE ID", "CreatedSince": "CREATED"}}
-	if err := t.Write(g.stdout, "", imgRows); err != nil {
+	if err := imageTable.Write(g.stdout, "", imgRows); err != nil {
 		return err
 	}
 	fmt.Fprintln(g.stdout, "\nContainers space usage:")
 	fmt.Fprintln(g.stdout)
-	var ctrRows []any
-	for _, e := range entries {
-		ctrRows = append(ctrRows, dfContainer{shortID(e.Record.ID), e.Record.Image, humanBytes(dirSize(e.Record.Spec.Rootfs.Upper)), string(e.State.Status), e.Record.Name})
-	}
-	t = format.Table{Default: "{{.ID}}\t{{.Image}}\t{{.Size}}\t{{.Status}}\t{{.Names}}",
+	t := format.Table{Default: "{{.ID}}\t{{.Image}}\t{{.Size}}\t{{.Status}}\t{{.Names}}",
 		Headers: map[string]string{"ID": "CONTAINER ID"}}
 	if err := t.Write(g.stdout, "", ctrRows); err != nil {
 		return err
