@@ -205,9 +205,11 @@ func (s *Store) Get(ref string) (Network, error) {
 	return Network{}, errclass.New(ErrConflict, "network %s is ambiguous (%d matches found based on ID prefix)", ref, count)
 }
 
-// Remove deletes a network: its bridge, its subnet and its record. The
-// record goes last, so a removal cut short can be run again.
-func (s *Store) Remove(ctx context.Context, ref string) (Network, error) {
+// Remove deletes a network: its bridge, its subnet and its record. users,
+// if given, names the running containers on a network, which is then
+// refused, as Docker refuses a network with active endpoints. The record
+// goes last, so a removal cut short can be run again.
+func (s *Store) Remove(ctx context.Context, ref string, users func(network string) []string) (Network, error) {
 	unlock, err := disk.Lock(ctx, filepath.Join(s.dir, "networks.lock"), false)
 	if err != nil {
 		return Network{}, err
@@ -216,6 +218,11 @@ func (s *Store) Remove(ctx context.Context, ref string) (Network, error) {
 	n, err := s.Get(ref)
 	if err != nil {
 		return Network{}, err
+	}
+	if users != nil {
+		if u := users(n.Name); len(u) > 0 {
+			return n, errclass.New(ErrConflict, "error while removing network: network %s has active endpoints (%s)", n.Name, strings.Join(u, ", "))
+		}
 	}
 	if err := s.syncFirewall(n.ID); err != nil {
 		return n, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/nftables"
@@ -68,8 +69,12 @@ func TestNetworkStore(t *testing.T) {
 	if _, err := s.Get("nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown network: %v", err)
 	}
+	inUse := func(network string) []string { return []string{"web-1"} }
+	if _, err := s.Remove(ctx, "front", inUse); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "has active endpoints (web-1)") {
+		t.Errorf("removing a network in use: %v", err)
+	}
 	for _, name := range []string{"front", "back", "third"} {
-		if _, err := s.Remove(ctx, name); err != nil {
+		if _, err := s.Remove(ctx, name, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -419,13 +419,26 @@ func eachContainer(g *globals, args []string, fn func(m *container.Manager, ref 
 	if err != nil {
 		return err
 	}
+	return eachRef(g, args, func(ref string) error { return fn(m, ref) })
+}
+
+// errGone is what fn gives eachRef for an object -f found already gone:
+// neither printed nor an error.
+var errGone = errors.New("already gone")
+
+// eachRef is Docker's loop over the objects a command names: fn on each,
+// the name printed when it succeeds, and every failure reported after the
+// others have been done.
+func eachRef(g *globals, refs []string, fn func(ref string) error) error {
 	var errs []error
-	for _, a := range args {
-		if err := fn(m, a); err != nil {
+	for _, ref := range refs {
+		switch err := fn(ref); {
+		case errors.Is(err, errGone):
+		case err != nil:
 			errs = append(errs, err)
-			continue
+		default:
+			fmt.Fprintln(g.stdout, ref)
 		}
-		fmt.Fprintln(g.stdout, a)
 	}
 	return errors.Join(errs...)
 }

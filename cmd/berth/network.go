@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/google/nftables"
@@ -233,23 +232,14 @@ func newNetworkRmCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var errs []error
-			for _, a := range args {
-				if n, err := s.Get(a); err == nil {
-					if users := m.NetworkUsers(cmd.Context(), n.Name); len(users) > 0 {
-						errs = append(errs, fmt.Errorf("error while removing network: network %s has active endpoints (%s)", n.Name, strings.Join(users, ", ")))
-						continue
-					}
+			users := func(network string) []string { return m.NetworkUsers(cmd.Context(), network) }
+			return eachRef(g, args, func(ref string) error {
+				_, err := s.Remove(cmd.Context(), ref, users)
+				if force && errors.Is(err, netns.ErrNotFound) {
+					return errGone
 				}
-				if _, err := s.Remove(cmd.Context(), a); err != nil {
-					if !(force && errors.Is(err, netns.ErrNotFound)) {
-						errs = append(errs, err)
-					}
-					continue
-				}
-				fmt.Fprintln(g.stdout, a)
-			}
-			return errors.Join(errs...)
+				return err
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not error if the network does not exist")
@@ -292,7 +282,7 @@ func newNetworkPruneCmd(g *globals) *cobra.Command {
 				if used[n.Name] || used[n.ID] {
 					continue
 				}
-				if _, err := s.Remove(cmd.Context(), n.ID); err != nil {
+				if _, err := s.Remove(cmd.Context(), n.ID, nil); err != nil {
 					return err
 				}
 				removed = append(removed, n.Name)

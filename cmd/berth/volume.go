@@ -182,19 +182,13 @@ func newVolumeRmCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var errs []error
-			for _, name := range args {
+			return eachRef(g, args, func(name string) error {
 				err := m.Volumes.Remove(cmd.Context(), name, m.VolumeUsers(name))
-				if err != nil {
-					if force && errors.Is(err, volumes.ErrNotFound) {
-						continue // -f: a missing volume is not an error
-					}
-					errs = append(errs, err)
-					continue
+				if force && errors.Is(err, volumes.ErrNotFound) {
+					return errGone // -f: a missing volume is not an error
 				}
-				fmt.Fprintln(g.stdout, name)
-			}
-			return errors.Join(errs...)
+				return err
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not error if a volume does not exist (a volume in use is never removed)")
