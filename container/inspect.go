@@ -2,7 +2,9 @@ package container
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -31,6 +33,8 @@ type Inspected struct {
 		Privileged      bool
 		ReadonlyRootfs  bool
 		CapAdd, CapDrop []string
+		PortBindings    map[string][]PortBinding
+		PublishAllPorts bool
 	}
 	Config struct {
 		Hostname, User, WorkingDir, StopSignal, Image string
@@ -40,8 +44,13 @@ type Inspected struct {
 	Mounts          []MountPoint
 	NetworkSettings struct {
 		Networks map[string]NetworkPoint
+		// Ports are the running bindings by container port ("80/tcp").
+		Ports map[string][]PortBinding
 	}
 }
+
+// PortBinding is a host address and port, as inspect shows them.
+type PortBinding struct{ HostIp, HostPort string } //nolint:revive // Docker's names
 
 // NetworkPoint is one entry of inspect's NetworkSettings.Networks, in
 // Docker's shape; the addresses are empty while the container is stopped.
@@ -86,6 +95,28 @@ func Inspect(e Entry) Inspected {
 	out.Config.Hostname, out.Config.User, out.Config.WorkingDir, out.Config.StopSignal = c.Hostname, c.User, c.WorkingDir, c.StopSignal
 	out.Config.Image, out.Config.Env, out.Config.Cmd, out.Config.Entrypoint, out.Config.Labels = r.Image, c.Env, c.Cmd, c.Entrypoint, c.Labels
 	out.Mounts = mountPoints(r)
+	out.HostConfig.PublishAllPorts = r.Host.PublishAll
+	out.HostConfig.PortBindings = map[string][]PortBinding{}
+	for _, m := range r.Host.Ports {
+		key := fmt.Sprintf("%d/%s", m.Port, m.Proto)
+		b := PortBinding{}
+		if m.HostIP.IsValid() {
+			b.HostIp = m.HostIP.String()
+		}
+		if m.HostPort != 0 {
+			b.HostPort = strconv.Itoa(int(m.HostPort))
+			if m.HostPortEnd > m.HostPort {
+				b.HostPort += fmt.Sprintf("-%d", m.HostPortEnd)
+			}
+		}
+		out.HostConfig.PortBindings[key] = append(out.HostConfig.PortBindings[key], b)
+	}
+	out.NetworkSettings.Ports = map[string][]PortBinding{}
+	for _, b := range st.Ports {
+		key := fmt.Sprintf("%d/%s", b.Port, b.Proto)
+		host, port, _ := strings.Cut(b.HostAddr(), ":")
+		out.NetworkSettings.Ports[key] = append(out.NetworkSettings.Ports[key], PortBinding{HostIp: host, HostPort: port})
+	}
 	out.NetworkSettings.Networks = map[string]NetworkPoint{}
 	for _, name := range r.Host.Networks {
 		p := NetworkPoint{}

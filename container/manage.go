@@ -25,6 +25,7 @@ import (
 
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/image"
+	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/volumes"
 )
@@ -92,6 +93,11 @@ type CreateOptions struct {
 	HostNetwork bool
 	// IP is a static address on the first network (--ip).
 	IP netip.Addr
+	// Ports are published ports (-p); PublishAll also publishes every
+	// port the image exposes and Expose adds (-P, --expose).
+	Ports      []netns.PortMapping
+	PublishAll bool
+	Expose     []string
 	// ExtraHosts are NAME:IP lines for /etc/hosts (--add-host); the IP
 	// host-gateway is the first network's gateway.
 	ExtraHosts []string
@@ -132,6 +138,12 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	if o.Networks, err = networkNames(m.root, o.Networks, o.IP); err != nil {
 		return nil, err
 	}
+	if o.HostNetwork {
+		o.Ports, o.PublishAll = nil, false // Docker discards them, with a warning from the CLI
+	}
+	if err := checkPorts(o.Ports); err != nil {
+		return nil, err
+	}
 	_, img, err := m.images.Lookup(o.Image)
 	if errors.Is(err, image.ErrNotFound) && o.Pull != "never" || o.Pull == "always" {
 		if o.Progress != nil && o.Pull != "always" {
@@ -166,6 +178,16 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		hostname = id[:12]
 	}
 	ic := cf.Config
+	if o.PublishAll {
+		exposed, err := exposedPorts(ic.ExposedPorts, o.Expose)
+		if err != nil {
+			return nil, err
+		}
+		o.Ports = withPublishAll(o.Ports, exposed)
+	}
+	if len(o.Ports) > 0 && len(o.Networks) == 0 && !o.HostNetwork {
+		return nil, errclass.New(ErrInvalid, "publishing ports needs --network: berth has no default bridge network yet")
+	}
 	entrypoint, cmd := ic.Entrypoint, ic.Cmd
 	if o.Entrypoint != nil {
 		entrypoint, cmd = o.Entrypoint, nil
@@ -223,7 +245,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 			Labels: mergeLabels(ic.Labels, o.Labels), StopSignal: stopSignal, Tty: o.TTY, OpenStdin: o.Interactive},
 		Host: HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy, LogMaxSize: o.LogMaxSize, LogMaxFile: o.LogMaxFile,
 			Networks: o.Networks, HostNetwork: o.HostNetwork, IPv4Address: o.IP, ExtraHosts: o.ExtraHosts,
-			DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions},
+			DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions, Ports: o.Ports, PublishAll: o.PublishAll},
 		Spec: runtime.Spec{
 			ID: id, Hostname: hostname,
 			Rootfs: runtime.Rootfs{Lowers: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), ReadOnly: o.ReadOnly},

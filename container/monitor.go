@@ -175,12 +175,17 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 		maps.Copy(held, eps)
 		s.Update(context.WithoutCancel(ctx), rec.ID, func(st *State) error {
 			maps.Copy(held, st.Networks)
-			st.Networks = nil
+			st.Networks, st.Ports = nil, nil
 			return nil
 		})
 		leaveNetworks(ctx, root, rec.ID, held)
 	}()
 	rec.Spec.NetNS = path
+	bindings, unpublish, err := publish(ctx, root, rec, eps)
+	if err != nil {
+		return fail(ExitStartFailed, err)
+	}
+	defer unpublish()
 	if len(eps) > 0 {
 		// the container's name resolves to its first network's address,
 		// and its nameservers must be reachable from the network, as in
@@ -244,7 +249,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 			return err
 		}
 		st.Pid, st.MonitorPid, st.StartedAt, st.Error = pid, os.Getpid(), time.Now().UTC(), ""
-		st.Networks = eps
+		st.Networks, st.Ports = eps, bindings
 		return nil
 	}); err != nil {
 		c.Signal(syscall.SIGKILL)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 
 	"github.com/berth-dev/berth/errclass"
@@ -31,9 +32,14 @@ func networkStore(root string) (s *netns.Store, close func(), err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening netlink: %w", err)
 	}
-	// the pools only matter to network create; endpoints take addresses
-	// nor the firewall: joining a network changes no rule
-	if s, err = netns.OpenStore(filepath.Join(root, "networks"), h, nil, nil); err != nil {
+	// the pools only matter to network create; endpoints take addresses.
+	// The firewall changes with published ports.
+	fw, err := nftables.New()
+	if err != nil {
+		h.Close()
+		return nil, nil, fmt.Errorf("opening nftables: %w", err)
+	}
+	if s, err = netns.OpenStore(filepath.Join(root, "networks"), h, fw, nil); err != nil {
 		h.Close()
 		return nil, nil, err
 	}
@@ -145,6 +151,7 @@ func attach(ctx context.Context, s *netns.Store, id, name, path string, index in
 func leaveNetworks(ctx context.Context, root, id string, eps map[string]Endpoint) {
 	if len(eps) > 0 {
 		if s, done, err := networkStore(root); err == nil {
+			s.Unpublish(context.WithoutCancel(ctx), id) // a dead monitor's ports
 			for name, ep := range eps {
 				netns.Detach(s.Host(), ep.HostIf)
 				s.IPAM().ReleaseAddress(context.WithoutCancel(ctx), name, id)

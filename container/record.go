@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/volumes"
 
 	"github.com/berth-dev/berth/runtime"
@@ -65,6 +66,10 @@ type HostConfig struct {
 	DNS        []string `json:",omitempty"`
 	DNSSearch  []string `json:",omitempty"`
 	DNSOptions []string `json:",omitempty"`
+	// Ports are the published ports (-p, -P), taken at each start.
+	Ports []netns.PortMapping `json:",omitempty"`
+	// PublishAll is -P: Ports then includes every exposed port.
+	PublishAll bool `json:",omitempty"`
 }
 
 // RestartPolicy is Docker's: no, always, unless-stopped, on-failure[:N].

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/berth-dev/berth/netns"
 )
 
 // Status is where a container is in its lifecycle.
@@ -55,6 +57,8 @@ type State struct {
 	StopRequested bool
 	// Networks are the container's endpoints while it runs, by network.
 	Networks map[string]Endpoint `json:",omitempty"`
+	// Ports are the published ports while it runs, host ports picked.
+	Ports []netns.Binding `json:",omitempty"`
 }
 
 // To moves the state to next, or refuses a move the lifecycle does not have.

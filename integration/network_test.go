@@ -1,14 +1,20 @@
 package integration
 
 import (
+	"io"
+	"net"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
+	vnetns "github.com/vishvananda/netns"
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/netns"
@@ -243,4 +249,173 @@ func TestContainerNetwork(t *testing.T) {
 		t.Errorf("network namespaces left: %v", entries)
 	}
 	noLeftovers(t, root)
+}
+
+// TestPublishedPorts: a published port reaches the container from the
+// host's 127.0.0.1 and from its bridge address, over TCP and UDP, and
+// from the container itself (hairpin), with no proxy process; `port`, `ps`
+// and inspect show the bindings; a port already taken, by another process
+// or another container, is refused with nothing made; a stopped
+// container's port is free again and no longer forwarded.
+func TestPublishedPorts(t *testing.T) {
+	_, run := busyboxRoot(t)
+	keepForwarding(t)
+	t.Cleanup(func() {
+		run("container", "rm", "-f", "web")
+		for _, id := range strings.Fields(run("network", "ls", "-q").stdout) {
+			run("network", "rm", id)
+		}
+	})
+	if r := run("network", "create", "--subnet", "10.207.0.0/24", "pub"); r.code != 0 {
+		t.Fatalf("network create: %s", r.stderr)
+	}
+	if r := run("container", "run", "-d", "--name", "web", "--network", "pub", "-p", "127.0.0.1::7000", "-p", "7001-7002/udp", "bb:1",
+		"sh", "-c", "while true; do busybox nc -l -p 7000 -e echo hello published; done"); r.code != 0 {
+		t.Fatalf("run: %s", r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(run("container", "port", "web").stdout), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "7000/tcp -> 127.0.0.1:") || !strings.HasPrefix(lines[1], "7001/udp -> 0.0.0.0:") {
+		t.Fatalf("port: %q", lines)
+	}
+	tcpPort := strings.TrimPrefix(lines[0], "7000/tcp -> 127.0.0.1:")
+	udpPort := strings.TrimPrefix(lines[1], "7001/udp -> 0.0.0.0:")
+	if got := strings.TrimSpace(run("container", "port", "web", "7000").stdout); got != "127.0.0.1:"+tcpPort {
+		t.Errorf("port web 7000: %q", got)
+	}
+	if r := run("container", "port", "web", "9999/tcp"); r.code == 0 || !strings.Contains(r.stderr, "no public port '9999/tcp' published") {
+		t.Errorf("port of an unpublished port: exit %d, %q", r.code, r.stderr)
+	}
+	if ps := run("container", "ps", "--format", "{{.Ports}}").stdout; !strings.Contains(ps, "127.0.0.1:"+tcpPort+"->7000/tcp") {
+		t.Errorf("ps PORTS: %q", ps)
+	}
+	if got := run("container", "inspect", "-f", `{{(index .NetworkSettings.Ports "7000/tcp" 0).HostPort}}`, "web").stdout; got != tcpPort+"\n" {
+		t.Errorf("inspect NetworkSettings.Ports: %q", got)
+	}
+	hello := func(addr string) string {
+		var got string
+		for range 50 { // the server loop restarts nc between connections
+			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				c.SetDeadline(time.Now().Add(2 * time.Second))
+				b, _ := io.ReadAll(c)
+				c.Close()
+				if got = string(b); got != "" {
+					return got
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return got
+	}
+	if got := hello("127.0.0.1:" + tcpPort); got != "hello published\n" {
+		t.Errorf("from the host's 127.0.0.1: %q", got)
+	}
+	// bound to 127.0.0.1 only: the bridge address does not take it
+	if c, err := net.DialTimeout("tcp", "10.207.0.1:"+tcpPort, time.Second); err == nil {
+		c.Close()
+		t.Error("a port published on 127.0.0.1 was reached on the bridge's address")
+	}
+	// UDP, to a port published on every address: busybox has no UDP
+	// server, so the test listens inside the container's namespace
+	pid, _ := strconv.Atoi(strings.TrimSpace(run("container", "inspect", "-f", "{{.State.Pid}}", "web").stdout))
+	pc := listenUDPIn(t, pid, ":7001")
+	if c, err := net.Dial("udp", "10.207.0.1:"+udpPort); err != nil {
+		t.Error(err)
+	} else {
+		c.Write([]byte("ping"))
+		c.Close()
+		pc.SetReadDeadline(time.Now().Add(2 * time.Second))
+		buf := make([]byte, 16)
+		if n, _, err := pc.ReadFrom(buf); err != nil || string(buf[:n]) != "ping" {
+			t.Errorf("UDP to the published port: %q, %v", buf[:n], err)
+		}
+	}
+	pc.Close()
+	// a second container, on every address: hairpin through the gateway
+	if r := run("container", "run", "-d", "--name", "web2", "--network", "pub", "-p", "7000", "bb:1",
+		"sh", "-c", "while true; do busybox nc -l -p 7000 -e echo hello again; done"); r.code != 0 {
+		t.Fatalf("run web2: %s", r.stderr)
+	}
+	t.Cleanup(func() { run("container", "rm", "-f", "web2") })
+	port2 := strings.TrimPrefix(strings.TrimSpace(run("container", "port", "web2", "7000").stdout), "0.0.0.0:")
+	var hair string
+	for range 50 {
+		if hair = run("container", "exec", "web2", "busybox", "nc", "-w", "2", "10.207.0.1", port2).stdout; hair != "" {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if hair != "hello again\n" {
+		t.Errorf("hairpin, web2 to its own published port: %q", hair)
+	}
+	if got := hello("10.207.0.1:" + port2); got != "hello again\n" {
+		t.Errorf("from the host to the bridge address: %q", got)
+	}
+	// taken ports: by a container, and by another process
+	before := run("container", "ps", "-a", "-q").stdout
+	if r := run("container", "run", "--rm", "--network", "pub", "-p", port2+":80", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "0.0.0.0:"+port2+" failed: port is already allocated") {
+		t.Errorf("a port another container publishes: exit %d, %q", r.code, r.stderr)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	if r := run("container", "create", "--network", "pub", "-p", "127.0.0.1:"+taken+":80", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "port is already allocated") {
+		t.Errorf("a port another process listens on: exit %d, %q", r.code, r.stderr)
+	}
+	ln.Close()
+	if after := run("container", "ps", "-a", "-q").stdout; after != before {
+		t.Errorf("a refused run left containers: %q, was %q", after, before)
+	}
+	// stopped, web2's port is free and no longer forwarded
+	run("container", "stop", "-t", "1", "web2")
+	if c, err := net.DialTimeout("tcp", "10.207.0.1:"+port2, 500*time.Millisecond); err == nil {
+		c.Close()
+		t.Error("a stopped container's port still answers")
+	}
+	if l, err := net.Listen("tcp", ":"+port2); err != nil {
+		t.Errorf("a stopped container's port is still held: %v", err)
+	} else {
+		l.Close()
+	}
+	// -P publishes the exposed ports
+	if r := run("container", "run", "-d", "--name", "all", "--network", "pub", "-P", "--expose", "7100", "--expose", "7200/udp", "bb:1", "sleep", "30"); r.code != 0 {
+		t.Fatalf("run -P: %s", r.stderr)
+	}
+	t.Cleanup(func() { run("container", "rm", "-f", "all") })
+	if got := run("container", "port", "all").stdout; !strings.Contains(got, "7100/tcp -> 0.0.0.0:") || !strings.Contains(got, "7200/udp -> 0.0.0.0:") {
+		t.Errorf("-P --expose: %q", got)
+	}
+	if r := run("container", "run", "--rm", "-p", "80/sctp", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "invalid published port") {
+		t.Errorf("a bad -p: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// listenUDPIn opens a UDP socket on addr in the network namespace of the
+// process pid.
+func listenUDPIn(t *testing.T, pid int, addr string) net.PacketConn {
+	t.Helper()
+	target, err := vnetns.GetFromPid(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
+	orig, err := vnetns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	if err := vnetns.Set(target); err != nil {
+		t.Fatal(err)
+	}
+	pc, lerr := net.ListenPacket("udp", addr)
+	if err := vnetns.Set(orig); err != nil {
+		panic(err) // this thread must not go back to the scheduler in the container's namespace
+	}
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	return pc
 }

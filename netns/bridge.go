@@ -126,6 +126,14 @@ func Attach(h *netlink.Handle, ep Endpoint) (string, error) {
 		h.LinkDel(veth) // deleting one end deletes the pair
 		return "", err
 	}
+	// hairpin: where bridged traffic passes netfilter (br_netfilter, as
+	// on this machine), a container's connection to its own published
+	// port is DNATed at the bridge and must leave by the port it came in
+	// by, which a bridge refuses unless the port is in hairpin mode
+	if err := h.LinkSetHairpin(veth, true); err != nil {
+		h.LinkDel(veth)
+		return "", fmt.Errorf("setting hairpin mode on %s: %w", hostName, err)
+	}
 	if err := h.LinkSetUp(veth); err != nil {
 		h.LinkDel(veth)
 		return "", fmt.Errorf("bringing %s up: %w", hostName, err)

@@ -1,8 +1,11 @@
 package netns
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,28 +20,7 @@ import (
 // a plain network, nothing outside from an internal one, and never a
 // container on another bridge.
 func TestFirewall(t *testing.T) {
-	host, outside := newTestNS(t), newTestNS(t)
-	var err error
-	host.do(t, func() { err = EnableForwarding() })
-	if err != nil {
-		t.Fatal(err)
-	}
-	// the uplink: host 192.0.2.2 <-> outside 192.0.2.1
-	attrs := netlink.NewLinkAttrs()
-	attrs.Name = "uplink"
-	if err := host.handle.LinkAdd(&netlink.Veth{LinkAttrs: attrs, PeerName: "wan", PeerNamespace: netlink.NsFd(outside.ns)}); err != nil {
-		t.Fatal(err)
-	}
-	for _, side := range []struct {
-		ns   testNS
-		name string
-		addr string
-	}{{host, "uplink", "192.0.2.2/24"}, {outside, "wan", "192.0.2.1/24"}} {
-		link, _ := side.ns.handle.LinkByName(side.name)
-		a, _ := netlink.ParseAddr(side.addr)
-		side.ns.handle.AddrAdd(link, a)
-		side.ns.handle.LinkSetUp(link)
-	}
+	host, outside := uplinked(t)
 	nets := []struct {
 		bridge, subnet string
 		internal       bool
@@ -130,4 +112,246 @@ func TestFirewall(t *testing.T) {
 	if _, err := dial(ctr["br-plain"], servers["other"]); err != nil {
 		t.Errorf("without berth's table, routing between bridges failed: %v", err)
 	}
+}
+
+// uplinked makes a host namespace, with forwarding on, and an outside one
+// joined by an uplink: host 192.0.2.2 <-> outside 192.0.2.1 (TEST-NET-1).
+func uplinked(t *testing.T) (host, outside testNS) {
+	host, outside = newTestNS(t), newTestNS(t)
+	var err error
+	host.do(t, func() { err = EnableForwarding() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs := netlink.NewLinkAttrs()
+	attrs.Name = "uplink"
+	if err := host.handle.LinkAdd(&netlink.Veth{LinkAttrs: attrs, PeerName: "wan", PeerNamespace: netlink.NsFd(outside.ns)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, side := range []struct {
+		ns   testNS
+		name string
+		addr string
+	}{{host, "uplink", "192.0.2.2/24"}, {outside, "wan", "192.0.2.1/24"}} {
+		link, _ := side.ns.handle.LinkByName(side.name)
+		a, _ := netlink.ParseAddr(side.addr)
+		side.ns.handle.AddrAdd(link, a)
+		side.ns.handle.LinkSetUp(link)
+	}
+	return host, outside
+}
+
+// TestPublish publishes a container's TCP and UDP ports and reaches them
+// from every side Docker users do: the outside through the host's address
+// (the container sees the client's own address), the host itself through
+// 127.0.0.1 and through its other addresses, and the container through its
+// own published port (hairpin). A port bound to 127.0.0.1 is not reachable
+// from outside.
+func TestPublish(t *testing.T) {
+	host, outside := uplinked(t)
+	p := netip.MustParsePrefix("10.93.0.0/24")
+	s := Subnet{Prefix: p, Gateway: p.Addr().Next()}
+	if err := CreateBridge(host.handle, "br-pub", s, 0); err != nil {
+		t.Fatal(err)
+	}
+	lo, _ := host.handle.LinkByName("lo")
+	host.handle.LinkSetUp(lo)
+	var err error
+	host.do(t, func() { err = EnableLocalnet("br-pub") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctr := newTestNS(t)
+	caddr := s.Gateway.Next()
+	if _, err := Attach(host.handle, Endpoint{Bridge: "br-pub", NetNS: ctr.path(), IfName: "eth0",
+		Address: netip.PrefixFrom(caddr, 24), Gateway: s.Gateway}); err != nil {
+		t.Fatal(err)
+	}
+	// the container's servers answer with the address they see
+	var ln net.Listener
+	var pc net.PacketConn
+	ctr.do(t, func() {
+		if ln, err = net.Listen("tcp", ":80"); err == nil {
+			pc, err = net.ListenPacket("udp", ":53")
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	defer pc.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte(c.RemoteAddr().(*net.TCPAddr).IP.String()))
+			c.Close()
+		}
+	}()
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			_, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo([]byte(from.(*net.UDPAddr).IP.String()), from)
+		}
+	}()
+	pub := Published{Address: caddr, Bindings: []Binding{
+		{HostPort: 8080, Port: 80, Proto: "tcp"},
+		{HostPort: 8053, Port: 53, Proto: "udp"},
+		{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 9090, Port: 80, Proto: "tcp"},
+	}}
+	conn, err := nftables.New(nftables.WithNetNSFd(int(host.ns)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := TableName(t.TempDir())
+	if err := SyncFirewall(conn, table, []Rule{{Bridge: "br-pub", Subnet: p, Ports: []Published{pub}}}); err != nil {
+		t.Fatal(err)
+	}
+	ask := func(from testNS, network, to string) (string, error) {
+		var got string
+		var err error
+		from.do(t, func() {
+			var c net.Conn
+			if c, err = net.DialTimeout(network, to, 500*time.Millisecond); err != nil {
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(time.Second))
+			if network == "udp" {
+				c.Write([]byte("?"))
+			}
+			buf := make([]byte, 64)
+			var n int
+			n, err = c.Read(buf)
+			got = string(buf[:n])
+		})
+		return got, err
+	}
+	for _, c := range []struct {
+		what        string
+		from        testNS
+		network, to string
+		seen        string // "" when it must fail
+	}{
+		{"outside to the host's address", outside, "tcp", "192.0.2.2:8080", "192.0.2.1"},
+		{"outside over UDP", outside, "udp", "192.0.2.2:8053", "192.0.2.1"},
+		{"host to 127.0.0.1", host, "tcp", "127.0.0.1:8080", s.Gateway.String()},
+		{"host to its uplink address", host, "tcp", "192.0.2.2:8080", "192.0.2.2"},
+		{"host to 127.0.0.1 over UDP", host, "udp", "127.0.0.1:8053", s.Gateway.String()},
+		{"hairpin: the container to its own published port", ctr, "tcp", "192.0.2.2:8080", s.Gateway.String()},
+		{"host to a port bound on 127.0.0.1", host, "tcp", "127.0.0.1:9090", s.Gateway.String()},
+		{"outside to a port bound on 127.0.0.1", outside, "tcp", "192.0.2.2:9090", ""},
+	} {
+		seen, err := ask(c.from, c.network, c.to)
+		switch {
+		case c.seen == "" && err == nil:
+			t.Errorf("%s: reached the container (seen as %q); want refused", c.what, seen)
+		case c.seen != "" && (err != nil || seen != c.seen):
+			t.Errorf("%s: seen as %q, %v; want %q", c.what, seen, err, c.seen)
+		}
+	}
+	if err := SyncFirewall(conn, table, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ask(outside, "tcp", "192.0.2.2:8080"); err == nil {
+		t.Error("the port is still published after the table went")
+	}
+}
+
+// TestReserve holds published ports against everyone else: a second
+// reservation of a taken port fails, naming it, and a free port is picked
+// when none is asked for, or from a range.
+func TestReserve(t *testing.T) {
+	lo := netip.MustParseAddr("127.0.0.1")
+	b, r, err := Reserve([]PortMapping{{HostIP: lo, Port: 80, Proto: "tcp"}, {HostIP: lo, Port: 53, Proto: "udp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Release()
+	if b[0].HostPort == 0 || b[1].HostPort == 0 {
+		t.Fatalf("no port picked: %+v", b)
+	}
+	taken := b[0].HostPort
+	if _, err := net.Listen("tcp", netip.AddrPortFrom(lo, taken).String()); err == nil {
+		t.Errorf("another process could listen on reserved port %d", taken)
+	}
+	_, _, err = Reserve([]PortMapping{{HostIP: lo, HostPort: taken, Port: 80, Proto: "tcp"}})
+	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), fmt.Sprintf("127.0.0.1:%d failed: port is already allocated", taken)) {
+		t.Errorf("reserving a taken port: %v", err)
+	}
+	// a range whose first port is taken gives the next
+	b2, r2, err := Reserve([]PortMapping{{HostIP: lo, HostPort: taken, HostPortEnd: taken + 5, Port: 80, Proto: "tcp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b2[0].HostPort <= taken || b2[0].HostPort > taken+5 {
+		t.Errorf("from range %d-%d: got %d", taken, taken+5, b2[0].HostPort)
+	}
+	r2.Release()
+	r.Release()
+	if ln, err := net.Listen("tcp", netip.AddrPortFrom(lo, taken).String()); err != nil {
+		t.Errorf("released port %d still taken: %v", taken, err)
+	} else {
+		ln.Close()
+	}
+}
+
+func TestParsePorts(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want string // the mappings, %v-formatted; "" for an error
+	}{
+		{"80", "[{invalid IP 0 0 80 tcp}]"},
+		{"8080:80", "[{invalid IP 8080 0 80 tcp}]"},
+		{"127.0.0.1:8080:80/udp", "[{127.0.0.1 8080 0 80 udp}]"},
+		{"127.0.0.1::80", "[{127.0.0.1 0 0 80 tcp}]"},
+		{"0.0.0.0:53:53/udp", "[{invalid IP 53 0 53 udp}]"},
+		{"8000-8001:80-81", "[{invalid IP 8000 0 80 tcp} {invalid IP 8001 0 81 tcp}]"},
+		{"8000-8010:80", "[{invalid IP 8000 8010 80 tcp}]"},
+		{"80-81", "[{invalid IP 0 0 80 tcp} {invalid IP 0 0 81 tcp}]"},
+		{"8000-8002:80-81", ""},
+		{"80/sctp", ""},
+		{"x:80", ""},
+		{"0", ""},
+		{"1:2:3:4", ""},
+		{"[::1]:80:80", ""},
+		{"70000", ""},
+		{"90-80", ""},
+	} {
+		got, err := ParsePorts(c.in)
+		if c.want == "" {
+			if err == nil {
+				t.Errorf("%q: no error, got %v", c.in, got)
+			} else if !errors.Is(err, ErrInvalid) {
+				t.Errorf("%q: error %v is not ErrInvalid", c.in, err)
+			}
+			continue
+		}
+		if err != nil || fmt.Sprint(got) != c.want {
+			t.Errorf("%q: got %v, %v; want %s", c.in, got, err, c.want)
+		}
+	}
+}
+
+func FuzzParsePorts(f *testing.F) {
+	for _, s := range []string{"80", "8080:80", "127.0.0.1:8080:80/udp", "8000-8001:80-81", "[::1]:1:2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ms, err := ParsePorts(s)
+		if err != nil {
+			return
+		}
+		for _, m := range ms {
+			if m.Port == 0 || (m.Proto != "tcp" && m.Proto != "udp") || (m.HostPortEnd != 0 && m.HostPortEnd <= m.HostPort) {
+				t.Errorf("%q gave %+v", s, m)
+			}
+		}
+	})
 }

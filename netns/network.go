@@ -67,6 +67,9 @@ type Store struct {
 	// Forwarding, when set, is called before a network that reaches the
 	// outside is made: EnableForwarding for the host's namespace.
 	Forwarding func() error
+	// Localnet, when set, is called with each new bridge's name:
+	// EnableLocalnet for the host's namespace.
+	Localnet func(bridge string) error
 }
 
 // OpenStore opens the networks under dir, with their bridges in the
@@ -90,9 +93,10 @@ func (s *Store) syncFirewall(skip string) error {
 		return err
 	}
 	var rules []Rule
+	ports := s.published()
 	for _, n := range list {
 		if n.ID != skip {
-			rules = append(rules, Rule{Bridge: n.Bridge, Subnet: n.Subnet.Prefix, Internal: n.Internal})
+			rules = append(rules, Rule{Bridge: n.Bridge, Subnet: n.Subnet.Prefix, Internal: n.Internal, Ports: ports[n.ID]})
 		}
 	}
 	return SyncFirewall(s.fw, TableName(s.dir), rules)
@@ -138,6 +142,13 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (Network, error) {
 	if err := CreateBridge(s.host, n.Bridge, n.Subnet, n.MTU); err != nil {
 		s.ipam.ReleaseSubnet(ctx, n.Name)
 		return Network{}, err
+	}
+	if s.Localnet != nil {
+		if err := s.Localnet(n.Bridge); err != nil {
+			DeleteBridge(s.host, n.Bridge)
+			s.ipam.ReleaseSubnet(ctx, n.Name)
+			return Network{}, err
+		}
 	}
 	data, _ := json.MarshalIndent(n, "", "  ")
 	undo := func() {

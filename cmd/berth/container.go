@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/format"
+	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/volumes"
 )
@@ -63,6 +64,7 @@ type createFlags struct {
 	securityOpts, logOpts             []string
 	volumeFlags, mountFlags           []string
 	networks, addHosts                []string
+	publish, expose                   []string
 	dns, dnsSearch, dnsOptions        []string
 	ip                                string
 }
@@ -106,6 +108,9 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.networks, "net", nil, "Connect a container to a network")
 	fs.MarkHidden("net")
 	fs.StringVar(&f.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "Publish a container's port(s) to the host")
+	fs.BoolVarP(&f.o.PublishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
+	fs.StringArrayVar(&f.expose, "expose", nil, "Expose a port or a range of ports")
 	fs.StringArrayVar(&f.addHosts, "add-host", nil, "Add a custom host-to-IP mapping (host:ip)")
 	fs.StringArrayVar(&f.dns, "dns", nil, "Set custom DNS servers")
 	fs.StringArrayVar(&f.dnsSearch, "dns-search", nil, "Set custom DNS search domains")
@@ -287,6 +292,17 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 			}
 			o.Networks = append(o.Networks, n)
 		}
+	}
+	for _, p := range f.publish {
+		ms, err := netns.ParsePorts(p)
+		if err != nil {
+			return o, usageError{err}
+		}
+		o.Ports = append(o.Ports, ms...)
+	}
+	o.Expose = f.expose
+	if o.HostNetwork && (len(o.Ports) > 0 || o.PublishAll) {
+		fmt.Fprintln(g.stderr, "WARNING: Published ports are discarded when using host network mode")
 	}
 	for _, h := range f.addHosts {
 		entry, err := container.ParseExtraHost(h)
@@ -606,7 +622,8 @@ func newContainerPsCmd(g *globals) *cobra.Command {
 				rows = append(rows, psRow{ID: id, Image: e.Record.Image, Command: `"` + command + `"`,
 					CreatedAt:  e.Record.Created.Format("2006-01-02 15:04:05 -0700 MST"),
 					RunningFor: units.HumanDuration(time.Since(e.Record.Created)) + " ago",
-					State:      string(e.State.Status), Status: statusText(e.State), Names: e.Record.Name})
+					State:      string(e.State.Status), Status: statusText(e.State), Names: e.Record.Name,
+					Ports: portsText(e.State.Ports)})
 			}
 			if quiet {
 				return nil
@@ -966,10 +983,40 @@ func newContainerCmd(g *globals) *cobra.Command {
 		newContainerPsCmd(g), newContainerLogsCmd(g), newContainerWaitCmd(g), newContainerInspectCmd(g),
 		newContainerExecCmd(g), newContainerPauseCmd(g, true), newContainerPauseCmd(g, false),
 		newContainerTopCmd(g), newContainerStatsCmd(g), newContainerCpCmd(g), newContainerCommitCmd(g),
-		newContainerAttachCmd(g))
-	// arriving later in the containers issue
-	cmd.AddCommand(buildAll(g, []cmdSpec{
-		{use: "port CONTAINER [PRIVATE_PORT[/PROTO]]", short: "List port mappings or a specific mapping for the container"},
-	})...)
+		newContainerAttachCmd(g), newContainerPortCmd(g))
 	return cmd
+}
+
+func newContainerPortCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use: "port CONTAINER [PRIVATE_PORT[/PROTO]]", Short: "List port mappings or a specific mapping for the container",
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			e, err := m.Get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			lines, err := container.PortLines(e.State, strings.Join(args[1:], ""))
+			if err != nil {
+				return err
+			}
+			for _, l := range lines {
+				fmt.Fprintln(g.stdout, l)
+			}
+			return nil
+		},
+	}
+}
+
+// portsText is ps's PORTS column: 0.0.0.0:8080->80/tcp, ...
+func portsText(bs []netns.Binding) string {
+	var parts []string
+	for _, b := range bs {
+		parts = append(parts, b.String())
+	}
+	return strings.Join(parts, ", ")
 }

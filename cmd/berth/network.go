@@ -44,6 +44,7 @@ func (g *globals) networks() (*netns.Store, func(), error) {
 		return nil, nil, err
 	}
 	s.Forwarding = netns.EnableForwarding
+	s.Localnet = netns.EnableLocalnet
 	return s, func() { h.Close(); fw.CloseLasting() }, nil
 }
 
