@@ -177,21 +177,24 @@ func TestExtraHosts(t *testing.T) {
 func TestResolvConf(t *testing.T) {
 	host := []byte("# systemd-resolved\nnameserver 127.0.0.53\nsearch corp.example\noptions edns0 trust-ad\n")
 	for _, tc := range []struct {
-		h         HostConfig
-		networked bool
-		want      string
+		h    HostConfig
+		mode dnsMode
+		want string
 	}{
-		{HostConfig{}, false, "nameserver 127.0.0.53\nsearch corp.example\noptions edns0 trust-ad\n"},
-		{HostConfig{}, true, "nameserver 8.8.8.8\nnameserver 8.8.4.4\nsearch corp.example\noptions edns0 trust-ad\n"},
-		{HostConfig{DNS: []string{"10.0.0.53"}, DNSSearch: []string{"."}, DNSOptions: []string{"ndots:2"}}, true, "nameserver 10.0.0.53\noptions ndots:2\n"},
-		{HostConfig{DNSSearch: []string{"a.example", "b.example"}}, false, "nameserver 127.0.0.53\nsearch a.example b.example\noptions edns0 trust-ad\n"},
+		{HostConfig{}, hostDNS, "nameserver 127.0.0.53\nsearch corp.example\noptions edns0 trust-ad\n"},
+		{HostConfig{}, bridgeDNS, "nameserver 8.8.8.8\nnameserver 8.8.4.4\nsearch corp.example\noptions edns0 trust-ad\n"},
+		{HostConfig{DNS: []string{"10.0.0.53"}, DNSSearch: []string{"."}, DNSOptions: []string{"ndots:2"}}, bridgeDNS, "nameserver 10.0.0.53\noptions ndots:2\n"},
+		{HostConfig{DNSSearch: []string{"a.example", "b.example"}}, hostDNS, "nameserver 127.0.0.53\nsearch a.example b.example\noptions edns0 trust-ad\n"},
+		// the embedded resolver: the user's servers are its upstreams
+		{HostConfig{}, embeddedDNS, "nameserver 127.0.0.11\nsearch corp.example\noptions ndots:0 edns0 trust-ad\n"},
+		{HostConfig{DNS: []string{"10.0.0.53"}, DNSOptions: []string{"ndots:2"}}, embeddedDNS, "nameserver 127.0.0.11\nsearch corp.example\noptions ndots:2\n"},
 	} {
-		if got := resolvConf(host, tc.h, tc.networked); got != tc.want {
-			t.Errorf("%+v networked=%v:\n%s\nwant:\n%s", tc.h, tc.networked, got, tc.want)
+		if got := resolvConf(host, tc.h, tc.mode); got != tc.want {
+			t.Errorf("%+v mode %d:\n%s\nwant:\n%s", tc.h, tc.mode, got, tc.want)
 		}
 	}
 	// a host nameserver the network can reach is kept
-	if got := resolvConf([]byte("nameserver 127.0.0.53\nnameserver 192.0.2.53\n"), HostConfig{}, true); got != "nameserver 192.0.2.53\n" {
+	if got := resolvConf([]byte("nameserver 127.0.0.53\nnameserver 192.0.2.53\n"), HostConfig{}, bridgeDNS); got != "nameserver 192.0.2.53\n" {
 		t.Errorf("mixed: %q", got)
 	}
 }

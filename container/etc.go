@@ -6,9 +6,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/netns"
 )
 
 // writeEtc writes the container's /etc/hosts, /etc/hostname and
@@ -19,7 +21,7 @@ func writeEtc(dir string, rec *Record) error {
 	files := map[string]string{
 		"hosts":       hostsFile(rec.Config.Hostname, "127.0.1.1", rec.Host.ExtraHosts, netip.Addr{}),
 		"hostname":    rec.Config.Hostname + "\n",
-		"resolv.conf": resolvConf(hostResolvConf(), rec.Host, false),
+		"resolv.conf": resolvConf(hostResolvConf(), rec.Host, hostDNS),
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
@@ -84,13 +86,30 @@ func hostResolvConf() []byte {
 	return data
 }
 
+// dnsMode is where a container's resolv.conf sends it.
+type dnsMode int
+
+const (
+	// hostDNS: the host's nameservers as they are (the host's network, or
+	// loopback only).
+	hostDNS dnsMode = iota
+	// bridgeDNS: the host's nameservers that a container on a bridge can
+	// reach (the default bridge network).
+	bridgeDNS
+	// embeddedDNS: berth's resolver at 127.0.0.11 (user-defined networks),
+	// which forwards to the host's or the user's nameservers itself.
+	embeddedDNS
+)
+
 // resolvConf is the container's /etc/resolv.conf: the host's nameservers,
-// search domains and options, each replaced by the user's when given. A
-// container with a network namespace of its own on a network (networked)
+// search domains and options, each replaced by the user's when given.
+// With bridgeDNS the container has a network namespace of its own and
 // cannot reach the host's loopback, so loopback nameservers (such as
 // systemd-resolved's 127.0.0.53) are dropped and, if none is left, Docker's
-// fallbacks are used.
-func resolvConf(host []byte, h HostConfig, networked bool) string {
+// fallbacks are used. With embeddedDNS the one nameserver is 127.0.0.11
+// and, as in Docker, ndots is 0 unless the user set it, so that a service
+// name is never first tried with the host's search domains.
+func resolvConf(host []byte, h HostConfig, mode dnsMode) string {
 	var servers, search, options []string
 	sc := bufio.NewScanner(bytes.NewReader(host))
 	for sc.Scan() {
@@ -107,9 +126,11 @@ func resolvConf(host []byte, h HostConfig, networked bool) string {
 			options = fields[1:]
 		}
 	}
-	if len(h.DNS) > 0 {
+	if mode == embeddedDNS {
+		servers = []string{netns.DNSAddress.String()}
+	} else if len(h.DNS) > 0 {
 		servers = h.DNS
-	} else if networked {
+	} else if mode == bridgeDNS {
 		var reachable []string
 		for _, s := range servers {
 			if addr, err := netip.ParseAddr(s); err == nil && !addr.IsLoopback() {
@@ -129,6 +150,9 @@ func resolvConf(host []byte, h HostConfig, networked bool) string {
 	}
 	if len(h.DNSOptions) > 0 {
 		options = h.DNSOptions
+	}
+	if mode == embeddedDNS && !slices.ContainsFunc(options, func(o string) bool { return strings.HasPrefix(o, "ndots:") }) {
+		options = append([]string{"ndots:0"}, options...)
 	}
 	var b strings.Builder
 	for _, s := range servers {

@@ -55,8 +55,12 @@ type PortBinding struct{ HostIp, HostPort string } //nolint:revive // Docker's n
 // NetworkPoint is one entry of inspect's NetworkSettings.Networks, in
 // Docker's shape; the addresses are empty while the container is stopped.
 type NetworkPoint struct {
+	Aliases                                   []string
 	NetworkID, IPAddress, Gateway, MacAddress string
 	IPPrefixLen                               int
+	// DNSNames are the names the embedded resolver answers with this
+	// endpoint's address.
+	DNSNames []string
 }
 
 // MountPoint is one entry of inspect's Mounts, in Docker's shape.
@@ -119,10 +123,10 @@ func Inspect(e Entry) Inspected {
 	}
 	out.NetworkSettings.Networks = map[string]NetworkPoint{}
 	for _, name := range r.Host.Networks {
-		p := NetworkPoint{}
+		p := NetworkPoint{Aliases: r.Host.Aliases[name]}
 		if ep, ok := st.Networks[name]; ok {
-			p = NetworkPoint{NetworkID: ep.NetworkID, IPAddress: ep.Address.Addr().String(), IPPrefixLen: ep.Address.Bits(),
-				Gateway: ep.Gateway.String(), MacAddress: ep.MAC}
+			p = NetworkPoint{Aliases: p.Aliases, NetworkID: ep.NetworkID, IPAddress: ep.Address.Addr().String(), IPPrefixLen: ep.Address.Bits(),
+				Gateway: ep.Gateway.String(), MacAddress: ep.MAC, DNSNames: dnsNames(r, name)}
 		}
 		out.NetworkSettings.Networks[name] = p
 	}

@@ -98,6 +98,8 @@ type CreateOptions struct {
 	Ports      []netns.PortMapping
 	PublishAll bool
 	Expose     []string
+	// Aliases are more DNS names on the first network (--network-alias).
+	Aliases []string
 	// ExtraHosts are NAME:IP lines for /etc/hosts (--add-host); the IP
 	// host-gateway is the first network's gateway.
 	ExtraHosts []string
@@ -140,6 +142,13 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	}
 	if o.HostNetwork {
 		o.Ports, o.PublishAll = nil, false // Docker discards them, with a warning from the CLI
+	}
+	var aliases map[string][]string
+	if len(o.Aliases) > 0 {
+		if len(o.Networks) == 0 {
+			return nil, errclass.New(ErrInvalid, "network-scoped aliases are only supported for user-defined networks")
+		}
+		aliases = map[string][]string{o.Networks[0]: o.Aliases}
 	}
 	if err := checkPorts(o.Ports); err != nil {
 		return nil, err
@@ -245,7 +254,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 			Labels: mergeLabels(ic.Labels, o.Labels), StopSignal: stopSignal, Tty: o.TTY, OpenStdin: o.Interactive},
 		Host: HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy, LogMaxSize: o.LogMaxSize, LogMaxFile: o.LogMaxFile,
 			Networks: o.Networks, HostNetwork: o.HostNetwork, IPv4Address: o.IP, ExtraHosts: o.ExtraHosts,
-			DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions, Ports: o.Ports, PublishAll: o.PublishAll},
+			DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions, Ports: o.Ports, PublishAll: o.PublishAll, Aliases: aliases},
 		Spec: runtime.Spec{
 			ID: id, Hostname: hostname,
 			Rootfs: runtime.Rootfs{Lowers: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), ReadOnly: o.ReadOnly},

@@ -187,6 +187,13 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 	}
 	defer unpublish()
 	if len(eps) > 0 {
+		stopDNS, err := serveDNS(ctx, root, rec, path)
+		if err != nil {
+			return fail(ExitStartFailed, err)
+		}
+		defer stopDNS()
+	}
+	if len(eps) > 0 {
 		// the container's name resolves to its first network's address,
 		// and its nameservers must be reachable from the network, as in
 		// Docker; written before the runtime bind-mounts the files
@@ -195,7 +202,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 		if err := os.WriteFile(filepath.Join(s.Dir(rec.ID), "hosts"), []byte(hosts), 0o644); err != nil {
 			return fail(ExitStartFailed, err)
 		}
-		if err := os.WriteFile(filepath.Join(s.Dir(rec.ID), "resolv.conf"), []byte(resolvConf(hostResolvConf(), rec.Host, true)), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(s.Dir(rec.ID), "resolv.conf"), []byte(resolvConf(hostResolvConf(), rec.Host, embeddedDNS)), 0o644); err != nil {
 			return fail(ExitStartFailed, err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 
+	"github.com/berth-dev/berth/dns"
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/netns"
 )
@@ -107,7 +108,7 @@ func joinNetworks(ctx context.Context, root string, rec Record) (path string, ep
 		if i == 0 {
 			want = rec.Host.IPv4Address
 		}
-		ep, err := attach(ctx, s, rec.ID, name, path, i, want)
+		ep, err := attach(ctx, s, root, rec, name, path, i, want)
 		if err != nil {
 			leaveNetworks(ctx, root, rec.ID, eps)
 			return "", nil, err
@@ -118,9 +119,11 @@ func joinNetworks(ctx context.Context, root string, rec Record) (path string, ep
 }
 
 // attach puts the container whose network namespace is at path on the
-// network name as interface eth<index>: an address (want, if valid) and a
-// veth; the first interface gets the default route.
-func attach(ctx context.Context, s *netns.Store, id, name, path string, index int, want netip.Addr) (Endpoint, error) {
+// network name as interface eth<index>: an address (want, if valid), a
+// veth and its names in the resolvers' table; the first interface gets the
+// default route.
+func attach(ctx context.Context, s *netns.Store, root string, rec Record, name, path string, index int, want netip.Addr) (Endpoint, error) {
+	id := rec.ID
 	n, err := s.Get(name)
 	if err != nil {
 		return Endpoint{}, err
@@ -141,6 +144,11 @@ func attach(ctx context.Context, s *netns.Store, id, name, path string, index in
 		return Endpoint{}, fmt.Errorf("joining network %s: %w", n.Name, err)
 	}
 	ep.MAC = netns.MAC(addr).String()
+	if err := dns.WriteEntry(dnsDir(root), dns.Entry{Network: n.Name, Container: id, Names: dnsNames(rec, n.Name), Address: addr, Internal: n.Internal}); err != nil {
+		netns.Detach(s.Host(), ep.HostIf)
+		s.IPAM().ReleaseAddress(context.WithoutCancel(ctx), n.Name, id)
+		return Endpoint{}, fmt.Errorf("joining network %s: %w", n.Name, err)
+	}
 	return ep, nil
 }
 
@@ -153,6 +161,7 @@ func leaveNetworks(ctx context.Context, root, id string, eps map[string]Endpoint
 		if s, done, err := networkStore(root); err == nil {
 			s.Unpublish(context.WithoutCancel(ctx), id) // a dead monitor's ports
 			for name, ep := range eps {
+				dns.RemoveEntry(dnsDir(root), name, id)
 				netns.Detach(s.Host(), ep.HostIf)
 				s.IPAM().ReleaseAddress(context.WithoutCancel(ctx), name, id)
 			}
@@ -178,7 +187,7 @@ func (m *Manager) NetworkUsers(ctx context.Context, name string) []string {
 
 // Connect puts a container on one more network: recorded, so that it joins
 // at every start, and joined at once, as the next ethN, if it is running.
-func (m *Manager) Connect(ctx context.Context, ref, network string, ip netip.Addr) error {
+func (m *Manager) Connect(ctx context.Context, ref, network string, ip netip.Addr, aliases []string) error {
 	e, err := m.Get(ctx, ref)
 	if err != nil {
 		return err
@@ -191,16 +200,23 @@ func (m *Manager) Connect(ctx context.Context, ref, network string, ip netip.Add
 		return err
 	}
 	name := names[0]
-	if _, err := m.Store.UpdateRecord(ctx, e.Record.ID, func(r *Record) error {
+	rec, err := m.Store.UpdateRecord(ctx, e.Record.ID, func(r *Record) error {
 		if slices.Contains(r.Host.Networks, name) {
 			return errclass.New(ErrConflict, "endpoint with name %s already exists in network %s", r.Name, name)
 		}
 		r.Host.Networks = append(r.Host.Networks, name)
+		if len(aliases) > 0 {
+			if r.Host.Aliases == nil {
+				r.Host.Aliases = map[string][]string{}
+			}
+			r.Host.Aliases[name] = aliases
+		}
 		if len(r.Host.Networks) == 1 && ip.IsValid() {
 			r.Host.IPv4Address = ip
 		}
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
 	if !e.State.Running() {
@@ -215,7 +231,7 @@ func (m *Manager) Connect(ctx context.Context, ref, network string, ip netip.Add
 		return err
 	}
 	defer done()
-	ep, err := attach(ctx, s, e.Record.ID, name, path, len(e.State.Networks), ip)
+	ep, err := attach(ctx, s, m.root, rec, name, path, len(e.State.Networks), ip)
 	if err != nil {
 		m.Store.UpdateRecord(ctx, e.Record.ID, func(r *Record) error {
 			r.Host.Networks = slices.DeleteFunc(r.Host.Networks, func(n string) bool { return n == name })
@@ -250,10 +266,12 @@ func (m *Manager) Disconnect(ctx context.Context, ref, network string) error {
 			return errclass.New(ErrInvalid, "container %s is not connected to network %s", r.Name, name)
 		}
 		r.Host.Networks = slices.DeleteFunc(r.Host.Networks, func(n string) bool { return n == name })
+		delete(r.Host.Aliases, name)
 		return nil
 	}); err != nil {
 		return err
 	}
+	dns.RemoveEntry(dnsDir(m.root), name, e.Record.ID)
 	var ep Endpoint
 	var held bool
 	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error {

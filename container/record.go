@@ -56,6 +56,9 @@ type HostConfig struct {
 	// Networks are the networks the container joins each time it starts,
 	// in order (eth0 first); none means loopback only.
 	Networks []string `json:",omitempty"`
+	// Aliases are more names the container has on a network
+	// (--network-alias, connect --alias, a compose service's name).
+	Aliases map[string][]string `json:",omitempty"`
 	// HostNetwork shares the host's network namespace (--network host).
 	HostNetwork bool `json:",omitempty"`
 	// IPv4Address is the static address on the first network (--ip).

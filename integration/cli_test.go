@@ -50,8 +50,8 @@ func TestNotImplementedYet(t *testing.T) {
 	if strings.Contains(r.stderr, "x-note") {
 		t.Errorf("an x- extension was warned about:\n%s", r.stderr)
 	}
-	if r := berth(t, dir, "", "--root", t.TempDir(), "container", "port", "x"); r.code != 1 || !strings.Contains(r.stderr, "container port: not implemented yet") {
-		t.Errorf("container port: exit %d, stderr %q", r.code, r.stderr)
+	if r := berth(t, dir, "", "--root", t.TempDir(), "image", "build", "."); r.code != 1 || !strings.Contains(r.stderr, "image build: not implemented yet") {
+		t.Errorf("image build: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
 

@@ -1,18 +1,22 @@
 package integration
 
 import (
+	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/nftables"
+	dnslib "github.com/miekg/dns"
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
 
@@ -139,7 +143,7 @@ func TestContainerNetwork(t *testing.T) {
 	if hosts := run("container", "run", "--rm", "--network", "lan", "--add-host", "db:10.1.2.3", "--add-host", "gw=host-gateway", "bb:1", "cat", "/etc/hosts").stdout; !strings.Contains(hosts, "\n10.1.2.3\tdb\n10.204.0.1\tgw\n") {
 		t.Errorf("--add-host:\n%s", hosts)
 	}
-	if got := run("container", "run", "--rm", "--network", "lan", "--dns", "10.204.0.53", "--dns-search", "corp.example", "--dns-option", "ndots:2", "bb:1", "cat", "/etc/resolv.conf").stdout; got != "nameserver 10.204.0.53\nsearch corp.example\noptions ndots:2\n" {
+	if got := run("container", "run", "--rm", "--network", "lan", "--dns", "10.204.0.53", "--dns-search", "corp.example", "--dns-option", "ndots:2", "bb:1", "cat", "/etc/resolv.conf").stdout; got != "nameserver 127.0.0.11\nsearch corp.example\noptions ndots:2\n" {
 		t.Errorf("--dns, --dns-search, --dns-option: %q", got)
 	}
 	if r := run("container", "run", "--rm", "--dns", "not-an-ip", "bb:1", "true"); r.code != 125 {
@@ -418,4 +422,135 @@ func listenUDPIn(t *testing.T, pid int, addr string) net.PacketConn {
 		t.Fatal(lerr)
 	}
 	return pc
+}
+
+// fakeUpstream answers example.test with 192.0.2.7 and everything else
+// with NXDOMAIN, on port 53 of a loopback address of the host's, and
+// counts the questions. It stands for the host's nameserver: the tests
+// send DNS nowhere else.
+type fakeUpstream struct {
+	addr  string
+	asked atomic.Int32
+}
+
+func startFakeUpstream(t *testing.T) *fakeUpstream {
+	t.Helper()
+	u := &fakeUpstream{}
+	var pc net.PacketConn
+	var err error
+	for i := range 50 { // a loopback address of our own, port 53 free
+		u.addr = fmt.Sprintf("127.0.%d.%d", 53+i, 2+os.Getpid()%200)
+		if pc, err = net.ListenPacket("udp", u.addr+":53"); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("no loopback address with port 53 free: %v", err)
+	}
+	h := dnslib.HandlerFunc(func(w dnslib.ResponseWriter, q *dnslib.Msg) {
+		u.asked.Add(1)
+		reply := new(dnslib.Msg)
+		reply.SetReply(q)
+		if q.Question[0].Name == "example.test." && q.Question[0].Qtype == dnslib.TypeA {
+			reply.Answer = append(reply.Answer, &dnslib.A{Hdr: dnslib.RR_Header{Name: "example.test.", Rrtype: dnslib.TypeA, Class: dnslib.ClassINET, Ttl: 60}, A: net.IPv4(192, 0, 2, 7)})
+		} else if q.Question[0].Name != "example.test." {
+			reply.Rcode = dnslib.RcodeNameError
+		}
+		w.WriteMsg(reply)
+	})
+	srv := &dnslib.Server{PacketConn: pc, Handler: h}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go srv.ActivateAndServe()
+	<-started
+	t.Cleanup(func() { srv.Shutdown() })
+	return u
+}
+
+// TestContainerDNS: containers on a network find each other at
+// 127.0.0.11 by name, alias, name.network and address (PTR), only on
+// networks they share; a stopped container's name is gone at once; other
+// names go to the upstream (here --dns, a fake on the host's loopback,
+// reached from the host's namespace), except from an internal network; a
+// DNS server inside the container can still have port 53.
+func TestContainerDNS(t *testing.T) {
+	root, run := busyboxRoot(t)
+	keepForwarding(t)
+	up := startFakeUpstream(t)
+	t.Cleanup(func() {
+		for _, c := range []string{"server", "other"} {
+			run("container", "rm", "-f", c)
+		}
+		for _, id := range strings.Fields(run("network", "ls", "-q").stdout) {
+			run("network", "rm", id)
+		}
+	})
+	run("network", "create", "--subnet", "10.208.0.0/24", "front")
+	run("network", "create", "--subnet", "10.209.0.0/24", "back")
+	run("network", "create", "--subnet", "10.210.0.0/24", "--internal", "vault")
+	if r := run("container", "run", "-d", "--name", "server", "--network", "front", "--network-alias", "db", "bb:1", "sleep", "60"); r.code != 0 {
+		t.Fatalf("server: %s", r.stderr)
+	}
+	lookup := func(network string, names ...string) string {
+		t.Helper()
+		script := "cat /etc/resolv.conf"
+		for _, n := range names {
+			typ := "-type=a "
+			if _, err := netip.ParseAddr(n); err == nil {
+				typ = "" // an address: PTR
+			}
+			script += "; echo == " + n + "; busybox nslookup " + typ + n + " 2>&1"
+		}
+		r := run("container", "run", "--rm", "--network", network, "--dns", up.addr, "bb:1", "sh", "-c", script)
+		return r.stdout
+	}
+	out := lookup("front", "server", "db", "SERVER.front", "example.test", "10.208.0.2")
+	if !strings.HasPrefix(out, "nameserver 127.0.0.11\n") || !strings.Contains(out, "options ndots:0") {
+		t.Errorf("resolv.conf:\n%s", out)
+	}
+	answers := map[string]string{}
+	for _, part := range strings.Split(out, "== ")[1:] {
+		name, rest, _ := strings.Cut(part, "\n")
+		answers[name] = rest
+	}
+	for name, want := range map[string]string{"server": "10.208.0.2", "db": "10.208.0.2", "SERVER.front": "10.208.0.2",
+		"example.test": "192.0.2.7", "10.208.0.2": "server.front"} {
+		if !strings.Contains(answers[name], want) {
+			t.Errorf("lookup %s from front: want %s in\n%s", name, want, answers[name])
+		}
+	}
+	// from another network the server's name is not berth's to give
+	before := up.asked.Load()
+	if out := lookup("back", "server"); strings.Contains(out, "10.208.0.2") || up.asked.Load() == before {
+		t.Errorf("server from back (forwarded, not answered):\n%s", out)
+	}
+	// from an internal network nothing is forwarded
+	before = up.asked.Load()
+	if out := lookup("vault", "example.test"); strings.Contains(out, "192.0.2.7") || up.asked.Load() != before {
+		t.Errorf("example.test from an internal network: upstream asked %d times\n%s", up.asked.Load()-before, out)
+	}
+	// connected with an alias, the server answers to it on that network
+	if r := run("network", "connect", "--alias", "api", "back", "server"); r.code != 0 {
+		t.Fatalf("connect --alias: %s", r.stderr)
+	}
+	backIP := strings.TrimSpace(run("container", "inspect", "-f", "{{.NetworkSettings.Networks.back.IPAddress}}", "server").stdout)
+	if out := lookup("back", "api"); !strings.Contains(out, backIP) {
+		t.Errorf("api from back, want %s:\n%s", backIP, out)
+	}
+	if got := run("container", "inspect", "-f", "{{.NetworkSettings.Networks.back.Aliases}}", "server").stdout; got != "[api]\n" {
+		t.Errorf("inspect Aliases: %q", got)
+	}
+	// a DNS server in the container has port 53; the resolver still answers
+	if r := run("container", "run", "--rm", "--network", "front", "bb:1", "sh", "-c",
+		"busybox nc -l -p 53 & sleep 0.2; busybox netstat -ltn | grep -q ':53 ' && busybox nslookup -type=a server"); r.code != 0 || !strings.Contains(r.stdout, "10.208.0.2") {
+		t.Errorf("with a server on port 53 in the container: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// stopped, its name is gone at once
+	run("container", "stop", "-t", "0", "server")
+	if out := lookup("front", "server"); strings.Contains(out, "10.208.0.2") {
+		t.Errorf("a stopped container still resolves:\n%s", out)
+	}
+	if entries, _ := filepath.Glob(filepath.Join(container.RunDir(root), "dns", "*", "*")); len(entries) != 0 {
+		t.Errorf("resolver entries left: %v", entries)
+	}
 }

@@ -64,7 +64,7 @@ type createFlags struct {
 	securityOpts, logOpts             []string
 	volumeFlags, mountFlags           []string
 	networks, addHosts                []string
-	publish, expose                   []string
+	publish, expose, aliases          []string
 	dns, dnsSearch, dnsOptions        []string
 	ip                                string
 }
@@ -109,6 +109,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.MarkHidden("net")
 	fs.StringVar(&f.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
 	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "Publish a container's port(s) to the host")
+	fs.StringArrayVar(&f.aliases, "network-alias", nil, "Add network-scoped alias for the container")
 	fs.BoolVarP(&f.o.PublishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
 	fs.StringArrayVar(&f.expose, "expose", nil, "Expose a port or a range of ports")
 	fs.StringArrayVar(&f.addHosts, "add-host", nil, "Add a custom host-to-IP mapping (host:ip)")
@@ -300,7 +301,7 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 		}
 		o.Ports = append(o.Ports, ms...)
 	}
-	o.Expose = f.expose
+	o.Expose, o.Aliases = f.expose, f.aliases
 	if o.HostNetwork && (len(o.Ports) > 0 || o.PublishAll) {
 		fmt.Fprintln(g.stderr, "WARNING: Published ports are discarded when using host network mode")
 	}

@@ -303,9 +303,6 @@ func newNetworkConnectCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "connect [OPTIONS] NETWORK CONTAINER", Short: "Connect a container to a network", Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(aliases) > 0 {
-				return usageError{errors.New("--alias is not supported yet: network aliases come with berth's DNS resolver")}
-			}
 			var addr netip.Addr
 			if ip != "" {
 				var err error
@@ -317,7 +314,7 @@ func newNetworkConnectCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return m.Connect(cmd.Context(), args[1], args[0], addr)
+			return m.Connect(cmd.Context(), args[1], args[0], addr, aliases)
 		},
 	}
 	cmd.Flags().StringArrayVar(&aliases, "alias", nil, "Add network-scoped alias for the container")
