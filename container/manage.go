@@ -91,6 +91,9 @@ type CreateOptions struct {
 	Networks []string
 	// HostNetwork shares the host's network namespace.
 	HostNetwork bool
+	// NoNetwork is --network none: loopback only. With neither, nor
+	// Networks, the container joins the default network.
+	NoNetwork bool
 	// IP is a static address on the first network (--ip).
 	IP netip.Addr
 	// Ports are published ports (-p); PublishAll also publishes every
@@ -137,7 +140,10 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	if o.AutoRemove && policy.Name != "no" && policy.Name != "" {
 		return nil, errclass.New(ErrInvalid, "conflicting options: cannot specify both --restart and --rm")
 	}
-	if o.Networks, err = networkNames(m.root, o.Networks, o.IP); err != nil {
+	if len(o.Networks) == 0 && !o.HostNetwork && !o.NoNetwork {
+		o.Networks = []string{netns.DefaultNetwork}
+	}
+	if o.Networks, err = networkNames(ctx, m.root, o.Networks, o.IP, len(o.Aliases) > 0); err != nil {
 		return nil, err
 	}
 	if o.HostNetwork {
@@ -195,7 +201,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		o.Ports = withPublishAll(o.Ports, exposed)
 	}
 	if len(o.Ports) > 0 && len(o.Networks) == 0 && !o.HostNetwork {
-		return nil, errclass.New(ErrInvalid, "publishing ports needs --network: berth has no default bridge network yet")
+		return nil, errclass.New(ErrInvalid, "publishing ports needs a network: --network none has none")
 	}
 	entrypoint, cmd := ic.Entrypoint, ic.Cmd
 	if o.Entrypoint != nil {

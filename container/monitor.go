@@ -186,7 +186,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 		return fail(ExitStartFailed, err)
 	}
 	defer unpublish()
-	if len(eps) > 0 {
+	if userDefined(rec.Host.Networks) {
 		stopDNS, err := serveDNS(ctx, root, rec, path)
 		if err != nil {
 			return fail(ExitStartFailed, err)
@@ -198,11 +198,15 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 		// and its nameservers must be reachable from the network, as in
 		// Docker; written before the runtime bind-mounts the files
 		first := eps[rec.Host.Networks[0]]
+		mode := bridgeDNS
+		if userDefined(rec.Host.Networks) {
+			mode = embeddedDNS
+		}
 		hosts := hostsFile(rec.Config.Hostname, first.Address.Addr().String(), rec.Host.ExtraHosts, first.Gateway)
 		if err := os.WriteFile(filepath.Join(s.Dir(rec.ID), "hosts"), []byte(hosts), 0o644); err != nil {
 			return fail(ExitStartFailed, err)
 		}
-		if err := os.WriteFile(filepath.Join(s.Dir(rec.ID), "resolv.conf"), []byte(resolvConf(hostResolvConf(), rec.Host, embeddedDNS)), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(s.Dir(rec.ID), "resolv.conf"), []byte(resolvConf(hostResolvConf(), rec.Host, mode)), 0o644); err != nil {
 			return fail(ExitStartFailed, err)
 		}
 	}

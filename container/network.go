@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/google/nftables"
-	"github.com/vishvananda/netlink"
 
 	"github.com/berth-dev/berth/dns"
 	"github.com/berth-dev/berth/errclass"
@@ -26,32 +24,18 @@ type Endpoint struct {
 	MAC       string
 }
 
-// networkStore opens the networks of the berth root and a netlink handle
-// on the host's namespace, where their bridges are; close releases it.
+// networkStore opens the networks of the berth root, on the host; close
+// releases it.
 func networkStore(root string) (s *netns.Store, close func(), err error) {
-	h, err := netlink.NewHandle()
-	if err != nil {
-		return nil, nil, fmt.Errorf("opening netlink: %w", err)
-	}
-	// the pools only matter to network create; endpoints take addresses.
-	// The firewall changes with published ports.
-	fw, err := nftables.New()
-	if err != nil {
-		h.Close()
-		return nil, nil, fmt.Errorf("opening nftables: %w", err)
-	}
-	if s, err = netns.OpenStore(filepath.Join(root, "networks"), h, fw, nil); err != nil {
-		h.Close()
-		return nil, nil, err
-	}
-	return s, h.Close, nil
+	return netns.OpenHost(filepath.Join(root, "networks"))
 }
 
 // networkNames resolves, at create, the networks the user named (by name
 // or ID) to their names, which the record keeps; an unknown one fails
-// before anything is made.
-// A static address (ip) must lie in the first network's subnet.
-func networkNames(root string, refs []string, ip netip.Addr) ([]string, error) {
+// before anything is made. The default network is made on first use.
+// A static address (ip) and aliases are for user-defined networks only,
+// and the address must lie in the first network's subnet.
+func networkNames(ctx context.Context, root string, refs []string, ip netip.Addr, aliases bool) ([]string, error) {
 	if len(refs) == 0 {
 		if ip.IsValid() {
 			return nil, errclass.New(ErrInvalid, "--ip %s needs --network: the default network does not take static addresses", ip)
@@ -65,9 +49,20 @@ func networkNames(root string, refs []string, ip netip.Addr) ([]string, error) {
 	defer done()
 	var names []string
 	for i, ref := range refs {
-		n, err := s.Get(ref)
+		var n netns.Network
+		if ref == netns.DefaultNetwork {
+			n, err = s.Default(ctx)
+		} else {
+			n, err = s.Get(ref)
+		}
 		if err != nil {
 			return nil, errclass.Wrap(ErrInvalid, err, err.Error())
+		}
+		if i == 0 && n.IsDefault() && ip.IsValid() {
+			return nil, errclass.New(ErrInvalid, "user specified IP address is supported on user defined networks only")
+		}
+		if i == 0 && n.IsDefault() && aliases {
+			return nil, errclass.New(ErrInvalid, "network-scoped aliases are only supported for user-defined networks")
 		}
 		if i == 0 && ip.IsValid() && !n.Subnet.Prefix.Contains(ip) {
 			return nil, errclass.New(ErrInvalid, "invalid IP address %s: it does not belong to network %s's subnet %s", ip, n.Name, n.Subnet.Prefix)
@@ -75,6 +70,12 @@ func networkNames(root string, refs []string, ip netip.Addr) ([]string, error) {
 		names = append(names, n.Name)
 	}
 	return names, nil
+}
+
+// userDefined reports whether a container is on a network other than the
+// default one: those get DNS names and the embedded resolver, as in Docker.
+func userDefined(networks []string) bool {
+	return slices.ContainsFunc(networks, func(n string) bool { return n != netns.DefaultNetwork })
 }
 
 // nsPath is where a networked container's namespace is bind-mounted.
@@ -144,6 +145,9 @@ func attach(ctx context.Context, s *netns.Store, root string, rec Record, name, 
 		return Endpoint{}, fmt.Errorf("joining network %s: %w", n.Name, err)
 	}
 	ep.MAC = netns.MAC(addr).String()
+	if n.IsDefault() {
+		return ep, nil // no names on the default network
+	}
 	if err := dns.WriteEntry(dnsDir(root), dns.Entry{Network: n.Name, Container: id, Names: dnsNames(rec, n.Name), Address: addr, Internal: n.Internal}); err != nil {
 		netns.Detach(s.Host(), ep.HostIf)
 		s.IPAM().ReleaseAddress(context.WithoutCancel(ctx), n.Name, id)
@@ -195,7 +199,7 @@ func (m *Manager) Connect(ctx context.Context, ref, network string, ip netip.Add
 	if e.Record.Host.HostNetwork {
 		return errclass.New(ErrInvalid, "container %s uses the host's network: it cannot join others", e.Record.Name)
 	}
-	names, err := networkNames(m.root, []string{network}, ip)
+	names, err := networkNames(ctx, m.root, []string{network}, ip, len(aliases) > 0)
 	if err != nil {
 		return err
 	}
@@ -256,7 +260,7 @@ func (m *Manager) Disconnect(ctx context.Context, ref, network string) error {
 	if err != nil {
 		return err
 	}
-	names, err := networkNames(m.root, []string{network}, netip.Addr{})
+	names, err := networkNames(ctx, m.root, []string{network}, netip.Addr{}, false)
 	if err != nil {
 		return err
 	}

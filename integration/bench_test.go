@@ -13,10 +13,19 @@ import (
 // end: the figure the issue compares with `docker run --rm` (~380 ms here).
 func BenchmarkContainerRunRm(b *testing.B) {
 	_, run := busyboxRoot(b)
-	for b.Loop() {
-		if r := run("container", "run", "--rm", "bb:1", "true"); r.code != 0 {
-			b.Fatalf("exit %d: %s", r.code, r.stderr)
-		}
+	if r := run("network", "create", "bench"); r.code != 0 {
+		b.Fatal(r.stderr)
+	}
+	// none: loopback only; bridge: the default network (veth, address);
+	// user: a network of one's own, with the embedded resolver too
+	for _, mode := range []string{"none", "bridge", "bench"} {
+		b.Run("network="+mode, func(b *testing.B) {
+			for b.Loop() {
+				if r := run("container", "run", "--rm", "--network", mode, "bb:1", "true"); r.code != 0 {
+					b.Fatalf("exit %d: %s", r.code, r.stderr)
+				}
+			}
+		})
 	}
 }
 

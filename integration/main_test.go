@@ -2,14 +2,17 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/berth-dev/berth/internal/fixture"
+	"github.com/berth-dev/berth/netns"
 )
 
 // berthBin is the binary under test, built once by TestMain.
@@ -35,7 +38,13 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
+	// berth turns IPv4 forwarding on for its networks, as Docker does;
+	// the machine gets its own setting back
+	forwarding, ferr := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
 	code := m.Run()
+	if ferr == nil {
+		os.WriteFile("/proc/sys/net/ipv4/ip_forward", forwarding, 0o644)
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -66,7 +75,15 @@ func berthEnv(t testing.TB, dir string, env []string, stdin string, args ...stri
 	}
 	// never the machine's own /var/lib/berth: a fresh root unless the test
 	// names one with --root
-	cmd.Env = append(cmd.Env, "PWD="+dir, "BERTH_ROOT="+t.TempDir())
+	root := t.TempDir()
+	for i, a := range args[:max(len(args)-1, 0)] {
+		if a == "--root" {
+			root = args[i+1]
+			break
+		}
+	}
+	teardownOnCleanup(t, root)
+	cmd.Env = append(cmd.Env, "PWD="+dir, "BERTH_ROOT="+root)
 	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -82,3 +99,43 @@ func berthEnv(t testing.TB, dir string, env []string, stdin string, args ...stri
 
 // project writes files into a new directory and returns it.
 func project(t testing.TB, files map[string]string) string { return fixture.Dir(t, files) }
+
+var (
+	tornMu sync.Mutex
+	torn   = map[testing.TB]map[string]bool{}
+)
+
+// teardownOnCleanup removes, when the test ends, every network of the
+// berth root, the default bridge that any container run makes included,
+// so that no bridge, rule or address outlives the test.
+func teardownOnCleanup(t testing.TB, root string) {
+	tornMu.Lock()
+	defer tornMu.Unlock()
+	if torn[t] == nil {
+		torn[t] = map[string]bool{}
+		t.Cleanup(func() {
+			tornMu.Lock()
+			delete(torn, t)
+			tornMu.Unlock()
+		})
+	}
+	if torn[t][root] {
+		return
+	}
+	torn[t][root] = true
+	t.Cleanup(func() {
+		dir := filepath.Join(root, "networks")
+		if _, err := os.Stat(dir); err != nil {
+			return
+		}
+		s, done, err := netns.OpenHost(dir)
+		if err != nil {
+			t.Errorf("tearing down %s: %v", dir, err)
+			return
+		}
+		defer done()
+		if err := s.Teardown(context.Background()); err != nil {
+			t.Errorf("tearing down %s: %v", dir, err)
+		}
+	})
+}

@@ -295,22 +295,7 @@ func TestPublishedPorts(t *testing.T) {
 	if got := run("container", "inspect", "-f", `{{(index .NetworkSettings.Ports "7000/tcp" 0).HostPort}}`, "web").stdout; got != tcpPort+"\n" {
 		t.Errorf("inspect NetworkSettings.Ports: %q", got)
 	}
-	hello := func(addr string) string {
-		var got string
-		for range 50 { // the server loop restarts nc between connections
-			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-				c.SetDeadline(time.Now().Add(2 * time.Second))
-				b, _ := io.ReadAll(c)
-				c.Close()
-				if got = string(b); got != "" {
-					return got
-				}
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		return got
-	}
-	if got := hello("127.0.0.1:" + tcpPort); got != "hello published\n" {
+	if got := greeting("127.0.0.1:" + tcpPort); got != "hello published\n" {
 		t.Errorf("from the host's 127.0.0.1: %q", got)
 	}
 	// bound to 127.0.0.1 only: the bridge address does not take it
@@ -351,7 +336,7 @@ func TestPublishedPorts(t *testing.T) {
 	if hair != "hello again\n" {
 		t.Errorf("hairpin, web2 to its own published port: %q", hair)
 	}
-	if got := hello("10.207.0.1:" + port2); got != "hello again\n" {
+	if got := greeting("10.207.0.1:" + port2); got != "hello again\n" {
 		t.Errorf("from the host to the bridge address: %q", got)
 	}
 	// taken ports: by a container, and by another process
@@ -553,4 +538,68 @@ func TestContainerDNS(t *testing.T) {
 	if entries, _ := filepath.Glob(filepath.Join(container.RunDir(root), "dns", "*", "*")); len(entries) != 0 {
 		t.Errorf("resolver entries left: %v", entries)
 	}
+}
+
+// TestDefaultBridge: a container that names no network joins the default
+// bridge network, made on first use (Docker's 172.17.0.0/16 unless the
+// host has it): an address, a way out, published ports, and the host's
+// nameservers rather than 127.0.0.11. It cannot be removed, pruned or
+// shadowed; --network none is loopback only.
+func TestDefaultBridge(t *testing.T) {
+	_, run := busyboxRoot(t)
+	r := run("container", "run", "--rm", "bb:1", "sh", "-c", "busybox ip -4 -o addr show eth0; busybox ip route; cat /etc/resolv.conf")
+	if r.code != 0 || !strings.Contains(r.stdout, "eth0") || !strings.Contains(r.stdout, "default via") || strings.Contains(r.stdout, "127.0.0.11") {
+		t.Fatalf("a container on the default network: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if ls := run("network", "ls", "--format", "{{.Name}} {{.Driver}}").stdout; !strings.Contains(ls, "bridge bridge\n") {
+		t.Errorf("network ls: %q", ls)
+	}
+	if r := run("network", "rm", "bridge"); r.code == 0 || !strings.Contains(r.stderr, "bridge is a pre-defined network and cannot be removed") {
+		t.Errorf("rm bridge: exit %d, %q", r.code, r.stderr)
+	}
+	for _, name := range []string{"bridge", "host", "none"} {
+		if r := run("network", "create", name); r.code == 0 || !strings.Contains(r.stderr, "pre-defined network") {
+			t.Errorf("create %s: exit %d, %q", name, r.code, r.stderr)
+		}
+	}
+	run("network", "prune", "-f")
+	if ls := run("network", "ls", "-q").stdout; len(strings.Fields(ls)) != 1 {
+		t.Errorf("prune removed the default network: %q", ls)
+	}
+	if got := run("container", "run", "--rm", "--network", "none", "bb:1", "cat", "/proc/net/dev").stdout; strings.Contains(got, "eth0") {
+		t.Errorf("--network none has eth0:\n%s", got)
+	}
+	for _, args := range [][]string{{"--ip", "172.17.0.99"}, {"--network-alias", "x"}, {"--network", "bridge", "--ip", "172.17.0.99"}} {
+		if r := run(append(append([]string{"container", "run", "--rm"}, args...), "bb:1", "true")...); r.code != 125 {
+			t.Errorf("%v on the default network: exit %d, %q", args, r.code, r.stderr)
+		}
+	}
+	// published from the default network
+	if r := run("container", "run", "-d", "--name", "web", "-p", "127.0.0.1::7000", "bb:1", "sh", "-c", "while true; do busybox nc -l -p 7000 -e echo hello default; done"); r.code != 0 {
+		t.Fatalf("run -p: %s", r.stderr)
+	}
+	t.Cleanup(func() { run("container", "rm", "-f", "web") })
+	addr := strings.TrimSpace(run("container", "port", "web", "7000").stdout)
+	got := greeting(addr)
+	if got != "hello default\n" {
+		t.Errorf("published port on the default network, %s: %q", addr, got)
+	}
+}
+
+// greeting is what a server that writes and closes sends to a connection
+// at addr, retried while the container's server loop starts nc again.
+func greeting(addr string) string {
+	var got string
+	for range 50 {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.SetDeadline(time.Now().Add(2 * time.Second))
+			b, _ := io.ReadAll(c)
+			c.Close()
+			if got = string(b); got != "" {
+				return got
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return got
 }

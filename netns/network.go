@@ -83,6 +83,73 @@ func OpenStore(dir string, host *netlink.Handle, fw *nftables.Conn, pools []Pool
 	return &Store{dir: dir, ipam: ipam, host: host, fw: fw}, nil
 }
 
+// OpenHost opens the networks under dir as berth itself uses them: bridges
+// and rules in the calling process's (the host's) namespace, IPv4
+// forwarding and route_localnet turned on there as networks need them,
+// and subnets from BERTH_ADDRESS_POOLS or the default pools. close
+// releases the netlink handle.
+func OpenHost(dir string) (s *Store, close func(), err error) {
+	pools := DefaultPools
+	if env := os.Getenv("BERTH_ADDRESS_POOLS"); env != "" {
+		if pools, err = ParsePools(env); err != nil {
+			return nil, nil, fmt.Errorf("BERTH_ADDRESS_POOLS: %w", err)
+		}
+	}
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening netlink: %w", err)
+	}
+	fw, err := nftables.New()
+	if err != nil {
+		h.Close()
+		return nil, nil, fmt.Errorf("opening nftables: %w", err)
+	}
+	if s, err = OpenStore(dir, h, fw, pools); err != nil {
+		h.Close()
+		return nil, nil, err
+	}
+	s.Forwarding, s.Localnet = EnableForwarding, EnableLocalnet
+	return s, h.Close, nil
+}
+
+// DefaultNetwork is the network a container joins when it names none:
+// Docker's default bridge, with no DNS names, made on first use.
+const DefaultNetwork = "bridge"
+
+// DefaultBridgeOption marks the default network, as in Docker.
+const DefaultBridgeOption = "com.docker.network.bridge.default_bridge"
+
+// IsDefault reports whether n is the default bridge network.
+func (n Network) IsDefault() bool { return n.Options[DefaultBridgeOption] == "true" }
+
+// defaultSubnet is Docker's default bridge subnet, which the default
+// network takes when nothing on the host (Docker's own docker0, say) uses
+// it.
+var defaultSubnet = netip.MustParsePrefix("172.17.0.0/16")
+
+// Default is the default bridge network, made if it is not there yet.
+func (s *Store) Default(ctx context.Context) (Network, error) {
+	if n, err := s.Get(DefaultNetwork); err == nil {
+		return n, nil
+	}
+	o := CreateOptions{Name: DefaultNetwork, Options: map[string]string{DefaultBridgeOption: "true"}}
+	if host, err := HostPrefixes(s.host, "/etc/resolv.conf"); err == nil &&
+		!slices.ContainsFunc(host, func(p netip.Prefix) bool { return p.Overlaps(defaultSubnet) }) {
+		o.Subnet = Subnet{Prefix: defaultSubnet, Gateway: defaultSubnet.Addr().Next()}
+	}
+	n, err := s.Create(ctx, o)
+	if errors.Is(err, ErrConflict) {
+		// made meanwhile by another berth, or the subnet is another
+		// network's: the pools then give one
+		if n, gerr := s.Get(DefaultNetwork); gerr == nil {
+			return n, nil
+		}
+		o.Subnet = Subnet{}
+		n, err = s.Create(ctx, o)
+	}
+	return n, err
+}
+
 // syncFirewall rebuilds berth's table from the networks, leaving out skip.
 func (s *Store) syncFirewall(skip string) error {
 	if s.fw == nil {
@@ -107,6 +174,9 @@ var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 // Create makes a network: its subnet, its bridge and its record. Nothing
 // is left of a network that could not be made.
 func (s *Store) Create(ctx context.Context, o CreateOptions) (Network, error) {
+	if (o.Name == DefaultNetwork && o.Options[DefaultBridgeOption] != "true") || o.Name == "host" || o.Name == "none" {
+		return Network{}, errclass.New(ErrConflict, "%s is a pre-defined network: choose another name", o.Name)
+	}
 	if !validName.MatchString(o.Name) {
 		return Network{}, errclass.New(ErrInvalid, "invalid network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o.Name)
 	}
@@ -221,6 +291,27 @@ func (s *Store) Get(ref string) (Network, error) {
 // refused, as Docker refuses a network with active endpoints. The record
 // goes last, so a removal cut short can be run again.
 func (s *Store) Remove(ctx context.Context, ref string, users func(network string) []string) (Network, error) {
+	return s.remove(ctx, ref, users, false)
+}
+
+// Teardown removes every network of the root, the default one included,
+// whoever uses them: for taking berth off a machine, and for tests, which
+// must leave no bridge behind.
+func (s *Store) Teardown(ctx context.Context) error {
+	list, err := s.List()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range list {
+		if _, err := s.remove(ctx, n.ID, nil, true); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Store) remove(ctx context.Context, ref string, users func(network string) []string, predefined bool) (Network, error) {
 	unlock, err := disk.Lock(ctx, filepath.Join(s.dir, "networks.lock"), false)
 	if err != nil {
 		return Network{}, err
@@ -229,6 +320,9 @@ func (s *Store) Remove(ctx context.Context, ref string, users func(network strin
 	n, err := s.Get(ref)
 	if err != nil {
 		return Network{}, err
+	}
+	if n.IsDefault() && !predefined {
+		return n, errclass.New(ErrInvalid, "%s is a pre-defined network and cannot be removed", n.Name)
 	}
 	if users != nil {
 		if u := users(n.Name); len(u) > 0 {

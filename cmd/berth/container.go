@@ -282,11 +282,13 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 	}
 	for _, n := range f.networks {
 		switch n {
-		case "none", "":
+		case "none":
+			o.NoNetwork = true
+		case "":
 		case "host":
 			o.HostNetwork = true
 		case "bridge", "default":
-			return o, usageError{fmt.Errorf("--network %s: berth has no default bridge network yet; create one with berth network create", n)}
+			o.Networks = append(o.Networks, netns.DefaultNetwork)
 		default:
 			if strings.HasPrefix(n, "container:") {
 				return o, usageError{fmt.Errorf("--network %s is not supported yet", n)}

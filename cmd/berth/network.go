@@ -4,13 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/google/nftables"
 	"github.com/spf13/cobra"
-	"github.com/vishvananda/netlink"
 
 	"github.com/berth-dev/berth/format"
 	"github.com/berth-dev/berth/netns"
@@ -21,31 +18,7 @@ import (
 // forwarding for networks that reach the outside, as Docker does) and its
 // subnets from BERTH_ADDRESS_POOLS or the default pools.
 func (g *globals) networks() (*netns.Store, func(), error) {
-	pools := netns.DefaultPools
-	if env := os.Getenv("BERTH_ADDRESS_POOLS"); env != "" {
-		var err error
-		if pools, err = netns.ParsePools(env); err != nil {
-			return nil, nil, fmt.Errorf("BERTH_ADDRESS_POOLS: %w", err)
-		}
-	}
-	h, err := netlink.NewHandle()
-	if err != nil {
-		return nil, nil, fmt.Errorf("opening netlink: %w", err)
-	}
-	fw, err := nftables.New()
-	if err != nil {
-		h.Close()
-		return nil, nil, fmt.Errorf("opening nftables: %w", err)
-	}
-	s, err := netns.OpenStore(filepath.Join(g.root, "networks"), h, fw, pools)
-	if err != nil {
-		h.Close()
-		fw.CloseLasting()
-		return nil, nil, err
-	}
-	s.Forwarding = netns.EnableForwarding
-	s.Localnet = netns.EnableLocalnet
-	return s, func() { h.Close(); fw.CloseLasting() }, nil
+	return netns.OpenHost(filepath.Join(g.root, "networks"))
 }
 
 func newNetworkCmd(g *globals) *cobra.Command {
@@ -280,7 +253,7 @@ func newNetworkPruneCmd(g *globals) *cobra.Command {
 			}
 			var removed []string
 			for _, n := range list {
-				if used[n.Name] || used[n.ID] {
+				if used[n.Name] || used[n.ID] || n.IsDefault() {
 					continue
 				}
 				if _, err := s.Remove(cmd.Context(), n.ID, nil); err != nil {
