@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 
-
 	"github.com/berth-dev/berth/dns"
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/netns"
