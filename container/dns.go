@@ -59,7 +59,7 @@ func serveDNS(ctx context.Context, root string, rec Record, path string) (stop f
 		table.Close()
 		return nil, err
 	}
-	r := &dns.Resolver{Table: table, Self: rec.ID, Upstreams: dns.ReadUpstreams(rec.Host.DNS)}
+	r := &dns.Resolver{Table: table, Self: rec.ID, Upstreams: dns.ReadUpstreams(rec.Host.DNS), Links: linkAliases(rec)}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {

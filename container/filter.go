@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/match"
 )
 
 // Filter returns the predicate of Docker's `ps --filter` values: name, id,
@@ -38,9 +39,7 @@ func Filter(filters []string) (func(Entry) bool, error) {
 		case "id":
 			return strings.HasPrefix(e.Record.ID, v)
 		case "label":
-			lk, lv, hasValue := strings.Cut(v, "=")
-			got, ok := e.Record.Config.Labels[lk]
-			return ok && (!hasValue || got == lv)
+			return match.Label(e.Record.Config.Labels, v)
 		case "status":
 			return string(e.State.Status) == v
 		case "exited":

@@ -35,6 +35,8 @@ type Inspected struct {
 		CapAdd, CapDrop []string
 		PortBindings    map[string][]PortBinding
 		PublishAllPorts bool
+		NetworkMode     string
+		Links           []string
 	}
 	Config struct {
 		Hostname, User, WorkingDir, StopSignal, Image string
@@ -100,6 +102,11 @@ func Inspect(e Entry) Inspected {
 	out.Config.Image, out.Config.Env, out.Config.Cmd, out.Config.Entrypoint, out.Config.Labels = r.Image, c.Env, c.Cmd, c.Entrypoint, c.Labels
 	out.Mounts = mountPoints(r)
 	out.HostConfig.PublishAllPorts = r.Host.PublishAll
+	out.HostConfig.NetworkMode = networkMode(r.Host)
+	for _, l := range r.Host.Links {
+		name, alias, _ := strings.Cut(l, ":")
+		out.HostConfig.Links = append(out.HostConfig.Links, "/"+name+":/"+r.Name+"/"+alias) // Docker's form
+	}
 	out.HostConfig.PortBindings = map[string][]PortBinding{}
 	for _, m := range r.Host.Ports {
 		key := fmt.Sprintf("%d/%s", m.Port, m.Proto)
@@ -173,4 +180,18 @@ func zeroTime(t time.Time) string {
 		return "0001-01-01T00:00:00Z"
 	}
 	return t.Format(time.RFC3339Nano)
+}
+
+// networkMode is Docker's HostConfig.NetworkMode: host, none,
+// container:ID, or the first network's name.
+func networkMode(h HostConfig) string {
+	switch {
+	case h.HostNetwork:
+		return "host"
+	case h.NetworkContainer != "":
+		return "container:" + h.NetworkContainer
+	case len(h.Networks) > 0:
+		return h.Networks[0]
+	}
+	return "none"
 }

@@ -91,6 +91,12 @@ type CreateOptions struct {
 	Networks []string
 	// HostNetwork shares the host's network namespace.
 	HostNetwork bool
+	// NetworkContainer is --network container:NAME: the named container's
+	// network namespace, hostname, hosts and resolv.conf, shared.
+	NetworkContainer string
+	// Links are --link NAME[:ALIAS]: the alias resolves to that container
+	// for this one only.
+	Links []string
 	// NoNetwork is --network none: loopback only. With neither, nor
 	// Networks, the container joins the default network.
 	NoNetwork bool
@@ -140,7 +146,29 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	if o.AutoRemove && policy.Name != "no" && policy.Name != "" {
 		return nil, errclass.New(ErrInvalid, "conflicting options: cannot specify both --restart and --rm")
 	}
-	if len(o.Networks) == 0 && !o.HostNetwork && !o.NoNetwork {
+	var netOwner Entry
+	if o.NetworkContainer != "" {
+		if len(o.Networks) > 0 || len(o.Ports) > 0 || o.PublishAll || o.Hostname != "" || len(o.DNS) > 0 || len(o.ExtraHosts) > 0 || len(o.Aliases) > 0 || o.IP.IsValid() {
+			return nil, errclass.New(ErrInvalid, "conflicting options: --network container:%s shares that container's network, so it takes no networks, ports, hostname, DNS, hosts or aliases of its own", o.NetworkContainer)
+		}
+		if netOwner, err = m.Get(ctx, o.NetworkContainer); err != nil {
+			return nil, err
+		}
+		o.Hostname = netOwner.Record.Config.Hostname
+	}
+	var links []string
+	for _, l := range o.Links {
+		name, alias, _ := strings.Cut(l, ":")
+		target, err := m.Get(ctx, name)
+		if err != nil {
+			return nil, errclass.Wrap(ErrInvalid, err, fmt.Sprintf("could not get container for %s", name))
+		}
+		links = append(links, target.Record.Name+":"+cmp.Or(alias, target.Record.Name))
+	}
+	if len(links) > 0 && (o.HostNetwork || o.NetworkContainer != "") {
+		return nil, errclass.New(ErrInvalid, "conflicting options: links are not supported with host or container networking")
+	}
+	if len(o.Networks) == 0 && !o.HostNetwork && !o.NoNetwork && o.NetworkContainer == "" {
 		o.Networks = []string{netns.DefaultNetwork}
 	}
 	if o.Networks, err = networkNames(ctx, m.root, o.Networks, o.IP, len(o.Aliases) > 0); err != nil {
@@ -260,7 +288,8 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 			Labels: mergeLabels(ic.Labels, o.Labels), StopSignal: stopSignal, Tty: o.TTY, OpenStdin: o.Interactive},
 		Host: HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy, LogMaxSize: o.LogMaxSize, LogMaxFile: o.LogMaxFile,
 			Networks: o.Networks, HostNetwork: o.HostNetwork, IPv4Address: o.IP, ExtraHosts: o.ExtraHosts,
-			DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions, Ports: o.Ports, PublishAll: o.PublishAll, Aliases: aliases},
+			DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions, Ports: o.Ports, PublishAll: o.PublishAll, Aliases: aliases,
+			NetworkContainer: netOwner.Record.ID, Links: links},
 		Spec: runtime.Spec{
 			ID: id, Hostname: hostname,
 			Rootfs: runtime.Rootfs{Lowers: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), ReadOnly: o.ReadOnly},

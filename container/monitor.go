@@ -181,6 +181,11 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 		leaveNetworks(ctx, root, rec.ID, held)
 	}()
 	rec.Spec.NetNS = path
+	if rec.Host.NetworkContainer != "" {
+		if rec.Spec.NetNS, err = borrowNetwork(s, root, rec); err != nil {
+			return fail(ExitStartFailed, err)
+		}
+	}
 	bindings, unpublish, err := publish(ctx, root, rec, eps)
 	if err != nil {
 		return fail(ExitStartFailed, err)
@@ -202,7 +207,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 		if userDefined(rec.Host.Networks) {
 			mode = embeddedDNS
 		}
-		hosts := hostsFile(rec.Config.Hostname, first.Address.Addr().String(), rec.Host.ExtraHosts, first.Gateway)
+		hosts := hostsFile(rec.Config.Hostname, first.Address.Addr().String(), append(linkHosts(s, rec), rec.Host.ExtraHosts...), first.Gateway)
 		if err := os.WriteFile(filepath.Join(s.Dir(rec.ID), "hosts"), []byte(hosts), 0o644); err != nil {
 			return fail(ExitStartFailed, err)
 		}

@@ -3,10 +3,12 @@ package container
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/berth-dev/berth/dns"
 	"github.com/berth-dev/berth/errclass"
@@ -18,6 +20,7 @@ import (
 type Endpoint struct {
 	NetworkID string
 	HostIf    string
+	IfName    string // in the container: eth0, eth1, ...
 	Address   netip.Prefix
 	Gateway   netip.Addr
 	MAC       string
@@ -137,7 +140,8 @@ func attach(ctx context.Context, s *netns.Store, root string, rec Record, name, 
 	if index == 0 {
 		gw = n.Subnet.Gateway
 	}
-	ep.HostIf, err = netns.Attach(s.Host(), netns.Endpoint{Bridge: n.Bridge, NetNS: path, IfName: fmt.Sprintf("eth%d", index),
+	ep.IfName = fmt.Sprintf("eth%d", index)
+	ep.HostIf, err = netns.Attach(s.Host(), netns.Endpoint{Bridge: n.Bridge, NetNS: path, IfName: ep.IfName,
 		Address: ep.Address, Gateway: gw, MTU: n.MTU})
 	if err != nil {
 		s.IPAM().ReleaseAddress(context.WithoutCancel(ctx), n.Name, id)
@@ -234,7 +238,12 @@ func (m *Manager) Connect(ctx context.Context, ref, network string, ip netip.Add
 		return err
 	}
 	defer done()
-	ep, err := attach(ctx, s, m.root, rec, name, path, len(e.State.Networks), ip)
+	// the first free ethN: after a disconnect, a gap
+	index := 0
+	for slices.ContainsFunc(slices.Collect(maps.Values(e.State.Networks)), func(ep Endpoint) bool { return ep.IfName == fmt.Sprintf("eth%d", index) }) {
+		index++
+	}
+	ep, err := attach(ctx, s, m.root, rec, name, path, index, ip)
 	if err != nil {
 		m.Store.UpdateRecord(ctx, e.Record.ID, func(r *Record) error {
 			r.Host.Networks = slices.DeleteFunc(r.Host.Networks, func(n string) bool { return n == name })
@@ -293,4 +302,72 @@ func (m *Manager) Disconnect(ctx context.Context, ref, network string) error {
 		return err
 	}
 	return s.IPAM().ReleaseAddress(ctx, name, e.Record.ID)
+}
+
+// borrowNetwork readies a container that shares another's network
+// (--network container:NAME) to start: that container must be running; its
+// hosts and resolv.conf become this one's, and the path of its network
+// namespace is returned for the runtime to join.
+func borrowNetwork(s *Store, root string, rec Record) (string, error) {
+	owner, err := s.Get(rec.Host.NetworkContainer)
+	if err != nil {
+		return "", fmt.Errorf("joining the network of container %s: %w", rec.Host.NetworkContainer, err)
+	}
+	if !owner.State.Running() {
+		return "", errclass.New(ErrState, "cannot join network namespace of a non running container: container %s is %s", owner.Record.Name, owner.State.Status)
+	}
+	for _, f := range []string{"hosts", "resolv.conf"} {
+		data, err := os.ReadFile(filepath.Join(s.Dir(owner.Record.ID), f))
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(s.Dir(rec.ID), f), data, 0o644); err != nil {
+			return "", err
+		}
+	}
+	path := nsPath(root, owner.Record.ID)
+	if _, err := os.Stat(path); err != nil {
+		path = fmt.Sprintf("/proc/%d/ns/net", owner.State.Pid) // loopback only, or the host's
+	}
+	return path, nil
+}
+
+// linkHosts are /etc/hosts lines (NAME:IP) for the links of a container on
+// the default network, which has no DNS names: each linked container's
+// alias and name, by its address on a network the two share, as Docker's
+// legacy links do. On user-defined networks the resolver answers aliases.
+func linkHosts(s *Store, rec Record) []string {
+	if userDefined(rec.Host.Networks) {
+		return nil
+	}
+	var out []string
+	for _, l := range rec.Host.Links {
+		name, alias, _ := strings.Cut(l, ":")
+		target, err := s.Get(name)
+		if err != nil {
+			continue
+		}
+		for _, n := range rec.Host.Networks {
+			if ep, ok := target.State.Networks[n]; ok {
+				ip := ep.Address.Addr().String()
+				out = append(out, alias+":"+ip)
+				if alias != name {
+					out = append(out, name+":"+ip)
+				}
+				break
+			}
+		}
+	}
+	return out
+}
+
+// linkAliases are a container's links as the resolver takes them: alias
+// to container name.
+func linkAliases(rec Record) map[string]string {
+	out := map[string]string{}
+	for _, l := range rec.Host.Links {
+		name, alias, _ := strings.Cut(l, ":")
+		out[alias] = name
+	}
+	return out
 }

@@ -59,6 +59,12 @@ type HostConfig struct {
 	// Aliases are more names the container has on a network
 	// (--network-alias, connect --alias, a compose service's name).
 	Aliases map[string][]string `json:",omitempty"`
+	// Links are NAME:ALIAS pairs (--link): ALIAS names container NAME for
+	// this container alone.
+	Links []string `json:",omitempty"`
+	// NetworkContainer is the ID of the container whose network namespace
+	// this one joins (--network container:NAME).
+	NetworkContainer string `json:",omitempty"`
 	// HostNetwork shares the host's network namespace (--network host).
 	HostNetwork bool `json:",omitempty"`
 	// IPv4Address is the static address on the first network (--ip).

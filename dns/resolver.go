@@ -26,7 +26,9 @@ const TTL = 1
 //     name.network for one network only. A known name gets every address
 //     it has, shuffled (a service's replicas); AAAA gets an empty answer
 //     (berth's networks are IPv4), so the client does not go on to ask
-//     upstream and get a stranger's address.
+//     upstream and get a stranger's address. The container's links are
+//     its own aliases for others: an alias is looked up as the name of
+//     the container it stands for.
 //  2. forward: every other question goes to the upstream servers, in
 //     order, by the transport it came by; an upstream's truncated UDP
 //     answer goes back truncated, so the client asks again over TCP,
@@ -41,6 +43,9 @@ type Resolver struct {
 	// Upstreams are host:port addresses, dialled from the resolver's own
 	// namespace (the host's), so that loopback servers work.
 	Upstreams []string
+	// Links are this container's own names for others (--link, compose
+	// links): alias to container name, lower case or not.
+	Links map[string]string
 	// Timeout bounds each upstream exchange; 0 is 2 s.
 	Timeout time.Duration
 }
@@ -104,6 +109,11 @@ func (r *Resolver) local(q *dns.Msg, entries []Entry, mine map[string]bool) *dns
 	}
 	if question.Qtype != dns.TypeA && question.Qtype != dns.TypeAAAA {
 		return nil
+	}
+	for alias, target := range r.Links {
+		if strings.EqualFold(alias, name) {
+			name = strings.ToLower(target)
+		}
 	}
 	var addrs []netip.Addr
 	for _, e := range entries {

@@ -132,7 +132,8 @@ func TestResolver(t *testing.T) {
 	dead, _ := net.ListenPacket("udp", "127.0.0.1:0") // closed at once: nothing answers there
 	deadAddr := dead.LocalAddr().String()
 	dead.Close()
-	server := startResolver(t, &Resolver{Table: table, Self: "me", Upstreams: []string{deadAddr, up.addr}, Timeout: 500 * time.Millisecond})
+	server := startResolver(t, &Resolver{Table: table, Self: "me", Upstreams: []string{deadAddr, up.addr}, Timeout: 500 * time.Millisecond,
+		Links: map[string]string{"www": "web-1"}})
 
 	for _, c := range []struct {
 		name  string
@@ -144,6 +145,7 @@ func TestResolver(t *testing.T) {
 		{"WEB-1", dns.TypeA, "NOERROR 10.0.0.2", false},
 		{"web-1.front", dns.TypeA, "NOERROR 10.0.0.2", false},
 		{"web-1", dns.TypeAAAA, "NOERROR", false},
+		{"WWW", dns.TypeA, "NOERROR 10.0.0.2", false}, // a link of mine
 		{"2.0.0.10.in-addr.arpa", dns.TypePTR, "NOERROR web-1.front.", false},
 		// not on a network of mine: not berth's to answer
 		{"db", dns.TypeA, "NXDOMAIN", true},

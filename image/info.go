@@ -11,6 +11,8 @@ import (
 
 	units "github.com/docker/go-units"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/berth-dev/berth/match"
 )
 
 // Summary is one row of `image ls`, with Docker's field names for --format.
@@ -135,11 +137,7 @@ func filters(o ListOptions) (func(Summary) bool, error) {
 				return false
 			})
 		case "label":
-			lk, lv, hasValue := strings.Cut(v, "=")
-			tests = append(tests, func(s Summary) bool {
-				got, ok := s.labels[lk]
-				return ok && (!hasValue || got == lv)
-			})
+			tests = append(tests, func(s Summary) bool { return match.Label(s.labels, v) })
 		default:
 			return nil, wrap(ErrInvalid, nil, fmt.Sprintf("invalid filter '%s'", k))
 		}

@@ -603,3 +603,59 @@ func greeting(addr string) string {
 	}
 	return got
 }
+
+// TestNetworkModes: --network container:NAME shares a running container's
+// network (its address, hosts and resolv.conf) and is refused when that
+// container is stopped or with options of its own; --link aliases resolve
+// for the linking container, through the resolver on a user-defined
+// network and through /etc/hosts on the default one.
+func TestNetworkModes(t *testing.T) {
+	_, run := busyboxRoot(t)
+	run("network", "create", "--subnet", "10.211.0.0/24", "modes")
+	if r := run("container", "run", "-d", "--name", "owner", "--network", "modes", "bb:1", "sh", "-c", "while true; do busybox nc -l -p 7000 -e echo from owner; done"); r.code != 0 {
+		t.Fatalf("owner: %s", r.stderr)
+	}
+	t.Cleanup(func() { run("container", "rm", "-f", "owner", "dflt") })
+	r := run("container", "run", "--rm", "--network", "container:owner", "bb:1", "sh", "-c", "busybox ip -4 -o addr show eth0; busybox nc 127.0.0.1 7000; hostname; head -1 /etc/resolv.conf")
+	owner := strings.TrimSpace(run("container", "inspect", "-f", "{{.Config.Hostname}}", "owner").stdout)
+	if r.code != 0 || !strings.Contains(r.stdout, "10.211.0.2/24") || !strings.Contains(r.stdout, "from owner") || !strings.Contains(r.stdout, owner+"\nnameserver 127.0.0.11") {
+		t.Errorf("container:owner: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run("container", "run", "--rm", "--network", "container:owner", "-p", "80", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "conflicting options") {
+		t.Errorf("container mode with -p: exit %d, %q", r.code, r.stderr)
+	}
+	// links: an alias only the linking container knows
+	if r := run("container", "run", "--rm", "--network", "modes", "--link", "owner:boss", "bb:1", "busybox", "nslookup", "-type=a", "boss"); !strings.Contains(r.stdout, "10.211.0.2") {
+		t.Errorf("--link alias on a user network: %q %q", r.stdout, r.stderr)
+	}
+	if r := run("container", "run", "-d", "--name", "dflt", "bb:1", "sleep", "30"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	ip := strings.TrimSpace(run("container", "inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", "dflt").stdout)
+	if hosts := run("container", "run", "--rm", "--link", "dflt:d", "bb:1", "cat", "/etc/hosts").stdout; !strings.Contains(hosts, ip+"\td\n"+ip+"\tdflt\n") {
+		t.Errorf("--link on the default network, want %s d and dflt:\n%s", ip, hosts)
+	}
+	if r := run("container", "run", "--rm", "--link", "ghost", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "could not get container for ghost") {
+		t.Errorf("a link to nothing: exit %d, %q", r.code, r.stderr)
+	}
+	// after a disconnect, the next connect takes the free ethN
+	for i, n := range []string{"m1", "m2", "m3"} {
+		run("network", "create", "--subnet", fmt.Sprintf("10.21%d.0.0/24", i+2), n)
+	}
+	run("network", "connect", "m1", "owner")
+	run("network", "connect", "m2", "owner")
+	run("network", "disconnect", "m1", "owner")
+	if r := run("network", "connect", "m3", "owner"); r.code != 0 {
+		t.Errorf("connect after disconnect: %s", r.stderr)
+	}
+	if got := run("container", "exec", "owner", "busybox", "ip", "-4", "-o", "addr", "show", "eth1").stdout; !strings.Contains(got, "10.214.0.") {
+		t.Errorf("eth1 after m1 left and m3 came: %q", got)
+	}
+	run("container", "stop", "-t", "0", "owner")
+	if r := run("container", "run", "--rm", "--network", "container:owner", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "non running container") {
+		t.Errorf("container mode with the owner stopped: exit %d, %q", r.code, r.stderr)
+	}
+	if got := run("container", "inspect", "-f", "{{.HostConfig.NetworkMode}}", "owner").stdout; got != "modes\n" {
+		t.Errorf("NetworkMode: %q", got)
+	}
+}

@@ -1,7 +1,7 @@
 // Package match resolves what a user typed for a container or a network
 // (a name, a full ID or the start of an ID) to one object, with Docker's
 // precedence: an exact name or ID wins, then an ID prefix that only one
-// object has.
+// object has; and reads the label filters every listing shares.
 package match
 
 import "strings"
@@ -29,4 +29,12 @@ func One[T any](items []T, ref string, name, id func(T) string) (found T, count 
 		return zero, count
 	}
 	return found, count
+}
+
+// Label reports whether labels satisfy a Docker label filter's value:
+// KEY (present) or KEY=VALUE.
+func Label(labels map[string]string, filter string) bool {
+	k, v, hasValue := strings.Cut(filter, "=")
+	got, ok := labels[k]
+	return ok && (!hasValue || got == v)
 }

@@ -110,6 +110,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
 	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "Publish a container's port(s) to the host")
 	fs.StringArrayVar(&f.aliases, "network-alias", nil, "Add network-scoped alias for the container")
+	fs.StringArrayVar(&f.o.Links, "link", nil, "Add link to another container")
 	fs.BoolVarP(&f.o.PublishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
 	fs.StringArrayVar(&f.expose, "expose", nil, "Expose a port or a range of ports")
 	fs.StringArrayVar(&f.addHosts, "add-host", nil, "Add a custom host-to-IP mapping (host:ip)")
@@ -290,8 +291,9 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 		case "bridge", "default":
 			o.Networks = append(o.Networks, netns.DefaultNetwork)
 		default:
-			if strings.HasPrefix(n, "container:") {
-				return o, usageError{fmt.Errorf("--network %s is not supported yet", n)}
+			if owner, ok := strings.CutPrefix(n, "container:"); ok {
+				o.NetworkContainer = owner
+				continue
 			}
 			o.Networks = append(o.Networks, n)
 		}
@@ -327,8 +329,8 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 		}
 		o.IP = ip
 	}
-	if (o.HostNetwork || slices.Contains(f.networks, "none")) && len(f.networks) > 1 {
-		return o, usageError{errors.New("conflicting options: host and none network modes cannot be combined with other networks")}
+	if (o.HostNetwork || o.NoNetwork || o.NetworkContainer != "") && len(f.networks) > 1 {
+		return o, usageError{errors.New("conflicting options: host, none and container network modes cannot be combined with other networks")}
 	}
 	// pull progress goes to stderr: stdout is the container's, or its ID
 	o.Progress = g.displayTo(g.stderr)

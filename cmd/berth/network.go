@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/format"
+	"github.com/berth-dev/berth/match"
 	"github.com/berth-dev/berth/netns"
 )
 
@@ -226,8 +229,9 @@ func newNetworkPruneCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "prune [OPTIONS]", Short: "Remove all unused networks", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(filters) > 0 {
-				return usageError{errors.New("--filter is not supported by network prune yet")}
+			keep, err := pruneFilter(filters, time.Now())
+			if err != nil {
+				return usageError{err}
 			}
 			if !force && !confirm(g, "WARNING! This will remove all custom networks not used by at least one container.") {
 				return nil
@@ -253,7 +257,7 @@ func newNetworkPruneCmd(g *globals) *cobra.Command {
 			}
 			var removed []string
 			for _, n := range list {
-				if used[n.Name] || used[n.ID] || n.IsDefault() {
+				if used[n.Name] || used[n.ID] || n.IsDefault() || !keep(n) {
 					continue
 				}
 				if _, err := s.Remove(cmd.Context(), n.ID, nil); err != nil {
@@ -309,4 +313,56 @@ func newNetworkDisconnectCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force the container to disconnect from a network")
 	return cmd
+}
+
+// pruneFilter reads network prune's filters: until=TIME (a timestamp or a
+// duration before now: only networks created before it), label=KEY[=VALUE]
+// and label!=KEY[=VALUE].
+func pruneFilter(filters []string, now time.Time) (func(netns.Network) bool, error) {
+	var tests []func(netns.Network) bool
+	for _, f := range filters {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return nil, fmt.Errorf("bad format of filter (expected name=value): %s", f)
+		}
+		switch k {
+		case "until":
+			until, err := parseUntil(v, now)
+			if err != nil {
+				return nil, err
+			}
+			tests = append(tests, func(n netns.Network) bool { return n.Created.Before(until) })
+		case "label":
+			tests = append(tests, func(n netns.Network) bool { return match.Label(n.Labels, v) })
+		case "label!":
+			tests = append(tests, func(n netns.Network) bool { return !match.Label(n.Labels, v) })
+		default:
+			return nil, fmt.Errorf("invalid filter '%s'", k)
+		}
+	}
+	return func(n netns.Network) bool {
+		for _, t := range tests {
+			if !t(n) {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+// parseUntil reads Docker's until: a Go duration before now (24h), Unix
+// seconds, or an RFC 3339 time or date.
+func parseUntil(v string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(v); err == nil {
+		return now.Add(-d), nil
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Unix(secs, 0), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("invalid filter 'until=%s': want a duration, Unix time or RFC 3339 time", v)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/format"
+	"github.com/berth-dev/berth/match"
 	"github.com/berth-dev/berth/volumes"
 )
 
@@ -136,11 +137,7 @@ func volumeFilter(filters []string, used func(string) bool) (func(volumes.Volume
 			want := v == "true" || v == "1"
 			tests = append(tests, func(vol volumes.Volume) bool { return used(vol.Name) != want })
 		case "label":
-			lk, lv, hasValue := strings.Cut(v, "=")
-			tests = append(tests, func(vol volumes.Volume) bool {
-				got, ok := vol.Labels[lk]
-				return ok && (!hasValue || got == lv)
-			})
+			tests = append(tests, func(vol volumes.Volume) bool { return match.Label(vol.Labels, v) })
 		case "name":
 			tests = append(tests, func(vol volumes.Volume) bool { return strings.Contains(vol.Name, v) })
 		default:
