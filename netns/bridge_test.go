@@ -25,7 +25,7 @@ type testNS struct {
 	handle *netlink.Handle
 }
 
-func newTestNS(t *testing.T) testNS {
+func newTestNS(t testing.TB) testNS {
 	t.Helper()
 	fixture.RequireRoot(t, "network namespaces")
 	runtime.LockOSThread()
@@ -57,7 +57,7 @@ func newTestNS(t *testing.T) testNS {
 func (n testNS) path() string { return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), int(n.ns)) }
 
 // do runs fn on a thread inside the namespace.
-func (n testNS) do(t *testing.T, fn func()) {
+func (n testNS) do(t testing.TB, fn func()) {
 	t.Helper()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

@@ -11,10 +11,14 @@
 //   - namespace.go: a container's network namespace, made before it;
 //   - network.go: the network records, <root>/networks/<id>.json, tying a
 //     name to its subnet, bridge and firewall rules;
-//   - firewall.go: the nftables table that gives networks NAT and keeps
-//     them apart.
+//   - firewall.go: the nftables table that gives networks NAT, keeps
+//     them apart and publishes ports;
+//   - ports.go: published ports: parsing Docker's -p forms, holding host
+//     ports, and the per-container records the firewall is built from;
+//   - inside.go: acting inside a container's namespace: Do, and the DNS
+//     redirect to its resolver.
 //
 // Every function takes the netlink handle (or nftables connection) of the
 // namespace it acts in, so tests run whole networks inside namespaces of
-// their own. Published ports arrive with the rest of the networks issue.
+// their own; OpenHost is the Store berth itself uses, on the host.
 package netns
