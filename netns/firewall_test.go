@@ -62,40 +62,17 @@ func TestFirewall(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				c.Write([]byte(c.RemoteAddr().(*net.TCPAddr).IP.String()))
-				c.Close()
-			}
-		}()
+		go tellPeer(ln)
 		servers[name] = where.addr
 	}
-	dial := func(from testNS, to string) (string, error) {
-		var got string
-		var err error
-		from.do(t, func() {
-			var c net.Conn
-			if c, err = net.DialTimeout("tcp", to, 500*time.Millisecond); err == nil {
-				buf := make([]byte, 64)
-				n, _ := c.Read(buf)
-				got = string(buf[:n])
-				c.Close()
-			}
-		})
-		return got, err
-	}
 	// the outside sees the host's address, not the container's: masquerade
-	if seen, err := dial(ctr["br-plain"], servers["outside"]); err != nil || seen != "192.0.2.2" {
+	if seen, err := ask(t, ctr["br-plain"], "tcp", servers["outside"]); err != nil || seen != "192.0.2.2" {
 		t.Errorf("plain network to the outside: seen as %q, %v; want 192.0.2.2", seen, err)
 	}
-	if _, err := dial(ctr["br-inner"], servers["outside"]); err == nil {
+	if _, err := ask(t, ctr["br-inner"], "tcp", servers["outside"]); err == nil {
 		t.Error("an internal network reached the outside")
 	}
-	if _, err := dial(ctr["br-plain"], servers["other"]); err == nil {
+	if _, err := ask(t, ctr["br-plain"], "tcp", servers["other"]); err == nil {
 		t.Error("a container reached a container on another network")
 	}
 	// with no networks left, the table goes
@@ -110,7 +87,7 @@ func TestFirewall(t *testing.T) {
 	}
 	// and without the rules the other network is reachable: the isolation
 	// above was the firewall's doing, not the test's set-up
-	if _, err := dial(ctr["br-plain"], servers["other"]); err != nil {
+	if _, err := ask(t, ctr["br-plain"], "tcp", servers["other"]); err != nil {
 		t.Errorf("without berth's table, routing between bridges failed: %v", err)
 	}
 }
@@ -181,16 +158,7 @@ func TestPublish(t *testing.T) {
 	}
 	defer ln.Close()
 	defer pc.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte(c.RemoteAddr().(*net.TCPAddr).IP.String()))
-			c.Close()
-		}
-	}()
+	go tellPeer(ln)
 	go func() {
 		buf := make([]byte, 64)
 		for {
@@ -214,26 +182,6 @@ func TestPublish(t *testing.T) {
 	if err := SyncFirewall(conn, table, []Rule{{Bridge: "br-pub", Subnet: p, Ports: []Published{pub}}}); err != nil {
 		t.Fatal(err)
 	}
-	ask := func(from testNS, network, to string) (string, error) {
-		var got string
-		var err error
-		from.do(t, func() {
-			var c net.Conn
-			if c, err = net.DialTimeout(network, to, 500*time.Millisecond); err != nil {
-				return
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(time.Second))
-			if network == "udp" {
-				c.Write([]byte("?"))
-			}
-			buf := make([]byte, 64)
-			var n int
-			n, err = c.Read(buf)
-			got = string(buf[:n])
-		})
-		return got, err
-	}
 	for _, c := range []struct {
 		what        string
 		from        testNS
@@ -249,7 +197,7 @@ func TestPublish(t *testing.T) {
 		{"host to a port bound on 127.0.0.1", host, "tcp", "127.0.0.1:9090", s.Gateway.String()},
 		{"outside to a port bound on 127.0.0.1", outside, "tcp", "192.0.2.2:9090", ""},
 	} {
-		seen, err := ask(c.from, c.network, c.to)
+		seen, err := ask(t, c.from, c.network, c.to)
 		switch {
 		case c.seen == "" && err == nil:
 			t.Errorf("%s: reached the container (seen as %q); want refused", c.what, seen)
@@ -260,7 +208,7 @@ func TestPublish(t *testing.T) {
 	if err := SyncFirewall(conn, table, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ask(outside, "tcp", "192.0.2.2:8080"); err == nil {
+	if _, err := ask(t, outside, "tcp", "192.0.2.2:8080"); err == nil {
 		t.Error("the port is still published after the table went")
 	}
 }
@@ -420,4 +368,40 @@ func BenchmarkPublishedPort(b *testing.B) {
 			}
 		})
 	}
+}
+
+// tellPeer answers each connection on ln with the address it came from,
+// and closes it: what a test server needs to show NAT at work.
+func tellPeer(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.Write([]byte(c.RemoteAddr().(*net.TCPAddr).IP.String()))
+		c.Close()
+	}
+}
+
+// ask connects from a namespace to a server of the test's (over UDP it
+// sends a datagram first) and returns what it answers.
+func ask(t *testing.T, from testNS, network, to string) (string, error) {
+	var got string
+	var err error
+	from.do(t, func() {
+		var c net.Conn
+		if c, err = net.DialTimeout(network, to, 500*time.Millisecond); err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(time.Second))
+		if network == "udp" {
+			c.Write([]byte("?"))
+		}
+		buf := make([]byte, 64)
+		var n int
+		n, err = c.Read(buf)
+		got = string(buf[:n])
+	})
+	return got, err
 }
