@@ -22,6 +22,7 @@ type Inspected struct {
 		Pid, ExitCode                          int
 		Error                                  string
 		StartedAt, FinishedAt                  string
+		Health                                 *Health `json:",omitempty"`
 	}
 	Image        string
 	Name         string
@@ -92,6 +93,7 @@ func Inspect(e Entry) Inspected {
 	out.State.OOMKilled, out.State.Dead = st.OOMKilled, st.Status == Dead
 	out.State.Pid, out.State.ExitCode, out.State.Error = st.Pid, st.ExitCode, st.Error
 	out.State.StartedAt = zeroTime(st.StartedAt)
+	out.State.Health = st.Health
 	out.State.FinishedAt = zeroTime(st.FinishedAt)
 	out.Image, out.Name, out.RestartCount = r.ImageID, "/"+r.Name, st.RestartCount
 	out.HostConfig.AutoRemove, out.HostConfig.RestartPolicy = r.Host.AutoRemove, r.Host.RestartPolicy

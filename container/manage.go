@@ -91,6 +91,10 @@ type CreateOptions struct {
 	Networks []string
 	// HostNetwork shares the host's network namespace.
 	HostNetwork bool
+	// Healthcheck replaces the image's HEALTHCHECK (test ["NONE"], or
+	// NoHealthcheck, turns it off); its zero durations are the image's.
+	Healthcheck   *Healthcheck
+	NoHealthcheck bool
 	// NetworkContainer is --network container:NAME: the named container's
 	// network namespace, hostname, hosts and resolv.conf, shared.
 	NetworkContainer string
@@ -109,6 +113,9 @@ type CreateOptions struct {
 	Expose     []string
 	// Aliases are more DNS names on the first network (--network-alias).
 	Aliases []string
+	// NetworkAliases are more DNS names by network (compose's service
+	// name and aliases).
+	NetworkAliases map[string][]string
 	// ExtraHosts are NAME:IP lines for /etc/hosts (--add-host); the IP
 	// host-gateway is the first network's gateway.
 	ExtraHosts []string
@@ -183,6 +190,12 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 			return nil, errclass.New(ErrInvalid, "network-scoped aliases are only supported for user-defined networks")
 		}
 		aliases = map[string][]string{o.Networks[0]: o.Aliases}
+	}
+	for n, a := range o.NetworkAliases {
+		if aliases == nil {
+			aliases = map[string][]string{}
+		}
+		aliases[n] = append(aliases[n], a...)
 	}
 	if err := checkPorts(o.Ports); err != nil {
 		return nil, err
@@ -305,6 +318,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		},
 	}
 	rec.Spec.Mounts = append(append(rec.Spec.Mounts, o.Tmpfs...), mounts...)
+	rec.Health = mergeHealth(imageHealthcheck(ic.Healthcheck), o.Healthcheck, o.NoHealthcheck)
 	rec.Host.Init = o.Init
 	if o.StopTimeout != nil {
 		rec.Host.StopTimeout = *o.StopTimeout
@@ -794,6 +808,31 @@ func ParseSignal(s string) (syscall.Signal, error) {
 		return sig, nil
 	}
 	return 0, errclass.New(ErrInvalid, "invalid signal: %s", s)
+}
+
+// EnsureImage makes the image ref present as the pull policy says:
+// "always" pulls, "never" only looks, anything else pulls when missing.
+func (m *Manager) EnsureImage(ctx context.Context, ref, policy string, progress image.Progress) error {
+	_, _, err := m.images.Lookup(ref)
+	switch {
+	case policy == "always", errors.Is(err, image.ErrNotFound) && policy != "never":
+		_, err = image.Pull(ctx, m.images, m.snaps, ref, image.PullOptions{Progress: progress})
+	}
+	return err
+}
+
+// ImageID is the config digest of the local image ref names, "" when there
+// is none: what tells a plan that a service's image was updated.
+func (m *Manager) ImageID(ref string) string {
+	_, img, err := m.images.Lookup(ref)
+	if err != nil {
+		return ""
+	}
+	id, err := img.ConfigName()
+	if err != nil {
+		return ""
+	}
+	return id.String()
 }
 
 // ImageInUse reports whether a container was made from the image with ID id.

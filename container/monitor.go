@@ -324,7 +324,15 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 			lw.drain(r, st.name) // a PTY master ends with EIO once the process is gone
 		}()
 	}
+	stopHealth := func() {}
+	if rec.Health != nil {
+		hctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { watchHealth(hctx, rt, s, rec, *rec.Health); close(done) }()
+		stopHealth = func() { cancel(); <-done }
+	}
 	code, _ := p.Wait()
+	stopHealth()
 	wg.Wait()
 	oom := oomKilled(rec.ID)
 	s.Update(ctx, rec.ID, func(st *State) error {

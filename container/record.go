@@ -26,6 +26,8 @@ type Record struct {
 	Spec   runtime.Spec
 	Config Config
 	Host   HostConfig
+	// Health is how its health is probed; nil: not at all.
+	Health *Healthcheck `json:",omitempty"`
 	// Volumes are the volumes its mounts use; anonymous ones go with it
 	// (rm -v, run --rm).
 	Volumes []volumes.Used

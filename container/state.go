@@ -57,6 +57,8 @@ type State struct {
 	StopRequested bool
 	// Networks are the container's endpoints while it runs, by network.
 	Networks map[string]Endpoint `json:",omitempty"`
+	// Health is the healthcheck's last verdict and probes.
+	Health *Health `json:",omitempty"`
 	// Ports are the published ports while it runs, host ports picked.
 	Ports []netns.Binding `json:",omitempty"`
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fsnotify/fsnotify"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -194,4 +195,53 @@ func (s *Store) Delete(id string) error {
 		return fmt.Errorf("removing container %s: %w", id, err)
 	}
 	return nil
+}
+
+// Watch calls cond with the container's state now and after each change
+// to it, until cond says done or fails, ctx ends, or the container goes.
+// It waits on fsnotify, not on a timer: state is written by rename, and
+// each rename is an event in the container's directory.
+func (s *Store) Watch(ctx context.Context, id string, cond func(State) (bool, error)) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("watching container %s: %w", id, err)
+	}
+	defer w.Close()
+	if err := w.Add(s.Dir(id)); err != nil {
+		return errclass.New(ErrNotFound, "no such container: %s", id)
+	}
+	check := func() (bool, error) {
+		e, err := s.load(id)
+		if err != nil {
+			return false, errclass.New(ErrNotFound, "no such container: %s", id)
+		}
+		return cond(e.State)
+	}
+	for {
+		if done, err := check(); done || err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case ev, ok := <-w.Events:
+			if !ok {
+				return errclass.New(ErrNotFound, "no such container: %s", id)
+			}
+			// the log lives in the same directory: only the state's
+			// renames (and the directory's removal) are worth a look
+			for ev.Name != filepath.Join(s.Dir(id), "state.json") && ev.Name != s.Dir(id) {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case ev, ok = <-w.Events:
+					if !ok {
+						return errclass.New(ErrNotFound, "no such container: %s", id)
+					}
+				}
+			}
+		case err := <-w.Errors:
+			return err
+		}
+	}
 }

@@ -47,11 +47,13 @@ func TestLookup(t *testing.T) {
 	}{
 		{"name", Yes},
 		{"services.*.profiles", Yes},
-		{"services.*.ports", Planned},
-		{"services.*.deploy.resources.limits.memory", Planned},
+		{"services.*.ports", Yes},
+		{"services.*.deploy.resources.limits.memory", Yes},
+		{"services.*.deploy.placement.constraints", No},
+		{"services.*.secrets", Planned},
 		{"services.*.build.context", No},
 		{"services.*.gpus", No},
-		{"networks.*.ipam.config.[].subnet", Planned},
+		{"networks.*.ipam.config.[].subnet", Yes},
 		{"models.*.model", No},
 	}
 	for _, tc := range tests {
@@ -69,14 +71,16 @@ services:
   web:
     image: nginx
     gpus: all
+    domainname: example.org
     profiles: [on]
     x-mine: anything
   off:
     image: x
     cap_add: [NET_ADMIN]
+    domainname: example.org
     profiles: [disabled]
 networks:
-  front: {}
+  front: {enable_ipv6: true}
 `})
 	t.Chdir(dir)
 	p, err := Load(context.Background(), Options{Profiles: []string{"on"}, All: true})
@@ -88,9 +92,9 @@ networks:
 		got = append(got, u.String())
 	}
 	want := []string{
-		`key "networks" is not supported by berth yet and is ignored`,
+		`key "networks.front.enable_ipv6" is not supported by berth and is ignored`,
+		`service "web": key "domainname" is not supported by berth yet and is ignored`,
 		`service "web": key "gpus" is not supported by berth and is ignored`,
-		`service "web": key "image" is not supported by berth yet and is ignored`,
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("warnings:\n%q\nwant:\n%q", got, want)

@@ -26,6 +26,17 @@ import (
 // limits, ...) recreates the service's containers. Fields compose-go never
 // serialises (the labels compose adds at run time) are not part of it.
 func ServiceHash(s types.ServiceConfig) (string, error) {
+	data, err := HashedForm(s)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// HashedForm is the JSON that ServiceHash hashes: what a plan compares to
+// say which fields changed.
+func HashedForm(s types.ServiceConfig) ([]byte, error) {
 	s.Build = nil
 	s.PullPolicy = ""
 	s.Scale = nil
@@ -38,10 +49,9 @@ func ServiceHash(s types.ServiceConfig) (string, error) {
 	s.Profiles = nil
 	data, err := json.Marshal(s)
 	if err != nil {
-		return "", fmt.Errorf("hashing service %q: %w", s.Name, err)
+		return nil, fmt.Errorf("hashing service %q: %w", s.Name, err)
 	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
+	return data, nil
 }
 
 // applyDefaultPlatform gives services that build their image the platform in

@@ -123,6 +123,9 @@ type Proc struct {
 // Pid is the process's ID on the host.
 func (p *Proc) Pid() (int, error) { return p.p.Pid() }
 
+// Signal sends sig to the process.
+func (p *Proc) Signal(sig os.Signal) error { return p.p.Signal(sig) }
+
 // Wait waits for the process to exit and returns its exit code, 128 plus
 // the signal number when a signal killed it, as a shell reports it.
 func (p *Proc) Wait() (int, error) {

@@ -1,82 +1,35 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
 
-// The docker compose commands, with docker compose's flags. `config` and
-// `version` are implemented (config.go, version.go); the rest arrive with the
-// compose lifecycle issue.
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/engine"
+)
+
+// The docker compose commands, with docker compose's flags: those of the
+// lifecycle in up.go and compose_ops.go, `config` and `version` in their
+// files; the rest are declared here until they arrive.
 func composeCommands(g *globals) []*cobra.Command {
-	timeout := n("timeout", "t", 0, "Specify a shutdown timeout in seconds")
-	return append([]*cobra.Command{newLoginCmd(g), newLogoutCmd(g)}, buildAll(g, []cmdSpec{
-		{use: "up [OPTIONS] [SERVICE...]", short: "Create and start containers", loads: true, flags: []flag{
-			b("detach", "d", "Detached mode: Run containers in the background"),
-			b("build", "", "Build images before starting containers"),
-			b("no-build", "", "Don't build an image, even if it's policy"),
-			b("no-start", "", "Don't start the services after creating them"),
-			b("force-recreate", "", "Recreate containers even if their configuration and image haven't changed"),
-			b("no-recreate", "", "If containers already exist, don't recreate them. Incompatible with --force-recreate."),
-			b("always-recreate-deps", "", "Recreate dependent containers. Incompatible with --no-recreate."),
-			b("no-deps", "", "Don't start linked services"),
-			list("scale", "", "Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present."),
-			b("wait", "", "Wait for services to be running|healthy. Implies detached mode."),
-			n("wait-timeout", "", 0, "Maximum duration in seconds to wait for the project to be running|healthy"),
-			b("remove-orphans", "", "Remove containers for services not defined in the Compose file"),
-			b("abort-on-container-exit", "", "Stops all containers if any container was stopped. Incompatible with -d"),
-			b("abort-on-container-failure", "", "Stops all containers if any container exited with failure. Incompatible with -d"),
-			s("exit-code-from", "", "", "Return the exit code of the selected service container. Implies --abort-on-container-exit"),
-			list("attach", "", "Restrict attaching to the specified services. Incompatible with --attach-dependencies."),
-			list("no-attach", "", "Do not attach (stream logs) to the specified services"),
-			b("attach-dependencies", "", "Automatically attach to log output of dependent services"),
-			b("timestamps", "", "Show timestamps"),
-			b("no-color", "", "Produce monochrome output"),
-			b("no-log-prefix", "", "Don't print prefix in logs"),
-			b("renew-anon-volumes", "V", "Recreate anonymous volumes instead of retrieving data from the previous containers"),
-			timeout,
-			s("pull", "", "policy", `Pull image before running ("always"|"missing"|"never")`),
-			b("quiet-pull", "", "Pull without printing progress information"),
-			b("yes", "y", `Assume "yes" as answer to all prompts and run non-interactively`),
-		}},
-		{use: "down [OPTIONS] [SERVICES]", short: "Stop and remove containers, networks", flags: []flag{
-			b("remove-orphans", "", "Remove containers for services not defined in the Compose file"),
-			s("rmi", "", "", `Remove images used by services. "local" remove only images that don't have a custom tag ("local"|"all")`),
-			b("volumes", "v", "Remove named volumes declared in the \"volumes\" section of the Compose file and anonymous volumes attached to containers"),
-			timeout,
-		}},
-		{use: "ps [OPTIONS] [SERVICE...]", short: "List containers", flags: []flag{
-			b("all", "a", "Show all stopped containers (including those created by the run command)"),
-			b("quiet", "q", "Only display IDs"),
-			b("services", "", "Display services"),
-			list("status", "", "Filter services by status. Values: [paused | restarting | removing | running | dead | created | exited]"),
-			s("filter", "", "", "Filter services by a property (supported filters: status)"),
-			s("format", "", "table", "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'"),
-			b("no-trunc", "", "Don't truncate output"),
-			b("orphans", "", "Include orphaned services (not declared by project)"),
-		}},
-		{use: "ls [OPTIONS]", short: "List running compose projects", flags: []flag{
-			b("all", "a", "Show all stopped Compose projects"),
-			b("quiet", "q", "Only display project names"),
-			s("filter", "", "", "Filter output based on conditions provided"),
-			s("format", "", "table", `Format the output. Values: [table | json]`),
-		}},
-		{use: "logs [OPTIONS] [SERVICE...]", short: "View output from containers", flags: []flag{
-			b("follow", "f", "Follow log output"),
-			b("timestamps", "t", "Show timestamps"),
-			s("tail", "n", "all", "Number of lines to show from the end of the logs for each container"),
-			s("since", "", "", "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)"),
-			s("until", "", "", "Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)"),
-			n("index", "", 0, "index of the container if service has multiple replicas"),
-			b("no-color", "", "Produce monochrome output"),
-			b("no-log-prefix", "", "Don't print prefix in logs"),
-		}},
-		{use: "exec [OPTIONS] SERVICE COMMAND [ARGS...]", short: "Execute a command in a running container", flags: []flag{
-			b("detach", "d", "Detached mode: Run command in the background"),
-			list("env", "e", "Set environment variables"),
-			s("user", "u", "", "Run the command as this user"),
-			s("workdir", "w", "", "Path to workdir directory for this command"),
-			n("index", "", 0, "Index of the container if service has multiple replicas"),
-			b("privileged", "", "Give extended privileges to the process"),
-			b("no-TTY", "T", "Disable pseudo-TTY allocation. By default `berth exec` allocates a TTY."),
-		}},
+	return append([]*cobra.Command{newLoginCmd(g), newLogoutCmd(g),
+		newUpCmd(g, false), newUpCmd(g, true), newDownCmd(g), newPsCmd(g), newLsCmd(g), newComposeLogsCmd(g),
+		newComposeExecCmd(g), newStartCmd(g), newStopCmd(g), newRestartCmd(g), newRmCmd(g), newComposePortCmd(g),
+		newEachCmd(g, "pause [SERVICE...]", "Pause services", "Paused", running,
+			func(ctx context.Context, e *engine.Engine, m engine.Member, _ string) error {
+				return e.Containers.Pause(ctx, m.Record.ID)
+			}),
+		newEachCmd(g, "unpause [SERVICE...]", "Unpause services", "Unpaused",
+			func(m engine.Member) bool { return m.State.Status == container.Paused },
+			func(ctx context.Context, e *engine.Engine, m engine.Member, _ string) error {
+				return e.Containers.Unpause(ctx, m.Record.ID)
+			}),
+		newEachCmd(g, "kill [OPTIONS] [SERVICE...]", "Force stop service containers", "Killed", running,
+			func(ctx context.Context, e *engine.Engine, m engine.Member, sig string) error {
+				return e.Containers.Kill(ctx, m.Record.ID, sig)
+			}),
+	}, buildAll(g, []cmdSpec{
 		{use: "run [OPTIONS] SERVICE [COMMAND] [ARGS...]", short: "Run a one-off command on a service", loads: true, flags: []flag{
 			b("detach", "d", "Run container in background and print container ID"),
 			b("rm", "", "Automatically remove the container when it exits"),
@@ -99,41 +52,7 @@ func composeCommands(g *globals) []*cobra.Command {
 			s("pull", "", "policy", `Pull image before running ("always"|"missing"|"never")`),
 			b("quiet-pull", "", "Pull without printing progress information"),
 		}},
-		{use: "create [OPTIONS] [SERVICE...]", short: "Creates containers for a service", loads: true, flags: []flag{
-			b("build", "", "Build images before starting containers"),
-			b("no-build", "", "Don't build an image, even if it's policy"),
-			b("force-recreate", "", "Recreate containers even if their configuration and image haven't changed"),
-			b("no-recreate", "", "If containers already exist, don't recreate them. Incompatible with --force-recreate."),
-			b("remove-orphans", "", "Remove containers for services not defined in the Compose file"),
-			list("scale", "", "Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present."),
-			s("pull", "", "policy", `Pull image before running ("always"|"missing"|"never"|"build")`),
-			b("quiet-pull", "", "Pull without printing progress information"),
-			b("yes", "y", `Assume "yes" as answer to all prompts and run non-interactively`),
-		}},
-		{use: "start [SERVICE...]", short: "Start services", flags: []flag{
-			b("wait", "", "Wait for services to be running|healthy. Implies detached mode."),
-			n("wait-timeout", "", 0, "Maximum duration in seconds to wait for the project to be running|healthy"),
-		}},
-		{use: "stop [OPTIONS] [SERVICE...]", short: "Stop services", flags: []flag{timeout}},
-		{use: "restart [OPTIONS] [SERVICE...]", short: "Restart service containers", flags: []flag{
-			timeout, b("no-deps", "", "Don't restart dependent services"),
-		}},
-		{use: "pause [SERVICE...]", short: "Pause services"},
-		{use: "unpause [SERVICE...]", short: "Unpause services"},
-		{use: "kill [OPTIONS] [SERVICE...]", short: "Force stop service containers", flags: []flag{
-			s("signal", "s", "SIGKILL", "SIGNAL to send to the container"),
-			b("remove-orphans", "", "Remove containers for services not defined in the Compose file"),
-		}},
-		{use: "rm [OPTIONS] [SERVICE...]", short: "Removes stopped service containers", flags: []flag{
-			b("force", "f", "Don't ask to confirm removal"),
-			b("stop", "s", "Stop the containers, if required, before removing"),
-			b("volumes", "v", "Remove any anonymous volumes attached to containers"),
-		}},
 		{use: "top [SERVICES...]", short: "Display the running processes"},
-		{use: "port [OPTIONS] SERVICE PRIVATE_PORT", short: "Print the public port for a port binding", flags: []flag{
-			n("index", "", 0, "Index of the container if service has multiple replicas"),
-			s("protocol", "", "tcp", "tcp or udp"),
-		}},
 		{use: "events [OPTIONS] [SERVICE...]", short: "Receive real time events from containers", flags: []flag{
 			b("json", "", "Output events as a stream of json objects"),
 			s("since", "", "", "Show all events created since timestamp"),

@@ -65,6 +65,9 @@ type createFlags struct {
 	volumeFlags, mountFlags           []string
 	networks, addHosts                []string
 	publish, expose, aliases          []string
+	healthCmd                         string
+	noHealthcheck                     bool
+	health                            container.Healthcheck
 	dns, dnsSearch, dnsOptions        []string
 	ip                                string
 }
@@ -111,6 +114,13 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "Publish a container's port(s) to the host")
 	fs.StringArrayVar(&f.aliases, "network-alias", nil, "Add network-scoped alias for the container")
 	fs.StringArrayVar(&f.o.Links, "link", nil, "Add link to another container")
+	fs.StringVar(&f.healthCmd, "health-cmd", "", "Command to run to check health")
+	fs.DurationVar(&f.health.Interval, "health-interval", 0, "Time between running the check (ms|s|m|h) (default 0s)")
+	fs.DurationVar(&f.health.Timeout, "health-timeout", 0, "Maximum time to allow one check to run (ms|s|m|h) (default 0s)")
+	fs.DurationVar(&f.health.StartPeriod, "health-start-period", 0, "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)")
+	fs.DurationVar(&f.health.StartInterval, "health-start-interval", 0, "Time between running the check during the start period (ms|s|m|h) (default 0s)")
+	fs.IntVar(&f.health.Retries, "health-retries", 0, "Consecutive failures needed to report unhealthy")
+	fs.BoolVar(&f.noHealthcheck, "no-healthcheck", false, "Disable any container-specified HEALTHCHECK")
 	fs.BoolVarP(&f.o.PublishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
 	fs.StringArrayVar(&f.expose, "expose", nil, "Expose a port or a range of ports")
 	fs.StringArrayVar(&f.addHosts, "add-host", nil, "Add a custom host-to-IP mapping (host:ip)")
@@ -306,6 +316,14 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 		o.Ports = append(o.Ports, ms...)
 	}
 	o.Expose, o.Aliases = f.expose, f.aliases
+	o.NoHealthcheck = f.noHealthcheck
+	if h := f.health; f.healthCmd != "" || h.Interval != 0 || h.Timeout != 0 || h.StartPeriod != 0 || h.StartInterval != 0 || h.Retries != 0 {
+		h := f.health
+		if f.healthCmd != "" {
+			h.Test = []string{"CMD-SHELL", f.healthCmd}
+		}
+		o.Healthcheck = &h
+	}
 	if o.HostNetwork && (len(o.Ports) > 0 || o.PublishAll) {
 		fmt.Fprintln(g.stderr, "WARNING: Published ports are discarded when using host network mode")
 	}
@@ -653,6 +671,13 @@ func newContainerPsCmd(g *globals) *cobra.Command {
 func statusText(st container.State) string {
 	switch st.Status {
 	case container.Running:
+		if h := st.Health; h != nil {
+			status := h.Status
+			if status == container.Starting {
+				status = "health: starting"
+			}
+			return "Up " + units.HumanDuration(time.Since(st.StartedAt)) + " (" + status + ")"
+		}
 		return "Up " + units.HumanDuration(time.Since(st.StartedAt))
 	case container.Paused:
 		return "Up " + units.HumanDuration(time.Since(st.StartedAt)) + " (Paused)"
@@ -715,12 +740,15 @@ func parseTail(s string) (int, error) {
 
 // parseTime reads Docker's --since/--until: an RFC 3339 time, a relative
 // duration (42m) or a Unix timestamp.
-func parseTime(s, flag string) (time.Time, error) {
+func parseTime(s, flag string) (time.Time, error) { return parseTimeAt(s, flag, time.Now()) }
+
+// parseTimeAt is parseTime with durations counted back from now.
+func parseTimeAt(s, flag string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
 	if d, err := time.ParseDuration(s); err == nil {
-		return time.Now().Add(-d), nil
+		return now.Add(-d), nil
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
 		if t, err := time.Parse(layout, s); err == nil {

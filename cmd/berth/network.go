@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -327,7 +326,7 @@ func pruneFilter(filters []string, now time.Time) (func(netns.Network) bool, err
 		}
 		switch k {
 		case "until":
-			until, err := parseUntil(v, now)
+			until, err := parseTimeAt(v, "filter until", now)
 			if err != nil {
 				return nil, err
 			}
@@ -348,21 +347,4 @@ func pruneFilter(filters []string, now time.Time) (func(netns.Network) bool, err
 		}
 		return true
 	}, nil
-}
-
-// parseUntil reads Docker's until: a Go duration before now (24h), Unix
-// seconds, or an RFC 3339 time or date.
-func parseUntil(v string, now time.Time) (time.Time, error) {
-	if d, err := time.ParseDuration(v); err == nil {
-		return now.Add(-d), nil
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return time.Unix(secs, 0), nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, v); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("invalid filter 'until=%s': want a duration, Unix time or RFC 3339 time", v)
 }

@@ -1,0 +1,483 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	units "github.com/docker/go-units"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/format"
+)
+
+// projectCmd runs fn with the engine and the project's name (and project,
+// when its files load): the shape of every compose command that works from
+// labels.
+func (g *globals) projectCmd(fn func(ctx context.Context, e *engine.Engine, name string, known []string, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		name, p, err := g.projectName(cmd.Context())
+		if err != nil {
+			return err
+		}
+		var known []string
+		if p != nil {
+			known = append(p.ServiceNames(), p.DisabledServiceNames()...)
+		}
+		e, err := g.engine()
+		if err != nil {
+			return err
+		}
+		return fn(cmd.Context(), e, name, known, args)
+	}
+}
+
+// terminal is the caller's stdin when it is a terminal.
+func (g *globals) terminal() *os.File {
+	if f, ok := g.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return f
+	}
+	return nil
+}
+
+// color reports whether log prefixes are coloured: --ansi always, or auto
+// with a terminal on stdout (and NO_COLOR unset), as compose decides.
+func (g *globals) color() bool {
+	switch g.ansi {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
+	f, ok := g.stdout.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd())) && os.Getenv("NO_COLOR") == ""
+}
+
+// timeoutFlag is -t/--timeout, nil unless given.
+func timeoutFlag(cmd *cobra.Command, t int) *int {
+	if cmd.Flags().Changed("timeout") {
+		return &t
+	}
+	return nil
+}
+
+func newDownCmd(g *globals) *cobra.Command {
+	var o engine.DownOptions
+	var timeout int
+	var rmi string
+	cmd := &cobra.Command{Use: "down [OPTIONS] [SERVICES]", Short: "Stop and remove containers, networks"}
+	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, known, args []string) error {
+		if rmi != "" {
+			return usageError{errors.New("--rmi is not supported yet")}
+		}
+		o.Services, o.Known, o.Timeout = args, known, timeoutFlag(cmd, timeout)
+		return e.Down(ctx, name, o)
+	})
+	f := cmd.Flags()
+	f.BoolVar(&o.RemoveOrphans, "remove-orphans", false, "Remove containers for services not defined in the Compose file")
+	f.StringVar(&rmi, "rmi", "", `Remove images used by services. "local" remove only images that don't have a custom tag ("local"|"all")`)
+	f.BoolVarP(&o.Volumes, "volumes", "v", false, `Remove named volumes declared in the "volumes" section of the Compose file and anonymous volumes attached to containers`)
+	f.IntVarP(&timeout, "timeout", "t", 0, "Specify a shutdown timeout in seconds")
+	return cmd
+}
+
+func newStopCmd(g *globals) *cobra.Command {
+	var timeout int
+	cmd := &cobra.Command{Use: "stop [OPTIONS] [SERVICE...]", Short: "Stop services"}
+	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+		return e.Stop(ctx, name, args, timeoutFlag(cmd, timeout))
+	})
+	cmd.Flags().IntVarP(&timeout, "timeout", "t", 0, "Specify a shutdown timeout in seconds")
+	return cmd
+}
+
+func newStartCmd(g *globals) *cobra.Command {
+	var wait bool
+	var waitTimeout int
+	cmd := &cobra.Command{Use: "start [SERVICE...]", Short: "Start services"}
+	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+		if err := e.Start(ctx, name, args); err != nil {
+			return err
+		}
+		if !wait {
+			return nil
+		}
+		if waitTimeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, time.Duration(waitTimeout)*time.Second)
+			defer cancel()
+		}
+		return e.Wait(ctx, name, args)
+	})
+	cmd.Flags().BoolVar(&wait, "wait", false, "Wait for services to be running|healthy. Implies detached mode.")
+	cmd.Flags().IntVar(&waitTimeout, "wait-timeout", 0, "Maximum duration in seconds to wait for the project to be running|healthy")
+	return cmd
+}
+
+func newRestartCmd(g *globals) *cobra.Command {
+	var timeout int
+	cmd := &cobra.Command{Use: "restart [OPTIONS] [SERVICE...]", Short: "Restart service containers"}
+	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+		return e.Restart(ctx, name, args, timeoutFlag(cmd, timeout))
+	})
+	cmd.Flags().IntVarP(&timeout, "timeout", "t", 0, "Specify a shutdown timeout in seconds")
+	cmd.Flags().Bool("no-deps", false, "Don't restart dependent services")
+	return cmd
+}
+
+// newEachCmd is a command that applies one container operation to the
+// project's containers: kill, pause, unpause.
+func newEachCmd(g *globals, use, short, done string, keep func(engine.Member) bool, op func(ctx context.Context, e *engine.Engine, m engine.Member, sig string) error) *cobra.Command {
+	var sig string
+	cmd := &cobra.Command{Use: use, Short: short}
+	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+		return e.Each(ctx, name, args, keep, done, func(m engine.Member) error { return op(ctx, e, m, sig) })
+	})
+	if strings.HasPrefix(use, "kill") {
+		cmd.Flags().StringVarP(&sig, "signal", "s", "SIGKILL", "SIGNAL to send to the container")
+		cmd.Flags().Bool("remove-orphans", false, "Remove containers for services not defined in the Compose file")
+	}
+	return cmd
+}
+
+func running(m engine.Member) bool { return m.State.Status == container.Running }
+
+func newRmCmd(g *globals) *cobra.Command {
+	var force, stop, vols bool
+	cmd := &cobra.Command{Use: "rm [OPTIONS] [SERVICE...]", Short: "Removes stopped service containers"}
+	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+		if stop {
+			if err := e.Stop(ctx, name, args, nil); err != nil {
+				return err
+			}
+		}
+		ms, err := e.Members(ctx, name, args...)
+		if err != nil {
+			return err
+		}
+		var names []string
+		for _, m := range ms {
+			if !m.State.Running() && !m.Oneoff {
+				names = append(names, m.Record.Name)
+			}
+		}
+		if len(names) == 0 {
+			fmt.Fprintln(g.stderr, "No stopped containers")
+			return nil
+		}
+		if !force && !confirm(g, "Going to remove "+strings.Join(names, ", ")) {
+			return nil
+		}
+		return e.Each(ctx, name, args, func(m engine.Member) bool { return slices.Contains(names, m.Record.Name) }, "Removed",
+			func(m engine.Member) error { return e.Containers.Remove(ctx, m.Record.ID, false, vols) })
+	})
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Don't ask to confirm removal")
+	cmd.Flags().BoolVarP(&stop, "stop", "s", false, "Stop the containers, if required, before removing")
+	cmd.Flags().BoolVarP(&vols, "volumes", "v", false, "Remove any anonymous volumes attached to containers")
+	return cmd
+}
+
+// composeRow is one row of compose ps, with docker compose's field names
+// for --format templates.
+type composeRow struct {
+	ID, Name, Image, Command, Project, Service, CreatedAt, RunningFor, State, Health, Status, Ports, Labels string
+	ExitCode                                                                                                int
+	Publishers                                                                                              []publisher
+}
+
+type publisher struct {
+	URL           string
+	TargetPort    int
+	PublishedPort int
+	Protocol      string
+}
+
+func row(m engine.Member, project string, noTrunc bool) composeRow {
+	command := strings.Join(append([]string{m.Record.Path}, m.Record.Args...), " ")
+	id := m.Record.ID
+	if !noTrunc {
+		id = shortID(id)
+		if len(command) > 20 {
+			command = command[:19] + "…"
+		}
+	}
+	r := composeRow{ID: id, Name: m.Record.Name, Image: m.Record.Image, Command: `"` + command + `"`, Project: project,
+		Service: m.Service, CreatedAt: m.Record.Created.Format("2006-01-02 15:04:05 -0700 MST"),
+		RunningFor: units.HumanDuration(time.Since(m.Record.Created)) + " ago", State: string(m.State.Status),
+		Status: statusText(m.State), Ports: portsText(m.State.Ports), ExitCode: m.State.ExitCode}
+	if m.State.Health != nil && m.State.Running() {
+		r.Health = m.State.Health.Status
+	}
+	var labels []string
+	for k, v := range m.Record.Config.Labels {
+		labels = append(labels, k+"="+v)
+	}
+	slices.Sort(labels)
+	r.Labels = strings.Join(labels, ",")
+	for _, b := range m.State.Ports {
+		r.Publishers = append(r.Publishers, publisher{URL: strings.Split(b.HostAddr(), ":")[0], TargetPort: int(b.Port), PublishedPort: int(b.HostPort), Protocol: b.Proto})
+	}
+	return r
+}
+
+func newPsCmd(g *globals) *cobra.Command {
+	var all, quiet, services, noTrunc, orphans bool
+	var status []string
+	var filter, fmtFlag string
+	cmd := &cobra.Command{Use: "ps [OPTIONS] [SERVICE...]", Short: "List containers"}
+	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, known, args []string) error {
+		if v, ok := strings.CutPrefix(filter, "status="); ok {
+			status = append(status, v)
+		} else if filter != "" {
+			return usageError{fmt.Errorf("invalid filter %q: only status= is supported", filter)}
+		}
+		ms, err := e.Members(ctx, name, args...)
+		if err != nil {
+			return err
+		}
+		var rows []any
+		seen := map[string]bool{}
+		for _, m := range ms {
+			if !all && !m.State.Running() || m.Oneoff && !all {
+				continue
+			}
+			if len(status) > 0 && !slices.Contains(status, string(m.State.Status)) {
+				continue
+			}
+			if known != nil && !slices.Contains(known, m.Service) && !m.Oneoff && !orphans {
+				continue
+			}
+			switch {
+			case services:
+				if !seen[m.Service] {
+					seen[m.Service] = true
+					fmt.Fprintln(g.stdout, m.Service)
+				}
+			case quiet:
+				fmt.Fprintln(g.stdout, m.Record.ID)
+			default:
+				rows = append(rows, row(m, name, noTrunc))
+			}
+		}
+		if quiet || services {
+			return nil
+		}
+		t := format.Table{
+			Default: "{{.Name}}\t{{.Image}}\t{{.Command}}\t{{.Service}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}",
+			Headers: map[string]string{"RunningFor": "CREATED", "CreatedAt": "CREATED AT", "ExitCode": "EXIT CODE"},
+		}
+		return t.Write(g.stdout, fmtFlag, rows)
+	})
+	f := cmd.Flags()
+	f.BoolVarP(&all, "all", "a", false, "Show all stopped containers (including those created by the run command)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "Only display IDs")
+	f.BoolVar(&services, "services", false, "Display services")
+	f.StringArrayVar(&status, "status", nil, "Filter services by status. Values: [paused | restarting | removing | running | dead | created | exited]")
+	f.StringVar(&filter, "filter", "", "Filter services by a property (supported filters: status)")
+	f.StringVar(&fmtFlag, "format", "table", "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'")
+	f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
+	f.BoolVar(&orphans, "orphans", true, "Include orphaned services (not declared by project)")
+	return cmd
+}
+
+func newLsCmd(g *globals) *cobra.Command {
+	var all, quiet bool
+	var fmtFlag, filter string
+	cmd := &cobra.Command{Use: "ls [OPTIONS]", Short: "List running compose projects", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := g.engine()
+			if err != nil {
+				return err
+			}
+			projects, err := e.Projects(cmd.Context())
+			if err != nil {
+				return err
+			}
+			type lsRow struct{ Name, Status, ConfigFiles string }
+			var rows []any
+			for _, name := range slices.Sorted(maps.Keys(projects)) {
+				counts := map[string]int{}
+				files := ""
+				for _, m := range projects[name] {
+					counts[string(m.State.Status)]++
+					files = m.Record.Config.Labels[engine.LabelConfigFiles]
+				}
+				if !all && counts["running"] == 0 {
+					continue
+				}
+				if n, ok := strings.CutPrefix(filter, "name="); ok && !strings.Contains(name, n) {
+					continue
+				}
+				if quiet {
+					fmt.Fprintln(g.stdout, name)
+					continue
+				}
+				var parts []string
+				for _, st := range slices.Sorted(maps.Keys(counts)) {
+					parts = append(parts, fmt.Sprintf("%s(%d)", st, counts[st]))
+				}
+				rows = append(rows, lsRow{name, strings.Join(parts, ", "), files})
+			}
+			if quiet {
+				return nil
+			}
+			t := format.Table{Default: "{{.Name}}\t{{.Status}}\t{{.ConfigFiles}}", Headers: map[string]string{"ConfigFiles": "CONFIG FILES"}}
+			return t.Write(g.stdout, fmtFlag, rows)
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "Show all stopped Compose projects")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display project names")
+	cmd.Flags().StringVar(&filter, "filter", "", "Filter output based on conditions provided")
+	cmd.Flags().StringVar(&fmtFlag, "format", "table", "Format the output. Values: [table | json]")
+	return cmd
+}
+
+func newComposeLogsCmd(g *globals) *cobra.Command {
+	var o container.LogOptions
+	var tail, since, until string
+	var index int
+	var noColor, noPrefix bool
+	cmd := &cobra.Command{Use: "logs [OPTIONS] [SERVICE...]", Short: "View output from containers"}
+	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+		var err error
+		if o.Tail, err = parseTail(tail); err != nil {
+			return err
+		}
+		if o.Since, err = parseTime(since, "since"); err != nil {
+			return err
+		}
+		if o.Until, err = parseTime(until, "until"); err != nil {
+			return err
+		}
+		ms, err := e.Members(ctx, name, args...)
+		if err != nil {
+			return err
+		}
+		if index > 0 {
+			ms = slices.DeleteFunc(ms, func(m engine.Member) bool { return m.Number != index || m.Oneoff })
+		}
+		width := 0
+		for _, m := range ms {
+			width = max(width, len(logName(m)))
+		}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		errs := make([]error, len(ms))
+		for i, m := range ms {
+			w := &prefixWriter{out: g.stdout, mu: &mu}
+			if !noPrefix {
+				w.prefix = colored(fmt.Sprintf("%-*s | ", width, logName(m)), i, !noColor && g.color())
+			}
+			run := func() {
+				errs[i] = e.Containers.Logs(ctx, m.Record.ID, o, w, w)
+				w.flush()
+			}
+			if !o.Follow {
+				run() // one container after another, as compose prints them
+				continue
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); run() }()
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	})
+	f := cmd.Flags()
+	f.BoolVarP(&o.Follow, "follow", "f", false, "Follow log output")
+	f.BoolVarP(&o.Timestamps, "timestamps", "t", false, "Show timestamps")
+	f.StringVarP(&tail, "tail", "n", "all", "Number of lines to show from the end of the logs for each container")
+	f.StringVar(&since, "since", "", "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
+	f.StringVar(&until, "until", "", "Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
+	f.IntVar(&index, "index", 0, "index of the container if service has multiple replicas")
+	f.BoolVar(&noColor, "no-color", false, "Produce monochrome output")
+	f.BoolVar(&noPrefix, "no-log-prefix", false, "Don't print prefix in logs")
+	return cmd
+}
+
+// serviceContainer is the container --index picks of a service (the first
+// by default), as compose's exec, port and cp do.
+func serviceContainer(ctx context.Context, e *engine.Engine, project, service string, index int) (engine.Member, error) {
+	ms, err := e.Members(ctx, project, service)
+	if err != nil {
+		return engine.Member{}, err
+	}
+	for _, m := range ms {
+		if !m.Oneoff && (index == 0 || m.Number == index) {
+			return m, nil
+		}
+	}
+	if index > 0 {
+		return engine.Member{}, fmt.Errorf("service %q is not running container #%d", service, index)
+	}
+	return engine.Member{}, fmt.Errorf("service %q is not running", service)
+}
+
+func newComposePortCmd(g *globals) *cobra.Command {
+	var index int
+	var proto string
+	cmd := &cobra.Command{Use: "port [OPTIONS] SERVICE PRIVATE_PORT", Short: "Print the public port for a port binding", Args: exactArgs(2)}
+	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+		m, err := serviceContainer(ctx, e, name, args[0], index)
+		if err != nil {
+			return err
+		}
+		lines, err := container.PortLines(m.State, args[1]+"/"+proto)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(g.stdout, lines[0])
+		return nil
+	})
+	cmd.Flags().IntVar(&index, "index", 0, "Index of the container if service has multiple replicas")
+	cmd.Flags().StringVar(&proto, "protocol", "tcp", "tcp or udp")
+	return cmd
+}
+
+func newComposeExecCmd(g *globals) *cobra.Command {
+	var o container.ExecOptions
+	var index int
+	var noTTY, privileged bool
+	cmd := &cobra.Command{Use: "exec [OPTIONS] SERVICE COMMAND [ARGS...]", Short: "Execute a command in a running container", Args: cobra.MinimumNArgs(2)}
+	cmd.Flags().SetInterspersed(false)
+	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+		if privileged {
+			return usageError{errors.New("--privileged is not supported by exec yet")}
+		}
+		m, err := serviceContainer(ctx, e, name, args[0], index)
+		if err != nil {
+			return err
+		}
+		o.Cmd = args[1:]
+		o.Stdout, o.Stderr = g.stdout, g.stderr
+		if !o.Detach {
+			o.Stdin = g.stdin
+		}
+		// a TTY unless -T, as compose does, when there is a terminal
+		if t := g.terminal(); t != nil && !noTTY && !o.Detach {
+			o.TTY, o.Terminal = true, t
+		}
+		code, err := e.Containers.Exec(ctx, m.Record.ID, o)
+		if err != nil {
+			return runError(code, err)
+		}
+		return exitWith(code)
+	})
+	f := cmd.Flags()
+	f.BoolVarP(&o.Detach, "detach", "d", false, "Detached mode: Run command in the background")
+	f.StringArrayVarP(&o.Env, "env", "e", nil, "Set environment variables")
+	f.StringVarP(&o.User, "user", "u", "", "Run the command as this user")
+	f.StringVarP(&o.WorkDir, "workdir", "w", "", "Path to workdir directory for this command")
+	f.IntVar(&index, "index", 0, "Index of the container if service has multiple replicas")
+	f.BoolVar(&privileged, "privileged", false, "Give extended privileges to the process")
+	f.BoolVarP(&noTTY, "no-TTY", "T", false, "Disable pseudo-TTY allocation. By default `berth exec` allocates a TTY.")
+	return cmd
+}

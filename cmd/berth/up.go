@@ -1,0 +1,335 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/project"
+)
+
+// engine opens the compose engine of the root, printing progress and
+// warnings on stderr.
+func (g *globals) engine() (*engine.Engine, error) {
+	m, err := g.containers()
+	if err != nil {
+		return nil, err
+	}
+	e := engine.New(g.root, m)
+	e.Progress = g.stderr
+	e.Pulls = g.displayTo(g.stderr)
+	e.Warn = func(s string) { fmt.Fprintf(g.stderr, "warning: %s\n", s) }
+	return e, nil
+}
+
+// loadProject loads the compose project and prints its warnings.
+func (g *globals) loadProject(ctx context.Context) (*project.Project, error) {
+	p, err := project.Load(ctx, g.projectOptions())
+	if err != nil {
+		return nil, err
+	}
+	g.warn(p)
+	return p, nil
+}
+
+// projectName is the project a command acts on. As in docker compose, ps,
+// logs, stop, down and the like need no compose file: -p NAME (or
+// COMPOSE_PROJECT_NAME) names the project and its containers are found by
+// their labels. p is the loaded project when there are files to load.
+func (g *globals) projectName(ctx context.Context) (name string, p *project.Project, err error) {
+	p, err = project.Load(ctx, g.projectOptions())
+	if err == nil {
+		return p.Name, p, nil
+	}
+	if g.name != "" {
+		return g.name, nil, nil
+	}
+	if env := os.Getenv("COMPOSE_PROJECT_NAME"); env != "" {
+		return env, nil, nil
+	}
+	return "", nil, err
+}
+
+// parseScale reads --scale SERVICE=N values.
+func parseScale(values []string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, v := range values {
+		name, num, ok := strings.Cut(v, "=")
+		n, err := strconv.Atoi(num)
+		if !ok || err != nil || n < 0 {
+			return nil, usageError{fmt.Errorf("invalid --scale %q: want SERVICE=NUMBER", v)}
+		}
+		out[name] = n
+	}
+	return out, nil
+}
+
+func newUpCmd(g *globals, create bool) *cobra.Command {
+	var o engine.UpOptions
+	var detach, wait, abort, abortFailure, noColor, noPrefix, timestamps bool
+	var scale []string
+	var timeout, waitTimeout int
+	var exitFrom, pull string
+	use, short := "up [OPTIONS] [SERVICE...]", "Create and start containers"
+	if create {
+		use, short = "create [OPTIONS] [SERVICE...]", "Creates containers for a service"
+	}
+	cmd := &cobra.Command{
+		Use: use, Short: short,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if o.ForceRecreate && o.NoRecreate {
+				return usageError{errors.New("--force-recreate and --no-recreate are incompatible")}
+			}
+			if exitFrom != "" {
+				abort = true
+			}
+			if wait {
+				detach = true
+			}
+			if detach && (abort || abortFailure) {
+				return usageError{errors.New("--abort-on-container-exit and --abort-on-container-failure are incompatible with --detach")}
+			}
+			var err error
+			if o.Scale, err = parseScale(scale); err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("timeout") {
+				o.Timeout = &timeout
+			}
+			p, err := g.loadProject(ctx)
+			if err != nil {
+				return err
+			}
+			if exitFrom != "" {
+				if _, err := p.GetService(exitFrom); err != nil {
+					return usageError{fmt.Errorf("no such service: %s", exitFrom)}
+				}
+			}
+			if pull != "" && pull != "policy" {
+				for name, s := range p.Services {
+					s.PullPolicy = pull
+					p.Services[name] = s
+				}
+			}
+			e, err := g.engine()
+			if err != nil {
+				return err
+			}
+			o.Services, o.DryRun, o.Parallel, o.NoStart = args, g.dryRun, g.parallel, o.NoStart || create
+			if err := e.Up(ctx, p, o); err != nil {
+				return err
+			}
+			if wait && !o.DryRun && !o.NoStart {
+				wctx := ctx
+				if waitTimeout > 0 {
+					var cancel context.CancelFunc
+					wctx, cancel = context.WithTimeout(ctx, time.Duration(waitTimeout)*time.Second)
+					defer cancel()
+				}
+				if err := e.Wait(wctx, p.Name, args); err != nil {
+					if errors.Is(err, context.DeadlineExceeded) {
+						return fmt.Errorf("timeout waiting for the project to be running|healthy after %ds", waitTimeout)
+					}
+					return err
+				}
+			}
+			if detach || create || o.DryRun || o.NoStart {
+				return nil
+			}
+			return g.attached(ctx, e, p, args, attachOptions{abort: abort, abortFailure: abortFailure, exitFrom: exitFrom,
+				color: !noColor && g.color(), prefix: !noPrefix, timestamps: timestamps, timeout: o.Timeout})
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.ForceRecreate, "force-recreate", false, "Recreate containers even if their configuration and image haven't changed")
+	f.BoolVar(&o.NoRecreate, "no-recreate", false, "If containers already exist, don't recreate them. Incompatible with --force-recreate.")
+	f.BoolVar(&o.RemoveOrphans, "remove-orphans", false, "Remove containers for services not defined in the Compose file")
+	f.StringArrayVar(&scale, "scale", nil, "Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present.")
+	f.StringVar(&pull, "pull", "policy", `Pull image before running ("always"|"missing"|"never")`)
+	f.Bool("quiet-pull", false, "Pull without printing progress information")
+	f.BoolP("yes", "y", false, `Assume "yes" as answer to all prompts and run non-interactively`)
+	f.Bool("build", false, "Build images before starting containers")
+	f.Bool("no-build", false, "Don't build an image, even if it's policy")
+	if create {
+		return cmd
+	}
+	f.BoolVarP(&detach, "detach", "d", false, "Detached mode: Run containers in the background")
+	f.BoolVar(&o.NoStart, "no-start", false, "Don't start the services after creating them")
+	f.BoolVar(&o.AlwaysRecreateDeps, "always-recreate-deps", false, "Recreate dependent containers. Incompatible with --no-recreate.")
+	f.BoolVar(&o.NoDeps, "no-deps", false, "Don't start linked services")
+	f.BoolVar(&wait, "wait", false, "Wait for services to be running|healthy. Implies detached mode.")
+	f.IntVar(&waitTimeout, "wait-timeout", 0, "Maximum duration in seconds to wait for the project to be running|healthy")
+	f.BoolVar(&abort, "abort-on-container-exit", false, "Stops all containers if any container was stopped. Incompatible with -d")
+	f.BoolVar(&abortFailure, "abort-on-container-failure", false, "Stops all containers if any container exited with failure. Incompatible with -d")
+	f.StringVar(&exitFrom, "exit-code-from", "", "Return the exit code of the selected service container. Implies --abort-on-container-exit")
+	f.StringArray("attach", nil, "Restrict attaching to the specified services. Incompatible with --attach-dependencies.")
+	f.StringArray("no-attach", nil, "Do not attach (stream logs) to the specified services")
+	f.Bool("attach-dependencies", false, "Automatically attach to log output of dependent services")
+	f.BoolVar(&timestamps, "timestamps", false, "Show timestamps")
+	f.BoolVar(&noColor, "no-color", false, "Produce monochrome output")
+	f.BoolVar(&noPrefix, "no-log-prefix", false, "Don't print prefix in logs")
+	f.BoolVarP(&o.RenewAnonVolumes, "renew-anon-volumes", "V", false, "Recreate anonymous volumes instead of retrieving data from the previous containers")
+	f.IntVarP(&timeout, "timeout", "t", 0, "Use this timeout in seconds for container shutdown when attached or when containers are already running")
+	return cmd
+}
+
+// attachOptions shape an attached up.
+type attachOptions struct {
+	abort, abortFailure bool
+	exitFrom            string
+	color, prefix       bool
+	timestamps          bool
+	timeout             *int
+}
+
+// attached streams the project's containers' logs with service prefixes
+// until they have all stopped, as an attached `docker compose up` does. The
+// first Ctrl-C stops the project gracefully, the second kills it. With
+// abort, the first container to stop (or, with abortFailure, to fail)
+// stops the rest; the exit code is then that container's, or exitFrom's.
+func (g *globals) attached(ctx context.Context, e *engine.Engine, p *project.Project, services []string, o attachOptions) error {
+	ms, err := e.Members(ctx, p.Name, services...)
+	if err != nil {
+		return err
+	}
+	width := 0
+	for _, m := range ms {
+		width = max(width, len(logName(m)))
+	}
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	type exit struct {
+		m    engine.Member
+		code int
+	}
+	exits := make(chan exit, len(ms))
+	var wg sync.WaitGroup
+	var out sync.Mutex
+	for i, m := range ms {
+		if m.Oneoff {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := &prefixWriter{out: g.stdout, mu: &out}
+			if o.prefix {
+				w.prefix = colored(fmt.Sprintf("%-*s | ", width, logName(m)), i, o.color)
+			}
+			e.Containers.Logs(ctx, m.Record.ID, container.LogOptions{Follow: true, Tail: -1, Timestamps: o.timestamps}, w, w)
+			w.flush()
+			code, _ := e.Containers.Wait(ctx, m.Record.ID)
+			out.Lock()
+			fmt.Fprintf(g.stdout, "%s exited with code %d\n", logName(m), code)
+			out.Unlock()
+			exits <- exit{m, code}
+		}()
+	}
+	all := make(chan struct{})
+	go func() { wg.Wait(); close(all) }()
+	stopped := false
+	code := 0
+	for {
+		select {
+		case <-all:
+			if o.exitFrom != "" {
+				return exitCodeOf(ctx, e, p.Name, o.exitFrom)
+			}
+			return exitWith(code)
+		case x := <-exits:
+			if stopped || !(o.abort || (o.abortFailure && x.code != 0)) {
+				continue
+			}
+			stopped, code = true, x.code
+			fmt.Fprintln(g.stderr, "Aborting on container exit...")
+			go e.Stop(context.WithoutCancel(ctx), p.Name, nil, o.timeout)
+		case <-sigs:
+			if stopped {
+				fmt.Fprintln(g.stderr, "Killing...")
+				e.Each(ctx, p.Name, nil, func(m engine.Member) bool { return m.State.Running() }, "Killed",
+					func(m engine.Member) error { return e.Containers.Kill(ctx, m.Record.ID, "SIGKILL") })
+				return exitWith(130)
+			}
+			stopped, code = true, 130
+			fmt.Fprintln(g.stderr, "Gracefully stopping... (press Ctrl+C again to force)")
+			go e.Stop(context.WithoutCancel(ctx), p.Name, nil, o.timeout)
+		}
+	}
+}
+
+// exitCodeOf is the exit code of the service's first container.
+func exitCodeOf(ctx context.Context, e *engine.Engine, project, service string) error {
+	ms, err := e.Members(ctx, project, service)
+	if err != nil || len(ms) == 0 {
+		return err
+	}
+	return exitWith(ms[0].State.ExitCode)
+}
+
+// logName is how compose names a container in log prefixes: service-N,
+// or its container_name.
+func logName(m engine.Member) string {
+	if m.Oneoff || m.Number == 0 {
+		return m.Record.Name
+	}
+	if m.Record.Name != "" && !strings.HasSuffix(m.Record.Name, fmt.Sprintf("-%s-%d", m.Service, m.Number)) {
+		return m.Record.Name // container_name
+	}
+	return fmt.Sprintf("%s-%d", m.Service, m.Number)
+}
+
+// colored wraps s in the ith of compose's prefix colours.
+func colored(s string, i int, on bool) string {
+	if !on {
+		return s
+	}
+	colors := []int{36, 33, 32, 35, 34, 96, 93, 92, 95, 94}
+	return fmt.Sprintf("\x1b[%dm%s\x1b[0m", colors[i%len(colors)], s)
+}
+
+// prefixWriter writes whole lines, each after a prefix, to a shared
+// output: the lines of several containers interleave but never mix.
+type prefixWriter struct {
+	out     io.Writer
+	mu      *sync.Mutex
+	prefix  string
+	pending []byte
+}
+
+func (w *prefixWriter) Write(b []byte) (int, error) {
+	w.pending = append(w.pending, b...)
+	for {
+		i := strings.IndexByte(string(w.pending), '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		w.mu.Lock()
+		_, err := fmt.Fprintf(w.out, "%s%s", w.prefix, w.pending[:i+1])
+		w.mu.Unlock()
+		w.pending = w.pending[i+1:]
+		if err != nil {
+			return len(b), err
+		}
+	}
+}
+
+// flush writes a last line that had no newline.
+func (w *prefixWriter) flush() {
+	if len(w.pending) > 0 {
+		w.Write([]byte("\n"))
+	}
+}

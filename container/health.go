@@ -1,0 +1,234 @@
+package container
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/runtime"
+)
+
+// Healthcheck is how a container's health is probed, in Docker's terms:
+// Test is ["CMD", arg...] or ["CMD-SHELL", command]; the durations and
+// retries take Docker's defaults where zero.
+type Healthcheck struct {
+	Test          []string
+	Interval      time.Duration `json:",omitempty"`
+	Timeout       time.Duration `json:",omitempty"`
+	StartPeriod   time.Duration `json:",omitempty"`
+	StartInterval time.Duration `json:",omitempty"`
+	Retries       int           `json:",omitempty"`
+}
+
+// Health statuses, as Docker shows them.
+const (
+	Starting  = "starting"
+	Healthy   = "healthy"
+	Unhealthy = "unhealthy"
+)
+
+// Health is a container's health while it runs (inspect's State.Health).
+type Health struct {
+	Status        string
+	FailingStreak int
+	Log           []HealthResult
+}
+
+// HealthResult is one probe: when, its exit code and output.
+type HealthResult struct {
+	Start, End time.Time
+	ExitCode   int
+	Output     string
+}
+
+// imageHealthcheck is the image's HEALTHCHECK, none for NONE.
+func imageHealthcheck(h *v1.HealthConfig) *Healthcheck {
+	if h == nil || len(h.Test) == 0 || h.Test[0] == "NONE" {
+		return nil
+	}
+	return &Healthcheck{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+}
+
+// mergeHealth is the image's healthcheck with the user's settings over it,
+// as Docker merges them: a user test replaces the image's, and zero
+// durations keep the image's.
+func mergeHealth(image, user *Healthcheck, off bool) *Healthcheck {
+	if off || (user != nil && len(user.Test) > 0 && user.Test[0] == "NONE") {
+		return nil
+	}
+	if user == nil {
+		return image
+	}
+	h := *user
+	if image != nil {
+		if len(h.Test) == 0 {
+			h.Test = image.Test
+		}
+		h.Interval = cmp.Or(h.Interval, image.Interval)
+		h.Timeout = cmp.Or(h.Timeout, image.Timeout)
+		h.StartPeriod = cmp.Or(h.StartPeriod, image.StartPeriod)
+		h.StartInterval = cmp.Or(h.StartInterval, image.StartInterval)
+		h.Retries = cmp.Or(h.Retries, image.Retries)
+	}
+	if len(h.Test) == 0 {
+		return nil
+	}
+	return &h
+}
+
+// ParseHealthTest reads a test as compose and --health-cmd give it: a list
+// starting with CMD, CMD-SHELL or NONE, or a shell command.
+func ParseHealthTest(test []string) ([]string, error) {
+	if len(test) == 0 {
+		return nil, nil
+	}
+	switch test[0] {
+	case "NONE":
+		return test[:1], nil
+	case "CMD", "CMD-SHELL":
+		if len(test) < 2 {
+			return nil, errclass.New(ErrInvalid, "healthcheck test %v has no command", test)
+		}
+		return test, nil
+	}
+	return []string{"CMD-SHELL", strings.Join(test, " ")}, nil
+}
+
+// probe runs the healthcheck's test once in the container, as exec does,
+// with its timeout, and returns the result.
+func probe(ctx context.Context, rt *runtime.Runtime, rec Record, h Healthcheck) HealthResult {
+	res := HealthResult{Start: time.Now().UTC()}
+	args := h.Test[1:]
+	if h.Test[0] == "CMD-SHELL" {
+		args = []string{"/bin/sh", "-c", strings.Join(h.Test[1:], " ")}
+	}
+	finish := func(code int, out string) HealthResult {
+		res.End, res.ExitCode = time.Now().UTC(), code
+		if len(out) > 4096 {
+			out = out[:4096] // Docker keeps 4 KiB of output
+		}
+		res.Output = out
+		return res
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return finish(-1, err.Error())
+	}
+	defer r.Close()
+	p, _, err := rt.Exec(rec.ID, runtime.Exec{Args: args, Env: rec.Config.Env, Cwd: rec.Config.WorkingDir,
+		UID: rec.Spec.Process.UID, GID: rec.Spec.Process.GID}, runtime.IO{Stdout: w, Stderr: w})
+	w.Close()
+	if err != nil {
+		return finish(-1, err.Error())
+	}
+	var out bytes.Buffer
+	read := make(chan struct{})
+	go func() { out.ReadFrom(r); close(read) }()
+	type exit struct{ code int }
+	done := make(chan exit, 1)
+	go func() { code, _ := p.Wait(); done <- exit{code} }()
+	timeout := cmp.Or(h.Timeout, 30*time.Second)
+	select {
+	case e := <-done:
+		<-read
+		return finish(e.code, out.String())
+	case <-time.After(timeout):
+		p.Signal(syscall.SIGKILL)
+		<-done
+		return finish(-1, fmt.Sprintf("Health check exceeded timeout (%v)", timeout))
+	case <-ctx.Done():
+		p.Signal(syscall.SIGKILL)
+		<-done
+		return finish(-1, "container stopped")
+	}
+}
+
+// watchHealth probes the container until ctx ends, recording each result
+// in its state with Docker's rules: starting until the first success;
+// healthy after a success; unhealthy after Retries failures in a row, where
+// failures within the start period do not count. The first probe comes
+// after one interval (start_interval during the start period).
+func watchHealth(ctx context.Context, rt *runtime.Runtime, s *Store, rec Record, h Healthcheck) {
+	interval := cmp.Or(h.Interval, 30*time.Second)
+	startInterval := cmp.Or(h.StartInterval, 5*time.Second)
+	retries := cmp.Or(h.Retries, 3)
+	started := time.Now()
+	health := Health{Status: Starting}
+	s.Update(ctx, rec.ID, func(st *State) error { st.Health = &health; return nil })
+	for {
+		wait := interval
+		inStart := time.Since(started) < h.StartPeriod
+		if inStart {
+			wait = startInterval
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		res := probe(ctx, rt, rec, h)
+		if ctx.Err() != nil {
+			return
+		}
+		health.Log = append(health.Log, res)
+		if len(health.Log) > 5 {
+			health.Log = health.Log[len(health.Log)-5:]
+		}
+		switch {
+		case res.ExitCode == 0:
+			health.Status, health.FailingStreak = Healthy, 0
+		case inStart && time.Since(started) < h.StartPeriod:
+			// failures while starting up do not count
+		default:
+			health.FailingStreak++
+			if health.FailingStreak >= retries {
+				health.Status = Unhealthy
+			}
+		}
+		h := health
+		h.Log = append([]HealthResult(nil), health.Log...)
+		s.Update(context.WithoutCancel(ctx), rec.ID, func(st *State) error { st.Health = &h; return nil })
+	}
+}
+
+// ErrUnhealthy: a container turned unhealthy, or exited, while something
+// waited for it to be healthy.
+var ErrUnhealthy = errors.New("unhealthy")
+
+// WaitHealthy waits for the container to be healthy, and fails when it
+// turns unhealthy (with its last probe's output) or stops, or has no
+// healthcheck. It watches the container's state file for changes rather
+// than polling.
+func (m *Manager) WaitHealthy(ctx context.Context, ref string) error {
+	e, err := m.Get(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if e.Record.Health == nil {
+		return errclass.New(ErrInvalid, "container %s has no healthcheck configured", e.Record.Name)
+	}
+	return m.Store.Watch(ctx, e.Record.ID, func(st State) (bool, error) {
+		switch {
+		case st.Health != nil && st.Health.Status == Healthy && st.Running():
+			return true, nil
+		case st.Health != nil && st.Health.Status == Unhealthy:
+			last := ""
+			if n := len(st.Health.Log); n > 0 {
+				last = strings.TrimSpace(st.Health.Log[n-1].Output)
+			}
+			return false, errclass.New(ErrUnhealthy, "container %s is unhealthy: %s", e.Record.Name, last)
+		case st.Status == Exited || st.Status == Dead:
+			return false, errclass.New(ErrUnhealthy, "container %s exited (%d)", e.Record.Name, st.ExitCode)
+		}
+		return false, nil
+	})
+}

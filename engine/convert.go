@@ -1,0 +1,356 @@
+package engine
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	units "github.com/docker/go-units"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/netns"
+	"github.com/berth-dev/berth/project"
+	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/volumes"
+)
+
+// containerOptions turns a service into the settings of its container
+// number n: compose's keys mapped onto what `berth container create`
+// takes, plus the compose labels. anon are the anonymous volumes, by
+// target, that a recreated container takes over from its predecessor.
+func containerOptions(p *project.Project, s types.ServiceConfig, n int, hash string, anon map[string]string, warn func(string)) (container.CreateOptions, error) {
+	bad := func(format string, args ...any) error {
+		return errclass.New(ErrInvalid, "service %q: "+format, append([]any{s.Name}, args...)...)
+	}
+	o := container.CreateOptions{
+		Name: ContainerName(p.Name, s.Name, s.ContainerName, n), Image: p.ImageName(s),
+		Cmd: s.Command, WorkDir: s.WorkingDir, User: s.User, Hostname: s.Hostname,
+		Restart: restartPolicy(s), StopSignal: s.StopSignal, Privileged: s.Privileged, ReadOnly: s.ReadOnly,
+		TTY: s.Tty, Interactive: s.StdinOpen, Sysctls: s.Sysctls, ShmSize: int64(s.ShmSize), GroupAdd: s.GroupAdd,
+		CapAdd: s.CapAdd, CapDrop: s.CapDrop, DNS: s.DNS, DNSSearch: s.DNSSearch, DNSOptions: s.DNSOpts,
+		Init: s.Init != nil && *s.Init, Expose: s.Expose, Pull: pullPolicy(s.PullPolicy),
+	}
+	if s.Entrypoint != nil {
+		o.Entrypoint = s.Entrypoint
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Environment)) {
+		if v := s.Environment[k]; v != nil {
+			o.Env = append(o.Env, k+"="+*v)
+		}
+	}
+	o.Labels = maps.Clone(s.Labels)
+	if o.Labels == nil {
+		o.Labels = map[string]string{}
+	}
+	maps.Copy(o.Labels, map[string]string{
+		LabelProject: p.Name, LabelService: s.Name, LabelNumber: strconv.Itoa(n), LabelOneoff: "False",
+		LabelHash: hash, LabelWorkingDir: p.WorkingDir, LabelConfigFiles: strings.Join(p.ComposeFiles, ","),
+		LabelVersion: ComposeVersion, LabelDependsOn: dependsOnLabel(s),
+	})
+	if s.StopGracePeriod != nil {
+		t := int(time.Duration(*s.StopGracePeriod).Seconds())
+		o.StopTimeout = &t
+	}
+	for name, u := range s.Ulimits {
+		soft, hard := u.Soft, u.Hard
+		if u.Single != 0 {
+			soft, hard = u.Single, u.Single
+		}
+		o.Ulimits = append(o.Ulimits, specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(name), Soft: uint64(soft), Hard: uint64(hard)})
+	}
+	for _, t := range s.Tmpfs {
+		m, err := container.ParseTmpfs(t)
+		if err != nil {
+			return o, bad("%v", err)
+		}
+		o.Tmpfs = append(o.Tmpfs, m)
+	}
+	for _, d := range s.Devices {
+		o.Devices = append(o.Devices, runtime.Device{Host: d.Source, Container: d.Target, Permissions: d.Permissions})
+	}
+	for _, so := range s.SecurityOpt {
+		switch so {
+		case "no-new-privileges", "no-new-privileges:true", "no-new-privileges=true":
+			o.NoNewPrivileges = true
+		case "seccomp=unconfined", "seccomp:unconfined":
+			o.Unconfined = true
+		default:
+			return o, bad("security_opt %q is not supported yet (no-new-privileges and seccomp=unconfined are)", so)
+		}
+	}
+	o.Resources = resources(s)
+	if hc := s.HealthCheck; hc != nil {
+		if hc.Disable {
+			o.NoHealthcheck = true
+		} else {
+			test, err := container.ParseHealthTest(hc.Test)
+			if err != nil {
+				return o, bad("%v", err)
+			}
+			h := &container.Healthcheck{Test: test}
+			for _, d := range []struct {
+				from *types.Duration
+				to   *time.Duration
+			}{{hc.Interval, &h.Interval}, {hc.Timeout, &h.Timeout}, {hc.StartPeriod, &h.StartPeriod}, {hc.StartInterval, &h.StartInterval}} {
+				if d.from != nil {
+					*d.to = time.Duration(*d.from)
+				}
+			}
+			if hc.Retries != nil {
+				h.Retries = int(*hc.Retries)
+			}
+			o.Healthcheck = h
+		}
+	}
+	if err := logOptions(s, &o); err != nil {
+		return o, bad("%v", err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.ExtraHosts)) {
+		for _, ip := range s.ExtraHosts[name] {
+			o.ExtraHosts = append(o.ExtraHosts, name+":"+ip)
+		}
+	}
+	if err := networkOptions(p, s, &o); err != nil {
+		return o, err
+	}
+	for _, port := range s.Ports {
+		spec := strconv.Itoa(int(port.Target)) + "/" + cmp.Or(port.Protocol, "tcp")
+		if port.Published != "" {
+			spec = port.Published + ":" + spec
+			if port.HostIP != "" {
+				spec = port.HostIP + ":" + spec
+			}
+		} else if port.HostIP != "" {
+			spec = port.HostIP + "::" + spec
+		}
+		ms, err := netns.ParsePorts(spec)
+		if err != nil {
+			return o, bad("%v", err)
+		}
+		o.Ports = append(o.Ports, ms...)
+	}
+	for _, l := range s.Links {
+		svc, alias, _ := strings.Cut(l, ":")
+		target := svc
+		if other, err := p.GetService(svc); err == nil {
+			target = ContainerName(p.Name, svc, other.ContainerName, 1)
+		}
+		o.Links = append(o.Links, target+":"+cmp.Or(alias, svc))
+	}
+	var err error
+	if o.Mounts, err = mounts(p, s, anon, warn); err != nil {
+		return o, err
+	}
+	for _, vf := range s.VolumesFrom {
+		ref, mode, _ := strings.Cut(vf, ":")
+		if name, ok := strings.CutPrefix(ref, "container:"); ok {
+			ref = name
+		} else {
+			svc := strings.TrimPrefix(ref, "service:")
+			other, err := p.GetService(svc)
+			if err != nil {
+				return o, bad("volumes_from: no such service: %s", svc)
+			}
+			ref = ContainerName(p.Name, svc, other.ContainerName, 1)
+		}
+		if mode != "" {
+			ref += ":" + mode
+		}
+		o.VolumesFrom = append(o.VolumesFrom, ref)
+	}
+	return o, nil
+}
+
+// restartPolicy is restart:, or deploy.restart_policy in Docker's terms.
+func restartPolicy(s types.ServiceConfig) string {
+	if s.Deploy == nil || s.Deploy.RestartPolicy == nil {
+		return s.Restart
+	}
+	rp := s.Deploy.RestartPolicy
+	switch rp.Condition {
+	case "none":
+		return "no"
+	case "on-failure":
+		if rp.MaxAttempts != nil {
+			return fmt.Sprintf("on-failure:%d", *rp.MaxAttempts)
+		}
+		return "on-failure"
+	}
+	return "always"
+}
+
+func pullPolicy(p string) string {
+	switch p {
+	case types.PullPolicyAlways, types.PullPolicyNever:
+		return p
+	}
+	return "missing"
+}
+
+// dependsOnLabel is compose's com.docker.compose.depends_on:
+// service:condition:restart, comma-separated.
+func dependsOnLabel(s types.ServiceConfig) string {
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(s.DependsOn)) {
+		d := s.DependsOn[name]
+		parts = append(parts, fmt.Sprintf("%s:%s:%t", name, d.Condition, d.Restart))
+	}
+	return strings.Join(parts, ",")
+}
+
+// resources are the service's limits: the short keys, then deploy's.
+func resources(s types.ServiceConfig) runtime.Resources {
+	r := runtime.Resources{Memory: int64(s.MemLimit), MemorySwap: int64(s.MemSwapLimit), MemoryReservation: int64(s.MemReservation),
+		CPUShares: uint64(s.CPUShares), CpusetCpus: s.CPUSet, PidsLimit: s.PidsLimit}
+	cpus := float64(s.CPUS)
+	if s.Deploy != nil {
+		if l := s.Deploy.Resources.Limits; l != nil {
+			if l.MemoryBytes != 0 {
+				r.Memory = int64(l.MemoryBytes)
+			}
+			if l.NanoCPUs != 0 {
+				cpus = float64(l.NanoCPUs)
+			}
+			if l.Pids != 0 {
+				r.PidsLimit = l.Pids
+			}
+		}
+		if rv := s.Deploy.Resources.Reservations; rv != nil && rv.MemoryBytes != 0 {
+			r.MemoryReservation = int64(rv.MemoryBytes)
+		}
+	}
+	if cpus > 0 {
+		r.CPUQuota, r.CPUPeriod = int64(cpus*100000), 100000
+	}
+	if s.OomScoreAdj != 0 {
+		v := int(s.OomScoreAdj)
+		r.OOMScoreAdj = &v
+	}
+	return r
+}
+
+// logOptions reads the json-file options berth's log honours.
+func logOptions(s types.ServiceConfig, o *container.CreateOptions) error {
+	if s.Logging == nil {
+		return nil
+	}
+	if d := s.Logging.Driver; d != "" && d != "json-file" && d != "local" {
+		return fmt.Errorf("logging driver %q is not supported: berth writes json-file logs", d)
+	}
+	if v := s.Logging.Options["max-size"]; v != "" {
+		n, err := units.RAMInBytes(v)
+		if err != nil {
+			return fmt.Errorf("logging max-size %q: %v", v, err)
+		}
+		o.LogMaxSize = n
+	}
+	if v := s.Logging.Options["max-file"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("logging max-file %q: want a positive number", v)
+		}
+		o.LogMaxFile = n
+	}
+	return nil
+}
+
+// networkOptions places the container: network_mode, or the service's
+// networks in compose's order (priority, then name), each with the
+// service's name and its aliases as DNS names, as compose does.
+func networkOptions(p *project.Project, s types.ServiceConfig, o *container.CreateOptions) error {
+	switch mode := s.NetworkMode; {
+	case mode == "host":
+		o.HostNetwork = true
+		return nil
+	case mode == "none":
+		o.NoNetwork = true
+		return nil
+	case strings.HasPrefix(mode, "service:"):
+		svc := strings.TrimPrefix(mode, "service:")
+		other, err := p.GetService(svc)
+		if err != nil {
+			return errclass.New(ErrInvalid, "service %q: network_mode: no such service: %s", s.Name, svc)
+		}
+		o.NetworkContainer = ContainerName(p.Name, svc, other.ContainerName, 1)
+		return nil
+	case strings.HasPrefix(mode, "container:"):
+		o.NetworkContainer = strings.TrimPrefix(mode, "container:")
+		return nil
+	case mode != "" && mode != "bridge" && mode != "default":
+		o.Networks = []string{mode}
+		return nil
+	}
+	o.NetworkAliases = map[string][]string{}
+	for _, key := range s.NetworksByPriority() {
+		n, ok := p.Networks[key]
+		if !ok {
+			return errclass.New(ErrInvalid, "service %q refers to undefined network %s", s.Name, key)
+		}
+		o.Networks = append(o.Networks, n.Name)
+		aliases := []string{s.Name}
+		if cfg := s.Networks[key]; cfg != nil {
+			aliases = append(aliases, cfg.Aliases...)
+			if cfg.Ipv4Address != "" {
+				if len(o.Networks) > 1 {
+					return errclass.New(ErrInvalid, "service %q: ipv4_address is supported on the first network only", s.Name)
+				}
+				ip, err := netip.ParseAddr(cfg.Ipv4Address)
+				if err != nil {
+					return errclass.New(ErrInvalid, "service %q: invalid ipv4_address %q", s.Name, cfg.Ipv4Address)
+				}
+				o.IP = ip
+			}
+		}
+		o.NetworkAliases[n.Name] = aliases
+	}
+	return nil
+}
+
+// mounts are the service's volumes as mount requests. A named volume is
+// the project's (<project>_<name>, or its external name); an anonymous one
+// is the predecessor's, from anon, when there is one.
+func mounts(p *project.Project, s types.ServiceConfig, anon map[string]string, warn func(string)) ([]volumes.Spec, error) {
+	var out []volumes.Spec
+	for _, v := range s.Volumes {
+		sp := volumes.Spec{Type: v.Type, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly}
+		switch v.Type {
+		case types.VolumeTypeVolume:
+			if v.Source == "" {
+				sp.Source = anon[v.Target]
+			} else if cfg, ok := p.Volumes[v.Source]; ok {
+				sp.Source = cfg.Name
+			} else {
+				return nil, errclass.New(ErrInvalid, "service %q refers to undefined volume %s", s.Name, v.Source)
+			}
+			if v.Volume != nil {
+				sp.NoCopy, sp.Subpath = v.Volume.NoCopy, v.Volume.Subpath
+			}
+		case types.VolumeTypeBind:
+			sp.CreateHostPath = true
+			if v.Bind != nil {
+				sp.Propagation = v.Bind.Propagation
+				sp.CreateHostPath = bool(v.Bind.CreateHostPath)
+				if v.Bind.SELinux != "" {
+					warn(fmt.Sprintf("service %q: volume %s: SELinux relabelling (%s) is ignored: this host has no SELinux", s.Name, v.Target, v.Bind.SELinux))
+				}
+			}
+		case types.VolumeTypeTmpfs:
+			if v.Tmpfs != nil {
+				sp.TmpfsSize, sp.TmpfsMode = int64(v.Tmpfs.Size), os.FileMode(v.Tmpfs.Mode)
+			}
+		default:
+			return nil, errclass.New(ErrInvalid, "service %q: volume type %q is not supported", s.Name, v.Type)
+		}
+		out = append(out, sp)
+	}
+	return out, nil
+}

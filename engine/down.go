@@ -1,0 +1,336 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/netns"
+	"github.com/berth-dev/berth/volumes"
+)
+
+// layers groups containers by dependency, from their
+// com.docker.compose.depends_on labels, so that stop, start and down need
+// no compose file: each layer depends only on earlier ones. Containers
+// whose dependencies form no order (a cycle) come last, together.
+func layers(ms []Member) [][]Member {
+	deps := map[string][]string{}
+	services := map[string]bool{}
+	for _, m := range ms {
+		services[m.Service] = true
+		for _, d := range strings.Split(m.Record.Config.Labels[LabelDependsOn], ",") {
+			if name, _, _ := strings.Cut(d, ":"); name != "" {
+				deps[m.Service] = append(deps[m.Service], name)
+			}
+		}
+	}
+	placed := map[string]bool{}
+	var out [][]Member
+	for len(placed) < len(services) {
+		var next []string
+		for s := range services {
+			if placed[s] {
+				continue
+			}
+			ready := true
+			for _, d := range deps[s] {
+				if services[d] && !placed[d] {
+					ready = false
+				}
+			}
+			if ready {
+				next = append(next, s)
+			}
+		}
+		if len(next) == 0 { // a cycle: the rest at once
+			for s := range services {
+				if !placed[s] {
+					next = append(next, s)
+				}
+			}
+		}
+		var layer []Member
+		for _, m := range ms {
+			if slices.Contains(next, m.Service) {
+				layer = append(layer, m)
+			}
+		}
+		for _, s := range next {
+			placed[s] = true
+		}
+		out = append(out, layer)
+	}
+	return out
+}
+
+// each runs fn on every container, layer by layer (reversed: dependents
+// first), the containers of a layer at once; errors are joined, and a
+// failed layer stops the later ones.
+func each(ms []Member, reverse bool, fn func(Member) error) error {
+	ls := layers(ms)
+	if reverse {
+		slices.Reverse(ls)
+	}
+	for _, layer := range ls {
+		var wg sync.WaitGroup
+		errs := make([]error, len(layer))
+		for i, m := range layer {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = fn(m)
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stopTimeout is -t as the container manager takes it: negative for each
+// container's own grace period.
+func stopTimeout(t *int) time.Duration {
+	if t == nil {
+		return -1
+	}
+	return time.Duration(*t) * time.Second
+}
+
+// DownOptions shape Down, as docker compose down's flags do.
+type DownOptions struct {
+	// Services, when given, limits down to their containers; networks
+	// and volumes then stay.
+	Services []string
+	// Volumes removes the project's named volumes and its containers'
+	// anonymous ones (-v).
+	Volumes bool
+	// RemoveOrphans also removes containers of services the files no
+	// longer have; without the files (known empty) every container of the
+	// project goes anyway.
+	RemoveOrphans bool
+	// Known are the services of the project's files; nil when down runs
+	// from labels alone.
+	Known   []string
+	Timeout *int
+}
+
+// Down stops and removes the project's containers (dependents first,
+// one-off containers included), then its networks and, with Volumes, its
+// volumes: all found by their labels, so the files are not needed.
+func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
+	ms, err := e.Members(ctx, name, o.Services...)
+	if err != nil {
+		return err
+	}
+	var gone, orphans []Member
+	for _, m := range ms {
+		if o.Known != nil && !m.Oneoff && !slices.Contains(o.Known, m.Service) && !o.RemoveOrphans {
+			orphans = append(orphans, m)
+			continue
+		}
+		gone = append(gone, m)
+	}
+	if len(orphans) > 0 {
+		var names []string
+		for _, m := range orphans {
+			names = append(names, m.Record.Name)
+		}
+		e.warn(fmt.Sprintf("Found orphan containers (%s) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.", strings.Join(names, ", ")))
+	}
+	if err := each(gone, true, func(m Member) error {
+		return e.removeMember(ctx, m, stopTimeout(o.Timeout), o.Volumes)
+	}); err != nil {
+		return err
+	}
+	if len(o.Services) > 0 {
+		return nil
+	}
+	var errs []error
+	store, done, err := e.networks()
+	if err != nil {
+		return err
+	}
+	defer done()
+	list, err := store.List()
+	if err != nil {
+		return err
+	}
+	for _, n := range list {
+		if n.Labels[LabelProject] != name {
+			continue
+		}
+		e.event("Network", n.Name, "Removing")
+		if _, err := store.Remove(ctx, n.ID, func(network string) []string { return e.Containers.NetworkUsers(ctx, network) }); err != nil {
+			if errors.Is(err, netns.ErrConflict) {
+				e.warn(err.Error())
+				continue
+			}
+			errs = append(errs, err)
+			continue
+		}
+		e.event("Network", n.Name, "Removed")
+	}
+	if o.Volumes {
+		vols, err := e.Containers.Volumes.List()
+		if err != nil {
+			return err
+		}
+		for _, v := range vols {
+			if v.Labels[LabelProject] != name {
+				continue
+			}
+			e.event("Volume", v.Name, "Removing")
+			if err := e.Containers.Volumes.Remove(ctx, v.Name, e.Containers.VolumeUsers(v.Name)); err != nil && !errors.Is(err, volumes.ErrNotFound) {
+				errs = append(errs, err)
+				continue
+			}
+			e.event("Volume", v.Name, "Removed")
+		}
+	}
+	if len(errs) == 0 && len(orphans) == 0 {
+		os.RemoveAll(filepath.Join(e.root, "projects", name))
+	}
+	return errors.Join(errs...)
+}
+
+// removeMember stops and removes one container.
+func (e *Engine) removeMember(ctx context.Context, m Member, timeout time.Duration, anonymous bool) error {
+	if m.State.Running() || m.State.Status == container.Restarting {
+		e.event("Container", m.Record.Name, "Stopping")
+		if err := e.Containers.Stop(ctx, m.Record.ID, timeout, ""); err != nil {
+			return err
+		}
+		e.event("Container", m.Record.Name, "Stopped")
+	}
+	e.event("Container", m.Record.Name, "Removing")
+	if err := e.Containers.Remove(ctx, m.Record.ID, true, anonymous); err != nil && !errors.Is(err, container.ErrNotFound) {
+		return err
+	}
+	e.event("Container", m.Record.Name, "Removed")
+	return nil
+}
+
+// Stop stops the project's running containers, dependents first.
+func (e *Engine) Stop(ctx context.Context, name string, services []string, timeout *int) error {
+	ms, err := e.Members(ctx, name, services...)
+	if err != nil {
+		return err
+	}
+	return each(ms, true, func(m Member) error {
+		if !m.State.Running() && m.State.Status != container.Restarting {
+			return nil
+		}
+		e.event("Container", m.Record.Name, "Stopping")
+		if err := e.Containers.Stop(ctx, m.Record.ID, stopTimeout(timeout), ""); err != nil {
+			return err
+		}
+		e.event("Container", m.Record.Name, "Stopped")
+		return nil
+	})
+}
+
+// Start starts the project's stopped service containers, dependencies
+// first; one-off containers stay as they are.
+func (e *Engine) Start(ctx context.Context, name string, services []string) error {
+	ms, err := e.Members(ctx, name, services...)
+	if err != nil {
+		return err
+	}
+	if len(ms) == 0 {
+		return errclass.New(ErrNotFound, "no containers to start")
+	}
+	return each(ms, false, func(m Member) error {
+		if m.Oneoff || m.State.Running() {
+			return nil
+		}
+		return e.start(ctx, m.Record.Name, m.Service)
+	})
+}
+
+// Restart stops then starts the project's containers.
+func (e *Engine) Restart(ctx context.Context, name string, services []string, timeout *int) error {
+	if err := e.Stop(ctx, name, services, timeout); err != nil {
+		return err
+	}
+	ms, err := e.Members(ctx, name, services...)
+	if err != nil {
+		return err
+	}
+	return each(ms, false, func(m Member) error {
+		if m.Oneoff {
+			return nil
+		}
+		e.event("Container", m.Record.Name, "Restarting")
+		if _, err := e.Containers.Start(ctx, m.Record.ID, nil); err != nil {
+			return err
+		}
+		e.event("Container", m.Record.Name, "Started")
+		return nil
+	})
+}
+
+// Each applies op (kill, pause, unpause, ...) to the project's containers
+// that pass keep, all at once, reporting what (done) happened to each.
+func (e *Engine) Each(ctx context.Context, name string, services []string, keep func(Member) bool, done string, op func(Member) error) error {
+	ms, err := e.Members(ctx, name, services...)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(ms))
+	for i, m := range ms {
+		if !keep(m) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = op(m); errs[i] == nil {
+				e.event("Container", m.Record.Name, done)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Wait waits until every service container of the project is running and,
+// if it has a healthcheck, healthy (up --wait); a one-shot container that
+// exited 0 counts as done. A container that fails, or turns unhealthy,
+// ends the wait with its error.
+func (e *Engine) Wait(ctx context.Context, name string, services []string) error {
+	ms, err := e.Members(ctx, name, services...)
+	if err != nil {
+		return err
+	}
+	return each(ms, false, func(m Member) error {
+		if m.Oneoff {
+			return nil
+		}
+		if m.Record.Health != nil {
+			if err := e.Containers.WaitHealthy(ctx, m.Record.ID); err != nil {
+				return err
+			}
+			e.event("Container", m.Record.Name, "Healthy")
+			return nil
+		}
+		cur, err := e.Containers.Get(ctx, m.Record.ID)
+		if err != nil {
+			return err
+		}
+		if !cur.State.Running() && cur.State.ExitCode != 0 {
+			return errclass.New(ErrFailed, "container %s exited (%d)", m.Record.Name, cur.State.ExitCode)
+		}
+		return nil
+	})
+}

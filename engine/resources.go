@@ -1,0 +1,141 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+
+	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/netns"
+	"github.com/berth-dev/berth/project"
+	"github.com/berth-dev/berth/volumes"
+)
+
+// ensureNetworks makes the project's networks that its services use and
+// that are not there yet, with compose's labels; an external one must
+// exist. Compose names them <project>_<key> (compose-go has filled in
+// Name).
+func (e *Engine) ensureNetworks(ctx context.Context, p *project.Project, dry bool) error {
+	used := map[string]bool{}
+	for _, s := range p.Services {
+		for key := range s.Networks {
+			used[key] = true
+		}
+	}
+	store, done, err := e.networks()
+	if err != nil {
+		return err
+	}
+	defer done()
+	for _, key := range slices.Sorted(maps.Keys(p.Networks)) {
+		if !used[key] {
+			continue
+		}
+		cfg := p.Networks[key]
+		existing, err := store.Get(cfg.Name)
+		if cfg.External {
+			if err != nil {
+				return errclass.New(ErrNotFound, "network %s declared as external, but could not be found", cfg.Name)
+			}
+			continue
+		}
+		if err == nil {
+			if existing.Labels[LabelProject] != p.Name {
+				e.warn(fmt.Sprintf("a network with name %s exists but was not created for project %q. Set `external: true` to use an existing network", cfg.Name, p.Name))
+			}
+			continue
+		}
+		if !errors.Is(err, netns.ErrNotFound) {
+			return err
+		}
+		if dry {
+			e.event("Network", cfg.Name, "Created (dry run)")
+			continue
+		}
+		o := netns.CreateOptions{Name: cfg.Name, Driver: cfg.Driver, Internal: cfg.Internal, Options: cfg.DriverOpts,
+			Labels: map[string]string{LabelProject: p.Name, LabelNetwork: key, LabelVersion: ComposeVersion}}
+		maps.Copy(o.Labels, cfg.Labels)
+		if len(cfg.Ipam.Config) > 1 {
+			return errclass.New(ErrInvalid, "network %s: berth takes one ipam.config entry per network", key)
+		}
+		if len(cfg.Ipam.Config) == 1 {
+			if o.Subnet, err = subnet(cfg.Ipam.Config[0].Subnet, cfg.Ipam.Config[0].Gateway, cfg.Ipam.Config[0].IPRange, cfg.Ipam.Config[0].AuxiliaryAddresses); err != nil {
+				return errclass.New(ErrInvalid, "network %s: %v", key, err)
+			}
+		}
+		e.event("Network", cfg.Name, "Creating")
+		if _, err := store.Create(ctx, o); err != nil {
+			return err
+		}
+		e.event("Network", cfg.Name, "Created")
+	}
+	return nil
+}
+
+// subnet reads an ipam.config entry.
+func subnet(prefix, gateway, ipRange string, aux map[string]string) (netns.Subnet, error) {
+	var s netns.Subnet
+	var err error
+	if prefix != "" {
+		if s.Prefix, err = netip.ParsePrefix(prefix); err != nil {
+			return s, fmt.Errorf("invalid subnet %q", prefix)
+		}
+	}
+	if gateway != "" {
+		if s.Gateway, err = netip.ParseAddr(gateway); err != nil {
+			return s, fmt.Errorf("invalid gateway %q", gateway)
+		}
+	}
+	if ipRange != "" {
+		if s.Range, err = netip.ParsePrefix(ipRange); err != nil {
+			return s, fmt.Errorf("invalid ip_range %q", ipRange)
+		}
+	}
+	for name, v := range aux {
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return s, fmt.Errorf("invalid aux_address %q", v)
+		}
+		if s.Aux == nil {
+			s.Aux = map[string]netip.Addr{}
+		}
+		s.Aux[name] = a
+	}
+	return s, nil
+}
+
+// ensureVolumes makes the project's named volumes that are not there yet,
+// with compose's labels; an external one must exist.
+func (e *Engine) ensureVolumes(ctx context.Context, p *project.Project, dry bool) error {
+	for _, key := range slices.Sorted(maps.Keys(p.Volumes)) {
+		cfg := p.Volumes[key]
+		_, err := e.Containers.Volumes.Get(cfg.Name)
+		if cfg.External {
+			if err != nil {
+				return errclass.New(ErrNotFound, "external volume %q not found", cfg.Name)
+			}
+			continue
+		}
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, volumes.ErrNotFound) {
+			return err
+		}
+		if dry {
+			e.event("Volume", cfg.Name, "Created (dry run)")
+			continue
+		}
+		labels := map[string]string{LabelProject: p.Name, LabelVolume: key, LabelVersion: ComposeVersion}
+		maps.Copy(labels, cfg.Labels)
+		e.event("Volume", cfg.Name, "Creating")
+		if _, err := e.Containers.Volumes.Create(ctx, cfg.Name, volumes.CreateOptions{Driver: cfg.Driver, Labels: labels, Options: cfg.DriverOpts}); err != nil {
+			return err
+		}
+		e.event("Volume", cfg.Name, "Created")
+	}
+	return nil
+}

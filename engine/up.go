@@ -1,0 +1,443 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/berth-dev/berth/disk"
+	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/project"
+)
+
+// UpOptions shape Up, as docker compose up's flags do.
+type UpOptions struct {
+	// Services are those asked for; none is every service. Their
+	// dependencies come too unless NoDeps.
+	Services []string
+	NoDeps   bool
+	// ForceRecreate recreates every container; NoRecreate none, even
+	// changed ones. AlwaysRecreateDeps recreates the dependencies of the
+	// services asked for.
+	ForceRecreate, NoRecreate, AlwaysRecreateDeps bool
+	// RenewAnonVolumes gives recreated containers fresh anonymous volumes
+	// (-V) instead of their predecessors'.
+	RenewAnonVolumes bool
+	// Scale overrides services' scale (--scale SERVICE=N).
+	Scale         map[string]int
+	RemoveOrphans bool
+	// NoStart creates containers without starting them (create, up
+	// --no-start).
+	NoStart bool
+	// DryRun prints the plan, a reason per container, and changes nothing.
+	DryRun bool
+	// Parallel bounds the services acted on at once; 0 is unbounded.
+	Parallel int
+	// Timeout (seconds) stops containers being recreated or scaled down;
+	// nil: each container's own stop_grace_period.
+	Timeout *int
+}
+
+// Action is what the plan does to one container.
+type Action string
+
+const (
+	Create   Action = "create"
+	Recreate Action = "recreate"
+	Start    Action = "start"
+	Keep     Action = "keep"
+	Remove   Action = "remove"
+)
+
+// Step is one container's part of the plan, with the reason for it.
+type Step struct {
+	Service   string
+	Container string
+	Number    int
+	Action    Action
+	Reason    string
+	old       *member
+}
+
+// Up makes the project run as its files say: networks and volumes first,
+// then each service's containers in dependency order (independent services
+// at once), each created, recreated, started, kept or removed as Plan
+// decides, after the conditions of its depends_on hold. A failure stops
+// what had not begun and leaves what already runs running, as compose
+// does; a second Up after the fix completes the rest.
+func (e *Engine) Up(ctx context.Context, p *project.Project, o UpOptions) error {
+	graph, err := project.NewGraph(p.Project)
+	if err != nil {
+		return err
+	}
+	for name, n := range o.Scale {
+		s, err := p.GetService(name)
+		if err != nil {
+			return errclass.New(ErrNotFound, "no such service: %s", name)
+		}
+		if n > 1 && s.ContainerName != "" {
+			return errclass.New(ErrInvalid, "service %q: can't scale to %d: container_name %q must be unique", name, n, s.ContainerName)
+		}
+	}
+	all, err := e.Containers.List(ctx)
+	if err != nil {
+		return err
+	}
+	current := members(all, p.Name)
+	if err := e.orphans(ctx, p, current, o.RemoveOrphans, o.DryRun); err != nil {
+		return err
+	}
+	services := o.Services
+	if len(services) == 0 {
+		services = graph.Services()
+	}
+	asked := slices.Clone(services)
+	if !o.NoDeps {
+		services = graph.WithDependencies(services...)
+	}
+	// images first, as compose pulls before it makes anything: a missing
+	// image fails the up with nothing made
+	if !o.DryRun {
+		for _, name := range services {
+			s := p.Services[name]
+			if err := e.Containers.EnsureImage(ctx, p.ImageName(s), pullPolicy(s.PullPolicy), e.Pulls); err != nil {
+				return fmt.Errorf("service %q: %w", name, err)
+			}
+		}
+	}
+	if err := e.ensureNetworks(ctx, p, o.DryRun); err != nil {
+		return err
+	}
+	if err := e.ensureVolumes(ctx, p, o.DryRun); err != nil {
+		return err
+	}
+	recreated := map[string]bool{}
+	var mu = make(chan struct{}, 1)
+	return graph.Walk(ctx, project.WalkOptions{Parallel: o.Parallel, Services: services}, func(ctx context.Context, name string) error {
+		s := p.Services[name]
+		if !o.DryRun && !o.NoStart {
+			if err := e.waitDependencies(ctx, p, s); err != nil {
+				return err
+			}
+		}
+		force := o.ForceRecreate || (o.AlwaysRecreateDeps && !slices.Contains(asked, name))
+		reason := "forced (--force-recreate)"
+		mu <- struct{}{}
+		for _, edge := range graph.Needs(name) {
+			if edge.SharesNamespace() && recreated[edge.To] {
+				force, reason = true, fmt.Sprintf("%s, whose namespace it shares, was recreated", edge.To)
+			}
+		}
+		<-mu
+		steps, err := e.plan(p, s, current, o, force, reason)
+		if err != nil {
+			return err
+		}
+		for _, st := range steps {
+			if st.Action == Recreate {
+				mu <- struct{}{}
+				recreated[name] = true
+				<-mu
+			}
+		}
+		return e.apply(ctx, p, s, steps, o)
+	})
+}
+
+// orphans reports, or with remove removes, the project's containers of
+// services its files no longer have.
+func (e *Engine) orphans(ctx context.Context, p *project.Project, current []member, remove, dry bool) error {
+	known := map[string]bool{}
+	for _, name := range append(p.ServiceNames(), p.DisabledServiceNames()...) {
+		known[name] = true
+	}
+	var found []member
+	for _, m := range current {
+		if !known[m.Service] && !m.Oneoff {
+			found = append(found, m)
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	if !remove {
+		var names []string
+		for _, m := range found {
+			names = append(names, m.Record.Name)
+		}
+		e.warn(fmt.Sprintf("Found orphan containers (%s) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.", strings.Join(names, ", ")))
+		return nil
+	}
+	for _, m := range found {
+		if dry {
+			e.event("Container", m.Record.Name, "Removed (dry run): orphan")
+			continue
+		}
+		e.event("Container", m.Record.Name, "Removing")
+		if err := e.Containers.Remove(ctx, m.Record.ID, true); err != nil {
+			return err
+		}
+		e.event("Container", m.Record.Name, "Removed")
+	}
+	return nil
+}
+
+// plan decides, for each container the service should have and each it
+// has, what to do and why.
+func (e *Engine) plan(p *project.Project, s types.ServiceConfig, current []member, o UpOptions, force bool, forceReason string) ([]Step, error) {
+	hash, err := project.ServiceHash(s)
+	if err != nil {
+		return nil, err
+	}
+	want := s.GetScale()
+	if n, ok := o.Scale[s.Name]; ok {
+		want = n
+	}
+	if want > 1 && s.ContainerName != "" {
+		return nil, errclass.New(ErrInvalid, "service %q: can't set container_name and scale to %d: container names must be unique", s.Name, want)
+	}
+	var mine []member
+	for _, m := range current {
+		if m.Service == s.Name && !m.Oneoff {
+			mine = append(mine, m)
+		}
+	}
+	slices.SortFunc(mine, func(a, b member) int { return a.Number - b.Number })
+	imageID := e.Containers.ImageID(p.ImageName(s))
+	var steps []Step
+	used := map[int]bool{}
+	for i := range mine {
+		m := &mine[i]
+		st := Step{Service: s.Name, Container: m.Record.Name, Number: m.Number, old: m}
+		switch {
+		case i >= want:
+			st.Action, st.Reason = Remove, fmt.Sprintf("scaled down to %d", want)
+		case force:
+			st.Action, st.Reason = Recreate, forceReason
+		case m.Hash != hash && !o.NoRecreate:
+			st.Action, st.Reason = Recreate, e.changes(p.Name, s)
+		case imageID != "" && m.Record.ImageID != imageID && !o.NoRecreate:
+			st.Action, st.Reason = Recreate, "image updated"
+		case !m.State.Running() && !o.NoStart:
+			st.Action, st.Reason = Start, "not running"
+		default:
+			st.Action, st.Reason = Keep, "up to date"
+		}
+		if st.Action != Remove {
+			used[m.Number] = true
+		}
+		steps = append(steps, st)
+	}
+	// new containers take the lowest free numbers
+	for n, active := 1, len(used); active < want; n++ {
+		if !used[n] {
+			steps = append(steps, Step{Service: s.Name, Container: ContainerName(p.Name, s.Name, s.ContainerName, n), Number: n, Action: Create, Reason: "missing"})
+			used[n] = true
+			active++
+		}
+	}
+	return steps, nil
+}
+
+// apply carries out a service's steps.
+func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceConfig, steps []Step, o UpOptions) error {
+	hash, err := project.ServiceHash(s)
+	if err != nil {
+		return err
+	}
+	if o.DryRun {
+		for _, st := range steps {
+			e.event("Container", st.Container, fmt.Sprintf("%s (dry run): %s", st.Action, st.Reason))
+		}
+		return nil
+	}
+	timeout := time.Duration(-1)
+	if o.Timeout != nil {
+		timeout = time.Duration(*o.Timeout) * time.Second
+	}
+	for _, st := range steps {
+		switch st.Action {
+		case Keep:
+			e.event("Container", st.Container, "Running")
+		case Start:
+			if err := e.start(ctx, st.Container, s.Name); err != nil {
+				return err
+			}
+		case Remove:
+			e.event("Container", st.Container, "Stopping")
+			if err := e.Containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
+				return err
+			}
+			e.event("Container", st.Container, "Removing")
+			if err := e.Containers.Remove(ctx, st.old.Record.ID, true, true); err != nil {
+				return err
+			}
+			e.event("Container", st.Container, "Removed")
+		case Create, Recreate:
+			anon := map[string]string{}
+			if st.Action == Recreate {
+				e.event("Container", st.Container, "Recreate")
+				if !o.RenewAnonVolumes {
+					for _, u := range st.old.Record.Volumes {
+						if u.Anonymous {
+							anon[u.Target] = u.Name
+						}
+					}
+				}
+				if err := e.Containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
+					return err
+				}
+				// the anonymous volumes stay for the successor, unless -V
+				if err := e.Containers.Remove(ctx, st.old.Record.ID, true, o.RenewAnonVolumes); err != nil {
+					return err
+				}
+			} else {
+				e.event("Container", st.Container, "Creating")
+			}
+			co, err := containerOptions(p, s, st.Number, hash, anon, e.warn)
+			if err != nil {
+				return err
+			}
+			if _, err := e.Containers.Create(ctx, co); err != nil {
+				return fmt.Errorf("service %q: %w", s.Name, err)
+			}
+			if st.Action == Recreate {
+				e.event("Container", st.Container, "Recreated")
+			} else {
+				e.event("Container", st.Container, "Created")
+			}
+			if !o.NoStart {
+				if err := e.start(ctx, st.Container, s.Name); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return e.remember(p.Name, s)
+}
+
+func (e *Engine) start(ctx context.Context, name, service string) error {
+	e.event("Container", name, "Starting")
+	if _, err := e.Containers.Start(ctx, name, nil); err != nil {
+		return errclass.Wrap(ErrFailed, err, fmt.Sprintf("service %q: starting %s: %v", service, name, err))
+	}
+	e.event("Container", name, "Started")
+	return nil
+}
+
+// waitDependencies blocks until the conditions of the service's depends_on
+// hold: started (the walk's order already says so), completed
+// successfully (each container of the dependency exited 0), or healthy.
+func (e *Engine) waitDependencies(ctx context.Context, p *project.Project, s types.ServiceConfig) error {
+	for _, dep := range slices.Sorted(maps.Keys(s.DependsOn)) {
+		cfg := s.DependsOn[dep]
+		if _, err := p.GetService(dep); err != nil {
+			if !cfg.Required {
+				e.warn(fmt.Sprintf("service %q: optional dependency %q is not in the project", s.Name, dep))
+				continue
+			}
+			return errclass.New(ErrNotFound, "service %q depends on undefined service %q", s.Name, dep)
+		}
+		if cfg.Condition == types.ServiceConditionStarted || cfg.Condition == "" {
+			continue
+		}
+		ms, err := e.Members(ctx, p.Name, dep)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if m.Oneoff {
+				continue
+			}
+			switch cfg.Condition {
+			case types.ServiceConditionCompletedSuccessfully:
+				e.event("Container", m.Record.Name, "Waiting")
+				code, err := e.Containers.Wait(ctx, m.Record.ID)
+				if err != nil {
+					return err
+				}
+				if code != 0 {
+					return errclass.New(ErrFailed, "service %q didn't complete successfully: exit %d", dep, code)
+				}
+				e.event("Container", m.Record.Name, "Exited")
+			case types.ServiceConditionHealthy:
+				e.event("Container", m.Record.Name, "Waiting")
+				if err := e.Containers.WaitHealthy(ctx, m.Record.ID); err != nil {
+					return errclass.Wrap(ErrFailed, err, fmt.Sprintf("dependency failed to start: %v", err))
+				}
+				e.event("Container", m.Record.Name, "Healthy")
+			default:
+				return errclass.New(ErrInvalid, "service %q: unknown depends_on condition %q", s.Name, cfg.Condition)
+			}
+		}
+	}
+	return nil
+}
+
+// remember keeps the service's configuration as it was applied, so that a
+// later plan can say what changed (<root>/projects/<project>/<service>.json).
+func (e *Engine) remember(projectName string, s types.ServiceConfig) error {
+	data, err := project.HashedForm(s)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(e.root, "projects", projectName, s.Name+".json")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return disk.WriteFile(path, data, 0o600)
+}
+
+// changes says what changed in a service since it was last applied:
+// "environment.FOO changed, image changed", or "configuration changed"
+// when berth has no earlier copy.
+func (e *Engine) changes(projectName string, s types.ServiceConfig) string {
+	before, err := os.ReadFile(filepath.Join(e.root, "projects", projectName, s.Name+".json"))
+	if err != nil {
+		return "configuration changed"
+	}
+	after, err := project.HashedForm(s)
+	if err != nil {
+		return "configuration changed"
+	}
+	var a, b map[string]any
+	if json.Unmarshal(before, &a) != nil || json.Unmarshal(after, &b) != nil {
+		return "configuration changed"
+	}
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(union(a, b))) {
+		if fmt.Sprint(a[k]) == fmt.Sprint(b[k]) {
+			continue
+		}
+		am, aok := a[k].(map[string]any)
+		bm, bok := b[k].(map[string]any)
+		if (aok || a[k] == nil) && (bok || b[k] == nil) {
+			for _, sub := range slices.Sorted(maps.Keys(union(am, bm))) {
+				if fmt.Sprint(am[sub]) != fmt.Sprint(bm[sub]) {
+					out = append(out, k+"."+sub+" changed")
+				}
+			}
+			continue
+		}
+		out = append(out, k+" changed")
+	}
+	if len(out) == 0 {
+		return "configuration changed"
+	}
+	return strings.Join(out, ", ")
+}
+
+func union(a, b map[string]any) map[string]any {
+	out := map[string]any{}
+	maps.Copy(out, a)
+	maps.Copy(out, b)
+	return out
+}

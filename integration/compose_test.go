@@ -1,0 +1,350 @@
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// composeRoot is a berth root with the busybox image bb:1 and a project
+// directory holding compose.yaml; compose runs berth there.
+func composeRoot(t *testing.T, yaml string) (dir, root string, compose func(args ...string) result) {
+	t.Helper()
+	root, _ = busyboxRoot(t)
+	keepForwarding(t)
+	dir = project(t, map[string]string{"compose.yaml": yaml})
+	compose = func(args ...string) result {
+		t.Helper()
+		return berth(t, dir, "", append([]string{"--root", root}, args...)...)
+	}
+	t.Cleanup(func() { compose("down", "-v", "-t", "0", "--remove-orphans") })
+	return dir, root, compose
+}
+
+const stack = `name: shop
+services:
+  db:
+    image: bb:1
+    command: ["sh", "-c", "echo $$GREETING > /data/greeting; while true; do busybox nc -l -p 6379 -e cat /data/greeting; done"]
+    environment: {GREETING: hello from db}
+    volumes: [data:/data]
+    healthcheck:
+      test: ["CMD-SHELL", "test -s /data/greeting"]
+      interval: 200ms
+  migrate:
+    image: bb:1
+    command: ["sh", "-c", "echo migrated"]
+    depends_on:
+      db: {condition: service_healthy}
+  web:
+    image: bb:1
+    command: ["sh", "-c", "while true; do busybox nc -l -p 7000 -e busybox nc db 6379; done"]
+    ports: ["127.0.0.1::7000"]
+    depends_on:
+      migrate: {condition: service_completed_successfully}
+volumes:
+  data: {}
+`
+
+// TestComposeUp: a stack with a healthy database on a named volume, a
+// one-shot migration and a web front that reaches the database by its
+// service name through the embedded DNS, published on the host; a second
+// up changes nothing; a changed service alone is recreated, with the
+// reason; down removes containers and network but not the volume, down -v
+// the volume too; ps and logs work from labels without the file.
+func TestComposeUp(t *testing.T) {
+	dir, root, compose := composeRoot(t, stack)
+	r := compose("up", "-d", "--wait")
+	if r.code != 0 {
+		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{" Network shop_default  Created", " Volume shop_data  Created", " Container shop-db-1  Healthy", " Container shop-migrate-1  Exited", " Container shop-web-1  Started"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("up's progress lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	ps := compose("ps", "-a", "--format", "{{.Name}} {{.Service}} {{.State}} {{.Health}} {{.ExitCode}}").stdout
+	if ps != "shop-db-1 db running healthy 0\nshop-migrate-1 migrate exited  0\nshop-web-1 web running  0\n" {
+		t.Errorf("ps -a:\n%s", ps)
+	}
+	port := strings.TrimSpace(compose("port", "web", "7000").stdout)
+	if got := greeting(port); got != "hello from db\n" {
+		t.Errorf("through web's published port %s: %q", port, got)
+	}
+	if logs := compose("logs", "migrate").stdout; logs != "migrate-1 | migrated\n" {
+		t.Errorf("logs migrate: %q", logs)
+	}
+	// again: nothing to do
+	if r := compose("up", "-d"); r.code != 0 || strings.Contains(r.stderr, "Recreate") || strings.Contains(r.stderr, "Creat") {
+		t.Errorf("a second up: exit %d\n%s", r.code, r.stderr)
+	}
+	// a changed environment recreates db alone; the plan says why
+	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(strings.Replace(stack, "hello from db", "hello again", 1)), 0o644)
+	if r := compose("--dry-run", "up", "-d"); !strings.Contains(r.stderr, "Container shop-db-1  recreate (dry run): environment.GREETING changed") ||
+		!strings.Contains(r.stderr, "Container shop-web-1  keep (dry run)") {
+		t.Errorf("dry run:\n%s", r.stderr)
+	}
+	if r := compose("up", "-d", "--wait"); r.code != 0 || !strings.Contains(r.stderr, "Container shop-db-1  Recreated") || strings.Contains(r.stderr, "shop-web-1  Recreate") {
+		t.Errorf("up after a change: exit %d\n%s", r.code, r.stderr)
+	}
+	if got := greeting(port); got != "hello again\n" {
+		t.Errorf("after the change: %q", got)
+	}
+	// from labels alone, elsewhere
+	elsewhere := t.TempDir()
+	other := func(args ...string) result {
+		return berth(t, elsewhere, "", append([]string{"--root", root}, args...)...)
+	}
+	if ps := other("-p", "shop", "ps", "--services").stdout; ps != "db\nweb\n" {
+		t.Errorf("ps --services without the file: %q", ps)
+	}
+	if r := other("-p", "shop", "down", "-t", "1"); r.code != 0 || !strings.Contains(r.stderr, "Network shop_default  Removed") {
+		t.Errorf("down without the file: exit %d\n%s", r.code, r.stderr)
+	}
+	if ps := compose("ps", "-a", "-q").stdout; ps != "" {
+		t.Errorf("containers left after down: %q", ps)
+	}
+	if vols := compose("volume", "ls", "-q").stdout; vols != "shop_data\n" {
+		t.Errorf("down removed the volume, or left others: %q", vols)
+	}
+	// the data is still there for the next up; down -v removes it
+	if r := compose("up", "-d", "--wait", "db"); r.code != 0 {
+		t.Fatalf("up db: %s", r.stderr)
+	}
+	if r := compose("down", "-v", "-t", "1"); r.code != 0 || !strings.Contains(r.stderr, "Volume shop_data  Removed") {
+		t.Errorf("down -v: exit %d\n%s", r.code, r.stderr)
+	}
+	if vols := compose("volume", "ls", "-q").stdout; vols != "" {
+		t.Errorf("volumes after down -v: %q", vols)
+	}
+}
+
+// TestComposeScale: replicas are numbered, resolve together under the
+// service's name, and go highest first when scaled down.
+func TestComposeScale(t *testing.T) {
+	_, _, compose := composeRoot(t, `name: sc
+services:
+  api:
+    image: bb:1
+    command: ["sleep", "60"]
+    init: true
+  client:
+    image: bb:1
+    command: ["sleep", "60"]
+    init: true
+`)
+	if r := compose("up", "-d", "--scale", "api=3"); r.code != 0 {
+		t.Fatalf("up --scale: %s", r.stderr)
+	}
+	if ps := compose("ps", "--format", "{{.Name}}", "api").stdout; ps != "sc-api-1\nsc-api-2\nsc-api-3\n" {
+		t.Errorf("ps after scale 3: %q", ps)
+	}
+	out := compose("exec", "-T", "client", "busybox", "nslookup", "-type=a", "api").stdout
+	if n := strings.Count(out, "Address: 10.") + strings.Count(out, "Address: 172.") + strings.Count(out, "Address: 192."); n != 3 {
+		t.Errorf("api resolves to %d addresses, want 3:\n%s", n, out)
+	}
+	if r := compose("up", "-d", "--scale", "api=1"); r.code != 0 || !strings.Contains(r.stderr, "sc-api-3  Removed") {
+		t.Errorf("scale down: exit %d\n%s", r.code, r.stderr)
+	}
+	if ps := compose("ps", "--format", "{{.Name}}", "api").stdout; ps != "sc-api-1\n" {
+		t.Errorf("ps after scale 1: %q", ps)
+	}
+	if r := compose("up", "-d", "--scale", "nope=2"); r.code == 0 || !strings.Contains(r.stderr, "no such service: nope") {
+		t.Errorf("scale of an unknown service: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// TestComposeFailures: a dependency that never gets healthy stops up,
+// naming it and its last health output, and what already ran stays; a
+// failed one-shot dependency stops up with its exit code; orphans are
+// reported, then removed with --remove-orphans.
+func TestComposeFailures(t *testing.T) {
+	dir, _, compose := composeRoot(t, `name: bad
+services:
+  db:
+    image: bb:1
+    command: ["sleep", "60"]
+    init: true
+    healthcheck:
+      test: ["CMD-SHELL", "echo not yet; false"]
+      interval: 100ms
+      retries: 2
+  web:
+    image: bb:1
+    command: ["sleep", "60"]
+    depends_on:
+      db: {condition: service_healthy}
+`)
+	r := compose("up", "-d")
+	if r.code == 0 || !strings.Contains(r.stderr, "dependency failed to start: container bad-db-1 is unhealthy: not yet") {
+		t.Errorf("unhealthy dependency: exit %d\n%s", r.code, r.stderr)
+	}
+	if ps := compose("ps", "-a", "--format", "{{.Name}} {{.State}} {{.Health}}").stdout; ps != "bad-db-1 running unhealthy\n" {
+		t.Errorf("after the failed up: %q", ps)
+	}
+	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(`name: bad
+services:
+  job:
+    image: bb:1
+    command: ["sh", "-c", "exit 3"]
+  web:
+    image: bb:1
+    command: ["sleep", "60"]
+    depends_on:
+      job: {condition: service_completed_successfully}
+`), 0o644)
+	r = compose("up", "-d")
+	if r.code == 0 || !strings.Contains(r.stderr, `service "job" didn't complete successfully: exit 3`) || !strings.Contains(r.stderr, "Found orphan containers (bad-db-1)") {
+		t.Errorf("failed job: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := compose("up", "-d", "--remove-orphans", "job"); !strings.Contains(r.stderr, "bad-db-1  Removed") {
+		t.Errorf("--remove-orphans: exit %d\n%s", r.code, r.stderr)
+	}
+	// an image that is not there (and may not be pulled): nothing is made
+	os.WriteFile(filepath.Join(dir, "other.yaml"), []byte("name: other\nservices:\n  x:\n    image: nosuch:1\n    pull_policy: never\n"), 0o644)
+	if r := compose("-f", "other.yaml", "up", "-d"); r.code == 0 || !strings.Contains(r.stderr, `service "x"`) || !strings.Contains(r.stderr, "nosuch") {
+		t.Errorf("a missing image: exit %d, %q", r.code, r.stderr)
+	}
+	if nets := compose("network", "ls", "--format", "{{.Name}}").stdout; strings.Contains(nets, "other_default") {
+		t.Errorf("a failed up left its network: %q", nets)
+	}
+	if r := compose("up", "-d", "--exit-code-from", "nope"); r.code != 125 {
+		t.Errorf("--exit-code-from an unknown service: exit %d, %q", r.code, r.stderr)
+	}
+	if r := compose("up", "-d", "--abort-on-container-exit"); r.code != 125 || !strings.Contains(r.stderr, "incompatible with --detach") {
+		t.Errorf("-d with --abort-on-container-exit: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// TestComposeAttached: attached up streams prefixed logs; with
+// --exit-code-from it returns that service's code once it exits and stops
+// the rest; a plain attached up stops gracefully on SIGINT.
+func TestComposeAttached(t *testing.T) {
+	dir, root, compose := composeRoot(t, `name: att
+services:
+  job:
+    image: bb:1
+    command: ["sh", "-c", "echo working; sleep 0.3; exit 4"]
+  svc:
+    image: bb:1
+    command: ["sh", "-c", "echo serving; exec sleep 60"]
+    init: true
+`)
+	r := compose("up", "--exit-code-from", "job")
+	if r.code != 4 || !strings.Contains(r.stdout, "job-1 | working\n") || !strings.Contains(r.stdout, "svc-1 | serving\n") ||
+		!strings.Contains(r.stdout, "job-1 exited with code 4") {
+		t.Errorf("up --exit-code-from job: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if ps := compose("ps", "-q").stdout; ps != "" {
+		t.Errorf("still running after the abort: %q", ps)
+	}
+	// SIGINT: graceful stop
+	cmd := exec.Command(berthBin, "--root", root, "up", "svc")
+	cmd.Dir = dir
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100 && !strings.Contains(compose("ps", "--format", "{{.State}}", "svc").stdout, "running"); i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("up did not stop on SIGINT:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "Gracefully stopping... (press Ctrl+C again to force)") || cmd.ProcessState.ExitCode() != 130 {
+		t.Errorf("SIGINT: exit %d\n%s", cmd.ProcessState.ExitCode(), out.String())
+	}
+	if ps := compose("ps", "-q").stdout; ps != "" {
+		t.Errorf("running after SIGINT: %q", ps)
+	}
+}
+
+// TestComposeTwoProjects: the same file under two project names makes two
+// stacks that never mix: names, networks, DNS.
+func TestComposeTwoProjects(t *testing.T) {
+	_, _, compose := composeRoot(t, `services:
+  app:
+    image: bb:1
+    command: ["sleep", "60"]
+    init: true
+`)
+	t.Cleanup(func() { compose("-p", "one", "down", "-t", "0"); compose("-p", "two", "down", "-t", "0") })
+	for _, p := range []string{"one", "two"} {
+		if r := compose("-p", p, "up", "-d"); r.code != 0 {
+			t.Fatalf("up -p %s: %s", p, r.stderr)
+		}
+	}
+	if ls := compose("ls", "--format", "{{.Name}} {{.Status}}").stdout; ls != "one running(1)\ntwo running(1)\n" {
+		t.Errorf("ls: %q", ls)
+	}
+	nets := compose("network", "ls", "--format", "{{.Name}}").stdout
+	if !strings.Contains(nets, "one_default\n") || !strings.Contains(nets, "two_default\n") {
+		t.Errorf("networks: %q", nets)
+	}
+	ip1 := strings.TrimSpace(compose("container", "inspect", "-f", "{{.NetworkSettings.Networks.one_default.IPAddress}}", "one-app-1").stdout)
+	out := compose("-p", "one", "exec", "-T", "app", "busybox", "nslookup", "-type=a", "app").stdout
+	ip2 := strings.TrimSpace(compose("container", "inspect", "-f", "{{.NetworkSettings.Networks.two_default.IPAddress}}", "two-app-1").stdout)
+	if !strings.Contains(out, ip1) || strings.Contains(out, "Address: "+ip2+"\n") {
+		t.Errorf("app from project one resolves (want %s, not %s):\n%s", ip1, ip2, out)
+	}
+	compose("-p", "one", "down")
+	if names := strings.Fields(compose("container", "ps", "-a", "--format", "{{.Names}}").stdout); !slices.Equal(names, []string{"two-app-1"}) {
+		t.Errorf("after down of one: %v", names)
+	}
+}
+
+// TestComposeAnonymousVolumes: a recreated container gets its
+// predecessor's anonymous volume back; -V gives a fresh one.
+func TestComposeAnonymousVolumes(t *testing.T) {
+	dir, _, compose := composeRoot(t, `name: anon
+services:
+  app:
+    image: bb:1
+    command: ["sh", "-c", "test -f /cache/mark || echo first > /cache/mark; exec sleep 60"]
+    init: true
+    volumes: ["/cache"]
+    environment: {V: "1"}
+`)
+	if r := compose("up", "-d"); r.code != 0 {
+		t.Fatalf("up: %s", r.stderr)
+	}
+	vol := strings.TrimSpace(compose("container", "inspect", "-f", "{{(index .Mounts 0).Name}}", "anon-app-1").stdout)
+	compose("exec", "-T", "app", "sh", "-c", "echo kept > /cache/mark")
+	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(strings.Replace(strings.Replace(`name: anon
+services:
+  app:
+    image: bb:1
+    command: ["sh", "-c", "test -f /cache/mark || echo first > /cache/mark; exec sleep 60"]
+    init: true
+    volumes: ["/cache"]
+    environment: {V: "1"}
+`, `V: "1"`, `V: "2"`, 1), "\t", "", -1)), 0o644)
+	if r := compose("up", "-d"); !strings.Contains(r.stderr, "Recreated") {
+		t.Fatalf("up after change: %s", r.stderr)
+	}
+	if got := compose("exec", "-T", "app", "cat", "/cache/mark").stdout; got != "kept\n" {
+		t.Errorf("after recreate: %q, want the predecessor's volume", got)
+	}
+	if now := strings.TrimSpace(compose("container", "inspect", "-f", "{{(index .Mounts 0).Name}}", "anon-app-1").stdout); now != vol {
+		t.Errorf("volume %s, want %s", now, vol)
+	}
+	if r := compose("up", "-d", "--force-recreate", "-V"); r.code != 0 {
+		t.Fatalf("up -V: %s", r.stderr)
+	}
+	if got := compose("exec", "-T", "app", "cat", "/cache/mark").stdout; got != "first\n" {
+		t.Errorf("after -V: %q, want a fresh volume", got)
+	}
+}
