@@ -34,7 +34,7 @@ type Engine struct {
 	Warn func(string)
 	// Pulls shows image pulls; nil shows nothing.
 	Pulls image.Progress
-	mu   sync.Mutex // serialises Progress lines from parallel services
+	mu    sync.Mutex // serialises Progress lines from parallel services
 }
 
 // New is the engine of the berth root, acting through m.
