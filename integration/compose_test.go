@@ -1,10 +1,12 @@
 package integration
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -346,5 +348,34 @@ services:
 	}
 	if got := compose("exec", "-T", "app", "cat", "/cache/mark").stdout; got != "first\n" {
 		t.Errorf("after -V: %q, want a fresh volume", got)
+	}
+}
+
+// TestDemo runs the README's demo (scripts/webapp.sh) with the binary
+// under test: the example stack comes up healthy, serves a page through
+// its published port twice with the count kept in the kv service's
+// volume, and goes down again.
+func TestDemo(t *testing.T) {
+	requireRoot(t)
+	keepForwarding(t)
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Skip("busybox-static not installed (scripts/deps.sh installs it)")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	cmd := exec.Command("bash", "../scripts/webapp.sh")
+	cmd.Env = append(os.Environ(), "BIN="+berthBin, "WEB_PORT="+port)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	for _, want := range []string{"(visit 1, schema 1,", "(visit 2, schema 1,", "Up", "(healthy)", "migrate-1 | migrated the store to schema 1", "Network webapp_default  Removed", "Volume webapp_kvdata  Removed"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
 	}
 }
