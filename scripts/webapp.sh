@@ -10,11 +10,15 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-bin/berth}
 PORT=${WEB_PORT:-18080}
 root=$(mktemp -d)
+# berth turns IPv4 forwarding on for its networks, as Docker does; the demo
+# gives the machine its own setting back
+forwarding=$(cat /proc/sys/net/ipv4/ip_forward)
 B() { "$BIN" --root "$root/state" "$@"; }
 say() { printf '\n$ berth %s\n' "$*"; }
 cleanup() {
 	B -f examples/webapp/compose.yaml down -v -t 1 >/dev/null 2>&1 || true
 	rm -rf "$root" "/run/berth/$(printf '%s' "$root/state" | sha256sum | cut -c1-12)"
+	echo "$forwarding" >/proc/sys/net/ipv4/ip_forward
 }
 trap cleanup EXIT
 
