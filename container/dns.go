@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/dns"
 	"github.com/berth-dev/berth/netns"
@@ -35,16 +39,33 @@ func serveDNS(ctx context.Context, root string, rec Record, path string) (stop f
 	if err != nil {
 		return nil, err
 	}
-	var pc net.PacketConn
+	var pcs []net.PacketConn
 	var ln net.Listener
-	addr := net.JoinHostPort(netns.DNSAddress.String(), "0")
+	// one UDP socket per core on one port: the kernel spreads the queries
+	// over them (SO_REUSEPORT), and each has its own reading goroutine
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) })
+		return serr
+	}}
 	err = netns.Do(path, func() error {
-		var err error
-		if pc, err = net.ListenPacket("udp", addr); err != nil {
-			return err
+		addr := net.JoinHostPort(netns.DNSAddress.String(), "0")
+		for range max(1, goruntime.NumCPU()) {
+			pc, err := lc.ListenPacket(context.Background(), "udp", addr)
+			if err != nil {
+				for _, pc := range pcs {
+					pc.Close()
+				}
+				return err
+			}
+			pcs = append(pcs, pc)
+			addr = pc.LocalAddr().String() // the others on the first one's port
 		}
-		if ln, err = net.Listen("tcp", addr); err != nil {
-			pc.Close()
+		var err error
+		if ln, err = net.Listen("tcp", net.JoinHostPort(netns.DNSAddress.String(), "0")); err != nil {
+			for _, pc := range pcs {
+				pc.Close()
+			}
 		}
 		return err
 	})
@@ -52,9 +73,11 @@ func serveDNS(ctx context.Context, root string, rec Record, path string) (stop f
 		table.Close()
 		return nil, fmt.Errorf("opening the DNS resolver's sockets: %w", err)
 	}
-	udp, tcp := pc.LocalAddr().(*net.UDPAddr).Port, ln.Addr().(*net.TCPAddr).Port
+	udp, tcp := pcs[0].LocalAddr().(*net.UDPAddr).Port, ln.Addr().(*net.TCPAddr).Port
 	if err := netns.RedirectDNS(path, uint16(udp), uint16(tcp)); err != nil {
-		pc.Close()
+		for _, pc := range pcs {
+			pc.Close()
+		}
 		ln.Close()
 		table.Close()
 		return nil, err
@@ -63,7 +86,7 @@ func serveDNS(ctx context.Context, root string, rec Record, path string) (stop f
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
-		dns.Serve(sctx, pc, ln, r)
+		dns.Serve(sctx, pcs, ln, r)
 		close(done)
 	}()
 	return func() {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -48,47 +49,98 @@ type Resolver struct {
 	Links map[string]string
 	// Timeout bounds each upstream exchange; 0 is 2 s.
 	Timeout time.Duration
+
+	mu   sync.Mutex
+	last *view
 }
 
-// ServeDNS answers one query.
-func (r *Resolver) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
-	if len(q.Question) != 1 || q.Opcode != dns.OpcodeQuery {
-		reply := new(dns.Msg)
-		reply.SetRcode(q, dns.RcodeNotImplemented)
-		w.WriteMsg(reply)
-		return
-	}
-	entries := r.Table.Entries()
-	mine, outward := r.networks(entries)
-	if reply := r.local(q, entries, mine); reply != nil {
-		w.WriteMsg(reply)
-		return
-	}
-	if !outward || len(r.Upstreams) == 0 {
-		reply := new(dns.Msg)
-		reply.SetRcode(q, dns.RcodeNameError)
-		reply.RecursionAvailable = true
-		w.WriteMsg(reply)
-		return
-	}
-	w.WriteMsg(r.forward(q, w.LocalAddr().Network()))
+// view is what the resolver derives from one generation of the table for
+// its container: built once per change, not per query.
+type view struct {
+	gen     uint64
+	outward bool
+	// byName maps a lower-case name, and name.network, to its addresses.
+	byName map[string][]netip.Addr
+	// byAddr maps an address to its PTR target, name.network.
+	byAddr map[netip.Addr]string
+	// fast holds the packed answers of the fast path (fast.go).
+	fast map[string]answers
 }
 
-// networks are those Self is on, and whether one of them reaches out.
-func (r *Resolver) networks(entries []Entry) (mine map[string]bool, outward bool) {
-	mine = map[string]bool{}
+// view is the current view, rebuilt when the table has changed.
+func (r *Resolver) view() *view {
+	entries, gen := r.Table.Snapshot()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last != nil && r.last.gen == gen {
+		return r.last
+	}
+	v := &view{gen: gen, byName: map[string][]netip.Addr{}, byAddr: map[netip.Addr]string{}}
+	mine := map[string]bool{}
 	for _, e := range entries {
 		if e.Container == r.Self {
 			mine[e.Network] = true
-			outward = outward || !e.Internal
+			v.outward = v.outward || !e.Internal
 		}
 	}
-	return mine, outward
+	add := func(name string, a netip.Addr) {
+		if !slices.Contains(v.byName[name], a) {
+			v.byName[name] = append(v.byName[name], a)
+		}
+	}
+	for _, e := range entries {
+		if !mine[e.Network] {
+			continue
+		}
+		network := strings.ToLower(e.Network)
+		for _, n := range e.Names {
+			n = strings.ToLower(n)
+			add(n, e.Address)
+			add(n+"."+network, e.Address)
+		}
+		if _, ok := v.byAddr[e.Address]; !ok && len(e.Names) > 0 {
+			v.byAddr[e.Address] = dns.Fqdn(e.Names[0] + "." + e.Network)
+		}
+	}
+	// the container's links are its own names for others
+	for alias, target := range r.Links {
+		if addrs, ok := v.byName[strings.ToLower(target)]; ok {
+			v.byName[strings.ToLower(alias)] = addrs
+		}
+	}
+	v.pack()
+	r.last = v
+	return v
 }
 
-// local answers from the table, or returns nil for a question that is not
+// ServeDNS answers one query (miekg/dns's server calls it for TCP).
+func (r *Resolver) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
+	w.WriteMsg(r.Answer(context.Background(), q, w.LocalAddr().Network()))
+}
+
+// Answer is the reply to q, which came by network ("udp" or "tcp").
+func (r *Resolver) Answer(ctx context.Context, q *dns.Msg, network string) *dns.Msg {
+	if len(q.Question) != 1 || q.Opcode != dns.OpcodeQuery {
+		reply := new(dns.Msg)
+		reply.SetRcode(q, dns.RcodeNotImplemented)
+		return reply
+	}
+	v := r.view()
+	if reply := r.local(q, v); reply != nil {
+		return reply
+	}
+	if !v.outward || len(r.Upstreams) == 0 {
+		reply := new(dns.Msg)
+		reply.SetRcode(q, dns.RcodeNameError)
+		reply.RecursionAvailable = true
+		return reply
+	}
+	return r.forward(ctx, q, network)
+}
+
+// local answers from the view, or returns nil for a question that is not
 // berth's to answer.
-func (r *Resolver) local(q *dns.Msg, entries []Entry, mine map[string]bool) *dns.Msg {
+func (r *Resolver) local(q *dns.Msg, v *view) *dns.Msg {
 	question := q.Question[0]
 	name := strings.ToLower(strings.TrimSuffix(question.Name, "."))
 	reply := new(dns.Msg)
@@ -99,48 +151,27 @@ func (r *Resolver) local(q *dns.Msg, entries []Entry, mine map[string]bool) *dns
 		if !ok {
 			return nil
 		}
-		for _, e := range entries {
-			if mine[e.Network] && e.Address == addr && len(e.Names) > 0 {
-				reply.Answer = append(reply.Answer, &dns.PTR{Hdr: header(question.Name, dns.TypePTR), Ptr: dns.Fqdn(e.Names[0] + "." + e.Network)})
-				return reply
-			}
+		target, ok := v.byAddr[addr]
+		if !ok {
+			return nil
 		}
-		return nil
+		reply.Answer = append(reply.Answer, &dns.PTR{Hdr: header(question.Name, dns.TypePTR), Ptr: target})
+		return reply
 	}
 	if question.Qtype != dns.TypeA && question.Qtype != dns.TypeAAAA {
 		return nil
 	}
-	for alias, target := range r.Links {
-		if strings.EqualFold(alias, name) {
-			name = strings.ToLower(target)
-		}
-	}
-	var addrs []netip.Addr
-	for _, e := range entries {
-		if !mine[e.Network] || !answersTo(e, name) || slices.Contains(addrs, e.Address) {
-			continue
-		}
-		addrs = append(addrs, e.Address)
-	}
+	addrs := v.byName[name]
 	if len(addrs) == 0 {
 		return nil
 	}
 	if question.Qtype == dns.TypeA {
-		rand.Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
-		for _, a := range addrs {
-			reply.Answer = append(reply.Answer, &dns.A{Hdr: header(question.Name, dns.TypeA), A: a.AsSlice()})
+		order := rand.Perm(len(addrs))
+		for _, i := range order {
+			reply.Answer = append(reply.Answer, &dns.A{Hdr: header(question.Name, dns.TypeA), A: addrs[i].AsSlice()})
 		}
 	}
 	return reply
-}
-
-// answersTo reports whether the entry is called name, alone or followed by
-// its network's name.
-func answersTo(e Entry, name string) bool {
-	if base, ok := strings.CutSuffix(name, "."+strings.ToLower(e.Network)); ok {
-		name = base
-	}
-	return slices.ContainsFunc(e.Names, func(n string) bool { return strings.EqualFold(n, name) })
 }
 
 func header(name string, typ uint16) dns.RR_Header {
@@ -164,7 +195,7 @@ func reverseAddr(name string) (netip.Addr, bool) {
 }
 
 // forward asks the upstreams in turn by network ("udp" or "tcp").
-func (r *Resolver) forward(q *dns.Msg, network string) *dns.Msg {
+func (r *Resolver) forward(ctx context.Context, q *dns.Msg, network string) *dns.Msg {
 	timeout := r.Timeout
 	if timeout == 0 {
 		timeout = 2 * time.Second
@@ -179,7 +210,7 @@ func (r *Resolver) forward(q *dns.Msg, network string) *dns.Msg {
 		}
 	}
 	for _, up := range r.Upstreams {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		ctx, cancel := context.WithTimeout(ctx, timeout)
 		reply, _, err := c.ExchangeContext(ctx, q, up)
 		cancel()
 		if err == nil && reply != nil {
@@ -197,11 +228,15 @@ func (r *Resolver) forward(q *dns.Msg, network string) *dns.Msg {
 	return reply
 }
 
-// Serve answers queries on the UDP socket pc and the TCP listener ln (both
-// may be opened in another network namespace: a socket stays in the one it
-// was made in) until ctx ends, then closes them.
-func Serve(ctx context.Context, pc net.PacketConn, ln net.Listener, h dns.Handler) {
-	servers := []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}}
+// Serve answers queries on the UDP sockets pcs and the TCP listener ln
+// (all may be opened in another network namespace: a socket stays in the
+// one it was made in) until ctx ends, then closes them. Several UDP
+// sockets on one port (SO_REUSEPORT) spread the queries over the cores.
+func Serve(ctx context.Context, pcs []net.PacketConn, ln net.Listener, r *Resolver) {
+	for _, pc := range pcs {
+		go r.serveUDP(pc.(*net.UDPConn))
+	}
+	servers := []*dns.Server{{Listener: ln, Handler: r}}
 	started := make(chan struct{}, len(servers))
 	for _, s := range servers {
 		s.NotifyStartedFunc = func() { started <- struct{}{} }
@@ -218,6 +253,8 @@ func Serve(ctx context.Context, pc net.PacketConn, ln net.Listener, h dns.Handle
 	for _, s := range servers {
 		s.Shutdown()
 	}
-	pc.Close()
+	for _, pc := range pcs {
+		pc.Close()
+	}
 	ln.Close()
 }

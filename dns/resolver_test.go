@@ -2,6 +2,7 @@ package dns
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
@@ -53,10 +54,13 @@ func startUpstream(t *testing.T) *upstream {
 		}
 		w.WriteMsg(reply)
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { Serve(ctx, pc, ln, h); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	for _, s := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}} {
+		started := make(chan struct{})
+		s.NotifyStartedFunc = func() { close(started) }
+		go s.ActivateAndServe()
+		<-started
+		t.Cleanup(func() { s.Shutdown() })
+	}
 	return u
 }
 
@@ -72,7 +76,7 @@ func startResolver(t *testing.T, r *Resolver) string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { Serve(ctx, pc, ln, r); close(done) }()
+	go func() { Serve(ctx, []net.PacketConn{pc}, ln, r); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return pc.LocalAddr().String()
 }
@@ -305,4 +309,77 @@ func TestTableUnwatched(t *testing.T) {
 	if got := table.Entries(); len(got) != 0 {
 		t.Errorf("after removal: %v", got)
 	}
+}
+
+// TestFastPath: an answer from packed bytes keeps the question as asked
+// (its case, which some resolvers check) and is a well-formed message;
+// what the fast path does not know goes the slow way.
+func TestFastPath(t *testing.T) {
+	dir := t.TempDir()
+	WriteEntry(dir, entry("front", "me", "10.0.0.9", "me"))
+	WriteEntry(dir, entry("front", "w1", "10.0.0.2", "web-1", "web"))
+	WriteEntry(dir, entry("front", "w2", "10.0.0.3", "web-2", "web"))
+	table, err := OpenTable(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer table.Close()
+	r := &Resolver{Table: table, Self: "me"}
+	for _, c := range []struct {
+		name  string
+		qtype uint16
+		n     int // answers; -1: not the fast path's
+	}{{"WeB-1.", dns.TypeA, 1}, {"web.front.", dns.TypeA, 2}, {"web.", dns.TypeAAAA, 0}, {"2.0.0.10.in-addr.arpa.", dns.TypePTR, 1}, {"nope.", dns.TypeA, -1}, {"web.", dns.TypeMX, -1}} {
+		q := new(dns.Msg)
+		q.SetQuestion(c.name, c.qtype)
+		q.Id = 4242
+		pkt, _ := q.Pack()
+		resp := r.fast(pkt, nil)
+		if c.n < 0 {
+			if resp != nil {
+				t.Errorf("%s: answered on the fast path", c.name)
+			}
+			continue
+		}
+		reply := new(dns.Msg)
+		if err := reply.Unpack(resp); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if reply.Id != 4242 || !reply.Response || !reply.Authoritative || reply.Question[0].Name != c.name || len(reply.Answer) != c.n {
+			t.Errorf("%s: %v", c.name, reply)
+		}
+		for _, rr := range reply.Answer {
+			if rr.Header().Name != c.name || rr.Header().Ttl != TTL {
+				t.Errorf("%s: record %v", c.name, rr)
+			}
+		}
+	}
+}
+
+func FuzzFastPath(f *testing.F) {
+	dir := f.TempDir()
+	WriteEntry(dir, entry("front", "me", "10.0.0.9", "me"))
+	WriteEntry(dir, entry("front", "w1", "10.0.0.2", "web"))
+	table := &Table{dir: dir}
+	r := &Resolver{Table: table, Self: "me"}
+	q := new(dns.Msg)
+	q.SetQuestion("web.", dns.TypeA)
+	seed, _ := q.Pack()
+	f.Add(seed)
+	q.SetEdns0(4096, false)
+	seed, _ = q.Pack()
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		resp := r.fast(b, nil)
+		if resp == nil {
+			return
+		}
+		reply := new(dns.Msg)
+		if err := reply.Unpack(resp); err != nil {
+			t.Fatalf("fast answer does not unpack: %v", err)
+		}
+		if reply.Id != binary.BigEndian.Uint16(b) {
+			t.Errorf("ID %d, asked %d", reply.Id, binary.BigEndian.Uint16(b))
+		}
+	})
 }

@@ -72,6 +72,7 @@ type Table struct {
 	stale   atomic.Bool
 	mu      sync.Mutex
 	entries []Entry
+	gen     uint64 // counts reloads, so that views built on entries know when they are stale
 }
 
 // OpenTable watches the entries under dir, which it makes if missing.
@@ -130,12 +131,20 @@ func (t *Table) Close() error {
 
 // Entries are the current entries.
 func (t *Table) Entries() []Entry {
+	entries, _ := t.Snapshot()
+	return entries
+}
+
+// Snapshot is the current entries and their generation, which changes
+// whenever they are read again.
+func (t *Table) Snapshot() ([]Entry, uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.stale.Swap(false) || t.w == nil {
 		t.entries = t.read()
+		t.gen++
 	}
-	return t.entries
+	return t.entries, t.gen
 }
 
 func (t *Table) read() []Entry {

@@ -5,8 +5,9 @@ set -euo pipefail
 
 # libseccomp-dev and pkg-config build berth's seccomp support;
 # docker-registry and busybox-static serve the image tests: a registry they
-# start on 127.0.0.1, and a small static base image.
-apt_packages=(make gcc libc6-dev pkg-config libseccomp-dev git ca-certificates docker-registry busybox-static)
+# start on 127.0.0.1, and a small static base image; dnsperf and wrk are the
+# load generators of the network benchmarks (make bench).
+apt_packages=(make gcc libc6-dev pkg-config libseccomp-dev git ca-certificates docker-registry busybox-static dnsperf wrk)
 missing=()
 for p in "${apt_packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
