@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -106,6 +107,8 @@ type CreateOptions struct {
 	NoNetwork bool
 	// IP is a static address on the first network (--ip).
 	IP netip.Addr
+	// MacAddress is the first network's MAC (--mac-address).
+	MacAddress string
 	// Ports are published ports (-p); PublishAll also publishes every
 	// port the image exposes and Expose adds (-P, --expose).
 	Ports      []netns.PortMapping
@@ -199,6 +202,15 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	}
 	if err := checkPorts(o.Ports); err != nil {
 		return nil, err
+	}
+	if o.MacAddress != "" {
+		mac, err := net.ParseMAC(o.MacAddress)
+		if err != nil || len(mac) != 6 || mac[0]&1 == 1 {
+			return nil, errclass.New(ErrInvalid, "invalid MAC address %q: want a unicast Ethernet address", o.MacAddress)
+		}
+		if len(o.Networks) == 0 {
+			return nil, errclass.New(ErrInvalid, "--mac-address needs a network")
+		}
 	}
 	_, img, err := m.images.Lookup(o.Image)
 	if errors.Is(err, image.ErrNotFound) && o.Pull != "never" || o.Pull == "always" {
@@ -301,7 +313,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 			Labels: mergeLabels(ic.Labels, o.Labels), StopSignal: stopSignal, Tty: o.TTY, OpenStdin: o.Interactive},
 		Host: HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy, LogMaxSize: o.LogMaxSize, LogMaxFile: o.LogMaxFile,
 			Networks: o.Networks, HostNetwork: o.HostNetwork, IPv4Address: o.IP, ExtraHosts: o.ExtraHosts,
-			DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions, Ports: o.Ports, PublishAll: o.PublishAll, Aliases: aliases,
+			DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions, Ports: o.Ports, PublishAll: o.PublishAll, Aliases: aliases, MacAddress: o.MacAddress,
 			NetworkContainer: netOwner.Record.ID, Links: links},
 		Spec: runtime.Spec{
 			ID: id, Hostname: hostname,

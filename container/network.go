@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -141,13 +142,20 @@ func attach(ctx context.Context, s *netns.Store, root string, rec Record, name, 
 		gw = n.Subnet.Gateway
 	}
 	ep.IfName = fmt.Sprintf("eth%d", index)
+	var mac net.HardwareAddr
+	if index == 0 && rec.Host.MacAddress != "" {
+		mac, _ = net.ParseMAC(rec.Host.MacAddress) // checked at create
+	}
 	ep.HostIf, err = netns.Attach(s.Host(), netns.Endpoint{Bridge: n.Bridge, NetNS: path, IfName: ep.IfName,
-		Address: ep.Address, Gateway: gw, MTU: n.MTU})
+		Address: ep.Address, Gateway: gw, MTU: n.MTU, MAC: mac})
 	if err != nil {
 		s.IPAM().ReleaseAddress(context.WithoutCancel(ctx), n.Name, id)
 		return Endpoint{}, fmt.Errorf("joining network %s: %w", n.Name, err)
 	}
 	ep.MAC = netns.MAC(addr).String()
+	if mac != nil {
+		ep.MAC = mac.String()
+	}
 	if n.IsDefault() {
 		return ep, nil // no names on the default network
 	}

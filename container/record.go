@@ -69,6 +69,9 @@ type HostConfig struct {
 	NetworkContainer string `json:",omitempty"`
 	// HostNetwork shares the host's network namespace (--network host).
 	HostNetwork bool `json:",omitempty"`
+	// MacAddress is the first network's interface's MAC (--mac-address);
+	// empty is Docker's, from the address.
+	MacAddress string `json:",omitempty"`
 	// IPv4Address is the static address on the first network (--ip).
 	IPv4Address netip.Addr `json:",omitzero"`
 	// ExtraHosts are --add-host's NAME:IP entries.

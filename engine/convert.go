@@ -290,7 +290,8 @@ func networkOptions(p *project.Project, s types.ServiceConfig, o *container.Crea
 		return nil
 	}
 	o.NetworkAliases = map[string][]string{}
-	for _, key := range s.NetworksByPriority() {
+	o.MacAddress = s.MacAddress
+	for i, key := range s.NetworksByPriority() {
 		n, ok := p.Networks[key]
 		if !ok {
 			return errclass.New(ErrInvalid, "service %q refers to undefined network %s", s.Name, key)
@@ -299,6 +300,12 @@ func networkOptions(p *project.Project, s types.ServiceConfig, o *container.Crea
 		aliases := []string{s.Name}
 		if cfg := s.Networks[key]; cfg != nil {
 			aliases = append(aliases, cfg.Aliases...)
+			if cfg.MacAddress != "" {
+				if i > 0 {
+					return errclass.New(ErrInvalid, "service %q: mac_address is supported on the first network only", s.Name)
+				}
+				o.MacAddress = cfg.MacAddress
+			}
 			if cfg.Ipv4Address != "" {
 				if len(o.Networks) > 1 {
 					return errclass.New(ErrInvalid, "service %q: ipv4_address is supported on the first network only", s.Name)

@@ -635,6 +635,12 @@ func TestNetworkModes(t *testing.T) {
 	if hosts := run("container", "run", "--rm", "--link", "dflt:d", "bb:1", "cat", "/etc/hosts").stdout; !strings.Contains(hosts, ip+"\td\n"+ip+"\tdflt\n") {
 		t.Errorf("--link on the default network, want %s d and dflt:\n%s", ip, hosts)
 	}
+	if got := run("container", "run", "--rm", "--network", "modes", "--mac-address", "92:d0:c6:0a:29:33", "bb:1", "cat", "/sys/class/net/eth0/address").stdout; got != "92:d0:c6:0a:29:33\n" {
+		t.Errorf("--mac-address: %q", got)
+	}
+	if r := run("container", "run", "--rm", "--network", "modes", "--mac-address", "01:00:00:00:00:01", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "invalid MAC address") {
+		t.Errorf("a multicast --mac-address: exit %d, %q", r.code, r.stderr)
+	}
 	if r := run("container", "run", "--rm", "--link", "ghost", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "could not get container for ghost") {
 		t.Errorf("a link to nothing: exit %d, %q", r.code, r.stderr)
 	}

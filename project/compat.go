@@ -35,7 +35,6 @@ type Rule struct {
 
 const (
 	issueContainers = "containers (issue 4)"
-	issueNetworks   = "networks (issue 5)"
 	issueLifecycle  = "compose lifecycle (issue 7)"
 )
 
@@ -113,7 +112,7 @@ var Support = []Rule{
 	{"services.*.platform", Planned, issueContainers},
 
 	{"services.*.networks", Yes, "aliases, ipv4_address (first network), priority"},
-	{"services.*.networks.*.mac_address", Planned, issueNetworks},
+	{"services.*.networks.*.mac_address", Yes, "first network only"},
 	{"services.*.networks.*.ipv6_address", No, "berth's networks are IPv4"},
 	{"services.*.networks.*.link_local_ips", No, "berth's networks are IPv4"},
 	{"services.*.networks.*.interface_name", No, "interfaces are eth0, eth1, ... in order"},
@@ -126,7 +125,7 @@ var Support = []Rule{
 	{"services.*.dns_opt", Yes, ""},
 	{"services.*.extra_hosts", Yes, ""},
 	{"services.*.links", Yes, "aliases for the linking container"},
-	{"services.*.mac_address", Planned, issueNetworks},
+	{"services.*.mac_address", Yes, "the first network's interface"},
 	{"networks", Yes, "bridge networks: driver_opts bridge name and mtu, ipam (one config), internal, external, labels"},
 	{"networks.*.enable_ipv6", No, "berth's networks are IPv4"},
 	{"networks.*.attachable", No, "no swarm"},

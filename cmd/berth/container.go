@@ -111,6 +111,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.networks, "net", nil, "Connect a container to a network")
 	fs.MarkHidden("net")
 	fs.StringVar(&f.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	fs.StringVar(&f.o.MacAddress, "mac-address", "", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
 	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "Publish a container's port(s) to the host")
 	fs.StringArrayVar(&f.aliases, "network-alias", nil, "Add network-scoped alias for the container")
 	fs.StringArrayVar(&f.o.Links, "link", nil, "Add link to another container")
