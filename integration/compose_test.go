@@ -379,3 +379,110 @@ func TestDemo(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeVolumes: compose's long volume syntax and its relatives, on
+// real mounts: a named volume, a read-only bind whose missing host path is
+// made (relative to the project), a tmpfs of a bounded size, the tmpfs
+// key, and volumes_from a service, read-only.
+func TestComposeVolumes(t *testing.T) {
+	dir, _, compose := composeRoot(t, `name: vols
+services:
+  writer:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    volumes:
+      - type: volume
+        source: data
+        target: /data
+      - type: bind
+        source: ./host
+        target: /host
+        read_only: true
+        bind: {create_host_path: true}
+      - type: tmpfs
+        target: /scratch
+        tmpfs: {size: 1m}
+    tmpfs: ["/run/x:size=64k"]
+  reader:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    volumes_from: ["writer:ro"]
+    depends_on: [writer]
+volumes:
+  data: {}
+`)
+	if r := compose("up", "-d"); r.code != 0 {
+		t.Fatalf("up: %s", r.stderr)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "host")); err != nil || !fi.IsDir() {
+		t.Fatalf("create_host_path: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "host", "from-host"), []byte("seen\n"), 0o644)
+	sh := func(service, script string) result {
+		t.Helper()
+		return compose("exec", "-T", service, "sh", "-c", script)
+	}
+	if r := sh("writer", "cat /host/from-host; echo x > /host/nope"); r.stdout != "seen\n" || !strings.Contains(r.stderr, "Read-only file system") {
+		t.Errorf("read-only bind: %q %q", r.stdout, r.stderr)
+	}
+	if r := sh("writer", "busybox dd if=/dev/zero of=/scratch/big bs=1024 count=2048"); r.code == 0 {
+		t.Errorf("a 2 MB write into a 1 MB tmpfs succeeded: %q", r.stderr)
+	}
+	if r := sh("writer", "grep ' /run/x tmpfs ' /proc/mounts"); r.code != 0 || !strings.Contains(r.stdout, "size=64k") {
+		t.Errorf("tmpfs key: %q %q", r.stdout, r.stderr)
+	}
+	sh("writer", "echo shared > /data/note")
+	if r := sh("reader", "cat /data/note; echo x > /data/other"); r.stdout != "shared\n" || !strings.Contains(r.stderr, "Read-only file system") {
+		t.Errorf("volumes_from writer:ro: %q %q", r.stdout, r.stderr)
+	}
+	if r := compose("down", "-t", "0"); r.code != 0 {
+		t.Fatalf("down: %s", r.stderr)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "host", "from-host")); err != nil || string(data) != "seen\n" {
+		t.Errorf("the bind source after down: %q, %v", data, err)
+	}
+}
+
+// TestComposeRun: a one-off container of a service starts its
+// dependencies, returns its command's exit code, takes -e, -v and a new
+// command, is named <project>-<service>-run-<id>, goes with --rm, and with
+// down.
+func TestComposeRun(t *testing.T) {
+	dir, _, compose := composeRoot(t, `name: once
+services:
+  db:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+  job:
+    image: bb:1
+    command: ["echo", "default"]
+    environment: {FROM: service}
+    depends_on: [db]
+`)
+	os.MkdirAll(filepath.Join(dir, "in"), 0o755)
+	os.WriteFile(filepath.Join(dir, "in", "f"), []byte("mounted\n"), 0o644)
+	r := compose("run", "--rm", "-T", "-e", "EXTRA=1", "-v", "./in:/in", "job", "sh", "-c", "echo $FROM $EXTRA; cat /in/f; exit 3")
+	if r.code != 3 || r.stdout != "service 1\nmounted\n" {
+		t.Errorf("run --rm: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	if ps := compose("ps", "--format", "{{.Service}} {{.State}}").stdout; ps != "db running\n" {
+		t.Errorf("after run: %q, want the dependency running and no one-off left", ps)
+	}
+	r = compose("run", "-d", "--no-deps", "job", "sleep", "30")
+	name := strings.TrimSpace(r.stdout)
+	if r.code != 0 || !strings.HasPrefix(name, "once-job-run-") || len(name) != len("once-job-run-")+12 {
+		t.Fatalf("run -d: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	if got := compose("container", "inspect", "-f", `{{index .Config.Labels "com.docker.compose.oneoff"}}`, name).stdout; got != "True\n" {
+		t.Errorf("oneoff label: %q", got)
+	}
+	if r := compose("run", "--rm", "-T", "nope"); r.code == 0 || !strings.Contains(r.stderr, "no such service: nope") {
+		t.Errorf("run of an unknown service: exit %d, %q", r.code, r.stderr)
+	}
+	if r := compose("down", "-t", "0"); !strings.Contains(r.stderr, name+"  Removed") {
+		t.Errorf("down did not remove the one-off container:\n%s", r.stderr)
+	}
+}

@@ -14,7 +14,7 @@ import (
 // files; the rest are declared here until they arrive.
 func composeCommands(g *globals) []*cobra.Command {
 	return append([]*cobra.Command{newLoginCmd(g), newLogoutCmd(g),
-		newUpCmd(g, false), newUpCmd(g, true), newDownCmd(g), newPsCmd(g), newLsCmd(g), newComposeLogsCmd(g),
+		newUpCmd(g, false), newUpCmd(g, true), newRunCmd(g), newDownCmd(g), newPsCmd(g), newLsCmd(g), newComposeLogsCmd(g),
 		newComposeExecCmd(g), newStartCmd(g), newStopCmd(g), newRestartCmd(g), newRmCmd(g), newComposePortCmd(g),
 		newEachCmd(g, "pause [SERVICE...]", "Pause services", "Paused", running,
 			func(ctx context.Context, e *engine.Engine, m engine.Member, _ string) error {
@@ -30,28 +30,6 @@ func composeCommands(g *globals) []*cobra.Command {
 				return e.Containers.Kill(ctx, m.Record.ID, sig)
 			}),
 	}, buildAll(g, []cmdSpec{
-		{use: "run [OPTIONS] SERVICE [COMMAND] [ARGS...]", short: "Run a one-off command on a service", loads: true, flags: []flag{
-			b("detach", "d", "Run container in background and print container ID"),
-			b("rm", "", "Automatically remove the container when it exits"),
-			s("name", "", "", "Assign a name to the container"),
-			s("entrypoint", "", "", "Override the entrypoint of the image"),
-			list("env", "e", "Set environment variables"),
-			list("label", "l", "Add or override a label"),
-			s("user", "u", "", "Run as specified username or uid"),
-			s("workdir", "w", "", "Working directory inside the container"),
-			list("volume", "v", "Bind mount a volume"),
-			list("publish", "p", "Publish a container's port(s) to the host"),
-			b("service-ports", "P", "Run command with all service's ports enabled and mapped to the host"),
-			b("use-aliases", "", "Use the service's network useAliases in the network(s) the container connects to"),
-			b("no-deps", "", "Don't start linked services"),
-			b("no-TTY", "T", "Disable pseudo-TTY allocation (default: auto-detected)"),
-			b("interactive", "i", "Keep STDIN open even if not attached"),
-			list("cap-add", "", "Add Linux capabilities"),
-			list("cap-drop", "", "Drop Linux capabilities"),
-			b("remove-orphans", "", "Remove containers for services not defined in the Compose file"),
-			s("pull", "", "policy", `Pull image before running ("always"|"missing"|"never")`),
-			b("quiet-pull", "", "Pull without printing progress information"),
-		}},
 		{use: "top [SERVICES...]", short: "Display the running processes"},
 		{use: "events [OPTIONS] [SERVICE...]", short: "Receive real time events from containers", flags: []flag{
 			b("json", "", "Output events as a stream of json objects"),

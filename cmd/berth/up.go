@@ -17,7 +17,9 @@ import (
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/project"
+	"github.com/berth-dev/berth/volumes"
 )
 
 // engine opens the compose engine of the root, printing progress and
@@ -332,4 +334,100 @@ func (w *prefixWriter) flush() {
 	if len(w.pending) > 0 {
 		w.Write([]byte("\n"))
 	}
+}
+
+func newRunCmd(g *globals) *cobra.Command {
+	var o engine.RunOptions
+	var detach, noTTY bool
+	var entrypoint string
+	var env, labels, vols, ports []string
+	cmd := &cobra.Command{
+		Use: "run [OPTIONS] SERVICE [COMMAND] [ARGS...]", Short: "Run a one-off command on a service", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			p, err := g.loadProject(ctx)
+			if err != nil {
+				return err
+			}
+			o.Cmd, o.Env, o.Parallel = args[1:], env, g.parallel
+			if cmd.Flags().Changed("entrypoint") {
+				o.Entrypoint = strings.Fields(entrypoint)
+			}
+			o.Labels = map[string]string{}
+			for _, l := range labels {
+				k, v, _ := strings.Cut(l, "=")
+				o.Labels[k] = v
+			}
+			for _, v := range vols {
+				sp, err := volumes.ParseVolumeFlag(v)
+				if err != nil {
+					return usageError{err}
+				}
+				o.Volumes = append(o.Volumes, sp)
+			}
+			for _, s := range ports {
+				ms, err := netns.ParsePorts(s)
+				if err != nil {
+					return usageError{err}
+				}
+				o.Ports = append(o.Ports, ms...)
+			}
+			// a TTY when there is a terminal, unless -T, and stdin
+			// attached, as compose run does
+			term := g.terminal()
+			o.TTY = term != nil && !noTTY && !detach
+			o.Interactive = o.Interactive || !detach
+			e, err := g.engine()
+			if err != nil {
+				return err
+			}
+			co, err := e.PrepareRun(ctx, p, args[0], o)
+			if err != nil {
+				return err
+			}
+			co.Progress = g.displayTo(g.stderr)
+			rec, err := e.Containers.Create(ctx, co)
+			if err != nil {
+				return runError(0, err)
+			}
+			if detach {
+				if code, err := e.Containers.Start(ctx, rec.ID, nil); err != nil {
+					return runError(code, err)
+				}
+				fmt.Fprintln(g.stdout, rec.Name)
+				return nil
+			}
+			code, err := e.Containers.Start(ctx, rec.ID, g.attach(rec))
+			if err != nil {
+				if o.AutoRemove {
+					e.Containers.Remove(ctx, rec.ID, true, true)
+				}
+				return runError(code, err)
+			}
+			return exitWith(code)
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.BoolVarP(&detach, "detach", "d", false, "Run container in background and print container ID")
+	f.BoolVar(&o.AutoRemove, "rm", false, "Automatically remove the container when it exits")
+	f.StringVar(&o.Name, "name", "", "Assign a name to the container")
+	f.StringVar(&entrypoint, "entrypoint", "", "Override the entrypoint of the image")
+	f.StringArrayVarP(&env, "env", "e", nil, "Set environment variables")
+	f.StringArrayVarP(&labels, "label", "l", nil, "Add or override a label")
+	f.StringVarP(&o.User, "user", "u", "", "Run as specified username or uid")
+	f.StringVarP(&o.WorkDir, "workdir", "w", "", "Working directory inside the container")
+	f.StringArrayVarP(&vols, "volume", "v", nil, "Bind mount a volume")
+	f.StringArrayVarP(&ports, "publish", "p", nil, "Publish a container's port(s) to the host")
+	f.BoolVarP(&o.ServicePorts, "service-ports", "P", false, "Run command with all service's ports enabled and mapped to the host")
+	f.BoolVar(&o.UseAliases, "use-aliases", false, "Use the service's network useAliases in the network(s) the container connects to")
+	f.BoolVar(&o.NoDeps, "no-deps", false, "Don't start linked services")
+	f.BoolVarP(&noTTY, "no-TTY", "T", false, "Disable pseudo-TTY allocation (default: auto-detected)")
+	f.BoolVarP(&o.Interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
+	f.StringArrayVar(&o.CapAdd, "cap-add", nil, "Add Linux capabilities")
+	f.StringArrayVar(&o.CapDrop, "cap-drop", nil, "Drop Linux capabilities")
+	f.Bool("remove-orphans", false, "Remove containers for services not defined in the Compose file")
+	f.String("pull", "policy", `Pull image before running ("always"|"missing"|"never")`)
+	f.Bool("quiet-pull", false, "Pull without printing progress information")
+	return cmd
 }
