@@ -39,7 +39,7 @@ func BenchmarkPull(b *testing.B) {
 	if err := writeRemote(r, img); err != nil {
 		b.Fatal(err)
 	}
-	size := contentSize(img)
+	size := ContentSize(img)
 	b.SetBytes(size)
 	b.ResetTimer()
 	for b.Loop() {

@@ -68,7 +68,7 @@ func List(s *Store, o ListOptions) ([]Summary, error) {
 			return nil, err
 		}
 		id, _ := img.ConfigName()
-		size := contentSize(img)
+		size := ContentSize(img)
 		sum := Summary{Containers: "N/A", Digest: r.Manifest.Digest.String(), SharedSize: "N/A", UniqueSize: "N/A",
 			Size: units.HumanSizeWithPrecision(float64(size), 3), SizeBytes: size, name: r.Name, labels: cf.Config.Labels, created: cf.Created.Time}
 		sum.VirtualSize = sum.Size
@@ -98,8 +98,8 @@ func since(t time.Time) string {
 	return units.HumanDuration(time.Since(t)) + " ago"
 }
 
-// contentSize is the image's stored size: its config and layer blobs.
-func contentSize(img v1.Image) int64 {
+// ContentSize is the image's stored size: its config and layer blobs.
+func ContentSize(img v1.Image) int64 {
 	m, err := img.Manifest()
 	if err != nil {
 		return 0
@@ -187,7 +187,7 @@ func Inspect(s *Store, arg string) (Inspected, error) {
 	id, _ := img.ConfigName()
 	out := Inspected{ID: id.String(), RepoTags: []string{}, RepoDigests: []string{}, Created: cf.Created.Format(time.RFC3339Nano),
 		Author: cf.Author, Config: cf.Config, Architecture: cf.Architecture,
-		Variant: cf.Variant, Os: cf.OS, Size: contentSize(img)}
+		Variant: cf.Variant, Os: cf.OS, Size: ContentSize(img)}
 	if len(cf.History) > 0 {
 		out.Comment = cf.History[len(cf.History)-1].Comment
 	}

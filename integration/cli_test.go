@@ -34,14 +34,14 @@ func TestCommandsRegistered(t *testing.T) {
 // reported today.
 func TestNotImplementedYet(t *testing.T) {
 	dir := project(t, map[string]string{"compose.yaml": "services:\n  web: {image: nginx, gpus: all, domainname: example.org, x-note: fine}\n"})
-	r := berth(t, dir, "", "pull")
+	r := berth(t, dir, "", "build")
 	if r.code != 1 {
 		t.Errorf("exit %d, want 1", r.code)
 	}
 	for _, want := range []string{
 		`warning: service "web": key "gpus" is not supported by berth and is ignored`,
 		`warning: service "web": key "domainname" is not supported by berth yet and is ignored`,
-		"berth: pull: not implemented yet",
+		"berth: build: not implemented yet",
 	} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/registrytest"
 )
 
 // composeRoot is a berth root with the busybox image bb:1 and a project
@@ -484,5 +486,71 @@ services:
 	}
 	if r := compose("down", "-t", "0"); !strings.Contains(r.stderr, name+"  Removed") {
 		t.Errorf("down did not remove the one-off container:\n%s", r.stderr)
+	}
+}
+
+// TestComposeTools: the smaller compose commands on a running project:
+// push and pull through a registry on loopback, images, top, cp both ways,
+// stats, scale, and wait with the exit code.
+func TestComposeTools(t *testing.T) {
+	requireRoot(t)
+	host := registrytest.Start(t, nil)
+	ref := host + "/tools/bb:1"
+	dir, _, compose := composeRoot(t, `name: tools
+services:
+  app:
+    image: `+ref+`
+    init: true
+    command: ["sh", "-c", "echo inside > /tmp/made; exec sleep 60"]
+  job:
+    image: `+ref+`
+    command: ["sh", "-c", "sleep 0.5; exit 7"]
+`)
+	if r := compose("image", "tag", "bb:1", ref); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if r := compose("push", "-q"); r.code != 0 {
+		t.Fatalf("push: %s", r.stderr)
+	}
+	compose("image", "rm", ref)
+	if r := compose("pull", "-q"); r.code != 0 {
+		t.Fatalf("pull: %s", r.stderr)
+	}
+	if r := compose("up", "-d"); r.code != 0 {
+		t.Fatalf("up: %s", r.stderr)
+	}
+	if img := compose("images", "--format", "{{.ContainerName}} {{.Repository}} {{.Tag}}", "app").stdout; img != "tools-app-1 "+host+"/tools/bb 1\n" {
+		t.Errorf("images: %q", img)
+	}
+	if top := compose("top", "app").stdout; !strings.HasPrefix(top, "tools-app-1\n") || !strings.Contains(top, "sleep 60") {
+		t.Errorf("top:\n%s", top)
+	}
+	for range 50 {
+		if compose("exec", "-T", "app", "cat", "/tmp/made").stdout != "" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r := compose("cp", "app:/tmp/made", filepath.Join(dir, "out")); r.code != 0 {
+		t.Errorf("cp out: %s", r.stderr)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "out")); string(data) != "inside\n" {
+		t.Errorf("copied out: %q", data)
+	}
+	os.WriteFile(filepath.Join(dir, "in"), []byte("outside\n"), 0o644)
+	if r := compose("cp", filepath.Join(dir, "in"), "app:/tmp/in"); r.code != 0 {
+		t.Errorf("cp in: %s", r.stderr)
+	}
+	if got := compose("exec", "-T", "app", "cat", "/tmp/in").stdout; got != "outside\n" {
+		t.Errorf("copied in: %q", got)
+	}
+	if st := compose("stats", "--no-stream", "--format", "{{.Name}}", "app").stdout; st != "tools-app-1\n" {
+		t.Errorf("stats: %q", st)
+	}
+	if r := compose("scale", "app=2"); r.code != 0 || !strings.Contains(r.stderr, "tools-app-2  Started") {
+		t.Errorf("scale: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := compose("wait", "job"); r.code != 7 || r.stdout != "7\n" {
+		t.Errorf("wait job: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
 }

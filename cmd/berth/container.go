@@ -871,22 +871,7 @@ func newContainerStatsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			t := format.Table{
-				Default: "{{.Container}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
-				Headers: map[string]string{"Container": "CONTAINER ID", "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O"},
-			}
-			for {
-				rows, err := m.Stats(cmd.Context(), args, time.Second)
-				if err != nil {
-					return err
-				}
-				if !noStream {
-					fmt.Fprint(g.stdout, "\x1b[2J\x1b[H") // redraw in place, as Docker does
-				}
-				if err := t.Write(g.stdout, fmtFlag, anySlice(rows)); err != nil || noStream {
-					return err
-				}
-			}
+			return g.stats(cmd.Context(), m, args, noStream, fmtFlag)
 		},
 	}
 	f := cmd.Flags()
@@ -895,6 +880,27 @@ func newContainerStatsCmd(g *globals) *cobra.Command {
 	f.BoolVar(&noTrunc, "no-trunc", false, "Do not truncate output")
 	f.StringVar(&fmtFlag, "format", "", "Format output using a custom template")
 	return cmd
+}
+
+// stats prints the containers' resource use, once or redrawn every second
+// (container stats, and compose's stats).
+func (g *globals) stats(ctx context.Context, m *container.Manager, refs []string, noStream bool, fmtFlag string) error {
+	t := format.Table{
+		Default: "{{.Container}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
+		Headers: map[string]string{"Container": "CONTAINER ID", "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O"},
+	}
+	for {
+		rows, err := m.Stats(ctx, refs, time.Second)
+		if err != nil {
+			return err
+		}
+		if !noStream {
+			fmt.Fprint(g.stdout, "\x1b[2J\x1b[H") // redraw in place, as Docker does
+		}
+		if err := t.Write(g.stdout, fmtFlag, anySlice(rows)); err != nil || noStream {
+			return err
+		}
+	}
 }
 
 func newContainerCpCmd(g *globals) *cobra.Command {

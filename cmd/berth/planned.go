@@ -17,15 +17,14 @@ import (
 // flag declares one flag of a planned command.
 type flag struct {
 	name, short, usage string
-	value              any // bool, string, int, time.Duration or []string (repeatable)
+	value              any // bool, string, time.Duration or []string (repeatable)
 }
 
 func b(name, short, usage string) flag { return flag{name, short, usage, false} }
 func s(name, short, def, usage string) flag {
 	return flag{name, short, usage, def}
 }
-func n(name, short string, def int, usage string) flag { return flag{name, short, usage, def} }
-func list(name, short, usage string) flag              { return flag{name, short, usage, []string{}} }
+func list(name, short, usage string) flag { return flag{name, short, usage, []string{}} }
 
 // cmdSpec is a planned command: cobra's Use and Short, its flags, and whether
 // it acts on the compose project (then it loads the project first, so a broken
@@ -57,8 +56,6 @@ func (c cmdSpec) build(g *globals) *cobra.Command {
 			fs.BoolP(f.name, f.short, v, f.usage)
 		case string:
 			fs.StringP(f.name, f.short, v, f.usage)
-		case int:
-			fs.IntP(f.name, f.short, v, f.usage)
 		case time.Duration:
 			fs.DurationP(f.name, f.short, v, f.usage)
 		case []string:

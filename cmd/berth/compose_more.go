@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	units "github.com/docker/go-units"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/format"
+	"github.com/berth-dev/berth/image"
+)
+
+// The smaller compose commands: each is a container command applied to a
+// service's containers.
+
+func newComposeTopCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "top [SERVICES...]", Short: "Display the running processes"}
+	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+		ms, err := e.Members(ctx, name, args...)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if !m.State.Running() {
+				continue
+			}
+			out, err := e.Containers.Top(ctx, m.Record.ID, nil)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s\n%s\n", m.Record.Name, out)
+		}
+		return nil
+	})
+	return cmd
+}
+
+func newComposeImagesCmd(g *globals) *cobra.Command {
+	var quiet bool
+	var fmtFlag string
+	cmd := &cobra.Command{Use: "images [OPTIONS] [SERVICE...]", Short: "List images used by the created containers"}
+	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+		ms, err := e.Members(ctx, name, args...)
+		if err != nil {
+			return err
+		}
+		store, _, err := g.openImages()
+		if err != nil {
+			return err
+		}
+		type row struct{ ContainerName, Repository, Tag, ID, Size string }
+		var rows []any
+		for _, m := range ms {
+			id := strings.TrimPrefix(m.Record.ImageID, "sha256:")
+			if quiet {
+				fmt.Fprintln(g.stdout, m.Record.ImageID)
+				continue
+			}
+			repo, tag := m.Record.Image, "latest"
+			if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+				repo, tag = repo[:i], repo[i+1:]
+			}
+			size := ""
+			if _, img, err := store.Lookup(m.Record.Image); err == nil {
+				size = units.HumanSizeWithPrecision(float64(image.ContentSize(img)), 3)
+			}
+			rows = append(rows, row{m.Record.Name, repo, tag, id[:min(12, len(id))], size})
+		}
+		if quiet {
+			return nil
+		}
+		t := format.Table{Default: "{{.ContainerName}}\t{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}",
+			Headers: map[string]string{"ContainerName": "CONTAINER", "ID": "IMAGE ID"}}
+		return t.Write(g.stdout, fmtFlag, rows)
+	})
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display IDs")
+	cmd.Flags().StringVar(&fmtFlag, "format", "table", "Format the output. Values: [table | json]")
+	return cmd
+}
+
+func newComposePullCmd(g *globals) *cobra.Command {
+	var ignoreFailures, quiet bool
+	var policy string
+	cmd := &cobra.Command{Use: "pull [OPTIONS] [SERVICE...]", Short: "Pull service images",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			p, err := g.loadProject(ctx)
+			if err != nil {
+				return err
+			}
+			e, err := g.engine()
+			if err != nil {
+				return err
+			}
+			for _, name := range p.ServiceNames() {
+				s := p.Services[name]
+				if len(args) > 0 && !slices.Contains(args, name) || s.Image == "" {
+					continue
+				}
+				pol := "always"
+				if policy == "missing" || s.PullPolicy == "never" || s.PullPolicy == "missing" && policy == "" {
+					pol = "missing"
+				}
+				if err := e.Containers.EnsureImage(ctx, s.Image, pol, g.display(quiet)); err != nil {
+					err = fmt.Errorf("service %q: %w", name, err)
+					if !ignoreFailures {
+						return err
+					}
+					fmt.Fprintf(g.stderr, "warning: %v\n", err)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&ignoreFailures, "ignore-pull-failures", false, "Pull what it can and ignores images with pull failures")
+	cmd.Flags().Bool("include-deps", false, "Also pull services declared as dependencies")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Pull without printing progress information")
+	cmd.Flags().StringVar(&policy, "policy", "", `Apply pull policy ("missing"|"always")`)
+	cmd.Flags().Bool("ignore-buildable", false, "Ignore images that can be built")
+	return cmd
+}
+
+func newComposePushCmd(g *globals) *cobra.Command {
+	var ignoreFailures, quiet bool
+	cmd := &cobra.Command{Use: "push [OPTIONS] [SERVICE...]", Short: "Push service images",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			p, err := g.loadProject(ctx)
+			if err != nil {
+				return err
+			}
+			store, _, err := g.openImages()
+			if err != nil {
+				return err
+			}
+			for _, name := range p.ServiceNames() {
+				s := p.Services[name]
+				if len(args) > 0 && !slices.Contains(args, name) || s.Image == "" {
+					continue
+				}
+				if err := image.Push(ctx, store, s.Image, image.PushOptions{Progress: g.display(quiet)}); err != nil {
+					err = fmt.Errorf("service %q: %w", name, err)
+					if !ignoreFailures {
+						return err
+					}
+					fmt.Fprintf(g.stderr, "warning: %v\n", err)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&ignoreFailures, "ignore-push-failures", false, "Push what it can and ignores images with push failures")
+	cmd.Flags().Bool("include-deps", false, "Also push images of services declared as dependencies")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Push without printing progress information")
+	return cmd
+}
+
+func newComposeCpCmd(g *globals) *cobra.Command {
+	var o container.CopyOptions
+	var index int
+	var all bool
+	cmd := &cobra.Command{Use: "cp [OPTIONS] SERVICE:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- SERVICE:DEST_PATH",
+		Short: "Copy files/folders between a service container and the local filesystem", Args: exactArgs(2)}
+	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+		// SERVICE:PATH becomes the service's container's ID:PATH
+		for i, a := range args {
+			if svc, path, ok := strings.Cut(a, ":"); ok && !strings.HasPrefix(a, "/") && !strings.HasPrefix(a, ".") {
+				m, err := serviceContainer(ctx, e, name, svc, index)
+				if err != nil {
+					return err
+				}
+				args[i] = m.Record.ID + ":" + path
+			}
+		}
+		return e.Containers.Copy(ctx, args[0], args[1], o)
+	})
+	cmd.Flags().BoolVarP(&o.Archive, "archive", "a", false, "Archive mode (copy all uid/gid information)")
+	cmd.Flags().BoolVarP(&o.FollowLink, "follow-link", "L", false, "Always follow symbol link in SRC_PATH")
+	cmd.Flags().IntVar(&index, "index", 0, "Index of the container if service has multiple replicas")
+	cmd.Flags().BoolVar(&all, "all", false, "Include containers created by the run command")
+	return cmd
+}
+
+func newComposeWaitCmd(g *globals) *cobra.Command {
+	var downProject bool
+	cmd := &cobra.Command{Use: "wait SERVICE [SERVICE...] [OPTIONS]", Short: "Block until containers of all (or specified) services stop.", Args: cobra.MinimumNArgs(1)}
+	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+		ms, err := e.Members(ctx, name, args...)
+		if err != nil {
+			return err
+		}
+		if len(ms) == 0 {
+			return errors.New("no containers for the services given")
+		}
+		code := 0
+		for _, m := range ms {
+			if m.Oneoff {
+				continue
+			}
+			c, err := e.Containers.Wait(ctx, m.Record.ID)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stdout, c)
+			code = max(code, c)
+			if downProject {
+				return e.Down(ctx, name, engine.DownOptions{})
+			}
+		}
+		return exitWith(code)
+	})
+	cmd.Flags().BoolVar(&downProject, "down-project", false, "Drops project when the first container stops")
+	return cmd
+}
+
+func newComposeScaleCmd(g *globals) *cobra.Command {
+	var noDeps bool
+	cmd := &cobra.Command{Use: "scale [SERVICE=REPLICAS...]", Short: "Scale services", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			scale, err := parseScale(args)
+			if err != nil {
+				return err
+			}
+			p, err := g.loadProject(cmd.Context())
+			if err != nil {
+				return err
+			}
+			e, err := g.engine()
+			if err != nil {
+				return err
+			}
+			var services []string
+			for s := range scale {
+				services = append(services, s)
+			}
+			return e.Up(cmd.Context(), p, engine.UpOptions{Services: services, Scale: scale, NoDeps: noDeps, NoRecreate: true, Parallel: g.parallel, DryRun: g.dryRun})
+		},
+	}
+	cmd.Flags().BoolVar(&noDeps, "no-deps", false, "Don't start linked services")
+	return cmd
+}
+
+func newComposeStatsCmd(g *globals) *cobra.Command {
+	var all, noStream bool
+	var fmtFlag string
+	cmd := &cobra.Command{Use: "stats [OPTIONS] [SERVICE]", Short: "Display a live stream of container(s) resource usage statistics"}
+	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+		ms, err := e.Members(ctx, name, args...)
+		if err != nil {
+			return err
+		}
+		var refs []string
+		for _, m := range ms {
+			if all || m.State.Running() {
+				refs = append(refs, m.Record.ID)
+			}
+		}
+		if len(refs) == 0 {
+			return nil
+		}
+		return g.stats(ctx, e.Containers, refs, noStream, fmtFlag)
+	})
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "Show all containers (default shows just running)")
+	cmd.Flags().StringVar(&fmtFlag, "format", "", "Format output using a custom template")
+	cmd.Flags().BoolVar(&noStream, "no-stream", false, "Disable streaming stats and only pull the first result")
+	cmd.Flags().Bool("no-trunc", false, "Do not truncate output")
+	return cmd
+}
+
+func newComposeAttachCmd(g *globals) *cobra.Command {
+	var index int
+	var noStdin, sigProxy bool
+	cmd := &cobra.Command{Use: "attach [OPTIONS] SERVICE", Short: "Attach local standard input, output, and error streams to a service's running container", Args: exactArgs(1)}
+	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+		m, err := serviceContainer(ctx, e, name, args[0], index)
+		if err != nil {
+			return err
+		}
+		code, err := e.Containers.Attach(ctx, m.Record.ID, container.AttachOptions{NoStdin: noStdin, SigProxy: sigProxy, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr})
+		if err != nil {
+			return err
+		}
+		return exitWith(code)
+	})
+	cmd.Flags().IntVar(&index, "index", 0, "index of the container if service has multiple replicas.")
+	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "Do not attach STDIN")
+	cmd.Flags().BoolVar(&sigProxy, "sig-proxy", true, "Proxy all received signals to the process")
+	cmd.Flags().String("detach-keys", "", "Override the key sequence for detaching from a container.")
+	return cmd
+}
