@@ -206,6 +206,7 @@ func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
 // removeMember stops and removes one container.
 func (e *Engine) removeMember(ctx context.Context, m Member, timeout time.Duration, anonymous bool) error {
 	if m.State.Running() || m.State.Status == container.Restarting {
+		e.preStop(ctx, m)
 		e.event("Container", m.Record.Name, "Stopping")
 		if err := e.Containers.Stop(ctx, m.Record.ID, timeout, ""); err != nil {
 			return err
@@ -230,6 +231,7 @@ func (e *Engine) Stop(ctx context.Context, name string, services []string, timeo
 		if !m.State.Running() && m.State.Status != container.Restarting {
 			return nil
 		}
+		e.preStop(ctx, m)
 		e.event("Container", m.Record.Name, "Stopping")
 		if err := e.Containers.Stop(ctx, m.Record.ID, stopTimeout(timeout), ""); err != nil {
 			return err
@@ -253,7 +255,7 @@ func (e *Engine) Start(ctx context.Context, name string, services []string) erro
 		if m.Oneoff || m.State.Running() {
 			return nil
 		}
-		return e.start(ctx, m.Record.Name, m.Service)
+		return e.start(ctx, m.Record.Name, m.Service, e.remembered(m).PostStart)
 	})
 }
 

@@ -90,6 +90,11 @@ func (e *Engine) PrepareRun(ctx context.Context, p *project.Project, service str
 	if co.Name == "" {
 		co.Name = OneoffName(p.Name, service, hex.EncodeToString(id))
 	}
+	files, err := e.fileMounts(p, s, co.Name)
+	if err != nil {
+		return co, err
+	}
+	co.Mounts = append(co.Mounts, files...)
 	co.Labels[LabelOneoff] = "True"
 	delete(co.Labels, LabelNumber)
 	maps.Copy(co.Labels, o.Labels)

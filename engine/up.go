@@ -268,10 +268,11 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 		case Keep:
 			e.event("Container", st.Container, "Running")
 		case Start:
-			if err := e.start(ctx, st.Container, s.Name); err != nil {
+			if err := e.start(ctx, st.Container, s.Name, s.PostStart); err != nil {
 				return err
 			}
 		case Remove:
+			e.preStop(ctx, Member{Entry: st.old.Entry, Service: st.old.Service, Number: st.old.Number})
 			e.event("Container", st.Container, "Stopping")
 			if err := e.Containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
 				return err
@@ -292,6 +293,7 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 						}
 					}
 				}
+				e.preStop(ctx, Member{Entry: st.old.Entry, Service: st.old.Service, Number: st.old.Number})
 				if err := e.Containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
 					return err
 				}
@@ -306,6 +308,11 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 			if err != nil {
 				return err
 			}
+			files, err := e.fileMounts(p, s, co.Name)
+			if err != nil {
+				return err
+			}
+			co.Mounts = append(co.Mounts, files...)
 			if _, err := e.Containers.Create(ctx, co); err != nil {
 				return fmt.Errorf("service %q: %w", s.Name, err)
 			}
@@ -315,7 +322,7 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 				e.event("Container", st.Container, "Created")
 			}
 			if !o.NoStart {
-				if err := e.start(ctx, st.Container, s.Name); err != nil {
+				if err := e.start(ctx, st.Container, s.Name, s.PostStart); err != nil {
 					return err
 				}
 			}
@@ -324,13 +331,13 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 	return e.remember(p.Name, s)
 }
 
-func (e *Engine) start(ctx context.Context, name, service string) error {
+func (e *Engine) start(ctx context.Context, name, service string, postStart []types.ServiceHook) error {
 	e.event("Container", name, "Starting")
 	if _, err := e.Containers.Start(ctx, name, nil); err != nil {
 		return errclass.Wrap(ErrFailed, err, fmt.Sprintf("service %q: starting %s: %v", service, name, err))
 	}
 	e.event("Container", name, "Started")
-	return nil
+	return e.runHooks(ctx, "post_start", name, name, postStart)
 }
 
 // waitDependencies blocks until the conditions of the service's depends_on

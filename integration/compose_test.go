@@ -554,3 +554,52 @@ services:
 		t.Errorf("wait job: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestComposeSecretsAndHooks: secrets and configs from a file, the
+// environment and inline content, with their uid, gid and mode, mounted
+// read-only where compose puts them; a post_start hook runs after the
+// start, a pre_stop hook before the stop.
+func TestComposeSecretsAndHooks(t *testing.T) {
+	dir, _, compose := composeRoot(t, `name: sec
+secrets:
+  token: {file: ./token.txt}
+  api_key: {environment: API_KEY}
+configs:
+  app_conf: {content: "debug=true\n"}
+services:
+  app:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    volumes: ["./shared:/shared"]
+    secrets:
+      - token
+      - source: api_key
+        target: key
+        uid: "1000"
+        gid: "1001"
+        mode: 0400
+    configs:
+      - source: app_conf
+        target: /etc/app.conf
+    post_start:
+      - command: ["sh", "-c", "echo started > /tmp/hook"]
+    pre_stop:
+      - command: ["sh", "-c", "echo stopping > /shared/bye"]
+`)
+	os.WriteFile(filepath.Join(dir, "token.txt"), []byte("tok-123\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("API_KEY=s3cret\n"), 0o600)
+	if r := compose("up", "-d"); r.code != 0 {
+		t.Fatalf("up: %s", r.stderr)
+	}
+	r := compose("exec", "-T", "app", "sh", "-c", "cat /run/secrets/token /run/secrets/key /etc/app.conf /tmp/hook; busybox stat -c '%u %g %a' /run/secrets/key; echo x > /run/secrets/token")
+	if r.stdout != "tok-123\ns3cretdebug=true\nstarted\n1000 1001 400\n" || !strings.Contains(r.stderr, "Read-only file system") {
+		t.Errorf("secrets, configs and post_start: %q %q", r.stdout, r.stderr)
+	}
+	if r := compose("stop", "-t", "5"); r.code != 0 {
+		t.Fatalf("stop: %s", r.stderr)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "shared", "bye")); err != nil || string(data) != "stopping\n" {
+		t.Errorf("pre_stop: %q, %v", data, err)
+	}
+}

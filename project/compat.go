@@ -35,7 +35,6 @@ type Rule struct {
 
 const (
 	issueContainers = "containers (issue 4)"
-	issueLifecycle  = "compose lifecycle (issue 7)"
 )
 
 // Support is berth's compatibility table: the one place that says which
@@ -66,12 +65,12 @@ var Support = []Rule{
 	{"services.*.scale", Yes, "up --scale overrides it"},
 	{"services.*.container_name", Yes, "refused with a scale above 1"},
 	{"services.*.pull_policy", Yes, "always, missing, never; build is missing until builds land"},
-	{"services.*.secrets", Planned, issueLifecycle},
-	{"services.*.configs", Planned, issueLifecycle},
-	{"services.*.post_start", Planned, issueLifecycle},
-	{"services.*.pre_stop", Planned, issueLifecycle},
-	{"secrets", Planned, issueLifecycle},
-	{"configs", Planned, issueLifecycle},
+	{"services.*.secrets", Yes, "read-only at /run/secrets; uid, gid and mode honoured"},
+	{"services.*.configs", Yes, "read-only at /NAME or the target; uid, gid and mode honoured"},
+	{"services.*.post_start", Yes, "run as an exec after the start; privileged is not supported yet"},
+	{"services.*.pre_stop", Yes, "run as an exec before stop, down and recreation"},
+	{"secrets", Yes, "file, environment and content; not external"},
+	{"configs", Yes, "file, environment and content; not external"},
 
 	{"services.*.image", Yes, "pulled when missing, as pull_policy says"},
 	{"services.*.command", Yes, ""},

@@ -1,0 +1,72 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/errclass"
+)
+
+// runHooks runs a service's lifecycle hooks (post_start, pre_stop) in one
+// of its running containers, in order, as compose does: each an exec with
+// its own user, working directory and environment. The first that fails
+// stops the rest.
+func (e *Engine) runHooks(ctx context.Context, kind, name, id string, hooks []types.ServiceHook) error {
+	for _, h := range hooks {
+		if h.Privileged {
+			e.warn(fmt.Sprintf("container %s: %s hook: privileged is not supported yet; running it unprivileged", name, kind))
+		}
+		var env []string
+		for _, k := range slices.Sorted(maps.Keys(h.Environment)) {
+			if v := h.Environment[k]; v != nil {
+				env = append(env, k+"="+*v)
+			}
+		}
+		e.event("Container", name, "Running "+kind+" hook")
+		code, err := e.Containers.Exec(ctx, id, container.ExecOptions{Cmd: h.Command, User: h.User, WorkDir: h.WorkingDir, Env: env,
+			Stdout: io.Discard, Stderr: io.Discard})
+		if err != nil {
+			return fmt.Errorf("container %s: %s hook: %w", name, kind, err)
+		}
+		if code != 0 {
+			return errclass.New(ErrFailed, "container %s: %s hook %v exited with code %d", name, kind, []string(h.Command), code)
+		}
+	}
+	return nil
+}
+
+// preStop runs the pre_stop hooks of a running container's service, as
+// last applied (the project's files are not needed to stop it); a failed
+// hook is reported, and the container stopped all the same.
+func (e *Engine) preStop(ctx context.Context, m Member) {
+	if !m.State.Running() || m.Oneoff {
+		return
+	}
+	s := e.remembered(m)
+	if len(s.PreStop) == 0 {
+		return
+	}
+	if err := e.runHooks(ctx, "pre_stop", m.Record.Name, m.Record.ID, s.PreStop); err != nil {
+		e.warn(err.Error())
+	}
+}
+
+// remembered is the configuration of a member's service as last applied
+// (see remember); empty when berth has none.
+func (e *Engine) remembered(m Member) types.ServiceConfig {
+	var s types.ServiceConfig
+	data, err := os.ReadFile(filepath.Join(e.root, "projects", m.Record.Config.Labels[LabelProject], m.Service+".json"))
+	if err == nil {
+		json.Unmarshal(data, &s)
+	}
+	return s
+}
