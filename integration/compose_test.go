@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
@@ -246,6 +247,9 @@ services:
 	}
 	if ps := compose("ps", "-q").stdout; ps != "" {
 		t.Errorf("still running after the abort: %q", ps)
+	}
+	if r := compose("up", "--exit-code-from", "job", "--no-attach", "svc"); r.code != 4 || strings.Contains(r.stdout, "serving") || !strings.Contains(r.stdout, "job-1 | working") {
+		t.Errorf("--no-attach svc: exit %d\n%s", r.code, r.stdout)
 	}
 	// SIGINT: graceful stop
 	cmd := exec.Command(berthBin, "--root", root, "up", "svc")
@@ -601,5 +605,46 @@ services:
 	}
 	if data, err := os.ReadFile(filepath.Join(dir, "shared", "bye")); err != nil || string(data) != "stopping\n" {
 		t.Errorf("pre_stop: %q, %v", data, err)
+	}
+}
+
+// TestComposeEvents: events --json reports a service container's create,
+// start, health and die as they happen.
+func TestComposeEvents(t *testing.T) {
+	dir, root, compose := composeRoot(t, `name: ev
+services:
+  app:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    healthcheck: {test: ["CMD", "true"], interval: 100ms}
+`)
+	cmd := exec.Command(berthBin, "--root", root, "events", "--json")
+	cmd.Dir = dir
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	time.Sleep(300 * time.Millisecond) // the watch is set up
+	compose("up", "-d", "--wait")
+	compose("stop", "-t", "1")
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	var actions []string
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var ev struct{ Action, Service string }
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		if ev.Service == "app" {
+			actions = append(actions, ev.Action)
+		}
+	}
+	if !slices.Equal(actions, []string{"create", "start", "health_status: starting", "health_status: healthy", "die"}) &&
+		!slices.Equal(actions, []string{"create", "start", "health_status: healthy", "die"}) {
+		t.Errorf("events: %q", actions)
 	}
 }

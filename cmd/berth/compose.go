@@ -16,7 +16,7 @@ func composeCommands(g *globals) []*cobra.Command {
 	return append([]*cobra.Command{newLoginCmd(g), newLogoutCmd(g),
 		newUpCmd(g, false), newUpCmd(g, true), newRunCmd(g), newComposeTopCmd(g), newComposeImagesCmd(g),
 		newComposePullCmd(g), newComposePushCmd(g), newComposeCpCmd(g), newComposeWaitCmd(g), newComposeScaleCmd(g),
-		newComposeStatsCmd(g), newComposeAttachCmd(g), newDownCmd(g), newPsCmd(g), newLsCmd(g), newComposeLogsCmd(g),
+		newComposeStatsCmd(g), newComposeAttachCmd(g), newComposeEventsCmd(g), newDownCmd(g), newPsCmd(g), newLsCmd(g), newComposeLogsCmd(g),
 		newComposeExecCmd(g), newStartCmd(g), newStopCmd(g), newRestartCmd(g), newRmCmd(g), newComposePortCmd(g),
 		newEachCmd(g, "pause [SERVICE...]", "Pause services", "Paused", running,
 			func(ctx context.Context, e *engine.Engine, m engine.Member, _ string) error {
@@ -32,11 +32,6 @@ func composeCommands(g *globals) []*cobra.Command {
 				return e.Containers.Kill(ctx, m.Record.ID, sig)
 			}),
 	}, buildAll(g, []cmdSpec{
-		{use: "events [OPTIONS] [SERVICE...]", short: "Receive real time events from containers", flags: []flag{
-			b("json", "", "Output events as a stream of json objects"),
-			s("since", "", "", "Show all events created since timestamp"),
-			s("until", "", "", "Stream events until this timestamp"),
-		}},
 		{use: "build [OPTIONS] [SERVICE...]", short: "Build or rebuild services", loads: true, flags: []flag{
 			list("build-arg", "", "Set build-time variables for services"),
 			b("no-cache", "", "Do not use cache when building the image"),

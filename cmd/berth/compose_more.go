@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -292,5 +293,38 @@ func newComposeAttachCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "Do not attach STDIN")
 	cmd.Flags().BoolVar(&sigProxy, "sig-proxy", true, "Proxy all received signals to the process")
 	cmd.Flags().String("detach-keys", "", "Override the key sequence for detaching from a container.")
+	return cmd
+}
+
+func newComposeEventsCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	var since, until string
+	cmd := &cobra.Command{Use: "events [OPTIONS] [SERVICE...]", Short: "Receive real time events from containers"}
+	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+		if since != "" {
+			return usageError{errors.New("--since is not supported: berth keeps no event history")}
+		}
+		if until != "" {
+			t, err := parseTime(until, "until")
+			if err != nil {
+				return err
+			}
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, t)
+			defer cancel()
+		}
+		enc := json.NewEncoder(g.stdout)
+		return e.Events(ctx, name, args, func(ev engine.Event) error {
+			if asJSON {
+				return enc.Encode(ev)
+			}
+			_, err := fmt.Fprintf(g.stdout, "%s container %s %s (image=%s, name=%s)\n", ev.Time.Format("2006-01-02 15:04:05.000000"),
+				ev.Action, ev.ID, ev.Attributes["image"], ev.Attributes["name"])
+			return err
+		})
+	})
+	cmd.Flags().BoolVar(&asJSON, "json", false, "Output events as a stream of json objects")
+	cmd.Flags().StringVar(&since, "since", "", "Show all events created since timestamp")
+	cmd.Flags().StringVar(&until, "until", "", "Stream events until this timestamp")
 	return cmd
 }

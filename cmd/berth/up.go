@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,6 +85,8 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 	var scale []string
 	var timeout, waitTimeout int
 	var exitFrom, pull string
+	var attach, noAttach []string
+	var quietPull bool
 	use, short := "up [OPTIONS] [SERVICE...]", "Create and start containers"
 	if create {
 		use, short = "create [OPTIONS] [SERVICE...]", "Creates containers for a service"
@@ -126,9 +129,15 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 					p.Services[name] = s
 				}
 			}
+			if cmd.Flags().Changed("build") {
+				return usageError{errors.New("--build is not supported yet: berth has no image builder")}
+			}
 			e, err := g.engine()
 			if err != nil {
 				return err
+			}
+			if quietPull {
+				e.Pulls = nil
 			}
 			o.Services, o.DryRun, o.Parallel, o.NoStart = args, g.dryRun, g.parallel, o.NoStart || create
 			if err := e.Up(ctx, p, o); err != nil {
@@ -151,7 +160,7 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 			if detach || create || o.DryRun || o.NoStart {
 				return nil
 			}
-			return g.attached(ctx, e, p, args, attachOptions{abort: abort, abortFailure: abortFailure, exitFrom: exitFrom,
+			return g.attached(ctx, e, p, args, attachOptions{abort: abort, abortFailure: abortFailure, exitFrom: exitFrom, attach: attach, noAttach: noAttach,
 				color: !noColor && g.color(), prefix: !noPrefix, timestamps: timestamps, timeout: o.Timeout})
 		},
 	}
@@ -161,9 +170,9 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 	f.BoolVar(&o.RemoveOrphans, "remove-orphans", false, "Remove containers for services not defined in the Compose file")
 	f.StringArrayVar(&scale, "scale", nil, "Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present.")
 	f.StringVar(&pull, "pull", "policy", `Pull image before running ("always"|"missing"|"never")`)
-	f.Bool("quiet-pull", false, "Pull without printing progress information")
+	f.BoolVar(&quietPull, "quiet-pull", false, "Pull without printing progress information")
 	f.BoolP("yes", "y", false, `Assume "yes" as answer to all prompts and run non-interactively`)
-	f.Bool("build", false, "Build images before starting containers")
+	f.Bool("build", false, "Build images before starting containers (berth has no builder yet: images must exist or be pulled)")
 	f.Bool("no-build", false, "Don't build an image, even if it's policy")
 	if create {
 		return cmd
@@ -177,9 +186,8 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 	f.BoolVar(&abort, "abort-on-container-exit", false, "Stops all containers if any container was stopped. Incompatible with -d")
 	f.BoolVar(&abortFailure, "abort-on-container-failure", false, "Stops all containers if any container exited with failure. Incompatible with -d")
 	f.StringVar(&exitFrom, "exit-code-from", "", "Return the exit code of the selected service container. Implies --abort-on-container-exit")
-	f.StringArray("attach", nil, "Restrict attaching to the specified services. Incompatible with --attach-dependencies.")
-	f.StringArray("no-attach", nil, "Do not attach (stream logs) to the specified services")
-	f.Bool("attach-dependencies", false, "Automatically attach to log output of dependent services")
+	f.StringArrayVar(&attach, "attach", nil, "Restrict attaching to the specified services. Incompatible with --attach-dependencies.")
+	f.StringArrayVar(&noAttach, "no-attach", nil, "Do not attach (stream logs) to the specified services")
 	f.BoolVar(&timestamps, "timestamps", false, "Show timestamps")
 	f.BoolVar(&noColor, "no-color", false, "Produce monochrome output")
 	f.BoolVar(&noPrefix, "no-log-prefix", false, "Don't print prefix in logs")
@@ -190,6 +198,10 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 
 // attachOptions shape an attached up.
 type attachOptions struct {
+	// attach, if given, are the only services whose logs are shown;
+	// noAttach are services whose logs are not. Exits are followed for
+	// every service either way.
+	attach, noAttach    []string
 	abort, abortFailure bool
 	exitFrom            string
 	color, prefix       bool
@@ -226,13 +238,18 @@ func (g *globals) attached(ctx context.Context, e *engine.Engine, p *project.Pro
 			continue
 		}
 		wg.Add(1)
+		shown := (len(o.attach) == 0 || slices.Contains(o.attach, m.Service)) && !slices.Contains(o.noAttach, m.Service)
 		go func() {
 			defer wg.Done()
 			w := &prefixWriter{out: g.stdout, mu: &out}
 			if o.prefix {
 				w.prefix = colored(fmt.Sprintf("%-*s | ", width, logName(m)), i, o.color)
 			}
-			e.Containers.Logs(ctx, m.Record.ID, container.LogOptions{Follow: true, Tail: -1, Timestamps: o.timestamps}, w, w)
+			var sink io.Writer = w
+			if !shown {
+				sink = io.Discard
+			}
+			e.Containers.Logs(ctx, m.Record.ID, container.LogOptions{Follow: true, Tail: -1, Timestamps: o.timestamps}, sink, sink)
 			w.flush()
 			code, _ := e.Containers.Wait(ctx, m.Record.ID)
 			out.Lock()
