@@ -55,6 +55,7 @@ const (
 	Start    Action = "start"
 	Keep     Action = "keep"
 	Remove   Action = "remove"
+	Restart  Action = "restart"
 )
 
 // Step is one container's part of the plan, with the reason for it.
@@ -141,6 +142,19 @@ func (e *Engine) Up(ctx context.Context, p *project.Project, o UpOptions) error 
 		if err != nil {
 			return err
 		}
+		// depends_on restart: true: a recreated dependency restarts the
+		// containers that are kept
+		mu <- struct{}{}
+		for dep, cfg := range s.DependsOn {
+			if cfg.Restart && recreated[dep] {
+				for i := range steps {
+					if steps[i].Action == Keep {
+						steps[i].Action, steps[i].Reason = Restart, fmt.Sprintf("%s was recreated (depends_on restart: true)", dep)
+					}
+				}
+			}
+		}
+		<-mu
 		for _, st := range steps {
 			if st.Action == Recreate {
 				mu <- struct{}{}
@@ -268,6 +282,15 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 		case Keep:
 			e.event("Container", st.Container, "Running")
 		case Start:
+			if err := e.start(ctx, st.Container, s.Name, s.PostStart); err != nil {
+				return err
+			}
+		case Restart:
+			e.preStop(ctx, Member{Entry: st.old.Entry, Service: st.old.Service, Number: st.old.Number})
+			e.event("Container", st.Container, "Restarting")
+			if err := e.Containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
+				return err
+			}
 			if err := e.start(ctx, st.Container, s.Name, s.PostStart); err != nil {
 				return err
 			}

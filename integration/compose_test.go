@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -557,6 +558,12 @@ services:
 	if r := compose("wait", "job"); r.code != 7 || r.stdout != "7\n" {
 		t.Errorf("wait job: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
+	if r := compose("down", "-t", "0", "--rmi", "all"); r.code != 0 || !strings.Contains(r.stderr, "Image "+ref+"  Removed") {
+		t.Errorf("down --rmi all: exit %d\n%s", r.code, r.stderr)
+	}
+	if imgs := compose("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout; strings.Contains(imgs, ref) || !strings.Contains(imgs, "bb:1") {
+		t.Errorf("images after down --rmi all: %q", imgs)
+	}
 }
 
 // TestComposeSecretsAndHooks: secrets and configs from a file, the
@@ -646,5 +653,39 @@ services:
 	if !slices.Equal(actions, []string{"create", "start", "health_status: starting", "health_status: healthy", "die"}) &&
 		!slices.Equal(actions, []string{"create", "start", "health_status: healthy", "die"}) {
 		t.Errorf("events: %q", actions)
+	}
+}
+
+// TestComposeRestartDeps: with depends_on restart: true, recreating the
+// dependency restarts the dependent; without it, the dependent is kept.
+func TestComposeRestartDeps(t *testing.T) {
+	file := `name: rd
+services:
+  db:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    environment: {V: "%s"}
+  app:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    depends_on:
+      db: {condition: service_started, restart: true}
+  other:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    depends_on: [db]
+`
+	dir, _, compose := composeRoot(t, fmt.Sprintf(file, "1"))
+	if r := compose("up", "-d"); r.code != 0 {
+		t.Fatalf("up: %s", r.stderr)
+	}
+	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(fmt.Sprintf(file, "2")), 0o644)
+	r := compose("up", "-d")
+	if !strings.Contains(r.stderr, "Container rd-db-1  Recreated") || !strings.Contains(r.stderr, "Container rd-app-1  Restarting") ||
+		!strings.Contains(r.stderr, "Container rd-other-1  Running") {
+		t.Errorf("up after db changed:\n%s", r.stderr)
 	}
 }

@@ -48,7 +48,7 @@ var Support = []Rule{
 	{"services.*.profiles", Yes, "--profile and COMPOSE_PROFILES select services"},
 
 	{"services.*.depends_on", Yes, "service_started, service_completed_successfully, service_healthy; required: false"},
-	{"services.*.depends_on.*.restart", No, "a dependency's restart does not restart dependents yet"},
+	{"services.*.depends_on.*.restart", Yes, "a recreated dependency restarts the dependent's kept containers in up"},
 	{"services.*.healthcheck", Yes, "run by the container's monitor; ps and inspect show it"},
 	{"services.*.deploy", Yes, "replicas, resources (cpus, memory, pids limits; memory reservation), restart_policy"},
 	{"services.*.deploy.mode", No, "one host: replicated only"},

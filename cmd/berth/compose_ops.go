@@ -12,12 +12,14 @@ import (
 	"time"
 
 	units "github.com/docker/go-units"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/format"
+	"github.com/berth-dev/berth/image"
 )
 
 // projectCmd runs fn with the engine and the project's name (and project,
@@ -76,11 +78,47 @@ func newDownCmd(g *globals) *cobra.Command {
 	var rmi string
 	cmd := &cobra.Command{Use: "down [OPTIONS] [SERVICES]", Short: "Stop and remove containers, networks"}
 	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, known, args []string) error {
+		if rmi != "" && rmi != "local" && rmi != "all" {
+			return usageError{fmt.Errorf("invalid --rmi %q: want local or all", rmi)}
+		}
+		// the images go after the containers: note them first. local is
+		// those without a name of their own, compose's <project>-<service>
+		// of a built image
+		var images []string
 		if rmi != "" {
-			return usageError{errors.New("--rmi is not supported yet")}
+			ms, err := e.Members(ctx, name, args...)
+			if err != nil {
+				return err
+			}
+			for _, m := range ms {
+				local := strings.TrimSuffix(m.Record.Image, ":latest") == name+"-"+m.Service
+				if (rmi == "all" || local) && !slices.Contains(images, m.Record.Image) {
+					images = append(images, m.Record.Image)
+				}
+			}
 		}
 		o.Services, o.Known, o.Timeout = args, known, timeoutFlag(cmd, timeout)
-		return e.Down(ctx, name, o)
+		if err := e.Down(ctx, name, o); err != nil {
+			return err
+		}
+		if len(images) == 0 {
+			return nil
+		}
+		store, snaps, err := g.openImages()
+		if err != nil {
+			return err
+		}
+		var errs []error
+		for _, ref := range images {
+			_, err := image.Remove(ctx, store, snaps, []string{ref}, image.RemoveOptions{
+				InUse: func(id v1.Hash) bool { return e.Containers.ImageInUse(id.String()) }, Keep: e.Containers.SnapshotsInUse})
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			fmt.Fprintf(g.stderr, " Image %s  Removed\n", ref)
+		}
+		return errors.Join(errs...)
 	})
 	f := cmd.Flags()
 	f.BoolVar(&o.RemoveOrphans, "remove-orphans", false, "Remove containers for services not defined in the Compose file")
