@@ -3,8 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,14 +25,16 @@ var (
 type Engine struct {
 	root       string
 	Containers *container.Manager
-	// Progress gets compose's progress lines (" Container web-1  Started");
-	// nil discards them.
-	Progress io.Writer
+	// Report gets each change of an object: its kind ("Container",
+	// "Network", "Volume"), name and new status ("Started"); nil discards
+	// them. Calls may come from several goroutines at once; they are
+	// serialised.
+	Report func(kind, name, status string)
 	// Warn gets warnings about the project, one line each; nil discards.
 	Warn func(string)
 	// Pulls shows image pulls; nil shows nothing.
 	Pulls image.Progress
-	mu    sync.Mutex // serialises Progress lines from parallel services
+	mu    sync.Mutex // serialises Report calls from parallel services
 }
 
 // New is the engine of the berth root, acting through m.
@@ -42,15 +42,15 @@ func New(root string, m *container.Manager) *Engine {
 	return &Engine{root: root, Containers: m}
 }
 
-// event prints one progress line, as docker compose's plain progress does:
-// the kind of object, its name, and what happened to it.
+// event reports what happened to an object: the kind of object, its
+// name, and its new status.
 func (e *Engine) event(kind, name, what string) {
-	if e.Progress == nil {
+	if e.Report == nil {
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	fmt.Fprintf(e.Progress, " %s %s  %s\n", kind, name, what)
+	e.Report(kind, name, what)
 }
 
 func (e *Engine) warn(s string) {

@@ -31,7 +31,7 @@ func (g *globals) engine() (*engine.Engine, error) {
 		return nil, err
 	}
 	e := engine.New(g.root, m)
-	e.Progress = g.stderr
+	e.Report = g.reporter()
 	e.Pulls = g.displayTo(g.stderr)
 	e.Warn = func(s string) { fmt.Fprintf(g.stderr, "warning: %s\n", s) }
 	return e, nil

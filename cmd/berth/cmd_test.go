@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -42,5 +43,21 @@ func TestPruneFilter(t *testing.T) {
 		if _, err := pruneFilter([]string{bad}, now); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestLiveProgress: the terminal display keeps one line per object,
+// redrawing them all in place when one changes.
+func TestLiveProgress(t *testing.T) {
+	var b strings.Builder
+	l := &live{w: &b}
+	l.update("Network", "p_default", "Creating")
+	l.update("Network", "p_default", "Created")
+	l.update("Container", "p-web-1", "Starting")
+	want := "\x1b[2K ⠿ Network p_default  Creating\n" +
+		"\x1b[1A\x1b[2K ✔ Network p_default  Created\n" +
+		"\x1b[1A\x1b[2K ✔ Network p_default  Created\n\x1b[2K ⠿ Container p-web-1  Starting\n"
+	if b.String() != want {
+		t.Errorf("display:\n%q\nwant:\n%q", b.String(), want)
 	}
 }

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+)
+
+// reporter is how compose commands show progress, as --progress asks:
+// plain lines (" Container web-1  Started"), a live display that redraws
+// one line per object on a terminal (tty; auto on a terminal), JSON lines,
+// or nothing (quiet).
+func (g *globals) reporter() func(kind, name, status string) {
+	mode := g.progress
+	if mode == "auto" {
+		mode = "plain"
+		if f, ok := g.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			mode = "tty"
+		}
+	}
+	switch mode {
+	case "quiet":
+		return nil
+	case "json":
+		enc := json.NewEncoder(g.stderr)
+		return func(kind, name, status string) {
+			enc.Encode(map[string]string{"id": kind + " " + name, "status": status})
+		}
+	case "tty":
+		return (&live{w: g.stderr}).update
+	}
+	return func(kind, name, status string) { fmt.Fprintf(g.stderr, " %s %s  %s\n", kind, name, status) }
+}
+
+// live is the terminal display: one line per object, in the order they
+// first appeared, each redrawn in place when its status changes.
+type live struct {
+	w      io.Writer
+	order  []string
+	status map[string]string
+	drawn  int // lines on screen
+}
+
+func (l *live) update(kind, name, status string) {
+	if l.status == nil {
+		l.status = map[string]string{}
+	}
+	id := kind + " " + name
+	if _, ok := l.status[id]; !ok {
+		l.order = append(l.order, id)
+	}
+	l.status[id] = status
+	var b strings.Builder
+	if l.drawn > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA", l.drawn) // back to the first line
+	}
+	width := 0
+	for _, id := range l.order {
+		width = max(width, len(id))
+	}
+	for _, id := range l.order {
+		mark := "✔"
+		if st := l.status[id]; strings.HasSuffix(st, "ing") {
+			mark = "⠿"
+		}
+		fmt.Fprintf(&b, "\x1b[2K %s %-*s  %s\n", mark, width, id, l.status[id])
+	}
+	l.drawn = len(l.order)
+	io.WriteString(l.w, b.String())
+}
