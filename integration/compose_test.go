@@ -36,6 +36,7 @@ const stack = `name: shop
 services:
   db:
     image: bb:1
+    init: true
     command: ["sh", "-c", "echo $$GREETING > /data/greeting; while true; do busybox nc -l -p 6379 -e cat /data/greeting; done"]
     environment: {GREETING: hello from db}
     volumes: [data:/data]
@@ -49,6 +50,7 @@ services:
       db: {condition: service_healthy}
   web:
     image: bb:1
+    init: true
     command: ["sh", "-c", "while true; do busybox nc -l -p 7000 -e busybox nc db 6379; done"]
     ports: ["127.0.0.1::7000"]
     depends_on:

@@ -1,0 +1,218 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/internal/fixture"
+	"github.com/berth-dev/berth/project"
+)
+
+// load reads a compose file of the test's own.
+func load(t *testing.T, yaml string) *project.Project {
+	t.Helper()
+	dir := fixture.Dir(t, map[string]string{"compose.yaml": yaml})
+	p, err := project.Load(context.Background(), project.Options{Files: []string{filepath.Join(dir, "compose.yaml")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestContainerOptions: a service's keys arrive in the container's
+// options as `container create` would take them, with compose's labels.
+func TestContainerOptions(t *testing.T) {
+	p := load(t, `name: shop
+services:
+  web:
+    image: nginx:1
+    command: ["serve", "--port", "80"]
+    environment: {B: "2", A: "1"}
+    ports: ["127.0.0.1:8080:80", "9000-9001:9000-9001/udp"]
+    networks:
+      front: {aliases: [www], ipv4_address: 10.5.0.9}
+    volumes: [data:/data, /cache, ./site:/site:ro]
+    deploy:
+      restart_policy: {condition: on-failure, max_attempts: 3}
+      resources: {limits: {cpus: "0.5", memory: 64m}}
+    stop_grace_period: 3s
+    links: [db:database]
+    depends_on: {db: {condition: service_healthy}}
+    healthcheck: {test: "wget -q localhost", interval: 2s, retries: 4}
+  db:
+    image: db:1
+networks:
+  front: {ipam: {config: [{subnet: 10.5.0.0/24}]}}
+volumes:
+  data: {}
+`)
+	s, _ := p.GetService("web")
+	o, err := containerOptions(p, s, 2, "HASH", map[string]string{"/cache": "anon123"}, func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, got, want any) {
+		t.Helper()
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: %v, want %v", what, got, want)
+		}
+	}
+	check("name", o.Name, "shop-web-2")
+	check("image", o.Image, "nginx:1")
+	check("cmd", o.Cmd, "[serve --port 80]")
+	check("env", o.Env, "[A=1 B=2]")
+	check("restart", o.Restart, "on-failure:3")
+	check("stop timeout", *o.StopTimeout, 3)
+	check("cpu quota", o.Resources.CPUQuota, 50000)
+	check("memory", o.Resources.Memory, 64<<20)
+	check("networks", o.Networks, "[shop_front]")
+	check("aliases", o.NetworkAliases["shop_front"], "[web www]")
+	check("ip", o.IP, "10.5.0.9")
+	check("ports", len(o.Ports), 3)
+	check("first port", fmt.Sprintf("%v:%d->%d/%s", o.Ports[0].HostIP, o.Ports[0].HostPort, o.Ports[0].Port, o.Ports[0].Proto), "127.0.0.1:8080->80/tcp")
+	check("links", o.Links, "[shop-db-1:database]")
+	check("health", fmt.Sprint(o.Healthcheck.Test, o.Healthcheck.Interval, o.Healthcheck.Retries), "[CMD-SHELL wget -q localhost] 2s 4")
+	for k, v := range map[string]string{LabelProject: "shop", LabelService: "web", LabelNumber: "2", LabelOneoff: "False", LabelHash: "HASH",
+		LabelDependsOn: "db:service_healthy:false", LabelVersion: ComposeVersion} {
+		check("label "+k, o.Labels[k], v)
+	}
+	var mounts []string
+	for _, m := range o.Mounts {
+		mounts = append(mounts, fmt.Sprintf("%s:%s:%s:%v", m.Type, filepath.Base(m.Source), m.Target, m.ReadOnly))
+	}
+	check("mounts", mounts, "[volume:shop_data:/data:false volume:anon123:/cache:false bind:site:/site:true]")
+}
+
+// TestContainerOptionsRefused: what berth cannot do is refused, naming
+// the service.
+func TestContainerOptionsRefused(t *testing.T) {
+	for _, c := range []struct{ yaml, want string }{
+		{"services:\n  a: {image: x, security_opt: [apparmor=x]}\n", `service "a": security_opt "apparmor=x" is not supported`},
+		{"services:\n  a: {image: x, logging: {driver: syslog}}\n", `service "a": logging driver "syslog" is not supported`},
+		{"services:\n  a: {image: x, network_mode: \"service:b\"}\n  b: {image: x, network_mode: \"service:a\"}\n", "cycle"},
+	} {
+		dir := fixture.Dir(t, map[string]string{"compose.yaml": "name: r\n" + c.yaml})
+		p, err := project.Load(context.Background(), project.Options{Files: []string{filepath.Join(dir, "compose.yaml")}})
+		if err == nil {
+			s, _ := p.GetService("a")
+			_, err = containerOptions(p, s, 1, "", nil, func(string) {})
+			if err == nil {
+				_, err = project.NewGraph(p.Project)
+			}
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.yaml, err, c.want)
+		}
+	}
+}
+
+func fakeMember(service string, n int, hash string, running bool) member {
+	st := container.State{Status: container.Exited}
+	if running {
+		st.Status = container.Running
+	}
+	name := fmt.Sprintf("p-%s-%d", service, n)
+	return member{Entry: container.Entry{Record: container.Record{ID: name + "-id", Name: name}, State: st},
+		Service: service, Number: n, Hash: hash}
+}
+
+// TestPlan: one step and one reason per container, for each case a
+// second up meets.
+func TestPlan(t *testing.T) {
+	p := load(t, "name: p\nservices:\n  web:\n    image: x\n    environment: {A: \"2\"}\n")
+	s, _ := p.GetService("web")
+	hash, _ := project.ServiceHash(s)
+	m, err := container.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(t.TempDir(), m)
+	old := s
+	old.Environment = map[string]*string{"A": new("1")}
+	if err := e.remember("p", old); err != nil {
+		t.Fatal(err)
+	}
+	render := func(steps []Step) string {
+		var out []string
+		for _, st := range steps {
+			out = append(out, fmt.Sprintf("%s %s (%s)", st.Container, st.Action, st.Reason))
+		}
+		return strings.Join(out, "; ")
+	}
+	for _, c := range []struct {
+		what    string
+		current []member
+		o       UpOptions
+		force   bool
+		want    string
+	}{
+		{"nothing yet", nil, UpOptions{}, false, "p-web-1 create (missing)"},
+		{"up to date", []member{fakeMember("web", 1, hash, true)}, UpOptions{}, false, "p-web-1 keep (up to date)"},
+		{"stopped", []member{fakeMember("web", 1, hash, false)}, UpOptions{}, false, "p-web-1 start (not running)"},
+		{"changed", []member{fakeMember("web", 1, "old", true)}, UpOptions{}, false, "p-web-1 recreate (environment.A changed)"},
+		{"changed, --no-recreate", []member{fakeMember("web", 1, "old", true)}, UpOptions{NoRecreate: true}, false, "p-web-1 keep (up to date)"},
+		{"forced", []member{fakeMember("web", 1, hash, true)}, UpOptions{}, true, "p-web-1 recreate (forced)"},
+		{"scale up: lowest free numbers", []member{fakeMember("web", 2, hash, true)}, UpOptions{Scale: map[string]int{"web": 3}}, false,
+			"p-web-2 keep (up to date); p-web-1 create (missing); p-web-3 create (missing)"},
+		{"scale down: highest first", []member{fakeMember("web", 1, hash, true), fakeMember("web", 2, hash, true), fakeMember("web", 3, hash, true)},
+			UpOptions{Scale: map[string]int{"web": 1}}, false, "p-web-1 keep (up to date); p-web-2 remove (scaled down to 1); p-web-3 remove (scaled down to 1)"},
+		{"another service's containers", []member{fakeMember("db", 1, "x", true)}, UpOptions{}, false, "p-web-1 create (missing)"},
+	} {
+		steps, err := e.plan(p, s, c.current, c.o, c.force, "forced")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := render(steps); got != c.want {
+			t.Errorf("%s: %s\nwant: %s", c.what, got, c.want)
+		}
+	}
+}
+
+// TestLayers: stop and start order from the depends_on labels alone.
+func TestLayers(t *testing.T) {
+	mk := func(service, deps string) Member {
+		return Member{Entry: container.Entry{Record: container.Record{Name: service,
+			Config: container.Config{Labels: map[string]string{LabelDependsOn: deps}}}}, Service: service}
+	}
+	ms := []Member{mk("web", "api:service_healthy:false"), mk("api", "db:service_started:false,cache:service_started:true"), mk("db", ""), mk("cache", ""), mk("loner", "")}
+	var got []string
+	for _, layer := range layers(ms) {
+		var names []string
+		for _, m := range layer {
+			names = append(names, m.Service)
+		}
+		slices.Sort(names)
+		got = append(got, strings.Join(names, ","))
+	}
+	if strings.Join(got, " | ") != "cache,db,loner | api | web" {
+		t.Errorf("layers: %v", got)
+	}
+	// a cycle still gives every container a layer
+	cyc := []Member{mk("a", "b:service_started:false"), mk("b", "a:service_started:false")}
+	if n := len(slices.Concat(layers(cyc)...)); n != 2 {
+		t.Errorf("a cycle: %d containers placed, want 2", n)
+	}
+}
+
+// TestChanges: the reason for a recreation names the fields that changed.
+func TestChanges(t *testing.T) {
+	e := New(t.TempDir(), nil)
+	p := load(t, "name: p\nservices:\n  web:\n    image: x:2\n    environment: {A: \"1\", B: \"3\"}\n    labels: {l: v}\n")
+	s, _ := p.GetService("web")
+	if got := e.changes("p", s); got != "configuration changed" {
+		t.Errorf("with no record: %q", got)
+	}
+	old := s
+	old.Image = "x:1"
+	old.Environment = map[string]*string{"A": new("1"), "B": new("2")}
+	old.Labels = nil
+	e.remember("p", old)
+	if got := e.changes("p", s); got != "environment.B changed, image changed, labels.l changed" {
+		t.Errorf("changes: %q", got)
+	}
+}
