@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/format"
 	"github.com/berth-dev/berth/image"
+	"github.com/berth-dev/berth/project"
 )
 
 // The smaller compose commands: each is a container command applied to a
@@ -99,24 +101,13 @@ func newComposePullCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, name := range p.ServiceNames() {
-				s := p.Services[name]
-				if len(args) > 0 && !slices.Contains(args, name) || s.Image == "" {
-					continue
-				}
+			return g.eachImage(p, args, ignoreFailures, func(s types.ServiceConfig) error {
 				pol := "always"
 				if policy == "missing" || s.PullPolicy == "never" || s.PullPolicy == "missing" && policy == "" {
 					pol = "missing"
 				}
-				if err := e.Containers.EnsureImage(ctx, s.Image, pol, g.display(quiet)); err != nil {
-					err = fmt.Errorf("service %q: %w", name, err)
-					if !ignoreFailures {
-						return err
-					}
-					fmt.Fprintf(g.stderr, "warning: %v\n", err)
-				}
-			}
-			return nil
+				return e.Containers.EnsureImage(ctx, s.Image, pol, g.display(quiet))
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&ignoreFailures, "ignore-pull-failures", false, "Pull what it can and ignores images with pull failures")
@@ -125,6 +116,25 @@ func newComposePullCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&policy, "policy", "", `Apply pull policy ("missing"|"always")`)
 	cmd.Flags().Bool("ignore-buildable", false, "Ignore images that can be built")
 	return cmd
+}
+
+// eachImage calls fn for each service (of services, if given) that names
+// an image; a failure ends it, or with ignore becomes a warning.
+func (g *globals) eachImage(p *project.Project, services []string, ignore bool, fn func(types.ServiceConfig) error) error {
+	for _, name := range p.ServiceNames() {
+		s := p.Services[name]
+		if len(services) > 0 && !slices.Contains(services, name) || s.Image == "" {
+			continue
+		}
+		if err := fn(s); err != nil {
+			err = fmt.Errorf("service %q: %w", name, err)
+			if !ignore {
+				return err
+			}
+			fmt.Fprintf(g.stderr, "warning: %v\n", err)
+		}
+	}
+	return nil
 }
 
 func newComposePushCmd(g *globals) *cobra.Command {
@@ -140,20 +150,9 @@ func newComposePushCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, name := range p.ServiceNames() {
-				s := p.Services[name]
-				if len(args) > 0 && !slices.Contains(args, name) || s.Image == "" {
-					continue
-				}
-				if err := image.Push(ctx, store, s.Image, image.PushOptions{Progress: g.display(quiet)}); err != nil {
-					err = fmt.Errorf("service %q: %w", name, err)
-					if !ignoreFailures {
-						return err
-					}
-					fmt.Fprintf(g.stderr, "warning: %v\n", err)
-				}
-			}
-			return nil
+			return g.eachImage(p, args, ignoreFailures, func(s types.ServiceConfig) error {
+				return image.Push(ctx, store, s.Image, image.PushOptions{Progress: g.display(quiet)})
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&ignoreFailures, "ignore-push-failures", false, "Push what it can and ignores images with push failures")

@@ -381,19 +381,12 @@ func newLsCmd(g *globals) *cobra.Command {
 
 func newComposeLogsCmd(g *globals) *cobra.Command {
 	var o container.LogOptions
-	var tail, since, until string
+	var lf logFlags
 	var index int
 	var noColor, noPrefix bool
 	cmd := &cobra.Command{Use: "logs [OPTIONS] [SERVICE...]", Short: "View output from containers"}
 	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
-		var err error
-		if o.Tail, err = parseTail(tail); err != nil {
-			return err
-		}
-		if o.Since, err = parseTime(since, "since"); err != nil {
-			return err
-		}
-		if o.Until, err = parseTime(until, "until"); err != nil {
+		if err := lf.options(&o); err != nil {
 			return err
 		}
 		ms, err := e.Members(ctx, name, args...)
@@ -432,9 +425,9 @@ func newComposeLogsCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVarP(&o.Follow, "follow", "f", false, "Follow log output")
 	f.BoolVarP(&o.Timestamps, "timestamps", "t", false, "Show timestamps")
-	f.StringVarP(&tail, "tail", "n", "all", "Number of lines to show from the end of the logs for each container")
-	f.StringVar(&since, "since", "", "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
-	f.StringVar(&until, "until", "", "Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
+	f.StringVarP(&lf.tail, "tail", "n", "all", "Number of lines to show from the end of the logs for each container")
+	f.StringVar(&lf.since, "since", "", "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
+	f.StringVar(&lf.until, "until", "", "Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
 	f.IntVar(&index, "index", 0, "index of the container if service has multiple replicas")
 	f.BoolVar(&noColor, "no-color", false, "Produce monochrome output")
 	f.BoolVar(&noPrefix, "no-log-prefix", false, "Don't print prefix in logs")

@@ -697,18 +697,11 @@ func statusText(st container.State) string {
 
 func newContainerLogsCmd(g *globals) *cobra.Command {
 	var o container.LogOptions
-	var tail, since, until string
+	var lf logFlags
 	cmd := &cobra.Command{
 		Use: "logs [OPTIONS] CONTAINER", Short: "Fetch the logs of a container", Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
-			if o.Tail, err = parseTail(tail); err != nil {
-				return err
-			}
-			if o.Since, err = parseTime(since, "since"); err != nil {
-				return err
-			}
-			if o.Until, err = parseTime(until, "until"); err != nil {
+			if err := lf.options(&o); err != nil {
 				return err
 			}
 			m, err := g.containers()
@@ -721,10 +714,26 @@ func newContainerLogsCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVarP(&o.Follow, "follow", "f", false, "Follow log output")
 	f.BoolVarP(&o.Timestamps, "timestamps", "t", false, "Show timestamps")
-	f.StringVarP(&tail, "tail", "n", "all", "Number of lines to show from the end of the logs")
-	f.StringVar(&since, "since", "", "Show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)")
-	f.StringVar(&until, "until", "", "Show logs before a timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)")
+	f.StringVarP(&lf.tail, "tail", "n", "all", "Number of lines to show from the end of the logs")
+	f.StringVar(&lf.since, "since", "", "Show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)")
+	f.StringVar(&lf.until, "until", "", "Show logs before a timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)")
 	return cmd
+}
+
+// logFlags are the --tail, --since and --until of the logs commands.
+type logFlags struct{ tail, since, until string }
+
+// options fills o's Tail, Since and Until from the flags.
+func (f logFlags) options(o *container.LogOptions) error {
+	var err error
+	if o.Tail, err = parseTail(f.tail); err != nil {
+		return err
+	}
+	if o.Since, err = parseTime(f.since, "since"); err != nil {
+		return err
+	}
+	o.Until, err = parseTime(f.until, "until")
+	return err
 }
 
 // parseTail reads --tail: "all" or a count.
