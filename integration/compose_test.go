@@ -551,6 +551,9 @@ services:
 	if got := compose("exec", "-T", "app", "cat", "/tmp/in").stdout; got != "outside\n" {
 		t.Errorf("copied in: %q", got)
 	}
+	if r := compose("exec", "-T", "--privileged", "app", "true"); r.code != 125 || !strings.Contains(r.stderr, "--privileged is not supported by exec yet") {
+		t.Errorf("exec --privileged: exit %d, %q", r.code, r.stderr)
+	}
 	if st := compose("stats", "--no-stream", "--format", "{{.Name}}", "app").stdout; st != "tools-app-1\n" {
 		t.Errorf("stats: %q", st)
 	}

@@ -508,7 +508,7 @@ func newComposeExecCmd(g *globals) *cobra.Command {
 	f.StringVarP(&o.User, "user", "u", "", "Run the command as this user")
 	f.StringVarP(&o.WorkDir, "workdir", "w", "", "Path to workdir directory for this command")
 	f.IntVar(&index, "index", 0, "Index of the container if service has multiple replicas")
-	f.BoolVar(&privileged, "privileged", false, "Give extended privileges to the process")
+	f.BoolVar(&privileged, "privileged", false, "Give extended privileges to the process (not supported yet)")
 	f.BoolVarP(&noTTY, "no-TTY", "T", false, "Disable pseudo-TTY allocation. By default `berth exec` allocates a TTY.")
 	return cmd
 }

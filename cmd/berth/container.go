@@ -777,6 +777,9 @@ func newContainerExecCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "exec [OPTIONS] CONTAINER COMMAND [ARG...]", Short: "Execute a command in a running container", Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if privileged {
+				return usageError{errors.New("--privileged is not supported by exec yet")}
+			}
 			m, err := g.containers()
 			if err != nil {
 				return err
@@ -806,7 +809,7 @@ func newContainerExecCmd(g *globals) *cobra.Command {
 	f.StringArrayVarP(&o.Env, "env", "e", nil, "Set environment variables")
 	f.StringVarP(&o.User, "user", "u", "", "Username or UID (format: \"<name|uid>[:<group|gid>]\")")
 	f.StringVarP(&o.WorkDir, "workdir", "w", "", "Working directory inside the container")
-	f.BoolVar(&privileged, "privileged", false, "Give extended privileges to the command")
+	f.BoolVar(&privileged, "privileged", false, "Give extended privileges to the command (not supported yet)")
 	return cmd
 }
 

@@ -86,7 +86,7 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 	var timeout, waitTimeout int
 	var exitFrom, pull string
 	var attach, noAttach []string
-	var quietPull bool
+	var quietPull, attachDeps bool
 	use, short := "up [OPTIONS] [SERVICE...]", "Create and start containers"
 	if create {
 		use, short = "create [OPTIONS] [SERVICE...]", "Creates containers for a service"
@@ -160,6 +160,18 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 			if detach || create || o.DryRun || o.NoStart {
 				return nil
 			}
+			if attachDeps {
+				if len(attach) > 0 {
+					return usageError{errors.New("--attach and --attach-dependencies are incompatible")}
+				}
+				// the services asked for and what they depend on; without
+				// it, an up of some services shows only theirs
+				if graph, err := project.NewGraph(p.Project); err == nil && len(args) > 0 {
+					attach = graph.WithDependencies(args...)
+				}
+			} else if len(attach) == 0 && len(args) > 0 {
+				attach = args
+			}
 			return g.attached(ctx, e, p, args, attachOptions{abort: abort, abortFailure: abortFailure, exitFrom: exitFrom, attach: attach, noAttach: noAttach,
 				color: !noColor && g.color(), prefix: !noPrefix, timestamps: timestamps, timeout: o.Timeout})
 		},
@@ -188,6 +200,7 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 	f.StringVar(&exitFrom, "exit-code-from", "", "Return the exit code of the selected service container. Implies --abort-on-container-exit")
 	f.StringArrayVar(&attach, "attach", nil, "Restrict attaching to the specified services. Incompatible with --attach-dependencies.")
 	f.StringArrayVar(&noAttach, "no-attach", nil, "Do not attach (stream logs) to the specified services")
+	f.BoolVar(&attachDeps, "attach-dependencies", false, "Automatically attach to log output of dependent services")
 	f.BoolVar(&timestamps, "timestamps", false, "Show timestamps")
 	f.BoolVar(&noColor, "no-color", false, "Produce monochrome output")
 	f.BoolVar(&noPrefix, "no-log-prefix", false, "Don't print prefix in logs")
