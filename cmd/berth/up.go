@@ -172,7 +172,11 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 			} else if len(attach) == 0 && len(args) > 0 {
 				attach = args
 			}
-			return g.attached(ctx, e, p, args, attachOptions{abort: abort, abortFailure: abortFailure, exitFrom: exitFrom, attach: attach, noAttach: noAttach,
+			follow := args
+			if len(attach) > 0 {
+				follow = attach
+			}
+			return g.attached(ctx, e, p, follow, attachOptions{abort: abort, abortFailure: abortFailure, exitFrom: exitFrom, attach: attach, noAttach: noAttach,
 				color: !noColor && g.color(), prefix: !noPrefix, timestamps: timestamps, timeout: o.Timeout})
 		},
 	}
