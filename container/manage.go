@@ -54,6 +54,9 @@ func Open(root string) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	// the volumes store describes mounts; a tmpfs volume's shared host
+	// mount is the runtime's to make
+	vols.Mount, vols.Unmount = runtime.MountHost, runtime.Unmount
 	return &Manager{root: root, Store: s, images: imgs, snaps: snaps, Volumes: vols}, nil
 }
 

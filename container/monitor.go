@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/volumes"
 )
 
 // Exit codes for a container that could not run, as Docker reports them.
@@ -215,6 +216,9 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 			return fail(ExitStartFailed, err)
 		}
 	}
+	if err := readyVolumes(root, rec); err != nil {
+		return fail(ExitStartFailed, err)
+	}
 	c, err := rt.Create(ctx, rec.Spec, s.Dir(rec.ID))
 	if err != nil {
 		return fail(ExitStartFailed, err)
@@ -390,3 +394,26 @@ func oomKilled(id string) bool {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// readyVolumes makes the host mounts the container's volumes need (a
+// tmpfs volume's, gone after a reboot) before it starts.
+func readyVolumes(root string, rec Record) error {
+	if len(rec.Volumes) == 0 {
+		return nil
+	}
+	vols, err := volumes.Open(filepath.Join(root, "volumes"))
+	if err != nil {
+		return err
+	}
+	vols.Mount, vols.Unmount = runtime.MountHost, runtime.Unmount
+	for _, u := range rec.Volumes {
+		v, err := vols.Get(u.Name)
+		if err != nil {
+			return err
+		}
+		if err := vols.Ready(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -115,7 +115,9 @@ func TestVolumesFrom(t *testing.T) {
 }
 
 // TestVolumeDriverOptions: the local driver's type=tmpfs and o=bind,device=
-// options make a tmpfs and a bind of a host directory.
+// options make a tmpfs and a bind of a host directory. A tmpfs volume is
+// one file system, shared by the containers that use it, as in Docker,
+// and goes (unmounted) with volume rm.
 func TestVolumeDriverOptions(t *testing.T) {
 	root, run := busyboxRoot(t)
 	host := t.TempDir()
@@ -127,6 +129,10 @@ func TestVolumeDriverOptions(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(filepath.Join(host, "f")); string(data) != "via-volume\n" {
 		t.Errorf("bind volume: %q", data)
+	}
+	run("container", "run", "--rm", "-v", "tv:/t", "bb:1", "sh", "-c", "echo shared > /t/note")
+	if got := run("container", "run", "--rm", "-v", "tv:/t", "bb:1", "cat", "/t/note").stdout; got != "shared\n" {
+		t.Errorf("a tmpfs volume between two containers: %q", got)
 	}
 	if r := run("volume", "create", "-o", "o=bind", "-o", "device=/nonexistent", "badbind"); r.code == 0 {
 		t.Error("a bind volume of a missing directory was created")

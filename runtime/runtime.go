@@ -268,7 +268,35 @@ func MountLowers(lowers []string, target string) error {
 	return nil
 }
 
-// Unmount detaches a rootfs if it is mounted.
+// MountHost makes m on the host, at m.Destination: the file system a
+// volume needs there (a tmpfs shared by the containers that use it).
+func MountHost(m specs.Mount) error {
+	if err := os.MkdirAll(m.Destination, 0o755); err != nil {
+		return err
+	}
+	var flags uintptr
+	var data []string
+	for _, o := range m.Options {
+		switch o {
+		case "nosuid":
+			flags |= unix.MS_NOSUID
+		case "nodev":
+			flags |= unix.MS_NODEV
+		case "noexec":
+			flags |= unix.MS_NOEXEC
+		case "ro":
+			flags |= unix.MS_RDONLY
+		default:
+			data = append(data, o)
+		}
+	}
+	if err := unix.Mount(m.Source, m.Destination, m.Type, flags, strings.Join(data, ",")); err != nil {
+		return fmt.Errorf("mounting %s at %s: %w", m.Type, m.Destination, err)
+	}
+	return nil
+}
+
+// Unmount detaches a rootfs, or a volume's host mount, if it is mounted.
 func Unmount(target string) error {
 	err := unix.Unmount(target, unix.MNT_DETACH)
 	if err == nil || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {

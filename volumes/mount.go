@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"github.com/moby/sys/mountinfo"
 	"io"
 	"os"
 	"path/filepath"
@@ -219,6 +220,9 @@ func (s *Store) Describe(ctx context.Context, req []Spec, labels map[string]stri
 				return nil, nil, err
 			}
 			used = append(used, Used{Name: v.Name, Target: target, Anonymous: v.Anonymous()})
+			if err := s.Ready(v); err != nil {
+				return nil, nil, err
+			}
 			if m, ok := v.directMount(target, sp.ReadOnly); ok {
 				mounts = append(mounts, m)
 				continue
@@ -241,25 +245,56 @@ func (s *Store) Describe(ctx context.Context, req []Spec, labels map[string]stri
 	return mounts, used, nil
 }
 
-// directMount is the mount of a volume whose driver options make it a
-// file system of its own (type=tmpfs) or a bind of a host directory
-// (o=bind,device=...), instead of its _data directory.
-func (v Volume) directMount(target string, ro bool) (specs.Mount, bool) {
-	o := v.Options
+// options are the volume's o= mount options, bind aside.
+func (v Volume) options() []string {
 	var opts []string
-	if o["o"] != "" {
-		for _, x := range strings.Split(o["o"], ",") {
+	if o := v.Options["o"]; o != "" {
+		for _, x := range strings.Split(o, ",") {
 			if x != "bind" && x != "rbind" {
 				opts = append(opts, x)
 			}
 		}
 	}
+	return opts
+}
+
+// HostMount is the file system a volume of type=tmpfs needs mounted on its
+// _data directory, on the host, where every container using it binds it
+// from, as Docker's local driver shares it; ok is false for other volumes.
+func (v Volume) HostMount() (m specs.Mount, ok bool) {
+	if v.Options["type"] != "tmpfs" {
+		return specs.Mount{}, false
+	}
+	return specs.Mount{Destination: v.Mountpoint, Type: "tmpfs", Source: "tmpfs", Options: append([]string{"nosuid", "nodev"}, v.options()...)}, true
+}
+
+// Ready mounts the volume's host file system (HostMount) if it is not
+// mounted yet: at a container's creation and at each start, since a
+// reboot takes it away. Other volumes need nothing.
+func (s *Store) Ready(v Volume) error {
+	m, ok := v.HostMount()
+	if !ok {
+		return nil
+	}
+	if mounted, err := mountinfo.Mounted(v.Mountpoint); err == nil && mounted {
+		return nil
+	}
+	if s.Mount == nil {
+		return errclass.New(ErrInvalid, "volume %s needs a mount, and this store cannot make one", v.Name)
+	}
+	return s.Mount(m)
+}
+
+// directMount is the mount of a volume whose driver options make it a
+// bind of a host directory (o=bind,device=...), instead of its _data
+// directory.
+func (v Volume) directMount(target string, ro bool) (specs.Mount, bool) {
+	o := v.Options
+	opts := v.options()
 	if ro {
 		opts = append(opts, "ro")
 	}
 	switch {
-	case o["type"] == "tmpfs":
-		return specs.Mount{Destination: target, Type: "tmpfs", Source: "tmpfs", Options: append([]string{"nosuid", "nodev"}, opts...)}, true
 	case strings.Contains(o["o"], "bind") && o["device"] != "":
 		return specs.Mount{Destination: target, Type: "bind", Source: o["device"], Options: append([]string{"rbind", "rprivate"}, opts...)}, true
 	}

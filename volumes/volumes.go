@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -43,6 +44,11 @@ type Volume struct {
 // Store keeps volumes under <root>/volumes.
 type Store struct {
 	dir string
+	// Mount and Unmount make and undo a volume's host mount (HostMount),
+	// for volumes of type=tmpfs: the package describes mounts and never
+	// makes them itself, so its user, which can, provides them.
+	Mount   func(m specs.Mount) error
+	Unmount func(path string) error
 }
 
 // Open opens (creating if needed) the volume directory.
@@ -185,6 +191,13 @@ func (s *Store) Remove(ctx context.Context, name string, inUse []string) error {
 	}
 	defer unlock()
 	dir := filepath.Join(s.dir, name)
+	if v, err := s.Get(name); err == nil {
+		if _, ok := v.HostMount(); ok && s.Unmount != nil {
+			if err := s.Unmount(v.Mountpoint); err != nil {
+				return err
+			}
+		}
+	}
 	// the metadata goes first: a crash mid-delete leaves no volume that
 	// looks whole
 	if err := os.Remove(filepath.Join(dir, "meta.json")); err != nil {
