@@ -268,7 +268,14 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 		return err
 	}
 	if o.DryRun {
+		// what would be created is converted all the same, so that the
+		// dry run reports what the real one would refuse
 		for _, st := range steps {
+			if st.Action == Create || st.Action == Recreate {
+				if _, err := containerOptions(p, s, st.Number, hash, nil, e.warn); err != nil {
+					return err
+				}
+			}
 			e.event("Container", st.Container, fmt.Sprintf("%s (dry run): %s", st.Action, st.Reason))
 		}
 		return nil

@@ -694,3 +694,53 @@ services:
 		t.Errorf("up after db changed:\n%s", r.stderr)
 	}
 }
+
+// TestComposeCorpus plans, with --dry-run, an up of each of docker
+// compose's own end-to-end fixtures (../shared/compose-corpus): every
+// service converted to a container as the real up would, nothing made, no
+// image fetched. Each either plans a container per service or fails with
+// one clear line.
+func TestComposeCorpus(t *testing.T) {
+	requireRoot(t)
+	base := "../../shared/compose-corpus/compose-e2e-fixtures"
+	if _, err := os.Stat(base); err != nil {
+		t.Skip("../shared/compose-corpus is not beside the project")
+	}
+	dirs, _ := os.ReadDir(base)
+	planned := 0
+	for _, d := range dirs {
+		file := filepath.Join(base, d.Name(), "compose.yaml")
+		if _, err := os.Stat(file); err != nil {
+			continue
+		}
+		t.Run(d.Name(), func(t *testing.T) {
+			abs, _ := filepath.Abs(file)
+			root := t.TempDir()
+			r := berth(t, t.TempDir(), "", "--root", root, "-f", abs, "--dry-run", "up", "-d")
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			var errs []string
+			for _, l := range lines {
+				if strings.HasPrefix(l, "berth: ") {
+					errs = append(errs, l)
+				}
+			}
+			switch {
+			case r.code == 0 && len(errs) == 0:
+				if !strings.Contains(r.stderr, "create (dry run): missing") {
+					t.Errorf("planned nothing:\n%s", r.stderr)
+				}
+				planned++
+			case r.code != 0 && len(errs) == 1:
+				t.Logf("refused: %s", errs[0])
+			default:
+				t.Errorf("exit %d, %d error lines:\n%s", r.code, len(errs), r.stderr)
+			}
+			if nets := berth(t, t.TempDir(), "", "--root", root, "network", "ls", "-q").stdout; nets != "" {
+				t.Errorf("a dry run made networks: %q", nets)
+			}
+		})
+	}
+	if planned < 10 {
+		t.Errorf("only %d fixtures planned", planned)
+	}
+}
