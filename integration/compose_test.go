@@ -195,6 +195,12 @@ services:
 	if ps := compose("ps", "-a", "--format", "{{.Name}} {{.State}} {{.Health}}").stdout; ps != "bad-db-1 running unhealthy\n" {
 		t.Errorf("after the failed up: %q", ps)
 	}
+	// fixed, a second up completes the rest
+	fixed, _ := os.ReadFile(filepath.Join(dir, "compose.yaml"))
+	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(strings.Replace(string(fixed), "echo not yet; false", "true", 1)), 0o644)
+	if r := compose("up", "-d", "--wait"); r.code != 0 || !strings.Contains(r.stderr, "bad-db-1  Recreated") || !strings.Contains(r.stderr, "bad-web-1  Started") {
+		t.Errorf("up after the fix: exit %d\n%s", r.code, r.stderr)
+	}
 	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(`name: bad
 services:
   job:
