@@ -150,11 +150,26 @@ func Lookup(path string) Rule {
 		if n <= bestLen || n > len(parts) {
 			continue
 		}
-		if tree.NewPath(parts[:n]...).Matches(r.path) {
+		if matches(r.parts, parts[:n]) {
 			best, bestLen = r.Rule, n
 		}
 	}
 	return best
+}
+
+// matches is tree.Path.Matches on parts already split: Lookup runs for
+// every attribute of compose's schema when a command starts, and
+// splitting each path again for each rule cost tens of milliseconds.
+func matches(pattern, parts []string) bool {
+	if len(pattern) != len(parts) {
+		return false
+	}
+	for i, p := range pattern {
+		if p != tree.PathMatchAll && p != parts[i] {
+			return false
+		}
+	}
+	return true
 }
 
 type splitRule struct {
