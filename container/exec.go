@@ -24,6 +24,8 @@ type ExecOptions struct {
 	WorkDir string
 	TTY     bool
 	Detach  bool
+	// Privileged gives the command every capability (exec --privileged).
+	Privileged bool
 	// Stdin is nil unless -i; Stdout and Stderr get the output (Stdout
 	// alone with a TTY, as a terminal has one stream).
 	Stdin          io.Reader
@@ -58,7 +60,7 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions) (int, err
 	if err != nil {
 		return 0, err
 	}
-	spec := runtime.Exec{Args: o.Cmd, Env: env, Cwd: cmp.Or(o.WorkDir, e.Record.Config.WorkingDir), UID: uid, GID: gid, Terminal: o.TTY}
+	spec := runtime.Exec{Args: o.Cmd, Env: env, Cwd: cmp.Or(o.WorkDir, e.Record.Config.WorkingDir), UID: uid, GID: gid, Terminal: o.TTY, Privileged: o.Privileged}
 	var stdio runtime.IO
 	if !o.Detach {
 		stdio = runtime.IO{Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr}

@@ -22,9 +22,6 @@ import (
 // stops the rest.
 func (e *Engine) runHooks(ctx context.Context, kind, name, id string, hooks []types.ServiceHook) error {
 	for _, h := range hooks {
-		if h.Privileged {
-			e.warn(fmt.Sprintf("container %s: %s hook: privileged is not supported yet; running it unprivileged", name, kind))
-		}
 		var env []string
 		for _, k := range slices.Sorted(maps.Keys(h.Environment)) {
 			if v := h.Environment[k]; v != nil {
@@ -32,7 +29,7 @@ func (e *Engine) runHooks(ctx context.Context, kind, name, id string, hooks []ty
 			}
 		}
 		e.event("Container", name, "Running "+kind+" hook")
-		code, err := e.Containers.Exec(ctx, id, container.ExecOptions{Cmd: h.Command, User: h.User, WorkDir: h.WorkingDir, Env: env,
+		code, err := e.Containers.Exec(ctx, id, container.ExecOptions{Cmd: h.Command, User: h.User, WorkDir: h.WorkingDir, Env: env, Privileged: h.Privileged,
 			Stdout: io.Discard, Stderr: io.Discard})
 		if err != nil {
 			return fmt.Errorf("container %s: %s hook: %w", name, kind, err)

@@ -557,8 +557,10 @@ services:
 	if got := compose("exec", "-T", "app", "cat", "/tmp/in").stdout; got != "outside\n" {
 		t.Errorf("copied in: %q", got)
 	}
-	if r := compose("exec", "-T", "--privileged", "app", "true"); r.code != 125 || !strings.Contains(r.stderr, "--privileged is not supported by exec yet") {
-		t.Errorf("exec --privileged: exit %d, %q", r.code, r.stderr)
+	plain := compose("exec", "-T", "app", "busybox", "grep", "CapEff", "/proc/self/status").stdout
+	priv := compose("exec", "-T", "--privileged", "app", "busybox", "grep", "CapEff", "/proc/self/status").stdout
+	if plain != "CapEff:\t00000000a80425fb\n" || priv == plain || !strings.HasPrefix(priv, "CapEff:\t000001f") {
+		t.Errorf("exec capabilities: %q, --privileged %q", plain, priv)
 	}
 	if st := compose("stats", "--no-stream", "--format", "{{.Name}}", "app").stdout; st != "tools-app-1\n" {
 		t.Errorf("stats: %q", st)

@@ -470,6 +470,18 @@ func TestSeccompDefault(t *testing.T) {
 	if r := run("container", "run", "--rm", "bb:1", "sh", "-c", "grep Seccomp: /proc/self/status"); r.stdout != "Seccomp:\t2\n" {
 		t.Errorf("seccomp mode %q, want 2 (filter)", r.stdout)
 	}
+	// --privileged: no filter, and every capability this host has (its
+	// bounding set may lack some: "all" is what berth itself holds)
+	own, _ := os.ReadFile("/proc/self/status")
+	var bnd string
+	for _, l := range strings.Split(string(own), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapBnd:"); ok {
+			bnd = strings.TrimSpace(v)
+		}
+	}
+	if r := run("container", "run", "--rm", "--privileged", "bb:1", "sh", "-c", "grep -E 'Seccomp:|CapEff:' /proc/self/status"); r.stdout != "CapEff:\t"+bnd+"\nSeccomp:\t0\n" {
+		t.Errorf("--privileged: exit %d, %q %q (host bounding set %s)", r.code, r.stdout, r.stderr, bnd)
+	}
 	// a profile of the user's own, in Docker's format, replaces the default
 	dir := t.TempDir()
 	profile := filepath.Join(dir, "no-mkdir.json")

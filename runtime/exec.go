@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,6 +20,10 @@ type Exec struct {
 	// Terminal gives the process a pseudo-terminal; Start then returns its
 	// master side instead of using the streams.
 	Terminal bool
+	// Privileged gives the process every capability the host has,
+	// whatever the container's (exec --privileged); its seccomp filter
+	// stays.
+	Privileged bool
 }
 
 // Exec starts a process inside the running container id, in its namespaces
@@ -36,6 +41,10 @@ func (r *Runtime) Exec(id string, e Exec, stdio IO) (*Proc, *os.File, error) {
 		return nil, nil, fmt.Errorf("container %s is not running: %w", id, ErrState)
 	}
 	p := &libcontainer.Process{Args: e.Args, Env: e.Env, Cwd: cwdOr(e.Cwd), UID: int(e.UID), GID: int(e.GID)}
+	if e.Privileged {
+		all := hostCaps()
+		p.Capabilities = &configs.Capabilities{Bounding: all, Effective: all, Permitted: all}
+	}
 	master, err := runProcess(lc, p, stdio, e.Terminal)
 	if err != nil {
 		return nil, nil, fmt.Errorf("exec in container %s: %w", id, err)

@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -123,7 +125,7 @@ func capabilities(add, drop []string, privileged bool) ([]string, error) {
 		return c
 	}
 	if privileged || slices.ContainsFunc(add, func(c string) bool { return norm(c) == "ALL" }) {
-		return slices.Clone(allCaps), nil
+		return hostCaps(), nil
 	}
 	caps := slices.Clone(dockerCaps)
 	for _, d := range drop {
@@ -159,6 +161,34 @@ var allCaps = []string{
 	"CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND",
 	"CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
 }
+
+// hostCaps are the capabilities "all" can mean here: those in berth's own
+// bounding set. A host (or a container berth itself runs in) may lack
+// some, CAP_SYS_RESOURCE say, and the kernel refuses to give a process a
+// capability outside its bounding set, so asking for allCaps there would
+// fail every privileged container; Docker trims "all" the same way.
+var hostCaps = sync.OnceValue(func() []string {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return slices.Clone(allCaps)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+			bits, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				break
+			}
+			var out []string
+			for i, c := range allCaps { // allCaps is in the kernel's order
+				if bits&(1<<i) != 0 {
+					out = append(out, c)
+				}
+			}
+			return out
+		}
+	}
+	return slices.Clone(allCaps)
+})
 
 // ociSpec is the OCI runtime spec for s with rootfs mounted at root.
 func (s Spec) ociSpec(root string) (*specs.Spec, error) {

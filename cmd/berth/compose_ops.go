@@ -476,13 +476,10 @@ func newComposePortCmd(g *globals) *cobra.Command {
 func newComposeExecCmd(g *globals) *cobra.Command {
 	var o container.ExecOptions
 	var index int
-	var noTTY, privileged bool
+	var noTTY bool
 	cmd := &cobra.Command{Use: "exec [OPTIONS] SERVICE COMMAND [ARGS...]", Short: "Execute a command in a running container", Args: cobra.MinimumNArgs(2)}
 	cmd.Flags().SetInterspersed(false)
 	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
-		if privileged {
-			return usageError{errors.New("--privileged is not supported by exec yet")}
-		}
 		m, err := serviceContainer(ctx, e, name, args[0], index)
 		if err != nil {
 			return err
@@ -508,7 +505,7 @@ func newComposeExecCmd(g *globals) *cobra.Command {
 	f.StringVarP(&o.User, "user", "u", "", "Run the command as this user")
 	f.StringVarP(&o.WorkDir, "workdir", "w", "", "Path to workdir directory for this command")
 	f.IntVar(&index, "index", 0, "Index of the container if service has multiple replicas")
-	f.BoolVar(&privileged, "privileged", false, "Give extended privileges to the process (not supported yet)")
+	f.BoolVar(&o.Privileged, "privileged", false, "Give extended privileges to the process")
 	f.BoolVarP(&noTTY, "no-TTY", "T", false, "Disable pseudo-TTY allocation. By default `berth exec` allocates a TTY.")
 	return cmd
 }

@@ -773,13 +773,10 @@ func parseTimeAt(s, flag string, now time.Time) (time.Time, error) {
 
 func newContainerExecCmd(g *globals) *cobra.Command {
 	var o container.ExecOptions
-	var interactive, privileged bool
+	var interactive bool
 	cmd := &cobra.Command{
 		Use: "exec [OPTIONS] CONTAINER COMMAND [ARG...]", Short: "Execute a command in a running container", Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if privileged {
-				return usageError{errors.New("--privileged is not supported by exec yet")}
-			}
 			m, err := g.containers()
 			if err != nil {
 				return err
@@ -809,7 +806,7 @@ func newContainerExecCmd(g *globals) *cobra.Command {
 	f.StringArrayVarP(&o.Env, "env", "e", nil, "Set environment variables")
 	f.StringVarP(&o.User, "user", "u", "", "Username or UID (format: \"<name|uid>[:<group|gid>]\")")
 	f.StringVarP(&o.WorkDir, "workdir", "w", "", "Working directory inside the container")
-	f.BoolVar(&privileged, "privileged", false, "Give extended privileges to the command (not supported yet)")
+	f.BoolVar(&o.Privileged, "privileged", false, "Give extended privileges to the command")
 	return cmd
 }
 
