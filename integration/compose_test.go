@@ -752,3 +752,44 @@ func TestComposeCorpus(t *testing.T) {
 		t.Errorf("only %d fixtures planned", planned)
 	}
 }
+
+// TestComposeExternal: an external network and volume must exist, are
+// used as they are, and are left by down -v.
+func TestComposeExternal(t *testing.T) {
+	_, _, compose := composeRoot(t, `name: ext
+services:
+  app:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    networks: [shared]
+    volumes: [keep:/keep]
+networks:
+  shared: {external: true, name: extnet}
+volumes:
+  keep: {external: true, name: extvol}
+`)
+	if r := compose("up", "-d"); r.code == 0 || !strings.Contains(r.stderr, "network extnet declared as external, but could not be found") {
+		t.Errorf("a missing external network: exit %d, %q", r.code, r.stderr)
+	}
+	compose("network", "create", "extnet")
+	if r := compose("up", "-d"); r.code == 0 || !strings.Contains(r.stderr, `external volume "extvol" not found`) {
+		t.Errorf("a missing external volume: exit %d, %q", r.code, r.stderr)
+	}
+	compose("volume", "create", "extvol")
+	if r := compose("up", "-d"); r.code != 0 {
+		t.Fatalf("up: %s", r.stderr)
+	}
+	if got := compose("container", "inspect", "-f", "{{.NetworkSettings.Networks.extnet.IPAddress}}", "ext-app-1").stdout; strings.TrimSpace(got) == "" {
+		t.Error("not on the external network")
+	}
+	compose("down", "-v", "-t", "0")
+	if nets := compose("network", "ls", "--format", "{{.Name}}").stdout; !strings.Contains(nets, "extnet\n") {
+		t.Errorf("down removed the external network: %q", nets)
+	}
+	if vols := compose("volume", "ls", "-q").stdout; vols != "extvol\n" {
+		t.Errorf("down -v removed the external volume: %q", vols)
+	}
+	compose("network", "rm", "extnet")
+	compose("volume", "rm", "extvol")
+}
