@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -263,7 +264,7 @@ services:
 	// SIGINT: graceful stop
 	cmd := exec.Command(berthBin, "--root", root, "up", "svc")
 	cmd.Dir = dir
-	var out strings.Builder
+	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -272,6 +273,13 @@ services:
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(200 * time.Millisecond)
+	// a container started later is followed too
+	if r := compose("scale", "svc=2"); r.code != 0 {
+		t.Errorf("scale: %s", r.stderr)
+	}
+	for i := 0; i < 100 && !strings.Contains(out.String(), "svc-2 | serving"); i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
 	cmd.Process.Signal(syscall.SIGINT)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -281,7 +289,8 @@ services:
 		cmd.Process.Kill()
 		t.Fatalf("up did not stop on SIGINT:\n%s", out.String())
 	}
-	if !strings.Contains(out.String(), "Gracefully stopping... (press Ctrl+C again to force)") || cmd.ProcessState.ExitCode() != 130 {
+	if !strings.Contains(out.String(), "Gracefully stopping... (press Ctrl+C again to force)") || cmd.ProcessState.ExitCode() != 130 ||
+		!strings.Contains(out.String(), "svc-2 | serving") {
 		t.Errorf("SIGINT: exit %d\n%s", cmd.ProcessState.ExitCode(), out.String())
 	}
 	if ps := compose("ps", "-q").stdout; ps != "" {
@@ -792,4 +801,22 @@ volumes:
 	}
 	compose("network", "rm", "extnet")
 	compose("volume", "rm", "extvol")
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

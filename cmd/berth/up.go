@@ -247,21 +247,31 @@ func (g *globals) attached(ctx context.Context, e *engine.Engine, p *project.Pro
 		m    engine.Member
 		code int
 	}
-	exits := make(chan exit, len(ms))
-	var wg sync.WaitGroup
+	exits := make(chan exit, 16)
 	var out sync.Mutex
-	for i, m := range ms {
-		if m.Oneoff {
-			continue
+	// the containers followed, those that exist now and those that start
+	// later (a restart policy's, a scale's): all ends when none is left
+	var mu sync.Mutex
+	followed := map[string]bool{}
+	active := 0
+	all := make(chan struct{})
+	finished := sync.OnceFunc(func() { close(all) })
+	follow := func(m engine.Member) {
+		mu.Lock()
+		defer mu.Unlock()
+		if m.Oneoff || followed[m.Record.ID] {
+			return
 		}
-		wg.Add(1)
+		i := len(followed)
+		followed[m.Record.ID] = true
+		active++
+		width = max(width, len(logName(m)))
 		shown := (len(o.attach) == 0 || slices.Contains(o.attach, m.Service)) && !slices.Contains(o.noAttach, m.Service)
+		w := &prefixWriter{out: g.stdout, mu: &out}
+		if o.prefix {
+			w.prefix = colored(fmt.Sprintf("%-*s | ", width, logName(m)), i, o.color)
+		}
 		go func() {
-			defer wg.Done()
-			w := &prefixWriter{out: g.stdout, mu: &out}
-			if o.prefix {
-				w.prefix = colored(fmt.Sprintf("%-*s | ", width, logName(m)), i, o.color)
-			}
 			var sink io.Writer = w
 			if !shown {
 				sink = io.Discard
@@ -273,10 +283,35 @@ func (g *globals) attached(ctx context.Context, e *engine.Engine, p *project.Pro
 			fmt.Fprintf(g.stdout, "%s exited with code %d\n", logName(m), code)
 			out.Unlock()
 			exits <- exit{m, code}
+			mu.Lock()
+			if active--; active == 0 {
+				finished()
+			}
+			mu.Unlock()
 		}()
 	}
-	all := make(chan struct{})
-	go func() { wg.Wait(); close(all) }()
+	for _, m := range ms {
+		follow(m)
+	}
+	mu.Lock()
+	if active == 0 {
+		finished()
+	}
+	mu.Unlock()
+	ectx, stopEvents := context.WithCancel(ctx)
+	defer stopEvents()
+	go e.Events(ectx, p.Name, services, func(ev engine.Event) error {
+		if ev.Action == "start" {
+			if now, err := e.Members(ectx, p.Name, ev.Service); err == nil {
+				for _, m := range now {
+					if m.Record.ID == ev.ID {
+						follow(m)
+					}
+				}
+			}
+		}
+		return nil
+	})
 	stopped := false
 	code := 0
 	for {
