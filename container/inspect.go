@@ -3,10 +3,13 @@ package container
 import (
 	"cmp"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/berth-dev/berth/netns"
 )
 
 // Inspected is `container inspect`'s document, in Docker's shape.
@@ -24,11 +27,20 @@ type Inspected struct {
 		StartedAt, FinishedAt                  string
 		Health                                 *Health `json:",omitempty"`
 	}
-	Image        string
-	Name         string
-	RestartCount int
-	LogPath      string
-	HostConfig   struct {
+	Image          string
+	ResolvConfPath string
+	HostnamePath   string
+	HostsPath      string
+	LogPath        string
+	Name           string
+	RestartCount   int
+	Driver         string
+	Platform       string
+	GraphDriver    struct {
+		Name string
+		Data map[string]string
+	}
+	HostConfig struct {
 		AutoRemove      bool
 		RestartPolicy   RestartPolicy
 		Privileged      bool
@@ -38,6 +50,18 @@ type Inspected struct {
 		PublishAllPorts bool
 		NetworkMode     string
 		Links           []string
+		Memory          int64
+		MemorySwap      int64
+		NanoCpus        int64
+		CpuShares       uint64
+		CpusetCpus      string
+		PidsLimit       int64
+		ShmSize         int64
+		Init            bool
+		Dns             []string
+		DnsSearch       []string
+		DnsOptions      []string
+		ExtraHosts      []string
 	}
 	Config struct {
 		Hostname, User, WorkingDir, StopSignal, Image string
@@ -46,14 +70,17 @@ type Inspected struct {
 	}
 	Mounts          []MountPoint
 	NetworkSettings struct {
-		Networks map[string]NetworkPoint
+		// IPAddress, Gateway and MacAddress are the default network's, as
+		// in Docker; empty on others.
+		IPAddress, Gateway, MacAddress string
+		Networks                       map[string]NetworkPoint
 		// Ports are the running bindings by container port ("80/tcp").
 		Ports map[string][]PortBinding
 	}
 }
 
 // PortBinding is a host address and port, as inspect shows them.
-type PortBinding struct{ HostIp, HostPort string } //nolint:revive // Docker's names
+type PortBinding struct{ HostIp, HostPort string } // Docker's field names
 
 // NetworkPoint is one entry of inspect's NetworkSettings.Networks, in
 // Docker's shape; the addresses are empty while the container is stopped.
@@ -103,6 +130,25 @@ func Inspect(e Entry) Inspected {
 	out.Config.Hostname, out.Config.User, out.Config.WorkingDir, out.Config.StopSignal = c.Hostname, c.User, c.WorkingDir, c.StopSignal
 	out.Config.Image, out.Config.Env, out.Config.Cmd, out.Config.Entrypoint, out.Config.Labels = r.Image, c.Env, c.Cmd, c.Entrypoint, c.Labels
 	out.Mounts = mountPoints(r)
+	dir := filepath.Dir(r.Spec.Rootfs.Upper) // the container's own directory
+	out.ResolvConfPath, out.HostnamePath, out.HostsPath = filepath.Join(dir, "resolv.conf"), filepath.Join(dir, "hostname"), filepath.Join(dir, "hosts")
+	out.LogPath = filepath.Join(dir, r.ID+"-json.log")
+	out.Driver, out.Platform = "overlay2", "linux"
+	out.GraphDriver.Name = "overlay2"
+	out.GraphDriver.Data = map[string]string{"LowerDir": strings.Join(r.Spec.Rootfs.Lowers, ":"), "UpperDir": r.Spec.Rootfs.Upper,
+		"WorkDir": r.Spec.Rootfs.Work, "MergedDir": filepath.Join(dir, "rootfs")}
+	res := r.Spec.Resources
+	out.HostConfig.Memory, out.HostConfig.MemorySwap, out.HostConfig.CpuShares = res.Memory, res.MemorySwap, res.CPUShares
+	out.HostConfig.CpusetCpus, out.HostConfig.PidsLimit, out.HostConfig.ShmSize = res.CpusetCpus, res.PidsLimit, r.Spec.ShmSize
+	if res.CPUPeriod > 0 {
+		out.HostConfig.NanoCpus = res.CPUQuota * 1e9 / int64(res.CPUPeriod)
+	}
+	out.HostConfig.Init = r.Host.Init
+	out.HostConfig.Dns, out.HostConfig.DnsSearch, out.HostConfig.DnsOptions = r.Host.DNS, r.Host.DNSSearch, r.Host.DNSOptions
+	out.HostConfig.ExtraHosts = r.Host.ExtraHosts
+	if ep, ok := st.Networks[netns.DefaultNetwork]; ok {
+		out.NetworkSettings.IPAddress, out.NetworkSettings.Gateway, out.NetworkSettings.MacAddress = ep.Address.Addr().String(), ep.Gateway.String(), ep.MAC
+	}
 	out.HostConfig.PublishAllPorts = r.Host.PublishAll
 	out.HostConfig.NetworkMode = networkMode(r.Host)
 	for _, l := range r.Host.Links {

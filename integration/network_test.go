@@ -580,6 +580,18 @@ func TestDefaultBridge(t *testing.T) {
 	}
 	t.Cleanup(func() { run("container", "rm", "-f", "web") })
 	addr := strings.TrimSpace(run("container", "port", "web", "7000").stdout)
+	// inspect: the default network's address at the top, as in Docker,
+	// and the paths of the container's files
+	ins := strings.Fields(run("container", "inspect", "-f", "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Networks.bridge.IPAddress}} {{.GraphDriver.Name}} {{.LogPath}} {{.HostsPath}}", "web").stdout)
+	if len(ins) != 5 || ins[0] != ins[1] || ins[0] == "" || ins[2] != "overlay2" {
+		t.Errorf("inspect: %q", ins)
+	} else {
+		for _, f := range ins[3:] {
+			if _, err := os.Stat(f); err != nil {
+				t.Errorf("inspect names %s: %v", f, err)
+			}
+		}
+	}
 	got := greeting(addr)
 	if got != "hello default\n" {
 		t.Errorf("published port on the default network, %s: %q", addr, got)
