@@ -128,6 +128,11 @@ type DownOptions struct {
 // one-off containers included), then its networks and, with Volumes, its
 // volumes: all found by their labels, so the files are not needed.
 func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
+	unlock, err := e.lock(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	ms, err := e.Members(ctx, name, o.Services...)
 	if err != nil {
 		return err

@@ -3,12 +3,14 @@ package engine
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/netns"
 )
@@ -57,6 +59,17 @@ func (e *Engine) warn(s string) {
 	if e.Warn != nil {
 		e.Warn(s)
 	}
+}
+
+// lock holds the project's lock until the returned function is called, so
+// that two commands changing one project (two ups, an up and a down) take
+// turns, as DESIGN's "a file lock per project" asks.
+func (e *Engine) lock(ctx context.Context, project string) (func(), error) {
+	dir := filepath.Join(e.root, "projects")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return disk.Lock(ctx, filepath.Join(dir, project+".lock"), false)
 }
 
 // networks opens the root's networks on the host.

@@ -79,6 +79,13 @@ func (e *Engine) Up(ctx context.Context, p *project.Project, o UpOptions) error 
 	if err != nil {
 		return err
 	}
+	if !o.DryRun {
+		unlock, err := e.lock(ctx, p.Name)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	for name, n := range o.Scale {
 		s, err := p.GetService(name)
 		if err != nil {

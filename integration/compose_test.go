@@ -308,9 +308,15 @@ func TestComposeTwoProjects(t *testing.T) {
     init: true
 `)
 	t.Cleanup(func() { compose("-p", "one", "down", "-t", "0"); compose("-p", "two", "down", "-t", "0") })
-	for _, p := range []string{"one", "two"} {
-		if r := compose("-p", p, "up", "-d"); r.code != 0 {
-			t.Fatalf("up -p %s: %s", p, r.stderr)
+	// two ups of one project at once take turns (the project's lock):
+	// one container, both succeed
+	results := make(chan result, 4)
+	for _, p := range []string{"one", "one", "two", "two"} {
+		go func() { results <- compose("-p", p, "up", "-d") }()
+	}
+	for range 4 {
+		if r := <-results; r.code != 0 {
+			t.Fatalf("concurrent up: %s", r.stderr)
 		}
 	}
 	if ls := compose("ls", "--format", "{{.Name}} {{.Status}}").stdout; ls != "one running(1)\ntwo running(1)\n" {
