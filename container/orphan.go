@@ -27,16 +27,34 @@ func alive(pid int) bool {
 }
 
 // Refresh makes a container's recorded state true again after its monitor
-// died (killed, or the machine's OOM killer): a container whose init is gone
-// too is recorded as exited and its runtime leftovers (mount, cgroup,
-// libcontainer state) are removed; one whose init still runs is running,
-// orphaned, and Stop and Wait then watch the init itself. Commands that
-// report state (ps, inspect) refresh first, so they never show a dead
-// container as running.
+// died (killed, or the machine's OOM killer). Without its monitor nothing
+// drains the container's output (its pipes died with the monitor, and its
+// next write would fail) and nothing can learn its exit status (only a
+// parent can), so, as Docker does when a container's shim dies, berth
+// stops it: a signal through the runtime, which checks that the process is
+// still the container's init before it signals. Then the container is
+// recorded as exited and its runtime leftovers (mount, cgroup, libcontainer
+// state, networks) are removed. Commands refresh what they look at first,
+// so `ps` never shows as running a container nobody supervises.
 func (m *Manager) Refresh(ctx context.Context, e Entry) Entry {
 	st := e.State
-	if !(st.Running() || st.Status == Restarting) || alive(st.MonitorPid) || alive(st.Pid) {
+	if !(st.Running() || st.Status == Restarting) || alive(st.MonitorPid) {
 		return e
+	}
+	killed := false
+	if alive(st.Pid) {
+		if rt, err := runtime.New(RunDir(m.root)); err == nil {
+			if c, err := rt.Load(e.Record.ID, m.Store.Dir(e.Record.ID)); err == nil {
+				if st.Status == Paused {
+					m.thaw(e.Record.ID)
+				}
+				killed = c.Signal(unix.SIGKILL) == nil
+				m.waitMonitor(ctx, st.Pid, 5*time.Second)
+			}
+		}
+		if alive(st.Pid) {
+			return e // not the runtime's to stop: leave it as it is
+		}
 	}
 	m.cleanRuntime(e.Record.ID)
 	if st, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error {
@@ -47,7 +65,10 @@ func (m *Manager) Refresh(ctx context.Context, e Entry) Entry {
 		if st.FinishedAt.IsZero() || st.FinishedAt.Before(st.StartedAt) {
 			st.FinishedAt = time.Now().UTC()
 		}
-		if st.Error == "" {
+		switch {
+		case killed:
+			st.ExitCode, st.Error = 137, "the container's monitor died: berth stopped the container, whose output and exit nothing could record any more"
+		case st.Error == "":
 			st.ExitCode, st.Error = 255, "the container's monitor died; its exit status was not recorded"
 		}
 		return nil
