@@ -8,9 +8,11 @@ PKGS    := ./...
 
 .PHONY: build test unit integration lint demo bench docs fuzz clean
 
-# berth, and beside it berth-init, the static reaper of `run --init`
+# berth, and beside it berth-init, the static reaper of `run --init`, and
+# berth-monitor, each running container's monitor
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/berth
+	$(GO) build -o $(dir $(BIN))berth-monitor ./cmd/berth-monitor
 	CGO_ENABLED=0 $(GO) build -o $(dir $(BIN))berth-init ./cmd/berth-init
 
 # lint, then every test: unit tests of each package and the end-to-end tests

@@ -482,7 +482,7 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 			}
 		}
 	}
-	cmd := exec.Command(self, args...)
+	cmd := exec.Command(monitorBinary(self), args...)
 	cmd.ExtraFiles = extra
 	// its own session: the container outlives this command and a Ctrl-C
 	// sent to the terminal's process group
@@ -877,6 +877,18 @@ func (m *Manager) SnapshotsInUse() map[string]bool {
 // initMountPoint is where --init's reaper appears in a container, as
 // Docker's does.
 const initMountPoint = "/sbin/docker-init"
+
+// monitorBinary is the program that runs a container's monitor:
+// berth-monitor beside berth (make build puts it there), which carries only
+// what a monitor needs and so takes less memory per container, else berth
+// itself (its hidden __monitor command), which runs the same code.
+func monitorBinary(self string) string {
+	p := filepath.Join(filepath.Dir(self), "berth-monitor")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return self
+}
 
 // InitBinary finds berth-init, the static reaper that --init runs: beside
 // the berth binary, where make build puts it.

@@ -31,7 +31,9 @@ func TestMain(m *testing.M) {
 	initBuild := exec.Command("go", "build", "-o", filepath.Join(dir, "berth-init"), "../cmd/berth-init")
 	initBuild.Env = append(os.Environ(), "CGO_ENABLED=0")
 	initBuild.Stdout, initBuild.Stderr = os.Stderr, os.Stderr
-	for _, b := range []*exec.Cmd{build, initBuild} {
+	monitorBuild := exec.Command("go", "build", "-tags", "seccomp", "-o", filepath.Join(dir, "berth-monitor"), "../cmd/berth-monitor")
+	monitorBuild.Stdout, monitorBuild.Stderr = os.Stderr, os.Stderr
+	for _, b := range []*exec.Cmd{build, initBuild, monitorBuild} {
 		if err := b.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "building berth:", err)
 			os.RemoveAll(dir)
