@@ -1,9 +1,12 @@
 package container
 
 import (
+	"archive/tar"
 	"context"
+	"errors"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"strings"
 
@@ -61,6 +64,10 @@ func (m *Manager) Commit(ctx context.Context, ref string, o CommitOptions) (stri
 	// what the runtime mounted over is not the container's change
 	skip := func(rel string, _ fs.FileInfo) bool { return mounted[rel] }
 	write := func(w io.Writer) error {
+		if _, err := os.Stat(e.Record.Spec.Rootfs.Upper); errors.Is(err, fs.ErrNotExist) {
+			// never started: no change yet, an empty layer, as Docker's
+			return tar.NewWriter(w).Close()
+		}
 		return tarfs.WriteWith(ctx, e.Record.Spec.Rootfs.Upper, "", w, tarfs.WriteOptions{Overlay: true, Skip: skip})
 	}
 	createdBy := strings.Join(append([]string{e.Record.Path}, e.Record.Args...), " ")

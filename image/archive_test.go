@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,6 +152,7 @@ func TestImport(t *testing.T) {
 		Changes: []string{
 			`CMD ["app", "--serve"]`, "ENTRYPOINT /bin/entry", "ENV A=1 B='two words'", "ENV C three", "EXPOSE 80 53/udp",
 			"WORKDIR /srv", "USER 1000:1000", `LABEL team=web "k v"=x`, "VOLUME /data", "STOPSIGNAL SIGINT",
+			"HEALTHCHECK --interval=2s --retries=5 CMD wget -q localhost",
 		},
 	})
 	if err != nil {
@@ -166,13 +168,14 @@ func TestImport(t *testing.T) {
 	cf, _ := img.ConfigFile()
 	c := cf.Config
 	checks := map[string][2]string{
-		"Cmd":        {strings.Join(c.Cmd, " "), "app --serve"},
-		"Entrypoint": {strings.Join(c.Entrypoint, " "), "/bin/sh -c /bin/entry"},
-		"Env":        {strings.Join(c.Env, ","), "A=1,B=two words,C=three"},
-		"WorkingDir": {c.WorkingDir, "/srv"},
-		"User":       {c.User, "1000:1000"},
-		"StopSignal": {c.StopSignal, "SIGINT"},
-		"Labels":     {c.Labels["team"] + "|" + c.Labels["k v"], "web|x"},
+		"Cmd":         {strings.Join(c.Cmd, " "), "app --serve"},
+		"Entrypoint":  {strings.Join(c.Entrypoint, " "), "/bin/sh -c /bin/entry"},
+		"Env":         {strings.Join(c.Env, ","), "A=1,B=two words,C=three"},
+		"WorkingDir":  {c.WorkingDir, "/srv"},
+		"User":        {c.User, "1000:1000"},
+		"StopSignal":  {c.StopSignal, "SIGINT"},
+		"Labels":      {c.Labels["team"] + "|" + c.Labels["k v"], "web|x"},
+		"Healthcheck": {fmt.Sprint(c.Healthcheck.Test, c.Healthcheck.Interval, c.Healthcheck.Retries), "[CMD-SHELL wget -q localhost] 2s 5"},
 	}
 	for field, v := range checks {
 		if v[0] != v[1] {
@@ -193,7 +196,7 @@ func TestImport(t *testing.T) {
 	if l, _ := os.Readlink(filepath.Join(lowers[0], "bin", "alias")); l != "app" {
 		t.Errorf("bin/alias -> %q", l)
 	}
-	for _, bad := range []string{"RUN make", "CMD", `CMD ["unterminated`, "ENV =x"} {
+	for _, bad := range []string{"RUN make", "CMD", `CMD ["unterminated`, "ENV =x", "HEALTHCHECK --interval=soon CMD true", "HEALTHCHECK --retries 3 CMD true", "HEALTHCHECK true"} {
 		if _, err := Import(context.Background(), s, snaps, nil, rootfs, ImportOptions{Changes: []string{bad}}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("--change %q: err = %v, want ErrInvalid", bad, err)
 		}

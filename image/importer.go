@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,7 +28,7 @@ import (
 type ImportOptions struct {
 	// Changes are Dockerfile instructions applied to the config, as with
 	// `docker import --change`: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD,
-	// STOPSIGNAL, USER, VOLUME, WORKDIR.
+	// STOPSIGNAL, USER, VOLUME, WORKDIR, HEALTHCHECK.
 	Changes []string
 	// Message is the history comment.
 	Message string
@@ -291,10 +292,68 @@ func applyChange(cfg *v1.Config, change string) error {
 		cfg.StopSignal = rest
 	case "ONBUILD":
 		cfg.OnBuild = append(cfg.OnBuild, rest)
+	case "HEALTHCHECK":
+		cfg.Healthcheck, err = healthcheck(rest, bad)
 	default:
 		return bad(fmt.Sprintf("%s is not an instruction import can apply", instr))
 	}
 	return err
+}
+
+// healthcheck reads HEALTHCHECK's arguments: NONE, or options
+// (--interval, --timeout, --start-period, --start-interval, --retries)
+// then CMD in JSON or shell form.
+func healthcheck(rest string, bad func(string) error) (*v1.HealthConfig, error) {
+	if strings.EqualFold(rest, "NONE") {
+		return &v1.HealthConfig{Test: []string{"NONE"}}, nil
+	}
+	h := &v1.HealthConfig{}
+	for strings.HasPrefix(rest, "--") {
+		opt, after, _ := strings.Cut(rest, " ")
+		rest = strings.TrimSpace(after)
+		name, value, ok := strings.Cut(strings.TrimPrefix(opt, "--"), "=")
+		if !ok {
+			return nil, bad(fmt.Sprintf("option %s needs a value (--%s=VALUE)", opt, name))
+		}
+		var d time.Duration
+		var err error
+		if name != "retries" {
+			if d, err = time.ParseDuration(value); err != nil {
+				return nil, bad(fmt.Sprintf("--%s: %q is not a duration", name, value))
+			}
+		}
+		switch name {
+		case "interval":
+			h.Interval = d
+		case "timeout":
+			h.Timeout = d
+		case "start-period":
+			h.StartPeriod = d
+		case "start-interval":
+			return nil, bad("--start-interval is not kept in image configs here (set start_interval on the service)")
+		case "retries":
+			if h.Retries, err = strconv.Atoi(value); err != nil || h.Retries < 0 {
+				return nil, bad(fmt.Sprintf("--retries: %q is not a count", value))
+			}
+		default:
+			return nil, bad(fmt.Sprintf("unknown HEALTHCHECK option --%s", name))
+		}
+	}
+	cmd, args, _ := strings.Cut(rest, " ")
+	args = strings.TrimSpace(args)
+	if !strings.EqualFold(cmd, "CMD") || args == "" {
+		return nil, bad("want HEALTHCHECK [OPTIONS] CMD command, or HEALTHCHECK NONE")
+	}
+	if strings.HasPrefix(args, "[") {
+		var argv []string
+		if err := json.Unmarshal([]byte(args), &argv); err != nil || len(argv) == 0 {
+			return nil, bad("not a JSON array of strings")
+		}
+		h.Test = append([]string{"CMD"}, argv...)
+	} else {
+		h.Test = []string{"CMD-SHELL", args}
+	}
+	return h, nil
 }
 
 func setEnv(env []string, k, v string) []string {

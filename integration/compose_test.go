@@ -826,3 +826,33 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestImageHealthcheck: an image's HEALTHCHECK (here set by commit
+// --change) is a service's healthcheck when the service sets none, and
+// service_healthy waits for it.
+func TestImageHealthcheck(t *testing.T) {
+	_, _, compose := composeRoot(t, `name: ih
+services:
+  db:
+    image: bbh:1
+    init: true
+    command: ["sleep", "60"]
+  web:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    depends_on:
+      db: {condition: service_healthy}
+`)
+	id := strings.TrimSpace(compose("container", "create", "bb:1", "true").stdout)
+	if r := compose("container", "commit", "-c", "HEALTHCHECK --interval=100ms --retries=2 CMD true", id, "bbh:1"); r.code != 0 {
+		t.Fatalf("commit: %s", r.stderr)
+	}
+	compose("container", "rm", id)
+	if r := compose("up", "-d"); r.code != 0 || !strings.Contains(r.stderr, "ih-db-1  Healthy") {
+		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
+	}
+	if ps := compose("ps", "--format", "{{.Service}} {{.Health}}", "db").stdout; ps != "db healthy\n" {
+		t.Errorf("ps: %q", ps)
+	}
+}
