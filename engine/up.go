@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -128,7 +129,7 @@ func (e *Engine) Up(ctx context.Context, p *project.Project, o UpOptions) error 
 		return err
 	}
 	recreated := map[string]bool{}
-	var mu = make(chan struct{}, 1)
+	var mu sync.Mutex // recreated is shared by the walk's visits
 	return graph.Walk(ctx, project.WalkOptions{Parallel: o.Parallel, Services: services}, func(ctx context.Context, name string) error {
 		s := p.Services[name]
 		if !o.DryRun && !o.NoStart {
@@ -136,22 +137,24 @@ func (e *Engine) Up(ctx context.Context, p *project.Project, o UpOptions) error 
 				return err
 			}
 		}
-		force := o.ForceRecreate || (o.AlwaysRecreateDeps && !slices.Contains(asked, name))
-		reason := "forced (--force-recreate)"
-		mu <- struct{}{}
+		force, reason := o.ForceRecreate, "forced (--force-recreate)"
+		if !force && o.AlwaysRecreateDeps && !slices.Contains(asked, name) {
+			force, reason = true, "a dependency of what was asked for (--always-recreate-deps)"
+		}
+		mu.Lock()
 		for _, edge := range graph.Needs(name) {
 			if edge.SharesNamespace() && recreated[edge.To] {
 				force, reason = true, fmt.Sprintf("%s, whose namespace it shares, was recreated", edge.To)
 			}
 		}
-		<-mu
+		mu.Unlock()
 		steps, err := e.plan(p, s, current, o, force, reason)
 		if err != nil {
 			return err
 		}
 		// depends_on restart: true: a recreated dependency restarts the
 		// containers that are kept
-		mu <- struct{}{}
+		mu.Lock()
 		for dep, cfg := range s.DependsOn {
 			if cfg.Restart && recreated[dep] {
 				for i := range steps {
@@ -161,12 +164,12 @@ func (e *Engine) Up(ctx context.Context, p *project.Project, o UpOptions) error 
 				}
 			}
 		}
-		<-mu
+		mu.Unlock()
 		for _, st := range steps {
 			if st.Action == Recreate {
-				mu <- struct{}{}
+				mu.Lock()
 				recreated[name] = true
-				<-mu
+				mu.Unlock()
 			}
 		}
 		return e.apply(ctx, p, s, steps, o)
