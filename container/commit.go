@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/berth-dev/berth/errclass"
-	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/tarfs"
 )
 
@@ -34,9 +33,15 @@ func (m *Manager) Commit(ctx context.Context, ref string, o CommitOptions) (stri
 	if err != nil {
 		return "", err
 	}
-	_, base, err := m.images.Lookup(e.Record.ImageID)
+	if m.images == nil {
+		return "", errclass.New(ErrInvalid, "this container manager has no image store")
+	}
+	base, err := m.images.Lookup(e.Record.ImageID)
 	if err != nil {
-		return "", errclass.Wrap(ErrConflict, err, "the image of container "+e.Record.Name+" is gone: "+err.Error())
+		return "", err
+	}
+	if base == nil {
+		return "", errclass.New(ErrConflict, "the image of container %s is gone", e.Record.Name)
 	}
 	if o.Pause && e.State.Status == Running {
 		if err := m.Pause(ctx, e.Record.ID); err != nil {
@@ -71,7 +76,5 @@ func (m *Manager) Commit(ctx context.Context, ref string, o CommitOptions) (stri
 		return tarfs.WriteWith(ctx, e.Record.Spec.Rootfs.Upper, "", w, tarfs.WriteOptions{Overlay: true, Skip: skip})
 	}
 	createdBy := strings.Join(append([]string{e.Record.Path}, e.Record.Args...), " ")
-	return image.Commit(ctx, m.images, m.snaps, base, write, image.CommitOptions{
-		Config: cfg, Changes: o.Changes, Author: o.Author, Message: o.Message, CreatedBy: createdBy, Name: o.Name,
-	})
+	return m.images.Commit(ctx, base, cfg, write, o.Changes, o.Author, o.Message, createdBy, o.Name)
 }

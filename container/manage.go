@@ -24,8 +24,9 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/berth-dev/berth/errclass"
-	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/volumes"
@@ -35,18 +36,36 @@ import (
 type Manager struct {
 	root    string
 	Store   *Store
-	images  *image.Store
-	snaps   *image.Snapshots
+	images  Images
 	Volumes *volumes.Store
 }
 
-// Open opens the containers and images under berth's state root.
-func Open(root string) (*Manager, error) {
+// Progress receives what a pull is doing (image.Progress: the same
+// interface literal, so the same type).
+type Progress = interface {
+	Layer(id, status string, current, total int64)
+	Line(text string)
+}
+
+// Images is what containers need of the image store; image.Source is it.
+// An interface rather than the image package's types keeps container, and
+// the monitor built on it, free of the registry client.
+type Images interface {
+	// Lookup finds a local image; nil, nil when there is none.
+	Lookup(ref string) (v1.Image, error)
+	// Pull fetches ref.
+	Pull(ctx context.Context, ref string, progress Progress) error
+	// Lowers unpacks the image if need be and returns its layers as
+	// overlay lower directories, top first.
+	Lowers(ctx context.Context, img v1.Image) ([]string, error)
+	// Commit makes an image from base plus the layer write produces.
+	Commit(ctx context.Context, base v1.Image, config v1.Config, write func(io.Writer) error, changes []string, author, message, createdBy, name string) (string, error)
+}
+
+// Open opens the containers under berth's state root, with their images
+// from images (nil: none; creating a container then fails).
+func Open(root string, images Images) (*Manager, error) {
 	s, err := OpenStore(filepath.Join(root, "containers"))
-	if err != nil {
-		return nil, err
-	}
-	imgs, snaps, err := image.OpenRoot(root)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +76,7 @@ func Open(root string) (*Manager, error) {
 	// the volumes store describes mounts; a tmpfs volume's shared host
 	// mount is the runtime's to make
 	vols.Mount, vols.Unmount = runtime.MountHost, runtime.Unmount
-	return &Manager{root: root, Store: s, images: imgs, snaps: snaps, Volumes: vols}, nil
+	return &Manager{root: root, Store: s, images: images, Volumes: vols}, nil
 }
 
 // CreateOptions are `container create`'s settings.
@@ -146,7 +165,7 @@ type CreateOptions struct {
 	Resources  runtime.Resources
 	// Pull is "missing" (the default), "always" or "never".
 	Pull     string
-	Progress image.Progress
+	Progress Progress
 }
 
 // Create makes a container from an image, pulling it when missing as
@@ -215,22 +234,25 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 			return nil, errclass.New(ErrInvalid, "--mac-address needs a network")
 		}
 	}
-	_, img, err := m.images.Lookup(o.Image)
-	if errors.Is(err, image.ErrNotFound) && o.Pull != "never" || o.Pull == "always" {
+	if m.images == nil {
+		return nil, errclass.New(ErrInvalid, "this container manager has no image store")
+	}
+	img, err := m.images.Lookup(o.Image)
+	if err == nil && (img == nil && o.Pull != "never" || o.Pull == "always") {
 		if o.Progress != nil && o.Pull != "always" {
 			o.Progress.Line(fmt.Sprintf("Unable to find image '%s' locally", o.Image))
 		}
-		if _, err = image.Pull(ctx, m.images, m.snaps, o.Image, image.PullOptions{Progress: o.Progress}); err == nil {
-			_, img, err = m.images.Lookup(o.Image)
+		if err = m.images.Pull(ctx, o.Image, o.Progress); err == nil {
+			img, err = m.images.Lookup(o.Image)
 		}
+	}
+	if err == nil && img == nil {
+		err = errclass.New(ErrNoImage, "No such image: %s", o.Image)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := m.snaps.Prepare(ctx, m.images, img, nil); err != nil {
-		return nil, err
-	}
-	lowers, err := m.snaps.Lowers(img)
+	lowers, err := m.images.Lowers(ctx, img)
 	if err != nil {
 		return nil, err
 	}
@@ -827,20 +849,30 @@ func ParseSignal(s string) (syscall.Signal, error) {
 
 // EnsureImage makes the image ref present as the pull policy says:
 // "always" pulls, "never" only looks, anything else pulls when missing.
-func (m *Manager) EnsureImage(ctx context.Context, ref, policy string, progress image.Progress) error {
-	_, _, err := m.images.Lookup(ref)
-	switch {
-	case policy == "always", errors.Is(err, image.ErrNotFound) && policy != "never":
-		_, err = image.Pull(ctx, m.images, m.snaps, ref, image.PullOptions{Progress: progress})
+func (m *Manager) EnsureImage(ctx context.Context, ref, policy string, progress Progress) error {
+	if m.images == nil {
+		return errclass.New(ErrInvalid, "this container manager has no image store")
 	}
-	return err
+	img, err := m.images.Lookup(ref)
+	switch {
+	case err != nil:
+		return err
+	case policy == "always", img == nil && policy != "never":
+		return m.images.Pull(ctx, ref, progress)
+	case img == nil:
+		return errclass.New(ErrNoImage, "No such image: %s", ref)
+	}
+	return nil
 }
 
 // ImageID is the config digest of the local image ref names, "" when there
 // is none: what tells a plan that a service's image was updated.
 func (m *Manager) ImageID(ref string) string {
-	_, img, err := m.images.Lookup(ref)
-	if err != nil {
+	if m.images == nil {
+		return ""
+	}
+	img, err := m.images.Lookup(ref)
+	if err != nil || img == nil {
 		return ""
 	}
 	id, err := img.ConfigName()

@@ -127,7 +127,7 @@ func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
 		// returns with nothing of the container left, as Docker's does,
 		// anonymous volumes included
 		if err = s.Delete(id); err == nil {
-			if m, merr := Open(root); merr == nil {
+			if m, merr := Open(root, nil); merr == nil {
 				m.removeAnonymous(ctx, e.Record.Volumes)
 			}
 		}

@@ -36,6 +36,9 @@ var transitions = map[Status][]Status{
 // Error classes.
 var (
 	ErrNotFound = errors.New("no such container")
+	// ErrNoImage: the image a container is to run is not here, and may
+	// not be pulled.
+	ErrNoImage  = errors.New("no such image")
 	ErrConflict = errors.New("conflict")
 	ErrState    = errors.New("wrong container state")
 	ErrInvalid  = errors.New("invalid")

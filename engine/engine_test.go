@@ -127,7 +127,7 @@ func TestPlan(t *testing.T) {
 	p := load(t, "name: p\nservices:\n  web:\n    image: x\n    environment: {A: \"2\"}\n")
 	s, _ := p.GetService("web")
 	hash, _ := project.ServiceHash(s)
-	m, err := container.Open(t.TempDir())
+	m, err := container.Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

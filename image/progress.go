@@ -9,8 +9,10 @@ import (
 )
 
 // Progress receives what a pull or push is doing. Layers are named by the
-// first 12 hex digits of their digest, as Docker shows them.
-type Progress interface {
+// first 12 hex digits of their digest, as Docker shows them. It is an
+// alias of an interface literal so that container.Progress, the same
+// literal, is the same type: container must not import this package.
+type Progress = interface {
 	// Layer reports a layer's state: "Waiting", "Downloading", "Extracting",
 	// "Pull complete", ...; current and total are bytes, or 0 when unknown.
 	Layer(id, status string, current, total int64)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/format"
+	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/volumes"
@@ -30,7 +31,13 @@ func init() {
 	}
 }
 
-func (g *globals) containers() (*container.Manager, error) { return container.Open(g.root) }
+func (g *globals) containers() (*container.Manager, error) {
+	images, err := image.OpenSource(g.root)
+	if err != nil {
+		return nil, err
+	}
+	return container.Open(g.root, images)
+}
 
 // listContainers opens the container store and lists every container in it,
 // newest first.
