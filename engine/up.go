@@ -353,6 +353,9 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 				return err
 			}
 			co.Mounts = append(co.Mounts, files...)
+			if id := e.Containers.ImageID(co.Image); id != "" {
+				co.Labels[LabelImage] = id
+			}
 			if _, err := e.Containers.Create(ctx, co); err != nil {
 				return fmt.Errorf("service %q: %w", s.Name, err)
 			}

@@ -77,6 +77,10 @@ func TestComposeUp(t *testing.T) {
 			t.Errorf("up's progress lacks %q:\n%s", want, r.stderr)
 		}
 	}
+	labels := compose("container", "inspect", "-f", `{{index .Config.Labels "com.docker.compose.project"}} {{index .Config.Labels "com.docker.compose.service"}} {{index .Config.Labels "com.docker.compose.container-number"}} {{index .Config.Labels "com.docker.compose.oneoff"}} {{index .Config.Labels "com.docker.compose.image"}}`, "shop-web-1").stdout
+	if f := strings.Fields(labels); len(f) != 5 || strings.Join(f[:4], " ") != "shop web 1 False" || !strings.HasPrefix(f[4], "sha256:") {
+		t.Errorf("compose labels: %q", labels)
+	}
 	ps := compose("ps", "-a", "--format", "{{.Name}} {{.Service}} {{.State}} {{.Health}} {{.ExitCode}}").stdout
 	if ps != "shop-db-1 db running healthy 0\nshop-migrate-1 migrate exited  0\nshop-web-1 web running  0\n" {
 		t.Errorf("ps -a:\n%s", ps)
