@@ -54,9 +54,9 @@ func TestLiveProgress(t *testing.T) {
 	l.update("Network", "p_default", "Creating")
 	l.update("Network", "p_default", "Created")
 	l.update("Container", "p-web-1", "Starting")
-	want := "\x1b[2K ⠿ Network p_default  Creating\n" +
-		"\x1b[1A\x1b[2K ✔ Network p_default  Created\n" +
-		"\x1b[1A\x1b[2K ✔ Network p_default  Created\n\x1b[2K ⠿ Container p-web-1  Starting\n"
+	want := "\x1b[2K[+] Running 0/1\n\x1b[2K ⠿ Network p_default  Creating\n" +
+		"\x1b[2A\x1b[2K[+] Running 1/1\n\x1b[2K ✔ Network p_default  Created\n" +
+		"\x1b[2A\x1b[2K[+] Running 1/2\n\x1b[2K ✔ Network p_default  Created\n\x1b[2K ⠿ Container p-web-1  Starting\n"
 	if b.String() != want {
 		t.Errorf("display:\n%q\nwant:\n%q", b.String(), want)
 	}

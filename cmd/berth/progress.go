@@ -58,10 +58,15 @@ func (l *live) update(kind, name, status string) {
 	if l.drawn > 0 {
 		fmt.Fprintf(&b, "\x1b[%dA", l.drawn) // back to the first line
 	}
-	width := 0
+	width, done := 0, 0
 	for _, id := range l.order {
 		width = max(width, len(id))
+		if !strings.HasSuffix(l.status[id], "ing") {
+			done++
+		}
 	}
+	// compose's header: how many objects have reached their state
+	fmt.Fprintf(&b, "\x1b[2K[+] Running %d/%d\n", done, len(l.order))
 	for _, id := range l.order {
 		mark := "✔"
 		if st := l.status[id]; strings.HasSuffix(st, "ing") {
@@ -69,6 +74,6 @@ func (l *live) update(kind, name, status string) {
 		}
 		fmt.Fprintf(&b, "\x1b[2K %s %-*s  %s\n", mark, width, id, l.status[id])
 	}
-	l.drawn = len(l.order)
+	l.drawn = len(l.order) + 1
 	io.WriteString(l.w, b.String())
 }
