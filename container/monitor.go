@@ -378,8 +378,13 @@ func startExitCode(err error) int {
 
 // oomKilled reads whether the kernel's OOM killer struck in the container's
 // cgroup (v2: memory.events, v1: memory.oom_control).
-func oomKilled(id string) bool {
-	for _, p := range []string{"/sys/fs/cgroup/berth/" + id + "/memory.events", "/sys/fs/cgroup/memory/berth/" + id + "/memory.oom_control"} {
+func oomKilled(id string) bool { return oomKilledIn("/sys/fs/cgroup", id) }
+
+// oomKilledIn reads the OOM-kill count of the container's cgroup under
+// the cgroup mount root: memory.events on cgroup v2, memory.oom_control in
+// v1's memory hierarchy; both say "oom_kill N".
+func oomKilledIn(root, id string) bool {
+	for _, p := range []string{filepath.Join(root, "berth", id, "memory.events"), filepath.Join(root, "memory", "berth", id, "memory.oom_control")} {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			continue
