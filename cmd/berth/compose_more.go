@@ -115,6 +115,7 @@ func newComposePullCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Pull without printing progress information")
 	cmd.Flags().StringVar(&policy, "policy", "", `Apply pull policy ("missing"|"always")`)
 	cmd.Flags().Bool("ignore-buildable", false, "Ignore images that can be built")
+	markNoEffect(cmd, "include-deps", "ignore-buildable")
 	return cmd
 }
 
@@ -158,6 +159,7 @@ func newComposePushCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&ignoreFailures, "ignore-push-failures", false, "Push what it can and ignores images with push failures")
 	cmd.Flags().Bool("include-deps", false, "Also push images of services declared as dependencies")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Push without printing progress information")
+	markNoEffect(cmd, "include-deps")
 	return cmd
 }
 
@@ -184,6 +186,7 @@ func newComposeCpCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVarP(&o.FollowLink, "follow-link", "L", false, "Always follow symbol link in SRC_PATH")
 	cmd.Flags().IntVar(&index, "index", 0, "Index of the container if service has multiple replicas")
 	cmd.Flags().BoolVar(&all, "all", false, "Include containers created by the run command")
+	markNoEffect(cmd, "all")
 	return cmd
 }
 
@@ -292,6 +295,7 @@ func newComposeAttachCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "Do not attach STDIN")
 	cmd.Flags().BoolVar(&sigProxy, "sig-proxy", true, "Proxy all received signals to the process")
 	cmd.Flags().String("detach-keys", "", "Override the key sequence for detaching from a container.")
+	markNoEffect(cmd, "detach-keys")
 	return cmd
 }
 

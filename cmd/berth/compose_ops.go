@@ -183,6 +183,7 @@ func newEachCmd(g *globals, use, short, done string, keep func(engine.Member) bo
 	if strings.HasPrefix(use, "kill") {
 		cmd.Flags().StringVarP(&sig, "signal", "s", "SIGKILL", "SIGNAL to send to the container")
 		cmd.Flags().Bool("remove-orphans", false, "Remove containers for services not defined in the Compose file")
+		markNoEffect(cmd, "remove-orphans")
 	}
 	return cmd
 }

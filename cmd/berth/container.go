@@ -1002,6 +1002,7 @@ func newContainerAttachCmd(g *globals) *cobra.Command {
 	f.BoolVar(&noStdin, "no-stdin", false, "Do not attach STDIN")
 	f.BoolVar(&sigProxy, "sig-proxy", true, "Proxy all received signals to the process")
 	f.StringVar(&detachKeys, "detach-keys", "", "Override the key sequence for detaching a container")
+	markNoEffect(cmd, "detach-keys")
 	return cmd
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/berth-dev/berth/project"
 )
@@ -51,6 +52,17 @@ func (g *globals) warn(p *project.Project) {
 	}
 }
 
+// noEffect annotates a flag berth accepts, for docker compose's command
+// lines, but does not act on yet; using it prints a warning.
+const noEffect = "berth-no-effect"
+
+// markNoEffect marks flags of cmd as noEffect.
+func markNoEffect(cmd *cobra.Command, names ...string) {
+	for _, n := range names {
+		cmd.Flags().SetAnnotation(n, noEffect, []string{"true"})
+	}
+}
+
 var (
 	progressModes = []string{"auto", "tty", "plain", "json", "quiet"}
 	ansiModes     = []string{"never", "always", "auto"}
@@ -77,6 +89,13 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 				return usageError{err}
 			}
 			g.parallel = n
+			// flags taken for compatibility that berth cannot honour yet
+			// are said so, never ignored in silence
+			cmd.Flags().Visit(func(f *pflag.Flag) {
+				if _, ok := f.Annotations[noEffect]; ok {
+					fmt.Fprintf(g.stderr, "warning: %s --%s is not supported by berth yet and has no effect\n", cmd.Name(), f.Name)
+				}
+			})
 			return nil
 		},
 	}

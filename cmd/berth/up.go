@@ -498,5 +498,6 @@ func newRunCmd(g *globals) *cobra.Command {
 	f.Bool("remove-orphans", false, "Remove containers for services not defined in the Compose file")
 	f.String("pull", "policy", `Pull image before running ("always"|"missing"|"never")`)
 	f.Bool("quiet-pull", false, "Pull without printing progress information")
+	markNoEffect(cmd, "remove-orphans", "pull", "quiet-pull")
 	return cmd
 }
