@@ -273,6 +273,7 @@ func newComposeStatsCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&fmtFlag, "format", "", "Format output using a custom template")
 	cmd.Flags().BoolVar(&noStream, "no-stream", false, "Disable streaming stats and only pull the first result")
 	cmd.Flags().Bool("no-trunc", false, "Do not truncate output")
+	markNoEffect(cmd, "no-trunc")
 	return cmd
 }
 

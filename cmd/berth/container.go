@@ -895,6 +895,7 @@ func newContainerStatsCmd(g *globals) *cobra.Command {
 	f.BoolVar(&noStream, "no-stream", false, "Disable streaming stats and only pull the first result")
 	f.BoolVar(&noTrunc, "no-trunc", false, "Do not truncate output")
 	f.StringVar(&fmtFlag, "format", "", "Format output using a custom template")
+	markNoEffect(cmd, "all", "no-trunc")
 	return cmd
 }
 
