@@ -33,9 +33,6 @@ func (m *Manager) Commit(ctx context.Context, ref string, o CommitOptions) (stri
 	if err != nil {
 		return "", err
 	}
-	if m.images == nil {
-		return "", errclass.New(ErrInvalid, "this container manager has no image store")
-	}
 	base, err := m.images.Lookup(e.Record.ImageID)
 	if err != nil {
 		return "", err

@@ -62,6 +62,19 @@ type Images interface {
 	Commit(ctx context.Context, base v1.Image, config v1.Config, write func(io.Writer) error, changes []string, author, message, createdBy, name string) (string, error)
 }
 
+// noImages is the image store of a Manager opened without one: it has no
+// image, and cannot pull or commit.
+type noImages struct{}
+
+var errNoStore = errclass.New(ErrInvalid, "this container manager has no image store")
+
+func (noImages) Lookup(string) (v1.Image, error)                    { return nil, nil }
+func (noImages) Pull(context.Context, string, Progress) error       { return errNoStore }
+func (noImages) Lowers(context.Context, v1.Image) ([]string, error) { return nil, errNoStore }
+func (noImages) Commit(context.Context, v1.Image, v1.Config, func(io.Writer) error, []string, string, string, string, string) (string, error) {
+	return "", errNoStore
+}
+
 // Open opens the containers under berth's state root, with their images
 // from images (nil: none; creating a container then fails).
 func Open(root string, images Images) (*Manager, error) {
@@ -76,6 +89,9 @@ func Open(root string, images Images) (*Manager, error) {
 	// the volumes store describes mounts; a tmpfs volume's shared host
 	// mount is the runtime's to make
 	vols.Mount, vols.Unmount = runtime.MountHost, runtime.Unmount
+	if images == nil {
+		images = noImages{}
+	}
 	return &Manager{root: root, Store: s, images: images, Volumes: vols}, nil
 }
 
@@ -233,9 +249,6 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		if len(o.Networks) == 0 {
 			return nil, errclass.New(ErrInvalid, "--mac-address needs a network")
 		}
-	}
-	if m.images == nil {
-		return nil, errclass.New(ErrInvalid, "this container manager has no image store")
 	}
 	img, err := m.images.Lookup(o.Image)
 	if err == nil && (img == nil && o.Pull != "never" || o.Pull == "always") {
@@ -850,9 +863,6 @@ func ParseSignal(s string) (syscall.Signal, error) {
 // EnsureImage makes the image ref present as the pull policy says:
 // "always" pulls, "never" only looks, anything else pulls when missing.
 func (m *Manager) EnsureImage(ctx context.Context, ref, policy string, progress Progress) error {
-	if m.images == nil {
-		return errclass.New(ErrInvalid, "this container manager has no image store")
-	}
 	img, err := m.images.Lookup(ref)
 	switch {
 	case err != nil:
@@ -868,9 +878,6 @@ func (m *Manager) EnsureImage(ctx context.Context, ref, policy string, progress 
 // ImageID is the config digest of the local image ref names, "" when there
 // is none: what tells a plan that a service's image was updated.
 func (m *Manager) ImageID(ref string) string {
-	if m.images == nil {
-		return ""
-	}
 	img, err := m.images.Lookup(ref)
 	if err != nil || img == nil {
 		return ""
@@ -882,11 +889,12 @@ func (m *Manager) ImageID(ref string) string {
 	return id.String()
 }
 
-// ImageInUse reports whether a container was made from the image with ID id.
-func (m *Manager) ImageInUse(id string) bool {
+// ImageInUse reports whether a container was made from the image with ID
+// id: the form image.RemoveOptions.InUse and image.Prune take.
+func (m *Manager) ImageInUse(id v1.Hash) bool {
 	all, _ := m.Store.List()
 	for _, e := range all {
-		if e.Record.ImageID == id {
+		if e.Record.ImageID == id.String() {
 			return true
 		}
 	}

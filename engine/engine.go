@@ -77,14 +77,6 @@ func (e *Engine) networks() (*netns.Store, func(), error) {
 	return netns.OpenHost(filepath.Join(e.root, "networks"))
 }
 
-// Member is one container of a project.
-type Member struct {
-	container.Entry
-	Service string
-	Number  int
-	Oneoff  bool
-}
-
 // Members are the containers of the project name, found by their labels,
 // by service then number (one-off containers last); services, if given,
 // restrict them.
@@ -98,7 +90,7 @@ func (e *Engine) Members(ctx context.Context, name string, services ...string) (
 		if len(services) > 0 && !slices.Contains(services, m.Service) {
 			continue
 		}
-		out = append(out, Member{Entry: m.Entry, Service: m.Service, Number: m.Number, Oneoff: m.Oneoff})
+		out = append(out, m)
 	}
 	slices.SortFunc(out, func(a, b Member) int {
 		if a.Oneoff != b.Oneoff {
@@ -125,9 +117,7 @@ func (e *Engine) Projects(ctx context.Context) (map[string][]Member, error) {
 	out := map[string][]Member{}
 	for _, c := range all {
 		if name := c.Record.Config.Labels[LabelProject]; name != "" {
-			for _, m := range members([]container.Entry{c}, name) {
-				out[name] = append(out[name], Member{Entry: m.Entry, Service: m.Service, Number: m.Number, Oneoff: m.Oneoff})
-			}
+			out[name] = append(out[name], members([]container.Entry{c}, name)...)
 		}
 	}
 	return out, nil

@@ -111,13 +111,13 @@ func TestContainerOptionsRefused(t *testing.T) {
 	}
 }
 
-func fakeMember(service string, n int, hash string, running bool) member {
+func fakeMember(service string, n int, hash string, running bool) Member {
 	st := container.State{Status: container.Exited}
 	if running {
 		st.Status = container.Running
 	}
 	name := fmt.Sprintf("p-%s-%d", service, n)
-	return member{Entry: container.Entry{Record: container.Record{ID: name + "-id", Name: name}, State: st},
+	return Member{Entry: container.Entry{Record: container.Record{ID: name + "-id", Name: name}, State: st},
 		Service: service, Number: n, Hash: hash}
 }
 
@@ -146,22 +146,22 @@ func TestPlan(t *testing.T) {
 	}
 	for _, c := range []struct {
 		what    string
-		current []member
+		current []Member
 		o       UpOptions
 		force   bool
 		want    string
 	}{
 		{"nothing yet", nil, UpOptions{}, false, "p-web-1 create (missing)"},
-		{"up to date", []member{fakeMember("web", 1, hash, true)}, UpOptions{}, false, "p-web-1 keep (up to date)"},
-		{"stopped", []member{fakeMember("web", 1, hash, false)}, UpOptions{}, false, "p-web-1 start (not running)"},
-		{"changed", []member{fakeMember("web", 1, "old", true)}, UpOptions{}, false, "p-web-1 recreate (environment.A changed)"},
-		{"changed, --no-recreate", []member{fakeMember("web", 1, "old", true)}, UpOptions{NoRecreate: true}, false, "p-web-1 keep (up to date)"},
-		{"forced", []member{fakeMember("web", 1, hash, true)}, UpOptions{}, true, "p-web-1 recreate (forced)"},
-		{"scale up: lowest free numbers", []member{fakeMember("web", 2, hash, true)}, UpOptions{Scale: map[string]int{"web": 3}}, false,
+		{"up to date", []Member{fakeMember("web", 1, hash, true)}, UpOptions{}, false, "p-web-1 keep (up to date)"},
+		{"stopped", []Member{fakeMember("web", 1, hash, false)}, UpOptions{}, false, "p-web-1 start (not running)"},
+		{"changed", []Member{fakeMember("web", 1, "old", true)}, UpOptions{}, false, "p-web-1 recreate (environment.A changed)"},
+		{"changed, --no-recreate", []Member{fakeMember("web", 1, "old", true)}, UpOptions{NoRecreate: true}, false, "p-web-1 keep (up to date)"},
+		{"forced", []Member{fakeMember("web", 1, hash, true)}, UpOptions{}, true, "p-web-1 recreate (forced)"},
+		{"scale up: lowest free numbers", []Member{fakeMember("web", 2, hash, true)}, UpOptions{Scale: map[string]int{"web": 3}}, false,
 			"p-web-2 keep (up to date); p-web-1 create (missing); p-web-3 create (missing)"},
-		{"scale down: highest first", []member{fakeMember("web", 1, hash, true), fakeMember("web", 2, hash, true), fakeMember("web", 3, hash, true)},
+		{"scale down: highest first", []Member{fakeMember("web", 1, hash, true), fakeMember("web", 2, hash, true), fakeMember("web", 3, hash, true)},
 			UpOptions{Scale: map[string]int{"web": 1}}, false, "p-web-1 keep (up to date); p-web-2 remove (scaled down to 1); p-web-3 remove (scaled down to 1)"},
-		{"another service's containers", []member{fakeMember("db", 1, "x", true)}, UpOptions{}, false, "p-web-1 create (missing)"},
+		{"another service's containers", []Member{fakeMember("db", 1, "x", true)}, UpOptions{}, false, "p-web-1 create (missing)"},
 	} {
 		steps, err := e.plan(p, s, c.current, c.o, c.force, "forced")
 		if err != nil {

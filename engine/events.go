@@ -59,7 +59,7 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 		if len(ms) == 0 || len(services) > 0 && !slices.Contains(services, ms[0].Service) {
 			return nil, false
 		}
-		return &Member{Entry: ms[0].Entry, Service: ms[0].Service, Number: ms[0].Number, Oneoff: ms[0].Oneoff}, true
+		return &ms[0], true
 	}
 	send := func(m Member, action string) error {
 		return emit(Event{Time: time.Now().UTC(), Type: "container", Action: action, ID: m.Record.ID, Service: m.Service,

@@ -66,7 +66,7 @@ type Step struct {
 	Number    int
 	Action    Action
 	Reason    string
-	old       *member
+	old       *Member
 }
 
 // Up makes the project run as its files say: networks and volumes first,
@@ -178,12 +178,12 @@ func (e *Engine) Up(ctx context.Context, p *project.Project, o UpOptions) error 
 
 // orphans reports, or with remove removes, the project's containers of
 // services its files no longer have.
-func (e *Engine) orphans(ctx context.Context, p *project.Project, current []member, remove, dry bool) error {
+func (e *Engine) orphans(ctx context.Context, p *project.Project, current []Member, remove, dry bool) error {
 	known := map[string]bool{}
 	for _, name := range append(p.ServiceNames(), p.DisabledServiceNames()...) {
 		known[name] = true
 	}
-	var found []member
+	var found []Member
 	for _, m := range current {
 		if !known[m.Service] && !m.Oneoff {
 			found = append(found, m)
@@ -216,7 +216,7 @@ func (e *Engine) orphans(ctx context.Context, p *project.Project, current []memb
 
 // plan decides, for each container the service should have and each it
 // has, what to do and why.
-func (e *Engine) plan(p *project.Project, s types.ServiceConfig, current []member, o UpOptions, force bool, forceReason string) ([]Step, error) {
+func (e *Engine) plan(p *project.Project, s types.ServiceConfig, current []Member, o UpOptions, force bool, forceReason string) ([]Step, error) {
 	hash, err := project.ServiceHash(s)
 	if err != nil {
 		return nil, err
@@ -228,13 +228,13 @@ func (e *Engine) plan(p *project.Project, s types.ServiceConfig, current []membe
 	if want > 1 && s.ContainerName != "" {
 		return nil, errclass.New(ErrInvalid, "service %q: can't set container_name and scale to %d: container names must be unique", s.Name, want)
 	}
-	var mine []member
+	var mine []Member
 	for _, m := range current {
 		if m.Service == s.Name && !m.Oneoff {
 			mine = append(mine, m)
 		}
 	}
-	slices.SortFunc(mine, func(a, b member) int { return a.Number - b.Number })
+	slices.SortFunc(mine, func(a, b Member) int { return a.Number - b.Number })
 	imageID := e.Containers.ImageID(p.ImageName(s))
 	var steps []Step
 	used := map[int]bool{}
@@ -303,7 +303,7 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 				return err
 			}
 		case Restart:
-			e.preStop(ctx, Member{Entry: st.old.Entry, Service: st.old.Service, Number: st.old.Number})
+			e.preStop(ctx, *st.old)
 			e.event("Container", st.Container, "Restarting")
 			if err := e.Containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
 				return err
@@ -312,7 +312,7 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 				return err
 			}
 		case Remove:
-			e.preStop(ctx, Member{Entry: st.old.Entry, Service: st.old.Service, Number: st.old.Number})
+			e.preStop(ctx, *st.old)
 			e.event("Container", st.Container, "Stopping")
 			if err := e.Containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
 				return err
@@ -333,7 +333,7 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 						}
 					}
 				}
-				e.preStop(ctx, Member{Entry: st.old.Entry, Service: st.old.Service, Number: st.old.Number})
+				e.preStop(ctx, *st.old)
 				if err := e.Containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
 					return err
 				}

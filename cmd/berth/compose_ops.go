@@ -12,7 +12,6 @@ import (
 	"time"
 
 	units "github.com/docker/go-units"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -111,7 +110,7 @@ func newDownCmd(g *globals) *cobra.Command {
 		var errs []error
 		for _, ref := range images {
 			_, err := image.Remove(ctx, store, snaps, []string{ref}, image.RemoveOptions{
-				InUse: func(id v1.Hash) bool { return e.Containers.ImageInUse(id.String()) }, Keep: e.Containers.SnapshotsInUse})
+				InUse: e.Containers.ImageInUse, Keep: e.Containers.SnapshotsInUse})
 			if err != nil {
 				errs = append(errs, err)
 				continue

@@ -146,6 +146,20 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.BoolVarP(&f.o.TTY, "tty", "t", false, "Allocate a pseudo-TTY")
 }
 
+// parseEach parses every value of a repeatable flag; the first bad one is a
+// usage error.
+func parseEach[T any](values []string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
+	for _, v := range values {
+		x, err := parse(v)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
 // options turns the flags and IMAGE [COMMAND...] into create options.
 func (f *createFlags) options(g *globals, args []string) (container.CreateOptions, error) {
 	o := f.o
@@ -159,11 +173,7 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 		o.StopTimeout = &t
 	}
 	if len(f.labels) > 0 {
-		o.Labels = map[string]string{}
-		for _, l := range f.labels {
-			k, v, _ := strings.Cut(l, "=")
-			o.Labels[k] = v
-		}
+		o.Labels, _ = keyValues("--label", f.labels) // a bare KEY is an empty label
 	}
 	if f.memory != "" {
 		n, err := units.RAMInBytes(f.memory)
@@ -210,12 +220,9 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 		score := f.oomScore
 		o.Resources.OOMScoreAdj = &score
 	}
-	for _, u := range f.ulimits {
-		l, err := container.ParseUlimit(u)
-		if err != nil {
-			return o, usageError{err}
-		}
-		o.Ulimits = append(o.Ulimits, l)
+	var err error
+	if o.Ulimits, err = parseEach(f.ulimits, container.ParseUlimit); err != nil {
+		return o, err
 	}
 	for _, kv := range f.sysctls {
 		k, v, ok := strings.Cut(kv, "=")
@@ -227,34 +234,20 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 		}
 		o.Sysctls[k] = v
 	}
-	for _, t := range f.tmpfs {
-		m, err := container.ParseTmpfs(t)
-		if err != nil {
-			return o, usageError{err}
-		}
-		o.Tmpfs = append(o.Tmpfs, m)
+	if o.Tmpfs, err = parseEach(f.tmpfs, container.ParseTmpfs); err != nil {
+		return o, err
 	}
-	for _, d := range f.devices {
-		dev, err := container.ParseDevice(d)
-		if err != nil {
-			return o, usageError{err}
-		}
-		o.Devices = append(o.Devices, dev)
+	if o.Devices, err = parseEach(f.devices, container.ParseDevice); err != nil {
+		return o, err
 	}
-	for _, v := range f.volumeFlags {
-		sp, err := volumes.ParseVolumeFlag(v)
-		if err != nil {
-			return o, usageError{err}
-		}
-		o.Mounts = append(o.Mounts, sp)
+	if o.Mounts, err = parseEach(f.volumeFlags, volumes.ParseVolumeFlag); err != nil {
+		return o, err
 	}
-	for _, v := range f.mountFlags {
-		sp, err := volumes.ParseMountFlag(v)
-		if err != nil {
-			return o, usageError{err}
-		}
-		o.Mounts = append(o.Mounts, sp)
+	mounts, err := parseEach(f.mountFlags, volumes.ParseMountFlag)
+	if err != nil {
+		return o, err
 	}
+	o.Mounts = append(o.Mounts, mounts...)
 	for _, lo := range f.logOpts {
 		k, v, _ := strings.Cut(lo, "=")
 		switch k {
@@ -316,13 +309,11 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 			o.Networks = append(o.Networks, n)
 		}
 	}
-	for _, p := range f.publish {
-		ms, err := netns.ParsePorts(p)
-		if err != nil {
-			return o, usageError{err}
-		}
-		o.Ports = append(o.Ports, ms...)
+	ports, err := parseEach(f.publish, netns.ParsePorts)
+	if err != nil {
+		return o, err
 	}
+	o.Ports = slices.Concat(ports...)
 	o.Expose, o.Aliases = f.expose, f.aliases
 	o.NoHealthcheck = f.noHealthcheck
 	if h := f.health; f.healthCmd != "" || h.Interval != 0 || h.Timeout != 0 || h.StartPeriod != 0 || h.StartInterval != 0 || h.Retries != 0 {

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	units "github.com/docker/go-units"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -176,7 +175,7 @@ func newImageRmCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			o.InUse = func(id v1.Hash) bool { return m.ImageInUse(id.String()) }
+			o.InUse = m.ImageInUse
 			o.Keep = m.SnapshotsInUse
 			lines, err := image.Remove(cmd.Context(), s, snaps, args, o)
 			for _, l := range lines {
@@ -485,7 +484,7 @@ func newImagePruneCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			lines, freed, err := image.Prune(cmd.Context(), s, snaps, all, func(id v1.Hash) bool { return m.ImageInUse(id.String()) }, m.SnapshotsInUse)
+			lines, freed, err := image.Prune(cmd.Context(), s, snaps, all, m.ImageInUse, m.SnapshotsInUse)
 			if len(lines) > 0 {
 				fmt.Fprintln(g.stdout, "Deleted Images:")
 				for _, l := range lines {

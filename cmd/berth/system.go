@@ -160,7 +160,7 @@ func newSystemDfCmd(g *globals) *cobra.Command {
 			var imgReclaim int64
 			imgActive := 0
 			for _, im := range list {
-				if m.ImageInUse(im.ID) {
+				if id, err := v1.NewHash(im.ID); err == nil && m.ImageInUse(id) {
 					imgActive++
 				} else {
 					imgReclaim += im.SizeBytes
@@ -308,8 +308,7 @@ func newSystemPruneCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			inUse := func(id v1.Hash) bool { return m.ImageInUse(id.String()) }
-			lines, imgFreed, err := image.Prune(cmd.Context(), images, snaps, all, inUse, m.SnapshotsInUse)
+			lines, imgFreed, err := image.Prune(cmd.Context(), images, snaps, all, m.ImageInUse, m.SnapshotsInUse)
 			printDeleted(g, "Images", lines)
 			fmt.Fprintf(g.stdout, "Total reclaimed space: %s\n", humanBytes(freed+imgFreed))
 			return err

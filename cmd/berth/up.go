@@ -422,25 +422,15 @@ func newRunCmd(g *globals) *cobra.Command {
 			if cmd.Flags().Changed("entrypoint") {
 				o.Entrypoint = strings.Fields(entrypoint)
 			}
-			o.Labels = map[string]string{}
-			for _, l := range labels {
-				k, v, _ := strings.Cut(l, "=")
-				o.Labels[k] = v
+			o.Labels, _ = keyValues("--label", labels) // a bare KEY is an empty label
+			if o.Volumes, err = parseEach(vols, volumes.ParseVolumeFlag); err != nil {
+				return err
 			}
-			for _, v := range vols {
-				sp, err := volumes.ParseVolumeFlag(v)
-				if err != nil {
-					return usageError{err}
-				}
-				o.Volumes = append(o.Volumes, sp)
+			published, err := parseEach(ports, netns.ParsePorts)
+			if err != nil {
+				return err
 			}
-			for _, s := range ports {
-				ms, err := netns.ParsePorts(s)
-				if err != nil {
-					return usageError{err}
-				}
-				o.Ports = append(o.Ports, ms...)
-			}
+			o.Ports = slices.Concat(published...)
 			// a TTY when there is a terminal, unless -T, and stdin
 			// attached, as compose run does
 			term := g.terminal()
