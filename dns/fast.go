@@ -63,29 +63,12 @@ func (v *view) pack() {
 		b := []byte{0xc0, 0x0c, 0, byte(dns.TypePTR), 0, byte(dns.ClassINET)}
 		b = append(append(b, ttl...), byte(n>>8), byte(n))
 		b = append(b, rdata[:n]...)
-		v.fast[key(reverseName(addr), dns.TypePTR)] = answers{orders: [][]byte{b}, count: 1}
+		rev, err := dns.ReverseAddr(addr.String())
+		if err != nil {
+			continue
+		}
+		v.fast[key(strings.TrimSuffix(rev, "."), dns.TypePTR)] = answers{orders: [][]byte{b}, count: 1}
 	}
-}
-
-// reverseName is addr's in-addr.arpa name, without the final dot.
-func reverseName(a netip.Addr) string {
-	b := a.As4()
-	parts := []string{}
-	for i := 3; i >= 0; i-- {
-		parts = append(parts, itoa(int(b[i])))
-	}
-	return strings.Join(parts, ".") + ".in-addr.arpa"
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
 }
 
 // fast answers the query in b into out, or returns nil when it is not a
