@@ -111,9 +111,7 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 			if o.Scale, err = parseScale(scale); err != nil {
 				return err
 			}
-			if cmd.Flags().Changed("timeout") {
-				o.Timeout = &timeout
-			}
+			o.Timeout = timeoutFlag(cmd, timeout)
 			p, err := g.loadProject(ctx)
 			if err != nil {
 				return err
