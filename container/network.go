@@ -167,8 +167,9 @@ func attach(ctx context.Context, s *netns.Store, root string, rec Record, name, 
 	return ep, nil
 }
 
-// leaveNetworks takes a container off its endpoints' networks (veths
-// removed, addresses given back) and removes its network namespace. It
+// leaveNetworks takes a container off its endpoints' networks (veths off
+// their bridges, addresses given back) and removes its network namespace,
+// whose end takes the veths with it. It
 // runs when the container's process has ended, from its monitor or, for a
 // monitor that died, from cleanRuntime.
 func leaveNetworks(ctx context.Context, root, id string, eps map[string]Endpoint) {
@@ -177,7 +178,7 @@ func leaveNetworks(ctx context.Context, root, id string, eps map[string]Endpoint
 			s.Unpublish(context.WithoutCancel(ctx), id) // a dead monitor's ports
 			for name, ep := range eps {
 				dns.RemoveEntry(dnsDir(root), name, id)
-				netns.Detach(s.Host(), ep.HostIf)
+				netns.Release(s.Host(), ep.HostIf) // the pair goes with the namespace
 				s.IPAM().ReleaseAddress(context.WithoutCancel(ctx), name, id)
 			}
 			done()

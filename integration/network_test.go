@@ -239,12 +239,23 @@ func TestContainerNetwork(t *testing.T) {
 	if r := run("network", "rm", "lan"); r.code != 0 {
 		t.Errorf("network rm: %s", r.stderr)
 	}
-	if links, _ := netlink.LinkList(); len(links) > 0 {
+	// a stopped container's veths go with its namespace, which the kernel
+	// tears down in the background
+	var veths []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		veths = veths[:0]
+		links, _ := netlink.LinkList()
 		for _, l := range links {
 			if strings.HasPrefix(l.Attrs().Name, "vb") {
-				t.Errorf("veth %s left behind", l.Attrs().Name)
+				veths = append(veths, l.Attrs().Name)
 			}
 		}
+		if len(veths) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(veths) > 0 {
+		t.Errorf("veths left behind: %v", veths)
 	}
 	if hasTable() {
 		t.Error("the nftables table is left after the last network went")

@@ -53,15 +53,24 @@ func DeleteBridge(h *netlink.Handle, name string) error {
 	return deleteLink(h, name, "bridge "+name)
 }
 
-// deleteLink removes the link name, if it is still there.
-func deleteLink(h *netlink.Handle, name, what string) error {
+// existingLink is the link name, or nil when it is gone.
+func existingLink(h *netlink.Handle, name, what string) (netlink.Link, error) {
 	link, err := h.LinkByName(name)
 	if err != nil {
 		var notFound netlink.LinkNotFoundError
 		if errors.As(err, &notFound) {
-			return nil
+			return nil, nil
 		}
-		return fmt.Errorf("finding %s: %w", what, err)
+		return nil, fmt.Errorf("finding %s: %w", what, err)
+	}
+	return link, nil
+}
+
+// deleteLink removes the link name, if it is still there.
+func deleteLink(h *netlink.Handle, name, what string) error {
+	link, err := existingLink(h, name, what)
+	if link == nil {
+		return err
 	}
 	if err := h.LinkDel(link); err != nil {
 		return fmt.Errorf("removing %s: %w", what, err)
@@ -180,6 +189,26 @@ func configureInside(h *netlink.Handle, peer string, ep Endpoint) error {
 // error.
 func Detach(h *netlink.Handle, hostIf string) error {
 	return deleteLink(h, hostIf, "veth "+hostIf)
+}
+
+// Release takes the veth pair whose host end is hostIf off its bridge and
+// leaves the pair to the kernel, which deletes it with the container's
+// network namespace: it is for a container whose namespace is about to go.
+// Deleting the pair here would wait out RCU grace periods under the RTNL
+// lock (15-30 ms on a small machine, one pair at a time across every
+// container stopping), where the namespace's teardown runs in the
+// background and batches them. Off the bridge, the lingering end can no
+// longer answer for an address that the IPAM hands out again meanwhile.
+// A pair already gone is not an error.
+func Release(h *netlink.Handle, hostIf string) error {
+	link, err := existingLink(h, hostIf, "veth "+hostIf)
+	if link == nil {
+		return err
+	}
+	if err := h.LinkSetNoMaster(link); err != nil {
+		return fmt.Errorf("taking veth %s off its bridge: %w", hostIf, err)
+	}
+	return nil
 }
 
 // MAC is Docker's MAC address for an endpoint's IPv4 address: 02:42, a

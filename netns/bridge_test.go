@@ -11,9 +11,11 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/fixture"
 )
@@ -219,5 +221,55 @@ func TestNamespace(t *testing.T) {
 	}
 	if err := RemoveNamespace(path); err != nil {
 		t.Errorf("removing twice: %v", err)
+	}
+}
+
+// TestRelease: a released veth is off its bridge at once, so that it can
+// answer for no address, and goes with its container's namespace without
+// being deleted.
+func TestRelease(t *testing.T) {
+	host := newTestNS(t)
+	subnet := Subnet{Prefix: netip.MustParsePrefix("10.91.0.0/24"), Gateway: netip.MustParseAddr("10.91.0.1")}
+	if err := CreateBridge(host.handle, "br-rel", subnet, 0); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "netns")
+	ns, err := CreateNamespace(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Close()
+	defer RemoveNamespace(path)
+	hostIf, err := Attach(host.handle, Endpoint{Bridge: "br-rel", NetNS: path, IfName: "eth0",
+		Address: netip.MustParsePrefix("10.91.0.2/24"), Gateway: subnet.Gateway})
+	if err != nil {
+		t.Fatal(err)
+	}
+	updates, done := make(chan netlink.LinkUpdate, 16), make(chan struct{})
+	defer close(done)
+	if err := netlink.LinkSubscribeAt(host.ns, updates, done); err != nil {
+		t.Fatal(err)
+	}
+	if err := Release(host.handle, hostIf); err != nil {
+		t.Fatal(err)
+	}
+	if link, err := host.handle.LinkByName(hostIf); err != nil || link.Attrs().MasterIndex != 0 {
+		t.Errorf("after release %s is still on its bridge (or gone): %v", hostIf, err)
+	}
+	if err := RemoveNamespace(path); err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(10 * time.Second)
+	for gone := false; !gone; {
+		select {
+		case u := <-updates:
+			// the link itself (AF_UNSPEC), not its bridge port (AF_BRIDGE)
+			gone = u.Header.Type == unix.RTM_DELLINK && u.Attrs().Name == hostIf && u.IfInfomsg.Family == unix.AF_UNSPEC
+		case <-timeout:
+			t.Fatalf("%s still exists 10 s after its namespace was removed: %v", hostIf, host.links(t))
+		}
+	}
+	if err := Release(host.handle, hostIf); err != nil {
+		t.Errorf("releasing a pair already gone: %v", err)
 	}
 }

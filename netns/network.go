@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/nftables"
@@ -329,10 +330,15 @@ func (s *Store) remove(ctx context.Context, ref string, users func(network strin
 			return n, errclass.New(ErrConflict, "error while removing network: network %s has active endpoints (%s)", n.Name, strings.Join(u, ", "))
 		}
 	}
-	if err := s.syncFirewall(n.ID); err != nil {
-		return n, err
-	}
-	if err := DeleteBridge(s.host, n.Bridge); err != nil {
+	// the rules and the bridge go together: the one waits on nftables'
+	// commit, the other on RCU grace periods under the RTNL lock, and
+	// neither needs the other gone first
+	var fwErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { fwErr = s.syncFirewall(n.ID) })
+	brErr := DeleteBridge(s.host, n.Bridge)
+	wg.Wait()
+	if err := errors.Join(fwErr, brErr); err != nil {
 		return n, err
 	}
 	if err := s.ipam.ReleaseSubnet(ctx, n.Name); err != nil {
