@@ -390,7 +390,9 @@ func ask(t *testing.T, from testNS, network, to string) (string, error) {
 	var err error
 	from.do(t, func() {
 		var c net.Conn
-		if c, err = net.DialTimeout(network, to, 500*time.Millisecond); err != nil {
+		// 2 s: time for TCP's first retransmission (after 1 s), should
+		// the very first SYN over links just made be dropped
+		if c, err = net.DialTimeout(network, to, 2*time.Second); err != nil {
 			return
 		}
 		defer c.Close()
