@@ -67,7 +67,14 @@ func berth(t testing.TB, dir, stdin string, args ...string) result {
 // berthEnv is berth with extra environment variables (KEY=VALUE).
 func berthEnv(t testing.TB, dir string, env []string, stdin string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(berthBin, args...)
+	return berthVia(t, berthBin, dir, env, stdin, args...)
+}
+
+// berthVia is berthEnv through bin, a program that runs berth itself, as
+// the cgroup v2 test's wrapper does.
+func berthVia(t testing.TB, bin, dir string, env []string, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Stdin = strings.NewReader(stdin)
 	for _, kv := range os.Environ() {
