@@ -83,8 +83,13 @@ func TestContainerRunExitCodes(t *testing.T) {
 	if r := run("container", "run", "--rm", "bb:1", "/etc/notexec"); r.code != 126 {
 		t.Errorf("not executable: exit %d, %q", r.code, r.stderr)
 	}
-	if r := run("container", "run", "--rm", "nosuchimage:1", "true"); r.code != 125 {
+	// an image found nowhere: a registry on loopback that refuses (a bare
+	// name would send the test to Docker Hub), and the local store alone
+	if r := run("container", "run", "--rm", "127.0.0.1:9/nosuchimage:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "nosuchimage") {
 		t.Errorf("missing image: exit %d, %q", r.code, r.stderr)
+	}
+	if r := run("container", "run", "--rm", "--pull", "never", "nosuchimage:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "nosuchimage") {
+		t.Errorf("missing image with --pull never: exit %d, %q", r.code, r.stderr)
 	}
 	if r := run("container", "run", "--rm", "-m", "lots", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "--memory") {
 		t.Errorf("bad memory value: exit %d, %q", r.code, r.stderr)
