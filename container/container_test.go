@@ -169,6 +169,9 @@ func TestExtraHosts(t *testing.T) {
 	if !strings.HasSuffix(hosts, "\n10.1.2.3\tdb\n10.9.0.1\tgw\n10.9.0.2\tbox\n") {
 		t.Errorf("hosts:\n%s", hosts)
 	}
+	if hosts := hostsFile("box.corp.test", "10.9.0.2", nil, netip.Addr{}); !strings.HasSuffix(hosts, "\n10.9.0.2\tbox.corp.test box\n") {
+		t.Errorf("a domain name: the full and the bare name, as Docker writes them:\n%s", hosts)
+	}
 	if hosts := hostsFile("box", "127.0.1.1", []string{"gw:host-gateway"}, netip.Addr{}); strings.Contains(hosts, "gw") {
 		t.Errorf("host-gateway without a network:\n%s", hosts)
 	}

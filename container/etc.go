@@ -19,7 +19,7 @@ import (
 // the monitor writes both files again (see runOnce).
 func writeEtc(dir string, rec *Record) error {
 	files := map[string]string{
-		"hosts":       hostsFile(rec.Config.Hostname, "127.0.1.1", rec.Host.ExtraHosts, netip.Addr{}),
+		"hosts":       hostsFile(rec.Config.fqdn(), "127.0.1.1", rec.Host.ExtraHosts, netip.Addr{}),
 		"hostname":    rec.Config.Hostname + "\n",
 		"resolv.conf": resolvConf(hostResolvConf(), rec.Host, hostDNS),
 	}
@@ -33,8 +33,9 @@ func writeEtc(dir string, rec *Record) error {
 
 // hostsFile is Docker's /etc/hosts for a container whose own name is addr:
 // the defaults, the user's extra NAME:IP entries (host-gateway standing for
-// gateway, left out while there is none), then the container itself.
-func hostsFile(hostname, addr string, extra []string, gateway netip.Addr) string {
+// gateway, left out while there is none), then the container itself, by
+// its full name (hostname.domainname) and its bare one.
+func hostsFile(fqdn, addr string, extra []string, gateway netip.Addr) string {
 	var b strings.Builder
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
 	for _, e := range extra {
@@ -47,7 +48,11 @@ func hostsFile(hostname, addr string, extra []string, gateway netip.Addr) string
 		}
 		b.WriteString(ip + "\t" + name + "\n")
 	}
-	b.WriteString(addr + "\t" + hostname + "\n")
+	names := fqdn
+	if bare, _, ok := strings.Cut(fqdn, "."); ok {
+		names += " " + bare
+	}
+	b.WriteString(addr + "\t" + names + "\n")
 	return b.String()
 }
 

@@ -64,9 +64,9 @@ type Inspected struct {
 		ExtraHosts      []string
 	}
 	Config struct {
-		Hostname, User, WorkingDir, StopSignal, Image string
-		Env, Cmd, Entrypoint                          []string
-		Labels                                        map[string]string
+		Hostname, Domainname, User, WorkingDir, StopSignal, Image string
+		Env, Cmd, Entrypoint                                      []string
+		Labels                                                    map[string]string
 	}
 	Mounts          []MountPoint
 	NetworkSettings struct {
@@ -127,7 +127,7 @@ func Inspect(e Entry) Inspected {
 	out.HostConfig.Privileged, out.HostConfig.ReadonlyRootfs = r.Spec.Privileged, r.Spec.Rootfs.ReadOnly
 	out.HostConfig.CapAdd, out.HostConfig.CapDrop = r.Spec.CapAdd, r.Spec.CapDrop
 	c := r.Config
-	out.Config.Hostname, out.Config.User, out.Config.WorkingDir, out.Config.StopSignal = c.Hostname, c.User, c.WorkingDir, c.StopSignal
+	out.Config.Hostname, out.Config.Domainname, out.Config.User, out.Config.WorkingDir, out.Config.StopSignal = c.Hostname, c.Domainname, c.User, c.WorkingDir, c.StopSignal
 	out.Config.Image, out.Config.Env, out.Config.Cmd, out.Config.Entrypoint, out.Config.Labels = r.Image, c.Env, c.Cmd, c.Entrypoint, c.Labels
 	out.Mounts = mountPoints(r)
 	dir := filepath.Dir(r.Spec.Rootfs.Upper) // the container's own directory

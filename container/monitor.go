@@ -208,7 +208,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 		if userDefined(rec.Host.Networks) {
 			mode = embeddedDNS
 		}
-		hosts := hostsFile(rec.Config.Hostname, first.Address.Addr().String(), append(linkHosts(s, rec), rec.Host.ExtraHosts...), first.Gateway)
+		hosts := hostsFile(rec.Config.fqdn(), first.Address.Addr().String(), append(linkHosts(s, rec), rec.Host.ExtraHosts...), first.Gateway)
 		if err := os.WriteFile(filepath.Join(s.Dir(rec.ID), "hosts"), []byte(hosts), 0o644); err != nil {
 			return fail(ExitStartFailed, err)
 		}

@@ -33,9 +33,18 @@ type Record struct {
 	Volumes []volumes.Used
 }
 
+// fqdn is the container's full host name, hostname.domainname.
+func (c Config) fqdn() string {
+	if c.Domainname == "" {
+		return c.Hostname
+	}
+	return c.Hostname + "." + c.Domainname
+}
+
 // Config is the part of Docker's container config berth keeps for inspect.
 type Config struct {
 	Hostname   string
+	Domainname string `json:",omitempty"`
 	User       string
 	Env        []string
 	Cmd        []string

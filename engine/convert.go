@@ -33,7 +33,7 @@ func containerOptions(p *project.Project, s types.ServiceConfig, n int, hash str
 	}
 	o := container.CreateOptions{
 		Name: ContainerName(p.Name, s.Name, s.ContainerName, n), Image: p.ImageName(s),
-		Cmd: s.Command, WorkDir: s.WorkingDir, User: s.User, Hostname: s.Hostname,
+		Cmd: s.Command, WorkDir: s.WorkingDir, User: s.User, Hostname: s.Hostname, Domainname: s.DomainName,
 		Restart: restartPolicy(s), StopSignal: s.StopSignal, Privileged: s.Privileged, ReadOnly: s.ReadOnly,
 		TTY: s.Tty, Interactive: s.StdinOpen, Sysctls: s.Sysctls, ShmSize: int64(s.ShmSize), GroupAdd: s.GroupAdd,
 		CapAdd: s.CapAdd, CapDrop: s.CapDrop, DNS: s.DNS, DNSSearch: s.DNSSearch, DNSOptions: s.DNSOpts,

@@ -41,6 +41,8 @@ services:
       restart_policy: {condition: on-failure, max_attempts: 3}
       resources: {limits: {cpus: "0.5", memory: 64m}}
     stop_grace_period: 3s
+    hostname: front
+    domainname: shop.test
     links: [db:database]
     depends_on: {db: {condition: service_healthy}}
     healthcheck: {test: "wget -q localhost", interval: 2s, retries: 4}
@@ -67,6 +69,7 @@ volumes:
 	check("cmd", o.Cmd, "[serve --port 80]")
 	check("env", o.Env, "[A=1 B=2]")
 	check("restart", o.Restart, "on-failure:3")
+	check("host name", o.Hostname+" "+o.Domainname, "front shop.test")
 	check("stop timeout", *o.StopTimeout, 3)
 	check("cpu quota", o.Resources.CPUQuota, 50000)
 	check("memory", o.Resources.Memory, 64<<20)

@@ -278,11 +278,11 @@ func TestRunOptions(t *testing.T) {
 	os.WriteFile(envFile, []byte("# comment\nFROM_FILE=yes\nBOTH=file\n"), 0o644)
 	r := run("container", "run", "--rm", "--ulimit", "nofile=512:1024", "--sysctl", "net.ipv4.ip_forward=1",
 		"--shm-size", "8m", "--tmpfs", "/scratch:size=1m", "--device", "/dev/null:/dev/mynull", "--group-add", "nogroup",
-		"--security-opt", "no-new-privileges", "--oom-score-adj", "100", "--env-file", envFile, "-e", "BOTH=flag", "-w", "/tmp", "-h", "named",
+		"--security-opt", "no-new-privileges", "--oom-score-adj", "100", "--env-file", envFile, "-e", "BOTH=flag", "-w", "/tmp", "-h", "named", "--domainname", "corp.test",
 		"bb:1", "sh", "-c", `ulimit -n; ulimit -Hn; cat /proc/sys/net/ipv4/ip_forward; grep -o "/dev/shm tmpfs .*size=8192k" /proc/mounts;
-		ls /dev/mynull; id -G; grep NoNewPrivs /proc/self/status; cat /proc/self/oom_score_adj; echo $FROM_FILE $BOTH; pwd; cat /etc/hostname;
+		ls /dev/mynull; id -G; grep NoNewPrivs /proc/self/status; cat /proc/self/oom_score_adj; echo $FROM_FILE $BOTH; pwd; cat /etc/hostname; cat /proc/sys/kernel/domainname; hostname -d;
 		head -c 2000000 /dev/zero > /scratch/f || echo tmpfs-full`)
-	want := "512\n1024\n1\n/dev/shm tmpfs rw,nosuid,nodev,noexec,relatime,size=8192k\n/dev/mynull\n0 65534\nNoNewPrivs:\t1\n100\nyes flag\n/tmp\nnamed\ntmpfs-full\n"
+	want := "512\n1024\n1\n/dev/shm tmpfs rw,nosuid,nodev,noexec,relatime,size=8192k\n/dev/mynull\n0 65534\nNoNewPrivs:\t1\n100\nyes flag\n/tmp\nnamed\ncorp.test\ncorp.test\ntmpfs-full\n"
 	if r.stdout != want {
 		t.Errorf("got:\n%s\nwant:\n%s\nstderr: %s", r.stdout, want, r.stderr)
 	}

@@ -81,7 +81,7 @@ var Support = []Rule{
 	{"services.*.user", Yes, "resolved in the image's /etc/passwd and /etc/group"},
 	{"services.*.group_add", Yes, ""},
 	{"services.*.hostname", Yes, ""},
-	{"services.*.domainname", Planned, issueContainers},
+	{"services.*.domainname", Yes, ""},
 	{"services.*.tty", Yes, ""},
 	{"services.*.stdin_open", Yes, ""},
 	{"services.*.init", Yes, "berth-init, as /sbin/docker-init"},

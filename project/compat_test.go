@@ -51,7 +51,7 @@ func TestLookup(t *testing.T) {
 		{"services.*.deploy.resources.limits.memory", Yes},
 		{"services.*.deploy.placement.constraints", No},
 		{"services.*.secrets", Yes},
-		{"services.*.domainname", Planned},
+		{"services.*.platform", Planned},
 		{"services.*.build.context", No},
 		{"services.*.gpus", No},
 		{"networks.*.ipam.config.[].subnet", Yes},
@@ -72,13 +72,13 @@ services:
   web:
     image: nginx
     gpus: all
-    domainname: example.org
+    platform: linux/amd64
     profiles: [on]
     x-mine: anything
   off:
     image: x
     cap_add: [NET_ADMIN]
-    domainname: example.org
+    platform: linux/amd64
     profiles: [disabled]
 networks:
   front: {enable_ipv6: true}
@@ -94,8 +94,8 @@ networks:
 	}
 	want := []string{
 		`key "networks.front.enable_ipv6" is not supported by berth and is ignored`,
-		`service "web": key "domainname" is not supported by berth yet and is ignored`,
 		`service "web": key "gpus" is not supported by berth and is ignored`,
+		`service "web": key "platform" is not supported by berth yet and is ignored`,
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("warnings:\n%q\nwant:\n%q", got, want)

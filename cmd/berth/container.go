@@ -88,6 +88,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.StringVarP(&f.o.User, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
 	fs.StringVar(&f.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
 	fs.StringVarP(&f.o.Hostname, "hostname", "h", "", "Container host name")
+	fs.StringVar(&f.o.Domainname, "domainname", "", "Container NIS domain name")
 	fs.Bool("help", false, "help for "+cmd.Name())
 	fs.StringArrayVarP(&f.labels, "label", "l", nil, "Set meta data on a container")
 	fs.StringVar(&f.o.Restart, "restart", "no", "Restart policy to apply when a container exits")
