@@ -40,6 +40,13 @@ func Load(ctx context.Context, o Options) (*Project, error) {
 	if err := checkFiles(po.ConfigPaths); err != nil {
 		return nil, err
 	}
+	memo, memoable := memo(o.ValidatedCache, o, po)
+	passed := memoable && memo.passed()
+	if passed {
+		if err := cli.WithLoadOptions(loader.WithSkipValidation)(po); err != nil {
+			return nil, err
+		}
+	}
 	m, err := safely(po.ConfigPaths, func() (*types.Project, error) { return po.LoadProject(ctx) })
 	if err != nil {
 		return nil, classify(inFiles(po, err))
@@ -63,6 +70,9 @@ func Load(ctx context.Context, o Options) (*Project, error) {
 		if m, err = m.WithServicesEnvironmentResolved(true); err != nil {
 			return nil, classify(err)
 		}
+	}
+	if memoable && !passed {
+		memo.remember()
 	}
 	p := &Project{Project: m}
 	p.Unsupported = p.keep(findings)

@@ -39,6 +39,12 @@ type Options struct {
 	// NoEnvResolution leaves env_file references unresolved in the model
 	// instead of merging them into each service's environment.
 	NoEnvResolution bool
+
+	// ValidatedCache is a directory where Load remembers which inputs passed
+	// the compose schema, so that it skips that check, most of a load's
+	// time, while they are unchanged (see validated.go). Empty checks every
+	// time.
+	ValidatedCache string
 }
 
 // EnvList splits a comma-separated environment variable as docker compose does

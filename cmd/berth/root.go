@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -42,6 +43,8 @@ func (g *globals) projectOptions() project.Options {
 		ProjectDir: g.projectDir,
 		EnvFiles:   g.envFiles,
 		Profiles:   profiles,
+		// beside the state the files are run with
+		ValidatedCache: filepath.Join(g.root, "cache", "validated"),
 	}
 }
 
