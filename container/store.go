@@ -1,6 +1,7 @@
 package container
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -162,7 +163,10 @@ func (s *Store) UpdateRecord(ctx context.Context, id string, change func(*Record
 }
 
 // locked loads a container under its lock and lets change alter it; change
-// names the file to write back and the value to write, unless it fails.
+// names the file to write back and the value to write, unless it fails. A
+// value change left as it was is not written: an update that only reads
+// (the monitor takes the state under the lock this way) then costs no
+// fsync and wakes no watcher.
 func (s *Store) locked(ctx context.Context, id string, change func(*Entry) (string, any, error)) (Entry, error) {
 	unlock, err := disk.Lock(ctx, filepath.Join(s.dir, id, ".lock"), false)
 	if err != nil {
@@ -176,11 +180,18 @@ func (s *Store) locked(ctx context.Context, id string, change func(*Entry) (stri
 	if err != nil {
 		return Entry{}, errclass.New(ErrNotFound, "no such container: %s", id)
 	}
+	// compared as JSON, since change may alter maps and slices in place
+	before := map[string][]byte{}
+	before["state.json"], _ = json.MarshalIndent(e.State, "", "  ")
+	before["config.json"], _ = json.MarshalIndent(e.Record, "", "  ")
 	file, v, err := change(&e)
 	if err != nil {
 		return e, err
 	}
 	data, _ := json.MarshalIndent(v, "", "  ")
+	if bytes.Equal(data, before[file]) {
+		return e, nil
+	}
 	return e, disk.WriteFile(filepath.Join(s.dir, id, file), data, 0o600)
 }
 
