@@ -568,8 +568,23 @@ func parseError(line string) (int, string, bool) {
 }
 
 // Stop sends the container its stop signal and, after timeout (the
-// container's own when negative), SIGKILL; it returns once it has exited.
+// container's own when negative), SIGKILL; it returns once it has exited
+// and its monitor has cleaned up after it.
 func (m *Manager) Stop(ctx context.Context, ref string, timeout time.Duration, sig string) error {
+	return m.stop(ctx, ref, timeout, sig, m.waitGone)
+}
+
+// Halt is Stop returning as soon as the container's exit is recorded,
+// while its monitor still cleans up after it (unmounts its root, leaves
+// its networks, tens of milliseconds): work that needs only nothing to run
+// any more, such as removing the networks it was on, can overlap that.
+// Remove waits for the monitor.
+func (m *Manager) Halt(ctx context.Context, ref string, timeout time.Duration, sig string) error {
+	return m.stop(ctx, ref, timeout, sig, m.waitExited)
+}
+
+// stop is Stop and Halt, with wait as the wait for the container's end.
+func (m *Manager) stop(ctx context.Context, ref string, timeout time.Duration, sig string, wait func(context.Context, string, State, time.Duration) error) error {
 	e, err := m.Get(ctx, ref)
 	if err != nil {
 		return err
@@ -582,7 +597,7 @@ func (m *Manager) Stop(ctx context.Context, ref string, timeout time.Duration, s
 		unix.Kill(st.MonitorPid, unix.SIGUSR1)
 	}
 	if !st.Running() {
-		return m.waitGone(ctx, e.Record.ID, st, -1)
+		return wait(ctx, e.Record.ID, st, -1)
 	}
 	signal, err := ParseSignal(cmp.Or(sig, cmp.Or(e.Record.Config.StopSignal, "SIGTERM")))
 	if err != nil {
@@ -595,11 +610,11 @@ func (m *Manager) Stop(ctx context.Context, ref string, timeout time.Duration, s
 		m.thaw(e.Record.ID)
 	}
 	unix.Kill(st.Pid, signal)
-	if err := m.waitGone(ctx, e.Record.ID, st, timeout); err == nil {
+	if err := wait(ctx, e.Record.ID, st, timeout); err == nil {
 		return nil
 	}
 	unix.Kill(st.Pid, unix.SIGKILL)
-	return m.waitGone(ctx, e.Record.ID, st, -1)
+	return wait(ctx, e.Record.ID, st, -1)
 }
 
 // Kill sends a signal to the container's process.
@@ -807,6 +822,13 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool, removeVolu
 			return errclass.New(ErrConflict, "cannot remove container %q: container is running: stop the container before removing or force remove", "/"+e.Record.Name)
 		}
 		if err := m.Stop(ctx, e.Record.ID, 0, "SIGKILL"); err != nil {
+			return err
+		}
+	}
+	// an exited container's monitor may still be cleaning up after it
+	// (after Halt, or an exit of its own): its root is still mounted
+	if monitorOf(e.State.MonitorPid, e.Record.ID) {
+		if err := m.waitMonitor(ctx, e.State.MonitorPid, -1); err != nil {
 			return err
 		}
 	}

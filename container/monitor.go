@@ -169,17 +169,23 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 	if err != nil {
 		return fail(ExitStartFailed, err)
 	}
+	// held are the endpoints to leave: those joined here and those
+	// network connect added meanwhile, taken from the state as they are
+	// cleared from it; leaving one already left (disconnected) does
+	// nothing. A run that ends leaves at its exit, one that fails to start
+	// on return.
+	held := map[string]Endpoint{}
+	maps.Copy(held, eps)
+	take := func(st *State) {
+		maps.Copy(held, st.Networks)
+		st.Networks, st.Ports = nil, nil
+	}
+	left := false
 	defer func() {
-		// those joined here and those network connect added meanwhile;
-		// leaving one already left (disconnected) does nothing
-		held := map[string]Endpoint{}
-		maps.Copy(held, eps)
-		s.Update(context.WithoutCancel(ctx), rec.ID, func(st *State) error {
-			maps.Copy(held, st.Networks)
-			st.Networks, st.Ports = nil, nil
-			return nil
-		})
-		leaveNetworks(ctx, root, rec.ID, held)
+		if !left {
+			s.Update(context.WithoutCancel(ctx), rec.ID, func(st *State) error { take(st); return nil })
+			leaveNetworks(ctx, root, rec.ID, held)
+		}
 	}()
 	rec.Spec.NetNS = path
 	if rec.Host.NetworkContainer != "" {
@@ -343,8 +349,14 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 		st.To(Exited)
 		st.ExitCode, st.Pid, st.OOMKilled = code, 0, oom
 		st.FinishedAt = time.Now().UTC()
+		take(st)
 		return nil
 	})
+	// off the networks before the slower clean-up on return (unmounting
+	// the root syncs its upper layer): whoever waits for the exit to
+	// remove the networks (down) then finds them free
+	leaveNetworks(ctx, root, rec.ID, held)
+	left = true
 	return code, nil
 }
 

@@ -1,7 +1,11 @@
 package container
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -92,6 +96,51 @@ func (m *Manager) cleanRuntime(id string) {
 	if e, err := m.Store.Get(id); err == nil {
 		leaveNetworks(context.Background(), m.root, id, e.State.Networks)
 	}
+}
+
+// monitorOf reports whether pid is the live monitor of container id: a
+// recorded monitor PID may since have gone to another process.
+func monitorOf(pid int, id string) bool {
+	if !alive(pid) {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && bytes.Contains(cmdline, []byte("__monitor\x00"+id))
+}
+
+// waitExited waits, up to timeout, until the container's exit is recorded:
+// by its monitor, which writes it at once, or, should the monitor end
+// first (it died), as waitGone does.
+func (m *Manager) waitExited(ctx context.Context, id string, st State, timeout time.Duration) error {
+	if !alive(st.MonitorPid) {
+		return m.waitGone(ctx, id, st, timeout)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if timeout >= 0 {
+		wctx, cancel = context.WithTimeout(wctx, timeout)
+		defer cancel()
+	}
+	monitorGone := make(chan struct{})
+	go func() {
+		if m.waitMonitor(wctx, st.MonitorPid, -1) == nil {
+			close(monitorGone)
+			cancel()
+		}
+	}()
+	err := m.Store.Watch(wctx, id, func(s State) (bool, error) { return !s.Running(), nil })
+	select {
+	case <-monitorGone:
+		return m.waitGone(ctx, id, st, -1) // records the exit if the monitor did not
+	default:
+	}
+	if errors.Is(err, ErrNotFound) {
+		return nil // removed as it ended (--rm)
+	}
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return context.DeadlineExceeded // the grace period, not the caller, ran out
+	}
+	return err
 }
 
 // waitGone waits for the container to stop: on its monitor when that is
