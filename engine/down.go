@@ -152,38 +152,40 @@ func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
 		}
 		e.warn(fmt.Sprintf("Found orphan containers (%s) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.", strings.Join(names, ", ")))
 	}
-	if err := each(gone, true, func(m Member) error {
-		return e.removeMember(ctx, m, stopTimeout(o.Timeout), o.Volumes)
-	}); err != nil {
+	// Stopped first, dependents before what they depend on. Once nothing
+	// runs, the networks go while the monitors clean up and the containers
+	// are removed: deleting a bridge takes the kernel tens of milliseconds.
+	// The networks' events still come after the containers', as compose
+	// prints them.
+	if err := each(gone, true, func(m Member) error { return e.halt(ctx, m, stopTimeout(o.Timeout)) }); err != nil {
 		return err
 	}
-	if len(o.Services) > 0 {
-		return nil
+	var networks []networkRemoval
+	removed := make(chan struct{})
+	if len(o.Services) == 0 {
+		go func() {
+			defer close(removed)
+			networks = e.removeNetworks(ctx, name)
+		}()
+	} else {
+		close(removed)
+	}
+	err = each(gone, true, func(m Member) error { return e.remove(ctx, m, o.Volumes) })
+	<-removed
+	if err != nil || len(o.Services) > 0 {
+		return err
 	}
 	var errs []error
-	store, done, err := e.networks()
-	if err != nil {
-		return err
-	}
-	defer done()
-	list, err := store.List()
-	if err != nil {
-		return err
-	}
-	for _, n := range list {
-		if n.Labels[LabelProject] != name {
-			continue
+	for _, n := range networks {
+		e.event("Network", n.name, "Removing")
+		switch {
+		case errors.Is(n.err, netns.ErrConflict):
+			e.warn(n.err.Error())
+		case n.err != nil:
+			errs = append(errs, n.err)
+		default:
+			e.event("Network", n.name, "Removed")
 		}
-		e.event("Network", n.Name, "Removing")
-		if _, err := store.Remove(ctx, n.ID, func(network string) []string { return e.Containers.NetworkUsers(ctx, network) }); err != nil {
-			if errors.Is(err, netns.ErrConflict) {
-				e.warn(err.Error())
-				continue
-			}
-			errs = append(errs, err)
-			continue
-		}
-		e.event("Network", n.Name, "Removed")
 	}
 	if o.Volumes {
 		vols, err := e.Containers.Volumes.List()
@@ -208,16 +210,53 @@ func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
 	return errors.Join(errs...)
 }
 
-// removeMember stops and removes one container.
-func (e *Engine) removeMember(ctx context.Context, m Member, timeout time.Duration, anonymous bool) error {
-	if m.State.Running() || m.State.Status == container.Restarting {
-		e.preStop(ctx, m)
-		e.event("Container", m.Record.Name, "Stopping")
-		if err := e.Containers.Stop(ctx, m.Record.ID, timeout, ""); err != nil {
-			return err
-		}
-		e.event("Container", m.Record.Name, "Stopped")
+// networkRemoval is how removing one of the project's networks went.
+type networkRemoval struct {
+	name string
+	err  error
+}
+
+// removeNetworks removes the project's networks; one that a container
+// of another project still uses stays (netns.ErrConflict).
+func (e *Engine) removeNetworks(ctx context.Context, project string) []networkRemoval {
+	store, done, err := e.networks()
+	if err != nil {
+		return []networkRemoval{{name: project, err: err}}
 	}
+	defer done()
+	list, err := store.List()
+	if err != nil {
+		return []networkRemoval{{name: project, err: err}}
+	}
+	var out []networkRemoval
+	for _, n := range list {
+		if n.Labels[LabelProject] != project {
+			continue
+		}
+		_, err := store.Remove(ctx, n.ID, func(network string) []string { return e.Containers.NetworkUsers(ctx, network) })
+		out = append(out, networkRemoval{n.Name, err})
+	}
+	return out
+}
+
+// halt stops one container, its pre_stop hooks first, without waiting for
+// its monitor to clean up (see container.Manager.Halt).
+func (e *Engine) halt(ctx context.Context, m Member, timeout time.Duration) error {
+	if !m.State.Running() && m.State.Status != container.Restarting {
+		return nil
+	}
+	e.preStop(ctx, m)
+	e.event("Container", m.Record.Name, "Stopping")
+	if err := e.Containers.Halt(ctx, m.Record.ID, timeout, ""); err != nil {
+		return err
+	}
+	e.event("Container", m.Record.Name, "Stopped")
+	return nil
+}
+
+// remove removes one stopped container, with its anonymous volumes when
+// asked.
+func (e *Engine) remove(ctx context.Context, m Member, anonymous bool) error {
 	e.event("Container", m.Record.Name, "Removing")
 	if err := e.Containers.Remove(ctx, m.Record.ID, true, anonymous); err != nil && !errors.Is(err, container.ErrNotFound) {
 		return err

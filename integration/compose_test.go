@@ -118,6 +118,13 @@ func TestComposeUp(t *testing.T) {
 	}
 	if r := other("-p", "shop", "down", "-t", "1"); r.code != 0 || !strings.Contains(r.stderr, "Network shop_default  Removed") {
 		t.Errorf("down without the file: exit %d\n%s", r.code, r.stderr)
+	} else {
+		// compose's order: web (which depends on db) stopped before db is
+		// stopped; the network after every container is removed
+		at := func(s string) int { return strings.Index(r.stderr, s) }
+		if at("shop-web-1  Stopped") > at("shop-db-1  Stopping") || at("Network shop_default  Removing") < strings.LastIndex(r.stderr, "-1  Removed") {
+			t.Errorf("down's order:\n%s", r.stderr)
+		}
 	}
 	if ps := compose("ps", "-a", "-q").stdout; ps != "" {
 		t.Errorf("containers left after down: %q", ps)
