@@ -92,6 +92,7 @@ func (e *Engine) Up(ctx context.Context, p *project.Project, o UpOptions) error 
 		if err != nil {
 			return errclass.New(ErrNotFound, "no such service: %s", name)
 		}
+		// the files' own scale with a container_name compose-go refuses
 		if n > 1 && s.ContainerName != "" {
 			return errclass.New(ErrInvalid, "service %q: can't scale to %d: container_name %q must be unique", name, n, s.ContainerName)
 		}
@@ -224,9 +225,6 @@ func (e *Engine) plan(p *project.Project, s types.ServiceConfig, current []Membe
 	want := s.GetScale()
 	if n, ok := o.Scale[s.Name]; ok {
 		want = n
-	}
-	if want > 1 && s.ContainerName != "" {
-		return nil, errclass.New(ErrInvalid, "service %q: can't set container_name and scale to %d: container names must be unique", s.Name, want)
 	}
 	var mine []Member
 	for _, m := range current {

@@ -239,6 +239,14 @@ services:
 	if nets := compose("network", "ls", "--format", "{{.Name}}").stdout; strings.Contains(nets, "other_default") {
 		t.Errorf("a failed up left its network: %q", nets)
 	}
+	// a fixed name cannot be scaled: refused before anything is made
+	os.WriteFile(filepath.Join(dir, "named.yaml"), []byte("name: named\nservices:\n  x:\n    image: bb:1\n    container_name: only\n"), 0o644)
+	if r := compose("-f", "named.yaml", "up", "-d", "--scale", "x=2"); r.code == 0 || !strings.Contains(r.stderr, `container_name "only" must be unique`) {
+		t.Errorf("--scale with container_name: exit %d, %q", r.code, r.stderr)
+	}
+	if nets := compose("network", "ls", "--format", "{{.Name}}").stdout; strings.Contains(nets, "named_default") {
+		t.Errorf("a refused --scale left a network: %q", nets)
+	}
 	if r := compose("up", "-d", "--exit-code-from", "nope"); r.code != 125 {
 		t.Errorf("--exit-code-from an unknown service: exit %d, %q", r.code, r.stderr)
 	}
