@@ -593,7 +593,7 @@ func (m *Manager) stop(ctx context.Context, ref string, timeout time.Duration, s
 	if err != nil {
 		return err
 	}
-	if st.Status == Restarting {
+	if st.Status == Restarting && monitorOf(st.MonitorPid, e.Record.ID) {
 		unix.Kill(st.MonitorPid, unix.SIGUSR1)
 	}
 	if !st.Running() {

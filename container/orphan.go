@@ -42,7 +42,7 @@ func alive(pid int) bool {
 // so `ps` never shows as running a container nobody supervises.
 func (m *Manager) Refresh(ctx context.Context, e Entry) Entry {
 	st := e.State
-	if !(st.Running() || st.Status == Restarting) || alive(st.MonitorPid) {
+	if !(st.Running() || st.Status == Restarting) || monitorOf(st.MonitorPid, e.Record.ID) {
 		return e
 	}
 	killed := false
@@ -62,7 +62,7 @@ func (m *Manager) Refresh(ctx context.Context, e Entry) Entry {
 	}
 	m.cleanRuntime(e.Record.ID)
 	if st, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error {
-		if !(st.Running() || st.Status == Restarting) || alive(st.MonitorPid) {
+		if !(st.Running() || st.Status == Restarting) || monitorOf(st.MonitorPid, e.Record.ID) {
 			return nil // changed meanwhile
 		}
 		st.Status, st.Pid = Exited, 0
@@ -112,7 +112,7 @@ func monitorOf(pid int, id string) bool {
 // by its monitor, which writes it at once, or, should the monitor end
 // first (it died), as waitGone does.
 func (m *Manager) waitExited(ctx context.Context, id string, st State, timeout time.Duration) error {
-	if !alive(st.MonitorPid) {
+	if !monitorOf(st.MonitorPid, id) {
 		return m.waitGone(ctx, id, st, timeout)
 	}
 	wctx, cancel := context.WithCancel(ctx)
@@ -147,7 +147,7 @@ func (m *Manager) waitExited(ctx context.Context, id string, st State, timeout t
 // alive, else (orphaned) on its init, then records what the monitor would
 // have. timeout < 0 waits as long as ctx allows.
 func (m *Manager) waitGone(ctx context.Context, id string, st State, timeout time.Duration) error {
-	if alive(st.MonitorPid) {
+	if monitorOf(st.MonitorPid, id) {
 		return m.waitMonitor(ctx, st.MonitorPid, timeout)
 	}
 	if err := m.waitMonitor(ctx, st.Pid, timeout); err != nil {

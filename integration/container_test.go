@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -216,8 +217,24 @@ func TestMonitorKilled(t *testing.T) {
 	if r := run("container", "start", id); r.code != 0 {
 		t.Errorf("start again: %q", r.stderr)
 	}
-	if r := run("container", "stop", "-t", "1", id); r.code != 0 {
-		t.Errorf("stop: %q", r.stderr)
+	// a dead monitor's PID taken by another process (here a sleep of the
+	// test's own) does not pass for the monitor
+	data, _ = os.ReadFile(filepath.Join(root, "containers", id, "state.json"))
+	json.Unmarshal(data, &st)
+	impostor := exec.Command("sleep", "60")
+	if err := impostor.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer impostor.Process.Kill()
+	syscall.Kill(st.MonitorPid, syscall.SIGKILL)
+	time.Sleep(100 * time.Millisecond)
+	os.WriteFile(filepath.Join(root, "containers", id, "state.json"),
+		bytes.Replace(data, []byte(fmt.Sprintf(`"MonitorPid": %d`, st.MonitorPid)), []byte(fmt.Sprintf(`"MonitorPid": %d`, impostor.Process.Pid)), 1), 0o600)
+	if got := run("container", "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", id).stdout; got != "exited 137\n" {
+		t.Errorf("with its monitor's PID reused: %q", got)
+	}
+	if err := impostor.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("the process that took the monitor's PID was signalled: %v", err)
 	}
 	run("container", "rm", id)
 	noLeftovers(t, root)
