@@ -95,6 +95,9 @@ func TestContainerRunExitCodes(t *testing.T) {
 	if r := run("container", "run", "--rm", "-m", "lots", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "--memory") {
 		t.Errorf("bad memory value: exit %d, %q", r.code, r.stderr)
 	}
+	if r := run("container", "run", "--rm", "--cpus", "abc", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "--cpus") {
+		t.Errorf("bad cpus value: exit %d, %q", r.code, r.stderr)
+	}
 	noLeftovers(t, root)
 }
 
@@ -281,6 +284,11 @@ func TestStdinAndTerminal(t *testing.T) {
 		t.Errorf("exec into a paused container: %d %q", r.code, r.stderr)
 	}
 	run("container", "unpause", id)
+	run("container", "kill", id)
+	run("container", "wait", id)
+	if r := run("container", "exec", id, "true"); r.code != 1 || !strings.Contains(r.stderr, "is not running") {
+		t.Errorf("exec into a stopped container: %d %q", r.code, r.stderr)
+	}
 	run("container", "rm", "-f", id)
 	if r := run("container", "exec", id, "true"); r.code == 0 || !strings.Contains(r.stderr, "no such container") {
 		t.Errorf("exec into a removed container: %d %q", r.code, r.stderr)
