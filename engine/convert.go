@@ -2,10 +2,12 @@ package engine
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"maps"
 	"net/netip"
 	"os"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -186,6 +188,34 @@ func restartPolicy(s types.ServiceConfig) string {
 		return "on-failure"
 	}
 	return "always"
+}
+
+// Image makes a service's image present: as its pull_policy says, or as
+// policy does when given ("always", "missing", "never"). A platform other
+// than this machine's is refused first: berth runs images natively, with no
+// emulation, so another platform's image could not run here.
+func (e *Engine) Image(ctx context.Context, p *project.Project, s types.ServiceConfig, policy string, progress container.Progress) error {
+	if err := hostPlatform(s); err != nil {
+		return err
+	}
+	return e.Containers.EnsureImage(ctx, p.ImageName(s), cmp.Or(policy, pullPolicy(s.PullPolicy)), progress)
+}
+
+// hostPlatform refuses a service whose platform: (os/arch[/variant], or a
+// bare arch, as containerd reads them) is not this machine's.
+func hostPlatform(s types.ServiceConfig) error {
+	if s.Platform == "" {
+		return nil
+	}
+	parts := strings.Split(strings.ToLower(s.Platform), "/")
+	if len(parts) == 1 {
+		parts = []string{"linux", parts[0]}
+	}
+	arch := map[string]string{"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64"}
+	if parts[0] == "linux" && cmp.Or(arch[parts[1]], parts[1]) == goruntime.GOARCH {
+		return nil
+	}
+	return errclass.New(ErrInvalid, "platform %q is not this machine's (linux/%s): berth runs images natively, without emulation", s.Platform, goruntime.GOARCH)
 }
 
 func pullPolicy(p string) string {

@@ -2,11 +2,15 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/internal/fixture"
@@ -217,5 +221,19 @@ func TestChanges(t *testing.T) {
 	e.remember("p", old)
 	if got := e.changes("p", s); got != "environment.B changed, image changed, labels.l changed" {
 		t.Errorf("changes: %q", got)
+	}
+}
+
+// TestHostPlatform: this machine's platform, in its spellings, is taken;
+// any other is refused, since berth has no emulation.
+func TestHostPlatform(t *testing.T) {
+	host := "linux/" + goruntime.GOARCH
+	other := map[string]string{"amd64": "linux/arm64", "arm64": "linux/amd64"}[goruntime.GOARCH]
+	for platform, ok := range map[string]bool{"": true, host: true, strings.ToUpper(host): true, goruntime.GOARCH: true, host + "/v2": true,
+		other: false, "windows/" + goruntime.GOARCH: false, "linux": false} {
+		err := hostPlatform(types.ServiceConfig{Name: "web", ContainerSpec: types.ContainerSpec{Platform: platform}})
+		if (err == nil) != ok || (err != nil && !errors.Is(err, ErrInvalid)) {
+			t.Errorf("platform %q: %v, want accepted %t", platform, err, ok)
+		}
 	}
 }

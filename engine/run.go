@@ -70,7 +70,7 @@ func (e *Engine) PrepareRun(ctx context.Context, p *project.Project, service str
 	if err := e.ensureVolumes(ctx, p, false); err != nil {
 		return container.CreateOptions{}, err
 	}
-	if err := e.Containers.EnsureImage(ctx, p.ImageName(s), pullPolicy(s.PullPolicy), e.Pulls); err != nil {
+	if err := e.Image(ctx, p, s, "", e.Pulls); err != nil {
 		return container.CreateOptions{}, err
 	}
 	if !o.ServicePorts {

@@ -118,7 +118,7 @@ func (e *Engine) Up(ctx context.Context, p *project.Project, o UpOptions) error 
 	if !o.DryRun {
 		for _, name := range services {
 			s := p.Services[name]
-			if err := e.Containers.EnsureImage(ctx, p.ImageName(s), pullPolicy(s.PullPolicy), e.Pulls); err != nil {
+			if err := e.Image(ctx, p, s, "", e.Pulls); err != nil {
 				return fmt.Errorf("service %q: %w", name, err)
 			}
 		}

@@ -247,6 +247,14 @@ services:
 	if nets := compose("network", "ls", "--format", "{{.Name}}").stdout; strings.Contains(nets, "named_default") {
 		t.Errorf("a refused --scale left a network: %q", nets)
 	}
+	// another machine's platform: refused before any pull, nothing made
+	os.WriteFile(filepath.Join(dir, "arm.yaml"), []byte("name: arm\nservices:\n  x:\n    image: bb:1\n    platform: linux/s390x\n"), 0o644)
+	if r := compose("-f", "arm.yaml", "up", "-d"); r.code == 0 || !strings.Contains(r.stderr, `service "x": platform "linux/s390x" is not this machine's`) {
+		t.Errorf("a foreign platform: exit %d, %q", r.code, r.stderr)
+	}
+	if nets := compose("network", "ls", "--format", "{{.Name}}").stdout; strings.Contains(nets, "arm_default") {
+		t.Errorf("a refused platform left a network: %q", nets)
+	}
 	if r := compose("up", "-d", "--exit-code-from", "nope"); r.code != 125 {
 		t.Errorf("--exit-code-from an unknown service: exit %d, %q", r.code, r.stderr)
 	}

@@ -33,10 +33,6 @@ type Rule struct {
 	Note   string
 }
 
-const (
-	issueContainers = "containers (issue 4)"
-)
-
 // Support is berth's compatibility table: the one place that says which
 // compose keys berth honours. Keys no rule covers are No. Later issues flip
 // rows to Yes as they land; docs/compose-compat.md is generated from it.
@@ -108,7 +104,7 @@ var Support = []Rule{
 	{"services.*.logging", Yes, "json-file (and local) with max-size and max-file"},
 	{"services.*.restart", Yes, ""},
 	{"services.*.security_opt", Yes, "no-new-privileges and seccomp=unconfined"},
-	{"services.*.platform", Planned, issueContainers},
+	{"services.*.platform", Yes, "this machine's platform; another is refused (no emulation)"},
 
 	{"services.*.networks", Yes, "aliases, ipv4_address (first network), priority"},
 	{"services.*.networks.*.mac_address", Yes, "first network only"},

@@ -106,7 +106,7 @@ func newComposePullCmd(g *globals) *cobra.Command {
 				if policy == "missing" || s.PullPolicy == "never" || s.PullPolicy == "missing" && policy == "" {
 					pol = "missing"
 				}
-				return e.Containers.EnsureImage(ctx, s.Image, pol, g.display(quiet))
+				return e.Image(ctx, p, s, pol, g.display(quiet))
 			})
 		},
 	}
