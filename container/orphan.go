@@ -128,7 +128,8 @@ func (m *Manager) waitExited(ctx context.Context, id string, st State, timeout t
 			cancel()
 		}
 	}()
-	err := m.Store.Watch(wctx, id, func(s State) (bool, error) { return !s.Running(), nil })
+	// not Restarting either: a monitor between two runs has more to do
+	err := m.Store.Watch(wctx, id, func(s State) (bool, error) { return !s.Running() && s.Status != Restarting, nil })
 	select {
 	case <-monitorGone:
 		return m.waitGone(ctx, id, st, -1) // records the exit if the monitor did not
