@@ -161,11 +161,12 @@ func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
 		return err
 	}
 	var networks []networkRemoval
+	var netErr error
 	removed := make(chan struct{})
 	if len(o.Services) == 0 {
 		go func() {
 			defer close(removed)
-			networks = e.removeNetworks(ctx, name)
+			networks, netErr = e.removeNetworks(ctx, name)
 		}()
 	} else {
 		close(removed)
@@ -173,7 +174,10 @@ func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
 	err = each(gone, true, func(m Member) error { return e.remove(ctx, m, o.Volumes) })
 	<-removed
 	if err != nil || len(o.Services) > 0 {
-		return err
+		return errors.Join(err, netErr)
+	}
+	if netErr != nil {
+		return netErr
 	}
 	var errs []error
 	for _, n := range networks {
@@ -216,17 +220,18 @@ type networkRemoval struct {
 	err  error
 }
 
-// removeNetworks removes the project's networks; one that a container
-// of another project still uses stays (netns.ErrConflict).
-func (e *Engine) removeNetworks(ctx context.Context, project string) []networkRemoval {
+// removeNetworks removes the project's networks, each with how it went:
+// one that a container of another project still uses stays
+// (netns.ErrConflict). The error is the network store's own.
+func (e *Engine) removeNetworks(ctx context.Context, project string) ([]networkRemoval, error) {
 	store, done, err := e.networks()
 	if err != nil {
-		return []networkRemoval{{name: project, err: err}}
+		return nil, err
 	}
 	defer done()
 	list, err := store.List()
 	if err != nil {
-		return []networkRemoval{{name: project, err: err}}
+		return nil, err
 	}
 	var out []networkRemoval
 	for _, n := range list {
@@ -236,7 +241,7 @@ func (e *Engine) removeNetworks(ctx context.Context, project string) []networkRe
 		_, err := store.Remove(ctx, n.ID, func(network string) []string { return e.Containers.NetworkUsers(ctx, network) })
 		out = append(out, networkRemoval{n.Name, err})
 	}
-	return out
+	return out, nil
 }
 
 // halt stops one container, its pre_stop hooks first, without waiting for
