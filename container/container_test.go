@@ -1,13 +1,18 @@
 package container
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/berth-dev/berth/internal/fixture"
 )
 
 func TestStateMachine(t *testing.T) {
@@ -218,5 +223,45 @@ func TestOOMKilled(t *testing.T) {
 		if got := oomKilledIn(root, id); got != want {
 			t.Errorf("%s: %v, want %v", id, got, want)
 		}
+	}
+}
+
+// TestRemoveWaitsForMonitor: removing an exited container whose monitor is
+// still at work (its clean-up after the exit) waits for the monitor rather
+// than pulling the directory from under it.
+func TestRemoveWaitsForMonitor(t *testing.T) {
+	fixture.RequireRoot(t, "the runtime's state under /run/berth")
+	ctx := context.Background()
+	root := t.TempDir()
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(RunDir(root))) })
+	m, err := Open(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &Record{ID: NewID(), Name: "exited"}
+	if err := m.Store.Create(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	// a stand-in monitor, named on its command line as a monitor is
+	monitor := exec.Command("sh", "-c", "sleep 0.5", "__monitor", rec.ID)
+	if err := monitor.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer monitor.Wait()
+	if _, err := m.Store.Update(ctx, rec.ID, func(st *State) error {
+		st.Status, st.MonitorPid = Exited, monitor.Process.Pid
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Remove(ctx, rec.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	// not reaped until the deferred Wait: a zombie is a monitor that ended
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", monitor.Process.Pid)); err != nil || !strings.Contains(string(stat), ") Z ") {
+		t.Errorf("rm returned while the container's monitor still ran: %s", stat)
+	}
+	if _, err := os.Stat(m.Store.Dir(rec.ID)); !os.IsNotExist(err) {
+		t.Errorf("the container's directory is still there: %v", err)
 	}
 }
