@@ -44,8 +44,8 @@ func cgroupV2(t *testing.T, root string) (string, func(args ...string) result) {
 
 // TestCgroupV2: a container under cgroup v2 gets a cgroup of its own with
 // its processes in it, Docker's device rules (enforced by an eBPF program
-// there), pause and unpause through cgroup.freeze, stats, a stop while
-// paused, and no cgroup left after rm. Limits need their controllers on
+// there), pause and unpause through cgroup.freeze, stats, top, a restart
+// into a new cgroup, a stop while paused, and no cgroup left after rm. Limits need their controllers on
 // v2: where the machine has them there, -m and --pids-limit are checked
 // too.
 func TestCgroupV2(t *testing.T) {
@@ -96,6 +96,17 @@ func TestCgroupV2(t *testing.T) {
 	}
 	if r := v2("container", "stats", "--no-stream", id); r.code != 0 || !strings.Contains(r.stdout, id[:12]) {
 		t.Errorf("stats: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := v2("container", "top", id); !strings.Contains(r.stdout, "sleep 600") {
+		t.Errorf("top, from the cgroup's processes: %q %q", r.stdout, r.stderr)
+	}
+	// a restart makes the cgroup again, with the new process in it
+	if r := v2("container", "restart", "-t", "0", id); r.code != 0 {
+		t.Errorf("restart: %q", r.stderr)
+	}
+	again := strings.TrimSpace(v2("container", "inspect", "-f", "{{.State.Pid}}", id).stdout)
+	if procs, err := os.ReadFile(filepath.Join(cg, "cgroup.procs")); again == pid || err != nil || !strings.Contains("\n"+string(procs), "\n"+again+"\n") {
+		t.Errorf("after restart, process %s (was %s) is not in %s: %q, %v", again, pid, cg, procs, err)
 	}
 	// a paused container is thawed to be stopped; sleep, as PID 1, ignores
 	// SIGTERM and is killed after the grace period
