@@ -151,23 +151,23 @@ func (s *Store) load(id string) (Entry, error) {
 
 // Update changes a container's state under its lock and returns the result.
 func (s *Store) Update(ctx context.Context, id string, change func(*State) error) (State, error) {
-	e, err := s.locked(ctx, id, func(e *Entry) (string, any, error) { return "state.json", &e.State, change(&e.State) })
+	e, err := s.locked(ctx, id, "state.json", func(e *Entry) any { return &e.State }, func(e *Entry) error { return change(&e.State) })
 	return e.State, err
 }
 
 // UpdateRecord changes a container's record under its lock: only network
 // connect and disconnect do, the rest of a record being fixed at creation.
 func (s *Store) UpdateRecord(ctx context.Context, id string, change func(*Record) error) (Record, error) {
-	e, err := s.locked(ctx, id, func(e *Entry) (string, any, error) { return "config.json", &e.Record, change(&e.Record) })
+	e, err := s.locked(ctx, id, "config.json", func(e *Entry) any { return &e.Record }, func(e *Entry) error { return change(&e.Record) })
 	return e.Record, err
 }
 
-// locked loads a container under its lock and lets change alter it; change
-// names the file to write back and the value to write, unless it fails. A
-// value change left as it was is not written: an update that only reads
+// locked loads a container under its lock and lets change alter it, then
+// writes part (the state or the record) back to file, unless change fails.
+// A part change left as it was is not written: an update that only reads
 // (the monitor takes the state under the lock this way) then costs no
 // fsync and wakes no watcher.
-func (s *Store) locked(ctx context.Context, id string, change func(*Entry) (string, any, error)) (Entry, error) {
+func (s *Store) locked(ctx context.Context, id, file string, part func(*Entry) any, change func(*Entry) error) (Entry, error) {
 	unlock, err := disk.Lock(ctx, filepath.Join(s.dir, id, ".lock"), false)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -181,15 +181,12 @@ func (s *Store) locked(ctx context.Context, id string, change func(*Entry) (stri
 		return Entry{}, errclass.New(ErrNotFound, "no such container: %s", id)
 	}
 	// compared as JSON, since change may alter maps and slices in place
-	before := map[string][]byte{}
-	before["state.json"], _ = json.MarshalIndent(e.State, "", "  ")
-	before["config.json"], _ = json.MarshalIndent(e.Record, "", "  ")
-	file, v, err := change(&e)
-	if err != nil {
+	before, _ := json.MarshalIndent(part(&e), "", "  ")
+	if err := change(&e); err != nil {
 		return e, err
 	}
-	data, _ := json.MarshalIndent(v, "", "  ")
-	if bytes.Equal(data, before[file]) {
+	data, _ := json.MarshalIndent(part(&e), "", "  ")
+	if bytes.Equal(data, before) {
 		return e, nil
 	}
 	return e, disk.WriteFile(filepath.Join(s.dir, id, file), data, 0o600)
