@@ -157,7 +157,9 @@ func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
 	// are removed: deleting a bridge takes the kernel tens of milliseconds.
 	// The networks' events still come after the containers', as compose
 	// prints them.
-	if err := each(gone, true, func(m Member) error { return e.halt(ctx, m, stopTimeout(o.Timeout)) }); err != nil {
+	if err := each(gone, true, func(m Member) error {
+		return e.stopMember(ctx, m, stopTimeout(o.Timeout), e.Containers.Halt)
+	}); err != nil {
 		return err
 	}
 	var networks []networkRemoval
@@ -244,15 +246,16 @@ func (e *Engine) removeNetworks(ctx context.Context, project string) ([]networkR
 	return out, nil
 }
 
-// halt stops one container, its pre_stop hooks first, without waiting for
-// its monitor to clean up (see container.Manager.Halt).
-func (e *Engine) halt(ctx context.Context, m Member, timeout time.Duration) error {
+// stopMember stops one container that runs, its pre_stop hooks first,
+// with stop: the container manager's Stop, or its Halt where what follows
+// may overlap the monitor's clean-up (down).
+func (e *Engine) stopMember(ctx context.Context, m Member, timeout time.Duration, stop func(context.Context, string, time.Duration, string) error) error {
 	if !m.State.Running() && m.State.Status != container.Restarting {
 		return nil
 	}
 	e.preStop(ctx, m)
 	e.event("Container", m.Record.Name, "Stopping")
-	if err := e.Containers.Halt(ctx, m.Record.ID, timeout, ""); err != nil {
+	if err := stop(ctx, m.Record.ID, timeout, ""); err != nil {
 		return err
 	}
 	e.event("Container", m.Record.Name, "Stopped")
@@ -277,16 +280,7 @@ func (e *Engine) Stop(ctx context.Context, name string, services []string, timeo
 		return err
 	}
 	return each(ms, true, func(m Member) error {
-		if !m.State.Running() && m.State.Status != container.Restarting {
-			return nil
-		}
-		e.preStop(ctx, m)
-		e.event("Container", m.Record.Name, "Stopping")
-		if err := e.Containers.Stop(ctx, m.Record.ID, stopTimeout(timeout), ""); err != nil {
-			return err
-		}
-		e.event("Container", m.Record.Name, "Stopped")
-		return nil
+		return e.stopMember(ctx, m, stopTimeout(timeout), e.Containers.Stop)
 	})
 }
 
