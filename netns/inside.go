@@ -10,33 +10,49 @@ import (
 )
 
 // Do runs fn in the network namespace at path, on a thread locked to it,
-// and comes back. Sockets fn opens stay in that namespace for their whole
-// life, whichever thread later uses them: that is how a container's
-// monitor serves DNS inside the container's namespace while running in
-// the host's. If the thread cannot return to its namespace, it is never
-// given back to the scheduler and dies with its goroutine.
+// and comes back (see onThread). Sockets fn opens stay in that namespace
+// for their whole life, whichever thread later uses them: that is how a
+// container's monitor serves DNS inside the container's namespace while
+// running in the host's.
 func Do(path string, fn func() error) error {
 	target, err := vnetns.GetFromPath(path)
 	if err != nil {
 		return fmt.Errorf("opening network namespace %s: %w", path, err)
 	}
 	defer target.Close()
+	return onThread(func() error {
+		if err := vnetns.Set(target); err != nil {
+			return fmt.Errorf("entering network namespace %s: %w", path, err)
+		}
+		return nil
+	}, fn)
+}
+
+// onThread runs fn on a thread of its own that enter has moved into another
+// network namespace, then puts the thread back in the one it came from.
+// Only a thread that got back is given back to Go's scheduler, so no other
+// goroutine ever runs in a container's namespace by accident; one that did
+// not stays locked and ends with its goroutine. Getting back matters, not
+// just tidiness: Go ends such a thread only if it is not the process's main
+// thread, which it parks instead, and a thread left inside would keep the
+// namespace, and the veths in it, alive for as long as the process runs.
+func onThread(enter, fn func() error) error {
 	result := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		orig, err := vnetns.Get()
 		if err != nil {
-			result <- err
+			result <- fmt.Errorf("opening the current network namespace: %w", err)
 			return // still locked: the thread goes with the goroutine
 		}
 		defer orig.Close()
-		if err := vnetns.Set(target); err != nil {
-			result <- fmt.Errorf("entering network namespace %s: %w", path, err)
+		if err := enter(); err != nil {
+			result <- err
 			return
 		}
 		ferr := fn()
 		if err := vnetns.Set(orig); err != nil {
-			result <- fmt.Errorf("leaving network namespace %s: %w", path, err)
+			result <- fmt.Errorf("returning to the process's network namespace: %w", err)
 			return
 		}
 		runtime.UnlockOSThread()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -34,58 +33,40 @@ func CreateNamespace(path string) (vnetns.NsHandle, error) {
 	return ns, nil
 }
 
-// newBound unshares a network namespace on a thread of its own and
-// bind-mounts it at path, then puts the thread back in the namespace it
-// came from. Only then is the thread given back to Go's scheduler, so no
-// other goroutine ever runs in the new namespace by accident; a thread
-// that cannot go back stays locked and ends with the goroutine. Going
-// back matters, not just tidiness: Go ends such a thread only if it is not
-// the process's main thread, which it parks instead, and a thread left
-// inside would keep the namespace, and the veths in it, alive for as long
-// as the process runs (a monitor restarting its container).
+// newBound unshares a network namespace on a thread of its own (see
+// onThread) and bind-mounts it at path.
 func newBound(path string) (vnetns.NsHandle, error) {
-	done := make(chan bound, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := vnetns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- bound{vnetns.None(), fmt.Errorf("opening the current network namespace: %w", err)}
-			return
-		}
-		defer orig.Close()
+	ns := vnetns.None()
+	err := onThread(func() error {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			done <- bound{vnetns.None(), fmt.Errorf("unsharing a network namespace: %w", err)}
-			return
+			return fmt.Errorf("unsharing a network namespace: %w", err)
 		}
-		r := bind(path)
-		if err := vnetns.Set(orig); err == nil {
-			runtime.UnlockOSThread()
-		}
-		done <- r
-	}()
-	r := <-done
-	return r.ns, r.err
-}
-
-type bound struct {
-	ns  vnetns.NsHandle
-	err error
+		return nil
+	}, func() (err error) {
+		ns, err = bind(path)
+		return err
+	})
+	if err != nil && ns.IsOpen() {
+		// bound, but the thread could not come back: undone
+		ns.Close()
+		unix.Unmount(path, unix.MNT_DETACH)
+		return vnetns.None(), err
+	}
+	return ns, err
 }
 
 // bind bind-mounts the calling thread's network namespace at path and
 // opens it.
-func bind(path string) bound {
+func bind(path string) (vnetns.NsHandle, error) {
 	self := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
 	if err := unix.Mount(self, path, "", unix.MS_BIND, ""); err != nil {
-		return bound{vnetns.None(), fmt.Errorf("bind-mounting the network namespace at %s: %w", path, err)}
+		return vnetns.None(), fmt.Errorf("bind-mounting the network namespace at %s: %w", path, err)
 	}
 	ns, err := vnetns.GetFromPath(path)
 	if err != nil {
 		unix.Unmount(path, unix.MNT_DETACH)
 	}
-	return bound{ns, err}
+	return ns, err
 }
 
 // RemoveNamespace unmounts and removes the namespace at path. The kernel
