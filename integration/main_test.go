@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/berth-dev/berth/internal/fixture"
 	"github.com/berth-dev/berth/netns"
@@ -57,6 +59,11 @@ type result struct {
 	code           int
 }
 
+// commandTimeout bounds one berth command of a test: none takes more than
+// seconds, and a hang must fail its test, naming the command, rather than
+// the whole package at go test's timeout.
+const commandTimeout = 3 * time.Minute
+
 // berth runs the binary in dir with args and stdin, with the variables that
 // steer compose loading cleared so the host cannot change the outcome.
 func berth(t testing.TB, dir, stdin string, args ...string) result {
@@ -74,7 +81,13 @@ func berthEnv(t testing.TB, dir string, env []string, stdin string, args ...stri
 // the cgroup v2 test's wrapper does.
 func berthVia(t testing.TB, bin, dir string, env []string, stdin string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	// a command that hangs says where: SIGQUIT makes Go print every
+	// goroutine's stack on its standard error
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Dir = dir
 	cmd.Stdin = strings.NewReader(stdin)
 	for _, kv := range os.Environ() {
@@ -97,6 +110,9 @@ func berthVia(t testing.TB, bin, dir string, env []string, stdin string, args ..
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("berth %s did not end within %v:\n%s%s", strings.Join(args, " "), commandTimeout, out.String(), errb.String())
+	}
 	code := 0
 	if exit, ok := err.(*exec.ExitError); ok {
 		code = exit.ExitCode()

@@ -57,7 +57,7 @@ func (r *Runtime) Exec(id string, e Exec, stdio IO) (*Proc, *os.File, error) {
 func runProcess(lc *libcontainer.Container, p *libcontainer.Process, stdio IO, terminal bool) (*os.File, error) {
 	if !terminal {
 		p.Stdin, p.Stdout, p.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
-		return nil, lc.Run(p)
+		return nil, startProcess(lc, p)
 	}
 	p.Stdin, p.Stdout, p.Stderr = nil, nil, nil
 	p.ConsoleHeight, p.ConsoleWidth = stdio.Rows, stdio.Cols
@@ -68,7 +68,7 @@ func runProcess(lc *libcontainer.Container, p *libcontainer.Process, stdio IO, t
 	defer parent.Close()
 	defer child.Close()
 	p.ConsoleSocket = child
-	if err := lc.Run(p); err != nil {
+	if err := startProcess(lc, p); err != nil {
 		return nil, err
 	}
 	master, err := recvFile(parent)
