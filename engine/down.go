@@ -302,8 +302,18 @@ func (e *Engine) Start(ctx context.Context, name string, services []string) erro
 	})
 }
 
-// Restart stops then starts the project's containers.
-func (e *Engine) Restart(ctx context.Context, name string, services []string, timeout *int) error {
+// Restart stops then starts the project's containers, or those of the
+// services named and, as compose's restart does unless noDeps, of the
+// services that depend on one of those with depends_on restart: true (and
+// on theirs in turn).
+func (e *Engine) Restart(ctx context.Context, name string, services []string, noDeps bool, timeout *int) error {
+	if len(services) > 0 && !noDeps {
+		all, err := e.Members(ctx, name)
+		if err != nil {
+			return err
+		}
+		services = withRestartDependents(all, services)
+	}
 	if err := e.Stop(ctx, name, services, timeout); err != nil {
 		return err
 	}
@@ -322,6 +332,37 @@ func (e *Engine) Restart(ctx context.Context, name string, services []string, ti
 		e.event("Container", m.Record.Name, "Started")
 		return nil
 	})
+}
+
+// withRestartDependents is services and every service of ms that depends,
+// with restart: true, on one of them, transitively, from the containers'
+// com.docker.compose.depends_on labels (service:condition:restart).
+func withRestartDependents(ms []Member, services []string) []string {
+	set := map[string]bool{}
+	for _, s := range services {
+		set[s] = true
+	}
+	for grew := true; grew; {
+		grew = false
+		for _, m := range ms {
+			if set[m.Service] {
+				continue
+			}
+			for _, d := range strings.Split(m.Record.Config.Labels[LabelDependsOn], ",") {
+				if f := strings.Split(d, ":"); len(f) == 3 && f[2] == "true" && set[f[0]] {
+					set[m.Service], grew = true, true
+					break
+				}
+			}
+		}
+	}
+	out := slices.Clone(services)
+	for _, m := range ms {
+		if set[m.Service] && !slices.Contains(out, m.Service) {
+			out = append(out, m.Service)
+		}
+	}
+	return out
 }
 
 // Each applies op (kill, pause, unpause, ...) to the project's containers

@@ -711,8 +711,9 @@ services:
 	}
 }
 
-// TestComposeRestartDeps: with depends_on restart: true, recreating the
-// dependency restarts the dependent; without it, the dependent is kept.
+// TestComposeRestartDeps: with depends_on restart: true, recreating or
+// restarting the dependency restarts the dependent (but for restart
+// --no-deps); without it, the dependent is kept.
 func TestComposeRestartDeps(t *testing.T) {
 	file := `name: rd
 services:
@@ -742,6 +743,20 @@ services:
 	if !strings.Contains(r.stderr, "Container rd-db-1  Recreated") || !strings.Contains(r.stderr, "Container rd-app-1  Restarting") ||
 		!strings.Contains(r.stderr, "Container rd-other-1  Running") {
 		t.Errorf("up after db changed:\n%s", r.stderr)
+	}
+	// restart: of db, also of app (restart: true), not of other; with
+	// --no-deps, of db alone
+	r = compose("restart", "db")
+	if r.code != 0 || !strings.Contains(r.stderr, "Container rd-db-1  Restarting") || !strings.Contains(r.stderr, "Container rd-app-1  Restarting") ||
+		strings.Contains(r.stderr, "rd-other-1") {
+		t.Errorf("restart db: exit %d\n%s", r.code, r.stderr)
+	}
+	r = compose("restart", "--no-deps", "db")
+	if r.code != 0 || !strings.Contains(r.stderr, "Container rd-db-1  Restarting") || strings.Contains(r.stderr, "rd-app-1") {
+		t.Errorf("restart --no-deps db: exit %d\n%s", r.code, r.stderr)
+	}
+	if ps := compose("ps", "--format", "{{.Service}} {{.State}}").stdout; ps != "app running\ndb running\nother running\n" {
+		t.Errorf("after the restarts: %q", ps)
 	}
 }
 

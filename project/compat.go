@@ -44,7 +44,7 @@ var Support = []Rule{
 	{"services.*.profiles", Yes, "--profile and COMPOSE_PROFILES select services"},
 
 	{"services.*.depends_on", Yes, "service_started, service_completed_successfully, service_healthy; required: false"},
-	{"services.*.depends_on.*.restart", Yes, "a recreated dependency restarts the dependent's kept containers in up"},
+	{"services.*.depends_on.*.restart", Yes, "a recreated (up) or restarted (restart, but for --no-deps) dependency restarts the dependent"},
 	{"services.*.healthcheck", Yes, "run by the container's monitor; ps and inspect show it"},
 	{"services.*.deploy", Yes, "replicas, resources (cpus, memory, pids limits; memory reservation), restart_policy"},
 	{"services.*.deploy.mode", No, "one host: replicated only"},

@@ -162,12 +162,13 @@ func newStartCmd(g *globals) *cobra.Command {
 
 func newRestartCmd(g *globals) *cobra.Command {
 	var timeout int
+	var noDeps bool
 	cmd := &cobra.Command{Use: "restart [OPTIONS] [SERVICE...]", Short: "Restart service containers"}
 	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
-		return e.Restart(ctx, name, args, timeoutFlag(cmd, timeout))
+		return e.Restart(ctx, name, args, noDeps, timeoutFlag(cmd, timeout))
 	})
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", 0, "Specify a shutdown timeout in seconds")
-	cmd.Flags().Bool("no-deps", false, "Don't restart dependent services")
+	cmd.Flags().BoolVar(&noDeps, "no-deps", false, "Don't restart dependent services")
 	return cmd
 }
 
