@@ -46,8 +46,13 @@ bench:
 docs:
 	$(GO) test ./project -run TestCompatDoc -update
 
+# each parser's fuzz test in turn (go test fuzzes one target at a time)
 fuzz:
 	$(GO) test ./project -run '^$$' -fuzz FuzzLoad -fuzztime 60s
+	$(GO) test ./netns -run '^$$' -fuzz FuzzParsePorts -fuzztime 30s
+	$(GO) test ./netns -run '^$$' -fuzz FuzzParsePools -fuzztime 30s
+	$(GO) test ./dns -run '^$$' -fuzz FuzzFastPath -fuzztime 30s
+	$(GO) test ./jsonlog -run '^$$' -fuzz FuzzRead -fuzztime 30s
 
 clean:
 	rm -rf bin

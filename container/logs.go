@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/jsonlog"
 )
 
 // LogOptions are `logs`'s settings.
@@ -29,7 +31,7 @@ func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, stdout, st
 		return err
 	}
 	path := m.Store.LogPath(e.Record.ID)
-	emit := func(l LogEntry) error {
+	emit := func(l jsonlog.Entry) error {
 		if (!o.Since.IsZero() && l.Time.Before(o.Since)) || (!o.Until.IsZero() && l.Time.After(o.Until)) {
 			return nil
 		}
@@ -46,11 +48,11 @@ func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, stdout, st
 		return err
 	}
 	var offset int64
-	files := LogFiles(path)
+	files := jsonlog.Files(path)
 	if o.Tail >= 0 {
-		var last []LogEntry
+		var last []jsonlog.Entry
 		for _, f := range files {
-			offset, err = ReadLog(f, 0, func(l LogEntry) error {
+			offset, err = jsonlog.Read(f, 0, func(l jsonlog.Entry) error {
 				last = append(last, l)
 				if len(last) > o.Tail {
 					last = last[1:]
@@ -65,7 +67,7 @@ func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, stdout, st
 		}
 	} else {
 		for _, f := range files {
-			if offset, err = ReadLog(f, 0, emit); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if offset, err = jsonlog.Read(f, 0, emit); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
 		}
@@ -86,7 +88,7 @@ func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, stdout, st
 	}
 	mon, err := unix.PidfdOpen(e.State.MonitorPid, 0)
 	if err != nil {
-		_, err = ReadLog(path, offset, emit)
+		_, err = jsonlog.Read(path, offset, emit)
 		return err
 	}
 	defer unix.Close(mon)
@@ -101,7 +103,7 @@ func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, stdout, st
 			offset = 0 // rotated: the live file starts again
 			unix.InotifyAddWatch(ino, path, unix.IN_MODIFY)
 		}
-		if offset, err = ReadLog(path, offset, emit); err != nil {
+		if offset, err = jsonlog.Read(path, offset, emit); err != nil {
 			return err
 		}
 		if fds[1].Revents != 0 || ctx.Err() != nil {

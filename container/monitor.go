@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/jsonlog"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/volumes"
 )
@@ -66,7 +67,7 @@ func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
 	if err != nil {
 		return err
 	}
-	lw, err := openLog(s.LogPath(id), e.Record.Host.LogMaxSize, e.Record.Host.LogMaxFile)
+	lw, err := jsonlog.Open(s.LogPath(id), e.Record.Host.LogMaxSize, e.Record.Host.LogMaxFile)
 	if err != nil {
 		return err
 	}
@@ -155,7 +156,7 @@ func shouldRestart(p RestartPolicy, st State, code int) bool {
 // runOnce creates, starts and waits for the container once. A start failure
 // returns the exit code Docker gives it and leaves the container exited with
 // the error recorded.
-func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, rec Record, lw *logWriter, mio MonitorIO, h *hub, report func(string)) (int, error) {
+func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, rec Record, lw *jsonlog.Writer, mio MonitorIO, h *hub, report func(string)) (int, error) {
 	fail := func(code int, err error) (int, error) {
 		s.Update(ctx, rec.ID, func(st *State) error {
 			st.Status, st.ExitCode, st.Error, st.Pid = Exited, code, err.Error(), 0
@@ -331,7 +332,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 				}
 				r = io.TeeReader(r, h.stream(frame))
 			}
-			lw.drain(r, st.name) // a PTY master ends with EIO once the process is gone
+			lw.Drain(r, st.name) // a PTY master ends with EIO once the process is gone
 		}()
 	}
 	stopHealth := func() {}
