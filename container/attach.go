@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/berth-dev/berth/attach"
 	"github.com/berth-dev/berth/errclass"
 )
 
@@ -46,7 +47,7 @@ func (m *Manager) Attach(ctx context.Context, ref string, o AttachOptions) (int,
 			}
 		}()
 	}
-	code, err := attachClient(m.root, e.Record.ID, stdin, o.Stdout, o.Stderr)
+	code, err := attach.Dial(m.root, e.Record.ID, stdin, o.Stdout, o.Stderr)
 	if err != nil {
 		return 0, errclass.Wrap(ErrState, err, "cannot attach to container "+e.Record.Name+": "+err.Error())
 	}

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/attach"
 	"github.com/berth-dev/berth/jsonlog"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/volumes"
@@ -74,7 +75,7 @@ func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
 	defer lw.Close()
 	// the attach point lives as long as the monitor; without it (another
 	// monitor holds the name) attach is refused, the container still runs
-	h, _ := listenHub(root, id)
+	h, _ := attach.Listen(root, id)
 	// stop and restart wake the back-off with SIGUSR1
 	wake := make(chan os.Signal, 1)
 	signal.Notify(wake, syscall.SIGUSR1)
@@ -121,7 +122,7 @@ func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
 	}
 	st, _ := s.Update(ctx, id, func(*State) error { return nil })
 	if h != nil {
-		h.close(st.ExitCode)
+		h.Close(st.ExitCode)
 	}
 	if e.Record.Host.AutoRemove {
 		// removed before the exit is reported: the caller of run --rm
@@ -156,7 +157,7 @@ func shouldRestart(p RestartPolicy, st State, code int) bool {
 // runOnce creates, starts and waits for the container once. A start failure
 // returns the exit code Docker gives it and leaves the container exited with
 // the error recorded.
-func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, rec Record, lw *jsonlog.Writer, mio MonitorIO, h *hub, report func(string)) (int, error) {
+func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, rec Record, lw *jsonlog.Writer, mio MonitorIO, h *attach.Hub, report func(string)) (int, error) {
 	fail := func(code int, err error) (int, error) {
 		s.Update(ctx, rec.ID, func(st *State) error {
 			st.Status, st.ExitCode, st.Error, st.Pid = Exited, code, err.Error(), 0
@@ -301,8 +302,8 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 		input = master
 	}
 	if h != nil && rec.Config.OpenStdin {
-		h.setInput(input)
-		defer h.setInput(nil)
+		h.SetInput(input)
+		defer h.SetInput(nil)
 	}
 	if mio.Stdin != nil && input != nil {
 		go func() {
@@ -326,11 +327,11 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 				defer st.tee.Close()
 			}
 			if h != nil {
-				frame := byte(frameStdout)
+				frame := attach.Stdout
 				if st.name == "stderr" {
-					frame = frameStderr
+					frame = attach.Stderr
 				}
-				r = io.TeeReader(r, h.stream(frame))
+				r = io.TeeReader(r, h.Stream(frame))
 			}
 			lw.Drain(r, st.name) // a PTY master ends with EIO once the process is gone
 		}()

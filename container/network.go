@@ -112,7 +112,7 @@ func joinNetworks(ctx context.Context, root string, rec Record) (path string, ep
 		if i == 0 {
 			want = rec.Host.IPv4Address
 		}
-		ep, err := attach(ctx, s, root, rec, name, path, i, want)
+		ep, err := plug(ctx, s, root, rec, name, path, i, want)
 		if err != nil {
 			leaveNetworks(ctx, root, rec.ID, eps)
 			return "", nil, err
@@ -122,11 +122,11 @@ func joinNetworks(ctx context.Context, root string, rec Record) (path string, ep
 	return path, eps, nil
 }
 
-// attach puts the container whose network namespace is at path on the
+// plug puts the container whose network namespace is at path on the
 // network name as interface eth<index>: an address (want, if valid), a
 // veth and its names in the resolvers' table; the first interface gets the
 // default route.
-func attach(ctx context.Context, s *netns.Store, root string, rec Record, name, path string, index int, want netip.Addr) (Endpoint, error) {
+func plug(ctx context.Context, s *netns.Store, root string, rec Record, name, path string, index int, want netip.Addr) (Endpoint, error) {
 	id := rec.ID
 	n, err := s.Get(name)
 	if err != nil {
@@ -252,7 +252,7 @@ func (m *Manager) Connect(ctx context.Context, ref, network string, ip netip.Add
 	for slices.ContainsFunc(slices.Collect(maps.Values(e.State.Networks)), func(ep Endpoint) bool { return ep.IfName == fmt.Sprintf("eth%d", index) }) {
 		index++
 	}
-	ep, err := attach(ctx, s, m.root, rec, name, path, index, ip)
+	ep, err := plug(ctx, s, m.root, rec, name, path, index, ip)
 	if err != nil {
 		m.Store.UpdateRecord(ctx, e.Record.ID, func(r *Record) error {
 			r.Host.Networks = slices.DeleteFunc(r.Host.Networks, func(n string) bool { return n == name })

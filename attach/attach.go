@@ -1,4 +1,4 @@
-package container
+package attach
 
 import (
 	"bufio"
@@ -12,43 +12,43 @@ import (
 	"sync"
 )
 
-// The attach protocol, between a container's monitor and `attach`: the
-// monitor listens on an abstract Unix socket (no file to clean up, no path
-// length limit); a client reads frames of [stream byte][big-endian uint32
-// length][data], stream 1 stdout, 2 stderr, 3 the exit code in decimal, and
-// writes its input as raw bytes.
+// Stream is a frame's kind.
+type Stream byte
+
+// The frames' kinds.
 const (
-	frameStdout = 1
-	frameStderr = 2
-	frameExit   = 3
+	Stdout Stream = 1
+	Stderr Stream = 2
+	Exit   Stream = 3
 )
 
-// hubAddress is the attach socket of container id under state root root.
-func hubAddress(root, id string) string {
+// Address is the attach socket of container id under state root root.
+func Address(root, id string) string {
 	sum := sha256.Sum256([]byte(root))
 	return "@berth/" + hex.EncodeToString(sum[:6]) + "/" + id
 }
 
-// hub is a container's attach point, kept by its monitor: output fans out
-// to every client, and client input goes to the container.
-type hub struct {
+// Hub is a container's attach point: output fans out to every client, and
+// client input goes to the container.
+type Hub struct {
 	mu      sync.Mutex
 	ln      net.Listener
 	clients map[net.Conn]bool
 	input   io.Writer // the container's stdin; nil without -i
 }
 
-func listenHub(root, id string) (*hub, error) {
-	ln, err := net.Listen("unix", hubAddress(root, id))
+// Listen opens container id's attach point and serves it until Close.
+func Listen(root, id string) (*Hub, error) {
+	ln, err := net.Listen("unix", Address(root, id))
 	if err != nil {
 		return nil, fmt.Errorf("listening for attach: %w", err)
 	}
-	h := &hub{ln: ln, clients: map[net.Conn]bool{}}
+	h := &Hub{ln: ln, clients: map[net.Conn]bool{}}
 	go h.serve()
 	return h, nil
 }
 
-func (h *hub) serve() {
+func (h *Hub) serve() {
 	for {
 		conn, err := h.ln.Accept()
 		if err != nil {
@@ -73,24 +73,25 @@ func (h *hub) serve() {
 	}
 }
 
-// setInput points client input at the current run's stdin.
-func (h *hub) setInput(w io.Writer) {
+// SetInput points client input at the current run's stdin (nil: none).
+func (h *Hub) SetInput(w io.Writer) {
 	h.mu.Lock()
 	h.input = w
 	h.mu.Unlock()
 }
 
-// stream is a writer that sends what it gets to every client as stream s.
-func (h *hub) stream(s byte) io.Writer {
+// Stream is a writer that sends what it gets to every client as s. A
+// client that cannot take it is dropped; the writer never fails.
+func (h *Hub) Stream(s Stream) io.Writer {
 	return writerFunc(func(p []byte) (int, error) {
 		h.send(s, p)
 		return len(p), nil
 	})
 }
 
-func (h *hub) send(s byte, p []byte) {
+func (h *Hub) send(s Stream, p []byte) {
 	frame := make([]byte, 5+len(p))
-	frame[0] = s
+	frame[0] = byte(s)
 	binary.BigEndian.PutUint32(frame[1:5], uint32(len(p)))
 	copy(frame[5:], p)
 	h.mu.Lock()
@@ -103,9 +104,9 @@ func (h *hub) send(s byte, p []byte) {
 	}
 }
 
-// close tells every client the exit code and stops listening.
-func (h *hub) close(code int) {
-	h.send(frameExit, []byte(strconv.Itoa(code)))
+// Close tells every client the exit code and stops listening.
+func (h *Hub) Close(code int) {
+	h.send(Exit, []byte(strconv.Itoa(code)))
 	h.ln.Close()
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -118,11 +119,11 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
-// attachClient connects to a running container's monitor, sends stdin (if
-// not nil) and writes the frames it gets to stdout and stderr until the
-// exit frame, whose code it returns.
-func attachClient(root, id string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	conn, err := net.Dial("unix", hubAddress(root, id))
+// Dial attaches to container id's hub: it sends stdin (if not nil) and
+// writes the frames it gets to stdout and stderr until the exit frame,
+// whose code it returns.
+func Dial(root, id string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	conn, err := net.Dial("unix", Address(root, id))
 	if err != nil {
 		return 0, err
 	}
@@ -143,12 +144,12 @@ func attachClient(root, id string, stdin io.Reader, stdout, stderr io.Writer) (i
 		if _, err := io.ReadFull(r, data); err != nil {
 			return 0, err
 		}
-		switch head[0] {
-		case frameStdout:
+		switch Stream(head[0]) {
+		case Stdout:
 			stdout.Write(data)
-		case frameStderr:
+		case Stderr:
 			stderr.Write(data)
-		case frameExit:
+		case Exit:
 			return strconv.Atoi(string(data))
 		}
 	}
