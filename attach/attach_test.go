@@ -6,28 +6,11 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/fixture"
 )
-
-// lockedBuffer is a bytes.Buffer that a test reads while a client writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // waitClients waits until the hub has n clients: Dial connects before it
 // reads, and output sent earlier is not for it.
@@ -61,9 +44,9 @@ func TestHub(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stdin lockedBuffer
+	var stdin fixture.Buffer
 	h.SetInput(&stdin)
-	var out1, err1, out2, err2 lockedBuffer
+	var out1, err1, out2, err2 fixture.Buffer
 	done := make(chan result, 2)
 	go func() { c, err := Dial(root, id, strings.NewReader("typed\n"), &out1, &err1); done <- result{c, err} }()
 	go func() { c, err := Dial(root, id, nil, &out2, &err2); done <- result{c, err} }()
@@ -82,12 +65,12 @@ func TestHub(t *testing.T) {
 			t.Errorf("Dial: %d, %v; want 7", r.code, r.err)
 		}
 	}
-	for _, b := range []*lockedBuffer{&out1, &out2} {
+	for _, b := range []*fixture.Buffer{&out1, &out2} {
 		if b.String() != "hello\n" {
 			t.Errorf("stdout: %q", b.String())
 		}
 	}
-	for _, b := range []*lockedBuffer{&err1, &err2} {
+	for _, b := range []*fixture.Buffer{&err1, &err2} {
 		if b.String() != "oops\n" {
 			t.Errorf("stderr: %q", b.String())
 		}

@@ -10,11 +10,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/fixture"
 	"github.com/berth-dev/berth/internal/registrytest"
 )
 
@@ -291,7 +291,7 @@ services:
 	// SIGINT: graceful stop
 	cmd := exec.Command(berthBin, "--root", root, "up", "svc")
 	cmd.Dir = dir
-	var out lockedBuffer
+	var out fixture.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -849,24 +849,6 @@ volumes:
 	}
 	compose("network", "rm", "extnet")
 	compose("volume", "rm", "extvol")
-}
-
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestImageHealthcheck: an image's HEALTHCHECK (here set by commit
