@@ -37,15 +37,31 @@ type Hub struct {
 	input   io.Writer // the container's stdin; nil without -i
 }
 
-// Listen opens container id's attach point and serves it until Close.
-func Listen(root, id string) (*Hub, error) {
+// Open opens container id's attach point: its listening socket, where
+// clients wait in the backlog until it is served.
+func Open(root, id string) (net.Listener, error) {
 	ln, err := net.Listen("unix", Address(root, id))
 	if err != nil {
 		return nil, fmt.Errorf("listening for attach: %w", err)
 	}
+	return ln, nil
+}
+
+// Listen opens container id's attach point and serves it until Close.
+func Listen(root, id string) (*Hub, error) {
+	ln, err := Open(root, id)
+	if err != nil {
+		return nil, err
+	}
+	return Serve(ln), nil
+}
+
+// Serve serves an attach point on ln, a listener that Open made (perhaps in
+// another process, and handed over), until Close.
+func Serve(ln net.Listener) *Hub {
 	h := &Hub{ln: ln, clients: map[net.Conn]bool{}}
 	go h.serve()
-	return h, nil
+	return h
 }
 
 func (h *Hub) serve() {
@@ -104,15 +120,24 @@ func (h *Hub) send(s Stream, p []byte) {
 	}
 }
 
-// Close tells every client the exit code and stops listening.
-func (h *Hub) Close(code int) {
+// End tells every client the exit code and lets them go: an attach lasts
+// until the container's process exits, as Docker's does, even when a
+// restart policy starts it again. The hub still listens.
+func (h *Hub) End(code int) {
 	h.send(Exit, []byte(strconv.Itoa(code)))
-	h.ln.Close()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
 		c.Close()
+		delete(h.clients, c)
 	}
+}
+
+// Close ends the clients with the exit code and closes the listener it
+// serves.
+func (h *Hub) Close(code int) {
+	h.End(code)
+	h.ln.Close()
 }
 
 type writerFunc func([]byte) (int, error)

@@ -11,8 +11,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berth-dev/berth/internal/fixture"
+	"github.com/berth-dev/berth/shim"
 )
 
 func TestStateMachine(t *testing.T) {
@@ -207,22 +209,49 @@ func TestResolvConf(t *testing.T) {
 	}
 }
 
-// TestOOMKilled reads the kill count from either cgroup version's file.
-// This machine runs cgroup v1, so v2's file is a fixture of the same form
-// the kernel writes.
-func TestOOMKilled(t *testing.T) {
-	root := t.TempDir()
-	write := func(rel, content string) {
-		os.MkdirAll(filepath.Dir(filepath.Join(root, rel)), 0o755)
-		os.WriteFile(filepath.Join(root, rel), []byte(content), 0o644)
+// TestRecordExit: the exit the waiting process records (shim.RecordExit)
+// is the State the store reads: exited, with its code, time, OOM kill and
+// no process, the rest (its endpoints, for whoever leaves them) kept; a
+// state that no longer runs is left as it is.
+func TestRecordExit(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
-	write("berth/v2kill/memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 0\n")
-	write("berth/v2fine/memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n")
-	write("memory/berth/v1kill/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n")
-	for id, want := range map[string]bool{"v2kill": true, "v2fine": false, "v1kill": true, "none": false} {
-		if got := oomKilledIn(root, id); got != want {
-			t.Errorf("%s: %v, want %v", id, got, want)
-		}
+	ctx := context.Background()
+	rec := Record{ID: strings.Repeat("ab", 32), Name: "rx"}
+	if err := s.Create(ctx, &rec); err != nil {
+		t.Fatal(err)
+	}
+	eps := map[string]Endpoint{"n": {NetworkID: "nid", Address: netip.MustParsePrefix("10.0.0.2/24")}}
+	s.Update(ctx, rec.ID, func(st *State) error {
+		st.Status, st.Pid, st.MonitorPid, st.Networks = Running, 42, 43, eps
+		return nil
+	})
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	recorded, halted, err := shim.RecordExit(ctx, s.Dir(rec.ID), 137, at, true)
+	if err != nil || !recorded || halted {
+		t.Fatalf("recorded %v, halted %v: %v", recorded, halted, err)
+	}
+	e, err := s.Get(rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := e.State
+	if st.Status != Exited || st.ExitCode != 137 || st.Pid != 0 || !st.OOMKilled || !st.FinishedAt.Equal(at) || st.MonitorPid != 43 || st.Networks["n"] != eps["n"] {
+		t.Errorf("recorded: %+v", st)
+	}
+	// exited already (the monitor recorded it, or a stop did): untouched
+	if recorded, _, err := shim.RecordExit(ctx, s.Dir(rec.ID), 1, time.Now(), false); err != nil || recorded {
+		t.Fatalf("recorded %v over an exit: %v", recorded, err)
+	}
+	if e, _ := s.Get(rec.ID); e.State.ExitCode != 137 {
+		t.Errorf("an exited state was recorded over: %+v", e.State)
+	}
+	// a halted one says so
+	s.Update(ctx, rec.ID, func(st *State) error { st.Status, st.Halted = Running, true; return nil })
+	if _, halted, err := shim.RecordExit(ctx, s.Dir(rec.ID), 0, time.Now(), false); err != nil || !halted {
+		t.Fatalf("halted %v: %v", halted, err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-dev/berth/dns"
 	"github.com/berth-dev/berth/netns"
+	"github.com/berth-dev/berth/shim"
 )
 
 // dnsDir holds the resolvers' entries: who is on which network, by what
@@ -29,12 +30,20 @@ func dnsNames(rec Record, network string) []string {
 	return append(names, rec.Host.Aliases[network]...)
 }
 
-// serveDNS starts the container's resolver: UDP and TCP sockets on
+// resolverSockets are a container's resolver, ready to serve: its sockets
+// on 127.0.0.11 inside the container's network namespace, and what it
+// answers from. The monitor's waiting (package shim) serves them.
+type resolverSockets struct {
+	pcs []net.PacketConn
+	ln  net.Listener
+	r   *dns.Resolver
+}
+
+// openDNS readies the container's resolver: UDP and TCP sockets on
 // 127.0.0.11 inside its network namespace (at path) on ports of their own,
-// with 127.0.0.11:53 redirected to them there, served from the monitor.
-// The returned function stops it; the namespace's rules go with the
-// namespace.
-func serveDNS(ctx context.Context, root string, rec Record, path string) (stop func(), err error) {
+// with 127.0.0.11:53 redirected to them there. The namespace's rules go
+// with the namespace.
+func openDNS(root string, rec Record, path string) (*resolverSockets, error) {
 	table, err := dns.OpenTable(dnsDir(root))
 	if err != nil {
 		return nil, err
@@ -73,25 +82,41 @@ func serveDNS(ctx context.Context, root string, rec Record, path string) (stop f
 		table.Close()
 		return nil, fmt.Errorf("opening the DNS resolver's sockets: %w", err)
 	}
+	d := &resolverSockets{pcs: pcs, ln: ln, r: &dns.Resolver{Table: table, Self: rec.ID, Upstreams: dns.ReadUpstreams(rec.Host.DNS), Links: linkAliases(rec)}}
 	udp, tcp := pcs[0].LocalAddr().(*net.UDPAddr).Port, ln.Addr().(*net.TCPAddr).Port
 	if err := netns.RedirectDNS(path, uint16(udp), uint16(tcp)); err != nil {
-		for _, pc := range pcs {
-			pc.Close()
-		}
-		ln.Close()
-		table.Close()
+		d.close()
 		return nil, err
 	}
-	r := &dns.Resolver{Table: table, Self: rec.ID, Upstreams: dns.ReadUpstreams(rec.Host.DNS), Links: linkAliases(rec)}
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		dns.Serve(sctx, pcs, ln, r)
-		close(done)
-	}()
-	return func() {
-		cancel()
-		<-done
-		table.Close()
-	}, nil
+	return d, nil
+}
+
+func (d *resolverSockets) close() {
+	for _, pc := range d.pcs {
+		pc.Close()
+	}
+	d.ln.Close()
+	d.r.Table.Close()
+}
+
+// handoff describes the resolver for the waiting process, with copies of
+// its sockets, which it serves.
+func (d *resolverSockets) handoff(root string) *shim.DNS {
+	h := &shim.DNS{TCP: socketFd(d.ln), Table: dnsDir(root), Self: d.r.Self, Upstreams: d.r.Upstreams, Links: d.r.Links}
+	for _, pc := range d.pcs {
+		h.UDP = append(h.UDP, socketFd(pc))
+	}
+	return h
+}
+
+// socketFd is a copy of the descriptor of c (a socket or a file), for a
+// handoff, None if it has none.
+func socketFd(c any) int {
+	fd := shim.None
+	if sc, ok := c.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			rc.Control(func(f uintptr) { fd = dup(int(f)) })
+		}
+	}
+	return fd
 }

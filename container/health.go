@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -152,32 +154,43 @@ func probe(ctx context.Context, rt *runtime.Runtime, rec Record, h Healthcheck) 
 	}
 }
 
-// watchHealth probes the container until ctx ends, recording each result
-// in its state with Docker's rules: starting until the first success;
-// healthy after a success; unhealthy after Retries failures in a row, where
-// failures within the start period do not count. The first probe comes
-// after one interval (start_interval during the start period).
-func watchHealth(ctx context.Context, rt *runtime.Runtime, s *Store, rec Record, h Healthcheck) {
-	interval := cmp.Or(h.Interval, 30*time.Second)
-	startInterval := cmp.Or(h.StartInterval, 5*time.Second)
-	retries := cmp.Or(h.Retries, 3)
-	started := time.Now()
-	health := Health{Status: Starting}
-	s.Update(ctx, rec.ID, func(st *State) error { st.Health = &health; return nil })
-	for {
-		wait := interval
-		inStart := time.Since(started) < h.StartPeriod
-		if inStart {
-			wait = startInterval
+// Probe runs the container's healthcheck once and records the result in
+// its state with Docker's rules: starting until the first success; healthy
+// after a success; unhealthy after Retries failures in a row, where
+// failures within the start period do not count. It returns the wait before
+// the next probe: the interval, or start_interval during the start period.
+// It is the body of the hidden "berth __probe" command, which the monitor
+// runs as a child of its own, so that what enters the container stays out
+// of the process that waits for it (package shim).
+func Probe(ctx context.Context, root, id string) (time.Duration, error) {
+	s, err := OpenStore(filepath.Join(root, "containers"))
+	if err != nil {
+		return 0, err
+	}
+	e, err := s.Get(id)
+	if err != nil {
+		return 0, err
+	}
+	if e.Record.Health == nil {
+		return 0, errclass.New(ErrInvalid, "container %s has no healthcheck", e.Record.Name)
+	}
+	rt, err := runtime.New(RunDir(root))
+	if err != nil {
+		return 0, err
+	}
+	h := *e.Record.Health
+	started := e.State.StartedAt
+	res := probe(ctx, rt, e.Record, h)
+	// failures while starting up do not count
+	inStart := res.End.Sub(started) < h.StartPeriod
+	_, err = s.Update(ctx, id, func(st *State) error {
+		if !st.Running() || st.Pid != e.State.Pid {
+			return nil // it ended meanwhile: no result for a run that is over
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		res := probe(ctx, rt, rec, h)
-		if ctx.Err() != nil {
-			return
+		health := Health{Status: Starting}
+		if st.Health != nil {
+			health = *st.Health
+			health.Log = slices.Clone(health.Log)
 		}
 		health.Log = append(health.Log, res)
 		if len(health.Log) > 5 {
@@ -186,18 +199,26 @@ func watchHealth(ctx context.Context, rt *runtime.Runtime, s *Store, rec Record,
 		switch {
 		case res.ExitCode == 0:
 			health.Status, health.FailingStreak = Healthy, 0
-		case inStart && time.Since(started) < h.StartPeriod:
-			// failures while starting up do not count
+		case inStart:
 		default:
 			health.FailingStreak++
-			if health.FailingStreak >= retries {
+			if health.FailingStreak >= cmp.Or(h.Retries, 3) {
 				health.Status = Unhealthy
 			}
 		}
-		h := health
-		h.Log = append([]HealthResult(nil), health.Log...)
-		s.Update(context.WithoutCancel(ctx), rec.ID, func(st *State) error { st.Health = &h; return nil })
+		st.Health = &health
+		return nil
+	})
+	return healthWait(h, started, time.Now()), err
+}
+
+// healthWait is the wait before a probe: the interval, or start_interval
+// during the start period (Docker's defaults: 30 s and 5 s).
+func healthWait(h Healthcheck, started, now time.Time) time.Duration {
+	if now.Sub(started) < h.StartPeriod {
+		return cmp.Or(h.StartInterval, 5*time.Second)
 	}
+	return cmp.Or(h.Interval, 30*time.Second)
 }
 
 // ErrUnhealthy: a container turned unhealthy, or exited, while something

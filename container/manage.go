@@ -476,6 +476,20 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 		}
 		return 0, errclass.New(ErrState, "container %s is already running", e.Record.Name)
 	}
+	if e.State.Status != Restarting && monitorOf(e.State, e.Record.ID) {
+		// the last run's monitor is still cleaning up after its exit: a
+		// new one would find that run's runtime container still there
+		if err := m.waitMonitor(ctx, e.State.MonitorPid, -1); err != nil {
+			return 0, err
+		}
+	}
+	if e.State.Halted {
+		m.cleanRuntime(e.Record.ID) // halted, and not removed after all
+	}
+	// a start undoes a stop: the restart policy applies again
+	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error { st.StopRequested, st.Halted = false, false; return nil }); err != nil {
+		return 0, err
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return 0, err
@@ -571,29 +585,43 @@ func parseError(line string) (int, string, bool) {
 // container's own when negative), SIGKILL; it returns once it has exited
 // and its monitor has cleaned up after it.
 func (m *Manager) Stop(ctx context.Context, ref string, timeout time.Duration, sig string) error {
-	return m.stop(ctx, ref, timeout, sig, m.waitGone)
+	return m.stop(ctx, ref, timeout, sig, false)
 }
 
-// Halt is Stop returning as soon as the container's exit is recorded,
-// while its monitor still cleans up after it (unmounts its root, leaves
-// its networks, tens of milliseconds): work that needs only nothing to run
-// any more, such as removing the networks it was on, can overlap that.
-// Remove waits for the monitor.
+// Halt is Stop returning as soon as the container's exit is recorded and
+// it is off its networks, while its monitor still cleans up after it
+// (unmounts its root, tens of milliseconds): work that needs only nothing
+// to run any more, such as removing the networks it was on, can overlap
+// that. Remove waits for the monitor.
 func (m *Manager) Halt(ctx context.Context, ref string, timeout time.Duration, sig string) error {
-	return m.stop(ctx, ref, timeout, sig, m.waitExited)
-}
-
-// stop is Stop and Halt, with wait as the wait for the container's end.
-func (m *Manager) stop(ctx context.Context, ref string, timeout time.Duration, sig string, wait func(context.Context, string, State, time.Duration) error) error {
 	e, err := m.Get(ctx, ref)
 	if err != nil {
 		return err
 	}
-	st, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error { st.StopRequested = true; return nil })
+	if err := m.stop(ctx, e.Record.ID, timeout, sig, true); err != nil {
+		return err
+	}
+	// off its networks now, if its monitor has not got there yet: the
+	// networks are what comes next
+	leaveAfterExit(ctx, m.root, m.Store, e.Record.ID)
+	return nil
+}
+
+// stop is Stop and, with halt, Halt.
+func (m *Manager) stop(ctx context.Context, ref string, timeout time.Duration, sig string, halt bool) error {
+	e, err := m.Get(ctx, ref)
 	if err != nil {
 		return err
 	}
-	if st.Status == Restarting && monitorOf(st.MonitorPid, e.Record.ID) {
+	wait := m.waitGone
+	if halt {
+		wait = m.waitExited
+	}
+	st, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error { st.StopRequested, st.Halted = true, halt; return nil })
+	if err != nil {
+		return err
+	}
+	if st.Status == Restarting && monitorOf(st, e.Record.ID) {
 		unix.Kill(st.MonitorPid, unix.SIGUSR1)
 	}
 	if !st.Running() {
@@ -827,7 +855,7 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool, removeVolu
 	}
 	// an exited container's monitor may still be cleaning up after it
 	// (after Halt, or an exit of its own): its root is still mounted
-	if monitorOf(e.State.MonitorPid, e.Record.ID) {
+	if monitorOf(e.State, e.Record.ID) {
 		if err := m.waitMonitor(ctx, e.State.MonitorPid, -1); err != nil {
 			return err
 		}

@@ -4,14 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/berth-dev/berth/attach"
 	"github.com/berth-dev/berth/jsonlog"
 	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/shim"
 	"github.com/berth-dev/berth/volumes"
 )
 
@@ -55,7 +57,31 @@ type MonitorIO struct {
 // ms doubling, reset after 10 s of running), and cleans up. It is the body
 // of the hidden "berth __monitor" command and returns when the container
 // has stopped and will not restart.
+//
+// Once the container runs, the monitor waits for it as berth-shim (package
+// shim) when that program is there, beside the monitor's: it execs it, and
+// it execs the monitor again at the exit, which goes on in Resume.
 func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
+	return monitor(ctx, root, id, mio, nil)
+}
+
+// Resume goes on from the exit that the waiting process saw: the monitor
+// exec'd again with its handoff.
+func Resume(ctx context.Context, root string, h *shim.Handoff) error {
+	var status io.WriteCloser
+	if h.Status != shim.None {
+		status = os.NewFile(uintptr(h.Status), "status")
+	}
+	return monitor(ctx, root, h.ID, MonitorIO{Status: status}, h)
+}
+
+// carried is what the monitor carries across the waiting process.
+type carried struct {
+	Delay   time.Duration
+	Started time.Time
+}
+
+func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.Handoff) error {
 	s, err := OpenStore(filepath.Join(root, "containers"))
 	if err != nil {
 		return err
@@ -68,14 +94,24 @@ func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
 	if err != nil {
 		return err
 	}
+	// the log exists from the start, for whoever follows it (logs -f, an
+	// attached up) to watch before the first line
 	lw, err := jsonlog.Open(s.LogPath(id), e.Record.Host.LogMaxSize, e.Record.Host.LogMaxFile)
 	if err != nil {
 		return err
 	}
-	defer lw.Close()
-	// the attach point lives as long as the monitor; without it (another
-	// monitor holds the name) attach is refused, the container still runs
-	h, _ := attach.Listen(root, id)
+	lw.Close()
+	// the attach point lives as long as the monitor. Whoever waits for the
+	// container serves it (shim.Wait), never a monitor about to exec, which
+	// would drop the connections it had taken; meanwhile clients wait in
+	// its backlog. Without it (another monitor holds the name) attach is
+	// refused; the container still runs.
+	var ln net.Listener
+	if resumed != nil && resumed.Hub != shim.None {
+		ln, _ = shim.Listener(resumed.Hub)
+	} else if resumed == nil {
+		ln, _ = attach.Open(root, id)
+	}
 	// stop and restart wake the back-off with SIGUSR1
 	wake := make(chan os.Signal, 1)
 	signal.Notify(wake, syscall.SIGUSR1)
@@ -85,34 +121,41 @@ func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
 			fmt.Fprintln(status, line)
 		}
 	}
-	delay := 100 * time.Millisecond
+	c := carried{Delay: 100 * time.Millisecond}
 	for {
-		started := time.Now()
-		if cur, err := s.Get(id); err == nil {
-			e.Record = cur.Record // network connect and disconnect change it
-		}
-		code, err := runOnce(ctx, root, rt, s, e.Record, lw, mio, h, report)
-		if err != nil {
-			report(fmt.Sprintf("error %d %s", code, oneLine(err.Error())))
-			if status != nil {
-				status.Close()
+		var code int
+		if resumed != nil {
+			json.Unmarshal(resumed.Monitor, &c)
+			code = afterWait(ctx, root, rt, s, id, resumed)
+			resumed = nil
+		} else {
+			c.Started = time.Now()
+			if cur, err := s.Get(id); err == nil {
+				e.Record = cur.Record // network connect and disconnect change it
 			}
-			return err
+			code, err = runOnce(ctx, root, rt, s, e.Record, mio, ln, report, c)
+			if err != nil {
+				report(fmt.Sprintf("error %d %s", code, oneLine(err.Error())))
+				if status != nil {
+					status.Close()
+				}
+				return err
+			}
 		}
 		st, _ := s.Update(ctx, id, func(st *State) error { return nil })
 		if !shouldRestart(e.Record.Host.RestartPolicy, st, code) {
 			break
 		}
-		if time.Since(started) >= 10*time.Second {
-			delay = 100 * time.Millisecond
+		if time.Since(c.Started) >= 10*time.Second {
+			c.Delay = 100 * time.Millisecond
 		}
 		s.Update(ctx, id, func(st *State) error { return st.To(Restarting) })
 		select {
-		case <-time.After(delay):
+		case <-time.After(c.Delay):
 		case <-wake:
 		case <-ctx.Done():
 		}
-		delay *= 2
+		c.Delay *= 2
 		if st, _ := s.Update(ctx, id, func(*State) error { return nil }); st.StopRequested {
 			s.Update(ctx, id, func(st *State) error { return st.To(Exited) })
 			break
@@ -121,8 +164,8 @@ func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
 		mio.Stdout, mio.Stderr, mio.Stdin = nil, nil, nil // only the first run is attached
 	}
 	st, _ := s.Update(ctx, id, func(*State) error { return nil })
-	if h != nil {
-		h.Close(st.ExitCode)
+	if ln != nil {
+		ln.Close()
 	}
 	if e.Record.Host.AutoRemove {
 		// removed before the exit is reported: the caller of run --rm
@@ -141,6 +184,52 @@ func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
 	return err
 }
 
+// recordExit records the end of a run: its exit code, when, whether the
+// OOM killer struck; it takes the container's endpoints off its state and
+// returns them, to leave.
+func recordExit(ctx context.Context, s *Store, id string, code int, at time.Time) map[string]Endpoint {
+	oom := oomKilled(id)
+	var eps map[string]Endpoint
+	s.Update(ctx, id, func(st *State) error {
+		st.To(Exited)
+		st.ExitCode, st.Pid, st.OOMKilled = code, 0, oom
+		st.FinishedAt = at
+		eps, st.Networks, st.Ports = st.Networks, nil, nil
+		return nil
+	})
+	return eps
+}
+
+// leaveAfterExit takes the endpoints of an exited container off its state
+// and leaves them, if nobody has yet: its monitor, after the exit, or a
+// down that is about to remove the networks and so must not wait for the
+// monitor (see Manager.Halt). Taking them under the container's lock makes
+// one of the two do it.
+func leaveAfterExit(ctx context.Context, root string, s *Store, id string) {
+	var eps map[string]Endpoint
+	s.Update(ctx, id, func(st *State) error {
+		if !st.Running() {
+			eps, st.Networks = st.Networks, nil
+		}
+		return nil
+	})
+	leaveNetworks(ctx, root, id, eps)
+}
+
+// afterWait finishes a run that the waiting process saw end: the exit
+// recorded (unless it did so itself), the networks left (the ports with
+// them), the runtime's container deleted. It returns the exit code.
+func afterWait(ctx context.Context, root string, rt *runtime.Runtime, s *Store, id string, h *shim.Handoff) int {
+	if !h.Recorded {
+		recordExit(ctx, s, id, h.ExitCode, h.Exited)
+	}
+	leaveAfterExit(ctx, root, s, id)
+	if c, err := rt.Load(id, s.Dir(id)); err == nil {
+		c.Delete()
+	}
+	return h.ExitCode
+}
+
 func shouldRestart(p RestartPolicy, st State, code int) bool {
 	if st.StopRequested {
 		return false
@@ -157,7 +246,7 @@ func shouldRestart(p RestartPolicy, st State, code int) bool {
 // runOnce creates, starts and waits for the container once. A start failure
 // returns the exit code Docker gives it and leaves the container exited with
 // the error recorded.
-func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, rec Record, lw *jsonlog.Writer, mio MonitorIO, h *attach.Hub, report func(string)) (int, error) {
+func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, rec Record, mio MonitorIO, ln net.Listener, report func(string), carry carried) (int, error) {
 	fail := func(code int, err error) (int, error) {
 		s.Update(ctx, rec.ID, func(st *State) error {
 			st.Status, st.ExitCode, st.Error, st.Pid = Exited, code, err.Error(), 0
@@ -195,17 +284,17 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 			return fail(ExitStartFailed, err)
 		}
 	}
-	bindings, unpublish, err := publish(ctx, root, rec, eps)
+	bindings, res, unpublish, err := publish(ctx, root, rec, eps)
 	if err != nil {
 		return fail(ExitStartFailed, err)
 	}
 	defer unpublish()
+	var dnsSockets *resolverSockets
 	if userDefined(rec.Host.Networks) {
-		stopDNS, err := serveDNS(ctx, root, rec, path)
-		if err != nil {
+		if dnsSockets, err = openDNS(root, rec, path); err != nil {
 			return fail(ExitStartFailed, err)
 		}
-		defer stopDNS()
+		defer dnsSockets.close()
 	}
 	if len(eps) > 0 {
 		// the container's name resolves to its first network's address,
@@ -272,110 +361,141 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 		return fail(startExitCode(err), err)
 	}
 	pid, _ := p.Pid()
+	started := time.Now().UTC()
 	if _, err := s.Update(ctx, rec.ID, func(st *State) error {
 		if err := st.To(Running); err != nil {
 			return err
 		}
-		st.Pid, st.MonitorPid, st.StartedAt, st.Error = pid, os.Getpid(), time.Now().UTC(), ""
+		st.Pid, st.MonitorPid, st.StartedAt, st.Error = pid, os.Getpid(), started, ""
+		st.MonitorStart, _ = startTime(os.Getpid())
 		st.Networks, st.Ports = eps, bindings
 		return nil
 	}); err != nil {
 		c.Signal(syscall.SIGKILL)
 	}
 	report(fmt.Sprintf("ok %d", pid))
-	type stream struct {
-		r    *os.File
-		tee  io.WriteCloser
-		name string
+	// the container runs: from here the monitor only waits, as described
+	// by a handoff, in the small program if it is there, else here
+	if rec.Health != nil {
+		s.Update(ctx, rec.ID, func(st *State) error { st.Health = &Health{Status: Starting}; return nil })
 	}
-	streams := []stream{{outR, mio.Stdout, "stdout"}, {errR, mio.Stderr, "stderr"}}
-	var input io.Writer
-	if inW != nil {
-		input = inW
+	w := &shim.Handoff{Root: root, ID: rec.ID, StateDir: s.Dir(rec.ID), Pid: pid, Status: fdOf(mio.Status),
+		Log:   shim.Log{Path: s.LogPath(rec.ID), MaxSize: rec.Host.LogMaxSize, MaxFiles: rec.Host.LogMaxFile},
+		Input: shim.None, CallerInput: fdOf(mio.Stdin), Hub: shim.None, HubInput: rec.Config.OpenStdin,
 	}
 	if terminal {
 		// a terminal has one stream; Docker logs it as stdout
-		streams = []stream{{master, mio.Stdout, "stdout"}}
-		if mio.Stderr != nil {
-			mio.Stderr.Close()
+		w.Streams = []shim.Stream{{FD: fdOf(master), Name: "stdout", Tee: fdOf(mio.Stdout)}}
+		w.Input = fdOf(master)
+		master.Close()
+	} else {
+		w.Streams = []shim.Stream{{FD: fdOf(outR), Name: "stdout", Tee: fdOf(mio.Stdout)}, {FD: fdOf(errR), Name: "stderr", Tee: fdOf(mio.Stderr)}}
+		outR.Close()
+		errR.Close()
+		if inW != nil {
+			// the caller that started it ending its input ends the
+			// container's (Docker's StdinOnce for run -i)
+			w.Input, w.CloseInput = fdOf(inW), true
 		}
-		input = master
 	}
-	if h != nil && rec.Config.OpenStdin {
-		h.SetInput(input)
-		defer h.SetInput(nil)
+	for _, f := range []io.Closer{mio.Stdout, mio.Stderr, mio.Stdin} {
+		if f != nil {
+			f.Close() // the handoff has its own copies
+		}
 	}
-	if mio.Stdin != nil && input != nil {
-		go func() {
-			io.Copy(input, mio.Stdin)
-			// the caller that started it ended its input: so does the
-			// container (Docker's StdinOnce for run -i)
-			if inW != nil {
-				inW.Close()
-			}
-		}()
+	if dnsSockets != nil {
+		w.DNS = dnsSockets.handoff(root)
 	}
-	var wg sync.WaitGroup
-	for _, st := range streams {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer st.r.Close()
-			var r io.Reader = st.r
-			if st.tee != nil {
-				r = io.TeeReader(r, &lenient{w: st.tee})
-				defer st.tee.Close()
-			}
-			if h != nil {
-				frame := attach.Stdout
-				if st.name == "stderr" {
-					frame = attach.Stderr
-				}
-				r = io.TeeReader(r, h.Stream(frame))
-			}
-			lw.Drain(r, st.name) // a PTY master ends with EIO once the process is gone
-		}()
+	if res != nil {
+		for _, fd := range res.Fds() {
+			w.Held = append(w.Held, dup(fd))
+		}
 	}
-	stopHealth := func() {}
+	if ln != nil {
+		w.Hub = socketFd(ln)
+	}
+	self, _ := os.Executable()
 	if rec.Health != nil {
-		hctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { watchHealth(hctx, rt, s, rec, *rec.Health); close(done) }()
-		stopHealth = func() { cancel(); <-done }
+		w.Probe = &shim.Probe{Argv: []string{self, "--root", root, "__probe", rec.ID}, First: started.Add(healthWait(*rec.Health, started, started))}
 	}
-	code, _ := p.Wait()
-	stopHealth()
-	wg.Wait()
-	oom := oomKilled(rec.ID)
-	s.Update(ctx, rec.ID, func(st *State) error {
-		st.To(Exited)
-		st.ExitCode, st.Pid, st.OOMKilled = code, 0, oom
-		st.FinishedAt = time.Now().UTC()
-		take(st)
-		return nil
-	})
+	// a command done within moments (run --rm, a one-shot job) is
+	// waited for here: the exec there and back would cost it more than
+	// it saves; its output waits in the pipes meanwhile
+	if shimBin := shimBinary(self); shimBin != "" && !exitsWithin(pid, handOffAfter) {
+		w.Resume = []string{self, "--root", root, "__monitor", rec.ID}
+		w.Monitor, _ = json.Marshal(carry)
+		shim.Exec([]string{shimBin, "--root", root, "__monitor", rec.ID}, w, w.Fds())
+		// here only when the exec failed: wait here after all
+	}
+	w.StateDir = "" // recorded here, with the rest
+	code, release := shim.Wait(ctx, w)
+	for _, fd := range []int{w.Hub, w.Status} {
+		if fd != shim.None {
+			unix.Close(fd) // what Wait leaves open for a Resume
+		}
+	}
+	eps = recordExit(ctx, s, rec.ID, code, w.Exited)
+	maps.Copy(held, eps)
 	// off the networks before the slower clean-up on return (unmounting
 	// the root syncs its upper layer): whoever waits for the exit to
 	// remove the networks (down) then finds them free
 	leaveNetworks(ctx, root, rec.ID, held)
 	left = true
+	release()
 	return code, nil
 }
 
-// lenient writes to an attached reader until it goes away; the container's
-// output then still reaches the log.
-type lenient struct {
-	w      io.Writer
-	failed bool
+// handOffAfter is how long a monitor waits for its container to end before
+// it hands the waiting over to berth-shim.
+const handOffAfter = 50 * time.Millisecond
+
+// exitsWithin reports whether process pid (a child) exits within d. It
+// does not reap it.
+func exitsWithin(pid int, d time.Duration) bool {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	deadline := time.Now().Add(d)
+	for {
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(time.Until(deadline).Milliseconds())+1)
+		if err == unix.EINTR && time.Now().Before(deadline) {
+			continue
+		}
+		return err == nil && n > 0
+	}
 }
 
-func (l *lenient) Write(p []byte) (int, error) {
-	if !l.failed {
-		if _, err := l.w.Write(p); err != nil {
-			l.failed = true
-		}
+// dup is a copy of descriptor fd that stays open across exec, for a
+// handoff; the original stays its owner's.
+func dup(fd int) int {
+	d, err := unix.Dup(fd)
+	if err != nil {
+		return shim.None
 	}
-	return len(p), nil
+	return d
+}
+
+// fdOf is a copy of f's descriptor for a handoff, None for no file. The
+// copy shares the file's non-blocking mode, which Fd would turn off, so
+// the waiting polls it.
+func fdOf(f any) int {
+	file, ok := f.(*os.File)
+	if !ok || file == nil {
+		return shim.None
+	}
+	return socketFd(file)
+}
+
+// shimBinary finds berth-shim beside the monitor's program, "" if it is
+// not there.
+func shimBinary(self string) string {
+	p := filepath.Join(filepath.Dir(self), "berth-shim")
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
 }
 
 // startExitCode maps a start failure to Docker's exit codes.
@@ -391,26 +511,8 @@ func startExitCode(err error) int {
 }
 
 // oomKilled reads whether the kernel's OOM killer struck in the container's
-// cgroup (v2: memory.events, v1: memory.oom_control).
-func oomKilled(id string) bool { return oomKilledIn("/sys/fs/cgroup", id) }
-
-// oomKilledIn reads the OOM-kill count of the container's cgroup under
-// the cgroup mount root: memory.events on cgroup v2, memory.oom_control in
-// v1's memory hierarchy; both say "oom_kill N".
-func oomKilledIn(root, id string) bool {
-	for _, p := range []string{filepath.Join(root, "berth", id, "memory.events"), filepath.Join(root, "memory", "berth", id, "memory.oom_control")} {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(data), "\n") {
-			if f := strings.Fields(line); len(f) == 2 && f[0] == "oom_kill" && f[1] != "0" {
-				return true
-			}
-		}
-	}
-	return false
-}
+// cgroup.
+func oomKilled(id string) bool { return shim.OOMKilled("/sys/fs/cgroup", id) }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
@@ -435,4 +537,48 @@ func readyVolumes(root string, rec Record) error {
 		}
 	}
 	return nil
+}
+
+// MonitorFlags are the hidden __monitor command's flags: the pipes it
+// inherits from the command that starts it (the status pipe always, on
+// descriptor 3; with Attached, copies of stdout and stderr on 4 and 5; with
+// Stdin, the caller's input on 6), the caller's terminal size
+// ("ROWS,COLS"), and, for a monitor exec'd again after its waiting
+// process saw the exit, the descriptor of the handoff (else negative).
+type MonitorFlags struct {
+	Attached, Stdin bool
+	TTYSize         string
+	Handoff         int
+}
+
+// RunMonitor is the hidden __monitor command, of berth and berth-monitor
+// alike: Monitor, or Resume with a handoff.
+func RunMonitor(ctx context.Context, root, id string, f MonitorFlags) error {
+	if f.Handoff >= 0 {
+		h, err := shim.Read(f.Handoff)
+		if err != nil {
+			return err
+		}
+		if h.ID != id {
+			return fmt.Errorf("a handoff for container %s, not %s: %w", h.ID, id, ErrInvalid)
+		}
+		return Resume(ctx, root, h)
+	}
+	// inherited without close-on-exec: set it, so that they reach no
+	// child (a probe) and no program this one execs but as handed over
+	for fd := 3; fd <= 6; fd++ {
+		syscall.CloseOnExec(fd)
+	}
+	mio := MonitorIO{Status: os.NewFile(3, "status")}
+	if f.Attached {
+		mio.Stdout, mio.Stderr = os.NewFile(4, "stdout"), os.NewFile(5, "stderr")
+	}
+	if f.Stdin {
+		mio.Stdin = os.NewFile(6, "stdin")
+	}
+	var rows, cols uint16
+	if _, err := fmt.Sscanf(f.TTYSize, "%d,%d", &rows, &cols); err == nil {
+		mio.Size = &unix.Winsize{Row: rows, Col: cols}
+	}
+	return Monitor(ctx, root, id, mio)
 }

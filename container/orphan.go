@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -42,7 +44,7 @@ func alive(pid int) bool {
 // so `ps` never shows as running a container nobody supervises.
 func (m *Manager) Refresh(ctx context.Context, e Entry) Entry {
 	st := e.State
-	if !(st.Running() || st.Status == Restarting) || monitorOf(st.MonitorPid, e.Record.ID) {
+	if !(st.Running() || st.Status == Restarting) || monitorOf(st, e.Record.ID) {
 		return e
 	}
 	killed := false
@@ -62,7 +64,7 @@ func (m *Manager) Refresh(ctx context.Context, e Entry) Entry {
 	}
 	m.cleanRuntime(e.Record.ID)
 	if st, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error {
-		if !(st.Running() || st.Status == Restarting) || monitorOf(st.MonitorPid, e.Record.ID) {
+		if !(st.Running() || st.Status == Restarting) || monitorOf(*st, e.Record.ID) {
 			return nil // changed meanwhile
 		}
 		st.Status, st.Pid = Exited, 0
@@ -98,21 +100,47 @@ func (m *Manager) cleanRuntime(id string) {
 	}
 }
 
-// monitorOf reports whether pid is the live monitor of container id: a
-// recorded monitor PID may since have gone to another process.
-func monitorOf(pid int, id string) bool {
+// monitorOf reports whether the recorded monitor of container id (in st)
+// is alive: a recorded monitor PID may since have gone to another process.
+// The process's start time tells; a state written before berth recorded it
+// has the monitor's command line, which names the container.
+func monitorOf(st State, id string) bool {
+	pid := st.MonitorPid
 	if !alive(pid) {
 		return false
 	}
+	if st.MonitorStart != 0 {
+		start, err := startTime(pid)
+		return err == nil && start == st.MonitorStart
+	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	return err == nil && bytes.Contains(cmdline, []byte("__monitor\x00"+id))
+}
+
+// startTime is when process pid started, in clock ticks after boot: field
+// 22 of /proc/PID/stat, counted after the command name, which may hold
+// spaces and parentheses.
+func startTime(pid int) (uint64, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	end := bytes.LastIndexByte(stat, ')')
+	if end < 0 {
+		return 0, fmt.Errorf("reading /proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(stat[end+1:]))
+	if len(f) < 20 {
+		return 0, fmt.Errorf("reading /proc/%d/stat: %d fields", pid, len(f))
+	}
+	return strconv.ParseUint(f[19], 10, 64) // field 22 is the 20th after the name
 }
 
 // waitExited waits, up to timeout, until the container's exit is recorded:
 // by its monitor, which writes it at once, or, should the monitor end
 // first (it died), as waitGone does.
 func (m *Manager) waitExited(ctx context.Context, id string, st State, timeout time.Duration) error {
-	if !monitorOf(st.MonitorPid, id) {
+	if !monitorOf(st, id) {
 		return m.waitGone(ctx, id, st, timeout)
 	}
 	wctx, cancel := context.WithCancel(ctx)
@@ -148,7 +176,7 @@ func (m *Manager) waitExited(ctx context.Context, id string, st State, timeout t
 // alive, else (orphaned) on its init, then records what the monitor would
 // have. timeout < 0 waits as long as ctx allows.
 func (m *Manager) waitGone(ctx context.Context, id string, st State, timeout time.Duration) error {
-	if monitorOf(st.MonitorPid, id) {
+	if monitorOf(st, id) {
 		return m.waitMonitor(ctx, st.MonitorPid, timeout)
 	}
 	if err := m.waitMonitor(ctx, st.Pid, timeout); err != nil {

@@ -50,15 +50,16 @@ func checkPorts(ports []netns.PortMapping) error {
 
 // publish takes the container's host ports and sends them to its address
 // on the first of its networks that reaches the outside; it returns the
-// bindings and what gives them up again. A container whose networks are
-// all internal publishes nothing, as in Docker.
-func publish(ctx context.Context, root string, rec Record, eps map[string]Endpoint) ([]netns.Binding, func(), error) {
+// bindings, the reservation that holds the ports, and what gives them up
+// again. A container whose networks are all internal publishes nothing, as
+// in Docker.
+func publish(ctx context.Context, root string, rec Record, eps map[string]Endpoint) ([]netns.Binding, *netns.Reservation, func(), error) {
 	if len(rec.Host.Ports) == 0 || len(eps) == 0 {
-		return nil, func() {}, nil
+		return nil, nil, func() {}, nil
 	}
 	s, done, err := networkStore(root)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer done()
 	var target Endpoint
@@ -69,18 +70,18 @@ func publish(ctx context.Context, root string, rec Record, eps map[string]Endpoi
 		}
 	}
 	if target.NetworkID == "" {
-		return nil, func() {}, nil
+		return nil, nil, func() {}, nil
 	}
 	bindings, res, err := netns.Reserve(rec.Host.Ports)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	pub := netns.Published{Network: target.NetworkID, Address: target.Address.Addr(), Bindings: bindings}
 	if err := s.Publish(ctx, rec.ID, pub); err != nil {
 		res.Release()
-		return nil, nil, fmt.Errorf("publishing ports: %w", err)
+		return nil, nil, nil, fmt.Errorf("publishing ports: %w", err)
 	}
-	return bindings, func() {
+	return bindings, res, func() {
 		if s, done, err := networkStore(root); err == nil {
 			s.Unpublish(context.WithoutCancel(ctx), rec.ID)
 			done()

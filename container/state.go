@@ -46,9 +46,14 @@ var (
 
 // State is what a container is doing, kept in state.json.
 type State struct {
-	Status       Status
-	Pid          int // the container's init, on the host
-	MonitorPid   int
+	Status     Status
+	Pid        int // the container's init, on the host
+	MonitorPid int
+	// MonitorStart is when the monitor's process started, in clock ticks
+	// after boot (/proc/PID/stat): what tells it from a later process
+	// with its PID. Unlike its command line it holds across the monitor's
+	// exec of its waiting program.
+	MonitorStart uint64 `json:",omitempty"`
 	ExitCode     int
 	OOMKilled    bool
 	Error        string
@@ -56,8 +61,13 @@ type State struct {
 	FinishedAt   time.Time
 	RestartCount int
 	// StopRequested is set by stop and kill: the monitor then does not
-	// restart the container whatever its policy.
+	// restart the container whatever its policy, until a start clears it,
+	// as Docker's manual stop does.
 	StopRequested bool
+	// Halted is set by a halt (down), whose caller goes on to remove the
+	// container and so cleans up after it: its monitor's waiting process
+	// stops at recording the exit (package shim).
+	Halted bool `json:",omitempty"`
 	// Networks are the container's endpoints while it runs, by network.
 	Networks map[string]Endpoint `json:",omitempty"`
 	// Health is the healthcheck's last verdict and probes.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -188,6 +189,110 @@ func TestContainerRestartOnFailure(t *testing.T) {
 	}
 	run("container", "rm", "flaky")
 	noLeftovers(t, root)
+}
+
+// TestStartAfterStop: a stop keeps the restart policy from restarting the
+// container until it is started again, as Docker's manual stop does; then
+// the policy applies again.
+func TestStartAfterStop(t *testing.T) {
+	root, run := busyboxRoot(t)
+	id := strings.TrimSpace(run("container", "run", "-d", "--restart", "always", "bb:1", "sh", "-c", "sleep 0.2; exit 1").stdout)
+	restarts := func() int {
+		n, _ := strconv.Atoi(strings.TrimSpace(run("container", "inspect", "-f", "{{.RestartCount}}", id).stdout))
+		return n
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for i := 0; !cond(); i++ {
+			if i == 100 {
+				t.Fatalf("never %s: %s", what, run("container", "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", id).stdout)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitFor("restarted", func() bool { return restarts() >= 1 })
+	run("container", "stop", "-t", "1", id)
+	stopped := restarts()
+	time.Sleep(500 * time.Millisecond)
+	if got := run("container", "inspect", "-f", "{{.State.Status}}", id).stdout; got != "exited\n" || restarts() != stopped {
+		t.Errorf("after stop: %q, %d restarts (was %d)", got, restarts(), stopped)
+	}
+	if r := run("container", "start", id); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	waitFor("restarted after the start", func() bool { return restarts() > stopped })
+	run("container", "rm", "-f", id)
+	noLeftovers(t, root)
+}
+
+// TestMonitorWaits: once its container runs, the monitor waits as
+// berth-shim, the small program, when it is beside berth-monitor, and as
+// berth-monitor itself when it is not; either way the output reaches the
+// log, health probes run, a stop's signal ends the container, a restart
+// policy restarts it, and nothing is left once it is removed.
+func TestMonitorWaits(t *testing.T) {
+	without := t.TempDir()
+	for _, name := range []string{"berth", "berth-monitor", "berth-init"} {
+		data, err := os.ReadFile(filepath.Join(filepath.Dir(berthBin), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(without, name), data, 0o755)
+	}
+	for _, c := range []struct{ bin, waiter string }{{berthBin, "berth-shim"}, {filepath.Join(without, "berth"), "berth-monitor"}} {
+		t.Run(c.waiter, func(t *testing.T) {
+			root, _ := busyboxRoot(t)
+			run := func(args ...string) result {
+				t.Helper()
+				return berthVia(t, c.bin, t.TempDir(), nil, "", append([]string{"--root", root}, args...)...)
+			}
+			r := run("container", "run", "-d", "--init", "--health-cmd", "true", "--health-interval", "100ms", "bb:1", "sh", "-c", "echo hello; echo oops >&2; exec sleep 300")
+			id := strings.TrimSpace(r.stdout)
+			if r.code != 0 {
+				t.Fatalf("run: %s", r.stderr)
+			}
+			for i := 0; run("container", "inspect", "-f", "{{.State.Health.Status}}", id).stdout != "healthy\n"; i++ {
+				if i == 100 {
+					t.Fatalf("never healthy: %s", run("container", "inspect", id).stdout)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			var st struct{ MonitorPid int }
+			data, _ := os.ReadFile(filepath.Join(root, "containers", id, "state.json"))
+			json.Unmarshal(data, &st)
+			if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.MonitorPid)); filepath.Base(exe) != c.waiter {
+				t.Errorf("the monitor waits as %q, want %s", exe, c.waiter)
+			}
+			if r := run("container", "logs", id); r.stdout != "hello\n" || r.stderr != "oops\n" {
+				t.Errorf("logs: %q %q", r.stdout, r.stderr)
+			}
+			if r := run("container", "stop", id); r.code != 0 {
+				t.Fatal(r.stderr)
+			}
+			if got := run("container", "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", id).stdout; got != "exited 143\n" {
+				t.Errorf("after stop: %q", got)
+			}
+			run("container", "rm", id)
+			// a restart policy across the waits: each run outlives the
+			// monitor's first moments, so each is waited for apart
+			r = run("container", "run", "-d", "--restart", "on-failure:2", "bb:1", "sh", "-c", "echo run; sleep 0.2; exit 3")
+			id = strings.TrimSpace(r.stdout)
+			if r := run("container", "wait", id); r.stdout != "3\n" {
+				t.Errorf("wait: %q %q", r.stdout, r.stderr)
+			}
+			for i := 0; run("container", "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", id).stdout != "exited 2\n"; i++ {
+				if i == 100 {
+					t.Fatalf("after on-failure:2: %q", run("container", "inspect", "-f", "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}", id).stdout)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if r := run("container", "logs", id); r.stdout != "run\nrun\nrun\n" {
+				t.Errorf("logs of three runs: %q", r.stdout)
+			}
+			run("container", "rm", id)
+			noLeftovers(t, root)
+		})
+	}
 }
 
 // TestMonitorKilled: with its monitor killed by SIGKILL, a container is

@@ -35,7 +35,10 @@ func TestMain(m *testing.M) {
 	initBuild.Stdout, initBuild.Stderr = os.Stderr, os.Stderr
 	monitorBuild := exec.Command("go", "build", "-tags", "seccomp", "-o", filepath.Join(dir, "berth-monitor"), "../cmd/berth-monitor")
 	monitorBuild.Stdout, monitorBuild.Stderr = os.Stderr, os.Stderr
-	for _, b := range []*exec.Cmd{build, initBuild, monitorBuild} {
+	shimBuild := exec.Command("go", "build", "-o", filepath.Join(dir, "berth-shim"), "../cmd/berth-shim")
+	shimBuild.Env = append(os.Environ(), "CGO_ENABLED=0")
+	shimBuild.Stdout, shimBuild.Stderr = os.Stderr, os.Stderr
+	for _, b := range []*exec.Cmd{build, initBuild, monitorBuild, shimBuild} {
 		if err := b.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "building berth:", err)
 			os.RemoveAll(dir)

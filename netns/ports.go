@@ -169,6 +169,9 @@ func (r *Reservation) Release() {
 	r.fds = nil
 }
 
+// Fds are the reservation's sockets, to hand them to another process.
+func (r *Reservation) Fds() []int { return r.fds }
+
 // Reserve binds the host ports of mappings, picking free ones where asked
 // to, and returns what was bound. A port that is taken fails the whole
 // reservation, naming it, with nothing held.

@@ -1,9 +1,10 @@
 // Command berth-monitor is the monitor of one container, which berth
 // starts beside itself (see container.Monitor): a program of its own,
 // without the CLI, the compose loader or the registry client, so that each
-// running container costs less memory. Its command line is berth's hidden
-// `__monitor` one: --root ROOT __monitor ID [--attached] [--stdin]
-// [--tty-size=ROWS,COLS].
+// running container costs less memory. Its command lines are berth's
+// hidden ones: --root ROOT __monitor ID [--attached] [--stdin]
+// [--tty-size=ROWS,COLS] [--handoff=FD], and --root ROOT __probe ID, one
+// health probe, which prints the wait before the next.
 package main
 
 import (
@@ -13,8 +14,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/runtime"
@@ -28,36 +27,37 @@ func init() {
 	}
 }
 
+const usage = "usage: berth-monitor --root ROOT __monitor ID [--attached] [--stdin] [--tty-size=ROWS,COLS] [--handoff=FD] | --root ROOT __probe ID"
+
 func main() {
 	fs := flag.NewFlagSet("berth-monitor", flag.ExitOnError)
 	root := fs.String("root", "/var/lib/berth", "berth's state root")
 	fs.Parse(os.Args[1:])
 	rest := fs.Args()
-	if len(rest) < 2 || rest[0] != "__monitor" {
-		fmt.Fprintln(os.Stderr, "usage: berth-monitor --root ROOT __monitor ID [--attached] [--stdin] [--tty-size=ROWS,COLS]")
+	if len(rest) < 2 || (rest[0] != "__monitor" && rest[0] != "__probe") {
+		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
-	}
-	id := rest[1]
-	mf := flag.NewFlagSet("__monitor", flag.ExitOnError)
-	attached := mf.Bool("attached", false, "")
-	stdin := mf.Bool("stdin", false, "")
-	size := mf.String("tty-size", "", "")
-	mf.Parse(rest[2:])
-	mio := container.MonitorIO{Status: os.NewFile(3, "status")}
-	if *attached {
-		mio.Stdout, mio.Stderr = os.NewFile(4, "stdout"), os.NewFile(5, "stderr")
-	}
-	if *stdin {
-		mio.Stdin = os.NewFile(6, "stdin")
-	}
-	var rows, cols uint16
-	if _, err := fmt.Sscanf(*size, "%d,%d", &rows, &cols); err == nil {
-		mio.Size = &unix.Winsize{Row: rows, Col: cols}
 	}
 	// as under berth: SIGINT and SIGTERM end the context, not the process
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := container.Monitor(ctx, *root, id, mio); err != nil {
+	if rest[0] == "__probe" {
+		next, err := container.Probe(ctx, *root, rest[1])
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "berth-monitor: %v\n", err)
+			os.Exit(1)
+		}
+		fmt.Println(next)
+		return
+	}
+	var f container.MonitorFlags
+	mf := flag.NewFlagSet("__monitor", flag.ExitOnError)
+	mf.BoolVar(&f.Attached, "attached", false, "")
+	mf.BoolVar(&f.Stdin, "stdin", false, "")
+	mf.StringVar(&f.TTYSize, "tty-size", "", "")
+	mf.IntVar(&f.Handoff, "handoff", -1, "")
+	mf.Parse(rest[2:])
+	if err := container.RunMonitor(ctx, *root, rest[1], f); err != nil {
 		fmt.Fprintf(os.Stderr, "berth-monitor: %v\n", err)
 		os.Exit(1)
 	}

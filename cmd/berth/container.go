@@ -13,7 +13,6 @@ import (
 
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/format"
@@ -1001,29 +1000,32 @@ func newContainerAttachCmd(g *globals) *cobra.Command {
 
 // newMonitorCmd is the hidden command each container's monitor runs as.
 func newMonitorCmd(g *globals) *cobra.Command {
-	var attached, stdin bool
-	var size string
+	var f container.MonitorFlags
 	cmd := &cobra.Command{
 		Use: "__monitor ID", Hidden: true, Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mio := container.MonitorIO{Status: os.NewFile(3, "status")}
-			if attached {
-				mio.Stdout, mio.Stderr = os.NewFile(4, "stdout"), os.NewFile(5, "stderr")
-			}
-			if stdin {
-				mio.Stdin = os.NewFile(6, "stdin")
-			}
-			var rows, cols uint16
-			if _, err := fmt.Sscanf(size, "%d,%d", &rows, &cols); err == nil {
-				mio.Size = &unix.Winsize{Row: rows, Col: cols}
-			}
-			return container.Monitor(cmd.Context(), g.root, args[0], mio)
+			return container.RunMonitor(cmd.Context(), g.root, args[0], f)
 		},
 	}
-	cmd.Flags().BoolVar(&attached, "attached", false, "")
-	cmd.Flags().BoolVar(&stdin, "stdin", false, "")
-	cmd.Flags().StringVar(&size, "tty-size", "", "")
+	cmd.Flags().BoolVar(&f.Attached, "attached", false, "")
+	cmd.Flags().BoolVar(&f.Stdin, "stdin", false, "")
+	cmd.Flags().StringVar(&f.TTYSize, "tty-size", "", "")
+	cmd.Flags().IntVar(&f.Handoff, "handoff", -1, "")
 	return cmd
+}
+
+// newProbeCmd is the hidden command a monitor runs for each health probe.
+func newProbeCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use: "__probe ID", Hidden: true, Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			next, err := container.Probe(cmd.Context(), g.root, args[0])
+			if err == nil {
+				fmt.Fprintln(cmd.OutOrStdout(), next)
+			}
+			return err
+		},
+	}
 }
 
 func newContainerCmd(g *globals) *cobra.Command {
