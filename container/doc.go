@@ -20,5 +20,7 @@
 // waits for the exit, records it, and removes the runtime's container so that
 // no mount or cgroup outlives it. The command that started it reads one line
 // from a pipe the monitor inherits: "ok" once the process runs, or the error
-// that kept it from running.
+// that kept it from running. While the container runs, the monitor waits as
+// berth-shim (package shim), a small program it execs with a handoff
+// (handoff.go) and that execs it back at the exit (Resume, exit.go).
 package container

@@ -1,0 +1,59 @@
+package container
+
+import (
+	"context"
+	"time"
+
+	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/shim"
+)
+
+// recordExit records the end of a run: its exit code, when, whether the
+// OOM killer struck; it takes the container's endpoints off its state and
+// returns them, to leave.
+func recordExit(ctx context.Context, s *Store, id string, code int, at time.Time) map[string]Endpoint {
+	oom := oomKilled(id)
+	var eps map[string]Endpoint
+	s.Update(ctx, id, func(st *State) error {
+		st.To(Exited)
+		st.ExitCode, st.Pid, st.OOMKilled = code, 0, oom
+		st.FinishedAt = at
+		eps, st.Networks, st.Ports = st.Networks, nil, nil
+		return nil
+	})
+	return eps
+}
+
+// leaveAfterExit takes the endpoints of an exited container off its state
+// and leaves them, if nobody has yet: its monitor, after the exit, or a
+// down that is about to remove the networks and so must not wait for the
+// monitor (see Manager.Halt). Taking them under the container's lock makes
+// one of the two do it.
+func leaveAfterExit(ctx context.Context, root string, s *Store, id string) {
+	var eps map[string]Endpoint
+	s.Update(ctx, id, func(st *State) error {
+		if !st.Running() {
+			eps, st.Networks = st.Networks, nil
+		}
+		return nil
+	})
+	leaveNetworks(ctx, root, id, eps)
+}
+
+// afterWait finishes a run that the waiting process saw end: the exit
+// recorded (unless it did so itself), the networks left (the ports with
+// them), the runtime's container deleted. It returns the exit code.
+func afterWait(ctx context.Context, root string, rt *runtime.Runtime, s *Store, id string, h *shim.Handoff) int {
+	if !h.Recorded {
+		recordExit(ctx, s, id, h.ExitCode, h.Exited)
+	}
+	leaveAfterExit(ctx, root, s, id)
+	if c, err := rt.Load(id, s.Dir(id)); err == nil {
+		c.Delete()
+	}
+	return h.ExitCode
+}
+
+// oomKilled reads whether the kernel's OOM killer struck in the container's
+// cgroup.
+func oomKilled(id string) bool { return shim.OOMKilled("/sys/fs/cgroup", id) }
