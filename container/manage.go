@@ -483,8 +483,10 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 			return 0, err
 		}
 	}
-	if e.State.Halted {
-		m.cleanRuntime(e.Record.ID) // halted, and not removed after all
+	// what the last run left, if its monitor could not clean up (a down
+	// halted it and did not remove it, or the monitor could not exec)
+	if _, err := os.Stat(filepath.Join(RunDir(m.root), e.Record.ID)); err == nil {
+		m.cleanRuntime(e.Record.ID)
 	}
 	// a start undoes a stop: the restart policy applies again
 	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error { st.StopRequested, st.Halted = false, false; return nil }); err != nil {

@@ -191,6 +191,50 @@ func TestContainerRestartOnFailure(t *testing.T) {
 	noLeftovers(t, root)
 }
 
+// TestShimWithoutMonitor: a waiting monitor that cannot exec the monitor
+// again at the exit (its program gone meanwhile) has recorded the exit
+// itself; the next start cleans up what that run left, and runs it again.
+func TestShimWithoutMonitor(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"berth", "berth-monitor", "berth-init", "berth-shim"} {
+		data, err := os.ReadFile(filepath.Join(filepath.Dir(berthBin), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, name), data, 0o755)
+	}
+	root, _ := busyboxRoot(t)
+	run := func(args ...string) result {
+		t.Helper()
+		return berthVia(t, filepath.Join(dir, "berth"), t.TempDir(), nil, "", append([]string{"--root", root}, args...)...)
+	}
+	id := strings.TrimSpace(run("container", "run", "-d", "bb:1", "sh", "-c", "echo up; exec sleep 300").stdout)
+	for i := 0; run("container", "logs", id).stdout != "up\n"; i++ {
+		if i == 100 {
+			t.Fatal("never up")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // waiting as berth-shim by now
+	monitor, _ := os.ReadFile(filepath.Join(dir, "berth-monitor"))
+	os.Remove(filepath.Join(dir, "berth-monitor"))
+	if r := run("container", "stop", "-t", "0", id); r.code != 0 {
+		t.Fatalf("stop: %s", r.stderr)
+	}
+	if got := run("container", "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", id).stdout; got != "exited 137\n" {
+		t.Errorf("after the stop: %q", got)
+	}
+	os.WriteFile(filepath.Join(dir, "berth-monitor"), monitor, 0o755)
+	if r := run("container", "start", id); r.code != 0 {
+		t.Fatalf("start after a monitor that could not come back: %s", r.stderr)
+	}
+	if got := run("container", "inspect", "-f", "{{.State.Status}}", id).stdout; got != "running\n" {
+		t.Errorf("after the start: %q", got)
+	}
+	run("container", "rm", "-f", id)
+	noLeftovers(t, root)
+}
+
 // TestStartAfterStop: a stop keeps the restart policy from restarting the
 // container until it is started again, as Docker's manual stop does; then
 // the policy applies again.
