@@ -382,6 +382,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 		// here only when the exec failed: wait here after all
 	}
 	w.StateDir = "" // recorded here, with the rest
+	w.Keep()
 	code, release := shim.Wait(ctx, w)
 	for _, fd := range []int{w.Hub, w.Status} {
 		if fd != shim.None {

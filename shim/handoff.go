@@ -162,11 +162,17 @@ func Read(fd int) (*Handoff, error) {
 	if err := json.Unmarshal(data, &h); err != nil {
 		return nil, fmt.Errorf("reading the handoff: %w", err)
 	}
-	// the descriptors are this process's now: none leaks into its children
+	h.Keep()
+	return &h, nil
+}
+
+// Keep marks the descriptors h names close-on-exec: they are this
+// process's, and none leaks into a child it starts (a probe, a
+// container's init), where it would hold a pipe open.
+func (h *Handoff) Keep() {
 	for _, k := range h.Fds() {
 		if k >= 0 {
 			unix.FcntlInt(uintptr(k), unix.F_SETFD, unix.FD_CLOEXEC)
 		}
 	}
-	return &h, nil
 }
