@@ -712,22 +712,42 @@ func (m *Manager) waitMonitor(ctx context.Context, pid int, timeout time.Duratio
 	}
 }
 
-// Wait blocks until the container is stopped and returns its exit code.
+// Wait blocks until the container is stopped and returns its exit code,
+// also when it is removed as it stops (--rm), as long as its exit was seen
+// recorded first.
 func (m *Manager) Wait(ctx context.Context, ref string) (int, error) {
 	e, err := m.Get(ctx, ref)
 	if err != nil {
 		return 0, err
 	}
+	id, code := e.Record.ID, e.State.ExitCode
 	if e.State.Running() || e.State.Status == Restarting {
-		if err := m.waitGone(ctx, e.Record.ID, e.State, -1); err != nil {
-			return 0, err
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		gone := make(chan error, 1)
+		go func() {
+			// a monitor that dies records nothing: waitGone then does
+			gone <- m.waitGone(wctx, id, e.State, -1)
+			cancel()
+		}()
+		err := m.Store.Watch(wctx, id, func(s State) (bool, error) {
+			code = s.ExitCode
+			return !s.Running() && s.Status != Restarting, nil
+		})
+		switch {
+		case err == nil, errors.Is(err, ErrNotFound):
+		case ctx.Err() != nil:
+			return 0, ctx.Err()
+		default:
+			if gerr := <-gone; gerr != nil {
+				return 0, gerr
+			}
 		}
 	}
-	e, err = m.Store.Get(e.Record.ID)
-	if errors.Is(err, ErrNotFound) {
-		return 0, nil // removed with --rm
+	if e, err := m.Store.Get(id); err == nil {
+		code = e.State.ExitCode
 	}
-	return e.State.ExitCode, err
+	return code, nil
 }
 
 // Get finds a container and makes its state true (see Refresh).

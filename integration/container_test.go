@@ -235,6 +235,23 @@ func TestShimWithoutMonitor(t *testing.T) {
 	noLeftovers(t, root)
 }
 
+// TestWaitRemoved: wait prints the exit code of a container that --rm
+// removes as it ends, as docker wait does.
+func TestWaitRemoved(t *testing.T) {
+	root, run := busyboxRoot(t)
+	id := strings.TrimSpace(run("container", "run", "--rm", "-d", "bb:1", "sh", "-c", "sleep 0.3; exit 5").stdout)
+	if r := run("container", "wait", id); r.code != 0 || r.stdout != "5\n" {
+		t.Errorf("wait: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	for i := 0; run("container", "ps", "-aq").stdout != ""; i++ {
+		if i == 100 {
+			t.Fatal("--rm left the container")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	noLeftovers(t, root)
+}
+
 // TestStartAfterStop: a stop keeps the restart policy from restarting the
 // container until it is started again, as Docker's manual stop does; then
 // the policy applies again.
