@@ -239,7 +239,8 @@ func TestShimWithoutMonitor(t *testing.T) {
 // removes as it ends, as docker wait does.
 func TestWaitRemoved(t *testing.T) {
 	root, run := busyboxRoot(t)
-	id := strings.TrimSpace(run("container", "run", "--rm", "-d", "bb:1", "sh", "-c", "sleep 0.3; exit 5").stdout)
+	// long enough for wait to start before the exit on a busy machine
+	id := strings.TrimSpace(run("container", "run", "--rm", "-d", "bb:1", "sh", "-c", "sleep 1; exit 5").stdout)
 	if r := run("container", "wait", id); r.code != 0 || r.stdout != "5\n" {
 		t.Errorf("wait: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
