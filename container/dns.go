@@ -108,15 +108,3 @@ func (d *resolverSockets) handoff(root string) *shim.DNS {
 	}
 	return h
 }
-
-// socketFd is a copy of the descriptor of c (a socket or a file), for a
-// handoff, None if it has none.
-func socketFd(c any) int {
-	fd := shim.None
-	if sc, ok := c.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			rc.Control(func(f uintptr) { fd = dup(int(f)) })
-		}
-	}
-	return fd
-}

@@ -17,24 +17,6 @@ import (
 // it hands the waiting over to berth-shim.
 const handOffAfter = 50 * time.Millisecond
 
-// exitsWithin reports whether process pid (a child) exits within d. It
-// does not reap it.
-func exitsWithin(pid int, d time.Duration) bool {
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return false
-	}
-	defer unix.Close(fd)
-	deadline := time.Now().Add(d)
-	for {
-		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(time.Until(deadline).Milliseconds())+1)
-		if err == unix.EINTR && time.Now().Before(deadline) {
-			continue
-		}
-		return err == nil && n > 0
-	}
-}
-
 // dup is a copy of descriptor fd that stays open across exec, for a
 // handoff; the original stays its owner's.
 func dup(fd int) int {
@@ -54,6 +36,18 @@ func fdOf(f any) int {
 		return shim.None
 	}
 	return socketFd(file)
+}
+
+// socketFd is a copy of the descriptor of c (a socket or a file), for a
+// handoff, None if it has none.
+func socketFd(c any) int {
+	fd := shim.None
+	if sc, ok := c.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			rc.Control(func(f uintptr) { fd = dup(int(f)) })
+		}
+	}
+	return fd
 }
 
 // shimBinary finds berth-shim beside the monitor's program, "" if it is

@@ -479,7 +479,7 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 	if e.State.Status != Restarting && monitorOf(e.State, e.Record.ID) {
 		// the last run's monitor is still cleaning up after its exit: a
 		// new one would find that run's runtime container still there
-		if err := m.waitMonitor(ctx, e.State.MonitorPid, -1); err != nil {
+		if err := waitProcess(ctx, e.State.MonitorPid, -1); err != nil {
 			return 0, err
 		}
 	}
@@ -587,7 +587,8 @@ func parseError(line string) (int, string, bool) {
 // container's own when negative), SIGKILL; it returns once it has exited
 // and its monitor has cleaned up after it.
 func (m *Manager) Stop(ctx context.Context, ref string, timeout time.Duration, sig string) error {
-	return m.stop(ctx, ref, timeout, sig, false)
+	_, err := m.stop(ctx, ref, timeout, sig, false)
+	return err
 }
 
 // Halt is Stop returning as soon as the container's exit is recorded and
@@ -596,55 +597,53 @@ func (m *Manager) Stop(ctx context.Context, ref string, timeout time.Duration, s
 // to run any more, such as removing the networks it was on, can overlap
 // that. Remove waits for the monitor.
 func (m *Manager) Halt(ctx context.Context, ref string, timeout time.Duration, sig string) error {
-	e, err := m.Get(ctx, ref)
+	id, err := m.stop(ctx, ref, timeout, sig, true)
 	if err != nil {
-		return err
-	}
-	if err := m.stop(ctx, e.Record.ID, timeout, sig, true); err != nil {
 		return err
 	}
 	// off its networks now, if its monitor has not got there yet: the
 	// networks are what comes next
-	leaveAfterExit(ctx, m.root, m.Store, e.Record.ID)
+	leaveAfterExit(ctx, m.root, m.Store, id)
 	return nil
 }
 
-// stop is Stop and, with halt, Halt.
-func (m *Manager) stop(ctx context.Context, ref string, timeout time.Duration, sig string, halt bool) error {
+// stop is Stop and, with halt, Halt; it returns the container's ID.
+func (m *Manager) stop(ctx context.Context, ref string, timeout time.Duration, sig string, halt bool) (string, error) {
 	e, err := m.Get(ctx, ref)
 	if err != nil {
-		return err
+		return "", err
 	}
+	id := e.Record.ID
 	wait := m.waitGone
 	if halt {
 		wait = m.waitExited
 	}
-	st, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error { st.StopRequested, st.Halted = true, halt; return nil })
+	st, err := m.Store.Update(ctx, id, func(st *State) error { st.StopRequested, st.Halted = true, halt; return nil })
 	if err != nil {
-		return err
+		return id, err
 	}
-	if st.Status == Restarting && monitorOf(st, e.Record.ID) {
+	if st.Status == Restarting && monitorOf(st, id) {
 		unix.Kill(st.MonitorPid, unix.SIGUSR1)
 	}
 	if !st.Running() {
-		return wait(ctx, e.Record.ID, st, -1)
+		return id, wait(ctx, id, st, -1)
 	}
 	signal, err := ParseSignal(cmp.Or(sig, cmp.Or(e.Record.Config.StopSignal, "SIGTERM")))
 	if err != nil {
-		return err
+		return id, err
 	}
 	if timeout < 0 {
 		timeout = time.Duration(e.Record.Host.StopTimeout) * time.Second
 	}
 	if st.Status == Paused {
-		m.thaw(e.Record.ID)
+		m.thaw(id)
 	}
 	unix.Kill(st.Pid, signal)
-	if err := wait(ctx, e.Record.ID, st, timeout); err == nil {
-		return nil
+	if err := wait(ctx, id, st, timeout); err == nil {
+		return id, nil
 	}
 	unix.Kill(st.Pid, unix.SIGKILL)
-	return wait(ctx, e.Record.ID, st, -1)
+	return id, wait(ctx, id, st, -1)
 }
 
 // Kill sends a signal to the container's process.
@@ -679,9 +678,10 @@ func (m *Manager) thaw(id string) {
 	os.WriteFile("/sys/fs/cgroup/berth/"+id+"/cgroup.freeze", []byte("0"), 0o644)
 }
 
-// waitMonitor waits for the monitor process to exit, through a pidfd: an
-// event, not a polling loop. timeout < 0 waits as long as ctx allows.
-func (m *Manager) waitMonitor(ctx context.Context, pid int, timeout time.Duration) error {
+// waitProcess waits for process pid (a monitor, a container's init) to
+// exit, through a pidfd: an event, not a polling loop. It does not reap
+// it. timeout < 0 waits as long as ctx allows.
+func waitProcess(ctx context.Context, pid int, timeout time.Duration) error {
 	if pid <= 0 {
 		return nil
 	}
@@ -722,26 +722,8 @@ func (m *Manager) Wait(ctx context.Context, ref string) (int, error) {
 	}
 	id, code := e.Record.ID, e.State.ExitCode
 	if e.State.Running() || e.State.Status == Restarting {
-		wctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		gone := make(chan error, 1)
-		go func() {
-			// a monitor that dies records nothing: waitGone then does
-			gone <- m.waitGone(wctx, id, e.State, -1)
-			cancel()
-		}()
-		err := m.Store.Watch(wctx, id, func(s State) (bool, error) {
-			code = s.ExitCode
-			return !s.Running() && s.Status != Restarting, nil
-		})
-		switch {
-		case err == nil, errors.Is(err, ErrNotFound):
-		case ctx.Err() != nil:
-			return 0, ctx.Err()
-		default:
-			if gerr := <-gone; gerr != nil {
-				return 0, gerr
-			}
+		if code, err = m.watchExit(ctx, id, e.State, -1); err != nil {
+			return 0, err
 		}
 	}
 	if e, err := m.Store.Get(id); err == nil {
@@ -878,7 +860,7 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool, removeVolu
 	// an exited container's monitor may still be cleaning up after it
 	// (after Halt, or an exit of its own): its root is still mounted
 	if monitorOf(e.State, e.Record.ID) {
-		if err := m.waitMonitor(ctx, e.State.MonitorPid, -1); err != nil {
+		if err := waitProcess(ctx, e.State.MonitorPid, -1); err != nil {
 			return err
 		}
 	}

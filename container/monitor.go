@@ -321,7 +321,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 			return err
 		}
 		st.Pid, st.MonitorPid, st.StartedAt, st.Error = pid, os.Getpid(), started, ""
-		st.MonitorStart, _ = startTime(os.Getpid())
+		st.MonitorStart, _ = runtime.StartTime(os.Getpid())
 		st.Networks, st.Ports = eps, bindings
 		return nil
 	}); err != nil {
@@ -375,7 +375,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 	// a command done within moments (run --rm, a one-shot job) is
 	// waited for here: the exec there and back would cost it more than
 	// it saves; its output waits in the pipes meanwhile
-	if shimBin := shimBinary(self); shimBin != "" && !exitsWithin(pid, handOffAfter) {
+	if shimBin := shimBinary(self); shimBin != "" && waitProcess(ctx, pid, handOffAfter) != nil {
 		w.Resume = []string{self, "--root", root, "__monitor", rec.ID}
 		w.Monitor, _ = json.Marshal(carry)
 		shim.Exec([]string{shimBin, "--root", root, "__monitor", rec.ID}, w, w.Fds())

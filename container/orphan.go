@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -55,7 +53,7 @@ func (m *Manager) Refresh(ctx context.Context, e Entry) Entry {
 					m.thaw(e.Record.ID)
 				}
 				killed = c.Signal(unix.SIGKILL) == nil
-				m.waitMonitor(ctx, st.Pid, 5*time.Second)
+				waitProcess(ctx, st.Pid, 5*time.Second)
 			}
 		}
 		if alive(st.Pid) {
@@ -110,38 +108,28 @@ func monitorOf(st State, id string) bool {
 		return false
 	}
 	if st.MonitorStart != 0 {
-		start, err := startTime(pid)
+		start, err := runtime.StartTime(pid)
 		return err == nil && start == st.MonitorStart
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	return err == nil && bytes.Contains(cmdline, []byte("__monitor\x00"+id))
 }
 
-// startTime is when process pid started, in clock ticks after boot: field
-// 22 of /proc/PID/stat, counted after the command name, which may hold
-// spaces and parentheses.
-func startTime(pid int) (uint64, error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	end := bytes.LastIndexByte(stat, ')')
-	if end < 0 {
-		return 0, fmt.Errorf("reading /proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(string(stat[end+1:]))
-	if len(f) < 20 {
-		return 0, fmt.Errorf("reading /proc/%d/stat: %d fields", pid, len(f))
-	}
-	return strconv.ParseUint(f[19], 10, 64) // field 22 is the 20th after the name
-}
-
 // waitExited waits, up to timeout, until the container's exit is recorded:
 // by its monitor, which writes it at once, or, should the monitor end
 // first (it died), as waitGone does.
 func (m *Manager) waitExited(ctx context.Context, id string, st State, timeout time.Duration) error {
+	_, err := m.watchExit(ctx, id, st, timeout)
+	return err
+}
+
+// watchExit is waitExited, returning the exit code it saw recorded: the
+// state's own, at the exit, even if the container is removed right after
+// (--rm); st's when it saw none.
+func (m *Manager) watchExit(ctx context.Context, id string, st State, timeout time.Duration) (int, error) {
+	code := st.ExitCode
 	if !monitorOf(st, id) {
-		return m.waitGone(ctx, id, st, timeout)
+		return code, m.waitGone(ctx, id, st, timeout)
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -151,25 +139,28 @@ func (m *Manager) waitExited(ctx context.Context, id string, st State, timeout t
 	}
 	monitorGone := make(chan struct{})
 	go func() {
-		if m.waitMonitor(wctx, st.MonitorPid, -1) == nil {
+		if waitProcess(wctx, st.MonitorPid, -1) == nil {
 			close(monitorGone)
 			cancel()
 		}
 	}()
 	// not Restarting either: a monitor between two runs has more to do
-	err := m.Store.Watch(wctx, id, func(s State) (bool, error) { return !s.Running() && s.Status != Restarting, nil })
+	err := m.Store.Watch(wctx, id, func(s State) (bool, error) {
+		code = s.ExitCode
+		return !s.Running() && s.Status != Restarting, nil
+	})
 	select {
 	case <-monitorGone:
-		return m.waitGone(ctx, id, st, -1) // records the exit if the monitor did not
+		return code, m.waitGone(ctx, id, st, -1) // records the exit if the monitor did not
 	default:
 	}
 	if errors.Is(err, ErrNotFound) {
-		return nil // removed as it ended (--rm)
+		return code, nil // removed as it ended (--rm)
 	}
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		return context.DeadlineExceeded // the grace period, not the caller, ran out
+		return code, context.DeadlineExceeded // the grace period, not the caller, ran out
 	}
-	return err
+	return code, err
 }
 
 // waitGone waits for the container to stop: on its monitor when that is
@@ -177,9 +168,9 @@ func (m *Manager) waitExited(ctx context.Context, id string, st State, timeout t
 // have. timeout < 0 waits as long as ctx allows.
 func (m *Manager) waitGone(ctx context.Context, id string, st State, timeout time.Duration) error {
 	if monitorOf(st, id) {
-		return m.waitMonitor(ctx, st.MonitorPid, timeout)
+		return waitProcess(ctx, st.MonitorPid, timeout)
 	}
-	if err := m.waitMonitor(ctx, st.Pid, timeout); err != nil {
+	if err := waitProcess(ctx, st.Pid, timeout); err != nil {
 		return err
 	}
 	e, err := m.Store.Get(id)

@@ -17,6 +17,25 @@ import (
 	"github.com/berth-dev/berth/volumes"
 )
 
+// labelDep is one dependency of a container's service, as its
+// com.docker.compose.depends_on label gives it: service:condition:restart.
+type labelDep struct {
+	service string
+	restart bool
+}
+
+// labelDeps reads m's depends_on label.
+func labelDeps(m Member) []labelDep {
+	var out []labelDep
+	for _, d := range strings.Split(m.Record.Config.Labels[LabelDependsOn], ",") {
+		f := strings.Split(d, ":")
+		if f[0] != "" {
+			out = append(out, labelDep{service: f[0], restart: len(f) == 3 && f[2] == "true"})
+		}
+	}
+	return out
+}
+
 // layers groups containers by dependency, from their
 // com.docker.compose.depends_on labels, so that stop, start and down need
 // no compose file: each layer depends only on earlier ones. Containers
@@ -26,10 +45,8 @@ func layers(ms []Member) [][]Member {
 	services := map[string]bool{}
 	for _, m := range ms {
 		services[m.Service] = true
-		for _, d := range strings.Split(m.Record.Config.Labels[LabelDependsOn], ",") {
-			if name, _, _ := strings.Cut(d, ":"); name != "" {
-				deps[m.Service] = append(deps[m.Service], name)
-			}
+		for _, d := range labelDeps(m) {
+			deps[m.Service] = append(deps[m.Service], d.service)
 		}
 	}
 	placed := map[string]bool{}
@@ -348,8 +365,8 @@ func withRestartDependents(ms []Member, services []string) []string {
 			if set[m.Service] {
 				continue
 			}
-			for _, d := range strings.Split(m.Record.Config.Labels[LabelDependsOn], ",") {
-				if f := strings.Split(d, ":"); len(f) == 3 && f[2] == "true" && set[f[0]] {
+			for _, d := range labelDeps(m) {
+				if d.restart && set[d.service] {
 					set[m.Service], grew = true, true
 					break
 				}

@@ -94,18 +94,3 @@ func stages() map[int]bool {
 	}
 	return found
 }
-
-// parseStat reads a /proc/PID/stat line's command name, state and parent
-// PID: "PID (COMM) STATE PPID ...", where COMM may hold spaces and
-// parentheses of its own.
-func parseStat(stat []byte) (comm []byte, state, ppid string, ok bool) {
-	open, end := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
-	if open < 0 || end < open {
-		return nil, "", "", false
-	}
-	f := bytes.Fields(stat[end+1:])
-	if len(f) < 2 {
-		return nil, "", "", false
-	}
-	return stat[open+1 : end], string(f[0]), string(f[1]), true
-}

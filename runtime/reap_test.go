@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -123,5 +124,29 @@ func TestParseStat(t *testing.T) {
 	}
 	if _, _, _, ok := parseStat([]byte("garbage")); ok {
 		t.Error("garbage parsed")
+	}
+}
+
+// TestStartTime: a process's start time holds while it lives, and a
+// process started later has a later or equal one.
+func TestStartTime(t *testing.T) {
+	self, err := StartTime(os.Getpid())
+	if err != nil || self == 0 {
+		t.Fatalf("own start time: %d, %v", self, err)
+	}
+	if again, _ := StartTime(os.Getpid()); again != self {
+		t.Errorf("changed from %d to %d", self, again)
+	}
+	child := exec.Command("sleep", "10")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Wait()
+	defer child.Process.Kill()
+	if later, err := StartTime(child.Process.Pid); err != nil || later < self {
+		t.Errorf("a child's start time %d (%v), before ours %d", later, err, self)
+	}
+	if _, err := StartTime(-1); err == nil {
+		t.Error("a start time for no process")
 	}
 }
