@@ -59,7 +59,7 @@ func (m *Manager) Copy(ctx context.Context, src, dst string, o CopyOptions) erro
 			if o.Archive {
 				owner = nil
 			}
-			return copyTree(ctx, from, spath, dpath, owner, o)
+			return copyTree(ctx, from, spath, dpath, dpath, owner, o)
 		})
 	default:
 		from := spath
@@ -82,18 +82,19 @@ func (m *Manager) Copy(ctx context.Context, src, dst string, o CopyOptions) erro
 			if o.Archive {
 				owner = nil
 			}
-			return copyTree(ctx, from, spath, to, owner, o)
+			return copyTree(ctx, from, spath, to, dpath, owner, o)
 		})
 	}
 }
 
 // copyTree copies from (a real path, or "-") to to (a real path, or "-")
-// with docker cp's rules; name is the source as the user wrote it.
-func copyTree(ctx context.Context, from, name, to string, owner *[2]int, o CopyOptions) error {
+// with docker cp's rules; name and toName are the source and destination
+// as the user wrote them.
+func copyTree(ctx context.Context, from, name, to, toName string, owner *[2]int, o CopyOptions) error {
 	if from == "-" {
 		fi, err := os.Stat(to)
 		if err != nil || !fi.IsDir() {
-			return errclass.New(ErrInvalid, "destination %q must be a directory to extract a tar stream into", to)
+			return errclass.New(ErrInvalid, "destination %q must be an existing directory to extract a tar stream into", toName)
 		}
 		return fromTarfs(tarfs.Extract(ctx, o.Stdin, to, tarfs.Options{Owner: owner}))
 	}
@@ -118,20 +119,20 @@ func copyTree(ctx context.Context, from, name, to string, owner *[2]int, o CopyO
 				return errclass.Wrap(ErrInvalid, err, err.Error())
 			}
 		} else if !dfi.IsDir() {
-			return errclass.New(ErrInvalid, "cannot copy a directory to a file: %s", to)
+			return errclass.New(ErrInvalid, "cannot copy a directory to a file: %s", toName)
 		}
 		dir, entry = to, ""
 	case exists && dfi.IsDir():
 		dir = to
 	case exists && fi.IsDir():
-		return errclass.New(ErrInvalid, "cannot copy a directory to a file: %s", to)
+		return errclass.New(ErrInvalid, "cannot copy a directory to a file: %s", toName)
 	default:
 		if strings.HasSuffix(to, "/") {
-			return errclass.New(ErrNotFound, "destination directory %s does not exist", to)
+			return errclass.New(ErrNotFound, "destination directory %s does not exist", toName)
 		}
 		dir = filepath.Dir(to)
 		if pfi, err := os.Stat(dir); err != nil || !pfi.IsDir() {
-			return errclass.New(ErrNotFound, "destination directory %s does not exist", dir)
+			return errclass.New(ErrNotFound, "destination directory %s does not exist", filepath.Dir(toName))
 		}
 		opts.Rename = [2]string{base, filepath.Base(to)}
 	}

@@ -253,3 +253,46 @@ func (m *Manager) WaitHealthy(ctx context.Context, ref string) error {
 		return false, nil
 	})
 }
+
+// WaitRunning waits for the container to have run for settle since its
+// start, and fails when it exits before that (with a non-zero code; a
+// zero exit counts as done, for one-shot services). The window exists
+// because a process that cannot start (a missing file, a bad flag)
+// usually exits within moments of its start: docker compose's --wait
+// looks at the container first after half a second, so it reports those
+// too. The exit is awaited on the state file; only the window's end is a
+// timer.
+func (m *Manager) WaitRunning(ctx context.Context, ref string, settle time.Duration) error {
+	e, err := m.Get(ctx, ref)
+	if err != nil {
+		return err
+	}
+	var ready bool
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	err = m.Store.Watch(wctx, e.Record.ID, func(st State) (bool, error) {
+		switch {
+		case st.Status == Exited || st.Status == Dead:
+			if st.ExitCode == 0 {
+				return true, nil
+			}
+			return false, errclass.New(ErrUnhealthy, "container %s exited (%d)", e.Record.Name, st.ExitCode)
+		case st.Status == Running:
+			if time.Since(st.StartedAt) >= settle {
+				return true, nil
+			}
+			// the first sight of it running starts the window's timer;
+			// a later state change (an exit) still ends the watch
+			if !ready {
+				ready = true
+				time.AfterFunc(settle-time.Since(st.StartedAt), cancel)
+			}
+		}
+		return false, nil
+	})
+	if errors.Is(err, context.Canceled) && ready && ctx.Err() == nil {
+		// the window ended with the container still running
+		return nil
+	}
+	return err
+}

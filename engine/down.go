@@ -407,10 +407,15 @@ func (e *Engine) Each(ctx context.Context, name string, services []string, keep 
 	return errors.Join(errs...)
 }
 
+// waitSettle is how long up --wait sees a container without a
+// healthcheck run before it counts it as up (container.WaitRunning).
+const waitSettle = 500 * time.Millisecond
+
 // Wait waits until every service container of the project is running and,
 // if it has a healthcheck, healthy (up --wait); a one-shot container that
 // exited 0 counts as done. A container that fails, or turns unhealthy,
-// ends the wait with its error.
+// ends the wait with its error. Each container is reported Waiting, then
+// Healthy (or Exited), as docker compose does.
 func (e *Engine) Wait(ctx context.Context, name string, services []string) error {
 	ms, err := e.Members(ctx, name, services...)
 	if err != nil {
@@ -420,20 +425,22 @@ func (e *Engine) Wait(ctx context.Context, name string, services []string) error
 		if m.Oneoff {
 			return nil
 		}
+		e.event("Container", m.Record.Name, "Waiting")
+		var err error
 		if m.Record.Health != nil {
-			if err := e.Containers.WaitHealthy(ctx, m.Record.ID); err != nil {
-				return err
-			}
-			e.event("Container", m.Record.Name, "Healthy")
-			return nil
+			err = e.Containers.WaitHealthy(ctx, m.Record.ID)
+		} else {
+			err = e.Containers.WaitRunning(ctx, m.Record.ID, waitSettle)
 		}
-		cur, err := e.Containers.Get(ctx, m.Record.ID)
 		if err != nil {
+			e.event("Container", m.Record.Name, "Error")
 			return err
 		}
-		if !cur.State.Running() && cur.State.ExitCode != 0 {
-			return errclass.New(ErrFailed, "container %s exited (%d)", m.Record.Name, cur.State.ExitCode)
+		done := "Healthy"
+		if cur, err := e.Containers.Get(ctx, m.Record.ID); err == nil && !cur.State.Running() {
+			done = "Exited"
 		}
+		e.event("Container", m.Record.Name, done)
 		return nil
 	})
 }

@@ -1,8 +1,10 @@
 package integration
 
 import (
+	"archive/tar"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -255,6 +257,12 @@ services:
 	if nets := compose("network", "ls", "--format", "{{.Name}}").stdout; strings.Contains(nets, "arm_default") {
 		t.Errorf("a refused platform left a network: %q", nets)
 	}
+	// up --wait reports a service that fails right after its start
+	os.WriteFile(filepath.Join(dir, "crash.yaml"), []byte("name: crash\nservices:\n  x:\n    image: bb:1\n    command: [\"sh\", \"-c\", \"sleep 0.2; exit 4\"]\n"), 0o644)
+	if r := compose("-f", "crash.yaml", "up", "-d", "--wait"); r.code == 0 || !strings.Contains(r.stderr, "container crash-x-1 exited (4)") || !strings.Contains(r.stderr, "crash-x-1  Waiting") {
+		t.Errorf("up --wait of a failing service: exit %d, %q", r.code, r.stderr)
+	}
+	compose("-f", "crash.yaml", "down")
 	if r := compose("up", "-d", "--exit-code-from", "nope"); r.code != 125 {
 		t.Errorf("--exit-code-from an unknown service: exit %d, %q", r.code, r.stderr)
 	}
@@ -551,7 +559,7 @@ func TestComposeTools(t *testing.T) {
 	requireRoot(t)
 	host := registrytest.Start(t, nil)
 	ref := host + "/tools/bb:1"
-	dir, _, compose := composeRoot(t, `name: tools
+	dir, root, compose := composeRoot(t, `name: tools
 services:
   app:
     image: `+ref+`
@@ -598,6 +606,17 @@ services:
 	}
 	if got := compose("exec", "-T", "app", "cat", "/tmp/in").stdout; got != "outside\n" {
 		t.Errorf("copied in: %q", got)
+	}
+	// "-": a tar stream on stdout, and one read from stdin
+	tarOut := compose("cp", "app:/tmp/made", "-")
+	if names := tarNames(t, tarOut.stdout); tarOut.code != 0 || !slices.Equal(names, []string{"made"}) {
+		t.Errorf("cp to -: exit %d, entries %q, %s", tarOut.code, names, tarOut.stderr)
+	}
+	if r := berth(t, dir, tarOut.stdout, "--root", root, "cp", "-", "app:/etc"); r.code != 0 {
+		t.Errorf("cp from -: %s", r.stderr)
+	}
+	if got := compose("exec", "-T", "app", "cat", "/etc/made").stdout; got != "inside\n" {
+		t.Errorf("extracted from -: %q", got)
 	}
 	plain := compose("exec", "-T", "app", "busybox", "grep", "CapEff", "/proc/self/status").stdout
 	priv := compose("exec", "-T", "--privileged", "app", "busybox", "grep", "CapEff", "/proc/self/status").stdout
@@ -878,5 +897,22 @@ services:
 	}
 	if ps := compose("ps", "--format", "{{.Service}} {{.Health}}", "db").stdout; ps != "db healthy\n" {
 		t.Errorf("ps: %q", ps)
+	}
+}
+
+// tarNames lists the entries of a tar stream.
+func tarNames(t *testing.T, stream string) []string {
+	t.Helper()
+	var names []string
+	tr := tar.NewReader(strings.NewReader(stream))
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			if err != io.EOF {
+				t.Errorf("reading the tar stream: %v", err)
+			}
+			return names
+		}
+		names = append(names, h.Name)
 	}
 }

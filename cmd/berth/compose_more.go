@@ -170,6 +170,7 @@ func newComposeCpCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "cp [OPTIONS] SERVICE:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- SERVICE:DEST_PATH",
 		Short: "Copy files/folders between a service container and the local filesystem", Args: exactArgs(2)}
 	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+		o.Stdin, o.Stdout = g.stdin, g.stdout
 		// SERVICE:PATH becomes the service's container's ID:PATH
 		for i, a := range args {
 			if svc, path, ok := strings.Cut(a, ":"); ok && !strings.HasPrefix(a, "/") && !strings.HasPrefix(a, ".") {

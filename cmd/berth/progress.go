@@ -69,8 +69,11 @@ func (l *live) update(kind, name, status string) {
 	fmt.Fprintf(&b, "\x1b[2K[+] Running %d/%d\n", done, len(l.order))
 	for _, id := range l.order {
 		mark := "✔"
-		if st := l.status[id]; strings.HasSuffix(st, "ing") {
+		switch st := l.status[id]; {
+		case strings.HasSuffix(st, "ing"):
 			mark = "⠿"
+		case st == "Error":
+			mark = "✘"
 		}
 		fmt.Fprintf(&b, "\x1b[2K %s %-*s  %s\n", mark, width, id, l.status[id])
 	}
