@@ -243,3 +243,29 @@ func networkMode(h HostConfig) string {
 	}
 	return "none"
 }
+
+// MountNames are what docker ps shows of a container's mounts: each
+// volume's name, or a bind's source.
+func MountNames(r Record) []string {
+	var names []string
+	for _, m := range mountPoints(r) {
+		if n := cmp.Or(m.Name, m.Source); n != "" {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// NetworkNames are the networks docker ps shows a container on: those it
+// joins, or host or none.
+func NetworkNames(r Record) []string {
+	switch {
+	case r.Host.HostNetwork:
+		return []string{"host"}
+	case len(r.Host.Networks) > 0:
+		return r.Host.Networks
+	case r.Host.NetworkContainer != "":
+		return nil
+	}
+	return []string{"none"}
+}

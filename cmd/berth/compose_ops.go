@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -213,7 +212,11 @@ func newRmCmd(g *globals) *cobra.Command {
 			fmt.Fprintln(g.stderr, "No stopped containers")
 			return nil
 		}
-		if !force && !confirm(g, "Going to remove "+strings.Join(names, ", ")) {
+		msg := "Going to remove " + strings.Join(names, ", ")
+		if force {
+			// said, not asked, as docker compose does
+			fmt.Fprintln(g.stdout, msg)
+		} else if !confirm(g, msg) {
 			return nil
 		}
 		return e.Each(ctx, name, args, func(m engine.Member) bool { return slices.Contains(names, m.Record.Name) }, "Removed",
@@ -228,9 +231,10 @@ func newRmCmd(g *globals) *cobra.Command {
 // composeRow is one row of compose ps, with docker compose's field names
 // for --format templates.
 type composeRow struct {
-	ID, Name, Image, Command, Project, Service, CreatedAt, RunningFor, State, Health, Status, Ports, Labels string
-	ExitCode                                                                                                int
-	Publishers                                                                                              []publisher
+	summary
+	Name, Project, Service, Health string
+	ExitCode, LocalVolumes         int
+	Publishers                     []publisher
 }
 
 type publisher struct {
@@ -241,27 +245,21 @@ type publisher struct {
 }
 
 func row(m engine.Member, project string, noTrunc bool) composeRow {
-	command := strings.Join(append([]string{m.Record.Path}, m.Record.Args...), " ")
-	id := m.Record.ID
-	if !noTrunc {
-		id = shortID(id)
-		if len(command) > 20 {
-			command = command[:19] + "…"
+	r := composeRow{summary: summarize(m.Entry, noTrunc), Name: m.Record.Name, Project: project, Service: m.Service}
+	// as compose shows them: health while it runs, the code once it ended
+	switch m.State.Status {
+	case container.Running:
+		if m.State.Health != nil {
+			r.Health = m.State.Health.Status
+		}
+	case container.Exited, container.Dead:
+		r.ExitCode = m.State.ExitCode
+	}
+	for _, u := range m.Record.Volumes {
+		if u.Name != "" {
+			r.LocalVolumes++
 		}
 	}
-	r := composeRow{ID: id, Name: m.Record.Name, Image: m.Record.Image, Command: `"` + command + `"`, Project: project,
-		Service: m.Service, CreatedAt: m.Record.Created.Format("2006-01-02 15:04:05 -0700 MST"),
-		RunningFor: units.HumanDuration(time.Since(m.Record.Created)) + " ago", State: string(m.State.Status),
-		Status: statusText(m.State), Ports: portsText(m.State.Ports), ExitCode: m.State.ExitCode}
-	if m.State.Health != nil && m.State.Running() {
-		r.Health = m.State.Health.Status
-	}
-	var labels []string
-	for k, v := range m.Record.Config.Labels {
-		labels = append(labels, k+"="+v)
-	}
-	slices.Sort(labels)
-	r.Labels = strings.Join(labels, ",")
 	for _, b := range m.State.Ports {
 		r.Publishers = append(r.Publishers, publisher{URL: strings.Split(b.HostAddr(), ":")[0], TargetPort: int(b.Port), PublishedPort: int(b.HostPort), Protocol: b.Proto})
 	}
@@ -279,10 +277,14 @@ func newPsCmd(g *globals) *cobra.Command {
 		} else if filter != "" {
 			return usageError{fmt.Errorf("invalid filter %q: only status= is supported", filter)}
 		}
+		// a status asked for looks at every container, one-offs included
+		all = all || len(status) > 0
 		ms, err := e.Members(ctx, name, args...)
 		if err != nil {
 			return err
 		}
+		// compose lists by name
+		slices.SortFunc(ms, func(a, b engine.Member) int { return strings.Compare(a.Record.Name, b.Record.Name) })
 		var rows []any
 		seen := map[string]bool{}
 		for _, m := range ms {

@@ -602,7 +602,45 @@ func newContainerWaitCmd(g *globals) *cobra.Command {
 
 // psRow is one row of `container ps`, with Docker's field names.
 type psRow struct {
-	ID, Image, Command, CreatedAt, RunningFor, Ports, State, Status, Size, Names, Labels, Mounts, Networks string
+	summary
+	Names string
+}
+
+// summary is what docker ps and docker compose ps both show of a
+// container, under Docker's field names (for --format templates and json).
+type summary struct {
+	ID, Image, Command, CreatedAt, RunningFor, Ports, State, Status, Size, Labels, Mounts, Networks string
+}
+
+// summarize fills a summary; noTrunc keeps the full ID and command.
+func summarize(e container.Entry, noTrunc bool) summary {
+	id := e.Record.ID
+	command := strings.Join(append([]string{e.Record.Path}, e.Record.Args...), " ")
+	if !noTrunc {
+		id = shortID(id)
+		if len(command) > 20 {
+			command = command[:19] + "…"
+		}
+	}
+	mounts := container.MountNames(e.Record)
+	if !noTrunc {
+		for i, m := range mounts {
+			if r := []rune(m); len(r) > 15 {
+				mounts[i] = string(r[:14]) + "…"
+			}
+		}
+	}
+	var labels []string
+	for k, v := range e.Record.Config.Labels {
+		labels = append(labels, k+"="+v)
+	}
+	slices.Sort(labels)
+	return summary{ID: id, Image: e.Record.Image, Command: `"` + command + `"`,
+		CreatedAt:  e.Record.Created.Format("2006-01-02 15:04:05 -0700 MST"),
+		RunningFor: units.HumanDuration(time.Since(e.Record.Created)) + " ago",
+		State:      string(e.State.Status), Status: statusText(e.State), Ports: portsText(e.State.Ports),
+		Labels: strings.Join(labels, ","), Mounts: strings.Join(mounts, ","),
+		Networks: strings.Join(container.NetworkNames(e.Record), ",")}
 }
 
 func newContainerPsCmd(g *globals) *cobra.Command {
@@ -629,23 +667,12 @@ func newContainerPsCmd(g *globals) *cobra.Command {
 				if !all && !e.State.Running() || !match(e) {
 					continue
 				}
-				id := e.Record.ID
-				command := strings.Join(append([]string{e.Record.Path}, e.Record.Args...), " ")
-				if !noTrunc {
-					id = shortID(id)
-					if len(command) > 20 {
-						command = command[:19] + "…"
-					}
-				}
+				sum := summarize(e, noTrunc)
 				if quiet {
-					fmt.Fprintln(g.stdout, id)
+					fmt.Fprintln(g.stdout, sum.ID)
 					continue
 				}
-				rows = append(rows, psRow{ID: id, Image: e.Record.Image, Command: `"` + command + `"`,
-					CreatedAt:  e.Record.Created.Format("2006-01-02 15:04:05 -0700 MST"),
-					RunningFor: units.HumanDuration(time.Since(e.Record.Created)) + " ago",
-					State:      string(e.State.Status), Status: statusText(e.State), Names: e.Record.Name,
-					Ports: portsText(e.State.Ports)})
+				rows = append(rows, psRow{summary: sum, Names: e.Record.Name})
 			}
 			if quiet {
 				return nil

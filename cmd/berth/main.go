@@ -43,6 +43,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if errors.As(err, &exit) && exit.quiet {
 		return exit.code
 	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		// the user's Ctrl-C (or a SIGTERM) ended it: nothing to report,
+		// as a shell's interrupted command prints nothing
+		return 130
+	}
 	fmt.Fprintf(stderr, "berth: %s\n", oneLine(err.Error()))
 	return exitCode(err)
 }
