@@ -544,6 +544,33 @@ services:
 	if got := compose("container", "inspect", "-f", `{{index .Config.Labels "com.docker.compose.oneoff"}}`, name).stdout; got != "True\n" {
 		t.Errorf("oneoff label: %q", got)
 	}
+	// the process' options: name, entrypoint, user, working directory
+	r = compose("run", "--rm", "-T", "--no-deps", "--name", "custom", "--entrypoint", "/bin/sh", "-u", "nobody", "-w", "/tmp", "job", "-c", "id -u; pwd; cat /etc/hostname")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "65534\n/tmp\n") {
+		t.Errorf("run --name --entrypoint -u -w: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	// ports: none of the service's unless --service-ports, -p's always;
+	// --use-aliases gives the one-off the service's name on its networks
+	os.WriteFile(filepath.Join(dir, "ports.yaml"), []byte("name: once\nservices:\n  web:\n    image: bb:1\n    ports: [\"7000\"]\n"), 0o644)
+	ports := func(args ...string) string {
+		t.Helper()
+		r := compose(append([]string{"-f", "ports.yaml", "run", "-d"}, append(args, "web", "sleep", "30")...)...)
+		if r.code != 0 {
+			t.Errorf("run -d %q: %s", args, r.stderr)
+		}
+		id := strings.TrimSpace(r.stdout)
+		defer compose("rm", "-f", "-s", id)
+		return compose("container", "inspect", "-f", `{{range $p, $b := .NetworkSettings.Ports}}{{$p}} {{end}}{{range .NetworkSettings.Networks}}[{{range .Aliases}}{{.}}{{end}}]{{end}}`, id).stdout
+	}
+	if got := ports(); got != "[]\n" {
+		t.Errorf("run without --service-ports: %q", got)
+	}
+	if got := ports("--service-ports", "--use-aliases"); got != "7000/tcp [web]\n" {
+		t.Errorf("run --service-ports --use-aliases: %q", got)
+	}
+	if got := ports("-p", "7001"); got != "7001/tcp []\n" {
+		t.Errorf("run -p 7001: %q", got)
+	}
 	if r := compose("run", "--rm", "-T", "nope"); r.code == 0 || !strings.Contains(r.stderr, "no such service: nope") {
 		t.Errorf("run of an unknown service: exit %d, %q", r.code, r.stderr)
 	}
@@ -617,6 +644,18 @@ services:
 	}
 	if got := compose("exec", "-T", "app", "cat", "/etc/made").stdout; got != "inside\n" {
 		t.Errorf("extracted from -: %q", got)
+	}
+	if got := compose("exec", "-T", "-e", "X=1", "-u", "nobody", "-w", "/tmp", "app", "sh", "-c", "echo $X; id -u; pwd").stdout; got != "1\n65534\n/tmp\n" {
+		t.Errorf("exec -e -u -w: %q", got)
+	}
+	if r := compose("exec", "-d", "app", "sh", "-c", "sleep 0.2; echo later > /tmp/later"); r.code != 0 || r.stdout != "" {
+		t.Errorf("exec -d: exit %d, %q", r.code, r.stdout)
+	}
+	for i := 0; i < 100 && compose("exec", "-T", "app", "cat", "/tmp/later").stdout == ""; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := compose("exec", "-T", "app", "cat", "/tmp/later").stdout; got != "later\n" {
+		t.Errorf("exec -d did not run on: %q", got)
 	}
 	plain := compose("exec", "-T", "app", "busybox", "grep", "CapEff", "/proc/self/status").stdout
 	priv := compose("exec", "-T", "--privileged", "app", "busybox", "grep", "CapEff", "/proc/self/status").stdout
