@@ -41,32 +41,34 @@ type Inspected struct {
 		Data map[string]string
 	}
 	HostConfig struct {
-		AutoRemove      bool
-		RestartPolicy   RestartPolicy
-		Privileged      bool
-		ReadonlyRootfs  bool
-		CapAdd, CapDrop []string
-		PortBindings    map[string][]PortBinding
-		PublishAllPorts bool
-		NetworkMode     string
-		Links           []string
-		Memory          int64
-		MemorySwap      int64
-		NanoCpus        int64
-		CpuShares       uint64
-		CpusetCpus      string
-		PidsLimit       int64
-		ShmSize         int64
-		Init            bool
-		Dns             []string
-		DnsSearch       []string
-		DnsOptions      []string
-		ExtraHosts      []string
+		AutoRemove        bool
+		RestartPolicy     RestartPolicy
+		Privileged        bool
+		ReadonlyRootfs    bool
+		CapAdd, CapDrop   []string
+		PortBindings      map[string][]PortBinding
+		PublishAllPorts   bool
+		NetworkMode       string
+		Links             []string
+		Memory            int64
+		MemorySwap        int64
+		MemoryReservation int64
+		NanoCpus          int64
+		CpuShares         uint64
+		CpusetCpus        string
+		PidsLimit         int64
+		ShmSize           int64
+		Init              bool
+		Dns               []string
+		DnsSearch         []string
+		DnsOptions        []string
+		ExtraHosts        []string
 	}
 	Config struct {
 		Hostname, Domainname, User, WorkingDir, StopSignal, Image string
 		Env, Cmd, Entrypoint                                      []string
 		Labels                                                    map[string]string
+		Healthcheck                                               *Healthcheck `json:",omitempty"`
 	}
 	Mounts          []MountPoint
 	NetworkSettings struct {
@@ -129,6 +131,7 @@ func Inspect(e Entry) Inspected {
 	c := r.Config
 	out.Config.Hostname, out.Config.Domainname, out.Config.User, out.Config.WorkingDir, out.Config.StopSignal = c.Hostname, c.Domainname, c.User, c.WorkingDir, c.StopSignal
 	out.Config.Image, out.Config.Env, out.Config.Cmd, out.Config.Entrypoint, out.Config.Labels = r.Image, c.Env, c.Cmd, c.Entrypoint, c.Labels
+	out.Config.Healthcheck = r.Health
 	out.Mounts = mountPoints(r)
 	dir := filepath.Dir(r.Spec.Rootfs.Upper) // the container's own directory
 	out.ResolvConfPath, out.HostnamePath, out.HostsPath = filepath.Join(dir, "resolv.conf"), filepath.Join(dir, "hostname"), filepath.Join(dir, "hosts")
@@ -139,6 +142,7 @@ func Inspect(e Entry) Inspected {
 		"WorkDir": r.Spec.Rootfs.Work, "MergedDir": filepath.Join(dir, "rootfs")}
 	res := r.Spec.Resources
 	out.HostConfig.Memory, out.HostConfig.MemorySwap, out.HostConfig.CpuShares = res.Memory, res.MemorySwap, res.CPUShares
+	out.HostConfig.MemoryReservation = res.MemoryReservation
 	out.HostConfig.CpusetCpus, out.HostConfig.PidsLimit, out.HostConfig.ShmSize = res.CpusetCpus, res.PidsLimit, r.Spec.ShmSize
 	if res.CPUPeriod > 0 {
 		out.HostConfig.NanoCpus = res.CPUQuota * 1e9 / int64(res.CPUPeriod)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -287,13 +288,23 @@ services:
 `)
 	r := compose("up", "--exit-code-from", "job")
 	if r.code != 4 || !strings.Contains(r.stdout, "job-1 | working\n") || !strings.Contains(r.stdout, "svc-1 | serving\n") ||
-		!strings.Contains(r.stdout, "job-1 exited with code 4") {
+		!strings.Contains(r.stdout, "job-1 exited with code 4") || !strings.HasPrefix(r.stdout, "Attaching to job-1, svc-1\n") {
 		t.Errorf("up --exit-code-from job: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// --attach limits the logs shown; --timestamps; colours forced by
+	// --ansi always, and dropped again by --no-color; a failure aborts
+	r = compose("--ansi", "always", "up", "--abort-on-container-failure", "--attach", "job", "--timestamps")
+	if r.code != 4 || !strings.HasPrefix(r.stdout, "Attaching to job-1\n") || strings.Contains(r.stdout, "serving") ||
+		!strings.Contains(r.stdout, "\x1b[") || !regexp.MustCompile(`job-1 \| \x1b\[0m20[0-9-]+T[0-9:.]+Z working\n`).MatchString(r.stdout) {
+		t.Errorf("up --abort-on-container-failure --attach job --timestamps: exit %d\n%q", r.code, r.stdout)
+	}
+	if r := compose("--ansi", "always", "up", "--abort-on-container-failure", "--no-color"); r.code != 4 || strings.Contains(r.stdout, "\x1b[") {
+		t.Errorf("up --no-color: exit %d\n%q", r.code, r.stdout)
 	}
 	if ps := compose("ps", "-q").stdout; ps != "" {
 		t.Errorf("still running after the abort: %q", ps)
 	}
-	if r := compose("up", "--exit-code-from", "job", "--no-attach", "svc"); r.code != 4 || strings.Contains(r.stdout, "serving") || !strings.Contains(r.stdout, "job-1 | working") {
+	if r := compose("up", "--exit-code-from", "job", "--no-attach", "svc"); r.code != 4 || strings.Contains(r.stdout, "serving") || !strings.Contains(r.stdout, "job-1 | working") || !strings.HasPrefix(r.stdout, "Attaching to job-1\n") {
 		t.Errorf("--no-attach svc: exit %d\n%s", r.code, r.stdout)
 	}
 	// SIGINT: graceful stop

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -263,8 +264,11 @@ func writeInspect(w io.Writer, tmpl string, docs []any) error {
 	}
 	for _, d := range docs {
 		raw, _ := json.Marshal(d)
+		// numbers stay as written: 67108864, not the float 6.7108864e+07
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
 		var generic map[string]any
-		json.Unmarshal(raw, &generic)
+		dec.Decode(&generic)
 		if err := t.Execute(w, generic); err != nil {
 			return err
 		}

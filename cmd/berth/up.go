@@ -224,6 +224,11 @@ type attachOptions struct {
 	timeout             *int
 }
 
+// shown says whether m's logs are shown.
+func (o attachOptions) shown(m engine.Member) bool {
+	return !m.Oneoff && (len(o.attach) == 0 || slices.Contains(o.attach, m.Service)) && !slices.Contains(o.noAttach, m.Service)
+}
+
 // attached streams the project's containers' logs with service prefixes
 // until they have all stopped, as an attached `docker compose up` does. The
 // first Ctrl-C stops the project gracefully, the second kills it. With
@@ -235,8 +240,16 @@ func (g *globals) attached(ctx context.Context, e *engine.Engine, p *project.Pro
 		return err
 	}
 	width := 0
+	var names []string
 	for _, m := range ms {
 		width = max(width, len(logName(m)))
+		if o.shown(m) {
+			names = append(names, logName(m))
+		}
+	}
+	if len(names) > 0 {
+		slices.Sort(names)
+		fmt.Fprintf(g.stdout, "Attaching to %s\n", strings.Join(names, ", "))
 	}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -264,7 +277,7 @@ func (g *globals) attached(ctx context.Context, e *engine.Engine, p *project.Pro
 		followed[m.Record.ID] = true
 		active++
 		width = max(width, len(logName(m)))
-		shown := (len(o.attach) == 0 || slices.Contains(o.attach, m.Service)) && !slices.Contains(o.noAttach, m.Service)
+		shown := o.shown(m)
 		w := &prefixWriter{out: g.stdout, mu: &out}
 		if o.prefix {
 			w.prefix = colored(fmt.Sprintf("%-*s | ", width, logName(m)), i, o.color)
