@@ -52,6 +52,9 @@ type Table struct {
 	Default string
 	// Headers maps a field name (Repository) to its column title (REPOSITORY).
 	Headers map[string]string
+	// Array makes "json" one JSON array of the rows, as docker compose's
+	// ls and images print it, rather than Docker's object per line.
+	Array bool
 }
 
 // Write renders rows for format: "" or "table" (the default columns),
@@ -63,6 +66,12 @@ func (t Table) Write(w io.Writer, format string, rows []any) error {
 	case format == "json":
 		enc := json.NewEncoder(w)
 		enc.SetEscapeHTML(false)
+		if t.Array {
+			if rows == nil {
+				rows = []any{}
+			}
+			return enc.Encode(rows)
+		}
 		for _, r := range rows {
 			if err := enc.Encode(r); err != nil {
 				return err

@@ -30,3 +30,22 @@ func TestTable(t *testing.T) {
 		t.Error("a broken template was accepted")
 	}
 }
+
+// TestTableArray: compose's ls and images print json as one array, an
+// empty one included.
+func TestTableArray(t *testing.T) {
+	tbl := Table{Default: "{{.ID}}", Array: true}
+	for _, tc := range []struct {
+		rows []any
+		want string
+	}{
+		{[]any{row{"busybox", "latest", "abc123"}, row{"app", "1", "def456"}},
+			"[{\"Repository\":\"busybox\",\"Tag\":\"latest\",\"ID\":\"abc123\"},{\"Repository\":\"app\",\"Tag\":\"1\",\"ID\":\"def456\"}]\n"},
+		{nil, "[]\n"},
+	} {
+		var buf bytes.Buffer
+		if err := tbl.Write(&buf, "json", tc.rows); err != nil || buf.String() != tc.want {
+			t.Errorf("json of %v: %v, %q, want %q", tc.rows, err, buf.String(), tc.want)
+		}
+	}
+}

@@ -2,6 +2,8 @@ package integration
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -154,5 +156,123 @@ func TestComposeLogsAndPs(t *testing.T) {
 	compose("start", "job")
 	if logs := compose("logs", "-f", "job"); logs.code != 0 || logs.stdout != "job-1 | job says hi\njob-1 | job says hi\n" {
 		t.Errorf("logs -f: exit %d, %q", logs.code, logs.stdout)
+	}
+}
+
+// upOptions has resource limits, a restart policy and every healthcheck
+// option on a; b waits for a to be healthy and optionally for extra, which
+// only the profile "more" enables.
+const upOptions = `name: opts
+services:
+  a:
+    image: bb:1
+    init: true
+    command: ["sh", "-c", "echo $$V; exec sleep 60"]
+    environment: {V: one}
+    deploy:
+      resources:
+        limits: {memory: 64M, cpus: "0.5", pids: 50}
+        reservations: {memory: 32M}
+      restart_policy: {condition: on-failure, max_attempts: 3}
+    healthcheck:
+      test: ["CMD-SHELL", "true"]
+      interval: 1s
+      timeout: 2s
+      retries: 4
+      start_period: 5s
+      start_interval: 100ms
+  b:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    healthcheck: {disable: true}
+    depends_on:
+      a: {condition: service_healthy}
+      extra: {condition: service_started, required: false}
+  extra:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    profiles: [more]
+`
+
+// TestComposeUpOptions: up's creation and recreation flags, profiles, an
+// optional dependency, deploy settings and healthcheck options as inspect
+// shows them, --pull's values, ls, and down --rmi local.
+func TestComposeUpOptions(t *testing.T) {
+	dir, _, compose := composeRoot(t, upOptions)
+	states := func() string {
+		return compose("ps", "-a", "--format", "{{.Service}} {{.State}}").stdout
+	}
+	if r := compose("up", "-d", "--no-start"); r.code != 0 || states() != "a created\nb created\n" {
+		t.Fatalf("up --no-start: exit %d, %q\n%s", r.code, states(), r.stderr)
+	}
+	if r := compose("up", "-d", "--wait"); r.code != 0 || states() != "a running\nb running\n" {
+		t.Fatalf("up --wait: exit %d, %q\n%s", r.code, states(), r.stderr)
+	}
+	inspect := func(name, tmpl string) string {
+		return strings.TrimSpace(compose("container", "inspect", "-f", tmpl, name).stdout)
+	}
+	if got := inspect("opts-a-1", "{{.HostConfig.Memory}} {{.HostConfig.MemoryReservation}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}"); got != "67108864 33554432 500000000 50 on-failure:3" {
+		t.Errorf("deploy settings: %q", got)
+	}
+	var hc struct {
+		Test                                          []string
+		Interval, Timeout, StartPeriod, StartInterval int64
+		Retries                                       int
+	}
+	if err := json.Unmarshal([]byte(inspect("opts-a-1", "{{json .Config.Healthcheck}}")), &hc); err != nil ||
+		strings.Join(hc.Test, " ") != "CMD-SHELL true" || hc.Interval != 1e9 || hc.Timeout != 2e9 || hc.StartPeriod != 5e9 || hc.StartInterval != 1e8 || hc.Retries != 4 {
+		t.Errorf("healthcheck: %v %+v", err, hc)
+	}
+	if got := inspect("opts-b-1", "{{json .Config.Healthcheck}} {{json .State.Health}}"); got != "null null" {
+		t.Errorf("a disabled healthcheck: %q", got)
+	}
+	// the profile adds extra; --always-recreate-deps recreates b's
+	// dependency though nothing changed
+	if r := compose("--profile", "more", "up", "-d"); r.code != 0 || !strings.Contains(states(), "extra running") {
+		t.Errorf("--profile more: exit %d, %q\n%s", r.code, states(), r.stderr)
+	}
+	if r := compose("up", "-d", "--always-recreate-deps", "b"); r.code != 0 || !strings.Contains(r.stderr, "opts-a-1  Recreated") {
+		t.Errorf("--always-recreate-deps: exit %d\n%s", r.code, r.stderr)
+	}
+	// a change, and --no-recreate keeps the container as it is
+	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(strings.Replace(upOptions, "V: one", "V: two", 1)), 0o644)
+	if r := compose("up", "-d", "--no-recreate"); r.code != 0 || strings.Contains(r.stderr, "Recreate") {
+		t.Errorf("--no-recreate: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := compose("up", "-d", "--force-recreate", "--no-recreate"); r.code != 125 {
+		t.Errorf("--force-recreate with --no-recreate: exit %d, %q", r.code, r.stderr)
+	}
+	if r := compose("up", "-d", "--pull", "sometimes"); r.code != 125 || !strings.Contains(r.stderr, `invalid --pull option "sometimes"`) {
+		t.Errorf("--pull sometimes: exit %d, %q", r.code, r.stderr)
+	}
+	os.WriteFile(filepath.Join(dir, "missing.yaml"), []byte("name: missing\nservices:\n  x:\n    image: nosuch:1\n"), 0o644)
+	if r := compose("-f", "missing.yaml", "up", "-d", "--pull", "never"); r.code == 0 || !strings.Contains(r.stderr, "nosuch") {
+		t.Errorf("--pull never of a missing image: exit %d, %q", r.code, r.stderr)
+	}
+
+	// ls: the project, its status, as json too
+	if ls := compose("ls", "-q").stdout; ls != "opts\n" {
+		t.Errorf("ls -q: %q", ls)
+	}
+	var projects []struct{ Name, Status, ConfigFiles string }
+	if err := json.Unmarshal([]byte(compose("ls", "--format", "json").stdout), &projects); err != nil || len(projects) != 1 ||
+		projects[0].Name != "opts" || projects[0].Status != "running(3)" || projects[0].ConfigFiles != filepath.Join(dir, "compose.yaml") {
+		t.Errorf("ls --format json: %v %+v", err, projects)
+	}
+	compose("--profile", "more", "stop")
+	if ls := compose("ls", "-q").stdout; ls != "" {
+		t.Errorf("ls -q of a stopped project: %q", ls)
+	}
+	if ls := compose("ls", "-a", "--format", "{{.Name}} {{.Status}}").stdout; ls != "opts exited(3)\n" {
+		t.Errorf("ls -a: %q", ls)
+	}
+	// --rmi local leaves images with a name of their own
+	if r := compose("--profile", "more", "down", "--rmi", "local"); r.code != 0 || strings.Contains(r.stderr, "Image ") {
+		t.Errorf("down --rmi local: exit %d\n%s", r.code, r.stderr)
+	}
+	if imgs := compose("image", "ls", "-q").stdout; imgs == "" {
+		t.Errorf("down --rmi local removed bb:1")
 	}
 }

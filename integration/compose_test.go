@@ -617,8 +617,13 @@ services:
 	if r := compose("pull", "-q"); r.code != 0 {
 		t.Fatalf("pull: %s", r.stderr)
 	}
-	if r := compose("up", "-d"); r.code != 0 {
-		t.Fatalf("up: %s", r.stderr)
+	// the registry's copy again: shown, or not with --quiet-pull
+	r := compose("up", "-d", "--pull", "always")
+	if r.code != 0 || !strings.Contains(r.stderr, "Digest: ") {
+		t.Fatalf("up --pull always: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := compose("up", "-d", "--pull", "always", "--quiet-pull"); r.code != 0 || strings.Contains(r.stderr, "Digest: ") {
+		t.Errorf("up --pull always --quiet-pull: exit %d\n%s", r.code, r.stderr)
 	}
 	if img := compose("images", "--format", "{{.ContainerName}} {{.Repository}} {{.Tag}}", "app").stdout; img != "tools-app-1 "+host+"/tools/bb 1\n" {
 		t.Errorf("images: %q", img)

@@ -79,7 +79,7 @@ func newComposeImagesCmd(g *globals) *cobra.Command {
 			return nil
 		}
 		t := format.Table{Default: "{{.ContainerName}}\t{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}",
-			Headers: map[string]string{"ContainerName": "CONTAINER", "ID": "IMAGE ID"}}
+			Headers: map[string]string{"ContainerName": "CONTAINER", "ID": "IMAGE ID"}, Array: true}
 		return t.Write(g.stdout, fmtFlag, rows)
 	})
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display IDs")

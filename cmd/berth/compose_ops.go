@@ -371,7 +371,7 @@ func newLsCmd(g *globals) *cobra.Command {
 			if quiet {
 				return nil
 			}
-			t := format.Table{Default: "{{.Name}}\t{{.Status}}\t{{.ConfigFiles}}", Headers: map[string]string{"ConfigFiles": "CONFIG FILES"}}
+			t := format.Table{Default: "{{.Name}}\t{{.Status}}\t{{.ConfigFiles}}", Headers: map[string]string{"ConfigFiles": "CONFIG FILES"}, Array: true}
 			return t.Write(g.stdout, fmtFlag, rows)
 		},
 	}

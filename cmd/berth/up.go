@@ -122,6 +122,13 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 				}
 			}
 			if pull != "" && pull != "policy" {
+				switch pull {
+				case "always", "missing", "never":
+				case "build":
+					return usageError{errors.New("--pull build: berth has no image builder yet")}
+				default:
+					return usageError{fmt.Errorf("invalid --pull option %q", pull)}
+				}
 				for name, s := range p.Services {
 					s.PullPolicy = pull
 					p.Services[name] = s
