@@ -331,23 +331,24 @@ func (e *Engine) Restart(ctx context.Context, name string, services []string, no
 		}
 		services = withRestartDependents(all, services)
 	}
-	if err := e.Stop(ctx, name, services, timeout); err != nil {
-		return err
-	}
 	ms, err := e.Members(ctx, name, services...)
 	if err != nil {
 		return err
 	}
+	// one-off containers are not the services': compose leaves them be
+	ms = slices.DeleteFunc(ms, func(m Member) bool { return m.Oneoff })
+	if err := each(ms, true, func(m Member) error {
+		return e.stopMember(ctx, m, stopTimeout(timeout), e.Containers.Stop)
+	}); err != nil {
+		return err
+	}
 	return each(ms, false, func(m Member) error {
-		if m.Oneoff {
-			return nil
-		}
 		e.event("Container", m.Record.Name, "Restarting")
 		if _, err := e.Containers.Start(ctx, m.Record.ID, nil); err != nil {
 			return err
 		}
 		e.event("Container", m.Record.Name, "Started")
-		return nil
+		return e.runHooks(ctx, "post_start", m.Record.Name, m.Record.Name, e.remembered(m).PostStart)
 	})
 }
 

@@ -54,9 +54,15 @@ func TestComposeLifecycle(t *testing.T) {
 	if r := compose("unpause"); r.code != 0 || !strings.Contains(states(), "life-app-1 running") {
 		t.Errorf("unpause: exit %d, %q\n%s", r.code, states(), r.stderr)
 	}
-	if r := compose("restart", "-t", "1", "app"); r.code != 0 || !strings.Contains(states(), "life-app-1 running") {
+	// restart leaves one-off containers be
+	oneoff := strings.TrimSpace(compose("run", "-d", "app", "sleep", "60").stdout)
+	if r := compose("restart", "-t", "1", "app"); r.code != 0 || !strings.Contains(states(), "life-app-1 running") || strings.Contains(r.stderr, oneoff) {
 		t.Errorf("restart: exit %d, %q\n%s", r.code, states(), r.stderr)
 	}
+	if st := compose("container", "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", oneoff).stdout; st != "running 0\n" {
+		t.Errorf("the one-off after restart: %q", st)
+	}
+	compose("container", "rm", "-f", "-v", oneoff)
 	for i := 0; i < 50 && strings.Count(compose("logs", "app").stdout, "started") < 2; i++ {
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -570,7 +570,7 @@ services:
 			t.Errorf("run -d %q: %s", args, r.stderr)
 		}
 		id := strings.TrimSpace(r.stdout)
-		defer compose("rm", "-f", "-s", id)
+		defer compose("container", "rm", "-f", id)
 		return compose("container", "inspect", "-f", `{{range $p, $b := .NetworkSettings.Ports}}{{$p}} {{end}}{{range .NetworkSettings.Networks}}[{{range .Aliases}}{{.}}{{end}}]{{end}}`, id).stdout
 	}
 	if got := ports(); got != "[]\n" {
@@ -736,6 +736,19 @@ services:
 	if r.stdout != "tok-123\ns3cretdebug=true\nstarted\n1000 1001 400\n" || !strings.Contains(r.stderr, "Read-only file system") {
 		t.Errorf("secrets, configs and post_start: %q %q", r.stdout, r.stderr)
 	}
+	// restart runs both hooks again (the container's /tmp is kept)
+	compose("exec", "-T", "app", "rm", "/tmp/hook")
+	os.Remove(filepath.Join(dir, "shared", "bye"))
+	if r := compose("restart", "-t", "5"); r.code != 0 {
+		t.Fatalf("restart: %s", r.stderr)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "shared", "bye")); err != nil || string(data) != "stopping\n" {
+		t.Errorf("pre_stop on restart: %q, %v", data, err)
+	}
+	if got := compose("exec", "-T", "app", "cat", "/tmp/hook").stdout; got != "started\n" {
+		t.Errorf("post_start on restart: %q", got)
+	}
+	os.Remove(filepath.Join(dir, "shared", "bye"))
 	if r := compose("stop", "-t", "5"); r.code != 0 {
 		t.Fatalf("stop: %s", r.stderr)
 	}
