@@ -258,6 +258,38 @@ services:
 	if nets := compose("network", "ls", "--format", "{{.Name}}").stdout; strings.Contains(nets, "arm_default") {
 		t.Errorf("a refused platform left a network: %q", nets)
 	}
+	// a port taken by another process: the service that needs it fails,
+	// what ran before it keeps running, and an up after the port is free
+	// completes the rest
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	os.WriteFile(filepath.Join(dir, "port.yaml"), []byte(`name: port
+services:
+  db:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+  web:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    ports: ["127.0.0.1:`+taken+`:80"]
+    depends_on: [db]
+`), 0o644)
+	t.Cleanup(func() { compose("-f", "port.yaml", "down", "-t", "0") })
+	if r := compose("-f", "port.yaml", "up", "-d"); r.code == 0 || !strings.Contains(r.stderr, `service "web"`) || !strings.Contains(r.stderr, "127.0.0.1:"+taken+" failed: port is already allocated") {
+		t.Errorf("up with a port taken: exit %d, %q", r.code, r.stderr)
+	}
+	if ps := compose("-f", "port.yaml", "ps", "-a", "--format", "{{.Service}} {{.State}}").stdout; ps != "db running\n" {
+		t.Errorf("after the port's refusal: %q", ps)
+	}
+	l.Close()
+	if r := compose("-f", "port.yaml", "up", "-d"); r.code != 0 || !strings.Contains(r.stderr, "port-web-1  Started") || strings.Contains(r.stderr, "port-db-1  Recreate") {
+		t.Errorf("up once the port is free: exit %d, %q", r.code, r.stderr)
+	}
 	// up --wait reports a service that fails right after its start
 	os.WriteFile(filepath.Join(dir, "crash.yaml"), []byte("name: crash\nservices:\n  x:\n    image: bb:1\n    command: [\"sh\", \"-c\", \"sleep 0.2; exit 4\"]\n"), 0o644)
 	if r := compose("-f", "crash.yaml", "up", "-d", "--wait"); r.code == 0 || !strings.Contains(r.stderr, "container crash-x-1 exited (4)") || !strings.Contains(r.stderr, "crash-x-1  Waiting") {
