@@ -3,10 +3,14 @@ package integration
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/fixture"
 )
 
 // lifecycle is a project with a long-running service that reacts to
@@ -280,5 +284,55 @@ func TestComposeUpOptions(t *testing.T) {
 	}
 	if imgs := compose("image", "ls", "-q").stdout; imgs == "" {
 		t.Errorf("down --rmi local removed bb:1")
+	}
+}
+
+// TestComposeAttachedKill: the first Ctrl-C of an attached up stops
+// gracefully; a second one, while a container ignores SIGTERM, kills.
+func TestComposeAttachedKill(t *testing.T) {
+	dir, root, compose := composeRoot(t, `name: stubborn
+services:
+  app:
+    image: bb:1
+    command: ["sh", "-c", "trap '' TERM; echo ignoring; while true; do sleep 0.1; done"]
+    stop_grace_period: 2m
+`)
+	cmd := exec.Command(berthBin, "--root", root, "up")
+	cmd.Dir = dir
+	var out fixture.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	until := func(s string) bool {
+		for range 200 {
+			if strings.Contains(out.String(), s) {
+				return true
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+		return false
+	}
+	if !until("app-1 | ignoring") {
+		t.Fatalf("the service did not start:\n%s", out.String())
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if !until("Gracefully stopping...") {
+		t.Fatalf("no graceful stop:\n%s", out.String())
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("a second SIGINT did not end up:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "Killing...") || cmd.ProcessState.ExitCode() != 130 {
+		t.Errorf("second SIGINT: exit %d\n%s", cmd.ProcessState.ExitCode(), out.String())
+	}
+	if ps := compose("ps", "-q").stdout; ps != "" {
+		t.Errorf("running after the kill: %q", ps)
 	}
 }
