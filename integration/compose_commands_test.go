@@ -336,3 +336,25 @@ services:
 		t.Errorf("running after the kill: %q", ps)
 	}
 }
+
+// TestComposeAttachFalse: a service with attach: false is left out of an
+// attached up's logs unless --attach names it.
+func TestComposeAttachFalse(t *testing.T) {
+	_, _, compose := composeRoot(t, `name: quiet
+services:
+  job:
+    image: bb:1
+    command: ["sh", "-c", "echo working; sleep 0.5; exit 3"]
+  noisy:
+    image: bb:1
+    init: true
+    attach: false
+    command: ["sh", "-c", "echo chatter; exec sleep 60"]
+`)
+	if r := compose("up", "--exit-code-from", "job"); r.code != 3 || !strings.HasPrefix(r.stdout, "Attaching to job-1\n") || strings.Contains(r.stdout, "chatter") {
+		t.Errorf("attach: false: exit %d\n%s", r.code, r.stdout)
+	}
+	if r := compose("up", "--exit-code-from", "job", "--attach", "job", "--attach", "noisy"); r.code != 3 || !strings.Contains(r.stdout, "noisy-1 | chatter") {
+		t.Errorf("--attach noisy: exit %d\n%s", r.code, r.stdout)
+	}
+}

@@ -59,6 +59,7 @@ var Support = []Rule{
 	{"services.*.deploy.restart_policy.delay", No, "Docker's back-off is used"},
 	{"services.*.deploy.restart_policy.window", No, "Docker's back-off is used"},
 	{"services.*.scale", Yes, "up --scale overrides it"},
+	{"services.*.attach", Yes, "false keeps the service's logs out of an attached up unless --attach names it"},
 	{"services.*.container_name", Yes, "refused with a scale above 1"},
 	{"services.*.pull_policy", Yes, "always, missing, never; build is missing until builds land"},
 	{"services.*.secrets", Yes, "read-only at /run/secrets; uid, gid and mode honoured"},
@@ -259,6 +260,10 @@ func WriteCompatTable(w io.Writer) error {
 			continue
 		}
 		r := Lookup(s)
+		if s == "services" || s == "services.*" {
+			// containers of keys, not keys of their own
+			r = Rule{Path: s, Status: Yes, Note: "each key below says what berth does with it"}
+		}
 		note := r.Note
 		if r.Path != s && r.Status != No {
 			note = "as `" + r.Path + "`"

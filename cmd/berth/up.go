@@ -180,6 +180,14 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 			follow := args
 			if len(attach) > 0 {
 				follow = attach
+			} else {
+				// a service's attach: false keeps its logs out unless
+				// --attach names it
+				for _, s := range p.Services {
+					if s.Attach != nil && !*s.Attach {
+						noAttach = append(noAttach, s.Name)
+					}
+				}
 			}
 			return g.attached(ctx, e, p, follow, attachOptions{abort: abort, abortFailure: abortFailure, exitFrom: exitFrom, attach: attach, noAttach: noAttach,
 				color: !noColor && g.color(), prefix: !noPrefix, timestamps: timestamps, timeout: o.Timeout})
