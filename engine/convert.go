@@ -58,6 +58,9 @@ func containerOptions(p *project.Project, s types.ServiceConfig, n int, hash str
 		LabelHash: hash, LabelWorkingDir: p.WorkingDir, LabelConfigFiles: strings.Join(p.ComposeFiles, ","),
 		LabelVersion: ComposeVersion, LabelDependsOn: dependsOnLabel(s),
 	})
+	if len(p.EnvFiles) > 0 {
+		o.Labels[LabelEnvFiles] = strings.Join(p.EnvFiles, ",")
+	}
 	if s.StopGracePeriod != nil {
 		t := int(time.Duration(*s.StopGracePeriod).Seconds())
 		o.StopTimeout = &t

@@ -23,6 +23,10 @@ const (
 	LabelDependsOn   = "com.docker.compose.depends_on"
 	LabelNetwork     = "com.docker.compose.network"
 	LabelVolume      = "com.docker.compose.volume"
+	// LabelReplace is on a recreated container: its predecessor's ID.
+	LabelReplace = "com.docker.compose.replace"
+	// LabelEnvFiles lists the --env-file (or COMPOSE_ENV_FILES) files.
+	LabelEnvFiles = "com.docker.compose.project.environment_file"
 )
 
 // ComposeVersion is what berth writes in com.docker.compose.version: the

@@ -322,26 +322,15 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 			e.event("Container", st.Container, "Removed")
 		case Create, Recreate:
 			anon := map[string]string{}
-			if st.Action == Recreate {
-				e.event("Container", st.Container, "Recreate")
-				if !o.RenewAnonVolumes {
-					for _, u := range st.old.Record.Volumes {
-						if u.Anonymous {
-							anon[u.Target] = u.Name
-						}
+			if st.Action == Recreate && !o.RenewAnonVolumes {
+				for _, u := range st.old.Record.Volumes {
+					if u.Anonymous {
+						anon[u.Target] = u.Name
 					}
 				}
-				e.preStop(ctx, *st.old)
-				if err := e.Containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
-					return err
-				}
-				// the anonymous volumes stay for the successor, unless -V
-				if err := e.Containers.Remove(ctx, st.old.Record.ID, true, o.RenewAnonVolumes); err != nil {
-					return err
-				}
-			} else {
-				e.event("Container", st.Container, "Creating")
 			}
+			// the successor's settings are made before its predecessor
+			// goes: a service that cannot be converted leaves it running
 			co, err := containerOptions(p, s, st.Number, hash, anon, e.warn)
 			if err != nil {
 				return err
@@ -353,6 +342,20 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 			co.Mounts = append(co.Mounts, files...)
 			if id := e.Containers.ImageID(co.Image); id != "" {
 				co.Labels[LabelImage] = id
+			}
+			if st.Action == Recreate {
+				co.Labels[LabelReplace] = st.old.Record.ID
+				e.event("Container", st.Container, "Recreate")
+				e.preStop(ctx, *st.old)
+				if err := e.Containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
+					return err
+				}
+				// the anonymous volumes stay for the successor, unless -V
+				if err := e.Containers.Remove(ctx, st.old.Record.ID, true, o.RenewAnonVolumes); err != nil {
+					return err
+				}
+			} else {
+				e.event("Container", st.Container, "Creating")
 			}
 			if _, err := e.Containers.Create(ctx, co); err != nil {
 				return fmt.Errorf("service %q: %w", s.Name, err)

@@ -243,8 +243,15 @@ func TestComposeUpOptions(t *testing.T) {
 	if r := compose("--profile", "more", "up", "-d"); r.code != 0 || !strings.Contains(states(), "extra running") {
 		t.Errorf("--profile more: exit %d, %q\n%s", r.code, states(), r.stderr)
 	}
-	if r := compose("up", "-d", "--always-recreate-deps", "b"); r.code != 0 || !strings.Contains(r.stderr, "opts-a-1  Recreated") {
+	before := inspect("opts-a-1", "{{.Id}}")
+	os.WriteFile(filepath.Join(dir, "extra.env"), []byte("UNUSED=1\n"), 0o644)
+	if r := compose("--env-file", "extra.env", "up", "-d", "--always-recreate-deps", "b"); r.code != 0 || !strings.Contains(r.stderr, "opts-a-1  Recreated") {
 		t.Errorf("--always-recreate-deps: exit %d\n%s", r.code, r.stderr)
+	}
+	// compose's labels of a recreated container: its predecessor, and the
+	// environment files asked for
+	if got := inspect("opts-a-1", `{{index .Config.Labels "com.docker.compose.replace"}} {{index .Config.Labels "com.docker.compose.project.environment_file"}}`); got != before+" extra.env" {
+		t.Errorf("replace and environment_file labels: %q, want %q", got, before+" extra.env")
 	}
 	// a change, and --no-recreate keeps the container as it is
 	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(strings.Replace(upOptions, "V: one", "V: two", 1)), 0o644)

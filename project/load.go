@@ -22,6 +22,10 @@ type Project struct {
 	// of the project that berth does not honour yet. Commands that act on a
 	// project print one warning per entry.
 	Unsupported []Unsupported
+	// EnvFiles are the environment files asked for with --env-file or
+	// COMPOSE_ENV_FILES (not a default .env), as given: compose labels
+	// the containers with them.
+	EnvFiles []string
 }
 
 // Load reads a project exactly as `docker compose` does: the same compose-go
@@ -74,7 +78,10 @@ func Load(ctx context.Context, o Options) (*Project, error) {
 	if memoable && !passed {
 		memo.remember()
 	}
-	p := &Project{Project: m}
+	p := &Project{Project: m, EnvFiles: o.EnvFiles}
+	if len(p.EnvFiles) == 0 {
+		p.EnvFiles = EnvList("COMPOSE_ENV_FILES")
+	}
 	p.Unsupported = p.keep(findings)
 	return p, nil
 }
