@@ -112,6 +112,11 @@ func TestContainerNetwork(t *testing.T) {
 			run("network", "rm", id)
 		}
 	})
+	// veths of other berth roots on this machine are not this test's
+	others := map[string]bool{}
+	for _, v := range hostVeths() {
+		others[v] = true
+	}
 	hasTable := func() bool {
 		conn, err := nftables.New()
 		if err != nil {
@@ -243,13 +248,7 @@ func TestContainerNetwork(t *testing.T) {
 	// tears down in the background
 	var veths []string
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		veths = veths[:0]
-		links, _ := netlink.LinkList()
-		for _, l := range links {
-			if strings.HasPrefix(l.Attrs().Name, "vb") {
-				veths = append(veths, l.Attrs().Name)
-			}
-		}
+		veths = slices.DeleteFunc(hostVeths(), func(v string) bool { return others[v] })
 		if len(veths) == 0 || time.Now().After(deadline) {
 			break
 		}
@@ -687,4 +686,16 @@ func TestNetworkModes(t *testing.T) {
 	if got := run("container", "inspect", "-f", "{{.HostConfig.NetworkMode}}", "owner").stdout; got != "modes\n" {
 		t.Errorf("NetworkMode: %q", got)
 	}
+}
+
+// hostVeths names the host ends of berth's veths (vb...).
+func hostVeths() []string {
+	var veths []string
+	links, _ := netlink.LinkList()
+	for _, l := range links {
+		if strings.HasPrefix(l.Attrs().Name, "vb") {
+			veths = append(veths, l.Attrs().Name)
+		}
+	}
+	return veths
 }
