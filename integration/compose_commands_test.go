@@ -365,3 +365,41 @@ services:
 		t.Errorf("--attach noisy: exit %d\n%s", r.code, r.stdout)
 	}
 }
+
+// TestComposeReplicasAndRestart: deploy.replicas and scale: set how many
+// containers a service has; restart: on-failure:N retries N times.
+func TestComposeReplicasAndRestart(t *testing.T) {
+	_, _, compose := composeRoot(t, `name: rep
+services:
+  r:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    deploy: {replicas: 2}
+  s:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    scale: 3
+  crash:
+    image: bb:1
+    command: ["sh", "-c", "echo try; exit 1"]
+    restart: on-failure:2
+`)
+	if r := compose("up", "-d"); r.code != 0 {
+		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
+	}
+	if ps := compose("ps", "--format", "{{.Name}}", "r", "s").stdout; ps != "rep-r-1\nrep-r-2\nrep-s-1\nrep-s-2\nrep-s-3\n" {
+		t.Errorf("replicas and scale: %q", ps)
+	}
+	// the first run and two retries, then it stays exited
+	state := func() string {
+		return compose("container", "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "rep-crash-1").stdout
+	}
+	for i := 0; i < 250 && state() != "exited 2\n"; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st, logs := state(), compose("logs", "--no-log-prefix", "crash").stdout; st != "exited 2\n" || logs != "try\ntry\ntry\n" {
+		t.Errorf("restart: on-failure:2: %q, logs %q", st, logs)
+	}
+}
