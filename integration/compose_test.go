@@ -986,6 +986,11 @@ services:
     command: ["sleep", "60"]
     depends_on:
       db: {condition: service_healthy}
+  off:
+    image: bbh:1
+    init: true
+    command: ["sleep", "60"]
+    healthcheck: {test: ["NONE"]}
 `)
 	id := strings.TrimSpace(compose("container", "create", "bb:1", "true").stdout)
 	if r := compose("container", "commit", "-c", "HEALTHCHECK --interval=100ms --retries=2 CMD true", id, "bbh:1"); r.code != 0 {
@@ -995,8 +1000,8 @@ services:
 	if r := compose("up", "-d"); r.code != 0 || !strings.Contains(r.stderr, "ih-db-1  Healthy") {
 		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
 	}
-	if ps := compose("ps", "--format", "{{.Service}} {{.Health}}", "db").stdout; ps != "db healthy\n" {
-		t.Errorf("ps: %q", ps)
+	if ps := compose("ps", "--format", "{{.Service}} {{.Health}}", "db", "off").stdout; ps != "db healthy\noff \n" {
+		t.Errorf("ps: %q (test: [NONE] turns the image's healthcheck off)", ps)
 	}
 }
 
