@@ -403,3 +403,45 @@ services:
 		t.Errorf("restart: on-failure:2: %q, logs %q", st, logs)
 	}
 }
+
+// TestComposeTerminal: in a terminal, exec and run allocate a TTY unless
+// -T, and up and down show compose's live progress.
+func TestComposeTerminal(t *testing.T) {
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script (util-linux) not installed")
+	}
+	dir, root, compose := composeRoot(t, `name: term
+services:
+  app:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+`)
+	inTerminal := func(args string) string {
+		t.Helper()
+		cmd := exec.Command(script, "-qec", "stty cols 100 rows 30; "+berthBin+" --root "+root+" "+args, "/dev/null")
+		cmd.Dir = dir
+		cmd.Stdin = strings.NewReader("")
+		out, _ := cmd.CombinedOutput()
+		return strings.ReplaceAll(string(out), "\r", "")
+	}
+	if out := inTerminal("up -d"); !strings.Contains(out, "[+] Running 2/2") || !strings.Contains(out, "✔ Container term-app-1") {
+		t.Errorf("up's live progress: %q", out)
+	}
+	if ps := compose("ps", "--format", "{{.State}}").stdout; ps != "running\n" {
+		t.Fatalf("after up in a terminal: %q", ps)
+	}
+	if out := inTerminal("exec app sh -c 'tty; busybox stty size'"); !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "30 100") {
+		t.Errorf("exec in a terminal: %q", out)
+	}
+	if out := inTerminal("exec -T app busybox tty"); !strings.Contains(out, "not a tty") {
+		t.Errorf("exec -T in a terminal: %q", out)
+	}
+	if out := inTerminal("run --rm app busybox tty"); !strings.Contains(out, "/dev/pts/") {
+		t.Errorf("run in a terminal: %q", out)
+	}
+	if out := inTerminal("down -t 0"); !strings.Contains(out, "✔ Network term_default") || !strings.Contains(out, "Removed") {
+		t.Errorf("down's live progress: %q", out)
+	}
+}
