@@ -119,6 +119,13 @@ func TestComposeUp(t *testing.T) {
 	if ps := other("-p", "shop", "ps", "--services").stdout; ps != "db\nweb\n" {
 		t.Errorf("ps --services without the file: %q", ps)
 	}
+	// the migration ran at each up, as compose starts an exited one-shot
+	if logs := other("-p", "shop", "logs", "migrate").stdout; logs != strings.Repeat("migrate-1 | migrated\n", 3) {
+		t.Errorf("logs without the file: %q", logs)
+	}
+	if r := other("-p", "shop", "stop", "web"); r.code != 0 || !strings.Contains(r.stderr, "shop-web-1  Stopped") {
+		t.Errorf("stop without the file: exit %d\n%s", r.code, r.stderr)
+	}
 	if r := other("-p", "shop", "down", "-t", "1"); r.code != 0 || !strings.Contains(r.stderr, "Network shop_default  Removed") {
 		t.Errorf("down without the file: exit %d\n%s", r.code, r.stderr)
 	} else {
