@@ -150,6 +150,14 @@ func TestComposeLogsAndPs(t *testing.T) {
 	if logs := compose("logs", "--no-log-prefix", "--index", "2", "app").stdout; logs != "started\n" {
 		t.Errorf("logs --index 2 --no-log-prefix: %q", logs)
 	}
+	// --index picks the replica for exec and port too
+	if host := compose("exec", "-T", "--index", "2", "app", "busybox", "hostname").stdout; host != compose("container", "inspect", "-f", "{{.Config.Hostname}}", "life-app-2").stdout {
+		t.Errorf("exec --index 2 ran in %q", host)
+	}
+	p1, p2 := compose("port", "app", "7070").stdout, compose("port", "--index", "2", "app", "7070").stdout
+	if p1 == "" || p2 == "" || p1 == p2 {
+		t.Errorf("port --index: replica 1 %q, replica 2 %q", p1, p2)
+	}
 	if logs := compose("logs", "-t", "--tail", "1", "job").stdout; !strings.HasPrefix(logs, "job-1 | 20") || !strings.HasSuffix(logs, "Z job says hi\n") {
 		t.Errorf("logs -t --tail 1: %q", logs)
 	}
