@@ -415,10 +415,6 @@ services:
 // TestComposeTerminal: in a terminal, exec and run allocate a TTY unless
 // -T, and up and down show compose's live progress.
 func TestComposeTerminal(t *testing.T) {
-	script, err := exec.LookPath("script")
-	if err != nil {
-		t.Skip("script (util-linux) not installed")
-	}
 	dir, root, compose := composeRoot(t, `name: term
 services:
   app:
@@ -426,14 +422,7 @@ services:
     init: true
     command: ["sleep", "60"]
 `)
-	inTerminal := func(args string) string {
-		t.Helper()
-		cmd := exec.Command(script, "-qec", "stty cols 100 rows 30; "+berthBin+" --root "+root+" "+args, "/dev/null")
-		cmd.Dir = dir
-		cmd.Stdin = strings.NewReader("")
-		out, _ := cmd.CombinedOutput()
-		return strings.ReplaceAll(string(out), "\r", "")
-	}
+	inTerminal := terminal(t, dir, root)
 	if out := inTerminal("up -d"); !strings.Contains(out, "[+] Running 2/2") || !strings.Contains(out, "✔ Container term-app-1") {
 		t.Errorf("up's live progress: %q", out)
 	}

@@ -419,17 +419,7 @@ func TestStdinAndTerminal(t *testing.T) {
 	if r := berth(t, dir, "some input\n", "--root", root, "container", "run", "--rm", "-i", "bb:1", "cat"); r.stdout != "some input\n" {
 		t.Errorf("run -i cat: %q %q", r.stdout, r.stderr)
 	}
-	script, err := exec.LookPath("script")
-	if err != nil {
-		t.Skip("script (util-linux) not installed")
-	}
-	inTerminal := func(berthArgs string) string {
-		t.Helper()
-		cmd := exec.Command(script, "-qec", "stty cols 100 rows 30; "+berthBin+" --root "+root+" "+berthArgs, "/dev/null")
-		cmd.Stdin = strings.NewReader("")
-		out, _ := cmd.CombinedOutput()
-		return strings.ReplaceAll(string(out), "\r", "")
-	}
+	inTerminal := terminal(t, dir, root)
 	if out := inTerminal(`container run --rm -t bb:1 sh -c 'tty; busybox stty size'`); !strings.Contains(out, "/dev/pts/0\n30 100\n") {
 		t.Errorf("run -t: %q", out)
 	}
@@ -811,4 +801,24 @@ func TestSystem(t *testing.T) {
 		t.Errorf("prune -a: %q", r.stdout)
 	}
 	noLeftovers(t, root)
+}
+
+// terminal returns a function that runs berth (with root) in dir on a
+// terminal of 100 columns and 30 rows, through script(1), and returns what
+// the terminal showed, without carriage returns. It skips the test where
+// script is not installed.
+func terminal(t *testing.T, dir, root string) func(args string) string {
+	t.Helper()
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script (util-linux) not installed")
+	}
+	return func(args string) string {
+		t.Helper()
+		cmd := exec.Command(script, "-qec", "stty cols 100 rows 30; "+berthBin+" --root "+root+" "+args, "/dev/null")
+		cmd.Dir = dir
+		cmd.Stdin = strings.NewReader("")
+		out, _ := cmd.CombinedOutput()
+		return strings.ReplaceAll(string(out), "\r", "")
+	}
 }
