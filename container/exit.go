@@ -11,8 +11,8 @@ import (
 // recordExit records the end of a run: its exit code, when, whether the
 // OOM killer struck; it takes the container's endpoints off its state and
 // returns them, to leave.
-func recordExit(ctx context.Context, s *Store, id string, code int, at time.Time) map[string]Endpoint {
-	oom := oomKilled(id)
+func recordExit(ctx context.Context, s *Store, id, cgroup string, code int, at time.Time) map[string]Endpoint {
+	oom := shim.OOMKilled("/sys/fs/cgroup", cgroup)
 	var eps map[string]Endpoint
 	s.Update(ctx, id, func(st *State) error {
 		st.To(Exited)
@@ -45,7 +45,7 @@ func leaveAfterExit(ctx context.Context, root string, s *Store, id string) {
 // them), the runtime's container deleted. It returns the exit code.
 func afterWait(ctx context.Context, root string, rt *runtime.Runtime, s *Store, id string, h *shim.Handoff) int {
 	if !h.Recorded {
-		recordExit(ctx, s, id, h.ExitCode, h.Exited)
+		recordExit(ctx, s, id, h.Cgroup, h.ExitCode, h.Exited)
 	}
 	leaveAfterExit(ctx, root, s, id)
 	if c, err := rt.Load(id, s.Dir(id)); err == nil {
@@ -53,7 +53,3 @@ func afterWait(ctx context.Context, root string, rt *runtime.Runtime, s *Store, 
 	}
 	return h.ExitCode
 }
-
-// oomKilled reads whether the kernel's OOM killer struck in the container's
-// cgroup.
-func oomKilled(id string) bool { return shim.OOMKilled("/sys/fs/cgroup", id) }

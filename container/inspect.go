@@ -49,10 +49,18 @@ type Inspected struct {
 		PortBindings      map[string][]PortBinding
 		PublishAllPorts   bool
 		NetworkMode       string
+		PidMode           string
+		IpcMode           string
+		UTSMode           string
+		CgroupParent      string
 		Links             []string
 		Memory            int64
 		MemorySwap        int64
 		MemoryReservation int64
+		MemorySwappiness  *uint64
+		OomKillDisable    bool
+		CpuPeriod         uint64
+		CpuQuota          int64
 		NanoCpus          int64
 		CpuShares         uint64
 		CpusetCpus        string
@@ -143,6 +151,10 @@ func Inspect(e Entry) Inspected {
 	res := r.Spec.Resources
 	out.HostConfig.Memory, out.HostConfig.MemorySwap, out.HostConfig.CpuShares = res.Memory, res.MemorySwap, res.CPUShares
 	out.HostConfig.MemoryReservation = res.MemoryReservation
+	out.HostConfig.MemorySwappiness, out.HostConfig.OomKillDisable = res.MemorySwappiness, res.OOMKillDisable
+	out.HostConfig.CpuPeriod, out.HostConfig.CpuQuota = res.CPUPeriod, res.CPUQuota
+	out.HostConfig.PidMode, out.HostConfig.IpcMode, out.HostConfig.UTSMode = r.Host.PidMode, cmp.Or(r.Host.IpcMode, "private"), r.Host.UTSMode
+	out.HostConfig.CgroupParent = r.Spec.CgroupParent
 	out.HostConfig.CpusetCpus, out.HostConfig.PidsLimit, out.HostConfig.ShmSize = res.CpusetCpus, res.PidsLimit, r.Spec.ShmSize
 	if res.CPUPeriod > 0 {
 		out.HostConfig.NanoCpus = res.CPUQuota * 1e9 / int64(res.CPUPeriod)

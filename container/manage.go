@@ -138,6 +138,11 @@ type CreateOptions struct {
 	// NetworkContainer is --network container:NAME: the named container's
 	// network namespace, hostname, hosts and resolv.conf, shared.
 	NetworkContainer string
+	// Namespaces are --pid, --ipc and --uts.
+	Namespaces Namespaces
+	// CgroupParent is --cgroup-parent: the cgroup the container's is made
+	// under, instead of /berth.
+	CgroupParent string
 	// Links are --link NAME[:ALIAS]: the alias resolves to that container
 	// for this one only.
 	Links []string
@@ -204,6 +209,15 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 			return nil, err
 		}
 		o.Hostname = netOwner.Record.Config.Hostname
+	}
+	if o.Namespaces, err = m.resolveNamespaces(ctx, o.Namespaces); err != nil {
+		return nil, err
+	}
+	if o.Namespaces.UTS == runtime.Host {
+		if o.Hostname != "" {
+			return nil, errclass.New(ErrInvalid, "conflicting options: hostname and the UTS mode")
+		}
+		o.Hostname, _ = os.Hostname() // the host's is the container's
 	}
 	var links []string
 	for _, l := range o.Links {
@@ -353,7 +367,8 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		Host: HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy, LogMaxSize: o.LogMaxSize, LogMaxFile: o.LogMaxFile,
 			Networks: o.Networks, HostNetwork: o.HostNetwork, IPv4Address: o.IP, ExtraHosts: o.ExtraHosts,
 			DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions, Ports: o.Ports, PublishAll: o.PublishAll, Aliases: aliases, MacAddress: o.MacAddress,
-			NetworkContainer: netOwner.Record.ID, Links: links},
+			NetworkContainer: netOwner.Record.ID, Links: links,
+			PidMode: o.Namespaces.PID, IpcMode: o.Namespaces.IPC, UTSMode: o.Namespaces.UTS},
 		Spec: runtime.Spec{
 			ID: id, Hostname: hostname, Domainname: o.Domainname,
 			Rootfs: runtime.Rootfs{Lowers: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), ReadOnly: o.ReadOnly},
@@ -361,6 +376,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 				Terminal: o.TTY, Rlimits: o.Ulimits, NoNewPrivileges: o.NoNewPrivileges},
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged, Resources: o.Resources,
 			Sysctls: o.Sysctls, ShmSize: o.ShmSize, Devices: o.Devices, Unconfined: o.Unconfined, SeccompProfile: o.SeccompProfile, HostNetwork: o.HostNetwork,
+			CgroupParent: o.CgroupParent,
 			Mounts: []specs.Mount{
 				bindFile(filepath.Join(dir, "hosts"), "/etc/hosts"),
 				bindFile(filepath.Join(dir, "hostname"), "/etc/hostname"),
@@ -636,7 +652,7 @@ func (m *Manager) stop(ctx context.Context, ref string, timeout time.Duration, s
 		timeout = time.Duration(e.Record.Host.StopTimeout) * time.Second
 	}
 	if st.Status == Paused {
-		m.thaw(id)
+		thaw(e.Record.Spec)
 	}
 	unix.Kill(st.Pid, signal)
 	if err := wait(ctx, id, st, timeout); err == nil {
@@ -671,11 +687,11 @@ func (m *Manager) Kill(ctx context.Context, ref string, sig string) error {
 	return unix.Kill(st.Pid, signal)
 }
 
-func (m *Manager) thaw(id string) {
-	for _, p := range []string{"/sys/fs/cgroup/freezer/berth/" + id + "/freezer.state"} {
-		os.WriteFile(p, []byte("THAWED"), 0o644)
-	}
-	os.WriteFile("/sys/fs/cgroup/berth/"+id+"/cgroup.freeze", []byte("0"), 0o644)
+// thaw unfreezes a paused container's cgroup (v1's freezer, or v2's) so
+// that a signal sent to it is acted on.
+func thaw(s runtime.Spec) {
+	os.WriteFile("/sys/fs/cgroup/freezer"+s.Cgroup()+"/freezer.state", []byte("THAWED"), 0o644)
+	os.WriteFile("/sys/fs/cgroup"+s.Cgroup()+"/cgroup.freeze", []byte("0"), 0o644)
 }
 
 // waitProcess waits for process pid (a monitor, a container's init) to

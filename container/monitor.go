@@ -232,6 +232,9 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 			leaveNetworks(ctx, root, rec.ID, held)
 		}
 	}()
+	if rec.Spec, err = joinNamespaces(s, rec); err != nil {
+		return fail(ExitStartFailed, err)
+	}
 	rec.Spec.NetNS = path
 	if rec.Host.NetworkContainer != "" {
 		if rec.Spec.NetNS, err = borrowNetwork(s, root, rec); err != nil {
@@ -333,7 +336,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 	if rec.Health != nil {
 		s.Update(ctx, rec.ID, func(st *State) error { st.Health = &Health{Status: Starting}; return nil })
 	}
-	w := &shim.Handoff{Root: root, ID: rec.ID, StateDir: s.Dir(rec.ID), Pid: pid, Status: fdOf(mio.Status),
+	w := &shim.Handoff{Root: root, ID: rec.ID, StateDir: s.Dir(rec.ID), Cgroup: rec.Spec.Cgroup(), Pid: pid, Status: fdOf(mio.Status),
 		Log:   shim.Log{Path: s.LogPath(rec.ID), MaxSize: rec.Host.LogMaxSize, MaxFiles: rec.Host.LogMaxFile},
 		Input: shim.None, CallerInput: fdOf(mio.Stdin), Hub: shim.None, HubInput: rec.Config.OpenStdin,
 	}
@@ -389,7 +392,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 			unix.Close(fd) // what Wait leaves open for a Resume
 		}
 	}
-	eps = recordExit(ctx, s, rec.ID, code, w.Exited)
+	eps = recordExit(ctx, s, rec.ID, rec.Spec.Cgroup(), code, w.Exited)
 	maps.Copy(held, eps)
 	// off the networks before the slower clean-up on return (unmounting
 	// the root syncs its upper layer): whoever waits for the exit to

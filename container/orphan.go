@@ -50,7 +50,7 @@ func (m *Manager) Refresh(ctx context.Context, e Entry) Entry {
 		if rt, err := runtime.New(RunDir(m.root)); err == nil {
 			if c, err := rt.Load(e.Record.ID, m.Store.Dir(e.Record.ID)); err == nil {
 				if st.Status == Paused {
-					m.thaw(e.Record.ID)
+					thaw(e.Record.Spec)
 				}
 				killed = c.Signal(unix.SIGKILL) == nil
 				waitProcess(ctx, st.Pid, 5*time.Second)

@@ -78,6 +78,11 @@ type HostConfig struct {
 	NetworkContainer string `json:",omitempty"`
 	// HostNetwork shares the host's network namespace (--network host).
 	HostNetwork bool `json:",omitempty"`
+	// PidMode, IpcMode and UTSMode are --pid, --ipc and --uts, another
+	// container named by ID (container:ID); see Namespaces.
+	PidMode string `json:",omitempty"`
+	IpcMode string `json:",omitempty"`
+	UTSMode string `json:",omitempty"`
 	// MacAddress is the first network's interface's MAC (--mac-address);
 	// empty is Docker's, from the address.
 	MacAddress string `json:",omitempty"`

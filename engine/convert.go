@@ -92,7 +92,25 @@ func containerOptions(p *project.Project, s types.ServiceConfig, n int, hash str
 			return o, bad("security_opt %q is not supported yet (no-new-privileges and seccomp=unconfined are)", so)
 		}
 	}
+	if (s.CPUS != 0 || s.Deploy != nil && s.Deploy.Resources.Limits != nil && s.Deploy.Resources.Limits.NanoCPUs != 0) && (s.CPUQuota != 0 || s.CPUPeriod != 0) {
+		return o, bad("cpus and cpu_period or cpu_quota cannot both be set")
+	}
 	o.Resources = resources(s)
+	o.CgroupParent = s.CgroupParent
+	// pid, ipc and uts: service:NAME is that service's first container
+	for _, ns := range []struct {
+		key, mode string
+		to        *string
+	}{{"pid", s.Pid, &o.Namespaces.PID}, {"ipc", s.Ipc, &o.Namespaces.IPC}, {"uts", s.Uts, &o.Namespaces.UTS}} {
+		*ns.to = ns.mode
+		if svc, ok := strings.CutPrefix(ns.mode, types.ServicePrefix); ok {
+			other, err := p.GetService(svc)
+			if err != nil {
+				return o, bad("%s: no such service: %s", ns.key, svc)
+			}
+			*ns.to = "container:" + ContainerName(p.Name, svc, other.ContainerName, 1)
+		}
+	}
 	if hc := s.HealthCheck; hc != nil {
 		if hc.Disable {
 			o.NoHealthcheck = true
@@ -263,7 +281,14 @@ func resources(s types.ServiceConfig) runtime.Resources {
 	}
 	if cpus > 0 {
 		r.CPUQuota, r.CPUPeriod = int64(cpus*100000), 100000
+	} else {
+		r.CPUQuota, r.CPUPeriod = s.CPUQuota, uint64(s.CPUPeriod)
 	}
+	if s.MemSwappiness != 0 { // compose's: 0 is unset
+		v := uint64(s.MemSwappiness)
+		r.MemorySwappiness = &v
+	}
+	r.OOMKillDisable = s.OomKillDisable
 	if s.OomScoreAdj != 0 {
 		v := int(s.OomScoreAdj)
 		r.OOMScoreAdj = &v

@@ -2,9 +2,11 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -440,5 +442,102 @@ services:
 	}
 	if out := inTerminal("down -t 0"); !strings.Contains(out, "✔ Network term_default") || !strings.Contains(out, "Removed") {
 		t.Errorf("down's live progress: %q", out)
+	}
+}
+
+// TestComposeNamespaces: pid, ipc and uts shared with another service or
+// the host, ipc none, and the cgroup settings without a deploy section.
+func TestComposeNamespaces(t *testing.T) {
+	parent := fmt.Sprintf("berth-test-%d", time.Now().UnixNano())
+	t.Cleanup(func() {
+		// the parent cgroup is left by the containers, as Docker leaves it
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent)
+		for _, d := range append(dirs, "/sys/fs/cgroup/"+parent) {
+			os.Remove(d)
+		}
+	})
+	_, _, compose := composeRoot(t, `name: ns
+services:
+  a:
+    image: bb:1
+    init: true
+    command: ["sh", "-c", "echo shared > /dev/shm/mark; exec sleep 60"]
+    ipc: shareable
+    cpu_period: 50000
+    cpu_quota: 25000
+    mem_swappiness: 10
+    oom_kill_disable: true
+    cgroup_parent: `+parent+`
+  b:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    pid: service:a
+    ipc: service:a
+  h:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    pid: host
+    ipc: host
+    uts: host
+  n:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    ipc: none
+`)
+	if r := compose("up", "-d", "--wait"); r.code != 0 {
+		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
+	}
+	namespaces := func(service string) string {
+		return compose("exec", "-T", service, "sh", "-c", "for n in pid ipc uts; do busybox readlink /proc/self/ns/$n; done").stdout
+	}
+	var host []string
+	for _, n := range []string{"pid", "ipc", "uts"} {
+		l, _ := os.Readlink("/proc/self/ns/" + n)
+		host = append(host, l)
+	}
+	a, b, h := strings.Fields(namespaces("a")), strings.Fields(namespaces("b")), strings.Fields(namespaces("h"))
+	if len(a) != 3 || len(b) != 3 || a[0] != b[0] || a[1] != b[1] || a[2] == b[2] {
+		t.Errorf("b shares a's PID and IPC namespaces, not its UTS: a %q, b %q", a, b)
+	}
+	if !slices.Equal(h, host) {
+		t.Errorf("h is in the host's namespaces: %q, host %q", h, host)
+	}
+	if got := compose("exec", "-T", "b", "cat", "/dev/shm/mark").stdout; got != "shared\n" {
+		t.Errorf("b sees a's /dev/shm: %q", got)
+	}
+	if hn, _ := os.Hostname(); compose("exec", "-T", "h", "busybox", "hostname").stdout != hn+"\n" {
+		t.Errorf("uts: host: not the host's hostname %q", hn)
+	}
+	if r := compose("exec", "-T", "n", "busybox", "test", "-e", "/dev/shm"); r.code == 0 {
+		t.Errorf("ipc: none left a /dev/shm")
+	}
+	inspect := func(name, tmpl string) string {
+		return strings.TrimSpace(compose("container", "inspect", "-f", tmpl, name).stdout)
+	}
+	if got := inspect("ns-a-1", "{{.HostConfig.CpuPeriod}} {{.HostConfig.CpuQuota}} {{.HostConfig.MemorySwappiness}} {{.HostConfig.OomKillDisable}} {{.HostConfig.CgroupParent}} {{.HostConfig.IpcMode}}"); got != "50000 25000 10 true "+parent+" shareable" {
+		t.Errorf("a's settings in inspect: %q", got)
+	}
+	if got := inspect("ns-h-1", "{{.HostConfig.PidMode}} {{.HostConfig.IpcMode}} {{.HostConfig.UTSMode}}"); got != "host host host" {
+		t.Errorf("h's modes in inspect: %q", got)
+	}
+	pid := inspect("ns-a-1", "{{.State.Pid}}")
+	if cg, _ := os.ReadFile("/proc/" + pid + "/cgroup"); !strings.Contains(string(cg), "/"+parent+"/") {
+		t.Errorf("a's cgroup is not under %s:\n%s", parent, cg)
+	}
+	if cfs, err := os.ReadFile("/sys/fs/cgroup/cpu/" + parent + "/" + inspect("ns-a-1", "{{.Id}}") + "/cpu.cfs_quota_us"); err == nil && string(cfs) != "25000\n" {
+		t.Errorf("cpu.cfs_quota_us: %q", cfs) // cgroup v1; v2 has cpu.max
+	}
+	// joining a namespace that is not shareable is refused, as by Docker
+	r := compose("container", "run", "--rm", "--ipc", "container:ns-n-1", "bb:1", "true")
+	if r.code == 0 || !strings.Contains(r.stderr, "not shareable") {
+		t.Errorf("--ipc container: of a private one: exit %d, %q", r.code, r.stderr)
+	}
+	for _, bad := range [][]string{{"--pid", "bogus"}, {"--ipc", "bogus"}, {"--uts", "private"}, {"--uts", "host", "-h", "name"}, {"--cpus", "1", "--cpu-quota", "1000"}} {
+		if r := compose(append(append([]string{"container", "run", "--rm"}, bad...), "bb:1", "true")...); r.code != 125 {
+			t.Errorf("%q: exit %d, %q", bad, r.code, r.stderr)
+		}
 	}
 }

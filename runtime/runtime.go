@@ -55,6 +55,7 @@ func New(dir string) (*Runtime, error) {
 type Container struct {
 	id     string
 	rootfs string
+	shm    string // ShmDir: unmounted by Delete if it was made
 	c      *libcontainer.Container
 	spec   *specs.Spec
 }
@@ -76,8 +77,20 @@ func (r *Runtime) Create(ctx context.Context, s Spec, bundle string) (c *Contain
 	defer func() {
 		if err != nil {
 			Unmount(rootfs)
+			Unmount(ShmDir(bundle))
 		}
 	}()
+	if s.Shm == ShareableShm {
+		size := s.ShmSize
+		if size <= 0 {
+			size = 64 << 20
+		}
+		shm := specs.Mount{Destination: ShmDir(bundle), Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "nodev", "noexec", "mode=1777", fmt.Sprintf("size=%d", size)}}
+		if err := MountHost(shm); err != nil {
+			return nil, fmt.Errorf("container %s: /dev/shm: %w", s.ID, err)
+		}
+		s.Shm = ShmDir(bundle)
+	}
 	spec, err := s.ociSpec(rootfs)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w: %w", s.ID, err, ErrInvalid)
@@ -90,7 +103,7 @@ func (r *Runtime) Create(ctx context.Context, s Spec, bundle string) (c *Contain
 	if err != nil {
 		return nil, fmt.Errorf("creating container %s: %w", s.ID, err)
 	}
-	return &Container{id: s.ID, rootfs: rootfs, c: lc, spec: spec}, nil
+	return &Container{id: s.ID, rootfs: rootfs, shm: ShmDir(bundle), c: lc, spec: spec}, nil
 }
 
 // Load finds a container created earlier, by this process or another.
@@ -102,7 +115,7 @@ func (r *Runtime) Load(id, bundle string) (*Container, error) {
 		}
 		return nil, err
 	}
-	return &Container{id: id, rootfs: filepath.Join(bundle, "rootfs"), c: lc}, nil
+	return &Container{id: id, rootfs: filepath.Join(bundle, "rootfs"), shm: ShmDir(bundle), c: lc}, nil
 }
 
 // IO is where a process's standard streams go.
@@ -177,8 +190,8 @@ func (c *Container) Status() (string, error) {
 }
 
 // Delete removes what Create made: the container's processes (killed),
-// its cgroup, libcontainer's state and the rootfs mount. It is safe to call
-// again.
+// its cgroup, libcontainer's state, the rootfs mount and a shareable
+// /dev/shm. It is safe to call again.
 func (c *Container) Delete() error {
 	var errs []error
 	if st, err := c.c.Status(); err == nil && st != libcontainer.Stopped {
@@ -187,8 +200,10 @@ func (c *Container) Delete() error {
 	if err := c.c.Destroy(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := Unmount(c.rootfs); err != nil {
-		errs = append(errs, err)
+	for _, m := range []string{c.rootfs, c.shm} {
+		if err := Unmount(m); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"cmp"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -52,7 +54,37 @@ type Spec struct {
 	// SeccompProfile is a seccomp profile in Docker's JSON format
 	// (--security-opt seccomp=FILE); empty is Docker's default profile.
 	SeccompProfile string `json:",omitempty"`
+	// PIDNS, IPCNS and UTSNS say where the PID, IPC and UTS namespaces
+	// come from (--pid, --ipc, --uts): "" a new one, Host the host's (no
+	// namespace of its own), or the path of one to join
+	// (/proc/PID/ns/pid of another container's init).
+	PIDNS, IPCNS, UTSNS string `json:",omitempty"`
+	// Shm is what /dev/shm is: "" a tmpfs of ShmSize in the container,
+	// NoShm nothing (--ipc none), ShareableShm a tmpfs of ShmSize made on
+	// the host at ShmDir(bundle) for others to bind too (--ipc
+	// shareable), or a host directory bound there: the host's /dev/shm for
+	// --ipc host, another container's ShmDir for --ipc container:NAME.
+	// POSIX shared memory lives in /dev/shm, System V's in the IPC
+	// namespace: sharing one without the other would share half.
+	Shm string `json:",omitempty"`
+	// CgroupParent is the cgroup under which the container's own is made
+	// (--cgroup-parent); empty is /berth.
+	CgroupParent string `json:",omitempty"`
 }
+
+// Host, as a namespace's source in a Spec, is the host's namespace.
+const Host = "host"
+
+// Values of a Spec's Shm: NoShm leaves /dev/shm out; ShareableShm makes
+// it on the host, at ShmDir, where other containers can bind it.
+const (
+	NoShm        = "none"
+	ShareableShm = "shareable"
+)
+
+// ShmDir is where a container created with ShareableShm has its /dev/shm
+// on the host, from Create to Delete.
+func ShmDir(bundle string) string { return filepath.Join(bundle, "shm") }
 
 // Device is a host device node given to a container (--device).
 type Device struct {
@@ -95,6 +127,11 @@ type Resources struct {
 	CpusetCpus        string
 	PidsLimit         int64
 	OOMScoreAdj       *int
+	// MemorySwappiness (0-100; nil the kernel's) and OOMKillDisable are
+	// cgroup v1 memory knobs: cgroup v2 has neither, and they are then
+	// ignored, as by Docker.
+	MemorySwappiness *uint64 `json:",omitempty"`
+	OOMKillDisable   bool    `json:",omitempty"`
 }
 
 // dockerCaps are the capabilities Docker grants a container by default.
@@ -190,6 +227,10 @@ var hostCaps = sync.OnceValue(func() []string {
 	return slices.Clone(allCaps)
 })
 
+// Cgroup is the container's cgroup, the same path in each hierarchy:
+// /berth/ID, or under CgroupParent.
+func (s Spec) Cgroup() string { return path.Join("/", cmp.Or(s.CgroupParent, "berth"), s.ID) }
+
 // ociSpec is the OCI runtime spec for s with rootfs mounted at root.
 func (s Spec) ociSpec(root string) (*specs.Spec, error) {
 	caps, err := capabilities(s.CapAdd, s.CapDrop, s.Privileged)
@@ -210,9 +251,9 @@ func (s Spec) ociSpec(root string) (*specs.Spec, error) {
 			Rlimits:         p.Rlimits,
 			OOMScoreAdj:     s.Resources.OOMScoreAdj,
 		},
-		Mounts: append(defaultMounts(s.ShmSize), parentsFirst(s.Mounts)...),
+		Mounts: append(defaultMounts(s.ShmSize, s.Shm), parentsFirst(s.Mounts)...),
 		Linux: &specs.Linux{
-			CgroupsPath: "/berth/" + s.ID,
+			CgroupsPath: s.Cgroup(),
 			Sysctl:      s.Sysctls,
 			Namespaces: []specs.LinuxNamespace{
 				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace, Path: s.NetNS}, {Type: specs.IPCNamespace},
@@ -223,6 +264,20 @@ func (s Spec) ociSpec(root string) (*specs.Spec, error) {
 	}
 	if s.HostNetwork {
 		spec.Linux.Namespaces = slices.DeleteFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.NetworkNamespace })
+	}
+	for typ, from := range map[specs.LinuxNamespaceType]string{specs.PIDNamespace: s.PIDNS, specs.IPCNamespace: s.IPCNS, specs.UTSNamespace: s.UTSNS} {
+		i := slices.IndexFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == typ })
+		switch from {
+		case "":
+		case Host:
+			spec.Linux.Namespaces = slices.Delete(spec.Linux.Namespaces, i, i+1)
+		default:
+			spec.Linux.Namespaces[i].Path = from
+		}
+	}
+	if s.UTSNS != "" {
+		// a hostname can only be set in a UTS namespace of its own
+		spec.Hostname, spec.Domainname = "", ""
 	}
 	if !s.Privileged {
 		spec.Linux.MaskedPaths = maskedPaths
@@ -272,14 +327,23 @@ func (r Resources) oci(privileged bool) *specs.LinuxResources {
 		}
 		out.Memory = m
 	}
-	if r.CPUQuota != 0 || r.CPUShares != 0 || r.CpusetCpus != "" {
+	if r.MemorySwappiness != nil || r.OOMKillDisable {
+		if out.Memory == nil {
+			out.Memory = &specs.LinuxMemory{}
+		}
+		out.Memory.Swappiness = r.MemorySwappiness
+		if r.OOMKillDisable {
+			disable := true
+			out.Memory.DisableOOMKiller = &disable
+		}
+	}
+	if r.CPUQuota != 0 || r.CPUPeriod != 0 || r.CPUShares != 0 || r.CpusetCpus != "" {
 		c := &specs.LinuxCPU{Cpus: r.CpusetCpus}
 		if r.CPUQuota != 0 {
 			c.Quota = &r.CPUQuota
-			period := r.CPUPeriod
-			if period == 0 {
-				period = 100000
-			}
+		}
+		if r.CPUQuota != 0 || r.CPUPeriod != 0 {
+			period := cmp.Or(r.CPUPeriod, 100000)
 			c.Period = &period
 		}
 		if r.CPUShares != 0 {
@@ -337,17 +401,23 @@ func parentsFirst(mounts []specs.Mount) []specs.Mount {
 }
 
 // defaultMounts are the file systems every container gets, as in Docker.
-func defaultMounts(shmSize int64) []specs.Mount {
+func defaultMounts(shmSize int64, shm string) []specs.Mount {
 	if shmSize <= 0 {
 		shmSize = 64 << 20
 	}
-	return []specs.Mount{
+	mounts := []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
 		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
 		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
 		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"ro", "nosuid", "noexec", "nodev"}},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
-		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", fmt.Sprintf("size=%d", shmSize)}},
 	}
+	switch shm {
+	case "":
+		return append(mounts, specs.Mount{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", fmt.Sprintf("size=%d", shmSize)}})
+	case NoShm:
+		return mounts
+	}
+	return append(mounts, specs.Mount{Destination: "/dev/shm", Type: "bind", Source: shm, Options: []string{"rbind", "nosuid", "noexec", "nodev"}})
 }

@@ -60,12 +60,12 @@ func RecordExit(ctx context.Context, dir string, code int, at time.Time, oom boo
 	return true, halted, nil
 }
 
-// OOMKilled reads whether the kernel's OOM killer struck in container id's
-// cgroup under the cgroup mount root (/sys/fs/cgroup): memory.events on
+// OOMKilled reads whether the kernel's OOM killer struck in a container's
+// cgroup (/berth/ID) under the cgroup mount root (/sys/fs/cgroup): memory.events on
 // cgroup v2, memory.oom_control in v1's memory hierarchy; both say
 // "oom_kill N".
-func OOMKilled(root, id string) bool {
-	for _, p := range []string{filepath.Join(root, "berth", id, "memory.events"), filepath.Join(root, "memory", "berth", id, "memory.oom_control")} {
+func OOMKilled(root, cgroup string) bool {
+	for _, p := range []string{filepath.Join(root, cgroup, "memory.events"), filepath.Join(root, "memory", cgroup, "memory.oom_control")} {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			continue

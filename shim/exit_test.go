@@ -19,7 +19,7 @@ func TestOOMKilled(t *testing.T) {
 	write("berth/v2fine/memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n")
 	write("memory/berth/v1kill/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n")
 	for id, want := range map[string]bool{"v2kill": true, "v2fine": false, "v1kill": true, "none": false} {
-		if got := OOMKilled(root, id); got != want {
+		if got := OOMKilled(root, "/berth/"+id); got != want {
 			t.Errorf("%s: %v, want %v", id, got, want)
 		}
 	}

@@ -21,6 +21,9 @@ type Handoff struct {
 	// StateDir is the container's directory in the store: its state, to
 	// record the exit in.
 	StateDir string
+	// Cgroup is the container's cgroup (/berth/ID, or under its parent):
+	// where the OOM killer's count is read at the exit.
+	Cgroup string
 	// Pid is the container's init, a child of this process.
 	Pid int
 	// Resume is the command line exec'd after the exit, with the handoff

@@ -64,7 +64,7 @@ type createFlags struct {
 	memory, memorySwap, memoryReserve string
 	cpus, shmSize                     string
 	pids                              int64
-	stopT, oomScore                   int
+	stopT, oomScore, swappiness       int
 	env, envFiles, labels             []string
 	ulimits, sysctls, tmpfs, devices  []string
 	securityOpts, logOpts             []string
@@ -113,6 +113,14 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.devices, "device", nil, "Add a host device to the container")
 	fs.StringArrayVar(&f.o.GroupAdd, "group-add", nil, "Add additional groups to join")
 	fs.IntVar(&f.oomScore, "oom-score-adj", 0, "Tune host's OOM preferences (-1000 to 1000)")
+	fs.StringVar(&f.o.Namespaces.PID, "pid", "", "PID namespace to use")
+	fs.StringVar(&f.o.Namespaces.IPC, "ipc", "", "IPC mode to use")
+	fs.StringVar(&f.o.Namespaces.UTS, "uts", "", "UTS namespace to use")
+	fs.StringVar(&f.o.CgroupParent, "cgroup-parent", "", "Optional parent cgroup for the container")
+	fs.Uint64Var(&f.o.Resources.CPUPeriod, "cpu-period", 0, "Limit CPU CFS (Completely Fair Scheduler) period")
+	fs.Int64Var(&f.o.Resources.CPUQuota, "cpu-quota", 0, "Limit CPU CFS (Completely Fair Scheduler) quota")
+	fs.IntVar(&f.swappiness, "memory-swappiness", -1, "Tune container memory swappiness (0 to 100) (default -1)")
+	fs.BoolVar(&f.o.Resources.OOMKillDisable, "oom-kill-disable", false, "Disable OOM Killer")
 	fs.StringArrayVar(&f.securityOpts, "security-opt", nil, "Security Options")
 	fs.StringArrayVar(&f.networks, "network", nil, "Connect a container to a network")
 	fs.StringArrayVar(&f.networks, "net", nil, "Connect a container to a network")
@@ -183,6 +191,9 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 		o.Resources.Memory = n
 	}
 	if f.cpus != "" {
+		if o.Resources.CPUQuota != 0 || o.Resources.CPUPeriod != 0 {
+			return o, usageError{errors.New("conflicting options: --cpus and --cpu-period or --cpu-quota cannot both be set")}
+		}
 		var cpus float64
 		if _, err := fmt.Sscanf(f.cpus, "%g", &cpus); err != nil || cpus <= 0 {
 			return o, usageError{fmt.Errorf("invalid argument %q for \"--cpus\" flag: must be a positive number", f.cpus)}
@@ -212,6 +223,13 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 			}
 			*p.out = n
 		}
+	}
+	if f.swappiness != -1 {
+		if f.swappiness < 0 || f.swappiness > 100 {
+			return o, usageError{fmt.Errorf("invalid value: %d. Valid memory swappiness range is 0-100", f.swappiness)}
+		}
+		v := uint64(f.swappiness)
+		o.Resources.MemorySwappiness = &v
 	}
 	if f.oomScore != 0 {
 		if f.oomScore < -1000 || f.oomScore > 1000 {

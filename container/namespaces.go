@@ -1,0 +1,100 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/runtime"
+)
+
+// Namespaces are how a container shares its PID, IPC and UTS namespaces,
+// in Docker's words (--pid, --ipc, --uts). Each is empty for a namespace
+// of its own, "host" for the host's, or "container:NAME" for another
+// container's (PID and IPC); IPC also takes "private", "shareable" (a
+// namespace of its own that others may join: in berth, any may be) and
+// "none" (its own, without /dev/shm).
+type Namespaces struct {
+	PID, IPC, UTS string
+}
+
+// resolveNamespaces checks the modes and names other containers by ID, as they are
+// kept in the record (HostConfig.PidMode and IpcMode).
+func (m *Manager) resolveNamespaces(ctx context.Context, n Namespaces) (Namespaces, error) {
+	join := func(flag, mode string, own ...string) (string, error) {
+		if mode == "" || mode == runtime.Host || slices.Contains(own, mode) {
+			return mode, nil
+		}
+		name, ok := strings.CutPrefix(mode, "container:")
+		if !ok || name == "" {
+			return "", errclass.New(ErrInvalid, "invalid %s mode %q: want %s", flag, mode, strings.Join(append(own, "host", "container:NAME"), ", "))
+		}
+		owner, err := m.Get(ctx, name)
+		if err != nil {
+			return "", errclass.Wrap(ErrInvalid, err, fmt.Sprintf("%s container:%s: %v", flag, name, err))
+		}
+		return "container:" + owner.Record.ID, nil
+	}
+	var err error
+	if n.PID, err = join("--pid", n.PID); err != nil {
+		return n, err
+	}
+	if n.IPC, err = join("--ipc", n.IPC, "private", "shareable", "none"); err != nil {
+		return n, err
+	}
+	if n.UTS != "" && n.UTS != runtime.Host {
+		return n, errclass.New(ErrInvalid, "invalid --uts mode %q: want host", n.UTS)
+	}
+	return n, nil
+}
+
+// joinNamespaces sets, for a start, where the container's PID, IPC and
+// UTS namespaces and its /dev/shm come from. Another container's are
+// found through its init's /proc entry, so it must be running.
+func joinNamespaces(s *Store, rec Record) (runtime.Spec, error) {
+	spec := rec.Spec
+	spec.UTSNS = rec.Host.UTSMode
+	pidOf := func(flag, id string) (int, error) {
+		owner, err := s.Get(id)
+		if err != nil {
+			return 0, fmt.Errorf("joining the %s namespace of container %s: %w", flag, id, err)
+		}
+		if !owner.State.Running() {
+			return 0, errclass.New(ErrState, "cannot join %s namespace of a non running container: container %s is %s", flag, owner.Record.Name, owner.State.Status)
+		}
+		return owner.State.Pid, nil
+	}
+	switch mode := rec.Host.PidMode; {
+	case mode == runtime.Host:
+		spec.PIDNS = runtime.Host
+	case strings.HasPrefix(mode, "container:"):
+		pid, err := pidOf("PID", strings.TrimPrefix(mode, "container:"))
+		if err != nil {
+			return spec, err
+		}
+		spec.PIDNS = fmt.Sprintf("/proc/%d/ns/pid", pid)
+	}
+	switch mode := rec.Host.IpcMode; {
+	case mode == runtime.Host:
+		spec.IPCNS, spec.Shm = runtime.Host, "/dev/shm"
+	case mode == "none":
+		spec.Shm = runtime.NoShm
+	case mode == "shareable":
+		spec.Shm = runtime.ShareableShm
+	case strings.HasPrefix(mode, "container:"):
+		id := strings.TrimPrefix(mode, "container:")
+		pid, err := pidOf("IPC", id)
+		if err != nil {
+			return spec, err
+		}
+		// its /dev/shm must be on the host to be shared (Docker's rule)
+		owner, _ := s.Get(id)
+		if owner.Record.Host.IpcMode != "shareable" {
+			return spec, errclass.New(ErrInvalid, "cannot join the IPC namespace of container %s: its IPC mode is not shareable (hint: ipc: shareable on it)", owner.Record.Name)
+		}
+		spec.IPCNS, spec.Shm = fmt.Sprintf("/proc/%d/ns/ipc", pid), runtime.ShmDir(s.Dir(id))
+	}
+	return spec, nil
+}
