@@ -55,6 +55,7 @@ fuzz:
 	$(GO) test ./netns -run '^$$' -fuzz FuzzParsePools -fuzztime 30s
 	$(GO) test ./dns -run '^$$' -fuzz FuzzFastPath -fuzztime 30s
 	$(GO) test ./jsonlog -run '^$$' -fuzz FuzzRead -fuzztime 30s
+	$(GO) test ./runtime -run '^$$' -fuzz FuzzParseDeviceRule -fuzztime 30s
 
 clean:
 	rm -rf bin

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/netns"
+	"github.com/berth-dev/berth/runtime"
 )
 
 // Inspected is `container inspect`'s document, in Docker's shape.
@@ -41,36 +42,41 @@ type Inspected struct {
 		Data map[string]string
 	}
 	HostConfig struct {
-		AutoRemove        bool
-		RestartPolicy     RestartPolicy
-		Privileged        bool
-		ReadonlyRootfs    bool
-		CapAdd, CapDrop   []string
-		PortBindings      map[string][]PortBinding
-		PublishAllPorts   bool
-		NetworkMode       string
-		PidMode           string
-		IpcMode           string
-		UTSMode           string
-		CgroupParent      string
-		Links             []string
-		Memory            int64
-		MemorySwap        int64
-		MemoryReservation int64
-		MemorySwappiness  *uint64
-		OomKillDisable    bool
-		CpuPeriod         uint64
-		CpuQuota          int64
-		NanoCpus          int64
-		CpuShares         uint64
-		CpusetCpus        string
-		PidsLimit         int64
-		ShmSize           int64
-		Init              bool
-		Dns               []string
-		DnsSearch         []string
-		DnsOptions        []string
-		ExtraHosts        []string
+		AutoRemove         bool
+		RestartPolicy      RestartPolicy
+		Privileged         bool
+		ReadonlyRootfs     bool
+		CapAdd, CapDrop    []string
+		PortBindings       map[string][]PortBinding
+		PublishAllPorts    bool
+		NetworkMode        string
+		PidMode            string
+		IpcMode            string
+		UTSMode            string
+		CgroupParent       string
+		CgroupnsMode       string
+		Annotations        map[string]string `json:",omitempty"`
+		DeviceCgroupRules  []string
+		Links              []string
+		Memory             int64
+		MemorySwap         int64
+		MemoryReservation  int64
+		MemorySwappiness   *uint64
+		OomKillDisable     bool
+		CpuPeriod          uint64
+		CpuQuota           int64
+		CpuRealtimePeriod  uint64
+		CpuRealtimeRuntime int64
+		NanoCpus           int64
+		CpuShares          uint64
+		CpusetCpus         string
+		PidsLimit          int64
+		ShmSize            int64
+		Init               bool
+		Dns                []string
+		DnsSearch          []string
+		DnsOptions         []string
+		ExtraHosts         []string
 	}
 	Config struct {
 		Hostname, Domainname, User, WorkingDir, StopSignal, Image string
@@ -154,7 +160,12 @@ func Inspect(e Entry) Inspected {
 	out.HostConfig.MemorySwappiness, out.HostConfig.OomKillDisable = res.MemorySwappiness, res.OOMKillDisable
 	out.HostConfig.CpuPeriod, out.HostConfig.CpuQuota = res.CPUPeriod, res.CPUQuota
 	out.HostConfig.PidMode, out.HostConfig.IpcMode, out.HostConfig.UTSMode = r.Host.PidMode, cmp.Or(r.Host.IpcMode, "private"), r.Host.UTSMode
-	out.HostConfig.CgroupParent = r.Spec.CgroupParent
+	out.HostConfig.CgroupParent, out.HostConfig.CgroupnsMode = r.Spec.CgroupParent, cmp.Or(r.Spec.CgroupNS, "private")
+	out.HostConfig.Annotations = r.Spec.Annotations
+	out.HostConfig.CpuRealtimePeriod, out.HostConfig.CpuRealtimeRuntime = res.CPURealtimePeriod, res.CPURealtimeRuntime
+	for _, d := range r.Spec.DeviceRules {
+		out.HostConfig.DeviceCgroupRules = append(out.HostConfig.DeviceCgroupRules, runtime.FormatDeviceRule(d))
+	}
 	out.HostConfig.CpusetCpus, out.HostConfig.PidsLimit, out.HostConfig.ShmSize = res.CpusetCpus, res.PidsLimit, r.Spec.ShmSize
 	if res.CPUPeriod > 0 {
 		out.HostConfig.NanoCpus = res.CPUQuota * 1e9 / int64(res.CPUPeriod)

@@ -141,8 +141,14 @@ type CreateOptions struct {
 	// Namespaces are --pid, --ipc and --uts.
 	Namespaces Namespaces
 	// CgroupParent is --cgroup-parent: the cgroup the container's is made
-	// under, instead of /berth.
-	CgroupParent string
+	// under, instead of /berth. CgroupNS is --cgroupns: "" or "private"
+	// for a cgroup namespace of its own, "host" for the host's.
+	CgroupParent, CgroupNS string
+	// DeviceCgroupRules are --device-cgroup-rule's, as Docker writes them
+	// ("c 1:3 mr").
+	DeviceCgroupRules []string
+	// Annotations are --annotation's, the OCI spec's.
+	Annotations map[string]string
 	// Links are --link NAME[:ALIAS]: the alias resolves to that container
 	// for this one only.
 	Links []string
@@ -212,6 +218,21 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	}
 	if o.Namespaces, err = m.resolveNamespaces(ctx, o.Namespaces); err != nil {
 		return nil, err
+	}
+	var deviceRules []specs.LinuxDeviceCgroup
+	for _, r := range o.DeviceCgroupRules {
+		rule, err := runtime.ParseDeviceRule(r)
+		if err != nil {
+			return nil, errclass.Wrap(ErrInvalid, err, err.Error())
+		}
+		deviceRules = append(deviceRules, rule)
+	}
+	switch o.CgroupNS {
+	case "", "private":
+		o.CgroupNS = ""
+	case runtime.Host:
+	default:
+		return nil, errclass.New(ErrInvalid, "invalid cgroup namespace mode %q: want host or private", o.CgroupNS)
 	}
 	if o.Namespaces.UTS == runtime.Host {
 		if o.Hostname != "" {
@@ -376,7 +397,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 				Terminal: o.TTY, Rlimits: o.Ulimits, NoNewPrivileges: o.NoNewPrivileges},
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged, Resources: o.Resources,
 			Sysctls: o.Sysctls, ShmSize: o.ShmSize, Devices: o.Devices, Unconfined: o.Unconfined, SeccompProfile: o.SeccompProfile, HostNetwork: o.HostNetwork,
-			CgroupParent: o.CgroupParent,
+			CgroupParent: o.CgroupParent, CgroupNS: o.CgroupNS, DeviceRules: deviceRules, Annotations: o.Annotations,
 			Mounts: []specs.Mount{
 				bindFile(filepath.Join(dir, "hosts"), "/etc/hosts"),
 				bindFile(filepath.Join(dir, "hostname"), "/etc/hostname"),

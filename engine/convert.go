@@ -96,7 +96,20 @@ func containerOptions(p *project.Project, s types.ServiceConfig, n int, hash str
 		return o, bad("cpus and cpu_period or cpu_quota cannot both be set")
 	}
 	o.Resources = resources(s)
-	o.CgroupParent = s.CgroupParent
+	o.CgroupParent, o.CgroupNS, o.DeviceCgroupRules = s.CgroupParent, s.Cgroup, s.DeviceCgroupRules
+	if len(s.Annotations) > 0 {
+		o.Annotations = map[string]string(s.Annotations)
+	}
+	switch s.UserNSMode {
+	case "", "host": // berth has no user namespaces: the host's is every container's
+	default:
+		return o, bad("userns_mode %q is not supported: berth runs containers in the host's user namespace", s.UserNSMode)
+	}
+	switch s.Runtime {
+	case "", "runc":
+	default:
+		return o, bad("runtime %q is not supported: berth runs containers with runc's libcontainer", s.Runtime)
+	}
 	// pid, ipc and uts: service:NAME is that service's first container
 	for _, ns := range []struct {
 		key, mode string
@@ -169,6 +182,8 @@ func containerOptions(p *project.Project, s types.ServiceConfig, n int, hash str
 		}
 		o.Links = append(o.Links, target+":"+cmp.Or(alias, svc))
 	}
+	// external_links name containers outside the project: NAME[:ALIAS]
+	o.Links = append(o.Links, s.ExternalLinks...)
 	var err error
 	if o.Mounts, err = mounts(p, s, anon, warn); err != nil {
 		return o, err
@@ -289,6 +304,7 @@ func resources(s types.ServiceConfig) runtime.Resources {
 		r.MemorySwappiness = &v
 	}
 	r.OOMKillDisable = s.OomKillDisable
+	r.CPURealtimePeriod, r.CPURealtimeRuntime = uint64(s.CPURTPeriod), s.CPURTRuntime
 	if s.OomScoreAdj != 0 {
 		v := int(s.OomScoreAdj)
 		r.OOMScoreAdj = &v

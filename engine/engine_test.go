@@ -48,6 +48,18 @@ services:
     hostname: front
     domainname: shop.test
     links: [db:database]
+    external_links: [outside:ext]
+    pid: service:db
+    ipc: host
+    cgroup: host
+    device_cgroup_rules: ["c 42:* rmw"]
+    annotations: {org.example.key: value}
+    cpu_rt_period: 1000000
+    cpu_rt_runtime: 950000
+    mem_swappiness: 20
+    oom_kill_disable: true
+    userns_mode: host
+    runtime: runc
     depends_on: {db: {condition: service_healthy}}
     healthcheck: {test: "wget -q localhost", interval: 2s, retries: 4}
   db:
@@ -82,7 +94,12 @@ volumes:
 	check("ip", o.IP, "10.5.0.9")
 	check("ports", len(o.Ports), 3)
 	check("first port", fmt.Sprintf("%v:%d->%d/%s", o.Ports[0].HostIP, o.Ports[0].HostPort, o.Ports[0].Port, o.Ports[0].Proto), "127.0.0.1:8080->80/tcp")
-	check("links", o.Links, "[shop-db-1:database]")
+	check("links", o.Links, "[shop-db-1:database outside:ext]")
+	check("namespaces", o.Namespaces, "{container:shop-db-1 host }")
+	check("cgroup", o.CgroupNS+" "+strings.Join(o.DeviceCgroupRules, ","), "host c 42:* rmw")
+	check("annotations", o.Annotations, "map[org.example.key:value]")
+	check("realtime", fmt.Sprint(o.Resources.CPURealtimePeriod, o.Resources.CPURealtimeRuntime), "1000000 950000")
+	check("memory knobs", fmt.Sprint(*o.Resources.MemorySwappiness, o.Resources.OOMKillDisable), "20 true")
 	check("health", fmt.Sprint(o.Healthcheck.Test, o.Healthcheck.Interval, o.Healthcheck.Retries), "[CMD-SHELL wget -q localhost] 2s 4")
 	for k, v := range map[string]string{LabelProject: "shop", LabelService: "web", LabelNumber: "2", LabelOneoff: "False", LabelHash: "HASH",
 		LabelDependsOn: "db:service_healthy:false", LabelVersion: ComposeVersion} {
@@ -102,6 +119,10 @@ func TestContainerOptionsRefused(t *testing.T) {
 		{"services:\n  a: {image: x, security_opt: [apparmor=x]}\n", `service "a": security_opt "apparmor=x" is not supported`},
 		{"services:\n  a: {image: x, logging: {driver: syslog}}\n", `service "a": logging driver "syslog" is not supported`},
 		{"services:\n  a: {image: x, network_mode: \"service:b\"}\n  b: {image: x, network_mode: \"service:a\"}\n", "cycle"},
+		{"services:\n  a: {image: x, pid: \"service:b\"}\n  b: {image: x, ipc: \"service:a\"}\n", "cycle"},
+		{"services:\n  a: {image: x, userns_mode: \"keep-id\"}\n", `service "a": userns_mode "keep-id" is not supported`},
+		{"services:\n  a: {image: x, runtime: kata}\n", `service "a": runtime "kata" is not supported`},
+		{"services:\n  a: {image: x, cpus: 1, cpu_quota: 5000}\n", `service "a": cpus and cpu_period or cpu_quota cannot both be set`},
 	} {
 		dir := fixture.Dir(t, map[string]string{"compose.yaml": "name: r\n" + c.yaml})
 		p, err := project.Load(context.Background(), project.Options{Files: []string{filepath.Join(dir, "compose.yaml")}})

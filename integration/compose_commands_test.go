@@ -468,6 +468,8 @@ services:
     mem_swappiness: 10
     oom_kill_disable: true
     cgroup_parent: `+parent+`
+    device_cgroup_rules: ["c 42:* rmw"]
+    annotations: {org.example.key: value}
   b:
     image: bb:1
     init: true
@@ -481,25 +483,35 @@ services:
     pid: host
     ipc: host
     uts: host
+    cgroup: host
   n:
     image: bb:1
     init: true
     command: ["sleep", "60"]
     ipc: none
+  e:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    external_links: ["`+parent+`-ext:extalias"]
 `)
+	if r := compose("container", "run", "-d", "--name", parent+"-ext", "bb:1", "sleep", "60"); r.code != 0 {
+		t.Fatalf("the external container: %s", r.stderr)
+	}
+	t.Cleanup(func() { compose("container", "rm", "-f", parent+"-ext") })
 	if r := compose("up", "-d", "--wait"); r.code != 0 {
 		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
 	}
 	namespaces := func(service string) string {
-		return compose("exec", "-T", service, "sh", "-c", "for n in pid ipc uts; do busybox readlink /proc/self/ns/$n; done").stdout
+		return compose("exec", "-T", service, "sh", "-c", "for n in pid ipc uts cgroup; do busybox readlink /proc/self/ns/$n; done").stdout
 	}
 	var host []string
-	for _, n := range []string{"pid", "ipc", "uts"} {
+	for _, n := range []string{"pid", "ipc", "uts", "cgroup"} {
 		l, _ := os.Readlink("/proc/self/ns/" + n)
 		host = append(host, l)
 	}
 	a, b, h := strings.Fields(namespaces("a")), strings.Fields(namespaces("b")), strings.Fields(namespaces("h"))
-	if len(a) != 3 || len(b) != 3 || a[0] != b[0] || a[1] != b[1] || a[2] == b[2] {
+	if len(a) != 4 || len(b) != 4 || a[0] != b[0] || a[1] != b[1] || a[2] == b[2] || a[3] == host[3] {
 		t.Errorf("b shares a's PID and IPC namespaces, not its UTS: a %q, b %q", a, b)
 	}
 	if !slices.Equal(h, host) {
@@ -522,6 +534,15 @@ services:
 	}
 	if got := inspect("ns-h-1", "{{.HostConfig.PidMode}} {{.HostConfig.IpcMode}} {{.HostConfig.UTSMode}}"); got != "host host host" {
 		t.Errorf("h's modes in inspect: %q", got)
+	}
+	if got := inspect("ns-a-1", `{{index .HostConfig.Annotations "org.example.key"}} {{index .HostConfig.DeviceCgroupRules 0}}`); got != "value c 42:* rmw" {
+		t.Errorf("a's annotations and device rules in inspect: %q", got)
+	}
+	if devs, err := os.ReadFile("/sys/fs/cgroup/devices/" + parent + "/" + inspect("ns-a-1", "{{.Id}}") + "/devices.list"); err == nil && !strings.Contains(string(devs), "c 42:* rwm") {
+		t.Errorf("devices.list lacks the rule:\n%s", devs) // cgroup v1; v2 filters with eBPF
+	}
+	if got := inspect("ns-e-1", "{{index .HostConfig.Links 0}}"); got != "/"+parent+"-ext:/ns-e-1/extalias" {
+		t.Errorf("external_links: %q", got)
 	}
 	pid := inspect("ns-a-1", "{{.State.Pid}}")
 	if cg, _ := os.ReadFile("/proc/" + pid + "/cgroup"); !strings.Contains(string(cg), "/"+parent+"/") {

@@ -70,6 +70,14 @@ type Spec struct {
 	// CgroupParent is the cgroup under which the container's own is made
 	// (--cgroup-parent); empty is /berth.
 	CgroupParent string `json:",omitempty"`
+	// CgroupNS is "" for a cgroup namespace of its own, Host for the
+	// host's (--cgroupns host).
+	CgroupNS string `json:",omitempty"`
+	// DeviceRules add to the device cgroup's allow list
+	// (--device-cgroup-rule).
+	DeviceRules []specs.LinuxDeviceCgroup `json:",omitempty"`
+	// Annotations are the OCI spec's (--annotation).
+	Annotations map[string]string `json:",omitempty"`
 }
 
 // Host, as a namespace's source in a Spec, is the host's namespace.
@@ -132,6 +140,10 @@ type Resources struct {
 	// ignored, as by Docker.
 	MemorySwappiness *uint64 `json:",omitempty"`
 	OOMKillDisable   bool    `json:",omitempty"`
+	// CPURealtimePeriod and CPURealtimeRuntime (microseconds) give the
+	// container real-time scheduling time (cgroup v1's cpu.rt_*).
+	CPURealtimePeriod  uint64 `json:",omitempty"`
+	CPURealtimeRuntime int64  `json:",omitempty"`
 }
 
 // dockerCaps are the capabilities Docker grants a container by default.
@@ -265,7 +277,9 @@ func (s Spec) ociSpec(root string) (*specs.Spec, error) {
 	if s.HostNetwork {
 		spec.Linux.Namespaces = slices.DeleteFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.NetworkNamespace })
 	}
-	for typ, from := range map[specs.LinuxNamespaceType]string{specs.PIDNamespace: s.PIDNS, specs.IPCNamespace: s.IPCNS, specs.UTSNamespace: s.UTSNS} {
+	spec.Annotations = s.Annotations
+	spec.Linux.Resources.Devices = append(spec.Linux.Resources.Devices, s.DeviceRules...)
+	for typ, from := range map[specs.LinuxNamespaceType]string{specs.PIDNamespace: s.PIDNS, specs.IPCNamespace: s.IPCNS, specs.UTSNamespace: s.UTSNS, specs.CgroupNamespace: s.CgroupNS} {
 		i := slices.IndexFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == typ })
 		switch from {
 		case "":
@@ -337,8 +351,14 @@ func (r Resources) oci(privileged bool) *specs.LinuxResources {
 			out.Memory.DisableOOMKiller = &disable
 		}
 	}
-	if r.CPUQuota != 0 || r.CPUPeriod != 0 || r.CPUShares != 0 || r.CpusetCpus != "" {
+	if r.CPUQuota != 0 || r.CPUPeriod != 0 || r.CPUShares != 0 || r.CpusetCpus != "" || r.CPURealtimePeriod != 0 || r.CPURealtimeRuntime != 0 {
 		c := &specs.LinuxCPU{Cpus: r.CpusetCpus}
+		if r.CPURealtimePeriod != 0 {
+			c.RealtimePeriod = &r.CPURealtimePeriod
+		}
+		if r.CPURealtimeRuntime != 0 {
+			c.RealtimeRuntime = &r.CPURealtimeRuntime
+		}
 		if r.CPUQuota != 0 {
 			c.Quota = &r.CPUQuota
 		}
@@ -420,4 +440,51 @@ func defaultMounts(shmSize int64, shm string) []specs.Mount {
 		return mounts
 	}
 	return append(mounts, specs.Mount{Destination: "/dev/shm", Type: "bind", Source: shm, Options: []string{"rbind", "nosuid", "noexec", "nodev"}})
+}
+
+// ParseDeviceRule reads a device cgroup rule as Docker writes it
+// (--device-cgroup-rule, compose's device_cgroup_rules): TYPE MAJOR:MINOR
+// ACCESS, where TYPE is a (all), c or b, MAJOR and MINOR numbers or *, and
+// ACCESS some of r, w and m. "c 1:3 mr" lets the container read and mknod
+// /dev/null.
+func ParseDeviceRule(rule string) (specs.LinuxDeviceCgroup, error) {
+	bad := fmt.Errorf("invalid device cgroup rule %q: want TYPE MAJOR:MINOR ACCESS, as in 'c 1:3 mr': %w", rule, ErrInvalid)
+	f := strings.Fields(rule)
+	if len(f) != 3 || (f[0] != "a" && f[0] != "c" && f[0] != "b") || f[2] == "" || strings.Trim(f[2], "rwm") != "" {
+		return specs.LinuxDeviceCgroup{}, bad
+	}
+	num := func(s string) (*int64, error) {
+		if s == "*" {
+			return nil, nil
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return nil, bad
+		}
+		return &n, nil
+	}
+	majS, minS, ok := strings.Cut(f[1], ":")
+	if !ok {
+		return specs.LinuxDeviceCgroup{}, bad
+	}
+	major, err := num(majS)
+	if err != nil {
+		return specs.LinuxDeviceCgroup{}, err
+	}
+	minor, err := num(minS)
+	if err != nil {
+		return specs.LinuxDeviceCgroup{}, err
+	}
+	return specs.LinuxDeviceCgroup{Allow: true, Type: f[0], Major: major, Minor: minor, Access: f[2]}, nil
+}
+
+// FormatDeviceRule writes a device cgroup rule as ParseDeviceRule reads it.
+func FormatDeviceRule(d specs.LinuxDeviceCgroup) string {
+	num := func(p *int64) string {
+		if p == nil {
+			return "*"
+		}
+		return strconv.FormatInt(*p, 10)
+	}
+	return d.Type + " " + num(d.Major) + ":" + num(d.Minor) + " " + d.Access
 }

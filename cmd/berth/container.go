@@ -66,6 +66,7 @@ type createFlags struct {
 	pids                              int64
 	stopT, oomScore, swappiness       int
 	env, envFiles, labels             []string
+	annotations                       []string
 	ulimits, sysctls, tmpfs, devices  []string
 	securityOpts, logOpts             []string
 	volumeFlags, mountFlags           []string
@@ -121,6 +122,11 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.Int64Var(&f.o.Resources.CPUQuota, "cpu-quota", 0, "Limit CPU CFS (Completely Fair Scheduler) quota")
 	fs.IntVar(&f.swappiness, "memory-swappiness", -1, "Tune container memory swappiness (0 to 100) (default -1)")
 	fs.BoolVar(&f.o.Resources.OOMKillDisable, "oom-kill-disable", false, "Disable OOM Killer")
+	fs.StringVar(&f.o.CgroupNS, "cgroupns", "", `Cgroup namespace to use (host|private)`)
+	fs.StringArrayVar(&f.o.DeviceCgroupRules, "device-cgroup-rule", nil, "Add a rule to the cgroup allowed devices list")
+	fs.StringArrayVar(&f.annotations, "annotation", nil, "Add an annotation to the container (passed through to the OCI runtime)")
+	fs.Uint64Var(&f.o.Resources.CPURealtimePeriod, "cpu-rt-period", 0, "Limit CPU real-time period in microseconds")
+	fs.Int64Var(&f.o.Resources.CPURealtimeRuntime, "cpu-rt-runtime", 0, "Limit CPU real-time runtime in microseconds")
 	fs.StringArrayVar(&f.securityOpts, "security-opt", nil, "Security Options")
 	fs.StringArrayVar(&f.networks, "network", nil, "Connect a container to a network")
 	fs.StringArrayVar(&f.networks, "net", nil, "Connect a container to a network")
@@ -182,6 +188,9 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 	}
 	if len(f.labels) > 0 {
 		o.Labels, _ = keyValues("--label", f.labels) // a bare KEY is an empty label
+	}
+	if len(f.annotations) > 0 {
+		o.Annotations, _ = keyValues("--annotation", f.annotations)
 	}
 	if f.memory != "" {
 		n, err := units.RAMInBytes(f.memory)
