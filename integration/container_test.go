@@ -468,6 +468,12 @@ func TestRunOptions(t *testing.T) {
 	if r.stdout != want {
 		t.Errorf("got:\n%s\nwant:\n%s\nstderr: %s", r.stdout, want, r.stderr)
 	}
+	// an exec gets the container's limits too, as in Docker
+	id := strings.TrimSpace(run("container", "run", "-d", "--network", "none", "--ulimit", "nofile=512:1024", "bb:1", "sleep", "60").stdout)
+	if got := run("container", "exec", id, "sh", "-c", "ulimit -n; ulimit -Hn").stdout; got != "512\n1024\n" {
+		t.Errorf("exec's nofile limits: %q", got)
+	}
+	run("container", "rm", "-f", id)
 	for _, bad := range [][]string{{"--ulimit", "nofile=x"}, {"--tmpfs", "relative"}, {"--device", "/etc/passwd"}, {"--group-add", "ghosts"}, {"--restart", "sometimes"}, {"--rm", "--restart", "always"}} {
 		if r := run(append(append([]string{"container", "run", "--rm"}, bad...), "bb:1", "true")...); r.code != 125 || strings.Count(r.stderr, "\n") != 1 {
 			t.Errorf("run %v: exit %d, stderr %q; want 125 and one line", bad, r.code, r.stderr)

@@ -99,6 +99,12 @@ func (r *Runtime) Create(ctx context.Context, s Spec, bundle string) (c *Contain
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w: %w", s.ID, err, ErrInvalid)
 	}
+	// specconv leaves rlimits to each process; kept in the config, they
+	// are every exec's too, as Docker's exec starts from the container's
+	// process spec
+	if config.Rlimits, err = libcontainerRlimits(spec.Process.Rlimits); err != nil {
+		return nil, fmt.Errorf("container %s: %w", s.ID, err)
+	}
 	lc, err := libcontainer.Create(r.state, s.ID, config)
 	if err != nil {
 		return nil, fmt.Errorf("creating container %s: %w", s.ID, err)
@@ -221,14 +227,22 @@ func process(p *specs.Process, stdio IO) (*libcontainer.Process, error) {
 	for _, g := range p.User.AdditionalGids {
 		lp.AdditionalGroups = append(lp.AdditionalGroups, int(g))
 	}
-	for _, r := range p.Rlimits {
+	var err error
+	lp.Rlimits, err = libcontainerRlimits(p.Rlimits)
+	return lp, err
+}
+
+// libcontainerRlimits converts the spec's rlimits to libcontainer's.
+func libcontainerRlimits(rs []specs.POSIXRlimit) ([]configs.Rlimit, error) {
+	var out []configs.Rlimit
+	for _, r := range rs {
 		t, ok := rlimits[r.Type]
 		if !ok {
 			return nil, fmt.Errorf("unknown rlimit %q: %w", r.Type, ErrInvalid)
 		}
-		lp.Rlimits = append(lp.Rlimits, configs.Rlimit{Type: t, Hard: r.Hard, Soft: r.Soft})
+		out = append(out, configs.Rlimit{Type: t, Hard: r.Hard, Soft: r.Soft})
 	}
-	return lp, nil
+	return out, nil
 }
 
 var rlimits = map[string]int{
