@@ -158,6 +158,10 @@ func containerOptions(p *project.Project, s types.ServiceConfig, n int, hash str
 	if err := networkOptions(p, s, &o); err != nil {
 		return o, err
 	}
+	if o.HostNetwork && len(s.Ports) > 0 {
+		// Docker's daemon says so too, and drops them
+		warn(fmt.Sprintf("service %q: published ports are discarded when using host network mode", s.Name))
+	}
 	for _, port := range s.Ports {
 		spec := strconv.Itoa(int(port.Target)) + "/" + cmp.Or(port.Protocol, "tcp")
 		if port.Published != "" {

@@ -258,3 +258,17 @@ func TestHostPlatform(t *testing.T) {
 		}
 	}
 }
+
+// TestHostNetworkPorts: ports with network_mode: host are dropped with a
+// warning, as Docker's daemon does.
+func TestHostNetworkPorts(t *testing.T) {
+	p := load(t, "name: h\nservices:\n  a: {image: x, network_mode: host, ports: [\"80:80\"]}\n")
+	s, _ := p.GetService("a")
+	var warnings []string
+	if _, err := containerOptions(p, s, 1, "", nil, func(w string) { warnings = append(warnings, w) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], `service "a": published ports are discarded when using host network mode`) {
+		t.Errorf("warnings: %q", warnings)
+	}
+}
