@@ -112,7 +112,7 @@ func TestComposeLifecycle(t *testing.T) {
 // TestComposeLogsAndPs: logs' selection flags and ps' filters and
 // formats, over docker compose's field names.
 func TestComposeLogsAndPs(t *testing.T) {
-	_, _, compose := composeRoot(t, lifecycle)
+	dir, root, compose := composeRoot(t, lifecycle)
 	if r := compose("up", "-d", "--scale", "app=2"); r.code != 0 {
 		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
 	}
@@ -176,6 +176,33 @@ func TestComposeLogsAndPs(t *testing.T) {
 	compose("start", "job")
 	if logs := compose("logs", "-f", "job"); logs.code != 0 || logs.stdout != "job-1 | job says hi\njob-1 | job says hi\n" {
 		t.Errorf("logs -f: exit %d, %q", logs.code, logs.stdout)
+	}
+	// ... and a container that starts meanwhile, until all have ended
+	follow := exec.Command(berthBin, "--root", root, "logs", "-f", "--no-log-prefix", "app")
+	follow.Dir = dir
+	var out fixture.Buffer
+	follow.Stdout, follow.Stderr = &out, &out
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- follow.Wait() }()
+	defer follow.Process.Kill()
+	time.Sleep(200 * time.Millisecond) // its watch begins
+	if r := compose("scale", "app=3"); r.code != 0 {
+		t.Errorf("scale: %s", r.stderr)
+	}
+	for i := 0; i < 100 && strings.Count(out.String(), "started") < 3; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	compose("stop", "-t", "1", "app")
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("logs -f went on after every container had stopped:\n%s", out.String())
+	}
+	if n := strings.Count(out.String(), "started\n"); n != 3 {
+		t.Errorf("logs -f saw %d starts, want 3 (two at first, one scaled up):\n%s", n, out.String())
 	}
 }
 

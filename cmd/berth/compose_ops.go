@@ -399,30 +399,28 @@ func newComposeLogsCmd(g *globals) *cobra.Command {
 		if index > 0 {
 			ms = slices.DeleteFunc(ms, func(m engine.Member) bool { return m.Number != index || m.Oneoff })
 		}
+		if o.Follow {
+			// until every container followed has ended, those that start
+			// meanwhile included, as compose's logs -f
+			f := &follower{g: g, e: e, opts: o, color: !noColor && g.color(), prefix: !noPrefix}
+			<-f.run(ctx, name, args, ms)
+			return ctx.Err()
+		}
 		width := 0
 		for _, m := range ms {
 			width = max(width, len(logName(m)))
 		}
 		var mu sync.Mutex
-		var wg sync.WaitGroup
-		errs := make([]error, len(ms))
+		var errs []error
 		for i, m := range ms {
+			// one container after another, as compose prints them
 			w := &prefixWriter{out: g.stdout, mu: &mu}
 			if !noPrefix {
 				w.prefix = colored(fmt.Sprintf("%-*s | ", width, logName(m)), i, !noColor && g.color())
 			}
-			run := func() {
-				errs[i] = e.Containers.Logs(ctx, m.Record.ID, o, w, w)
-				w.flush()
-			}
-			if !o.Follow {
-				run() // one container after another, as compose prints them
-				continue
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); run() }()
+			errs = append(errs, e.Containers.Logs(ctx, m.Record.ID, o, w, w))
+			w.flush()
 		}
-		wg.Wait()
 		return errors.Join(errs...)
 	})
 	f := cmd.Flags()

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -254,10 +252,8 @@ func (g *globals) attached(ctx context.Context, e *engine.Engine, p *project.Pro
 	if err != nil {
 		return err
 	}
-	width := 0
 	var names []string
 	for _, m := range ms {
-		width = max(width, len(logName(m)))
 		if o.shown(m) {
 			names = append(names, logName(m))
 		}
@@ -274,70 +270,12 @@ func (g *globals) attached(ctx context.Context, e *engine.Engine, p *project.Pro
 		code int
 	}
 	exits := make(chan exit, 16)
-	var out sync.Mutex
-	// the containers followed, those that exist now and those that start
-	// later (a restart policy's, a scale's): all ends when none is left
-	var mu sync.Mutex
-	followed := map[string]bool{}
-	active := 0
-	all := make(chan struct{})
-	finished := sync.OnceFunc(func() { close(all) })
-	follow := func(m engine.Member) {
-		mu.Lock()
-		defer mu.Unlock()
-		if m.Oneoff || followed[m.Record.ID] {
-			return
-		}
-		i := len(followed)
-		followed[m.Record.ID] = true
-		active++
-		width = max(width, len(logName(m)))
-		shown := o.shown(m)
-		w := &prefixWriter{out: g.stdout, mu: &out}
-		if o.prefix {
-			w.prefix = colored(fmt.Sprintf("%-*s | ", width, logName(m)), i, o.color)
-		}
-		go func() {
-			var sink io.Writer = w
-			if !shown {
-				sink = io.Discard
-			}
-			e.Containers.Logs(ctx, m.Record.ID, container.LogOptions{Follow: true, Tail: -1, Timestamps: o.timestamps}, sink, sink)
-			w.flush()
-			code, _ := e.Containers.Wait(ctx, m.Record.ID)
-			out.Lock()
-			fmt.Fprintf(g.stdout, "%s exited with code %d\n", logName(m), code)
-			out.Unlock()
-			exits <- exit{m, code}
-			mu.Lock()
-			if active--; active == 0 {
-				finished()
-			}
-			mu.Unlock()
-		}()
-	}
-	for _, m := range ms {
-		follow(m)
-	}
-	mu.Lock()
-	if active == 0 {
-		finished()
-	}
-	mu.Unlock()
-	ectx, stopEvents := context.WithCancel(ctx)
-	defer stopEvents()
-	go e.Events(ectx, p.Name, services, func(ev engine.Event) error {
-		if ev.Action == "start" {
-			if now, err := e.Members(ectx, p.Name, ev.Service); err == nil {
-				for _, m := range now {
-					if m.Record.ID == ev.ID {
-						follow(m)
-					}
-				}
-			}
-		}
-		return nil
-	})
+	f := &follower{g: g, e: e, opts: container.LogOptions{Follow: true, Tail: -1, Timestamps: o.timestamps},
+		color: o.color, prefix: o.prefix, shown: o.shown,
+		exited: func(m engine.Member, code int) { exits <- exit{m, code} }}
+	fctx, stopFollowing := context.WithCancel(ctx)
+	defer stopFollowing()
+	all := f.run(fctx, p.Name, services, ms)
 	stopped := false
 	code := 0
 	for {
@@ -375,60 +313,6 @@ func exitCodeOf(ctx context.Context, e *engine.Engine, project, service string) 
 		return err
 	}
 	return exitWith(ms[0].State.ExitCode)
-}
-
-// logName is how compose names a container in log prefixes: service-N,
-// or its container_name.
-func logName(m engine.Member) string {
-	if m.Oneoff || m.Number == 0 {
-		return m.Record.Name
-	}
-	if m.Record.Name != "" && !strings.HasSuffix(m.Record.Name, fmt.Sprintf("-%s-%d", m.Service, m.Number)) {
-		return m.Record.Name // container_name
-	}
-	return fmt.Sprintf("%s-%d", m.Service, m.Number)
-}
-
-// colored wraps s in the ith of compose's prefix colours.
-func colored(s string, i int, on bool) string {
-	if !on {
-		return s
-	}
-	colors := []int{36, 33, 32, 35, 34, 96, 93, 92, 95, 94}
-	return fmt.Sprintf("\x1b[%dm%s\x1b[0m", colors[i%len(colors)], s)
-}
-
-// prefixWriter writes whole lines, each after a prefix, to a shared
-// output: the lines of several containers interleave but never mix.
-type prefixWriter struct {
-	out     io.Writer
-	mu      *sync.Mutex
-	prefix  string
-	pending []byte
-}
-
-func (w *prefixWriter) Write(b []byte) (int, error) {
-	w.pending = append(w.pending, b...)
-	for {
-		i := strings.IndexByte(string(w.pending), '\n')
-		if i < 0 {
-			return len(b), nil
-		}
-		w.mu.Lock()
-		_, err := fmt.Fprintf(w.out, "%s%s", w.prefix, w.pending[:i+1])
-		w.mu.Unlock()
-		w.pending = w.pending[i+1:]
-		if err != nil {
-			return len(b), err
-		}
-	}
-}
-
-// flush writes a last line that had no newline.
-func (w *prefixWriter) flush() {
-	if len(w.pending) > 0 {
-		w.Write([]byte("\n"))
-	}
 }
 
 func newRunCmd(g *globals) *cobra.Command {
