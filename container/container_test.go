@@ -294,3 +294,18 @@ func TestRemoveWaitsForMonitor(t *testing.T) {
 		t.Errorf("the container's directory is still there: %v", err)
 	}
 }
+
+func TestParseNetDev(t *testing.T) {
+	dev := `Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:   98765      10    0    0    0     0          0         0    98765      10    0    0    0     0       0          0
+  eth0:    1500      12    0    0    0     0          0         0      700       9    0    0    0     0       0          0
+  eth1:     500       3    0    0    0     0          0         0      300       2    0    0    0     0       0          0
+`
+	if rx, tx := parseNetDev(dev); rx != 2000 || tx != 1000 {
+		t.Errorf("rx %d, tx %d; want 2000 and 1000 (loopback left out)", rx, tx)
+	}
+	if rx, tx := parseNetDev("garbage\nno: counters\n"); rx != 0 || tx != 0 {
+		t.Errorf("garbage read as %d/%d", rx, tx)
+	}
+}

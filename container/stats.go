@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -77,6 +78,12 @@ func (m *Manager) Stats(ctx context.Context, refs []string, interval time.Durati
 			row.MemPerc = fmt.Sprintf("%.2f%%", float64(u.Memory)/float64(limit)*100)
 			row.BlockIO = units.HumanSizeWithPrecision(float64(u.BlockRead), 3) + " / " + units.HumanSizeWithPrecision(float64(u.BlockWrite), 3)
 			row.PIDs = strconv.FormatUint(u.Pids, 10)
+			if !e.Record.Host.HostNetwork {
+				if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/dev", e.State.Pid)); err == nil {
+					rx, tx := parseNetDev(string(data))
+					row.NetIO = units.HumanSizeWithPrecision(float64(rx), 3) + " / " + units.HumanSizeWithPrecision(float64(tx), 3)
+				}
+			}
 		}
 		rows = append(rows, row)
 	}
@@ -124,4 +131,23 @@ func (m *Manager) Top(ctx context.Context, ref string, psArgs []string) (string,
 		}
 	}
 	return b.String(), nil
+}
+
+// parseNetDev sums the bytes received and sent on the interfaces of a
+// /proc/PID/net/dev, which lists those of PID's network namespace:
+// the container's, as docker stats' NET I/O; loopback is left out.
+func parseNetDev(data string) (rx, tx uint64) {
+	for _, line := range strings.Split(data, "\n") {
+		name, counters, ok := strings.Cut(line, ":")
+		f := strings.Fields(counters)
+		if !ok || strings.TrimSpace(name) == "lo" || len(f) < 9 {
+			continue
+		}
+		r, err1 := strconv.ParseUint(f[0], 10, 64)
+		t, err2 := strconv.ParseUint(f[8], 10, 64)
+		if err1 == nil && err2 == nil {
+			rx, tx = rx+r, tx+t
+		}
+	}
+	return rx, tx
 }

@@ -720,6 +720,11 @@ services:
 	if st := compose("stats", "--no-stream", "--format", "{{.Name}}", "app").stdout; st != "tools-app-1\n" {
 		t.Errorf("stats: %q", st)
 	}
+	// NET I/O counts the container's interfaces: a ping of its gateway
+	compose("exec", "-T", "app", "sh", "-c", "busybox ping -c 1 -W 2 $(busybox ip route | busybox awk '/default/ {print $3}')")
+	if st := compose("stats", "--no-stream", "--format", "{{.NetIO}}", "app").stdout; st == "0B / 0B\n" || !strings.Contains(st, "B / ") {
+		t.Errorf("stats NET I/O after a ping: %q", st)
+	}
 	if r := compose("scale", "app=2"); r.code != 0 || !strings.Contains(r.stderr, "tools-app-2  Started") {
 		t.Errorf("scale: exit %d\n%s", r.code, r.stderr)
 	}
