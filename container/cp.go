@@ -190,3 +190,28 @@ func fromTarfs(err error) error {
 	}
 	return err
 }
+
+// RemoveFiles removes paths, and what is under them, from the container's
+// filesystem, as rm -rf in it would, but without running anything there,
+// so that images without a shell are served too (watch's sync). A path
+// that is not there is no error.
+func (m *Manager) RemoveFiles(ctx context.Context, ref string, paths []string) error {
+	return m.withRootfs(ctx, ref, func(root string, _ Entry) error {
+		for _, p := range paths {
+			full, err := inside(root, p, false)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if filepath.Clean(full) == filepath.Clean(root) {
+				return errclass.New(ErrInvalid, "refusing to remove the root of container %s", ref)
+			}
+			if err := os.RemoveAll(full); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -22,15 +22,8 @@ import (
 // stops the rest.
 func (e *Engine) runHooks(ctx context.Context, kind, name, id string, hooks []types.ServiceHook) error {
 	for _, h := range hooks {
-		var env []string
-		for _, k := range slices.Sorted(maps.Keys(h.Environment)) {
-			if v := h.Environment[k]; v != nil {
-				env = append(env, k+"="+*v)
-			}
-		}
 		e.event("Container", name, "Running "+kind+" hook")
-		code, err := e.Containers.Exec(ctx, id, container.ExecOptions{Cmd: h.Command, User: h.User, WorkDir: h.WorkingDir, Env: env, Privileged: h.Privileged,
-			Stdout: io.Discard, Stderr: io.Discard})
+		code, err := e.Containers.Exec(ctx, id, hookExec(h, io.Discard, io.Discard))
 		if err != nil {
 			return fmt.Errorf("container %s: %s hook: %w", name, kind, err)
 		}
@@ -39,6 +32,19 @@ func (e *Engine) runHooks(ctx context.Context, kind, name, id string, hooks []ty
 		}
 	}
 	return nil
+}
+
+// hookExec is the exec of a hook (post_start, pre_stop, watch's
+// sync+exec): its command with its own user, working directory,
+// environment and privileges.
+func hookExec(h types.ServiceHook, stdout, stderr io.Writer) container.ExecOptions {
+	o := container.ExecOptions{Cmd: h.Command, User: h.User, WorkDir: h.WorkingDir, Privileged: h.Privileged, Stdout: stdout, Stderr: stderr}
+	for _, k := range slices.Sorted(maps.Keys(h.Environment)) {
+		if v := h.Environment[k]; v != nil {
+			o.Env = append(o.Env, k+"="+*v)
+		}
+	}
+	return o
 }
 
 // preStop runs the pre_stop hooks of a running container's service, as

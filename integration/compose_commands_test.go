@@ -589,3 +589,132 @@ services:
 		}
 	}
 }
+
+// TestComposeWatch: watch copies changed files into the running container
+// (and removes those removed), restarts for a restart rule, runs a
+// sync+exec command; up --watch does the same while attached; rebuild is
+// refused before anything is made.
+func TestComposeWatch(t *testing.T) {
+	dir, root, compose := composeRoot(t, `name: wt
+services:
+  app:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    develop:
+      watch:
+        - {path: ./src, action: sync, target: /srv, ignore: ["*.tmp"], initial_sync: true}
+        - {path: ./hooks, action: sync+exec, target: /hooks, exec: {command: ["sh", "-c", "echo ran > /tmp/exec"]}}
+        - {path: ./conf, action: restart}
+`)
+	for _, d := range []string{"src", "hooks", "conf"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(dir, "src", "before.txt"), []byte("before\n"), 0o644)
+	cmd := exec.Command(berthBin, "--root", root, "watch")
+	cmd.Dir = dir
+	var out fixture.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	until := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if ok() {
+				return
+			}
+		}
+		t.Fatalf("waited in vain for %s:\n%s", what, out.String())
+	}
+	until("the watch", func() bool { return strings.Contains(out.String(), "⦿ Watch enabled") })
+	cat := func(p string) string { return compose("exec", "-T", "app", "cat", p).stdout }
+	if got := cat("/srv/before.txt"); got != "before\n" {
+		t.Errorf("initial sync: %q", got)
+	}
+	// sync: a new file, one in a new directory, an ignored one; a removal
+	os.WriteFile(filepath.Join(dir, "src", "new.txt"), []byte("new\n"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "src", "deep", "er"), 0o755)
+	os.WriteFile(filepath.Join(dir, "src", "deep", "er", "f.txt"), []byte("deep\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "src", "scratch.tmp"), []byte("x"), 0o644)
+	os.Remove(filepath.Join(dir, "src", "before.txt"))
+	until("the sync", func() bool { return cat("/srv/deep/er/f.txt") == "deep\n" })
+	if got := cat("/srv/new.txt"); got != "new\n" {
+		t.Errorf("synced file: %q", got)
+	}
+	if r := compose("exec", "-T", "app", "busybox", "test", "-e", "/srv/scratch.tmp"); r.code == 0 {
+		t.Errorf("an ignored file was synced")
+	}
+	if r := compose("exec", "-T", "app", "busybox", "test", "-e", "/srv/before.txt"); r.code == 0 {
+		t.Errorf("a removed file stayed in the container")
+	}
+	// sync+exec
+	os.WriteFile(filepath.Join(dir, "hooks", "h.sh"), []byte("#!/bin/sh\n"), 0o755)
+	until("the exec", func() bool { return cat("/tmp/exec") == "ran\n" })
+	if got := cat("/hooks/h.sh"); got != "#!/bin/sh\n" {
+		t.Errorf("sync+exec's file: %q", got)
+	}
+	// restart
+	started := compose("container", "inspect", "-f", "{{.State.StartedAt}}", "wt-app-1").stdout
+	os.WriteFile(filepath.Join(dir, "conf", "app.ini"), []byte("x=1\n"), 0o644)
+	until("the restart", func() bool {
+		return strings.Contains(out.String(), `service(s) ["app"] restarted`)
+	})
+	if now := compose("container", "inspect", "-f", "{{.State.StartedAt}}", "wt-app-1").stdout; now == started {
+		t.Errorf("not restarted: started at %s still", now)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("watch after SIGINT: %v\n%s", err, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("watch went on after SIGINT:\n%s", out.String())
+	}
+	if ps := compose("ps", "--format", "{{.State}}").stdout; ps != "running\n" {
+		t.Errorf("the service after the watch ended: %q", ps)
+	}
+
+	// up --watch: the same while attached; Ctrl-C stops both
+	up := exec.Command(berthBin, "--root", root, "up", "--watch")
+	up.Dir = dir
+	out.Reset()
+	up.Stdout, up.Stderr = &out, &out
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	upDone := make(chan error, 1)
+	go func() { upDone <- up.Wait() }()
+	defer up.Process.Kill()
+	until("up's watch", func() bool { return strings.Contains(out.String(), "⦿ Watch enabled") })
+	os.WriteFile(filepath.Join(dir, "src", "up.txt"), []byte("up\n"), 0o644)
+	until("up's sync", func() bool { return cat("/srv/up.txt") == "up\n" })
+	up.Process.Signal(syscall.SIGINT)
+	select {
+	case <-upDone:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("up --watch went on after SIGINT:\n%s", out.String())
+	}
+	if ps := compose("ps", "-q").stdout; ps != "" || !strings.Contains(out.String(), "Attaching to app-1") {
+		t.Errorf("up --watch after SIGINT: running %q\n%s", ps, out.String())
+	}
+
+	// rebuild needs a builder: refused, nothing made
+	os.WriteFile(filepath.Join(dir, "rebuild.yaml"), []byte("name: rb\nservices:\n  x:\n    image: bb:1\n    develop:\n      watch: [{path: ., action: rebuild}]\n"), 0o644)
+	for _, args := range [][]string{{"watch"}, {"up", "--watch"}} {
+		r := compose(append([]string{"-f", "rebuild.yaml"}, args...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, `service "x": develop.watch: action rebuild needs an image builder`) {
+			t.Errorf("%v with rebuild: exit %d, %q", args, r.code, r.stderr)
+		}
+	}
+	if nets := compose("network", "ls", "--format", "{{.Name}}").stdout; strings.Contains(nets, "rb_default") {
+		t.Errorf("a refused watch made a network: %q", nets)
+	}
+	if r := compose("up", "-d", "--watch"); r.code != 125 {
+		t.Errorf("up -d --watch: exit %d, %q", r.code, r.stderr)
+	}
+}

@@ -14,7 +14,7 @@ import (
 // files; the rest are declared here until they arrive.
 func composeCommands(g *globals) []*cobra.Command {
 	return append([]*cobra.Command{newLoginCmd(g), newLogoutCmd(g),
-		newUpCmd(g, false), newUpCmd(g, true), newRunCmd(g), newComposeTopCmd(g), newComposeImagesCmd(g),
+		newUpCmd(g, false), newUpCmd(g, true), newWatchCmd(g), newRunCmd(g), newComposeTopCmd(g), newComposeImagesCmd(g),
 		newComposePullCmd(g), newComposePushCmd(g), newComposeCpCmd(g), newComposeWaitCmd(g), newComposeScaleCmd(g),
 		newComposeStatsCmd(g), newComposeAttachCmd(g), newComposeEventsCmd(g), newDownCmd(g), newPsCmd(g), newLsCmd(g), newComposeLogsCmd(g),
 		newComposeExecCmd(g), newStartCmd(g), newStopCmd(g), newRestartCmd(g), newRmCmd(g), newComposePortCmd(g),
@@ -39,11 +39,6 @@ func composeCommands(g *globals) []*cobra.Command {
 			b("quiet", "q", "Don't print anything to STDOUT"),
 			b("push", "", "Push service images"),
 			b("with-dependencies", "", "Also build dependencies (transitively)"),
-		}},
-		{use: "watch [SERVICE...]", short: "Watch build context for service and rebuild/refresh containers when files are updated", loads: true, flags: []flag{
-			b("no-up", "", "Do not build & start services before watching"),
-			b("prune", "", "Prune dangling images on rebuild"),
-			b("quiet", "", "hide build output"),
 		}},
 	})...)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/project"
 	"github.com/berth-dev/berth/volumes"
+	"github.com/berth-dev/berth/watch"
 )
 
 // engine opens the compose engine of the root, printing progress and
@@ -84,7 +85,7 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 	var timeout, waitTimeout int
 	var exitFrom, pull string
 	var attach, noAttach []string
-	var quietPull, attachDeps bool
+	var quietPull, attachDeps, watchFiles bool
 	use, short := "up [OPTIONS] [SERVICE...]", "Create and start containers"
 	if create {
 		use, short = "create [OPTIONS] [SERVICE...]", "Creates containers for a service"
@@ -101,6 +102,9 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 			}
 			if wait {
 				detach = true
+			}
+			if watchFiles && detach {
+				return usageError{errors.New("--watch and --detach are incompatible: watch runs while up is attached")}
 			}
 			if detach && (abort || abortFailure) {
 				return usageError{errors.New("--abort-on-container-exit and --abort-on-container-failure are incompatible with --detach")}
@@ -134,6 +138,13 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 			}
 			if cmd.Flags().Changed("build") {
 				return usageError{errors.New("--build is not supported yet: berth has no image builder")}
+			}
+			var rules []watch.Rule
+			if watchFiles {
+				// refused before anything is made, as compose does
+				if rules, err = watch.Rules(p.Project, args...); err != nil {
+					return err
+				}
 			}
 			e, err := g.engine()
 			if err != nil {
@@ -187,6 +198,11 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 					}
 				}
 			}
+			if rules != nil {
+				wctx, stopWatching := context.WithCancel(ctx)
+				defer stopWatching()
+				go g.watch(wctx, e, p, rules)
+			}
 			return g.attached(ctx, e, p, follow, attachOptions{abort: abort, abortFailure: abortFailure, exitFrom: exitFrom, attach: attach, noAttach: noAttach,
 				color: !noColor && g.color(), prefix: !noPrefix, timestamps: timestamps, timeout: o.Timeout})
 		},
@@ -217,6 +233,7 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 	f.StringArrayVar(&noAttach, "no-attach", nil, "Do not attach (stream logs) to the specified services")
 	f.BoolVar(&attachDeps, "attach-dependencies", false, "Automatically attach to log output of dependent services")
 	f.BoolVar(&timestamps, "timestamps", false, "Show timestamps")
+	f.BoolVarP(&watchFiles, "watch", "w", false, "Watch source code and rebuild/refresh containers when files are updated.")
 	f.BoolVar(&noColor, "no-color", false, "Produce monochrome output")
 	f.BoolVar(&noPrefix, "no-log-prefix", false, "Don't print prefix in logs")
 	f.BoolVarP(&o.RenewAnonVolumes, "renew-anon-volumes", "V", false, "Recreate anonymous volumes instead of retrieving data from the previous containers")
