@@ -116,18 +116,30 @@ func (r Rule) syncs() bool {
 	return r.Action == types.WatchActionSync || r.Action == types.WatchActionSyncRestart || r.Action == types.WatchActionSyncExec
 }
 
+// covers says whether hostPath is under the rule's path and not ignored
+// (include patterns aside: a directory may hold included files whatever
+// its own name).
+func (r Rule) covers(hostPath string) bool {
+	rel, err := filepath.Rel(r.Path, hostPath)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return false
+	}
+	if rel == "." {
+		return true
+	}
+	ignored, _ := r.ignore.MatchesOrParentMatches(filepath.ToSlash(rel))
+	return !ignored
+}
+
 // Match says whether a change at hostPath concerns the rule and, for the
 // sync actions, where the path is in the container.
 func (r Rule) Match(hostPath string) (Change, bool) {
-	rel, err := filepath.Rel(r.Path, hostPath)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	if !r.covers(hostPath) {
 		return Change{}, false
 	}
+	rel, _ := filepath.Rel(r.Path, hostPath)
 	rel = filepath.ToSlash(rel)
 	if rel != "." {
-		if ignored, _ := r.ignore.MatchesOrParentMatches(rel); ignored {
-			return Change{}, false
-		}
 		if r.include != nil {
 			if included, _ := r.include.MatchesOrParentMatches(rel); !included {
 				return Change{}, false

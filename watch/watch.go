@@ -56,7 +56,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer w.Close()
 	for _, r := range o.Rules {
-		if err := add(w, r.Path); err != nil {
+		if err := r.add(w, r.Path); err != nil {
 			return fmt.Errorf("watching %s for service %q: %w", r.Path, r.Service, err)
 		}
 	}
@@ -93,7 +93,11 @@ func Run(ctx context.Context, o Options) error {
 				// a new directory is watched too, and what was made in it
 				// before that counts as changed
 				if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
-					add(w, ev.Name)
+					for _, r := range o.Rules {
+						if r.covers(ev.Name) {
+							r.add(w, ev.Name)
+						}
+					}
 					filepath.WalkDir(ev.Name, func(p string, d fs.DirEntry, err error) error {
 						if err == nil && !d.IsDir() {
 							pending[p] = true
@@ -121,9 +125,12 @@ func Run(ctx context.Context, o Options) error {
 	}
 }
 
-// add watches path, and every directory under it.
-func add(w *fsnotify.Watcher, path string) error {
-	fi, err := os.Stat(path)
+// add watches dir (the rule's path, or a directory made under it since),
+// and every directory under it that the rule does not ignore: a
+// node_modules or a .git would take thousands of inotify watches, of a
+// limited supply, for nothing.
+func (r Rule) add(w *fsnotify.Watcher, dir string) error {
+	fi, err := os.Stat(dir)
 	if err != nil {
 		return err
 	}
@@ -131,13 +138,13 @@ func add(w *fsnotify.Watcher, path string) error {
 		// a file is watched through its directory: editors replace files
 		// by renaming a new one over them, which a watch on the file
 		// itself would lose
-		return w.Add(filepath.Dir(path))
+		return w.Add(filepath.Dir(dir))
 	}
-	return filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.IsDir() {
 			return err
 		}
-		if d.Name() == ".git" {
+		if p != r.Path && !r.covers(p) {
 			return filepath.SkipDir
 		}
 		return w.Add(p)

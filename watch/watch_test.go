@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/fsnotify/fsnotify"
 )
 
 func project(dir string, develop map[string][]types.Trigger) *types.Project {
@@ -199,5 +200,37 @@ func TestRun(t *testing.T) {
 	want := []string{"Watch enabled", `Syncing service "app" after 4 changes were detected`, `Syncing service "cfg" after 1 changes were detected`, `service(s) ["cfg"] restarted`, "Watch disabled"}
 	if !slices.Equal(logged, want) {
 		t.Errorf("log:\n%q\nwant\n%q", logged, want)
+	}
+}
+
+// TestAddSkipsIgnored: the directories a rule ignores take no inotify
+// watch; the others do, the rule's own path included.
+func TestAddSkipsIgnored(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"src/pkg", "src/node_modules/a/b", "src/.git/objects"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	rules, err := Rules(project(dir, map[string][]types.Trigger{
+		"app": {{Path: "src", Action: types.WatchActionSync, Target: "/app", Ignore: []string{"node_modules/"}, Include: []string{"*.go"}}},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := rules[0].add(w, rules[0].Path); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range w.WatchList() {
+		rel, _ := filepath.Rel(dir, p)
+		got = append(got, rel)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"src", "src/pkg"}) {
+		t.Errorf("watched %q, want src and src/pkg", got)
 	}
 }
