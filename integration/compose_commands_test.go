@@ -464,6 +464,20 @@ services:
 	if out := inTerminal("exec -T app busybox tty"); !strings.Contains(out, "not a tty") {
 		t.Errorf("exec -T in a terminal: %q", out)
 	}
+	// docker's habits: -it, and --no-tty for -T
+	if out := inTerminal("exec -it app busybox tty"); !strings.Contains(out, "/dev/pts/") {
+		t.Errorf("exec -it in a terminal: %q", out)
+	}
+	if out := inTerminal("exec --no-tty app busybox tty"); !strings.Contains(out, "not a tty") {
+		t.Errorf("exec --no-tty in a terminal: %q", out)
+	}
+	if out := inTerminal("run --rm -it app busybox tty"); !strings.Contains(out, "/dev/pts/") {
+		t.Errorf("run -it in a terminal: %q", out)
+	}
+	// stdin is the command's, as compose's exec keeps it open
+	if r := berth(t, dir, "piped in\n", "--root", root, "exec", "-T", "app", "cat"); r.stdout != "piped in\n" {
+		t.Errorf("exec -T with stdin: %q %q", r.stdout, r.stderr)
+	}
 	if out := inTerminal("run --rm app busybox tty"); !strings.Contains(out, "/dev/pts/") {
 		t.Errorf("run in a terminal: %q", out)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/berth-dev/berth/container"
@@ -508,5 +509,24 @@ func newComposeExecCmd(g *globals) *cobra.Command {
 	f.IntVar(&index, "index", 0, "Index of the container if service has multiple replicas")
 	f.BoolVar(&o.Privileged, "privileged", false, "Give extended privileges to the process")
 	f.BoolVarP(&noTTY, "no-TTY", "T", false, "Disable pseudo-TTY allocation. By default `berth exec` allocates a TTY.")
+	composeTTYFlags(f)
 	return cmd
+}
+
+// composeTTYFlags adds what compose's exec and run accept for docker's
+// sake, hidden: -i and -t (`exec -it web sh`), which are what they do
+// anyway, and --no-tty, -T's newer spelling.
+func composeTTYFlags(f *pflag.FlagSet) {
+	if f.Lookup("interactive") == nil {
+		f.BoolP("interactive", "i", true, "Keep STDIN open even if not attached")
+		f.MarkHidden("interactive")
+	}
+	f.BoolP("tty", "t", true, "Allocate a pseudo-TTY")
+	f.MarkHidden("tty")
+	f.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "no-tty" {
+			name = "no-TTY"
+		}
+		return pflag.NormalizedName(name)
+	})
 }

@@ -410,6 +410,7 @@ func newRunCmd(g *globals) *cobra.Command {
 	f.BoolVar(&o.NoDeps, "no-deps", false, "Don't start linked services")
 	f.BoolVarP(&noTTY, "no-TTY", "T", false, "Disable pseudo-TTY allocation (default: auto-detected)")
 	f.BoolVarP(&o.Interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
+	composeTTYFlags(f)
 	f.StringArrayVar(&o.CapAdd, "cap-add", nil, "Add Linux capabilities")
 	f.StringArrayVar(&o.CapDrop, "cap-drop", nil, "Drop Linux capabilities")
 	f.Bool("remove-orphans", false, "Remove containers for services not defined in the Compose file")
