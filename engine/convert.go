@@ -234,11 +234,28 @@ func restartPolicy(s types.ServiceConfig) string {
 // policy does when given ("always", "missing", "never"). A platform other
 // than this machine's is refused first: berth runs images natively, with no
 // emulation, so another platform's image could not run here.
+//
+// A service with build: is one compose would build. berth has no builder
+// yet, so it takes such an image only as the machine has it (built
+// elsewhere and loaded): without image:, its name (<project>-<service>)
+// is no registry's, and is never pulled; with image:, it is pulled as the
+// policy says, as compose pulls before it builds.
 func (e *Engine) Image(ctx context.Context, p *project.Project, s types.ServiceConfig, policy string, progress container.Progress) error {
 	if err := hostPlatform(s); err != nil {
 		return err
 	}
-	return e.Containers.EnsureImage(ctx, p.ImageName(s), cmp.Or(policy, pullPolicy(s.PullPolicy)), progress)
+	ref := p.ImageName(s)
+	if s.Build != nil && (s.Image == "" || s.PullPolicy == types.PullPolicyBuild) {
+		if e.Containers.ImageID(ref) == "" {
+			return errclass.New(ErrNotFound, "service %q: image %s is to be built (build:), and berth has no image builder yet: build it elsewhere and load it (berth image load), or name an image to pull", s.Name, ref)
+		}
+		return nil
+	}
+	err := e.Containers.EnsureImage(ctx, ref, cmp.Or(policy, pullPolicy(s.PullPolicy)), progress)
+	if err != nil && s.Build != nil {
+		return fmt.Errorf("%w (the service has build:, and berth has no image builder yet)", err)
+	}
+	return err
 }
 
 // hostPlatform refuses a service whose platform: (os/arch[/variant], or a

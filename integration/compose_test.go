@@ -249,6 +249,20 @@ services:
 	if nets := compose("network", "ls", "--format", "{{.Name}}").stdout; strings.Contains(nets, "other_default") {
 		t.Errorf("a failed up left its network: %q", nets)
 	}
+	// an image compose would build: never pulled (its name is no
+	// registry's); refused with what to do, nothing made; used once loaded
+	os.WriteFile(filepath.Join(dir, "built.yaml"), []byte("name: built\nservices:\n  app:\n    build: .\n    command: [\"true\"]\n"), 0o644)
+	if r := compose("-f", "built.yaml", "up", "-d"); r.code == 0 || !strings.Contains(r.stderr, `service "app": image built-app is to be built (build:), and berth has no image builder yet`) {
+		t.Errorf("a service to build: exit %d, %q", r.code, r.stderr)
+	}
+	if nets := compose("network", "ls", "--format", "{{.Name}}").stdout; strings.Contains(nets, "built_default") {
+		t.Errorf("a refused build left a network: %q", nets)
+	}
+	compose("image", "tag", "bb:1", "built-app")
+	if r := compose("-f", "built.yaml", "up", "-d"); r.code != 0 {
+		t.Errorf("a service to build, its image loaded: exit %d, %q", r.code, r.stderr)
+	}
+	compose("-f", "built.yaml", "down")
 	// a fixed name cannot be scaled: refused before anything is made
 	os.WriteFile(filepath.Join(dir, "named.yaml"), []byte("name: named\nservices:\n  x:\n    image: bb:1\n    container_name: only\n"), 0o644)
 	if r := compose("-f", "named.yaml", "up", "-d", "--scale", "x=2"); r.code == 0 || !strings.Contains(r.stderr, `container_name "only" must be unique`) {

@@ -152,7 +152,7 @@ var Support = []Rule{
 	{"services.*.volumes_from", Yes, "service:NAME, container:NAME, :ro"},
 	{"volumes", Yes, "the local driver and its options; external volumes"},
 
-	{"services.*.build", No, "the Dockerfile builder comes after the compose lifecycle"},
+	{"services.*.build", No, "no builder yet: the image (<project>-<service>, or image:) is used when the machine has it, built elsewhere and loaded; never pulled under the built name"},
 	{"jobs", No, "jobs are not supported"},
 	{"models", No, "models are not supported"},
 }
