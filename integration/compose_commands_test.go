@@ -141,6 +141,13 @@ func TestComposeLogsAndPs(t *testing.T) {
 		len(row.Publishers) != 1 || row.Publishers[0].TargetPort != 7070 || row.Publishers[0].PublishedPort == 0 {
 		t.Errorf("ps --format json: %v, %+v\n%s", err, row, js)
 	}
+	// Docker's {{.Label "KEY"}} and {{.Labels}}, in ps and network ls
+	if ps := compose("ps", "--format", `{{.Label "com.docker.compose.service"}}`, "app").stdout; ps != "app\napp\n" {
+		t.Errorf("ps .Label: %q", ps)
+	}
+	if nets := compose("network", "ls", "--format", `{{.Label "com.docker.compose.network"}} {{.Labels}}`).stdout; !strings.HasPrefix(nets, "default com.docker.compose.network=default,com.docker.compose.project=life,") {
+		t.Errorf("network ls .Label and .Labels: %q", nets)
+	}
 	if r := compose("ps", "--filter", "name=x"); r.code != 125 {
 		t.Errorf("an unsupported filter: exit %d", r.code)
 	}

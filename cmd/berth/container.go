@@ -636,6 +636,7 @@ type psRow struct {
 // summary is what docker ps and docker compose ps both show of a
 // container, under Docker's field names (for --format templates and json).
 type summary struct {
+	labelled
 	ID, Image, Command, CreatedAt, RunningFor, Ports, State, Status, Size, Labels, Mounts, Networks string
 }
 
@@ -657,16 +658,11 @@ func summarize(e container.Entry, noTrunc bool) summary {
 			}
 		}
 	}
-	var labels []string
-	for k, v := range e.Record.Config.Labels {
-		labels = append(labels, k+"="+v)
-	}
-	slices.Sort(labels)
-	return summary{ID: id, Image: e.Record.Image, Command: `"` + command + `"`,
+	return summary{labelled: labelled{e.Record.Config.Labels}, ID: id, Image: e.Record.Image, Command: `"` + command + `"`,
 		CreatedAt:  e.Record.Created.Format("2006-01-02 15:04:05 -0700 MST"),
 		RunningFor: units.HumanDuration(time.Since(e.Record.Created)) + " ago",
 		State:      string(e.State.Status), Status: statusText(e.State), Ports: portsText(e.State.Ports),
-		Labels: strings.Join(labels, ","), Mounts: strings.Join(mounts, ","),
+		Labels: labelList(e.Record.Config.Labels), Mounts: strings.Join(mounts, ","),
 		Networks: strings.Join(container.NetworkNames(e.Record), ",")}
 }
 

@@ -91,7 +91,8 @@ func newNetworkCreateCmd(g *globals) *cobra.Command {
 
 // networkRow is a row of `network ls`, with Docker's field names.
 type networkRow struct {
-	ID, Name, Driver, Scope, IPv6, Internal, CreatedAt string
+	labelled
+	ID, Name, Driver, Scope, IPv6, Internal, CreatedAt, Labels string
 }
 
 func newNetworkLsCmd(g *globals) *cobra.Command {
@@ -119,8 +120,8 @@ func newNetworkLsCmd(g *globals) *cobra.Command {
 					fmt.Fprintln(g.stdout, id)
 					continue
 				}
-				rows = append(rows, networkRow{ID: id, Name: n.Name, Driver: n.Driver, Scope: "local", IPv6: "false",
-					Internal: fmt.Sprint(n.Internal), CreatedAt: n.Created.Format(time.RFC3339)})
+				rows = append(rows, networkRow{labelled: labelled{n.Labels}, ID: id, Name: n.Name, Driver: n.Driver, Scope: "local", IPv6: "false",
+					Internal: fmt.Sprint(n.Internal), CreatedAt: n.Created.Format(time.RFC3339), Labels: labelList(n.Labels)})
 			}
 			if quiet {
 				return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,6 +76,7 @@ func newVolumeCreateCmd(g *globals) *cobra.Command {
 
 // volumeRow is one row of `volume ls`, with Docker's field names.
 type volumeRow struct {
+	labelled
 	Driver, Name, Mountpoint, Scope, Labels, CreatedAt string
 	Links                                              string
 }
@@ -107,12 +109,8 @@ func newVolumeLsCmd(g *globals) *cobra.Command {
 					fmt.Fprintln(g.stdout, v.Name)
 					continue
 				}
-				var labels []string
-				for k, val := range v.Labels {
-					labels = append(labels, k+"="+val)
-				}
-				rows = append(rows, volumeRow{Driver: v.Driver, Name: v.Name, Mountpoint: v.Mountpoint, Scope: v.Scope,
-					Labels: strings.Join(labels, ","), CreatedAt: v.CreatedAt.Format(time.RFC3339), Links: "N/A"})
+				rows = append(rows, volumeRow{labelled: labelled{v.Labels}, Driver: v.Driver, Name: v.Name, Mountpoint: v.Mountpoint, Scope: v.Scope,
+					Labels: labelList(v.Labels), CreatedAt: v.CreatedAt.Format(time.RFC3339), Links: "N/A"})
 			}
 			if quiet {
 				return nil
@@ -278,4 +276,21 @@ func printDeleted(g *globals, kind string, items []string) {
 		fmt.Fprintln(g.stdout, it)
 	}
 	fmt.Fprintln(g.stdout)
+}
+
+// labelled gives a listing's row Docker's {{.Label "KEY"}}.
+type labelled struct{ labels map[string]string }
+
+// Label is the value of one label, "" when the object has none by that name.
+func (l labelled) Label(name string) string { return l.labels[name] }
+
+// labelList is a --format template's .Labels: KEY=VALUE pairs, sorted,
+// joined by commas, as Docker's listings show them.
+func labelList(labels map[string]string) string {
+	var out []string
+	for k, v := range labels {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return strings.Join(out, ",")
 }
