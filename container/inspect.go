@@ -42,41 +42,47 @@ type Inspected struct {
 		Data map[string]string
 	}
 	HostConfig struct {
-		AutoRemove         bool
-		RestartPolicy      RestartPolicy
-		Privileged         bool
-		ReadonlyRootfs     bool
-		CapAdd, CapDrop    []string
-		PortBindings       map[string][]PortBinding
-		PublishAllPorts    bool
-		NetworkMode        string
-		PidMode            string
-		IpcMode            string
-		UTSMode            string
-		CgroupParent       string
-		CgroupnsMode       string
-		Annotations        map[string]string `json:",omitempty"`
-		DeviceCgroupRules  []string
-		Links              []string
-		Memory             int64
-		MemorySwap         int64
-		MemoryReservation  int64
-		MemorySwappiness   *uint64
-		OomKillDisable     bool
-		CpuPeriod          uint64
-		CpuQuota           int64
-		CpuRealtimePeriod  uint64
-		CpuRealtimeRuntime int64
-		NanoCpus           int64
-		CpuShares          uint64
-		CpusetCpus         string
-		PidsLimit          int64
-		ShmSize            int64
-		Init               bool
-		Dns                []string
-		DnsSearch          []string
-		DnsOptions         []string
-		ExtraHosts         []string
+		AutoRemove           bool
+		RestartPolicy        RestartPolicy
+		Privileged           bool
+		ReadonlyRootfs       bool
+		CapAdd, CapDrop      []string
+		PortBindings         map[string][]PortBinding
+		PublishAllPorts      bool
+		NetworkMode          string
+		PidMode              string
+		IpcMode              string
+		UTSMode              string
+		CgroupParent         string
+		CgroupnsMode         string
+		Annotations          map[string]string `json:",omitempty"`
+		DeviceCgroupRules    []string
+		Links                []string
+		Memory               int64
+		MemorySwap           int64
+		MemoryReservation    int64
+		MemorySwappiness     *uint64
+		OomKillDisable       bool
+		CpuPeriod            uint64
+		CpuQuota             int64
+		CpuRealtimePeriod    uint64
+		CpuRealtimeRuntime   int64
+		BlkioWeight          uint16
+		BlkioWeightDevice    []runtime.WeightDevice
+		BlkioDeviceReadBps   []runtime.ThrottleDevice
+		BlkioDeviceWriteBps  []runtime.ThrottleDevice
+		BlkioDeviceReadIOps  []runtime.ThrottleDevice
+		BlkioDeviceWriteIOps []runtime.ThrottleDevice
+		NanoCpus             int64
+		CpuShares            uint64
+		CpusetCpus           string
+		PidsLimit            int64
+		ShmSize              int64
+		Init                 bool
+		Dns                  []string
+		DnsSearch            []string
+		DnsOptions           []string
+		ExtraHosts           []string
 	}
 	Config struct {
 		Hostname, Domainname, User, WorkingDir, StopSignal, Image string
@@ -163,6 +169,10 @@ func Inspect(e Entry) Inspected {
 	out.HostConfig.CgroupParent, out.HostConfig.CgroupnsMode = r.Spec.CgroupParent, cmp.Or(r.Spec.CgroupNS, "private")
 	out.HostConfig.Annotations = r.Spec.Annotations
 	out.HostConfig.CpuRealtimePeriod, out.HostConfig.CpuRealtimeRuntime = res.CPURealtimePeriod, res.CPURealtimeRuntime
+	t := res.BlkioThrottle
+	out.HostConfig.BlkioWeight, out.HostConfig.BlkioWeightDevice = res.BlkioWeight, res.BlkioWeightDevices
+	out.HostConfig.BlkioDeviceReadBps, out.HostConfig.BlkioDeviceWriteBps = t.ReadBps, t.WriteBps
+	out.HostConfig.BlkioDeviceReadIOps, out.HostConfig.BlkioDeviceWriteIOps = t.ReadIOps, t.WriteIOps
 	for _, d := range r.Spec.DeviceRules {
 		out.HostConfig.DeviceCgroupRules = append(out.HostConfig.DeviceCgroupRules, runtime.FormatDeviceRule(d))
 	}

@@ -219,6 +219,9 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	if o.Namespaces, err = m.resolveNamespaces(ctx, o.Namespaces); err != nil {
 		return nil, err
 	}
+	if err := o.Resources.Check(); err != nil {
+		return nil, errclass.Wrap(ErrInvalid, err, err.Error())
+	}
 	var deviceRules []specs.LinuxDeviceCgroup
 	for _, r := range o.DeviceCgroupRules {
 		rule, err := runtime.ParseDeviceRule(r)

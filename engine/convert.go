@@ -326,6 +326,21 @@ func resources(s types.ServiceConfig) runtime.Resources {
 	}
 	r.OOMKillDisable = s.OomKillDisable
 	r.CPURealtimePeriod, r.CPURealtimeRuntime = uint64(s.CPURTPeriod), s.CPURTRuntime
+	if b := s.BlkioConfig; b != nil {
+		r.BlkioWeight = b.Weight
+		for _, d := range b.WeightDevice {
+			r.BlkioWeightDevices = append(r.BlkioWeightDevices, runtime.WeightDevice{Path: d.Path, Weight: d.Weight})
+		}
+		t := &r.BlkioThrottle
+		for _, l := range []struct {
+			in  []types.ThrottleDevice
+			out *[]runtime.ThrottleDevice
+		}{{b.DeviceReadBps, &t.ReadBps}, {b.DeviceWriteBps, &t.WriteBps}, {b.DeviceReadIOps, &t.ReadIOps}, {b.DeviceWriteIOps, &t.WriteIOps}} {
+			for _, d := range l.in {
+				*l.out = append(*l.out, runtime.ThrottleDevice{Path: d.Path, Rate: uint64(d.Rate)})
+			}
+		}
+	}
 	if s.OomScoreAdj != 0 {
 		v := int(s.OomScoreAdj)
 		r.OOMScoreAdj = &v

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/berth-dev/berth/internal/fixture"
 )
 
@@ -737,5 +739,53 @@ services:
 	}
 	if r := compose("up", "-d", "--watch"); r.code != 125 {
 		t.Errorf("up -d --watch: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// TestComposeBlkio: blkio_config reaches the container's cgroup and
+// inspect; a device that is not a block device is refused at creation.
+func TestComposeBlkio(t *testing.T) {
+	disk := fixture.BlockDevice(t)
+	_, _, compose := composeRoot(t, `name: blk
+services:
+  app:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    blkio_config:
+      weight: 300
+      device_read_bps: [{path: `+disk+`, rate: 1mb}]
+      device_write_iops: [{path: `+disk+`, rate: 120}]
+`)
+	if r := compose("up", "-d"); r.code != 0 {
+		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
+	}
+	inspect := func(tmpl string) string {
+		return strings.TrimSpace(compose("container", "inspect", "-f", tmpl, "blk-app-1").stdout)
+	}
+	if got := inspect("{{.HostConfig.BlkioWeight}} {{json .HostConfig.BlkioDeviceReadBps}} {{json .HostConfig.BlkioDeviceWriteIOps}}"); got != `300 [{"Path":"`+disk+`","Rate":1048576}] [{"Path":"`+disk+`","Rate":120}]` {
+		t.Errorf("inspect: %s", got)
+	}
+	var st unix.Stat_t
+	unix.Stat(disk, &st)
+	dev := fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	cg := "/sys/fs/cgroup/blkio/berth/" + inspect("{{.Id}}")
+	if data, err := os.ReadFile(cg + "/blkio.throttle.read_bps_device"); err == nil { // cgroup v1; v2 has io.max
+		if got := strings.TrimSpace(string(data)); got != dev+" 1048576" {
+			t.Errorf("blkio.throttle.read_bps_device: %q, want %s 1048576", got, dev)
+		}
+		iops, _ := os.ReadFile(cg + "/blkio.throttle.write_iops_device")
+		if got := strings.TrimSpace(string(iops)); got != dev+" 120" {
+			t.Errorf("blkio.throttle.write_iops_device: %q", got)
+		}
+		if w, err := os.ReadFile(cg + "/blkio.bfq.weight"); err == nil && strings.TrimSpace(string(w)) != "300" {
+			t.Errorf("blkio.bfq.weight: %q", w) // with the BFQ scheduler built in
+		}
+	}
+	if r := compose("container", "run", "--rm", "--device-read-bps", "/dev/null:1mb", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "/dev/null is not a block device") {
+		t.Errorf("a character device throttled: exit %d, %q", r.code, r.stderr)
+	}
+	if r := compose("container", "run", "--rm", "--blkio-weight", "5", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "between 10 and 1000") {
+		t.Errorf("--blkio-weight 5: exit %d, %q", r.code, r.stderr)
 	}
 }

@@ -68,6 +68,7 @@ var Support = []Rule{
 	{"services.*.mem_swappiness", Yes, "cgroup v1 only, as in Docker"},
 	{"services.*.oom_kill_disable", Yes, "cgroup v1 only, as in Docker"},
 	{"services.*.cgroup", Yes, "host or private"},
+	{"services.*.blkio_config", Yes, "weight, weight_device and the throttles; devices are host block devices"},
 	{"services.*.device_cgroup_rules", Yes, ""},
 	{"services.*.annotations", Yes, "the OCI spec's"},
 	{"services.*.cpu_rt_period", Yes, "cgroup v1"},

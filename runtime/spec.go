@@ -144,6 +144,100 @@ type Resources struct {
 	// container real-time scheduling time (cgroup v1's cpu.rt_*).
 	CPURealtimePeriod  uint64 `json:",omitempty"`
 	CPURealtimeRuntime int64  `json:",omitempty"`
+	// BlkioWeight (10 to 1000) and BlkioWeightDevices weigh the
+	// container's block I/O against others'; BlkioThrottle caps it per
+	// device. Devices are named by their host paths (/dev/vda) and found
+	// by their numbers when the container is made.
+	BlkioWeight        uint16         `json:",omitempty"`
+	BlkioWeightDevices []WeightDevice `json:",omitempty"`
+	BlkioThrottle      Throttles      `json:",omitzero"`
+}
+
+// WeightDevice is a block I/O weight for one device (--blkio-weight-device).
+type WeightDevice struct {
+	Path   string
+	Weight uint16
+}
+
+// ThrottleDevice is a cap on one device: bytes, or operations, per second.
+type ThrottleDevice struct {
+	Path string
+	Rate uint64
+}
+
+// Throttles are --device-read-bps, --device-write-bps,
+// --device-read-iops and --device-write-iops.
+type Throttles struct {
+	ReadBps, WriteBps, ReadIOps, WriteIOps []ThrottleDevice
+}
+
+// Check refuses resources the kernel would: a block I/O weight out of
+// range, a device that is not a block device. Create checks the same;
+// this lets a container be refused when it is made rather than started.
+func (r Resources) Check() error {
+	_, err := r.blockIO()
+	return err
+}
+
+// blockIO is the spec's block I/O section; nil when nothing is asked.
+func (r Resources) blockIO() (*specs.LinuxBlockIO, error) {
+	t := r.BlkioThrottle
+	if r.BlkioWeight == 0 && len(r.BlkioWeightDevices) == 0 && len(t.ReadBps)+len(t.WriteBps)+len(t.ReadIOps)+len(t.WriteIOps) == 0 {
+		return nil, nil
+	}
+	weight := func(w uint16) error {
+		if w != 0 && (w < 10 || w > 1000) {
+			return fmt.Errorf("invalid block I/O weight %d: must be between 10 and 1000: %w", w, ErrInvalid)
+		}
+		return nil
+	}
+	b := &specs.LinuxBlockIO{}
+	if r.BlkioWeight != 0 {
+		if err := weight(r.BlkioWeight); err != nil {
+			return nil, err
+		}
+		b.Weight = &r.BlkioWeight
+	}
+	for _, d := range r.BlkioWeightDevices {
+		major, minor, err := blockDevice(d.Path)
+		if err != nil {
+			return nil, err
+		}
+		if err := weight(d.Weight); err != nil {
+			return nil, err
+		}
+		w := d.Weight
+		wd := specs.LinuxWeightDevice{Weight: &w}
+		wd.Major, wd.Minor = major, minor
+		b.WeightDevice = append(b.WeightDevice, wd)
+	}
+	for _, list := range []struct {
+		in  []ThrottleDevice
+		out *[]specs.LinuxThrottleDevice
+	}{{t.ReadBps, &b.ThrottleReadBpsDevice}, {t.WriteBps, &b.ThrottleWriteBpsDevice}, {t.ReadIOps, &b.ThrottleReadIOPSDevice}, {t.WriteIOps, &b.ThrottleWriteIOPSDevice}} {
+		for _, d := range list.in {
+			major, minor, err := blockDevice(d.Path)
+			if err != nil {
+				return nil, err
+			}
+			td := specs.LinuxThrottleDevice{Rate: d.Rate}
+			td.Major, td.Minor = major, minor
+			*list.out = append(*list.out, td)
+		}
+	}
+	return b, nil
+}
+
+// blockDevice is the device numbers of the block device at path.
+func blockDevice(path string) (major, minor int64, err error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, 0, fmt.Errorf("block device %s: %w: %w", path, err, ErrInvalid)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFBLK {
+		return 0, 0, fmt.Errorf("%s is not a block device: %w", path, ErrInvalid)
+	}
+	return int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev)), nil
 }
 
 // dockerCaps are the capabilities Docker grants a container by default.
@@ -278,6 +372,9 @@ func (s Spec) ociSpec(root string) (*specs.Spec, error) {
 		spec.Linux.Namespaces = slices.DeleteFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.NetworkNamespace })
 	}
 	spec.Annotations = s.Annotations
+	if spec.Linux.Resources.BlockIO, err = s.Resources.blockIO(); err != nil {
+		return nil, err
+	}
 	spec.Linux.Resources.Devices = append(spec.Linux.Resources.Devices, s.DeviceRules...)
 	for typ, from := range map[specs.LinuxNamespaceType]string{specs.PIDNamespace: s.PIDNS, specs.IPCNamespace: s.IPCNS, specs.UTSNamespace: s.UTSNS, specs.CgroupNamespace: s.CgroupNS} {
 		i := slices.IndexFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == typ })

@@ -5,6 +5,9 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/fixture"
 )
 
 func TestParseDeviceRule(t *testing.T) {
@@ -53,4 +56,26 @@ func FuzzParseDeviceRule(f *testing.F) {
 			t.Errorf("%q: %s does not read back: %s, %v", rule, FormatDeviceRule(r), FormatDeviceRule(again), err)
 		}
 	})
+}
+
+func TestBlockIO(t *testing.T) {
+	if _, err := (Resources{BlkioThrottle: Throttles{ReadBps: []ThrottleDevice{{Path: "/dev/null", Rate: 1}}}}).blockIO(); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a character device throttled: %v", err)
+	}
+	if _, err := (Resources{BlkioWeight: 5}).blockIO(); !errors.Is(err, ErrInvalid) {
+		t.Errorf("weight 5: %v", err)
+	}
+	if b, err := (Resources{}).blockIO(); b != nil || err != nil {
+		t.Errorf("nothing asked: %v, %v", b, err)
+	}
+	disk := fixture.BlockDevice(t)
+	b, err := (Resources{BlkioWeight: 300, BlkioThrottle: Throttles{WriteIOps: []ThrottleDevice{{Path: disk, Rate: 50}}}}).blockIO()
+	if err != nil || *b.Weight != 300 || len(b.ThrottleWriteIOPSDevice) != 1 || b.ThrottleWriteIOPSDevice[0].Rate != 50 {
+		t.Fatalf("weight and a throttle on %s: %+v, %v", disk, b, err)
+	}
+	var st unix.Stat_t
+	unix.Stat(disk, &st)
+	if d := b.ThrottleWriteIOPSDevice[0]; d.Major != int64(unix.Major(st.Rdev)) || d.Minor != int64(unix.Minor(st.Rdev)) {
+		t.Errorf("%s is %d:%d, not %d:%d", disk, d.Major, d.Minor, unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	}
 }

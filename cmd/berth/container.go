@@ -67,6 +67,8 @@ type createFlags struct {
 	stopT, oomScore, swappiness       int
 	env, envFiles, labels             []string
 	annotations                       []string
+	weightDevices, readBps, writeBps  []string
+	readIOps, writeIOps               []string
 	ulimits, sysctls, tmpfs, devices  []string
 	securityOpts, logOpts             []string
 	volumeFlags, mountFlags           []string
@@ -127,6 +129,12 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.annotations, "annotation", nil, "Add an annotation to the container (passed through to the OCI runtime)")
 	fs.Uint64Var(&f.o.Resources.CPURealtimePeriod, "cpu-rt-period", 0, "Limit CPU real-time period in microseconds")
 	fs.Int64Var(&f.o.Resources.CPURealtimeRuntime, "cpu-rt-runtime", 0, "Limit CPU real-time runtime in microseconds")
+	fs.Uint16Var(&f.o.Resources.BlkioWeight, "blkio-weight", 0, "Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)")
+	fs.StringArrayVar(&f.weightDevices, "blkio-weight-device", nil, "Block IO weight (relative device weight)")
+	fs.StringArrayVar(&f.readBps, "device-read-bps", nil, "Limit read rate (bytes per second) from a device")
+	fs.StringArrayVar(&f.writeBps, "device-write-bps", nil, "Limit write rate (bytes per second) to a device")
+	fs.StringArrayVar(&f.readIOps, "device-read-iops", nil, "Limit read rate (IO per second) from a device")
+	fs.StringArrayVar(&f.writeIOps, "device-write-iops", nil, "Limit write rate (IO per second) to a device")
 	fs.StringArrayVar(&f.securityOpts, "security-opt", nil, "Security Options")
 	fs.StringArrayVar(&f.networks, "network", nil, "Connect a container to a network")
 	fs.StringArrayVar(&f.networks, "net", nil, "Connect a container to a network")
@@ -172,6 +180,33 @@ func parseEach[T any](values []string, parse func(string) (T, error)) ([]T, erro
 		out = append(out, x)
 	}
 	return out, nil
+}
+
+// parseWeightDevice reads --blkio-weight-device's DEVICE:WEIGHT.
+func parseWeightDevice(v string) (runtime.WeightDevice, error) {
+	path, w, ok := strings.Cut(v, ":")
+	n, err := strconv.ParseUint(w, 10, 16)
+	if !ok || !strings.HasPrefix(path, "/dev/") || err != nil {
+		return runtime.WeightDevice{}, fmt.Errorf("invalid weight device %q: want /dev/DEVICE:WEIGHT", v)
+	}
+	return runtime.WeightDevice{Path: path, Weight: uint16(n)}, nil
+}
+
+// parseThrottle reads --device-{read,write}-{bps,iops}'s DEVICE:RATE, a
+// size (1mb) for bytes, a number for operations.
+func parseThrottle(v string, bytes bool) (runtime.ThrottleDevice, error) {
+	path, r, ok := strings.Cut(v, ":")
+	var rate int64
+	var err error
+	if bytes {
+		rate, err = units.RAMInBytes(r)
+	} else {
+		rate, err = strconv.ParseInt(r, 10, 64)
+	}
+	if !ok || !strings.HasPrefix(path, "/dev/") || err != nil || rate < 0 {
+		return runtime.ThrottleDevice{}, fmt.Errorf("invalid device rate %q: want /dev/DEVICE:RATE", v)
+	}
+	return runtime.ThrottleDevice{Path: path, Rate: uint64(rate)}, nil
 }
 
 // options turns the flags and IMAGE [COMMAND...] into create options.
@@ -233,6 +268,20 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 			*p.out = n
 		}
 	}
+	var err error
+	if o.Resources.BlkioWeightDevices, err = parseEach(f.weightDevices, parseWeightDevice); err != nil {
+		return o, err
+	}
+	t := &o.Resources.BlkioThrottle
+	for _, th := range []struct {
+		in    []string
+		out   *[]runtime.ThrottleDevice
+		bytes bool
+	}{{f.readBps, &t.ReadBps, true}, {f.writeBps, &t.WriteBps, true}, {f.readIOps, &t.ReadIOps, false}, {f.writeIOps, &t.WriteIOps, false}} {
+		if *th.out, err = parseEach(th.in, func(v string) (runtime.ThrottleDevice, error) { return parseThrottle(v, th.bytes) }); err != nil {
+			return o, err
+		}
+	}
 	if f.swappiness != -1 {
 		if f.swappiness < 0 || f.swappiness > 100 {
 			return o, usageError{fmt.Errorf("invalid value: %d. Valid memory swappiness range is 0-100", f.swappiness)}
@@ -247,7 +296,6 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 		score := f.oomScore
 		o.Resources.OOMScoreAdj = &score
 	}
-	var err error
 	if o.Ulimits, err = parseEach(f.ulimits, container.ParseUlimit); err != nil {
 		return o, err
 	}
