@@ -47,7 +47,7 @@ var Support = []Rule{
 	{"services.*.depends_on.*.restart", Yes, "a recreated (up) or restarted (restart, but for --no-deps) dependency restarts the dependent"},
 	{"services.*.healthcheck", Yes, "run by the container's monitor; ps and inspect show it"},
 	{"services.*.deploy", Yes, "replicas, resources (cpus, memory, pids limits; memory reservation), restart_policy"},
-	{"services.*.deploy.mode", No, "one host: replicated only"},
+	{"services.*.deploy.mode", Yes, "replicated, or global: one container, this host being the only node (as docker compose runs it)"},
 	{"services.*.deploy.placement", No, "one host: no placement"},
 	{"services.*.deploy.update_config", No, "swarm only"},
 	{"services.*.deploy.rollback_config", No, "swarm only"},
