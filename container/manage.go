@@ -159,6 +159,9 @@ type CreateOptions struct {
 	IP netip.Addr
 	// MacAddress is the first network's MAC (--mac-address).
 	MacAddress string
+	// Endpoints are settings by network (as Networks names it): a static
+	// address, a MAC and an interface name on any network.
+	Endpoints map[string]EndpointSettings
 	// Ports are published ports (-p); PublishAll also publishes every
 	// port the image exposes and Expose adds (-P, --expose).
 	Ports      []netns.PortMapping
@@ -258,8 +261,27 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	if len(o.Networks) == 0 && !o.HostNetwork && !o.NoNetwork && o.NetworkContainer == "" {
 		o.Networks = []string{netns.DefaultNetwork}
 	}
-	if o.Networks, err = networkNames(ctx, m.root, o.Networks, o.IP, len(o.Aliases) > 0); err != nil {
+	settings := make([]EndpointSettings, len(o.Networks))
+	for i, ref := range o.Networks {
+		settings[i] = o.Endpoints[ref]
+		if i == 0 {
+			settings[0] = HostConfig{IPv4Address: o.IP, MacAddress: o.MacAddress, Endpoints: o.Endpoints}.endpoint(ref, 0)
+		}
+	}
+	if len(o.Networks) == 0 {
+		settings = []EndpointSettings{{IPv4Address: o.IP}}
+	}
+	if o.Networks, err = networkNames(ctx, m.root, o.Networks, settings, len(o.Aliases) > 0); err != nil {
 		return nil, err
+	}
+	var endpoints map[string]EndpointSettings
+	for i, name := range o.Networks {
+		if settings[i] != (EndpointSettings{}) {
+			if endpoints == nil {
+				endpoints = map[string]EndpointSettings{}
+			}
+			endpoints[name] = settings[i]
+		}
 	}
 	if o.HostNetwork {
 		o.Ports, o.PublishAll = nil, false // Docker discards them, with a warning from the CLI
@@ -392,7 +414,8 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 			Networks: o.Networks, HostNetwork: o.HostNetwork, IPv4Address: o.IP, ExtraHosts: o.ExtraHosts,
 			DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions, Ports: o.Ports, PublishAll: o.PublishAll, Aliases: aliases, MacAddress: o.MacAddress,
 			NetworkContainer: netOwner.Record.ID, Links: links,
-			PidMode: o.Namespaces.PID, IpcMode: o.Namespaces.IPC, UTSMode: o.Namespaces.UTS},
+			Endpoints: endpoints,
+			PidMode:   o.Namespaces.PID, IpcMode: o.Namespaces.IPC, UTSMode: o.Namespaces.UTS},
 		Spec: runtime.Spec{
 			ID: id, Hostname: hostname, Domainname: o.Domainname,
 			Rootfs: runtime.Rootfs{Lowers: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), ReadOnly: o.ReadOnly},

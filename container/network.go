@@ -1,6 +1,7 @@
 package container
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -33,15 +34,17 @@ func networkStore(root string) (s *netns.Store, close func(), err error) {
 	return netns.OpenHost(filepath.Join(root, "networks"))
 }
 
-// networkNames resolves, at create, the networks the user named (by name
-// or ID) to their names, which the record keeps; an unknown one fails
-// before anything is made. The default network is made on first use.
-// A static address (ip) and aliases are for user-defined networks only,
-// and the address must lie in the first network's subnet.
-func networkNames(ctx context.Context, root string, refs []string, ip netip.Addr, aliases bool) ([]string, error) {
+// networkNames resolves refs to the names of their networks, and checks
+// what the container asks of each (endpoints, by index, may be short): a
+// static address in the network's subnet, and not on the default network;
+// a unicast MAC; an interface name the kernel takes, once; aliases, on a
+// user-defined first network.
+func networkNames(ctx context.Context, root string, refs []string, endpoints []EndpointSettings, aliases bool) ([]string, error) {
 	if len(refs) == 0 {
-		if ip.IsValid() {
-			return nil, errclass.New(ErrInvalid, "--ip %s needs --network: the default network does not take static addresses", ip)
+		for _, es := range endpoints {
+			if es.IPv4Address.IsValid() {
+				return nil, errclass.New(ErrInvalid, "--ip %s needs --network: the default network does not take static addresses", es.IPv4Address)
+			}
 		}
 		return nil, nil
 	}
@@ -51,6 +54,7 @@ func networkNames(ctx context.Context, root string, refs []string, ip netip.Addr
 	}
 	defer done()
 	var names []string
+	ifnames := map[string]bool{}
 	for i, ref := range refs {
 		var n netns.Network
 		if ref == netns.DefaultNetwork {
@@ -61,14 +65,31 @@ func networkNames(ctx context.Context, root string, refs []string, ip netip.Addr
 		if err != nil {
 			return nil, errclass.Wrap(ErrInvalid, err, err.Error())
 		}
-		if i == 0 && n.IsDefault() && ip.IsValid() {
-			return nil, errclass.New(ErrInvalid, "user specified IP address is supported on user defined networks only")
-		}
 		if i == 0 && n.IsDefault() && aliases {
 			return nil, errclass.New(ErrInvalid, "network-scoped aliases are only supported for user-defined networks")
 		}
-		if i == 0 && ip.IsValid() && !n.Subnet.Prefix.Contains(ip) {
-			return nil, errclass.New(ErrInvalid, "invalid IP address %s: it does not belong to network %s's subnet %s", ip, n.Name, n.Subnet.Prefix)
+		var es EndpointSettings
+		if i < len(endpoints) {
+			es = endpoints[i]
+		}
+		if ip := es.IPv4Address; ip.IsValid() {
+			if n.IsDefault() {
+				return nil, errclass.New(ErrInvalid, "user specified IP address is supported on user defined networks only")
+			}
+			if !n.Subnet.Prefix.Contains(ip) {
+				return nil, errclass.New(ErrInvalid, "invalid IP address %s: it does not belong to network %s's subnet %s", ip, n.Name, n.Subnet.Prefix)
+			}
+		}
+		if es.MacAddress != "" {
+			if mac, err := net.ParseMAC(es.MacAddress); err != nil || len(mac) != 6 || mac[0]&1 == 1 {
+				return nil, errclass.New(ErrInvalid, "invalid MAC address %q on network %s: want a unicast Ethernet address", es.MacAddress, n.Name)
+			}
+		}
+		if name := es.InterfaceName; name != "" {
+			if len(name) > 15 || name == "." || name == ".." || strings.ContainsAny(name, "/: \t\n") || ifnames[name] {
+				return nil, errclass.New(ErrInvalid, "invalid interface name %q on network %s: at most 15 characters, no '/', ':' or spaces, one per network", name, n.Name)
+			}
+			ifnames[name] = true
 		}
 		names = append(names, n.Name)
 	}
@@ -108,11 +129,7 @@ func joinNetworks(ctx context.Context, root string, rec Record) (path string, ep
 	ns.Close()
 	eps = map[string]Endpoint{}
 	for i, name := range rec.Host.Networks {
-		var want netip.Addr
-		if i == 0 {
-			want = rec.Host.IPv4Address
-		}
-		ep, err := plug(ctx, s, root, rec, name, path, i, want)
+		ep, err := plug(ctx, s, root, rec, name, path, i)
 		if err != nil {
 			leaveNetworks(ctx, root, rec.ID, eps)
 			return "", nil, err
@@ -123,16 +140,18 @@ func joinNetworks(ctx context.Context, root string, rec Record) (path string, ep
 }
 
 // plug puts the container whose network namespace is at path on the
-// network name as interface eth<index>: an address (want, if valid), a
-// veth and its names in the resolvers' table; the first interface gets the
-// default route.
-func plug(ctx context.Context, s *netns.Store, root string, rec Record, name, path string, index int, want netip.Addr) (Endpoint, error) {
+// network name, its index-th: an address (the one its settings ask for,
+// if any), a veth (named eth<index>, or as the settings say) and its
+// names in the resolvers' table; the first interface gets the default
+// route.
+func plug(ctx context.Context, s *netns.Store, root string, rec Record, name, path string, index int) (Endpoint, error) {
 	id := rec.ID
 	n, err := s.Get(name)
 	if err != nil {
 		return Endpoint{}, err
 	}
-	addr, err := s.IPAM().RequestAddress(ctx, n.Name, id, want)
+	settings := rec.Host.endpoint(name, index)
+	addr, err := s.IPAM().RequestAddress(ctx, n.Name, id, settings.IPv4Address)
 	if err != nil {
 		return Endpoint{}, err
 	}
@@ -141,10 +160,10 @@ func plug(ctx context.Context, s *netns.Store, root string, rec Record, name, pa
 	if index == 0 {
 		gw = n.Subnet.Gateway
 	}
-	ep.IfName = fmt.Sprintf("eth%d", index)
+	ep.IfName = cmp.Or(settings.InterfaceName, fmt.Sprintf("eth%d", index))
 	var mac net.HardwareAddr
-	if index == 0 && rec.Host.MacAddress != "" {
-		mac, _ = net.ParseMAC(rec.Host.MacAddress) // checked at create
+	if settings.MacAddress != "" {
+		mac, _ = net.ParseMAC(settings.MacAddress) // checked at create
 	}
 	ep.HostIf, err = netns.Attach(s.Host(), netns.Endpoint{Bridge: n.Bridge, NetNS: path, IfName: ep.IfName,
 		Address: ep.Address, Gateway: gw, MTU: n.MTU, MAC: mac})
@@ -211,7 +230,7 @@ func (m *Manager) Connect(ctx context.Context, ref, network string, ip netip.Add
 	if e.Record.Host.HostNetwork {
 		return errclass.New(ErrInvalid, "container %s uses the host's network: it cannot join others", e.Record.Name)
 	}
-	names, err := networkNames(ctx, m.root, []string{network}, ip, len(aliases) > 0)
+	names, err := networkNames(ctx, m.root, []string{network}, []EndpointSettings{{IPv4Address: ip}}, len(aliases) > 0)
 	if err != nil {
 		return err
 	}
@@ -227,8 +246,14 @@ func (m *Manager) Connect(ctx context.Context, ref, network string, ip netip.Add
 			}
 			r.Host.Aliases[name] = aliases
 		}
-		if len(r.Host.Networks) == 1 && ip.IsValid() {
-			r.Host.IPv4Address = ip
+		if ip.IsValid() {
+			// kept, to be had again at each start
+			if r.Host.Endpoints == nil {
+				r.Host.Endpoints = map[string]EndpointSettings{}
+			}
+			es := r.Host.Endpoints[name]
+			es.IPv4Address = ip
+			r.Host.Endpoints[name] = es
 		}
 		return nil
 	})
@@ -252,7 +277,7 @@ func (m *Manager) Connect(ctx context.Context, ref, network string, ip netip.Add
 	for slices.ContainsFunc(slices.Collect(maps.Values(e.State.Networks)), func(ep Endpoint) bool { return ep.IfName == fmt.Sprintf("eth%d", index) }) {
 		index++
 	}
-	ep, err := plug(ctx, s, m.root, rec, name, path, index, ip)
+	ep, err := plug(ctx, s, m.root, rec, name, path, index)
 	if err != nil {
 		m.Store.UpdateRecord(ctx, e.Record.ID, func(r *Record) error {
 			r.Host.Networks = slices.DeleteFunc(r.Host.Networks, func(n string) bool { return n == name })
@@ -277,7 +302,7 @@ func (m *Manager) Disconnect(ctx context.Context, ref, network string) error {
 	if err != nil {
 		return err
 	}
-	names, err := networkNames(ctx, m.root, []string{network}, netip.Addr{}, false)
+	names, err := networkNames(ctx, m.root, []string{network}, nil, false)
 	if err != nil {
 		return err
 	}

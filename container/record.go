@@ -1,6 +1,7 @@
 package container
 
 import (
+	"cmp"
 	"net/netip"
 	"time"
 
@@ -88,6 +89,11 @@ type HostConfig struct {
 	MacAddress string `json:",omitempty"`
 	// IPv4Address is the static address on the first network (--ip).
 	IPv4Address netip.Addr `json:",omitzero"`
+	// Endpoints are settings by network, for any network (compose's
+	// ipv4_address, mac_address and interface_name; network connect
+	// --ip): what it is joined with at each start. For the first network
+	// IPv4Address and MacAddress stand in for what they do not set.
+	Endpoints map[string]EndpointSettings `json:",omitempty"`
 	// ExtraHosts are --add-host's NAME:IP entries.
 	ExtraHosts []string `json:",omitempty"`
 	// DNS, DNSSearch and DNSOptions are --dns, --dns-search, --dns-option.
@@ -104,4 +110,25 @@ type HostConfig struct {
 type RestartPolicy struct {
 	Name              string
 	MaximumRetryCount int
+}
+
+// EndpointSettings are how a container joins one network; zero values are
+// the network's choice (an address from its pool, a MAC from the address,
+// ethN in order).
+type EndpointSettings struct {
+	IPv4Address   netip.Addr `json:",omitzero"`
+	MacAddress    string     `json:",omitempty"`
+	InterfaceName string     `json:",omitempty"`
+}
+
+// endpoint is how the container joins network, its index-th.
+func (h HostConfig) endpoint(network string, index int) EndpointSettings {
+	es := h.Endpoints[network]
+	if index == 0 {
+		if !es.IPv4Address.IsValid() {
+			es.IPv4Address = h.IPv4Address
+		}
+		es.MacAddress = cmp.Or(es.MacAddress, h.MacAddress)
+	}
+	return es
 }

@@ -401,7 +401,7 @@ func networkOptions(p *project.Project, s types.ServiceConfig, o *container.Crea
 	}
 	o.NetworkAliases = map[string][]string{}
 	o.MacAddress = s.MacAddress
-	for i, key := range s.NetworksByPriority() {
+	for _, key := range s.NetworksByPriority() {
 		n, ok := p.Networks[key]
 		if !ok {
 			return errclass.New(ErrInvalid, "service %q refers to undefined network %s", s.Name, key)
@@ -410,21 +410,19 @@ func networkOptions(p *project.Project, s types.ServiceConfig, o *container.Crea
 		aliases := []string{s.Name}
 		if cfg := s.Networks[key]; cfg != nil {
 			aliases = append(aliases, cfg.Aliases...)
-			if cfg.MacAddress != "" {
-				if i > 0 {
-					return errclass.New(ErrInvalid, "service %q: mac_address is supported on the first network only", s.Name)
-				}
-				o.MacAddress = cfg.MacAddress
-			}
+			es := container.EndpointSettings{MacAddress: cfg.MacAddress, InterfaceName: cfg.InterfaceName}
 			if cfg.Ipv4Address != "" {
-				if len(o.Networks) > 1 {
-					return errclass.New(ErrInvalid, "service %q: ipv4_address is supported on the first network only", s.Name)
-				}
 				ip, err := netip.ParseAddr(cfg.Ipv4Address)
-				if err != nil {
-					return errclass.New(ErrInvalid, "service %q: invalid ipv4_address %q", s.Name, cfg.Ipv4Address)
+				if err != nil || !ip.Is4() {
+					return errclass.New(ErrInvalid, "service %q: invalid ipv4_address %q on network %s", s.Name, cfg.Ipv4Address, key)
 				}
-				o.IP = ip
+				es.IPv4Address = ip
+			}
+			if es != (container.EndpointSettings{}) {
+				if o.Endpoints == nil {
+					o.Endpoints = map[string]container.EndpointSettings{}
+				}
+				o.Endpoints[n.Name] = es
 			}
 		}
 		o.NetworkAliases[n.Name] = aliases

@@ -91,7 +91,7 @@ volumes:
 	check("memory", o.Resources.Memory, 64<<20)
 	check("networks", o.Networks, "[shop_front]")
 	check("aliases", o.NetworkAliases["shop_front"], "[web www]")
-	check("ip", o.IP, "10.5.0.9")
+	check("endpoints", o.Endpoints["shop_front"].IPv4Address, "10.5.0.9")
 	check("ports", len(o.Ports), 3)
 	check("first port", fmt.Sprintf("%v:%d->%d/%s", o.Ports[0].HostIP, o.Ports[0].HostPort, o.Ports[0].Port, o.Ports[0].Proto), "127.0.0.1:8080->80/tcp")
 	check("links", o.Links, "[shop-db-1:database outside:ext]")

@@ -789,3 +789,59 @@ services:
 		t.Errorf("--blkio-weight 5: exit %d, %q", r.code, r.stderr)
 	}
 }
+
+// TestComposeEndpoints: ipv4_address, mac_address and interface_name on
+// any of a service's networks, kept across a restart; network connect
+// --ip keeps its address across one too.
+func TestComposeEndpoints(t *testing.T) {
+	dir, _, compose := composeRoot(t, `name: ep
+services:
+  app:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    networks:
+      front: {ipv4_address: 10.231.1.10, priority: 10}
+      back: {ipv4_address: 10.231.2.20, mac_address: "02:42:0a:e7:02:99", interface_name: backside}
+networks:
+  front: {ipam: {config: [{subnet: 10.231.1.0/24}]}}
+  back: {ipam: {config: [{subnet: 10.231.2.0/24}]}}
+`)
+	if r := compose("up", "-d"); r.code != 0 {
+		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
+	}
+	addrs := func() string {
+		return compose("exec", "-T", "app", "sh", "-c", "busybox ip -o -4 addr show | busybox awk '{print $2, $4}'; busybox cat /sys/class/net/backside/address").stdout
+	}
+	want := "lo 127.0.0.1/8\neth0 10.231.1.10/24\nbackside 10.231.2.20/24\n02:42:0a:e7:02:99\n"
+	if got := addrs(); got != want {
+		t.Errorf("interfaces:\n%s\nwant\n%s", got, want)
+	}
+	// connect --ip to a third network: kept across a restart too
+	if r := compose("network", "create", "--subnet", "10.231.3.0/24", "epextra"); r.code != 0 {
+		t.Fatalf("network create: %s", r.stderr)
+	}
+	t.Cleanup(func() { compose("network", "rm", "epextra") })
+	if r := compose("network", "connect", "--ip", "10.231.3.30", "epextra", "ep-app-1"); r.code != 0 {
+		t.Fatalf("network connect: %s", r.stderr)
+	}
+	compose("restart", "-t", "1")
+	if got, want := addrs(), strings.Replace(want, "backside 10.231.2.20/24\n", "backside 10.231.2.20/24\neth2 10.231.3.30/24\n", 1); got != want {
+		t.Errorf("after a restart:\n%s\nwant\n%s", got, want)
+	}
+	// refused before anything is made: an address outside the subnet, a
+	// name the kernel would not take
+	for bad, msg := range map[string]string{
+		"ipv4_address: 10.9.9.9":                "invalid IP address 10.9.9.9: it does not belong to network bad_n's subnet 10.231.4.0/24",
+		"interface_name: averyveryverylongname": `invalid interface name "averyveryverylongname" on network bad_n`,
+	} {
+		os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("name: bad\nservices:\n  x:\n    image: bb:1\n    networks:\n      n: {"+bad+"}\nnetworks:\n  n: {ipam: {config: [{subnet: 10.231.4.0/24}]}}\n"), 0o644)
+		if r := compose("-f", "bad.yaml", "up", "-d"); r.code == 0 || !strings.Contains(r.stderr, msg) {
+			t.Errorf("%s: exit %d, %q", bad, r.code, r.stderr)
+		}
+		if ps := compose("-f", "bad.yaml", "ps", "-a", "-q").stdout; ps != "" {
+			t.Errorf("%s left a container: %q", bad, ps)
+		}
+		compose("-f", "bad.yaml", "down")
+	}
+}

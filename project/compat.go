@@ -129,11 +129,9 @@ var Support = []Rule{
 	{"services.*.security_opt", Yes, "no-new-privileges and seccomp=unconfined"},
 	{"services.*.platform", Yes, "this machine's platform; another is refused (no emulation)"},
 
-	{"services.*.networks", Yes, "aliases, ipv4_address (first network), priority"},
-	{"services.*.networks.*.mac_address", Yes, "first network only"},
+	{"services.*.networks", Yes, "aliases, ipv4_address, mac_address, interface_name, priority"},
 	{"services.*.networks.*.ipv6_address", No, "berth's networks are IPv4"},
 	{"services.*.networks.*.link_local_ips", No, "berth's networks are IPv4"},
-	{"services.*.networks.*.interface_name", No, "interfaces are eth0, eth1, ... in order"},
 	{"services.*.networks.*.driver_opts", No, "no per-endpoint driver options"},
 	{"services.*.network_mode", Yes, "host, none, service:NAME, container:NAME, or a network"},
 	{"services.*.ports", Yes, "kernel DNAT; a taken port is refused before anything is made"},
