@@ -93,17 +93,21 @@ func Run(ctx context.Context, o Options) error {
 				// a new directory is watched too, and what was made in it
 				// before that counts as changed
 				if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
+					covered := false
 					for _, r := range o.Rules {
 						if r.covers(ev.Name) {
 							r.add(w, ev.Name)
+							covered = true
 						}
 					}
-					filepath.WalkDir(ev.Name, func(p string, d fs.DirEntry, err error) error {
-						if err == nil && !d.IsDir() {
-							pending[p] = true
-						}
-						return nil
-					})
+					if covered {
+						filepath.WalkDir(ev.Name, func(p string, d fs.DirEntry, err error) error {
+							if err == nil && !d.IsDir() {
+								pending[p] = true
+							}
+							return nil
+						})
+					}
 				}
 			}
 			if ev.Has(fsnotify.Chmod) && !ev.Has(fsnotify.Write) {
