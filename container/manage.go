@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -302,14 +301,9 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	if err := checkPorts(o.Ports); err != nil {
 		return nil, err
 	}
-	if o.MacAddress != "" {
-		mac, err := net.ParseMAC(o.MacAddress)
-		if err != nil || len(mac) != 6 || mac[0]&1 == 1 {
-			return nil, errclass.New(ErrInvalid, "invalid MAC address %q: want a unicast Ethernet address", o.MacAddress)
-		}
-		if len(o.Networks) == 0 {
-			return nil, errclass.New(ErrInvalid, "--mac-address needs a network")
-		}
+	if o.MacAddress != "" && len(o.Networks) == 0 {
+		// on a network, networkNames has checked it
+		return nil, errclass.New(ErrInvalid, "--mac-address needs a network")
 	}
 	img, err := m.images.Lookup(o.Image)
 	if err == nil && (img == nil && o.Pull != "never" || o.Pull == "always") {
