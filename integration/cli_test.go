@@ -67,4 +67,8 @@ func TestVersion(t *testing.T) {
 	if r := berth(t, dir, "", "version", "--format", "json"); !strings.HasPrefix(r.stdout, `{"version":`) {
 		t.Errorf("version --format json: %q", r.stdout)
 	}
+	// a docker compose command line, "compose" and all
+	if r := berth(t, dir, "", "compose", "version", "--short"); r.code != 0 || r.stdout != berth(t, dir, "", "version", "--short").stdout {
+		t.Errorf("compose version --short: exit %d, %q", r.code, r.stdout)
+	}
 }

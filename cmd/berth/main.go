@@ -33,6 +33,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// "berth compose up" is "berth up": the words of a docker compose
+	// command line work as they are typed
+	if len(args) > 0 && args[0] == "compose" {
+		args = args[1:]
+	}
 	root := newRootCmd(stdin, stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
