@@ -52,6 +52,9 @@ type Progress = interface {
 type Images interface {
 	// Lookup finds a local image; nil, nil when there is none.
 	Lookup(ref string) (v1.Image, error)
+	// Tagged is when ref was last pointed at an image here (pulled,
+	// loaded, tagged); zero when there is no such ref.
+	Tagged(ref string) time.Time
 	// Pull fetches ref.
 	Pull(ctx context.Context, ref string, progress Progress) error
 	// Lowers unpacks the image if need be and returns its layers as
@@ -68,6 +71,7 @@ type noImages struct{}
 var errNoStore = errclass.New(ErrInvalid, "this container manager has no image store")
 
 func (noImages) Lookup(string) (v1.Image, error)                    { return nil, nil }
+func (noImages) Tagged(string) time.Time                            { return time.Time{} }
 func (noImages) Pull(context.Context, string, Progress) error       { return errNoStore }
 func (noImages) Lowers(context.Context, v1.Image) ([]string, error) { return nil, errNoStore }
 func (noImages) Commit(context.Context, v1.Image, v1.Config, func(io.Writer) error, []string, string, string, string, string) (string, error) {
@@ -986,6 +990,10 @@ func (m *Manager) EnsureImage(ctx context.Context, ref, policy string, progress 
 	}
 	return nil
 }
+
+// ImageTagged is when the local ref was last pulled, loaded or tagged;
+// zero when there is none: what a refresh pull policy (daily) weighs.
+func (m *Manager) ImageTagged(ref string) time.Time { return m.images.Tagged(ref) }
 
 // ImageID is the config digest of the local image ref names, "" when there
 // is none: what tells a plan that a service's image was updated.

@@ -251,7 +251,13 @@ func (e *Engine) Image(ctx context.Context, p *project.Project, s types.ServiceC
 		}
 		return nil
 	}
-	err := e.Containers.EnsureImage(ctx, ref, cmp.Or(policy, pullPolicy(s.PullPolicy)), progress)
+	if policy == "" {
+		var err error
+		if policy, err = e.pullNow(ref, s); err != nil {
+			return err
+		}
+	}
+	err := e.Containers.EnsureImage(ctx, ref, policy, progress)
 	if err != nil && s.Build != nil {
 		return fmt.Errorf("%w (the service has build:, and berth has no image builder yet)", err)
 	}
@@ -273,6 +279,30 @@ func hostPlatform(s types.ServiceConfig) error {
 		return nil
 	}
 	return errclass.New(ErrInvalid, "platform %q is not this machine's (linux/%s): berth runs images natively, without emulation", s.Platform, goruntime.GOARCH)
+}
+
+// pullNow is what the service's pull_policy asks of its image now:
+// always, missing or never. The refresh policies (daily, weekly,
+// every_<duration>, refresh with pull_refresh_after) pull when the local
+// copy was pulled (or loaded, or tagged) longer ago than that, as compose
+// weighs an image's last tag time.
+func (e *Engine) pullNow(ref string, s types.ServiceConfig) (string, error) {
+	policy, every, err := s.GetPullPolicy()
+	if err != nil {
+		return "", errclass.New(ErrInvalid, "service %q: %v", s.Name, err)
+	}
+	if policy != types.PullPolicyRefresh {
+		return pullPolicy(policy), nil
+	}
+	if every == 0 && s.PullRefreshAfter != "" {
+		if every, err = time.ParseDuration(s.PullRefreshAfter); err != nil {
+			return "", errclass.New(ErrInvalid, "service %q: pull_refresh_after %q: %v", s.Name, s.PullRefreshAfter, err)
+		}
+	}
+	if tagged := e.Containers.ImageTagged(ref); !tagged.IsZero() && time.Since(tagged) < every {
+		return "missing", nil
+	}
+	return "always", nil
 }
 
 func pullPolicy(p string) string {

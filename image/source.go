@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -33,6 +34,15 @@ func (s *Source) Lookup(ref string) (v1.Image, error) {
 		return nil, nil
 	}
 	return img, err
+}
+
+// Tagged is when ref was last written here; zero when it is not here.
+func (s *Source) Tagged(ref string) time.Time {
+	r, _, err := s.Store.Lookup(ref)
+	if err != nil {
+		return time.Time{}
+	}
+	return r.Created
 }
 
 // Pull fetches ref into the store, showing progress.

@@ -678,6 +678,19 @@ services:
 	if r := compose("up", "-d", "--pull", "always", "--quiet-pull"); r.code != 0 || strings.Contains(r.stderr, "Digest: ") {
 		t.Errorf("up --pull always --quiet-pull: exit %d\n%s", r.code, r.stderr)
 	}
+	// refresh policies: the copy pulled a second ago is fresh for a day,
+	// not for a second
+	time.Sleep(1100 * time.Millisecond)
+	for _, policy := range []string{"daily", "every_1s"} {
+		pulls := policy == "every_1s"
+		os.WriteFile(filepath.Join(dir, "refresh.yaml"), []byte("name: refresh\nservices:\n  x:\n    image: "+ref+"\n    pull_policy: "+policy+"\n    command: [\"true\"]\n"), 0o644)
+		if r := compose("-f", "refresh.yaml", "up", "-d"); r.code != 0 || strings.Contains(r.stderr, "Digest: ") != pulls {
+			t.Errorf("pull_policy %s: exit %d, pulled %v, want %v\n%s", policy, r.code, !pulls, pulls, r.stderr)
+		}
+	}
+	if r := compose("-f", "refresh.yaml", "down"); r.code != 0 {
+		t.Errorf("down refresh: %s", r.stderr)
+	}
 	if img := compose("images", "--format", "{{.ContainerName}} {{.Repository}} {{.Tag}}", "app").stdout; img != "tools-app-1 "+host+"/tools/bb 1\n" {
 		t.Errorf("images: %q", img)
 	}
