@@ -608,6 +608,11 @@ services:
 	if got := compose("container", "inspect", "-f", `{{index .Config.Labels "com.docker.compose.oneoff"}}`, name).stdout; got != "True\n" {
 		t.Errorf("oneoff label: %q", got)
 	}
+	// --env-from-file, under -e
+	os.WriteFile(filepath.Join(dir, "run.env"), []byte("FROM_FILE=yes\nEXTRA=file\n"), 0o644)
+	if r := compose("run", "--rm", "-T", "--no-deps", "--env-from-file", "run.env", "-e", "EXTRA=flag", "job", "sh", "-c", "echo $FROM_FILE $EXTRA"); r.stdout != "yes flag\n" {
+		t.Errorf("run --env-from-file: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
 	// the process' options: name, entrypoint, user, working directory
 	r = compose("run", "--rm", "-T", "--no-deps", "--name", "custom", "--entrypoint", "/bin/sh", "-u", "nobody", "-w", "/tmp", "job", "-c", "id -u; pwd; cat /etc/hostname")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "65534\n/tmp\n") {

@@ -336,7 +336,7 @@ func newRunCmd(g *globals) *cobra.Command {
 	var o engine.RunOptions
 	var detach, noTTY bool
 	var entrypoint string
-	var env, labels, vols, ports []string
+	var env, envFiles, labels, vols, ports []string
 	cmd := &cobra.Command{
 		Use: "run [OPTIONS] SERVICE [COMMAND] [ARGS...]", Short: "Run a one-off command on a service", Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -346,6 +346,13 @@ func newRunCmd(g *globals) *cobra.Command {
 				return err
 			}
 			o.Cmd, o.Env, o.Parallel = args[1:], env, g.parallel
+			for _, path := range envFiles {
+				vars, err := container.ReadEnvFile(path)
+				if err != nil {
+					return usageError{err}
+				}
+				o.Env = append(vars, o.Env...) // -e wins over --env-from-file
+			}
 			if cmd.Flags().Changed("entrypoint") {
 				o.Entrypoint = strings.Fields(entrypoint)
 			}
@@ -400,6 +407,7 @@ func newRunCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.Name, "name", "", "Assign a name to the container")
 	f.StringVar(&entrypoint, "entrypoint", "", "Override the entrypoint of the image")
 	f.StringArrayVarP(&env, "env", "e", nil, "Set environment variables")
+	f.StringArrayVar(&envFiles, "env-from-file", nil, "Set environment variables from file")
 	f.StringArrayVarP(&labels, "label", "l", nil, "Add or override a label")
 	f.StringVarP(&o.User, "user", "u", "", "Run as specified username or uid")
 	f.StringVarP(&o.WorkDir, "workdir", "w", "", "Working directory inside the container")
