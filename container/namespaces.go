@@ -14,14 +14,15 @@ import (
 // in Docker's words (--pid, --ipc, --uts). Each is empty for a namespace
 // of its own, "host" for the host's, or "container:NAME" for another
 // container's (PID and IPC); IPC also takes "private", "shareable" (a
-// namespace of its own that others may join: in berth, any may be) and
-// "none" (its own, without /dev/shm).
+// namespace of its own that others may join, with a /dev/shm made on the
+// host for them to share: only such a one can be joined, as in Docker)
+// and "none" (its own, without /dev/shm).
 type Namespaces struct {
 	PID, IPC, UTS string
 }
 
-// resolveNamespaces checks the modes and names other containers by ID, as they are
-// kept in the record (HostConfig.PidMode and IpcMode).
+// resolveNamespaces checks the modes and names other containers by ID, as
+// they are kept in the record (HostConfig.PidMode and IpcMode).
 func (m *Manager) resolveNamespaces(ctx context.Context, n Namespaces) (Namespaces, error) {
 	join := func(flag, mode string, own ...string) (string, error) {
 		if mode == "" || mode == runtime.Host || slices.Contains(own, mode) {
