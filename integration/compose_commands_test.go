@@ -845,3 +845,23 @@ networks:
 		compose("-f", "bad.yaml", "down")
 	}
 }
+
+// TestComposeAttachedRestarts: an attached up says each run's end of a
+// container its restart policy starts again, not only the last.
+func TestComposeAttachedRestarts(t *testing.T) {
+	_, _, compose := composeRoot(t, `name: again
+services:
+  crash:
+    image: bb:1
+    command: ["sh", "-c", "echo try; sleep 0.2; exit 1"]
+    restart: on-failure:2
+`)
+	r := compose("up", "--no-color")
+	if strings.Count(r.stdout, "crash-1 | try\n") != 3 || strings.Count(r.stdout, "crash-1 exited with code 1\n") != 3 {
+		t.Errorf("three runs, three ends: exit %d\n%s", r.code, r.stdout)
+	}
+	// each end comes after its run's output
+	if i := strings.Index(r.stdout, "exited"); i < strings.Index(r.stdout, "try") {
+		t.Errorf("an end before its run's output:\n%s", r.stdout)
+	}
+}

@@ -55,7 +55,7 @@ func (f *follower) run(ctx context.Context, project string, services []string, m
 	}
 	f.mu.Unlock()
 	go f.e.Events(ctx, project, services, func(ev engine.Event) error {
-		if ev.Action != "start" {
+		if ev.Action != "start" && (ev.Action != "restart" || f.exited == nil) {
 			return nil
 		}
 		now, err := f.e.Members(ctx, project, ev.Service)
@@ -63,13 +63,27 @@ func (f *follower) run(ctx context.Context, project string, services []string, m
 			return nil
 		}
 		for _, m := range now {
-			if m.Record.ID == ev.ID {
+			switch {
+			case m.Record.ID != ev.ID:
+			case ev.Action == "start":
 				f.follow(ctx, m)
+			case f.isFollowed(m):
+				// a run that the restart policy follows with another:
+				// its end is said too, as compose's up says each
+				f.out.Lock()
+				fmt.Fprintf(f.g.stdout, "%s exited with code %d\n", logName(m), m.State.ExitCode)
+				f.out.Unlock()
 			}
 		}
 		return nil
 	})
 	return all
+}
+
+func (f *follower) isFollowed(m engine.Member) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.followed[m.Record.ID]
 }
 
 func (f *follower) follow(ctx context.Context, m engine.Member) {
