@@ -129,7 +129,7 @@ func joinNetworks(ctx context.Context, root string, rec Record) (path string, ep
 	ns.Close()
 	eps = map[string]Endpoint{}
 	for i, name := range rec.Host.Networks {
-		ep, err := plug(ctx, s, root, rec, name, path, i)
+		ep, err := plug(ctx, s, root, rec, name, path, i, i == rec.Host.gatewayNetwork())
 		if err != nil {
 			leaveNetworks(ctx, root, rec.ID, eps)
 			return "", nil, err
@@ -142,9 +142,9 @@ func joinNetworks(ctx context.Context, root string, rec Record) (path string, ep
 // plug puts the container whose network namespace is at path on the
 // network name, its index-th: an address (the one its settings ask for,
 // if any), a veth (named eth<index>, or as the settings say) and its
-// names in the resolvers' table; the first interface gets the default
-// route.
-func plug(ctx context.Context, s *netns.Store, root string, rec Record, name, path string, index int) (Endpoint, error) {
+// names in the resolvers' table; with gateway, the network's gateway is
+// the default route.
+func plug(ctx context.Context, s *netns.Store, root string, rec Record, name, path string, index int, gateway bool) (Endpoint, error) {
 	id := rec.ID
 	n, err := s.Get(name)
 	if err != nil {
@@ -157,7 +157,7 @@ func plug(ctx context.Context, s *netns.Store, root string, rec Record, name, pa
 	}
 	ep := Endpoint{NetworkID: n.ID, Address: netip.PrefixFrom(addr, n.Subnet.Prefix.Bits()), Gateway: n.Subnet.Gateway}
 	var gw netip.Addr
-	if index == 0 {
+	if gateway {
 		gw = n.Subnet.Gateway
 	}
 	ep.IfName = cmp.Or(settings.InterfaceName, fmt.Sprintf("eth%d", index))
@@ -277,7 +277,9 @@ func (m *Manager) Connect(ctx context.Context, ref, network string, ip netip.Add
 	for slices.ContainsFunc(slices.Collect(maps.Values(e.State.Networks)), func(ep Endpoint) bool { return ep.IfName == fmt.Sprintf("eth%d", index) }) {
 		index++
 	}
-	ep, err := plug(ctx, s, m.root, rec, name, path, index)
+	// a network joined later gives the default route only to a container
+	// that had none
+	ep, err := plug(ctx, s, m.root, rec, name, path, index, len(e.State.Networks) == 0)
 	if err != nil {
 		m.Store.UpdateRecord(ctx, e.Record.ID, func(r *Record) error {
 			r.Host.Networks = slices.DeleteFunc(r.Host.Networks, func(n string) bool { return n == name })

@@ -119,6 +119,21 @@ type EndpointSettings struct {
 	IPv4Address   netip.Addr `json:",omitzero"`
 	MacAddress    string     `json:",omitempty"`
 	InterfaceName string     `json:",omitempty"`
+	// GatewayPriority picks the network whose gateway is the default
+	// route: the highest, the first network among equals (gw_priority).
+	GatewayPriority int `json:",omitempty"`
+}
+
+// gatewayNetwork is the index of the network that gives the default
+// route: the first of those with the highest gateway priority.
+func (h HostConfig) gatewayNetwork() int {
+	best := 0
+	for i, n := range h.Networks {
+		if h.Endpoints[n].GatewayPriority > h.Endpoints[h.Networks[best]].GatewayPriority {
+			best = i
+		}
+	}
+	return best
 }
 
 // endpoint is how the container joins network, its index-th.

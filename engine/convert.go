@@ -440,7 +440,7 @@ func networkOptions(p *project.Project, s types.ServiceConfig, o *container.Crea
 		aliases := []string{s.Name}
 		if cfg := s.Networks[key]; cfg != nil {
 			aliases = append(aliases, cfg.Aliases...)
-			es := container.EndpointSettings{MacAddress: cfg.MacAddress, InterfaceName: cfg.InterfaceName}
+			es := container.EndpointSettings{MacAddress: cfg.MacAddress, InterfaceName: cfg.InterfaceName, GatewayPriority: cfg.GatewayPriority}
 			if cfg.Ipv4Address != "" {
 				ip, err := netip.ParseAddr(cfg.Ipv4Address)
 				if err != nil || !ip.Is4() {

@@ -802,7 +802,7 @@ services:
     command: ["sleep", "60"]
     networks:
       front: {ipv4_address: 10.231.1.10, priority: 10}
-      back: {ipv4_address: 10.231.2.20, mac_address: "02:42:0a:e7:02:99", interface_name: backside}
+      back: {ipv4_address: 10.231.2.20, mac_address: "02:42:0a:e7:02:99", interface_name: backside, gw_priority: 1}
 networks:
   front: {ipam: {config: [{subnet: 10.231.1.0/24}]}}
   back: {ipam: {config: [{subnet: 10.231.2.0/24}]}}
@@ -816,6 +816,10 @@ networks:
 	want := "lo 127.0.0.1/8\neth0 10.231.1.10/24\nbackside 10.231.2.20/24\n02:42:0a:e7:02:99\n"
 	if got := addrs(); got != want {
 		t.Errorf("interfaces:\n%s\nwant\n%s", got, want)
+	}
+	// gw_priority: the default route is back's, though front comes first
+	if route := compose("exec", "-T", "app", "sh", "-c", "busybox ip route | busybox grep default").stdout; !strings.HasPrefix(route, "default via 10.231.2.1 dev backside") {
+		t.Errorf("default route: %q", route)
 	}
 	// connect --ip to a third network: kept across a restart too
 	if r := compose("network", "create", "--subnet", "10.231.3.0/24", "epextra"); r.code != 0 {

@@ -130,7 +130,7 @@ var Support = []Rule{
 	{"services.*.security_opt", Yes, "no-new-privileges and seccomp=unconfined"},
 	{"services.*.platform", Yes, "this machine's platform; another is refused (no emulation)"},
 
-	{"services.*.networks", Yes, "aliases, ipv4_address, mac_address, interface_name, priority"},
+	{"services.*.networks", Yes, "aliases, ipv4_address, mac_address, interface_name, priority, gw_priority"},
 	{"services.*.networks.*.ipv6_address", No, "berth's networks are IPv4"},
 	{"services.*.networks.*.link_local_ips", No, "berth's networks are IPv4"},
 	{"services.*.networks.*.driver_opts", No, "no per-endpoint driver options"},
