@@ -439,6 +439,9 @@ func networkOptions(p *project.Project, s types.ServiceConfig, o *container.Crea
 		o.Networks = append(o.Networks, n.Name)
 		aliases := []string{s.Name}
 		if cfg := s.Networks[key]; cfg != nil {
+			if cfg.UseServiceNameAlias != nil && !*cfg.UseServiceNameAlias {
+				aliases = nil // the service is not known by its name there
+			}
 			aliases = append(aliases, cfg.Aliases...)
 			es := container.EndpointSettings{MacAddress: cfg.MacAddress, InterfaceName: cfg.InterfaceName, GatewayPriority: cfg.GatewayPriority}
 			if cfg.Ipv4Address != "" {

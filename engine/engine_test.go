@@ -272,3 +272,17 @@ func TestHostNetworkPorts(t *testing.T) {
 		t.Errorf("warnings: %q", warnings)
 	}
 }
+
+// TestServiceNameAlias: use_service_name_alias: false leaves the service's
+// name out of a network's DNS names, its own aliases in.
+func TestServiceNameAlias(t *testing.T) {
+	p := load(t, "name: a\nservices:\n  web:\n    image: x\n    networks:\n      front: {aliases: [www], use_service_name_alias: false}\n      back: {}\nnetworks:\n  front: {}\n  back: {}\n")
+	s, _ := p.GetService("web")
+	o, err := containerOptions(p, s, 1, "", nil, func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(o.NetworkAliases["a_front"], o.NetworkAliases["a_back"]); got != "[www] [web]" {
+		t.Errorf("aliases: %s, want [www] on front and [web] on back", got)
+	}
+}
