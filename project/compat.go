@@ -88,7 +88,7 @@ var Support = []Rule{
 	{"services.*.pull_refresh_after", Yes, "with pull_policy: refresh"},
 	{"services.*.secrets", Yes, "read-only at /run/secrets; uid, gid and mode honoured"},
 	{"services.*.configs", Yes, "read-only at /NAME or the target; uid, gid and mode honoured"},
-	{"services.*.post_start", Yes, "run as an exec after the start; privileged is not supported yet"},
+	{"services.*.post_start", Yes, "run as an exec after each start (and restart)"},
 	{"services.*.pre_stop", Yes, "run as an exec before stop, down and recreation"},
 	{"secrets", Yes, "file, environment and content; not external"},
 	{"configs", Yes, "file, environment and content; not external"},
@@ -155,6 +155,9 @@ var Support = []Rule{
 	{"networks.*.attachable", No, "no swarm"},
 
 	{"services.*.volumes", Yes, "volume, bind and tmpfs; anonymous volumes follow a recreated container"},
+	{"services.*.volumes.[].image", No, "type image is refused: not yet"},
+	{"services.*.volumes.[].volume.labels", No, "a volume gets its labels from the top-level volumes section"},
+	{"services.*.volumes.[].bind.recursive", No, "binds are always recursive"},
 	{"services.*.tmpfs", Yes, ""},
 	{"services.*.volumes_from", Yes, "service:NAME, container:NAME, :ro"},
 	{"volumes", Yes, "the local driver and its options; external volumes"},
