@@ -360,22 +360,9 @@ services:
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	defer cmd.Process.Kill()
-	until := func(s string) bool {
-		for range 200 {
-			if strings.Contains(out.String(), s) {
-				return true
-			}
-			time.Sleep(25 * time.Millisecond)
-		}
-		return false
-	}
-	if !until("app-1 | ignoring") {
-		t.Fatalf("the service did not start:\n%s", out.String())
-	}
+	waitFor(t, &out, "the service's start", func() bool { return strings.Contains(out.String(), "app-1 | ignoring") })
 	cmd.Process.Signal(syscall.SIGINT)
-	if !until("Gracefully stopping...") {
-		t.Fatalf("no graceful stop:\n%s", out.String())
-	}
+	waitFor(t, &out, "a graceful stop", func() bool { return strings.Contains(out.String(), "Gracefully stopping...") })
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-done:
@@ -644,15 +631,7 @@ services:
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	defer cmd.Process.Kill()
-	until := func(what string, ok func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if ok() {
-				return
-			}
-		}
-		t.Fatalf("waited in vain for %s:\n%s", what, out.String())
-	}
+	until := func(what string, ok func() bool) { t.Helper(); waitFor(t, &out, what, ok) }
 	until("the watch", func() bool { return strings.Contains(out.String(), "⦿ Watch enabled") })
 	cat := func(p string) string { return compose("exec", "-T", "app", "cat", p).stdout }
 	if got := cat("/srv/before.txt"); got != "before\n" {
@@ -868,4 +847,17 @@ services:
 	if i := strings.Index(r.stdout, "exited"); i < strings.Index(r.stdout, "try") {
 		t.Errorf("an end before its run's output:\n%s", r.stdout)
 	}
+}
+
+// waitFor polls ok until it holds, for at most 20 seconds, and fails the
+// test with what a process wrote (out) if it never does: for what a test
+// can only see from outside, a line printed or a file copied.
+func waitFor(t *testing.T, out *fixture.Buffer, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(25 * time.Millisecond) {
+		if ok() {
+			return
+		}
+	}
+	t.Fatalf("waited in vain for %s:\n%s", what, out.String())
 }
