@@ -8,11 +8,34 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/compose-spec/compose-go/v2/types"
+
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/project"
 	"github.com/berth-dev/berth/volumes"
 )
+
+// checkNetwork refuses a network berth cannot make: more than one ipam
+// config, another ipam driver, no IPv4, a subnet that does not parse.
+func checkNetwork(key string, cfg types.NetworkConfig) error {
+	if len(cfg.Ipam.Config) > 1 {
+		return errclass.New(ErrInvalid, "network %s: berth takes one ipam.config entry per network", key)
+	}
+	if d := cfg.Ipam.Driver; d != "" && d != "default" {
+		return errclass.New(ErrInvalid, "network %s: ipam driver %q is not supported: berth has its own, the default", key, d)
+	}
+	if cfg.EnableIPv4 != nil && !*cfg.EnableIPv4 {
+		return errclass.New(ErrInvalid, "network %s: enable_ipv4: false is not supported: berth's networks are IPv4", key)
+	}
+	if len(cfg.Ipam.Config) == 1 {
+		c := cfg.Ipam.Config[0]
+		if _, err := subnet(c.Subnet, c.Gateway, c.IPRange, c.AuxiliaryAddresses); err != nil {
+			return errclass.New(ErrInvalid, "network %s: %v", key, err)
+		}
+	}
+	return nil
+}
 
 // ensureNetworks makes the project's networks that its services use and
 // that are not there yet, with compose's labels; an external one must
@@ -23,6 +46,14 @@ func (e *Engine) ensureNetworks(ctx context.Context, p *project.Project, dry boo
 	for _, s := range p.Services {
 		for key := range s.Networks {
 			used[key] = true
+		}
+	}
+	// what berth cannot make is refused before any network is made
+	for _, key := range slices.Sorted(maps.Keys(p.Networks)) {
+		if cfg := p.Networks[key]; used[key] && !bool(cfg.External) {
+			if err := checkNetwork(key, cfg); err != nil {
+				return err
+			}
 		}
 	}
 	store, done, err := e.networks()
@@ -58,13 +89,8 @@ func (e *Engine) ensureNetworks(ctx context.Context, p *project.Project, dry boo
 		o := netns.CreateOptions{Name: cfg.Name, Driver: cfg.Driver, Internal: cfg.Internal, Options: cfg.DriverOpts,
 			Labels: map[string]string{LabelProject: p.Name, LabelNetwork: key, LabelVersion: ComposeVersion}}
 		maps.Copy(o.Labels, cfg.Labels)
-		if len(cfg.Ipam.Config) > 1 {
-			return errclass.New(ErrInvalid, "network %s: berth takes one ipam.config entry per network", key)
-		}
 		if len(cfg.Ipam.Config) == 1 {
-			if o.Subnet, err = subnet(cfg.Ipam.Config[0].Subnet, cfg.Ipam.Config[0].Gateway, cfg.Ipam.Config[0].IPRange, cfg.Ipam.Config[0].AuxiliaryAddresses); err != nil {
-				return errclass.New(ErrInvalid, "network %s: %v", key, err)
-			}
+			o.Subnet, _ = subnet(cfg.Ipam.Config[0].Subnet, cfg.Ipam.Config[0].Gateway, cfg.Ipam.Config[0].IPRange, cfg.Ipam.Config[0].AuxiliaryAddresses) // checked
 		}
 		e.event("Network", cfg.Name, "Creating")
 		if _, err := store.Create(ctx, o); err != nil {

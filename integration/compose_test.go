@@ -263,6 +263,14 @@ services:
 		t.Errorf("a service to build, its image loaded: exit %d, %q", r.code, r.stderr)
 	}
 	compose("-f", "built.yaml", "down")
+	// a network berth cannot make: refused before any network is made
+	os.WriteFile(filepath.Join(dir, "nets.yaml"), []byte("name: nets\nservices:\n  x:\n    image: bb:1\n    networks: [a, b]\nnetworks:\n  a: {}\n  b: {ipam: {driver: weird}}\n"), 0o644)
+	if r := compose("-f", "nets.yaml", "up", "-d"); r.code == 0 || !strings.Contains(r.stderr, `network b: ipam driver "weird" is not supported`) {
+		t.Errorf("an ipam driver: exit %d, %q", r.code, r.stderr)
+	}
+	if nets := compose("network", "ls", "--format", "{{.Name}}").stdout; strings.Contains(nets, "nets_") {
+		t.Errorf("a refused network left another: %q", nets)
+	}
 	// a fixed name cannot be scaled: refused before anything is made
 	os.WriteFile(filepath.Join(dir, "named.yaml"), []byte("name: named\nservices:\n  x:\n    image: bb:1\n    container_name: only\n"), 0o644)
 	if r := compose("-f", "named.yaml", "up", "-d", "--scale", "x=2"); r.code == 0 || !strings.Contains(r.stderr, `container_name "only" must be unique`) {

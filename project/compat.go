@@ -151,6 +151,9 @@ var Support = []Rule{
 	{"services.*.links", Yes, "aliases for the linking container"},
 	{"services.*.mac_address", Yes, "the first network's interface"},
 	{"networks", Yes, "bridge networks: driver_opts bridge name and mtu, ipam (one config), internal, external, labels"},
+	{"networks.*.enable_ipv4", Yes, "true only: false is refused"},
+	{"networks.*.ipam.driver", Yes, "default only: another is refused"},
+	{"networks.*.ipam.options", No, "the default ipam driver takes none"},
 	{"networks.*.enable_ipv6", No, "berth's networks are IPv4"},
 	{"networks.*.attachable", No, "no swarm"},
 
