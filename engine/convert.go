@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/netip"
 	"os"
+	"path"
 	goruntime "runtime"
 	"slices"
 	"strconv"
@@ -469,6 +470,10 @@ func networkOptions(p *project.Project, s types.ServiceConfig, o *container.Crea
 func mounts(p *project.Project, s types.ServiceConfig, anon map[string]string, warn func(string)) ([]volumes.Spec, error) {
 	var out []volumes.Spec
 	for _, v := range s.Volumes {
+		if !path.IsAbs(v.Target) {
+			// "v:/data" is a Windows drive to compose-go, not volume v
+			return nil, errclass.New(ErrInvalid, "service %q: volume target %q must be an absolute path", s.Name, v.Target)
+		}
 		sp := volumes.Spec{Type: v.Type, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly}
 		switch v.Type {
 		case types.VolumeTypeVolume:

@@ -48,12 +48,18 @@ func (e *Engine) ensureNetworks(ctx context.Context, p *project.Project, dry boo
 			used[key] = true
 		}
 	}
-	// what berth cannot make is refused before any network is made
+	// what berth cannot make is refused before any network or volume
+	// is made (ensureVolumes comes after)
 	for _, key := range slices.Sorted(maps.Keys(p.Networks)) {
 		if cfg := p.Networks[key]; used[key] && !bool(cfg.External) {
 			if err := checkNetwork(key, cfg); err != nil {
 				return err
 			}
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(p.Volumes)) {
+		if cfg := p.Volumes[key]; !bool(cfg.External) && cfg.Driver != "" && cfg.Driver != "local" {
+			return errclass.New(ErrInvalid, "volume %s: driver %q is not supported: berth has the local driver", key, cfg.Driver)
 		}
 	}
 	store, done, err := e.networks()

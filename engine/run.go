@@ -53,6 +53,10 @@ func (e *Engine) PrepareRun(ctx context.Context, p *project.Project, service str
 	if err != nil {
 		return container.CreateOptions{}, err
 	}
+	// refused settings stop the run before anything is made (see Up)
+	if _, err := containerOptions(p, s, 1, "", nil, func(string) {}); err != nil {
+		return container.CreateOptions{}, err
+	}
 	if deps := graph.WithDependencies(service); !o.NoDeps && len(deps) > 1 {
 		var others []string
 		for _, d := range deps {

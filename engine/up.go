@@ -113,6 +113,15 @@ func (e *Engine) Up(ctx context.Context, p *project.Project, o UpOptions) error 
 	if !o.NoDeps {
 		services = graph.WithDependencies(services...)
 	}
+	// every service's settings are converted once before anything is
+	// made or pulled, so that a setting berth refuses (a relative mount
+	// target, an address outside its subnet) stops the up with nothing
+	// half-made; warnings come when the containers are made
+	for _, name := range services {
+		if _, err := containerOptions(p, p.Services[name], 1, "", nil, func(string) {}); err != nil {
+			return err
+		}
+	}
 	// images first, as compose pulls before it makes anything: a missing
 	// image fails the up with nothing made
 	if !o.DryRun {

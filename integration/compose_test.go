@@ -263,6 +263,20 @@ services:
 		t.Errorf("a service to build, its image loaded: exit %d, %q", r.code, r.stderr)
 	}
 	compose("-f", "built.yaml", "down")
+	// a volume driver berth has not, a mount target compose-go reads as a
+	// Windows drive (v:/data): refused before anything is made
+	for _, tc := range []struct{ file, yaml, want string }{
+		{"vdriver.yaml", "name: vd\nservices:\n  x:\n    image: bb:1\n    volumes: [\"vol:/v\"]\nvolumes:\n  vol: {driver: weird}\n", `volume vol: driver "weird" is not supported`},
+		{"vdrive.yaml", "name: vd\nservices:\n  x:\n    image: bb:1\n    volumes: [\"v:/data\"]\n", `service "x": volume target "v:/data" must be an absolute path`},
+	} {
+		os.WriteFile(filepath.Join(dir, tc.file), []byte(tc.yaml), 0o644)
+		if r := compose("-f", tc.file, "up", "-d"); r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%s: exit %d, %q", tc.file, r.code, r.stderr)
+		}
+		if nets := compose("network", "ls", "--format", "{{.Name}}").stdout; strings.Contains(nets, "vd_default") {
+			t.Errorf("%s left a network: %q", tc.file, nets)
+		}
+	}
 	// a network berth cannot make: refused before any network is made
 	os.WriteFile(filepath.Join(dir, "nets.yaml"), []byte("name: nets\nservices:\n  x:\n    image: bb:1\n    networks: [a, b]\nnetworks:\n  a: {}\n  b: {ipam: {driver: weird}}\n"), 0o644)
 	if r := compose("-f", "nets.yaml", "up", "-d"); r.code == 0 || !strings.Contains(r.stderr, `network b: ipam driver "weird" is not supported`) {

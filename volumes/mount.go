@@ -178,6 +178,9 @@ func (s *Store) Describe(ctx context.Context, req []Spec, labels map[string]stri
 	var used []Used
 	seen := map[string]bool{}
 	for _, sp := range req {
+		if err := sp.check(); err != nil {
+			return nil, nil, err
+		}
 		target := filepath.Clean(sp.Target)
 		if seen[target] {
 			return nil, nil, errclass.New(ErrInvalid, "duplicate mount point: %s", target)
