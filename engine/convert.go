@@ -45,11 +45,7 @@ func containerOptions(p *project.Project, s types.ServiceConfig, n int, hash str
 	if s.Entrypoint != nil {
 		o.Entrypoint = s.Entrypoint
 	}
-	for _, k := range slices.Sorted(maps.Keys(s.Environment)) {
-		if v := s.Environment[k]; v != nil {
-			o.Env = append(o.Env, k+"="+*v)
-		}
-	}
+	o.Env = envList(s.Environment)
 	o.Labels = maps.Clone(s.Labels)
 	if o.Labels == nil {
 		o.Labels = map[string]string{}
@@ -377,6 +373,18 @@ func resources(s types.ServiceConfig) runtime.Resources {
 		r.OOMScoreAdj = &v
 	}
 	return r
+}
+
+// envList is an environment as a process gets it, KEY=VALUE by key;
+// a key without a value (unset in compose's environment) is left out.
+func envList(env types.MappingWithEquals) []string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		if v := env[k]; v != nil {
+			out = append(out, k+"="+*v)
+		}
+	}
+	return out
 }
 
 // logOptions reads the json-file options berth's log honours.

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/compose-spec/compose-go/v2/types"
 
@@ -38,13 +36,8 @@ func (e *Engine) runHooks(ctx context.Context, kind, name, id string, hooks []ty
 // sync+exec): its command with its own user, working directory,
 // environment and privileges.
 func hookExec(h types.ServiceHook, stdout, stderr io.Writer) container.ExecOptions {
-	o := container.ExecOptions{Cmd: h.Command, User: h.User, WorkDir: h.WorkingDir, Privileged: h.Privileged, Stdout: stdout, Stderr: stderr}
-	for _, k := range slices.Sorted(maps.Keys(h.Environment)) {
-		if v := h.Environment[k]; v != nil {
-			o.Env = append(o.Env, k+"="+*v)
-		}
-	}
-	return o
+	return container.ExecOptions{Cmd: h.Command, User: h.User, WorkDir: h.WorkingDir, Privileged: h.Privileged, Env: envList(h.Environment),
+		Stdout: stdout, Stderr: stderr}
 }
 
 // preStop runs the pre_stop hooks of a running container's service, as

@@ -26,8 +26,9 @@ type follower struct {
 	// shown says whose logs are printed; nil: everyone's. The others are
 	// followed all the same, for their exits.
 	shown func(engine.Member) bool
-	// exited, if set, hears each container's end; after it the line
-	// "NAME exited with code N" is printed, as compose's up does.
+	// exited, when set, makes the follower say each container's end
+	// ("NAME exited with code N", as compose's up does) and then hands it
+	// the code.
 	exited func(m engine.Member, code int)
 
 	out      sync.Mutex // the lines of several containers never mix
@@ -70,9 +71,7 @@ func (f *follower) run(ctx context.Context, project string, services []string, m
 			case f.isFollowed(m):
 				// a run that the restart policy follows with another:
 				// its end is said too, as compose's up says each
-				f.out.Lock()
-				fmt.Fprintf(f.g.stdout, "%s exited with code %d\n", logName(m), m.State.ExitCode)
-				f.out.Unlock()
+				f.sayExit(m, m.State.ExitCode)
 			}
 		}
 		return nil
@@ -109,9 +108,7 @@ func (f *follower) follow(ctx context.Context, m engine.Member) {
 		w.flush()
 		if f.exited != nil {
 			code, _ := f.e.Containers.Wait(ctx, m.Record.ID)
-			f.out.Lock()
-			fmt.Fprintf(f.g.stdout, "%s exited with code %d\n", logName(m), code)
-			f.out.Unlock()
+			f.sayExit(m, code)
 			f.exited(m, code)
 		}
 		f.mu.Lock()
@@ -120,6 +117,13 @@ func (f *follower) follow(ctx context.Context, m engine.Member) {
 		}
 		f.mu.Unlock()
 	}()
+}
+
+// sayExit prints a container's end between its lines and the others'.
+func (f *follower) sayExit(m engine.Member, code int) {
+	f.out.Lock()
+	defer f.out.Unlock()
+	fmt.Fprintf(f.g.stdout, "%s exited with code %d\n", logName(m), code)
 }
 
 // logName is how compose names a container in log prefixes: service-N,
