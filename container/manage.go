@@ -264,26 +264,29 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	if len(o.Networks) == 0 && !o.HostNetwork && !o.NoNetwork && o.NetworkContainer == "" {
 		o.Networks = []string{netns.DefaultNetwork}
 	}
-	settings := make([]EndpointSettings, len(o.Networks))
-	for i, ref := range o.Networks {
-		settings[i] = o.Endpoints[ref]
-		if i == 0 {
-			settings[0] = HostConfig{IPv4Address: o.IP, MacAddress: o.MacAddress, Endpoints: o.Endpoints}.endpoint(ref, 0)
+	// checked as each network will be joined: --ip and --mac-address
+	// are the first network's
+	asked := HostConfig{IPv4Address: o.IP, MacAddress: o.MacAddress, Endpoints: o.Endpoints}
+	settings := []EndpointSettings{{IPv4Address: o.IP}} // no network: --ip is refused
+	if len(o.Networks) > 0 {
+		settings = make([]EndpointSettings, len(o.Networks))
+		for i, ref := range o.Networks {
+			settings[i] = asked.endpoint(ref, i)
 		}
 	}
-	if len(o.Networks) == 0 {
-		settings = []EndpointSettings{{IPv4Address: o.IP}}
-	}
+	refs := o.Networks
 	if o.Networks, err = networkNames(ctx, m.root, o.Networks, settings, len(o.Aliases) > 0); err != nil {
 		return nil, err
 	}
+	// kept by the name each resolved to; the first network's --ip and
+	// --mac-address stay in their own fields
 	var endpoints map[string]EndpointSettings
 	for i, name := range o.Networks {
-		if settings[i] != (EndpointSettings{}) {
+		if es, ok := o.Endpoints[refs[i]]; ok {
 			if endpoints == nil {
 				endpoints = map[string]EndpointSettings{}
 			}
-			endpoints[name] = settings[i]
+			endpoints[name] = es
 		}
 	}
 	if o.HostNetwork {

@@ -57,25 +57,25 @@ func (m *Manager) resolveNamespaces(ctx context.Context, n Namespaces) (Namespac
 func joinNamespaces(s *Store, rec Record) (runtime.Spec, error) {
 	spec := rec.Spec
 	spec.UTSNS = rec.Host.UTSMode
-	pidOf := func(flag, id string) (int, error) {
+	running := func(flag, id string) (Entry, error) {
 		owner, err := s.Get(id)
 		if err != nil {
-			return 0, fmt.Errorf("joining the %s namespace of container %s: %w", flag, id, err)
+			return owner, fmt.Errorf("joining the %s namespace of container %s: %w", flag, id, err)
 		}
 		if !owner.State.Running() {
-			return 0, errclass.New(ErrState, "cannot join %s namespace of a non running container: container %s is %s", flag, owner.Record.Name, owner.State.Status)
+			return owner, errclass.New(ErrState, "cannot join %s namespace of a non running container: container %s is %s", flag, owner.Record.Name, owner.State.Status)
 		}
-		return owner.State.Pid, nil
+		return owner, nil
 	}
 	switch mode := rec.Host.PidMode; {
 	case mode == runtime.Host:
 		spec.PIDNS = runtime.Host
 	case strings.HasPrefix(mode, "container:"):
-		pid, err := pidOf("PID", strings.TrimPrefix(mode, "container:"))
+		owner, err := running("PID", strings.TrimPrefix(mode, "container:"))
 		if err != nil {
 			return spec, err
 		}
-		spec.PIDNS = fmt.Sprintf("/proc/%d/ns/pid", pid)
+		spec.PIDNS = fmt.Sprintf("/proc/%d/ns/pid", owner.State.Pid)
 	}
 	switch mode := rec.Host.IpcMode; {
 	case mode == runtime.Host:
@@ -85,17 +85,15 @@ func joinNamespaces(s *Store, rec Record) (runtime.Spec, error) {
 	case mode == "shareable":
 		spec.Shm = runtime.ShareableShm
 	case strings.HasPrefix(mode, "container:"):
-		id := strings.TrimPrefix(mode, "container:")
-		pid, err := pidOf("IPC", id)
+		owner, err := running("IPC", strings.TrimPrefix(mode, "container:"))
 		if err != nil {
 			return spec, err
 		}
 		// its /dev/shm must be on the host to be shared (Docker's rule)
-		owner, _ := s.Get(id)
 		if owner.Record.Host.IpcMode != "shareable" {
 			return spec, errclass.New(ErrInvalid, "cannot join the IPC namespace of container %s: its IPC mode is not shareable (hint: ipc: shareable on it)", owner.Record.Name)
 		}
-		spec.IPCNS, spec.Shm = fmt.Sprintf("/proc/%d/ns/ipc", pid), runtime.ShmDir(s.Dir(id))
+		spec.IPCNS, spec.Shm = fmt.Sprintf("/proc/%d/ns/ipc", owner.State.Pid), runtime.ShmDir(s.Dir(owner.Record.ID))
 	}
 	return spec, nil
 }
