@@ -81,12 +81,7 @@ func (r *Runtime) Create(ctx context.Context, s Spec, bundle string) (c *Contain
 		}
 	}()
 	if s.Shm == ShareableShm {
-		size := s.ShmSize
-		if size <= 0 {
-			size = 64 << 20
-		}
-		shm := specs.Mount{Destination: ShmDir(bundle), Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "nodev", "noexec", "mode=1777", fmt.Sprintf("size=%d", size)}}
-		if err := MountHost(shm); err != nil {
+		if err := MountHost(shmTmpfs(ShmDir(bundle), s.ShmSize)); err != nil {
 			return nil, fmt.Errorf("container %s: /dev/shm: %w", s.ID, err)
 		}
 		s.Shm = ShmDir(bundle)

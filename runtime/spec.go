@@ -518,10 +518,16 @@ func parentsFirst(mounts []specs.Mount) []specs.Mount {
 }
 
 // defaultMounts are the file systems every container gets, as in Docker.
-func defaultMounts(shmSize int64, shm string) []specs.Mount {
+// shmTmpfs is a /dev/shm tmpfs at dest, in the container or on the host
+// (a shareable one): shmSize bytes, Docker's 64 MB when 0.
+func shmTmpfs(dest string, shmSize int64) specs.Mount {
 	if shmSize <= 0 {
 		shmSize = 64 << 20
 	}
+	return specs.Mount{Destination: dest, Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", fmt.Sprintf("size=%d", shmSize)}}
+}
+
+func defaultMounts(shmSize int64, shm string) []specs.Mount {
 	mounts := []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
@@ -532,7 +538,7 @@ func defaultMounts(shmSize int64, shm string) []specs.Mount {
 	}
 	switch shm {
 	case "":
-		return append(mounts, specs.Mount{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", fmt.Sprintf("size=%d", shmSize)}})
+		return append(mounts, shmTmpfs("/dev/shm", shmSize))
 	case NoShm:
 		return mounts
 	}
