@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/moby/patternmatcher"
 
@@ -116,37 +117,42 @@ func (r Rule) syncs() bool {
 	return r.Action == types.WatchActionSync || r.Action == types.WatchActionSyncRestart || r.Action == types.WatchActionSyncExec
 }
 
-// covers says whether hostPath is under the rule's path and not ignored
-// (include patterns aside: a directory may hold included files whatever
-// its own name).
-func (r Rule) covers(hostPath string) bool {
+// relative is hostPath relative to the rule's path, slash-separated,
+// when it is under it and not ignored; "." for the path itself.
+// Include patterns are not weighed here: a directory may hold included
+// files whatever its own name.
+func (r Rule) relative(hostPath string) (string, bool) {
 	rel, err := filepath.Rel(r.Path, hostPath)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return false
+		return "", false
 	}
+	rel = filepath.ToSlash(rel)
 	if rel == "." {
-		return true
+		return rel, true
 	}
-	ignored, _ := r.ignore.MatchesOrParentMatches(filepath.ToSlash(rel))
-	return !ignored
+	ignored, _ := r.ignore.MatchesOrParentMatches(rel)
+	return rel, !ignored
+}
+
+// covers says whether hostPath is under the rule's path and not ignored.
+func (r Rule) covers(hostPath string) bool {
+	_, ok := r.relative(hostPath)
+	return ok
 }
 
 // Match says whether a change at hostPath concerns the rule and, for the
 // sync actions, where the path is in the container.
 func (r Rule) Match(hostPath string) (Change, bool) {
-	if !r.covers(hostPath) {
+	rel, ok := r.relative(hostPath)
+	if !ok {
 		return Change{}, false
 	}
-	rel, _ := filepath.Rel(r.Path, hostPath)
-	rel = filepath.ToSlash(rel)
-	if rel != "." {
-		if r.include != nil {
-			if included, _ := r.include.MatchesOrParentMatches(rel); !included {
-				return Change{}, false
-			}
+	if r.include != nil {
+		name := rel
+		if rel == "." {
+			name = filepath.Base(r.Path) // the rule's path is a file
 		}
-	} else if r.include != nil {
-		if included, _ := r.include.MatchesOrParentMatches(filepath.Base(r.Path)); !included {
+		if included, _ := r.include.MatchesOrParentMatches(name); !included {
 			return Change{}, false
 		}
 	}
@@ -160,8 +166,7 @@ func (r Rule) Match(hostPath string) (Change, bool) {
 // initial lists the files under the rule's path that an initial sync
 // copies: those it matches, compose files and Dockerfiles left out.
 func (r Rule) initial() ([]Change, error) {
-	skip := map[string]bool{"Dockerfile": true, "compose.yaml": true, "compose.yml": true, "docker-compose.yaml": true, "docker-compose.yml": true,
-		"compose.override.yaml": true, "compose.override.yml": true, "docker-compose.override.yaml": true, "docker-compose.override.yml": true}
+	skip := slices.Concat([]string{"Dockerfile"}, cli.DefaultFileNames, cli.DefaultOverrideFileNames)
 	var out []Change
 	err := filepath.WalkDir(r.Path, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
@@ -171,7 +176,7 @@ func (r Rule) initial() ([]Change, error) {
 		switch {
 		case !ok && d.IsDir() && p != r.Path:
 			return filepath.SkipDir
-		case ok && !d.IsDir() && !skip[d.Name()]:
+		case ok && !d.IsDir() && !slices.Contains(skip, d.Name()):
 			out = append(out, c)
 		}
 		return nil
