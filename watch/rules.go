@@ -172,11 +172,15 @@ func (r Rule) initial() ([]Change, error) {
 		if err != nil {
 			return err
 		}
-		c, ok := r.Match(p)
-		switch {
-		case !ok && d.IsDir() && p != r.Path:
-			return filepath.SkipDir
-		case ok && !d.IsDir() && !slices.Contains(skip, d.Name()):
+		if d.IsDir() {
+			// an ignored directory is left whole; one that the include
+			// patterns do not name may still hold files they do
+			if !r.covers(p) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if c, ok := r.Match(p); ok && !slices.Contains(skip, d.Name()) {
 			out = append(out, c)
 		}
 		return nil

@@ -234,3 +234,31 @@ func TestAddSkipsIgnored(t *testing.T) {
 		t.Errorf("watched %q, want src and src/pkg", got)
 	}
 }
+
+// TestInitialWithInclude: an initial sync with include patterns finds the
+// included files in subdirectories, whose own names the patterns do not
+// match, and leaves out ignored directories.
+func TestInitialWithInclude(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"src/main.go", "src/pkg/util.go", "src/pkg/notes.txt", "src/vendor/x.go", "src/compose.yaml"} {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(f)), 0o755)
+		os.WriteFile(filepath.Join(dir, f), nil, 0o644)
+	}
+	rules, err := Rules(project(dir, map[string][]types.Trigger{
+		"app": {{Path: "src", Action: types.WatchActionSync, Target: "/app", Include: []string{"**/*.go"}, Ignore: []string{"vendor/"}}},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, err := rules[0].initial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range changes {
+		got = append(got, c.ContainerPath)
+	}
+	if !slices.Equal(got, []string{"/app/main.go", "/app/pkg/util.go"}) {
+		t.Errorf("initial sync: %q", got)
+	}
+}
