@@ -78,10 +78,7 @@ func Load(ctx context.Context, o Options) (*Project, error) {
 	if memoable && !passed {
 		memo.remember()
 	}
-	p := &Project{Project: m, EnvFiles: o.EnvFiles}
-	if len(p.EnvFiles) == 0 {
-		p.EnvFiles = EnvList("COMPOSE_ENV_FILES")
-	}
+	p := &Project{Project: m, EnvFiles: o.envFiles()}
 	p.Unsupported = p.keep(findings)
 	return p, nil
 }
@@ -104,6 +101,15 @@ func LoadModel(ctx context.Context, o Options) (map[string]any, error) {
 	return model, nil
 }
 
+// envFiles are the environment files asked for: --env-file, else
+// COMPOSE_ENV_FILES (the default .env is compose-go's to find).
+func (o Options) envFiles() []string {
+	if len(o.EnvFiles) > 0 {
+		return o.EnvFiles
+	}
+	return EnvList("COMPOSE_ENV_FILES")
+}
+
 // compose builds compose-go's options in docker compose's order. The order
 // matters: the OS environment always wins; .env is read once from the working
 // directory (to find COMPOSE_FILE) and again from the project directory once
@@ -124,10 +130,7 @@ func (o Options) compose(extra ...cli.ProjectOptionsFn) (*cli.ProjectOptions, er
 			fns = append(fns, cli.WithEnv([]string{"PWD=" + pwd}))
 		}
 	}
-	envFiles := o.EnvFiles
-	if len(envFiles) == 0 {
-		envFiles = EnvList("COMPOSE_ENV_FILES")
-	}
+	envFiles := o.envFiles()
 	fns = append(fns,
 		cli.WithEnvFiles(envFiles...),
 		cli.WithDotEnv,
