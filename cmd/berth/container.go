@@ -182,11 +182,17 @@ func parseEach[T any](values []string, parse func(string) (T, error)) ([]T, erro
 	return out, nil
 }
 
+// deviceValue splits a block I/O flag's /dev/DEVICE:VALUE.
+func deviceValue(v string) (path, value string, ok bool) {
+	path, value, ok = strings.Cut(v, ":")
+	return path, value, ok && strings.HasPrefix(path, "/dev/")
+}
+
 // parseWeightDevice reads --blkio-weight-device's DEVICE:WEIGHT.
 func parseWeightDevice(v string) (runtime.WeightDevice, error) {
-	path, w, ok := strings.Cut(v, ":")
+	path, w, ok := deviceValue(v)
 	n, err := strconv.ParseUint(w, 10, 16)
-	if !ok || !strings.HasPrefix(path, "/dev/") || err != nil {
+	if !ok || err != nil {
 		return runtime.WeightDevice{}, fmt.Errorf("invalid weight device %q: want /dev/DEVICE:WEIGHT", v)
 	}
 	return runtime.WeightDevice{Path: path, Weight: uint16(n)}, nil
@@ -195,7 +201,7 @@ func parseWeightDevice(v string) (runtime.WeightDevice, error) {
 // parseThrottle reads --device-{read,write}-{bps,iops}'s DEVICE:RATE, a
 // size (1mb) for bytes, a number for operations.
 func parseThrottle(v string, bytes bool) (runtime.ThrottleDevice, error) {
-	path, r, ok := strings.Cut(v, ":")
+	path, r, ok := deviceValue(v)
 	var rate int64
 	var err error
 	if bytes {
@@ -203,7 +209,7 @@ func parseThrottle(v string, bytes bool) (runtime.ThrottleDevice, error) {
 	} else {
 		rate, err = strconv.ParseInt(r, 10, 64)
 	}
-	if !ok || !strings.HasPrefix(path, "/dev/") || err != nil || rate < 0 {
+	if !ok || err != nil || rate < 0 {
 		return runtime.ThrottleDevice{}, fmt.Errorf("invalid device rate %q: want /dev/DEVICE:RATE", v)
 	}
 	return runtime.ThrottleDevice{Path: path, Rate: uint64(rate)}, nil
