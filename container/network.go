@@ -120,6 +120,10 @@ func joinNetworks(ctx context.Context, root string, rec Record) (path string, ep
 		return "", nil, err
 	}
 	defer done()
+	// what a restarted firewall took away is put back at every start
+	if err := s.CheckFirewall(ctx); err != nil {
+		return "", nil, err
+	}
 	path = nsPath(root, rec.ID)
 	netns.RemoveNamespace(path) // a monitor killed before it could leave
 	ns, err := netns.CreateNamespace(path)

@@ -104,7 +104,13 @@ func (e *Engine) ensureNetworks(ctx context.Context, p *project.Project, dry boo
 		}
 		e.event("Network", cfg.Name, "Created")
 	}
-	return nil
+	if dry {
+		return nil
+	}
+	// a firewall that came or restarted since (Docker's, say) may have
+	// taken berth's rules away: up puts them back even when it has
+	// nothing to start
+	return store.CheckFirewall(ctx)
 }
 
 // subnet reads an ipam.config entry.

@@ -13,6 +13,9 @@
 //     name to its subnet, bridge and firewall rules;
 //   - firewall.go: the nftables table that gives networks NAT, keeps
 //     them apart and publishes ports;
+//   - filter.go: berth's chain in the host's iptables filter table, which
+//     lets its bridges' traffic through where Docker, ufw or firewalld
+//     drop forwarded packets;
 //   - ports.go: published ports: parsing Docker's -p forms, holding host
 //     ports, and the per-container records the firewall is built from;
 //   - inside.go: acting inside a container's namespace: Do, and the DNS

@@ -71,6 +71,9 @@ type Store struct {
 	// Localnet, when set, is called with each new bridge's name:
 	// EnableLocalnet for the host's namespace.
 	Localnet func(bridge string) error
+	// Filter is the host's iptables that berth's rules must also be in
+	// (see filter.go): HostFilter for the host's namespace.
+	Filter Filter
 }
 
 // OpenStore opens the networks under dir, with their bridges in the
@@ -109,7 +112,7 @@ func OpenHost(dir string) (s *Store, close func(), err error) {
 		h.Close()
 		return nil, nil, err
 	}
-	s.Forwarding, s.Localnet = EnableForwarding, EnableLocalnet
+	s.Forwarding, s.Localnet, s.Filter = EnableForwarding, EnableLocalnet, HostFilter(fw)
 	return s, h.Close, nil
 }
 
@@ -151,14 +154,27 @@ func (s *Store) Default(ctx context.Context) (Network, error) {
 	return n, err
 }
 
-// syncFirewall rebuilds berth's table from the networks, leaving out skip.
-func (s *Store) syncFirewall(skip string) error {
+// syncFirewall rebuilds berth's table, and its chain in the host's
+// iptables, from the networks, leaving out skip.
+func (s *Store) syncFirewall(ctx context.Context, skip string) error {
 	if s.fw == nil {
 		return nil
 	}
-	list, err := s.List()
+	rules, err := s.rules(skip)
 	if err != nil {
 		return err
+	}
+	if err := SyncFirewall(s.fw, TableName(s.dir), rules); err != nil {
+		return err
+	}
+	return s.Filter.Sync(ctx, TableName(s.dir), rules)
+}
+
+// rules are what the firewall needs of the networks, leaving out skip.
+func (s *Store) rules(skip string) ([]Rule, error) {
+	list, err := s.List()
+	if err != nil {
+		return nil, err
 	}
 	var rules []Rule
 	ports := s.published()
@@ -167,7 +183,39 @@ func (s *Store) syncFirewall(skip string) error {
 			rules = append(rules, Rule{Bridge: n.Bridge, Subnet: n.Subnet.Prefix, Internal: n.Internal, Ports: ports[n.ID]})
 		}
 	}
-	return SyncFirewall(s.fw, TableName(s.dir), rules)
+	return rules, nil
+}
+
+// CheckFirewall puts back berth's rules where something took them away:
+// its table (gone after an `nft flush ruleset`, as a firewall's restart
+// does), or its chain and jump in the host's iptables (gone after a
+// Docker restart or a firewall reload flushed FORWARD; missing where the
+// filter table came after the network, as when Docker starts after
+// berth). It only reads while all is there, which is the common case: the
+// containers' starts and `up` call it every time.
+func (s *Store) CheckFirewall(ctx context.Context) error {
+	if s.fw == nil {
+		return nil
+	}
+	rules, err := s.rules("")
+	if err != nil || len(rules) == 0 {
+		return err
+	}
+	if s.tablePresent() && s.Filter.Holds(ctx, TableName(s.dir), rules) {
+		return nil
+	}
+	unlock, err := disk.Lock(ctx, filepath.Join(s.dir, "networks.lock"), false)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return s.syncFirewall(ctx, "")
+}
+
+// tablePresent reports whether berth's nftables table is there.
+func (s *Store) tablePresent() bool {
+	tables, err := s.fw.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	return err == nil && slices.ContainsFunc(tables, func(t *nftables.Table) bool { return t.Name == TableName(s.dir) })
 }
 
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
@@ -231,7 +279,7 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (Network, error) {
 		undo()
 		return Network{}, err
 	}
-	if err := s.syncFirewall(""); err != nil {
+	if err := s.syncFirewall(ctx, ""); err != nil {
 		undo()
 		return Network{}, err
 	}
@@ -335,7 +383,7 @@ func (s *Store) remove(ctx context.Context, ref string, users func(network strin
 	// neither needs the other gone first
 	var fwErr error
 	var wg sync.WaitGroup
-	wg.Go(func() { fwErr = s.syncFirewall(n.ID) })
+	wg.Go(func() { fwErr = s.syncFirewall(ctx, n.ID) })
 	brErr := DeleteBridge(s.host, n.Bridge)
 	wg.Wait()
 	if err := errors.Join(fwErr, brErr); err != nil {

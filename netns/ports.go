@@ -272,7 +272,7 @@ func (s *Store) Publish(ctx context.Context, id string, p Published) error {
 	if err := disk.WriteFile(s.portsPath(id), data, 0o600); err != nil {
 		return err
 	}
-	if err := s.syncFirewall(""); err != nil {
+	if err := s.syncFirewall(ctx, ""); err != nil {
 		os.Remove(s.portsPath(id))
 		return err
 	}
@@ -292,7 +292,7 @@ func (s *Store) Unpublish(ctx context.Context, id string) error {
 		}
 		return err
 	}
-	return s.syncFirewall("")
+	return s.syncFirewall(ctx, "")
 }
 
 // published reads every running container's published ports, by network ID.

@@ -6,15 +6,29 @@ set -euo pipefail
 # libseccomp-dev and pkg-config build berth's seccomp support;
 # docker-registry and busybox-static serve the image tests: a registry they
 # start on 127.0.0.1, and a small static base image; dnsperf and wrk are the
-# load generators of the network benchmarks (make bench).
-apt_packages=(make gcc libc6-dev pkg-config libseccomp-dev git ca-certificates docker-registry busybox-static dnsperf wrk)
+# load generators of the network benchmarks (make bench); iptables and
+# nftables set up the firewalls berth must live beside, and docker.io is the
+# Docker Engine the tests run berth next to (scripts/docker-beside.sh).
+apt_packages=(make gcc libc6-dev pkg-config libseccomp-dev git ca-certificates docker-registry busybox-static dnsperf wrk iptables nftables docker.io)
 missing=()
 for p in "${apt_packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
 	apt-get update -q
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+	# no package's service starts on its own (docker.io's would): the tests
+	# start what they need and stop it again
+	made_policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod +x /usr/sbin/policy-rc.d
+		made_policy=1
+	fi
+	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"; then
+		if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
+		exit 1
+	fi
+	if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
 	# The tests run their own registries; the package's system service (on
 	# port 5000, where systemd runs) is not wanted.
 	if [[ " ${missing[*]} " == *" docker-registry "* ]] && [ -d /run/systemd/system ]; then
