@@ -3,13 +3,14 @@ package container
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/runtime"
@@ -43,6 +44,12 @@ func SplitCopyArg(arg string) (ref, path string, inContainer bool) {
 // an existing directory under its own name, or becomes dst when dst does not
 // exist; a source ending in "/." copies the directory's contents; "-" is a
 // tar stream on stdin or stdout.
+//
+// The container's files are reached through a descriptor of its root (its
+// own view, volumes included, while it runs), and every path in it is
+// resolved inside that root at the moment of use (tarfs's In functions), so
+// a container that swaps a directory for a symlink while the copy runs
+// cannot send it to the host's files.
 func (m *Manager) Copy(ctx context.Context, src, dst string, o CopyOptions) error {
 	sref, spath, sIn := SplitCopyArg(src)
 	dref, dpath, dIn := SplitCopyArg(dst)
@@ -50,64 +57,89 @@ func (m *Manager) Copy(ctx context.Context, src, dst string, o CopyOptions) erro
 	case sIn == dIn:
 		return errclass.New(ErrInvalid, "copying between containers or between local paths is not supported: one of %q and %q must be CONTAINER:PATH", src, dst)
 	case sIn:
-		return m.withRootfs(ctx, sref, func(root string, e Entry) error {
-			from, err := inside(root, spath, o.FollowLink)
-			if err != nil {
+		return m.withRoot(ctx, sref, func(root *os.File, e Entry) error {
+			if _, err := tarfs.StatIn(root, spath, o.FollowLink); err != nil {
 				return errclass.New(ErrNotFound, "could not find the file %s in container %s", spath, sref)
 			}
 			owner := &[2]int{os.Getuid(), os.Getgid()}
 			if o.Archive {
 				owner = nil
 			}
-			return copyTree(ctx, from, spath, dpath, dpath, owner, o)
-		})
-	default:
-		from := spath
-		if spath != "-" {
-			if o.FollowLink {
-				if p, err := filepath.EvalSymlinks(spath); err == nil {
-					from = p
-				}
-			}
-			if _, err := os.Lstat(from); err != nil {
-				return errclass.Wrap(ErrNotFound, err, "could not find the file "+spath)
-			}
-		}
-		return m.withRootfs(ctx, dref, func(root string, e Entry) error {
-			to, err := inside(root, dpath, true)
+			host, to, err := hostSide(dpath)
 			if err != nil {
 				return err
 			}
+			defer host.Close()
+			return copyTree(ctx, place{root, spath, spath}, place{host, to, dpath}, o.FollowLink, owner, o)
+		})
+	default:
+		var host *os.File
+		from := spath
+		if spath != "-" {
+			var err error
+			if host, from, err = hostSide(spath); err != nil {
+				return err
+			}
+			defer host.Close()
+			if _, err := tarfs.StatIn(host, from, o.FollowLink); err != nil {
+				return errclass.Wrap(ErrNotFound, err, "could not find the file "+spath)
+			}
+		}
+		return m.withRoot(ctx, dref, func(root *os.File, e Entry) error {
 			owner := &[2]int{int(e.Record.Spec.Process.UID), int(e.Record.Spec.Process.GID)}
 			if o.Archive {
 				owner = nil
 			}
-			return copyTree(ctx, from, spath, to, dpath, owner, o)
+			return copyTree(ctx, place{host, from, spath}, place{root, dpath, dpath}, o.FollowLink, owner, o)
 		})
 	}
 }
 
-// copyTree copies from (a real path, or "-") to to (a real path, or "-")
-// with docker cp's rules; name and toName are the source and destination
-// as the user wrote them.
-func copyTree(ctx context.Context, from, name, to, toName string, owner *[2]int, o CopyOptions) error {
-	if from == "-" {
-		fi, err := os.Stat(to)
-		if err != nil || !fi.IsDir() {
-			return errclass.New(ErrInvalid, "destination %q must be an existing directory to extract a tar stream into", toName)
-		}
-		return fromTarfs(tarfs.Extract(ctx, o.Stdin, to, tarfs.Options{Owner: owner}))
+// place is one side of a copy: path inside root (nil with path "-": a tar
+// stream), and the path as the user wrote it, for messages.
+type place struct {
+	root       *os.File
+	path, name string
+}
+
+// hostSide opens this machine's root for a local path of a copy ("-"
+// stays a stream), and makes the path absolute.
+func hostSide(p string) (*os.File, string, error) {
+	if p == "-" {
+		return nil, p, nil
 	}
-	fi, err := os.Lstat(from)
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return nil, "", err
+	}
+	if strings.HasSuffix(p, "/") && !strings.HasSuffix(abs, "/") {
+		abs += "/"
+	}
+	root, err := tarfs.OpenRoot("/")
+	return root, abs, err
+}
+
+// copyTree copies from to to with docker cp's rules; follow follows a
+// symlink at the source's end.
+func copyTree(ctx context.Context, from, to place, follow bool, owner *[2]int, o CopyOptions) error {
+	isDir := func(st unix.Stat_t) bool { return st.Mode&unix.S_IFMT == unix.S_IFDIR }
+	if from.path == "-" {
+		st, err := tarfs.StatIn(to.root, to.path, true)
+		if err != nil || !isDir(st) {
+			return errclass.New(ErrInvalid, "destination %q must be an existing directory to extract a tar stream into", to.name)
+		}
+		return fromTarfs(tarfs.ExtractIn(ctx, o.Stdin, to.root, to.path, tarfs.Options{Owner: owner}))
+	}
+	fst, err := tarfs.StatIn(from.root, from.path, follow)
 	if err != nil {
 		return err
 	}
-	base := filepath.Base(strings.TrimSuffix(name, "/."))
-	contents := fi.IsDir() && (strings.HasSuffix(name, "/.") || strings.HasSuffix(name, "/./"))
-	if to == "-" {
-		return tarfs.Write(ctx, from, base, o.Stdout)
+	base := filepath.Base(strings.TrimSuffix(from.name, "/."))
+	contents := isDir(fst) && (strings.HasSuffix(from.name, "/.") || strings.HasSuffix(from.name, "/./"))
+	if to.path == "-" {
+		return tarfs.WriteIn(ctx, from.root, from.path, follow, base, o.Stdout, tarfs.WriteOptions{})
 	}
-	dfi, derr := os.Stat(to)
+	dst, derr := tarfs.StatIn(to.root, to.path, true)
 	exists := derr == nil
 	var dir string
 	var opts = tarfs.Options{Owner: owner}
@@ -115,62 +147,52 @@ func copyTree(ctx context.Context, from, name, to, toName string, owner *[2]int,
 	switch {
 	case contents:
 		if !exists {
-			if err := os.Mkdir(to, fi.Mode().Perm()); err != nil {
+			if err := tarfs.MkdirIn(to.root, to.path, os.FileMode(fst.Mode&0o777)); err != nil {
 				return errclass.Wrap(ErrInvalid, err, err.Error())
 			}
-		} else if !dfi.IsDir() {
-			return errclass.New(ErrInvalid, "cannot copy a directory to a file: %s", toName)
+		} else if !isDir(dst) {
+			return errclass.New(ErrInvalid, "cannot copy a directory to a file: %s", to.name)
 		}
-		dir, entry = to, ""
-	case exists && dfi.IsDir():
-		dir = to
-	case exists && fi.IsDir():
-		return errclass.New(ErrInvalid, "cannot copy a directory to a file: %s", toName)
+		dir, entry = to.path, ""
+	case exists && isDir(dst):
+		dir = to.path
+	case exists && isDir(fst):
+		return errclass.New(ErrInvalid, "cannot copy a directory to a file: %s", to.name)
 	default:
-		if strings.HasSuffix(to, "/") {
-			return errclass.New(ErrNotFound, "destination directory %s does not exist", toName)
+		if strings.HasSuffix(to.path, "/") {
+			return errclass.New(ErrNotFound, "destination directory %s does not exist", to.name)
 		}
-		dir = filepath.Dir(to)
-		if pfi, err := os.Stat(dir); err != nil || !pfi.IsDir() {
-			return errclass.New(ErrNotFound, "destination directory %s does not exist", filepath.Dir(toName))
+		dir = filepath.Dir(to.path)
+		if pst, err := tarfs.StatIn(to.root, dir, true); err != nil || !isDir(pst) {
+			return errclass.New(ErrNotFound, "destination directory %s does not exist", filepath.Dir(to.name))
 		}
-		opts.Rename = [2]string{base, filepath.Base(to)}
+		opts.Rename = [2]string{base, filepath.Base(to.path)}
 	}
 	r, w := io.Pipe()
-	go func() { w.CloseWithError(tarfs.Write(ctx, from, entry, w)) }()
-	err = tarfs.Extract(ctx, r, dir, opts)
+	go func() {
+		w.CloseWithError(tarfs.WriteIn(ctx, from.root, from.path, follow, entry, w, tarfs.WriteOptions{}))
+	}()
+	err = tarfs.ExtractIn(ctx, r, to.root, dir, opts)
 	r.CloseWithError(err)
 	return fromTarfs(err)
 }
 
-// inside resolves p inside root, as the container sees it: parents through
-// the container's own symlinks, never outside root; the last element is
-// followed only with follow.
-func inside(root, p string, follow bool) (string, error) {
-	p = filepath.Clean("/" + p)
-	if follow {
-		return securejoin.SecureJoin(root, p)
-	}
-	parent, err := securejoin.SecureJoin(root, filepath.Dir(p))
-	if err != nil {
-		return "", err
-	}
-	full := filepath.Join(parent, filepath.Base(p))
-	if _, err := os.Lstat(full); err != nil && p != "/" {
-		return "", err
-	}
-	return full, nil
-}
-
-// withRootfs runs fn with the container's root filesystem at hand: the
-// running container's own mount, or, stopped, a mount made for the copy.
-func (m *Manager) withRootfs(ctx context.Context, ref string, fn func(root string, e Entry) error) error {
+// withRoot runs fn with a descriptor of the container's root at hand: a
+// running container's own, as its processes see it (/proc/PID/root, its
+// volumes and tmpfs mounts included, as docker cp copies them), or,
+// stopped, a mount of its root filesystem made for the copy.
+func (m *Manager) withRoot(ctx context.Context, ref string, fn func(root *os.File, e Entry) error) error {
 	e, err := m.Get(ctx, ref)
 	if err != nil {
 		return err
 	}
-	if e.State.Running() {
-		return fn(filepath.Join(m.Store.Dir(e.Record.ID), "rootfs"), e)
+	if e.State.Running() && alive(e.State.Pid) {
+		root, err := tarfs.OpenRoot(fmt.Sprintf("/proc/%d/root", e.State.Pid))
+		if err != nil {
+			return err
+		}
+		defer root.Close()
+		return fn(root, e)
 	}
 	mnt, err := os.MkdirTemp(m.Store.Dir(e.Record.ID), "cp-")
 	if err != nil {
@@ -181,7 +203,12 @@ func (m *Manager) withRootfs(ctx context.Context, ref string, fn func(root strin
 		return err
 	}
 	defer runtime.Unmount(mnt)
-	return fn(mnt, e)
+	root, err := tarfs.OpenRoot(mnt)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return fn(root, e)
 }
 
 func fromTarfs(err error) error {
@@ -194,21 +221,15 @@ func fromTarfs(err error) error {
 // RemoveFiles removes paths, and what is under them, from the container's
 // filesystem, as rm -rf in it would, but without running anything there,
 // so that images without a shell are served too (watch's sync). A path
-// that is not there is no error.
+// that is not there is no error. Like Copy, it resolves each path inside
+// the container's root at the moment of use.
 func (m *Manager) RemoveFiles(ctx context.Context, ref string, paths []string) error {
-	return m.withRootfs(ctx, ref, func(root string, _ Entry) error {
+	return m.withRoot(ctx, ref, func(root *os.File, _ Entry) error {
 		for _, p := range paths {
-			full, err := inside(root, p, false)
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if filepath.Clean(full) == filepath.Clean(root) {
+			if filepath.Clean("/"+p) == "/" {
 				return errclass.New(ErrInvalid, "refusing to remove the root of container %s", ref)
 			}
-			if err := os.RemoveAll(full); err != nil {
+			if err := tarfs.RemoveIn(root, p); err != nil {
 				return err
 			}
 		}

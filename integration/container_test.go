@@ -828,3 +828,63 @@ func terminal(t *testing.T, dir, root string) func(args string) string {
 		return strings.ReplaceAll(string(out), "\r", "")
 	}
 }
+
+// TestCopyRace: a container swaps a directory with a symlink to a host
+// directory in a loop (renameat2 RENAME_EXCHANGE, the CVE-2018-15664
+// attack) while cp copies into and out of that directory, hundreds of
+// times: nothing lands in the host directory and nothing of it comes out.
+// A volume mounted in the container is reached too, as docker cp reaches
+// it.
+func TestCopyRace(t *testing.T) {
+	_, run := busyboxRoot(t)
+	dir := t.TempDir()
+	swap := filepath.Join(dir, "swap")
+	build := exec.Command("go", "build", "-o", swap, "./testdata/swap")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the swapper: %v\n%s", err, out)
+	}
+	hostDir := filepath.Join(dir, "host")
+	os.Mkdir(hostDir, 0o755)
+	os.WriteFile(filepath.Join(hostDir, "secret"), []byte("host secret\n"), 0o644)
+	script := "mkdir -p /w/dir && echo inside > /w/dir/secret && busybox ln -s " + hostDir + " /w/link && exec /swap /w/dir /w/link"
+	if r := run("container", "run", "-d", "--name", "racer", "-v", swap+":/swap:ro", "-v", "racevol:/vol", "bb:1", "sh", "-c", script); r.code != 0 {
+		t.Fatalf("run: %s", r.stderr)
+	}
+	t.Cleanup(func() { run("container", "rm", "-f", "racer"); run("volume", "rm", "racevol") })
+	local := filepath.Join(dir, "payload")
+	os.WriteFile(local, []byte("payload\n"), 0o644)
+	in, out := 0, 0
+	for i := range 200 {
+		if r := run("container", "cp", local, fmt.Sprintf("racer:/w/dir/p%d", i)); r.code == 0 {
+			in++
+		}
+		r := run("container", "cp", "racer:/w/dir/secret", "-")
+		if strings.Contains(r.stdout, "host secret") {
+			t.Fatalf("copy %d out of the container returned the host's file", i)
+		}
+		if strings.Contains(r.stdout, "inside") {
+			out++
+		}
+	}
+	entries, _ := os.ReadDir(hostDir)
+	if len(entries) != 1 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("copies into the container landed in the host directory: %v", names)
+	}
+	// the attack ran, and copies went through both ways all the same
+	if in == 0 || out == 0 {
+		t.Errorf("of 200 copies, %d went in and %d came out; want some of each", in, out)
+	}
+	t.Logf("of 200 copies each way, %d went in and %d came out, none outside", in, out)
+	// a volume is part of the container's tree for cp
+	if r := run("container", "cp", local, "racer:/vol/"); r.code != 0 {
+		t.Fatalf("cp into a volume: %s", r.stderr)
+	}
+	if r := run("container", "exec", "racer", "cat", "/vol/payload"); r.stdout != "payload\n" {
+		t.Errorf("the copy into the volume is not in the volume: %q %q", r.stdout, r.stderr)
+	}
+}
