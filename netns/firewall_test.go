@@ -251,6 +251,43 @@ func TestReserve(t *testing.T) {
 	}
 }
 
+// TestReserveAfterTimeWait: a port on which a connection just ended, its
+// server's side waiting out TIME-WAIT, is free to publish, as in Docker;
+// one with a listener on it is not.
+func TestReserveAfterTimeWait(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close() // the server closes first: its side goes to TIME-WAIT
+	io.ReadAll(c)
+	c.Close()
+	ln.Close()
+	lo := netip.MustParseAddr("127.0.0.1")
+	_, r, err := Reserve([]PortMapping{{HostIP: lo, HostPort: port, Port: 80, Proto: "tcp"}})
+	if err != nil {
+		t.Fatalf("a port whose last connection is in TIME-WAIT: %v", err)
+	}
+	r.Release()
+	ln, err = net.Listen("tcp", netip.AddrPortFrom(lo, port).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if _, _, err := Reserve([]PortMapping{{HostIP: lo, HostPort: port, Port: 80, Proto: "tcp"}}); !errors.Is(err, ErrConflict) {
+		t.Errorf("a port with a listener: %v; want ErrConflict", err)
+	}
+}
+
 func TestParsePorts(t *testing.T) {
 	for _, c := range []struct {
 		in   string

@@ -154,11 +154,16 @@ func portRange(s string) (lo, hi uint16, err error) {
 	return uint16(l), uint16(h), nil
 }
 
-// Reservation holds published host ports: a socket bound (never
-// listening) on each, so that no other process, berth container included,
-// can take the port while the container runs, though no packet ever
-// reaches the socket: the kernel's DNAT sends them to the container before
-// any socket lookup. Release closes them.
+// Reservation holds published host ports: a socket bound on each, so that
+// no other process, berth container included, can take the port while the
+// container runs, though no packet ever reaches the socket: the kernel's
+// DNAT sends them to the container before any socket lookup. A TCP one
+// listens, with SO_REUSEADDR, as a server on the port would: only a
+// listening socket, or another reservation, keeps it from a port; a
+// connection that ended there and waits out TIME-WAIT does not (without
+// SO_REUSEADDR it would refuse a free port for a minute), and a listener
+// cannot be joined by another process's SO_REUSEADDR socket, as a socket
+// only bound could. Release closes them.
 type Reservation struct{ fds []int }
 
 // Release gives the ports back.
@@ -235,9 +240,21 @@ func bindPort(ip netip.Addr, port uint16, proto string) (int, uint16, error) {
 	if ip.IsValid() {
 		sa.Addr = ip.As4()
 	}
+	if typ == unix.SOCK_STREAM {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+			unix.Close(fd)
+			return 0, 0, err
+		}
+	}
 	if err := unix.Bind(fd, sa); err != nil {
 		unix.Close(fd)
 		return 0, 0, err
+	}
+	if typ == unix.SOCK_STREAM {
+		if err := unix.Listen(fd, 1); err != nil {
+			unix.Close(fd)
+			return 0, 0, err
+		}
 	}
 	got, err := unix.Getsockname(fd)
 	if err != nil {
