@@ -423,7 +423,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 			Process: runtime.Process{Args: processArgs, Env: env, Cwd: cmp.Or(workdir, "/"), UID: uid, GID: gid, AdditionalGIDs: groups,
 				Terminal: o.TTY, Rlimits: o.Ulimits, NoNewPrivileges: o.NoNewPrivileges},
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged, Resources: o.Resources,
-			Sysctls: o.Sysctls, ShmSize: o.ShmSize, Devices: o.Devices, Unconfined: o.Unconfined, SeccompProfile: o.SeccompProfile, HostNetwork: o.HostNetwork,
+			Sysctls: namespacedSysctls(o), ShmSize: o.ShmSize, Devices: o.Devices, Unconfined: o.Unconfined, SeccompProfile: o.SeccompProfile, HostNetwork: o.HostNetwork,
 			CgroupParent: o.CgroupParent, CgroupNS: o.CgroupNS, DeviceRules: deviceRules, Annotations: o.Annotations,
 			Mounts: []specs.Mount{
 				bindFile(filepath.Join(dir, "hosts"), "/etc/hosts"),
@@ -502,6 +502,20 @@ func mergeEnv(imageEnv, userEnv []string, hostname string) []string {
 		set(kv)
 	}
 	return env
+}
+
+// namespacedSysctls are the container's sysctls, with Docker's defaults
+// for a network namespace of its own: any user may bind a port below 1024
+// (ip_unprivileged_port_start 0: a non-root nginx or redis binds :80 as in
+// Docker) and send pings (ping_group_range over every group). Not for the
+// host's namespace, nor another container's, whose settings are theirs.
+func namespacedSysctls(o CreateOptions) map[string]string {
+	if o.HostNetwork || o.NetworkContainer != "" {
+		return o.Sysctls
+	}
+	out := map[string]string{"net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647"}
+	maps.Copy(out, o.Sysctls)
+	return out
 }
 
 func mergeLabels(a, b map[string]string) map[string]string {

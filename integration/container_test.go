@@ -468,6 +468,24 @@ func TestRunOptions(t *testing.T) {
 	if r.stdout != want {
 		t.Errorf("got:\n%s\nwant:\n%s\nstderr: %s", r.stdout, want, r.stderr)
 	}
+	// Docker's namespaced defaults: any user binds a low port and pings;
+	// not in the host's namespace; a --sysctl of the user's wins
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "0\n0\t2147483647\n"},
+		{[]string{"--sysctl", "net.ipv4.ip_unprivileged_port_start=1024"}, "1024\n0\t2147483647\n"},
+		{[]string{"--network", "host"}, hostSysctls(t)},
+	} {
+		args := append(append([]string{"container", "run", "--rm", "-u", "nobody"}, c.args...), "bb:1", "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start", "/proc/sys/net/ipv4/ping_group_range")
+		if r := run(args...); r.stdout != c.want {
+			t.Errorf("run %v: %q (%s); want %q", c.args, r.stdout, r.stderr, c.want)
+		}
+	}
+	if r := run("container", "run", "--rm", "-u", "nobody", "--network", "none", "bb:1", "sh", "-c", "busybox nc -l -p 80 & sleep 0.3; kill $! && echo bound"); r.stdout != "bound\n" {
+		t.Errorf("nobody binding :80: %q %q", r.stdout, r.stderr)
+	}
 	// an exec gets the container's limits too, as in Docker
 	id := strings.TrimSpace(run("container", "run", "-d", "--network", "none", "--ulimit", "nofile=512:1024", "bb:1", "sleep", "60").stdout)
 	if got := run("container", "exec", id, "sh", "-c", "ulimit -n; ulimit -Hn").stdout; got != "512\n1024\n" {
@@ -480,6 +498,17 @@ func TestRunOptions(t *testing.T) {
 		}
 	}
 	noLeftovers(t, root)
+}
+
+// hostSysctls are this machine's unprivileged port start and ping group
+// range, as cat prints them.
+func hostSysctls(t *testing.T) string {
+	a, err1 := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+	b, err2 := os.ReadFile("/proc/sys/net/ipv4/ping_group_range")
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	return string(a) + string(b)
 }
 
 func TestTopAndStats(t *testing.T) {
