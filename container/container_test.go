@@ -105,7 +105,8 @@ func TestResolveUser(t *testing.T) {
 		{"", 0, 0, nil, false},
 		{"app", 1000, 1000, []uint32{10, 50}, false},
 		{"1000", 1000, 1000, []uint32{10, 50}, false},
-		{"app:wheel", 1000, 10, []uint32{50}, false},
+		{"app:wheel", 1000, 10, nil, false}, // a named group: no others, as runc
+		{"root", 0, 0, []uint32{10}, false},
 		{"4242", 4242, 0, nil, false},
 		{"4242:7", 4242, 7, nil, false},
 		{"ghost", 0, 0, nil, true},

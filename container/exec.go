@@ -48,9 +48,13 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions) (int, err
 	case !e.State.Running():
 		return 0, errclass.New(ErrState, "container %s is not running", e.Record.ID)
 	}
-	uid, gid, _, err := resolveUser(e.Record.Spec.Rootfs.Lowers, cmp.Or(o.User, e.Record.Config.User))
-	if err != nil {
-		return 0, err
+	// without -u, the main process's own user and groups, as Docker's exec
+	main := e.Record.Spec.Process
+	uid, gid, groups := main.UID, main.GID, main.AdditionalGIDs
+	if o.User != "" {
+		if uid, gid, groups, err = processUser(e.Record.Spec.Rootfs.Lowers, o.User, e.Record.Host.GroupAdd); err != nil {
+			return 0, err
+		}
 	}
 	env := append(append([]string{}, e.Record.Config.Env...), o.Env...)
 	if o.TTY {
@@ -60,7 +64,7 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions) (int, err
 	if err != nil {
 		return 0, err
 	}
-	spec := runtime.Exec{Args: o.Cmd, Env: env, Cwd: cmp.Or(o.WorkDir, e.Record.Config.WorkingDir), UID: uid, GID: gid, Terminal: o.TTY, Privileged: o.Privileged}
+	spec := runtime.Exec{Args: o.Cmd, Env: env, Cwd: cmp.Or(o.WorkDir, e.Record.Config.WorkingDir), UID: uid, GID: gid, Groups: groups, Terminal: o.TTY, Privileged: o.Privileged}
 	var stdio runtime.IO
 	if !o.Detach {
 		stdio = runtime.IO{Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr}

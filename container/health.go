@@ -127,7 +127,7 @@ func probe(ctx context.Context, rt *runtime.Runtime, rec Record, h Healthcheck) 
 	}
 	defer r.Close()
 	p, _, err := rt.Exec(rec.ID, runtime.Exec{Args: args, Env: rec.Config.Env, Cwd: rec.Config.WorkingDir,
-		UID: rec.Spec.Process.UID, GID: rec.Spec.Process.GID}, runtime.IO{Stdout: w, Stderr: w})
+		UID: rec.Spec.Process.UID, GID: rec.Spec.Process.GID, Groups: rec.Spec.Process.AdditionalGIDs}, runtime.IO{Stdout: w, Stderr: w})
 	w.Close()
 	if err != nil {
 		return finish(-1, err.Error())

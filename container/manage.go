@@ -382,15 +382,10 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	if user == "" {
 		user = ic.User
 	}
-	uid, gid, groups, err := resolveUser(lowers, user)
+	uid, gid, groups, err := processUser(lowers, user, o.GroupAdd)
 	if err != nil {
 		return nil, err
 	}
-	extra, err := resolveGroups(lowers, o.GroupAdd)
-	if err != nil {
-		return nil, err
-	}
-	groups = append(groups, extra...)
 	workdir := o.WorkDir
 	if workdir == "" {
 		workdir = ic.WorkingDir
@@ -412,7 +407,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		Config: Config{Hostname: hostname, Domainname: o.Domainname, User: user, Env: env, Cmd: cmd, Entrypoint: entrypoint, WorkingDir: workdir,
 			Labels: mergeLabels(ic.Labels, o.Labels), StopSignal: stopSignal, Tty: o.TTY, OpenStdin: o.Interactive},
 		Host: HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy, LogMaxSize: o.LogMaxSize, LogMaxFile: o.LogMaxFile,
-			Networks: o.Networks, HostNetwork: o.HostNetwork, IPv4Address: o.IP, ExtraHosts: o.ExtraHosts,
+			Networks: o.Networks, HostNetwork: o.HostNetwork, IPv4Address: o.IP, ExtraHosts: o.ExtraHosts, GroupAdd: o.GroupAdd,
 			DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions, Ports: o.Ports, PublishAll: o.PublishAll, Aliases: aliases, MacAddress: o.MacAddress,
 			NetworkContainer: netOwner.Record.ID, Links: links,
 			Endpoints: endpoints,

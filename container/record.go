@@ -96,6 +96,9 @@ type HostConfig struct {
 	Endpoints map[string]EndpointSettings `json:",omitempty"`
 	// ExtraHosts are --add-host's NAME:IP entries.
 	ExtraHosts []string `json:",omitempty"`
+	// GroupAdd are --group-add's groups (names or IDs): every process of
+	// the container, execs included, has them, as in Docker.
+	GroupAdd []string `json:",omitempty"`
 	// DNS, DNSSearch and DNSOptions are --dns, --dns-search, --dns-option.
 	DNS        []string `json:",omitempty"`
 	DNSSearch  []string `json:",omitempty"`

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,7 +14,8 @@ import (
 // resolveUser turns Docker's user forms (name, uid, name:group, uid:gid)
 // into numeric IDs, reading the image's /etc/passwd and /etc/group (the
 // top-most layer that has them), and returns the user's supplementary
-// groups from /etc/group. Empty is root.
+// groups from /etc/group (those that list the user, when no group is
+// named). Empty is root.
 func resolveUser(lowers []string, user string) (uid, gid uint32, groups []uint32, err error) {
 	if user == "" {
 		return 0, 0, nil, nil
@@ -63,21 +65,31 @@ func resolveUser(lowers []string, user string) (uid, gid uint32, groups []uint32
 			}
 		}
 	}
-	if userName != "" {
+	// the groups that list the user, only where no group was named:
+	// runc's rule, so Docker's
+	if userName != "" && !hasGroup {
 		for _, f := range gdb {
-			if len(f) > 3 && f[3] != "" {
-				for _, member := range strings.Split(f[3], ",") {
-					if member == userName {
-						g, _ := strconv.ParseUint(f[2], 10, 32)
-						if uint32(g) != gid {
-							groups = append(groups, uint32(g))
-						}
-					}
-				}
+			if len(f) > 3 && f[3] != "" && slices.Contains(strings.Split(f[3], ","), userName) {
+				g, _ := strconv.ParseUint(f[2], 10, 32)
+				groups = append(groups, uint32(g))
 			}
 		}
 	}
 	return uid, gid, groups, nil
+}
+
+// processUser is the user a process of the container runs as: resolveUser's,
+// with the groups of --group-add (group_add) added, as Docker gives them to
+// the container's main process and to every exec.
+func processUser(lowers []string, user string, groupAdd []string) (uid, gid uint32, groups []uint32, err error) {
+	if uid, gid, groups, err = resolveUser(lowers, user); err != nil {
+		return 0, 0, nil, err
+	}
+	extra, err := resolveGroups(lowers, groupAdd)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	return uid, gid, append(groups, extra...), nil
 }
 
 // readDB reads a colon-separated database file from the top-most layer

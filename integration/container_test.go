@@ -500,6 +500,43 @@ func TestRunOptions(t *testing.T) {
 	noLeftovers(t, root)
 }
 
+// TestExecGroups: an exec, with or without -u, has the supplementary
+// groups of --group-add (compose's group_add), as the main process has
+// them, as in Docker; so does a health probe.
+func TestExecGroups(t *testing.T) {
+	_, run := busyboxRoot(t)
+	r := run("container", "run", "-d", "--network", "none", "-u", "nobody", "--group-add", "3000",
+		"--health-cmd", "busybox grep Groups /proc/self/status > /tmp/probe-groups", "--health-interval", "200ms", "bb:1", "sleep", "60")
+	id := strings.TrimSpace(r.stdout)
+	if r.code != 0 {
+		t.Fatalf("run: %s", r.stderr)
+	}
+	t.Cleanup(func() { run("container", "rm", "-f", id) })
+	groups := func(args ...string) string {
+		return run(append(append([]string{"container", "exec"}, args...), id, "busybox", "grep", "Groups", "/proc/self/status")...).stdout
+	}
+	want := "Groups:\t3000 \n"
+	if got := run("container", "exec", id, "busybox", "grep", "Groups", "/proc/1/status").stdout; got != want {
+		t.Errorf("the main process: %q; want %q", got, want)
+	}
+	if got := groups(); got != want {
+		t.Errorf("exec: %q; want %q", got, want)
+	}
+	if got := groups("-u", "root"); got != want {
+		t.Errorf("exec -u root: %q; want %q", got, want)
+	}
+	var probe string
+	for range 50 {
+		if probe = run("container", "exec", id, "cat", "/tmp/probe-groups").stdout; probe != "" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if probe != want {
+		t.Errorf("a health probe: %q; want %q", probe, want)
+	}
+}
+
 // hostSysctls are this machine's unprivileged port start and ping group
 // range, as cat prints them.
 func hostSysctls(t *testing.T) string {

@@ -17,6 +17,9 @@ type Exec struct {
 	Cwd  string
 	UID  uint32
 	GID  uint32
+	// Groups are the process's supplementary groups: without them it has
+	// none, whatever the container's main process has.
+	Groups []uint32
 	// Terminal gives the process a pseudo-terminal; Start then returns its
 	// master side instead of using the streams.
 	Terminal bool
@@ -41,6 +44,9 @@ func (r *Runtime) Exec(id string, e Exec, stdio IO) (*Proc, *os.File, error) {
 		return nil, nil, fmt.Errorf("container %s is not running: %w", id, ErrState)
 	}
 	p := &libcontainer.Process{Args: e.Args, Env: e.Env, Cwd: cwdOr(e.Cwd), UID: int(e.UID), GID: int(e.GID)}
+	for _, g := range e.Groups {
+		p.AdditionalGroups = append(p.AdditionalGroups, int(g))
+	}
 	if e.Privileged {
 		all := hostCaps()
 		p.Capabilities = &configs.Capabilities{Bounding: all, Effective: all, Permitted: all}
