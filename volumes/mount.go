@@ -3,6 +3,7 @@ package volumes
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"github.com/moby/sys/mountinfo"
 	"io"
@@ -306,7 +307,11 @@ func (v Volume) directMount(target string, ro bool) (specs.Mount, bool) {
 
 // copyUp fills an empty volume with the image's files at target: into a
 // temporary directory, then renamed over the empty _data, so a crash leaves
-// it empty (and the copy is tried again) or complete.
+// it empty (and the copy is tried again) or complete. The directory itself
+// comes too, even empty: its owner, mode and xattrs become the volume's, as
+// in Docker, so a service running as its own user can write to a fresh
+// volume over a directory the image made for it. from returns ErrNoSource
+// where the image has no directory there: the volume is left as it is.
 func (s *Store) copyUp(v Volume, target string, from func(target, dst string) error) error {
 	entries, err := os.ReadDir(v.Mountpoint)
 	if err != nil || len(entries) > 0 {
@@ -317,11 +322,10 @@ func (s *Store) copyUp(v Volume, target string, from func(target, dst string) er
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	if err := from(target, tmp); err != nil {
+	if err := from(target, tmp); errors.Is(err, ErrNoSource) {
+		return nil
+	} else if err != nil {
 		return errclass.Wrap(ErrInvalid, err, fmt.Sprintf("copying the image's %s into volume %s: %v", target, v.Name, err))
-	}
-	if copied, _ := os.ReadDir(tmp); len(copied) == 0 {
-		return nil // the image has nothing there
 	}
 	// rename(2) replaces an empty directory; Go's os.Rename refuses to
 	if err := unix.Rename(tmp, v.Mountpoint); err != nil {
@@ -330,13 +334,17 @@ func (s *Store) copyUp(v Volume, target string, from func(target, dst string) er
 	return nil
 }
 
+// ErrNoSource: the image has no directory where a volume is mounted, so
+// there is nothing to copy up.
+var ErrNoSource = errors.New("no directory to copy")
+
 // CopyTree copies the tree at src into dst, the volume's new root, owners
-// and modes included (src's own owner and mode become dst's). A missing
-// src copies nothing.
+// and modes included (src's own owner, mode and xattrs become dst's). A
+// missing src is ErrNoSource.
 func CopyTree(ctx context.Context, src, dst string) error {
 	fi, err := os.Stat(src)
 	if err != nil || !fi.IsDir() {
-		return nil
+		return ErrNoSource
 	}
 	r, w := io.Pipe()
 	go func() { w.CloseWithError(tarfs.Write(ctx, src, "", w)) }()

@@ -6,6 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/fixture"
 )
 
 func TestParseVolumeFlag(t *testing.T) {
@@ -84,5 +88,53 @@ func TestCopyUpAtomic(t *testing.T) {
 	s.copyUp(v, "/etc", again)
 	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(v.Mountpoint), "copyup-*")); len(leftovers) != 0 {
 		t.Errorf("temporary copies left: %v", leftovers)
+	}
+}
+
+// TestCopyUpEmptyDirectory: a new volume over an image directory that is
+// empty takes that directory's owner, mode and xattrs, as in Docker (a
+// redis running as user redis writes to a fresh /data); over no directory
+// at all it stays as it was made.
+func TestCopyUpEmptyDirectory(t *testing.T) {
+	fixture.RequireRoot(t, "ownership")
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	image := t.TempDir()
+	src := filepath.Join(image, "data")
+	os.Mkdir(src, 0o755)
+	os.Chown(src, 999, 998)
+	unix.Chmod(src, 0o2750)
+	unix.Lsetxattr(src, "user.origin", []byte("image"), 0)
+	v, err := s.Create(ctx, "vol", CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.copyUp(v, "/data", func(target, dst string) error { return CopyTree(ctx, filepath.Join(image, target), dst) }); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(v.Mountpoint, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Uid != 999 || st.Gid != 998 || st.Mode&0o7777 != 0o2750 {
+		t.Errorf("the volume's root: %d:%d %o; want 999:998 2750, the image's empty directory's", st.Uid, st.Gid, st.Mode&0o7777)
+	}
+	val := make([]byte, 16)
+	if n, err := unix.Lgetxattr(v.Mountpoint, "user.origin", val); err == nil && string(val[:n]) != "image" {
+		t.Errorf("xattr: %q", val[:n])
+	}
+	w, err := s.Create(ctx, "nothing", CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Stat(w.Mountpoint)
+	if err := s.copyUp(w, "/missing", func(target, dst string) error { return CopyTree(ctx, filepath.Join(image, target), dst) }); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.Stat(w.Mountpoint); after.Mode() != before.Mode() || !os.SameFile(before, after) {
+		t.Errorf("a volume over no directory changed: %v -> %v", before.Mode(), after.Mode())
 	}
 }
