@@ -18,7 +18,9 @@ import (
 )
 
 // lifecycle is a project with a long-running service that reacts to
-// SIGHUP and keeps an anonymous volume, and a one-shot that fails.
+// SIGHUP and keeps an anonymous volume, and a one-shot that fails (after
+// long enough for attach to come in after start, on a machine as slow as
+// scripts/vm-test.sh's emulated guest too).
 const lifecycle = `name: life
 services:
   app:
@@ -29,7 +31,7 @@ services:
     ports: ["7070"]
   job:
     image: bb:1
-    command: ["sh", "-c", "echo job says hi; sleep 1; exit 5"]
+    command: ["sh", "-c", "echo job says hi; sleep 3; exit 5"]
 `
 
 // TestComposeLifecycle drives the commands that move containers between

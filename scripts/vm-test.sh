@@ -213,10 +213,11 @@ while [ $i -lt $count ]; do
 	name=$(echo "$p" | tr / _)
 	t0=$(date +%s)
 	say "=== $p${run:+ -run $run}"
-	(cd /mnt/berth-test/src/$p && /mnt/berth-test/tests/$name.test -test.v -test.count=1 -test.timeout=55m ${run:+-test.run "$run"}) >$out/$name.log 2>&1
-	code=$?
+	# on the console as it runs, and kept; sh has no pipefail: the status
+	# goes through a file
+	{ (cd /mnt/berth-test/src/$p && /mnt/berth-test/tests/$name.test -test.v -test.count=1 -test.timeout=55m ${run:+-test.run "$run"}); echo $? >$out/$name.code; } 2>&1 | tee $out/$name.log
+	code=$(cat $out/$name.code)
 	cat $out/$name.log >>$out/log
-	cat $out/$name.log
 	if [ $code = 0 ]; then say "ok  	$p	$(($(date +%s) - t0))s"; else say "FAIL	$p	$(($(date +%s) - t0))s (exit $code)"; status=1; fi
 done
 echo $status >$out/status
