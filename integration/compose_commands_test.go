@@ -485,7 +485,8 @@ services:
 }
 
 // TestComposeNamespaces: pid, ipc and uts shared with another service or
-// the host, ipc none, and the cgroup settings without a deploy section.
+// the host, ipc none, and the cgroup settings without a deploy section
+// (and deploy's memory limit beside mem_limit).
 func TestComposeNamespaces(t *testing.T) {
 	parent := fmt.Sprintf("berth-test-%d", time.Now().UnixNano())
 	t.Cleanup(func() {
@@ -506,6 +507,7 @@ services:
     cpu_quota: 25000
     mem_swappiness: 10
     oom_kill_disable: true
+    mem_limit: 32m
     cgroup_parent: `+parent+`
     device_cgroup_rules: ["c 42:* rmw"]
     annotations: {org.example.key: value}
@@ -515,6 +517,10 @@ services:
     command: ["sleep", "60"]
     pid: service:a
     ipc: service:a
+    deploy:
+      resources:
+        limits:
+          memory: 24m
   h:
     image: bb:1
     init: true
@@ -580,6 +586,10 @@ services:
 	}
 	if got := inspect("ns-a-1", "{{.HostConfig.CpuPeriod}} {{.HostConfig.CpuQuota}} {{.HostConfig.MemorySwappiness}} {{.HostConfig.OomKillDisable}} {{.HostConfig.CgroupParent}} {{.HostConfig.IpcMode}}"); got != want {
 		t.Errorf("a's settings in inspect: %q, want %q", got, want)
+	}
+	// a memory limit without a swap setting: memory+swap twice it, as Docker sets it
+	if got := inspect("ns-a-1", "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}") + ", " + inspect("ns-b-1", "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}"); got != "33554432 67108864, 25165824 50331648" {
+		t.Errorf("mem_limit 32m and deploy's memory 24m in inspect: %q", got)
 	}
 	if got := inspect("ns-h-1", "{{.HostConfig.PidMode}} {{.HostConfig.IpcMode}} {{.HostConfig.UTSMode}}"); got != "host host host" {
 		t.Errorf("h's modes in inspect: %q", got)

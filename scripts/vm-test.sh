@@ -120,7 +120,7 @@ WantedBy=multi-user.target
 EOF
 
 cache=${BERTH_VM_CACHE:-/var/cache/berth-vm}
-key=$( { echo "$mirror"; echo "${guest_packages[*]}"; echo "$guest_init"; echo "$guest_unit"; sed -n '/^build_guest()/,/^}/p' "$self"; } | sha256sum | cut -c1-16)
+key=$( { echo "$mirror"; echo "${guest_packages[*]}"; echo "$guest_init"; echo "$guest_unit"; sed -n '/^build_guest()/,/^}/{/^\s*#/!p}' "$self"; } | sha256sum | cut -c1-16)
 image=$cache/$key
 
 build_guest() {
@@ -131,9 +131,15 @@ build_guest() {
 	printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 	chmod +x "$root/usr/sbin/policy-rc.d"
 	mount -t proc proc "$root/proc"
-	trap 'umount "$root/proc" 2>/dev/null || true' RETURN
-	# the initramfs needs virtio's block driver and ext4, which Debian's
-	# initramfs-tools puts in with MODULES=most, its default
+	# (unmounted on a failure too: set -e ends the script)
+	trap "umount '$root/proc' 2>/dev/null || true" EXIT
+	# the initramfs needs virtio's PCI and block drivers and ext4 to find
+	# the root disk: those alone (with what they depend on), rather than
+	# Debian's MODULES=most, which takes minutes to pack, twice
+	mkdir -p "$root/etc/initramfs-tools/conf.d" "$root/etc/initramfs-tools/hooks"
+	echo MODULES=list >"$root/etc/initramfs-tools/conf.d/berth-vm"
+	printf '#!/bin/sh\n[ "$1" = prereqs ] && exit 0\n. /usr/share/initramfs-tools/hook-functions\nmanual_add_modules virtio_pci virtio_blk ext4\n' >"$root/etc/initramfs-tools/hooks/berth-vm"
+	chmod +x "$root/etc/initramfs-tools/hooks/berth-vm"
 	chroot "$root" apt-get update -q
 	chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${guest_packages[@]}"
 	chroot "$root" apt-get clean
@@ -163,6 +169,8 @@ if [ ! -f "$image/root.img" ]; then
 	mkdir -p "$image.tmp"
 	build_guest "$image.tmp"
 	mv "$image.tmp" "$image"
+	# guests built from an older recipe are not used again
+	find "$cache" -mindepth 1 -maxdepth 1 ! -name "$key" -exec rm -rf {} +
 	echo "vm-test: guest built in $(($(date +%s) - start))s" >&2
 fi
 
