@@ -37,11 +37,12 @@ lint:
 # Debian guest under qemu (scripts/vm-test.sh; root; the guest is built
 # once and cached in /var/cache/berth-vm). The unit tests of runtime and
 # container, and the end-to-end tests that set limits, pause, read stats
-# and top, or run privileged. CGROUP2_TESTS=... picks others.
+# and top, or run privileged. CGROUP2_TESTS=... picks others;
+# CGROUP2_FLAGS=--systemd boots the guest with systemd as PID 1.
 CGROUP2_RUN ?= ^(TestCgroupV2|TestCgroupV2DropsV1Settings|TestPrivilegedCgroup|TestContainerUserAndLimits|TestTopAndStats|TestSeccompDefault|TestComposeNamespaces|TestComposeLifecycle|TestComposeBlkio|TestComposeTools)$$
 CGROUP2_TESTS ?= ./runtime ./container './integration=$(CGROUP2_RUN)'
 test-cgroup2:
-	bash scripts/vm-test.sh $(CGROUP2_TESTS)
+	bash scripts/vm-test.sh $(CGROUP2_FLAGS) $(CGROUP2_TESTS)
 
 # The demo: the example stack (examples/webapp) built from a static binary
 # and busybox, `up -d --wait`, `ps`, a page through the published port, and

@@ -13,7 +13,8 @@
 # relative paths work as under go test. -run is passed to every package
 # that names no REGEXP of its own.
 # --systemd boots the guest with systemd as PID 1 and runs the tests from a
-# unit; the default is a small init of this script's own as PID 1.
+# unit; the default is a small init of this script's own as PID 1. qemu is
+# killed after --timeout seconds (BERTH_VM_TIMEOUT, default an hour).
 #
 # The guest's root filesystem, kernel and initramfs are built once, as root,
 # with debootstrap from the host's Debian mirror, and cached in
@@ -106,6 +107,8 @@ read -r -d '' guest_unit <<'EOF' || true
 Description=berth's tests
 After=local-fs.target
 RequiresMountsFor=/mnt/berth-test
+SuccessAction=poweroff
+FailureAction=poweroff
 
 [Service]
 Type=oneshot
@@ -232,7 +235,7 @@ echo $status >$out/status
 sync
 echo "=== berth-vm-test: done, status $status"
 if [ -n "${BERTH_VM_SYSTEMD:-}" ]; then
-	systemctl --no-block poweroff
+	: # the unit's SuccessAction powers off
 else
 	umount /mnt/berth-test
 	busybox poweroff -f
