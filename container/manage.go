@@ -228,6 +228,12 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	if err := o.Resources.Check(); err != nil {
 		return nil, errclass.Wrap(ErrInvalid, err, err.Error())
 	}
+	// Docker's defaults and what this host's cgroups can do: the record,
+	// and so inspect, says what the container runs with
+	warnings, err := o.Resources.Adapt()
+	if err != nil {
+		return nil, errclass.Wrap(ErrInvalid, err, err.Error())
+	}
 	var deviceRules []specs.LinuxDeviceCgroup
 	for _, r := range o.DeviceCgroupRules {
 		rule, err := runtime.ParseDeviceRule(r)
@@ -430,6 +436,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	rec.Spec.Mounts = append(append(rec.Spec.Mounts, o.Tmpfs...), mounts...)
 	rec.Health = mergeHealth(imageHealthcheck(ic.Healthcheck), o.Healthcheck, o.NoHealthcheck)
 	rec.Host.Init = o.Init
+	rec.Warnings = warnings
 	if o.StopTimeout != nil {
 		rec.Host.StopTimeout = *o.StopTimeout
 	} else {

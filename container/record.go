@@ -32,6 +32,10 @@ type Record struct {
 	// Volumes are the volumes its mounts use; anonymous ones go with it
 	// (rm -v, run --rm).
 	Volumes []volumes.Used
+	// Warnings are what Create changed or dropped of what was asked, as
+	// Docker's create answers them (a limit this host's cgroups cannot
+	// enforce); the caller shows them. Not kept.
+	Warnings []string `json:"-"`
 }
 
 // fqdn is the container's full host name, hostname.domainname.

@@ -366,8 +366,12 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 			} else {
 				e.event("Container", st.Container, "Creating")
 			}
-			if _, err := e.Containers.Create(ctx, co); err != nil {
+			rec, err := e.Containers.Create(ctx, co)
+			if err != nil {
 				return fmt.Errorf("service %q: %w", s.Name, err)
+			}
+			for _, w := range rec.Warnings {
+				e.warn(fmt.Sprintf("service %q: %s", s.Name, w))
 			}
 			if st.Action == Recreate {
 				e.event("Container", st.Container, "Recreated")

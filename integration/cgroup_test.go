@@ -9,6 +9,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// unifiedCgroup says whether this machine runs cgroup v2 alone, as most
+// users' machines do and scripts/vm-test.sh's guest does.
+func unifiedCgroup() bool {
+	var fs unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &fs) == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
 // cgroupV2 returns where a cgroup v2 hierarchy is mounted on this machine
 // and a berth that runs containers under it. On a machine that runs v2
 // alone (most users' machines) that is berth itself. On one in hybrid mode,
@@ -128,6 +135,23 @@ func TestCgroupV2(t *testing.T) {
 		t.Logf("the v2 hierarchy here has no memory or pids controller (%q): limits are checked under v1 only", strings.TrimSpace(string(controllers)))
 		return
 	}
+	// -m alone: memory+swap twice the memory, as Docker sets it, so swap
+	// beyond the memory (v2's memory.swap.max) is the memory again and a
+	// process over its limit is OOM-killed rather than swapping without end
+	r = v2("container", "run", "-d", "--network", "none", "-m", "16m", "bb:1", "sleep", "600")
+	if limited := strings.TrimSpace(r.stdout); r.code != 0 {
+		t.Errorf("run -d -m 16m: exit %d, %q", r.code, r.stderr)
+	} else {
+		if got := v2("container", "inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}", limited).stdout; got != "16777216 33554432\n" {
+			t.Errorf("-m 16m: inspect says memory and memory+swap %q, want 16777216 33554432", got)
+		}
+		for file, want := range map[string]string{"memory.max": "16777216", "memory.swap.max": "16777216"} {
+			if got, err := os.ReadFile(filepath.Join(v2root, "berth", limited, file)); strings.TrimSpace(string(got)) != want {
+				t.Errorf("-m 16m: %s is %q, %v; want %s", file, got, err, want)
+			}
+		}
+		v2("container", "rm", "-f", limited)
+	}
 	v2("container", "run", "--name", "hog", "--network", "none", "-m", "16m", "bb:1", "sh", "-c", "x=$(head -c 100000000 /dev/zero | tr '\\0' x); echo survived")
 	if got := v2("container", "inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", "hog").stdout; got != "true 137\n" {
 		t.Errorf("-m 16m allocation under v2: %q, want OOM-killed 137", got)
@@ -136,5 +160,72 @@ func TestCgroupV2(t *testing.T) {
 	r = v2("container", "run", "--rm", "--network", "none", "--pids-limit", "8", "bb:1", "sh", "-c", "for i in $(seq 30); do sleep 2 & done; wait")
 	if !strings.Contains(r.stderr, "can't fork") && !strings.Contains(r.stderr, "Resource temporarily unavailable") {
 		t.Errorf("--pids-limit 8 under v2 let 30 processes start: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// TestCgroupV2DropsV1Settings: what only cgroup v1 has is dropped with
+// Docker's warning (swappiness, turning the OOM killer off), so inspect
+// says what the container got, or refused as Docker refuses it (real-time
+// CPU time).
+func TestCgroupV2DropsV1Settings(t *testing.T) {
+	root, _ := busyboxRoot(t)
+	_, v2 := cgroupV2(t, root)
+	r := v2("container", "create", "--name", "knobs", "--network", "none", "--oom-kill-disable", "--memory-swappiness", "10", "bb:1", "true")
+	if r.code != 0 {
+		t.Fatalf("create: exit %d, %q", r.code, r.stderr)
+	}
+	t.Cleanup(func() { v2("container", "rm", "-f", "knobs") })
+	for _, w := range []string{
+		"WARNING: Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.\n",
+		"WARNING: Your kernel does not support OomKillDisable. OomKillDisable discarded.\n",
+	} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("create's warnings %q lack %q", r.stderr, w)
+		}
+	}
+	if got := v2("container", "inspect", "-f", "{{.HostConfig.MemorySwappiness}} {{.HostConfig.OomKillDisable}}", "knobs").stdout; got != "<no value> false\n" {
+		t.Errorf("inspect shows swappiness and OOM killer off %q, want <no value> false (null in the JSON)", got)
+	}
+	if r := v2("container", "start", "-a", "knobs"); r.code != 0 {
+		t.Errorf("start: exit %d, %q", r.code, r.stderr)
+	}
+	for _, flag := range []string{"--cpu-rt-runtime", "--cpu-rt-period"} {
+		r := v2("container", "run", "--rm", "--network", "none", flag, "950000", "bb:1", "true")
+		if r.code != 125 || !strings.Contains(r.stderr, "Your kernel does not support CPU real-time scheduler") {
+			t.Errorf("%s under cgroup v2: exit %d, %q; want refused", flag, r.code, r.stderr)
+		}
+	}
+}
+
+// TestPrivilegedCgroup: a privileged container has /sys and its cgroup
+// writable, so it can make cgroups under its own (what systemd or a
+// container engine inside does) and has the host's devices, as under
+// Docker; an unprivileged one has both read-only and no host device.
+func TestPrivilegedCgroup(t *testing.T) {
+	root, _ := busyboxRoot(t)
+	_, v2 := cgroupV2(t, root)
+	// a block device of the host: a disk, not a loop or RAM device
+	disk := ""
+	blocks, _ := os.ReadDir("/sys/block")
+	for _, b := range blocks {
+		var st unix.Stat_t
+		if n := b.Name(); !strings.HasPrefix(n, "loop") && !strings.HasPrefix(n, "ram") && unix.Stat("/dev/"+n, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK {
+			disk = "/dev/" + n
+			break
+		}
+	}
+	const mounts = `awk '$2 == "/sys" || $2 == "/sys/fs/cgroup" {split($4, o, ","); print $2, o[1]}' /proc/mounts`
+	script := mounts + `; mkdir /sys/fs/cgroup/child && sh -c 'echo $$ > /sys/fs/cgroup/child/cgroup.procs && grep ^0:: /proc/self/cgroup' && rmdir /sys/fs/cgroup/child; test -c /dev/kmsg && echo kmsg; test -b "$1" && echo disk`
+	r := v2("container", "run", "--rm", "--network", "none", "--privileged", "bb:1", "sh", "-c", script, "sh", disk)
+	want := "/sys rw\n/sys/fs/cgroup rw\n0::/child\nkmsg\n"
+	if disk != "" {
+		want += "disk\n"
+	}
+	if r.code != 0 || r.stdout != want {
+		t.Errorf("--privileged (host disk %q): exit %d, %q %q; want %q", disk, r.code, r.stdout, r.stderr, want)
+	}
+	r = v2("container", "run", "--rm", "--network", "none", "bb:1", "sh", "-c", script, "sh", disk)
+	if r.stdout != "/sys ro\n/sys/fs/cgroup ro\n" || !strings.Contains(r.stderr, "Read-only file system") {
+		t.Errorf("unprivileged: exit %d, %q %q; want /sys and the cgroup read-only, no kmsg, no disk", r.code, r.stdout, r.stderr)
 	}
 }

@@ -159,6 +159,24 @@ func TestContainerUserAndLimits(t *testing.T) {
 	if !strings.Contains(r.stderr, "can't fork") && !strings.Contains(r.stderr, "Resource temporarily unavailable") {
 		t.Errorf("--pids-limit 8 let 30 processes start: exit %d, %q", r.code, r.stderr)
 	}
+	// -m alone limits memory+swap to twice the memory, as Docker does
+	r = run("container", "run", "-d", "--network", "none", "-m", "16m", "bb:1", "sleep", "600")
+	if id := strings.TrimSpace(r.stdout); r.code != 0 {
+		t.Errorf("run -d -m 16m: exit %d, %q", r.code, r.stderr)
+	} else {
+		if got := run("container", "inspect", "-f", "{{.HostConfig.MemorySwap}}", id).stdout; got != "33554432\n" {
+			t.Errorf("-m 16m: inspect says memory+swap %q, want 33554432", got)
+		}
+		// v1 limits memory+swap, v2 swap alone
+		file, want := "/sys/fs/cgroup/memory/berth/"+id+"/memory.memsw.limit_in_bytes", "33554432"
+		if unifiedCgroup() {
+			file, want = "/sys/fs/cgroup/berth/"+id+"/memory.swap.max", "16777216"
+		}
+		if got, err := os.ReadFile(file); strings.TrimSpace(string(got)) != want {
+			t.Errorf("-m 16m: %s is %q, %v; want %s", file, got, err, want)
+		}
+		run("container", "rm", "-f", id)
+	}
 	run("container", "run", "--name", "hog", "-m", "16m", "bb:1", "sh", "-c", "x=$(head -c 100000000 /dev/zero | tr '\\0' x); echo survived")
 	if got := run("container", "inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", "hog").stdout; got != "true 137\n" {
 		t.Errorf("-m 16m allocation: %q, want OOM-killed 137", got)

@@ -27,23 +27,21 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	berthBin = filepath.Join(dir, "berth")
-	// as make builds it: with seccomp (libseccomp-dev, see scripts/deps.sh)
-	build := exec.Command("go", "build", "-tags", "seccomp", "-o", berthBin, "../cmd/berth")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	initBuild := exec.Command("go", "build", "-o", filepath.Join(dir, "berth-init"), "../cmd/berth-init")
-	initBuild.Env = append(os.Environ(), "CGO_ENABLED=0")
-	initBuild.Stdout, initBuild.Stderr = os.Stderr, os.Stderr
-	monitorBuild := exec.Command("go", "build", "-tags", "seccomp", "-o", filepath.Join(dir, "berth-monitor"), "../cmd/berth-monitor")
-	monitorBuild.Stdout, monitorBuild.Stderr = os.Stderr, os.Stderr
-	shimBuild := exec.Command("go", "build", "-o", filepath.Join(dir, "berth-shim"), "../cmd/berth-shim")
-	shimBuild.Env = append(os.Environ(), "CGO_ENABLED=0")
-	shimBuild.Stdout, shimBuild.Stderr = os.Stderr, os.Stderr
-	for _, b := range []*exec.Cmd{build, initBuild, monitorBuild, shimBuild} {
-		if err := b.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "building berth:", err)
-			os.RemoveAll(dir)
-			os.Exit(1)
+	if prebuilt := os.Getenv("BERTH_TEST_BINARIES"); prebuilt != "" {
+		// a machine without a Go toolchain (scripts/vm-test.sh's guest) runs
+		// the binaries built elsewhere: berth finds its monitor, shim and
+		// init beside itself
+		berthBin = filepath.Join(prebuilt, "berth")
+		for _, name := range []string{"berth", "berth-monitor", "berth-shim", "berth-init"} {
+			if _, err := os.Stat(filepath.Join(prebuilt, name)); err != nil {
+				fmt.Fprintf(os.Stderr, "BERTH_TEST_BINARIES=%s: %v\n", prebuilt, err)
+				os.Exit(1)
+			}
 		}
+	} else if err := buildBinaries(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "building berth:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
 	}
 	// berth turns IPv4 forwarding on for its networks, as Docker does;
 	// the machine gets its own setting back
@@ -54,6 +52,26 @@ func TestMain(m *testing.M) {
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// buildBinaries builds berth as make build does, into dir: berth and
+// berth-monitor with seccomp (libseccomp-dev, see scripts/deps.sh),
+// berth-shim and berth-init static.
+func buildBinaries(dir string) error {
+	for _, b := range []struct {
+		name   string
+		static bool
+	}{{"berth", false}, {"berth-init", true}, {"berth-monitor", false}, {"berth-shim", true}} {
+		build := exec.Command("go", "build", "-tags", "seccomp", "-o", filepath.Join(dir, b.name), "../cmd/"+b.name)
+		if b.static {
+			build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		}
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("go build ../cmd/%s: %w", b.name, err)
+		}
+	}
+	return nil
 }
 
 // result is what one run of berth printed and returned.

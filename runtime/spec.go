@@ -357,7 +357,7 @@ func (s Spec) ociSpec(root string) (*specs.Spec, error) {
 			Rlimits:         p.Rlimits,
 			OOMScoreAdj:     s.Resources.OOMScoreAdj,
 		},
-		Mounts: append(defaultMounts(s.ShmSize, s.Shm), parentsFirst(s.Mounts)...),
+		Mounts: append(defaultMounts(s.ShmSize, s.Shm, s.Privileged), parentsFirst(s.Mounts)...),
 		Linux: &specs.Linux{
 			CgroupsPath: s.Cgroup(),
 			Sysctl:      s.Sysctls,
@@ -407,7 +407,46 @@ func (s Spec) ociSpec(root string) (*specs.Spec, error) {
 		spec.Linux.Devices = append(spec.Linux.Devices, dev)
 		spec.Linux.Resources.Devices = append(spec.Linux.Resources.Devices, rule)
 	}
+	if s.Privileged {
+		// every device of the host, as Docker gives a privileged container
+		// (its device rule already allows them all): loop devices, the
+		// kernel log, disks, for what runs systemd or a container engine
+		// inside; a --device of the same path keeps its own
+		for _, dev := range hostDevices() {
+			if !slices.ContainsFunc(spec.Linux.Devices, func(d specs.LinuxDevice) bool { return d.Path == dev.Path }) {
+				spec.Linux.Devices = append(spec.Linux.Devices, dev)
+			}
+		}
+	}
 	return spec, nil
+}
+
+// hostDevices are the device nodes under the host's /dev, as runc's
+// HostDevices finds them: not those of the file systems every container
+// gets its own of (pts, shm, mqueue), nor the console, which is the
+// container's terminal when it has one.
+func hostDevices() []specs.LinuxDevice {
+	var out []specs.LinuxDevice
+	filepath.WalkDir("/dev", func(path string, e os.DirEntry, err error) error {
+		if err != nil {
+			return nil // a node that went away while walked
+		}
+		if e.IsDir() {
+			switch e.Name() {
+			case "pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if path == "/dev/console" || e.Type()&os.ModeDevice == 0 {
+			return nil
+		}
+		if dev, _, err := device(Device{Host: path}); err == nil {
+			out = append(out, dev)
+		}
+		return nil
+	})
+	return out
 }
 
 func cwdOr(cwd string) string {
@@ -517,7 +556,6 @@ func parentsFirst(mounts []specs.Mount) []specs.Mount {
 	return out
 }
 
-// defaultMounts are the file systems every container gets, as in Docker.
 // shmTmpfs is a /dev/shm tmpfs at dest, in the container or on the host
 // (a shareable one): shmSize bytes, Docker's 64 MB when 0.
 func shmTmpfs(dest string, shmSize int64) specs.Mount {
@@ -527,13 +565,22 @@ func shmTmpfs(dest string, shmSize int64) specs.Mount {
 	return specs.Mount{Destination: dest, Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", fmt.Sprintf("size=%d", shmSize)}}
 }
 
-func defaultMounts(shmSize int64, shm string) []specs.Mount {
+// defaultMounts are the file systems every container gets, as in Docker.
+// privileged makes /sys and the cgroup file system writable, as Docker
+// does: systemd, or a container engine, inside the container makes
+// cgroups under its own (on v2 a privileged container may; the cgroup
+// namespace still roots /sys/fs/cgroup at the container's cgroup).
+func defaultMounts(shmSize int64, shm string, privileged bool) []specs.Mount {
+	ro := []string{"ro"}
+	if privileged {
+		ro = nil
+	}
 	mounts := []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
 		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
-		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
-		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"ro", "nosuid", "noexec", "nodev"}},
+		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: append([]string{"nosuid", "noexec", "nodev"}, ro...)},
+		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: append(slices.Clone(ro), "nosuid", "noexec", "nodev")},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 	}
 	switch shm {

@@ -2,6 +2,10 @@ package runtime
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -77,5 +81,114 @@ func TestBlockIO(t *testing.T) {
 	unix.Stat(disk, &st)
 	if d := b.ThrottleWriteIOPSDevice[0]; d.Major != int64(unix.Major(st.Rdev)) || d.Minor != int64(unix.Minor(st.Rdev)) {
 		t.Errorf("%s is %d:%d, not %d:%d", disk, d.Major, d.Minor, unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	}
+}
+
+// TestPrivilegedSpec: a privileged container gets /sys and /sys/fs/cgroup
+// writable and the host's devices, as Docker gives it; any other keeps
+// both read-only and gets the devices it asks for alone.
+func TestPrivilegedSpec(t *testing.T) {
+	mountRO := func(spec *specs.Spec, dest string) bool {
+		for _, m := range spec.Mounts {
+			if m.Destination == dest {
+				return slices.Contains(m.Options, "ro")
+			}
+		}
+		t.Fatalf("no mount at %s", dest)
+		return false
+	}
+	hasDevice := func(spec *specs.Spec, path string) bool {
+		return slices.ContainsFunc(spec.Linux.Devices, func(d specs.LinuxDevice) bool { return d.Path == path })
+	}
+	// a device every Linux host has, and one a container gets only when
+	// privileged or asked for
+	var hostOnly string
+	for _, p := range []string{"/dev/kmsg", "/dev/loop0", "/dev/mem", "/dev/vda", "/dev/sda"} {
+		if st, err := os.Stat(p); err == nil && st.Mode()&os.ModeDevice != 0 {
+			hostOnly = p
+			break
+		}
+	}
+	priv, err := Spec{ID: "p", Privileged: true}.ociSpec("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mountRO(priv, "/sys") || mountRO(priv, "/sys/fs/cgroup") {
+		t.Errorf("privileged: /sys or /sys/fs/cgroup read-only: %+v", priv.Mounts)
+	}
+	if hostOnly != "" && !hasDevice(priv, hostOnly) {
+		t.Errorf("privileged: no %s among %d devices", hostOnly, len(priv.Linux.Devices))
+	}
+	if hasDevice(priv, "/dev/console") || slices.ContainsFunc(priv.Linux.Devices, func(d specs.LinuxDevice) bool { return strings.HasPrefix(d.Path, "/dev/pts/") }) {
+		t.Errorf("privileged: the console or a pts of the host given")
+	}
+	if rules := priv.Linux.Resources.Devices; len(rules) != 1 || !rules[0].Allow || rules[0].Access != "rwm" {
+		t.Errorf("privileged: device rules %+v, want all allowed", rules)
+	}
+	// a --device of the same path keeps its own place and name
+	both, err := Spec{ID: "p", Privileged: true, Devices: []Device{{Host: "/dev/null", Container: "/dev/zero"}}}.ociSpec("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(slices.DeleteFunc(slices.Clone(both.Linux.Devices), func(d specs.LinuxDevice) bool { return d.Path != "/dev/zero" })); n != 1 {
+		t.Errorf("privileged with --device at /dev/zero: %d devices there", n)
+	}
+	plain, err := Spec{ID: "u", Unconfined: true, Devices: []Device{{Host: "/dev/null", Container: "/dev/mine"}}}.ociSpec("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !mountRO(plain, "/sys") || !mountRO(plain, "/sys/fs/cgroup") {
+		t.Errorf("unprivileged: /sys or /sys/fs/cgroup writable: %+v", plain.Mounts)
+	}
+	if len(plain.Linux.Devices) != 1 || plain.Linux.Devices[0].Path != "/dev/mine" {
+		t.Errorf("unprivileged: devices %+v, want /dev/mine alone", plain.Linux.Devices)
+	}
+}
+
+// TestAdapt: Docker's defaults and refusals for memory, swap and the
+// cgroup v1-only settings, on a v1 host with swap accounting, a v2 host,
+// and a v1 host without swap accounting.
+func TestAdapt(t *testing.T) {
+	v1 := cgroupSupport{Swap: true, Swappiness: true, OOMKillDisable: true, Realtime: true}
+	v2 := cgroupSupport{Swap: true}
+	noSwap := cgroupSupport{Swappiness: true, OOMKillDisable: true, Realtime: true}
+	ten := uint64(10)
+	for _, tc := range []struct {
+		name     string
+		host     cgroupSupport
+		in, want Resources
+		warnings []string
+		err      bool
+	}{
+		{"memory alone: swap twice it", v1, Resources{Memory: 64 << 20}, Resources{Memory: 64 << 20, MemorySwap: 128 << 20}, nil, false},
+		{"memory alone on v2", v2, Resources{Memory: 64 << 20}, Resources{Memory: 64 << 20, MemorySwap: 128 << 20}, nil, false},
+		{"swap given", v2, Resources{Memory: 64 << 20, MemorySwap: 64 << 20}, Resources{Memory: 64 << 20, MemorySwap: 64 << 20}, nil, false},
+		{"swap unlimited", v2, Resources{Memory: 64 << 20, MemorySwap: -1}, Resources{Memory: 64 << 20, MemorySwap: -1}, nil, false},
+		{"nothing", v2, Resources{}, Resources{}, nil, false},
+		{"no swap accounting", noSwap, Resources{Memory: 64 << 20}, Resources{Memory: 64 << 20, MemorySwap: -1},
+			[]string{"Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap."}, false},
+		{"swap below memory", v1, Resources{Memory: 64 << 20, MemorySwap: 32 << 20}, Resources{}, nil, true},
+		{"swap without memory", v1, Resources{MemorySwap: 32 << 20}, Resources{}, nil, true},
+		{"v1 knobs on v1", v1, Resources{Memory: 64 << 20, MemorySwappiness: &ten, OOMKillDisable: true, CPURealtimePeriod: 1000000, CPURealtimeRuntime: 950000},
+			Resources{Memory: 64 << 20, MemorySwap: 128 << 20, MemorySwappiness: &ten, OOMKillDisable: true, CPURealtimePeriod: 1000000, CPURealtimeRuntime: 950000}, nil, false},
+		{"v1 memory knobs on v2", v2, Resources{Memory: 64 << 20, MemorySwappiness: &ten, OOMKillDisable: true}, Resources{Memory: 64 << 20, MemorySwap: 128 << 20},
+			[]string{"Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.",
+				"Your kernel does not support OomKillDisable. OomKillDisable discarded."}, false},
+		{"oom killer off without a limit", v1, Resources{OOMKillDisable: true}, Resources{OOMKillDisable: true},
+			[]string{"OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources."}, false},
+		{"real-time on v2", v2, Resources{CPURealtimeRuntime: 950000}, Resources{}, nil, true},
+		{"real-time runtime over period", v1, Resources{CPURealtimePeriod: 1000, CPURealtimeRuntime: 2000}, Resources{}, nil, true},
+	} {
+		r := tc.in
+		warnings, err := r.adapt(tc.host)
+		if tc.err {
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s: %v, want ErrInvalid", tc.name, err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(warnings, tc.warnings) || fmt.Sprintf("%+v", r) != fmt.Sprintf("%+v", tc.want) {
+			t.Errorf("%s: %+v, %q, %v; want %+v, %q", tc.name, r, warnings, err, tc.want, tc.warnings)
+		}
 	}
 }

@@ -452,6 +452,9 @@ func (f *createFlags) create(cmd *cobra.Command, g *globals, args []string) (*co
 	if err != nil {
 		return nil, nil, runError(0, err)
 	}
+	for _, w := range rec.Warnings {
+		fmt.Fprintln(g.stderr, "WARNING:", w)
+	}
 	return m, rec, nil
 }
 

@@ -383,6 +383,9 @@ func newRunCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return runError(0, err)
 			}
+			for _, w := range rec.Warnings {
+				fmt.Fprintln(g.stderr, "WARNING:", w)
+			}
 			if detach {
 				if code, err := e.Containers.Start(ctx, rec.ID, nil); err != nil {
 					return runError(code, err)
