@@ -62,7 +62,7 @@ type MonitorIO struct {
 // shim) when that program is there, beside the monitor's: it execs it, and
 // it execs the monitor again at the exit, which goes on in Resume.
 func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
-	return monitor(ctx, root, id, mio, nil)
+	return monitor(ctx, root, id, mio, nil, nil)
 }
 
 // Resume goes on from the exit that the waiting process saw: the monitor
@@ -72,7 +72,7 @@ func Resume(ctx context.Context, root string, h *shim.Handoff) error {
 	if h.Status != shim.None {
 		status = os.NewFile(uintptr(h.Status), "status")
 	}
-	return monitor(ctx, root, h.ID, MonitorIO{Status: status}, h)
+	return monitor(ctx, root, h.ID, MonitorIO{Status: status}, h, nil)
 }
 
 // carried is what the monitor carries across the waiting process.
@@ -81,7 +81,9 @@ type carried struct {
 	Started time.Time
 }
 
-func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.Handoff) error {
+// monitor is Monitor; with resumed, Resume; with recovered, the recovery
+// monitor (see Recover), which goes on from that exit code.
+func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.Handoff, recovered *int) error {
 	s, err := OpenStore(filepath.Join(root, "containers"))
 	if err != nil {
 		return err
@@ -128,6 +130,8 @@ func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.
 			json.Unmarshal(resumed.Monitor, &c)
 			code = afterWait(ctx, root, rt, s, id, resumed)
 			resumed = nil
+		} else if recovered != nil {
+			code, recovered = *recovered, nil
 		} else {
 			c.Started = time.Now()
 			if cur, err := s.Get(id); err == nil {

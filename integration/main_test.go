@@ -38,7 +38,10 @@ func TestMain(m *testing.M) {
 	shimBuild := exec.Command("go", "build", "-o", filepath.Join(dir, "berth-shim"), "../cmd/berth-shim")
 	shimBuild.Env = append(os.Environ(), "CGO_ENABLED=0")
 	shimBuild.Stdout, shimBuild.Stderr = os.Stderr, os.Stderr
-	for _, b := range []*exec.Cmd{build, initBuild, monitorBuild, shimBuild} {
+	keeperBuild := exec.Command("go", "build", "-o", filepath.Join(dir, "berth-keeper"), "../cmd/berth-keeper")
+	keeperBuild.Env = append(os.Environ(), "CGO_ENABLED=0")
+	keeperBuild.Stdout, keeperBuild.Stderr = os.Stderr, os.Stderr
+	for _, b := range []*exec.Cmd{build, initBuild, monitorBuild, shimBuild, keeperBuild} {
 		if err := b.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "building berth:", err)
 			os.RemoveAll(dir)
