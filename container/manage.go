@@ -619,10 +619,11 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 		f.Close()
 	}
 	go cmd.Wait() // reaped here if this command outlives it
-	if err := m.keep(ctx, e.Record.ID, cmd.Process.Pid); err != nil {
-		cmd.Process.Kill()
-		return 0, fmt.Errorf("starting the monitor of %s: %w", e.Record.Name, err)
-	}
+	// out of this command's cgroup before the keeper starts anything. A
+	// keeper that cannot be moved (no cgroup hierarchy writable here, as
+	// in an unprivileged container) still runs the monitor: the container
+	// runs, only not beyond this command's cgroup.
+	runtime.PlaceMonitor(ctx, cmd.Process.Pid, e.Record.ID)
 	if _, err := goW.Write([]byte{1}); err != nil {
 		return 0, fmt.Errorf("starting the monitor of %s: %w", e.Record.Name, err)
 	}
@@ -1052,24 +1053,6 @@ func (m *Manager) SnapshotsInUse() map[string]bool {
 		}
 	}
 	return out
-}
-
-// keep moves the keeper pid of container id's monitor into berth's own
-// cgroup (runtime.PlaceMonitor) and records it in the container's state.
-// A keeper that cannot be moved (no cgroup hierarchy writable here, as in
-// an unprivileged container) still runs the monitor: the container runs,
-// only not beyond its caller's cgroup.
-func (m *Manager) keep(ctx context.Context, id string, pid int) error {
-	runtime.PlaceMonitor(ctx, pid, id)
-	start, err := runtime.StartTime(pid)
-	if err != nil {
-		return fmt.Errorf("reading the keeper's start: %w", err)
-	}
-	_, err = m.Store.Update(ctx, id, func(st *State) error {
-		st.Keeper, st.KeeperStart = pid, start
-		return nil
-	})
-	return err
 }
 
 // keeperBinary is the program that runs a container's keeper, with the

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -329,6 +330,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 		}
 		st.Pid, st.MonitorPid, st.StartedAt, st.Error = pid, os.Getpid(), started, ""
 		st.MonitorStart, _ = runtime.StartTime(os.Getpid())
+		st.Keeper, st.KeeperStart = keeperOfMonitor()
 		st.Networks, st.Ports = eps, bindings
 		return nil
 	}); err != nil {
@@ -405,6 +407,21 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 	left = true
 	release()
 	return code, nil
+}
+
+// keeperOfMonitor is this monitor's keeper, its parent, and the keeper's
+// start time: the keeper names itself in BERTH_KEEPER (a monitor started
+// otherwise, by hand, has none).
+func keeperOfMonitor() (int, uint64) {
+	ppid := os.Getppid()
+	if os.Getenv("BERTH_KEEPER") != strconv.Itoa(ppid) {
+		return 0, 0
+	}
+	start, err := runtime.StartTime(ppid)
+	if err != nil {
+		return 0, 0
+	}
+	return ppid, start
 }
 
 // startExitCode maps a start failure to Docker's exit codes.

@@ -93,6 +93,7 @@ func (m *Manager) reclaim(ctx context.Context, e Entry, claim bool) (Entry, bool
 		if claim {
 			st.MonitorPid = os.Getpid()
 			st.MonitorStart, _ = runtime.StartTime(st.MonitorPid)
+			st.Keeper, st.KeeperStart = keeperOfMonitor()
 		}
 		restarting := st.Status == Restarting
 		st.Status, st.Pid = Exited, 0

@@ -60,7 +60,16 @@ func Main(argv []string) int {
 		}
 		files = append(files, uintptr(fd))
 	}
-	pid, err := syscall.ForkExec(monitor[0], monitor, &syscall.ProcAttr{Env: syscall.Environ(), Files: files})
+	// the monitor records its keeper in the container's state, when its
+	// parent is the keeper this names
+	var env []string
+	for _, kv := range syscall.Environ() {
+		if len(kv) < 13 || kv[:13] != "BERTH_KEEPER=" {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "BERTH_KEEPER="+itoa(syscall.Getpid()))
+	pid, err := syscall.ForkExec(monitor[0], monitor, &syscall.ProcAttr{Env: env, Files: files})
 	for _, fd := range files[3:] {
 		syscall.Close(int(fd))
 	}
@@ -90,7 +99,7 @@ func Main(argv []string) int {
 			sleep(delay)
 		}
 		delay = min(max(2*delay, 100e6), 10e9)
-		if pid, err = syscall.ForkExec(recovery[0], recovery, &syscall.ProcAttr{Env: syscall.Environ(), Files: []uintptr{0, 1, 2}}); err != nil {
+		if pid, err = syscall.ForkExec(recovery[0], recovery, &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}}); err != nil {
 			write(2, "berth-keeper: starting "+recovery[0]+": "+err.Error()+"\n")
 			return 1
 		}
@@ -129,6 +138,20 @@ func Args() []string {
 }
 
 func write(fd int, s string) { syscall.Write(fd, []byte(s)) }
+
+// itoa is n in decimal (package strconv would add to the program).
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(b[i:])
+		}
+	}
+}
 
 func fcntl(fd, cmd int) (int, error) {
 	r, _, errno := syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(fd), uintptr(cmd), 0)
