@@ -9,12 +9,14 @@ PKGS    := ./...
 .PHONY: build test unit integration lint demo bench docs fuzz clean test-cgroup2
 
 # berth, and beside it berth-init, the static reaper of `run --init`,
-# berth-monitor, each running container's monitor, and berth-shim, the
-# small program a monitor becomes while its container runs
+# berth-monitor, each running container's monitor, berth-shim, the
+# small program a monitor becomes while its container runs, and
+# berth-keeper, the monitor's tiny parent that recovers from its death
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/berth
 	$(GO) build -o $(dir $(BIN))berth-monitor ./cmd/berth-monitor
 	CGO_ENABLED=0 $(GO) build -o $(dir $(BIN))berth-shim ./cmd/berth-shim
+	CGO_ENABLED=0 $(GO) build -o $(dir $(BIN))berth-keeper ./cmd/berth-keeper
 	CGO_ENABLED=0 $(GO) build -o $(dir $(BIN))berth-init ./cmd/berth-init
 
 # lint, then every test: unit tests of each package and the end-to-end tests

@@ -66,15 +66,21 @@ func shimBinary(self string) string {
 // Stdin, the caller's input on 6), the caller's terminal size
 // ("ROWS,COLS"), and, for a monitor exec'd again after its waiting
 // process saw the exit, the descriptor of the handoff (else negative).
+// Recover is the recovery monitor that a keeper starts after the monitor
+// died (see Recover).
 type MonitorFlags struct {
 	Attached, Stdin bool
 	TTYSize         string
 	Handoff         int
+	Recover         bool
 }
 
 // RunMonitor is the hidden __monitor command, of berth and berth-monitor
 // alike: Monitor, or Resume with a handoff.
 func RunMonitor(ctx context.Context, root, id string, f MonitorFlags) error {
+	if f.Recover {
+		return Recover(ctx, root, id)
+	}
 	if f.Handoff >= 0 {
 		h, err := shim.Read(f.Handoff)
 		if err != nil {

@@ -581,8 +581,17 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 		return 0, err
 	}
 	defer statusR.Close()
-	args := []string{"--root", m.root, "__monitor", e.Record.ID}
-	extra := []*os.File{statusW}
+	// the keeper (package keeper) runs the monitor as its child, once it
+	// has the go-ahead on its descriptor 3: first it is moved out of this
+	// command's cgroup, so that nothing it starts is in it
+	goR, goW, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer goW.Close()
+	keeper, kargs := keeperBinary(self)
+	args := append(kargs, monitorBinary(self), "--root", m.root, "__monitor", e.Record.ID)
+	extra := []*os.File{goR, statusW}
 	var outR, errR *os.File
 	if attach != nil {
 		var outW, errW *os.File
@@ -614,7 +623,7 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 			}
 		}
 	}
-	cmd := exec.Command(monitorBinary(self), args...)
+	cmd := exec.Command(keeper, args...)
 	cmd.ExtraFiles = extra
 	// its own session: the container outlives this command and a Ctrl-C
 	// sent to the terminal's process group
@@ -626,6 +635,15 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 		f.Close()
 	}
 	go cmd.Wait() // reaped here if this command outlives it
+	// out of this command's cgroup before the keeper starts anything. A
+	// keeper that cannot be moved (no cgroup hierarchy writable here, as
+	// in an unprivileged container) still runs the monitor: the container
+	// runs, only not beyond this command's cgroup.
+	runtime.PlaceMonitor(ctx, cmd.Process.Pid, e.Record.ID)
+	if _, err := goW.Write([]byte{1}); err != nil {
+		return 0, fmt.Errorf("starting the monitor of %s: %w", e.Record.Name, err)
+	}
+	goW.Close()
 	copied := make(chan struct{}, 2)
 	if attach != nil {
 		go func() { io.Copy(attach.Stdout, outR); copied <- struct{}{} }()
@@ -1051,6 +1069,20 @@ func (m *Manager) SnapshotsInUse() map[string]bool {
 		}
 	}
 	return out
+}
+
+// keeperBinary is the program that runs a container's keeper, with the
+// arguments before the monitor's command line: berth-keeper beside berth
+// (make build puts it there), a small static program, else berth-monitor
+// or berth itself, whose hidden __keeper runs the same code.
+func keeperBinary(self string) (string, []string) {
+	dir := filepath.Dir(self)
+	for _, name := range []string{"berth-keeper", "berth-monitor"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return filepath.Join(dir, name), []string{"__keeper"}
+		}
+	}
+	return self, []string{"__keeper"}
 }
 
 // initMountPoint is where --init's reaper appears in a container, as

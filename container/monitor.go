@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -62,7 +63,7 @@ type MonitorIO struct {
 // shim) when that program is there, beside the monitor's: it execs it, and
 // it execs the monitor again at the exit, which goes on in Resume.
 func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
-	return monitor(ctx, root, id, mio, nil)
+	return monitor(ctx, root, id, mio, nil, nil)
 }
 
 // Resume goes on from the exit that the waiting process saw: the monitor
@@ -72,7 +73,7 @@ func Resume(ctx context.Context, root string, h *shim.Handoff) error {
 	if h.Status != shim.None {
 		status = os.NewFile(uintptr(h.Status), "status")
 	}
-	return monitor(ctx, root, h.ID, MonitorIO{Status: status}, h)
+	return monitor(ctx, root, h.ID, MonitorIO{Status: status}, h, nil)
 }
 
 // carried is what the monitor carries across the waiting process.
@@ -81,7 +82,9 @@ type carried struct {
 	Started time.Time
 }
 
-func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.Handoff) error {
+// monitor is Monitor; with resumed, Resume; with recovered, the recovery
+// monitor (see Recover), which goes on from that exit code.
+func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.Handoff, recovered *int) error {
 	s, err := OpenStore(filepath.Join(root, "containers"))
 	if err != nil {
 		return err
@@ -128,6 +131,8 @@ func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.
 			json.Unmarshal(resumed.Monitor, &c)
 			code = afterWait(ctx, root, rt, s, id, resumed)
 			resumed = nil
+		} else if recovered != nil {
+			code, recovered = *recovered, nil
 		} else {
 			c.Started = time.Now()
 			if cur, err := s.Get(id); err == nil {
@@ -325,6 +330,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 		}
 		st.Pid, st.MonitorPid, st.StartedAt, st.Error = pid, os.Getpid(), started, ""
 		st.MonitorStart, _ = runtime.StartTime(os.Getpid())
+		st.Keeper, st.KeeperStart = keeperOfMonitor()
 		st.Networks, st.Ports = eps, bindings
 		return nil
 	}); err != nil {
@@ -401,6 +407,21 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 	left = true
 	release()
 	return code, nil
+}
+
+// keeperOfMonitor is this monitor's keeper, its parent, and the keeper's
+// start time: the keeper names itself in BERTH_KEEPER (a monitor started
+// otherwise, by hand, has none).
+func keeperOfMonitor() (int, uint64) {
+	ppid := os.Getppid()
+	if os.Getenv("BERTH_KEEPER") != strconv.Itoa(ppid) {
+		return 0, 0
+	}
+	start, err := runtime.StartTime(ppid)
+	if err != nil {
+		return 0, 0
+	}
+	return ppid, start
 }
 
 // startExitCode maps a start failure to Docker's exit codes.

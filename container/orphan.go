@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -40,11 +41,33 @@ func alive(pid int) bool {
 // recorded as exited and its runtime leftovers (mount, cgroup, libcontainer
 // state, networks) are removed. Commands refresh what they look at first,
 // so `ps` never shows as running a container nobody supervises.
+//
+// That is the work of the monitor's keeper (see Recover) while the keeper
+// lives: Refresh then waits for it, a few moments at most, and does it
+// itself only when no keeper is left to (killed too, or a reboot).
 func (m *Manager) Refresh(ctx context.Context, e Entry) Entry {
 	st := e.State
 	if !(st.Running() || st.Status == Restarting) || monitorOf(st, e.Record.ID) {
 		return e
 	}
+	if keeperOf(st) {
+		if st, ok := m.awaitRecovery(ctx, e.Record.ID, st); ok {
+			e.State = st
+			return e
+		}
+	}
+	e, _ = m.reclaim(ctx, e, false)
+	return e
+}
+
+// reclaim is Refresh's work on a container whose monitor is dead, whoever
+// does it: it kills the init, cleans up and records the exit. It reports
+// whether it recorded the exit (not when the process is alive and not the
+// runtime's to stop, nor when a monitor came meanwhile). With claim, the
+// calling process is recorded as the container's monitor in the same
+// write, as a monitor is while it applies the restart policy.
+func (m *Manager) reclaim(ctx context.Context, e Entry, claim bool) (Entry, bool) {
+	st := e.State
 	killed := false
 	if alive(st.Pid) {
 		if rt, err := runtime.New(RunDir(m.root)); err == nil {
@@ -57,14 +80,22 @@ func (m *Manager) Refresh(ctx context.Context, e Entry) Entry {
 			}
 		}
 		if alive(st.Pid) {
-			return e // not the runtime's to stop: leave it as it is
+			return e, false // not the runtime's to stop: leave it as it is
 		}
 	}
 	m.cleanRuntime(e.Record.ID)
+	recorded := false
 	if st, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error {
 		if !(st.Running() || st.Status == Restarting) || monitorOf(*st, e.Record.ID) {
 			return nil // changed meanwhile
 		}
+		recorded = true
+		if claim {
+			st.MonitorPid = os.Getpid()
+			st.MonitorStart, _ = runtime.StartTime(st.MonitorPid)
+			st.Keeper, st.KeeperStart = keeperOfMonitor()
+		}
+		restarting := st.Status == Restarting
 		st.Status, st.Pid = Exited, 0
 		if st.FinishedAt.IsZero() || st.FinishedAt.Before(st.StartedAt) {
 			st.FinishedAt = time.Now().UTC()
@@ -72,6 +103,8 @@ func (m *Manager) Refresh(ctx context.Context, e Entry) Entry {
 		switch {
 		case killed:
 			st.ExitCode, st.Error = 137, "the container's monitor died: berth stopped the container, whose output and exit nothing could record any more"
+		case restarting:
+			// between two runs: the last exit is recorded already
 		case st.Error == "":
 			st.ExitCode, st.Error = 255, "the container's monitor died; its exit status was not recorded"
 		}
@@ -79,7 +112,88 @@ func (m *Manager) Refresh(ctx context.Context, e Entry) Entry {
 	}); err == nil {
 		e.State = st
 	}
-	return e
+	return e, recorded
+}
+
+// keeperOf reports whether the recorded keeper of a container's monitor
+// is alive (the same process, by its start time).
+func keeperOf(st State) bool {
+	if !alive(st.Keeper) {
+		return false
+	}
+	start, err := runtime.StartTime(st.Keeper)
+	return err == nil && start == st.KeeperStart
+}
+
+// awaitRecovery waits, up to recoveryWait, for the keeper to recover a
+// container whose monitor died: for the recovery monitor to record the
+// exit or to take the container over. It reports false if the keeper
+// died first or did not get there in time.
+func (m *Manager) awaitRecovery(ctx context.Context, id string, st State) (State, bool) {
+	wctx, cancel := context.WithTimeout(ctx, recoveryWait)
+	defer cancel()
+	go func() {
+		if waitProcess(wctx, st.Keeper, -1) == nil {
+			cancel()
+		}
+	}()
+	got, ok := st, false
+	m.Store.Watch(wctx, id, func(s State) (bool, error) {
+		got = s
+		ok = !(s.Running() || s.Status == Restarting) || monitorOf(s, id)
+		return ok || !keeperOf(s), nil
+	})
+	return got, ok
+}
+
+// recoveryWait bounds the wait for a keeper's recovery: the recovery
+// monitor starts, kills the container and records its exit within tens of
+// milliseconds on an idle machine.
+const recoveryWait = 10 * time.Second
+
+// Recover is the recovery monitor (`__monitor ID --recover`), which a
+// keeper starts when the monitor of container id died by a signal: it does
+// what Docker does when a container's shim dies. A container that was
+// running is killed and recorded exited 137 (reclaim), and what the dead
+// monitor left is cleaned up; then the monitor's own loop goes on from
+// that exit: the restart policy applies (`always`, `unless-stopped`,
+// `on-failure`: restarted after the back-off, RestartCount one more; a
+// stop or a down meanwhile is never undone), and this process is the
+// container's monitor from then on. A container that was not running (its
+// monitor died starting it, or cleaning up after it) is only cleaned up,
+// and removed if it was to be (--rm).
+func Recover(ctx context.Context, root, id string) error {
+	m, err := Open(root, nil)
+	if err != nil {
+		return err
+	}
+	e, err := m.Store.Get(id)
+	if err != nil {
+		return err
+	}
+	if monitorOf(e.State, id) {
+		return nil // a monitor of a later start has it
+	}
+	if !(e.State.Running() || e.State.Status == Restarting) {
+		if _, err := os.Stat(filepath.Join(RunDir(root), id)); err == nil {
+			m.cleanRuntime(id)
+		}
+		if e.Record.Host.AutoRemove && e.State.Status == Exited {
+			if err := m.Store.Delete(id); err == nil {
+				m.removeAnonymous(ctx, e.Record.Volumes)
+			}
+		}
+		return nil
+	}
+	// this process is the container's monitor from the exit it records
+	// on: between the runs (a stop wakes it from its back-off) and, if it
+	// restarts, while it runs
+	e, ok := m.reclaim(ctx, e, true)
+	if !ok {
+		return fmt.Errorf("recovering container %s: its process could not be stopped", id)
+	}
+	code := e.State.ExitCode
+	return monitor(ctx, root, id, MonitorIO{}, nil, &code)
 }
 
 // cleanRuntime deletes the runtime's container (mount, cgroup and state)

@@ -54,6 +54,11 @@ type State struct {
 	// with its PID. Unlike its command line it holds across the monitor's
 	// exec of its waiting program.
 	MonitorStart uint64 `json:",omitempty"`
+	// Keeper is the monitor's parent (package keeper), which starts a
+	// recovery monitor should the monitor die by a signal, and
+	// KeeperStart its start time, as MonitorStart is the monitor's.
+	Keeper       int    `json:",omitempty"`
+	KeeperStart  uint64 `json:",omitempty"`
 	ExitCode     int
 	OOMKilled    bool
 	Error        string

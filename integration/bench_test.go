@@ -41,7 +41,9 @@ func BenchmarkContainerRunRm(b *testing.B) {
 // resident set, as ps shows it; MB-private what it alone holds (its
 // anonymous pages: heap, stacks); and MB-pss the mean of their proportional
 // sets, where the pages of the program that they share through the page
-// cache count once in all: what each container costs. (smaps' Private_Dirty would
+// cache count once in all. The same for the monitor's keeper
+// (berth-keeper), with keeper- before the unit, and MB-rss-total and
+// MB-pss-total, monitor and keeper together: what each container costs. (smaps' Private_Dirty would
 // overstate the private part: it counts page-cache pages not yet written
 // back, as in a binary just built.) The target is 8 MB; Docker's
 // shim takes about 13 MB of RSS here.
@@ -59,7 +61,7 @@ func BenchmarkMonitorMemory(b *testing.B) {
 			if mode == "network" {
 				args = []string{"container", "run", "-d", "--network", "membench", "--health-cmd", "true", "--health-interval", "100ms"}
 			}
-			var pids []int
+			var pids, keepers []int
 			for range 10 {
 				r := run(append(args, "bb:1", "sleep", "600")...)
 				id := strings.TrimSpace(r.stdout)
@@ -67,10 +69,11 @@ func BenchmarkMonitorMemory(b *testing.B) {
 					b.Fatal(r.stderr)
 				}
 				defer run("container", "rm", "-f", id)
-				var st struct{ MonitorPid, Pid int }
+				var st struct{ MonitorPid, Pid, Keeper int }
 				data, _ := os.ReadFile(filepath.Join(root, "containers", id, "state.json"))
 				json.Unmarshal(data, &st)
 				pids = append(pids, st.MonitorPid)
+				keepers = append(keepers, st.Keeper)
 				// measured as it waits: once it has exec'd berth-shim
 				for i := 0; ; i++ {
 					if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.MonitorPid)); filepath.Base(exe) == "berth-shim" {
@@ -101,17 +104,23 @@ func BenchmarkMonitorMemory(b *testing.B) {
 				}
 				return fields
 			}
-			var first map[string]float64
-			var pss float64
+			var first, keeper map[string]float64
+			var pss, keeperPss float64
 			for b.Loop() {
-				first, pss = rollup(pids[0]), 0
-				for _, pid := range pids {
+				first, keeper, pss, keeperPss = rollup(pids[0]), rollup(keepers[0]), 0, 0
+				for i, pid := range pids {
 					pss += rollup(pid)["Pss:"]
+					keeperPss += rollup(keepers[i])["Pss:"]
 				}
 			}
 			b.ReportMetric(first["Rss:"]/1024, "MB-rss")
 			b.ReportMetric(first["Anonymous:"]/1024, "MB-private")
 			b.ReportMetric(pss/float64(len(pids))/1024, "MB-pss")
+			b.ReportMetric(keeper["Rss:"]/1024, "MB-keeper-rss")
+			b.ReportMetric(keeper["Anonymous:"]/1024, "MB-keeper-private")
+			b.ReportMetric(keeperPss/float64(len(pids))/1024, "MB-keeper-pss")
+			b.ReportMetric((first["Rss:"]+keeper["Rss:"])/1024, "MB-rss-total")
+			b.ReportMetric((pss+keeperPss)/float64(len(pids))/1024, "MB-pss-total")
 		})
 	}
 }

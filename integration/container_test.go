@@ -375,18 +375,20 @@ func TestMonitorWaits(t *testing.T) {
 	}
 }
 
-// TestMonitorKilled: with its monitor killed by SIGKILL, a container is
-// still shown running while it runs, can be stopped, and is then shown
+// TestMonitorKilled: with its monitor and the monitor's keeper killed by
+// SIGKILL (so that nothing recovers it: TestMonitorKilledRecovered has the
+// keeper's part), the next look at a container stops it and shows it
 // exited, with nothing left behind.
 func TestMonitorKilled(t *testing.T) {
 	root, run := busyboxRoot(t)
 	id := strings.TrimSpace(run("container", "run", "-d", "bb:1", "sh", "-c", "while :; do sleep 0.1; done").stdout)
-	var st struct{ MonitorPid, Pid int }
+	var st struct{ MonitorPid, Pid, Keeper int }
 	data, _ := os.ReadFile(filepath.Join(root, "containers", id, "state.json"))
 	json.Unmarshal(data, &st)
-	if st.MonitorPid == 0 {
-		t.Fatalf("no monitor recorded: %s", data)
+	if st.MonitorPid == 0 || st.Keeper == 0 {
+		t.Fatalf("no monitor or keeper recorded: %s", data)
 	}
+	syscall.Kill(st.Keeper, syscall.SIGKILL)
 	syscall.Kill(st.MonitorPid, syscall.SIGKILL)
 	time.Sleep(100 * time.Millisecond) // let the kernel reap it; nothing to await here
 	// nothing supervises it any more: the next look records it exited,
@@ -414,6 +416,7 @@ func TestMonitorKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer impostor.Process.Kill()
+	syscall.Kill(st.Keeper, syscall.SIGKILL)
 	syscall.Kill(st.MonitorPid, syscall.SIGKILL)
 	time.Sleep(100 * time.Millisecond)
 	os.WriteFile(filepath.Join(root, "containers", id, "state.json"),

@@ -3,8 +3,9 @@
 // without the CLI, the compose loader or the registry client, so that each
 // running container costs less memory. Its command lines are berth's
 // hidden ones: --root ROOT __monitor ID [--attached] [--stdin]
-// [--tty-size=ROWS,COLS] [--handoff=FD], and --root ROOT __probe ID, one
-// health probe, which prints the wait before the next.
+// [--tty-size=ROWS,COLS] [--handoff=FD] [--recover], and --root ROOT
+// __probe ID, one health probe, which prints the wait before the next;
+// and __keeper ..., the monitor's keeper where berth-keeper is missing.
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/keeper"
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -25,9 +27,14 @@ func init() {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		runtime.Init()
 	}
+	// the keeper of a container's monitor, where berth-keeper is not
+	// beside this binary (see package keeper)
+	if len(os.Args) > 1 && os.Args[1] == "__keeper" {
+		os.Exit(keeper.Main(os.Args))
+	}
 }
 
-const usage = "usage: berth-monitor --root ROOT __monitor ID [--attached] [--stdin] [--tty-size=ROWS,COLS] [--handoff=FD] | --root ROOT __probe ID"
+const usage = "usage: berth-monitor --root ROOT __monitor ID [--attached] [--stdin] [--tty-size=ROWS,COLS] [--handoff=FD] [--recover] | --root ROOT __probe ID | __keeper ..."
 
 func main() {
 	fs := flag.NewFlagSet("berth-monitor", flag.ExitOnError)
@@ -56,6 +63,7 @@ func main() {
 	mf.BoolVar(&f.Stdin, "stdin", false, "")
 	mf.StringVar(&f.TTYSize, "tty-size", "", "")
 	mf.IntVar(&f.Handoff, "handoff", -1, "")
+	mf.BoolVar(&f.Recover, "recover", false, "")
 	mf.Parse(rest[2:])
 	if err := container.RunMonitor(ctx, *root, rest[1], f); err != nil {
 		fmt.Fprintf(os.Stderr, "berth-monitor: %v\n", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/format"
 	"github.com/berth-dev/berth/image"
+	"github.com/berth-dev/berth/keeper"
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/volumes"
@@ -27,6 +28,11 @@ func init() {
 	// "berth init" inside the new namespaces.
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		runtime.Init()
+	}
+	// the keeper of a container's monitor, where berth-keeper is not
+	// beside this binary (see package keeper)
+	if len(os.Args) > 1 && os.Args[1] == "__keeper" {
+		os.Exit(keeper.Main(os.Args))
 	}
 }
 
@@ -1118,6 +1124,7 @@ func newMonitorCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&f.Stdin, "stdin", false, "")
 	cmd.Flags().StringVar(&f.TTYSize, "tty-size", "", "")
 	cmd.Flags().IntVar(&f.Handoff, "handoff", -1, "")
+	cmd.Flags().BoolVar(&f.Recover, "recover", false, "")
 	return cmd
 }
 
