@@ -349,3 +349,66 @@ func (s *Store) remove(ctx context.Context, ref string, users func(network strin
 	}
 	return n, nil
 }
+
+// Ensure makes the network's bridge again from its record (same name,
+// gateway address, MTU) when it is missing, as after a reboot, which
+// takes every bridge and nftables table with it while the records stay;
+// and rebuilds berth's table when the bridge was re-made or the table is
+// gone. It reports whether it re-made the bridge. A bridge that is there
+// is left as it is: the fast path is one netlink lookup, made before
+// every container start.
+func (s *Store) Ensure(ctx context.Context, n Network) (bool, error) {
+	link, err := existingLink(s.host, n.Bridge, "bridge "+n.Bridge)
+	if err != nil {
+		return false, err
+	}
+	if link != nil {
+		if s.fw == nil || s.tableExists() {
+			return false, nil
+		}
+		unlock, err := disk.Lock(ctx, filepath.Join(s.dir, "networks.lock"), false)
+		if err != nil {
+			return false, err
+		}
+		defer unlock()
+		return false, s.syncFirewall("")
+	}
+	unlock, err := disk.Lock(ctx, filepath.Join(s.dir, "networks.lock"), false)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	// another berth may have re-made it meanwhile, or removed the network
+	if n, err = s.Get(n.ID); err != nil {
+		return false, err
+	}
+	if link, err := existingLink(s.host, n.Bridge, "bridge "+n.Bridge); err != nil || link != nil {
+		return false, err
+	}
+	// forwarding is the kernel's setting and starts off after a boot
+	if s.Forwarding != nil && !n.Internal {
+		if err := s.Forwarding(); err != nil {
+			return false, err
+		}
+	}
+	if err := CreateBridge(s.host, n.Bridge, n.Subnet, n.MTU); err != nil {
+		return false, fmt.Errorf("re-making network %s: %w", n.Name, err)
+	}
+	if s.Localnet != nil {
+		if err := s.Localnet(n.Bridge); err != nil {
+			DeleteBridge(s.host, n.Bridge)
+			return false, err
+		}
+	}
+	if err := s.syncFirewall(""); err != nil {
+		return true, fmt.Errorf("re-making network %s: %w", n.Name, err)
+	}
+	return true, nil
+}
+
+// tableExists reports whether berth's nftables table for this root is
+// there (a reboot, or a flush of the whole ruleset, removes it).
+func (s *Store) tableExists() bool {
+	_, err := s.fw.ListTableOfFamily(TableName(s.dir), nftables.TableFamilyIPv4)
+	return err == nil
+}
