@@ -39,9 +39,13 @@ func alive(pid int) bool {
 // still the container's init before it signals. Then the container is
 // recorded as exited and its runtime leftovers (mount, cgroup, libcontainer
 // state, networks) are removed. Commands refresh what they look at first,
-// so `ps` never shows as running a container nobody supervises.
+// so `ps` never shows as running a container nobody supervises. A state
+// from an earlier boot is the reboot's, and goes another way (rebooted).
 func (m *Manager) Refresh(ctx context.Context, e Entry) Entry {
 	st := e.State
+	if (st.Running() || st.Status == Restarting) && fromEarlierBoot(st, e.Record.ID) {
+		return m.rebooted(ctx, e) // stopped by a reboot: see boot.go
+	}
 	if !(st.Running() || st.Status == Restarting) || monitorOf(st, e.Record.ID) {
 		return e
 	}
@@ -99,12 +103,13 @@ func (m *Manager) cleanRuntime(id string) {
 }
 
 // monitorOf reports whether the recorded monitor of container id (in st)
-// is alive: a recorded monitor PID may since have gone to another process.
+// is alive: a recorded monitor PID may since have gone to another process,
+// and one recorded in another boot is never it.
 // The process's start time tells; a state written before berth recorded it
 // has the monitor's command line, which names the container.
 func monitorOf(st State, id string) bool {
 	pid := st.MonitorPid
-	if !alive(pid) {
+	if otherBoot(st) || !alive(pid) {
 		return false
 	}
 	if st.MonitorStart != 0 {
