@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -330,6 +331,18 @@ services:
     image: bb:1
     restart: on-failure
     command: ["true"]
+  clash:
+    image: bb:1
+    init: true
+    restart: always
+    command: ["sleep", "1000"]
+    ports: ["127.0.0.1:CLASHPORT:80"]
+  after:
+    image: bb:1
+    init: true
+    restart: always
+    command: ["sleep", "1000"]
+    depends_on: [clash]
 `
 
 // waitState polls until check passes on the output of args, or fails the
@@ -366,10 +379,19 @@ func unitExecStart(t *testing.T, unit string) []string {
 // on-failure that the reboot stopped; not no, not on-failure that had
 // ended; a --rm container goes. Dependencies come first (web waits for db
 // to be healthy), the restart count starts again at 0, the published
-// port and the names resolve again. A second boot changes nothing; down
+// port and the names resolve again. A container that cannot start (its
+// fixed host port taken meanwhile), and its dependent, are one error line
+// each, and the rest comes up; a boot once the port is free restores
+// those two and leaves the rest as it is; a third changes nothing; down
 // leaves nothing.
 func TestReboot(t *testing.T) {
-	dir, root, compose := composeRoot(t, rebootStack)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clashPort := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	dir, root, compose := composeRoot(t, strings.ReplaceAll(rebootStack, "CLASHPORT", clashPort))
 	t.Cleanup(func() { compose("container", "rm", "-f", "solo", "tmp") })
 	if r := compose("up", "-d", "--wait"); r.code != 0 {
 		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
@@ -387,7 +409,7 @@ func TestReboot(t *testing.T) {
 	waitState(t, "the worker restarted once", compose, func(s string) bool { return s == "running 1\n" },
 		"container", "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "rb-worker-1")
 	before := compose("ps", "-a", "--format", "{{.Service}} {{.State}}").stdout
-	if want := "db running\ndone exited\nidle exited\nonce running\nweb running\nworker running\n"; before != want {
+	if want := "after running\nclash running\ndb running\ndone exited\nidle exited\nonce running\nweb running\nworker running\n"; before != want {
 		t.Fatalf("before the reboot:\n%s", before)
 	}
 
@@ -400,12 +422,19 @@ func TestReboot(t *testing.T) {
 
 	// every command sees the reboot's state as it is: stopped, no error
 	ps := compose("ps", "-a", "--format", "{{.Service}} {{.State}} {{.ExitCode}}")
-	if want := "db exited 255\ndone exited 0\nidle exited 143\nonce exited 255\nweb exited 255\nworker exited 255\n"; ps.code != 0 || ps.stdout != want || ps.stderr != "" {
+	if want := "after exited 255\nclash exited 255\ndb exited 255\ndone exited 0\nidle exited 143\nonce exited 255\nweb exited 255\nworker exited 255\n"; ps.code != 0 || ps.stdout != want || ps.stderr != "" {
 		t.Errorf("ps after the reboot: exit %d\n%s%s", ps.code, ps.stdout, ps.stderr)
 	}
 	if st := compose("container", "ps", "-a", "--format", "{{.Names}} {{.Status}}", "--filter", "name=solo").stdout; !strings.HasPrefix(st, "solo Exited (255)") {
 		t.Errorf("container ps after the reboot: %q", st)
 	}
+
+	// a process of the machine's took clash's port meanwhile
+	taken, err := net.Listen("tcp", "127.0.0.1:"+clashPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
 
 	// the unit's command, as systemd would run it
 	units := t.TempDir()
@@ -419,8 +448,16 @@ func TestReboot(t *testing.T) {
 	unit, _ := os.ReadFile(unitFiles[0])
 	argv := unitExecStart(t, string(unit))
 	boot := berthVia(t, argv[0], dir, nil, "", argv[1:]...)
-	if boot.code != 0 {
-		t.Fatalf("system boot: exit %d\n%s", boot.code, boot.stderr)
+	var failures []string
+	for _, l := range strings.Split(boot.stderr, "\n") {
+		if strings.HasPrefix(l, "berth: ") {
+			failures = append(failures, l)
+		}
+	}
+	if boot.code != 1 || len(failures) != 2 ||
+		!strings.Contains(failures[0], "rb-after-1") || !strings.Contains(failures[0], "dependency rb-clash-1 failed to start") ||
+		!strings.Contains(failures[1], "rb-clash-1") || !strings.Contains(failures[1], "port is already allocated") {
+		t.Errorf("system boot with clash's port taken: exit %d, failures %q\n%s", boot.code, failures, boot.stderr)
 	}
 	for _, want := range []string{"Network rb_default  Created", "Container rb-db-1  Healthy", "Container rb-web-1  Started", "Container solo  Started", "Container tmp  Removed"} {
 		if !strings.Contains(boot.stderr, want) {
@@ -432,7 +469,7 @@ func TestReboot(t *testing.T) {
 		t.Errorf("web started before db was healthy:\n%s", boot.stderr)
 	}
 	ps = compose("ps", "-a", "--format", "{{.Service}} {{.State}} {{.Health}}")
-	if want := "db running healthy\ndone exited \nidle exited \nonce exited \nweb running \nworker running \n"; ps.stdout != want {
+	if want := "after exited \nclash exited \ndb running healthy\ndone exited \nidle exited \nonce exited \nweb running \nworker running \n"; ps.stdout != want {
 		t.Errorf("ps after system boot:\n%s%s", ps.stdout, ps.stderr)
 	}
 	all := compose("container", "ps", "-a", "--format", "{{.Names}} {{.State}}").stdout
@@ -454,17 +491,29 @@ func TestReboot(t *testing.T) {
 		t.Errorf("db resolving web (%s) after the boot:\n%s", webIP, out)
 	}
 
-	// again: nothing to do, the same processes
-	pids := func() string {
-		return compose("container", "inspect", "-f", "{{.Name}} {{.State.Pid}} {{.RestartCount}}", "rb-db-1", "rb-web-1", "rb-worker-1", "solo").stdout
+	// once the port is free: clash and after, and nothing else
+	pids := func(names ...string) string {
+		return compose(append([]string{"container", "inspect", "-f", "{{.Name}} {{.State.Pid}} {{.RestartCount}}"}, names...)...).stdout
 	}
-	first := pids()
+	restored := []string{"rb-db-1", "rb-web-1", "rb-worker-1", "solo"}
+	first := pids(restored...)
+	taken.Close()
 	again := compose("system", "boot")
-	if again.code != 0 || strings.Contains(again.stderr, "Start") || strings.Contains(again.stderr, "Created") {
-		t.Errorf("a second system boot: exit %d\n%s", again.code, again.stderr)
+	if again.code != 0 || !strings.Contains(again.stderr, "Container rb-clash-1  Started") || !strings.Contains(again.stderr, "Container rb-after-1  Started") ||
+		strings.Contains(again.stderr, "rb-db-1  Start") || strings.Contains(again.stderr, "Network") {
+		t.Errorf("system boot once the port is free: exit %d\n%s", again.code, again.stderr)
 	}
-	if second := pids(); second != first {
-		t.Errorf("a second system boot changed the containers:\n%s\nthen\n%s", first, second)
+	if second := pids(restored...); second != first {
+		t.Errorf("the second system boot changed what ran:\n%s\nthen\n%s", first, second)
+	}
+	// a third: nothing to do, the same processes
+	all3 := append(restored, "rb-clash-1", "rb-after-1")
+	first = pids(all3...)
+	if third := compose("system", "boot"); third.code != 0 || third.stderr != "" {
+		t.Errorf("a third system boot: exit %d\n%s", third.code, third.stderr)
+	}
+	if second := pids(all3...); second != first {
+		t.Errorf("the third system boot changed the containers:\n%s\nthen\n%s", first, second)
 	}
 
 	if r := compose("down", "-v", "-t", "0"); r.code != 0 {

@@ -141,3 +141,28 @@ func TestEnsure(t *testing.T) {
 		t.Errorf("a table gone alone: made %v, %v, table %v", made, err, hasTable())
 	}
 }
+
+// BenchmarkEnsure is what each container start pays per network for
+// Ensure when the bridge and the table are there.
+func BenchmarkEnsure(b *testing.B) {
+	ctx := context.Background()
+	host := newTestNS(b)
+	conn, err := nftables.New(nftables.WithNetNSFd(int(host.ns)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := OpenStore(b.TempDir(), host.handle, conn, []Pool{{netip.MustParsePrefix("10.93.0.0/16"), 24}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	n, err := s.Create(ctx, CreateOptions{Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Teardown(ctx) })
+	for b.Loop() {
+		if made, err := s.Ensure(ctx, n); made || err != nil {
+			b.Fatal(made, err)
+		}
+	}
+}
