@@ -528,10 +528,14 @@ func TestReboot(t *testing.T) {
 	}
 }
 
-// TestRebootWithoutBoot: without system boot, the commands of a user who
-// looks first work on the reboot's state: ps shows the containers exited
-// (255), rm -f removes one, start runs one again on its re-made network
-// (a published port and the names work), and down removes the rest.
+// TestRebootWithoutBoot: without system boot, each command a user may
+// type first works on the state a reboot left, unrefreshed: inspect,
+// logs, stop, rm -f, network rm and volume rm (refused: in use) each on a
+// container no other command has looked at; ps and ls (exited, 255),
+// including a state whose recorded PIDs are now another process's (left
+// alone) and one written before the boot ID was kept; start and up run
+// containers again on their re-made network (published port and names
+// work); down and system prune remove the rest.
 func TestRebootWithoutBoot(t *testing.T) {
 	_, root, compose := composeRoot(t, `name: rw
 services:
@@ -549,9 +553,29 @@ services:
     init: true
     command: ["sleep", "1000"]
 `)
+	t.Cleanup(func() {
+		compose("container", "rm", "-f", "insp", "logsc", "stopc", "rmc", "loner")
+		compose("network", "rm", "extra")
+		compose("volume", "rm", "vol")
+	})
 	if r := compose("up", "-d"); r.code != 0 {
 		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
 	}
+	if r := compose("network", "create", "extra"); r.code != 0 {
+		t.Fatalf("network create: %s", r.stderr)
+	}
+	for _, args := range [][]string{
+		{"--name", "insp", "bb:1", "sleep", "1000"},
+		{"--name", "logsc", "bb:1", "sh", "-c", "echo before the reboot; exec sleep 1000"},
+		{"--name", "stopc", "bb:1", "sleep", "1000"},
+		{"--name", "rmc", "bb:1", "sleep", "1000"},
+		{"--name", "loner", "--network", "extra", "-v", "vol:/data", "bb:1", "sleep", "1000"},
+	} {
+		if r := compose(append([]string{"container", "run", "-d", "--init"}, args...)...); r.code != 0 {
+			t.Fatalf("run %v: %s", args, r.stderr)
+		}
+	}
+	waitState(t, "logsc's line", compose, func(s string) bool { return s == "before the reboot\n" }, "container", "logs", "logsc")
 	simulateReboot(t, root)
 	// after a reboot the recorded PIDs may be other processes', start
 	// times and all: here spare's monitor and init are a process of the
@@ -569,38 +593,77 @@ services:
 	editState(t, root, spare, map[string]any{"Pid": other.Process.Pid, "MonitorPid": other.Process.Pid, "MonitorStart": start})
 	// a state written before berth recorded the boot: started before it
 	editState(t, root, containerID(t, root, "rw-db-1"), map[string]any{"BootID": "", "StartedAt": time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)})
+
+	// commands on one container each, the first to look at it
+	if r := compose("container", "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.State.Pid}} {{.State.Error}}", "insp"); r.code != 0 || r.stdout != "exited 255 0 \n" {
+		t.Errorf("inspect after the reboot: exit %d, %q %s", r.code, r.stdout, r.stderr)
+	}
+	if r := compose("container", "logs", "logsc"); r.code != 0 || r.stdout != "before the reboot\n" {
+		t.Errorf("logs after the reboot: exit %d, %q %s", r.code, r.stdout, r.stderr)
+	}
+	if r := compose("container", "stop", "stopc"); r.code != 0 || r.stderr != "" {
+		t.Errorf("stop after the reboot: exit %d, %s", r.code, r.stderr)
+	}
+	if r := compose("container", "rm", "-f", "rmc"); r.code != 0 || r.stderr != "" {
+		t.Errorf("rm -f after the reboot: exit %d, %s", r.code, r.stderr)
+	}
+	// loner, stopped by the reboot, holds no endpoint: its network goes,
+	// as Docker lets a stopped container's network go; its volume stays
+	if r := compose("network", "rm", "extra"); r.code != 0 {
+		t.Errorf("network rm after the reboot: exit %d, %s", r.code, r.stderr)
+	}
+	if r := compose("volume", "rm", "vol"); r.code == 0 || !strings.Contains(r.stderr, "volume is in use - [loner]") {
+		t.Errorf("volume rm of loner's volume after the reboot: exit %d, %s", r.code, r.stderr)
+	}
+
 	if ps := compose("ps", "-a", "--format", "{{.Service}} {{.State}} {{.ExitCode}}"); ps.stdout != "db exited 255\nspare exited 255\nweb exited 255\n" || ps.stderr != "" {
 		t.Errorf("ps after the reboot: exit %d\n%s%s", ps.code, ps.stdout, ps.stderr)
 	}
 	if !processLives(other.Process.Pid) {
 		t.Errorf("a process whose PID a state named was killed")
 	}
+	if ls := compose("ls", "-a", "--format", "{{.Name}} {{.Status}}"); ls.code != 0 || !strings.Contains(ls.stdout, "rw exited(3)") {
+		t.Errorf("ls after the reboot: exit %d\n%s%s", ls.code, ls.stdout, ls.stderr)
+	}
 	if r := compose("rm", "-f", "spare"); r.code != 0 {
 		t.Errorf("rm -f: exit %d\n%s", r.code, r.stderr)
 	}
-	if r := compose("start", "db", "web"); r.code != 0 {
+	if r := compose("start", "db"); r.code != 0 {
 		t.Fatalf("start: exit %d\n%s", r.code, r.stderr)
 	}
-	if ps := compose("ps", "-a", "--format", "{{.Service}} {{.State}}").stdout; ps != "db running\nweb running\n" {
-		t.Errorf("ps after start:\n%s", ps)
+	if r := compose("up", "-d"); r.code != 0 || !strings.Contains(r.stderr, "rw-web-1  Started") {
+		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
+	}
+	if ps := compose("ps", "-a", "--format", "{{.Service}} {{.State}}").stdout; ps != "db running\nspare running\nweb running\n" {
+		t.Errorf("ps after start and up:\n%s", ps)
 	}
 	port := strings.TrimSpace(compose("port", "web", "7000").stdout)
 	if got := greeting(port); got != "hi\n" {
 		t.Errorf("through web's published port %s: %q", port, got)
 	}
+	made := bridgesOf(t, root)
 	if r := compose("down", "-t", "0"); r.code != 0 || !strings.Contains(r.stderr, "Network rw_default  Removed") {
 		t.Errorf("down: exit %d\n%s", r.code, r.stderr)
 	}
+	if r := compose("system", "prune", "-f"); r.code != 0 {
+		t.Errorf("system prune: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if ps := compose("container", "ps", "-a", "-q").stdout; ps != "" {
+		t.Errorf("containers left after down and prune: %q", ps)
+	}
+	if r := compose("volume", "rm", "vol"); r.code != 0 {
+		t.Errorf("volume rm once its container is gone: exit %d, %s", r.code, r.stderr)
+	}
 	noLeftovers(t, root)
-	for _, b := range bridgesOf(t, root) {
-		if b != "" && linkExists(b) {
+	// the default network stays (Docker's does); rw_default's bridge goes
+	kept := bridgesOf(t, root)
+	for _, b := range made {
+		if !slices.Contains(kept, b) && linkExists(b) {
 			t.Errorf("bridge %s left", b)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(root, "networks", "ports")); err == nil {
-		if left, _ := os.ReadDir(filepath.Join(root, "networks", "ports")); len(left) > 0 {
-			t.Errorf("published ports left: %v", left)
-		}
+	if left, _ := os.ReadDir(filepath.Join(root, "networks", "ports")); len(left) > 0 {
+		t.Errorf("published ports left: %v", left)
 	}
 }
 
