@@ -331,6 +331,13 @@ services:
     image: bb:1
     restart: on-failure
     command: ["true"]
+  app:
+    image: bb:1
+    init: true
+    restart: always
+    command: ["sleep", "1000"]
+    depends_on:
+      done: {condition: service_completed_successfully}
   clash:
     image: bb:1
     init: true
@@ -409,7 +416,7 @@ func TestReboot(t *testing.T) {
 	waitState(t, "the worker restarted once", compose, func(s string) bool { return s == "running 1\n" },
 		"container", "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "rb-worker-1")
 	before := compose("ps", "-a", "--format", "{{.Service}} {{.State}}").stdout
-	if want := "after running\nclash running\ndb running\ndone exited\nidle exited\nonce running\nweb running\nworker running\n"; before != want {
+	if want := "after running\napp running\nclash running\ndb running\ndone exited\nidle exited\nonce running\nweb running\nworker running\n"; before != want {
 		t.Fatalf("before the reboot:\n%s", before)
 	}
 
@@ -422,7 +429,7 @@ func TestReboot(t *testing.T) {
 
 	// every command sees the reboot's state as it is: stopped, no error
 	ps := compose("ps", "-a", "--format", "{{.Service}} {{.State}} {{.ExitCode}}")
-	if want := "after exited 255\nclash exited 255\ndb exited 255\ndone exited 0\nidle exited 143\nonce exited 255\nweb exited 255\nworker exited 255\n"; ps.code != 0 || ps.stdout != want || ps.stderr != "" {
+	if want := "after exited 255\napp exited 255\nclash exited 255\ndb exited 255\ndone exited 0\nidle exited 143\nonce exited 255\nweb exited 255\nworker exited 255\n"; ps.code != 0 || ps.stdout != want || ps.stderr != "" {
 		t.Errorf("ps after the reboot: exit %d\n%s%s", ps.code, ps.stdout, ps.stderr)
 	}
 	if st := compose("container", "ps", "-a", "--format", "{{.Names}} {{.Status}}", "--filter", "name=solo").stdout; !strings.HasPrefix(st, "solo Exited (255)") {
@@ -459,7 +466,7 @@ func TestReboot(t *testing.T) {
 		!strings.Contains(failures[1], "rb-clash-1") || !strings.Contains(failures[1], "port is already allocated") {
 		t.Errorf("system boot with clash's port taken: exit %d, failures %q\n%s", boot.code, failures, boot.stderr)
 	}
-	for _, want := range []string{"Network rb_default  Created", "Container rb-db-1  Healthy", "Container rb-web-1  Started", "Container solo  Started", "Container tmp  Removed"} {
+	for _, want := range []string{"Network rb_default  Created", "Container rb-db-1  Healthy", "Container rb-done-1  Exited", "Container rb-app-1  Started", "Container rb-web-1  Started", "Container solo  Started", "Container tmp  Removed"} {
 		if !strings.Contains(boot.stderr, want) {
 			t.Errorf("boot's progress lacks %q:\n%s", want, boot.stderr)
 		}
@@ -469,7 +476,7 @@ func TestReboot(t *testing.T) {
 		t.Errorf("web started before db was healthy:\n%s", boot.stderr)
 	}
 	ps = compose("ps", "-a", "--format", "{{.Service}} {{.State}} {{.Health}}")
-	if want := "after exited \nclash exited \ndb running healthy\ndone exited \nidle exited \nonce exited \nweb running \nworker running \n"; ps.stdout != want {
+	if want := "after exited \napp running \nclash exited \ndb running healthy\ndone exited \nidle exited \nonce exited \nweb running \nworker running \n"; ps.stdout != want {
 		t.Errorf("ps after system boot:\n%s%s", ps.stdout, ps.stderr)
 	}
 	all := compose("container", "ps", "-a", "--format", "{{.Names}} {{.State}}").stdout
@@ -495,7 +502,7 @@ func TestReboot(t *testing.T) {
 	pids := func(names ...string) string {
 		return compose(append([]string{"container", "inspect", "-f", "{{.Name}} {{.State.Pid}} {{.RestartCount}}"}, names...)...).stdout
 	}
-	restored := []string{"rb-db-1", "rb-web-1", "rb-worker-1", "solo"}
+	restored := []string{"rb-app-1", "rb-db-1", "rb-web-1", "rb-worker-1", "solo"}
 	first := pids(restored...)
 	taken.Close()
 	again := compose("system", "boot")
