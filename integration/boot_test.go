@@ -454,7 +454,9 @@ func TestReboot(t *testing.T) {
 	}
 	unit, _ := os.ReadFile(unitFiles[0])
 	argv := unitExecStart(t, string(unit))
+	began := time.Now()
 	boot := berthVia(t, argv[0], dir, nil, "", argv[1:]...)
+	t.Logf("system boot restored the stack in %v", time.Since(began))
 	var failures []string
 	for _, l := range strings.Split(boot.stderr, "\n") {
 		if strings.HasPrefix(l, "berth: ") {
@@ -516,7 +518,10 @@ func TestReboot(t *testing.T) {
 	// a third: nothing to do, the same processes
 	all3 := append(restored, "rb-clash-1", "rb-after-1")
 	first = pids(all3...)
-	if third := compose("system", "boot"); third.code != 0 || third.stderr != "" {
+	began = time.Now()
+	third := compose("system", "boot")
+	t.Logf("a system boot with nothing to do took %v", time.Since(began))
+	if third.code != 0 || third.stderr != "" {
 		t.Errorf("a third system boot: exit %d\n%s", third.code, third.stderr)
 	}
 	if second := pids(all3...); second != first {
