@@ -331,6 +331,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 		st.Pid, st.MonitorPid, st.StartedAt, st.Error = pid, os.Getpid(), started, ""
 		st.MonitorStart, _ = runtime.StartTime(os.Getpid())
 		st.Keeper, st.KeeperStart = keeperOfMonitor()
+		st.BootID, st.Rebooted = BootID(), false
 		st.Networks, st.Ports = eps, bindings
 		return nil
 	}); err != nil {

@@ -154,6 +154,10 @@ func plug(ctx context.Context, s *netns.Store, root string, rec Record, name, pa
 	if err != nil {
 		return Endpoint{}, err
 	}
+	// a reboot takes the bridge and the firewall's table, not the record
+	if _, err := s.Ensure(ctx, n); err != nil {
+		return Endpoint{}, fmt.Errorf("joining network %s: %w", n.Name, err)
+	}
 	settings := rec.Host.endpoint(name, index)
 	addr, err := s.IPAM().RequestAddress(ctx, n.Name, id, settings.IPv4Address)
 	if err != nil {
@@ -215,9 +219,12 @@ func leaveNetworks(ctx context.Context, root, id string, eps map[string]Endpoint
 // where a stopped container holds no endpoint.
 func (m *Manager) NetworkUsers(ctx context.Context, name string) []string {
 	var out []string
-	all, _ := m.List(ctx)
+	// the states as they are, not refreshed: the caller holds the
+	// networks' lock, which refreshing a container may need to take (to
+	// drop its ports); one a reboot stopped holds nothing
+	all, _ := m.Store.List()
 	for _, e := range all {
-		if _, ok := e.State.Networks[name]; ok && e.State.Running() {
+		if _, ok := e.State.Networks[name]; ok && e.State.Running() && !fromEarlierBoot(e.State, e.Record.ID) {
 			out = append(out, e.Record.Name)
 		}
 	}

@@ -45,8 +45,14 @@ func alive(pid int) bool {
 // That is the work of the monitor's keeper (see Recover) while the keeper
 // lives: Refresh then waits for it, a few moments at most, and does it
 // itself only when no keeper is left to (killed too, or a reboot).
+//
+// A state from an earlier boot is the reboot's, and goes another way
+// (rebooted).
 func (m *Manager) Refresh(ctx context.Context, e Entry) Entry {
 	st := e.State
+	if (st.Running() || st.Status == Restarting) && fromEarlierBoot(st, e.Record.ID) {
+		return m.rebooted(ctx, e) // stopped by a reboot: see boot.go
+	}
 	if !(st.Running() || st.Status == Restarting) || monitorOf(st, e.Record.ID) {
 		return e
 	}
@@ -213,12 +219,13 @@ func (m *Manager) cleanRuntime(id string) {
 }
 
 // monitorOf reports whether the recorded monitor of container id (in st)
-// is alive: a recorded monitor PID may since have gone to another process.
+// is alive: a recorded monitor PID may since have gone to another process,
+// and one recorded in another boot is never it.
 // The process's start time tells; a state written before berth recorded it
 // has the monitor's command line, which names the container.
 func monitorOf(st State, id string) bool {
 	pid := st.MonitorPid
-	if !alive(pid) {
+	if otherBoot(st) || !alive(pid) {
 		return false
 	}
 	if st.MonitorStart != 0 {

@@ -79,6 +79,13 @@ type State struct {
 	Health *Health `json:",omitempty"`
 	// Ports are the published ports while it runs, host ports picked.
 	Ports []netns.Binding `json:",omitempty"`
+	// BootID is the kernel's boot ID (BootID) when the container last
+	// started: a state from another boot describes processes, mounts and
+	// links that the reboot took away, whatever its PIDs now name.
+	BootID string `json:",omitempty"`
+	// Rebooted is set when the machine went down while the container ran
+	// (or restarted): what on-failure restores at boot (see Restorable).
+	Rebooted bool `json:",omitempty"`
 }
 
 // To moves the state to next, or refuses a move the lifecycle does not have.

@@ -20,8 +20,9 @@ import (
 // labelDep is one dependency of a container's service, as its
 // com.docker.compose.depends_on label gives it: service:condition:restart.
 type labelDep struct {
-	service string
-	restart bool
+	service   string
+	condition string
+	restart   bool
 }
 
 // labelDeps reads m's depends_on label.
@@ -30,7 +31,11 @@ func labelDeps(m Member) []labelDep {
 	for _, d := range strings.Split(m.Record.Config.Labels[LabelDependsOn], ",") {
 		f := strings.Split(d, ":")
 		if f[0] != "" {
-			out = append(out, labelDep{service: f[0], restart: len(f) == 3 && f[2] == "true"})
+			dep := labelDep{service: f[0], restart: len(f) == 3 && f[2] == "true"}
+			if len(f) > 1 {
+				dep.condition = f[1]
+			}
+			out = append(out, dep)
 		}
 	}
 	return out

@@ -201,7 +201,7 @@ func (s *Store) CheckFirewall(ctx context.Context) error {
 	if err != nil || len(rules) == 0 {
 		return err
 	}
-	if s.tablePresent() && s.Filter.Holds(ctx, TableName(s.dir), rules) {
+	if s.tableExists() && s.Filter.Holds(ctx, TableName(s.dir), rules) {
 		return nil
 	}
 	unlock, err := disk.Lock(ctx, filepath.Join(s.dir, "networks.lock"), false)
@@ -210,12 +210,6 @@ func (s *Store) CheckFirewall(ctx context.Context) error {
 	}
 	defer unlock()
 	return s.syncFirewall(ctx, "")
-}
-
-// tablePresent reports whether berth's nftables table is there.
-func (s *Store) tablePresent() bool {
-	tables, err := s.fw.ListTablesOfFamily(nftables.TableFamilyIPv4)
-	return err == nil && slices.ContainsFunc(tables, func(t *nftables.Table) bool { return t.Name == TableName(s.dir) })
 }
 
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
@@ -396,4 +390,59 @@ func (s *Store) remove(ctx context.Context, ref string, users func(network strin
 		return n, err
 	}
 	return n, nil
+}
+
+// Ensure makes the network's bridge again from its record (same name,
+// gateway address, MTU) when it is missing, as after a reboot, which
+// takes every bridge and nftables table with it while the records stay,
+// and then rebuilds the firewall. It reports whether it re-made the
+// bridge. A bridge that is there is left as it is: the fast path is one
+// netlink lookup, made before every container start (whose
+// CheckFirewall puts back a table or chain that went on its own).
+func (s *Store) Ensure(ctx context.Context, n Network) (bool, error) {
+	link, err := existingLink(s.host, n.Bridge, "bridge "+n.Bridge)
+	if err != nil {
+		return false, err
+	}
+	if link != nil {
+		return false, nil // the firewall is CheckFirewall's
+	}
+	unlock, err := disk.Lock(ctx, filepath.Join(s.dir, "networks.lock"), false)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	// another berth may have re-made it meanwhile, or removed the network
+	if n, err = s.Get(n.ID); err != nil {
+		return false, err
+	}
+	if link, err := existingLink(s.host, n.Bridge, "bridge "+n.Bridge); err != nil || link != nil {
+		return false, err
+	}
+	// forwarding is the kernel's setting and starts off after a boot
+	if s.Forwarding != nil && !n.Internal {
+		if err := s.Forwarding(); err != nil {
+			return false, err
+		}
+	}
+	if err := CreateBridge(s.host, n.Bridge, n.Subnet, n.MTU); err != nil {
+		return false, fmt.Errorf("re-making network %s: %w", n.Name, err)
+	}
+	if s.Localnet != nil {
+		if err := s.Localnet(n.Bridge); err != nil {
+			DeleteBridge(s.host, n.Bridge)
+			return false, err
+		}
+	}
+	if err := s.syncFirewall(ctx, ""); err != nil {
+		return true, fmt.Errorf("re-making network %s: %w", n.Name, err)
+	}
+	return true, nil
+}
+
+// tableExists reports whether berth's nftables table for this root is
+// there (a reboot, or a flush of the whole ruleset, removes it).
+func (s *Store) tableExists() bool {
+	_, err := s.fw.ListTableOfFamily(TableName(s.dir), nftables.TableFamilyIPv4)
+	return err == nil
 }

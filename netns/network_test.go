@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
 )
 
 // TestNetworkStore: networks get a subnet and a bridge, refuse clashes,
@@ -80,5 +81,96 @@ func TestNetworkStore(t *testing.T) {
 	}
 	if list, _ := s.List(); len(list) != 0 || len(host.links(t)) != 1 || hasTable() {
 		t.Errorf("left after removal: %v, links %v, table %v", list, host.links(t), hasTable())
+	}
+}
+
+// TestEnsure: a network whose bridge and table a reboot took is made
+// again from its record (name, gateway address, MTU, table); one that is
+// there is left alone; a table gone on its own is rebuilt.
+func TestEnsure(t *testing.T) {
+	ctx := context.Background()
+	host := newTestNS(t)
+	conn, err := nftables.New(nftables.WithNetNSFd(int(host.ns)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s, err := OpenStore(dir, host.handle, conn, []Pool{{netip.MustParsePrefix("10.92.0.0/16"), 24}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasTable := func() bool {
+		_, err := conn.ListTableOfFamily(TableName(dir), nftables.TableFamilyIPv4)
+		return err == nil
+	}
+	n, err := s.Create(ctx, CreateOptions{Name: "back", Options: map[string]string{MTUOption: "1400"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Teardown(ctx) })
+	if made, err := s.Ensure(ctx, n); made || err != nil {
+		t.Errorf("a network that is there: made %v, %v", made, err)
+	}
+	// the reboot
+	if err := DeleteBridge(host.handle, n.Bridge); err != nil {
+		t.Fatal(err)
+	}
+	conn.DelTable(&nftables.Table{Name: TableName(dir), Family: nftables.TableFamilyIPv4})
+	if err := conn.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if made, err := s.Ensure(ctx, n); !made || err != nil {
+		t.Fatalf("after the reboot: made %v, %v", made, err)
+	}
+	link, err := host.handle.LinkByName(n.Bridge)
+	if err != nil {
+		t.Fatalf("bridge not made again: %v", err)
+	}
+	addrs, _ := host.handle.AddrList(link, netlink.FAMILY_V4)
+	if len(addrs) != 1 || addrs[0].IPNet.String() != netip.PrefixFrom(n.Subnet.Gateway, n.Subnet.Prefix.Bits()).String() || link.Attrs().MTU != 1400 {
+		t.Errorf("bridge made again with %v, MTU %d", addrs, link.Attrs().MTU)
+	}
+	if !hasTable() {
+		t.Error("table not made again")
+	}
+	conn.DelTable(&nftables.Table{Name: TableName(dir), Family: nftables.TableFamilyIPv4})
+	if err := conn.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// a table gone alone is CheckFirewall's to put back
+	if made, err := s.Ensure(ctx, n); made || err != nil {
+		t.Errorf("a table gone alone: made %v, %v", made, err)
+	}
+	if err := s.CheckFirewall(ctx); err != nil || !hasTable() {
+		t.Errorf("a table gone alone: CheckFirewall %v, table %v", err, hasTable())
+	}
+}
+
+// BenchmarkEnsure is what each container start pays per network for
+// Ensure, and once for CheckFirewall, when the bridge and the table are
+// there.
+func BenchmarkEnsure(b *testing.B) {
+	ctx := context.Background()
+	host := newTestNS(b)
+	conn, err := nftables.New(nftables.WithNetNSFd(int(host.ns)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := OpenStore(b.TempDir(), host.handle, conn, []Pool{{netip.MustParsePrefix("10.93.0.0/16"), 24}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	n, err := s.Create(ctx, CreateOptions{Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Teardown(ctx) })
+	for b.Loop() {
+		if made, err := s.Ensure(ctx, n); made || err != nil {
+			b.Fatal(made, err)
+		}
+		if err := s.CheckFirewall(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

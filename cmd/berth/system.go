@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"strings"
 
@@ -15,11 +16,82 @@ import (
 	"github.com/berth-dev/berth/format"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/systemd"
 )
 
 func newSystemCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "system", Short: "Manage berth"}
-	cmd.AddCommand(newSystemInfoCmd(g), newSystemDfCmd(g), newSystemPruneCmd(g))
+	cmd.AddCommand(newSystemInfoCmd(g), newSystemDfCmd(g), newSystemPruneCmd(g), newSystemBootCmd(g), newSystemInstallCmd(g))
+	return cmd
+}
+
+func newSystemBootCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "boot",
+		Short: "Start again the containers a reboot stopped, as their restart policies say",
+		Long: "Restores, after a reboot, what Docker's daemon restores when it starts: the networks,\n" +
+			"and the containers whose restart policy is always, unless-stopped (unless stopped\n" +
+			"by hand) or on-failure (if the reboot stopped them), in dependency order.\n" +
+			"Running it again changes nothing. `berth system install` runs it at each boot.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := g.engine()
+			if err != nil {
+				return err
+			}
+			err = e.Boot(cmd.Context())
+			joined, ok := err.(interface{ Unwrap() []error })
+			if !ok {
+				return err
+			}
+			// one line for each container it could not restore
+			for _, one := range joined.Unwrap() {
+				fmt.Fprintf(g.stderr, "berth: %s\n", oneLine(one.Error()))
+			}
+			return exitError{code: 1, err: err, quiet: true}
+		},
+	}
+}
+
+func newSystemInstallCmd(g *globals) *cobra.Command {
+	var uninstall bool
+	var unitDir string
+	cmd := &cobra.Command{
+		Use:   "install [OPTIONS]",
+		Short: "Run `berth system boot` at each boot, from a systemd unit",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root, err := filepath.Abs(g.root)
+			if err != nil {
+				return err
+			}
+			o := systemd.Options{Root: root, UnitDir: unitDir}
+			if uninstall {
+				res, err := systemd.Uninstall(cmd.Context(), o)
+				if err == nil {
+					fmt.Fprintf(g.stdout, "Removed %s\n", res.Unit)
+				}
+				return err
+			}
+			if o.Binary, err = os.Executable(); err != nil {
+				return err
+			}
+			res, err := systemd.Install(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "Created %s\n", res.Unit)
+			if res.Systemctl {
+				fmt.Fprintf(g.stdout, "Enabled %s (systemctl enable)\n", filepath.Base(res.Unit))
+			} else {
+				fmt.Fprintf(g.stdout, "Enabled %s (%s)\n", filepath.Base(res.Unit), res.Link)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&uninstall, "uninstall", false, "Disable and remove the unit")
+	f.StringVar(&unitDir, "unit-dir", envOr("BERTH_UNIT_DIR", systemd.DefaultUnitDir), "Where the unit file goes (env BERTH_UNIT_DIR)")
 	return cmd
 }
 
