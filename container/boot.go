@@ -154,9 +154,7 @@ func RemovableAtBoot(e Entry) bool {
 // Restore starts a container that Restorable picked, with its restart
 // count back at 0, as Docker's daemon starts the containers it restores
 // (its containerStart resets the restart manager and the count). Its
-// health starts again too: the verdict of the run before the reboot says
-// nothing of this one, and a dependent waiting for health must not take
-// it for this run's.
+// health starts again with the run, as every start's does (runOnce).
 func (m *Manager) Restore(ctx context.Context, ref string) error {
 	e, err := m.Get(ctx, ref)
 	if err != nil {
@@ -164,9 +162,6 @@ func (m *Manager) Restore(ctx context.Context, ref string) error {
 	}
 	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error {
 		st.RestartCount = 0
-		if e.Record.Health != nil {
-			st.Health = &Health{Status: Starting}
-		}
 		return nil
 	}); err != nil {
 		return err

@@ -333,6 +333,11 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 		st.Keeper, st.KeeperStart = keeperOfMonitor()
 		st.BootID, st.Rebooted = BootID(), false
 		st.Networks, st.Ports = eps, bindings
+		// in the same write as Running: a waiter for health that reads
+		// the state after the start never meets the last run's verdict
+		if rec.Health != nil {
+			st.Health = &Health{Status: Starting}
+		}
 		return nil
 	}); err != nil {
 		c.Signal(syscall.SIGKILL)
@@ -340,9 +345,6 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 	report(fmt.Sprintf("ok %d", pid))
 	// the container runs: from here the monitor only waits, as described
 	// by a handoff, in the small program if it is there, else here
-	if rec.Health != nil {
-		s.Update(ctx, rec.ID, func(st *State) error { st.Health = &Health{Status: Starting}; return nil })
-	}
 	w := &shim.Handoff{Root: root, ID: rec.ID, StateDir: s.Dir(rec.ID), Cgroup: rec.Spec.Cgroup(), Pid: pid, Status: fdOf(mio.Status),
 		Log:   shim.Log{Path: s.LogPath(rec.ID), MaxSize: rec.Host.LogMaxSize, MaxFiles: rec.Host.LogMaxFile},
 		Input: shim.None, CallerInput: fdOf(mio.Stdin), Hub: shim.None, HubInput: rec.Config.OpenStdin,
