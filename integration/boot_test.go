@@ -224,7 +224,7 @@ func mountsUnder(t *testing.T, dirs ...string) []string {
 		if len(fields) < 5 {
 			continue
 		}
-		p := unescapeMount(fields[4])
+		p := runtime.UnescapeMount(fields[4])
 		for _, d := range dirs {
 			if p == d || strings.HasPrefix(p, d+"/") {
 				out = append(out, p)
@@ -233,22 +233,6 @@ func mountsUnder(t *testing.T, dirs ...string) []string {
 	}
 	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
 	return slices.Compact(out)
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // bridgesOf are the bridges the root's network records name.

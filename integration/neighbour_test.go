@@ -11,14 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
-	vnetns "github.com/vishvananda/netns"
 
+	"github.com/berth-dev/berth/internal/fixture"
 	"github.com/berth-dev/berth/netns"
 )
 
@@ -45,64 +44,11 @@ services:
     command: ["sleep", "600"]
 `
 
-// testNet is a network namespace of the test's own, gone with its last
-// reference when the test ends: a stand-in for a host or for the outside.
-type testNet struct {
-	ns     vnetns.NsHandle
-	handle *netlink.Handle
-}
+// testNet is a network namespace of the test's own: a stand-in for a
+// host or for the outside.
+type testNet = fixture.NetNS
 
-func newNet(t *testing.T) testNet {
-	t.Helper()
-	goruntime.LockOSThread()
-	orig, err := vnetns.Get()
-	if err != nil {
-		goruntime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	ns, err := vnetns.New() // switches this thread into it
-	if serr := vnetns.Set(orig); serr != nil {
-		panic(serr) // this thread must not go back to the scheduler in the new namespace
-	}
-	goruntime.UnlockOSThread()
-	orig.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		ns.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close(); ns.Close() })
-	lo, _ := h.LinkByName("lo")
-	h.LinkSetUp(lo)
-	return testNet{ns, h}
-}
-
-// path names the namespace as a file, for nsenter.
-func (n testNet) path() string { return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), int(n.ns)) }
-
-// do runs fn on a thread inside the namespace.
-func (n testNet) do(t *testing.T, fn func()) {
-	t.Helper()
-	goruntime.LockOSThread()
-	defer goruntime.UnlockOSThread()
-	orig, err := vnetns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	if err := vnetns.Set(n.ns); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := vnetns.Set(orig); err != nil {
-			panic(err)
-		}
-	}()
-	fn()
-}
+func newNet(t *testing.T) testNet { return fixture.NewNetNS(t) }
 
 // uplink joins host (nil: the machine's own namespace) and outside with a
 // veth pair of a unique name: hostAddr on the host's side, outAddr on the
@@ -111,7 +57,7 @@ func uplink(t *testing.T, host *testNet, outside testNet, hostAddr, outAddr stri
 	t.Helper()
 	h := netlink.Handle{}
 	if host != nil {
-		h = *host.handle
+		h = *host.Handle
 	} else {
 		hh, err := netlink.NewHandle()
 		if err != nil {
@@ -125,7 +71,7 @@ func uplink(t *testing.T, host *testNet, outside testNet, hostAddr, outAddr stri
 	name := "bu" + hex.EncodeToString(suffix)
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name = name
-	if err := h.LinkAdd(&netlink.Veth{LinkAttrs: attrs, PeerName: "wan", PeerNamespace: netlink.NsFd(outside.ns)}); err != nil {
+	if err := h.LinkAdd(&netlink.Veth{LinkAttrs: attrs, PeerName: "wan", PeerNamespace: netlink.NsFd(outside.NS)}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -137,7 +83,7 @@ func uplink(t *testing.T, host *testNet, outside testNet, hostAddr, outAddr stri
 		h    *netlink.Handle
 		name string
 		addr string
-	}{{&h, name, hostAddr + "/30"}, {outside.handle, "wan", outAddr + "/30"}} {
+	}{{&h, name, hostAddr + "/30"}, {outside.Handle, "wan", outAddr + "/30"}} {
 		link, err := side.h.LinkByName(side.name)
 		if err != nil {
 			t.Fatal(err)
@@ -156,7 +102,7 @@ func serveOutside(t *testing.T, outside testNet, addr string) {
 	t.Helper()
 	var ln net.Listener
 	var err error
-	outside.do(t, func() { ln, err = net.Listen("tcp", addr) })
+	outside.Do(t, func() { ln, err = net.Listen("tcp", addr) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +128,7 @@ func getFrom(t *testing.T, ns *testNet, addr string) (string, error) {
 	var err error
 	dial := func() { c, err = net.DialTimeout("tcp", addr, 2*time.Second) }
 	if ns != nil {
-		ns.do(t, dial)
+		ns.Do(t, dial)
 	} else {
 		dial()
 	}
@@ -293,7 +239,7 @@ func TestDropPolicy(t *testing.T) {
 	uplink(t, &host, outside, "192.0.2.2", "192.0.2.1")
 	serveOutside(t, outside, "192.0.2.1:7000")
 	ipt := func(args ...string) (string, error) {
-		out, err := exec.Command("nsenter", append([]string{"--net=" + host.path(), "iptables-nft", "-w", "5"}, args...)...).CombinedOutput()
+		out, err := exec.Command("nsenter", append([]string{"--net=" + host.Path(), "iptables-nft", "-w", "5"}, args...)...).CombinedOutput()
 		if err != nil {
 			return "", fmt.Errorf("iptables-nft %s: %v: %s", strings.Join(args, " "), err, out)
 		}
@@ -304,7 +250,7 @@ func TestDropPolicy(t *testing.T) {
 	}
 	dir := project(t, map[string]string{"compose.yaml": fmt.Sprintf(neighbourStack, "droppolicy")})
 	wrapper := filepath.Join(t.TempDir(), "berth-in-netns")
-	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\nexec nsenter --net="+host.path()+" "+berthBin+" \"$@\"\n"), 0o755); err != nil {
+	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\nexec nsenter --net="+host.Path()+" "+berthBin+" \"$@\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	compose := func(args ...string) result {

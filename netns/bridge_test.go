@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -29,48 +28,16 @@ type testNS struct {
 
 func newTestNS(t testing.TB) testNS {
 	t.Helper()
-	fixture.RequireRoot(t, "network namespaces")
-	runtime.LockOSThread()
-	orig, err := vnetns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	ns, err := vnetns.New() // switches this thread into it
-	if serr := vnetns.Set(orig); serr != nil {
-		t.Fatalf("returning to the test's namespace: %v", serr) // the thread stays locked and dies with the test
-	}
-	runtime.UnlockOSThread()
-	orig.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		ns.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close(); ns.Close() })
-	return testNS{ns, h}
+	n := fixture.NewNetNS(t)
+	return testNS{n.NS, n.Handle}
 }
 
 // path names the namespace as a file, as /proc/PID/ns/net names a
 // container's.
-func (n testNS) path() string { return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), int(n.ns)) }
+func (n testNS) path() string { return fixture.NetNS{NS: n.ns}.Path() }
 
 // do runs fn on a thread inside the namespace.
-func (n testNS) do(t testing.TB, fn func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, _ := vnetns.Get()
-	defer orig.Close()
-	if err := vnetns.Set(n.ns); err != nil {
-		t.Fatal(err)
-	}
-	defer vnetns.Set(orig)
-	fn()
-}
+func (n testNS) do(t testing.TB, fn func()) { t.Helper(); fixture.NetNS{NS: n.ns}.Do(t, fn) }
 
 func (n testNS) links(t *testing.T) []string {
 	t.Helper()

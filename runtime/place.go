@@ -205,13 +205,14 @@ func cgroupMounts() ([]string, error) {
 			continue
 		}
 		seen[key] = true
-		mounts = append(mounts, unescapeMount(fields[4]))
+		mounts = append(mounts, UnescapeMount(fields[4]))
 	}
 	return mounts, sc.Err()
 }
 
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
+// UnescapeMount undoes mountinfo's octal escapes (\040 for a space) in
+// a mount point.
+func UnescapeMount(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}

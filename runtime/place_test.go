@@ -92,7 +92,7 @@ func TestPlaceCgroupfs(t *testing.T) {
 }
 
 func TestUnescapeMount(t *testing.T) {
-	if got := unescapeMount(`/sys/fs/cgroup/a\040b`); got != "/sys/fs/cgroup/a b" {
+	if got := UnescapeMount(`/sys/fs/cgroup/a\040b`); got != "/sys/fs/cgroup/a b" {
 		t.Errorf("%q", got)
 	}
 }

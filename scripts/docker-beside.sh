@@ -35,6 +35,11 @@ start)
 	# the host's ip tables before Docker: stop puts them back
 	iptables-nft-save >"$state/iptables.save" 2>/dev/null || true
 	nft list tables ip 2>/dev/null | awk '{print $3}' >"$state/tables.before" || true
+	# Docker sets FORWARD's policy to DROP when it turns IPv4 forwarding
+	# on itself, as on a fresh machine: so it does here, whatever an
+	# earlier run left; stop puts the setting back
+	cat /proc/sys/net/ipv4/ip_forward >"$state/ip_forward"
+	echo 0 >/proc/sys/net/ipv4/ip_forward
 	dockerd --data-root "$state/data" --exec-root "$state/exec" --pidfile "$state/dockerd.pid" \
 		-H "unix://$sock" >"$state/dockerd.log" 2>&1 &
 	echo $! >"$state/started.pid"
@@ -74,6 +79,7 @@ stop)
 	for m in $(awk -v s="$state" '$5 ~ "^"s {print $5}' /proc/self/mountinfo | sort -r); do
 		umount -l "$m" 2>/dev/null || true
 	done
+	if [ -f "$state/ip_forward" ]; then cat "$state/ip_forward" >/proc/sys/net/ipv4/ip_forward; fi
 	rm -rf "$state"
 	echo "docker-beside: stopped the dockerd it started, and removed its bridge and chains" >&2
 	;;
