@@ -30,7 +30,7 @@ import (
 const previousBoot = "00000000-0000-4000-8000-000000000000"
 
 // simulateReboot leaves the berth root as a reboot would: every process of
-// the root killed (the monitors and the containers' inits the states name,
+// the root killed (the keepers, monitors and the containers' inits the states name,
 // after checking that each is that process, and their descendants; never
 // anything else), its mounts (overlays, namespaces, tmpfs) undone, its
 // bridges and nftables table deleted, its directory under /run/berth and
@@ -55,6 +55,13 @@ func simulateReboot(t *testing.T, root string) {
 		if st.MonitorPid > 0 {
 			if start, err := runtime.StartTime(st.MonitorPid); err == nil && start == st.MonitorStart {
 				targets = append(targets, st.MonitorPid)
+			}
+		}
+		// the keeper would otherwise see its monitor die and recover the
+		// container, which no power cut leaves alive
+		if st.Keeper > 0 {
+			if start, err := runtime.StartTime(st.Keeper); err == nil && start == st.KeeperStart {
+				targets = append(targets, st.Keeper)
 			}
 		}
 		if st.Pid > 0 {
