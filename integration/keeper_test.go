@@ -300,6 +300,21 @@ services:
 			t.Errorf("process %d (%s) stayed in the caller's cgroup", pid, strings.ReplaceAll(string(cmdline), "\x00", " "))
 		}
 	}
+	// where the monitors went: a scope of systemd's where it is PID 1 (a
+	// cgroup made behind its back would be taken back by it), else
+	// berth's own cgroup
+	want := "/berth/monitors"
+	if fi, err := os.Stat("/run/systemd/system"); err == nil && fi.IsDir() {
+		want = "/berth.slice/berth-monitor-"
+	}
+	for id, st := range before {
+		for _, pid := range []int{st.Keeper, st.MonitorPid} {
+			cgs, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+			if !strings.Contains(string(cgs), want) {
+				t.Errorf("container %s: process %d is not in %s*:\n%s", id[:12], pid, want, cgs)
+			}
+		}
+	}
 	killed := time.Now().UTC()
 	cg.kill()
 	if err := sleeper.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
