@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 
@@ -27,6 +28,16 @@ type bootDep struct {
 	// cycle marks a wait that would close a cycle: left out, so that no
 	// two restorations wait on each other
 	cycle bool
+}
+
+// BootOptions are the choices of a Boot.
+type BootOptions struct {
+	// WaitTimeout bounds each wait of a restored container for a
+	// dependency's condition (healthy, completed successfully); 0 waits
+	// as long as it takes. A boot run by the init system must end: a
+	// dependency that never becomes healthy would otherwise hold the
+	// machine's start-up (the unit is ordered before multi-user.target).
+	WaitTimeout time.Duration
 }
 
 // bootJob is the restoration of one container.
@@ -50,8 +61,9 @@ type bootJob struct {
 // containers start at once. A container that fails, or whose dependency
 // fails, does not stop the others; the errors come back joined, one per
 // container. Containers running or started in this boot are left alone,
-// so a second Boot changes nothing.
-func (e *Engine) Boot(ctx context.Context) error {
+// so a second Boot changes nothing. A wait for a dependency longer than
+// opts.WaitTimeout fails the dependent container alone.
+func (e *Engine) Boot(ctx context.Context, opts BootOptions) error {
 	// two boots at once (the unit and a hand) would start a container twice
 	unlock, err := disk.Lock(ctx, filepath.Join(e.root, "boot.lock"), false)
 	if err != nil {
@@ -86,7 +98,7 @@ func (e *Engine) Boot(ctx context.Context) error {
 	for _, j := range jobs {
 		wg.Go(func() {
 			defer close(j.done)
-			j.err = e.restore(ctx, j, jobs)
+			j.err = e.restore(ctx, j, jobs, opts)
 		})
 	}
 	wg.Wait()
@@ -202,7 +214,7 @@ func acyclic(jobs map[string]*bootJob) {
 }
 
 // restore starts j's container once its dependencies are up.
-func (e *Engine) restore(ctx context.Context, j *bootJob, jobs map[string]*bootJob) error {
+func (e *Engine) restore(ctx context.Context, j *bootJob, jobs map[string]*bootJob, opts BootOptions) error {
 	name := j.entry.Record.Name
 	for _, d := range j.deps {
 		if d.cycle {
@@ -215,7 +227,7 @@ func (e *Engine) restore(ctx context.Context, j *bootJob, jobs map[string]*bootJ
 				return errclass.New(ErrFailed, "container %s: not restored: its dependency %s failed to start", name, d.name)
 			}
 		}
-		if err := e.bootCondition(ctx, d, restoring); err != nil {
+		if err := e.bootCondition(ctx, d, restoring, opts.WaitTimeout); err != nil {
 			return errclass.Wrap(ErrFailed, err, fmt.Sprintf("container %s: not restored: %v", name, err))
 		}
 	}
@@ -229,8 +241,36 @@ func (e *Engine) restore(ctx context.Context, j *bootJob, jobs map[string]*bootJ
 }
 
 // bootCondition waits until the dependency d holds its condition; restored
-// says whether it was just restored (and started).
-func (e *Engine) bootCondition(ctx context.Context, d bootDep, restored bool) error {
+// says whether it was just restored (and started). A wait longer than
+// timeout (when not 0) fails with ErrFailed.
+func (e *Engine) bootCondition(ctx context.Context, d bootDep, restored bool, timeout time.Duration) error {
+	parent := ctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	err := e.awaitCondition(ctx, d, restored)
+	if err != nil && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return errclass.New(ErrFailed, "dependency %s did not become %s within %s", d.name, conditionWord(d.condition), timeout)
+	}
+	return err
+}
+
+// conditionWord is what a dependency must become for condition.
+func conditionWord(condition string) string {
+	switch condition {
+	case types.ServiceConditionCompletedSuccessfully:
+		return "completed"
+	case types.ServiceConditionHealthy:
+		return "healthy"
+	}
+	return "running"
+}
+
+// awaitCondition waits, as long as ctx lets it, until d holds its
+// condition.
+func (e *Engine) awaitCondition(ctx context.Context, d bootDep, restored bool) error {
 	cur, err := e.Containers.Get(ctx, d.id)
 	if err != nil {
 		return err

@@ -720,3 +720,50 @@ func TestSystemInstall(t *testing.T) {
 		}
 	}
 }
+
+// TestBootWaitTimeout: a dependency that never becomes healthy after the
+// reboot holds its dependent back for --wait-timeout only; the boot then
+// ends, reporting the dependent, with the rest restored. A boot run at
+// start-up that waited for ever would hold the machine's start.
+func TestBootWaitTimeout(t *testing.T) {
+	_, root, compose := composeRoot(t, `name: bwt
+services:
+  db:
+    image: bb:1
+    restart: always
+    # healthy on its first run only (its mark of health is on a tmpfs):
+    # after the reboot, its marker on the volume keeps it starting for the
+    # hour of its start period
+    command: ["sh", "-c", "if [ ! -e /v/ran ]; then touch /v/ran /h/ok; fi; exec sleep 1000"]
+    volumes: ["data:/v"]
+    tmpfs: [/h]
+    healthcheck:
+      test: ["CMD-SHELL", "test -e /h/ok"]
+      interval: 200ms
+      start_period: 1h
+      start_interval: 200ms
+  app:
+    image: bb:1
+    restart: always
+    command: ["sleep", "1000"]
+    depends_on:
+      db: {condition: service_healthy}
+  other:
+    image: bb:1
+    restart: always
+    command: ["sleep", "1000"]
+volumes:
+  data:
+`)
+	if r := compose("up", "-d", "--wait"); r.code != 0 {
+		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
+	}
+	simulateReboot(t, root)
+	boot := compose("system", "boot", "--wait-timeout", "2")
+	if boot.code != 1 || !strings.Contains(boot.stderr, "berth: container bwt-app-1: not restored: dependency bwt-db-1 did not become healthy within 2s") {
+		t.Errorf("system boot with db never healthy: exit %d\n%s", boot.code, boot.stderr)
+	}
+	if ps := compose("ps", "-a", "--format", "{{.Service}} {{.State}}").stdout; ps != "app exited\ndb running\nother running\n" {
+		t.Errorf("ps after the boot:\n%s", ps)
+	}
+}

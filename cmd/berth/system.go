@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
+	"time"
 
 	units "github.com/docker/go-units"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/format"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/runtime"
@@ -26,7 +28,8 @@ func newSystemCmd(g *globals) *cobra.Command {
 }
 
 func newSystemBootCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var waitTimeout int
+	cmd := &cobra.Command{
 		Use:   "boot",
 		Short: "Start again the containers a reboot stopped, as their restart policies say",
 		Long: "Restores, after a reboot, what Docker's daemon restores when it starts: the networks,\n" +
@@ -39,7 +42,7 @@ func newSystemBootCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			err = e.Boot(cmd.Context())
+			err = e.Boot(cmd.Context(), engine.BootOptions{WaitTimeout: time.Duration(waitTimeout) * time.Second})
 			joined, ok := err.(interface{ Unwrap() []error })
 			if !ok {
 				return err
@@ -51,6 +54,8 @@ func newSystemBootCmd(g *globals) *cobra.Command {
 			return exitError{code: 1, err: err, quiet: true}
 		},
 	}
+	cmd.Flags().IntVar(&waitTimeout, "wait-timeout", 300, "Seconds a container waits for each dependency to become healthy or complete (0: no limit)")
+	return cmd
 }
 
 func newSystemInstallCmd(g *globals) *cobra.Command {
