@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/format"
 )
 
 // follower streams the logs of a project's containers with compose's
@@ -97,7 +98,7 @@ func (f *follower) follow(ctx context.Context, m engine.Member) {
 	f.width = max(f.width, len(logName(m)))
 	w := &prefixWriter{out: f.g.stdout, mu: &f.out}
 	if f.prefix {
-		w.prefix = colored(fmt.Sprintf("%-*s | ", f.width, logName(m)), i, f.color)
+		w.prefix = colored(format.LogPrefix(logName(m), f.width), i, f.color)
 	}
 	var sink io.Writer = w
 	if f.shown != nil && !f.shown(m) {

@@ -1,0 +1,118 @@
+package integration
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// shapes is a project whose listings scripts parse: a service that
+// publishes one port and exposes another, with an argument holding spaces,
+// a service with no ports, and a one-shot that has ended.
+const shapes = `name: shapes
+services:
+  web:
+    image: bb:1
+    init: true
+    command: ["sh", "-c", "echo up; exec sleep 60"]
+    ports: ["7071"]
+    expose: ["8000"]
+    volumes: [/anon]
+  quiet:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+  once:
+    image: bb:1
+    command: ["true"]
+`
+
+// TestComposePsJSON: ps --format json has docker compose's fields, types
+// and key order; PORTS and Publishers list an exposed port nothing
+// publishes; the command keeps the quotes around an argument with spaces.
+func TestComposePsJSON(t *testing.T) {
+	_, _, compose := composeRoot(t, shapes)
+	if r := compose("up", "-d"); r.code != 0 {
+		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
+	}
+	compose("wait", "once")
+
+	js := compose("ps", "--format", "json", "web").stdout
+	var row map[string]any
+	if err := json.Unmarshal([]byte(js), &row); err != nil {
+		t.Fatalf("ps --format json: %v\n%s", err, js)
+	}
+	want := []string{"Command", "CreatedAt", "Engine", "ExitCode", "Health", "ID", "Image", "Labels", "LocalVolumes", "Mounts", "Name", "Names",
+		"Networks", "Ports", "Project", "Publishers", "RunningFor", "Service", "Size", "State", "Status"}
+	var keys []string
+	for k := range row {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if !slices.Equal(keys, want) {
+		t.Errorf("ps --format json fields:\n%v\nwant\n%v", keys, want)
+	}
+	// compose writes a map: the keys in order, as a script diffing the text sees them
+	if !strings.HasPrefix(js, `{"Command":"\"sh -c 'echo up; exe…\"","CreatedAt":`) {
+		t.Errorf("ps --format json is not in compose's key order, or the command lost its quotes:\n%s", js)
+	}
+	if row["Names"] != "shapes-web-1" || row["LocalVolumes"] != "1" || row["Size"] != "0B" || row["Engine"] != "" {
+		t.Errorf("Names %v, LocalVolumes %#v, Size %#v, Engine %#v\n%s", row["Names"], row["LocalVolumes"], row["Size"], row["Engine"], js)
+	}
+	pubs, _ := row["Publishers"].([]any)
+	if len(pubs) != 2 {
+		t.Fatalf("Publishers: %#v, want the published port and the exposed one", row["Publishers"])
+	}
+	if p := pubs[1].(map[string]any); p["TargetPort"] != 8000.0 || p["PublishedPort"] != 0.0 || p["URL"] != "" || p["Protocol"] != "tcp" {
+		t.Errorf("the exposed port's publisher: %v", p)
+	}
+	if p := pubs[0].(map[string]any); p["TargetPort"] != 7071.0 || p["PublishedPort"] == 0.0 || p["URL"] != "0.0.0.0" {
+		t.Errorf("the published port's publisher: %v", p)
+	}
+	if ports := compose("ps", "--format", "{{.Ports}}", "web").stdout; !strings.HasPrefix(ports, "8000/tcp, 0.0.0.0:") || !strings.HasSuffix(ports, "->7071/tcp\n") {
+		t.Errorf("PORTS: %q, want the exposed 8000/tcp and the published 7071", ports)
+	}
+	if cmd := compose("ps", "--no-trunc", "--format", "{{.Command}}", "web").stdout; cmd != `"sh -c 'echo up; exec sleep 60'"`+"\n" {
+		t.Errorf("COMMAND --no-trunc: %s", cmd)
+	}
+	// no ports: an empty list, not null
+	if js := compose("ps", "--format", "json", "quiet").stdout; !strings.Contains(js, `"Publishers":[]`) {
+		t.Errorf("a service without ports: %s", js)
+	}
+	// the same types in docker ps's json
+	var dps map[string]any
+	if err := json.Unmarshal([]byte(compose("container", "ps", "--filter", "name=shapes-web-1", "--format", "json").stdout), &dps); err != nil ||
+		dps["LocalVolumes"] != "1" || dps["Size"] != "0B" || dps["Names"] != "shapes-web-1" || !strings.HasPrefix(dps["Ports"].(string), "8000/tcp, ") {
+		t.Errorf("docker ps json: %v, %v", err, dps)
+	}
+}
+
+// TestComposeLsStatus: ls counts, as docker compose does, only the
+// containers it lists: running ones, and every one with -a.
+func TestComposeLsStatus(t *testing.T) {
+	_, _, compose := composeRoot(t, shapes)
+	if r := compose("up", "-d"); r.code != 0 {
+		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
+	}
+	compose("wait", "once")
+	status := func(args ...string) string {
+		var rows []struct{ Name, Status string }
+		out := compose(append([]string{"ls", "--format", "json"}, args...)...).stdout
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
+			t.Fatalf("ls --format json: %v\n%s", err, out)
+		}
+		for _, r := range rows {
+			if r.Name == "shapes" {
+				return r.Status
+			}
+		}
+		return ""
+	}
+	if s := status(); s != "running(2)" {
+		t.Errorf("ls: %q, want running(2)", s)
+	}
+	if s := status("-a"); s != "exited(1), running(2)" {
+		t.Errorf("ls -a: %q, want exited(1), running(2)", s)
+	}
+}
