@@ -1,6 +1,9 @@
 package format
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestPorts: docker ps's PORTS column, exposed ports and ranges included.
 func TestPorts(t *testing.T) {
@@ -52,5 +55,27 @@ func TestLogPrefix(t *testing.T) {
 	}
 	if got := LogPrefix("db-1", 5); got != "db-1   | " {
 		t.Errorf("shorter: %q", got)
+	}
+}
+
+// TestComposeTop: one table for every container, SERVICE and # first,
+// CMD last, as docker compose top prints it.
+func TestComposeTop(t *testing.T) {
+	titles := []string{"UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"}
+	var b strings.Builder
+	err := ComposeTop(&b, []ContainerTop{
+		{Service: "db", Replica: "1", Titles: titles, Processes: [][]string{{"root", "10", "1", "0", "12:00", "?", "00:00:00", "sleep 60"}}},
+		{Service: "web", Replica: "2", Titles: titles, Processes: [][]string{{"root", "20", "1", "0", "12:00", "?", "00:00:00", "sh -c echo hi"}}},
+	})
+	// compose's tabwriter: cells at least 4 wide, 2 apart
+	want := "SERVICE  #   UID   PID  PPID  C   STIME  TTY  TIME      CMD\n" +
+		"db       1   root  10   1     0   12:00  ?    00:00:00  sleep 60\n" +
+		"web      2   root  20   1     0   12:00  ?    00:00:00  sh -c echo hi\n"
+	if err != nil || b.String() != want {
+		t.Errorf("ComposeTop: %v\n%s\nwant\n%s", err, b.String(), want)
+	}
+	b.Reset()
+	if ComposeTop(&b, nil); b.String() != "" {
+		t.Errorf("no processes: %q", b.String())
 	}
 }

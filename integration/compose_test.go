@@ -398,7 +398,7 @@ services:
 	if r := compose("scale", "svc=2"); r.code != 0 {
 		t.Errorf("scale: %s", r.stderr)
 	}
-	for i := 0; i < 100 && !strings.Contains(out.String(), "svc-2 | serving"); i++ {
+	for i := 0; i < 100 && !strings.Contains(out.String(), "svc-2  | serving"); i++ {
 		time.Sleep(50 * time.Millisecond)
 	}
 	cmd.Process.Signal(syscall.SIGINT)
@@ -411,7 +411,7 @@ services:
 		t.Fatalf("up did not stop on SIGINT:\n%s", out.String())
 	}
 	if !strings.Contains(out.String(), "Gracefully stopping... (press Ctrl+C again to force)") || cmd.ProcessState.ExitCode() != 130 ||
-		!strings.Contains(out.String(), "svc-2 | serving") {
+		!strings.Contains(out.String(), "svc-2  | serving") {
 		t.Errorf("SIGINT: exit %d\n%s", cmd.ProcessState.ExitCode(), out.String())
 	}
 	if ps := compose("ps", "-q").stdout; ps != "" {
@@ -721,7 +721,7 @@ services:
 	if img := compose("images", "--format", "{{.ContainerName}} {{.Repository}} {{.Tag}}", "app").stdout; img != "tools-app-1 "+host+"/tools/bb 1\n" {
 		t.Errorf("images: %q", img)
 	}
-	if top := compose("top", "app").stdout; !strings.HasPrefix(top, "tools-app-1\n") || !strings.Contains(top, "sleep 60") {
+	if top := compose("top", "app").stdout; !strings.HasPrefix(top, "SERVICE  #   UID") || !regexp.MustCompile(`\napp +1 +root .*sleep 60\n`).MatchString(top) {
 		t.Errorf("top:\n%s", top)
 	}
 	for range 50 {

@@ -2,9 +2,14 @@ package integration
 
 import (
 	"encoding/json"
+	"os"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	units "github.com/docker/go-units"
 )
 
 // shapes is a project whose listings scripts parse: a service that
@@ -114,5 +119,80 @@ func TestComposeLsStatus(t *testing.T) {
 	}
 	if s := status("-a"); s != "exited(1), running(2)" {
 		t.Errorf("ls -a: %q, want exited(1), running(2)", s)
+	}
+}
+
+// TestComposeTop: top prints docker compose's one table, SERVICE and #
+// first, every running container's processes in it, CMD whole and last.
+func TestComposeTop(t *testing.T) {
+	_, _, compose := composeRoot(t, shapes)
+	if r := compose("up", "-d", "--scale", "quiet=2"); r.code != 0 {
+		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
+	}
+	top := compose("top").stdout
+	lines := strings.Split(strings.TrimSuffix(top, "\n"), "\n")
+	if len(lines) == 0 || !regexp.MustCompile(`^SERVICE +# +UID +PID +PPID +C +STIME +TTY +TIME +CMD$`).MatchString(lines[0]) {
+		t.Fatalf("top's header:\n%s", top)
+	}
+	for _, want := range []string{`^quiet +1 +root +[0-9]+ .* sleep 60$`, `^quiet +2 +root +[0-9]+ .* sleep 60$`, `^web +1 +root +[0-9]+ .* sh -c echo up; exec sleep 60$|^web +1 +root +[0-9]+ .* sleep 60$`} {
+		if !slices.ContainsFunc(lines[1:], regexp.MustCompile(want).MatchString) {
+			t.Errorf("top has no line like %s:\n%s", want, top)
+		}
+	}
+	if strings.Contains(top, "shapes-") {
+		t.Errorf("top prints container names as headings, compose's older layout:\n%s", top)
+	}
+}
+
+// TestNetworkInspectContainers: network inspect lists the containers
+// attached to the network, as Docker's Containers does, and only while
+// they are.
+func TestNetworkInspectContainers(t *testing.T) {
+	_, _, compose := composeRoot(t, shapes)
+	if r := compose("up", "-d"); r.code != 0 {
+		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
+	}
+	compose("wait", "once")
+	members := func() map[string]struct{ Name, EndpointID, MacAddress, IPv4Address, IPv6Address string } {
+		var m map[string]struct{ Name, EndpointID, MacAddress, IPv4Address, IPv6Address string }
+		out := compose("network", "inspect", "-f", "{{json .Containers}}", "shapes_default").stdout
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatalf("network inspect: %v\n%s", err, out)
+		}
+		return m
+	}
+	id := strings.TrimSpace(compose("ps", "-q", "web").stdout)
+	m := members()
+	web, ok := m[id]
+	if len(m) != 2 || !ok || web.Name != "shapes-web-1" || !strings.HasPrefix(web.IPv4Address, strings.TrimSpace(compose("container", "inspect", "-f", "{{.NetworkSettings.Networks.shapes_default.IPAddress}}", id).stdout)+"/") ||
+		web.MacAddress == "" || len(web.EndpointID) != 64 {
+		t.Errorf("network inspect's Containers: %+v, want the two running containers (web is %s)", m, id)
+	}
+	compose("stop", "-t", "0")
+	if m := members(); len(m) != 0 {
+		t.Errorf("network inspect's Containers after stop: %+v", m)
+	}
+}
+
+// TestImageSizeUnpacked: image ls and inspect give an image's unpacked
+// size, its files', as Docker does, not its compressed blobs'.
+func TestImageSizeUnpacked(t *testing.T) {
+	_, run := busyboxRoot(t)
+	// busyboxRoot's image: busybox, passwd, group and a one-byte file
+	// (the links take no room)
+	var want int64
+	for _, f := range []string{"/bin/busybox"} {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want += st.Size()
+	}
+	want += int64(len("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n") + len("root:x:0:\nnogroup:x:65534:\n") + 1)
+	if got := strings.TrimSpace(run("image", "inspect", "-f", "{{.Size}}", "bb:1").stdout); got != strconv.FormatInt(want, 10) {
+		t.Errorf("image inspect Size: %s, want %d", got, want)
+	}
+	if got := run("image", "ls", "--format", "{{.Size}}", "bb").stdout; got != units.HumanSizeWithPrecision(float64(want), 3)+"\n" {
+		t.Errorf("image ls SIZE: %q, want %s", got, units.HumanSizeWithPrecision(float64(want), 3))
 	}
 }

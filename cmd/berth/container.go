@@ -903,12 +903,11 @@ func newContainerTopCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out, err := m.Top(cmd.Context(), args[0], args[1:])
+			p, err := m.Top(cmd.Context(), args[0], args[1:])
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprint(g.stdout, out)
-			return err
+			return format.Processes(g.stdout, p.Titles, p.Processes)
 		},
 	}
 	cmd.Flags().SetInterspersed(false) // ps options follow the container
