@@ -3,13 +3,19 @@ package integration
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	units "github.com/docker/go-units"
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/berth-dev/berth/internal/fixture"
 )
 
 // shapes is a project whose listings scripts parse: a service that
@@ -194,5 +200,133 @@ func TestImageSizeUnpacked(t *testing.T) {
 	}
 	if got := run("image", "ls", "--format", "{{.Size}}", "bb").stdout; got != units.HumanSizeWithPrecision(float64(want), 3)+"\n" {
 		t.Errorf("image ls SIZE: %q, want %s", got, units.HumanSizeWithPrecision(float64(want), 3))
+	}
+}
+
+// TestRestartingNeverExited: a restart: always service that exits is
+// restarting from its exit to its next run, as in Docker: no state it is
+// recorded in, which ps -a shows, says exited meanwhile.
+func TestRestartingNeverExited(t *testing.T) {
+	_, root, compose := composeRoot(t, `name: loop
+services:
+  crash:
+    image: bb:1
+    command: ["sh", "-c", "sleep 0.3; exit 3"]
+    restart: always
+`)
+	if r := compose("create"); r.code != 0 {
+		t.Fatalf("create: exit %d\n%s", r.code, r.stderr)
+	}
+	id := strings.TrimSpace(compose("ps", "-a", "-q").stdout)
+	dir := filepath.Join(root, "containers", id)
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Add(dir); err != nil {
+		t.Fatal(err)
+	}
+	if r := compose("start"); r.code != 0 {
+		t.Fatalf("start: exit %d\n%s", r.code, r.stderr)
+	}
+	// every state written, as ps would read it, until the third restart
+	restarts, last := 0, ""
+	timeout := time.After(60 * time.Second)
+	for restarts < 3 {
+		select {
+		case ev := <-w.Events:
+			if filepath.Base(ev.Name) != "state.json" || !ev.Has(fsnotify.Create) && !ev.Has(fsnotify.Write) {
+				continue
+			}
+			var st struct{ Status string }
+			data, err := os.ReadFile(ev.Name)
+			if err != nil || json.Unmarshal(data, &st) != nil {
+				continue
+			}
+			if st.Status == "exited" {
+				t.Fatalf("a restart: always container was recorded exited between its runs (after %d restarts)", restarts)
+			}
+			if st.Status == "restarting" && last != "restarting" {
+				restarts++
+			}
+			last = st.Status
+		case err := <-w.Errors:
+			t.Fatal(err)
+		case <-timeout:
+			t.Fatalf("three restarts not seen, %d were", restarts)
+		}
+	}
+	if ps := compose("ps", "-a", "--format", "{{.State}} {{.Status}}").stdout; !regexp.MustCompile(`^(running Up|restarting Restarting \(3\))`).MatchString(ps) {
+		t.Errorf("ps -a: %q", ps)
+	}
+	if r := compose("stop", "-t", "1"); r.code != 0 {
+		t.Errorf("stop: exit %d\n%s", r.code, r.stderr)
+	}
+	if ps := compose("ps", "-a", "--format", "{{.State}}").stdout; ps != "exited\n" {
+		t.Errorf("ps -a after stop: %q, want exited", ps)
+	}
+}
+
+// TestComposeEventsExits: events reports a container's create, start, each die
+// with its exitCode (a run the restart policy follows included) and
+// destroy, in compose's text and JSON shapes.
+func TestComposeEventsExits(t *testing.T) {
+	dir, root, compose := composeRoot(t, `name: evx
+services:
+  crash:
+    image: bb:1
+    command: ["sh", "-c", "exit 3"]
+    restart: on-failure:1
+    labels: {team: blue}
+`)
+	watch := func(args ...string) (*exec.Cmd, *fixture.Buffer) {
+		cmd := exec.Command(berthBin, append([]string{"--root", root, "events"}, args...)...)
+		cmd.Dir = dir
+		var out fixture.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd, &out
+	}
+	_, js := watch("--json")
+	_, text := watch()
+	time.Sleep(300 * time.Millisecond) // their watches begin
+	if r := compose("up", "-d"); r.code != 0 {
+		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
+	}
+	compose("wait", "crash")
+	if r := compose("down"); r.code != 0 {
+		t.Fatalf("down: exit %d\n%s", r.code, r.stderr)
+	}
+	waitFor(t, js, "destroy", func() bool {
+		return strings.Contains(js.String(), `"destroy"`) && strings.Contains(text.String(), " destroy ")
+	})
+	var actions []string
+	for _, line := range strings.Split(strings.TrimSpace(js.String()), "\n") {
+		var ev struct {
+			Action, ID, Service, Type string
+			Attributes                map[string]string
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("events --json: %v\n%s", err, line)
+		}
+		if !strings.HasPrefix(line, `{"action":`) || ev.Service != "crash" || ev.Type != "container" || ev.Attributes["name"] != "evx-crash-1" ||
+			ev.Attributes["team"] != "blue" || ev.Attributes["com.docker.compose.project"] != "" {
+			t.Errorf("event: %s", line)
+		}
+		a := ev.Action
+		if a == "die" {
+			a += "(" + ev.Attributes["exitCode"] + ")"
+		}
+		actions = append(actions, a)
+	}
+	if want := []string{"create", "start", "die(3)", "start", "die(3)", "destroy"}; !slices.Equal(actions, want) {
+		t.Errorf("events: %v, want %v\n%s", actions, want, js.String())
+	}
+	if !regexp.MustCompile(`(?m)^[0-9-]{10} [0-9:]{8}\.[0-9]{6} container die [0-9a-f]{64} \(exitCode=3, image=bb:1, name=evx-crash-1, team=blue\)$`).MatchString(text.String()) {
+		t.Errorf("events:\n%s", text.String())
 	}
 }

@@ -327,8 +327,7 @@ func newComposeEventsCmd(g *globals) *cobra.Command {
 			if asJSON {
 				return enc.Encode(ev)
 			}
-			_, err := fmt.Fprintf(g.stdout, "%s container %s %s (image=%s, name=%s)\n", ev.Time.Format("2006-01-02 15:04:05.000000"),
-				ev.Action, ev.ID, ev.Attributes["image"], ev.Attributes["name"])
+			_, err := fmt.Fprintln(g.stdout, ev)
 			return err
 		})
 	})
