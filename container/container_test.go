@@ -230,7 +230,7 @@ func TestRecordExit(t *testing.T) {
 		return nil
 	})
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
-	recorded, halted, err := shim.RecordExit(ctx, s.Dir(rec.ID), 137, at, true)
+	recorded, halted, err := shim.RecordExit(ctx, s.Dir(rec.ID), 137, at, true, shim.Policy{})
 	if err != nil || !recorded || halted {
 		t.Fatalf("recorded %v, halted %v: %v", recorded, halted, err)
 	}
@@ -243,7 +243,7 @@ func TestRecordExit(t *testing.T) {
 		t.Errorf("recorded: %+v", st)
 	}
 	// exited already (the monitor recorded it, or a stop did): untouched
-	if recorded, _, err := shim.RecordExit(ctx, s.Dir(rec.ID), 1, time.Now(), false); err != nil || recorded {
+	if recorded, _, err := shim.RecordExit(ctx, s.Dir(rec.ID), 1, time.Now(), false, shim.Policy{}); err != nil || recorded {
 		t.Fatalf("recorded %v over an exit: %v", recorded, err)
 	}
 	if e, _ := s.Get(rec.ID); e.State.ExitCode != 137 {
@@ -251,7 +251,7 @@ func TestRecordExit(t *testing.T) {
 	}
 	// a halted one says so
 	s.Update(ctx, rec.ID, func(st *State) error { st.Status, st.Halted = Running, true; return nil })
-	if _, halted, err := shim.RecordExit(ctx, s.Dir(rec.ID), 0, time.Now(), false); err != nil || !halted {
+	if _, halted, err := shim.RecordExit(ctx, s.Dir(rec.ID), 0, time.Now(), false, shim.Policy{}); err != nil || !halted {
 		t.Fatalf("halted %v: %v", halted, err)
 	}
 }

@@ -9,13 +9,16 @@ import (
 )
 
 // recordExit records the end of a run: its exit code, when, whether the
-// OOM killer struck; it takes the container's endpoints off its state and
-// returns them, to leave.
-func recordExit(ctx context.Context, s *Store, id, cgroup string, code int, at time.Time) map[string]Endpoint {
+// OOM killer struck, and restarting rather than exited when the policy
+// follows it with another run (as shim.RecordExit); it takes the
+// container's endpoints off its state and returns them, to leave.
+func recordExit(ctx context.Context, s *Store, id, cgroup string, code int, at time.Time, policy RestartPolicy) map[string]Endpoint {
 	oom := shim.OOMKilled("/sys/fs/cgroup", cgroup)
 	var eps map[string]Endpoint
 	s.Update(ctx, id, func(st *State) error {
-		st.To(Exited)
+		if !shouldRestart(policy, *st, code) || st.To(Restarting) != nil {
+			st.To(Exited)
+		}
 		st.ExitCode, st.Pid, st.OOMKilled = code, 0, oom
 		st.FinishedAt = at
 		eps, st.Networks, st.Ports = st.Networks, nil, nil
@@ -45,7 +48,7 @@ func leaveAfterExit(ctx context.Context, root string, s *Store, id string) {
 // them), the runtime's container deleted. It returns the exit code.
 func afterWait(ctx context.Context, root string, rt *runtime.Runtime, s *Store, id string, h *shim.Handoff) int {
 	if !h.Recorded {
-		recordExit(ctx, s, id, h.Cgroup, h.ExitCode, h.Exited)
+		recordExit(ctx, s, id, h.Cgroup, h.ExitCode, h.Exited, RestartPolicy(h.Restart))
 	}
 	leaveAfterExit(ctx, root, s, id)
 	if c, err := rt.Load(id, s.Dir(id)); err == nil {

@@ -88,7 +88,8 @@ type Inspected struct {
 		Hostname, Domainname, User, WorkingDir, StopSignal, Image string
 		Env, Cmd, Entrypoint                                      []string
 		Labels                                                    map[string]string
-		Healthcheck                                               *Healthcheck `json:",omitempty"`
+		Healthcheck                                               *Healthcheck        `json:",omitempty"`
+		ExposedPorts                                              map[string]struct{} `json:",omitempty"`
 	}
 	Mounts          []MountPoint
 	NetworkSettings struct {
@@ -152,6 +153,12 @@ func Inspect(e Entry) Inspected {
 	out.Config.Hostname, out.Config.Domainname, out.Config.User, out.Config.WorkingDir, out.Config.StopSignal = c.Hostname, c.Domainname, c.User, c.WorkingDir, c.StopSignal
 	out.Config.Image, out.Config.Env, out.Config.Cmd, out.Config.Entrypoint, out.Config.Labels = r.Image, c.Env, c.Cmd, c.Entrypoint, c.Labels
 	out.Config.Healthcheck = r.Health
+	for _, p := range c.ExposedPorts {
+		if out.Config.ExposedPorts == nil {
+			out.Config.ExposedPorts = map[string]struct{}{}
+		}
+		out.Config.ExposedPorts[p] = struct{}{}
+	}
 	out.Mounts = mountPoints(r)
 	dir := filepath.Dir(r.Spec.Rootfs.Upper) // the container's own directory
 	out.ResolvConfPath, out.HostnamePath, out.HostsPath = filepath.Join(dir, "resolv.conf"), filepath.Join(dir, "hostname"), filepath.Join(dir, "hosts")
@@ -212,6 +219,12 @@ func Inspect(e Entry) Inspected {
 		key := fmt.Sprintf("%d/%s", b.Port, b.Proto)
 		host, port, _ := strings.Cut(b.HostAddr(), ":")
 		out.NetworkSettings.Ports[key] = append(out.NetworkSettings.Ports[key], PortBinding{HostIp: host, HostPort: port})
+	}
+	// an exposed port nothing publishes is there too, bound to nothing
+	for _, p := range ListedPorts(Entry{Record: r, State: st}) {
+		if key := fmt.Sprintf("%d/%s", p.PrivatePort, p.Type); p.IP == "" {
+			out.NetworkSettings.Ports[key] = nil
+		}
 	}
 	out.NetworkSettings.Networks = map[string]NetworkPoint{}
 	for _, name := range r.Host.Networks {

@@ -352,11 +352,11 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		hostname = id[:12]
 	}
 	ic := cf.Config
+	exposed, err := exposedPorts(ic.ExposedPorts, o.Expose)
+	if err != nil {
+		return nil, err
+	}
 	if o.PublishAll {
-		exposed, err := exposedPorts(ic.ExposedPorts, o.Expose)
-		if err != nil {
-			return nil, err
-		}
 		o.Ports = withPublishAll(o.Ports, exposed)
 	}
 	if len(o.Ports) > 0 && len(o.Networks) == 0 && !o.HostNetwork {
@@ -411,7 +411,8 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		ID: id, Name: name, Image: o.Image, ImageID: imageID.String(), Created: time.Now().UTC(),
 		Path: argv[0], Args: argv[1:],
 		Config: Config{Hostname: hostname, Domainname: o.Domainname, User: user, Env: env, Cmd: cmd, Entrypoint: entrypoint, WorkingDir: workdir,
-			Labels: mergeLabels(ic.Labels, o.Labels), StopSignal: stopSignal, Tty: o.TTY, OpenStdin: o.Interactive},
+			Labels: mergeLabels(ic.Labels, o.Labels), StopSignal: stopSignal, Tty: o.TTY, OpenStdin: o.Interactive,
+			ExposedPorts: exposedList(exposed, o.Ports)},
 		Host: HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy, LogMaxSize: o.LogMaxSize, LogMaxFile: o.LogMaxFile,
 			Networks: o.Networks, HostNetwork: o.HostNetwork, IPv4Address: o.IP, ExtraHosts: o.ExtraHosts, GroupAdd: o.GroupAdd,
 			DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions, Ports: o.Ports, PublishAll: o.PublishAll, Aliases: aliases, MacAddress: o.MacAddress,

@@ -147,14 +147,27 @@ func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.
 				return err
 			}
 		}
+		// the exit was recorded as restarting when the policy follows it
+		// with another run; a stop since then has the last word
 		st, _ := s.Update(ctx, id, func(st *State) error { return nil })
 		if !shouldRestart(e.Record.Host.RestartPolicy, st, code) {
+			s.Update(ctx, id, func(st *State) error {
+				if st.Status == Restarting {
+					return st.To(Exited)
+				}
+				return nil
+			})
 			break
 		}
 		if time.Since(c.Started) >= 10*time.Second {
 			c.Delay = 100 * time.Millisecond
 		}
-		s.Update(ctx, id, func(st *State) error { return st.To(Restarting) })
+		s.Update(ctx, id, func(st *State) error {
+			if st.Status == Restarting {
+				return nil
+			}
+			return st.To(Restarting)
+		})
 		select {
 		case <-time.After(c.Delay):
 		case <-wake:
@@ -190,16 +203,7 @@ func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.
 }
 
 func shouldRestart(p RestartPolicy, st State, code int) bool {
-	if st.StopRequested {
-		return false
-	}
-	switch p.Name {
-	case "always", "unless-stopped":
-		return true
-	case "on-failure":
-		return code != 0 && (p.MaximumRetryCount == 0 || st.RestartCount < p.MaximumRetryCount)
-	}
-	return false
+	return shim.Policy(p).Restarts(st.StopRequested, st.RestartCount, code)
 }
 
 // runOnce creates, starts and waits for the container once. A start failure
@@ -345,7 +349,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 	report(fmt.Sprintf("ok %d", pid))
 	// the container runs: from here the monitor only waits, as described
 	// by a handoff, in the small program if it is there, else here
-	w := &shim.Handoff{Root: root, ID: rec.ID, StateDir: s.Dir(rec.ID), Cgroup: rec.Spec.Cgroup(), Pid: pid, Status: fdOf(mio.Status),
+	w := &shim.Handoff{Root: root, ID: rec.ID, StateDir: s.Dir(rec.ID), Cgroup: rec.Spec.Cgroup(), Restart: shim.Policy(rec.Host.RestartPolicy), Pid: pid, Status: fdOf(mio.Status),
 		Log:   shim.Log{Path: s.LogPath(rec.ID), MaxSize: rec.Host.LogMaxSize, MaxFiles: rec.Host.LogMaxFile},
 		Input: shim.None, CallerInput: fdOf(mio.Stdin), Hub: shim.None, HubInput: rec.Config.OpenStdin,
 	}
@@ -401,7 +405,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 			unix.Close(fd) // what Wait leaves open for a Resume
 		}
 	}
-	eps = recordExit(ctx, s, rec.ID, rec.Spec.Cgroup(), code, w.Exited)
+	eps = recordExit(ctx, s, rec.ID, rec.Spec.Cgroup(), code, w.Exited, rec.Host.RestartPolicy)
 	maps.Copy(held, eps)
 	// off the networks before the slower clean-up on return (unmounting
 	// the root syncs its upper layer): whoever waits for the exit to

@@ -3,6 +3,8 @@ package container
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"net"
@@ -415,6 +417,33 @@ func linkAliases(rec Record) map[string]string {
 	for _, l := range rec.Host.Links {
 		name, alias, _ := strings.Cut(l, ":")
 		out[alias] = name
+	}
+	return out
+}
+
+// NetworkMember is one container of network inspect's Containers, in
+// Docker's shape.
+type NetworkMember struct {
+	Name        string
+	EndpointID  string
+	MacAddress  string
+	IPv4Address string
+	IPv6Address string
+}
+
+// NetworkMembers are the containers attached to the network networkID now,
+// by container ID, as network inspect shows them. An endpoint's ID is
+// derived from the container and the network: berth keeps none of its own.
+func NetworkMembers(entries []Entry, networkID string) map[string]NetworkMember {
+	out := map[string]NetworkMember{}
+	for _, e := range entries {
+		for _, ep := range e.State.Networks {
+			if ep.NetworkID != networkID {
+				continue
+			}
+			sum := sha256.Sum256([]byte(e.Record.ID + "/" + networkID))
+			out[e.Record.ID] = NetworkMember{Name: e.Record.Name, EndpointID: hex.EncodeToString(sum[:]), MacAddress: ep.MAC, IPv4Address: ep.Address.String()}
+		}
 	}
 	return out
 }

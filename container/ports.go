@@ -37,6 +37,20 @@ func withPublishAll(ports, exposed []netns.PortMapping) []netns.PortMapping {
 	return ports
 }
 
+// exposedList is a container's exposed ports ("80/tcp"), sorted: those of
+// exposed and every port that ports publishes.
+func exposedList(exposed, ports []netns.PortMapping) []string {
+	var out []string
+	for _, m := range append(slices.Clone(exposed), ports...) {
+		p := fmt.Sprintf("%d/%s", m.Port, m.Proto)
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // checkPorts refuses, before a container is made, host ports that are
 // already taken, by taking them for a moment.
 func checkPorts(ports []netns.PortMapping) error {

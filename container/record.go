@@ -59,6 +59,9 @@ type Config struct {
 	StopSignal string
 	Tty        bool
 	OpenStdin  bool
+	// ExposedPorts are the ports it exposes ("8000/tcp"): the image's,
+	// --expose's (compose's expose) and those it publishes, as in Docker.
+	ExposedPorts []string `json:",omitempty"`
 }
 
 // HostConfig is how the container runs on this host.

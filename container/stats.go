@@ -90,47 +90,63 @@ func (m *Manager) Stats(ctx context.Context, refs []string, interval time.Durati
 	return rows, nil
 }
 
+// Processes are a container's processes as docker top lists them: ps's
+// column titles and, for each process, its fields, the last (the command)
+// whole.
+type Processes struct {
+	Titles    []string
+	Processes [][]string
+}
+
 // Top runs the host's ps with psArgs (-ef when empty), as Docker does, and
-// keeps the header and the rows of the container's processes.
-func (m *Manager) Top(ctx context.Context, ref string, psArgs []string) (string, error) {
+// keeps the titles and the rows of the container's processes.
+func (m *Manager) Top(ctx context.Context, ref string, psArgs []string) (Processes, error) {
 	e, err := m.Get(ctx, ref)
 	if err != nil {
-		return "", err
+		return Processes{}, err
 	}
 	if !e.State.Running() {
-		return "", errclass.New(ErrState, "container %s is not running", e.Record.ID)
+		return Processes{}, errclass.New(ErrState, "container %s is not running", e.Record.ID)
 	}
 	rt, err := runtime.New(RunDir(m.root))
 	if err != nil {
-		return "", err
+		return Processes{}, err
 	}
 	pids, err := rt.Processes(e.Record.ID)
 	if err != nil {
-		return "", err
+		return Processes{}, err
 	}
 	if len(psArgs) == 0 {
 		psArgs = []string{"-ef"}
 	}
 	out, err := exec.CommandContext(ctx, "ps", psArgs...).Output()
 	if err != nil {
-		return "", errclass.Wrap(ErrInvalid, err, fmt.Sprintf("running ps %s: %v", strings.Join(psArgs, " "), err))
+		return Processes{}, errclass.Wrap(ErrInvalid, err, fmt.Sprintf("running ps %s: %v", strings.Join(psArgs, " "), err))
 	}
-	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
-	col := slices.Index(strings.Fields(lines[0]), "PID")
+	return parsePS(string(out), pids, psArgs)
+}
+
+// parsePS keeps the lines of ps's output whose PID is one of pids, split
+// into the title's columns; the last column takes the rest of the line, as
+// a command has spaces.
+func parsePS(out string, pids []int, psArgs []string) (Processes, error) {
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	p := Processes{Titles: strings.Fields(lines[0])}
+	col := slices.Index(p.Titles, "PID")
 	if col < 0 {
-		return "", errclass.New(ErrInvalid, "ps %s prints no PID column", strings.Join(psArgs, " "))
+		return Processes{}, errclass.New(ErrInvalid, "ps %s prints no PID column", strings.Join(psArgs, " "))
 	}
-	var b strings.Builder
-	b.WriteString(lines[0] + "\n")
+	n := len(p.Titles)
 	for _, l := range lines[1:] {
 		f := strings.Fields(l)
-		if len(f) > col {
-			if pid, err := strconv.Atoi(f[col]); err == nil && slices.Contains(pids, pid) {
-				b.WriteString(l + "\n")
-			}
+		if len(f) <= col || len(f) < n {
+			continue
+		}
+		if pid, err := strconv.Atoi(f[col]); err == nil && slices.Contains(pids, pid) {
+			p.Processes = append(p.Processes, append(f[:n-1:n-1], strings.Join(f[n-1:], " ")))
 		}
 	}
-	return b.String(), nil
+	return p, nil
 }
 
 // parseNetDev sums the bytes received and sent on the interfaces of a

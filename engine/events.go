@@ -2,9 +2,13 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -13,19 +17,31 @@ import (
 )
 
 // Event is one change of a project's container, in the shape of docker
-// compose events --json.
+// compose events --json (whose keys come out sorted: compose marshals a
+// map).
 type Event struct {
-	Time       time.Time         `json:"time"`
-	Type       string            `json:"type"`
 	Action     string            `json:"action"`
+	Attributes map[string]string `json:"attributes"`
 	ID         string            `json:"id"`
 	Service    string            `json:"service"`
-	Attributes map[string]string `json:"attributes"`
+	Time       time.Time         `json:"time"`
+	Type       string            `json:"type"`
+}
+
+// String is the event as docker compose events prints it: when, the
+// action, the container and its attributes.
+func (e Event) String() string {
+	var attrs []string
+	for _, k := range slices.Sorted(maps.Keys(e.Attributes)) {
+		attrs = append(attrs, k+"="+e.Attributes[k])
+	}
+	return fmt.Sprintf("%s container %s %s (%s)", e.Time.Format("2006-01-02 15:04:05.000000"), e.Action, e.ID, strings.Join(attrs, ", "))
 }
 
 // Events calls emit for each change of the project's containers (of
-// services, if given) until ctx ends or emit fails: create, start, die,
-// pause, unpause, destroy, and health_status. It watches the containers'
+// services, if given) until ctx ends or emit fails: create, start, die
+// (with its exitCode; a run the restart policy follows dies too), pause,
+// unpause, destroy, and health_status. It watches the containers'
 // state files with fsnotify; no daemon sends them.
 func (e *Engine) Events(ctx context.Context, project string, services []string, emit func(Event) error) error {
 	dir := filepath.Join(e.root, "containers")
@@ -61,9 +77,19 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 		}
 		return &ms[0], true
 	}
-	send := func(m Member, action string) error {
-		return emit(Event{Time: time.Now().UTC(), Type: "container", Action: action, ID: m.Record.ID, Service: m.Service,
-			Attributes: map[string]string{"name": m.Record.Name, "image": m.Record.Image}})
+	send := func(m Member, action string, more ...string) error {
+		// Docker's: the container's labels, its image and name; compose
+		// leaves its own labels out
+		attrs := map[string]string{"name": m.Record.Name, "image": m.Record.Image}
+		for k, v := range m.Record.Config.Labels {
+			if !strings.HasPrefix(k, "com.docker.compose.") {
+				attrs[k] = v
+			}
+		}
+		for i := 0; i+1 < len(more); i += 2 {
+			attrs[more[i]] = more[i+1]
+		}
+		return emit(Event{Time: time.Now(), Type: "container", Action: action, ID: m.Record.ID, Service: m.Service, Attributes: attrs})
 	}
 	entries, _ := os.ReadDir(dir)
 	for _, d := range entries {
@@ -111,14 +137,20 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 			}
 			s.m = *m
 			if st := m.State.Status; st != s.status {
-				action := map[container.Status]string{container.Running: "start", container.Exited: "die", container.Paused: "pause",
-					container.Restarting: "restart", container.Created: "create"}[st]
-				if st == container.Running && s.status == container.Paused {
+				action := map[container.Status]string{container.Running: "start", container.Paused: "pause", container.Created: "create"}[st]
+				var more []string
+				switch {
+				case st == container.Running && s.status == container.Paused:
 					action = "unpause"
+				case st == container.Exited && s.status == container.Restarting:
+					// stopped between two runs: it had died already
+				case st == container.Exited || st == container.Restarting:
+					// an exit, whether or not the policy restarts it
+					action, more = "die", []string{"exitCode", strconv.Itoa(m.State.ExitCode)}
 				}
 				s.status = st
 				if action != "" {
-					if err := send(*m, action); err != nil {
+					if err := send(*m, action, more...); err != nil {
 						return err
 					}
 				}

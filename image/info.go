@@ -1,17 +1,23 @@
 package image
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	units "github.com/docker/go-units"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/match"
 )
 
@@ -68,7 +74,7 @@ func List(s *Store, o ListOptions) ([]Summary, error) {
 			return nil, err
 		}
 		id, _ := img.ConfigName()
-		size := ContentSize(img)
+		size := UnpackedSize(s, img)
 		sum := Summary{Containers: "N/A", Digest: r.Manifest.Digest.String(), SharedSize: "N/A", UniqueSize: "N/A",
 			Size: units.HumanSizeWithPrecision(float64(size), 3), SizeBytes: size, name: r.Name, labels: cf.Config.Labels, created: cf.Created.Time}
 		sum.VirtualSize = sum.Size
@@ -187,7 +193,7 @@ func Inspect(s *Store, arg string) (Inspected, error) {
 	id, _ := img.ConfigName()
 	out := Inspected{ID: id.String(), RepoTags: []string{}, RepoDigests: []string{}, Created: cf.Created.Format(time.RFC3339Nano),
 		Author: cf.Author, Config: cf.Config, Architecture: cf.Architecture,
-		Variant: cf.Variant, Os: cf.OS, Size: ContentSize(img)}
+		Variant: cf.Variant, Os: cf.OS, Size: UnpackedSize(s, img)}
 	if len(cf.History) > 0 {
 		out.Comment = cf.History[len(cf.History)-1].Comment
 	}
@@ -442,4 +448,68 @@ func OpenRoot(root string) (*Store, *Snapshots, error) {
 		return nil, nil, err
 	}
 	return s, snaps, nil
+}
+
+// UnpackedSize is the image's size as Docker shows it: what its layers'
+// files take once unpacked, not the compressed blobs. A layer's size is
+// counted once, from its blob, and kept beside the store (sizes/DIFFID);
+// an image whose layers cannot be read is given its stored size.
+func UnpackedSize(s *Store, img v1.Image) int64 {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return ContentSize(img)
+	}
+	m, err := img.Manifest()
+	if err != nil || len(m.Layers) != len(cf.RootFS.DiffIDs) {
+		return ContentSize(img)
+	}
+	var total int64
+	for i, l := range m.Layers {
+		n, err := s.layerSize(l.Digest, cf.RootFS.DiffIDs[i])
+		if err != nil {
+			return ContentSize(img)
+		}
+		total += n
+	}
+	return total
+}
+
+// layerSize is the sum of the sizes of a layer's files, as Docker's layer
+// store counts a diff (a hard link not again).
+func (s *Store) layerSize(blob, diffID v1.Hash) (int64, error) {
+	cache := filepath.Join(s.dir, "sizes", diffID.Hex)
+	if b, err := os.ReadFile(cache); err == nil {
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil {
+			return n, nil
+		}
+	}
+	f, err := s.OpenBlob(blob)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	rc, err := decompress(f)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	var n int64
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+		if h.Typeflag == tar.TypeReg {
+			n += h.Size
+		}
+	}
+	// a cache: a failure to keep it only costs the next count
+	if os.MkdirAll(filepath.Dir(cache), 0o700) == nil {
+		disk.WriteFile(cache, []byte(strconv.FormatInt(n, 10)), 0o600)
+	}
+	return n, nil
 }

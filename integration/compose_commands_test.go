@@ -55,7 +55,7 @@ func TestComposeLifecycle(t *testing.T) {
 	for i := 0; i < 50 && !strings.Contains(compose("logs", "app").stdout, "got HUP"); i++ {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if logs := compose("logs", "app").stdout; !strings.Contains(logs, "app-1 | got HUP") {
+	if logs := compose("logs", "app").stdout; !strings.Contains(logs, "app-1  | got HUP") {
 		t.Errorf("the signal did not reach the service: %q", logs)
 	}
 	if r := compose("pause"); r.code != 0 || !strings.Contains(states(), "life-app-1 paused") {
@@ -157,7 +157,7 @@ func TestComposeLogsAndPs(t *testing.T) {
 	}
 
 	// logs: prefixes, --no-log-prefix, --tail, -t, --index, --since
-	if logs := compose("logs", "job").stdout; logs != "job-1 | job says hi\n" {
+	if logs := compose("logs", "job").stdout; logs != "job-1  | job says hi\n" {
 		t.Errorf("logs job: %q", logs)
 	}
 	if logs := compose("logs", "--no-log-prefix", "--index", "2", "app").stdout; logs != "started\n" {
@@ -171,7 +171,7 @@ func TestComposeLogsAndPs(t *testing.T) {
 	if p1 == "" || p2 == "" || p1 == p2 {
 		t.Errorf("port --index: replica 1 %q, replica 2 %q", p1, p2)
 	}
-	if logs := compose("logs", "-t", "--tail", "1", "job").stdout; !strings.HasPrefix(logs, "job-1 | 20") || !strings.HasSuffix(logs, "Z job says hi\n") {
+	if logs := compose("logs", "-t", "--tail", "1", "job").stdout; !strings.HasPrefix(logs, "job-1  | 20") || !strings.HasSuffix(logs, "Z job says hi\n") {
 		t.Errorf("logs -t --tail 1: %q", logs)
 	}
 	if logs := compose("logs", "--tail", "0", "job").stdout; logs != "" {
@@ -180,12 +180,12 @@ func TestComposeLogsAndPs(t *testing.T) {
 	if logs := compose("logs", "--since", "1h", "--until", "1h", "job").stdout; logs != "" {
 		t.Errorf("logs --until 1h ago: %q", logs)
 	}
-	if logs := compose("logs", "--since", "1h", "job").stdout; logs != "job-1 | job says hi\n" {
+	if logs := compose("logs", "--since", "1h", "job").stdout; logs != "job-1  | job says hi\n" {
 		t.Errorf("logs --since 1h: %q", logs)
 	}
 	// -f follows a running container and ends at its exit
 	compose("start", "job")
-	if logs := compose("logs", "-f", "job"); logs.code != 0 || logs.stdout != "job-1 | job says hi\njob-1 | job says hi\n" {
+	if logs := compose("logs", "-f", "job"); logs.code != 0 || logs.stdout != "job-1  | job says hi\njob-1  | job says hi\n" {
 		t.Errorf("logs -f: exit %d, %q", logs.code, logs.stdout)
 	}
 	// ... and a container that starts meanwhile, until all have ended
@@ -362,7 +362,7 @@ services:
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	defer cmd.Process.Kill()
-	waitFor(t, &out, "the service's start", func() bool { return strings.Contains(out.String(), "app-1 | ignoring") })
+	waitFor(t, &out, "the service's start", func() bool { return strings.Contains(out.String(), "app-1  | ignoring") })
 	cmd.Process.Signal(syscall.SIGINT)
 	waitFor(t, &out, "a graceful stop", func() bool { return strings.Contains(out.String(), "Gracefully stopping...") })
 	cmd.Process.Signal(syscall.SIGINT)
@@ -396,7 +396,7 @@ services:
 	if r := compose("up", "--exit-code-from", "job"); r.code != 3 || !strings.HasPrefix(r.stdout, "Attaching to job-1\n") || strings.Contains(r.stdout, "chatter") {
 		t.Errorf("attach: false: exit %d\n%s", r.code, r.stdout)
 	}
-	if r := compose("up", "--exit-code-from", "job", "--attach", "job", "--attach", "noisy"); r.code != 3 || !strings.Contains(r.stdout, "noisy-1 | chatter") {
+	if r := compose("up", "--exit-code-from", "job", "--attach", "job", "--attach", "noisy"); r.code != 3 || !strings.Contains(r.stdout, "noisy-1  | chatter") {
 		t.Errorf("--attach noisy: exit %d\n%s", r.code, r.stdout)
 	}
 }
@@ -862,7 +862,7 @@ services:
     restart: on-failure:2
 `)
 	r := compose("up", "--no-color")
-	if strings.Count(r.stdout, "crash-1 | try\n") != 3 || strings.Count(r.stdout, "crash-1 exited with code 1\n") != 3 {
+	if strings.Count(r.stdout, "crash-1  | try\n") != 3 || strings.Count(r.stdout, "crash-1 exited with code 1\n") != 3 {
 		t.Errorf("three runs, three ends: exit %d\n%s", r.code, r.stdout)
 	}
 	// each end comes after its run's output

@@ -92,7 +92,7 @@ func TestComposeUp(t *testing.T) {
 	if got := greeting(port); got != "hello from db\n" {
 		t.Errorf("through web's published port %s: %q", port, got)
 	}
-	if logs := compose("logs", "migrate").stdout; logs != "migrate-1 | migrated\n" {
+	if logs := compose("logs", "migrate").stdout; logs != "migrate-1  | migrated\n" {
 		t.Errorf("logs migrate: %q", logs)
 	}
 	// again: nothing to do
@@ -120,7 +120,7 @@ func TestComposeUp(t *testing.T) {
 		t.Errorf("ps --services without the file: %q", ps)
 	}
 	// the migration ran at each up, as compose starts an exited one-shot
-	if logs := other("-p", "shop", "logs", "migrate").stdout; logs != strings.Repeat("migrate-1 | migrated\n", 3) {
+	if logs := other("-p", "shop", "logs", "migrate").stdout; logs != strings.Repeat("migrate-1  | migrated\n", 3) {
 		t.Errorf("logs without the file: %q", logs)
 	}
 	if r := other("-p", "shop", "stop", "web"); r.code != 0 || !strings.Contains(r.stderr, "shop-web-1  Stopped") {
@@ -362,7 +362,7 @@ services:
     init: true
 `)
 	r := compose("up", "--exit-code-from", "job")
-	if r.code != 4 || !strings.Contains(r.stdout, "job-1 | working\n") || !strings.Contains(r.stdout, "svc-1 | serving\n") ||
+	if r.code != 4 || !strings.Contains(r.stdout, "job-1  | working\n") || !strings.Contains(r.stdout, "svc-1  | serving\n") ||
 		!strings.Contains(r.stdout, "job-1 exited with code 4") || !strings.HasPrefix(r.stdout, "Attaching to job-1, svc-1\n") {
 		t.Errorf("up --exit-code-from job: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -370,7 +370,7 @@ services:
 	// --ansi always, and dropped again by --no-color; a failure aborts
 	r = compose("--ansi", "always", "up", "--abort-on-container-failure", "--attach", "job", "--timestamps")
 	if r.code != 4 || !strings.HasPrefix(r.stdout, "Attaching to job-1\n") || strings.Contains(r.stdout, "serving") ||
-		!strings.Contains(r.stdout, "\x1b[") || !regexp.MustCompile(`job-1 \| \x1b\[0m20[0-9-]+T[0-9:.]+Z working\n`).MatchString(r.stdout) {
+		!strings.Contains(r.stdout, "\x1b[") || !regexp.MustCompile(`job-1  \| \x1b\[0m20[0-9-]+T[0-9:.]+Z working\n`).MatchString(r.stdout) {
 		t.Errorf("up --abort-on-container-failure --attach job --timestamps: exit %d\n%q", r.code, r.stdout)
 	}
 	if r := compose("--ansi", "always", "up", "--abort-on-container-failure", "--no-color"); r.code != 4 || strings.Contains(r.stdout, "\x1b[") {
@@ -379,7 +379,7 @@ services:
 	if ps := compose("ps", "-q").stdout; ps != "" {
 		t.Errorf("still running after the abort: %q", ps)
 	}
-	if r := compose("up", "--exit-code-from", "job", "--no-attach", "svc"); r.code != 4 || strings.Contains(r.stdout, "serving") || !strings.Contains(r.stdout, "job-1 | working") || !strings.HasPrefix(r.stdout, "Attaching to job-1\n") {
+	if r := compose("up", "--exit-code-from", "job", "--no-attach", "svc"); r.code != 4 || strings.Contains(r.stdout, "serving") || !strings.Contains(r.stdout, "job-1  | working") || !strings.HasPrefix(r.stdout, "Attaching to job-1\n") {
 		t.Errorf("--no-attach svc: exit %d\n%s", r.code, r.stdout)
 	}
 	// SIGINT: graceful stop
@@ -398,7 +398,7 @@ services:
 	if r := compose("scale", "svc=2"); r.code != 0 {
 		t.Errorf("scale: %s", r.stderr)
 	}
-	for i := 0; i < 100 && !strings.Contains(out.String(), "svc-2 | serving"); i++ {
+	for i := 0; i < 100 && !strings.Contains(out.String(), "svc-2  | serving"); i++ {
 		time.Sleep(50 * time.Millisecond)
 	}
 	cmd.Process.Signal(syscall.SIGINT)
@@ -411,7 +411,7 @@ services:
 		t.Fatalf("up did not stop on SIGINT:\n%s", out.String())
 	}
 	if !strings.Contains(out.String(), "Gracefully stopping... (press Ctrl+C again to force)") || cmd.ProcessState.ExitCode() != 130 ||
-		!strings.Contains(out.String(), "svc-2 | serving") {
+		!strings.Contains(out.String(), "svc-2  | serving") {
 		t.Errorf("SIGINT: exit %d\n%s", cmd.ProcessState.ExitCode(), out.String())
 	}
 	if ps := compose("ps", "-q").stdout; ps != "" {
@@ -524,7 +524,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}
-	for _, want := range []string{"(visit 1, schema 1,", "(visit 2, schema 1,", "Up", "(healthy)", "migrate-1 | migrated the store to schema 1", "Network webapp_default  Removed", "Volume webapp_kvdata  Removed"} {
+	for _, want := range []string{"(visit 1, schema 1,", "(visit 2, schema 1,", "Up", "(healthy)", "migrate-1  | migrated the store to schema 1", "Network webapp_default  Removed", "Volume webapp_kvdata  Removed"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
@@ -721,7 +721,7 @@ services:
 	if img := compose("images", "--format", "{{.ContainerName}} {{.Repository}} {{.Tag}}", "app").stdout; img != "tools-app-1 "+host+"/tools/bb 1\n" {
 		t.Errorf("images: %q", img)
 	}
-	if top := compose("top", "app").stdout; !strings.HasPrefix(top, "tools-app-1\n") || !strings.Contains(top, "sleep 60") {
+	if top := compose("top", "app").stdout; !strings.HasPrefix(top, "SERVICE  #   UID") || !regexp.MustCompile(`\napp +1 +root .*sleep 60\n`).MatchString(top) {
 		t.Errorf("top:\n%s", top)
 	}
 	for range 50 {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -576,7 +577,7 @@ func TestTopAndStats(t *testing.T) {
 	if lines := strings.Split(strings.TrimSpace(top), "\n"); len(lines) < 2 || !strings.Contains(lines[0], "PID") || !strings.Contains(top, "while :") {
 		t.Errorf("top:\n%s", top)
 	}
-	if out := run("container", "top", "busy", "-o", "pid,comm").stdout; !strings.HasPrefix(strings.TrimSpace(out), "PID COMMAND") {
+	if out := run("container", "top", "busy", "-o", "pid,comm").stdout; !regexp.MustCompile(`^PID +COMMAND\n`).MatchString(out) {
 		t.Errorf("top -o pid,comm:\n%s", out)
 	}
 	stats := run("container", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}} {{.PIDs}}", "busy").stdout

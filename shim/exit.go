@@ -26,7 +26,11 @@ import (
 // it (stop, down, wait, an attached up) does not wait for the monitor's
 // exec too. The fields are container.State's, by their JSON names; the
 // container package's tests hold the two together.
-func RecordExit(ctx context.Context, dir string, code int, at time.Time, oom bool) (recorded, halted bool, err error) {
+//
+// A run that the restart policy follows with another is recorded as
+// restarting at once, in the same write: between the exit and the next
+// run the container never shows as exited, as in Docker.
+func RecordExit(ctx context.Context, dir string, code int, at time.Time, oom bool, policy Policy) (recorded, halted bool, err error) {
 	unlock, err := disk.Lock(ctx, filepath.Join(dir, ".lock"), false)
 	if err != nil {
 		return false, false, fmt.Errorf("recording the exit: %w", err)
@@ -42,12 +46,20 @@ func RecordExit(ctx context.Context, dir string, code int, at time.Time, oom boo
 		return false, false, fmt.Errorf("recording the exit: %w", err)
 	}
 	var status string
+	var stopRequested bool
+	var restarts int
 	json.Unmarshal(st["Status"], &status)
 	json.Unmarshal(st["Halted"], &halted)
+	json.Unmarshal(st["StopRequested"], &stopRequested)
+	json.Unmarshal(st["RestartCount"], &restarts)
 	if status != "running" && status != "paused" {
 		return false, halted, nil
 	}
-	for k, v := range map[string]any{"Status": "exited", "ExitCode": code, "Pid": 0, "OOMKilled": oom, "FinishedAt": at, "Ports": nil} {
+	next := "exited"
+	if policy.Restarts(stopRequested, restarts, code) {
+		next = "restarting"
+	}
+	for k, v := range map[string]any{"Status": next, "ExitCode": code, "Pid": 0, "OOMKilled": oom, "FinishedAt": at, "Ports": nil} {
 		st[k], _ = json.Marshal(v)
 	}
 	out, err := json.MarshalIndent(st, "", "  ")
@@ -58,6 +70,29 @@ func RecordExit(ctx context.Context, dir string, code int, at time.Time, oom boo
 		return false, false, fmt.Errorf("recording the exit: %w", err)
 	}
 	return true, halted, nil
+}
+
+// Policy is a container's restart policy, Docker's: no, always,
+// unless-stopped, on-failure (with a maximum of restarts, 0 for none).
+type Policy struct {
+	Name              string
+	MaximumRetryCount int
+}
+
+// Restarts reports whether a run that ended with code is followed by
+// another: never after a stop or kill asked for it (stopRequested), else as
+// the policy says, restarts being the restarts so far.
+func (p Policy) Restarts(stopRequested bool, restarts, code int) bool {
+	if stopRequested {
+		return false
+	}
+	switch p.Name {
+	case "always", "unless-stopped":
+		return true
+	case "on-failure":
+		return code != 0 && (p.MaximumRetryCount == 0 || restarts < p.MaximumRetryCount)
+	}
+	return false
 }
 
 // OOMKilled reads whether the kernel's OOM killer struck in a container's

@@ -21,6 +21,9 @@ type Handoff struct {
 	// StateDir is the container's directory in the store: its state, to
 	// record the exit in.
 	StateDir string
+	// Restart is the container's restart policy: whether its exit is
+	// recorded as exited or as restarting.
+	Restart Policy `json:",omitzero"`
 	// Cgroup is the container's cgroup (/berth/ID, or under its parent):
 	// where the OOM killer's count is read at the exit.
 	Cgroup string

@@ -92,7 +92,7 @@ func Wait(ctx context.Context, h *Handoff) (code int, release func()) {
 	// for the exit may read it next
 	h.ExitCode, h.Exited = code, time.Now().UTC()
 	if h.StateDir != "" {
-		h.Recorded, h.Halted, _ = RecordExit(ctx, h.StateDir, code, h.Exited, OOMKilled("/sys/fs/cgroup", h.Cgroup))
+		h.Recorded, h.Halted, _ = RecordExit(ctx, h.StateDir, code, h.Exited, OOMKilled("/sys/fs/cgroup", h.Cgroup), h.Restart)
 	}
 	if caller != nil {
 		caller.Close()

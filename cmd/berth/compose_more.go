@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -29,17 +30,20 @@ func newComposeTopCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		// by name, as compose sorts them
+		slices.SortFunc(ms, func(a, b engine.Member) int { return strings.Compare(a.Record.Name, b.Record.Name) })
+		var tops []format.ContainerTop
 		for _, m := range ms {
 			if !m.State.Running() {
 				continue
 			}
-			out, err := e.Containers.Top(ctx, m.Record.ID, nil)
+			p, err := e.Containers.Top(ctx, m.Record.ID, nil)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "%s\n%s\n", m.Record.Name, out)
+			tops = append(tops, format.ContainerTop{Service: m.Service, Replica: strconv.Itoa(m.Number), Titles: p.Titles, Processes: p.Processes})
 		}
-		return nil
+		return format.ComposeTop(g.stdout, tops)
 	})
 	return cmd
 }
@@ -71,7 +75,7 @@ func newComposeImagesCmd(g *globals) *cobra.Command {
 			}
 			size := ""
 			if _, img, err := store.Lookup(m.Record.Image); err == nil {
-				size = units.HumanSizeWithPrecision(float64(image.ContentSize(img)), 3)
+				size = units.HumanSizeWithPrecision(float64(image.UnpackedSize(store, img)), 3)
 			}
 			rows = append(rows, row{m.Record.Name, repo, tag, id[:min(12, len(id))], size})
 		}
@@ -323,8 +327,7 @@ func newComposeEventsCmd(g *globals) *cobra.Command {
 			if asJSON {
 				return enc.Encode(ev)
 			}
-			_, err := fmt.Fprintf(g.stdout, "%s container %s %s (image=%s, name=%s)\n", ev.Time.Format("2006-01-02 15:04:05.000000"),
-				ev.Action, ev.ID, ev.Attributes["image"], ev.Attributes["name"])
+			_, err := fmt.Fprintln(g.stdout, ev)
 			return err
 		})
 	})

@@ -229,44 +229,6 @@ func newRmCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// composeRow is one row of compose ps, with docker compose's field names
-// for --format templates.
-type composeRow struct {
-	summary
-	Name, Project, Service, Health string
-	ExitCode, LocalVolumes         int
-	Publishers                     []publisher
-}
-
-type publisher struct {
-	URL           string
-	TargetPort    int
-	PublishedPort int
-	Protocol      string
-}
-
-func row(m engine.Member, project string, noTrunc bool) composeRow {
-	r := composeRow{summary: summarize(m.Entry, noTrunc), Name: m.Record.Name, Project: project, Service: m.Service}
-	// as compose shows them: health while it runs, the code once it ended
-	switch m.State.Status {
-	case container.Running:
-		if m.State.Health != nil {
-			r.Health = m.State.Health.Status
-		}
-	case container.Exited, container.Dead:
-		r.ExitCode = m.State.ExitCode
-	}
-	for _, u := range m.Record.Volumes {
-		if u.Name != "" {
-			r.LocalVolumes++
-		}
-	}
-	for _, b := range m.State.Ports {
-		r.Publishers = append(r.Publishers, publisher{URL: strings.Split(b.HostAddr(), ":")[0], TargetPort: int(b.Port), PublishedPort: int(b.HostPort), Protocol: b.Proto})
-	}
-	return r
-}
-
 func newPsCmd(g *globals) *cobra.Command {
 	var all, quiet, services, noTrunc, orphans bool
 	var status []string
@@ -307,7 +269,7 @@ func newPsCmd(g *globals) *cobra.Command {
 			case quiet:
 				fmt.Fprintln(g.stdout, m.Record.ID)
 			default:
-				rows = append(rows, row(m, name, noTrunc))
+				rows = append(rows, engine.Ps(m, noTrunc))
 			}
 		}
 		if quiet || services {
@@ -350,10 +312,14 @@ func newLsCmd(g *globals) *cobra.Command {
 				counts := map[string]int{}
 				files := ""
 				for _, m := range projects[name] {
-					counts[string(m.State.Status)]++
 					files = m.Record.Config.Labels[engine.LabelConfigFiles]
+					// compose counts what it lists: running containers,
+					// all with -a
+					if all || m.State.Running() {
+						counts[string(m.State.Status)]++
+					}
 				}
-				if !all && counts["running"] == 0 {
+				if len(counts) == 0 {
 					continue
 				}
 				if n, ok := strings.CutPrefix(filter, "name="); ok && !strings.Contains(name, n) {
@@ -417,7 +383,7 @@ func newComposeLogsCmd(g *globals) *cobra.Command {
 			// one container after another, as compose prints them
 			w := &prefixWriter{out: g.stdout, mu: &mu}
 			if !noPrefix {
-				w.prefix = colored(fmt.Sprintf("%-*s | ", width, logName(m)), i, !noColor && g.color())
+				w.prefix = colored(format.LogPrefix(logName(m), width), i, !noColor && g.color())
 			}
 			errs = append(errs, e.Containers.Logs(ctx, m.Record.ID, o, w, w))
 			w.flush()

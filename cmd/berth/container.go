@@ -690,45 +690,6 @@ func newContainerWaitCmd(g *globals) *cobra.Command {
 	}
 }
 
-// psRow is one row of `container ps`, with Docker's field names.
-type psRow struct {
-	summary
-	Names string
-}
-
-// summary is what docker ps and docker compose ps both show of a
-// container, under Docker's field names (for --format templates and json).
-type summary struct {
-	labelled
-	ID, Image, Command, CreatedAt, RunningFor, Ports, State, Status, Size, Labels, Mounts, Networks string
-}
-
-// summarize fills a summary; noTrunc keeps the full ID and command.
-func summarize(e container.Entry, noTrunc bool) summary {
-	id := e.Record.ID
-	command := strings.Join(append([]string{e.Record.Path}, e.Record.Args...), " ")
-	if !noTrunc {
-		id = shortID(id)
-		if len(command) > 20 {
-			command = command[:19] + "…"
-		}
-	}
-	mounts := container.MountNames(e.Record)
-	if !noTrunc {
-		for i, m := range mounts {
-			if r := []rune(m); len(r) > 15 {
-				mounts[i] = string(r[:14]) + "…"
-			}
-		}
-	}
-	return summary{labelled: labelled{e.Record.Config.Labels}, ID: id, Image: e.Record.Image, Command: `"` + command + `"`,
-		CreatedAt:  e.Record.Created.Format("2006-01-02 15:04:05 -0700 MST"),
-		RunningFor: units.HumanDuration(time.Since(e.Record.Created)) + " ago",
-		State:      string(e.State.Status), Status: statusText(e.State), Ports: portsText(e.State.Ports),
-		Labels: labelList(e.Record.Config.Labels), Mounts: strings.Join(mounts, ","),
-		Networks: strings.Join(container.NetworkNames(e.Record), ",")}
-}
-
 func newContainerPsCmd(g *globals) *cobra.Command {
 	var all, quiet, noTrunc bool
 	var fmtFlag string
@@ -753,12 +714,12 @@ func newContainerPsCmd(g *globals) *cobra.Command {
 				if !all && !e.State.Running() || !match(e) {
 					continue
 				}
-				sum := summarize(e, noTrunc)
+				sum := container.Summarize(e, noTrunc)
 				if quiet {
 					fmt.Fprintln(g.stdout, sum.ID)
 					continue
 				}
-				rows = append(rows, psRow{summary: sum, Names: e.Record.Name})
+				rows = append(rows, sum)
 			}
 			if quiet {
 				return nil
@@ -777,33 +738,6 @@ func newContainerPsCmd(g *globals) *cobra.Command {
 	f.StringVar(&fmtFlag, "format", "", "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'")
 	f.StringArrayVar(&filters, "filter", nil, "Filter output based on conditions provided")
 	return cmd
-}
-
-// statusText is Docker's STATUS column: "Up 5 minutes", "Exited (0) 2 seconds ago".
-func statusText(st container.State) string {
-	switch st.Status {
-	case container.Running:
-		if h := st.Health; h != nil {
-			status := h.Status
-			if status == container.Starting {
-				status = "health: starting"
-			}
-			return "Up " + units.HumanDuration(time.Since(st.StartedAt)) + " (" + status + ")"
-		}
-		return "Up " + units.HumanDuration(time.Since(st.StartedAt))
-	case container.Paused:
-		return "Up " + units.HumanDuration(time.Since(st.StartedAt)) + " (Paused)"
-	case container.Restarting:
-		return fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, units.HumanDuration(time.Since(st.FinishedAt)))
-	case container.Exited:
-		if st.FinishedAt.IsZero() {
-			return fmt.Sprintf("Exited (%d)", st.ExitCode)
-		}
-		return fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, units.HumanDuration(time.Since(st.FinishedAt)))
-	case container.Created:
-		return "Created"
-	}
-	return string(st.Status)
 }
 
 func newContainerLogsCmd(g *globals) *cobra.Command {
@@ -969,12 +903,11 @@ func newContainerTopCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out, err := m.Top(cmd.Context(), args[0], args[1:])
+			p, err := m.Top(cmd.Context(), args[0], args[1:])
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprint(g.stdout, out)
-			return err
+			return format.Processes(g.stdout, p.Titles, p.Processes)
 		},
 	}
 	cmd.Flags().SetInterspersed(false) // ps options follow the container
@@ -1176,13 +1109,4 @@ func newContainerPortCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-}
-
-// portsText is ps's PORTS column: 0.0.0.0:8080->80/tcp, ...
-func portsText(bs []netns.Binding) string {
-	var parts []string
-	for _, b := range bs {
-		parts = append(parts, b.String())
-	}
-	return strings.Join(parts, ", ")
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/format"
 )
 
 // follower streams the logs of a project's containers with compose's
@@ -56,7 +58,7 @@ func (f *follower) run(ctx context.Context, project string, services []string, m
 	}
 	f.mu.Unlock()
 	go f.e.Events(ctx, project, services, func(ev engine.Event) error {
-		if ev.Action != "start" && (ev.Action != "restart" || f.exited == nil) {
+		if ev.Action != "start" && (ev.Action != "die" || f.exited == nil) {
 			return nil
 		}
 		now, err := f.e.Members(ctx, project, ev.Service)
@@ -68,10 +70,12 @@ func (f *follower) run(ctx context.Context, project string, services []string, m
 			case m.Record.ID != ev.ID:
 			case ev.Action == "start":
 				f.follow(ctx, m)
-			case f.isFollowed(m):
+			case f.isFollowed(m) && (m.State.Status == container.Restarting || m.State.Running()):
 				// a run that the restart policy follows with another:
-				// its end is said too, as compose's up says each
-				f.sayExit(m, m.State.ExitCode)
+				// its end is said too, as compose's up says each (the
+				// last one's, once it has stopped, by follow)
+				code, _ := strconv.Atoi(ev.Attributes["exitCode"])
+				f.sayExit(m, code)
 			}
 		}
 		return nil
@@ -97,7 +101,7 @@ func (f *follower) follow(ctx context.Context, m engine.Member) {
 	f.width = max(f.width, len(logName(m)))
 	w := &prefixWriter{out: f.g.stdout, mu: &f.out}
 	if f.prefix {
-		w.prefix = colored(fmt.Sprintf("%-*s | ", f.width, logName(m)), i, f.color)
+		w.prefix = colored(format.LogPrefix(logName(m), f.width), i, f.color)
 	}
 	var sink io.Writer = w
 	if f.shown != nil && !f.shown(m) {

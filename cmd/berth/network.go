@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/format"
 	"github.com/berth-dev/berth/match"
 	"github.com/berth-dev/berth/netns"
@@ -152,7 +153,7 @@ type networkDoc struct {
 	Internal   bool
 	Attachable bool
 	Ingress    bool
-	Containers map[string]any
+	Containers map[string]container.NetworkMember
 	Options    map[string]string
 	Labels     map[string]string
 }
@@ -167,13 +168,17 @@ func newNetworkInspectCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer done()
+			_, entries, err := g.listContainers(cmd.Context())
+			if err != nil {
+				return err
+			}
 			return inspectAll(g, tmpl, args, func(ref string) (any, error) {
 				n, err := s.Get(ref)
 				if err != nil {
 					return nil, err
 				}
 				d := networkDoc{Name: n.Name, Id: n.ID, Created: n.Created, Scope: "local", Driver: n.Driver, Internal: n.Internal,
-					Containers: map[string]any{}, Options: nonNil(n.Options), Labels: nonNil(n.Labels)}
+					Containers: container.NetworkMembers(entries, n.ID), Options: nonNil(n.Options), Labels: nonNil(n.Labels)}
 				d.IPAM.Driver, d.IPAM.Options = "default", map[string]string{}
 				cfg := map[string]string{"Subnet": n.Subnet.Prefix.String(), "Gateway": n.Subnet.Gateway.String()}
 				if n.Subnet.Range.IsValid() {
