@@ -570,7 +570,10 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 		m.cleanRuntime(e.Record.ID)
 	}
 	// a start undoes a stop: the restart policy applies again
-	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error { st.StopRequested, st.Halted = false, false; return nil }); err != nil {
+	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error {
+		st.StopRequested, st.Halted, st.Signals, st.Stopped = false, false, nil, false
+		return nil
+	}); err != nil {
 		return 0, err
 	}
 	self, err := os.Executable()
@@ -686,9 +689,18 @@ func parseError(line string) (int, string, bool) {
 // container's own when negative), SIGKILL; it returns once it has exited
 // and its monitor has cleaned up after it.
 func (m *Manager) Stop(ctx context.Context, ref string, timeout time.Duration, sig string) error {
-	_, err := m.stop(ctx, ref, timeout, sig, false)
+	_, err := m.stop(ctx, ref, timeout, sig, stopByUser)
 	return err
 }
+
+// stopMode says who stops a container, which decides what is recorded.
+type stopMode int
+
+const (
+	stopByUser   stopMode = iota // stop, restart: a stop event follows the die
+	stopToRemove                 // rm -f: kill and die only, as Docker logs it
+	stopToHalt                   // down: Halt, then a removal
+)
 
 // Halt is Stop returning as soon as the container's exit is recorded and
 // it is off its networks, while its monitor still cleans up after it
@@ -696,7 +708,7 @@ func (m *Manager) Stop(ctx context.Context, ref string, timeout time.Duration, s
 // to run any more, such as removing the networks it was on, can overlap
 // that. Remove waits for the monitor.
 func (m *Manager) Halt(ctx context.Context, ref string, timeout time.Duration, sig string) error {
-	id, err := m.stop(ctx, ref, timeout, sig, true)
+	id, err := m.stop(ctx, ref, timeout, sig, stopToHalt)
 	if err != nil {
 		return err
 	}
@@ -706,18 +718,31 @@ func (m *Manager) Halt(ctx context.Context, ref string, timeout time.Duration, s
 	return nil
 }
 
-// stop is Stop and, with halt, Halt; it returns the container's ID.
-func (m *Manager) stop(ctx context.Context, ref string, timeout time.Duration, sig string, halt bool) (string, error) {
+// stop is Stop, Halt and rm -f's stop, as mode says; it returns the
+// container's ID.
+func (m *Manager) stop(ctx context.Context, ref string, timeout time.Duration, sig string, mode stopMode) (string, error) {
 	e, err := m.Get(ctx, ref)
 	if err != nil {
 		return "", err
 	}
 	id := e.Record.ID
+	halt := mode == stopToHalt
 	wait := m.waitGone
 	if halt {
 		wait = m.waitExited
 	}
-	st, err := m.Store.Update(ctx, id, func(st *State) error { st.StopRequested, st.Halted = true, halt; return nil })
+	signal, err := ParseSignal(cmp.Or(sig, cmp.Or(e.Record.Config.StopSignal, "SIGTERM")))
+	if err != nil {
+		return id, err
+	}
+	st, err := m.Store.Update(ctx, id, func(st *State) error {
+		st.StopRequested, st.Halted = true, halt
+		if st.Running() {
+			st.Signals = append(st.Signals, int(signal))
+			st.Stopped = mode != stopToRemove
+		}
+		return nil
+	})
 	if err != nil {
 		return id, err
 	}
@@ -726,10 +751,6 @@ func (m *Manager) stop(ctx context.Context, ref string, timeout time.Duration, s
 	}
 	if !st.Running() {
 		return id, wait(ctx, id, st, -1)
-	}
-	signal, err := ParseSignal(cmp.Or(sig, cmp.Or(e.Record.Config.StopSignal, "SIGTERM")))
-	if err != nil {
-		return id, err
 	}
 	if timeout < 0 {
 		timeout = time.Duration(e.Record.Host.StopTimeout) * time.Second
@@ -741,6 +762,10 @@ func (m *Manager) stop(ctx context.Context, ref string, timeout time.Duration, s
 	if err := wait(ctx, id, st, timeout); err == nil {
 		return id, nil
 	}
+	m.Store.Update(ctx, id, func(st *State) error {
+		st.Signals = append(st.Signals, int(unix.SIGKILL))
+		return nil
+	})
 	unix.Kill(st.Pid, unix.SIGKILL)
 	return id, wait(ctx, id, st, -1)
 }
@@ -762,6 +787,7 @@ func (m *Manager) Kill(ctx context.Context, ref string, sig string) error {
 		if signal == unix.SIGKILL || signal == unix.SIGTERM {
 			st.StopRequested = true
 		}
+		st.Signals = append(st.Signals, int(signal))
 		return nil
 	})
 	if err != nil {
@@ -952,7 +978,7 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool, removeVolu
 		if !force {
 			return errclass.New(ErrConflict, "cannot remove container %q: container is running: stop the container before removing or force remove", "/"+e.Record.Name)
 		}
-		if err := m.Stop(ctx, e.Record.ID, 0, "SIGKILL"); err != nil {
+		if _, err := m.stop(ctx, e.Record.ID, 0, "SIGKILL", stopToRemove); err != nil {
 			return err
 		}
 	}

@@ -69,6 +69,12 @@ type State struct {
 	// restart the container whatever its policy, until a start clears it,
 	// as Docker's manual stop does.
 	StopRequested bool
+	// Signals are the signals kill and stop sent to this run, in order,
+	// and Stopped is set by a stop (not a kill, nor rm -f): what `events`
+	// reports as kill events (with their signal) and, after the die, a
+	// stop event, as Docker's daemon logs them. A start clears both.
+	Signals []int `json:",omitempty"`
+	Stopped bool  `json:",omitempty"`
 	// Halted is set by a halt (down), whose caller goes on to remove the
 	// container and so cleans up after it: its monitor's waiting process
 	// stops at recording the exit (package shim).

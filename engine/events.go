@@ -39,9 +39,11 @@ func (e Event) String() string {
 }
 
 // Events calls emit for each change of the project's containers (of
-// services, if given) until ctx ends or emit fails: create, start, die
-// (with its exitCode; a run the restart policy follows dies too), pause,
-// unpause, destroy, and health_status. It watches the containers'
+// services, if given) until ctx ends or emit fails: create, start, kill
+// (with its signal, for each signal kill and stop sent), die (with its
+// exitCode; a run the restart policy follows dies too), stop (after the
+// die of a stopped container), pause, unpause, destroy, and
+// health_status. It watches the containers'
 // state files with fsnotify; no daemon sends them.
 func (e *Engine) Events(ctx context.Context, project string, services []string, emit func(Event) error) error {
 	dir := filepath.Join(e.root, "containers")
@@ -58,6 +60,8 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 		m      Member
 		status container.Status
 		health string
+		// signals is how many of the run's recorded signals were reported
+		signals int
 	}
 	known := map[string]*seen{}
 	health := func(st container.State) string {
@@ -95,7 +99,7 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 	for _, d := range entries {
 		w.Add(filepath.Join(dir, d.Name()))
 		if m, ok := look(d.Name()); ok {
-			known[m.Record.ID] = &seen{*m, m.State.Status, health(m.State)}
+			known[m.Record.ID] = &seen{*m, m.State.Status, health(m.State), len(m.State.Signals)}
 		}
 	}
 	for {
@@ -136,6 +140,16 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 				}
 			}
 			s.m = *m
+			// a start cleared the last run's signals
+			if len(m.State.Signals) < s.signals {
+				s.signals = 0
+			}
+			for _, sig := range m.State.Signals[s.signals:] {
+				if err := send(*m, "kill", "signal", strconv.Itoa(sig)); err != nil {
+					return err
+				}
+			}
+			s.signals = len(m.State.Signals)
 			if st := m.State.Status; st != s.status {
 				action := map[container.Status]string{container.Running: "start", container.Paused: "pause", container.Created: "create"}[st]
 				var more []string
@@ -151,6 +165,12 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 				s.status = st
 				if action != "" {
 					if err := send(*m, action, more...); err != nil {
+						return err
+					}
+				}
+				// Docker's daemon logs a stop once the stopped container died
+				if action == "die" && m.State.Stopped {
+					if err := send(*m, "stop"); err != nil {
 						return err
 					}
 				}

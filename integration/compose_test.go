@@ -890,8 +890,8 @@ services:
 			actions = append(actions, ev.Action)
 		}
 	}
-	if !slices.Equal(actions, []string{"create", "start", "health_status: starting", "health_status: healthy", "die"}) &&
-		!slices.Equal(actions, []string{"create", "start", "health_status: healthy", "die"}) {
+	if !slices.Equal(actions, []string{"create", "start", "health_status: starting", "health_status: healthy", "kill", "die", "stop"}) &&
+		!slices.Equal(actions, []string{"create", "start", "health_status: healthy", "kill", "die", "stop"}) {
 		t.Errorf("events: %q", actions)
 	}
 }

@@ -330,3 +330,66 @@ services:
 		t.Errorf("events:\n%s", text.String())
 	}
 }
+
+// TestComposeEventsKillStop: stop, kill and a stop that must fall back to
+// SIGKILL are reported as Docker's daemon logs them: a kill event per
+// signal sent (with its number), the die, and, for a stop, a stop event.
+func TestComposeEventsKillStop(t *testing.T) {
+	dir, root, compose := composeRoot(t, `name: evk
+services:
+  svc:
+    image: bb:1
+    init: true
+    command: ["sleep", "1000"]
+  stubborn:
+    # PID 1 of its namespace without a handler: SIGTERM is not delivered
+    image: bb:1
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+`)
+	cmd := exec.Command(berthBin, "--root", root, "events", "--json")
+	cmd.Dir = dir
+	var js fixture.Buffer
+	cmd.Stdout, cmd.Stderr = &js, &js
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	time.Sleep(300 * time.Millisecond) // its watch begins
+	if r := compose("up", "-d"); r.code != 0 {
+		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, args := range [][]string{{"stop", "svc"}, {"start", "svc"}, {"kill", "svc"}, {"stop", "stubborn"}, {"down"}} {
+		if r := compose(args...); r.code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, r.code, r.stderr)
+		}
+	}
+	waitFor(t, &js, "two destroys", func() bool { return strings.Count(js.String(), `"destroy"`) == 2 })
+	actions := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(js.String()), "\n") {
+		var ev struct {
+			Action, Service string
+			Attributes      map[string]string
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("events --json: %v\n%s", err, line)
+		}
+		a := ev.Action
+		switch a {
+		case "die":
+			a += "(" + ev.Attributes["exitCode"] + ")"
+		case "kill":
+			a += "(" + ev.Attributes["signal"] + ")"
+		}
+		actions[ev.Service] = append(actions[ev.Service], a)
+	}
+	want := map[string][]string{
+		"svc":      {"create", "start", "kill(15)", "die(143)", "stop", "start", "kill(9)", "die(137)", "destroy"},
+		"stubborn": {"create", "start", "kill(15)", "kill(9)", "die(137)", "stop", "destroy"},
+	}
+	for svc, w := range want {
+		if !slices.Equal(actions[svc], w) {
+			t.Errorf("events of %s: %v, want %v\n%s", svc, actions[svc], w, js.String())
+		}
+	}
+}
