@@ -379,6 +379,44 @@ services:
 	}
 }
 
+// TestComposeAttachedStopWaits: the first Ctrl-C of an attached up stops
+// the project and up waits for that stop: a service that ignores SIGTERM
+// is killed at the end of its stop_grace_period and has exited (137) by
+// the time up returns 130, its true exit said, as docker compose does.
+func TestComposeAttachedStopWaits(t *testing.T) {
+	dir, root, compose := composeRoot(t, `name: graceful
+services:
+  app:
+    image: bb:1
+    command: ["sh", "-c", "trap '' TERM; echo ignoring; while true; do sleep 0.1; done"]
+    stop_grace_period: 3s
+`)
+	cmd := exec.Command(berthBin, "--root", root, "up")
+	cmd.Dir = dir
+	var out fixture.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	waitFor(t, &out, "the service's start", func() bool { return strings.Contains(out.String(), "app-1  | ignoring") })
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatalf("up did not end after its graceful stop:\n%s", out.String())
+	}
+	if ps := compose("ps", "-a", "--format", "{{.State}} {{.ExitCode}}").stdout; ps != "exited 137\n" {
+		t.Errorf("the service when up returned: %q\n%s", ps, out.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 || !strings.Contains(out.String(), "Gracefully stopping...") ||
+		!strings.Contains(out.String(), "app-1 exited with code 137") || strings.Contains(out.String(), "exited with code 0") {
+		t.Errorf("up after one SIGINT: exit %d\n%s", code, out.String())
+	}
+}
+
 // TestComposeAttachFalse: a service with attach: false is left out of an
 // attached up's logs unless --attach names it.
 func TestComposeAttachFalse(t *testing.T) {

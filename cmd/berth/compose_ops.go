@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -359,36 +358,10 @@ func newComposeLogsCmd(g *globals) *cobra.Command {
 		if err := lf.options(&o); err != nil {
 			return err
 		}
-		ms, err := e.Members(ctx, name, args...)
-		if err != nil {
-			return err
-		}
-		if index > 0 {
-			ms = slices.DeleteFunc(ms, func(m engine.Member) bool { return m.Number != index || m.Oneoff })
-		}
-		if o.Follow {
-			// until every container followed has ended, those that start
-			// meanwhile included, as compose's logs -f
-			f := &follower{g: g, e: e, opts: o, color: !noColor && g.color(), prefix: !noPrefix}
-			<-f.run(ctx, name, args, ms)
-			return ctx.Err()
-		}
-		width := 0
-		for _, m := range ms {
-			width = max(width, len(logName(m)))
-		}
-		var mu sync.Mutex
-		var errs []error
-		for i, m := range ms {
-			// one container after another, as compose prints them
-			w := &prefixWriter{out: g.stdout, mu: &mu}
-			if !noPrefix {
-				w.prefix = colored(format.LogPrefix(logName(m), width), i, !noColor && g.color())
-			}
-			errs = append(errs, e.Containers.Logs(ctx, m.Record.ID, o, w, w))
-			w.flush()
-		}
-		return errors.Join(errs...)
+		// with -f, until every container followed has ended, those that
+		// start meanwhile included, as compose's logs -f
+		return e.Logs(ctx, name, args, engine.LogsOptions{LogOptions: o, Index: index},
+			&logPrinter{out: g.stdout, err: g.stderr, color: !noColor && g.color(), prefix: !noPrefix})
 	})
 	f := cmd.Flags()
 	f.BoolVarP(&o.Follow, "follow", "f", false, "Follow log output")

@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -203,8 +201,13 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 				defer stopWatching()
 				go g.watch(wctx, e, p, rules)
 			}
-			return g.attached(ctx, e, p, follow, attachOptions{abort: abort, abortFailure: abortFailure, exitFrom: exitFrom, attach: attach, noAttach: noAttach,
-				color: !noColor && g.color(), prefix: !noPrefix, timestamps: timestamps, timeout: o.Timeout})
+			code, err := e.Attach(ctx, p.Name, engine.AttachOptions{Services: follow, Abort: abort, AbortFailure: abortFailure, ExitFrom: exitFrom,
+				Attach: attach, NoAttach: noAttach, Timestamps: timestamps, Timeout: o.Timeout},
+				&logPrinter{out: g.stdout, err: g.stderr, color: !noColor && g.color(), prefix: !noPrefix})
+			if err != nil {
+				return err
+			}
+			return exitWith(code)
 		},
 	}
 	f := cmd.Flags()
@@ -239,97 +242,6 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 	f.BoolVarP(&o.RenewAnonVolumes, "renew-anon-volumes", "V", false, "Recreate anonymous volumes instead of retrieving data from the previous containers")
 	f.IntVarP(&timeout, "timeout", "t", 0, "Use this timeout in seconds for container shutdown when attached or when containers are already running")
 	return cmd
-}
-
-// attachOptions shape an attached up.
-type attachOptions struct {
-	// attach, if given, are the only services whose logs are shown;
-	// noAttach are services whose logs are not. Exits are followed for
-	// every service either way.
-	attach, noAttach    []string
-	abort, abortFailure bool
-	exitFrom            string
-	color, prefix       bool
-	timestamps          bool
-	timeout             *int
-}
-
-// shown says whether m's logs are shown.
-func (o attachOptions) shown(m engine.Member) bool {
-	return !m.Oneoff && (len(o.attach) == 0 || slices.Contains(o.attach, m.Service)) && !slices.Contains(o.noAttach, m.Service)
-}
-
-// attached streams the project's containers' logs with service prefixes
-// until they have all stopped, as an attached `docker compose up` does. The
-// first Ctrl-C stops the project gracefully, the second kills it. With
-// abort, the first container to stop (or, with abortFailure, to fail)
-// stops the rest; the exit code is then that container's, or exitFrom's.
-func (g *globals) attached(ctx context.Context, e *engine.Engine, p *project.Project, services []string, o attachOptions) error {
-	ms, err := e.Members(ctx, p.Name, services...)
-	if err != nil {
-		return err
-	}
-	var names []string
-	for _, m := range ms {
-		if o.shown(m) {
-			names = append(names, logName(m))
-		}
-	}
-	if len(names) > 0 {
-		slices.Sort(names)
-		fmt.Fprintf(g.stdout, "Attaching to %s\n", strings.Join(names, ", "))
-	}
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	type exit struct {
-		m    engine.Member
-		code int
-	}
-	exits := make(chan exit, 16)
-	f := &follower{g: g, e: e, opts: container.LogOptions{Follow: true, Tail: -1, Timestamps: o.timestamps},
-		color: o.color, prefix: o.prefix, shown: o.shown,
-		exited: func(m engine.Member, code int) { exits <- exit{m, code} }}
-	fctx, stopFollowing := context.WithCancel(ctx)
-	defer stopFollowing()
-	all := f.run(fctx, p.Name, services, ms)
-	stopped := false
-	code := 0
-	for {
-		select {
-		case <-all:
-			if o.exitFrom != "" {
-				return exitCodeOf(ctx, e, p.Name, o.exitFrom)
-			}
-			return exitWith(code)
-		case x := <-exits:
-			if stopped || !(o.abort || (o.abortFailure && x.code != 0)) {
-				continue
-			}
-			stopped, code = true, x.code
-			fmt.Fprintln(g.stderr, "Aborting on container exit...")
-			go e.Stop(context.WithoutCancel(ctx), p.Name, nil, o.timeout)
-		case <-sigs:
-			if stopped {
-				fmt.Fprintln(g.stderr, "Killing...")
-				e.Each(ctx, p.Name, nil, func(m engine.Member) bool { return m.State.Running() }, "Killed",
-					func(m engine.Member) error { return e.Containers.Kill(ctx, m.Record.ID, "SIGKILL") })
-				return exitWith(130)
-			}
-			stopped, code = true, 130
-			fmt.Fprintln(g.stderr, "Gracefully stopping... (press Ctrl+C again to force)")
-			go e.Stop(context.WithoutCancel(ctx), p.Name, nil, o.timeout)
-		}
-	}
-}
-
-// exitCodeOf is the exit code of the service's first container.
-func exitCodeOf(ctx context.Context, e *engine.Engine, project, service string) error {
-	ms, err := e.Members(ctx, project, service)
-	if err != nil || len(ms) == 0 {
-		return err
-	}
-	return exitWith(ms[0].State.ExitCode)
 }
 
 func newRunCmd(g *globals) *cobra.Command {
