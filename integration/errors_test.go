@@ -42,3 +42,34 @@ services:
 		}
 	}
 }
+
+// TestUpFailureNotInterrupt: one service that fails stops its siblings,
+// and up exits 1 with that failure, as docker compose does; before, the
+// sibling's cancelled wait made it exit 130, as if interrupted.
+func TestUpFailureNotInterrupt(t *testing.T) {
+	_, _, compose := composeRoot(t, `name: sibling
+services:
+  gate:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    healthcheck: {test: ["CMD", "true"], interval: 100ms}
+  bad:
+    image: bb:1
+    command: ["/nonexistent"]
+    depends_on: {gate: {condition: service_healthy}}
+  slow:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+    healthcheck: {test: ["CMD", "false"], interval: 1h, start_period: 1h}
+  waiter:
+    image: bb:1
+    command: ["sleep", "60"]
+    depends_on: {slow: {condition: service_healthy}}
+`)
+	r := compose("up", "-d")
+	if r.code != 1 || !strings.Contains(r.stderr, "/nonexistent") || strings.Contains(r.stderr, "context canceled") {
+		t.Errorf("up with a failing service: exit %d, %q; want 1 and bad's error alone", r.code, r.stderr)
+	}
+}

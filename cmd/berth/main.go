@@ -50,7 +50,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		// the user's Ctrl-C (or a SIGTERM) ended it: nothing to report,
-		// as a shell's interrupted command prints nothing
+		// as a shell's interrupted command prints nothing. Only a signal
+		// exits 130: an error that wraps context.Canceled without one (a
+		// sibling stopped after a failure) is an error like any other.
 		return 130
 	}
 	fmt.Fprintf(stderr, "berth: %s\n", oneLine(err.Error()))
@@ -84,8 +86,6 @@ func exitCode(err error) int {
 		return exit.code
 	case errors.As(err, &usage):
 		return 125
-	case errors.Is(err, context.Canceled):
-		return 130
 	}
 	return 1
 }
