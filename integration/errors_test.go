@@ -73,3 +73,49 @@ services:
 		t.Errorf("up with a failing service: exit %d, %q; want 1 and bad's error alone", r.code, r.stderr)
 	}
 }
+
+// TestUnknownCommandsAndServices: a mistyped command or service is an
+// error (exit 1), as in docker compose, never help and exit 0 or a
+// command that does nothing or something else: before, `upp` printed the
+// help and exited 0, `restart wbe` did nothing and exited 0, and `up -d
+// wbe` tried to pull an image "<project>-". The word compose is dropped
+// wherever the command goes, after global flags too.
+func TestUnknownCommandsAndServices(t *testing.T) {
+	root := t.TempDir()
+	dir := project(t, map[string]string{"compose.yaml": `name: typo
+services:
+  web:
+    image: bb:1
+  dbg:
+    image: bb:1
+    profiles: [debug]
+`})
+	run := func(args ...string) result {
+		t.Helper()
+		return berth(t, dir, "", append([]string{"--root", root}, args...)...)
+	}
+	for _, c := range []struct{ args, want string }{
+		{"upp", `unknown berth command: "upp"`},
+		{"compose upp", `unknown berth command: "upp"`},
+		{"container lss", `unknown berth command: "container lss"`},
+	} {
+		if r := run(strings.Fields(c.args)...); r.code != 1 || !strings.Contains(r.stderr, c.want) || !strings.Contains(r.stdout, "Usage:") {
+			t.Errorf("%s: exit %d, %q; want 1, the help and %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+	if r := run("compose", "ps"); r.code != 0 || !strings.HasPrefix(r.stdout, "NAME") {
+		t.Errorf("--root R compose ps: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	for _, args := range []string{"up -d wbe", "create wbe", "start wbe", "stop wbe", "restart wbe", "kill wbe", "pause wbe",
+		"unpause wbe", "rm -f wbe", "down wbe", "ps wbe", "logs wbe", "top wbe", "images wbe", "events wbe", "stats --no-stream wbe",
+		"wait wbe", "pull wbe", "push wbe", "exec wbe true", "port wbe 80", "attach wbe", "cp wbe:/x /tmp", "run --rm wbe true",
+		"watch wbe", "scale wbe=2", "config wbe"} {
+		if r := run(strings.Fields(args)...); r.code != 1 || !strings.Contains(r.stderr, "no such service: wbe") {
+			t.Errorf("%s: exit %d, %q; want 1 and no such service: wbe", args, r.code, r.stderr)
+		}
+	}
+	// a service of a profile not enabled is no typo
+	if r := run("stop", "dbg"); r.code != 0 {
+		t.Errorf("stop dbg: exit %d, %q", r.code, r.stderr)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -128,7 +129,31 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newConfigCmd(g), newVersionCmd(g), newMonitorCmd(g), newProbeCmd(g))
 	root.AddCommand(composeCommands(g)...)
 	root.AddCommand(objectCommands(g)...)
+	refuseUnknown(root)
 	return root
+}
+
+// refuseUnknown gives root and each group of commands (container, image,
+// ...) a run that fails on a word that is none of its commands: without
+// one, cobra answers a mistyped command with the help and exit 0. As in
+// docker compose, the help is printed and the command fails.
+func refuseUnknown(cmd *cobra.Command) {
+	if !cmd.HasSubCommands() {
+		return
+	}
+	if cmd.Run == nil && cmd.RunE == nil {
+		cmd.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			_ = cmd.Help()
+			name := strings.TrimPrefix(cmd.CommandPath()+" "+args[0], cmd.Root().Name()+" ")
+			return fmt.Errorf("unknown berth command: %q", name)
+		}
+	}
+	for _, c := range cmd.Commands() {
+		refuseUnknown(c)
+	}
 }
 
 func envOr(name, def string) string {
