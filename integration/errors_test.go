@@ -119,3 +119,59 @@ services:
 		t.Errorf("stop dbg: exit %d, %q", r.code, r.stderr)
 	}
 }
+
+// TestExecExitCodes: a command exec cannot run exits 126 (a directory, a
+// working directory or user that does not exist, no permission) and one
+// that is not there 127, as Docker's exec; exec into a paused service is
+// docker compose's exit 1 with Docker's message; pausing a paused service
+// or unpausing a running one is an error. Before, berth gave 125 or 127
+// for the first, 125 for a paused service, and 0 for the last two.
+func TestExecExitCodes(t *testing.T) {
+	_, _, compose := composeRoot(t, `name: execcodes
+services:
+  web:
+    image: bb:1
+    init: true
+    command: ["sleep", "60"]
+`)
+	if r := compose("up", "-d"); r.code != 0 {
+		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, c := range []struct {
+		flags, cmd []string
+		code       int
+	}{
+		{nil, []string{"/tmp"}, 126},
+		{[]string{"-w", "/nonexistent"}, []string{"true"}, 126},
+		{[]string{"-u", "nosuchuser"}, []string{"true"}, 126},
+		{nil, []string{"/etc/notexec"}, 126},
+		{nil, []string{"nosuchcommand"}, 127},
+		{nil, []string{"/nosuch/command"}, 127},
+		{nil, []string{"sh", "-c", "exit 3"}, 3},
+	} {
+		// compose's exec, then Docker's own on the container
+		for _, args := range [][]string{
+			append(append(append([]string{"exec", "-T"}, c.flags...), "web"), c.cmd...),
+			append(append(append([]string{"container", "exec"}, c.flags...), "execcodes-web-1"), c.cmd...),
+		} {
+			if r := compose(args...); r.code != c.code {
+				t.Errorf("%v: exit %d, want %d\n%s", args, r.code, c.code, r.stderr)
+			}
+		}
+	}
+	if r := compose("unpause", "web"); r.code != 1 || !strings.Contains(r.stderr, "is not paused") {
+		t.Errorf("unpause of a running service: exit %d, %q", r.code, r.stderr)
+	}
+	if r := compose("pause", "web"); r.code != 0 {
+		t.Fatalf("pause: exit %d, %q", r.code, r.stderr)
+	}
+	if r := compose("exec", "-T", "web", "true"); r.code != 1 || !strings.Contains(r.stderr, "is paused, unpause the container before exec") {
+		t.Errorf("exec into a paused service: exit %d, %q", r.code, r.stderr)
+	}
+	if r := compose("pause", "web"); r.code != 1 || !strings.Contains(r.stderr, "is already paused") {
+		t.Errorf("pause of a paused service: exit %d, %q", r.code, r.stderr)
+	}
+	if r := compose("unpause", "web"); r.code != 0 {
+		t.Errorf("unpause: exit %d, %q", r.code, r.stderr)
+	}
+}

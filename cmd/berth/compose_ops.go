@@ -199,6 +199,10 @@ func newEachCmd(g *globals, use, short, done string, keep func(engine.Member) bo
 
 func running(m engine.Member) bool { return m.State.Status == container.Running }
 
+func up(m engine.Member) bool {
+	return !m.Oneoff && (m.State.Status == container.Running || m.State.Status == container.Paused)
+}
+
 func newRmCmd(g *globals) *cobra.Command {
 	var force, stop, vols bool
 	cmd := &cobra.Command{Use: "rm [OPTIONS] [SERVICE...]", Short: "Removes stopped service containers"}
@@ -506,6 +510,10 @@ func newComposeExecCmd(g *globals) *cobra.Command {
 		}
 		code, err := e.Containers.Exec(ctx, m.Record.ID, o)
 		if err != nil {
+			// a paused or stopped container is docker compose's exit 1
+			if errors.Is(err, container.ErrState) || errors.Is(err, container.ErrNotFound) {
+				return err
+			}
 			return runError(code, err)
 		}
 		return exitWith(code)
