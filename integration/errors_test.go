@@ -1,7 +1,12 @@
 package integration
 
 import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -173,5 +178,61 @@ services:
 	}
 	if r := compose("unpause", "web"); r.code != 0 {
 		t.Errorf("unpause: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// TestNeedsRoot: a user who is not root is told that berth needs root,
+// before anything is tried; before, a pull or create failed half-way
+// with "lchown ...: operation not permitted". help, version and config
+// work for anyone.
+func TestNeedsRoot(t *testing.T) {
+	requireRoot(t) // to become nobody
+	dir, err := os.MkdirTemp("", "berth-nonroot-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o777)
+	bin := filepath.Join(dir, "berth")
+	data, err := os.ReadFile(berthBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(bin, data, 0o755)
+	// nothing here may reach a registry: the image is never pulled
+	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte("name: nr\nservices:\n  web: {image: bb:1, pull_policy: never}\n"), 0o644)
+	rootfs := filepath.Join(dir, "rootfs")
+	os.MkdirAll(filepath.Join(rootfs, "etc"), 0o755)
+	os.WriteFile(filepath.Join(rootfs, "etc", "hostname"), []byte("x\n"), 0o644)
+	nobody := func(args ...string) result {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"--root", filepath.Join(dir, "root")}, args...)...)
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if exit, ok := err.(*exec.ExitError); ok {
+			code = exit.ExitCode()
+		} else if err != nil {
+			t.Fatalf("running berth as nobody: %v", err)
+		}
+		return result{out.String(), errb.String(), code}
+	}
+	for _, args := range [][]string{{"image", "import", rootfs, "bb:1"}, {"up", "-d"}, {"ps"}, {"volume", "create", "vol"}, {"network", "create", "net"}} {
+		r := nobody(args...)
+		if r.code != 1 || !strings.Contains(r.stderr, "needs root: run it as root") || strings.Contains(r.stderr, "lchown") {
+			t.Errorf("%v as nobody: exit %d, %q; want 1 and that berth needs root", args, r.code, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "root")); err == nil {
+		t.Errorf("a refused command made the state root")
+	}
+	for _, args := range [][]string{{"version"}, {"config", "-q"}, {"--help"}} {
+		if r := nobody(args...); r.code != 0 {
+			t.Errorf("%v as nobody: exit %d, %q", args, r.code, r.stderr)
+		}
 	}
 }

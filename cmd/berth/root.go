@@ -82,6 +82,10 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Geteuid() != 0 && needsRoot(cmd) {
+				// said at once, not as the first lchown or mount that fails
+				return fmt.Errorf("%q needs root: run it as root, with sudo; rootless mode is not supported yet", cmd.CommandPath())
+			}
 			if !slices.Contains(progressModes, g.progress) {
 				return usageError{fmt.Errorf("invalid --progress %q: want one of %v", g.progress, progressModes)}
 			}
@@ -131,6 +135,20 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(objectCommands(g)...)
 	refuseUnknown(root)
 	return root
+}
+
+// needsRoot says whether cmd acts on berth's state, which only root can:
+// all but help, version and config (which only reads the compose files),
+// and berth's hidden commands, which berth itself runs where it knows.
+func needsRoot(cmd *cobra.Command) bool {
+	if cmd.Hidden || !cmd.HasParent() {
+		return false
+	}
+	switch cmd.Name() {
+	case "version", "config", "help", "completion":
+		return false
+	}
+	return true
 }
 
 // refuseUnknown gives root and each group of commands (container, image,
