@@ -236,3 +236,14 @@ func TestNeedsRoot(t *testing.T) {
 		}
 	}
 }
+
+// TestStartErrorHint: a directory mounted on a file fails deep in the
+// runtime with "not a directory"; the message says what to check, as
+// Docker's does.
+func TestStartErrorHint(t *testing.T) {
+	_, run := busyboxRoot(t)
+	r := run("container", "run", "--rm", "-v", "hintvol:/etc/passwd", "bb:1", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "not a directory: Are you trying to mount a directory onto a file (or vice-versa)? Check if the specified host path exists and is the expected type") {
+		t.Errorf("a volume on a file: exit %d, %q", r.code, r.stderr)
+	}
+}
