@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -53,7 +54,7 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions) (int, err
 	uid, gid, groups := main.UID, main.GID, main.AdditionalGIDs
 	if o.User != "" {
 		if uid, gid, groups, err = processUser(e.Record.Spec.Rootfs.Lowers, o.User, e.Record.Host.GroupAdd); err != nil {
-			return 0, err
+			return ExitNotExecutable, err // Docker's exec: the command cannot be run
 		}
 	}
 	env := append(append([]string{}, e.Record.Config.Env...), o.Env...)
@@ -76,7 +77,7 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions) (int, err
 	}
 	p, master, err := rt.Exec(e.Record.ID, spec, stdio)
 	if err != nil {
-		return startExitCode(err), err
+		return execExitCode(err), err
 	}
 	if o.Detach {
 		if master != nil {
@@ -90,6 +91,18 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions) (int, err
 		defer restore()
 	}
 	return p.Wait()
+}
+
+// execExitCode is Docker's exit code for a command exec could not run:
+// 127 when the command is not there, 126 for every other reason (a
+// directory, no permission, a working directory that does not exist).
+func execExitCode(err error) int {
+	msg := err.Error()
+	if strings.Contains(msg, "executable file not found") ||
+		strings.Contains(msg, "exec: ") && strings.Contains(msg, "no such file or directory") && !strings.Contains(msg, "chdir") {
+		return ExitNotFound
+	}
+	return ExitNotExecutable
 }
 
 // connectTerminal joins the caller's terminal to the process's PTY: raw
@@ -152,6 +165,9 @@ func (m *Manager) freeze(ctx context.Context, ref string, pause bool) error {
 	}
 	_, err = m.Store.Update(ctx, e.Record.ID, func(st *State) error {
 		if pause {
+			if st.Status == Paused {
+				return errclass.New(ErrState, "container %s is already paused", e.Record.ID)
+			}
 			if st.Status != Running {
 				return errclass.New(ErrState, "container %s is not running", e.Record.ID)
 			}

@@ -61,11 +61,11 @@ type Inspected struct {
 		Memory               int64
 		MemorySwap           int64
 		MemoryReservation    int64
-		MemorySwappiness     *uint64
+		MemorySwappiness     *int64
 		OomKillDisable       bool
-		CpuPeriod            uint64
+		CpuPeriod            int64
 		CpuQuota             int64
-		CpuRealtimePeriod    uint64
+		CpuRealtimePeriod    int64
 		CpuRealtimeRuntime   int64
 		BlkioWeight          uint16
 		BlkioWeightDevice    []runtime.WeightDevice
@@ -74,7 +74,7 @@ type Inspected struct {
 		BlkioDeviceReadIOps  []runtime.ThrottleDevice
 		BlkioDeviceWriteIOps []runtime.ThrottleDevice
 		NanoCpus             int64
-		CpuShares            uint64
+		CpuShares            int64
 		CpusetCpus           string
 		PidsLimit            int64
 		ShmSize              int64
@@ -185,7 +185,7 @@ func Inspect(e Entry) Inspected {
 	}
 	out.HostConfig.CpusetCpus, out.HostConfig.PidsLimit, out.HostConfig.ShmSize = res.CpusetCpus, res.PidsLimit, r.Spec.ShmSize
 	if res.CPUPeriod > 0 {
-		out.HostConfig.NanoCpus = res.CPUQuota * 1e9 / int64(res.CPUPeriod)
+		out.HostConfig.NanoCpus = res.CPUQuota * 1e9 / res.CPUPeriod
 	}
 	out.HostConfig.Init = r.Host.Init
 	out.HostConfig.Dns, out.HostConfig.DnsSearch, out.HostConfig.DnsOptions = r.Host.DNS, r.Host.DNSSearch, r.Host.DNSOptions

@@ -324,7 +324,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 			outR.Close()
 			errR.Close()
 		}
-		return fail(startExitCode(err), err)
+		return fail(startExitCode(err), startHint(err))
 	}
 	pid, _ := p.Pid()
 	started := time.Now().UTC()
@@ -441,6 +441,16 @@ func startExitCode(err error) int {
 		return ExitNotExecutable
 	}
 	return ExitStartFailed
+}
+
+// startHint is a start failure with Docker's hint where the cause is
+// usually the user's mount: a file mounted on a directory (or the reverse)
+// fails deep in the runtime with "not a directory".
+func startHint(err error) error {
+	if strings.Contains(err.Error(), unix.ENOTDIR.Error()) {
+		return fmt.Errorf("%w: Are you trying to mount a directory onto a file (or vice-versa)? Check if the specified host path exists and is the expected type", err)
+	}
+	return err
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

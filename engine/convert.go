@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"net/netip"
 	"os"
 	"path"
@@ -89,10 +90,12 @@ func containerOptions(p *project.Project, s types.ServiceConfig, n int, hash str
 			return o, bad("security_opt %q is not supported yet (no-new-privileges and seccomp=unconfined are)", so)
 		}
 	}
-	if (s.CPUS != 0 || s.Deploy != nil && s.Deploy.Resources.Limits != nil && s.Deploy.Resources.Limits.NanoCPUs != 0) && (s.CPUQuota != 0 || s.CPUPeriod != 0) {
-		return o, bad("cpus and cpu_period or cpu_quota cannot both be set")
-	}
 	o.Resources = resources(s)
+	// the check `container create` makes of its flags, made here before
+	// anything of the project is: a limit either refuses, both refuse
+	if err := o.Resources.Check(); err != nil {
+		return o, bad("%v", err)
+	}
 	o.CgroupParent, o.CgroupNS, o.DeviceCgroupRules = s.CgroupParent, s.Cgroup, s.DeviceCgroupRules
 	if len(s.Annotations) > 0 {
 		o.Annotations = map[string]string(s.Annotations)
@@ -324,7 +327,7 @@ func dependsOnLabel(s types.ServiceConfig) string {
 // resources are the service's limits: the short keys, then deploy's.
 func resources(s types.ServiceConfig) runtime.Resources {
 	r := runtime.Resources{Memory: int64(s.MemLimit), MemorySwap: int64(s.MemSwapLimit), MemoryReservation: int64(s.MemReservation),
-		CPUShares: uint64(s.CPUShares), CpusetCpus: s.CPUSet, PidsLimit: s.PidsLimit}
+		CPUShares: s.CPUShares, CpusetCpus: s.CPUSet, PidsLimit: s.PidsLimit, CPUQuota: s.CPUQuota, CPUPeriod: s.CPUPeriod}
 	cpus := float64(s.CPUS)
 	if s.Deploy != nil {
 		if l := s.Deploy.Resources.Limits; l != nil {
@@ -342,17 +345,14 @@ func resources(s types.ServiceConfig) runtime.Resources {
 			r.MemoryReservation = int64(rv.MemoryBytes)
 		}
 	}
-	if cpus > 0 {
-		r.CPUQuota, r.CPUPeriod = int64(cpus*100000), 100000
-	} else {
-		r.CPUQuota, r.CPUPeriod = s.CPUQuota, uint64(s.CPUPeriod)
-	}
+	// as docker compose passes it: Check refuses what is out of range
+	r.NanoCPUs = int64(math.Round(cpus * 1e9))
 	if s.MemSwappiness != 0 { // compose's: 0 is unset
-		v := uint64(s.MemSwappiness)
+		v := int64(s.MemSwappiness)
 		r.MemorySwappiness = &v
 	}
 	r.OOMKillDisable = s.OomKillDisable
-	r.CPURealtimePeriod, r.CPURealtimeRuntime = uint64(s.CPURTPeriod), s.CPURTRuntime
+	r.CPURealtimePeriod, r.CPURealtimeRuntime = s.CPURTPeriod, s.CPURTRuntime
 	if b := s.BlkioConfig; b != nil {
 		r.BlkioWeight = b.Weight
 		for _, d := range b.WeightDevice {

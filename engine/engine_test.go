@@ -87,7 +87,7 @@ volumes:
 	check("restart", o.Restart, "on-failure:3")
 	check("host name", o.Hostname+" "+o.Domainname, "front shop.test")
 	check("stop timeout", *o.StopTimeout, 3)
-	check("cpu quota", o.Resources.CPUQuota, 50000)
+	check("cpus", o.Resources.NanoCPUs, 500000000)
 	check("memory", o.Resources.Memory, 64<<20)
 	check("networks", o.Networks, "[shop_front]")
 	check("aliases", o.NetworkAliases["shop_front"], "[web www]")
@@ -122,7 +122,17 @@ func TestContainerOptionsRefused(t *testing.T) {
 		{"services:\n  a: {image: x, pid: \"service:b\"}\n  b: {image: x, ipc: \"service:a\"}\n", "cycle"},
 		{"services:\n  a: {image: x, userns_mode: \"keep-id\"}\n", `service "a": userns_mode "keep-id" is not supported`},
 		{"services:\n  a: {image: x, runtime: kata}\n", `service "a": runtime "kata" is not supported`},
-		{"services:\n  a: {image: x, cpus: 1, cpu_quota: 5000}\n", `service "a": cpus and cpu_period or cpu_quota cannot both be set`},
+		{"services:\n  a: {image: x, cpus: 1, cpu_quota: 5000}\n", `service "a": conflicting options: Nano CPUs and CPU Quota cannot both be set`},
+		// the ranges `container create` refuses, refused alike
+		{"services:\n  a: {image: x, cpus: -1}\n", `service "a": range of CPUs is from 0.01 to`},
+		{"services:\n  a: {image: x, cpus: 100000}\n", `service "a": range of CPUs is from 0.01 to`},
+		{"services:\n  a: {image: x, deploy: {resources: {limits: {cpus: '-0.5'}}}}\n", `service "a": range of CPUs is from 0.01 to`},
+		{"services:\n  a: {image: x, cpu_shares: -1}\n", `service "a": invalid value -1 for CPU shares`},
+		{"services:\n  a: {image: x, cpu_period: -1}\n", `service "a": CPU cfs period can not be less than 1ms`},
+		{"services:\n  a: {image: x, cpu_quota: 10}\n", `service "a": CPU cfs quota can not be less than 1ms`},
+		{"services:\n  a: {image: x, mem_limit: 1k}\n", `service "a": minimum memory limit allowed is 6MB`},
+		{"services:\n  a: {image: x, mem_limit: 8m, mem_reservation: 16m}\n", `service "a": minimum memory limit can not be less than memory reservation limit`},
+		{"services:\n  a: {image: x, mem_swappiness: 200}\n", `service "a": invalid value: 200, valid memory swappiness range is 0-100`},
 	} {
 		dir := fixture.Dir(t, map[string]string{"compose.yaml": "name: r\n" + c.yaml})
 		p, err := project.Load(context.Background(), project.Options{Files: []string{filepath.Join(dir, "compose.yaml")}})

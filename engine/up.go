@@ -76,6 +76,11 @@ type Step struct {
 // what had not begun and leaves what already runs running, as compose
 // does; a second Up after the fix completes the rest.
 func (e *Engine) Up(ctx context.Context, p *project.Project, o UpOptions) error {
+	// before anything: an unknown name would otherwise become a service
+	// with no settings, its image "<project>-"
+	if err := p.CheckServices(o.Services...); err != nil {
+		return err
+	}
 	graph, err := project.NewGraph(p.Project)
 	if err != nil {
 		return err

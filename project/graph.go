@@ -224,8 +224,11 @@ type WalkOptions struct {
 // Walk calls fn once per service, in dependency order, running independent
 // services concurrently. A service is visited only after fn returned nil for
 // every service it waits on. After the first error no new visit starts, the
-// visits under way finish, and Walk returns every error that occurred, joined.
-// A service waiting on a failed one is never visited.
+// visits under way finish, and Walk returns every error that occurred, joined,
+// the first first. A visit that ends because Walk cancelled it after another
+// failed reports no error of its own: the user reads what failed, not that
+// its siblings were stopped (and a caller does not take a cancelled sibling
+// for an interrupt). A service waiting on a failed one is never visited.
 func (g *Graph) Walk(ctx context.Context, o WalkOptions, fn func(ctx context.Context, service string) error) error {
 	in := map[string]bool{}
 	for _, n := range g.names {
@@ -273,6 +276,7 @@ func (g *Graph) Walk(ctx context.Context, o WalkOptions, fn func(ctx context.Con
 		}
 	}
 
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
@@ -295,6 +299,9 @@ func (g *Graph) Walk(ctx context.Context, o WalkOptions, fn func(ctx context.Con
 		r := <-results
 		running--
 		if r.err != nil {
+			if len(errs) > 0 && parent.Err() == nil && errors.Is(r.err, context.Canceled) {
+				continue // stopped because of errs[0]
+			}
 			errs = append(errs, r.err)
 			cancel()
 			continue

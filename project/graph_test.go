@@ -3,6 +3,7 @@ package project
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -272,5 +273,30 @@ func TestWalkCancelled(t *testing.T) {
 	})
 	if !errors.Is(err, context.Canceled) || count.Load() != 1 {
 		t.Errorf("err = %v after %d visits, want context.Canceled after 1", err, count.Load())
+	}
+}
+
+// TestWalkSiblingsCancelled: a failure stops the visits under way, and
+// what they return for being stopped is not reported: the walk's error is
+// the failure alone, not a context.Canceled a caller would take for an
+// interrupt.
+func TestWalkSiblingsCancelled(t *testing.T) {
+	g := chain(t)
+	boom := errors.New("boom")
+	started := make(chan struct{})
+	err := g.Walk(context.Background(), WalkOptions{}, func(ctx context.Context, name string) error {
+		switch name {
+		case "lone": // a sibling still at work when db fails
+			close(started)
+			<-ctx.Done()
+			return fmt.Errorf("waiting for lone: %w", ctx.Err())
+		case "db":
+			<-started
+			return boom
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) || errors.Is(err, context.Canceled) || err.Error() != "boom" {
+		t.Errorf("err = %v, want boom alone", err)
 	}
 }

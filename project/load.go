@@ -171,6 +171,22 @@ func (p *Project) ImageName(s types.ServiceConfig) string {
 	return fmt.Sprintf("%s-%s", p.Name, s.Name)
 }
 
+// CheckServices refuses a service name the files do not have (enabled or
+// in a profile not asked for), with docker compose's words: a typo on the
+// command line is an error, never a command that does nothing.
+func (p *Project) CheckServices(names ...string) error {
+	for _, n := range names {
+		if _, ok := p.Services[n]; ok {
+			continue
+		}
+		if _, ok := p.DisabledServices[n]; ok {
+			continue
+		}
+		return errclass.New(ErrNotFound, "no such service: %s", n)
+	}
+	return nil
+}
+
 // checkProfiles refuses a --profile that no service declares: compose-go
 // would silently select nothing for it, which hides a typo.
 func checkProfiles(m *types.Project, asked []string) error {

@@ -277,9 +277,13 @@ func TestLoadErrors(t *testing.T) {
 		class    error
 		contains []string
 	}{
-		{name: "YAML syntax", file: "services:\n  a:\n    image: x\n   b: 1\n", class: ErrInvalid, contains: []string{"compose.yaml", "line 3"}},
-		{name: "unknown top-level key", file: "servics:\n  a: {image: x}\n", class: ErrInvalid, contains: []string{"compose.yaml", "servics"}},
-		{name: "unknown service key", file: "services:\n  a: {image: x, imagee: y}\n", class: ErrInvalid, contains: []string{"compose.yaml", "imagee"}},
+		// the line at fault, line 4 (go-yaml's parser counts from 0)
+		{name: "YAML syntax", file: "services:\n  a:\n    image: x\n   b: 1\n", class: ErrInvalid, contains: []string{"compose.yaml", "line 4, column 4: did not find expected key"}},
+		{name: "duplicate key", file: "services:\n  a:\n    image: x\n  a:\n    image: y\n", class: ErrInvalid, contains: []string{"compose.yaml: line 4: mapping key \"a\" already defined at line 2"}},
+		{name: "unknown top-level key", file: "servics:\n  a: {image: x}\n", class: ErrInvalid, contains: []string{"compose.yaml", "additional properties 'servics' not allowed"}},
+		{name: "unknown service key", file: "services:\n  a: {image: x, imagee: y}\n", class: ErrInvalid, contains: []string{"compose.yaml", "services.a additional properties 'imagee' not allowed"}},
+		{name: "not a number", file: "services:\n  a: {image: x, pids_limit: abc}\n", class: ErrInvalid, contains: []string{"compose.yaml", `services.a.pids_limit: invalid value "abc": want a whole number`}},
+		{name: "not a size", file: "services:\n  a: {image: x, mem_limit: abc}\n", class: ErrInvalid, contains: []string{"compose.yaml", "services.a.mem_limit: invalid size: 'abc'"}},
 		{name: "wrong type", file: "services:\n  a: {image: x, ports: 80}\n", class: ErrInvalid, contains: []string{"compose.yaml", "ports"}},
 		{name: "required variable", file: "services:\n  a: {image: '${NEED:?set NEED please}'}\n", class: ErrInvalid, contains: []string{"compose.yaml", "NEED", "set NEED please"}},
 		{name: "missing file", file: "services: {a: {image: x}}\n", opts: Options{Files: []string{"nope.yaml"}}, class: ErrNotFound, contains: []string{"nope.yaml"}},

@@ -51,7 +51,7 @@ func hostSupport() cgroupSupport {
 // setting the host's cgroups cannot enforce is dropped with a warning
 // (cgroup v2 has no swappiness and cannot turn the OOM killer off) or
 // refused (real-time CPU time), so that inspect shows what the container
-// really got. Docker's texts are kept, for users who search for them.
+// really got; --cpus becomes a CFS quota per 100 ms period. Docker's texts are kept, for users who search for them.
 func (r *Resources) Adapt() (warnings []string, err error) { return r.adapt(hostSupport()) }
 
 func (r *Resources) adapt(s cgroupSupport) (warnings []string, err error) {
@@ -80,11 +80,17 @@ func (r *Resources) adapt(s cgroupSupport) (warnings []string, err error) {
 	if (r.CPURealtimePeriod != 0 || r.CPURealtimeRuntime != 0) && !s.Realtime {
 		return warnings, invalid("Your kernel does not support CPU real-time scheduler")
 	}
-	if r.CPURealtimePeriod != 0 && r.CPURealtimeRuntime > 0 && uint64(r.CPURealtimeRuntime) > r.CPURealtimePeriod {
+	if r.CPURealtimePeriod != 0 && r.CPURealtimeRuntime > r.CPURealtimePeriod {
 		return warnings, invalid("cpu real-time runtime cannot be higher than cpu real-time period")
 	}
 	if r.Memory > 0 && r.MemorySwap == 0 {
 		r.MemorySwap = 2 * r.Memory
+	}
+	if r.NanoCPUs > 0 {
+		// as Docker's daemon runs --cpus: a quota per 100 ms
+		r.CPUPeriod = 100000
+		r.CPUQuota = r.NanoCPUs * r.CPUPeriod / 1e9
+		r.NanoCPUs = 0
 	}
 	return warnings, nil
 }

@@ -2,10 +2,12 @@ package runtime
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -129,21 +131,25 @@ type Resources struct {
 	Memory            int64 // bytes
 	MemorySwap        int64 // memory plus swap, bytes; -1 unlimited
 	MemoryReservation int64
-	CPUQuota          int64 // microseconds per CPUPeriod
-	CPUPeriod         uint64
-	CPUShares         uint64
-	CpusetCpus        string
-	PidsLimit         int64
-	OOMScoreAdj       *int
+	// NanoCPUs is --cpus (compose's cpus) in billionths of a CPU: what a
+	// user asks for, which Adapt turns into CPUQuota per a CPUPeriod of
+	// 100 ms, so a record never holds it.
+	NanoCPUs    int64 `json:",omitempty"`
+	CPUQuota    int64 // microseconds per CPUPeriod
+	CPUPeriod   int64
+	CPUShares   int64
+	CpusetCpus  string
+	PidsLimit   int64 // 0 or negative: no limit
+	OOMScoreAdj *int
 	// MemorySwappiness (0-100; nil the kernel's) and OOMKillDisable are
 	// cgroup v1 memory knobs: cgroup v2 has neither, and they are then
 	// ignored, as by Docker.
-	MemorySwappiness *uint64 `json:",omitempty"`
-	OOMKillDisable   bool    `json:",omitempty"`
+	MemorySwappiness *int64 `json:",omitempty"`
+	OOMKillDisable   bool   `json:",omitempty"`
 	// CPURealtimePeriod and CPURealtimeRuntime (microseconds) give the
 	// container real-time scheduling time (cgroup v1's cpu.rt_*).
-	CPURealtimePeriod  uint64 `json:",omitempty"`
-	CPURealtimeRuntime int64  `json:",omitempty"`
+	CPURealtimePeriod  int64 `json:",omitempty"`
+	CPURealtimeRuntime int64 `json:",omitempty"`
 	// BlkioWeight (10 to 1000) and BlkioWeightDevices weigh the
 	// container's block I/O against others'; BlkioThrottle caps it per
 	// device. Devices are named by their host paths (/dev/vda) and found
@@ -171,12 +177,61 @@ type Throttles struct {
 	ReadBps, WriteBps, ReadIOps, WriteIOps []ThrottleDevice
 }
 
-// Check refuses resources the kernel would: a block I/O weight out of
-// range, a device that is not a block device. Create checks the same;
-// this lets a container be refused when it is made rather than started.
+// Check refuses resources Docker's daemon refuses, with its words: a value
+// out of its range (a negative CPU count, a memory limit under 6 MB, a CFS
+// period over a second, ...), settings that conflict, a block device that
+// is not one. It is the one check of both `container create` flags and
+// compose keys, so that neither runs a container with a limit the other
+// refuses; Create checks the same, so a container is refused when it is
+// made rather than started.
 func (r Resources) Check() error {
+	if err := r.checkRanges(goruntime.NumCPU()); err != nil {
+		return fmt.Errorf("%w: %w", err, ErrInvalid)
+	}
 	_, err := r.blockIO()
 	return err
+}
+
+// minMemory is Docker's smallest memory limit or reservation: less and
+// the container's runtime itself cannot start.
+const minMemory = 6 << 20
+
+// checkRanges is Check for a host with ncpu CPUs.
+func (r Resources) checkRanges(ncpu int) error {
+	switch {
+	case r.Memory != 0 && r.Memory < minMemory:
+		return errors.New("minimum memory limit allowed is 6MB")
+	case r.MemoryReservation != 0 && r.MemoryReservation < minMemory:
+		return errors.New("minimum memory reservation allowed is 6MB")
+	case r.Memory > 0 && r.MemoryReservation > 0 && r.Memory < r.MemoryReservation:
+		return errors.New("minimum memory limit can not be less than memory reservation limit, see usage")
+	case r.MemorySwap < -1:
+		return fmt.Errorf("invalid value %d for memory swap: want -1 (unlimited) or a size", r.MemorySwap)
+	case r.MemorySwappiness != nil && (*r.MemorySwappiness < 0 || *r.MemorySwappiness > 100):
+		return fmt.Errorf("invalid value: %d, valid memory swappiness range is 0-100", *r.MemorySwappiness)
+	case r.NanoCPUs != 0 && r.CPUPeriod != 0:
+		return errors.New("conflicting options: Nano CPUs and CPU Period cannot both be set")
+	case r.NanoCPUs != 0 && r.CPUQuota != 0:
+		return errors.New("conflicting options: Nano CPUs and CPU Quota cannot both be set")
+	case r.NanoCPUs < 0 || r.NanoCPUs > int64(ncpu)*1e9:
+		return fmt.Errorf("range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", ncpu, ncpu)
+	case r.NanoCPUs > 0 && r.NanoCPUs < 1e9/1000:
+		// under 1 ms per 100 ms period: the kernel refuses the quota
+		return fmt.Errorf("range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", ncpu, ncpu)
+	case r.CPUPeriod != 0 && (r.CPUPeriod < 1000 || r.CPUPeriod > 1000000):
+		return errors.New("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)")
+	case r.CPUQuota > 0 && r.CPUQuota < 1000:
+		return errors.New("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+	case r.CPUQuota < -1:
+		return fmt.Errorf("invalid value %d for CPU cfs quota: want -1 (unlimited) or at least 1000", r.CPUQuota)
+	case r.CPUShares < 0 || r.CPUShares == 1 || r.CPUShares > 262144:
+		return fmt.Errorf("invalid value %d for CPU shares: range is from 2 to 262144", r.CPUShares)
+	case r.CPURealtimePeriod < 0 || r.CPURealtimeRuntime < -1:
+		return errors.New("invalid value for cpu real-time period or runtime: must not be negative")
+	case r.OOMScoreAdj != nil && (*r.OOMScoreAdj < -1000 || *r.OOMScoreAdj > 1000):
+		return fmt.Errorf("invalid value %d, range for oom score adj is [-1000, 1000]", *r.OOMScoreAdj)
+	}
+	return nil
 }
 
 // blockIO is the spec's block I/O section; nil when nothing is asked.
@@ -481,7 +536,10 @@ func (r Resources) oci(privileged bool) *specs.LinuxResources {
 		if out.Memory == nil {
 			out.Memory = &specs.LinuxMemory{}
 		}
-		out.Memory.Swappiness = r.MemorySwappiness
+		if r.MemorySwappiness != nil {
+			v := uint64(*r.MemorySwappiness)
+			out.Memory.Swappiness = &v
+		}
 		if r.OOMKillDisable {
 			disable := true
 			out.Memory.DisableOOMKiller = &disable
@@ -490,7 +548,8 @@ func (r Resources) oci(privileged bool) *specs.LinuxResources {
 	if r.CPUQuota != 0 || r.CPUPeriod != 0 || r.CPUShares != 0 || r.CpusetCpus != "" || r.CPURealtimePeriod != 0 || r.CPURealtimeRuntime != 0 {
 		c := &specs.LinuxCPU{Cpus: r.CpusetCpus}
 		if r.CPURealtimePeriod != 0 {
-			c.RealtimePeriod = &r.CPURealtimePeriod
+			period := uint64(r.CPURealtimePeriod)
+			c.RealtimePeriod = &period
 		}
 		if r.CPURealtimeRuntime != 0 {
 			c.RealtimeRuntime = &r.CPURealtimeRuntime
@@ -499,11 +558,12 @@ func (r Resources) oci(privileged bool) *specs.LinuxResources {
 			c.Quota = &r.CPUQuota
 		}
 		if r.CPUQuota != 0 || r.CPUPeriod != 0 {
-			period := cmp.Or(r.CPUPeriod, 100000)
+			period := uint64(cmp.Or(r.CPUPeriod, 100000))
 			c.Period = &period
 		}
 		if r.CPUShares != 0 {
-			c.Shares = &r.CPUShares
+			shares := uint64(r.CPUShares)
+			c.Shares = &shares
 		}
 		out.CPU = c
 	}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/engine"
 )
 
@@ -18,12 +17,14 @@ func composeCommands(g *globals) []*cobra.Command {
 		newComposePullCmd(g), newComposePushCmd(g), newComposeCpCmd(g), newComposeWaitCmd(g), newComposeScaleCmd(g),
 		newComposeStatsCmd(g), newComposeAttachCmd(g), newComposeEventsCmd(g), newDownCmd(g), newPsCmd(g), newLsCmd(g), newComposeLogsCmd(g),
 		newComposeExecCmd(g), newStartCmd(g), newStopCmd(g), newRestartCmd(g), newRmCmd(g), newComposePortCmd(g),
-		newEachCmd(g, "pause [SERVICE...]", "Pause services", "Paused", running,
+		// as in docker compose, both act on every container that is up,
+		// running or paused: pausing a paused one, or unpausing a running
+		// one, is an error
+		newEachCmd(g, "pause [SERVICE...]", "Pause services", "Paused", up,
 			func(ctx context.Context, e *engine.Engine, m engine.Member, _ string) error {
 				return e.Containers.Pause(ctx, m.Record.ID)
 			}),
-		newEachCmd(g, "unpause [SERVICE...]", "Unpause services", "Unpaused",
-			func(m engine.Member) bool { return m.State.Status == container.Paused },
+		newEachCmd(g, "unpause [SERVICE...]", "Unpause services", "Unpaused", up,
 			func(ctx context.Context, e *engine.Engine, m engine.Member, _ string) error {
 				return e.Containers.Unpause(ctx, m.Record.ID)
 			}),

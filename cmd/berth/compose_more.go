@@ -25,7 +25,7 @@ import (
 
 func newComposeTopCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "top [SERVICES...]", Short: "Display the running processes"}
-	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
 		ms, err := e.Members(ctx, name, args...)
 		if err != nil {
 			return err
@@ -52,7 +52,7 @@ func newComposeImagesCmd(g *globals) *cobra.Command {
 	var quiet bool
 	var fmtFlag string
 	cmd := &cobra.Command{Use: "images [OPTIONS] [SERVICE...]", Short: "List images used by the created containers"}
-	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
 		ms, err := e.Members(ctx, name, args...)
 		if err != nil {
 			return err
@@ -97,7 +97,7 @@ func newComposePullCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "pull [OPTIONS] [SERVICE...]", Short: "Pull service images",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			p, err := g.loadProject(ctx)
+			p, err := g.loadProject(ctx, args...)
 			if err != nil {
 				return err
 			}
@@ -147,7 +147,7 @@ func newComposePushCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "push [OPTIONS] [SERVICE...]", Short: "Push service images",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			p, err := g.loadProject(ctx)
+			p, err := g.loadProject(ctx, args...)
 			if err != nil {
 				return err
 			}
@@ -173,7 +173,7 @@ func newComposeCpCmd(g *globals) *cobra.Command {
 	var all bool
 	cmd := &cobra.Command{Use: "cp [OPTIONS] SERVICE:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- SERVICE:DEST_PATH",
 		Short: "Copy files/folders between a service container and the local filesystem", Args: exactArgs(2)}
-	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(cpServices, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
 		o.Stdin, o.Stdout = g.stdin, g.stdout
 		// SERVICE:PATH becomes the service's container's ID:PATH
 		for i, a := range args {
@@ -195,10 +195,20 @@ func newComposeCpCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// cpServices is the service of cp's SERVICE:PATH argument.
+func cpServices(args []string) []string {
+	for _, a := range args {
+		if svc, _, ok := strings.Cut(a, ":"); ok && !strings.HasPrefix(a, "/") && !strings.HasPrefix(a, ".") {
+			return []string{svc}
+		}
+	}
+	return nil
+}
+
 func newComposeWaitCmd(g *globals) *cobra.Command {
 	var downProject bool
 	cmd := &cobra.Command{Use: "wait SERVICE [SERVICE...] [OPTIONS]", Short: "Block until containers of all (or specified) services stop.", Args: cobra.MinimumNArgs(1)}
-	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
 		ms, err := e.Members(ctx, name, args...)
 		if err != nil {
 			return err
@@ -258,7 +268,7 @@ func newComposeStatsCmd(g *globals) *cobra.Command {
 	var all, noStream bool
 	var fmtFlag string
 	cmd := &cobra.Command{Use: "stats [OPTIONS] [SERVICE]", Short: "Display a live stream of container(s) resource usage statistics"}
-	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
 		ms, err := e.Members(ctx, name, args...)
 		if err != nil {
 			return err
@@ -286,7 +296,7 @@ func newComposeAttachCmd(g *globals) *cobra.Command {
 	var index int
 	var noStdin, sigProxy bool
 	cmd := &cobra.Command{Use: "attach [OPTIONS] SERVICE", Short: "Attach local standard input, output, and error streams to a service's running container", Args: exactArgs(1)}
-	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(firstArg, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
 		m, err := serviceContainer(ctx, e, name, args[0], index)
 		if err != nil {
 			return err
@@ -309,7 +319,7 @@ func newComposeEventsCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	var since, until string
 	cmd := &cobra.Command{Use: "events [OPTIONS] [SERVICE...]", Short: "Receive real time events from containers"}
-	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
 		if since != "" {
 			return usageError{errors.New("--since is not supported: berth keeps no event history")}
 		}

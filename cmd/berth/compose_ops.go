@@ -22,8 +22,9 @@ import (
 
 // projectCmd runs fn with the engine and the project's name (and project,
 // when its files load): the shape of every compose command that works from
-// labels.
-func (g *globals) projectCmd(fn func(ctx context.Context, e *engine.Engine, name string, known []string, args []string) error) func(*cobra.Command, []string) error {
+// labels. services picks the service names out of the arguments: when the
+// files load, a name they do not have is an error, as in docker compose.
+func (g *globals) projectCmd(services func(args []string) []string, fn func(ctx context.Context, e *engine.Engine, name string, known []string, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		name, p, err := g.projectName(cmd.Context())
 		if err != nil {
@@ -32,6 +33,9 @@ func (g *globals) projectCmd(fn func(ctx context.Context, e *engine.Engine, name
 		var known []string
 		if p != nil {
 			known = append(p.ServiceNames(), p.DisabledServiceNames()...)
+			if err := p.CheckServices(services(args)...); err != nil {
+				return err
+			}
 		}
 		e, err := g.engine()
 		if err != nil {
@@ -40,6 +44,11 @@ func (g *globals) projectCmd(fn func(ctx context.Context, e *engine.Engine, name
 		return fn(cmd.Context(), e, name, known, args)
 	}
 }
+
+// Which arguments of a command name services.
+func allArgs(args []string) []string { return args }
+
+func firstArg(args []string) []string { return args[:min(len(args), 1)] }
 
 // terminal is the caller's stdin when it is a terminal.
 func (g *globals) terminal() *os.File {
@@ -75,7 +84,7 @@ func newDownCmd(g *globals) *cobra.Command {
 	var timeout int
 	var rmi string
 	cmd := &cobra.Command{Use: "down [OPTIONS] [SERVICES]", Short: "Stop and remove containers, networks"}
-	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, known, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, known, args []string) error {
 		if rmi != "" && rmi != "local" && rmi != "all" {
 			return usageError{fmt.Errorf("invalid --rmi %q: want local or all", rmi)}
 		}
@@ -129,7 +138,7 @@ func newDownCmd(g *globals) *cobra.Command {
 func newStopCmd(g *globals) *cobra.Command {
 	var timeout int
 	cmd := &cobra.Command{Use: "stop [OPTIONS] [SERVICE...]", Short: "Stop services"}
-	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
 		return e.Stop(ctx, name, args, timeoutFlag(cmd, timeout))
 	})
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", 0, "Specify a shutdown timeout in seconds")
@@ -140,7 +149,7 @@ func newStartCmd(g *globals) *cobra.Command {
 	var wait bool
 	var waitTimeout int
 	cmd := &cobra.Command{Use: "start [SERVICE...]", Short: "Start services"}
-	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
 		if err := e.Start(ctx, name, args); err != nil {
 			return err
 		}
@@ -163,7 +172,7 @@ func newRestartCmd(g *globals) *cobra.Command {
 	var timeout int
 	var noDeps bool
 	cmd := &cobra.Command{Use: "restart [OPTIONS] [SERVICE...]", Short: "Restart service containers"}
-	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
 		return e.Restart(ctx, name, args, noDeps, timeoutFlag(cmd, timeout))
 	})
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", 0, "Specify a shutdown timeout in seconds")
@@ -176,7 +185,7 @@ func newRestartCmd(g *globals) *cobra.Command {
 func newEachCmd(g *globals, use, short, done string, keep func(engine.Member) bool, op func(ctx context.Context, e *engine.Engine, m engine.Member, sig string) error) *cobra.Command {
 	var sig string
 	cmd := &cobra.Command{Use: use, Short: short}
-	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
 		return e.Each(ctx, name, args, keep, done, func(m engine.Member) error { return op(ctx, e, m, sig) })
 	})
 	if strings.HasPrefix(use, "kill") {
@@ -189,10 +198,14 @@ func newEachCmd(g *globals, use, short, done string, keep func(engine.Member) bo
 
 func running(m engine.Member) bool { return m.State.Status == container.Running }
 
+func up(m engine.Member) bool {
+	return !m.Oneoff && (m.State.Status == container.Running || m.State.Status == container.Paused)
+}
+
 func newRmCmd(g *globals) *cobra.Command {
 	var force, stop, vols bool
 	cmd := &cobra.Command{Use: "rm [OPTIONS] [SERVICE...]", Short: "Removes stopped service containers"}
-	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
 		if stop {
 			if err := e.Stop(ctx, name, args, nil); err != nil {
 				return err
@@ -233,7 +246,7 @@ func newPsCmd(g *globals) *cobra.Command {
 	var status []string
 	var filter, fmtFlag string
 	cmd := &cobra.Command{Use: "ps [OPTIONS] [SERVICE...]", Short: "List containers"}
-	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, known, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, known, args []string) error {
 		if v, ok := strings.CutPrefix(filter, "status="); ok {
 			status = append(status, v)
 		} else if filter != "" {
@@ -354,7 +367,7 @@ func newComposeLogsCmd(g *globals) *cobra.Command {
 	var index int
 	var noColor, noPrefix bool
 	cmd := &cobra.Command{Use: "logs [OPTIONS] [SERVICE...]", Short: "View output from containers"}
-	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
 		if err := lf.options(&o); err != nil {
 			return err
 		}
@@ -397,7 +410,7 @@ func newComposePortCmd(g *globals) *cobra.Command {
 	var index int
 	var proto string
 	cmd := &cobra.Command{Use: "port [OPTIONS] SERVICE PRIVATE_PORT", Short: "Print the public port for a port binding", Args: exactArgs(2)}
-	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(firstArg, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
 		m, err := serviceContainer(ctx, e, name, args[0], index)
 		if err != nil {
 			return err
@@ -420,7 +433,7 @@ func newComposeExecCmd(g *globals) *cobra.Command {
 	var noTTY bool
 	cmd := &cobra.Command{Use: "exec [OPTIONS] SERVICE COMMAND [ARGS...]", Short: "Execute a command in a running container", Args: cobra.MinimumNArgs(2)}
 	cmd.Flags().SetInterspersed(false)
-	cmd.RunE = g.projectCmd(func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(firstArg, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
 		m, err := serviceContainer(ctx, e, name, args[0], index)
 		if err != nil {
 			return err
@@ -436,6 +449,10 @@ func newComposeExecCmd(g *globals) *cobra.Command {
 		}
 		code, err := e.Containers.Exec(ctx, m.Record.ID, o)
 		if err != nil {
+			// a paused or stopped container is docker compose's exit 1
+			if errors.Is(err, container.ErrState) || errors.Is(err, container.ErrNotFound) {
+				return err
+			}
 			return runError(code, err)
 		}
 		return exitWith(code)

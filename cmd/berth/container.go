@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
 	"slices"
@@ -113,7 +114,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.envFiles, "env-file", nil, "Read in a file of environment variables")
 	fs.StringVar(&f.memorySwap, "memory-swap", "", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
 	fs.StringVar(&f.memoryReserve, "memory-reservation", "", "Memory soft limit")
-	fs.Uint64VarP(&f.o.Resources.CPUShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
+	fs.Int64VarP(&f.o.Resources.CPUShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
 	fs.StringVar(&f.o.Resources.CpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
 	fs.StringVar(&f.shmSize, "shm-size", "", "Size of /dev/shm")
 	fs.StringArrayVar(&f.ulimits, "ulimit", nil, "Ulimit options")
@@ -126,14 +127,14 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.o.Namespaces.IPC, "ipc", "", "IPC mode to use")
 	fs.StringVar(&f.o.Namespaces.UTS, "uts", "", "UTS namespace to use")
 	fs.StringVar(&f.o.CgroupParent, "cgroup-parent", "", "Optional parent cgroup for the container")
-	fs.Uint64Var(&f.o.Resources.CPUPeriod, "cpu-period", 0, "Limit CPU CFS (Completely Fair Scheduler) period")
+	fs.Int64Var(&f.o.Resources.CPUPeriod, "cpu-period", 0, "Limit CPU CFS (Completely Fair Scheduler) period")
 	fs.Int64Var(&f.o.Resources.CPUQuota, "cpu-quota", 0, "Limit CPU CFS (Completely Fair Scheduler) quota")
 	fs.IntVar(&f.swappiness, "memory-swappiness", -1, "Tune container memory swappiness (0 to 100) (default -1)")
 	fs.BoolVar(&f.o.Resources.OOMKillDisable, "oom-kill-disable", false, "Disable OOM Killer")
 	fs.StringVar(&f.o.CgroupNS, "cgroupns", "", `Cgroup namespace to use (host|private)`)
 	fs.StringArrayVar(&f.o.DeviceCgroupRules, "device-cgroup-rule", nil, "Add a rule to the cgroup allowed devices list")
 	fs.StringArrayVar(&f.annotations, "annotation", nil, "Add an annotation to the container (passed through to the OCI runtime)")
-	fs.Uint64Var(&f.o.Resources.CPURealtimePeriod, "cpu-rt-period", 0, "Limit CPU real-time period in microseconds")
+	fs.Int64Var(&f.o.Resources.CPURealtimePeriod, "cpu-rt-period", 0, "Limit CPU real-time period in microseconds")
 	fs.Int64Var(&f.o.Resources.CPURealtimeRuntime, "cpu-rt-runtime", 0, "Limit CPU real-time runtime in microseconds")
 	fs.Uint16Var(&f.o.Resources.BlkioWeight, "blkio-weight", 0, "Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)")
 	fs.StringArrayVar(&f.weightDevices, "blkio-weight-device", nil, "Block IO weight (relative device weight)")
@@ -247,14 +248,12 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 		o.Resources.Memory = n
 	}
 	if f.cpus != "" {
-		if o.Resources.CPUQuota != 0 || o.Resources.CPUPeriod != 0 {
-			return o, usageError{errors.New("conflicting options: --cpus and --cpu-period or --cpu-quota cannot both be set")}
+		// the value's range is runtime.Resources.Check's, as for compose
+		cpus, err := strconv.ParseFloat(f.cpus, 64)
+		if err != nil {
+			return o, usageError{fmt.Errorf("invalid argument %q for \"--cpus\" flag: failed to parse %s as a rational number", f.cpus, f.cpus)}
 		}
-		var cpus float64
-		if _, err := fmt.Sscanf(f.cpus, "%g", &cpus); err != nil || cpus <= 0 {
-			return o, usageError{fmt.Errorf("invalid argument %q for \"--cpus\" flag: must be a positive number", f.cpus)}
-		}
-		o.Resources.CPUQuota, o.Resources.CPUPeriod = int64(cpus*100000), 100000
+		o.Resources.NanoCPUs = int64(math.Round(cpus * 1e9))
 	}
 	o.Resources.PidsLimit = f.pids
 	for _, path := range f.envFiles {
@@ -294,19 +293,17 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 			return o, err
 		}
 	}
-	if f.swappiness != -1 {
-		if f.swappiness < 0 || f.swappiness > 100 {
-			return o, usageError{fmt.Errorf("invalid value: %d. Valid memory swappiness range is 0-100", f.swappiness)}
-		}
-		v := uint64(f.swappiness)
+	if f.swappiness != -1 { // Docker's unset
+		v := int64(f.swappiness)
 		o.Resources.MemorySwappiness = &v
 	}
 	if f.oomScore != 0 {
-		if f.oomScore < -1000 || f.oomScore > 1000 {
-			return o, usageError{fmt.Errorf("invalid --oom-score-adj %d: must be between -1000 and 1000", f.oomScore)}
-		}
 		score := f.oomScore
 		o.Resources.OOMScoreAdj = &score
+	}
+	// ranges and conflicts: the one check of compose's keys too
+	if err := o.Resources.Check(); err != nil {
+		return o, usageError{err}
 	}
 	if o.Ulimits, err = parseEach(f.ulimits, container.ParseUlimit); err != nil {
 		return o, err

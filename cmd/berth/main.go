@@ -13,10 +13,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func main() {
@@ -33,13 +36,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	// "berth compose up" is "berth up": the words of a docker compose
-	// command line work as they are typed
-	if len(args) > 0 && args[0] == "compose" {
-		args = args[1:]
-	}
 	root := newRootCmd(stdin, stdout, stderr)
-	root.SetArgs(args)
+	root.SetArgs(withoutCompose(root, args))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
@@ -50,11 +48,42 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		// the user's Ctrl-C (or a SIGTERM) ended it: nothing to report,
-		// as a shell's interrupted command prints nothing
+		// as a shell's interrupted command prints nothing. Only a signal
+		// exits 130: an error that wraps context.Canceled without one (a
+		// sibling stopped after a failure) is an error like any other.
 		return 130
 	}
 	fmt.Fprintf(stderr, "berth: %s\n", oneLine(err.Error()))
 	return exitCode(err)
+}
+
+// withoutCompose drops the word compose where the command goes: "berth
+// compose up" and "berth --root R compose up" are "berth up", so the words
+// of a docker compose command line work as they are typed. Global flags
+// before it are skipped with their values.
+func withoutCompose(root *cobra.Command, args []string) []string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || !strings.HasPrefix(a, "-") || a == "-" {
+			if a == "compose" {
+				return append(slices.Clone(args[:i]), args[i+1:]...)
+			}
+			return args
+		}
+		var f *pflag.Flag
+		if name, ok := strings.CutPrefix(a, "--"); ok {
+			if strings.Contains(name, "=") {
+				continue
+			}
+			f = root.Flags().Lookup(name)
+		} else if len(a) == 2 {
+			f = root.Flags().ShorthandLookup(a[1:])
+		}
+		if f != nil && f.NoOptDefVal == "" {
+			i++ // the flag's value
+		}
+	}
+	return args
 }
 
 // exitError carries an exit code chosen by a command.
@@ -84,8 +113,6 @@ func exitCode(err error) int {
 		return exit.code
 	case errors.As(err, &usage):
 		return 125
-	case errors.Is(err, context.Canceled):
-		return 130
 	}
 	return 1
 }

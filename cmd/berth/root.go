@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -81,6 +82,10 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Geteuid() != 0 && needsRoot(cmd) {
+				// said at once, not as the first lchown or mount that fails
+				return fmt.Errorf("%q needs root: run it as root, with sudo; rootless mode is not supported yet", cmd.CommandPath())
+			}
 			if !slices.Contains(progressModes, g.progress) {
 				return usageError{fmt.Errorf("invalid --progress %q: want one of %v", g.progress, progressModes)}
 			}
@@ -128,7 +133,45 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newConfigCmd(g), newVersionCmd(g), newMonitorCmd(g), newProbeCmd(g))
 	root.AddCommand(composeCommands(g)...)
 	root.AddCommand(objectCommands(g)...)
+	refuseUnknown(root)
 	return root
+}
+
+// needsRoot says whether cmd acts on berth's state, which only root can:
+// all but help, version and config (which only reads the compose files),
+// and berth's hidden commands, which berth itself runs where it knows.
+func needsRoot(cmd *cobra.Command) bool {
+	if cmd.Hidden || !cmd.HasParent() {
+		return false
+	}
+	switch cmd.Name() {
+	case "version", "config", "help", "completion":
+		return false
+	}
+	return true
+}
+
+// refuseUnknown gives root and each group of commands (container, image,
+// ...) a run that fails on a word that is none of its commands: without
+// one, cobra answers a mistyped command with the help and exit 0. As in
+// docker compose, the help is printed and the command fails.
+func refuseUnknown(cmd *cobra.Command) {
+	if !cmd.HasSubCommands() {
+		return
+	}
+	if cmd.Run == nil && cmd.RunE == nil {
+		cmd.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			_ = cmd.Help()
+			name := strings.TrimPrefix(cmd.CommandPath()+" "+args[0], cmd.Root().Name()+" ")
+			return fmt.Errorf("unknown berth command: %q", name)
+		}
+	}
+	for _, c := range cmd.Commands() {
+		refuseUnknown(c)
+	}
 }
 
 func envOr(name, def string) string {

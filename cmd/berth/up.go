@@ -34,10 +34,14 @@ func (g *globals) engine() (*engine.Engine, error) {
 	return e, nil
 }
 
-// loadProject loads the compose project and prints its warnings.
-func (g *globals) loadProject(ctx context.Context) (*project.Project, error) {
+// loadProject loads the compose project and prints its warnings; services
+// named on the command line must be the files' (no such service: NAME).
+func (g *globals) loadProject(ctx context.Context, services ...string) (*project.Project, error) {
 	p, err := project.Load(ctx, g.projectOptions())
 	if err != nil {
+		return nil, err
+	}
+	if err := p.CheckServices(services...); err != nil {
 		return nil, err
 	}
 	g.warn(p)
@@ -112,7 +116,7 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 				return err
 			}
 			o.Timeout = timeoutFlag(cmd, timeout)
-			p, err := g.loadProject(ctx)
+			p, err := g.loadProject(ctx, args...)
 			if err != nil {
 				return err
 			}
@@ -253,7 +257,7 @@ func newRunCmd(g *globals) *cobra.Command {
 		Use: "run [OPTIONS] SERVICE [COMMAND] [ARGS...]", Short: "Run a one-off command on a service", Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			p, err := g.loadProject(ctx)
+			p, err := g.loadProject(ctx, args[0])
 			if err != nil {
 				return err
 			}

@@ -18,7 +18,7 @@ func newWatchCmd(g *globals) *cobra.Command {
 		Short: "Watch build context for service and rebuild/refresh containers when files are updated",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			p, err := g.loadProject(ctx)
+			p, err := g.loadProject(ctx, args...)
 			if err != nil {
 				return err
 			}
