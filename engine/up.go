@@ -354,6 +354,11 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 				return err
 			}
 			co.Mounts = append(co.Mounts, files...)
+			// the image was pulled (or found) once for the service
+			// above: a replica's create must not ask the registry again
+			if !o.DryRun {
+				co.Pull = "never"
+			}
 			if id := e.Containers.ImageID(co.Image); id != "" {
 				co.Labels[LabelImage] = id
 			}

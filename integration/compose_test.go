@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -1085,5 +1089,70 @@ func tarNames(t *testing.T, stream string) []string {
 			return names
 		}
 		names = append(names, h.Name)
+	}
+}
+
+// TestComposePullOnce: an up pulls each service's image once, as compose
+// does, whatever its scale: with pull_policy: always and scale: 3 the
+// registry sees the requests of one pull, not four.
+func TestComposePullOnce(t *testing.T) {
+	requireRoot(t)
+	backend := registrytest.Start(t, nil)
+	// a proxy on loopback in front of the registry counts the manifest
+	// requests, one pull's worth per pull
+	var mu sync.Mutex
+	manifests := 0
+	target, _ := url.Parse("http://" + backend)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/manifests/") {
+			mu.Lock()
+			manifests++
+			mu.Unlock()
+		}
+		proxy.ServeHTTP(w, r)
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := manifests
+		manifests = 0
+		return n
+	}
+	ref := l.Addr().String() + "/once/bb:1"
+	_, _, compose := composeRoot(t, `name: once
+services:
+  app:
+    image: `+ref+`
+    pull_policy: always
+    scale: 3
+    init: true
+    command: ["sleep", "60"]
+`)
+	if r := compose("image", "tag", "bb:1", ref); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if r := compose("push", "-q"); r.code != 0 {
+		t.Fatalf("push: %s", r.stderr)
+	}
+	count()
+	if r := compose("pull", "-q"); r.code != 0 {
+		t.Fatalf("pull: %s", r.stderr)
+	}
+	onePull := count()
+	if r := compose("up", "-d"); r.code != 0 {
+		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
+	}
+	if n := count(); onePull == 0 || n != onePull {
+		t.Errorf("up -d of 3 replicas made %d manifest requests; one pull makes %d", n, onePull)
+	}
+	if ps := compose("ps", "-q").stdout; strings.Count(ps, "\n") != 3 {
+		t.Errorf("ps -q: %q", ps)
 	}
 }
