@@ -62,6 +62,8 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 		health string
 		// signals is how many of the run's recorded signals were reported
 		signals int
+		// started is when the run last reported began
+		started time.Time
 	}
 	known := map[string]*seen{}
 	health := func(st container.State) string {
@@ -99,7 +101,7 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 	for _, d := range entries {
 		w.Add(filepath.Join(dir, d.Name()))
 		if m, ok := look(d.Name()); ok {
-			known[m.Record.ID] = &seen{*m, m.State.Status, health(m.State), len(m.State.Signals)}
+			known[m.Record.ID] = &seen{*m, m.State.Status, health(m.State), len(m.State.Signals), m.State.StartedAt}
 		}
 	}
 	for {
@@ -140,6 +142,19 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 				}
 			}
 			s.m = *m
+			// a run that began and ended between two looks (a command
+			// that fails at once) was still started: its start comes
+			// before its die
+			st := m.State.Status
+			if !m.State.StartedAt.IsZero() && !m.State.StartedAt.Equal(s.started) {
+				s.started = m.State.StartedAt
+				if !m.State.Running() && s.status != container.Running {
+					if err := send(*m, "start"); err != nil {
+						return err
+					}
+					s.status = container.Running
+				}
+			}
 			// a start cleared the last run's signals
 			if len(m.State.Signals) < s.signals {
 				s.signals = 0
@@ -150,7 +165,7 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 				}
 			}
 			s.signals = len(m.State.Signals)
-			if st := m.State.Status; st != s.status {
+			if st != s.status {
 				action := map[container.Status]string{container.Running: "start", container.Paused: "pause", container.Created: "create"}[st]
 				var more []string
 				switch {

@@ -189,16 +189,8 @@ func TestComposeLogsAndPs(t *testing.T) {
 		t.Errorf("logs -f: exit %d, %q", logs.code, logs.stdout)
 	}
 	// ... and a container that starts meanwhile, until all have ended
-	follow := exec.Command(berthBin, "--root", root, "logs", "-f", "--no-log-prefix", "app")
-	follow.Dir = dir
-	var out fixture.Buffer
-	follow.Stdout, follow.Stderr = &out, &out
-	if err := follow.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- follow.Wait() }()
-	defer follow.Process.Kill()
+	follow := startBerth(t, dir, root, "logs", "-f", "--no-log-prefix", "app")
+	out, done := follow.out, follow.done
 	time.Sleep(200 * time.Millisecond) // its watch begins
 	if r := compose("scale", "app=3"); r.code != 0 {
 		t.Errorf("scale: %s", r.stderr)
@@ -352,19 +344,11 @@ services:
     command: ["sh", "-c", "trap '' TERM; echo ignoring; while true; do sleep 0.1; done"]
     stop_grace_period: 2m
 `)
-	cmd := exec.Command(berthBin, "--root", root, "up")
-	cmd.Dir = dir
-	var out fixture.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer cmd.Process.Kill()
-	waitFor(t, &out, "the service's start", func() bool { return strings.Contains(out.String(), "app-1  | ignoring") })
+	up := startBerth(t, dir, root, "up")
+	cmd, out, done := up.cmd, up.out, up.done
+	waitFor(t, out, "the service's start", func() bool { return strings.Contains(out.String(), "app-1  | ignoring") })
 	cmd.Process.Signal(syscall.SIGINT)
-	waitFor(t, &out, "a graceful stop", func() bool { return strings.Contains(out.String(), "Gracefully stopping...") })
+	waitFor(t, out, "a graceful stop", func() bool { return strings.Contains(out.String(), "Gracefully stopping...") })
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-done:
@@ -391,17 +375,9 @@ services:
     command: ["sh", "-c", "trap '' TERM; echo ignoring; while true; do sleep 0.1; done"]
     stop_grace_period: 3s
 `)
-	cmd := exec.Command(berthBin, "--root", root, "up")
-	cmd.Dir = dir
-	var out fixture.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer cmd.Process.Kill()
-	waitFor(t, &out, "the service's start", func() bool { return strings.Contains(out.String(), "app-1  | ignoring") })
+	up := startBerth(t, dir, root, "up")
+	cmd, out, done := up.cmd, up.out, up.done
+	waitFor(t, out, "the service's start", func() bool { return strings.Contains(out.String(), "app-1  | ignoring") })
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-done:
@@ -909,9 +885,34 @@ services:
 	}
 }
 
-// waitFor polls ok until it holds, for at most 20 seconds, and fails the
-// test with what a process wrote (out) if it never does: for what a test
-// can only see from outside, a line printed or a file copied.
+// background is a berth command left running while the test goes on:
+// its output so far, and done, closed when it has ended.
+type background struct {
+	cmd  *exec.Cmd
+	out  *fixture.Buffer
+	done <-chan struct{}
+}
+
+// startBerth starts berth with args against root, from dir; it is killed
+// at the test's end if it still runs.
+func startBerth(t *testing.T, dir, root string, args ...string) *background {
+	t.Helper()
+	cmd := exec.Command(berthBin, append([]string{"--root", root}, args...)...)
+	cmd.Dir = dir
+	out := &fixture.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+	})
+	return &background{cmd: cmd, out: out, done: done}
+}
+
 func waitFor(t *testing.T, out *fixture.Buffer, what string, ok func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(25 * time.Millisecond) {

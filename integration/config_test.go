@@ -77,7 +77,7 @@ func TestBadInput(t *testing.T) {
 		code  int
 		want  string
 	}{
-		{"yaml syntax", map[string]string{"compose.yaml": "services:\n  a:\n    image: x\n   b: 1\n"}, nil, []string{"config"}, 1, "line 3"},
+		{"yaml syntax", map[string]string{"compose.yaml": "services:\n  a:\n    image: x\n   b: 1\n"}, nil, []string{"config"}, 1, "line 4, column 4: did not find expected key"},
 		{"unknown key", map[string]string{"compose.yaml": "services: {a: {image: x, imagee: y}}\n"}, nil, []string{"config"}, 1, "imagee"},
 		{"missing file", nil, nil, []string{"-f", "nope.yaml", "config"}, 1, "nope.yaml"},
 		{"no file at all", nil, nil, []string{"config"}, 1, "no configuration file provided"},

@@ -3,7 +3,6 @@ package integration
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -14,8 +13,6 @@ import (
 
 	units "github.com/docker/go-units"
 	"github.com/fsnotify/fsnotify"
-
-	"github.com/berth-dev/berth/internal/fixture"
 )
 
 // shapes is a project whose listings scripts parse: a service that
@@ -280,19 +277,8 @@ services:
     restart: on-failure:1
     labels: {team: blue}
 `)
-	watch := func(args ...string) (*exec.Cmd, *fixture.Buffer) {
-		cmd := exec.Command(berthBin, append([]string{"--root", root, "events"}, args...)...)
-		cmd.Dir = dir
-		var out fixture.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		return cmd, &out
-	}
-	_, js := watch("--json")
-	_, text := watch()
+	js := startBerth(t, dir, root, "events", "--json").out
+	text := startBerth(t, dir, root, "events").out
 	time.Sleep(300 * time.Millisecond) // their watches begin
 	if r := compose("up", "-d"); r.code != 0 {
 		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
@@ -347,14 +333,7 @@ services:
     command: ["sleep", "1000"]
     stop_grace_period: 1s
 `)
-	cmd := exec.Command(berthBin, "--root", root, "events", "--json")
-	cmd.Dir = dir
-	var js fixture.Buffer
-	cmd.Stdout, cmd.Stderr = &js, &js
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	js := startBerth(t, dir, root, "events", "--json").out
 	time.Sleep(300 * time.Millisecond) // its watch begins
 	if r := compose("up", "-d"); r.code != 0 {
 		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
@@ -364,7 +343,7 @@ services:
 			t.Fatalf("%v: exit %d\n%s", args, r.code, r.stderr)
 		}
 	}
-	waitFor(t, &js, "two destroys", func() bool { return strings.Count(js.String(), `"destroy"`) == 2 })
+	waitFor(t, js, "two destroys", func() bool { return strings.Count(js.String(), `"destroy"`) == 2 })
 	actions := map[string][]string{}
 	for _, line := range strings.Split(strings.TrimSpace(js.String()), "\n") {
 		var ev struct {
