@@ -31,9 +31,11 @@ type RunOptions struct {
 	// one-off publishes none of them, as compose does.
 	ServicePorts bool
 	// UseAliases gives the container the service's network aliases.
-	UseAliases  bool
-	NoDeps      bool
-	AutoRemove  bool
+	UseAliases bool
+	NoDeps     bool
+	AutoRemove bool
+	// Detach starts the container and returns (Run), as run -d does.
+	Detach      bool
 	TTY         bool
 	Interactive bool
 	CapAdd      []string

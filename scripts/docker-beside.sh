@@ -46,6 +46,14 @@ start)
 	for _ in $(seq 120); do
 		if docker -H "unix://$sock" version >/dev/null 2>&1; then
 			echo "docker-beside: started dockerd $(dockerd --version | awk '{print $3}' | tr -d ,) (pid $(cat "$state/started.pid"))" >&2
+			# something else on the host (another berth, another test
+			# run) may have turned forwarding on before Docker looked:
+			# then the policy is set as Docker sets it on a fresh
+			# machine; stop restores the saved tables
+			if ! iptables -S FORWARD | head -1 | grep -q DROP; then
+				echo "docker-beside: forwarding was on before dockerd started; FORWARD's policy set to DROP as Docker sets it on a fresh machine" >&2
+				iptables -P FORWARD DROP
+			fi
 			iptables -S FORWARD | head -1 >&2
 			exit 0
 		fi

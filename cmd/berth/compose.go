@@ -17,21 +17,15 @@ func composeCommands(g *globals) []*cobra.Command {
 		newComposePullCmd(g), newComposePushCmd(g), newComposeCpCmd(g), newComposeWaitCmd(g), newComposeScaleCmd(g),
 		newComposeStatsCmd(g), newComposeAttachCmd(g), newComposeEventsCmd(g), newDownCmd(g), newPsCmd(g), newLsCmd(g), newComposeLogsCmd(g),
 		newComposeExecCmd(g), newStartCmd(g), newStopCmd(g), newRestartCmd(g), newRmCmd(g), newComposePortCmd(g),
-		// as in docker compose, both act on every container that is up,
-		// running or paused: pausing a paused one, or unpausing a running
-		// one, is an error
-		newEachCmd(g, "pause [SERVICE...]", "Pause services", "Paused", up,
-			func(ctx context.Context, e *engine.Engine, m engine.Member, _ string) error {
-				return e.Containers.Pause(ctx, m.Record.ID)
-			}),
-		newEachCmd(g, "unpause [SERVICE...]", "Unpause services", "Unpaused", up,
-			func(ctx context.Context, e *engine.Engine, m engine.Member, _ string) error {
-				return e.Containers.Unpause(ctx, m.Record.ID)
-			}),
-		newEachCmd(g, "kill [OPTIONS] [SERVICE...]", "Force stop service containers", "Killed", running,
-			func(ctx context.Context, e *engine.Engine, m engine.Member, sig string) error {
-				return e.Containers.Kill(ctx, m.Record.ID, sig)
-			}),
+		newEachCmd(g, "pause [SERVICE...]", "Pause services", func(ctx context.Context, e engine.Service, name string, services []string, _ string) error {
+			return e.Pause(ctx, name, services)
+		}),
+		newEachCmd(g, "unpause [SERVICE...]", "Unpause services", func(ctx context.Context, e engine.Service, name string, services []string, _ string) error {
+			return e.Unpause(ctx, name, services)
+		}),
+		newEachCmd(g, "kill [OPTIONS] [SERVICE...]", "Force stop service containers", func(ctx context.Context, e engine.Service, name string, services []string, sig string) error {
+			return e.Kill(ctx, name, services, sig)
+		}),
 	}, buildAll(g, []cmdSpec{
 		{use: "build [OPTIONS] [SERVICE...]", short: "Build or rebuild services", loads: true, flags: []flag{
 			list("build-arg", "", "Set build-time variables for services"),

@@ -25,23 +25,14 @@ import (
 
 func newComposeTopCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "top [SERVICES...]", Short: "Display the running processes"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
-		ms, err := e.Members(ctx, name, args...)
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
+		list, err := e.Top(ctx, name, args)
 		if err != nil {
 			return err
 		}
-		// by name, as compose sorts them
-		slices.SortFunc(ms, func(a, b engine.Member) int { return strings.Compare(a.Record.Name, b.Record.Name) })
 		var tops []format.ContainerTop
-		for _, m := range ms {
-			if !m.State.Running() {
-				continue
-			}
-			p, err := e.Containers.Top(ctx, m.Record.ID, nil)
-			if err != nil {
-				return err
-			}
-			tops = append(tops, format.ContainerTop{Service: m.Service, Replica: strconv.Itoa(m.Number), Titles: p.Titles, Processes: p.Processes})
+		for _, c := range list {
+			tops = append(tops, format.ContainerTop{Service: c.Service, Replica: strconv.Itoa(c.Number), Titles: c.Titles, Processes: c.Processes.Processes})
 		}
 		return format.ComposeTop(g.stdout, tops)
 	})
@@ -52,7 +43,7 @@ func newComposeImagesCmd(g *globals) *cobra.Command {
 	var quiet bool
 	var fmtFlag string
 	cmd := &cobra.Command{Use: "images [OPTIONS] [SERVICE...]", Short: "List images used by the created containers"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
 		ms, err := e.Members(ctx, name, args...)
 		if err != nil {
 			return err
@@ -173,19 +164,9 @@ func newComposeCpCmd(g *globals) *cobra.Command {
 	var all bool
 	cmd := &cobra.Command{Use: "cp [OPTIONS] SERVICE:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- SERVICE:DEST_PATH",
 		Short: "Copy files/folders between a service container and the local filesystem", Args: exactArgs(2)}
-	cmd.RunE = g.projectCmd(cpServices, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(cpServices, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
 		o.Stdin, o.Stdout = g.stdin, g.stdout
-		// SERVICE:PATH becomes the service's container's ID:PATH
-		for i, a := range args {
-			if svc, path, ok := strings.Cut(a, ":"); ok && !strings.HasPrefix(a, "/") && !strings.HasPrefix(a, ".") {
-				m, err := serviceContainer(ctx, e, name, svc, index)
-				if err != nil {
-					return err
-				}
-				args[i] = m.Record.ID + ":" + path
-			}
-		}
-		return e.Containers.Copy(ctx, args[0], args[1], o)
+		return e.Copy(ctx, name, args[0], args[1], index, o)
 	})
 	cmd.Flags().BoolVarP(&o.Archive, "archive", "a", false, "Archive mode (copy all uid/gid information)")
 	cmd.Flags().BoolVarP(&o.FollowLink, "follow-link", "L", false, "Always follow symbol link in SRC_PATH")
@@ -198,7 +179,7 @@ func newComposeCpCmd(g *globals) *cobra.Command {
 // cpServices is the service of cp's SERVICE:PATH argument.
 func cpServices(args []string) []string {
 	for _, a := range args {
-		if svc, _, ok := strings.Cut(a, ":"); ok && !strings.HasPrefix(a, "/") && !strings.HasPrefix(a, ".") {
+		if svc, _, ok := engine.CopyService(a); ok {
 			return []string{svc}
 		}
 	}
@@ -208,28 +189,26 @@ func cpServices(args []string) []string {
 func newComposeWaitCmd(g *globals) *cobra.Command {
 	var downProject bool
 	cmd := &cobra.Command{Use: "wait SERVICE [SERVICE...] [OPTIONS]", Short: "Block until containers of all (or specified) services stop.", Args: cobra.MinimumNArgs(1)}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
-		ms, err := e.Members(ctx, name, args...)
-		if err != nil {
-			return err
-		}
-		if len(ms) == 0 {
-			return errors.New("no containers for the services given")
-		}
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
 		code := 0
-		for _, m := range ms {
-			if m.Oneoff {
-				continue
-			}
-			c, err := e.Containers.Wait(ctx, m.Record.ID)
-			if err != nil {
-				return err
-			}
+		// --down-project: the first exit ends the wait, and the project
+		errDowned := errors.New("downed")
+		err := e.WaitExits(ctx, name, args, func(_ engine.Member, c int) error {
 			fmt.Fprintln(g.stdout, c)
 			code = max(code, c)
-			if downProject {
-				return e.Down(ctx, name, engine.DownOptions{})
+			if !downProject {
+				return nil
 			}
+			if err := e.Down(ctx, name, engine.DownOptions{}); err != nil {
+				return err
+			}
+			return errDowned
+		})
+		switch {
+		case errors.Is(err, errDowned):
+			return nil
+		case err != nil:
+			return err
 		}
 		return exitWith(code)
 	})
@@ -268,7 +247,7 @@ func newComposeStatsCmd(g *globals) *cobra.Command {
 	var all, noStream bool
 	var fmtFlag string
 	cmd := &cobra.Command{Use: "stats [OPTIONS] [SERVICE]", Short: "Display a live stream of container(s) resource usage statistics"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
 		ms, err := e.Members(ctx, name, args...)
 		if err != nil {
 			return err
@@ -282,7 +261,12 @@ func newComposeStatsCmd(g *globals) *cobra.Command {
 		if len(refs) == 0 {
 			return nil
 		}
-		return g.stats(ctx, e.Containers, refs, noStream, fmtFlag)
+		// docker stats' own loop, on the containers the engine found
+		cm, err := g.containers()
+		if err != nil {
+			return err
+		}
+		return g.stats(ctx, cm, refs, noStream, fmtFlag)
 	})
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Show all containers (default shows just running)")
 	cmd.Flags().StringVar(&fmtFlag, "format", "", "Format output using a custom template")
@@ -296,12 +280,8 @@ func newComposeAttachCmd(g *globals) *cobra.Command {
 	var index int
 	var noStdin, sigProxy bool
 	cmd := &cobra.Command{Use: "attach [OPTIONS] SERVICE", Short: "Attach local standard input, output, and error streams to a service's running container", Args: exactArgs(1)}
-	cmd.RunE = g.projectCmd(firstArg, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
-		m, err := serviceContainer(ctx, e, name, args[0], index)
-		if err != nil {
-			return err
-		}
-		code, err := e.Containers.Attach(ctx, m.Record.ID, container.AttachOptions{NoStdin: noStdin, SigProxy: sigProxy, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr})
+	cmd.RunE = g.projectCmd(firstArg, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
+		code, err := e.AttachContainer(ctx, name, args[0], index, container.AttachOptions{NoStdin: noStdin, SigProxy: sigProxy, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr})
 		if err != nil {
 			return err
 		}
@@ -319,7 +299,7 @@ func newComposeEventsCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	var since, until string
 	cmd := &cobra.Command{Use: "events [OPTIONS] [SERVICE...]", Short: "Receive real time events from containers"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
 		if since != "" {
 			return usageError{errors.New("--since is not supported: berth keeps no event history")}
 		}

@@ -24,7 +24,7 @@ import (
 // when its files load): the shape of every compose command that works from
 // labels. services picks the service names out of the arguments: when the
 // files load, a name they do not have is an error, as in docker compose.
-func (g *globals) projectCmd(services func(args []string) []string, fn func(ctx context.Context, e *engine.Engine, name string, known []string, args []string) error) func(*cobra.Command, []string) error {
+func (g *globals) projectCmd(services func(args []string) []string, fn func(ctx context.Context, e engine.Service, name string, known []string, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		name, p, err := g.projectName(cmd.Context())
 		if err != nil {
@@ -84,7 +84,7 @@ func newDownCmd(g *globals) *cobra.Command {
 	var timeout int
 	var rmi string
 	cmd := &cobra.Command{Use: "down [OPTIONS] [SERVICES]", Short: "Stop and remove containers, networks"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, known, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, known, args []string) error {
 		if rmi != "" && rmi != "local" && rmi != "all" {
 			return usageError{fmt.Errorf("invalid --rmi %q: want local or all", rmi)}
 		}
@@ -115,10 +115,16 @@ func newDownCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		// images are not behind engine.Service yet: the containers'
+		// manager says which are in use
+		cm, err := g.containers()
+		if err != nil {
+			return err
+		}
 		var errs []error
 		for _, ref := range images {
 			_, err := image.Remove(ctx, store, snaps, []string{ref}, image.RemoveOptions{
-				InUse: e.Containers.ImageInUse, Keep: e.Containers.SnapshotsInUse})
+				InUse: cm.ImageInUse, Keep: cm.SnapshotsInUse})
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -138,7 +144,7 @@ func newDownCmd(g *globals) *cobra.Command {
 func newStopCmd(g *globals) *cobra.Command {
 	var timeout int
 	cmd := &cobra.Command{Use: "stop [OPTIONS] [SERVICE...]", Short: "Stop services"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
 		return e.Stop(ctx, name, args, timeoutFlag(cmd, timeout))
 	})
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", 0, "Specify a shutdown timeout in seconds")
@@ -149,7 +155,7 @@ func newStartCmd(g *globals) *cobra.Command {
 	var wait bool
 	var waitTimeout int
 	cmd := &cobra.Command{Use: "start [SERVICE...]", Short: "Start services"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
 		if err := e.Start(ctx, name, args); err != nil {
 			return err
 		}
@@ -172,7 +178,7 @@ func newRestartCmd(g *globals) *cobra.Command {
 	var timeout int
 	var noDeps bool
 	cmd := &cobra.Command{Use: "restart [OPTIONS] [SERVICE...]", Short: "Restart service containers"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
 		return e.Restart(ctx, name, args, noDeps, timeoutFlag(cmd, timeout))
 	})
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", 0, "Specify a shutdown timeout in seconds")
@@ -182,11 +188,11 @@ func newRestartCmd(g *globals) *cobra.Command {
 
 // newEachCmd is a command that applies one container operation to the
 // project's containers: kill, pause, unpause.
-func newEachCmd(g *globals, use, short, done string, keep func(engine.Member) bool, op func(ctx context.Context, e *engine.Engine, m engine.Member, sig string) error) *cobra.Command {
+func newEachCmd(g *globals, use, short string, op func(ctx context.Context, e engine.Service, name string, services []string, sig string) error) *cobra.Command {
 	var sig string
 	cmd := &cobra.Command{Use: use, Short: short}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
-		return e.Each(ctx, name, args, keep, done, func(m engine.Member) error { return op(ctx, e, m, sig) })
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
+		return op(ctx, e, name, args, sig)
 	})
 	if strings.HasPrefix(use, "kill") {
 		cmd.Flags().StringVarP(&sig, "signal", "s", "SIGKILL", "SIGNAL to send to the container")
@@ -196,44 +202,23 @@ func newEachCmd(g *globals, use, short, done string, keep func(engine.Member) bo
 	return cmd
 }
 
-func running(m engine.Member) bool { return m.State.Status == container.Running }
-
-func up(m engine.Member) bool {
-	return !m.Oneoff && (m.State.Status == container.Running || m.State.Status == container.Paused)
-}
-
 func newRmCmd(g *globals) *cobra.Command {
 	var force, stop, vols bool
 	cmd := &cobra.Command{Use: "rm [OPTIONS] [SERVICE...]", Short: "Removes stopped service containers"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
-		if stop {
-			if err := e.Stop(ctx, name, args, nil); err != nil {
-				return err
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
+		return e.Remove(ctx, name, args, engine.RemoveOptions{Stop: stop, Volumes: vols, Confirm: func(names []string) bool {
+			if len(names) == 0 {
+				fmt.Fprintln(g.stderr, "No stopped containers")
+				return false
 			}
-		}
-		ms, err := e.Members(ctx, name, args...)
-		if err != nil {
-			return err
-		}
-		var names []string
-		for _, m := range ms {
-			if !m.State.Running() && !m.Oneoff {
-				names = append(names, m.Record.Name)
+			msg := "Going to remove " + strings.Join(names, ", ")
+			if force {
+				// said, not asked, as docker compose does
+				fmt.Fprintln(g.stdout, msg)
+				return true
 			}
-		}
-		if len(names) == 0 {
-			fmt.Fprintln(g.stderr, "No stopped containers")
-			return nil
-		}
-		msg := "Going to remove " + strings.Join(names, ", ")
-		if force {
-			// said, not asked, as docker compose does
-			fmt.Fprintln(g.stdout, msg)
-		} else if !confirm(g, msg) {
-			return nil
-		}
-		return e.Each(ctx, name, args, func(m engine.Member) bool { return slices.Contains(names, m.Record.Name) }, "Removed",
-			func(m engine.Member) error { return e.Containers.Remove(ctx, m.Record.ID, false, vols) })
+			return confirm(g, msg)
+		}})
 	})
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Don't ask to confirm removal")
 	cmd.Flags().BoolVarP(&stop, "stop", "s", false, "Stop the containers, if required, before removing")
@@ -246,7 +231,7 @@ func newPsCmd(g *globals) *cobra.Command {
 	var status []string
 	var filter, fmtFlag string
 	cmd := &cobra.Command{Use: "ps [OPTIONS] [SERVICE...]", Short: "List containers"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, known, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, known, args []string) error {
 		if v, ok := strings.CutPrefix(filter, "status="); ok {
 			status = append(status, v)
 		} else if filter != "" {
@@ -367,7 +352,7 @@ func newComposeLogsCmd(g *globals) *cobra.Command {
 	var index int
 	var noColor, noPrefix bool
 	cmd := &cobra.Command{Use: "logs [OPTIONS] [SERVICE...]", Short: "View output from containers"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
 		if err := lf.options(&o); err != nil {
 			return err
 		}
@@ -388,30 +373,12 @@ func newComposeLogsCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// serviceContainer is the container --index picks of a service (the first
-// by default), as compose's exec, port and cp do.
-func serviceContainer(ctx context.Context, e *engine.Engine, project, service string, index int) (engine.Member, error) {
-	ms, err := e.Members(ctx, project, service)
-	if err != nil {
-		return engine.Member{}, err
-	}
-	for _, m := range ms {
-		if !m.Oneoff && (index == 0 || m.Number == index) {
-			return m, nil
-		}
-	}
-	if index > 0 {
-		return engine.Member{}, fmt.Errorf("service %q is not running container #%d", service, index)
-	}
-	return engine.Member{}, fmt.Errorf("service %q is not running", service)
-}
-
 func newComposePortCmd(g *globals) *cobra.Command {
 	var index int
 	var proto string
 	cmd := &cobra.Command{Use: "port [OPTIONS] SERVICE PRIVATE_PORT", Short: "Print the public port for a port binding", Args: exactArgs(2)}
-	cmd.RunE = g.projectCmd(firstArg, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
-		m, err := serviceContainer(ctx, e, name, args[0], index)
+	cmd.RunE = g.projectCmd(firstArg, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
+		m, err := e.ServiceContainer(ctx, name, args[0], index)
 		if err != nil {
 			return err
 		}
@@ -433,11 +400,7 @@ func newComposeExecCmd(g *globals) *cobra.Command {
 	var noTTY bool
 	cmd := &cobra.Command{Use: "exec [OPTIONS] SERVICE COMMAND [ARGS...]", Short: "Execute a command in a running container", Args: cobra.MinimumNArgs(2)}
 	cmd.Flags().SetInterspersed(false)
-	cmd.RunE = g.projectCmd(firstArg, func(ctx context.Context, e *engine.Engine, name string, _, args []string) error {
-		m, err := serviceContainer(ctx, e, name, args[0], index)
-		if err != nil {
-			return err
-		}
+	cmd.RunE = g.projectCmd(firstArg, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
 		o.Cmd = args[1:]
 		o.Stdout, o.Stderr = g.stdout, g.stderr
 		if !o.Detach {
@@ -447,7 +410,7 @@ func newComposeExecCmd(g *globals) *cobra.Command {
 		if t := g.terminal(); t != nil && !noTTY && !o.Detach {
 			o.TTY, o.Terminal = true, t
 		}
-		code, err := e.Containers.Exec(ctx, m.Record.ID, o)
+		code, err := e.Exec(ctx, name, args[0], index, o)
 		if err != nil {
 			// a paused or stopped container is docker compose's exit 1
 			if errors.Is(err, container.ErrState) || errors.Is(err, container.ErrNotFound) {

@@ -290,33 +290,24 @@ func newRunCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			co, err := e.PrepareRun(ctx, p, args[0], o)
-			if err != nil {
+			o.Detach = detach
+			var tty *os.File
+			if f, ok := g.stdin.(*os.File); ok {
+				tty = f
+			}
+			res, err := e.Run(ctx, p, args[0], o, engine.RunStreams{Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr, Terminal: tty})
+			switch {
+			case err != nil && !res.Prepared:
 				return err
-			}
-			co.Progress = g.displayTo(g.stderr)
-			rec, err := e.Containers.Create(ctx, co)
-			if err != nil {
-				return runError(0, err)
-			}
-			for _, w := range rec.Warnings {
-				fmt.Fprintln(g.stderr, "WARNING:", w)
-			}
-			if detach {
-				if code, err := e.Containers.Start(ctx, rec.ID, nil); err != nil {
-					return runError(code, err)
-				}
-				fmt.Fprintln(g.stdout, rec.Name)
+			case err != nil:
+				// docker run's codes: 125 for berth's own failure, 126
+				// and 127 for a command that cannot run
+				return runError(res.Code, err)
+			case detach:
+				fmt.Fprintln(g.stdout, res.Name)
 				return nil
 			}
-			code, err := e.Containers.Start(ctx, rec.ID, g.attach(rec))
-			if err != nil {
-				if o.AutoRemove {
-					e.Containers.Remove(ctx, rec.ID, true, true)
-				}
-				return runError(code, err)
-			}
-			return exitWith(code)
+			return exitWith(res.Code)
 		},
 	}
 	f := cmd.Flags()
