@@ -114,7 +114,7 @@ services:
 	for _, args := range []string{"up -d wbe", "create wbe", "start wbe", "stop wbe", "restart wbe", "kill wbe", "pause wbe",
 		"unpause wbe", "rm -f wbe", "down wbe", "ps wbe", "logs wbe", "top wbe", "images wbe", "events wbe", "stats --no-stream wbe",
 		"wait wbe", "pull wbe", "push wbe", "exec wbe true", "port wbe 80", "attach wbe", "cp wbe:/x /tmp", "run --rm wbe true",
-		"watch wbe", "scale wbe=2", "config wbe"} {
+		"watch wbe", "scale wbe=2", "config wbe", "up --exit-code-from wbe"} {
 		if r := run(strings.Fields(args)...); r.code != 1 || !strings.Contains(r.stderr, "no such service: wbe") {
 			t.Errorf("%s: exit %d, %q; want 1 and no such service: wbe", args, r.code, r.stderr)
 		}

@@ -121,8 +121,9 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 				return err
 			}
 			if exitFrom != "" {
-				if _, err := p.GetService(exitFrom); err != nil {
-					return usageError{fmt.Errorf("no such service: %s", exitFrom)}
+				// a project's error, not a usage one: exit 1, as compose
+				if err := p.CheckServices(exitFrom); err != nil {
+					return err
 				}
 			}
 			if pull != "" && pull != "policy" {
