@@ -654,35 +654,33 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 		go func() { io.Copy(attach.Stderr, errR); copied <- struct{}{} }()
 	}
 	lines := bufio.NewScanner(statusR)
-	if !lines.Scan() {
+	first, err := readReport(lines)
+	switch {
+	case err == io.EOF:
 		return ExitStartFailed, fmt.Errorf("the monitor of %s ended without starting it", e.Record.Name)
-	}
-	first := lines.Text()
-	if code, msg, ok := parseError(first); ok {
-		return code, fmt.Errorf("failed to start container %s: %s", e.Record.Name, msg)
+	case err != nil:
+		return ExitStartFailed, fmt.Errorf("starting %s: %w", e.Record.Name, err)
+	case first.Kind == ReportFailed:
+		return first.Code, fmt.Errorf("failed to start container %s: %s", e.Record.Name, first.Error)
+	case first.Kind != ReportStarted:
+		return ExitStartFailed, fmt.Errorf("starting %s: the monitor said %q before the start", e.Record.Name, first.Kind)
 	}
 	if attach == nil {
 		return 0, nil
 	}
 	<-copied
 	<-copied
-	for lines.Scan() {
-		if code, ok := strings.CutPrefix(lines.Text(), "exit "); ok {
-			n, _ := strconv.Atoi(code)
-			return n, nil
+	for {
+		st, err := readReport(lines)
+		switch {
+		case err == io.EOF:
+			return ExitStartFailed, fmt.Errorf("the monitor of %s ended without reporting an exit", e.Record.Name)
+		case err != nil:
+			return ExitStartFailed, fmt.Errorf("waiting for %s: %w", e.Record.Name, err)
+		case st.Kind == ReportExited:
+			return st.Code, nil
 		}
 	}
-	return ExitStartFailed, fmt.Errorf("the monitor of %s ended without reporting an exit", e.Record.Name)
-}
-
-func parseError(line string) (int, string, bool) {
-	rest, ok := strings.CutPrefix(line, "error ")
-	if !ok {
-		return 0, "", false
-	}
-	code, msg, _ := strings.Cut(rest, " ")
-	n, _ := strconv.Atoi(code)
-	return n, msg, true
 }
 
 // Stop sends the container its stop signal and, after timeout (the

@@ -41,7 +41,7 @@ func RunDir(root string) string {
 }
 
 // MonitorIO are the pipes the starting command shares with the monitor:
-// Status gets "ok <pid>", "error <code> <message>" and "exit <code>" lines;
+// Status gets the monitor's Report messages (report.go);
 // Stdout and Stderr, when attached, get a copy of the container's output.
 type MonitorIO struct {
 	Status         io.WriteCloser
@@ -119,9 +119,9 @@ func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.
 	wake := make(chan os.Signal, 1)
 	signal.Notify(wake, syscall.SIGUSR1)
 	status := mio.Status
-	report := func(line string) {
+	report := func(st Report) {
 		if status != nil {
-			fmt.Fprintln(status, line)
+			st.send(status)
 		}
 	}
 	c := carried{Delay: 100 * time.Millisecond}
@@ -140,7 +140,7 @@ func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.
 			}
 			code, err = runOnce(ctx, root, rt, s, e.Record, mio, ln, report, c)
 			if err != nil {
-				report(fmt.Sprintf("error %d %s", code, oneLine(err.Error())))
+				report(Report{Kind: ReportFailed, Code: code, Error: oneLine(err.Error())})
 				if status != nil {
 					status.Close()
 				}
@@ -195,7 +195,7 @@ func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.
 			}
 		}
 	}
-	report(fmt.Sprintf("exit %d", st.ExitCode))
+	report(Report{Kind: ReportExited, Code: st.ExitCode})
 	if status != nil {
 		status.Close()
 	}
@@ -209,7 +209,7 @@ func shouldRestart(p RestartPolicy, st State, code int) bool {
 // runOnce creates, starts and waits for the container once. A start failure
 // returns the exit code Docker gives it and leaves the container exited with
 // the error recorded.
-func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, rec Record, mio MonitorIO, ln net.Listener, report func(string), carry carried) (int, error) {
+func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, rec Record, mio MonitorIO, ln net.Listener, report func(Report), carry carried) (int, error) {
 	fail := func(code int, err error) (int, error) {
 		s.Update(ctx, rec.ID, func(st *State) error {
 			st.Status, st.ExitCode, st.Error, st.Pid = Exited, code, err.Error(), 0
@@ -346,7 +346,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 	}); err != nil {
 		c.Signal(syscall.SIGKILL)
 	}
-	report(fmt.Sprintf("ok %d", pid))
+	report(Report{Kind: ReportStarted, Pid: pid})
 	// the container runs: from here the monitor only waits, as described
 	// by a handoff, in the small program if it is there, else here
 	w := &shim.Handoff{Root: root, ID: rec.ID, StateDir: s.Dir(rec.ID), Cgroup: rec.Spec.Cgroup(), Restart: shim.Policy(rec.Host.RestartPolicy), Pid: pid, Status: fdOf(mio.Status),
