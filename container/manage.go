@@ -26,6 +26,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/internal/crash"
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/volumes"
@@ -454,21 +455,53 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 			req = append(req, volumes.Spec{Type: "volume", Target: target})
 		}
 	}
-	vmounts, used, err := m.describeMounts(ctx, req, lowers)
+	// anonymous volumes are named before they are made, and the names
+	// recorded in the intent, so that a create cut short anywhere leaves
+	// none that no container names (see intent)
+	var fresh []string
+	for i, sp := range req {
+		if sp.Type == "volume" && sp.Source == "" {
+			req[i].Source, req[i].Anonymous = volumes.NewName(), true
+			fresh = append(fresh, req[i].Source)
+		}
+	}
+	if err := m.Store.begin(id, "create", fresh); err != nil {
+		return nil, err
+	}
+	crash.Point("create-intent")
+	var used []volumes.Used
+	made := false
+	defer func() {
+		if made {
+			return
+		}
+		// also the anonymous volumes it was to reuse, if nothing else
+		// has them (a recreated container's): as rm -v would
+		for _, u := range used {
+			if u.Anonymous && !slices.Contains(fresh, u.Name) {
+				fresh = append(fresh, u.Name)
+			}
+		}
+		// cancelled or not, the clean-up is done: a sibling's failure
+		// cancels this create, and must not leave its volumes behind
+		m.finish(context.WithoutCancel(ctx), id, fresh)
+	}()
+	vmounts, used, err := m.describeMounts(ctx, id, req, lowers)
 	if err != nil {
 		return nil, err
 	}
+	crash.Point("create-volumes")
 	rec.Spec.Mounts = append(rec.Spec.Mounts, vmounts...)
 	rec.Volumes = used
 	if err := m.Store.Create(ctx, rec); err != nil {
-		m.removeAnonymous(ctx, used)
 		return nil, err
 	}
+	crash.Point("create-record")
 	if err := writeEtc(dir, rec); err != nil {
-		m.Store.Delete(id)
-		m.removeAnonymous(ctx, used)
 		return nil, err
 	}
+	m.Store.done(id)
+	made = true
 	return rec, nil
 }
 
@@ -882,7 +915,9 @@ func (m *Manager) volumesFrom(ctx context.Context, refs []string) ([]volumes.Spe
 // describeMounts asks the volume store for the mounts, copying the image's
 // files into empty volumes through a read-only view of its layers, mounted
 // by the runtime only if a volume needs it.
-func (m *Manager) describeMounts(ctx context.Context, req []volumes.Spec, lowers []string) ([]specs.Mount, []volumes.Used, error) {
+// The view is at the create's own place beside its intent (Store.viewPath),
+// so that a create killed with it mounted leaves it to Sweep.
+func (m *Manager) describeMounts(ctx context.Context, id string, req []volumes.Spec, lowers []string) ([]specs.Mount, []volumes.Used, error) {
 	view := ""
 	defer func() {
 		if view != "" {
@@ -892,15 +927,13 @@ func (m *Manager) describeMounts(ctx context.Context, req []volumes.Spec, lowers
 	}()
 	copyUp := func(target, dst string) error {
 		if view == "" {
-			dir, err := os.MkdirTemp(m.root, "image-view-")
-			if err != nil {
-				return err
-			}
+			dir := m.Store.viewPath(id)
 			if err := runtime.MountLowers(lowers, dir); err != nil {
 				os.Remove(dir)
 				return err
 			}
 			view = dir
+			crash.Point("create-view")
 		}
 		src, err := securejoin.SecureJoin(view, target)
 		if err != nil {
@@ -962,17 +995,25 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool, removeVolu
 			return err
 		}
 	}
-	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error { return st.To(Removing) }); err != nil && !errors.Is(err, ErrState) {
-		return err
-	}
-	m.cleanRuntime(e.Record.ID) // if a monitor died without cleaning up
-	if err := m.Store.Delete(e.Record.ID); err != nil {
-		return err
-	}
+	// from here on the removal is carried through by whoever comes next
+	// should this process be killed (see intent)
+	var vols []string
 	if len(removeVolumes) > 0 && removeVolumes[0] {
-		m.removeAnonymous(ctx, e.Record.Volumes)
+		for _, u := range e.Record.Volumes {
+			if u.Anonymous {
+				vols = append(vols, u.Name)
+			}
+		}
 	}
-	return nil
+	if err := m.Store.begin(e.Record.ID, "remove", vols); err != nil {
+		return err
+	}
+	crash.Point("remove-intent")
+	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error { return st.To(Removing) }); err != nil && !errors.Is(err, ErrState) {
+		m.Store.done(e.Record.ID)
+		return err
+	}
+	return m.finish(context.WithoutCancel(ctx), e.Record.ID, vols)
 }
 
 // ParseRestart reads Docker's --restart value.

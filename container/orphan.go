@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/dns"
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -203,19 +204,24 @@ func Recover(ctx context.Context, root, id string) error {
 }
 
 // cleanRuntime deletes the runtime's container (mount, cgroup and state)
-// and what its networks gave it (namespace, veths, addresses), for a
-// container whose monitor could not.
+// and what its networks gave it (namespace, veths, addresses, DNS
+// entries), for a container that does not run and whose monitor could
+// not. Each part goes whether or not the others are still there: a
+// process killed half-way through leaves any subset (the rootfs mounted
+// after libcontainer's state is gone; entries its state no longer names).
 func (m *Manager) cleanRuntime(id string) {
-	rt, err := runtime.New(RunDir(m.root))
-	if err != nil {
-		return
+	if rt, err := runtime.New(RunDir(m.root)); err == nil {
+		if c, err := rt.Load(id, m.Store.Dir(id)); err == nil {
+			c.Delete()
+		}
 	}
-	if c, err := rt.Load(id, m.Store.Dir(id)); err == nil {
-		c.Delete()
-	}
+	runtime.UnmountBundle(m.Store.Dir(id))
+	var eps map[string]Endpoint
 	if e, err := m.Store.Get(id); err == nil {
-		leaveNetworks(context.Background(), m.root, id, e.State.Networks)
+		eps = e.State.Networks
 	}
+	leaveNetworks(context.Background(), m.root, id, eps)
+	dns.RemoveContainer(dnsDir(m.root), id)
 }
 
 // monitorOf reports whether the recorded monitor of container id (in st)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/internal/crash"
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/volumes"
 )
@@ -184,6 +185,7 @@ func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
 	}); err != nil {
 		return err
 	}
+	crash.Point("down-halted")
 	var networks []networkRemoval
 	var netErr error
 	removed := make(chan struct{})

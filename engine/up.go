@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/internal/crash"
 	"github.com/berth-dev/berth/project"
 )
 
@@ -373,6 +374,7 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 			for _, w := range rec.Warnings {
 				e.warn(fmt.Sprintf("service %q: %s", s.Name, w))
 			}
+			crash.Point("up-created")
 			if st.Action == Recreate {
 				e.event("Container", st.Container, "Recreated")
 			} else {
