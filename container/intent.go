@@ -204,6 +204,22 @@ func (m *Manager) finish(ctx context.Context, id string, vols []string) error {
 	return nil
 }
 
+// autoRemove removes a --rm container that has exited, its anonymous
+// volumes with it, as a removal with an intent: a monitor killed half-way
+// leaves it to the next sweep.
+func (m *Manager) autoRemove(ctx context.Context, rec Record) error {
+	var vols []string
+	for _, u := range rec.Volumes {
+		if u.Anonymous {
+			vols = append(vols, u.Name)
+		}
+	}
+	if err := m.Store.begin(rec.ID, "remove", vols); err != nil {
+		return err
+	}
+	return m.finish(context.WithoutCancel(ctx), rec.ID, vols)
+}
+
 // sweepRuntime removes the runtime's state (cgroup included), network
 // namespaces and DNS entries of containers that are neither there nor
 // being made or removed.

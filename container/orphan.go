@@ -186,9 +186,7 @@ func Recover(ctx context.Context, root, id string) error {
 			m.cleanRuntime(id)
 		}
 		if e.Record.Host.AutoRemove && e.State.Status == Exited {
-			if err := m.Store.Delete(id); err == nil {
-				m.removeAnonymous(ctx, e.Record.Volumes)
-			}
+			m.autoRemove(ctx, e.Record)
 		}
 		return nil
 	}
