@@ -2,7 +2,10 @@ package container
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/berth-dev/berth/internal/crash"
@@ -13,17 +16,93 @@ import (
 // recordExit records the end of a run: its exit code, when, whether the
 // OOM killer struck; it takes the container's endpoints off its state and
 // returns them, to leave.
+//
+// A state that cannot be written (the root's disk is full) keeps the exit
+// in memory instead, under /run (see pendingExit): the next command that
+// reads the container records it, or shows it, from there.
 func recordExit(ctx context.Context, s *Store, id, cgroup string, code int, at time.Time) map[string]Endpoint {
 	oom := shim.OOMKilled("/sys/fs/cgroup", cgroup)
 	var eps map[string]Endpoint
-	s.Update(ctx, id, func(st *State) error {
+	pid := 0
+	if _, err := s.Update(ctx, id, func(st *State) error {
+		pid = st.Pid
 		st.To(Exited)
 		st.ExitCode, st.Pid, st.OOMKilled = code, 0, oom
 		st.FinishedAt = at
 		eps, st.Networks, st.Ports = st.Networks, nil, nil
 		return nil
-	})
+	}); err != nil && pid != 0 {
+		keepExit(filepath.Dir(s.dir), id, pendingExit{Pid: pid, ExitCode: code, FinishedAt: at, OOMKilled: oom, Reason: err.Error()})
+		return nil // recorded endpoints stay, for the clean-up
+	}
 	return eps
+}
+
+// pendingExit is an exit that could not be written to the container's
+// state, kept in RunDir's exits/<id>.json: /run is memory, which a full
+// disk does not refuse, and it lasts as long as the exit means anything
+// (until a reboot, which records its own).
+type pendingExit struct {
+	Pid        int // the run's init, so that it is applied to that run only
+	ExitCode   int
+	FinishedAt time.Time
+	OOMKilled  bool
+	Reason     string // why it could not be recorded
+}
+
+func pendingPath(root, id string) string { return filepath.Join(RunDir(root), "exits", id+".json") }
+
+// keepExit keeps p for container id until it can be recorded.
+func keepExit(root, id string, p pendingExit) {
+	path := pendingPath(root, id)
+	if os.MkdirAll(filepath.Dir(path), 0o700) != nil {
+		return
+	}
+	data, _ := json.Marshal(p)
+	tmp := path + ".tmp"
+	if os.WriteFile(tmp, data, 0o600) == nil {
+		os.Rename(tmp, path)
+	}
+}
+
+// applyPending records the exit that e's run left pending, if any (its
+// init gone, the exit kept by keepExit), and reports whether there was
+// one. When the state still cannot be written, e says in memory what is
+// known: exited, with the code and why it is not recorded; so ps never
+// shows a dead process as running.
+func (m *Manager) applyPending(ctx context.Context, e *Entry) bool {
+	id := e.Record.ID
+	data, err := os.ReadFile(pendingPath(m.root, id))
+	if err != nil {
+		return false
+	}
+	var p pendingExit
+	if json.Unmarshal(data, &p) != nil || p.Pid != e.State.Pid {
+		os.Remove(pendingPath(m.root, id)) // a later run's state is written: history
+		return false
+	}
+	if alive(p.Pid) {
+		return false
+	}
+	apply := func(st *State) {
+		st.Status, st.Pid = Exited, 0
+		st.ExitCode, st.FinishedAt, st.OOMKilled = p.ExitCode, p.FinishedAt, p.OOMKilled
+	}
+	st, err := m.Store.Update(ctx, id, func(st *State) error {
+		if st.Pid == p.Pid && (st.Running() || st.Status == Restarting) {
+			apply(st)
+		}
+		return nil
+	})
+	if err != nil {
+		apply(&e.State)
+		e.State.Error = "the exit could not be recorded: " + p.Reason
+		return true
+	}
+	os.Remove(pendingPath(m.root, id))
+	e.State = st
+	m.cleanRuntime(id) // what its monitor could not: networks, mounts
+	return true
 }
 
 // leaveAfterExit takes the endpoints of an exited container off its state

@@ -35,6 +35,9 @@ type intent struct {
 	Op    string // "create" or "remove"
 	Pid   int
 	Start uint64
+	// Boot is the kernel's boot ID: after a reboot, a PID and start time
+	// may be another process's.
+	Boot string
 	// Volumes are anonymous volumes that go with the container unless a
 	// container uses them: those a create names before making them, or
 	// those rm -v removes.
@@ -54,7 +57,7 @@ func (s *Store) begin(id, op string, vols []string) error {
 	if err := os.MkdirAll(s.intents(), 0o700); err != nil {
 		return err
 	}
-	it := intent{Op: op, Pid: os.Getpid(), Volumes: vols}
+	it := intent{Op: op, Pid: os.Getpid(), Boot: BootID(), Volumes: vols}
 	it.Start, _ = runtime.StartTime(it.Pid)
 	data, _ := json.Marshal(it)
 	return disk.WriteFile(s.intentPath(id), data, 0o600)
@@ -80,8 +83,8 @@ func (s *Store) readIntent(id string) (it intent, ok bool) {
 // acting reports whether the process that recorded it still runs (the
 // same process, by its start time).
 func (it intent) acting() bool {
-	if it.Pid == os.Getpid() {
-		return true
+	if it.Boot != BootID() {
+		return false
 	}
 	if !alive(it.Pid) {
 		return false

@@ -944,20 +944,6 @@ func (m *Manager) describeMounts(ctx context.Context, id string, req []volumes.S
 	return m.Volumes.Describe(ctx, req, nil, copyUp)
 }
 
-// removeAnonymous removes the anonymous volumes among used: they belong to
-// the container that goes.
-func (m *Manager) removeAnonymous(ctx context.Context, used []volumes.Used) []string {
-	var removed []string
-	for _, u := range used {
-		if u.Anonymous && len(m.VolumeUsers(u.Name)) == 0 {
-			if m.Volumes.Remove(ctx, u.Name, nil) == nil {
-				removed = append(removed, u.Name)
-			}
-		}
-	}
-	return removed
-}
-
 // VolumeUsers names the containers that use volume name.
 func (m *Manager) VolumeUsers(name string) []string {
 	var out []string

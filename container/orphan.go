@@ -54,6 +54,9 @@ func (m *Manager) Refresh(ctx context.Context, e Entry) Entry {
 	if (st.Running() || st.Status == Restarting) && fromEarlierBoot(st, e.Record.ID) {
 		return m.rebooted(ctx, e) // stopped by a reboot: see boot.go
 	}
+	if st.Running() && m.applyPending(ctx, &e) {
+		return e // an exit its monitor could not write (a full disk)
+	}
 	if !(st.Running() || st.Status == Restarting) || monitorOf(st, e.Record.ID) {
 		return e
 	}
@@ -118,6 +121,17 @@ func (m *Manager) reclaim(ctx context.Context, e Entry, claim bool) (Entry, bool
 		return nil
 	}); err == nil {
 		e.State = st
+	} else if !alive(e.State.Pid) && (e.State.Running() || e.State.Status == Restarting) {
+		// the state cannot be written (a full disk): what is known is
+		// shown, not a dead process as running; the next command tries
+		// again
+		if killed {
+			e.State.ExitCode = 137
+		} else if e.State.Status != Restarting {
+			e.State.ExitCode = 255
+		}
+		e.State.Status, e.State.Pid = Exited, 0
+		e.State.Error = "the container's process is gone; its exit could not be recorded: " + err.Error()
 	}
 	return e, recorded
 }
@@ -220,6 +234,7 @@ func (m *Manager) cleanRuntime(id string) {
 	}
 	leaveNetworks(context.Background(), m.root, id, eps)
 	dns.RemoveContainer(dnsDir(m.root), id)
+	os.Remove(pendingPath(m.root, id))
 }
 
 // monitorOf reports whether the recorded monitor of container id (in st)
