@@ -101,7 +101,9 @@ func (m *Manager) applyPending(ctx context.Context, e *Entry) bool {
 	}
 	os.Remove(pendingPath(m.root, id))
 	e.State = st
-	m.cleanRuntime(id) // what its monitor could not: networks, mounts
+	if !monitorOf(st, id) {
+		m.cleanRuntime(id) // what its monitor could not: networks, mounts
+	}
 	return true
 }
 

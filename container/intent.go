@@ -52,14 +52,21 @@ func (s *Store) intentPath(id string) string { return filepath.Join(s.intents(),
 func (s *Store) viewPath(id string) string { return filepath.Join(s.intents(), id+".view") }
 
 // begin records the intent to op (create, remove) container id, before
-// the first step that changes anything.
-func (s *Store) begin(id, op string, vols []string) error {
+// the first step that changes anything. It is written under the store's
+// lock, so that a sweep, which takes it too, meets no temporary file of
+// the write but a dead process's.
+func (s *Store) begin(ctx context.Context, id, op string, vols []string) error {
 	if err := os.MkdirAll(s.intents(), 0o700); err != nil {
 		return err
 	}
 	it := intent{Op: op, Pid: os.Getpid(), Boot: BootID(), Volumes: vols}
 	it.Start, _ = runtime.StartTime(it.Pid)
 	data, _ := json.Marshal(it)
+	unlock, err := disk.Lock(ctx, filepath.Join(s.dir, ".lock"), false)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return disk.WriteFile(s.intentPath(id), data, 0o600)
 }
 
@@ -115,11 +122,15 @@ func (it intent) acting() bool {
 // takes no lock.
 func (m *Manager) Sweep(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx) // half a clean-up is what it is there to end
-	var gone []string
+	var gone, torn []string
 	if entries, err := os.ReadDir(m.Store.intents()); err == nil {
 		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".") {
+				torn = append(torn, e.Name()) // a write's temporary file
+				continue
+			}
 			id, ok := strings.CutSuffix(e.Name(), ".json")
-			if !ok || strings.HasPrefix(id, ".") {
+			if !ok {
 				continue
 			}
 			if it, ok := m.Store.readIntent(id); ok && !it.acting() {
@@ -140,12 +151,16 @@ func (m *Manager) Sweep(ctx context.Context) error {
 			gone = append(gone, id)
 		}
 	}
-	if len(gone) > 0 {
-		// under the store's lock, which Create takes to write a record:
-		// two sweeps take turns, and no record appears meanwhile
+	if len(gone) > 0 || len(torn) > 0 {
+		// under the store's lock, which Create takes to write a record
+		// and begin an intent: two sweeps take turns, no record appears
+		// meanwhile, and a temporary file is no live write's
 		unlock, err := disk.Lock(ctx, filepath.Join(m.Store.dir, ".lock"), false)
 		if err != nil {
 			return err
+		}
+		for _, name := range torn {
+			os.Remove(filepath.Join(m.Store.intents(), name))
 		}
 		for _, id := range gone {
 			it, ok := m.Store.readIntent(id)
@@ -217,7 +232,7 @@ func (m *Manager) autoRemove(ctx context.Context, rec Record) error {
 			vols = append(vols, u.Name)
 		}
 	}
-	if err := m.Store.begin(rec.ID, "remove", vols); err != nil {
+	if err := m.Store.begin(ctx, rec.ID, "remove", vols); err != nil {
 		return err
 	}
 	return m.finish(context.WithoutCancel(ctx), rec.ID, vols)

@@ -465,7 +465,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 			fresh = append(fresh, req[i].Source)
 		}
 	}
-	if err := m.Store.begin(id, "create", fresh); err != nil {
+	if err := m.Store.begin(ctx, id, "create", fresh); err != nil {
 		return nil, err
 	}
 	crash.Point("create-intent")
@@ -589,6 +589,20 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 		}
 		return 0, errclass.New(ErrState, "container %s is already running", e.Record.Name)
 	}
+	if e.State.Status != Restarting && !monitorOf(e.State, e.Record.ID) && keeperOf(e.State) {
+		// another start's keeper, whose monitor has not started the
+		// container yet (that start's command may have been killed
+		// meanwhile): its outcome first, or two monitors would race
+		if st, ok := m.awaitStart(ctx, e.Record.ID, e.State); ok && st.Running() {
+			if attach == nil {
+				return 0, nil
+			}
+			return 0, errclass.New(ErrState, "container %s is already running", e.Record.Name)
+		}
+		if e, err = m.Get(ctx, ref); err != nil {
+			return 0, err
+		}
+	}
 	if e.State.Status != Restarting && monitorOf(e.State, e.Record.ID) {
 		// the last run's monitor is still cleaning up after its exit: a
 		// new one would find that run's runtime container still there
@@ -600,10 +614,6 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 	// halted it and did not remove it, or the monitor could not exec)
 	if _, err := os.Stat(filepath.Join(RunDir(m.root), e.Record.ID)); err == nil {
 		m.cleanRuntime(e.Record.ID)
-	}
-	// a start undoes a stop: the restart policy applies again
-	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error { st.StopRequested, st.Halted = false, false; return nil }); err != nil {
-		return 0, err
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -668,6 +678,18 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 		f.Close()
 	}
 	go cmd.Wait() // reaped here if this command outlives it
+	// a start undoes a stop: the restart policy applies again. The
+	// keeper is recorded before it may go on, so that a start that comes
+	// while it starts the container waits for it (see above)
+	kstart, _ := runtime.StartTime(cmd.Process.Pid)
+	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error {
+		st.StopRequested, st.Halted = false, false
+		st.Keeper, st.KeeperStart = cmd.Process.Pid, kstart
+		return nil
+	}); err != nil {
+		return 0, err // the keeper ends without its go-ahead
+	}
+	crash.Point("start-keeper")
 	// out of this command's cgroup before the keeper starts anything. A
 	// keeper that cannot be moved (no cgroup hierarchy writable here, as
 	// in an unprivileged container) still runs the monitor: the container
@@ -991,7 +1013,7 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool, removeVolu
 			}
 		}
 	}
-	if err := m.Store.begin(e.Record.ID, "remove", vols); err != nil {
+	if err := m.Store.begin(ctx, e.Record.ID, "remove", vols); err != nil {
 		return err
 	}
 	crash.Point("remove-intent")

@@ -167,6 +167,26 @@ func (m *Manager) awaitRecovery(ctx context.Context, id string, st State) (State
 	return got, ok
 }
 
+// awaitStart waits, up to recoveryWait, for the keeper recorded in st to
+// have its monitor start the container, or to end. It returns the state
+// last seen and whether the keeper was done with it.
+func (m *Manager) awaitStart(ctx context.Context, id string, st State) (State, bool) {
+	wctx, cancel := context.WithTimeout(ctx, recoveryWait)
+	defer cancel()
+	go func() {
+		if waitProcess(wctx, st.Keeper, -1) == nil {
+			cancel()
+		}
+	}()
+	got, ok := st, false
+	m.Store.Watch(wctx, id, func(s State) (bool, error) {
+		got = s
+		ok = s.Running() || !keeperOf(s)
+		return ok, nil
+	})
+	return got, ok || !keeperOf(got)
+}
+
 // recoveryWait bounds the wait for a keeper's recovery: the recovery
 // monitor starts, kills the container and records its exit within tens of
 // milliseconds on an idle machine.
@@ -225,6 +245,8 @@ func (m *Manager) cleanRuntime(id string) {
 	if rt, err := runtime.New(RunDir(m.root)); err == nil {
 		if c, err := rt.Load(id, m.Store.Dir(id)); err == nil {
 			c.Delete()
+		} else {
+			rt.Forget(id)
 		}
 	}
 	runtime.UnmountBundle(m.Store.Dir(id))

@@ -121,6 +121,14 @@ func (r *Runtime) Load(id, bundle string) (*Container, error) {
 	return &Container{id: id, rootfs: filepath.Join(bundle, "rootfs"), shm: ShmDir(bundle), c: lc}, nil
 }
 
+// Forget removes container id's state directory if libcontainer left it
+// empty: a process killed between making it and writing the state, or
+// while removing it, leaves one that Load does not find and so nothing
+// else removes. A directory with a state in it is never touched.
+func (r *Runtime) Forget(id string) {
+	os.Remove(filepath.Join(r.state, id))
+}
+
 // IO is where a process's standard streams go.
 type IO struct {
 	Stdin          io.Reader
