@@ -699,6 +699,7 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 		return 0, fmt.Errorf("starting the monitor of %s: %w", e.Record.Name, err)
 	}
 	goW.Close()
+	crash.Point("start-go") // the monitor starts the container on its own
 	copied := make(chan struct{}, 2)
 	if attach != nil {
 		go func() { io.Copy(attach.Stdout, outR); copied <- struct{}{} }()
