@@ -469,20 +469,14 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		return nil, err
 	}
 	crash.Point("create-intent")
-	var used []volumes.Used
 	made := false
 	defer func() {
 		if made {
 			return
 		}
-		// also the anonymous volumes it was to reuse, if nothing else
-		// has them (a recreated container's): as rm -v would
-		for _, u := range used {
-			if u.Anonymous && !slices.Contains(fresh, u.Name) {
-				fresh = append(fresh, u.Name)
-			}
-		}
-		// cancelled or not, the clean-up is done: a sibling's failure
+		// only the volumes it made: those it was to reuse are a recreated
+		// container's, which its next attempt takes (engine's handover).
+		// Cancelled or not, the clean-up is done: a sibling's failure
 		// cancels this create, and must not leave its volumes behind
 		m.finish(context.WithoutCancel(ctx), id, fresh)
 	}()

@@ -218,6 +218,9 @@ func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
 		}
 	}
 	if o.Volumes {
+		if err := e.dropHandovers(ctx, name); err != nil {
+			errs = append(errs, err)
+		}
 		vols, err := e.Containers.Volumes.List()
 		if err != nil {
 			return err
