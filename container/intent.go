@@ -133,8 +133,8 @@ func (m *Manager) Sweep(ctx context.Context) error {
 			if !ok {
 				continue
 			}
-			if it, ok := m.Store.readIntent(id); ok && !it.acting() {
-				gone = append(gone, id)
+			if it, ok := m.Store.readIntent(id); !ok || !it.acting() {
+				gone = append(gone, id) // not ok: unreadable, no process's
 			}
 		}
 	}
@@ -167,8 +167,15 @@ func (m *Manager) Sweep(ctx context.Context) error {
 			if ok && it.acting() {
 				continue
 			}
-			if _, err := m.Store.load(id); !ok && !m.Store.hasIntent(id) && err == nil {
+			e, err := m.Store.load(id)
+			if !ok && !m.Store.hasIntent(id) && err == nil {
 				continue // whole after all: made by a berth that writes no intent
+			}
+			if err == nil && it.Op == "create" && (e.State.Status != Created || keeperOf(e.State) || monitorOf(e.State, id)) {
+				// whole, and started by a command that saw it before this
+				// sweep: in use, so kept as it is
+				m.Store.done(id)
+				continue
 			}
 			m.finish(ctx, id, it.Volumes)
 		}
