@@ -148,6 +148,7 @@ func seedData(t *testing.T, compose func(args ...string) result) {
 func tornDown(t *testing.T, root string, compose func(args ...string) result) {
 	t.Helper()
 	ids := containerIDs(compose)
+	netID := strings.TrimSpace(compose("network", "inspect", "-f", "{{.Id}}", "crashy_default").stdout)
 	if r := compose("down", "-v", "-t", "0"); r.code != 0 {
 		t.Fatalf("down -v: %s", r.stderr)
 	}
@@ -160,6 +161,11 @@ func tornDown(t *testing.T, root string, compose func(args ...string) result) {
 	}
 	if out := compose("network", "ls", "--format", "{{.Name}}").stdout; strings.Contains(out, "crashy") {
 		t.Errorf("networks after down -v:\n%s", out)
+	}
+	if len(netID) >= 12 {
+		if _, err := os.Stat("/sys/class/net/br-" + netID[:12]); err == nil {
+			t.Errorf("bridge br-%s left after down -v", netID[:12])
+		}
 	}
 	if data, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(data), root+"/containers") || strings.Contains(string(data), root+"/image-view") {
 		t.Errorf("mounts left under %s", root)
