@@ -51,7 +51,7 @@ func TestCrashUp(t *testing.T) {
 	dir, root, compose := composeRoot(t, crashStack)
 	seedData(t, compose)
 	for _, step := range []string{"create-intent", "create-view", "volume-copyup", "volume-dir", "create-volumes",
-		"create-config", "create-record", "up-created", "start-keeper", "start-go"} {
+		"create-config", "create-record", "up-created", "start-keeper", "start-go", "network-subnet", "network-record"} {
 		t.Run(step, func(t *testing.T) {
 			if r := crashed(t, dir, root, step, "up", "-d"); r.code != -1 {
 				t.Fatalf("up -d with %s=%s: exit %d, want killed (step not reached?)\n%s", crash.Env, step, r.code, r.stderr)
