@@ -251,7 +251,7 @@ func (m *Manager) cleanRuntime(id string) {
 	}
 	runtime.UnmountBundle(m.Store.Dir(id))
 	var eps map[string]Endpoint
-	if e, err := m.Store.Get(id); err == nil {
+	if e, err := m.Store.load(id); err == nil { // by ID alone: a name is no one's here
 		eps = e.State.Networks
 	}
 	leaveNetworks(context.Background(), m.root, id, eps)
