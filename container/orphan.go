@@ -126,7 +126,10 @@ func (m *Manager) reclaim(ctx context.Context, e Entry, claim bool) (Entry, bool
 		// shown, not a dead process as running; the next command tries
 		// again
 		if killed {
+			// kept for the next command, which would find the process
+			// gone and know no more than 255
 			e.State.ExitCode = 137
+			keepExit(m.root, e.Record.ID, pendingExit{Pid: e.State.Pid, ExitCode: 137, FinishedAt: time.Now().UTC(), Reason: err.Error()})
 		} else if e.State.Status != Restarting {
 			e.State.ExitCode = 255
 		}

@@ -61,6 +61,12 @@ func TestDiskFullExit(t *testing.T) {
 		return strings.TrimSpace(run("container", "inspect", "-f", "{{.State.Health.Status}}", "full").stdout) == "healthy"
 	})
 	pid, _ := strconv.Atoi(strings.Fields(state())[2])
+	// and one whose monitor dies with the disk full: berth stops it (137)
+	t.Cleanup(func() { run("container", "rm", "-f", "orphan") })
+	if r := run("container", "run", "-d", "--name", "orphan", "--network", "none", "bb:1", "sleep", "600"); r.code != 0 {
+		t.Fatalf("run: %s", r.stderr)
+	}
+	orphanID := strings.TrimSpace(run("container", "inspect", "-f", "{{.Id}}", "orphan").stdout)
 	filler := fill(t, root)
 	if err := syscall.Kill(pid, syscall.SIGUSR1); err != nil {
 		t.Fatalf("signalling the container's process: %v", err)
@@ -72,7 +78,28 @@ func TestDiskFullExit(t *testing.T) {
 	if ps := run("container", "ps", "-a").stdout; !strings.Contains(ps, "Exited (7)") || strings.Contains(ps, "healthy") {
 		t.Errorf("ps with the disk full:\n%s", ps)
 	}
+	// its keeper first, so that no recovery monitor comes: the next
+	// command finds the container unsupervised
+	for _, role := range []string{"__keeper", "__monitor"} {
+		for _, p := range processesNaming(orphanID) {
+			cmdline, _ := os.ReadFile("/proc/" + p + "/cmdline")
+			if strings.Contains(string(cmdline), role) {
+				n, _ := strconv.Atoi(p)
+				syscall.Kill(n, syscall.SIGKILL)
+			}
+		}
+	}
+	orphan := func() string {
+		return strings.TrimSpace(run("container", "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "orphan").stdout)
+	}
+	waitFor(t, &out, "the unsupervised container seen stopped with the disk full", func() bool { return orphan() != "running 0" })
+	if got := orphan(); got != "exited 137" {
+		t.Errorf("a container whose monitor died, with the disk full: %q, want exited 137", got)
+	}
 	os.Remove(filler)
+	if got := orphan(); got != "exited 137" {
+		t.Errorf("a container whose monitor died, after space is freed: %q, want exited 137", got)
+	}
 	if got := state(); got != "exited 7 0" {
 		t.Errorf("after space is freed: %q, want exited 7", got)
 	}
