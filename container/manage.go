@@ -26,6 +26,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/internal/crash"
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/volumes"
@@ -455,21 +456,47 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 			req = append(req, volumes.Spec{Type: "volume", Target: target})
 		}
 	}
-	vmounts, used, err := m.describeMounts(ctx, req, lowers)
+	// anonymous volumes are named before they are made, and the names
+	// recorded in the intent, so that a create cut short anywhere leaves
+	// none that no container names (see intent)
+	var fresh []string
+	for i, sp := range req {
+		if sp.Type == "volume" && sp.Source == "" {
+			req[i].Source, req[i].Anonymous = volumes.NewName(), true
+			fresh = append(fresh, req[i].Source)
+		}
+	}
+	if err := m.Store.begin(ctx, id, "create", fresh); err != nil {
+		return nil, err
+	}
+	crash.Point("create-intent")
+	made := false
+	defer func() {
+		if made {
+			return
+		}
+		// only the volumes it made: those it was to reuse are a recreated
+		// container's, which its next attempt takes (engine's handover).
+		// Cancelled or not, the clean-up is done: a sibling's failure
+		// cancels this create, and must not leave its volumes behind
+		m.finish(context.WithoutCancel(ctx), id, fresh)
+	}()
+	vmounts, used, err := m.describeMounts(ctx, id, req, lowers)
 	if err != nil {
 		return nil, err
 	}
+	crash.Point("create-volumes")
 	rec.Spec.Mounts = append(rec.Spec.Mounts, vmounts...)
 	rec.Volumes = used
 	if err := m.Store.Create(ctx, rec); err != nil {
-		m.removeAnonymous(ctx, used)
 		return nil, err
 	}
+	crash.Point("create-record")
 	if err := writeEtc(dir, rec); err != nil {
-		m.Store.Delete(id)
-		m.removeAnonymous(ctx, used)
 		return nil, err
 	}
+	m.Store.done(id)
+	made = true
 	return rec, nil
 }
 
@@ -557,6 +584,20 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 		}
 		return 0, errclass.New(ErrState, "container %s is already running", e.Record.Name)
 	}
+	if e.State.Status != Restarting && !monitorOf(e.State, e.Record.ID) && keeperOf(e.State) {
+		// another start's keeper, whose monitor has not started the
+		// container yet (that start's command may have been killed
+		// meanwhile): its outcome first, or two monitors would race
+		if st, ok := m.awaitStart(ctx, e.Record.ID, e.State); ok && st.Running() {
+			if attach == nil {
+				return 0, nil
+			}
+			return 0, errclass.New(ErrState, "container %s is already running", e.Record.Name)
+		}
+		if e, err = m.Get(ctx, ref); err != nil {
+			return 0, err
+		}
+	}
 	if e.State.Status != Restarting && monitorOf(e.State, e.Record.ID) {
 		// the last run's monitor is still cleaning up after its exit: a
 		// new one would find that run's runtime container still there
@@ -568,13 +609,6 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 	// halted it and did not remove it, or the monitor could not exec)
 	if _, err := os.Stat(filepath.Join(RunDir(m.root), e.Record.ID)); err == nil {
 		m.cleanRuntime(e.Record.ID)
-	}
-	// a start undoes a stop: the restart policy applies again
-	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error {
-		st.StopRequested, st.Halted, st.Signals, st.Stopped = false, false, nil, false
-		return nil
-	}); err != nil {
-		return 0, err
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -639,6 +673,18 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 		f.Close()
 	}
 	go cmd.Wait() // reaped here if this command outlives it
+	// a start undoes a stop: the restart policy applies again. The
+	// keeper is recorded before it may go on, so that a start that comes
+	// while it starts the container waits for it (see above)
+	kstart, _ := runtime.StartTime(cmd.Process.Pid)
+	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error {
+		st.StopRequested, st.Halted, st.Signals, st.Stopped = false, false, nil, false
+		st.Keeper, st.KeeperStart = cmd.Process.Pid, kstart
+		return nil
+	}); err != nil {
+		return 0, err // the keeper ends without its go-ahead
+	}
+	crash.Point("start-keeper")
 	// out of this command's cgroup before the keeper starts anything. A
 	// keeper that cannot be moved (no cgroup hierarchy writable here, as
 	// in an unprivileged container) still runs the monitor: the container
@@ -648,6 +694,7 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 		return 0, fmt.Errorf("starting the monitor of %s: %w", e.Record.Name, err)
 	}
 	goW.Close()
+	crash.Point("start-go") // the monitor starts the container on its own
 	copied := make(chan struct{}, 2)
 	if attach != nil {
 		go func() { io.Copy(attach.Stdout, outR); copied <- struct{}{} }()
@@ -907,7 +954,9 @@ func (m *Manager) volumesFrom(ctx context.Context, refs []string) ([]volumes.Spe
 // describeMounts asks the volume store for the mounts, copying the image's
 // files into empty volumes through a read-only view of its layers, mounted
 // by the runtime only if a volume needs it.
-func (m *Manager) describeMounts(ctx context.Context, req []volumes.Spec, lowers []string) ([]specs.Mount, []volumes.Used, error) {
+// The view is at the create's own place beside its intent (Store.viewPath),
+// so that a create killed with it mounted leaves it to Sweep.
+func (m *Manager) describeMounts(ctx context.Context, id string, req []volumes.Spec, lowers []string) ([]specs.Mount, []volumes.Used, error) {
 	view := ""
 	defer func() {
 		if view != "" {
@@ -917,15 +966,13 @@ func (m *Manager) describeMounts(ctx context.Context, req []volumes.Spec, lowers
 	}()
 	copyUp := func(target, dst string) error {
 		if view == "" {
-			dir, err := os.MkdirTemp(m.root, "image-view-")
-			if err != nil {
-				return err
-			}
+			dir := m.Store.viewPath(id)
 			if err := runtime.MountLowers(lowers, dir); err != nil {
 				os.Remove(dir)
 				return err
 			}
 			view = dir
+			crash.Point("create-view")
 		}
 		src, err := securejoin.SecureJoin(view, target)
 		if err != nil {
@@ -934,20 +981,6 @@ func (m *Manager) describeMounts(ctx context.Context, req []volumes.Spec, lowers
 		return volumes.CopyTree(ctx, src, dst)
 	}
 	return m.Volumes.Describe(ctx, req, nil, copyUp)
-}
-
-// removeAnonymous removes the anonymous volumes among used: they belong to
-// the container that goes.
-func (m *Manager) removeAnonymous(ctx context.Context, used []volumes.Used) []string {
-	var removed []string
-	for _, u := range used {
-		if u.Anonymous && len(m.VolumeUsers(u.Name)) == 0 {
-			if m.Volumes.Remove(ctx, u.Name, nil) == nil {
-				removed = append(removed, u.Name)
-			}
-		}
-	}
-	return removed
 }
 
 // VolumeUsers names the containers that use volume name.
@@ -987,17 +1020,25 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool, removeVolu
 			return err
 		}
 	}
-	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error { return st.To(Removing) }); err != nil && !errors.Is(err, ErrState) {
-		return err
-	}
-	m.cleanRuntime(e.Record.ID) // if a monitor died without cleaning up
-	if err := m.Store.Delete(e.Record.ID); err != nil {
-		return err
-	}
+	// from here on the removal is carried through by whoever comes next
+	// should this process be killed (see intent)
+	var vols []string
 	if len(removeVolumes) > 0 && removeVolumes[0] {
-		m.removeAnonymous(ctx, e.Record.Volumes)
+		for _, u := range e.Record.Volumes {
+			if u.Anonymous {
+				vols = append(vols, u.Name)
+			}
+		}
 	}
-	return nil
+	if err := m.Store.begin(ctx, e.Record.ID, "remove", vols); err != nil {
+		return err
+	}
+	crash.Point("remove-intent")
+	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error { return st.To(Removing) }); err != nil && !errors.Is(err, ErrState) {
+		m.Store.done(e.Record.ID)
+		return err
+	}
+	return m.finish(context.WithoutCancel(ctx), e.Record.ID, vols)
 }
 
 // ParseRestart reads Docker's --restart value.

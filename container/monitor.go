@@ -189,10 +189,8 @@ func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.
 		// removed before the exit is reported: the caller of run --rm
 		// returns with nothing of the container left, as Docker's does,
 		// anonymous volumes included
-		if err = s.Delete(id); err == nil {
-			if m, merr := Open(root, nil); merr == nil {
-				m.removeAnonymous(ctx, e.Record.Volumes)
-			}
+		if m, merr := Open(root, nil); merr == nil {
+			err = m.autoRemove(ctx, e.Record)
 		}
 	}
 	report(Report{Kind: ReportExited, Code: st.ExitCode})

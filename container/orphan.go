@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/dns"
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -52,6 +53,9 @@ func (m *Manager) Refresh(ctx context.Context, e Entry) Entry {
 	st := e.State
 	if (st.Running() || st.Status == Restarting) && fromEarlierBoot(st, e.Record.ID) {
 		return m.rebooted(ctx, e) // stopped by a reboot: see boot.go
+	}
+	if st.Running() && m.applyPending(ctx, &e) {
+		return e // an exit its monitor could not write (a full disk)
 	}
 	if !(st.Running() || st.Status == Restarting) || monitorOf(st, e.Record.ID) {
 		return e
@@ -117,6 +121,20 @@ func (m *Manager) reclaim(ctx context.Context, e Entry, claim bool) (Entry, bool
 		return nil
 	}); err == nil {
 		e.State = st
+	} else if !alive(e.State.Pid) && (e.State.Running() || e.State.Status == Restarting) {
+		// the state cannot be written (a full disk): what is known is
+		// shown, not a dead process as running; the next command tries
+		// again
+		if killed {
+			// kept for the next command, which would find the process
+			// gone and know no more than 255
+			e.State.ExitCode = 137
+			keepExit(m.root, e.Record.ID, pendingExit{Pid: e.State.Pid, ExitCode: 137, FinishedAt: time.Now().UTC(), Reason: err.Error()})
+		} else if e.State.Status != Restarting {
+			e.State.ExitCode = 255
+		}
+		e.State.Status, e.State.Pid = Exited, 0
+		e.State.Error = "the container's process is gone; its exit could not be recorded: " + err.Error()
 	}
 	return e, recorded
 }
@@ -152,6 +170,26 @@ func (m *Manager) awaitRecovery(ctx context.Context, id string, st State) (State
 	return got, ok
 }
 
+// awaitStart waits, up to recoveryWait, for the keeper recorded in st to
+// have its monitor start the container, or to end. It returns the state
+// last seen and whether the keeper was done with it.
+func (m *Manager) awaitStart(ctx context.Context, id string, st State) (State, bool) {
+	wctx, cancel := context.WithTimeout(ctx, recoveryWait)
+	defer cancel()
+	go func() {
+		if waitProcess(wctx, st.Keeper, -1) == nil {
+			cancel()
+		}
+	}()
+	got, ok := st, false
+	m.Store.Watch(wctx, id, func(s State) (bool, error) {
+		got = s
+		ok = s.Running() || !keeperOf(s)
+		return ok, nil
+	})
+	return got, ok || !keeperOf(got)
+}
+
 // recoveryWait bounds the wait for a keeper's recovery: the recovery
 // monitor starts, kills the container and records its exit within tens of
 // milliseconds on an idle machine.
@@ -185,9 +223,7 @@ func Recover(ctx context.Context, root, id string) error {
 			m.cleanRuntime(id)
 		}
 		if e.Record.Host.AutoRemove && e.State.Status == Exited {
-			if err := m.Store.Delete(id); err == nil {
-				m.removeAnonymous(ctx, e.Record.Volumes)
-			}
+			m.autoRemove(ctx, e.Record)
 		}
 		return nil
 	}
@@ -203,19 +239,27 @@ func Recover(ctx context.Context, root, id string) error {
 }
 
 // cleanRuntime deletes the runtime's container (mount, cgroup and state)
-// and what its networks gave it (namespace, veths, addresses), for a
-// container whose monitor could not.
+// and what its networks gave it (namespace, veths, addresses, DNS
+// entries), for a container that does not run and whose monitor could
+// not. Each part goes whether or not the others are still there: a
+// process killed half-way through leaves any subset (the rootfs mounted
+// after libcontainer's state is gone; entries its state no longer names).
 func (m *Manager) cleanRuntime(id string) {
-	rt, err := runtime.New(RunDir(m.root))
-	if err != nil {
-		return
+	if rt, err := runtime.New(RunDir(m.root)); err == nil {
+		if c, err := rt.Load(id, m.Store.Dir(id)); err == nil {
+			c.Delete()
+		} else {
+			rt.Forget(id)
+		}
 	}
-	if c, err := rt.Load(id, m.Store.Dir(id)); err == nil {
-		c.Delete()
+	runtime.UnmountBundle(m.Store.Dir(id))
+	var eps map[string]Endpoint
+	if e, err := m.Store.load(id); err == nil { // by ID alone: a name is no one's here
+		eps = e.State.Networks
 	}
-	if e, err := m.Store.Get(id); err == nil {
-		leaveNetworks(context.Background(), m.root, id, e.State.Networks)
-	}
+	leaveNetworks(context.Background(), m.root, id, eps)
+	dns.RemoveContainer(dnsDir(m.root), id)
+	os.Remove(pendingPath(m.root, id))
 }
 
 // monitorOf reports whether the recorded monitor of container id (in st)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/internal/crash"
 	"github.com/berth-dev/berth/match"
 )
 
@@ -78,6 +79,7 @@ func (s *Store) Create(ctx context.Context, rec *Record) error {
 		os.RemoveAll(dir)
 		return err
 	}
+	crash.Point("create-config") // a record without a state: no command sees it
 	if err := s.writeState(rec.ID, State{Status: Created}); err != nil {
 		os.RemoveAll(dir)
 		return err
@@ -198,7 +200,13 @@ func (s *Store) writeState(id string, st State) error {
 }
 
 // Delete removes a container's directory: record, state, log, upper layer.
+// The record goes first, so that a removal cut short leaves no container
+// that looks whole; what is left, Manager.Sweep removes.
 func (s *Store) Delete(id string) error {
+	if err := os.Remove(filepath.Join(s.Dir(id), "config.json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing container %s: %w", id, err)
+	}
+	crash.Point("remove-record")
 	if err := os.RemoveAll(s.Dir(id)); err != nil {
 		return fmt.Errorf("removing container %s: %w", id, err)
 	}

@@ -175,3 +175,36 @@ func (t *Table) read() []Entry {
 	}
 	return out
 }
+
+// Sweep removes the entries of containers that keep says are gone: what a
+// process killed between a container's removal steps left (the entry is
+// the last trace of a container whose record is deleted). Called by the
+// sweep of the container store (container.Manager.Sweep), which knows
+// which containers exist.
+func Sweep(dir string, keep func(container string) bool) {
+	nets, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, n := range nets {
+		if !n.IsDir() {
+			continue
+		}
+		files, _ := os.ReadDir(filepath.Join(dir, n.Name()))
+		for _, f := range files {
+			id, ok := strings.CutSuffix(strings.TrimSuffix(f.Name(), ".tmp"), ".json")
+			if ok && !keep(id) {
+				os.Remove(filepath.Join(dir, n.Name(), f.Name()))
+			}
+		}
+	}
+}
+
+// RemoveContainer forgets the container on every network, those its
+// state no longer names included.
+func RemoveContainer(dir, container string) {
+	paths, _ := filepath.Glob(filepath.Join(dir, "*", container+".json"))
+	for _, p := range paths {
+		os.Remove(p)
+	}
+}

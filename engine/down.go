@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/internal/crash"
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/volumes"
 )
@@ -184,6 +185,7 @@ func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
 	}); err != nil {
 		return err
 	}
+	crash.Point("down-halted")
 	var networks []networkRemoval
 	var netErr error
 	removed := make(chan struct{})
@@ -216,6 +218,9 @@ func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
 		}
 	}
 	if o.Volumes {
+		if err := e.dropHandovers(ctx, name); err != nil {
+			errs = append(errs, err)
+		}
 		vols, err := e.Containers.Volumes.List()
 		if err != nil {
 			return err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/internal/crash"
 	"github.com/berth-dev/berth/project"
 )
 
@@ -343,6 +344,9 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 					}
 				}
 			}
+			if h := e.handedOver(p.Name, st.Container); st.Action == Create && h != nil && !o.RenewAnonVolumes {
+				anon = h // a recreation cut short: see handover.go
+			}
 			// the successor's settings are made before its predecessor
 			// goes: a service that cannot be converted leaves it running
 			co, err := containerOptions(p, s, st.Number, hash, anon, e.warn)
@@ -365,6 +369,11 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 			if st.Action == Recreate {
 				co.Labels[LabelReplace] = st.old.Record.ID
 				e.event("Container", st.Container, "Recreate")
+				if len(anon) > 0 {
+					if err := e.handOver(p.Name, st.Container, anon); err != nil {
+						return err
+					}
+				}
 				e.preStop(ctx, *st.old)
 				if err := e.Containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
 					return err
@@ -376,13 +385,16 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 			} else {
 				e.event("Container", st.Container, "Creating")
 			}
+			crash.Point("up-handed-over")
 			rec, err := e.Containers.Create(ctx, co)
 			if err != nil {
 				return fmt.Errorf("service %q: %w", s.Name, err)
 			}
+			e.handedOverDone(p.Name, st.Container)
 			for _, w := range rec.Warnings {
 				e.warn(fmt.Sprintf("service %q: %s", s.Name, w))
 			}
+			crash.Point("up-created")
 			if st.Action == Recreate {
 				e.event("Container", st.Container, "Recreated")
 			} else {

@@ -62,11 +62,18 @@ func busyboxRoot(t testing.TB) (string, func(args ...string) result) {
 // monitor behind.
 func noLeftovers(t testing.TB, root string) {
 	t.Helper()
-	if entries, _ := os.ReadDir(filepath.Join(root, "containers")); len(entries) > 1 { // .lock
-		var names []string
-		for _, e := range entries {
+	var names []string
+	entries, _ := os.ReadDir(filepath.Join(root, "containers"))
+	for _, e := range entries {
+		if e.Name() != ".lock" && e.Name() != ".intents" {
 			names = append(names, e.Name())
 		}
+	}
+	intents, _ := os.ReadDir(filepath.Join(root, "containers", ".intents"))
+	for _, e := range intents {
+		names = append(names, ".intents/"+e.Name())
+	}
+	if len(names) > 0 {
 		t.Errorf("containers left: %v", names)
 	}
 	if data, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(data), root) {

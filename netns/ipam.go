@@ -242,6 +242,14 @@ func (p *IPAM) RequestAddress(ctx context.Context, network, endpoint string, wan
 			used = map[netip.Addr]string{}
 			a.Addresses[network] = used
 		}
+		// an endpoint has one address on a network: one it still holds
+		// is from a run whose end was not seen through (a process killed
+		// before it gave it back), and would refuse its own static address
+		for addr, owner := range used {
+			if owner == endpoint {
+				delete(used, addr)
+			}
+		}
 		reserved := func(addr netip.Addr) bool {
 			_, taken := used[addr]
 			return taken || addr == s.Gateway || slices.Contains(slices.Collect(maps.Values(s.Aux)), addr)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/internal/crash"
 	"github.com/berth-dev/berth/match"
 )
 
@@ -249,29 +250,40 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (Network, error) {
 			return Network{}, err
 		}
 	}
+	// a subnet held by a name that has no record is what a create killed
+	// before it wrote one left: this create takes its place
+	if err := s.ipam.ReleaseSubnet(ctx, n.Name); err != nil {
+		return Network{}, err
+	}
 	if n.Subnet, err = s.ipam.RequestSubnet(ctx, n.Name, o.Subnet); err != nil {
 		return Network{}, err
 	}
-	if err := CreateBridge(s.host, n.Bridge, n.Subnet, n.MTU); err != nil {
+	crash.Point("network-subnet")
+	undo := func() {
+		ctx := context.WithoutCancel(ctx)
+		DeleteBridge(s.host, n.Bridge)
+		os.Remove(s.path(n.ID))
 		s.ipam.ReleaseSubnet(ctx, n.Name)
+	}
+	// the record before the bridge: a create cut short leaves a network
+	// whose bridge Ensure makes at the next container start (as after a
+	// reboot) and whose rules CheckFirewall puts back, never a bridge
+	// that no record names
+	data, _ := json.MarshalIndent(n, "", "  ")
+	if err := disk.WriteFile(s.path(n.ID), data, 0o600); err != nil {
+		undo()
+		return Network{}, err
+	}
+	crash.Point("network-record")
+	if err := CreateBridge(s.host, n.Bridge, n.Subnet, n.MTU); err != nil {
+		undo()
 		return Network{}, err
 	}
 	if s.Localnet != nil {
 		if err := s.Localnet(n.Bridge); err != nil {
-			DeleteBridge(s.host, n.Bridge)
-			s.ipam.ReleaseSubnet(ctx, n.Name)
+			undo()
 			return Network{}, err
 		}
-	}
-	data, _ := json.MarshalIndent(n, "", "  ")
-	undo := func() {
-		os.Remove(s.path(n.ID))
-		DeleteBridge(s.host, n.Bridge)
-		s.ipam.ReleaseSubnet(ctx, n.Name)
-	}
-	if err := disk.WriteFile(s.path(n.ID), data, 0o600); err != nil {
-		undo()
-		return Network{}, err
 	}
 	if err := s.syncFirewall(ctx, ""); err != nil {
 		undo()

@@ -23,6 +23,8 @@ import (
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/crash"
 )
 
 // Error classes.
@@ -119,6 +121,14 @@ func (r *Runtime) Load(id, bundle string) (*Container, error) {
 	return &Container{id: id, rootfs: filepath.Join(bundle, "rootfs"), shm: ShmDir(bundle), c: lc}, nil
 }
 
+// Forget removes container id's state directory if libcontainer left it
+// empty: a process killed between making it and writing the state, or
+// while removing it, leaves one that Load does not find and so nothing
+// else removes. A directory with a state in it is never touched.
+func (r *Runtime) Forget(id string) {
+	os.Remove(filepath.Join(r.state, id))
+}
+
 // IO is where a process's standard streams go.
 type IO struct {
 	Stdin          io.Reader
@@ -201,6 +211,7 @@ func (c *Container) Delete() error {
 	if err := c.c.Destroy(); err != nil {
 		errs = append(errs, err)
 	}
+	crash.Point("runtime-destroyed") // no state left to Load: UnmountBundle's
 	for _, m := range []string{c.rootfs, c.shm} {
 		if err := Unmount(m); err != nil {
 			errs = append(errs, err)
@@ -318,6 +329,14 @@ func MountHost(m specs.Mount) error {
 		return fmt.Errorf("mounting %s at %s: %w", m.Type, m.Destination, err)
 	}
 	return nil
+}
+
+// UnmountBundle detaches what Create mounted in a container's bundle (its
+// rootfs and a shareable /dev/shm) whether or not libcontainer still has
+// the container: a process killed between Destroy and the unmount (a
+// monitor, a down) leaves the mounts without the state that Load needs.
+func UnmountBundle(bundle string) error {
+	return errors.Join(Unmount(filepath.Join(bundle, "rootfs")), Unmount(ShmDir(bundle)))
 }
 
 // Unmount detaches a rootfs, or a volume's host mount, if it is mounted.

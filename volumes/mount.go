@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/internal/crash"
 	"github.com/berth-dev/berth/tarfs"
 )
 
@@ -39,6 +40,9 @@ type Spec struct {
 	CreateHostPath bool
 	TmpfsSize      int64
 	TmpfsMode      os.FileMode
+	// Anonymous: Source is a name made ahead (NewName) for an anonymous
+	// volume, so that the caller can record it before it exists.
+	Anonymous bool
 }
 
 // ParseVolumeFlag reads docker's -v: [SOURCE:]TARGET[:OPTIONS]. A source
@@ -219,7 +223,7 @@ func (s *Store) Describe(ctx context.Context, req []Spec, labels map[string]stri
 			}
 			mounts = append(mounts, specs.Mount{Destination: target, Type: "bind", Source: src, Options: opts})
 		default:
-			v, err := s.Create(ctx, sp.Source, CreateOptions{Labels: maps(labels)})
+			v, err := s.Create(ctx, sp.Source, CreateOptions{Labels: maps(labels), Anonymous: sp.Anonymous})
 			if err != nil {
 				return nil, nil, err
 			}
@@ -317,7 +321,8 @@ func (s *Store) copyUp(v Volume, target string, from func(target, dst string) er
 	if err != nil || len(entries) > 0 {
 		return err // holds data: never overwritten
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(v.Mountpoint), "copyup-")
+	// named by this process, so that Sweep can tell a dead one's
+	tmp, err := os.MkdirTemp(filepath.Dir(v.Mountpoint), fmt.Sprintf("%s%d-", copyPrefix, os.Getpid()))
 	if err != nil {
 		return err
 	}
@@ -327,6 +332,7 @@ func (s *Store) copyUp(v Volume, target string, from func(target, dst string) er
 	} else if err != nil {
 		return errclass.Wrap(ErrInvalid, err, fmt.Sprintf("copying the image's %s into volume %s: %v", target, v.Name, err))
 	}
+	crash.Point("volume-copyup")
 	// rename(2) replaces an empty directory; Go's os.Rename refuses to
 	if err := unix.Rename(tmp, v.Mountpoint); err != nil {
 		return fmt.Errorf("volume %s: %w", v.Name, err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/internal/crash"
 )
 
 // Error classes.
@@ -66,6 +67,18 @@ type CreateOptions struct {
 	Driver  string
 	Labels  map[string]string
 	Options map[string]string // the local driver's: type, device, o
+	// Anonymous makes the volume an anonymous one under the name given:
+	// a caller that names it ahead knows what to remove should it die
+	// before the volume is recorded anywhere (see NewName).
+	Anonymous bool
+}
+
+// NewName is a name for an anonymous volume: 64 random hex digits, as
+// Docker's.
+func NewName() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // Create makes the volume name, or returns it when it exists with the same
@@ -79,9 +92,9 @@ func (s *Store) Create(ctx context.Context, name string, o CreateOptions) (Volum
 		return Volume{}, errclass.New(ErrInvalid, "volume driver %q is not supported: berth has the local driver", o.Driver)
 	}
 	if name == "" {
-		b := make([]byte, 32)
-		rand.Read(b)
-		name = hex.EncodeToString(b)
+		name, o.Anonymous = NewName(), true
+	}
+	if o.Anonymous {
 		if o.Labels == nil {
 			o.Labels = map[string]string{}
 		}
@@ -105,6 +118,7 @@ func (s *Store) Create(ctx context.Context, name string, o CreateOptions) (Volum
 	if err := os.MkdirAll(filepath.Join(dir, "_data"), 0o755); err != nil {
 		return Volume{}, fmt.Errorf("creating volume %s: %w", name, err)
 	}
+	crash.Point("volume-dir") // a directory without meta.json: Sweep's
 	v := Volume{Name: name, Driver: o.Driver, Mountpoint: filepath.Join(dir, "_data"), CreatedAt: time.Now().UTC(),
 		Labels: o.Labels, Options: o.Options, Scope: "local"}
 	if v.Labels == nil {

@@ -42,7 +42,15 @@ func (g *globals) containers() (*container.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return container.Open(g.root, images)
+	m, err := container.Open(g.root, images)
+	if err != nil {
+		return nil, err
+	}
+	// what a command killed half-way left is finished first
+	if err := m.Sweep(context.Background()); err != nil {
+		fmt.Fprintf(g.stderr, "warning: cleaning up after an interrupted command: %v\n", err)
+	}
+	return m, nil
 }
 
 // listContainers opens the container store and lists every container in it,
