@@ -445,7 +445,9 @@ func startExitCode(err error) int {
 // usually the user's mount: a file mounted on a directory (or the reverse)
 // fails deep in the runtime with "not a directory".
 func startHint(err error) error {
-	if strings.Contains(err.Error(), unix.ENOTDIR.Error()) {
+	// only a mount's: a working directory that is a file fails the same
+	// way, and Docker gives it no hint
+	if msg := err.Error(); strings.Contains(msg, "error mounting") && strings.Contains(msg, unix.ENOTDIR.Error()) {
 		return fmt.Errorf("%w: Are you trying to mount a directory onto a file (or vice-versa)? Check if the specified host path exists and is the expected type", err)
 	}
 	return err

@@ -246,4 +246,9 @@ func TestStartErrorHint(t *testing.T) {
 	if r.code != 125 || !strings.Contains(r.stderr, "not a directory: Are you trying to mount a directory onto a file (or vice-versa)? Check if the specified host path exists and is the expected type") {
 		t.Errorf("a volume on a file: exit %d, %q", r.code, r.stderr)
 	}
+	// a working directory that is a file is no mount: no hint, as in Docker
+	r = run("container", "run", "--rm", "--workdir", "/etc/passwd", "bb:1", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "not a directory") || strings.Contains(r.stderr, "Are you trying to mount") {
+		t.Errorf("a working directory that is a file: exit %d, %q", r.code, r.stderr)
+	}
 }
