@@ -219,7 +219,11 @@ func (m *Manager) finish(ctx context.Context, id string, vols []string) error {
 	}
 	crash.Point("remove-volumes")
 	for _, name := range vols {
-		if len(m.VolumeUsers(name)) == 0 {
+		users, err := m.VolumeUsers(name)
+		if err != nil {
+			return err
+		}
+		if len(users) == 0 {
 			if err := m.Volumes.Remove(ctx, name, nil); err != nil && !errors.Is(err, volumes.ErrNotFound) {
 				return err
 			}

@@ -983,20 +983,6 @@ func (m *Manager) describeMounts(ctx context.Context, id string, req []volumes.S
 	return m.Volumes.Describe(ctx, req, nil, copyUp)
 }
 
-// VolumeUsers names the containers that use volume name.
-func (m *Manager) VolumeUsers(name string) []string {
-	var out []string
-	all, _ := m.Store.List()
-	for _, e := range all {
-		for _, u := range e.Record.Volumes {
-			if u.Name == name {
-				out = append(out, e.Record.Name)
-			}
-		}
-	}
-	return out
-}
-
 // Remove deletes a container; a running one only with force (killed first).
 // With removeVolumes its anonymous volumes go too (rm -v); named volumes
 // never do.
@@ -1110,31 +1096,6 @@ func (m *Manager) ImageID(ref string) string {
 		return ""
 	}
 	return id.String()
-}
-
-// ImageInUse reports whether a container was made from the image with ID
-// id: the form image.RemoveOptions.InUse and image.Prune take.
-func (m *Manager) ImageInUse(id v1.Hash) bool {
-	all, _ := m.Store.List()
-	for _, e := range all {
-		if e.Record.ImageID == id.String() {
-			return true
-		}
-	}
-	return false
-}
-
-// SnapshotsInUse are the snapshots (chain IDs, hex) that containers' root
-// filesystems stand on.
-func (m *Manager) SnapshotsInUse() map[string]bool {
-	out := map[string]bool{}
-	all, _ := m.Store.List()
-	for _, e := range all {
-		for _, l := range e.Record.Spec.Rootfs.Lowers {
-			out[filepath.Base(filepath.Dir(l))] = true // <root>/snapshots/<chain>/fs
-		}
-	}
-	return out
 }
 
 // keeperBinary is the program that runs a container's keeper, with the

@@ -216,23 +216,6 @@ func leaveNetworks(ctx context.Context, root, id string, eps map[string]Endpoint
 	netns.RemoveNamespace(nsPath(root, id))
 }
 
-// NetworkUsers are the names of the running containers with an endpoint
-// on the network: those that keep it from being removed, as in Docker,
-// where a stopped container holds no endpoint.
-func (m *Manager) NetworkUsers(ctx context.Context, name string) []string {
-	var out []string
-	// the states as they are, not refreshed: the caller holds the
-	// networks' lock, which refreshing a container may need to take (to
-	// drop its ports); one a reboot stopped holds nothing
-	all, _ := m.Store.List()
-	for _, e := range all {
-		if _, ok := e.State.Networks[name]; ok && e.State.Running() && !fromEarlierBoot(e.State, e.Record.ID) {
-			out = append(out, e.Record.Name)
-		}
-	}
-	return out
-}
-
 // Connect puts a container on one more network: recorded, so that it joins
 // at every start, and joined at once, as the next ethN, if it is running.
 func (m *Manager) Connect(ctx context.Context, ref, network string, ip netip.Addr, aliases []string) error {

@@ -230,7 +230,11 @@ func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
 				continue
 			}
 			e.event("Volume", v.Name, "Removing")
-			if err := e.Containers.Volumes.Remove(ctx, v.Name, e.Containers.VolumeUsers(v.Name)); err != nil && !errors.Is(err, volumes.ErrNotFound) {
+			users, err := e.Containers.VolumeUsers(v.Name)
+			if err == nil {
+				err = e.Containers.Volumes.Remove(ctx, v.Name, users)
+			}
+			if err != nil && !errors.Is(err, volumes.ErrNotFound) {
 				errs = append(errs, err)
 				continue
 			}
@@ -267,7 +271,7 @@ func (e *Engine) removeNetworks(ctx context.Context, project string) ([]networkR
 		if n.Labels[LabelProject] != project {
 			continue
 		}
-		_, err := store.Remove(ctx, n.ID, func(network string) []string { return e.Containers.NetworkUsers(ctx, network) })
+		_, err := store.Remove(ctx, n.ID, func(network string) ([]string, error) { return e.Containers.NetworkUsers(ctx, network) })
 		out = append(out, networkRemoval{n.Name, err})
 	}
 	return out, nil

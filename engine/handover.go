@@ -64,7 +64,12 @@ func (e *Engine) dropHandovers(ctx context.Context, project string) error {
 		name := filepath.Base(p)
 		name = name[:len(name)-len(".json")]
 		for _, v := range e.handedOver(project, name) {
-			if len(e.Containers.VolumeUsers(v)) > 0 {
+			users, err := e.Containers.VolumeUsers(v)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if len(users) > 0 {
 				continue
 			}
 			if err := e.Containers.Volumes.Remove(ctx, v, nil); err != nil && !errors.Is(err, volumes.ErrNotFound) {

@@ -293,12 +293,14 @@ func Tag(ctx context.Context, s *Store, src, target string) error {
 type RemoveOptions struct {
 	Force bool
 	// InUse reports whether a container uses the image with this ID; such an
-	// image is kept unless Force. Nil: no container uses any image.
-	InUse func(id v1.Hash) bool
+	// image is kept unless Force. Nil: no container uses any image. An
+	// error (what the containers use cannot be known) keeps the image too.
+	InUse func(id v1.Hash) (bool, error)
 	// Keep names snapshots (chain IDs, hex) that containers use: they stay
 	// even when no image names them any more, as Docker keeps the layers
-	// of an image removed with -f while a container runs on them.
-	Keep func() map[string]bool
+	// of an image removed with -f while a container runs on them. An
+	// error keeps every snapshot.
+	Keep func() (map[string]bool, error)
 }
 
 // Remove untags the named images, deletes the ones left without a name, and
@@ -327,8 +329,14 @@ func removeOne(ctx context.Context, s *Store, arg string, o RemoveOptions) ([]st
 		return nil, err
 	}
 	id, _ := img.ConfigName()
-	if o.InUse != nil && o.InUse(id) && !o.Force {
-		return nil, wrap(ErrConflict, nil, fmt.Sprintf("conflict: unable to remove image %s: image is in use by a container (use -f)", arg))
+	if o.InUse != nil && !o.Force {
+		used, err := o.InUse(id)
+		if err != nil {
+			return nil, err
+		}
+		if used {
+			return nil, wrap(ErrConflict, nil, fmt.Sprintf("conflict: unable to remove image %s: image is in use by a container (use -f)", arg))
+		}
 	}
 	refs, err := s.Refs()
 	if err != nil {
@@ -366,7 +374,7 @@ func removeOne(ctx context.Context, s *Store, arg string, o RemoveOptions) ([]st
 // Prune removes dangling images (loaded or imported without a name) or,
 // with all, every image no container uses, and returns the report lines and
 // the bytes freed.
-func Prune(ctx context.Context, s *Store, snaps *Snapshots, all bool, inUse func(v1.Hash) bool, keep func() map[string]bool) ([]string, int64, error) {
+func Prune(ctx context.Context, s *Store, snaps *Snapshots, all bool, inUse func(v1.Hash) (bool, error), keep func() (map[string]bool, error)) ([]string, int64, error) {
 	refs, err := s.Refs()
 	if err != nil {
 		return nil, 0, err
@@ -382,8 +390,14 @@ func Prune(ctx context.Context, s *Store, snaps *Snapshots, all bool, inUse func
 			return nil, 0, err
 		}
 		id, _ := img.ConfigName()
-		if inUse != nil && inUse(id) {
-			continue
+		if inUse != nil {
+			used, err := inUse(id)
+			if err != nil {
+				return lines, 0, err
+			}
+			if used {
+				continue
+			}
 		}
 		if err := s.DeleteRef(ctx, r.Name); err != nil {
 			return lines, 0, err
@@ -401,7 +415,7 @@ func Prune(ctx context.Context, s *Store, snaps *Snapshots, all bool, inUse func
 // the bytes of blobs freed. It holds the store's exclusive lock throughout,
 // so a pull that has unpacked a snapshot but not yet named its image cannot
 // lose it.
-func Collect(ctx context.Context, s *Store, snaps *Snapshots, keep func() map[string]bool) (int64, error) {
+func Collect(ctx context.Context, s *Store, snaps *Snapshots, keep func() (map[string]bool, error)) (int64, error) {
 	unlock, err := s.lockExclusive(ctx)
 	if err != nil {
 		return 0, err
@@ -417,7 +431,12 @@ func Collect(ctx context.Context, s *Store, snaps *Snapshots, keep func() map[st
 	}
 	live := map[v1.Hash]bool{}
 	if keep != nil {
-		for hex := range keep() {
+		used, err := keep()
+		if err != nil {
+			// which snapshots containers stand on is not known: none goes
+			return freed, err
+		}
+		for hex := range used {
 			live[v1.Hash{Algorithm: "sha256", Hex: hex}] = true
 		}
 	}

@@ -29,7 +29,7 @@ func TestRemove(t *testing.T) {
 		t.Errorf("rm by ID of a twice-named image: err = %v", err)
 	}
 	// in use by a container: refused without -f
-	inUse := func(h v1.Hash) bool { return h == id }
+	inUse := func(h v1.Hash) (bool, error) { return h == id, nil }
 	if _, err := Remove(ctx, s, snaps, []string{"a:1"}, RemoveOptions{InUse: inUse}); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "in use by a container") {
 		t.Errorf("rm of an image in use: err = %v", err)
 	}

@@ -343,9 +343,10 @@ func (s *Store) Get(ref string) (Network, error) {
 
 // Remove deletes a network: its bridge, its subnet and its record. users,
 // if given, names the running containers on a network, which is then
-// refused, as Docker refuses a network with active endpoints. The record
+// refused, as Docker refuses a network with active endpoints (and so is
+// a network whose users cannot be known). The record
 // goes last, so a removal cut short can be run again.
-func (s *Store) Remove(ctx context.Context, ref string, users func(network string) []string) (Network, error) {
+func (s *Store) Remove(ctx context.Context, ref string, users func(network string) ([]string, error)) (Network, error) {
 	return s.remove(ctx, ref, users, false)
 }
 
@@ -366,7 +367,7 @@ func (s *Store) Teardown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (s *Store) remove(ctx context.Context, ref string, users func(network string) []string, predefined bool) (Network, error) {
+func (s *Store) remove(ctx context.Context, ref string, users func(network string) ([]string, error), predefined bool) (Network, error) {
 	unlock, err := disk.Lock(ctx, filepath.Join(s.dir, "networks.lock"), false)
 	if err != nil {
 		return Network{}, err
@@ -380,7 +381,11 @@ func (s *Store) remove(ctx context.Context, ref string, users func(network strin
 		return n, errclass.New(ErrInvalid, "%s is a pre-defined network and cannot be removed", n.Name)
 	}
 	if users != nil {
-		if u := users(n.Name); len(u) > 0 {
+		u, err := users(n.Name)
+		if err != nil {
+			return n, err
+		}
+		if len(u) > 0 {
 			return n, errclass.New(ErrConflict, "error while removing network: network %s has active endpoints (%s)", n.Name, strings.Join(u, ", "))
 		}
 	}

@@ -70,7 +70,7 @@ func TestNetworkStore(t *testing.T) {
 	if _, err := s.Get("nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown network: %v", err)
 	}
-	inUse := func(network string) []string { return []string{"web-1"} }
+	inUse := func(network string) ([]string, error) { return []string{"web-1"}, nil }
 	if _, err := s.Remove(ctx, "front", inUse); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "has active endpoints (web-1)") {
 		t.Errorf("removing a network in use: %v", err)
 	}

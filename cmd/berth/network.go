@@ -214,7 +214,7 @@ func newNetworkRmCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			users := func(network string) []string { return m.NetworkUsers(cmd.Context(), network) }
+			users := func(network string) ([]string, error) { return m.NetworkUsers(cmd.Context(), network) }
 			return eachRef(g, args, func(ref string) error {
 				_, err := s.Remove(cmd.Context(), ref, users)
 				if force && errors.Is(err, netns.ErrNotFound) {

@@ -237,7 +237,15 @@ func newSystemDfCmd(g *globals) *cobra.Command {
 			var imgReclaim int64
 			imgActive := 0
 			for _, im := range list {
-				if id, err := v1.NewHash(im.ID); err == nil && m.ImageInUse(id) {
+				id, err := v1.NewHash(im.ID)
+				if err != nil {
+					return err
+				}
+				used, err := m.ImageInUse(id)
+				if err != nil {
+					return err
+				}
+				if used {
 					imgActive++
 				} else {
 					imgReclaim += im.SizeBytes
@@ -267,7 +275,11 @@ func newSystemDfCmd(g *globals) *cobra.Command {
 			for _, v := range vols {
 				size := dirSize(v.Mountpoint)
 				volSize += size
-				links := len(m.VolumeUsers(v.Name))
+				users, err := m.VolumeUsers(v.Name)
+				if err != nil {
+					return err
+				}
+				links := len(users)
 				if links > 0 {
 					volActive++
 				} else {

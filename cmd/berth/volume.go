@@ -96,7 +96,11 @@ func newVolumeLsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			keep, err := volumeFilter(filters, func(name string) bool { return len(m.VolumeUsers(name)) > 0 })
+			inUse, err := m.VolumesInUse()
+			if err != nil {
+				return err
+			}
+			keep, err := volumeFilter(filters, func(name string) bool { return len(inUse[name]) > 0 })
 			if err != nil {
 				return err
 			}
@@ -178,7 +182,10 @@ func newVolumeRmCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return eachRef(g, args, func(name string) error {
-				err := m.Volumes.Remove(cmd.Context(), name, m.VolumeUsers(name))
+				users, err := m.VolumeUsers(name)
+				if err == nil {
+					err = m.Volumes.Remove(cmd.Context(), name, users)
+				}
 				if force && errors.Is(err, volumes.ErrNotFound) {
 					return errGone // -f: a missing volume is not an error
 				}
@@ -251,7 +258,14 @@ func pruneVolumes(ctx context.Context, g *globals, m *container.Manager, all boo
 	var removed []string
 	var freed int64
 	for _, v := range list {
-		if (!all && !v.Anonymous()) || (keep != nil && !keep(v)) || len(m.VolumeUsers(v.Name)) > 0 {
+		if (!all && !v.Anonymous()) || (keep != nil && !keep(v)) {
+			continue
+		}
+		users, err := m.VolumeUsers(v.Name)
+		if err != nil {
+			return freed, err
+		}
+		if len(users) > 0 {
 			continue
 		}
 		size := dirSize(v.Mountpoint)

@@ -1,0 +1,122 @@
+package container
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/berth-dev/berth/errclass"
+)
+
+// users are the containers an in-use check looks at: every container,
+// or an error (ErrConflict) when one's record cannot be read. List leaves
+// such a container out (for ps, a half-made container is not there yet),
+// but an in-use check must not: what it uses is unknown, and "unused"
+// would let a prune take the image or volume a create is about to use.
+// A container being removed (a remove intent whose process still acts)
+// is left out: it gives up what it used. What a killed command left was
+// swept when the store was opened, so what remains is a create in
+// progress, worth trying again after.
+func (m *Manager) users() ([]Entry, error) {
+	dirs, err := os.ReadDir(m.Store.dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []Entry
+	for _, d := range dirs {
+		if !d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			continue
+		}
+		e, err := m.Store.load(d.Name())
+		if err == nil {
+			out = append(out, e)
+			continue
+		}
+		if it, ok := m.Store.readIntent(d.Name()); ok && it.Op == "remove" && it.acting() {
+			continue
+		}
+		if _, serr := os.Stat(filepath.Join(m.Store.dir, d.Name())); os.IsNotExist(serr) {
+			continue // removed since the directory was read
+		}
+		return nil, errclass.Wrap(ErrConflict, err, "container "+shortID(d.Name())+" is being created or cannot be read: what it uses is not known; try again once it is made")
+	}
+	return out, nil
+}
+
+func shortID(id string) string { return id[:min(len(id), 12)] }
+
+// VolumeUsers names the containers that use volume name; an error when
+// that cannot be known (see users).
+func (m *Manager) VolumeUsers(name string) ([]string, error) {
+	used, err := m.VolumesInUse()
+	return used[name], err
+}
+
+// VolumesInUse names, for each volume containers use, those containers.
+func (m *Manager) VolumesInUse() (map[string][]string, error) {
+	all, err := m.users()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, e := range all {
+		for _, u := range e.Record.Volumes {
+			out[u.Name] = append(out[u.Name], e.Record.Name)
+		}
+	}
+	return out, nil
+}
+
+// ImageInUse reports whether a container was made from the image with ID
+// id: the form image.RemoveOptions.InUse and image.Prune take.
+func (m *Manager) ImageInUse(id v1.Hash) (bool, error) {
+	all, err := m.users()
+	if err != nil {
+		return false, err
+	}
+	for _, e := range all {
+		if e.Record.ImageID == id.String() {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// SnapshotsInUse are the snapshots (chain IDs, hex) that containers' root
+// filesystems stand on.
+func (m *Manager) SnapshotsInUse() (map[string]bool, error) {
+	all, err := m.users()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, e := range all {
+		for _, l := range e.Record.Spec.Rootfs.Lowers {
+			out[filepath.Base(filepath.Dir(l))] = true // <root>/snapshots/<chain>/fs
+		}
+	}
+	return out, nil
+}
+
+// NetworkUsers are the names of the running containers with an endpoint
+// on the network: those that keep it from being removed, as in Docker,
+// where a stopped container holds no endpoint.
+func (m *Manager) NetworkUsers(ctx context.Context, name string) ([]string, error) {
+	// the states as they are, not refreshed: the caller holds the
+	// networks' lock, which refreshing a container may need to take (to
+	// drop its ports); one a reboot stopped holds nothing
+	all, err := m.users()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range all {
+		if _, ok := e.State.Networks[name]; ok && e.State.Running() && !fromEarlierBoot(e.State, e.Record.ID) {
+			out = append(out, e.Record.Name)
+		}
+	}
+	return out, nil
+}
