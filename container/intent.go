@@ -16,7 +16,7 @@ import (
 	"github.com/berth-dev/berth/volumes"
 )
 
-// Crash safety (docs/architecture.md): creating and removing a container
+// Crash safety (docs/internals.md): creating and removing a container
 // take several steps (volumes made and filled through a mounted view of
 // the image, the record and state written, etc files; the runtime's
 // mounts, cgroup and networks undone, the directory and anonymous volumes
