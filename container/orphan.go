@@ -154,26 +154,23 @@ func keeperOf(st State) bool {
 // exit or to take the container over. It reports false if the keeper
 // died first or did not get there in time.
 func (m *Manager) awaitRecovery(ctx context.Context, id string, st State) (State, bool) {
-	wctx, cancel := context.WithTimeout(ctx, recoveryWait)
-	defer cancel()
-	go func() {
-		if waitProcess(wctx, st.Keeper, -1) == nil {
-			cancel()
-		}
-	}()
-	got, ok := st, false
-	m.Store.Watch(wctx, id, func(s State) (bool, error) {
-		got = s
-		ok = !(s.Running() || s.Status == Restarting) || monitorOf(s, id)
-		return ok || !keeperOf(s), nil
+	return m.awaitKeeper(ctx, id, st, func(s State) bool {
+		return !(s.Running() || s.Status == Restarting) || monitorOf(s, id)
 	})
-	return got, ok
 }
 
 // awaitStart waits, up to recoveryWait, for the keeper recorded in st to
 // have its monitor start the container, or to end. It returns the state
 // last seen and whether the keeper was done with it.
 func (m *Manager) awaitStart(ctx context.Context, id string, st State) (State, bool) {
+	got, ok := m.awaitKeeper(ctx, id, st, func(s State) bool { return s.Running() || !keeperOf(s) })
+	return got, ok || !keeperOf(got)
+}
+
+// awaitKeeper waits, up to recoveryWait, until done holds for container
+// id's state, or the keeper recorded in st ends or is no longer the
+// state's; it returns the state last seen and whether done held.
+func (m *Manager) awaitKeeper(ctx context.Context, id string, st State, done func(State) bool) (State, bool) {
 	wctx, cancel := context.WithTimeout(ctx, recoveryWait)
 	defer cancel()
 	go func() {
@@ -184,10 +181,10 @@ func (m *Manager) awaitStart(ctx context.Context, id string, st State) (State, b
 	got, ok := st, false
 	m.Store.Watch(wctx, id, func(s State) (bool, error) {
 		got = s
-		ok = s.Running() || !keeperOf(s)
-		return ok, nil
+		ok = done(s)
+		return ok || !keeperOf(s), nil
 	})
-	return got, ok || !keeperOf(got)
+	return got, ok
 }
 
 // recoveryWait bounds the wait for a keeper's recovery: the recovery

@@ -2,6 +2,8 @@ package container
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,9 +19,11 @@ import (
 // but an in-use check must not: what it uses is unknown, and "unused"
 // would let a prune take the image or volume a create is about to use.
 // A container being removed (a remove intent whose process still acts)
-// is left out: it gives up what it used. What a killed command left was
-// swept when the store was opened, so what remains is a create in
-// progress, worth trying again after.
+// is left out: it gives up what it used; so is what a killed command
+// left half-made or half-removed (no record file, and no live process
+// acting on it), which the sweep rolls back. What remains is a create in
+// progress, worth trying again after, or a record that is there but
+// unreadable.
 func (m *Manager) users() ([]Entry, error) {
 	dirs, err := os.ReadDir(m.Store.dir)
 	if err != nil {
@@ -35,11 +39,14 @@ func (m *Manager) users() ([]Entry, error) {
 			out = append(out, e)
 			continue
 		}
-		if it, ok := m.Store.readIntent(d.Name()); ok && it.Op == "remove" && it.acting() {
+		it, ok := m.Store.readIntent(d.Name())
+		switch {
+		case ok && it.Op == "remove" && it.acting():
 			continue
-		}
-		if _, serr := os.Stat(filepath.Join(m.Store.dir, d.Name())); os.IsNotExist(serr) {
-			continue // removed since the directory was read
+		case errors.Is(err, fs.ErrNotExist) && !(ok && it.acting()):
+			// half-made or half-removed by a command that is gone (or
+			// just removed): the sweep's to finish, using nothing
+			continue
 		}
 		return nil, errclass.Wrap(ErrConflict, err, "container "+shortID(d.Name())+" is being created or cannot be read: what it uses is not known; try again once it is made")
 	}

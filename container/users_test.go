@@ -14,10 +14,10 @@ import (
 )
 
 // TestInUseFailsClosed: a container whose record cannot be read (a
-// create in progress) makes every in-use check an error, never "unused":
-// a prune must not take the image or volume that create is about to
-// use. A container being removed by a live process is left out; once
-// the record is whole, the checks answer.
+// create in progress, a damaged record) makes every in-use check an
+// error, never "unused": a prune must not take the image or volume that
+// create is about to use. A container being removed by a live process,
+// and what a killed command left half-made, are left out.
 func TestInUseFailsClosed(t *testing.T) {
 	ctx := context.Background()
 	m, err := Open(t.TempDir(), nil)
@@ -49,9 +49,13 @@ func TestInUseFailsClosed(t *testing.T) {
 		}
 	}
 	check(false)
-	// a create under way: its directory, no record yet
+	// a create under way, by a live process (this one): its directory,
+	// no record yet
 	making := NewID()
 	if err := os.MkdirAll(filepath.Join(m.Store.dir, making), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Store.begin(ctx, making, "create", nil); err != nil {
 		t.Fatal(err)
 	}
 	check(true)
@@ -60,4 +64,13 @@ func TestInUseFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(false)
+	// what a killed command left, no process acting on it: the sweep's,
+	// using nothing
+	m.Store.done(making)
+	check(false)
+	// a record that is there but cannot be read: what it uses is unknown
+	if err := os.WriteFile(filepath.Join(m.Store.dir, making, "config.json"), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check(true)
 }
