@@ -1,12 +1,13 @@
 package container
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/berth-dev/berth/netns"
+
+	"github.com/berth-dev/berth/errclass"
 )
 
 // Status is where a container is in its lifecycle.
@@ -35,13 +36,13 @@ var transitions = map[Status][]Status{
 
 // Error classes.
 var (
-	ErrNotFound = errors.New("no such container")
+	ErrNotFound = errclass.Sentinel(errclass.NotFound, "no such container")
 	// ErrNoImage: the image a container is to run is not here, and may
 	// not be pulled.
-	ErrNoImage  = errors.New("no such image")
-	ErrConflict = errors.New("conflict")
-	ErrState    = errors.New("wrong container state")
-	ErrInvalid  = errors.New("invalid")
+	ErrNoImage  = errclass.Sentinel(errclass.NotFound, "no such image")
+	ErrConflict = errclass.Sentinel(errclass.Conflict, "conflict")
+	ErrState    = errclass.Sentinel(errclass.State, "wrong container state")
+	ErrInvalid  = errclass.Sentinel(errclass.Invalid, "invalid")
 )
 
 // State is what a container is doing, kept in state.json.

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,14 +12,16 @@ import (
 	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/netns"
+
+	"github.com/berth-dev/berth/errclass"
 )
 
 // Error classes.
 var (
-	ErrInvalid  = errors.New("invalid")
-	ErrNotFound = errors.New("not found")
+	ErrInvalid  = errclass.Sentinel(errclass.Invalid, "invalid")
+	ErrNotFound = errclass.Sentinel(errclass.NotFound, "not found")
 	// ErrFailed: a service or a dependency did not come up.
-	ErrFailed = errors.New("failed")
+	ErrFailed = errclass.Sentinel(errclass.Failed, "failed")
 )
 
 // Engine acts on the compose projects of one berth root.

@@ -10,16 +10,16 @@ import (
 // Error classes; every error the package returns wraps one of them.
 var (
 	// ErrNotFound: no such image, reference, tag or blob.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = errclass.Sentinel(errclass.NotFound, "not found")
 	// ErrInvalid: a malformed reference, archive or option.
-	ErrInvalid = errors.New("invalid")
+	ErrInvalid = errclass.Sentinel(errclass.Invalid, "invalid")
 	// ErrConflict: the operation would break something in use, such as
 	// removing an image a container uses.
-	ErrConflict = errors.New("conflict")
+	ErrConflict = errclass.Sentinel(errclass.Conflict, "conflict")
 	// ErrRegistry: the registry refused or failed (after retries).
-	ErrRegistry = errors.New("registry error")
+	ErrRegistry = errclass.Sentinel(errclass.Unavailable, "registry error")
 	// ErrDigest: content did not match its digest or size.
-	ErrDigest = errors.New("digest mismatch")
+	ErrDigest = errclass.Sentinel(errclass.Failed, "digest mismatch")
 )
 
 func wrap(class error, err error, msg string) error { return errclass.Wrap(class, err, msg) }

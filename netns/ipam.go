@@ -20,11 +20,11 @@ import (
 // Error classes of the IPAM, checked with errors.Is.
 var (
 	// ErrConflict: a subnet overlaps one in use, or an address is taken.
-	ErrConflict = errors.New("conflict")
+	ErrConflict = errclass.Sentinel(errclass.Conflict, "conflict")
 	// ErrExhausted: no free subnet in the pools, or no free address.
-	ErrExhausted = errors.New("exhausted")
+	ErrExhausted = errclass.Sentinel(errclass.Unavailable, "exhausted")
 	// ErrInvalid: a subnet, range, gateway or address that cannot be.
-	ErrInvalid = errors.New("invalid")
+	ErrInvalid = errclass.Sentinel(errclass.Invalid, "invalid")
 )
 
 // Pool is a range subnets are cut from, as Docker's default-address-pools:

@@ -18,11 +18,11 @@ import (
 var (
 	// ErrInvalid: the files are not a valid project (syntax, schema, types,
 	// a required variable unset, a bad project name, a bad flag value).
-	ErrInvalid = errors.New("invalid compose project")
+	ErrInvalid = errclass.Sentinel(errclass.Invalid, "invalid compose project")
 	// ErrNotFound: a file, service, profile or env file that was named does not exist.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = errclass.Sentinel(errclass.NotFound, "not found")
 	// ErrCycle: services depend on each other in a loop.
-	ErrCycle = errors.New("dependency cycle")
+	ErrCycle = errclass.Sentinel(errclass.Invalid, "dependency cycle")
 )
 
 func invalidf(format string, args ...any) error { return errclass.New(ErrInvalid, format, args...) }

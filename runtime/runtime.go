@@ -25,13 +25,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/crash"
+
+	"github.com/berth-dev/berth/errclass"
 )
 
 // Error classes.
 var (
-	ErrNotFound = errors.New("no such container")
-	ErrInvalid  = errors.New("invalid container configuration")
-	ErrState    = errors.New("container is not in the right state")
+	ErrNotFound = errclass.Sentinel(errclass.NotFound, "no such container")
+	ErrInvalid  = errclass.Sentinel(errclass.Invalid, "invalid container configuration")
+	ErrState    = errclass.Sentinel(errclass.State, "container is not in the right state")
 )
 
 // Init is the entry point of "berth init", the process libcontainer starts

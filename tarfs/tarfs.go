@@ -34,7 +34,7 @@ import (
 )
 
 // ErrInvalid: the stream is not a tar, or names a path outside its root.
-var ErrInvalid = errors.New("invalid archive")
+var ErrInvalid = errclass.Sentinel(errclass.Invalid, "invalid archive")
 
 const (
 	whiteoutPrefix = ".wh."

@@ -23,9 +23,9 @@ import (
 
 // Error classes.
 var (
-	ErrNotFound = errors.New("no such volume")
-	ErrInUse    = errors.New("volume is in use")
-	ErrInvalid  = errors.New("invalid volume")
+	ErrNotFound = errclass.Sentinel(errclass.NotFound, "no such volume")
+	ErrInUse    = errclass.Sentinel(errclass.Conflict, "volume is in use")
+	ErrInvalid  = errclass.Sentinel(errclass.Invalid, "invalid volume")
 )
 
 // AnonymousLabel marks a volume made for one container, as Docker marks it.

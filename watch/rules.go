@@ -1,7 +1,6 @@
 package watch
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -18,7 +17,7 @@ import (
 )
 
 // ErrInvalid marks rules that cannot be watched.
-var ErrInvalid = errors.New("invalid watch rule")
+var ErrInvalid = errclass.Sentinel(errclass.Invalid, "invalid watch rule")
 
 // Rule is one develop.watch entry of a service.
 type Rule struct {

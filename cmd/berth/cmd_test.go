@@ -1,11 +1,15 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/netns"
+	"github.com/berth-dev/berth/volumes"
 )
 
 func TestPruneFilter(t *testing.T) {
@@ -59,5 +63,27 @@ func TestLiveProgress(t *testing.T) {
 		"\x1b[2A\x1b[2K[+] Running 1/2\n\x1b[2K ✔ Network p_default  Created\n\x1b[2K ⠿ Container p-web-1  Starting\n"
 	if b.String() != want {
 		t.Errorf("display:\n%q\nwant:\n%q", b.String(), want)
+	}
+}
+
+// TestExitCode: the exit code comes from the error's class: 125 for a
+// usage error however it is wrapped or made, a process's own code, and 1
+// for every other class, as docker compose exits.
+func TestExitCode(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want int
+	}{
+		{usageError{errors.New("unknown flag: --bogus")}, 125},
+		{fmt.Errorf("reading flags: %w", usageError{errors.New("bad")}), 125},
+		{errclass.New(errclass.Usage, "--pull build: berth has no image builder yet"), 125},
+		{exitError{code: 3, err: errors.New("exit status 3")}, 3},
+		{errclass.New(errclass.NotFound, "no such service: wbe"), 1},
+		{fmt.Errorf("removing: %w", volumes.ErrInUse), 1},
+		{errors.New("anything else"), 1},
+	} {
+		if got := exitCode(c.err); got != c.want {
+			t.Errorf("exitCode(%v) = %d, want %d", c.err, got, c.want)
+		}
 	}
 }

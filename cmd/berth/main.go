@@ -20,6 +20,8 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/berth-dev/berth/errclass"
 )
 
 func main() {
@@ -105,13 +107,20 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+// Is makes every usage error of class errclass.Usage.
+func (e usageError) Is(target error) bool { return target == errclass.Usage }
+
+// exitCode is the code berth exits with for err, from its class: 125 for
+// a usage error, as Docker's CLI; 1 for the rest, as docker compose exits
+// for a container, image, volume or network that is not there, a
+// conflict, a wrong state or a failure alike. A command that ran a
+// process exits with that process's code (exitError).
 func exitCode(err error) int {
 	var exit exitError
-	var usage usageError
 	switch {
 	case errors.As(err, &exit):
 		return exit.code
-	case errors.As(err, &usage):
+	case errors.Is(err, errclass.Usage):
 		return 125
 	}
 	return 1
