@@ -62,7 +62,8 @@ type bootJob struct {
 // fails, does not stop the others; the errors come back joined, one per
 // container. Containers running or started in this boot are left alone,
 // so a second Boot changes nothing. A wait for a dependency longer than
-// opts.WaitTimeout fails the dependent container alone.
+// opts.WaitTimeout fails the dependent container alone. Each compose
+// project restored is locked for the boot, as an up locks it.
 func (e *Engine) Boot(ctx context.Context, opts BootOptions) error {
 	// two boots at once (the unit and a hand) would start a container twice
 	unlock, err := disk.Lock(ctx, filepath.Join(e.root, "boot.lock"), false)
@@ -90,8 +91,23 @@ func (e *Engine) Boot(ctx context.Context, opts BootOptions) error {
 			jobs[c.Record.ID] = &bootJob{entry: c, done: make(chan struct{})}
 		}
 	}
+	// each project restored is held as an up holds it: an up or a down
+	// of it run meanwhile (by hand, or by another unit) waits for the
+	// boot instead of racing it
+	var projects []string
 	for _, j := range jobs {
 		j.deps = bootDeps(j.entry, all)
+		if name := j.entry.Record.Config.Labels[LabelProject]; name != "" && !slices.Contains(projects, name) {
+			projects = append(projects, name)
+		}
+	}
+	slices.Sort(projects) // one order for every taker: no deadlock
+	for _, name := range projects {
+		unlock, err := e.lock(ctx, name)
+		if err != nil {
+			return errors.Join(append(errs, fmt.Errorf("project %s: %w", name, err))...)
+		}
+		defer unlock()
 	}
 	acyclic(jobs)
 	var wg sync.WaitGroup

@@ -767,3 +767,54 @@ volumes:
 		t.Errorf("ps after the boot:\n%s", ps)
 	}
 }
+
+// TestBootLocksProjects: system boot holds each project it restores as an
+// up holds it, so an up or a down of that project run meanwhile waits
+// for it rather than racing it: here the test holds the project's lock,
+// as an up would, and the boot restores nothing of it until it lets go.
+func TestBootLocksProjects(t *testing.T) {
+	dir, root, compose := composeRoot(t, `name: blk
+services:
+  app:
+    image: bb:1
+    init: true
+    restart: always
+    command: ["sleep", "1000"]
+`)
+	if r := compose("up", "-d"); r.code != 0 {
+		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
+	}
+	simulateReboot(t, root)
+	lock, err := os.OpenFile(filepath.Join(root, "projects", "blk.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	boot := startBerth(t, dir, root, "system", "boot")
+	// the networks come first, before any project's lock
+	waitFor(t, boot.out, "the network made again", func() bool { return strings.Contains(boot.out.String(), "Network blk_default  Created") })
+	time.Sleep(time.Second) // a boot that ignored the lock would have restored app by now
+	select {
+	case <-boot.done:
+		t.Fatalf("system boot ended while the project was locked:\n%s", boot.out.String())
+	default:
+	}
+	if ps := compose("ps", "-a", "--format", "{{.Service}} {{.State}}").stdout; ps != "app exited\n" {
+		t.Errorf("ps while the project is locked: %q", ps)
+	}
+	unix.Flock(int(lock.Fd()), unix.LOCK_UN)
+	select {
+	case <-boot.done:
+	case <-time.After(time.Minute):
+		t.Fatalf("system boot did not end once the project was free:\n%s", boot.out.String())
+	}
+	if code := boot.cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(boot.out.String(), "Container blk-app-1  Started") {
+		t.Errorf("system boot: exit %d\n%s", code, boot.out.String())
+	}
+	if ps := compose("ps", "--format", "{{.Service}} {{.State}}").stdout; ps != "app running\n" {
+		t.Errorf("ps after the boot: %q", ps)
+	}
+}
