@@ -223,7 +223,7 @@ func healthWait(h Healthcheck, started, now time.Time) time.Duration {
 
 // ErrUnhealthy: a container turned unhealthy, or exited, while something
 // waited for it to be healthy.
-var ErrUnhealthy = errclass.Sentinel(errclass.Failed, "unhealthy")
+var ErrUnhealthy = errclass.Sentinel(errclass.ErrFailed, "unhealthy")
 
 // WaitHealthy waits for the container to be healthy, and fails when it
 // turns unhealthy (with its last probe's output) or stops, or has no

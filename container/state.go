@@ -36,13 +36,13 @@ var transitions = map[Status][]Status{
 
 // Error classes.
 var (
-	ErrNotFound = errclass.Sentinel(errclass.NotFound, "no such container")
+	ErrNotFound = errclass.Sentinel(errclass.ErrNotFound, "no such container")
 	// ErrNoImage: the image a container is to run is not here, and may
 	// not be pulled.
-	ErrNoImage  = errclass.Sentinel(errclass.NotFound, "no such image")
-	ErrConflict = errclass.Sentinel(errclass.Conflict, "conflict")
-	ErrState    = errclass.Sentinel(errclass.State, "wrong container state")
-	ErrInvalid  = errclass.Sentinel(errclass.Invalid, "invalid")
+	ErrNoImage  = errclass.Sentinel(errclass.ErrNotFound, "no such image")
+	ErrConflict = errclass.Sentinel(errclass.ErrConflict, "conflict")
+	ErrState    = errclass.Sentinel(errclass.ErrState, "wrong container state")
+	ErrInvalid  = errclass.Sentinel(errclass.ErrInvalid, "invalid")
 )
 
 // State is what a container is doing, kept in state.json.

@@ -18,10 +18,10 @@ import (
 
 // Error classes.
 var (
-	ErrInvalid  = errclass.Sentinel(errclass.Invalid, "invalid")
-	ErrNotFound = errclass.Sentinel(errclass.NotFound, "not found")
+	ErrInvalid  = errclass.Sentinel(errclass.ErrInvalid, "invalid")
+	ErrNotFound = errclass.Sentinel(errclass.ErrNotFound, "not found")
 	// ErrFailed: a service or a dependency did not come up.
-	ErrFailed = errclass.Sentinel(errclass.Failed, "failed")
+	ErrFailed = errclass.Sentinel(errclass.ErrFailed, "failed")
 )
 
 // Engine acts on the compose projects of one berth root.

@@ -1,5 +1,6 @@
 // Package errclass is berth's one error vocabulary: a handful of classes
-// (NotFound, Invalid, Conflict, State, Failed, Unavailable, Usage) that
+// (ErrNotFound, ErrInvalid, ErrConflict, ErrState, ErrFailed,
+// ErrUnavailable, ErrUsage) that
 // every error belongs to, whichever package made it, and the means to
 // attach a class to an error without changing its message: errors.Is
 // finds the class, the user reads only the message, as Docker words it.
@@ -7,7 +8,7 @@
 // Each package names its own sentinels in its own words
 // (volumes.ErrNotFound, "no such volume"), made with Sentinel so that they
 // are of a class: errors.Is(err, volumes.ErrNotFound) asks about a
-// volume, errors.Is(err, errclass.NotFound) about anything named that is
+// volume, errors.Is(err, errclass.ErrNotFound) about anything named that is
 // not there. The CLI chooses exit codes from the classes.
 package errclass
 
@@ -18,31 +19,31 @@ import (
 
 // The classes.
 var (
-	// NotFound: what was named does not exist (a container, an image, a
+	// ErrNotFound: what was named does not exist (a container, an image, a
 	// volume, a network, a service).
-	NotFound = errors.New("not found")
-	// Invalid: the request or the input is malformed (a compose file, a
+	ErrNotFound = errors.New("not found")
+	// ErrInvalid: the request or the input is malformed (a compose file, a
 	// value out of range, an archive).
-	Invalid = errors.New("invalid")
-	// Conflict: it clashes with what exists (a name taken, a port
+	ErrInvalid = errors.New("invalid")
+	// ErrConflict: it clashes with what exists (a name taken, a port
 	// allocated, an object in use).
-	Conflict = errors.New("conflict")
-	// State: the object is not in a state that allows it (stopping a
+	ErrConflict = errors.New("conflict")
+	// ErrState: the object is not in a state that allows it (stopping a
 	// stopped container, exec in a paused one).
-	State = errors.New("wrong state")
-	// Failed: it was tried and did not work (a service that did not
+	ErrState = errors.New("wrong state")
+	// ErrFailed: it was tried and did not work (a service that did not
 	// complete, a digest that did not match).
-	Failed = errors.New("failed")
-	// Unavailable: something outside ran out or did not answer (a
+	ErrFailed = errors.New("failed")
+	// ErrUnavailable: something outside ran out or did not answer (a
 	// registry, the subnet pool).
-	Unavailable = errors.New("unavailable")
-	// Usage: a wrong flag or argument on the command line (Docker's CLI
+	ErrUnavailable = errors.New("unavailable")
+	// ErrUsage: a wrong flag or argument on the command line (Docker's CLI
 	// exits 125).
-	Usage = errors.New("usage")
+	ErrUsage = errors.New("usage")
 )
 
 // Classes are all the classes, for tests that check every sentinel has one.
-var Classes = []error{NotFound, Invalid, Conflict, State, Failed, Unavailable, Usage}
+var Classes = []error{ErrNotFound, ErrInvalid, ErrConflict, ErrState, ErrFailed, ErrUnavailable, ErrUsage}
 
 // Sentinel is a package's own sentinel error, of class, saying msg.
 func Sentinel(class error, msg string) error { return &sentinel{class, msg} }

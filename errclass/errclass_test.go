@@ -18,7 +18,7 @@ import (
 )
 
 // TestSentinels: every package's sentinel is of one class, so that the
-// CLI's exit code and a caller's errors.Is(err, errclass.NotFound) work
+// CLI's exit code and a caller's errors.Is(err, errclass.ErrNotFound) work
 // whichever package said it; it is still found as itself through
 // wrapping, and not taken for another package's sentinel of the same
 // class.
@@ -28,35 +28,35 @@ func TestSentinels(t *testing.T) {
 		sentinel error
 		class    error
 	}{
-		{"container.ErrNotFound", container.ErrNotFound, errclass.NotFound},
-		{"container.ErrNoImage", container.ErrNoImage, errclass.NotFound},
-		{"container.ErrConflict", container.ErrConflict, errclass.Conflict},
-		{"container.ErrState", container.ErrState, errclass.State},
-		{"container.ErrInvalid", container.ErrInvalid, errclass.Invalid},
-		{"container.ErrUnhealthy", container.ErrUnhealthy, errclass.Failed},
-		{"engine.ErrInvalid", engine.ErrInvalid, errclass.Invalid},
-		{"engine.ErrNotFound", engine.ErrNotFound, errclass.NotFound},
-		{"engine.ErrFailed", engine.ErrFailed, errclass.Failed},
-		{"image.ErrNotFound", image.ErrNotFound, errclass.NotFound},
-		{"image.ErrInvalid", image.ErrInvalid, errclass.Invalid},
-		{"image.ErrConflict", image.ErrConflict, errclass.Conflict},
-		{"image.ErrRegistry", image.ErrRegistry, errclass.Unavailable},
-		{"image.ErrDigest", image.ErrDigest, errclass.Failed},
-		{"netns.ErrNotFound", netns.ErrNotFound, errclass.NotFound},
-		{"netns.ErrConflict", netns.ErrConflict, errclass.Conflict},
-		{"netns.ErrExhausted", netns.ErrExhausted, errclass.Unavailable},
-		{"netns.ErrInvalid", netns.ErrInvalid, errclass.Invalid},
-		{"project.ErrInvalid", project.ErrInvalid, errclass.Invalid},
-		{"project.ErrNotFound", project.ErrNotFound, errclass.NotFound},
-		{"project.ErrCycle", project.ErrCycle, errclass.Invalid},
-		{"runtime.ErrNotFound", runtime.ErrNotFound, errclass.NotFound},
-		{"runtime.ErrInvalid", runtime.ErrInvalid, errclass.Invalid},
-		{"runtime.ErrState", runtime.ErrState, errclass.State},
-		{"tarfs.ErrInvalid", tarfs.ErrInvalid, errclass.Invalid},
-		{"volumes.ErrNotFound", volumes.ErrNotFound, errclass.NotFound},
-		{"volumes.ErrInUse", volumes.ErrInUse, errclass.Conflict},
-		{"volumes.ErrInvalid", volumes.ErrInvalid, errclass.Invalid},
-		{"watch.ErrInvalid", watch.ErrInvalid, errclass.Invalid},
+		{"container.ErrNotFound", container.ErrNotFound, errclass.ErrNotFound},
+		{"container.ErrNoImage", container.ErrNoImage, errclass.ErrNotFound},
+		{"container.ErrConflict", container.ErrConflict, errclass.ErrConflict},
+		{"container.ErrState", container.ErrState, errclass.ErrState},
+		{"container.ErrInvalid", container.ErrInvalid, errclass.ErrInvalid},
+		{"container.ErrUnhealthy", container.ErrUnhealthy, errclass.ErrFailed},
+		{"engine.ErrInvalid", engine.ErrInvalid, errclass.ErrInvalid},
+		{"engine.ErrNotFound", engine.ErrNotFound, errclass.ErrNotFound},
+		{"engine.ErrFailed", engine.ErrFailed, errclass.ErrFailed},
+		{"image.ErrNotFound", image.ErrNotFound, errclass.ErrNotFound},
+		{"image.ErrInvalid", image.ErrInvalid, errclass.ErrInvalid},
+		{"image.ErrConflict", image.ErrConflict, errclass.ErrConflict},
+		{"image.ErrRegistry", image.ErrRegistry, errclass.ErrUnavailable},
+		{"image.ErrDigest", image.ErrDigest, errclass.ErrFailed},
+		{"netns.ErrNotFound", netns.ErrNotFound, errclass.ErrNotFound},
+		{"netns.ErrConflict", netns.ErrConflict, errclass.ErrConflict},
+		{"netns.ErrExhausted", netns.ErrExhausted, errclass.ErrUnavailable},
+		{"netns.ErrInvalid", netns.ErrInvalid, errclass.ErrInvalid},
+		{"project.ErrInvalid", project.ErrInvalid, errclass.ErrInvalid},
+		{"project.ErrNotFound", project.ErrNotFound, errclass.ErrNotFound},
+		{"project.ErrCycle", project.ErrCycle, errclass.ErrInvalid},
+		{"runtime.ErrNotFound", runtime.ErrNotFound, errclass.ErrNotFound},
+		{"runtime.ErrInvalid", runtime.ErrInvalid, errclass.ErrInvalid},
+		{"runtime.ErrState", runtime.ErrState, errclass.ErrState},
+		{"tarfs.ErrInvalid", tarfs.ErrInvalid, errclass.ErrInvalid},
+		{"volumes.ErrNotFound", volumes.ErrNotFound, errclass.ErrNotFound},
+		{"volumes.ErrInUse", volumes.ErrInUse, errclass.ErrConflict},
+		{"volumes.ErrInvalid", volumes.ErrInvalid, errclass.ErrInvalid},
+		{"watch.ErrInvalid", watch.ErrInvalid, errclass.ErrInvalid},
 	} {
 		wrapped := fmt.Errorf("doing it %q: %w", "x", c.sentinel)
 		if got := errclass.Of(wrapped); got != c.class {
@@ -71,7 +71,7 @@ func TestSentinels(t *testing.T) {
 		t.Error("a missing volume is taken for a missing container")
 	}
 	// a classed error without a sentinel
-	if err := errclass.New(errclass.Conflict, "port is already allocated"); errclass.Of(err) != errclass.Conflict || err.Error() != "port is already allocated" {
+	if err := errclass.New(errclass.ErrConflict, "port is already allocated"); errclass.Of(err) != errclass.ErrConflict || err.Error() != "port is already allocated" {
 		t.Errorf("New: %v of %v", err, errclass.Of(err))
 	}
 }

@@ -10,16 +10,16 @@ import (
 // Error classes; every error the package returns wraps one of them.
 var (
 	// ErrNotFound: no such image, reference, tag or blob.
-	ErrNotFound = errclass.Sentinel(errclass.NotFound, "not found")
+	ErrNotFound = errclass.Sentinel(errclass.ErrNotFound, "not found")
 	// ErrInvalid: a malformed reference, archive or option.
-	ErrInvalid = errclass.Sentinel(errclass.Invalid, "invalid")
+	ErrInvalid = errclass.Sentinel(errclass.ErrInvalid, "invalid")
 	// ErrConflict: the operation would break something in use, such as
 	// removing an image a container uses.
-	ErrConflict = errclass.Sentinel(errclass.Conflict, "conflict")
+	ErrConflict = errclass.Sentinel(errclass.ErrConflict, "conflict")
 	// ErrRegistry: the registry refused or failed (after retries).
-	ErrRegistry = errclass.Sentinel(errclass.Unavailable, "registry error")
+	ErrRegistry = errclass.Sentinel(errclass.ErrUnavailable, "registry error")
 	// ErrDigest: content did not match its digest or size.
-	ErrDigest = errclass.Sentinel(errclass.Failed, "digest mismatch")
+	ErrDigest = errclass.Sentinel(errclass.ErrFailed, "digest mismatch")
 )
 
 func wrap(class error, err error, msg string) error { return errclass.Wrap(class, err, msg) }

@@ -16,7 +16,7 @@ import (
 )
 
 // ErrNotFound: no such bridge or interface.
-var ErrNotFound = errclass.Sentinel(errclass.NotFound, "not found")
+var ErrNotFound = errclass.Sentinel(errclass.ErrNotFound, "not found")
 
 // CreateBridge makes the Linux bridge name in the namespace h looks at,
 // with the subnet's gateway as its address, and brings it up. A bridge

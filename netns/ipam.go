@@ -20,11 +20,11 @@ import (
 // Error classes of the IPAM, checked with errors.Is.
 var (
 	// ErrConflict: a subnet overlaps one in use, or an address is taken.
-	ErrConflict = errclass.Sentinel(errclass.Conflict, "conflict")
+	ErrConflict = errclass.Sentinel(errclass.ErrConflict, "conflict")
 	// ErrExhausted: no free subnet in the pools, or no free address.
-	ErrExhausted = errclass.Sentinel(errclass.Unavailable, "exhausted")
+	ErrExhausted = errclass.Sentinel(errclass.ErrUnavailable, "exhausted")
 	// ErrInvalid: a subnet, range, gateway or address that cannot be.
-	ErrInvalid = errclass.Sentinel(errclass.Invalid, "invalid")
+	ErrInvalid = errclass.Sentinel(errclass.ErrInvalid, "invalid")
 )
 
 // Pool is a range subnets are cut from, as Docker's default-address-pools:

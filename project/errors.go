@@ -18,11 +18,11 @@ import (
 var (
 	// ErrInvalid: the files are not a valid project (syntax, schema, types,
 	// a required variable unset, a bad project name, a bad flag value).
-	ErrInvalid = errclass.Sentinel(errclass.Invalid, "invalid compose project")
+	ErrInvalid = errclass.Sentinel(errclass.ErrInvalid, "invalid compose project")
 	// ErrNotFound: a file, service, profile or env file that was named does not exist.
-	ErrNotFound = errclass.Sentinel(errclass.NotFound, "not found")
+	ErrNotFound = errclass.Sentinel(errclass.ErrNotFound, "not found")
 	// ErrCycle: services depend on each other in a loop.
-	ErrCycle = errclass.Sentinel(errclass.Invalid, "dependency cycle")
+	ErrCycle = errclass.Sentinel(errclass.ErrInvalid, "dependency cycle")
 )
 
 func invalidf(format string, args ...any) error { return errclass.New(ErrInvalid, format, args...) }

@@ -31,9 +31,9 @@ import (
 
 // Error classes.
 var (
-	ErrNotFound = errclass.Sentinel(errclass.NotFound, "no such container")
-	ErrInvalid  = errclass.Sentinel(errclass.Invalid, "invalid container configuration")
-	ErrState    = errclass.Sentinel(errclass.State, "container is not in the right state")
+	ErrNotFound = errclass.Sentinel(errclass.ErrNotFound, "no such container")
+	ErrInvalid  = errclass.Sentinel(errclass.ErrInvalid, "invalid container configuration")
+	ErrState    = errclass.Sentinel(errclass.ErrState, "container is not in the right state")
 )
 
 // Init is the entry point of "berth init", the process libcontainer starts

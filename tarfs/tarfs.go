@@ -34,7 +34,7 @@ import (
 )
 
 // ErrInvalid: the stream is not a tar, or names a path outside its root.
-var ErrInvalid = errclass.Sentinel(errclass.Invalid, "invalid archive")
+var ErrInvalid = errclass.Sentinel(errclass.ErrInvalid, "invalid archive")
 
 const (
 	whiteoutPrefix = ".wh."

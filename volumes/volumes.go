@@ -23,9 +23,9 @@ import (
 
 // Error classes.
 var (
-	ErrNotFound = errclass.Sentinel(errclass.NotFound, "no such volume")
-	ErrInUse    = errclass.Sentinel(errclass.Conflict, "volume is in use")
-	ErrInvalid  = errclass.Sentinel(errclass.Invalid, "invalid volume")
+	ErrNotFound = errclass.Sentinel(errclass.ErrNotFound, "no such volume")
+	ErrInUse    = errclass.Sentinel(errclass.ErrConflict, "volume is in use")
+	ErrInvalid  = errclass.Sentinel(errclass.ErrInvalid, "invalid volume")
 )
 
 // AnonymousLabel marks a volume made for one container, as Docker marks it.

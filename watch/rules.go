@@ -17,7 +17,7 @@ import (
 )
 
 // ErrInvalid marks rules that cannot be watched.
-var ErrInvalid = errclass.Sentinel(errclass.Invalid, "invalid watch rule")
+var ErrInvalid = errclass.Sentinel(errclass.ErrInvalid, "invalid watch rule")
 
 // Rule is one develop.watch entry of a service.
 type Rule struct {

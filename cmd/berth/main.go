@@ -107,8 +107,8 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-// Is makes every usage error of class errclass.Usage.
-func (e usageError) Is(target error) bool { return target == errclass.Usage }
+// Is makes every usage error of class errclass.ErrUsage.
+func (e usageError) Is(target error) bool { return target == errclass.ErrUsage }
 
 // exitCode is the code berth exits with for err, from its class: 125 for
 // a usage error, as Docker's CLI; 1 for the rest, as docker compose exits
@@ -120,7 +120,7 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &exit):
 		return exit.code
-	case errors.Is(err, errclass.Usage):
+	case errors.Is(err, errclass.ErrUsage):
 		return 125
 	}
 	return 1
