@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path"
+	"path/filepath"
 	goruntime "runtime"
 	"slices"
 	"strconv"
@@ -80,14 +81,17 @@ func containerOptions(p *project.Project, s types.ServiceConfig, n int, hash str
 	for _, d := range s.Devices {
 		o.Devices = append(o.Devices, runtime.Device{Host: d.Source, Container: d.Target, Permissions: d.Permissions})
 	}
+	// the parser `container create` uses for --security-opt; a seccomp
+	// profile's path is the project's, as compose reads it
 	for _, so := range s.SecurityOpt {
-		switch so {
-		case "no-new-privileges", "no-new-privileges:true", "no-new-privileges=true":
-			o.NoNewPrivileges = true
-		case "seccomp=unconfined", "seccomp:unconfined":
-			o.Unconfined = true
-		default:
-			return o, bad("security_opt %q is not supported yet (no-new-privileges and seccomp=unconfined are)", so)
+		read := func(path string) ([]byte, error) {
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(p.WorkingDir, path)
+			}
+			return os.ReadFile(path)
+		}
+		if err := o.SecurityOpt(so, read); err != nil {
+			return o, bad("%v", err)
 		}
 	}
 	o.Resources = resources(s)
@@ -409,7 +413,8 @@ func logOptions(s types.ServiceConfig, o *container.CreateOptions) error {
 		}
 		o.LogMaxFile = n
 	}
-	return nil
+	// the check `container create` makes of --log-opt
+	return o.CheckLog()
 }
 
 // networkOptions places the container: network_mode, or the service's

@@ -116,7 +116,7 @@ volumes:
 // the service.
 func TestContainerOptionsRefused(t *testing.T) {
 	for _, c := range []struct{ yaml, want string }{
-		{"services:\n  a: {image: x, security_opt: [apparmor=x]}\n", `service "a": security_opt "apparmor=x" is not supported`},
+		{"services:\n  a: {image: x, security_opt: [apparmor=x]}\n", `service "a": security option "apparmor=x" is not supported yet`},
 		{"services:\n  a: {image: x, logging: {driver: syslog}}\n", `service "a": logging driver "syslog" is not supported`},
 		{"services:\n  a: {image: x, network_mode: \"service:b\"}\n  b: {image: x, network_mode: \"service:a\"}\n", "cycle"},
 		{"services:\n  a: {image: x, pid: \"service:b\"}\n  b: {image: x, ipc: \"service:a\"}\n", "cycle"},
@@ -133,6 +133,9 @@ func TestContainerOptionsRefused(t *testing.T) {
 		{"services:\n  a: {image: x, mem_limit: 1k}\n", `service "a": minimum memory limit allowed is 6MB`},
 		{"services:\n  a: {image: x, mem_limit: 8m, mem_reservation: 16m}\n", `service "a": minimum memory limit can not be less than memory reservation limit`},
 		{"services:\n  a: {image: x, mem_swappiness: 200}\n", `service "a": invalid value: 200, valid memory swappiness range is 0-100`},
+		// the log and security options `container create` refuses, refused alike
+		{"services:\n  a: {image: x, logging: {options: {max-file: '3'}}}\n", `max-file is only valid with max-size`},
+		{"services:\n  a: {image: x, security_opt: [\"seccomp=nope.json\"]}\n", `service "a": opening seccomp profile (nope.json) failed`},
 	} {
 		dir := fixture.Dir(t, map[string]string{"compose.yaml": "name: r\n" + c.yaml})
 		p, err := project.Load(context.Background(), project.Options{Files: []string{filepath.Join(dir, "compose.yaml")}})
@@ -294,5 +297,26 @@ func TestServiceNameAlias(t *testing.T) {
 	}
 	if got := fmt.Sprint(o.NetworkAliases["a_front"], o.NetworkAliases["a_back"]); got != "[www] [web]" {
 		t.Errorf("aliases: %s, want [www] on front and [web] on back", got)
+	}
+}
+
+// TestSecurityOptSharedWithCLI: compose's security_opt goes through the
+// parser `container create` uses: no-new-privileges:false is accepted
+// (and leaves it off), and a seccomp profile is read from the project's
+// directory, as docker compose reads it.
+func TestSecurityOptSharedWithCLI(t *testing.T) {
+	profile := `{"defaultAction": "SCMP_ACT_ALLOW"}`
+	dir := fixture.Dir(t, map[string]string{
+		"compose.yaml": "name: s\nservices:\n  a: {image: x, security_opt: [\"no-new-privileges:false\", \"seccomp=prof/p.json\"]}\n",
+		"prof/p.json":  profile,
+	})
+	p, err := project.Load(context.Background(), project.Options{Files: []string{filepath.Join(dir, "compose.yaml")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := p.GetService("a")
+	o, err := containerOptions(p, s, 1, "", nil, func(string) {})
+	if err != nil || o.NoNewPrivileges || o.SeccompProfile != profile {
+		t.Errorf("security_opt: no-new-privileges %v, profile %q, err %v", o.NoNewPrivileges, o.SeccompProfile, err)
 	}
 }

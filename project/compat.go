@@ -134,7 +134,7 @@ var Support = []Rule{
 	{"services.*.label_file", Yes, "merged into labels by the loader"},
 	{"services.*.logging", Yes, "json-file (and local) with max-size and max-file"},
 	{"services.*.restart", Yes, ""},
-	{"services.*.security_opt", Yes, "no-new-privileges and seccomp=unconfined"},
+	{"services.*.security_opt", Yes, "no-new-privileges (true or false), seccomp=unconfined and seccomp=PROFILE (a file of the project), parsed as container create parses --security-opt"},
 	{"services.*.platform", Yes, "this machine's platform; another is refused (no emulation)"},
 
 	{"services.*.networks", Yes, "aliases, ipv4_address, mac_address, interface_name, priority, gw_priority"},

@@ -359,29 +359,13 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 			return o, usageError{fmt.Errorf("unknown log opt %q for json-file log driver", k)}
 		}
 	}
-	if o.LogMaxFile > 1 && o.LogMaxSize == 0 {
-		return o, usageError{errors.New("max-file is only valid with max-size")}
+	// one check and one parser with compose's (engine's convert)
+	if err := o.CheckLog(); err != nil {
+		return o, usageError{err}
 	}
 	for _, so := range f.securityOpts {
-		switch so {
-		case "no-new-privileges", "no-new-privileges:true", "no-new-privileges=true":
-			o.NoNewPrivileges = true
-		case "no-new-privileges:false", "no-new-privileges=false":
-		case "seccomp=unconfined", "seccomp:unconfined":
-			o.Unconfined = true
-		default:
-			if file, ok := strings.CutPrefix(so, "seccomp="); ok {
-				data, err := os.ReadFile(file)
-				if err != nil {
-					return o, usageError{fmt.Errorf("opening seccomp profile (%s) failed: %w", file, err)}
-				}
-				if err := runtime.CheckSeccompProfile(string(data)); err != nil {
-					return o, usageError{fmt.Errorf("loading seccomp profile %s: %w", file, err)}
-				}
-				o.SeccompProfile = string(data)
-				continue
-			}
-			return o, usageError{fmt.Errorf("--security-opt %q is not supported yet (no-new-privileges and seccomp are)", so)}
+		if err := o.SecurityOpt(so, os.ReadFile); err != nil {
+			return o, usageError{err}
 		}
 	}
 	for _, n := range f.networks {

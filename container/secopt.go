@@ -1,0 +1,54 @@
+package container
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/runtime"
+)
+
+// SecurityOpt applies one --security-opt (compose's security_opt) to o,
+// one parser for both, as Docker's CLI and docker compose read them:
+// no-new-privileges (with :true, =true, :false, =false),
+// seccomp=unconfined, and seccomp=FILE, a profile read with read (the
+// CLI reads it from the working directory, compose from the project's).
+// Anything else is refused as not supported yet.
+func (o *CreateOptions) SecurityOpt(so string, read func(path string) ([]byte, error)) error {
+	switch so {
+	case "no-new-privileges", "no-new-privileges:true", "no-new-privileges=true":
+		o.NoNewPrivileges = true
+		return nil
+	case "no-new-privileges:false", "no-new-privileges=false":
+		o.NoNewPrivileges = false
+		return nil
+	case "seccomp=unconfined", "seccomp:unconfined":
+		o.Unconfined = true
+		return nil
+	}
+	file, ok := strings.CutPrefix(so, "seccomp=")
+	if !ok {
+		file, ok = strings.CutPrefix(so, "seccomp:")
+	}
+	if !ok {
+		return errclass.New(ErrInvalid, "security option %q is not supported yet (no-new-privileges and seccomp are)", so)
+	}
+	data, err := read(file)
+	if err != nil {
+		return errclass.Wrap(ErrInvalid, err, fmt.Sprintf("opening seccomp profile (%s) failed: %v", file, err))
+	}
+	if err := runtime.CheckSeccompProfile(string(data)); err != nil {
+		return errclass.Wrap(ErrInvalid, err, fmt.Sprintf("loading seccomp profile %s: %v", file, err))
+	}
+	o.SeccompProfile = string(data)
+	return nil
+}
+
+// CheckLog refuses log options json-file refuses: more than one file
+// without a size to rotate at.
+func (o CreateOptions) CheckLog() error {
+	if o.LogMaxFile > 1 && o.LogMaxSize == 0 {
+		return errclass.New(ErrInvalid, "max-file is only valid with max-size")
+	}
+	return nil
+}
