@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/internal/crash"
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/volumes"
@@ -145,12 +146,65 @@ type DownOptions struct {
 	// from labels alone.
 	Known   []string
 	Timeout *int
+	// Images, "local" or "all" (--rmi), removes, once the containers are
+	// gone, the images they ran: all of them, or only those without a
+	// name of their own (compose's <project>-<service> of a built image).
+	Images string
 }
 
 // Down stops and removes the project's containers (dependents first,
 // one-off containers included), then its networks and, with Volumes, its
-// volumes: all found by their labels, so the files are not needed.
+// volumes, and with Images their images: all found by their labels, so
+// the files are not needed.
 func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
+	// the images go after the containers: noted first
+	var images []string
+	if o.Images != "" {
+		if o.Images != "local" && o.Images != "all" {
+			return errclass.New(errclass.ErrUsage, "invalid --rmi %q: want local or all", o.Images)
+		}
+		ms, err := e.Members(ctx, name, o.Services...)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			local := strings.TrimSuffix(m.Record.Image, ":latest") == name+"-"+m.Service
+			if (o.Images == "all" || local) && !slices.Contains(images, m.Record.Image) {
+				images = append(images, m.Record.Image)
+			}
+		}
+	}
+	if err := e.down(ctx, name, o); err != nil {
+		return err
+	}
+	return e.removeImages(ctx, images)
+}
+
+// removeImages removes the images refs (untagged, and deleted when no
+// other name holds them), except those a container still uses.
+func (e *Engine) removeImages(ctx context.Context, refs []string) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	store, snaps, err := image.OpenRoot(e.root)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ref := range refs {
+		_, err := image.Remove(ctx, store, snaps, []string{ref}, image.RemoveOptions{
+			InUse: e.Containers.ImageInUse, Keep: e.Containers.SnapshotsInUse})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		e.event("Image", ref, "Removed")
+	}
+	return errors.Join(errs...)
+}
+
+// down is Down without the images.
+func (e *Engine) down(ctx context.Context, name string, o DownOptions) error {
 	unlock, err := e.lock(ctx, name)
 	if err != nil {
 		return err

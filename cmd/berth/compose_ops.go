@@ -17,7 +17,6 @@ import (
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/format"
-	"github.com/berth-dev/berth/image"
 )
 
 // projectCmd runs fn with the engine and the project's name (and project,
@@ -85,53 +84,8 @@ func newDownCmd(g *globals) *cobra.Command {
 	var rmi string
 	cmd := &cobra.Command{Use: "down [OPTIONS] [SERVICES]", Short: "Stop and remove containers, networks"}
 	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, known, args []string) error {
-		if rmi != "" && rmi != "local" && rmi != "all" {
-			return usageError{fmt.Errorf("invalid --rmi %q: want local or all", rmi)}
-		}
-		// the images go after the containers: note them first. local is
-		// those without a name of their own, compose's <project>-<service>
-		// of a built image
-		var images []string
-		if rmi != "" {
-			ms, err := e.Members(ctx, name, args...)
-			if err != nil {
-				return err
-			}
-			for _, m := range ms {
-				local := strings.TrimSuffix(m.Record.Image, ":latest") == name+"-"+m.Service
-				if (rmi == "all" || local) && !slices.Contains(images, m.Record.Image) {
-					images = append(images, m.Record.Image)
-				}
-			}
-		}
-		o.Services, o.Known, o.Timeout = args, known, timeoutFlag(cmd, timeout)
-		if err := e.Down(ctx, name, o); err != nil {
-			return err
-		}
-		if len(images) == 0 {
-			return nil
-		}
-		store, snaps, err := g.openImages()
-		if err != nil {
-			return err
-		}
-		// images are not behind engine.Service yet: the containers'
-		// manager says which are in use
-		cm, err := g.containers()
-		if err != nil {
-			return err
-		}
-		var errs []error
-		for _, ref := range images {
-			_, err := image.Remove(ctx, store, snaps, []string{ref}, image.RemoveOptions{
-				InUse: cm.ImageInUse, Keep: cm.SnapshotsInUse})
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			fmt.Fprintf(g.stderr, " Image %s  Removed\n", ref)
-		}
-		return errors.Join(errs...)
+		o.Services, o.Known, o.Timeout, o.Images = args, known, timeoutFlag(cmd, timeout), rmi
+		return e.Down(ctx, name, o)
 	})
 	f := cmd.Flags()
 	f.BoolVar(&o.RemoveOrphans, "remove-orphans", false, "Remove containers for services not defined in the Compose file")
