@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -71,6 +72,8 @@ func TestRebootedState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// the runtime's directory for the root, which a refresh makes
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(RunDir(root))) })
 	other := exec.Command("sleep", "100")
 	if err := other.Start(); err != nil {
 		t.Fatal(err)
