@@ -8,8 +8,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/types"
+
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/project"
+	"github.com/berth-dev/berth/watch"
 )
 
 // Service is what the CLI does to a compose project, in the spirit of
@@ -77,6 +80,12 @@ type Service interface {
 	// WaitExits waits for each of the services' containers to exit, in
 	// turn, and hands each code to each.
 	WaitExits(ctx context.Context, project string, services []string, each func(Member, int) error) error
+	// Image makes sure a service's image is here, pulled as policy says
+	// ("" for the service's pull_policy), with progress (compose pull).
+	Image(ctx context.Context, p *project.Project, s types.ServiceConfig, policy string, progress container.Progress) error
+	// Watch keeps the containers in step with compose's develop.watch
+	// rules until ctx ends.
+	Watch(ctx context.Context, p *project.Project, rules []watch.Rule, o WatchOptions) error
 }
 
 var _ Service = (*Engine)(nil)

@@ -46,6 +46,8 @@ type UpOptions struct {
 	// Timeout (seconds) stops containers being recreated or scaled down;
 	// nil: each container's own stop_grace_period.
 	Timeout *int
+	// QuietPull pulls without showing the progress (--quiet-pull).
+	QuietPull bool
 }
 
 // Action is what the plan does to one container.
@@ -133,7 +135,11 @@ func (e *Engine) Up(ctx context.Context, p *project.Project, o UpOptions) error 
 	if !o.DryRun {
 		for _, name := range services {
 			s := p.Services[name]
-			if err := e.Image(ctx, p, s, "", e.Pulls); err != nil {
+			pulls := e.Pulls
+			if o.QuietPull {
+				pulls = nil
+			}
+			if err := e.Image(ctx, p, s, "", pulls); err != nil {
 				return fmt.Errorf("service %q: %w", name, err)
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/project"
 	"github.com/berth-dev/berth/watch"
 )
 
@@ -139,4 +140,23 @@ func (t WatchTarget) Exec(ctx context.Context, service string, hook types.Servic
 		}
 	}
 	return nil
+}
+
+// WatchOptions shape Watch.
+type WatchOptions struct {
+	// Stdout and Stderr get the output of sync+exec commands.
+	Stdout, Stderr io.Writer
+	// Log gets a line for each thing the watch does.
+	Log func(string)
+}
+
+// Watch keeps the project's containers in step with rules (compose's
+// develop.watch) until ctx ends: package watch's loop, with the engine as
+// its target.
+func (e *Engine) Watch(ctx context.Context, p *project.Project, rules []watch.Rule, o WatchOptions) error {
+	return watch.Run(ctx, watch.Options{
+		Rules:  rules,
+		Target: WatchTarget{E: e, Project: p.Name, Stdout: o.Stdout, Stderr: o.Stderr},
+		Log:    o.Log,
+	})
 }

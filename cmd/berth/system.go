@@ -38,7 +38,7 @@ func newSystemBootCmd(g *globals) *cobra.Command {
 			"Running it again changes nothing. `berth system install` runs it at each boot.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := g.engine()
+			e, err := g.localEngine()
 			if err != nil {
 				return err
 			}

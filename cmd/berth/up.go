@@ -20,9 +20,14 @@ import (
 	"github.com/berth-dev/berth/watch"
 )
 
-// engine opens the compose engine of the root, printing progress and
+// engine opens the compose engine of the root behind the seam every
+// project command goes through (engine.Service), printing progress and
 // warnings on stderr.
-func (g *globals) engine() (*engine.Engine, error) {
+func (g *globals) engine() (engine.Service, error) { return g.localEngine() }
+
+// localEngine is the local engine itself, for what only it does: system
+// boot, after a reboot of this machine.
+func (g *globals) localEngine() (*engine.Engine, error) {
 	m, err := g.containers()
 	if err != nil {
 		return nil, err
@@ -153,9 +158,7 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if quietPull {
-				e.Pulls = nil
-			}
+			o.QuietPull = quietPull
 			o.Services, o.DryRun, o.Parallel, o.NoStart = args, g.dryRun, g.parallel, o.NoStart || create
 			if err := e.Up(ctx, p, o); err != nil {
 				return err

@@ -50,10 +50,7 @@ func newWatchCmd(g *globals) *cobra.Command {
 // watch keeps the project's containers in step with their develop.watch
 // rules until ctx ends, printing what it does as compose does, after a
 // "⦿" of its own.
-func (g *globals) watch(ctx context.Context, e *engine.Engine, p *project.Project, rules []watch.Rule) error {
-	return watch.Run(ctx, watch.Options{
-		Rules:  rules,
-		Target: engine.WatchTarget{E: e, Project: p.Name, Stdout: g.stdout, Stderr: g.stderr},
-		Log:    func(s string) { fmt.Fprintf(g.stdout, "⦿ %s\n", s) },
-	})
+func (g *globals) watch(ctx context.Context, e engine.Service, p *project.Project, rules []watch.Rule) error {
+	return e.Watch(ctx, p, rules, engine.WatchOptions{Stdout: g.stdout, Stderr: g.stderr,
+		Log: func(s string) { fmt.Fprintf(g.stdout, "⦿ %s\n", s) }})
 }
