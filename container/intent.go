@@ -138,18 +138,14 @@ func (m *Manager) Sweep(ctx context.Context) error {
 			}
 		}
 	}
-	entries, err := os.ReadDir(m.Store.dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		id := e.Name()
-		if !e.IsDir() || strings.HasPrefix(id, ".") {
-			continue
-		}
-		if _, err := m.Store.load(id); err != nil && !m.Store.hasIntent(id) && errors.Is(err, os.ErrNotExist) {
+	err := m.Store.each(func(id string, _ Entry, err error) error {
+		if err != nil && !m.Store.hasIntent(id) && errors.Is(err, os.ErrNotExist) {
 			gone = append(gone, id)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if len(gone) > 0 || len(torn) > 0 {
 		// under the store's lock, which Create takes to write a record

@@ -95,23 +95,35 @@ type Entry struct {
 
 // List returns every container, newest first.
 func (s *Store) List() ([]Entry, error) {
+	var out []Entry
+	err := s.each(func(_ string, e Entry, err error) error {
+		if err == nil { // else being created or removed
+			out = append(out, e)
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b Entry) int { return b.Record.Created.Compare(a.Record.Created) })
+	return out, err
+}
+
+// each calls fn for every container's directory (not the store's own
+// dot files and directories), with its entry or the error reading it;
+// an error from fn ends the walk and is returned.
+func (s *Store) each(fn func(id string, e Entry, err error) error) error {
 	dirs, err := os.ReadDir(s.dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var out []Entry
 	for _, d := range dirs {
-		if !d.IsDir() {
+		if !d.IsDir() || strings.HasPrefix(d.Name(), ".") {
 			continue
 		}
 		e, err := s.load(d.Name())
-		if err != nil {
-			continue // being created or removed
+		if err := fn(d.Name(), e, err); err != nil {
+			return err
 		}
-		out = append(out, e)
 	}
-	slices.SortFunc(out, func(a, b Entry) int { return b.Record.Created.Compare(a.Record.Created) })
-	return out, nil
+	return nil
 }
 
 // Get finds a container by full ID, unique ID prefix or name, as Docker does.

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -25,30 +23,25 @@ import (
 // progress, worth trying again after, or a record that is there but
 // unreadable.
 func (m *Manager) users() ([]Entry, error) {
-	dirs, err := os.ReadDir(m.Store.dir)
-	if err != nil {
-		return nil, err
-	}
 	var out []Entry
-	for _, d := range dirs {
-		if !d.IsDir() || strings.HasPrefix(d.Name(), ".") {
-			continue
-		}
-		e, err := m.Store.load(d.Name())
+	err := m.Store.each(func(id string, e Entry, err error) error {
 		if err == nil {
 			out = append(out, e)
-			continue
+			return nil
 		}
-		it, ok := m.Store.readIntent(d.Name())
+		it, ok := m.Store.readIntent(id)
 		switch {
 		case ok && it.Op == "remove" && it.acting():
-			continue
+			return nil
 		case errors.Is(err, fs.ErrNotExist) && !(ok && it.acting()):
 			// half-made or half-removed by a command that is gone (or
 			// just removed): the sweep's to finish, using nothing
-			continue
+			return nil
 		}
-		return nil, errclass.Wrap(ErrConflict, err, "container "+shortID(d.Name())+" is being created or cannot be read: what it uses is not known; try again once it is made")
+		return errclass.Wrap(ErrConflict, err, "container "+shortID(id)+" is being created or cannot be read: what it uses is not known; try again once it is made")
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
