@@ -269,17 +269,18 @@ func newSystemDfCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// one look at every container for every volume's users
+			inUse, err := m.VolumesInUse()
+			if err != nil {
+				return err
+			}
 			var volSize, volReclaim int64
 			volActive := 0
 			var volRows []any
 			for _, v := range vols {
 				size := dirSize(v.Mountpoint)
 				volSize += size
-				users, err := m.VolumeUsers(v.Name)
-				if err != nil {
-					return err
-				}
-				links := len(users)
+				links := len(inUse[v.Name])
 				if links > 0 {
 					volActive++
 				} else {
