@@ -570,6 +570,28 @@ type Attach struct {
 	Terminal *os.File
 }
 
+// Streams are a caller's standard streams, the terminal among them when
+// its stdin is one (or a file the caller names as such).
+type Streams struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Terminal       *os.File
+}
+
+// For is what of the streams attaches to the container made as rec, as
+// -i and -t ask: the output always, stdin when the container keeps it
+// open, the terminal when it has a TTY.
+func (s Streams) For(rec *Record) *Attach {
+	a := &Attach{Stdout: s.Stdout, Stderr: s.Stderr}
+	if rec.Config.OpenStdin {
+		a.Stdin = s.Stdin
+	}
+	if rec.Config.Tty {
+		a.Terminal = s.Terminal
+	}
+	return a
+}
+
 // Start runs the container's monitor and returns once the process runs,
 // or, attached, once it has exited, with its exit code. A process that
 // could not start gives Docker's 125, 126 or 127 and the reason.

@@ -109,7 +109,7 @@ func (e *Engine) Attach(ctx context.Context, project string, o AttachOptions, c 
 			if stopped {
 				killed, interrupted, code = true, true, 130
 				c.Status("Killing...")
-				e.Each(ctx, project, nil, func(m Member) bool { return m.State.Running() }, "Killed",
+				e.eachMember(ctx, project, nil, func(m Member) bool { return m.State.Running() }, "Killed",
 					func(m Member) error { return e.Containers.Kill(ctx, m.Record.ID, "SIGKILL") })
 				continue
 			}

@@ -451,9 +451,9 @@ func withRestartDependents(ms []Member, services []string) []string {
 	return out
 }
 
-// Each applies op (kill, pause, unpause, ...) to the project's containers
+// eachMember applies op (kill, pause, unpause, ...) to the project's containers
 // that pass keep, all at once, reporting what (done) happened to each.
-func (e *Engine) Each(ctx context.Context, name string, services []string, keep func(Member) bool, done string, op func(Member) error) error {
+func (e *Engine) eachMember(ctx context.Context, name string, services []string, keep func(Member) bool, done string, op func(Member) error) error {
 	ms, err := e.Members(ctx, name, services...)
 	if err != nil {
 		return err

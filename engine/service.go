@@ -3,8 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"slices"
 	"strings"
 
@@ -71,7 +69,7 @@ type Service interface {
 	Exec(ctx context.Context, project, service string, index int, o container.ExecOptions) (int, error)
 	// Run runs a one-off container of a service (compose run): with
 	// o.Detach it returns once started; else attached, once it exits.
-	Run(ctx context.Context, p *project.Project, service string, o RunOptions, streams RunStreams) (RunResult, error)
+	Run(ctx context.Context, p *project.Project, service string, o RunOptions, streams container.Streams) (RunResult, error)
 	// AttachContainer attaches to a service's running container.
 	AttachContainer(ctx context.Context, project, service string, index int, o container.AttachOptions) (int, error)
 	// Copy copies between a service's container (SERVICE:PATH, either
@@ -99,18 +97,18 @@ func up(m Member) bool {
 // Pause pauses the project's containers that are up; pausing one already
 // paused is an error, as in docker compose.
 func (e *Engine) Pause(ctx context.Context, project string, services []string) error {
-	return e.Each(ctx, project, services, up, "Paused", func(m Member) error { return e.Containers.Pause(ctx, m.Record.ID) })
+	return e.eachMember(ctx, project, services, up, "Paused", func(m Member) error { return e.Containers.Pause(ctx, m.Record.ID) })
 }
 
 // Unpause unpauses the project's containers that are up; unpausing a
 // running one is an error, as in docker compose.
 func (e *Engine) Unpause(ctx context.Context, project string, services []string) error {
-	return e.Each(ctx, project, services, up, "Unpaused", func(m Member) error { return e.Containers.Unpause(ctx, m.Record.ID) })
+	return e.eachMember(ctx, project, services, up, "Unpaused", func(m Member) error { return e.Containers.Unpause(ctx, m.Record.ID) })
 }
 
 // Kill sends signal to the project's running containers.
 func (e *Engine) Kill(ctx context.Context, project string, services []string, signal string) error {
-	return e.Each(ctx, project, services, func(m Member) bool { return m.State.Status == container.Running }, "Killed",
+	return e.eachMember(ctx, project, services, func(m Member) bool { return m.State.Status == container.Running }, "Killed",
 		func(m Member) error { return e.Containers.Kill(ctx, m.Record.ID, signal) })
 }
 
@@ -147,7 +145,7 @@ func (e *Engine) Remove(ctx context.Context, project string, services []string, 
 	if o.Confirm != nil && !o.Confirm(names) || len(names) == 0 {
 		return nil
 	}
-	return e.Each(ctx, project, services, func(m Member) bool { return slices.Contains(names, m.Record.Name) }, "Removed",
+	return e.eachMember(ctx, project, services, func(m Member) bool { return slices.Contains(names, m.Record.Name) }, "Removed",
 		func(m Member) error { return e.Containers.Remove(ctx, m.Record.ID, false, o.Volumes) })
 }
 
@@ -269,15 +267,6 @@ func (e *Engine) WaitExits(ctx context.Context, project string, services []strin
 	return nil
 }
 
-// RunStreams are the caller's streams for Run: stdin goes to the
-// container when it keeps it open, the terminal when it has a TTY; the
-// creation's warnings go to stderr.
-type RunStreams struct {
-	Stdin          io.Reader
-	Stdout, Stderr io.Writer
-	Terminal       *os.File
-}
-
 // RunResult is what Run made: the one-off container's name, and its exit
 // code when attached. Prepared says that the dependencies were up and
 // the service's settings converted: an error after it is the container's
@@ -289,11 +278,12 @@ type RunResult struct {
 }
 
 // Run creates a one-off container of service, as compose run does, says
-// its creation's warnings, and starts it: with o.Detach, it returns once
-// the container runs; attached to the streams, once it has exited, with
-// its exit code (a --rm container is removed then, and after a failed
-// start too).
-func (e *Engine) Run(ctx context.Context, p *project.Project, service string, o RunOptions, streams RunStreams) (RunResult, error) {
+// its creation's warnings on the streams' stderr, and starts it: with
+// o.Detach, it returns once the container runs; attached to the streams
+// (as -i and -t ask, container.Streams.For), once it has exited, with its
+// exit code (a --rm container is removed then, and after a failed start
+// too).
+func (e *Engine) Run(ctx context.Context, p *project.Project, service string, o RunOptions, streams container.Streams) (RunResult, error) {
 	co, err := e.PrepareRun(ctx, p, service, o)
 	if err != nil {
 		return RunResult{}, err
@@ -309,13 +299,7 @@ func (e *Engine) Run(ctx context.Context, p *project.Project, service string, o 
 	res := RunResult{Name: rec.Name, Prepared: true}
 	var attach *container.Attach
 	if !o.Detach {
-		attach = &container.Attach{Stdout: streams.Stdout, Stderr: streams.Stderr}
-		if rec.Config.OpenStdin {
-			attach.Stdin = streams.Stdin
-		}
-		if rec.Config.Tty {
-			attach.Terminal = streams.Terminal
-		}
+		attach = streams.For(rec)
 	}
 	res.Code, err = e.Containers.Start(ctx, rec.ID, attach)
 	if err != nil && !o.Detach && o.AutoRemove {

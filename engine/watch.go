@@ -17,9 +17,9 @@ import (
 	"github.com/berth-dev/berth/watch"
 )
 
-// WatchTarget carries out watch's actions on a project's running service
+// watchTarget carries out watch's actions on a project's running service
 // containers (watch.Target).
-type WatchTarget struct {
+type watchTarget struct {
 	E       *Engine
 	Project string
 	// Stdout and Stderr get the output of sync+exec commands.
@@ -27,7 +27,7 @@ type WatchTarget struct {
 }
 
 // running are the service's running containers, one-offs left out.
-func (t WatchTarget) running(ctx context.Context, service string) ([]Member, error) {
+func (t watchTarget) running(ctx context.Context, service string) ([]Member, error) {
 	ms, err := t.E.Members(ctx, t.Project, service)
 	if err != nil {
 		return nil, err
@@ -44,7 +44,7 @@ func (t WatchTarget) running(ctx context.Context, service string) ([]Member, err
 // Sync copies the changed files that exist into each container as a tar
 // stream extracted at its root, owned by the container's user as compose's
 // copies are, and removes those that are gone.
-func (t WatchTarget) Sync(ctx context.Context, service string, changes []watch.Change) error {
+func (t watchTarget) Sync(ctx context.Context, service string, changes []watch.Change) error {
 	ms, err := t.running(ctx, service)
 	if err != nil {
 		return err
@@ -120,12 +120,12 @@ func writeTar(w io.Writer, changes []watch.Change) error {
 
 // Restart restarts the services' containers, and those that depend on
 // them with restart: true, as compose's watch does.
-func (t WatchTarget) Restart(ctx context.Context, services []string) error {
+func (t watchTarget) Restart(ctx context.Context, services []string) error {
 	return t.E.Restart(ctx, t.Project, services, false, nil)
 }
 
 // Exec runs a sync+exec command in each of the service's containers.
-func (t WatchTarget) Exec(ctx context.Context, service string, hook types.ServiceHook) error {
+func (t watchTarget) Exec(ctx context.Context, service string, hook types.ServiceHook) error {
 	ms, err := t.running(ctx, service)
 	if err != nil {
 		return err
@@ -156,7 +156,7 @@ type WatchOptions struct {
 func (e *Engine) Watch(ctx context.Context, p *project.Project, rules []watch.Rule, o WatchOptions) error {
 	return watch.Run(ctx, watch.Options{
 		Rules:  rules,
-		Target: WatchTarget{E: e, Project: p.Name, Stdout: o.Stdout, Stderr: o.Stderr},
+		Target: watchTarget{E: e, Project: p.Name, Stdout: o.Stdout, Stderr: o.Stderr},
 		Log:    o.Log,
 	})
 }

@@ -453,16 +453,19 @@ func (f *createFlags) create(cmd *cobra.Command, g *globals, args []string) (*co
 	return m, rec, nil
 }
 
+// streams are this command's standard streams, its stdin as the terminal
+// when it is a file.
+func (g *globals) streams() container.Streams {
+	s := container.Streams{Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr}
+	if f, ok := g.stdin.(*os.File); ok {
+		s.Terminal = f
+	}
+	return s
+}
+
 // attach connects this command's streams to a container as -i and -t ask.
 func (g *globals) attach(rec *container.Record) *container.Attach {
-	a := &container.Attach{Stdout: g.stdout, Stderr: g.stderr}
-	if rec.Config.OpenStdin {
-		a.Stdin = g.stdin
-	}
-	if f, ok := g.stdin.(*os.File); ok && rec.Config.Tty {
-		a.Terminal = f
-	}
-	return a
+	return g.streams().For(rec)
 }
 
 // exitWith ends the command with the container's exit code, printing

@@ -295,11 +295,7 @@ func newRunCmd(g *globals) *cobra.Command {
 				return err
 			}
 			o.Detach = detach
-			var tty *os.File
-			if f, ok := g.stdin.(*os.File); ok {
-				tty = f
-			}
-			res, err := e.Run(ctx, p, args[0], o, engine.RunStreams{Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr, Terminal: tty})
+			res, err := e.Run(ctx, p, args[0], o, g.streams())
 			switch {
 			case err != nil && !res.Prepared:
 				return err
