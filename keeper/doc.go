@@ -14,7 +14,10 @@
 // container as the dead monitor left it: it kills the init, records the
 // exit (137, as Docker does when a shim dies), cleans up and applies the
 // restart policy. A recovery that itself dies at once waits longer each
-// time, as a restart policy backs off.
+// time, as a restart policy backs off. A parent-death signal on the init
+// cannot stand in for the keeper: the kernel sends it when the parent
+// *thread* ends, and the monitor's exec into the shim ends every thread
+// but one, so the container would die at the handoff.
 //
 // Lifecycle ([Main] has the command line): the starting command spawns the
 // keeper in a new session, moves it into berth's own cgroup
