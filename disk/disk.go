@@ -1,6 +1,3 @@
-// Package disk writes berth's state files safely: atomically (a reader sees
-// the old file or the new one, never half, and a crash leaves one of them)
-// and under flock(2) locks shared between goroutines and processes.
 package disk
 
 import (

@@ -1,6 +1,3 @@
-// Package format renders command output the way Docker's CLI does: aligned
-// tables, one JSON object per line, and Go templates over named fields
-// (--format '{{.ID}}', 'table {{.Repository}}\t{{.Tag}}', 'json').
 package format
 
 import (

@@ -1,22 +1,3 @@
-// Package keeper is the process that outlives a container's monitor: the
-// parent the command that starts a container spawns (cmd/berth-keeper, or
-// berth's hidden __keeper), which runs the monitor as its child and starts
-// a recovery monitor when the monitor dies by a signal (SIGKILL, the OOM
-// killer), as containerd recovers a container whose shim died.
-//
-// Why a process of its own: nothing else can learn of a monitor's death at
-// once, since berth has no daemon. The keeper is a child subreaper
-// (PR_SET_CHILD_SUBREAPER), so the orphans of a dead monitor, the
-// container's init first, become its children and are reaped by it, and
-// the recovery monitor it starts (`__monitor ID --recover`) finds the
-// container as the dead monitor left it: it kills the init, records the
-// exit (137, as Docker does when a shim dies), cleans up and applies the
-// restart policy. The command that spawns the keeper moves it into
-// berth's own cgroup before it lets it go on (a byte on descriptor 3), so
-// that the monitor and the container inherit nothing of the caller's.
-//
-// It links only package syscall: one keeper runs per running container,
-// and each must cost as little memory as a process can.
 package keeper
 
 import "syscall"

@@ -1,7 +1,3 @@
-// Package match resolves what a user typed for a container or a network
-// (a name, a full ID or the start of an ID) to one object, with Docker's
-// precedence: an exact name or ID wins, then an ID prefix that only one
-// object has; and reads the label filters every listing shares.
 package match
 
 import "strings"

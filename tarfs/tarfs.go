@@ -1,16 +1,3 @@
-// Package tarfs moves file trees in and out of tar streams: Extract writes
-// a stream into a directory, Write archives a tree. Both keep owners, modes,
-// times, hard and symbolic links, device nodes and extended attributes.
-//
-// Extract never writes outside its directory: entry names are cleaned, a
-// name that climbs out is refused, and parent directories are resolved inside
-// the directory, symlinks included, so a link planted by an earlier entry
-// cannot redirect a later one. ExtractIn, WriteIn, StatIn, MkdirIn and
-// RemoveIn do the same inside a root whose files may change meanwhile (a
-// running container's): every step goes through descriptors (root.go says
-// why). In Overlay mode, whiteout entries become what
-// overlayfs understands (0/0 character devices, and the trusted.overlay.opaque
-// xattr for opaque directories), for image layers.
 package tarfs
 
 import (
