@@ -2,9 +2,12 @@ package integration
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestVolumes(t *testing.T) {
@@ -157,5 +160,69 @@ func TestInspectMounts(t *testing.T) {
 	}
 	run("container", "rm", "m1")
 	run("volume", "rm", "named")
+	noLeftovers(t, root)
+}
+
+// TestVolumeDeviceMount: a volume of the local driver with a file system
+// type and a device (type=ext4,device=/dev/loopN) is that device, mounted
+// on the host and shared by the containers that use it, as Docker's local
+// driver mounts it; before, berth accepted the options and gave the
+// container an empty directory instead. The data stays on the device after
+// volume rm, which only unmounts it. A tmpfs volume over a directory of
+// the image gets the image's files (copy-up), as a plain volume does.
+func TestVolumeDeviceMount(t *testing.T) {
+	root, run := busyboxRoot(t)
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		t.Skip("mkfs.ext4 not installed (e2fsprogs)")
+	}
+	img := filepath.Join(t.TempDir(), "fs.img")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 16<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mkfs.ext4", "-q", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v: %s", err, out)
+	}
+	out, err := exec.Command("losetup", "-f", "--show", img).Output()
+	if err != nil {
+		t.Fatalf("losetup: %v", err)
+	}
+	dev := strings.TrimSpace(string(out))
+	t.Cleanup(func() { exec.Command("losetup", "-d", dev).Run() })
+	data := filepath.Join(root, "volumes", "dv", "_data")
+	t.Cleanup(func() {
+		run("volume", "rm", "-f", "dv")
+		unix.Unmount(data, unix.MNT_DETACH) // only if the test failed before volume rm
+	})
+
+	run("volume", "create", "-o", "type=ext4", "-o", "device="+dev, "dv")
+	got := run("container", "run", "--rm", "-v", "dv:/d", "bb:1", "sh", "-c", "test -d /d/lost+found && echo fresh-ext4; echo on-device > /d/f")
+	if got.stdout != "fresh-ext4\n" {
+		t.Errorf("the container's /d is not the ext4 device: %q %q", got.stdout, got.stderr)
+	}
+	if got := run("container", "run", "--rm", "-v", "dv:/d", "bb:1", "cat", "/d/f").stdout; got != "on-device\n" {
+		t.Errorf("a device volume between two containers: %q", got)
+	}
+	if r := run("volume", "rm", "dv"); r.code != 0 {
+		t.Fatalf("volume rm: %s", r.stderr)
+	}
+	// volume rm unmounted it: the device mounts elsewhere, data intact
+	mnt := t.TempDir()
+	if err := unix.Mount(dev, mnt, "ext4", 0, ""); err != nil {
+		t.Fatalf("mounting the device after volume rm: %v", err)
+	}
+	content, err := os.ReadFile(filepath.Join(mnt, "f"))
+	unix.Unmount(mnt, 0)
+	if string(content) != "on-device\n" {
+		t.Errorf("the device holds %q, %v", content, err)
+	}
+
+	run("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "tc")
+	if got := run("container", "run", "--rm", "-v", "tc:/etc", "bb:1", "cat", "/etc/notexec"); got.stdout != "x" {
+		t.Errorf("a tmpfs volume over the image's /etc: %q %q", got.stdout, got.stderr)
+	}
+	run("volume", "rm", "tc")
 	noLeftovers(t, root)
 }

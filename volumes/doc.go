@@ -34,14 +34,16 @@
 //
 // Create accepts the options type, device and o. o=bind,device=DIR makes
 // the volume a bind of DIR instead of _data. type=tmpfs makes it one tmpfs
-// on the host, mounted on _data ([Volume.HostMount]) and bound into each
-// container that uses it, so that they share it as Docker's containers do.
-// The package still mounts nothing itself: the Store's Mount and Unmount
-// hooks, which its user sets to the runtime's, make and undo that tmpfs;
-// [Store.Ready] makes it at a container's creation and at each start (a
-// reboot takes it away), and Remove unmounts it. Other types with a device
-// (type=ext4,device=/dev/...) are accepted but not mounted yet: the
-// container sees _data.
+// on the host, and type=T,device=DEV (ext4 on /dev/sdb1, nfs with
+// o=addr=...) that device's file system, mounted on _data
+// ([Volume.HostMount]) and bound into each container that uses it, so that
+// they share it as Docker's containers do. The package still mounts
+// nothing itself: the Store's Mount and Unmount hooks, which its user sets
+// to the runtime's, make and undo that mount; [Store.Ready] makes it at a
+// container's creation and at each start (a reboot takes it away), and
+// Remove unmounts it, leaving the device's data alone. Copy-up into a
+// mounted volume goes straight in, a mount point being impossible to
+// rename over.
 //
 // # Crash safety
 //

@@ -266,14 +266,30 @@ func (v Volume) options() []string {
 	return opts
 }
 
-// HostMount is the file system a volume of type=tmpfs needs mounted on its
-// _data directory, on the host, where every container using it binds it
-// from, as Docker's local driver shares it; ok is false for other volumes.
+// HostMount is the file system a volume of the local driver needs mounted
+// on its _data directory, on the host, where every container using it
+// binds it from, as Docker's local driver shares it: a tmpfs (type=tmpfs),
+// or the device of a type (type=ext4,device=/dev/sdb1; type=nfs with
+// o=addr=...), with the o= options as mount data. ok is false for other
+// volumes: plain ones, and binds (o=bind), which directMount gives.
 func (v Volume) HostMount() (m specs.Mount, ok bool) {
-	if v.Options["type"] != "tmpfs" {
-		return specs.Mount{}, false
+	switch t := v.Options["type"]; {
+	case t == "tmpfs":
+		return specs.Mount{Destination: v.Mountpoint, Type: "tmpfs", Source: "tmpfs", Options: append([]string{"nosuid", "nodev"}, v.options()...)}, true
+	case t != "" && t != "none" && v.Options["device"] != "" && !v.bind():
+		return specs.Mount{Destination: v.Mountpoint, Type: t, Source: v.Options["device"], Options: v.options()}, true
 	}
-	return specs.Mount{Destination: v.Mountpoint, Type: "tmpfs", Source: "tmpfs", Options: append([]string{"nosuid", "nodev"}, v.options()...)}, true
+	return specs.Mount{}, false
+}
+
+// bind says whether the volume is a bind of its device (o=bind).
+func (v Volume) bind() bool {
+	for _, x := range strings.Split(v.Options["o"], ",") {
+		if x == "bind" || x == "rbind" {
+			return true
+		}
+	}
+	return false
 }
 
 // Ready mounts the volume's host file system (HostMount) if it is not
@@ -302,11 +318,10 @@ func (v Volume) directMount(target string, ro bool) (specs.Mount, bool) {
 	if ro {
 		opts = append(opts, "ro")
 	}
-	switch {
-	case strings.Contains(o["o"], "bind") && o["device"] != "":
-		return specs.Mount{Destination: target, Type: "bind", Source: o["device"], Options: append([]string{"rbind", "rprivate"}, opts...)}, true
+	if !v.bind() || o["device"] == "" {
+		return specs.Mount{}, false
 	}
-	return specs.Mount{}, false
+	return specs.Mount{Destination: target, Type: "bind", Source: o["device"], Options: append([]string{"rbind", "rprivate"}, opts...)}, true
 }
 
 // copyUp fills an empty volume with the image's files at target: into a
@@ -320,6 +335,15 @@ func (s *Store) copyUp(v Volume, target string, from func(target, dst string) er
 	entries, err := os.ReadDir(v.Mountpoint)
 	if err != nil || len(entries) > 0 {
 		return err // holds data: never overwritten
+	}
+	if _, mounted := v.HostMount(); mounted {
+		// A mount point cannot be renamed over (EBUSY), so the files go
+		// straight in, as Docker's copy does; a crash in the middle
+		// leaves part of them, and the next start does not copy again.
+		if err := from(target, v.Mountpoint); err != nil && !errors.Is(err, ErrNoSource) {
+			return errclass.Wrap(ErrInvalid, err, fmt.Sprintf("copying the image's %s into volume %s: %v", target, v.Name, err))
+		}
+		return nil
 	}
 	// named by this process, so that Sweep can tell a dead one's
 	tmp, err := os.MkdirTemp(filepath.Dir(v.Mountpoint), fmt.Sprintf("%s%d-", copyPrefix, os.Getpid()))
