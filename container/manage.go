@@ -231,7 +231,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	}
 	// Docker's defaults and what this host's cgroups can do: the record,
 	// and so inspect, says what the container runs with
-	warnings, err := o.Resources.Adapt()
+	warnings, err := runtime.Adapt(&o.Resources)
 	if err != nil {
 		return nil, errclass.Wrap(ErrInvalid, err, err.Error())
 	}
