@@ -38,7 +38,7 @@
 //
 //	created    -> running, exited, removing
 //	running    -> exited, paused, restarting, removing, dead
-//	paused     -> running, exited, removing
+//	paused     -> running, exited, restarting, removing
 //	restarting -> running, exited, removing
 //	exited     -> running, restarting, removing
 //	dead       -> removing
@@ -67,7 +67,7 @@
 //   - the monitor (berth-monitor): a run's start, its endpoints, ports and
 //     health, and the restart policy's next run;
 //   - the monitor's waiting program (package shim, berth-shim): the exit,
-//     at once, through [RecordExit], so that whoever waits for it does not
+//     at once, through [State.Exit] under the lock (shim.RecordExit), so that whoever waits for it does not
 //     wait for the monitor's clean-up too.
 //
 // Readers that do not change anything (ps, inspect, events) load without

@@ -28,7 +28,7 @@ const (
 var transitions = map[Status][]Status{
 	Created:    {Running, Exited, Removing},
 	Running:    {Exited, Paused, Restarting, Removing, Dead},
-	Paused:     {Running, Exited, Removing},
+	Paused:     {Running, Exited, Restarting, Removing},
 	Restarting: {Running, Exited, Removing},
 	Exited:     {Running, Restarting, Removing},
 	Dead:       {Removing},
@@ -102,6 +102,25 @@ func (s *State) To(next Status) error {
 		return fmt.Errorf("cannot go from %s to %s: %w", s.Status, next, ErrState)
 	}
 	s.Status = next
+	return nil
+}
+
+// Exit records the end of a run: exited, or restarting when restart says
+// the restart policy follows it with another run (in the same write, so
+// that between two runs the container never shows as exited, as in
+// Docker), with the exit code, when, whether the OOM killer struck, no
+// process and no published ports. The endpoints stay, for whoever leaves
+// the networks first to take. A move the state machine refuses is an
+// error, and leaves the state as it was.
+func (s *State) Exit(code int, at time.Time, oom, restart bool) error {
+	next := Exited
+	if restart {
+		next = Restarting
+	}
+	if err := s.To(next); err != nil {
+		return err
+	}
+	s.ExitCode, s.Pid, s.OOMKilled, s.FinishedAt, s.Ports = code, 0, oom, at, nil
 	return nil
 }
 
