@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/dns"
+	"github.com/berth-dev/berth/record"
 )
 
 // BootID is the kernel's identifier of the running boot
@@ -49,7 +50,7 @@ var bootTime = sync.OnceValue(func() time.Time {
 
 // otherBoot reports whether st was recorded in another boot than this
 // one, by the boot ID recorded at the container's last start.
-func otherBoot(st State) bool {
+func otherBoot(st record.State) bool {
 	now := BootID()
 	return st.BootID != "" && now != "" && st.BootID != now
 }
@@ -59,7 +60,7 @@ func otherBoot(st State) bool {
 // one if it started before this boot and its monitor is not alive: the
 // start time alone would misjudge a clock stepped after the start (btime
 // is now minus the uptime, on the clock as it is now).
-func fromEarlierBoot(st State, id string) bool {
+func fromEarlierBoot(st record.State, id string) bool {
 	if st.BootID != "" {
 		return otherBoot(st)
 	}
@@ -75,14 +76,14 @@ func fromEarlierBoot(st State, id string) bool {
 // on disk is given back (its addresses, its published ports); what lived
 // in the kernel or on tmpfs (processes, mounts, veths, the namespace,
 // libcontainer's state, DNS entries) is gone already.
-func (m *Manager) rebooted(ctx context.Context, e Entry) Entry {
+func (m *Manager) rebooted(ctx context.Context, e record.Entry) record.Entry {
 	id := e.Record.ID
 	forgetNetworks(ctx, m.root, id, e.State.Networks)
-	st, err := m.Store.Update(ctx, id, func(st *State) error {
-		if !(st.Running() || st.Status == Restarting) || !fromEarlierBoot(*st, id) {
+	st, err := m.Store.Update(ctx, id, func(st *record.State) error {
+		if !(st.Running() || st.Status == record.Restarting) || !fromEarlierBoot(*st, id) {
 			return nil // changed meanwhile
 		}
-		st.Status, st.ExitCode, st.Error = Exited, 255, ""
+		st.Status, st.ExitCode, st.Error = record.Exited, 255, ""
 		st.Pid, st.MonitorPid, st.MonitorStart = 0, 0, 0
 		st.FinishedAt = time.Now().UTC()
 		st.Networks, st.Ports = nil, nil
@@ -100,7 +101,7 @@ func (m *Manager) rebooted(ctx context.Context, e Entry) Entry {
 // (whose removal rebuilds the firewall). Unlike leaveNetworks it touches
 // no interface: the veths went with the boot, and their names may since
 // be other containers'.
-func forgetNetworks(ctx context.Context, root, id string, eps map[string]Endpoint) {
+func forgetNetworks(ctx context.Context, root, id string, eps map[string]record.Endpoint) {
 	if len(eps) == 0 {
 		return
 	}
@@ -126,9 +127,9 @@ func forgetNetworks(ctx context.Context, root, id string, eps map[string]Endpoin
 // started, or started in this boot (restored already, or by hand), is
 // left as it is, so that a second system boot changes nothing and a
 // container the user stopped since stays stopped.
-func Restorable(e Entry) bool {
+func Restorable(e record.Entry) bool {
 	st := e.State
-	if st.Status != Exited || st.StartedAt.IsZero() || e.Record.Host.AutoRemove || !fromEarlierBoot(st, e.Record.ID) {
+	if st.Status != record.Exited || st.StartedAt.IsZero() || e.Record.Host.AutoRemove || !fromEarlierBoot(st, e.Record.ID) {
 		return false
 	}
 	p := e.Record.Host.RestartPolicy
@@ -147,8 +148,8 @@ func Restorable(e Entry) bool {
 // container: one started with --rm that the reboot stopped, which its
 // monitor would have removed at its exit. Docker's daemon removes those
 // when it starts.
-func RemovableAtBoot(e Entry) bool {
-	return e.Record.Host.AutoRemove && e.State.Status == Exited && e.State.Rebooted && fromEarlierBoot(e.State, e.Record.ID)
+func RemovableAtBoot(e record.Entry) bool {
+	return e.Record.Host.AutoRemove && e.State.Status == record.Exited && e.State.Rebooted && fromEarlierBoot(e.State, e.Record.ID)
 }
 
 // Restore starts a container that Restorable picked, with its restart
@@ -160,7 +161,7 @@ func (m *Manager) Restore(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error {
+	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *record.State) error {
 		st.RestartCount = 0
 		return nil
 	}); err != nil {

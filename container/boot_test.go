@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -20,37 +21,37 @@ func TestRestorable(t *testing.T) {
 	}
 	before := "00000000-0000-4000-8000-000000000000"
 	started := time.Now().Add(-time.Hour)
-	exited := func(policy string, max int, st State) Entry {
-		st.Status, st.StartedAt = Exited, started
+	exited := func(policy string, max int, st record.State) record.Entry {
+		st.Status, st.StartedAt = record.Exited, started
 		if st.BootID == "" {
 			st.BootID = before
 		}
-		return Entry{Record: Record{ID: "c", Host: HostConfig{RestartPolicy: RestartPolicy{Name: policy, MaximumRetryCount: max}}}, State: st}
+		return record.Entry{Record: record.Record{ID: "c", Host: record.HostConfig{RestartPolicy: record.RestartPolicy{Name: policy, MaximumRetryCount: max}}}, State: st}
 	}
 	for _, c := range []struct {
 		name string
-		e    Entry
+		e    record.Entry
 		want bool
 	}{
-		{"always, stopped by the reboot", exited("always", 0, State{Rebooted: true}), true},
-		{"always, stopped by hand before", exited("always", 0, State{StopRequested: true}), true},
-		{"unless-stopped, stopped by the reboot", exited("unless-stopped", 0, State{Rebooted: true}), true},
-		{"unless-stopped, stopped by hand", exited("unless-stopped", 0, State{StopRequested: true}), false},
-		{"on-failure, stopped by the reboot", exited("on-failure", 0, State{Rebooted: true, ExitCode: 255}), true},
-		{"on-failure, ended before", exited("on-failure", 0, State{ExitCode: 0}), false},
-		{"on-failure, gave up before", exited("on-failure", 3, State{ExitCode: 1, RestartCount: 3}), false},
-		{"on-failure:3, stopped by the reboot on its 3rd retry", exited("on-failure", 3, State{Rebooted: true, RestartCount: 3}), false},
-		{"on-failure:3, stopped by the reboot on its 2nd retry", exited("on-failure", 3, State{Rebooted: true, RestartCount: 2}), true},
-		{"no, stopped by the reboot", exited("no", 0, State{Rebooted: true}), false},
-		{"always, run in this boot (restored, then stopped by hand)", exited("always", 0, State{BootID: BootID(), StopRequested: true}), false},
-		{"always, never started", Entry{Record: Record{Host: HostConfig{RestartPolicy: RestartPolicy{Name: "always"}}}, State: State{Status: Created}}, false},
-		{"always, running", Entry{Record: Record{Host: HostConfig{RestartPolicy: RestartPolicy{Name: "always"}}}, State: State{Status: Running, BootID: BootID()}}, false},
+		{"always, stopped by the reboot", exited("always", 0, record.State{Rebooted: true}), true},
+		{"always, stopped by hand before", exited("always", 0, record.State{StopRequested: true}), true},
+		{"unless-stopped, stopped by the reboot", exited("unless-stopped", 0, record.State{Rebooted: true}), true},
+		{"unless-stopped, stopped by hand", exited("unless-stopped", 0, record.State{StopRequested: true}), false},
+		{"on-failure, stopped by the reboot", exited("on-failure", 0, record.State{Rebooted: true, ExitCode: 255}), true},
+		{"on-failure, ended before", exited("on-failure", 0, record.State{ExitCode: 0}), false},
+		{"on-failure, gave up before", exited("on-failure", 3, record.State{ExitCode: 1, RestartCount: 3}), false},
+		{"on-failure:3, stopped by the reboot on its 3rd retry", exited("on-failure", 3, record.State{Rebooted: true, RestartCount: 3}), false},
+		{"on-failure:3, stopped by the reboot on its 2nd retry", exited("on-failure", 3, record.State{Rebooted: true, RestartCount: 2}), true},
+		{"no, stopped by the reboot", exited("no", 0, record.State{Rebooted: true}), false},
+		{"always, run in this boot (restored, then stopped by hand)", exited("always", 0, record.State{BootID: BootID(), StopRequested: true}), false},
+		{"always, never started", record.Entry{Record: record.Record{Host: record.HostConfig{RestartPolicy: record.RestartPolicy{Name: "always"}}}, State: record.State{Status: record.Created}}, false},
+		{"always, running", record.Entry{Record: record.Record{Host: record.HostConfig{RestartPolicy: record.RestartPolicy{Name: "always"}}}, State: record.State{Status: record.Running, BootID: BootID()}}, false},
 	} {
 		if got := Restorable(c.e); got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
 	}
-	rm := exited("no", 0, State{Rebooted: true})
+	rm := exited("no", 0, record.State{Rebooted: true})
 	rm.Record.Host.AutoRemove = true
 	if Restorable(rm) || !RemovableAtBoot(rm) {
 		t.Errorf("--rm stopped by the reboot: restorable %v, removable %v", Restorable(rm), RemovableAtBoot(rm))
@@ -83,19 +84,19 @@ func TestRebootedState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &Record{ID: NewID(), Name: "rebooted", Created: time.Now()}
+	rec := &record.Record{ID: record.NewID(), Name: "rebooted", Created: time.Now()}
 	if err := m.Store.Create(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	running := State{Status: Running, Pid: other.Process.Pid, MonitorPid: other.Process.Pid, MonitorStart: start,
+	running := record.State{Status: record.Running, Pid: other.Process.Pid, MonitorPid: other.Process.Pid, MonitorStart: start,
 		StartedAt: time.Now().Add(-time.Minute), BootID: BootID()}
-	set := func(st State) {
-		if err := m.Store.writeState(rec.ID, st); err != nil {
+	set := func(st record.State) {
+		if _, err := m.Store.Update(ctx, rec.ID, func(s *record.State) error { *s = st; return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
 	set(running)
-	if e, err := m.Get(ctx, rec.ID); err != nil || e.State.Status != Running || !monitorOf(e.State, rec.ID) {
+	if e, err := m.Get(ctx, rec.ID); err != nil || e.State.Status != record.Running || !monitorOf(e.State, rec.ID) {
 		t.Fatalf("this boot's running state: %+v, %v", e.State, err)
 	}
 	running.BootID = "00000000-0000-4000-8000-000000000000"
@@ -107,7 +108,7 @@ func TestRebootedState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := e.State; st.Status != Exited || st.ExitCode != 255 || !st.Rebooted || st.Pid != 0 || st.MonitorPid != 0 || st.Error != "" {
+	if st := e.State; st.Status != record.Exited || st.ExitCode != 255 || !st.Rebooted || st.Pid != 0 || st.MonitorPid != 0 || st.Error != "" {
 		t.Errorf("after the reboot: %+v", st)
 	}
 	if _, err := os.Stat("/proc/" + strconv.Itoa(other.Process.Pid)); err != nil || !alive(other.Process.Pid) {

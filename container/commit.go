@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/tarfs"
 )
 
@@ -40,7 +41,7 @@ func (m *Manager) Commit(ctx context.Context, ref string, o CommitOptions) (stri
 	if base == nil {
 		return "", errclass.New(ErrConflict, "the image of container %s is gone", e.Record.Name)
 	}
-	if o.Pause && e.State.Status == Running {
+	if o.Pause && e.State.Status == record.Running {
 		if err := m.Pause(ctx, e.Record.ID); err != nil {
 			return "", err
 		}

@@ -14,20 +14,21 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/fixture"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/shim"
 )
 
 func TestStateMachine(t *testing.T) {
 	tests := []struct {
-		from, to Status
+		from, to record.Status
 		ok       bool
 	}{
-		{Created, Running, true}, {Running, Exited, true}, {Exited, Running, true}, {Running, Paused, true},
-		{Paused, Running, true}, {Exited, Restarting, true}, {Restarting, Running, true}, {Exited, Removing, true},
-		{Created, Paused, false}, {Exited, Paused, false}, {Removing, Running, false}, {Dead, Running, false},
+		{record.Created, record.Running, true}, {record.Running, record.Exited, true}, {record.Exited, record.Running, true}, {record.Running, record.Paused, true},
+		{record.Paused, record.Running, true}, {record.Exited, record.Restarting, true}, {record.Restarting, record.Running, true}, {record.Exited, record.Removing, true},
+		{record.Created, record.Paused, false}, {record.Exited, record.Paused, false}, {record.Removing, record.Running, false}, {record.Dead, record.Running, false},
 	}
 	for _, tc := range tests {
-		st := State{Status: tc.from}
+		st := record.State{Status: tc.from}
 		err := st.To(tc.to)
 		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrState)) {
 			t.Errorf("%s -> %s: err = %v, want ok=%v", tc.from, tc.to, err, tc.ok)
@@ -36,7 +37,7 @@ func TestStateMachine(t *testing.T) {
 }
 
 func TestParseRestartAndSignal(t *testing.T) {
-	for in, want := range map[string]RestartPolicy{
+	for in, want := range map[string]record.RestartPolicy{
 		"": {Name: "no"}, "always": {Name: "always"}, "on-failure": {Name: "on-failure"}, "on-failure:3": {Name: "on-failure", MaximumRetryCount: 3},
 	} {
 		if got, err := ParseRestart(in); err != nil || got != want {
@@ -61,17 +62,17 @@ func TestParseRestartAndSignal(t *testing.T) {
 func TestShouldRestart(t *testing.T) {
 	tests := []struct {
 		policy string
-		st     State
+		st     record.State
 		code   int
 		want   bool
 	}{
-		{"no", State{}, 1, false},
-		{"always", State{}, 0, true},
-		{"always", State{StopRequested: true}, 0, false},
-		{"on-failure", State{}, 0, false},
-		{"on-failure", State{}, 2, true},
-		{"on-failure:3", State{RestartCount: 2}, 1, true},
-		{"on-failure:3", State{RestartCount: 3}, 1, false},
+		{"no", record.State{}, 1, false},
+		{"always", record.State{}, 0, true},
+		{"always", record.State{StopRequested: true}, 0, false},
+		{"on-failure", record.State{}, 0, false},
+		{"on-failure", record.State{}, 2, true},
+		{"on-failure:3", record.State{RestartCount: 2}, 1, true},
+		{"on-failure:3", record.State{RestartCount: 3}, 1, false},
 	}
 	for _, tc := range tests {
 		p, _ := ParseRestart(tc.policy)
@@ -121,10 +122,10 @@ func TestResolveUser(t *testing.T) {
 }
 
 func TestFilter(t *testing.T) {
-	entries := []Entry{
-		{Record: Record{ID: "aaa111", Name: "web-1", Image: "nginx:1", ImageID: "sha256:abc", Config: Config{Labels: map[string]string{"com.docker.compose.project": "shop", "tier": "front"}}}, State: State{Status: Running}},
-		{Record: Record{ID: "bbb222", Name: "db-1", Image: "postgres", ImageID: "sha256:def", Config: Config{Labels: map[string]string{"com.docker.compose.project": "shop"}}}, State: State{Status: Exited, ExitCode: 3}},
-		{Record: Record{ID: "ccc333", Name: "other", Image: "busybox", ImageID: "sha256:123"}, State: State{Status: Created}},
+	entries := []record.Entry{
+		{Record: record.Record{ID: "aaa111", Name: "web-1", Image: "nginx:1", ImageID: "sha256:abc", Config: record.Config{Labels: map[string]string{"com.docker.compose.project": "shop", "tier": "front"}}}, State: record.State{Status: record.Running}},
+		{Record: record.Record{ID: "bbb222", Name: "db-1", Image: "postgres", ImageID: "sha256:def", Config: record.Config{Labels: map[string]string{"com.docker.compose.project": "shop"}}}, State: record.State{Status: record.Exited, ExitCode: 3}},
+		{Record: record.Record{ID: "ccc333", Name: "other", Image: "busybox", ImageID: "sha256:123"}, State: record.State{Status: record.Created}},
 	}
 	tests := []struct {
 		filters []string
@@ -188,24 +189,24 @@ func TestExtraHosts(t *testing.T) {
 func TestResolvConf(t *testing.T) {
 	host := []byte("# systemd-resolved\nnameserver 127.0.0.53\nsearch corp.example\noptions edns0 trust-ad\n")
 	for _, tc := range []struct {
-		h    HostConfig
+		h    record.HostConfig
 		mode dnsMode
 		want string
 	}{
-		{HostConfig{}, hostDNS, "nameserver 127.0.0.53\nsearch corp.example\noptions edns0 trust-ad\n"},
-		{HostConfig{}, bridgeDNS, "nameserver 8.8.8.8\nnameserver 8.8.4.4\nsearch corp.example\noptions edns0 trust-ad\n"},
-		{HostConfig{DNS: []string{"10.0.0.53"}, DNSSearch: []string{"."}, DNSOptions: []string{"ndots:2"}}, bridgeDNS, "nameserver 10.0.0.53\noptions ndots:2\n"},
-		{HostConfig{DNSSearch: []string{"a.example", "b.example"}}, hostDNS, "nameserver 127.0.0.53\nsearch a.example b.example\noptions edns0 trust-ad\n"},
+		{record.HostConfig{}, hostDNS, "nameserver 127.0.0.53\nsearch corp.example\noptions edns0 trust-ad\n"},
+		{record.HostConfig{}, bridgeDNS, "nameserver 8.8.8.8\nnameserver 8.8.4.4\nsearch corp.example\noptions edns0 trust-ad\n"},
+		{record.HostConfig{DNS: []string{"10.0.0.53"}, DNSSearch: []string{"."}, DNSOptions: []string{"ndots:2"}}, bridgeDNS, "nameserver 10.0.0.53\noptions ndots:2\n"},
+		{record.HostConfig{DNSSearch: []string{"a.example", "b.example"}}, hostDNS, "nameserver 127.0.0.53\nsearch a.example b.example\noptions edns0 trust-ad\n"},
 		// the embedded resolver: the user's servers are its upstreams
-		{HostConfig{}, embeddedDNS, "nameserver 127.0.0.11\nsearch corp.example\noptions ndots:0 edns0 trust-ad\n"},
-		{HostConfig{DNS: []string{"10.0.0.53"}, DNSOptions: []string{"ndots:2"}}, embeddedDNS, "nameserver 127.0.0.11\nsearch corp.example\noptions ndots:2\n"},
+		{record.HostConfig{}, embeddedDNS, "nameserver 127.0.0.11\nsearch corp.example\noptions ndots:0 edns0 trust-ad\n"},
+		{record.HostConfig{DNS: []string{"10.0.0.53"}, DNSOptions: []string{"ndots:2"}}, embeddedDNS, "nameserver 127.0.0.11\nsearch corp.example\noptions ndots:2\n"},
 	} {
 		if got := resolvConf(host, tc.h, tc.mode); got != tc.want {
 			t.Errorf("%+v mode %d:\n%s\nwant:\n%s", tc.h, tc.mode, got, tc.want)
 		}
 	}
 	// a host nameserver the network can reach is kept
-	if got := resolvConf([]byte("nameserver 127.0.0.53\nnameserver 192.0.2.53\n"), HostConfig{}, bridgeDNS); got != "nameserver 192.0.2.53\n" {
+	if got := resolvConf([]byte("nameserver 127.0.0.53\nnameserver 192.0.2.53\n"), record.HostConfig{}, bridgeDNS); got != "nameserver 192.0.2.53\n" {
 		t.Errorf("mixed: %q", got)
 	}
 }
@@ -215,18 +216,18 @@ func TestResolvConf(t *testing.T) {
 // no process, the rest (its endpoints, for whoever leaves them) kept; a
 // state that no longer runs is left as it is.
 func TestRecordExit(t *testing.T) {
-	s, err := OpenStore(t.TempDir())
+	s, err := record.OpenStore(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	rec := Record{ID: strings.Repeat("ab", 32), Name: "rx"}
+	rec := record.Record{ID: strings.Repeat("ab", 32), Name: "rx"}
 	if err := s.Create(ctx, &rec); err != nil {
 		t.Fatal(err)
 	}
-	eps := map[string]Endpoint{"n": {NetworkID: "nid", Address: netip.MustParsePrefix("10.0.0.2/24")}}
-	s.Update(ctx, rec.ID, func(st *State) error {
-		st.Status, st.Pid, st.MonitorPid, st.Networks = Running, 42, 43, eps
+	eps := map[string]record.Endpoint{"n": {NetworkID: "nid", Address: netip.MustParsePrefix("10.0.0.2/24")}}
+	s.Update(ctx, rec.ID, func(st *record.State) error {
+		st.Status, st.Pid, st.MonitorPid, st.Networks = record.Running, 42, 43, eps
 		return nil
 	})
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
@@ -239,7 +240,7 @@ func TestRecordExit(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := e.State
-	if st.Status != Exited || st.ExitCode != 137 || st.Pid != 0 || !st.OOMKilled || !st.FinishedAt.Equal(at) || st.MonitorPid != 43 || st.Networks["n"] != eps["n"] {
+	if st.Status != record.Exited || st.ExitCode != 137 || st.Pid != 0 || !st.OOMKilled || !st.FinishedAt.Equal(at) || st.MonitorPid != 43 || st.Networks["n"] != eps["n"] {
 		t.Errorf("recorded: %+v", st)
 	}
 	// exited already (the monitor recorded it, or a stop did): untouched
@@ -250,7 +251,7 @@ func TestRecordExit(t *testing.T) {
 		t.Errorf("an exited state was recorded over: %+v", e.State)
 	}
 	// a halted one says so
-	s.Update(ctx, rec.ID, func(st *State) error { st.Status, st.Halted = Running, true; return nil })
+	s.Update(ctx, rec.ID, func(st *record.State) error { st.Status, st.Halted = record.Running, true; return nil })
 	if _, halted, err := shim.RecordExit(ctx, s.Dir(rec.ID), 0, time.Now(), false, shim.Policy{}); err != nil || !halted {
 		t.Fatalf("halted %v: %v", halted, err)
 	}
@@ -268,7 +269,7 @@ func TestRemoveWaitsForMonitor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &Record{ID: NewID(), Name: "exited"}
+	rec := &record.Record{ID: record.NewID(), Name: "exited"}
 	if err := m.Store.Create(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
@@ -278,8 +279,8 @@ func TestRemoveWaitsForMonitor(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer monitor.Wait()
-	if _, err := m.Store.Update(ctx, rec.ID, func(st *State) error {
-		st.Status, st.MonitorPid = Exited, monitor.Process.Pid
+	if _, err := m.Store.Update(ctx, rec.ID, func(st *record.State) error {
+		st.Status, st.MonitorPid = record.Exited, monitor.Process.Pid
 		return nil
 	}); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/tarfs"
 )
@@ -57,7 +58,7 @@ func (m *Manager) Copy(ctx context.Context, src, dst string, o CopyOptions) erro
 	case sIn == dIn:
 		return errclass.New(ErrInvalid, "copying between containers or between local paths is not supported: one of %q and %q must be CONTAINER:PATH", src, dst)
 	case sIn:
-		return m.withRoot(ctx, sref, func(root *os.File, e Entry) error {
+		return m.withRoot(ctx, sref, func(root *os.File, e record.Entry) error {
 			if _, err := tarfs.StatIn(root, spath, o.FollowLink); err != nil {
 				return errclass.New(ErrNotFound, "could not find the file %s in container %s", spath, sref)
 			}
@@ -85,7 +86,7 @@ func (m *Manager) Copy(ctx context.Context, src, dst string, o CopyOptions) erro
 				return errclass.Wrap(ErrNotFound, err, "could not find the file "+spath)
 			}
 		}
-		return m.withRoot(ctx, dref, func(root *os.File, e Entry) error {
+		return m.withRoot(ctx, dref, func(root *os.File, e record.Entry) error {
 			owner := &[2]int{int(e.Record.Spec.Process.UID), int(e.Record.Spec.Process.GID)}
 			if o.Archive {
 				owner = nil
@@ -181,7 +182,7 @@ func copyTree(ctx context.Context, from, to place, follow bool, owner *[2]int, o
 // running container's own, as its processes see it (/proc/PID/root, its
 // volumes and tmpfs mounts included, as docker cp copies them), or,
 // stopped, a mount of its root filesystem made for the copy.
-func (m *Manager) withRoot(ctx context.Context, ref string, fn func(root *os.File, e Entry) error) error {
+func (m *Manager) withRoot(ctx context.Context, ref string, fn func(root *os.File, e record.Entry) error) error {
 	e, err := m.Get(ctx, ref)
 	if err != nil {
 		return err
@@ -224,7 +225,7 @@ func fromTarfs(err error) error {
 // that is not there is no error. Like Copy, it resolves each path inside
 // the container's root at the moment of use.
 func (m *Manager) RemoveFiles(ctx context.Context, ref string, paths []string) error {
-	return m.withRoot(ctx, ref, func(root *os.File, _ Entry) error {
+	return m.withRoot(ctx, ref, func(root *os.File, _ record.Entry) error {
 		for _, p := range paths {
 			if filepath.Clean("/"+p) == "/" {
 				return errclass.New(ErrInvalid, "refusing to remove the root of container %s", ref)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-dev/berth/dns"
 	"github.com/berth-dev/berth/netns"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/shim"
 )
 
@@ -22,7 +23,7 @@ func dnsDir(root string) string { return filepath.Join(RunDir(root), "dns") }
 
 // dnsNames are the names a container answers to on network, as in Docker:
 // its name, short ID, hostname and the aliases it has there.
-func dnsNames(rec Record, network string) []string {
+func dnsNames(rec record.Record, network string) []string {
 	names := []string{rec.Name, rec.ID[:12]}
 	if h := rec.Config.Hostname; h != "" && !slices.Contains(names, h) {
 		names = append(names, h)
@@ -43,7 +44,7 @@ type resolverSockets struct {
 // 127.0.0.11 inside its network namespace (at path) on ports of their own,
 // with 127.0.0.11:53 redirected to them there. The namespace's rules go
 // with the namespace.
-func openDNS(root string, rec Record, path string) (*resolverSockets, error) {
+func openDNS(root string, rec record.Record, path string) (*resolverSockets, error) {
 	table, err := dns.OpenTable(dnsDir(root))
 	if err != nil {
 		return nil, err

@@ -1,18 +1,9 @@
-// Package container keeps berth's containers: their records on disk, their
-// lifecycle as an explicit state machine, the monitor process that runs each
-// one, and their logs.
+// Package container is berth's client of its containers: it creates,
+// starts, stops, removes and inspects them (Manager), and holds the monitor
+// process that runs each one, and their logs.
 //
-// Layout: <root>/containers/<id>/ holds config.json (the Record: what the
-// container is, fixed at creation), state.json (the State: what it is doing),
-// <id>-json.log (its output in Docker's json-file format) and the overlay's
-// upper and work directories. Files are written to a temporary name and
-// renamed; a lock file per container serialises changes.
-//
-// Lifecycle (see state.go): created -> running -> exited, exited -> running
-// again on start or restart, running <-> paused, and any state -> removing on
-// removal. A transition not in the table is an error (ErrState), which is how
-// "cannot exec into a stopped container" and "cannot remove a running
-// container without -f" are enforced in one place.
+// Records, states and the state machine are package record's: this
+// package changes them through record.Store, as every other process does.
 //
 // Process model: no daemon. Starting a container spawns a monitor, a hidden
 // "berth __monitor <id>" process in its own session, which becomes the

@@ -11,15 +11,16 @@ import (
 
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/netns"
+	"github.com/berth-dev/berth/record"
 )
 
 // writeEtc writes the container's /etc/hosts, /etc/hostname and
 // /etc/resolv.conf, which it gets bind-mounted, as Docker does. The hosts
 // file names the container by 127.0.1.1 until it starts on a network, when
 // the monitor writes both files again (see runOnce).
-func writeEtc(dir string, rec *Record) error {
+func writeEtc(dir string, rec *record.Record) error {
 	files := map[string]string{
-		"hosts":       hostsFile(rec.Config.fqdn(), "127.0.1.1", rec.Host.ExtraHosts, netip.Addr{}),
+		"hosts":       hostsFile(rec.Config.FQDN(), "127.0.1.1", rec.Host.ExtraHosts, netip.Addr{}),
 		"hostname":    rec.Config.Hostname + "\n",
 		"resolv.conf": resolvConf(hostResolvConf(), rec.Host, hostDNS),
 	}
@@ -114,7 +115,7 @@ const (
 // fallbacks are used. With embeddedDNS the one nameserver is 127.0.0.11
 // and, as in Docker, ndots is 0 unless the user set it, so that a service
 // name is never first tried with the host's search domains.
-func resolvConf(host []byte, h HostConfig, mode dnsMode) string {
+func resolvConf(host []byte, h record.HostConfig, mode dnsMode) string {
 	var servers, search, options []string
 	sc := bufio.NewScanner(bytes.NewReader(host))
 	for sc.Scan() {

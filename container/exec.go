@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -44,7 +45,7 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions) (int, err
 		return 0, err
 	}
 	switch {
-	case e.State.Status == Paused:
+	case e.State.Status == record.Paused:
 		return 0, errclass.New(ErrState, "container %s is paused, unpause the container before exec", e.Record.ID)
 	case !e.State.Running():
 		return 0, errclass.New(ErrState, "container %s is not running", e.Record.ID)
@@ -163,26 +164,26 @@ func (m *Manager) freeze(ctx context.Context, ref string, pause bool) error {
 	if err != nil {
 		return err
 	}
-	_, err = m.Store.Update(ctx, e.Record.ID, func(st *State) error {
+	_, err = m.Store.Update(ctx, e.Record.ID, func(st *record.State) error {
 		if pause {
-			if st.Status == Paused {
+			if st.Status == record.Paused {
 				return errclass.New(ErrState, "container %s is already paused", e.Record.ID)
 			}
-			if st.Status != Running {
+			if st.Status != record.Running {
 				return errclass.New(ErrState, "container %s is not running", e.Record.ID)
 			}
 			if err := rt.Pause(e.Record.ID); err != nil {
 				return err
 			}
-			return st.To(Paused)
+			return st.To(record.Paused)
 		}
-		if st.Status != Paused {
+		if st.Status != record.Paused {
 			return errclass.New(ErrState, "container %s is not paused", e.Record.ID)
 		}
 		if err := rt.Resume(e.Record.ID); err != nil {
 			return err
 		}
-		return st.To(Running)
+		return st.To(record.Running)
 	})
 	if errors.Is(err, runtime.ErrNotFound) {
 		return errclass.New(ErrState, "container %s is not running", e.Record.ID)

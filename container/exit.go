@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/crash"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/shim"
 )
@@ -21,21 +22,21 @@ import (
 // A state that cannot be written (the root's disk is full) keeps the exit
 // in memory instead, under /run (see pendingExit): the next command that
 // reads the container records it, or shows it, from there.
-func recordExit(ctx context.Context, s *Store, id, cgroup string, code int, at time.Time, policy RestartPolicy) map[string]Endpoint {
+func recordExit(ctx context.Context, s *record.Store, id, cgroup string, code int, at time.Time, policy record.RestartPolicy) map[string]record.Endpoint {
 	oom := shim.OOMKilled("/sys/fs/cgroup", cgroup)
-	var eps map[string]Endpoint
+	var eps map[string]record.Endpoint
 	pid := 0
-	if _, err := s.Update(ctx, id, func(st *State) error {
+	if _, err := s.Update(ctx, id, func(st *record.State) error {
 		pid = st.Pid
-		if !shouldRestart(policy, *st, code) || st.To(Restarting) != nil {
-			st.To(Exited)
+		if !shouldRestart(policy, *st, code) || st.To(record.Restarting) != nil {
+			st.To(record.Exited)
 		}
 		st.ExitCode, st.Pid, st.OOMKilled = code, 0, oom
 		st.FinishedAt = at
 		eps, st.Networks, st.Ports = st.Networks, nil, nil
 		return nil
 	}); err != nil && pid != 0 {
-		keepExit(filepath.Dir(s.dir), id, pendingExit{Pid: pid, ExitCode: code, FinishedAt: at, OOMKilled: oom, Reason: err.Error()})
+		keepExit(filepath.Dir(s.Root()), id, pendingExit{Pid: pid, ExitCode: code, FinishedAt: at, OOMKilled: oom, Reason: err.Error()})
 		return nil // recorded endpoints stay, for the clean-up
 	}
 	return eps
@@ -73,7 +74,7 @@ func keepExit(root, id string, p pendingExit) {
 // one. When the state still cannot be written, e says in memory what is
 // known: exited, with the code and why it is not recorded; so ps never
 // shows a dead process as running.
-func (m *Manager) applyPending(ctx context.Context, e *Entry) bool {
+func (m *Manager) applyPending(ctx context.Context, e *record.Entry) bool {
 	id := e.Record.ID
 	data, err := os.ReadFile(pendingPath(m.root, id))
 	if err != nil {
@@ -87,12 +88,12 @@ func (m *Manager) applyPending(ctx context.Context, e *Entry) bool {
 	if alive(p.Pid) {
 		return false
 	}
-	apply := func(st *State) {
-		st.Status, st.Pid = Exited, 0
+	apply := func(st *record.State) {
+		st.Status, st.Pid = record.Exited, 0
 		st.ExitCode, st.FinishedAt, st.OOMKilled = p.ExitCode, p.FinishedAt, p.OOMKilled
 	}
-	st, err := m.Store.Update(ctx, id, func(st *State) error {
-		if st.Pid == p.Pid && (st.Running() || st.Status == Restarting) {
+	st, err := m.Store.Update(ctx, id, func(st *record.State) error {
+		if st.Pid == p.Pid && (st.Running() || st.Status == record.Restarting) {
 			apply(st)
 		}
 		return nil
@@ -120,9 +121,9 @@ func (m *Manager) applyPending(ctx context.Context, e *Entry) bool {
 // process killed in between leaves them recorded for whoever cleans up
 // next (cleanRuntime); two that leave at once leave the same endpoints,
 // which is no harm: each step gives back only what this container holds.
-func leaveAfterExit(ctx context.Context, root string, s *Store, id string) {
-	var eps map[string]Endpoint
-	s.Update(ctx, id, func(st *State) error {
+func leaveAfterExit(ctx context.Context, root string, s *record.Store, id string) {
+	var eps map[string]record.Endpoint
+	s.Update(ctx, id, func(st *record.State) error {
 		if !st.Running() {
 			eps = maps.Clone(st.Networks)
 		}
@@ -133,7 +134,7 @@ func leaveAfterExit(ctx context.Context, root string, s *Store, id string) {
 	}
 	leaveNetworks(ctx, root, id, eps)
 	crash.Point("halt-left")
-	s.Update(ctx, id, func(st *State) error {
+	s.Update(ctx, id, func(st *record.State) error {
 		for name, ep := range eps {
 			if cur, ok := st.Networks[name]; ok && cur.HostIf == ep.HostIf && !st.Running() {
 				delete(st.Networks, name)
@@ -149,9 +150,9 @@ func leaveAfterExit(ctx context.Context, root string, s *Store, id string) {
 // afterWait finishes a run that the waiting process saw end: the exit
 // recorded (unless it did so itself), the networks left (the ports with
 // them), the runtime's container deleted. It returns the exit code.
-func afterWait(ctx context.Context, root string, rt *runtime.Runtime, s *Store, id string, h *shim.Handoff) int {
+func afterWait(ctx context.Context, root string, rt *runtime.Runtime, s *record.Store, id string, h *shim.Handoff) int {
 	if !h.Recorded {
-		leaveNetworks(ctx, root, id, recordExit(ctx, s, id, h.Cgroup, h.ExitCode, h.Exited, RestartPolicy(h.Restart)))
+		leaveNetworks(ctx, root, id, recordExit(ctx, s, id, h.Cgroup, h.ExitCode, h.Exited, record.RestartPolicy(h.Restart)))
 	}
 	leaveAfterExit(ctx, root, s, id)
 	if c, err := rt.Load(id, s.Dir(id)); err == nil {

@@ -7,13 +7,14 @@ import (
 
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/match"
+	"github.com/berth-dev/berth/record"
 )
 
 // Filter returns the predicate of Docker's `ps --filter` values: name, id,
 // label (KEY or KEY=VALUE), status, exited (a code) and ancestor (the image
 // as named). Filters of one key are alternatives; different keys must all
 // hold.
-func Filter(filters []string) (func(Entry) bool, error) {
+func Filter(filters []string) (func(record.Entry) bool, error) {
 	byKey := map[string][]string{}
 	for _, f := range filters {
 		k, v, ok := strings.Cut(f, "=")
@@ -31,7 +32,7 @@ func Filter(filters []string) (func(Entry) bool, error) {
 		}
 		byKey[k] = append(byKey[k], v)
 	}
-	match := func(e Entry, k, v string) bool {
+	match := func(e record.Entry, k, v string) bool {
 		switch k {
 		case "name":
 			ok, _ := path.Match("*"+v+"*", e.Record.Name)
@@ -44,13 +45,13 @@ func Filter(filters []string) (func(Entry) bool, error) {
 			return string(e.State.Status) == v
 		case "exited":
 			n, _ := strconv.Atoi(v)
-			return e.State.Status == Exited && e.State.ExitCode == n
+			return e.State.Status == record.Exited && e.State.ExitCode == n
 		case "ancestor":
 			return e.Record.Image == v || strings.HasPrefix(e.Record.ImageID, v) || strings.HasPrefix(e.Record.ImageID, "sha256:"+v)
 		}
 		return false
 	}
-	return func(e Entry) bool {
+	return func(e record.Entry) bool {
 		for k, values := range byKey {
 			any := false
 			for _, v := range values {

@@ -16,54 +16,22 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 )
 
-// Healthcheck is how a container's health is probed, in Docker's terms:
-// Test is ["CMD", arg...] or ["CMD-SHELL", command]; the durations and
-// retries take Docker's defaults where zero.
-type Healthcheck struct {
-	Test          []string
-	Interval      time.Duration `json:",omitempty"`
-	Timeout       time.Duration `json:",omitempty"`
-	StartPeriod   time.Duration `json:",omitempty"`
-	StartInterval time.Duration `json:",omitempty"`
-	Retries       int           `json:",omitempty"`
-}
-
-// Health statuses, as Docker shows them.
-const (
-	Starting  = "starting"
-	Healthy   = "healthy"
-	Unhealthy = "unhealthy"
-)
-
-// Health is a container's health while it runs (inspect's State.Health).
-type Health struct {
-	Status        string
-	FailingStreak int
-	Log           []HealthResult
-}
-
-// HealthResult is one probe: when, its exit code and output.
-type HealthResult struct {
-	Start, End time.Time
-	ExitCode   int
-	Output     string
-}
-
 // imageHealthcheck is the image's HEALTHCHECK, none for NONE.
-func imageHealthcheck(h *v1.HealthConfig) *Healthcheck {
+func imageHealthcheck(h *v1.HealthConfig) *record.Healthcheck {
 	if h == nil || len(h.Test) == 0 || h.Test[0] == "NONE" {
 		return nil
 	}
-	return &Healthcheck{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+	return &record.Healthcheck{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
 }
 
 // mergeHealth is the image's healthcheck with the user's settings over it,
 // as Docker merges them: a user test replaces the image's, and zero
 // durations keep the image's.
-func mergeHealth(image, user *Healthcheck, off bool) *Healthcheck {
+func mergeHealth(image, user *record.Healthcheck, off bool) *record.Healthcheck {
 	if off || (user != nil && len(user.Test) > 0 && user.Test[0] == "NONE") {
 		return nil
 	}
@@ -107,13 +75,13 @@ func ParseHealthTest(test []string) ([]string, error) {
 
 // probe runs the healthcheck's test once in the container, as exec does,
 // with its timeout, and returns the result.
-func probe(ctx context.Context, rt *runtime.Runtime, rec Record, h Healthcheck) HealthResult {
-	res := HealthResult{Start: time.Now().UTC()}
+func probe(ctx context.Context, rt *runtime.Runtime, rec record.Record, h record.Healthcheck) record.HealthResult {
+	res := record.HealthResult{Start: time.Now().UTC()}
 	args := h.Test[1:]
 	if h.Test[0] == "CMD-SHELL" {
 		args = []string{"/bin/sh", "-c", strings.Join(h.Test[1:], " ")}
 	}
-	finish := func(code int, out string) HealthResult {
+	finish := func(code int, out string) record.HealthResult {
 		res.End, res.ExitCode = time.Now().UTC(), code
 		if len(out) > 4096 {
 			out = out[:4096] // Docker keeps 4 KiB of output
@@ -163,7 +131,7 @@ func probe(ctx context.Context, rt *runtime.Runtime, rec Record, h Healthcheck) 
 // runs as a child of its own, so that what enters the container stays out
 // of the process that waits for it (package shim).
 func Probe(ctx context.Context, root, id string) (time.Duration, error) {
-	s, err := OpenStore(filepath.Join(root, "containers"))
+	s, err := record.OpenStore(filepath.Join(root, "containers"))
 	if err != nil {
 		return 0, err
 	}
@@ -183,11 +151,11 @@ func Probe(ctx context.Context, root, id string) (time.Duration, error) {
 	res := probe(ctx, rt, e.Record, h)
 	// failures while starting up do not count
 	inStart := res.End.Sub(started) < h.StartPeriod
-	_, err = s.Update(ctx, id, func(st *State) error {
+	_, err = s.Update(ctx, id, func(st *record.State) error {
 		if !st.Running() || st.Pid != e.State.Pid {
 			return nil // it ended meanwhile: no result for a run that is over
 		}
-		health := Health{Status: Starting}
+		health := record.Health{Status: record.Starting}
 		if st.Health != nil {
 			health = *st.Health
 			health.Log = slices.Clone(health.Log)
@@ -198,12 +166,12 @@ func Probe(ctx context.Context, root, id string) (time.Duration, error) {
 		}
 		switch {
 		case res.ExitCode == 0:
-			health.Status, health.FailingStreak = Healthy, 0
+			health.Status, health.FailingStreak = record.Healthy, 0
 		case inStart:
 		default:
 			health.FailingStreak++
 			if health.FailingStreak >= cmp.Or(h.Retries, 3) {
-				health.Status = Unhealthy
+				health.Status = record.Unhealthy
 			}
 		}
 		st.Health = &health
@@ -214,7 +182,7 @@ func Probe(ctx context.Context, root, id string) (time.Duration, error) {
 
 // healthWait is the wait before a probe: the interval, or start_interval
 // during the start period (Docker's defaults: 30 s and 5 s).
-func healthWait(h Healthcheck, started, now time.Time) time.Duration {
+func healthWait(h record.Healthcheck, started, now time.Time) time.Duration {
 	if now.Sub(started) < h.StartPeriod {
 		return cmp.Or(h.StartInterval, 5*time.Second)
 	}
@@ -237,17 +205,17 @@ func (m *Manager) WaitHealthy(ctx context.Context, ref string) error {
 	if e.Record.Health == nil {
 		return errclass.New(ErrInvalid, "container %s has no healthcheck configured", e.Record.Name)
 	}
-	return m.Store.Watch(ctx, e.Record.ID, func(st State) (bool, error) {
+	return m.Store.Watch(ctx, e.Record.ID, func(st record.State) (bool, error) {
 		switch {
-		case st.Health != nil && st.Health.Status == Healthy && st.Running():
+		case st.Health != nil && st.Health.Status == record.Healthy && st.Running():
 			return true, nil
-		case st.Health != nil && st.Health.Status == Unhealthy:
+		case st.Health != nil && st.Health.Status == record.Unhealthy:
 			last := ""
 			if n := len(st.Health.Log); n > 0 {
 				last = strings.TrimSpace(st.Health.Log[n-1].Output)
 			}
 			return false, errclass.New(ErrUnhealthy, "container %s is unhealthy: %s", e.Record.Name, last)
-		case st.Status == Exited || st.Status == Dead:
+		case st.Status == record.Exited || st.Status == record.Dead:
 			return false, errclass.New(ErrUnhealthy, "container %s exited (%d)", e.Record.Name, st.ExitCode)
 		}
 		return false, nil
@@ -270,14 +238,14 @@ func (m *Manager) WaitRunning(ctx context.Context, ref string, settle time.Durat
 	var ready bool
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	err = m.Store.Watch(wctx, e.Record.ID, func(st State) (bool, error) {
+	err = m.Store.Watch(wctx, e.Record.ID, func(st record.State) (bool, error) {
 		switch {
-		case st.Status == Exited || st.Status == Dead:
+		case st.Status == record.Exited || st.Status == record.Dead:
 			if st.ExitCode == 0 {
 				return true, nil
 			}
 			return false, errclass.New(ErrUnhealthy, "container %s exited (%d)", e.Record.Name, st.ExitCode)
-		case st.Status == Running:
+		case st.Status == record.Running:
 			if time.Since(st.StartedAt) >= settle {
 				return true, nil
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/netns"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -20,13 +21,13 @@ type Inspected struct {
 	Path    string
 	Args    []string
 	State   struct {
-		Status                                 Status
+		Status                                 record.Status
 		Running, Paused, Restarting, OOMKilled bool
 		Dead                                   bool
 		Pid, ExitCode                          int
 		Error                                  string
 		StartedAt, FinishedAt                  string
-		Health                                 *Health `json:",omitempty"`
+		Health                                 *record.Health `json:",omitempty"`
 	}
 	Image          string
 	ResolvConfPath string
@@ -43,7 +44,7 @@ type Inspected struct {
 	}
 	HostConfig struct {
 		AutoRemove           bool
-		RestartPolicy        RestartPolicy
+		RestartPolicy        record.RestartPolicy
 		Privileged           bool
 		ReadonlyRootfs       bool
 		CapAdd, CapDrop      []string
@@ -88,7 +89,7 @@ type Inspected struct {
 		Hostname, Domainname, User, WorkingDir, StopSignal, Image string
 		Env, Cmd, Entrypoint                                      []string
 		Labels                                                    map[string]string
-		Healthcheck                                               *Healthcheck        `json:",omitempty"`
+		Healthcheck                                               *record.Healthcheck `json:",omitempty"`
 		ExposedPorts                                              map[string]struct{} `json:",omitempty"`
 	}
 	Mounts          []MountPoint
@@ -129,7 +130,7 @@ type MountPoint struct {
 }
 
 // Inspect describes a container as Docker's inspect does.
-func Inspect(e Entry) Inspected {
+func Inspect(e record.Entry) Inspected {
 	var out Inspected
 	r, st := e.Record, e.State
 	out.ID, out.Created, out.Path, out.Args = r.ID, r.Created.Format(time.RFC3339Nano), r.Path, r.Args
@@ -138,9 +139,9 @@ func Inspect(e Entry) Inspected {
 	}
 	out.State.Status = st.Status
 	out.State.Running = st.Running()
-	out.State.Paused = st.Status == Paused
-	out.State.Restarting = st.Status == Restarting
-	out.State.OOMKilled, out.State.Dead = st.OOMKilled, st.Status == Dead
+	out.State.Paused = st.Status == record.Paused
+	out.State.Restarting = st.Status == record.Restarting
+	out.State.OOMKilled, out.State.Dead = st.OOMKilled, st.Status == record.Dead
 	out.State.Pid, out.State.ExitCode, out.State.Error = st.Pid, st.ExitCode, st.Error
 	out.State.StartedAt = zeroTime(st.StartedAt)
 	out.State.Health = st.Health
@@ -221,7 +222,7 @@ func Inspect(e Entry) Inspected {
 		out.NetworkSettings.Ports[key] = append(out.NetworkSettings.Ports[key], PortBinding{HostIp: host, HostPort: port})
 	}
 	// an exposed port nothing publishes is there too, bound to nothing
-	for _, p := range ListedPorts(Entry{Record: r, State: st}) {
+	for _, p := range ListedPorts(record.Entry{Record: r, State: st}) {
 		if key := fmt.Sprintf("%d/%s", p.PrivatePort, p.Type); p.IP == "" {
 			out.NetworkSettings.Ports[key] = nil
 		}
@@ -243,7 +244,7 @@ func Inspect(e Entry) Inspected {
 
 // mountPoints lists the container's volumes, binds and tmpfs mounts as
 // Docker's inspect does: not the files berth binds in itself.
-func mountPoints(r Record) []MountPoint {
+func mountPoints(r record.Record) []MountPoint {
 	out := []MountPoint{}
 	for _, m := range r.Spec.Mounts {
 		if m.Destination == "/etc/hosts" || m.Destination == "/etc/hostname" || m.Destination == "/etc/resolv.conf" || m.Destination == initMountPoint {
@@ -282,7 +283,7 @@ func zeroTime(t time.Time) string {
 
 // networkMode is Docker's HostConfig.NetworkMode: host, none,
 // container:ID, or the first network's name.
-func networkMode(h HostConfig) string {
+func networkMode(h record.HostConfig) string {
 	switch {
 	case h.HostNetwork:
 		return "host"
@@ -296,7 +297,7 @@ func networkMode(h HostConfig) string {
 
 // MountNames are what docker ps shows of a container's mounts: each
 // volume's name, or a bind's source.
-func MountNames(r Record) []string {
+func MountNames(r record.Record) []string {
 	var names []string
 	for _, m := range mountPoints(r) {
 		if n := cmp.Or(m.Name, m.Source); n != "" {
@@ -308,7 +309,7 @@ func MountNames(r Record) []string {
 
 // NetworkNames are the networks docker ps shows a container on: those it
 // joins, or host or none.
-func NetworkNames(r Record) []string {
+func NetworkNames(r record.Record) []string {
 	switch {
 	case r.Host.HostNetwork:
 		return []string{"host"}

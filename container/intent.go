@@ -12,6 +12,7 @@ import (
 	"github.com/berth-dev/berth/dns"
 	"github.com/berth-dev/berth/internal/crash"
 	"github.com/berth-dev/berth/netns"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/volumes"
 )
@@ -44,42 +45,42 @@ type intent struct {
 	Volumes []string `json:",omitempty"`
 }
 
-func (s *Store) intents() string             { return filepath.Join(s.dir, ".intents") }
-func (s *Store) intentPath(id string) string { return filepath.Join(s.intents(), id+".json") }
+func (m *Manager) intents() string             { return filepath.Join(m.Store.Root(), ".intents") }
+func (m *Manager) intentPath(id string) string { return filepath.Join(m.intents(), id+".json") }
 
 // viewPath is where a create mounts the read-only view of its image's
 // layers that volumes are filled from (copy-up).
-func (s *Store) viewPath(id string) string { return filepath.Join(s.intents(), id+".view") }
+func (m *Manager) viewPath(id string) string { return filepath.Join(m.intents(), id+".view") }
 
 // begin records the intent to op (create, remove) container id, before
 // the first step that changes anything. It is written under the store's
 // lock, so that a sweep, which takes it too, meets no temporary file of
 // the write but a dead process's.
-func (s *Store) begin(ctx context.Context, id, op string, vols []string) error {
-	if err := os.MkdirAll(s.intents(), 0o700); err != nil {
+func (m *Manager) begin(ctx context.Context, id, op string, vols []string) error {
+	if err := os.MkdirAll(m.intents(), 0o700); err != nil {
 		return err
 	}
 	it := intent{Op: op, Pid: os.Getpid(), Boot: BootID(), Volumes: vols}
 	it.Start, _ = runtime.StartTime(it.Pid)
 	data, _ := json.Marshal(it)
-	unlock, err := disk.Lock(ctx, filepath.Join(s.dir, ".lock"), false)
+	unlock, err := m.Store.Lock(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	return disk.WriteFile(s.intentPath(id), data, 0o600)
+	return disk.WriteFile(m.intentPath(id), data, 0o600)
 }
 
 // done forgets the intent once its last step is taken.
-func (s *Store) done(id string) {
-	if err := os.Remove(s.intentPath(id)); err == nil {
-		disk.SyncDir(s.intents())
+func (m *Manager) done(id string) {
+	if err := os.Remove(m.intentPath(id)); err == nil {
+		disk.SyncDir(m.intents())
 	}
 }
 
 // readIntent is container id's intent; ok is false when there is none.
-func (s *Store) readIntent(id string) (it intent, ok bool) {
-	data, err := os.ReadFile(s.intentPath(id))
+func (m *Manager) readIntent(id string) (it intent, ok bool) {
+	data, err := os.ReadFile(m.intentPath(id))
 	if err != nil {
 		return it, false
 	}
@@ -123,7 +124,7 @@ func (it intent) acting() bool {
 func (m *Manager) Sweep(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx) // half a clean-up is what it is there to end
 	var gone, torn []string
-	if entries, err := os.ReadDir(m.Store.intents()); err == nil {
+	if entries, err := os.ReadDir(m.intents()); err == nil {
 		for _, e := range entries {
 			if strings.HasPrefix(e.Name(), ".") {
 				torn = append(torn, e.Name()) // a write's temporary file
@@ -133,13 +134,13 @@ func (m *Manager) Sweep(ctx context.Context) error {
 			if !ok {
 				continue
 			}
-			if it, ok := m.Store.readIntent(id); !ok || !it.acting() {
+			if it, ok := m.readIntent(id); !ok || !it.acting() {
 				gone = append(gone, id) // not ok: unreadable, no process's
 			}
 		}
 	}
-	err := m.Store.each(func(id string, _ Entry, err error) error {
-		if err != nil && !m.Store.hasIntent(id) && errors.Is(err, os.ErrNotExist) {
+	err := m.Store.Each(func(id string, _ record.Entry, err error) error {
+		if err != nil && !m.hasIntent(id) && errors.Is(err, os.ErrNotExist) {
 			gone = append(gone, id)
 		}
 		return nil
@@ -151,26 +152,26 @@ func (m *Manager) Sweep(ctx context.Context) error {
 		// under the store's lock, which Create takes to write a record
 		// and begin an intent: two sweeps take turns, no record appears
 		// meanwhile, and a temporary file is no live write's
-		unlock, err := disk.Lock(ctx, filepath.Join(m.Store.dir, ".lock"), false)
+		unlock, err := m.Store.Lock(ctx)
 		if err != nil {
 			return err
 		}
 		for _, name := range torn {
-			os.Remove(filepath.Join(m.Store.intents(), name))
+			os.Remove(filepath.Join(m.intents(), name))
 		}
 		for _, id := range gone {
-			it, ok := m.Store.readIntent(id)
+			it, ok := m.readIntent(id)
 			if ok && it.acting() {
 				continue
 			}
-			e, err := m.Store.load(id)
-			if !ok && !m.Store.hasIntent(id) && err == nil {
+			e, err := m.Store.Load(id)
+			if !ok && !m.hasIntent(id) && err == nil {
 				continue // whole after all: made by a berth that writes no intent
 			}
-			if err == nil && it.Op == "create" && (e.State.Status != Created || keeperOf(e.State) || monitorOf(e.State, id)) {
+			if err == nil && it.Op == "create" && (e.State.Status != record.Created || keeperOf(e.State) || monitorOf(e.State, id)) {
 				// whole, and started by a command that saw it before this
 				// sweep: in use, so kept as it is
-				m.Store.done(id)
+				m.done(id)
 				continue
 			}
 			m.finish(ctx, id, it.Volumes)
@@ -188,8 +189,8 @@ func (m *Manager) Sweep(ctx context.Context) error {
 }
 
 // hasIntent reports whether container id has an intent file at all.
-func (s *Store) hasIntent(id string) bool {
-	_, err := os.Lstat(s.intentPath(id))
+func (m *Manager) hasIntent(id string) bool {
+	_, err := os.Lstat(m.intentPath(id))
 	return err == nil
 }
 
@@ -198,7 +199,7 @@ func (m *Manager) known(id string) bool {
 	if _, err := os.Lstat(m.Store.Dir(id)); err == nil {
 		return true
 	}
-	return m.Store.hasIntent(id)
+	return m.hasIntent(id)
 }
 
 // finish removes container id and everything it has, from whatever step
@@ -206,7 +207,7 @@ func (m *Manager) known(id string) bool {
 // may already have been taken.
 // On an error the intent stays, for the next sweep.
 func (m *Manager) finish(ctx context.Context, id string, vols []string) error {
-	view := m.Store.viewPath(id)
+	view := m.viewPath(id)
 	runtime.Unmount(view)
 	os.Remove(view)
 	m.cleanRuntime(id)
@@ -225,21 +226,21 @@ func (m *Manager) finish(ctx context.Context, id string, vols []string) error {
 			}
 		}
 	}
-	m.Store.done(id)
+	m.done(id)
 	return nil
 }
 
 // autoRemove removes a --rm container that has exited, its anonymous
 // volumes with it, as a removal with an intent: a monitor killed half-way
 // leaves it to the next sweep.
-func (m *Manager) autoRemove(ctx context.Context, rec Record) error {
+func (m *Manager) autoRemove(ctx context.Context, rec record.Record) error {
 	var vols []string
 	for _, u := range rec.Volumes {
 		if u.Anonymous {
 			vols = append(vols, u.Name)
 		}
 	}
-	if err := m.Store.begin(ctx, rec.ID, "remove", vols); err != nil {
+	if err := m.begin(ctx, rec.ID, "remove", vols); err != nil {
 		return err
 	}
 	return m.finish(context.WithoutCancel(ctx), rec.ID, vols)

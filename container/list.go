@@ -10,6 +10,7 @@ import (
 	units "github.com/docker/go-units"
 
 	"github.com/berth-dev/berth/format"
+	"github.com/berth-dev/berth/record"
 )
 
 // Summary is one container of docker ps, under Docker's field names, for
@@ -41,7 +42,7 @@ func (s Summary) Label(name string) string { return s.labels[name] }
 
 // Summarize is e as docker ps lists it; noTrunc keeps the full ID, command
 // and mount names.
-func Summarize(e Entry, noTrunc bool) Summary {
+func Summarize(e record.Entry, noTrunc bool) Summary {
 	id := e.Record.ID
 	if !noTrunc {
 		id = id[:min(12, len(id))]
@@ -79,7 +80,7 @@ func Summarize(e Entry, noTrunc bool) Summary {
 // ListedPorts are the container's ports as Docker's container list gives
 // them: while it runs, each published binding and each port it exposes but
 // does not publish; none once it has stopped, nor on another's network.
-func ListedPorts(e Entry) []format.Port {
+func ListedPorts(e record.Entry) []format.Port {
 	if !e.State.Running() || e.Record.Host.HostNetwork || e.Record.Host.NetworkContainer != "" {
 		return nil
 	}
@@ -107,27 +108,27 @@ func ListedPorts(e Entry) []format.Port {
 
 // StatusText is Docker's STATUS column: "Up 5 minutes", "Exited (0) 2
 // seconds ago".
-func StatusText(st State) string {
+func StatusText(st record.State) string {
 	switch st.Status {
-	case Running:
+	case record.Running:
 		if h := st.Health; h != nil {
 			status := h.Status
-			if status == Starting {
+			if status == record.Starting {
 				status = "health: starting"
 			}
 			return "Up " + units.HumanDuration(time.Since(st.StartedAt)) + " (" + status + ")"
 		}
 		return "Up " + units.HumanDuration(time.Since(st.StartedAt))
-	case Paused:
+	case record.Paused:
 		return "Up " + units.HumanDuration(time.Since(st.StartedAt)) + " (Paused)"
-	case Restarting:
+	case record.Restarting:
 		return fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, units.HumanDuration(time.Since(st.FinishedAt)))
-	case Exited:
+	case record.Exited:
 		if st.FinishedAt.IsZero() {
 			return fmt.Sprintf("Exited (%d)", st.ExitCode)
 		}
 		return fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, units.HumanDuration(time.Since(st.FinishedAt)))
-	case Created:
+	case record.Created:
 		return "Created"
 	}
 	return string(st.Status)

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/jsonlog"
+	"github.com/berth-dev/berth/record"
 )
 
 // LogOptions are `logs`'s settings.
@@ -75,7 +76,7 @@ func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, stdout, st
 	if errors.Is(err, fs.ErrNotExist) {
 		err = nil // never started: no output yet
 	}
-	if err != nil || !o.Follow || !(e.State.Running() || e.State.Status == Restarting) {
+	if err != nil || !o.Follow || !(e.State.Running() || e.State.Status == record.Restarting) {
 		return err
 	}
 	ino, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)

@@ -28,6 +28,7 @@ import (
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/internal/crash"
 	"github.com/berth-dev/berth/netns"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/volumes"
 )
@@ -35,7 +36,7 @@ import (
 // Manager is what the container commands act through.
 type Manager struct {
 	root    string
-	Store   *Store
+	Store   *record.Store
 	images  Images
 	Volumes *volumes.Store
 }
@@ -82,7 +83,7 @@ func (noImages) Commit(context.Context, v1.Image, v1.Config, func(io.Writer) err
 // Open opens the containers under berth's state root, with their images
 // from images (nil: none; creating a container then fails).
 func Open(root string, images Images) (*Manager, error) {
-	s, err := OpenStore(filepath.Join(root, "containers"))
+	s, err := record.OpenStore(filepath.Join(root, "containers"))
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +138,7 @@ type CreateOptions struct {
 	HostNetwork bool
 	// Healthcheck replaces the image's HEALTHCHECK (test ["NONE"], or
 	// NoHealthcheck, turns it off); its zero durations are the image's.
-	Healthcheck   *Healthcheck
+	Healthcheck   *record.Healthcheck
 	NoHealthcheck bool
 	// NetworkContainer is --network container:NAME: the named container's
 	// network namespace, hostname, hosts and resolv.conf, shared.
@@ -165,7 +166,7 @@ type CreateOptions struct {
 	MacAddress string
 	// Endpoints are settings by network (as Networks names it): a static
 	// address, a MAC and an interface name on any network.
-	Endpoints map[string]EndpointSettings
+	Endpoints map[string]record.EndpointSettings
 	// Ports are published ports (-p); PublishAll also publishes every
 	// port the image exposes and Expose adds (-P, --expose).
 	Ports      []netns.PortMapping
@@ -205,7 +206,7 @@ type CreateOptions struct {
 
 // Create makes a container from an image, pulling it when missing as
 // `docker run` does, and returns its record. Nothing runs until Start.
-func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) {
+func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, error) {
 	policy, err := ParseRestart(o.Restart)
 	if err != nil {
 		return nil, err
@@ -213,7 +214,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	if o.AutoRemove && policy.Name != "no" && policy.Name != "" {
 		return nil, errclass.New(ErrInvalid, "conflicting options: cannot specify both --restart and --rm")
 	}
-	var netOwner Entry
+	var netOwner record.Entry
 	if o.NetworkContainer != "" {
 		if len(o.Networks) > 0 || len(o.Ports) > 0 || o.PublishAll || o.Hostname != "" || len(o.DNS) > 0 || len(o.ExtraHosts) > 0 || len(o.Aliases) > 0 || o.IP.IsValid() {
 			return nil, errclass.New(ErrInvalid, "conflicting options: --network container:%s shares that container's network, so it takes no networks, ports, hostname, DNS, hosts or aliases of its own", o.NetworkContainer)
@@ -231,7 +232,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	}
 	// Docker's defaults and what this host's cgroups can do: the record,
 	// and so inspect, says what the container runs with
-	warnings, err := o.Resources.Adapt()
+	warnings, err := runtime.Adapt(&o.Resources)
 	if err != nil {
 		return nil, errclass.Wrap(ErrInvalid, err, err.Error())
 	}
@@ -273,12 +274,12 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	}
 	// checked as each network will be joined: --ip and --mac-address
 	// are the first network's
-	asked := HostConfig{IPv4Address: o.IP, MacAddress: o.MacAddress, Endpoints: o.Endpoints}
-	settings := []EndpointSettings{{IPv4Address: o.IP}} // no network: --ip is refused
+	asked := record.HostConfig{IPv4Address: o.IP, MacAddress: o.MacAddress, Endpoints: o.Endpoints}
+	settings := []record.EndpointSettings{{IPv4Address: o.IP}} // no network: --ip is refused
 	if len(o.Networks) > 0 {
-		settings = make([]EndpointSettings, len(o.Networks))
+		settings = make([]record.EndpointSettings, len(o.Networks))
 		for i, ref := range o.Networks {
-			settings[i] = asked.endpoint(ref, i)
+			settings[i] = asked.Endpoint(ref, i)
 		}
 	}
 	refs := o.Networks
@@ -287,11 +288,11 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	}
 	// kept by the name each resolved to; the first network's --ip and
 	// --mac-address stay in their own fields
-	var endpoints map[string]EndpointSettings
+	var endpoints map[string]record.EndpointSettings
 	for i, name := range o.Networks {
 		if es, ok := o.Endpoints[refs[i]]; ok {
 			if endpoints == nil {
-				endpoints = map[string]EndpointSettings{}
+				endpoints = map[string]record.EndpointSettings{}
 			}
 			endpoints[name] = es
 		}
@@ -343,7 +344,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		return nil, err
 	}
 	imageID, _ := img.ConfigName()
-	id := NewID()
+	id := record.NewID()
 	name := o.Name
 	if name == "" {
 		name = RandomName()
@@ -408,13 +409,13 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 		return nil, err
 	}
 	dir := m.Store.Dir(id)
-	rec := &Record{
+	rec := &record.Record{
 		ID: id, Name: name, Image: o.Image, ImageID: imageID.String(), Created: time.Now().UTC(),
 		Path: argv[0], Args: argv[1:],
-		Config: Config{Hostname: hostname, Domainname: o.Domainname, User: user, Env: env, Cmd: cmd, Entrypoint: entrypoint, WorkingDir: workdir,
+		Config: record.Config{Hostname: hostname, Domainname: o.Domainname, User: user, Env: env, Cmd: cmd, Entrypoint: entrypoint, WorkingDir: workdir,
 			Labels: mergeLabels(ic.Labels, o.Labels), StopSignal: stopSignal, Tty: o.TTY, OpenStdin: o.Interactive,
 			ExposedPorts: exposedList(exposed, o.Ports)},
-		Host: HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy, LogMaxSize: o.LogMaxSize, LogMaxFile: o.LogMaxFile,
+		Host: record.HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy, LogMaxSize: o.LogMaxSize, LogMaxFile: o.LogMaxFile,
 			Networks: o.Networks, HostNetwork: o.HostNetwork, IPv4Address: o.IP, ExtraHosts: o.ExtraHosts, GroupAdd: o.GroupAdd,
 			DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions, Ports: o.Ports, PublishAll: o.PublishAll, Aliases: aliases, MacAddress: o.MacAddress,
 			NetworkContainer: netOwner.Record.ID, Links: links,
@@ -466,7 +467,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 			fresh = append(fresh, req[i].Source)
 		}
 	}
-	if err := m.Store.begin(ctx, id, "create", fresh); err != nil {
+	if err := m.begin(ctx, id, "create", fresh); err != nil {
 		return nil, err
 	}
 	crash.Point("create-intent")
@@ -487,7 +488,9 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	}
 	crash.Point("create-volumes")
 	rec.Spec.Mounts = append(rec.Spec.Mounts, vmounts...)
-	rec.Volumes = used
+	for _, u := range used {
+		rec.Volumes = append(rec.Volumes, record.Volume(u))
+	}
 	if err := m.Store.Create(ctx, rec); err != nil {
 		return nil, err
 	}
@@ -495,7 +498,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Record, error) 
 	if err := writeEtc(dir, rec); err != nil {
 		return nil, err
 	}
-	m.Store.done(id)
+	m.done(id)
 	made = true
 	return rec, nil
 }
@@ -581,7 +584,7 @@ type Streams struct {
 // For is what of the streams attaches to the container made as rec, as
 // -i and -t ask: the output always, stdin when the container keeps it
 // open, the terminal when it has a TTY.
-func (s Streams) For(rec *Record) *Attach {
+func (s Streams) For(rec *record.Record) *Attach {
 	a := &Attach{Stdout: s.Stdout, Stderr: s.Stderr}
 	if rec.Config.OpenStdin {
 		a.Stdin = s.Stdin
@@ -606,7 +609,7 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 		}
 		return 0, errclass.New(ErrState, "container %s is already running", e.Record.Name)
 	}
-	if e.State.Status != Restarting && !monitorOf(e.State, e.Record.ID) && keeperOf(e.State) {
+	if e.State.Status != record.Restarting && !monitorOf(e.State, e.Record.ID) && keeperOf(e.State) {
 		// another start's keeper, whose monitor has not started the
 		// container yet (that start's command may have been killed
 		// meanwhile): its outcome first, or two monitors would race
@@ -620,7 +623,7 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 			return 0, err
 		}
 	}
-	if e.State.Status != Restarting && monitorOf(e.State, e.Record.ID) {
+	if e.State.Status != record.Restarting && monitorOf(e.State, e.Record.ID) {
 		// the last run's monitor is still cleaning up after its exit: a
 		// new one would find that run's runtime container still there
 		if err := waitProcess(ctx, e.State.MonitorPid, -1); err != nil {
@@ -699,7 +702,7 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 	// keeper is recorded before it may go on, so that a start that comes
 	// while it starts the container waits for it (see above)
 	kstart, _ := runtime.StartTime(cmd.Process.Pid)
-	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error {
+	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *record.State) error {
 		st.StopRequested, st.Halted, st.Signals, st.Stopped = false, false, nil, false
 		st.Keeper, st.KeeperStart = cmd.Process.Pid, kstart
 		return nil
@@ -802,7 +805,7 @@ func (m *Manager) stop(ctx context.Context, ref string, timeout time.Duration, s
 	if err != nil {
 		return id, err
 	}
-	st, err := m.Store.Update(ctx, id, func(st *State) error {
+	st, err := m.Store.Update(ctx, id, func(st *record.State) error {
 		st.StopRequested, st.Halted = true, halt
 		if st.Running() {
 			st.Signals = append(st.Signals, int(signal))
@@ -813,7 +816,7 @@ func (m *Manager) stop(ctx context.Context, ref string, timeout time.Duration, s
 	if err != nil {
 		return id, err
 	}
-	if st.Status == Restarting && monitorOf(st, id) {
+	if st.Status == record.Restarting && monitorOf(st, id) {
 		unix.Kill(st.MonitorPid, unix.SIGUSR1)
 	}
 	if !st.Running() {
@@ -822,14 +825,14 @@ func (m *Manager) stop(ctx context.Context, ref string, timeout time.Duration, s
 	if timeout < 0 {
 		timeout = time.Duration(e.Record.Host.StopTimeout) * time.Second
 	}
-	if st.Status == Paused {
+	if st.Status == record.Paused {
 		thaw(e.Record.Spec)
 	}
 	unix.Kill(st.Pid, signal)
 	if err := wait(ctx, id, st, timeout); err == nil {
 		return id, nil
 	}
-	m.Store.Update(ctx, id, func(st *State) error {
+	m.Store.Update(ctx, id, func(st *record.State) error {
 		st.Signals = append(st.Signals, int(unix.SIGKILL))
 		return nil
 	})
@@ -847,7 +850,7 @@ func (m *Manager) Kill(ctx context.Context, ref string, sig string) error {
 	if err != nil {
 		return err
 	}
-	st, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error {
+	st, err := m.Store.Update(ctx, e.Record.ID, func(st *record.State) error {
 		if !st.Running() {
 			return errclass.New(ErrState, "cannot kill container %s: container is not running", e.Record.Name)
 		}
@@ -913,7 +916,7 @@ func (m *Manager) Wait(ctx context.Context, ref string) (int, error) {
 		return 0, err
 	}
 	id, code := e.Record.ID, e.State.ExitCode
-	if e.State.Running() || e.State.Status == Restarting {
+	if e.State.Running() || e.State.Status == record.Restarting {
 		if code, err = m.watchExit(ctx, id, e.State, -1); err != nil {
 			return 0, err
 		}
@@ -925,7 +928,7 @@ func (m *Manager) Wait(ctx context.Context, ref string) (int, error) {
 }
 
 // Get finds a container and makes its state true (see Refresh).
-func (m *Manager) Get(ctx context.Context, ref string) (Entry, error) {
+func (m *Manager) Get(ctx context.Context, ref string) (record.Entry, error) {
 	e, err := m.Store.Get(ref)
 	if err != nil {
 		return e, err
@@ -934,7 +937,7 @@ func (m *Manager) Get(ctx context.Context, ref string) (Entry, error) {
 }
 
 // List is every container, states made true (see Refresh).
-func (m *Manager) List(ctx context.Context) ([]Entry, error) {
+func (m *Manager) List(ctx context.Context) ([]record.Entry, error) {
 	all, err := m.Store.List()
 	for i := range all {
 		all[i] = m.Refresh(ctx, all[i])
@@ -963,7 +966,7 @@ func (m *Manager) volumesFrom(ctx context.Context, refs []string) ([]volumes.Spe
 			if mnt.Type != "bind" || strings.HasPrefix(mnt.Source, own) || mnt.Destination == initMountPoint {
 				continue // its /etc/hosts and the like are its own
 			}
-			if slices.ContainsFunc(e.Record.Volumes, func(u volumes.Used) bool { return u.Target == mnt.Destination }) {
+			if slices.ContainsFunc(e.Record.Volumes, func(u record.Volume) bool { return u.Target == mnt.Destination }) {
 				continue // a volume, added above
 			}
 			ro := mode == "ro" || (mode == "" && slices.Contains(mnt.Options, "ro"))
@@ -976,7 +979,7 @@ func (m *Manager) volumesFrom(ctx context.Context, refs []string) ([]volumes.Spe
 // describeMounts asks the volume store for the mounts, copying the image's
 // files into empty volumes through a read-only view of its layers, mounted
 // by the runtime only if a volume needs it.
-// The view is at the create's own place beside its intent (Store.viewPath),
+// The view is at the create's own place beside its intent (Manager.viewPath),
 // so that a create killed with it mounted leaves it to Sweep.
 func (m *Manager) describeMounts(ctx context.Context, id string, req []volumes.Spec, lowers []string) ([]specs.Mount, []volumes.Used, error) {
 	view := ""
@@ -988,7 +991,7 @@ func (m *Manager) describeMounts(ctx context.Context, id string, req []volumes.S
 	}()
 	copyUp := func(target, dst string) error {
 		if view == "" {
-			dir := m.Store.viewPath(id)
+			dir := m.viewPath(id)
 			if err := runtime.MountLowers(lowers, dir); err != nil {
 				os.Remove(dir)
 				return err
@@ -1013,7 +1016,7 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool, removeVolu
 	if err != nil {
 		return err
 	}
-	if e.State.Running() || e.State.Status == Restarting {
+	if e.State.Running() || e.State.Status == record.Restarting {
 		if !force {
 			return errclass.New(ErrConflict, "cannot remove container %q: container is running: stop the container before removing or force remove", "/"+e.Record.Name)
 		}
@@ -1038,21 +1041,21 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool, removeVolu
 			}
 		}
 	}
-	if err := m.Store.begin(ctx, e.Record.ID, "remove", vols); err != nil {
+	if err := m.begin(ctx, e.Record.ID, "remove", vols); err != nil {
 		return err
 	}
 	crash.Point("remove-intent")
-	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error { return st.To(Removing) }); err != nil && !errors.Is(err, ErrState) {
-		m.Store.done(e.Record.ID)
+	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *record.State) error { return st.To(record.Removing) }); err != nil && !errors.Is(err, ErrState) {
+		m.done(e.Record.ID)
 		return err
 	}
 	return m.finish(context.WithoutCancel(ctx), e.Record.ID, vols)
 }
 
 // ParseRestart reads Docker's --restart value.
-func ParseRestart(s string) (RestartPolicy, error) {
+func ParseRestart(s string) (record.RestartPolicy, error) {
 	name, count, hasCount := strings.Cut(s, ":")
-	p := RestartPolicy{Name: cmp.Or(name, "no")}
+	p := record.RestartPolicy{Name: cmp.Or(name, "no")}
 	switch p.Name {
 	case "no", "always", "unless-stopped":
 		if hasCount {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/berth-dev/berth/attach"
 	"github.com/berth-dev/berth/jsonlog"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/shim"
 	"github.com/berth-dev/berth/volumes"
@@ -85,7 +86,7 @@ type carried struct {
 // monitor is Monitor; with resumed, Resume; with recovered, the recovery
 // monitor (see Recover), which goes on from that exit code.
 func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.Handoff, recovered *int) error {
-	s, err := OpenStore(filepath.Join(root, "containers"))
+	s, err := record.OpenStore(filepath.Join(root, "containers"))
 	if err != nil {
 		return err
 	}
@@ -149,11 +150,11 @@ func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.
 		}
 		// the exit was recorded as restarting when the policy follows it
 		// with another run; a stop since then has the last word
-		st, _ := s.Update(ctx, id, func(st *State) error { return nil })
+		st, _ := s.Update(ctx, id, func(st *record.State) error { return nil })
 		if !shouldRestart(e.Record.Host.RestartPolicy, st, code) {
-			s.Update(ctx, id, func(st *State) error {
-				if st.Status == Restarting {
-					return st.To(Exited)
+			s.Update(ctx, id, func(st *record.State) error {
+				if st.Status == record.Restarting {
+					return st.To(record.Exited)
 				}
 				return nil
 			})
@@ -162,11 +163,11 @@ func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.
 		if time.Since(c.Started) >= 10*time.Second {
 			c.Delay = 100 * time.Millisecond
 		}
-		s.Update(ctx, id, func(st *State) error {
-			if st.Status == Restarting {
+		s.Update(ctx, id, func(st *record.State) error {
+			if st.Status == record.Restarting {
 				return nil
 			}
-			return st.To(Restarting)
+			return st.To(record.Restarting)
 		})
 		select {
 		case <-time.After(c.Delay):
@@ -174,14 +175,14 @@ func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.
 		case <-ctx.Done():
 		}
 		c.Delay *= 2
-		if st, _ := s.Update(ctx, id, func(*State) error { return nil }); st.StopRequested {
-			s.Update(ctx, id, func(st *State) error { return st.To(Exited) })
+		if st, _ := s.Update(ctx, id, func(*record.State) error { return nil }); st.StopRequested {
+			s.Update(ctx, id, func(st *record.State) error { return st.To(record.Exited) })
 			break
 		}
-		s.Update(ctx, id, func(st *State) error { st.RestartCount++; return nil })
+		s.Update(ctx, id, func(st *record.State) error { st.RestartCount++; return nil })
 		mio.Stdout, mio.Stderr, mio.Stdin = nil, nil, nil // only the first run is attached
 	}
-	st, _ := s.Update(ctx, id, func(*State) error { return nil })
+	st, _ := s.Update(ctx, id, func(*record.State) error { return nil })
 	if ln != nil {
 		ln.Close()
 	}
@@ -200,17 +201,17 @@ func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.
 	return err
 }
 
-func shouldRestart(p RestartPolicy, st State, code int) bool {
+func shouldRestart(p record.RestartPolicy, st record.State, code int) bool {
 	return shim.Policy(p).Restarts(st.StopRequested, st.RestartCount, code)
 }
 
 // runOnce creates, starts and waits for the container once. A start failure
 // returns the exit code Docker gives it and leaves the container exited with
 // the error recorded.
-func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, rec Record, mio MonitorIO, ln net.Listener, report func(Report), carry carried) (int, error) {
+func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.Store, rec record.Record, mio MonitorIO, ln net.Listener, report func(Report), carry carried) (int, error) {
 	fail := func(code int, err error) (int, error) {
-		s.Update(ctx, rec.ID, func(st *State) error {
-			st.Status, st.ExitCode, st.Error, st.Pid = Exited, code, err.Error(), 0
+		s.Update(ctx, rec.ID, func(st *record.State) error {
+			st.Status, st.ExitCode, st.Error, st.Pid = record.Exited, code, err.Error(), 0
 			st.FinishedAt = time.Now().UTC()
 			return nil
 		})
@@ -226,16 +227,16 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 	// cleared from it; leaving one already left (disconnected) does
 	// nothing. A run that ends leaves at its exit, one that fails to start
 	// on return.
-	held := map[string]Endpoint{}
+	held := map[string]record.Endpoint{}
 	maps.Copy(held, eps)
-	take := func(st *State) {
+	take := func(st *record.State) {
 		maps.Copy(held, st.Networks)
 		st.Networks, st.Ports = nil, nil
 	}
 	left := false
 	defer func() {
 		if !left {
-			s.Update(context.WithoutCancel(ctx), rec.ID, func(st *State) error { take(st); return nil })
+			s.Update(context.WithoutCancel(ctx), rec.ID, func(st *record.State) error { take(st); return nil })
 			leaveNetworks(ctx, root, rec.ID, held)
 		}
 	}()
@@ -269,7 +270,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 		if userDefined(rec.Host.Networks) {
 			mode = embeddedDNS
 		}
-		hosts := hostsFile(rec.Config.fqdn(), first.Address.Addr().String(), append(linkHosts(s, rec), rec.Host.ExtraHosts...), first.Gateway)
+		hosts := hostsFile(rec.Config.FQDN(), first.Address.Addr().String(), append(linkHosts(s, rec), rec.Host.ExtraHosts...), first.Gateway)
 		if err := os.WriteFile(filepath.Join(s.Dir(rec.ID), "hosts"), []byte(hosts), 0o644); err != nil {
 			return fail(ExitStartFailed, err)
 		}
@@ -326,8 +327,8 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 	}
 	pid, _ := p.Pid()
 	started := time.Now().UTC()
-	if _, err := s.Update(ctx, rec.ID, func(st *State) error {
-		if err := st.To(Running); err != nil {
+	if _, err := s.Update(ctx, rec.ID, func(st *record.State) error {
+		if err := st.To(record.Running); err != nil {
 			return err
 		}
 		st.Pid, st.MonitorPid, st.StartedAt, st.Error = pid, os.Getpid(), started, ""
@@ -338,7 +339,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *Store, re
 		// in the same write as Running: a waiter for health that reads
 		// the state after the start never meets the last run's verdict
 		if rec.Health != nil {
-			st.Health = &Health{Status: Starting}
+			st.Health = &record.Health{Status: record.Starting}
 		}
 		return nil
 	}); err != nil {
@@ -457,7 +458,7 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // readyVolumes makes the host mounts the container's volumes need (a
 // tmpfs volume's, gone after a reboot) before it starts.
-func readyVolumes(root string, rec Record) error {
+func readyVolumes(root string, rec record.Record) error {
 	if len(rec.Volumes) == 0 {
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -54,10 +55,10 @@ func (m *Manager) resolveNamespaces(ctx context.Context, n Namespaces) (Namespac
 // joinNamespaces sets, for a start, where the container's PID, IPC and
 // UTS namespaces and its /dev/shm come from. Another container's are
 // found through its init's /proc entry, so it must be running.
-func joinNamespaces(s *Store, rec Record) (runtime.Spec, error) {
+func joinNamespaces(s *record.Store, rec record.Record) (runtime.Spec, error) {
 	spec := rec.Spec
 	spec.UTSNS = rec.Host.UTSMode
-	running := func(flag, id string) (Entry, error) {
+	running := func(flag, id string) (record.Entry, error) {
 		owner, err := s.Get(id)
 		if err != nil {
 			return owner, fmt.Errorf("joining the %s namespace of container %s: %w", flag, id, err)

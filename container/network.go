@@ -17,18 +17,8 @@ import (
 	"github.com/berth-dev/berth/dns"
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/netns"
+	"github.com/berth-dev/berth/record"
 )
-
-// Endpoint is a running container's place on one network, kept in its
-// state for inspect and for leaving the network when it stops.
-type Endpoint struct {
-	NetworkID string
-	HostIf    string
-	IfName    string // in the container: eth0, eth1, ...
-	Address   netip.Prefix
-	Gateway   netip.Addr
-	MAC       string
-}
 
 // networkStore opens the networks of the berth root, on the host; close
 // releases it.
@@ -41,7 +31,7 @@ func networkStore(root string) (s *netns.Store, close func(), err error) {
 // static address in the network's subnet, and not on the default network;
 // a unicast MAC; an interface name the kernel takes, once; aliases, on a
 // user-defined first network.
-func networkNames(ctx context.Context, root string, refs []string, endpoints []EndpointSettings, aliases bool) ([]string, error) {
+func networkNames(ctx context.Context, root string, refs []string, endpoints []record.EndpointSettings, aliases bool) ([]string, error) {
 	if len(refs) == 0 {
 		for _, es := range endpoints {
 			if es.IPv4Address.IsValid() {
@@ -70,7 +60,7 @@ func networkNames(ctx context.Context, root string, refs []string, endpoints []E
 		if i == 0 && n.IsDefault() && aliases {
 			return nil, errclass.New(ErrInvalid, "network-scoped aliases are only supported for user-defined networks")
 		}
-		var es EndpointSettings
+		var es record.EndpointSettings
 		if i < len(endpoints) {
 			es = endpoints[i]
 		}
@@ -113,7 +103,7 @@ func nsPath(root, id string) string { return filepath.Join(RunDir(root), "netns"
 // first network's gateway is the default route). It returns the
 // namespace's path for the runtime and the endpoints; on error nothing is
 // left. leaveNetworks undoes it.
-func joinNetworks(ctx context.Context, root string, rec Record) (path string, eps map[string]Endpoint, err error) {
+func joinNetworks(ctx context.Context, root string, rec record.Record) (path string, eps map[string]record.Endpoint, err error) {
 	if len(rec.Host.Networks) == 0 {
 		return "", nil, nil
 	}
@@ -133,9 +123,9 @@ func joinNetworks(ctx context.Context, root string, rec Record) (path string, ep
 		return "", nil, err
 	}
 	ns.Close()
-	eps = map[string]Endpoint{}
+	eps = map[string]record.Endpoint{}
 	for i, name := range rec.Host.Networks {
-		ep, err := plug(ctx, s, root, rec, name, path, i, i == rec.Host.gatewayNetwork())
+		ep, err := plug(ctx, s, root, rec, name, path, i, i == rec.Host.GatewayNetwork())
 		if err != nil {
 			leaveNetworks(ctx, root, rec.ID, eps)
 			return "", nil, err
@@ -150,22 +140,22 @@ func joinNetworks(ctx context.Context, root string, rec Record) (path string, ep
 // if any), a veth (named eth<index>, or as the settings say) and its
 // names in the resolvers' table; with gateway, the network's gateway is
 // the default route.
-func plug(ctx context.Context, s *netns.Store, root string, rec Record, name, path string, index int, gateway bool) (Endpoint, error) {
+func plug(ctx context.Context, s *netns.Store, root string, rec record.Record, name, path string, index int, gateway bool) (record.Endpoint, error) {
 	id := rec.ID
 	n, err := s.Get(name)
 	if err != nil {
-		return Endpoint{}, err
+		return record.Endpoint{}, err
 	}
 	// a reboot takes the bridge and the firewall's table, not the record
 	if _, err := s.Ensure(ctx, n); err != nil {
-		return Endpoint{}, fmt.Errorf("joining network %s: %w", n.Name, err)
+		return record.Endpoint{}, fmt.Errorf("joining network %s: %w", n.Name, err)
 	}
-	settings := rec.Host.endpoint(name, index)
+	settings := rec.Host.Endpoint(name, index)
 	addr, err := s.IPAM().RequestAddress(ctx, n.Name, id, settings.IPv4Address)
 	if err != nil {
-		return Endpoint{}, err
+		return record.Endpoint{}, err
 	}
-	ep := Endpoint{NetworkID: n.ID, Address: netip.PrefixFrom(addr, n.Subnet.Prefix.Bits()), Gateway: n.Subnet.Gateway}
+	ep := record.Endpoint{NetworkID: n.ID, Address: netip.PrefixFrom(addr, n.Subnet.Prefix.Bits()), Gateway: n.Subnet.Gateway}
 	var gw netip.Addr
 	if gateway {
 		gw = n.Subnet.Gateway
@@ -179,7 +169,7 @@ func plug(ctx context.Context, s *netns.Store, root string, rec Record, name, pa
 		Address: ep.Address, Gateway: gw, MTU: n.MTU, MAC: mac})
 	if err != nil {
 		s.IPAM().ReleaseAddress(context.WithoutCancel(ctx), n.Name, id)
-		return Endpoint{}, fmt.Errorf("joining network %s: %w", n.Name, err)
+		return record.Endpoint{}, fmt.Errorf("joining network %s: %w", n.Name, err)
 	}
 	ep.MAC = netns.MAC(addr).String()
 	if mac != nil {
@@ -191,7 +181,7 @@ func plug(ctx context.Context, s *netns.Store, root string, rec Record, name, pa
 	if err := dns.WriteEntry(dnsDir(root), dns.Entry{Network: n.Name, Container: id, Names: dnsNames(rec, n.Name), Address: addr, Internal: n.Internal}); err != nil {
 		netns.Detach(s.Host(), ep.HostIf)
 		s.IPAM().ReleaseAddress(context.WithoutCancel(ctx), n.Name, id)
-		return Endpoint{}, fmt.Errorf("joining network %s: %w", n.Name, err)
+		return record.Endpoint{}, fmt.Errorf("joining network %s: %w", n.Name, err)
 	}
 	return ep, nil
 }
@@ -201,7 +191,7 @@ func plug(ctx context.Context, s *netns.Store, root string, rec Record, name, pa
 // whose end takes the veths with it. It
 // runs when the container's process has ended, from its monitor or, for a
 // monitor that died, from cleanRuntime.
-func leaveNetworks(ctx context.Context, root, id string, eps map[string]Endpoint) {
+func leaveNetworks(ctx context.Context, root, id string, eps map[string]record.Endpoint) {
 	if len(eps) > 0 {
 		if s, done, err := networkStore(root); err == nil {
 			s.Unpublish(context.WithoutCancel(ctx), id) // a dead monitor's ports
@@ -226,12 +216,12 @@ func (m *Manager) Connect(ctx context.Context, ref, network string, ip netip.Add
 	if e.Record.Host.HostNetwork {
 		return errclass.New(ErrInvalid, "container %s uses the host's network: it cannot join others", e.Record.Name)
 	}
-	names, err := networkNames(ctx, m.root, []string{network}, []EndpointSettings{{IPv4Address: ip}}, len(aliases) > 0)
+	names, err := networkNames(ctx, m.root, []string{network}, []record.EndpointSettings{{IPv4Address: ip}}, len(aliases) > 0)
 	if err != nil {
 		return err
 	}
 	name := names[0]
-	rec, err := m.Store.UpdateRecord(ctx, e.Record.ID, func(r *Record) error {
+	rec, err := m.Store.UpdateRecord(ctx, e.Record.ID, func(r *record.Record) error {
 		if slices.Contains(r.Host.Networks, name) {
 			return errclass.New(ErrConflict, "endpoint with name %s already exists in network %s", r.Name, name)
 		}
@@ -245,7 +235,7 @@ func (m *Manager) Connect(ctx context.Context, ref, network string, ip netip.Add
 		if ip.IsValid() {
 			// kept, to be had again at each start
 			if r.Host.Endpoints == nil {
-				r.Host.Endpoints = map[string]EndpointSettings{}
+				r.Host.Endpoints = map[string]record.EndpointSettings{}
 			}
 			es := r.Host.Endpoints[name]
 			es.IPv4Address = ip
@@ -270,22 +260,22 @@ func (m *Manager) Connect(ctx context.Context, ref, network string, ip netip.Add
 	defer done()
 	// the first free ethN: after a disconnect, a gap
 	index := 0
-	for slices.ContainsFunc(slices.Collect(maps.Values(e.State.Networks)), func(ep Endpoint) bool { return ep.IfName == fmt.Sprintf("eth%d", index) }) {
+	for slices.ContainsFunc(slices.Collect(maps.Values(e.State.Networks)), func(ep record.Endpoint) bool { return ep.IfName == fmt.Sprintf("eth%d", index) }) {
 		index++
 	}
 	// a network joined later gives the default route only to a container
 	// that had none
 	ep, err := plug(ctx, s, m.root, rec, name, path, index, len(e.State.Networks) == 0)
 	if err != nil {
-		m.Store.UpdateRecord(ctx, e.Record.ID, func(r *Record) error {
+		m.Store.UpdateRecord(ctx, e.Record.ID, func(r *record.Record) error {
 			r.Host.Networks = slices.DeleteFunc(r.Host.Networks, func(n string) bool { return n == name })
 			return nil
 		})
 		return err
 	}
-	_, err = m.Store.Update(ctx, e.Record.ID, func(st *State) error {
+	_, err = m.Store.Update(ctx, e.Record.ID, func(st *record.State) error {
 		if st.Networks == nil {
-			st.Networks = map[string]Endpoint{}
+			st.Networks = map[string]record.Endpoint{}
 		}
 		st.Networks[name] = ep
 		return nil
@@ -305,7 +295,7 @@ func (m *Manager) Disconnect(ctx context.Context, ref, network string) error {
 		return err
 	}
 	name := names[0]
-	if _, err := m.Store.UpdateRecord(ctx, e.Record.ID, func(r *Record) error {
+	if _, err := m.Store.UpdateRecord(ctx, e.Record.ID, func(r *record.Record) error {
 		if !slices.Contains(r.Host.Networks, name) {
 			return errclass.New(ErrInvalid, "container %s is not connected to network %s", r.Name, name)
 		}
@@ -316,9 +306,9 @@ func (m *Manager) Disconnect(ctx context.Context, ref, network string) error {
 		return err
 	}
 	dns.RemoveEntry(dnsDir(m.root), name, e.Record.ID)
-	var ep Endpoint
+	var ep record.Endpoint
 	var held bool
-	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error {
+	if _, err := m.Store.Update(ctx, e.Record.ID, func(st *record.State) error {
 		ep, held = st.Networks[name]
 		delete(st.Networks, name)
 		return nil
@@ -340,7 +330,7 @@ func (m *Manager) Disconnect(ctx context.Context, ref, network string) error {
 // (--network container:NAME) to start: that container must be running; its
 // hosts and resolv.conf become this one's, and the path of its network
 // namespace is returned for the runtime to join.
-func borrowNetwork(s *Store, root string, rec Record) (string, error) {
+func borrowNetwork(s *record.Store, root string, rec record.Record) (string, error) {
 	owner, err := s.Get(rec.Host.NetworkContainer)
 	if err != nil {
 		return "", fmt.Errorf("joining the network of container %s: %w", rec.Host.NetworkContainer, err)
@@ -368,7 +358,7 @@ func borrowNetwork(s *Store, root string, rec Record) (string, error) {
 // the default network, which has no DNS names: each linked container's
 // alias and name, by its address on a network the two share, as Docker's
 // legacy links do. On user-defined networks the resolver answers aliases.
-func linkHosts(s *Store, rec Record) []string {
+func linkHosts(s *record.Store, rec record.Record) []string {
 	if userDefined(rec.Host.Networks) {
 		return nil
 	}
@@ -395,7 +385,7 @@ func linkHosts(s *Store, rec Record) []string {
 
 // linkAliases are a container's links as the resolver takes them: alias
 // to container name.
-func linkAliases(rec Record) map[string]string {
+func linkAliases(rec record.Record) map[string]string {
 	out := map[string]string{}
 	for _, l := range rec.Host.Links {
 		name, alias, _ := strings.Cut(l, ":")
@@ -417,7 +407,7 @@ type NetworkMember struct {
 // NetworkMembers are the containers attached to the network networkID now,
 // by container ID, as network inspect shows them. An endpoint's ID is
 // derived from the container and the network: berth keeps none of its own.
-func NetworkMembers(entries []Entry, networkID string) map[string]NetworkMember {
+func NetworkMembers(entries []record.Entry, networkID string) map[string]NetworkMember {
 	out := map[string]NetworkMember{}
 	for _, e := range entries {
 		for _, ep := range e.State.Networks {

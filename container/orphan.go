@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/dns"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -49,15 +50,15 @@ func alive(pid int) bool {
 //
 // A state from an earlier boot is the reboot's, and goes another way
 // (rebooted).
-func (m *Manager) Refresh(ctx context.Context, e Entry) Entry {
+func (m *Manager) Refresh(ctx context.Context, e record.Entry) record.Entry {
 	st := e.State
-	if (st.Running() || st.Status == Restarting) && fromEarlierBoot(st, e.Record.ID) {
+	if (st.Running() || st.Status == record.Restarting) && fromEarlierBoot(st, e.Record.ID) {
 		return m.rebooted(ctx, e) // stopped by a reboot: see boot.go
 	}
 	if st.Running() && m.applyPending(ctx, &e) {
 		return e // an exit its monitor could not write (a full disk)
 	}
-	if !(st.Running() || st.Status == Restarting) || monitorOf(st, e.Record.ID) {
+	if !(st.Running() || st.Status == record.Restarting) || monitorOf(st, e.Record.ID) {
 		return e
 	}
 	if keeperOf(st) {
@@ -76,13 +77,13 @@ func (m *Manager) Refresh(ctx context.Context, e Entry) Entry {
 // runtime's to stop, nor when a monitor came meanwhile). With claim, the
 // calling process is recorded as the container's monitor in the same
 // write, as a monitor is while it applies the restart policy.
-func (m *Manager) reclaim(ctx context.Context, e Entry, claim bool) (Entry, bool) {
+func (m *Manager) reclaim(ctx context.Context, e record.Entry, claim bool) (record.Entry, bool) {
 	st := e.State
 	killed := false
 	if alive(st.Pid) {
 		if rt, err := runtime.New(RunDir(m.root)); err == nil {
 			if c, err := rt.Load(e.Record.ID, m.Store.Dir(e.Record.ID)); err == nil {
-				if st.Status == Paused {
+				if st.Status == record.Paused {
 					thaw(e.Record.Spec)
 				}
 				killed = c.Signal(unix.SIGKILL) == nil
@@ -95,8 +96,8 @@ func (m *Manager) reclaim(ctx context.Context, e Entry, claim bool) (Entry, bool
 	}
 	m.cleanRuntime(e.Record.ID)
 	recorded := false
-	if st, err := m.Store.Update(ctx, e.Record.ID, func(st *State) error {
-		if !(st.Running() || st.Status == Restarting) || monitorOf(*st, e.Record.ID) {
+	if st, err := m.Store.Update(ctx, e.Record.ID, func(st *record.State) error {
+		if !(st.Running() || st.Status == record.Restarting) || monitorOf(*st, e.Record.ID) {
 			return nil // changed meanwhile
 		}
 		recorded = true
@@ -105,8 +106,8 @@ func (m *Manager) reclaim(ctx context.Context, e Entry, claim bool) (Entry, bool
 			st.MonitorStart, _ = runtime.StartTime(st.MonitorPid)
 			st.Keeper, st.KeeperStart = keeperOfMonitor()
 		}
-		restarting := st.Status == Restarting
-		st.Status, st.Pid = Exited, 0
+		restarting := st.Status == record.Restarting
+		st.Status, st.Pid = record.Exited, 0
 		if st.FinishedAt.IsZero() || st.FinishedAt.Before(st.StartedAt) {
 			st.FinishedAt = time.Now().UTC()
 		}
@@ -121,7 +122,7 @@ func (m *Manager) reclaim(ctx context.Context, e Entry, claim bool) (Entry, bool
 		return nil
 	}); err == nil {
 		e.State = st
-	} else if !alive(e.State.Pid) && (e.State.Running() || e.State.Status == Restarting) {
+	} else if !alive(e.State.Pid) && (e.State.Running() || e.State.Status == record.Restarting) {
 		// the state cannot be written (a full disk): what is known is
 		// shown, not a dead process as running; the next command tries
 		// again
@@ -130,10 +131,10 @@ func (m *Manager) reclaim(ctx context.Context, e Entry, claim bool) (Entry, bool
 			// gone and know no more than 255
 			e.State.ExitCode = 137
 			keepExit(m.root, e.Record.ID, pendingExit{Pid: e.State.Pid, ExitCode: 137, FinishedAt: time.Now().UTC(), Reason: err.Error()})
-		} else if e.State.Status != Restarting {
+		} else if e.State.Status != record.Restarting {
 			e.State.ExitCode = 255
 		}
-		e.State.Status, e.State.Pid = Exited, 0
+		e.State.Status, e.State.Pid = record.Exited, 0
 		e.State.Error = "the container's process is gone; its exit could not be recorded: " + err.Error()
 	}
 	return e, recorded
@@ -141,7 +142,7 @@ func (m *Manager) reclaim(ctx context.Context, e Entry, claim bool) (Entry, bool
 
 // keeperOf reports whether the recorded keeper of a container's monitor
 // is alive (the same process, by its start time).
-func keeperOf(st State) bool {
+func keeperOf(st record.State) bool {
 	if !alive(st.Keeper) {
 		return false
 	}
@@ -153,24 +154,24 @@ func keeperOf(st State) bool {
 // container whose monitor died: for the recovery monitor to record the
 // exit or to take the container over. It reports false if the keeper
 // died first or did not get there in time.
-func (m *Manager) awaitRecovery(ctx context.Context, id string, st State) (State, bool) {
-	return m.awaitKeeper(ctx, id, st, func(s State) bool {
-		return !(s.Running() || s.Status == Restarting) || monitorOf(s, id)
+func (m *Manager) awaitRecovery(ctx context.Context, id string, st record.State) (record.State, bool) {
+	return m.awaitKeeper(ctx, id, st, func(s record.State) bool {
+		return !(s.Running() || s.Status == record.Restarting) || monitorOf(s, id)
 	})
 }
 
 // awaitStart waits, up to recoveryWait, for the keeper recorded in st to
 // have its monitor start the container, or to end. It returns the state
 // last seen and whether the keeper was done with it.
-func (m *Manager) awaitStart(ctx context.Context, id string, st State) (State, bool) {
-	got, ok := m.awaitKeeper(ctx, id, st, func(s State) bool { return s.Running() || !keeperOf(s) })
+func (m *Manager) awaitStart(ctx context.Context, id string, st record.State) (record.State, bool) {
+	got, ok := m.awaitKeeper(ctx, id, st, func(s record.State) bool { return s.Running() || !keeperOf(s) })
 	return got, ok || !keeperOf(got)
 }
 
 // awaitKeeper waits, up to recoveryWait, until done holds for container
 // id's state, or the keeper recorded in st ends or is no longer the
 // state's; it returns the state last seen and whether done held.
-func (m *Manager) awaitKeeper(ctx context.Context, id string, st State, done func(State) bool) (State, bool) {
+func (m *Manager) awaitKeeper(ctx context.Context, id string, st record.State, done func(record.State) bool) (record.State, bool) {
 	wctx, cancel := context.WithTimeout(ctx, recoveryWait)
 	defer cancel()
 	go func() {
@@ -179,7 +180,7 @@ func (m *Manager) awaitKeeper(ctx context.Context, id string, st State, done fun
 		}
 	}()
 	got, ok := st, false
-	m.Store.Watch(wctx, id, func(s State) (bool, error) {
+	m.Store.Watch(wctx, id, func(s record.State) (bool, error) {
 		got = s
 		ok = done(s)
 		return ok || !keeperOf(s), nil
@@ -215,11 +216,11 @@ func Recover(ctx context.Context, root, id string) error {
 	if monitorOf(e.State, id) {
 		return nil // a monitor of a later start has it
 	}
-	if !(e.State.Running() || e.State.Status == Restarting) {
+	if !(e.State.Running() || e.State.Status == record.Restarting) {
 		if _, err := os.Stat(filepath.Join(RunDir(root), id)); err == nil {
 			m.cleanRuntime(id)
 		}
-		if e.Record.Host.AutoRemove && e.State.Status == Exited {
+		if e.Record.Host.AutoRemove && e.State.Status == record.Exited {
 			m.autoRemove(ctx, e.Record)
 		}
 		return nil
@@ -250,8 +251,8 @@ func (m *Manager) cleanRuntime(id string) {
 		}
 	}
 	runtime.UnmountBundle(m.Store.Dir(id))
-	var eps map[string]Endpoint
-	if e, err := m.Store.load(id); err == nil { // by ID alone: a name is no one's here
+	var eps map[string]record.Endpoint
+	if e, err := m.Store.Load(id); err == nil { // by ID alone: a name is no one's here
 		eps = e.State.Networks
 	}
 	leaveNetworks(context.Background(), m.root, id, eps)
@@ -264,7 +265,7 @@ func (m *Manager) cleanRuntime(id string) {
 // and one recorded in another boot is never it.
 // The process's start time tells; a state written before berth recorded it
 // has the monitor's command line, which names the container.
-func monitorOf(st State, id string) bool {
+func monitorOf(st record.State, id string) bool {
 	pid := st.MonitorPid
 	if otherBoot(st) || !alive(pid) {
 		return false
@@ -280,7 +281,7 @@ func monitorOf(st State, id string) bool {
 // waitExited waits, up to timeout, until the container's exit is recorded:
 // by its monitor, which writes it at once, or, should the monitor end
 // first (it died), as waitGone does.
-func (m *Manager) waitExited(ctx context.Context, id string, st State, timeout time.Duration) error {
+func (m *Manager) waitExited(ctx context.Context, id string, st record.State, timeout time.Duration) error {
 	_, err := m.watchExit(ctx, id, st, timeout)
 	return err
 }
@@ -288,7 +289,7 @@ func (m *Manager) waitExited(ctx context.Context, id string, st State, timeout t
 // watchExit is waitExited, returning the exit code it saw recorded: the
 // state's own, at the exit, even if the container is removed right after
 // (--rm); st's when it saw none.
-func (m *Manager) watchExit(ctx context.Context, id string, st State, timeout time.Duration) (int, error) {
+func (m *Manager) watchExit(ctx context.Context, id string, st record.State, timeout time.Duration) (int, error) {
 	code := st.ExitCode
 	if !monitorOf(st, id) {
 		return code, m.waitGone(ctx, id, st, timeout)
@@ -307,9 +308,9 @@ func (m *Manager) watchExit(ctx context.Context, id string, st State, timeout ti
 		}
 	}()
 	// not Restarting either: a monitor between two runs has more to do
-	err := m.Store.Watch(wctx, id, func(s State) (bool, error) {
+	err := m.Store.Watch(wctx, id, func(s record.State) (bool, error) {
 		code = s.ExitCode
-		return !s.Running() && s.Status != Restarting, nil
+		return !s.Running() && s.Status != record.Restarting, nil
 	})
 	select {
 	case <-monitorGone:
@@ -328,7 +329,7 @@ func (m *Manager) watchExit(ctx context.Context, id string, st State, timeout ti
 // waitGone waits for the container to stop: on its monitor when that is
 // alive, else (orphaned) on its init, then records what the monitor would
 // have. timeout < 0 waits as long as ctx allows.
-func (m *Manager) waitGone(ctx context.Context, id string, st State, timeout time.Duration) error {
+func (m *Manager) waitGone(ctx context.Context, id string, st record.State, timeout time.Duration) error {
 	if monitorOf(st, id) {
 		return waitProcess(ctx, st.MonitorPid, timeout)
 	}

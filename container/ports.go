@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/netns"
+	"github.com/berth-dev/berth/record"
 )
 
 // exposedPorts turns the image's ExposedPorts ("80/tcp") and --expose
@@ -67,7 +68,7 @@ func checkPorts(ports []netns.PortMapping) error {
 // bindings, the reservation that holds the ports, and what gives them up
 // again. A container whose networks are all internal publishes nothing, as
 // in Docker.
-func publish(ctx context.Context, root string, rec Record, eps map[string]Endpoint) ([]netns.Binding, *netns.Reservation, func(), error) {
+func publish(ctx context.Context, root string, rec record.Record, eps map[string]record.Endpoint) ([]netns.Binding, *netns.Reservation, func(), error) {
 	if len(rec.Host.Ports) == 0 || len(eps) == 0 {
 		return nil, nil, func() {}, nil
 	}
@@ -76,7 +77,7 @@ func publish(ctx context.Context, root string, rec Record, eps map[string]Endpoi
 		return nil, nil, nil, err
 	}
 	defer done()
-	var target Endpoint
+	var target record.Endpoint
 	for _, name := range rec.Host.Networks {
 		if n, err := s.Get(name); err == nil && !n.Internal {
 			target = eps[name]
@@ -107,7 +108,7 @@ func publish(ctx context.Context, root string, rec Record, eps map[string]Endpoi
 // PortLines are `docker port`'s lines for the container's running
 // bindings ("80/tcp -> 0.0.0.0:8080"), only those of the container port
 // (PORT[/PROTO]) when one is given.
-func PortLines(st State, port string) ([]string, error) {
+func PortLines(st record.State, port string) ([]string, error) {
 	want, proto, _ := strings.Cut(port, "/")
 	if port != "" {
 		if _, err := strconv.ParseUint(want, 10, 16); err != nil {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -29,7 +30,7 @@ func (m *Manager) Stats(ctx context.Context, refs []string, interval time.Durati
 	if err != nil {
 		return nil, err
 	}
-	var entries []Entry
+	var entries []record.Entry
 	if len(refs) == 0 {
 		all, err := m.List(ctx)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/record"
 )
 
 // users are the containers an in-use check looks at: every container,
@@ -22,14 +23,14 @@ import (
 // acting on it), which the sweep rolls back. What remains is a create in
 // progress, worth trying again after, or a record that is there but
 // unreadable.
-func (m *Manager) users() ([]Entry, error) {
-	var out []Entry
-	err := m.Store.each(func(id string, e Entry, err error) error {
+func (m *Manager) users() ([]record.Entry, error) {
+	var out []record.Entry
+	err := m.Store.Each(func(id string, e record.Entry, err error) error {
 		if err == nil {
 			out = append(out, e)
 			return nil
 		}
-		it, ok := m.Store.readIntent(id)
+		it, ok := m.readIntent(id)
 		switch {
 		case ok && it.Op == "remove" && it.acting():
 			return nil

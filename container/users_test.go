@@ -10,7 +10,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/berth-dev/berth/volumes"
+	"github.com/berth-dev/berth/record"
 )
 
 // TestInUseFailsClosed: a container whose record cannot be read (a
@@ -25,12 +25,15 @@ func TestInUseFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	img := v1.Hash{Algorithm: "sha256", Hex: "ab"}
-	rec := &Record{ID: NewID(), Name: "user", Created: time.Now(), ImageID: img.String(), Volumes: []volumes.Used{{Name: "data", Target: "/data"}}}
+	rec := &record.Record{ID: record.NewID(), Name: "user", Created: time.Now(), ImageID: img.String(), Volumes: []record.Volume{{Name: "data", Target: "/data"}}}
 	rec.Spec.Rootfs.Lowers = []string{filepath.Join(m.root, "snapshots", "cd", "fs")}
 	if err := m.Store.Create(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Store.writeState(rec.ID, State{Status: Running, Networks: map[string]Endpoint{"front": {}}, BootID: BootID()}); err != nil {
+	if _, err := m.Store.Update(ctx, rec.ID, func(s *record.State) error {
+		*s = record.State{Status: record.Running, Networks: map[string]record.Endpoint{"front": {}}, BootID: BootID()}
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	check := func(wantErr bool) {
@@ -51,25 +54,25 @@ func TestInUseFailsClosed(t *testing.T) {
 	check(false)
 	// a create under way, by a live process (this one): its directory,
 	// no record yet
-	making := NewID()
-	if err := os.MkdirAll(filepath.Join(m.Store.dir, making), 0o700); err != nil {
+	making := record.NewID()
+	if err := os.MkdirAll(filepath.Join(m.Store.Root(), making), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Store.begin(ctx, making, "create", nil); err != nil {
+	if err := m.begin(ctx, making, "create", nil); err != nil {
 		t.Fatal(err)
 	}
 	check(true)
 	// the same directory, a remove under way by a live process: left out
-	if err := m.Store.begin(ctx, making, "remove", nil); err != nil {
+	if err := m.begin(ctx, making, "remove", nil); err != nil {
 		t.Fatal(err)
 	}
 	check(false)
 	// what a killed command left, no process acting on it: the sweep's,
 	// using nothing
-	m.Store.done(making)
+	m.done(making)
 	check(false)
 	// a record that is there but cannot be read: what it uses is unknown
-	if err := os.WriteFile(filepath.Join(m.Store.dir, making, "config.json"), []byte("{"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(m.Store.Root(), making, "config.json"), []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	check(true)

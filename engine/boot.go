@@ -17,6 +17,7 @@ import (
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/record"
 )
 
 // bootDep is one container a restored container waits for: a compose
@@ -42,7 +43,7 @@ type BootOptions struct {
 
 // bootJob is the restoration of one container.
 type bootJob struct {
-	entry container.Entry
+	entry record.Entry
 	deps  []bootDep
 	done  chan struct{}
 	err   error
@@ -161,7 +162,7 @@ func (e *Engine) remakeNetworks(ctx context.Context) []error {
 
 // bootDeps are the containers c waits for before its restoration, from
 // the containers there are (all).
-func bootDeps(c container.Entry, all []container.Entry) []bootDep {
+func bootDeps(c record.Entry, all []record.Entry) []bootDep {
 	var out []bootDep
 	byID := func(id string) {
 		for _, o := range all {
@@ -291,7 +292,7 @@ func (e *Engine) awaitCondition(ctx context.Context, d bootDep, restored bool) e
 	if err != nil {
 		return err
 	}
-	running := cur.State.Running() || cur.State.Status == container.Restarting
+	running := cur.State.Running() || cur.State.Status == record.Restarting
 	what := cmp.Or(d.service, d.name)
 	switch d.condition {
 	case types.ServiceConditionCompletedSuccessfully:

@@ -24,6 +24,7 @@ import (
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/project"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/volumes"
 )
@@ -136,7 +137,7 @@ func containerOptions(p *project.Project, s types.ServiceConfig, n int, hash str
 			if err != nil {
 				return o, bad("%v", err)
 			}
-			h := &container.Healthcheck{Test: test}
+			h := &record.Healthcheck{Test: test}
 			for _, d := range []struct {
 				from *types.Duration
 				to   *time.Duration
@@ -457,7 +458,7 @@ func networkOptions(p *project.Project, s types.ServiceConfig, o *container.Crea
 				aliases = nil // the service is not known by its name there
 			}
 			aliases = append(aliases, cfg.Aliases...)
-			es := container.EndpointSettings{MacAddress: cfg.MacAddress, InterfaceName: cfg.InterfaceName, GatewayPriority: cfg.GatewayPriority}
+			es := record.EndpointSettings{MacAddress: cfg.MacAddress, InterfaceName: cfg.InterfaceName, GatewayPriority: cfg.GatewayPriority}
 			if cfg.Ipv4Address != "" {
 				ip, err := netip.ParseAddr(cfg.Ipv4Address)
 				if err != nil || !ip.Is4() {
@@ -465,9 +466,9 @@ func networkOptions(p *project.Project, s types.ServiceConfig, o *container.Crea
 				}
 				es.IPv4Address = ip
 			}
-			if es != (container.EndpointSettings{}) {
+			if es != (record.EndpointSettings{}) {
 				if o.Endpoints == nil {
-					o.Endpoints = map[string]container.EndpointSettings{}
+					o.Endpoints = map[string]record.EndpointSettings{}
 				}
 				o.Endpoints[n.Name] = es
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/internal/crash"
 	"github.com/berth-dev/berth/netns"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/volumes"
 )
 
@@ -335,7 +336,7 @@ func (e *Engine) removeNetworks(ctx context.Context, project string) ([]networkR
 // with stop: the container manager's Stop, or its Halt where what follows
 // may overlap the monitor's clean-up (down).
 func (e *Engine) stopMember(ctx context.Context, m Member, timeout time.Duration, stop func(context.Context, string, time.Duration, string) error) error {
-	if !m.State.Running() && m.State.Status != container.Restarting {
+	if !m.State.Running() && m.State.Status != record.Restarting {
 		return nil
 	}
 	e.preStop(ctx, m)

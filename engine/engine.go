@@ -12,6 +12,7 @@ import (
 	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/netns"
+	"github.com/berth-dev/berth/record"
 
 	"github.com/berth-dev/berth/errclass"
 )
@@ -118,7 +119,7 @@ func (e *Engine) Projects(ctx context.Context) (map[string][]Member, error) {
 	out := map[string][]Member{}
 	for _, c := range all {
 		if name := c.Record.Config.Labels[LabelProject]; name != "" {
-			out[name] = append(out[name], members([]container.Entry{c}, name)...)
+			out[name] = append(out[name], members([]record.Entry{c}, name)...)
 		}
 	}
 	return out, nil

@@ -15,6 +15,7 @@ import (
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/internal/fixture"
 	"github.com/berth-dev/berth/project"
+	"github.com/berth-dev/berth/record"
 )
 
 // load reads a compose file of the test's own.
@@ -153,12 +154,12 @@ func TestContainerOptionsRefused(t *testing.T) {
 }
 
 func fakeMember(service string, n int, hash string, running bool) Member {
-	st := container.State{Status: container.Exited}
+	st := record.State{Status: record.Exited}
 	if running {
-		st.Status = container.Running
+		st.Status = record.Running
 	}
 	name := fmt.Sprintf("p-%s-%d", service, n)
-	return Member{Entry: container.Entry{Record: container.Record{ID: name + "-id", Name: name}, State: st},
+	return Member{Entry: record.Entry{Record: record.Record{ID: name + "-id", Name: name}, State: st},
 		Service: service, Number: n, Hash: hash}
 }
 
@@ -217,8 +218,8 @@ func TestPlan(t *testing.T) {
 // TestLayers: stop and start order from the depends_on labels alone.
 func TestLayers(t *testing.T) {
 	mk := func(service, deps string) Member {
-		return Member{Entry: container.Entry{Record: container.Record{Name: service,
-			Config: container.Config{Labels: map[string]string{LabelDependsOn: deps}}}}, Service: service}
+		return Member{Entry: record.Entry{Record: record.Record{Name: service,
+			Config: record.Config{Labels: map[string]string{LabelDependsOn: deps}}}}, Service: service}
 	}
 	ms := []Member{mk("web", "api:service_healthy:false"), mk("api", "db:service_started:false,cache:service_started:true"), mk("db", ""), mk("cache", ""), mk("loner", "")}
 	var got []string

@@ -13,7 +13,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
-	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/record"
 )
 
 // Event is one change of a project's container, in the shape of docker
@@ -58,7 +58,7 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 	}
 	type seen struct {
 		m      Member
-		status container.Status
+		status record.Status
 		health string
 		// signals is how many of the run's recorded signals were reported
 		signals int
@@ -66,7 +66,7 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 		started time.Time
 	}
 	known := map[string]*seen{}
-	health := func(st container.State) string {
+	health := func(st record.State) string {
 		if st.Health == nil {
 			return ""
 		}
@@ -77,7 +77,7 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 		if err != nil {
 			return nil, false
 		}
-		ms := members([]container.Entry{ent}, project)
+		ms := members([]record.Entry{ent}, project)
 		if len(ms) == 0 || len(services) > 0 && !slices.Contains(services, ms[0].Service) {
 			return nil, false
 		}
@@ -135,7 +135,7 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 			}
 			s, was := known[id]
 			if !was {
-				s = &seen{m: *m, status: container.Created}
+				s = &seen{m: *m, status: record.Created}
 				known[id] = s
 				if err := send(*m, "create"); err != nil {
 					return err
@@ -148,11 +148,11 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 			st := m.State.Status
 			if !m.State.StartedAt.IsZero() && !m.State.StartedAt.Equal(s.started) {
 				s.started = m.State.StartedAt
-				if !m.State.Running() && s.status != container.Running {
+				if !m.State.Running() && s.status != record.Running {
 					if err := send(*m, "start"); err != nil {
 						return err
 					}
-					s.status = container.Running
+					s.status = record.Running
 				}
 			}
 			// a start cleared the last run's signals
@@ -166,14 +166,14 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 			}
 			s.signals = len(m.State.Signals)
 			if st != s.status {
-				action := map[container.Status]string{container.Running: "start", container.Paused: "pause", container.Created: "create"}[st]
+				action := map[record.Status]string{record.Running: "start", record.Paused: "pause", record.Created: "create"}[st]
 				var more []string
 				switch {
-				case st == container.Running && s.status == container.Paused:
+				case st == record.Running && s.status == record.Paused:
 					action = "unpause"
-				case st == container.Exited && s.status == container.Restarting:
+				case st == record.Exited && s.status == record.Restarting:
 					// stopped between two runs: it had died already
-				case st == container.Exited || st == container.Restarting:
+				case st == record.Exited || st == record.Restarting:
 					// an exit, whether or not the policy restarts it
 					action, more = "die", []string{"exitCode", strconv.Itoa(m.State.ExitCode)}
 				}

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/record"
 )
 
 // LogConsumer receives what `logs` and an attached `up` show, as docker
@@ -134,7 +135,7 @@ func (f *follower) run(ctx context.Context, project string, services []string, m
 			case m.Record.ID != ev.ID:
 			case ev.Action == "start":
 				f.follow(ctx, m)
-			case f.isFollowed(m) && (m.State.Status == container.Restarting || m.State.Running()):
+			case f.isFollowed(m) && (m.State.Status == record.Restarting || m.State.Running()):
 				// a run that the restart policy follows with another:
 				// its end is said too, as compose's up says each (the
 				// last one's, once it has stopped, by follow)

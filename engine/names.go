@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/record"
 )
 
 // The labels docker compose v2 puts on what it makes; berth puts the same,
@@ -49,7 +49,7 @@ func OneoffName(project, service, id string) string {
 
 // Member is one container of a project, as its labels say.
 type Member struct {
-	container.Entry
+	record.Entry
 	Service string
 	Number  int
 	Oneoff  bool
@@ -58,7 +58,7 @@ type Member struct {
 }
 
 // members are the project's containers, found by label.
-func members(all []container.Entry, project string) []Member {
+func members(all []record.Entry, project string) []Member {
 	var out []Member
 	for _, e := range all {
 		l := e.Record.Config.Labels

@@ -6,6 +6,7 @@ import (
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/format"
+	"github.com/berth-dev/berth/record"
 )
 
 // LabelEngine names the engine that runs a container, when one set it.
@@ -66,11 +67,11 @@ func Ps(m Member, noTrunc bool) PsRow {
 	}
 	// as compose shows them: health while it runs, the code once it ended
 	switch m.State.Status {
-	case container.Running:
+	case record.Running:
 		if m.State.Health != nil {
 			r.Health = m.State.Health.Status
 		}
-	case container.Exited, container.Dead:
+	case record.Exited, record.Dead:
 		r.ExitCode = m.State.ExitCode
 	}
 	ports := container.ListedPorts(m.Entry)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/project"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/watch"
 )
 
@@ -91,7 +92,7 @@ var _ Service = (*Engine)(nil)
 // up says whether m is up: running or paused, not a one-off, what
 // compose's pause and unpause act on.
 func up(m Member) bool {
-	return !m.Oneoff && (m.State.Status == container.Running || m.State.Status == container.Paused)
+	return !m.Oneoff && (m.State.Status == record.Running || m.State.Status == record.Paused)
 }
 
 // Pause pauses the project's containers that are up; pausing one already
@@ -108,7 +109,7 @@ func (e *Engine) Unpause(ctx context.Context, project string, services []string)
 
 // Kill sends signal to the project's running containers.
 func (e *Engine) Kill(ctx context.Context, project string, services []string, signal string) error {
-	return e.eachMember(ctx, project, services, func(m Member) bool { return m.State.Status == container.Running }, "Killed",
+	return e.eachMember(ctx, project, services, func(m Member) bool { return m.State.Status == record.Running }, "Killed",
 		func(m Member) error { return e.Containers.Kill(ctx, m.Record.ID, signal) })
 }
 

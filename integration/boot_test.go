@@ -21,6 +21,7 @@ import (
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/netns"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/systemd"
 )
@@ -43,12 +44,12 @@ func simulateReboot(t *testing.T, root string) {
 	var cgroups []string
 	for _, p := range dirs {
 		id := filepath.Base(filepath.Dir(p))
-		var st container.State
+		var st record.State
 		data, err := os.ReadFile(p)
 		if err != nil || json.Unmarshal(data, &st) != nil {
 			t.Fatalf("reading %s: %v", p, err)
 		}
-		var rec container.Record
+		var rec record.Record
 		if data, err := os.ReadFile(filepath.Join(filepath.Dir(p), "config.json")); err == nil && json.Unmarshal(data, &rec) == nil {
 			cgroups = append(cgroups, rec.Spec.Cgroup())
 		}
@@ -160,7 +161,7 @@ func containerID(t *testing.T, root, name string) string {
 	t.Helper()
 	paths, _ := filepath.Glob(filepath.Join(root, "containers", "*", "config.json"))
 	for _, p := range paths {
-		var rec container.Record
+		var rec record.Record
 		if data, err := os.ReadFile(p); err == nil && json.Unmarshal(data, &rec) == nil && rec.Name == name {
 			return rec.ID
 		}

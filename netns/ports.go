@@ -15,42 +15,15 @@ import (
 
 	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/errclass"
+	published "github.com/berth-dev/berth/netns/port"
 )
 
-// PortMapping is one published port as the user asked for it (-p, compose
-// ports): a host address and port, or range of ports, for a container
-// port. HostPort 0 asks for a free port the kernel picks; a host range
-// whose container side is one port asks for any free port of the range.
-type PortMapping struct {
-	HostIP      netip.Addr `json:",omitzero"` // invalid: every address of the host
-	HostPort    uint16     `json:",omitempty"`
-	HostPortEnd uint16     `json:",omitempty"` // > HostPort for a range
-	Port        uint16     // the container's
-	Proto       string     // tcp or udp
-}
-
-// Binding is a published port once its host port is known: what `port`
-// and `ps` show and what the firewall DNATs.
-type Binding struct {
-	HostIP   netip.Addr `json:",omitzero"`
-	HostPort uint16
-	Port     uint16
-	Proto    string
-}
-
-// String is Docker's form of a binding in `ps`: 0.0.0.0:8080->80/tcp.
-func (b Binding) String() string {
-	return fmt.Sprintf("%s->%d/%s", b.HostAddr(), b.Port, b.Proto)
-}
-
-// HostAddr is the host side as Docker prints it: 0.0.0.0:8080.
-func (b Binding) HostAddr() string {
-	ip := "0.0.0.0"
-	if b.HostIP.IsValid() {
-		ip = b.HostIP.String()
-	}
-	return netip.AddrPortFrom(netip.MustParseAddr(ip), b.HostPort).String()
-}
+// PortMapping and Binding are package port's, which records keep without
+// linking the network code.
+type (
+	PortMapping = published.Mapping
+	Binding     = published.Binding
+)
 
 // ParsePorts reads Docker's -p forms: [[IP:][HOST]:]CONTAINER[/PROTO],
 // where HOST and CONTAINER may be ranges (8000-8010) and an IPv6 IP is

@@ -52,9 +52,9 @@ func hostSupport() cgroupSupport {
 // (cgroup v2 has no swappiness and cannot turn the OOM killer off) or
 // refused (real-time CPU time), so that inspect shows what the container
 // really got; --cpus becomes a CFS quota per 100 ms period. Docker's texts are kept, for users who search for them.
-func (r *Resources) Adapt() (warnings []string, err error) { return r.adapt(hostSupport()) }
+func Adapt(r *Resources) (warnings []string, err error) { return adapt(r, hostSupport()) }
 
-func (r *Resources) adapt(s cgroupSupport) (warnings []string, err error) {
+func adapt(r *Resources, s cgroupSupport) (warnings []string, err error) {
 	invalid := func(msg string) error { return fmt.Errorf("%s: %w", msg, ErrInvalid) }
 	if r.Memory > 0 && r.MemorySwap != -1 && !s.Swap {
 		warnings = append(warnings, "Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.")

@@ -27,12 +27,13 @@ import (
 	"github.com/berth-dev/berth/internal/crash"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/runtime/spec"
 )
 
 // Error classes.
 var (
 	ErrNotFound = errclass.Sentinel(errclass.ErrNotFound, "no such container")
-	ErrInvalid  = errclass.Sentinel(errclass.ErrInvalid, "invalid container configuration")
+	ErrInvalid  = spec.ErrInvalid
 	ErrState    = errclass.Sentinel(errclass.ErrState, "container is not in the right state")
 )
 
@@ -90,7 +91,7 @@ func (r *Runtime) Create(ctx context.Context, s Spec, bundle string) (c *Contain
 		}
 		s.Shm = ShmDir(bundle)
 	}
-	spec, err := s.ociSpec(rootfs)
+	spec, err := ociSpec(s, rootfs)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w: %w", s.ID, err, ErrInvalid)
 	}

@@ -185,7 +185,7 @@ func TestJoinNetNS(t *testing.T) {
 func TestSeccompProfile(t *testing.T) {
 	allowed := func(caps []string) map[string]bool {
 		t.Helper()
-		spec, err := Spec{ID: "x", CapAdd: caps}.ociSpec("/")
+		spec, err := ociSpec(Spec{ID: "x", CapAdd: caps}, "/")
 		if err != nil {
 			t.Fatal(err)
 		}

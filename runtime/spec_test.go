@@ -9,9 +9,6 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
-
-	"github.com/berth-dev/berth/internal/fixture"
 )
 
 func TestParseDeviceRule(t *testing.T) {
@@ -62,28 +59,6 @@ func FuzzParseDeviceRule(f *testing.F) {
 	})
 }
 
-func TestBlockIO(t *testing.T) {
-	if _, err := (Resources{BlkioThrottle: Throttles{ReadBps: []ThrottleDevice{{Path: "/dev/null", Rate: 1}}}}).blockIO(); !errors.Is(err, ErrInvalid) {
-		t.Errorf("a character device throttled: %v", err)
-	}
-	if _, err := (Resources{BlkioWeight: 5}).blockIO(); !errors.Is(err, ErrInvalid) {
-		t.Errorf("weight 5: %v", err)
-	}
-	if b, err := (Resources{}).blockIO(); b != nil || err != nil {
-		t.Errorf("nothing asked: %v, %v", b, err)
-	}
-	disk := fixture.BlockDevice(t)
-	b, err := (Resources{BlkioWeight: 300, BlkioThrottle: Throttles{WriteIOps: []ThrottleDevice{{Path: disk, Rate: 50}}}}).blockIO()
-	if err != nil || *b.Weight != 300 || len(b.ThrottleWriteIOPSDevice) != 1 || b.ThrottleWriteIOPSDevice[0].Rate != 50 {
-		t.Fatalf("weight and a throttle on %s: %+v, %v", disk, b, err)
-	}
-	var st unix.Stat_t
-	unix.Stat(disk, &st)
-	if d := b.ThrottleWriteIOPSDevice[0]; d.Major != int64(unix.Major(st.Rdev)) || d.Minor != int64(unix.Minor(st.Rdev)) {
-		t.Errorf("%s is %d:%d, not %d:%d", disk, d.Major, d.Minor, unix.Major(st.Rdev), unix.Minor(st.Rdev))
-	}
-}
-
 // TestPrivilegedSpec: a privileged container gets /sys and /sys/fs/cgroup
 // writable and the host's devices, as Docker gives it; any other keeps
 // both read-only and gets the devices it asks for alone.
@@ -109,7 +84,7 @@ func TestPrivilegedSpec(t *testing.T) {
 			break
 		}
 	}
-	priv, err := Spec{ID: "p", Privileged: true}.ociSpec("/")
+	priv, err := ociSpec(Spec{ID: "p", Privileged: true}, "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,14 +101,14 @@ func TestPrivilegedSpec(t *testing.T) {
 		t.Errorf("privileged: device rules %+v, want all allowed", rules)
 	}
 	// a --device of the same path keeps its own place and name
-	both, err := Spec{ID: "p", Privileged: true, Devices: []Device{{Host: "/dev/null", Container: "/dev/zero"}}}.ociSpec("/")
+	both, err := ociSpec(Spec{ID: "p", Privileged: true, Devices: []Device{{Host: "/dev/null", Container: "/dev/zero"}}}, "/")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := len(slices.DeleteFunc(slices.Clone(both.Linux.Devices), func(d specs.LinuxDevice) bool { return d.Path != "/dev/zero" })); n != 1 {
 		t.Errorf("privileged with --device at /dev/zero: %d devices there", n)
 	}
-	plain, err := Spec{ID: "u", Unconfined: true, Devices: []Device{{Host: "/dev/null", Container: "/dev/mine"}}}.ociSpec("/")
+	plain, err := ociSpec(Spec{ID: "u", Unconfined: true, Devices: []Device{{Host: "/dev/null", Container: "/dev/mine"}}}, "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +155,7 @@ func TestAdapt(t *testing.T) {
 		{"real-time runtime over period", v1, Resources{CPURealtimePeriod: 1000, CPURealtimeRuntime: 2000}, Resources{}, nil, true},
 	} {
 		r := tc.in
-		warnings, err := r.adapt(tc.host)
+		warnings, err := adapt(&r, tc.host)
 		if tc.err {
 			if !errors.Is(err, ErrInvalid) {
 				t.Errorf("%s: %v, want ErrInvalid", tc.name, err)
@@ -193,53 +168,11 @@ func TestAdapt(t *testing.T) {
 	}
 }
 
-// TestCheckRanges: the values Docker's daemon refuses are refused, with
-// its words, whoever asks (docker run's flags or compose's keys); the
-// values it takes pass.
-func TestCheckRanges(t *testing.T) {
-	n := func(v int64) *int64 { return &v }
-	i := func(v int) *int { return &v }
-	for _, tc := range []struct {
-		name string
-		in   Resources
-		want string // "" passes
-	}{
-		{"nothing", Resources{}, ""},
-		{"cpus 1.5", Resources{NanoCPUs: 1.5e9}, ""},
-		{"cpus -1", Resources{NanoCPUs: -1e9}, "range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available"},
-		{"cpus over the host's", Resources{NanoCPUs: 3e9}, "range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available"},
-		{"cpus and a quota", Resources{NanoCPUs: 1e9, CPUQuota: 50000}, "conflicting options: Nano CPUs and CPU Quota cannot both be set"},
-		{"cpus and a period", Resources{NanoCPUs: 1e9, CPUPeriod: 50000}, "conflicting options: Nano CPUs and CPU Period cannot both be set"},
-		{"period too short", Resources{CPUPeriod: 999}, "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"},
-		{"period negative", Resources{CPUPeriod: -1}, "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"},
-		{"quota too small", Resources{CPUQuota: 10}, "CPU cfs quota can not be less than 1ms (i.e. 1000)"},
-		{"quota unlimited", Resources{CPUQuota: -1}, ""},
-		{"shares negative", Resources{CPUShares: -1}, "invalid value -1 for CPU shares: range is from 2 to 262144"},
-		{"shares 512", Resources{CPUShares: 512}, ""},
-		{"memory 1k", Resources{Memory: 1024}, "minimum memory limit allowed is 6MB"},
-		{"memory negative", Resources{Memory: -1}, "minimum memory limit allowed is 6MB"},
-		{"reservation over the limit", Resources{Memory: 8 << 20, MemoryReservation: 16 << 20}, "minimum memory limit can not be less than memory reservation limit, see usage"},
-		{"swappiness 101", Resources{MemorySwappiness: n(101)}, "invalid value: 101, valid memory swappiness range is 0-100"},
-		{"swappiness -5", Resources{MemorySwappiness: n(-5)}, "invalid value: -5, valid memory swappiness range is 0-100"},
-		{"oom score 1001", Resources{OOMScoreAdj: i(1001)}, "invalid value 1001, range for oom score adj is [-1000, 1000]"},
-		{"pids unlimited", Resources{PidsLimit: -1}, ""},
-	} {
-		err := tc.in.checkRanges(2)
-		if got := fmt.Sprint(err); tc.want == "" && err != nil || tc.want != "" && got != tc.want {
-			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
-		}
-	}
-	// Check classes them
-	if err := (Resources{NanoCPUs: -1}).Check(); !errors.Is(err, ErrInvalid) {
-		t.Errorf("Check of cpus -1: %v, want ErrInvalid", err)
-	}
-}
-
 // TestAdaptCPUs: --cpus runs as Docker's daemon runs it, a quota per
 // 100 ms period, and the record keeps only those.
 func TestAdaptCPUs(t *testing.T) {
 	r := Resources{NanoCPUs: 1.5e9}
-	if _, err := r.adapt(cgroupSupport{Swap: true}); err != nil || r.CPUQuota != 150000 || r.CPUPeriod != 100000 || r.NanoCPUs != 0 {
+	if _, err := adapt(&r, cgroupSupport{Swap: true}); err != nil || r.CPUQuota != 150000 || r.CPUPeriod != 100000 || r.NanoCPUs != 0 {
 		t.Errorf("cpus 1.5: %+v, %v; want a quota of 150000 per 100000", r, err)
 	}
 }

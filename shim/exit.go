@@ -2,19 +2,18 @@ package shim
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/berth-dev/berth/disk"
+	"github.com/berth-dev/berth/record"
 )
 
-// RecordExit records the end of a run in the container's state file
-// (state.json in dir, under the container's lock, as the container store
-// writes it): status exited, the exit code, when, whether the OOM killer
+// RecordExit records the end of a run in the container's state (state.json
+// in dir, through the container store, under the container's lock, by
+// record.State.Exit): status exited, the exit code, when, whether the OOM killer
 // struck, no process, no published ports. It reports whether it recorded
 // anything (a state that is no longer running or paused is left as it is)
 // and whether the container was halted: stopped by a down, which goes on to
@@ -24,52 +23,31 @@ import (
 //
 // The waiting process records the exit at once, so that whoever waits for
 // it (stop, down, wait, an attached up) does not wait for the monitor's
-// exec too. The fields are container.State's, by their JSON names; the
-// container package's tests hold the two together.
+// exec too.
 //
 // A run that the restart policy follows with another is recorded as
 // restarting at once, in the same write: between the exit and the next
 // run the container never shows as exited, as in Docker.
 func RecordExit(ctx context.Context, dir string, code int, at time.Time, oom bool, policy Policy) (recorded, halted bool, err error) {
-	unlock, err := disk.Lock(ctx, filepath.Join(dir, ".lock"), false)
+	s, err := record.OpenStore(filepath.Dir(dir))
 	if err != nil {
 		return false, false, fmt.Errorf("recording the exit: %w", err)
 	}
-	defer unlock()
-	path := filepath.Join(dir, "state.json")
-	data, err := os.ReadFile(path)
+	_, err = s.Update(ctx, filepath.Base(dir), func(st *record.State) error {
+		halted = st.Halted
+		if st.Status != record.Running && st.Status != record.Paused {
+			return nil
+		}
+		if err := st.Exit(code, at, oom, policy.Restarts(st.StopRequested, st.RestartCount, code)); err != nil {
+			return err
+		}
+		recorded = true
+		return nil
+	})
 	if err != nil {
 		return false, false, fmt.Errorf("recording the exit: %w", err)
 	}
-	var st map[string]json.RawMessage
-	if err := json.Unmarshal(data, &st); err != nil {
-		return false, false, fmt.Errorf("recording the exit: %w", err)
-	}
-	var status string
-	var stopRequested bool
-	var restarts int
-	json.Unmarshal(st["Status"], &status)
-	json.Unmarshal(st["Halted"], &halted)
-	json.Unmarshal(st["StopRequested"], &stopRequested)
-	json.Unmarshal(st["RestartCount"], &restarts)
-	if status != "running" && status != "paused" {
-		return false, halted, nil
-	}
-	next := "exited"
-	if policy.Restarts(stopRequested, restarts, code) {
-		next = "restarting"
-	}
-	for k, v := range map[string]any{"Status": next, "ExitCode": code, "Pid": 0, "OOMKilled": oom, "FinishedAt": at, "Ports": nil} {
-		st[k], _ = json.Marshal(v)
-	}
-	out, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return false, false, err
-	}
-	if err := disk.WriteFile(path, out, 0o600); err != nil {
-		return false, false, fmt.Errorf("recording the exit: %w", err)
-	}
-	return true, halted, nil
+	return recorded, halted, nil
 }
 
 // Policy is a container's restart policy, Docker's: no, always,

@@ -20,6 +20,7 @@ import (
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/keeper"
 	"github.com/berth-dev/berth/netns"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/volumes"
 )
@@ -55,7 +56,7 @@ func (g *globals) containers() (*container.Manager, error) {
 
 // listContainers opens the container store and lists every container in it,
 // newest first.
-func (g *globals) listContainers(ctx context.Context) (*container.Manager, []container.Entry, error) {
+func (g *globals) listContainers(ctx context.Context) (*container.Manager, []record.Entry, error) {
 	m, err := g.containers()
 	if err != nil {
 		return nil, nil, err
@@ -91,7 +92,7 @@ type createFlags struct {
 	publish, expose, aliases          []string
 	healthCmd                         string
 	noHealthcheck                     bool
-	health                            container.Healthcheck
+	health                            record.Healthcheck
 	dns, dnsSearch, dnsOptions        []string
 	ip                                string
 }
@@ -434,7 +435,7 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 }
 
 // create makes the container IMAGE [COMMAND...] describes.
-func (f *createFlags) create(cmd *cobra.Command, g *globals, args []string) (*container.Manager, *container.Record, error) {
+func (f *createFlags) create(cmd *cobra.Command, g *globals, args []string) (*container.Manager, *record.Record, error) {
 	o, err := f.options(g, args)
 	if err != nil {
 		return nil, nil, err
@@ -464,7 +465,7 @@ func (g *globals) streams() container.Streams {
 }
 
 // attach connects this command's streams to a container as -i and -t ask.
-func (g *globals) attach(rec *container.Record) *container.Attach {
+func (g *globals) attach(rec *record.Record) *container.Attach {
 	return g.streams().For(rec)
 }
 

@@ -13,10 +13,10 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/format"
 	"github.com/berth-dev/berth/image"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/systemd"
 )
@@ -152,7 +152,7 @@ func newSystemInfoCmd(g *globals) *cobra.Command {
 			for _, e := range entries {
 				info.Containers++
 				switch {
-				case e.State.Status == container.Paused:
+				case e.State.Status == record.Paused:
 					info.ContainersPaused++
 				case e.State.Running():
 					info.ContainersRunning++
@@ -378,7 +378,7 @@ func newSystemPruneCmd(g *globals) *cobra.Command {
 			}
 			var removed []string
 			for _, e := range entries {
-				if e.State.Running() || e.State.Status == container.Restarting {
+				if e.State.Running() || e.State.Status == record.Restarting {
 					continue
 				}
 				// like Docker's container prune, the container's anonymous

@@ -1,4 +1,4 @@
-package container
+package record
 
 import (
 	"bytes"
@@ -35,6 +35,17 @@ func OpenStore(dir string) (*Store, error) {
 	return &Store{dir: dir}, nil
 }
 
+// Root is the containers directory itself, where the store's lock and
+// its users' own dot files and directories (the container manager's
+// intents) are.
+func (s *Store) Root() string { return s.dir }
+
+// Lock takes the store's lock, which Create holds to check a name and
+// write a record; unlock releases it.
+func (s *Store) Lock(ctx context.Context) (unlock func(), err error) {
+	return disk.Lock(ctx, filepath.Join(s.dir, ".lock"), false)
+}
+
 // Dir is the container's directory.
 func (s *Store) Dir(id string) string { return filepath.Join(s.dir, id) }
 
@@ -56,7 +67,7 @@ func (s *Store) Create(ctx context.Context, rec *Record) error {
 	if !validName.MatchString(rec.Name) {
 		return errclass.New(ErrInvalid, "invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", rec.Name)
 	}
-	unlock, err := disk.Lock(ctx, filepath.Join(s.dir, ".lock"), false)
+	unlock, err := s.Lock(ctx)
 	if err != nil {
 		return err
 	}
@@ -96,7 +107,7 @@ type Entry struct {
 // List returns every container, newest first.
 func (s *Store) List() ([]Entry, error) {
 	var out []Entry
-	err := s.each(func(_ string, e Entry, err error) error {
+	err := s.Each(func(_ string, e Entry, err error) error {
 		if err == nil { // else being created or removed
 			out = append(out, e)
 		}
@@ -106,10 +117,10 @@ func (s *Store) List() ([]Entry, error) {
 	return out, err
 }
 
-// each calls fn for every container's directory (not the store's own
+// Each calls fn for every container's directory (not the store's own
 // dot files and directories), with its entry or the error reading it;
 // an error from fn ends the walk and is returned.
-func (s *Store) each(fn func(id string, e Entry, err error) error) error {
+func (s *Store) Each(fn func(id string, e Entry, err error) error) error {
 	dirs, err := os.ReadDir(s.dir)
 	if err != nil {
 		return err
@@ -118,7 +129,7 @@ func (s *Store) each(fn func(id string, e Entry, err error) error) error {
 		if !d.IsDir() || strings.HasPrefix(d.Name(), ".") {
 			continue
 		}
-		e, err := s.load(d.Name())
+		e, err := s.Load(d.Name())
 		if err := fn(d.Name(), e, err); err != nil {
 			return err
 		}
@@ -129,7 +140,7 @@ func (s *Store) each(fn func(id string, e Entry, err error) error) error {
 // Get finds a container by full ID, unique ID prefix or name, as Docker does.
 func (s *Store) Get(ref string) (Entry, error) {
 	ref = strings.TrimPrefix(ref, "/")
-	if e, err := s.load(ref); err == nil {
+	if e, err := s.Load(ref); err == nil {
 		return e, nil
 	}
 	all, err := s.List()
@@ -146,7 +157,10 @@ func (s *Store) Get(ref string) (Entry, error) {
 	return Entry{}, errclass.New(ErrInvalid, "multiple containers match %q", ref)
 }
 
-func (s *Store) load(id string) (Entry, error) {
+// Load reads container id's record and state, by full ID alone, without
+// its lock: a state being written is replaced whole (by rename), never
+// seen half-written.
+func (s *Store) Load(id string) (Entry, error) {
 	var e Entry
 	data, err := os.ReadFile(filepath.Join(s.dir, id, "config.json"))
 	if err != nil {
@@ -190,7 +204,7 @@ func (s *Store) locked(ctx context.Context, id, file string, part func(*Entry) a
 		return Entry{}, err
 	}
 	defer unlock()
-	e, err := s.load(id)
+	e, err := s.Load(id)
 	if err != nil {
 		return Entry{}, errclass.New(ErrNotFound, "no such container: %s", id)
 	}
@@ -239,7 +253,7 @@ func (s *Store) Watch(ctx context.Context, id string, cond func(State) (bool, er
 		return errclass.New(ErrNotFound, "no such container: %s", id)
 	}
 	check := func() (bool, error) {
-		e, err := s.load(id)
+		e, err := s.Load(id)
 		if err != nil {
 			return false, errclass.New(ErrNotFound, "no such container: %s", id)
 		}

@@ -1,13 +1,14 @@
-package container
+package record
 
 import (
 	"fmt"
 	"slices"
 	"time"
 
-	"github.com/berth-dev/berth/netns"
+	"net/netip"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/netns/port"
 )
 
 // Status is where a container is in its lifecycle.
@@ -27,7 +28,7 @@ const (
 var transitions = map[Status][]Status{
 	Created:    {Running, Exited, Removing},
 	Running:    {Exited, Paused, Restarting, Removing, Dead},
-	Paused:     {Running, Exited, Removing},
+	Paused:     {Running, Exited, Restarting, Removing},
 	Restarting: {Running, Exited, Removing},
 	Exited:     {Running, Restarting, Removing},
 	Dead:       {Removing},
@@ -37,9 +38,6 @@ var transitions = map[Status][]Status{
 // Error classes.
 var (
 	ErrNotFound = errclass.Sentinel(errclass.ErrNotFound, "no such container")
-	// ErrNoImage: the image a container is to run is not here, and may
-	// not be pulled.
-	ErrNoImage  = errclass.Sentinel(errclass.ErrNotFound, "no such image")
 	ErrConflict = errclass.Sentinel(errclass.ErrConflict, "conflict")
 	ErrState    = errclass.Sentinel(errclass.ErrState, "wrong container state")
 	ErrInvalid  = errclass.Sentinel(errclass.ErrInvalid, "invalid")
@@ -85,7 +83,7 @@ type State struct {
 	// Health is the healthcheck's last verdict and probes.
 	Health *Health `json:",omitempty"`
 	// Ports are the published ports while it runs, host ports picked.
-	Ports []netns.Binding `json:",omitempty"`
+	Ports []port.Binding `json:",omitempty"`
 	// BootID is the kernel's boot ID (BootID) when the container last
 	// started: a state from another boot describes processes, mounts and
 	// links that the reboot took away, whatever its PIDs now name.
@@ -107,5 +105,68 @@ func (s *State) To(next Status) error {
 	return nil
 }
 
+// Exit records the end of a run: exited, or restarting when restart says
+// the restart policy follows it with another run (in the same write, so
+// that between two runs the container never shows as exited, as in
+// Docker), with the exit code, when, whether the OOM killer struck, no
+// process and no published ports. The endpoints stay, for whoever leaves
+// the networks first to take. A move the state machine refuses is an
+// error, and leaves the state as it was.
+func (s *State) Exit(code int, at time.Time, oom, restart bool) error {
+	next := Exited
+	if restart {
+		next = Restarting
+	}
+	if err := s.To(next); err != nil {
+		return err
+	}
+	s.ExitCode, s.Pid, s.OOMKilled, s.FinishedAt, s.Ports = code, 0, oom, at, nil
+	return nil
+}
+
 // Running reports whether the container's process is alive (paused included).
 func (s State) Running() bool { return s.Status == Running || s.Status == Paused }
+
+// Endpoint is a running container's place on one network, kept in its
+// state for inspect and for leaving the network when it stops.
+type Endpoint struct {
+	NetworkID string
+	HostIf    string
+	IfName    string // in the container: eth0, eth1, ...
+	Address   netip.Prefix
+	Gateway   netip.Addr
+	MAC       string
+}
+
+// Healthcheck is how a container's health is probed, in Docker's terms:
+// Test is ["CMD", arg...] or ["CMD-SHELL", command]; the durations and
+// retries take Docker's defaults where zero.
+type Healthcheck struct {
+	Test          []string
+	Interval      time.Duration `json:",omitempty"`
+	Timeout       time.Duration `json:",omitempty"`
+	StartPeriod   time.Duration `json:",omitempty"`
+	StartInterval time.Duration `json:",omitempty"`
+	Retries       int           `json:",omitempty"`
+}
+
+// Health statuses, as Docker shows them.
+const (
+	Starting  = "starting"
+	Healthy   = "healthy"
+	Unhealthy = "unhealthy"
+)
+
+// Health is a container's health while it runs (inspect's State.Health).
+type Health struct {
+	Status        string
+	FailingStreak int
+	Log           []HealthResult
+}
+
+// HealthResult is one probe: when, its exit code and output.
+type HealthResult struct {
+	Start, End time.Time
+	ExitCode   int
+	Output     string
+}

@@ -1,14 +1,12 @@
-package container
+package record
 
 import (
 	"cmp"
 	"net/netip"
 	"time"
 
-	"github.com/berth-dev/berth/netns"
-	"github.com/berth-dev/berth/volumes"
-
-	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/netns/port"
+	"github.com/berth-dev/berth/runtime/spec"
 )
 
 // Record is what a container is, fixed when it is created.
@@ -24,22 +22,22 @@ type Record struct {
 	Args []string
 	// Spec is what the runtime gets; its rootfs lowers are the image's
 	// snapshots.
-	Spec   runtime.Spec
+	Spec   spec.Spec
 	Config Config
 	Host   HostConfig
 	// Health is how its health is probed; nil: not at all.
 	Health *Healthcheck `json:",omitempty"`
 	// Volumes are the volumes its mounts use; anonymous ones go with it
 	// (rm -v, run --rm).
-	Volumes []volumes.Used
+	Volumes []Volume
 	// Warnings are what Create changed or dropped of what was asked, as
 	// Docker's create answers them (a limit this host's cgroups cannot
 	// enforce); the caller shows them. Not kept.
 	Warnings []string `json:"-"`
 }
 
-// fqdn is the container's full host name, hostname.domainname.
-func (c Config) fqdn() string {
+// FQDN is the container's full host name, hostname.domainname.
+func (c Config) FQDN() string {
 	if c.Domainname == "" {
 		return c.Hostname
 	}
@@ -111,9 +109,17 @@ type HostConfig struct {
 	DNSSearch  []string `json:",omitempty"`
 	DNSOptions []string `json:",omitempty"`
 	// Ports are the published ports (-p, -P), taken at each start.
-	Ports []netns.PortMapping `json:",omitempty"`
+	Ports []port.Mapping `json:",omitempty"`
 	// PublishAll is -P: Ports then includes every exposed port.
 	PublishAll bool `json:",omitempty"`
+}
+
+// Volume is a volume a container's mounts use (volumes.Used, which
+// package record does not link).
+type Volume struct {
+	Name      string
+	Target    string
+	Anonymous bool
 }
 
 // RestartPolicy is Docker's: no, always, unless-stopped, on-failure[:N].
@@ -134,9 +140,9 @@ type EndpointSettings struct {
 	GatewayPriority int `json:",omitempty"`
 }
 
-// gatewayNetwork is the index of the network that gives the default
+// GatewayNetwork is the index of the network that gives the default
 // route: the first of those with the highest gateway priority.
-func (h HostConfig) gatewayNetwork() int {
+func (h HostConfig) GatewayNetwork() int {
 	best := 0
 	for i, n := range h.Networks {
 		if h.Endpoints[n].GatewayPriority > h.Endpoints[h.Networks[best]].GatewayPriority {
@@ -146,8 +152,8 @@ func (h HostConfig) gatewayNetwork() int {
 	return best
 }
 
-// endpoint is how the container joins network, its index-th.
-func (h HostConfig) endpoint(network string, index int) EndpointSettings {
+// Endpoint is how the container joins network, its index-th.
+func (h HostConfig) Endpoint(network string, index int) EndpointSettings {
 	es := h.Endpoints[network]
 	if index == 0 {
 		if !es.IPv4Address.IsValid() {

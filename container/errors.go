@@ -1,0 +1,17 @@
+package container
+
+import (
+	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/record"
+)
+
+// Error classes: a container's record's, and ErrNoImage.
+var (
+	ErrNotFound = record.ErrNotFound
+	// ErrNoImage: the image a container is to run is not here, and may
+	// not be pulled.
+	ErrNoImage  = errclass.Sentinel(errclass.ErrNotFound, "no such image")
+	ErrConflict = record.ErrConflict
+	ErrState    = record.ErrState
+	ErrInvalid  = record.ErrInvalid
+)
