@@ -14,6 +14,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/errclass"
@@ -171,7 +172,7 @@ func bootDeps(c container.Entry, all []container.Entry) []bootDep {
 		}
 	}
 	if project := c.Record.Config.Labels[LabelProject]; project != "" {
-		for _, d := range labelDeps(Member{Entry: c}) {
+		for _, d := range labelDeps(api.Member{Entry: c}) {
 			for _, m := range members(all, project) {
 				if m.Service == d.service && !m.Oneoff {
 					out = append(out, bootDep{id: m.Record.ID, name: m.Record.Name, service: d.service, condition: d.condition})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/image"
@@ -81,19 +82,19 @@ func (e *Engine) networks() (*netns.Store, func(), error) {
 // Members are the containers of the project name, found by their labels,
 // by service then number (one-off containers last); services, if given,
 // restrict them.
-func (e *Engine) Members(ctx context.Context, name string, services ...string) ([]Member, error) {
+func (e *Engine) Members(ctx context.Context, name string, services ...string) ([]api.Member, error) {
 	all, err := e.Containers.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var out []Member
+	var out []api.Member
 	for _, m := range members(all, name) {
 		if len(services) > 0 && !slices.Contains(services, m.Service) {
 			continue
 		}
 		out = append(out, m)
 	}
-	slices.SortFunc(out, func(a, b Member) int {
+	slices.SortFunc(out, func(a, b api.Member) int {
 		if a.Oneoff != b.Oneoff {
 			if a.Oneoff {
 				return 1
@@ -110,12 +111,12 @@ func (e *Engine) Members(ctx context.Context, name string, services ...string) (
 
 // Projects are the names of every project with containers, and the
 // containers of each.
-func (e *Engine) Projects(ctx context.Context) (map[string][]Member, error) {
+func (e *Engine) Projects(ctx context.Context) (map[string][]api.Member, error) {
 	all, err := e.Containers.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]Member{}
+	out := map[string][]api.Member{}
 	for _, c := range all {
 		if name := c.Record.Config.Labels[LabelProject]; name != "" {
 			out[name] = append(out[name], members([]container.Entry{c}, name)...)

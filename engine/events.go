@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,30 +11,9 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 )
-
-// Event is one change of a project's container, in the shape of docker
-// compose events --json (whose keys come out sorted: compose marshals a
-// map).
-type Event struct {
-	Action     string            `json:"action"`
-	Attributes map[string]string `json:"attributes"`
-	ID         string            `json:"id"`
-	Service    string            `json:"service"`
-	Time       time.Time         `json:"time"`
-	Type       string            `json:"type"`
-}
-
-// String is the event as docker compose events prints it: when, the
-// action, the container and its attributes.
-func (e Event) String() string {
-	var attrs []string
-	for _, k := range slices.Sorted(maps.Keys(e.Attributes)) {
-		attrs = append(attrs, k+"="+e.Attributes[k])
-	}
-	return fmt.Sprintf("%s container %s %s (%s)", e.Time.Format("2006-01-02 15:04:05.000000"), e.Action, e.ID, strings.Join(attrs, ", "))
-}
 
 // Events calls emit for each change of the project's containers (of
 // services, if given) until ctx ends or emit fails: create, start, kill
@@ -45,7 +22,7 @@ func (e Event) String() string {
 // die of a stopped container), pause, unpause, destroy, and
 // health_status. It watches the containers'
 // state files with fsnotify; no daemon sends them.
-func (e *Engine) Events(ctx context.Context, project string, services []string, emit func(Event) error) error {
+func (e *Engine) Events(ctx context.Context, project string, services []string, emit func(api.Event) error) error {
 	dir := filepath.Join(e.root, "containers")
 	os.MkdirAll(dir, 0o700)
 	w, err := fsnotify.NewWatcher()
@@ -57,7 +34,7 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 		return err
 	}
 	type seen struct {
-		m      Member
+		m      api.Member
 		status container.Status
 		health string
 		// signals is how many of the run's recorded signals were reported
@@ -72,7 +49,7 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 		}
 		return st.Health.Status
 	}
-	look := func(id string) (*Member, bool) {
+	look := func(id string) (*api.Member, bool) {
 		ent, err := e.Containers.Store.Get(id)
 		if err != nil {
 			return nil, false
@@ -83,7 +60,7 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 		}
 		return &ms[0], true
 	}
-	send := func(m Member, action string, more ...string) error {
+	send := func(m api.Member, action string, more ...string) error {
 		// Docker's: the container's labels, its image and name; compose
 		// leaves its own labels out
 		attrs := map[string]string{"name": m.Record.Name, "image": m.Record.Image}
@@ -95,7 +72,7 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 		for i := 0; i+1 < len(more); i += 2 {
 			attrs[more[i]] = more[i+1]
 		}
-		return emit(Event{Time: time.Now(), Type: "container", Action: action, ID: m.Record.ID, Service: m.Service, Attributes: attrs})
+		return emit(api.Event{Time: time.Now(), Type: "container", Action: action, ID: m.Record.ID, Service: m.Service, Attributes: attrs})
 	}
 	entries, _ := os.ReadDir(dir)
 	for _, d := range entries {

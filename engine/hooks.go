@@ -10,6 +10,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/errclass"
 )
@@ -43,7 +44,7 @@ func hookExec(h types.ServiceHook, stdout, stderr io.Writer) container.ExecOptio
 // preStop runs the pre_stop hooks of a running container's service, as
 // last applied (the project's files are not needed to stop it); a failed
 // hook is reported, and the container stopped all the same.
-func (e *Engine) preStop(ctx context.Context, m Member) {
+func (e *Engine) preStop(ctx context.Context, m api.Member) {
 	if !m.State.Running() || m.Oneoff {
 		return
 	}
@@ -58,7 +59,7 @@ func (e *Engine) preStop(ctx context.Context, m Member) {
 
 // remembered is the configuration of a member's service as last applied
 // (see remember); empty when berth has none.
-func (e *Engine) remembered(m Member) types.ServiceConfig {
+func (e *Engine) remembered(m api.Member) types.ServiceConfig {
 	var s types.ServiceConfig
 	data, err := os.ReadFile(filepath.Join(e.root, "projects", m.Record.Config.Labels[LabelProject], m.Service+".json"))
 	if err == nil {

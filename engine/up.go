@@ -14,41 +14,12 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/internal/crash"
 	"github.com/berth-dev/berth/project"
 )
-
-// UpOptions shape Up, as docker compose up's flags do.
-type UpOptions struct {
-	// Services are those asked for; none is every service. Their
-	// dependencies come too unless NoDeps.
-	Services []string
-	NoDeps   bool
-	// ForceRecreate recreates every container; NoRecreate none, even
-	// changed ones. AlwaysRecreateDeps recreates the dependencies of the
-	// services asked for.
-	ForceRecreate, NoRecreate, AlwaysRecreateDeps bool
-	// RenewAnonVolumes gives recreated containers fresh anonymous volumes
-	// (-V) instead of their predecessors'.
-	RenewAnonVolumes bool
-	// Scale overrides services' scale (--scale SERVICE=N).
-	Scale         map[string]int
-	RemoveOrphans bool
-	// NoStart creates containers without starting them (create, up
-	// --no-start).
-	NoStart bool
-	// DryRun prints the plan, a reason per container, and changes nothing.
-	DryRun bool
-	// Parallel bounds the services acted on at once; 0 is unbounded.
-	Parallel int
-	// Timeout (seconds) stops containers being recreated or scaled down;
-	// nil: each container's own stop_grace_period.
-	Timeout *int
-	// QuietPull pulls without showing the progress (--quiet-pull).
-	QuietPull bool
-}
 
 // Action is what the plan does to one container.
 type Action string
@@ -69,7 +40,7 @@ type Step struct {
 	Number    int
 	Action    Action
 	Reason    string
-	old       *Member
+	old       *api.Member
 }
 
 // Up makes the project run as its files say: networks and volumes first,
@@ -78,7 +49,7 @@ type Step struct {
 // decides, after the conditions of its depends_on hold. A failure stops
 // what had not begun and leaves what already runs running, as compose
 // does; a second Up after the fix completes the rest.
-func (e *Engine) Up(ctx context.Context, p *project.Project, o UpOptions) error {
+func (e *Engine) Up(ctx context.Context, p *project.Project, o api.UpOptions) error {
 	// before anything: an unknown name would otherwise become a service
 	// with no settings, its image "<project>-"
 	if err := p.CheckServices(o.Services...); err != nil {
@@ -200,12 +171,12 @@ func (e *Engine) Up(ctx context.Context, p *project.Project, o UpOptions) error 
 
 // orphans reports, or with remove removes, the project's containers of
 // services its files no longer have.
-func (e *Engine) orphans(ctx context.Context, p *project.Project, current []Member, remove, dry bool) error {
+func (e *Engine) orphans(ctx context.Context, p *project.Project, current []api.Member, remove, dry bool) error {
 	known := map[string]bool{}
 	for _, name := range append(p.ServiceNames(), p.DisabledServiceNames()...) {
 		known[name] = true
 	}
-	var found []Member
+	var found []api.Member
 	for _, m := range current {
 		if !known[m.Service] && !m.Oneoff {
 			found = append(found, m)
@@ -238,7 +209,7 @@ func (e *Engine) orphans(ctx context.Context, p *project.Project, current []Memb
 
 // plan decides, for each container the service should have and each it
 // has, what to do and why.
-func (e *Engine) plan(p *project.Project, s types.ServiceConfig, current []Member, o UpOptions, force bool, forceReason string) ([]Step, error) {
+func (e *Engine) plan(p *project.Project, s types.ServiceConfig, current []api.Member, o api.UpOptions, force bool, forceReason string) ([]Step, error) {
 	hash, err := project.ServiceHash(s)
 	if err != nil {
 		return nil, err
@@ -247,13 +218,13 @@ func (e *Engine) plan(p *project.Project, s types.ServiceConfig, current []Membe
 	if n, ok := o.Scale[s.Name]; ok {
 		want = n
 	}
-	var mine []Member
+	var mine []api.Member
 	for _, m := range current {
 		if m.Service == s.Name && !m.Oneoff {
 			mine = append(mine, m)
 		}
 	}
-	slices.SortFunc(mine, func(a, b Member) int { return a.Number - b.Number })
+	slices.SortFunc(mine, func(a, b api.Member) int { return a.Number - b.Number })
 	imageID := e.Containers.ImageID(p.ImageName(s))
 	var steps []Step
 	used := map[int]bool{}
@@ -291,7 +262,7 @@ func (e *Engine) plan(p *project.Project, s types.ServiceConfig, current []Membe
 }
 
 // apply carries out a service's steps.
-func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceConfig, steps []Step, o UpOptions) error {
+func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceConfig, steps []Step, o api.UpOptions) error {
 	hash, err := project.ServiceHash(s)
 	if err != nil {
 		return err
