@@ -88,7 +88,7 @@ func (e *Engine) Attach(ctx context.Context, project string, o api.AttachOptions
 				killed, interrupted, code = true, true, 130
 				c.Status("Killing...")
 				e.eachMember(ctx, project, nil, func(m api.Member) bool { return m.State.Running() }, "Killed",
-					func(m api.Member) error { return e.Containers.Kill(ctx, m.Record.ID, "SIGKILL") })
+					func(m api.Member) error { return e.containers.Kill(ctx, m.Record.ID, "SIGKILL") })
 				continue
 			}
 			stopped, interrupted, code = true, true, 130

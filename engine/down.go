@@ -14,10 +14,7 @@ import (
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/errclass"
-	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/internal/crash"
-	"github.com/berth-dev/berth/netns"
-	"github.com/berth-dev/berth/volumes"
 )
 
 // labelDep is one dependency of a container's service, as its
@@ -165,15 +162,9 @@ func (e *Engine) removeImages(ctx context.Context, refs []string) error {
 	if len(refs) == 0 {
 		return nil
 	}
-	store, snaps, err := image.OpenRoot(e.root)
-	if err != nil {
-		return err
-	}
 	var errs []error
 	for _, ref := range refs {
-		_, err := image.Remove(ctx, store, snaps, []string{ref}, image.RemoveOptions{
-			InUse: e.Containers.ImageInUse, Keep: e.Containers.SnapshotsInUse})
-		if err != nil {
+		if err := e.images.Remove(ctx, ref); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -214,7 +205,7 @@ func (e *Engine) down(ctx context.Context, name string, o api.DownOptions) error
 	// The networks' events still come after the containers', as compose
 	// prints them.
 	if err := each(gone, true, func(m api.Member) error {
-		return e.stopMember(ctx, m, stopTimeout(o.Timeout), e.Containers.Halt)
+		return e.stopMember(ctx, m, stopTimeout(o.Timeout), e.containers.Halt)
 	}); err != nil {
 		return err
 	}
@@ -242,7 +233,7 @@ func (e *Engine) down(ctx context.Context, name string, o api.DownOptions) error
 	for _, n := range networks {
 		e.event("Network", n.name, "Removing")
 		switch {
-		case errors.Is(n.err, netns.ErrConflict):
+		case errors.Is(n.err, errclass.ErrConflict):
 			e.warn(n.err.Error())
 		case n.err != nil:
 			errs = append(errs, n.err)
@@ -254,7 +245,7 @@ func (e *Engine) down(ctx context.Context, name string, o api.DownOptions) error
 		if err := e.dropHandovers(ctx, name); err != nil {
 			errs = append(errs, err)
 		}
-		vols, err := e.Containers.Volumes.List()
+		vols, err := e.volumes.List(ctx)
 		if err != nil {
 			return err
 		}
@@ -263,11 +254,7 @@ func (e *Engine) down(ctx context.Context, name string, o api.DownOptions) error
 				continue
 			}
 			e.event("Volume", v.Name, "Removing")
-			users, err := e.Containers.VolumeUsers(v.Name)
-			if err == nil {
-				err = e.Containers.Volumes.Remove(ctx, v.Name, users)
-			}
-			if err != nil && !errors.Is(err, volumes.ErrNotFound) {
+			if err := e.volumes.Remove(ctx, v.Name); err != nil && !errors.Is(err, errclass.ErrNotFound) {
 				errs = append(errs, err)
 				continue
 			}
@@ -288,14 +275,14 @@ type networkRemoval struct {
 
 // removeNetworks removes the project's networks, each with how it went:
 // one that a container of another project still uses stays
-// (netns.ErrConflict). The error is the network store's own.
+// (ErrConflict). The error is the network store's own.
 func (e *Engine) removeNetworks(ctx context.Context, project string) ([]networkRemoval, error) {
 	store, done, err := e.networks()
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	list, err := store.List()
+	list, err := store.List(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -304,8 +291,7 @@ func (e *Engine) removeNetworks(ctx context.Context, project string) ([]networkR
 		if n.Labels[LabelProject] != project {
 			continue
 		}
-		_, err := store.Remove(ctx, n.ID, func(network string) ([]string, error) { return e.Containers.NetworkUsers(ctx, network) })
-		out = append(out, networkRemoval{n.Name, err})
+		out = append(out, networkRemoval{n.Name, store.Remove(ctx, n.ID)})
 	}
 	return out, nil
 }
@@ -330,7 +316,7 @@ func (e *Engine) stopMember(ctx context.Context, m api.Member, timeout time.Dura
 // asked.
 func (e *Engine) remove(ctx context.Context, m api.Member, anonymous bool) error {
 	e.event("Container", m.Record.Name, "Removing")
-	if err := e.Containers.Remove(ctx, m.Record.ID, true, anonymous); err != nil && !errors.Is(err, container.ErrNotFound) {
+	if err := e.containers.Remove(ctx, m.Record.ID, true, anonymous); err != nil && !errors.Is(err, errclass.ErrNotFound) {
 		return err
 	}
 	e.event("Container", m.Record.Name, "Removed")
@@ -344,7 +330,7 @@ func (e *Engine) Stop(ctx context.Context, name string, services []string, timeo
 		return err
 	}
 	return each(ms, true, func(m api.Member) error {
-		return e.stopMember(ctx, m, stopTimeout(timeout), e.Containers.Stop)
+		return e.stopMember(ctx, m, stopTimeout(timeout), e.containers.Stop)
 	})
 }
 
@@ -385,13 +371,13 @@ func (e *Engine) Restart(ctx context.Context, name string, services []string, no
 	// one-off containers are not the services': compose leaves them be
 	ms = slices.DeleteFunc(ms, func(m api.Member) bool { return m.Oneoff })
 	if err := each(ms, true, func(m api.Member) error {
-		return e.stopMember(ctx, m, stopTimeout(timeout), e.Containers.Stop)
+		return e.stopMember(ctx, m, stopTimeout(timeout), e.containers.Stop)
 	}); err != nil {
 		return err
 	}
 	return each(ms, false, func(m api.Member) error {
 		e.event("Container", m.Record.Name, "Restarting")
-		if _, err := e.Containers.Start(ctx, m.Record.ID, nil); err != nil {
+		if _, err := e.containers.Start(ctx, m.Record.ID, nil); err != nil {
 			return err
 		}
 		e.event("Container", m.Record.Name, "Started")
@@ -476,16 +462,16 @@ func (e *Engine) Wait(ctx context.Context, name string, services []string) error
 		e.event("Container", m.Record.Name, "Waiting")
 		var err error
 		if m.Record.Health != nil {
-			err = e.Containers.WaitHealthy(ctx, m.Record.ID)
+			err = e.containers.WaitHealthy(ctx, m.Record.ID)
 		} else {
-			err = e.Containers.WaitRunning(ctx, m.Record.ID, waitSettle)
+			err = e.containers.WaitRunning(ctx, m.Record.ID, waitSettle)
 		}
 		if err != nil {
 			e.event("Container", m.Record.Name, "Error")
 			return err
 		}
 		done := "Healthy"
-		if cur, err := e.Containers.Get(ctx, m.Record.ID); err == nil && !cur.State.Running() {
+		if cur, err := e.containers.Get(ctx, m.Record.ID); err == nil && !cur.State.Running() {
 			done = "Exited"
 		}
 		e.event("Container", m.Record.Name, done)

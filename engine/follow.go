@@ -38,7 +38,7 @@ func (e *Engine) Logs(ctx context.Context, project string, services []string, o 
 	var errs []error
 	for _, m := range ms {
 		w := &lineWriter{name: m.LogName(), c: c}
-		errs = append(errs, e.Containers.Logs(ctx, m.Record.ID, o.LogOptions, w, w))
+		errs = append(errs, e.processes.Logs(ctx, m.Record.ID, o.LogOptions, w, w))
 		w.flush()
 	}
 	return errors.Join(errs...)
@@ -123,10 +123,10 @@ func (f *follower) follow(ctx context.Context, m api.Member) {
 	f.c.Register(m.LogName())
 	w := &lineWriter{name: m.LogName(), c: f.c, drop: f.shown != nil && !f.shown(m)}
 	go func() {
-		f.e.Containers.Logs(ctx, m.Record.ID, f.opts, w, w)
+		f.e.processes.Logs(ctx, m.Record.ID, f.opts, w, w)
 		w.flush()
 		if f.exited != nil {
-			if code, err := f.e.Containers.Wait(ctx, m.Record.ID); err == nil {
+			if code, err := f.e.containers.Wait(ctx, m.Record.ID); err == nil {
 				f.c.Exited(m.LogName(), code)
 				f.exited(m, code)
 			}

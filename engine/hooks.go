@@ -22,7 +22,7 @@ import (
 func (e *Engine) runHooks(ctx context.Context, kind, name, id string, hooks []types.ServiceHook) error {
 	for _, h := range hooks {
 		e.event("Container", name, "Running "+kind+" hook")
-		code, err := e.Containers.Exec(ctx, id, hookExec(h, io.Discard, io.Discard))
+		code, err := e.processes.Exec(ctx, id, hookExec(h, io.Discard, io.Discard))
 		if err != nil {
 			return fmt.Errorf("container %s: %s hook: %w", name, kind, err)
 		}

@@ -25,19 +25,19 @@ func up(m api.Member) bool {
 // Pause pauses the project's containers that are up; pausing one already
 // paused is an error, as in docker compose.
 func (e *Engine) Pause(ctx context.Context, project string, services []string) error {
-	return e.eachMember(ctx, project, services, up, "Paused", func(m api.Member) error { return e.Containers.Pause(ctx, m.Record.ID) })
+	return e.eachMember(ctx, project, services, up, "Paused", func(m api.Member) error { return e.containers.Pause(ctx, m.Record.ID) })
 }
 
 // Unpause unpauses the project's containers that are up; unpausing a
 // running one is an error, as in docker compose.
 func (e *Engine) Unpause(ctx context.Context, project string, services []string) error {
-	return e.eachMember(ctx, project, services, up, "Unpaused", func(m api.Member) error { return e.Containers.Unpause(ctx, m.Record.ID) })
+	return e.eachMember(ctx, project, services, up, "Unpaused", func(m api.Member) error { return e.containers.Unpause(ctx, m.Record.ID) })
 }
 
 // Kill sends signal to the project's running containers.
 func (e *Engine) Kill(ctx context.Context, project string, services []string, signal string) error {
 	return e.eachMember(ctx, project, services, func(m api.Member) bool { return m.State.Status == container.Running }, "Killed",
-		func(m api.Member) error { return e.Containers.Kill(ctx, m.Record.ID, signal) })
+		func(m api.Member) error { return e.containers.Kill(ctx, m.Record.ID, signal) })
 }
 
 // Remove removes the project's stopped service containers (not
@@ -62,7 +62,7 @@ func (e *Engine) Remove(ctx context.Context, project string, services []string, 
 		return nil
 	}
 	return e.eachMember(ctx, project, services, func(m api.Member) bool { return slices.Contains(names, m.Record.Name) }, "Removed",
-		func(m api.Member) error { return e.Containers.Remove(ctx, m.Record.ID, false, o.Volumes) })
+		func(m api.Member) error { return e.containers.Remove(ctx, m.Record.ID, false, o.Volumes) })
 }
 
 // ServiceContainer is the service's container numbered index, or its
@@ -96,7 +96,7 @@ func (e *Engine) Top(ctx context.Context, project string, services []string) ([]
 		if !m.State.Running() {
 			continue
 		}
-		p, err := e.Containers.Top(ctx, m.Record.ID, nil)
+		p, err := e.processes.Top(ctx, m.Record.ID, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -122,7 +122,7 @@ func (e *Engine) Stats(ctx context.Context, project string, o api.StatsOptions) 
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	return e.Containers.Stats(ctx, refs, cmp.Or(o.Interval, time.Second))
+	return e.processes.Stats(ctx, refs, cmp.Or(o.Interval, time.Second))
 }
 
 // Exec runs o's command in the service's container numbered index (0:
@@ -132,7 +132,7 @@ func (e *Engine) Exec(ctx context.Context, project, service string, index int, o
 	if err != nil {
 		return 0, err
 	}
-	return e.Containers.Exec(ctx, m.Record.ID, o)
+	return e.processes.Exec(ctx, m.Record.ID, o)
 }
 
 // AttachContainer attaches o's streams to the service's running
@@ -142,7 +142,7 @@ func (e *Engine) AttachContainer(ctx context.Context, project, service string, i
 	if err != nil {
 		return 0, err
 	}
-	return e.Containers.Attach(ctx, m.Record.ID, o)
+	return e.processes.Attach(ctx, m.Record.ID, o)
 }
 
 // Copy copies between the host and a service's container: the side
@@ -159,7 +159,7 @@ func (e *Engine) Copy(ctx context.Context, project, src, dst string, index int, 
 			args[i] = m.Record.ID + ":" + path
 		}
 	}
-	return e.Containers.Copy(ctx, args[0], args[1], o)
+	return e.processes.Copy(ctx, args[0], args[1], o)
 }
 
 // CopyService splits cp's SERVICE:PATH argument; ok is false for a host
@@ -186,7 +186,7 @@ func (e *Engine) WaitExits(ctx context.Context, project string, services []strin
 		if m.Oneoff {
 			continue
 		}
-		code, err := e.Containers.Wait(ctx, m.Record.ID)
+		code, err := e.containers.Wait(ctx, m.Record.ID)
 		if err != nil {
 			return err
 		}
@@ -209,7 +209,7 @@ func (e *Engine) Run(ctx context.Context, p *project.Project, service string, o 
 		return api.RunResult{}, err
 	}
 	co.Progress = e.Pulls
-	rec, err := e.Containers.Create(ctx, co)
+	rec, err := e.containers.Create(ctx, co)
 	if err != nil {
 		return api.RunResult{Prepared: true}, err
 	}
@@ -221,9 +221,9 @@ func (e *Engine) Run(ctx context.Context, p *project.Project, service string, o 
 	if !o.Detach {
 		attach = streams.For(rec)
 	}
-	res.Code, err = e.Containers.Start(ctx, rec.ID, attach)
+	res.Code, err = e.containers.Start(ctx, rec.ID, attach)
 	if err != nil && !o.Detach && o.AutoRemove {
-		e.Containers.Remove(ctx, rec.ID, true, true)
+		e.containers.Remove(ctx, rec.ID, true, true)
 	}
 	return res, err
 }

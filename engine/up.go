@@ -76,7 +76,7 @@ func (e *Engine) Up(ctx context.Context, p *project.Project, o api.UpOptions) er
 			return errclass.New(ErrInvalid, "service %q: can't scale to %d: container_name %q must be unique", name, n, s.ContainerName)
 		}
 	}
-	all, err := e.Containers.List(ctx)
+	all, err := e.containers.List(ctx)
 	if err != nil {
 		return err
 	}
@@ -199,7 +199,7 @@ func (e *Engine) orphans(ctx context.Context, p *project.Project, current []api.
 			continue
 		}
 		e.event("Container", m.Record.Name, "Removing")
-		if err := e.Containers.Remove(ctx, m.Record.ID, true); err != nil {
+		if err := e.containers.Remove(ctx, m.Record.ID, true, false); err != nil {
 			return err
 		}
 		e.event("Container", m.Record.Name, "Removed")
@@ -225,7 +225,7 @@ func (e *Engine) plan(p *project.Project, s types.ServiceConfig, current []api.M
 		}
 	}
 	slices.SortFunc(mine, func(a, b api.Member) int { return a.Number - b.Number })
-	imageID := e.Containers.ImageID(p.ImageName(s))
+	imageID := e.images.ID(p.ImageName(s))
 	var steps []Step
 	used := map[int]bool{}
 	for i := range mine {
@@ -295,7 +295,7 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 		case Restart:
 			e.preStop(ctx, *st.old)
 			e.event("Container", st.Container, "Restarting")
-			if err := e.Containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
+			if err := e.containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
 				return err
 			}
 			if err := e.start(ctx, st.Container, s.Name, s.PostStart); err != nil {
@@ -304,11 +304,11 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 		case Remove:
 			e.preStop(ctx, *st.old)
 			e.event("Container", st.Container, "Stopping")
-			if err := e.Containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
+			if err := e.containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
 				return err
 			}
 			e.event("Container", st.Container, "Removing")
-			if err := e.Containers.Remove(ctx, st.old.Record.ID, true, true); err != nil {
+			if err := e.containers.Remove(ctx, st.old.Record.ID, true, true); err != nil {
 				return err
 			}
 			e.event("Container", st.Container, "Removed")
@@ -340,7 +340,7 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 			if !o.DryRun {
 				co.Pull = "never"
 			}
-			if id := e.Containers.ImageID(co.Image); id != "" {
+			if id := e.images.ID(co.Image); id != "" {
 				co.Labels[LabelImage] = id
 			}
 			if st.Action == Recreate {
@@ -352,18 +352,18 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 					}
 				}
 				e.preStop(ctx, *st.old)
-				if err := e.Containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
+				if err := e.containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
 					return err
 				}
 				// the anonymous volumes stay for the successor, unless -V
-				if err := e.Containers.Remove(ctx, st.old.Record.ID, true, o.RenewAnonVolumes); err != nil {
+				if err := e.containers.Remove(ctx, st.old.Record.ID, true, o.RenewAnonVolumes); err != nil {
 					return err
 				}
 			} else {
 				e.event("Container", st.Container, "Creating")
 			}
 			crash.Point("up-handed-over")
-			rec, err := e.Containers.Create(ctx, co)
+			rec, err := e.containers.Create(ctx, co)
 			if err != nil {
 				return fmt.Errorf("service %q: %w", s.Name, err)
 			}
@@ -389,7 +389,7 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 
 func (e *Engine) start(ctx context.Context, name, service string, postStart []types.ServiceHook) error {
 	e.event("Container", name, "Starting")
-	if _, err := e.Containers.Start(ctx, name, nil); err != nil {
+	if _, err := e.containers.Start(ctx, name, nil); err != nil {
 		return errclass.Wrap(ErrFailed, err, fmt.Sprintf("service %q: starting %s: %v", service, name, err))
 	}
 	e.event("Container", name, "Started")
@@ -423,7 +423,7 @@ func (e *Engine) waitDependencies(ctx context.Context, p *project.Project, s typ
 			switch cfg.Condition {
 			case types.ServiceConditionCompletedSuccessfully:
 				e.event("Container", m.Record.Name, "Waiting")
-				code, err := e.Containers.Wait(ctx, m.Record.ID)
+				code, err := e.containers.Wait(ctx, m.Record.ID)
 				if err != nil {
 					return err
 				}
@@ -433,7 +433,7 @@ func (e *Engine) waitDependencies(ctx context.Context, p *project.Project, s typ
 				e.event("Container", m.Record.Name, "Exited")
 			case types.ServiceConditionHealthy:
 				e.event("Container", m.Record.Name, "Waiting")
-				if err := e.Containers.WaitHealthy(ctx, m.Record.ID); err != nil {
+				if err := e.containers.WaitHealthy(ctx, m.Record.ID); err != nil {
 					return errclass.Wrap(ErrFailed, err, fmt.Sprintf("dependency failed to start: %v", err))
 				}
 				e.event("Container", m.Record.Name, "Healthy")

@@ -63,14 +63,14 @@ func (t watchTarget) Sync(ctx context.Context, service string, changes []watch.C
 		if len(copies) > 0 {
 			pr, pw := io.Pipe()
 			go func() { pw.CloseWithError(writeTar(pw, copies)) }()
-			err := t.E.Containers.Copy(ctx, "-", m.Record.ID+":/", container.CopyOptions{Stdin: pr})
+			err := t.E.processes.Copy(ctx, "-", m.Record.ID+":/", container.CopyOptions{Stdin: pr})
 			pr.Close()
 			if err != nil {
 				return fmt.Errorf("copying into %s: %w", m.Record.Name, err)
 			}
 		}
 		if len(gone) > 0 {
-			if err := t.E.Containers.RemoveFiles(ctx, m.Record.ID, gone); err != nil {
+			if err := t.E.processes.RemoveFiles(ctx, m.Record.ID, gone); err != nil {
 				return fmt.Errorf("removing from %s: %w", m.Record.Name, err)
 			}
 		}
@@ -132,7 +132,7 @@ func (t watchTarget) Exec(ctx context.Context, service string, hook types.Servic
 		return err
 	}
 	for _, m := range ms {
-		code, err := t.E.Containers.Exec(ctx, m.Record.ID, hookExec(hook, t.Stdout, t.Stderr))
+		code, err := t.E.processes.Exec(ctx, m.Record.ID, hookExec(hook, t.Stdout, t.Stderr))
 		if err != nil {
 			return err
 		}
