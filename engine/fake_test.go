@@ -312,3 +312,17 @@ func (i fakeImages) Ensure(ctx context.Context, ref, policy string, _ container.
 func (i fakeImages) Remove(ctx context.Context, ref string) error {
 	return i.f.call(ctx, "image remove "+ref)
 }
+
+// changes is an event source that reports the changes given, in order,
+// and then waits for ctx.
+type changes []Change
+
+func (cs changes) Watch(ctx context.Context, fn func(Change) error) error {
+	for _, c := range cs {
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	<-ctx.Done()
+	return nil
+}
