@@ -267,3 +267,38 @@ func TestStopStartOrder(t *testing.T) {
 		t.Errorf("calls: %q, want %q", got, want)
 	}
 }
+
+// TestStats: compose stats samples the project's running containers (of
+// the services asked for), all of them with -a, and none when nothing
+// runs.
+func TestStats(t *testing.T) {
+	p := load(t, downProject)
+	f := newMachine()
+	f.upAll(p, nil, []string{"api"})
+	f.member(load(t, "name: q\nservices:\n  web: {image: \"web:1\"}\n"), "web", 1, "", true)
+	e := f.engine(t)
+	for _, c := range []struct {
+		o    api.StatsOptions
+		want string
+	}{
+		{api.StatsOptions{}, "p-db-1 p-web-1"},
+		{api.StatsOptions{All: true}, "p-api-1 p-db-1 p-web-1"},
+		{api.StatsOptions{Services: []string{"web"}}, "p-web-1"},
+		{api.StatsOptions{Services: []string{"api"}}, ""},
+	} {
+		rows, err := e.Stats(context.Background(), "p", c.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, r := range rows {
+			names = append(names, r.Name)
+		}
+		if got := strings.Join(names, " "); got != c.want {
+			t.Errorf("stats %+v: %q, want %q", c.o, got, c.want)
+		}
+	}
+	if got := f.recorded(); len(got) != 3 {
+		t.Errorf("samples taken: %q, want 3 (none when nothing runs)", got)
+	}
+}

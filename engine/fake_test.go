@@ -326,3 +326,17 @@ func (cs changes) Watch(ctx context.Context, fn func(Change) error) error {
 	<-ctx.Done()
 	return nil
 }
+
+// Stats records the containers sampled: a row each, named.
+func (f *machine) Stats(ctx context.Context, refs []string, _ time.Duration) ([]container.StatsRow, error) {
+	var rows []container.StatsRow
+	for _, ref := range refs {
+		c, err := f.Get(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, container.StatsRow{ID: c.Record.ID, Name: c.Record.Name})
+	}
+	f.call(ctx, "stats "+strings.Join(refs, " "))
+	return rows, nil
+}
