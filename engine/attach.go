@@ -8,31 +8,9 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 )
-
-// AttachOptions shape an attached up (Attach).
-type AttachOptions struct {
-	// Services are the services followed for their exits (all, if
-	// none); Attach, if given, are the only ones whose logs are shown,
-	// NoAttach those whose logs are not.
-	Services, Attach, NoAttach []string
-	// Abort stops the project when any container stops; AbortFailure
-	// when one fails. ExitFrom's exit code is then the result.
-	Abort, AbortFailure bool
-	ExitFrom            string
-	Timestamps          bool
-	// Timeout is the stop's grace period (nil: each container's own).
-	Timeout *int
-	// Interrupts are the user's Ctrl-Cs; nil: the process's SIGINT and
-	// SIGTERM, which Attach then receives itself.
-	Interrupts <-chan os.Signal
-}
-
-// shown says whether m's logs are shown.
-func (o AttachOptions) shown(m Member) bool {
-	return !m.Oneoff && (len(o.Attach) == 0 || slices.Contains(o.Attach, m.Service)) && !slices.Contains(o.NoAttach, m.Service)
-}
 
 // Attach follows the project's containers as an attached `docker compose
 // up` does: their logs to c, each exit said, until every container
@@ -46,7 +24,7 @@ func (o AttachOptions) shown(m Member) bool {
 // The interrupts, not ctx, end an attached up: the CLI's context is
 // cancelled by the same Ctrl-C that asks for the graceful stop, which must
 // still be waited for.
-func (e *Engine) Attach(ctx context.Context, project string, o AttachOptions, c LogConsumer) (int, error) {
+func (e *Engine) Attach(ctx context.Context, project string, o api.AttachOptions, c api.LogConsumer) (int, error) {
 	ctx = context.WithoutCancel(ctx)
 	interrupts := o.Interrupts
 	if interrupts == nil {
@@ -61,7 +39,7 @@ func (e *Engine) Attach(ctx context.Context, project string, o AttachOptions, c 
 	}
 	var names []string
 	for _, m := range ms {
-		if o.shown(m) {
+		if shown(o, m) {
 			names = append(names, m.LogName())
 		}
 	}
@@ -73,12 +51,12 @@ func (e *Engine) Attach(ctx context.Context, project string, o AttachOptions, c 
 		c.Register(m.LogName())
 	}
 	type exit struct {
-		m    Member
+		m    api.Member
 		code int
 	}
 	exits := make(chan exit, 16)
-	f := &follower{e: e, c: c, opts: container.LogOptions{Follow: true, Tail: -1, Timestamps: o.Timestamps}, shown: o.shown,
-		exited: func(m Member, code int) { exits <- exit{m, code} }}
+	f := &follower{e: e, c: c, opts: container.LogOptions{Follow: true, Tail: -1, Timestamps: o.Timestamps}, shown: func(m api.Member) bool { return shown(o, m) },
+		exited: func(m api.Member, code int) { exits <- exit{m, code} }}
 	fctx, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()
 	all := f.run(fctx, project, o.Services, ms)
@@ -109,8 +87,8 @@ func (e *Engine) Attach(ctx context.Context, project string, o AttachOptions, c 
 			if stopped {
 				killed, interrupted, code = true, true, 130
 				c.Status("Killing...")
-				e.eachMember(ctx, project, nil, func(m Member) bool { return m.State.Running() }, "Killed",
-					func(m Member) error { return e.Containers.Kill(ctx, m.Record.ID, "SIGKILL") })
+				e.eachMember(ctx, project, nil, func(m api.Member) bool { return m.State.Running() }, "Killed",
+					func(m api.Member) error { return e.containers.Kill(ctx, m.Record.ID, "SIGKILL") })
 				continue
 			}
 			stopped, interrupted, code = true, true, 130
@@ -118,6 +96,11 @@ func (e *Engine) Attach(ctx context.Context, project string, o AttachOptions, c 
 			stopping.Go(func() { e.Stop(ctx, project, nil, o.Timeout) })
 		}
 	}
+}
+
+// shown says whether an attached up shows m's logs.
+func shown(o api.AttachOptions, m api.Member) bool {
+	return !m.Oneoff && (len(o.Attach) == 0 || slices.Contains(o.Attach, m.Service)) && !slices.Contains(o.NoAttach, m.Service)
 }
 
 // exitCodeOf is the exit code of the service's first container.

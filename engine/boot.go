@@ -14,6 +14,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/errclass"
@@ -74,7 +75,7 @@ func (e *Engine) Boot(ctx context.Context, opts BootOptions) error {
 	defer unlock()
 	// listing refreshes: a container the reboot stopped is recorded so
 	// (exited, 255) before anything looks at it
-	all, err := e.Containers.List(ctx)
+	all, err := e.containers.List(ctx)
 	if err != nil {
 		return err
 	}
@@ -83,7 +84,7 @@ func (e *Engine) Boot(ctx context.Context, opts BootOptions) error {
 	for _, c := range all {
 		switch {
 		case container.RemovableAtBoot(c):
-			if err := e.Containers.Remove(ctx, c.Record.ID, true, true); err != nil {
+			if err := e.containers.Remove(ctx, c.Record.ID, true, true); err != nil {
 				errs = append(errs, fmt.Errorf("removing container %s: %w", c.Record.Name, err))
 			} else {
 				e.event("Container", c.Record.Name, "Removed")
@@ -138,7 +139,7 @@ func (e *Engine) remakeNetworks(ctx context.Context) []error {
 		return []error{err}
 	}
 	defer done()
-	list, err := store.List()
+	list, err := store.List(ctx)
 	if err != nil {
 		return []error{err}
 	}
@@ -172,7 +173,7 @@ func bootDeps(c record.Entry, all []record.Entry) []bootDep {
 		}
 	}
 	if project := c.Record.Config.Labels[LabelProject]; project != "" {
-		for _, d := range labelDeps(Member{Entry: c}) {
+		for _, d := range labelDeps(api.Member{Entry: c}) {
 			for _, m := range members(all, project) {
 				if m.Service == d.service && !m.Oneoff {
 					out = append(out, bootDep{id: m.Record.ID, name: m.Record.Name, service: d.service, condition: d.condition})
@@ -249,7 +250,7 @@ func (e *Engine) restore(ctx context.Context, j *bootJob, jobs map[string]*bootJ
 		}
 	}
 	e.event("Container", name, "Starting")
-	if err := e.Containers.Restore(ctx, j.entry.Record.ID); err != nil {
+	if err := e.containers.Restore(ctx, j.entry.Record.ID); err != nil {
 		e.event("Container", name, "Error")
 		return fmt.Errorf("restoring container %s: %w", name, err)
 	}
@@ -288,7 +289,7 @@ func conditionWord(condition string) string {
 // awaitCondition waits, as long as ctx lets it, until d holds its
 // condition.
 func (e *Engine) awaitCondition(ctx context.Context, d bootDep, restored bool) error {
-	cur, err := e.Containers.Get(ctx, d.id)
+	cur, err := e.containers.Get(ctx, d.id)
 	if err != nil {
 		return err
 	}
@@ -299,7 +300,7 @@ func (e *Engine) awaitCondition(ctx context.Context, d bootDep, restored bool) e
 		code := cur.State.ExitCode
 		if running {
 			e.event("Container", d.name, "Waiting")
-			if code, err = e.Containers.Wait(ctx, d.id); err != nil {
+			if code, err = e.containers.Wait(ctx, d.id); err != nil {
 				return err
 			}
 		} else if cur.State.StartedAt.IsZero() {
@@ -314,7 +315,7 @@ func (e *Engine) awaitCondition(ctx context.Context, d bootDep, restored bool) e
 			return errclass.New(ErrFailed, "dependency %s is not running and its restart policy does not restore it", d.name)
 		}
 		e.event("Container", d.name, "Waiting")
-		if err := e.Containers.WaitHealthy(ctx, d.id); err != nil {
+		if err := e.containers.WaitHealthy(ctx, d.id); err != nil {
 			return fmt.Errorf("dependency failed to start: %w", err)
 		}
 		e.event("Container", d.name, "Healthy")

@@ -251,7 +251,7 @@ func (e *Engine) Image(ctx context.Context, p *project.Project, s types.ServiceC
 	}
 	ref := p.ImageName(s)
 	if s.Build != nil && (s.Image == "" || s.PullPolicy == types.PullPolicyBuild) {
-		if e.Containers.ImageID(ref) == "" {
+		if e.images.ID(ref) == "" {
 			return errclass.New(ErrNotFound, "service %q: image %s is to be built (build:), and berth has no image builder yet: build it elsewhere and load it (berth image load), or name an image to pull", s.Name, ref)
 		}
 		return nil
@@ -262,7 +262,7 @@ func (e *Engine) Image(ctx context.Context, p *project.Project, s types.ServiceC
 			return err
 		}
 	}
-	err := e.Containers.EnsureImage(ctx, ref, policy, progress)
+	err := e.images.Ensure(ctx, ref, policy, progress)
 	if err != nil && s.Build != nil {
 		return fmt.Errorf("%w (the service has build:, and berth has no image builder yet)", err)
 	}
@@ -304,7 +304,7 @@ func (e *Engine) pullNow(ref string, s types.ServiceConfig) (string, error) {
 			return "", errclass.New(ErrInvalid, "service %q: pull_refresh_after %q: %v", s.Name, s.PullRefreshAfter, err)
 		}
 	}
-	if tagged := e.Containers.ImageTagged(ref); !tagged.IsZero() && time.Since(tagged) < every {
+	if tagged := e.images.Tagged(ref); !tagged.IsZero() && time.Since(tagged) < every {
 		return "missing", nil
 	}
 	return "always", nil

@@ -11,13 +11,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/errclass"
-	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/internal/crash"
-	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/record"
-	"github.com/berth-dev/berth/volumes"
 )
 
 // labelDep is one dependency of a container's service, as its
@@ -29,7 +26,7 @@ type labelDep struct {
 }
 
 // labelDeps reads m's depends_on label.
-func labelDeps(m Member) []labelDep {
+func labelDeps(m api.Member) []labelDep {
 	var out []labelDep
 	for _, d := range strings.Split(m.Record.Config.Labels[LabelDependsOn], ",") {
 		f := strings.Split(d, ":")
@@ -48,7 +45,7 @@ func labelDeps(m Member) []labelDep {
 // com.docker.compose.depends_on labels, so that stop, start and down need
 // no compose file: each layer depends only on earlier ones. Containers
 // whose dependencies form no order (a cycle) come last, together.
-func layers(ms []Member) [][]Member {
+func layers(ms []api.Member) [][]api.Member {
 	deps := map[string][]string{}
 	services := map[string]bool{}
 	for _, m := range ms {
@@ -58,7 +55,7 @@ func layers(ms []Member) [][]Member {
 		}
 	}
 	placed := map[string]bool{}
-	var out [][]Member
+	var out [][]api.Member
 	for len(placed) < len(services) {
 		var next []string
 		for s := range services {
@@ -82,7 +79,7 @@ func layers(ms []Member) [][]Member {
 				}
 			}
 		}
-		var layer []Member
+		var layer []api.Member
 		for _, m := range ms {
 			if slices.Contains(next, m.Service) {
 				layer = append(layer, m)
@@ -99,7 +96,7 @@ func layers(ms []Member) [][]Member {
 // each runs fn on every container, layer by layer (reversed: dependents
 // first), the containers of a layer at once; errors are joined, and a
 // failed layer stops the later ones.
-func each(ms []Member, reverse bool, fn func(Member) error) error {
+func each(ms []api.Member, reverse bool, fn func(api.Member) error) error {
 	ls := layers(ms)
 	if reverse {
 		slices.Reverse(ls)
@@ -131,33 +128,11 @@ func stopTimeout(t *int) time.Duration {
 	return time.Duration(*t) * time.Second
 }
 
-// DownOptions shape Down, as docker compose down's flags do.
-type DownOptions struct {
-	// Services, when given, limits down to their containers; networks
-	// and volumes then stay.
-	Services []string
-	// Volumes removes the project's named volumes and its containers'
-	// anonymous ones (-v).
-	Volumes bool
-	// RemoveOrphans also removes containers of services the files no
-	// longer have; without the files (known empty) every container of the
-	// project goes anyway.
-	RemoveOrphans bool
-	// Known are the services of the project's files; nil when down runs
-	// from labels alone.
-	Known   []string
-	Timeout *int
-	// Images, "local" or "all" (--rmi), removes, once the containers are
-	// gone, the images they ran: all of them, or only those without a
-	// name of their own (compose's <project>-<service> of a built image).
-	Images string
-}
-
 // Down stops and removes the project's containers (dependents first,
 // one-off containers included), then its networks and, with Volumes, its
 // volumes, and with Images their images: all found by their labels, so
 // the files are not needed.
-func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
+func (e *Engine) Down(ctx context.Context, name string, o api.DownOptions) error {
 	// the images go after the containers: noted first
 	var images []string
 	if o.Images != "" {
@@ -187,15 +162,9 @@ func (e *Engine) removeImages(ctx context.Context, refs []string) error {
 	if len(refs) == 0 {
 		return nil
 	}
-	store, snaps, err := image.OpenRoot(e.root)
-	if err != nil {
-		return err
-	}
 	var errs []error
 	for _, ref := range refs {
-		_, err := image.Remove(ctx, store, snaps, []string{ref}, image.RemoveOptions{
-			InUse: e.Containers.ImageInUse, Keep: e.Containers.SnapshotsInUse})
-		if err != nil {
+		if err := e.images.Remove(ctx, ref); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -205,7 +174,7 @@ func (e *Engine) removeImages(ctx context.Context, refs []string) error {
 }
 
 // down is Down without the images.
-func (e *Engine) down(ctx context.Context, name string, o DownOptions) error {
+func (e *Engine) down(ctx context.Context, name string, o api.DownOptions) error {
 	unlock, err := e.lock(ctx, name)
 	if err != nil {
 		return err
@@ -215,7 +184,7 @@ func (e *Engine) down(ctx context.Context, name string, o DownOptions) error {
 	if err != nil {
 		return err
 	}
-	var gone, orphans []Member
+	var gone, orphans []api.Member
 	for _, m := range ms {
 		if o.Known != nil && !m.Oneoff && !slices.Contains(o.Known, m.Service) && !o.RemoveOrphans {
 			orphans = append(orphans, m)
@@ -235,8 +204,8 @@ func (e *Engine) down(ctx context.Context, name string, o DownOptions) error {
 	// are removed: deleting a bridge takes the kernel tens of milliseconds.
 	// The networks' events still come after the containers', as compose
 	// prints them.
-	if err := each(gone, true, func(m Member) error {
-		return e.stopMember(ctx, m, stopTimeout(o.Timeout), e.Containers.Halt)
+	if err := each(gone, true, func(m api.Member) error {
+		return e.stopMember(ctx, m, stopTimeout(o.Timeout), e.containers.Halt)
 	}); err != nil {
 		return err
 	}
@@ -252,7 +221,7 @@ func (e *Engine) down(ctx context.Context, name string, o DownOptions) error {
 	} else {
 		close(removed)
 	}
-	err = each(gone, true, func(m Member) error { return e.remove(ctx, m, o.Volumes) })
+	err = each(gone, true, func(m api.Member) error { return e.remove(ctx, m, o.Volumes) })
 	<-removed
 	if err != nil || len(o.Services) > 0 {
 		return errors.Join(err, netErr)
@@ -264,7 +233,7 @@ func (e *Engine) down(ctx context.Context, name string, o DownOptions) error {
 	for _, n := range networks {
 		e.event("Network", n.name, "Removing")
 		switch {
-		case errors.Is(n.err, netns.ErrConflict):
+		case errors.Is(n.err, errclass.ErrConflict):
 			e.warn(n.err.Error())
 		case n.err != nil:
 			errs = append(errs, n.err)
@@ -276,7 +245,7 @@ func (e *Engine) down(ctx context.Context, name string, o DownOptions) error {
 		if err := e.dropHandovers(ctx, name); err != nil {
 			errs = append(errs, err)
 		}
-		vols, err := e.Containers.Volumes.List()
+		vols, err := e.volumes.List(ctx)
 		if err != nil {
 			return err
 		}
@@ -285,11 +254,7 @@ func (e *Engine) down(ctx context.Context, name string, o DownOptions) error {
 				continue
 			}
 			e.event("Volume", v.Name, "Removing")
-			users, err := e.Containers.VolumeUsers(v.Name)
-			if err == nil {
-				err = e.Containers.Volumes.Remove(ctx, v.Name, users)
-			}
-			if err != nil && !errors.Is(err, volumes.ErrNotFound) {
+			if err := e.volumes.Remove(ctx, v.Name); err != nil && !errors.Is(err, errclass.ErrNotFound) {
 				errs = append(errs, err)
 				continue
 			}
@@ -310,14 +275,14 @@ type networkRemoval struct {
 
 // removeNetworks removes the project's networks, each with how it went:
 // one that a container of another project still uses stays
-// (netns.ErrConflict). The error is the network store's own.
+// (ErrConflict). The error is the network store's own.
 func (e *Engine) removeNetworks(ctx context.Context, project string) ([]networkRemoval, error) {
 	store, done, err := e.networks()
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	list, err := store.List()
+	list, err := store.List(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -326,8 +291,7 @@ func (e *Engine) removeNetworks(ctx context.Context, project string) ([]networkR
 		if n.Labels[LabelProject] != project {
 			continue
 		}
-		_, err := store.Remove(ctx, n.ID, func(network string) ([]string, error) { return e.Containers.NetworkUsers(ctx, network) })
-		out = append(out, networkRemoval{n.Name, err})
+		out = append(out, networkRemoval{n.Name, store.Remove(ctx, n.ID)})
 	}
 	return out, nil
 }
@@ -335,7 +299,7 @@ func (e *Engine) removeNetworks(ctx context.Context, project string) ([]networkR
 // stopMember stops one container that runs, its pre_stop hooks first,
 // with stop: the container manager's Stop, or its Halt where what follows
 // may overlap the monitor's clean-up (down).
-func (e *Engine) stopMember(ctx context.Context, m Member, timeout time.Duration, stop func(context.Context, string, time.Duration, string) error) error {
+func (e *Engine) stopMember(ctx context.Context, m api.Member, timeout time.Duration, stop func(context.Context, string, time.Duration, string) error) error {
 	if !m.State.Running() && m.State.Status != record.Restarting {
 		return nil
 	}
@@ -350,9 +314,9 @@ func (e *Engine) stopMember(ctx context.Context, m Member, timeout time.Duration
 
 // remove removes one stopped container, with its anonymous volumes when
 // asked.
-func (e *Engine) remove(ctx context.Context, m Member, anonymous bool) error {
+func (e *Engine) remove(ctx context.Context, m api.Member, anonymous bool) error {
 	e.event("Container", m.Record.Name, "Removing")
-	if err := e.Containers.Remove(ctx, m.Record.ID, true, anonymous); err != nil && !errors.Is(err, container.ErrNotFound) {
+	if err := e.containers.Remove(ctx, m.Record.ID, true, anonymous); err != nil && !errors.Is(err, errclass.ErrNotFound) {
 		return err
 	}
 	e.event("Container", m.Record.Name, "Removed")
@@ -365,8 +329,8 @@ func (e *Engine) Stop(ctx context.Context, name string, services []string, timeo
 	if err != nil {
 		return err
 	}
-	return each(ms, true, func(m Member) error {
-		return e.stopMember(ctx, m, stopTimeout(timeout), e.Containers.Stop)
+	return each(ms, true, func(m api.Member) error {
+		return e.stopMember(ctx, m, stopTimeout(timeout), e.containers.Stop)
 	})
 }
 
@@ -380,7 +344,7 @@ func (e *Engine) Start(ctx context.Context, name string, services []string) erro
 	if len(ms) == 0 {
 		return errclass.New(ErrNotFound, "no containers to start")
 	}
-	return each(ms, false, func(m Member) error {
+	return each(ms, false, func(m api.Member) error {
 		if m.Oneoff || m.State.Running() {
 			return nil
 		}
@@ -405,15 +369,15 @@ func (e *Engine) Restart(ctx context.Context, name string, services []string, no
 		return err
 	}
 	// one-off containers are not the services': compose leaves them be
-	ms = slices.DeleteFunc(ms, func(m Member) bool { return m.Oneoff })
-	if err := each(ms, true, func(m Member) error {
-		return e.stopMember(ctx, m, stopTimeout(timeout), e.Containers.Stop)
+	ms = slices.DeleteFunc(ms, func(m api.Member) bool { return m.Oneoff })
+	if err := each(ms, true, func(m api.Member) error {
+		return e.stopMember(ctx, m, stopTimeout(timeout), e.containers.Stop)
 	}); err != nil {
 		return err
 	}
-	return each(ms, false, func(m Member) error {
+	return each(ms, false, func(m api.Member) error {
 		e.event("Container", m.Record.Name, "Restarting")
-		if _, err := e.Containers.Start(ctx, m.Record.ID, nil); err != nil {
+		if _, err := e.containers.Start(ctx, m.Record.ID, nil); err != nil {
 			return err
 		}
 		e.event("Container", m.Record.Name, "Started")
@@ -424,7 +388,7 @@ func (e *Engine) Restart(ctx context.Context, name string, services []string, no
 // withRestartDependents is services and every service of ms that depends,
 // with restart: true, on one of them, transitively, from the containers'
 // com.docker.compose.depends_on labels (service:condition:restart).
-func withRestartDependents(ms []Member, services []string) []string {
+func withRestartDependents(ms []api.Member, services []string) []string {
 	set := map[string]bool{}
 	for _, s := range services {
 		set[s] = true
@@ -454,7 +418,7 @@ func withRestartDependents(ms []Member, services []string) []string {
 
 // eachMember applies op (kill, pause, unpause, ...) to the project's containers
 // that pass keep, all at once, reporting what (done) happened to each.
-func (e *Engine) eachMember(ctx context.Context, name string, services []string, keep func(Member) bool, done string, op func(Member) error) error {
+func (e *Engine) eachMember(ctx context.Context, name string, services []string, keep func(api.Member) bool, done string, op func(api.Member) error) error {
 	ms, err := e.Members(ctx, name, services...)
 	if err != nil {
 		return err
@@ -491,23 +455,23 @@ func (e *Engine) Wait(ctx context.Context, name string, services []string) error
 	if err != nil {
 		return err
 	}
-	return each(ms, false, func(m Member) error {
+	return each(ms, false, func(m api.Member) error {
 		if m.Oneoff {
 			return nil
 		}
 		e.event("Container", m.Record.Name, "Waiting")
 		var err error
 		if m.Record.Health != nil {
-			err = e.Containers.WaitHealthy(ctx, m.Record.ID)
+			err = e.containers.WaitHealthy(ctx, m.Record.ID)
 		} else {
-			err = e.Containers.WaitRunning(ctx, m.Record.ID, waitSettle)
+			err = e.containers.WaitRunning(ctx, m.Record.ID, waitSettle)
 		}
 		if err != nil {
 			e.event("Container", m.Record.Name, "Error")
 			return err
 		}
 		done := "Healthy"
-		if cur, err := e.Containers.Get(ctx, m.Record.ID); err == nil && !cur.State.Running() {
+		if cur, err := e.containers.Get(ctx, m.Record.ID); err == nil && !cur.State.Running() {
 			done = "Exited"
 		}
 		e.event("Container", m.Record.Name, done)

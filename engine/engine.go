@@ -8,10 +8,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/image"
-	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/record"
 
 	"github.com/berth-dev/berth/errclass"
@@ -27,8 +27,15 @@ var (
 
 // Engine acts on the compose projects of one berth root.
 type Engine struct {
-	root       string
-	Containers *container.Manager
+	root string
+	// what the engine acts through (parts.go)
+	containers Containers
+	processes  Processes
+	// networks opens the networks for one operation; done closes them
+	networks func() (n Networks, done func(), err error)
+	volumes  Volumes
+	images   Images
+	events   Events
 	// Report gets each change of an object: its kind ("Container",
 	// "Network", "Volume"), name and new status ("Started"); nil discards
 	// them. Calls may come from several goroutines at once; they are
@@ -41,9 +48,11 @@ type Engine struct {
 	mu    sync.Mutex // serialises Report calls from parallel services
 }
 
-// New is the engine of the berth root, acting through m.
+// New is the engine of the berth root, acting through m and the root's
+// networks, volumes and images (local.go).
 func New(root string, m *container.Manager) *Engine {
-	return &Engine{root: root, Containers: m}
+	return &Engine{root: root, containers: localContainers{m}, processes: m, networks: openNetworks(root, m),
+		volumes: localVolumes{m}, images: localImages{root, m}, events: localEvents{root, m}}
 }
 
 // event reports what happened to an object: the kind of object, its
@@ -74,27 +83,22 @@ func (e *Engine) lock(ctx context.Context, project string) (func(), error) {
 	return disk.Lock(ctx, filepath.Join(dir, project+".lock"), false)
 }
 
-// networks opens the root's networks on the host.
-func (e *Engine) networks() (*netns.Store, func(), error) {
-	return netns.OpenHost(filepath.Join(e.root, "networks"))
-}
-
 // Members are the containers of the project name, found by their labels,
 // by service then number (one-off containers last); services, if given,
 // restrict them.
-func (e *Engine) Members(ctx context.Context, name string, services ...string) ([]Member, error) {
-	all, err := e.Containers.List(ctx)
+func (e *Engine) Members(ctx context.Context, name string, services ...string) ([]api.Member, error) {
+	all, err := e.containers.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var out []Member
+	var out []api.Member
 	for _, m := range members(all, name) {
 		if len(services) > 0 && !slices.Contains(services, m.Service) {
 			continue
 		}
 		out = append(out, m)
 	}
-	slices.SortFunc(out, func(a, b Member) int {
+	slices.SortFunc(out, func(a, b api.Member) int {
 		if a.Oneoff != b.Oneoff {
 			if a.Oneoff {
 				return 1
@@ -111,12 +115,12 @@ func (e *Engine) Members(ctx context.Context, name string, services ...string) (
 
 // Projects are the names of every project with containers, and the
 // containers of each.
-func (e *Engine) Projects(ctx context.Context) (map[string][]Member, error) {
-	all, err := e.Containers.List(ctx)
+func (e *Engine) Projects(ctx context.Context) (map[string][]api.Member, error) {
+	all, err := e.containers.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]Member{}
+	out := map[string][]api.Member{}
 	for _, c := range all {
 		if name := c.Record.Config.Labels[LabelProject]; name != "" {
 			out[name] = append(out[name], members([]record.Entry{c}, name)...)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/internal/fixture"
 	"github.com/berth-dev/berth/project"
@@ -153,13 +154,13 @@ func TestContainerOptionsRefused(t *testing.T) {
 	}
 }
 
-func fakeMember(service string, n int, hash string, running bool) Member {
+func fakeMember(service string, n int, hash string, running bool) api.Member {
 	st := record.State{Status: record.Exited}
 	if running {
 		st.Status = record.Running
 	}
 	name := fmt.Sprintf("p-%s-%d", service, n)
-	return Member{Entry: record.Entry{Record: record.Record{ID: name + "-id", Name: name}, State: st},
+	return api.Member{Entry: record.Entry{Record: record.Record{ID: name + "-id", Name: name}, State: st},
 		Service: service, Number: n, Hash: hash}
 }
 
@@ -188,22 +189,22 @@ func TestPlan(t *testing.T) {
 	}
 	for _, c := range []struct {
 		what    string
-		current []Member
-		o       UpOptions
+		current []api.Member
+		o       api.UpOptions
 		force   bool
 		want    string
 	}{
-		{"nothing yet", nil, UpOptions{}, false, "p-web-1 create (missing)"},
-		{"up to date", []Member{fakeMember("web", 1, hash, true)}, UpOptions{}, false, "p-web-1 keep (up to date)"},
-		{"stopped", []Member{fakeMember("web", 1, hash, false)}, UpOptions{}, false, "p-web-1 start (not running)"},
-		{"changed", []Member{fakeMember("web", 1, "old", true)}, UpOptions{}, false, "p-web-1 recreate (environment.A changed)"},
-		{"changed, --no-recreate", []Member{fakeMember("web", 1, "old", true)}, UpOptions{NoRecreate: true}, false, "p-web-1 keep (up to date)"},
-		{"forced", []Member{fakeMember("web", 1, hash, true)}, UpOptions{}, true, "p-web-1 recreate (forced)"},
-		{"scale up: lowest free numbers", []Member{fakeMember("web", 2, hash, true)}, UpOptions{Scale: map[string]int{"web": 3}}, false,
+		{"nothing yet", nil, api.UpOptions{}, false, "p-web-1 create (missing)"},
+		{"up to date", []api.Member{fakeMember("web", 1, hash, true)}, api.UpOptions{}, false, "p-web-1 keep (up to date)"},
+		{"stopped", []api.Member{fakeMember("web", 1, hash, false)}, api.UpOptions{}, false, "p-web-1 start (not running)"},
+		{"changed", []api.Member{fakeMember("web", 1, "old", true)}, api.UpOptions{}, false, "p-web-1 recreate (environment.A changed)"},
+		{"changed, --no-recreate", []api.Member{fakeMember("web", 1, "old", true)}, api.UpOptions{NoRecreate: true}, false, "p-web-1 keep (up to date)"},
+		{"forced", []api.Member{fakeMember("web", 1, hash, true)}, api.UpOptions{}, true, "p-web-1 recreate (forced)"},
+		{"scale up: lowest free numbers", []api.Member{fakeMember("web", 2, hash, true)}, api.UpOptions{Scale: map[string]int{"web": 3}}, false,
 			"p-web-2 keep (up to date); p-web-1 create (missing); p-web-3 create (missing)"},
-		{"scale down: highest first", []Member{fakeMember("web", 1, hash, true), fakeMember("web", 2, hash, true), fakeMember("web", 3, hash, true)},
-			UpOptions{Scale: map[string]int{"web": 1}}, false, "p-web-1 keep (up to date); p-web-2 remove (scaled down to 1); p-web-3 remove (scaled down to 1)"},
-		{"another service's containers", []Member{fakeMember("db", 1, "x", true)}, UpOptions{}, false, "p-web-1 create (missing)"},
+		{"scale down: highest first", []api.Member{fakeMember("web", 1, hash, true), fakeMember("web", 2, hash, true), fakeMember("web", 3, hash, true)},
+			api.UpOptions{Scale: map[string]int{"web": 1}}, false, "p-web-1 keep (up to date); p-web-2 remove (scaled down to 1); p-web-3 remove (scaled down to 1)"},
+		{"another service's containers", []api.Member{fakeMember("db", 1, "x", true)}, api.UpOptions{}, false, "p-web-1 create (missing)"},
 	} {
 		steps, err := e.plan(p, s, c.current, c.o, c.force, "forced")
 		if err != nil {
@@ -217,11 +218,11 @@ func TestPlan(t *testing.T) {
 
 // TestLayers: stop and start order from the depends_on labels alone.
 func TestLayers(t *testing.T) {
-	mk := func(service, deps string) Member {
-		return Member{Entry: record.Entry{Record: record.Record{Name: service,
+	mk := func(service, deps string) api.Member {
+		return api.Member{Entry: record.Entry{Record: record.Record{Name: service,
 			Config: record.Config{Labels: map[string]string{LabelDependsOn: deps}}}}, Service: service}
 	}
-	ms := []Member{mk("web", "api:service_healthy:false"), mk("api", "db:service_started:false,cache:service_started:true"), mk("db", ""), mk("cache", ""), mk("loner", "")}
+	ms := []api.Member{mk("web", "api:service_healthy:false"), mk("api", "db:service_started:false,cache:service_started:true"), mk("db", ""), mk("cache", ""), mk("loner", "")}
 	var got []string
 	for _, layer := range layers(ms) {
 		var names []string
@@ -235,7 +236,7 @@ func TestLayers(t *testing.T) {
 		t.Errorf("layers: %v", got)
 	}
 	// a cycle still gives every container a layer
-	cyc := []Member{mk("a", "b:service_started:false"), mk("b", "a:service_started:false")}
+	cyc := []api.Member{mk("a", "b:service_started:false"), mk("b", "a:service_started:false")}
 	if n := len(slices.Concat(layers(cyc)...)); n != 2 {
 		t.Errorf("a cycle: %d containers placed, want 2", n)
 	}

@@ -2,62 +2,25 @@ package engine
 
 import (
 	"context"
-	"fmt"
-	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
-
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/record"
 )
-
-// Event is one change of a project's container, in the shape of docker
-// compose events --json (whose keys come out sorted: compose marshals a
-// map).
-type Event struct {
-	Action     string            `json:"action"`
-	Attributes map[string]string `json:"attributes"`
-	ID         string            `json:"id"`
-	Service    string            `json:"service"`
-	Time       time.Time         `json:"time"`
-	Type       string            `json:"type"`
-}
-
-// String is the event as docker compose events prints it: when, the
-// action, the container and its attributes.
-func (e Event) String() string {
-	var attrs []string
-	for _, k := range slices.Sorted(maps.Keys(e.Attributes)) {
-		attrs = append(attrs, k+"="+e.Attributes[k])
-	}
-	return fmt.Sprintf("%s container %s %s (%s)", e.Time.Format("2006-01-02 15:04:05.000000"), e.Action, e.ID, strings.Join(attrs, ", "))
-}
 
 // Events calls emit for each change of the project's containers (of
 // services, if given) until ctx ends or emit fails: create, start, kill
 // (with its signal, for each signal kill and stop sent), die (with its
 // exitCode; a run the restart policy follows dies too), stop (after the
 // die of a stopped container), pause, unpause, destroy, and
-// health_status. It watches the containers'
-// state files with fsnotify; no daemon sends them.
-func (e *Engine) Events(ctx context.Context, project string, services []string, emit func(Event) error) error {
-	dir := filepath.Join(e.root, "containers")
-	os.MkdirAll(dir, 0o700)
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		return err
-	}
-	defer w.Close()
-	if err := w.Add(dir); err != nil {
-		return err
-	}
+// health_status, from the changes the engine's event source (Events)
+// reports.
+func (e *Engine) Events(ctx context.Context, project string, services []string, emit func(api.Event) error) error {
 	type seen struct {
-		m      Member
+		m      api.Member
 		status record.Status
 		health string
 		// signals is how many of the run's recorded signals were reported
@@ -72,18 +35,14 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 		}
 		return st.Health.Status
 	}
-	look := func(id string) (*Member, bool) {
-		ent, err := e.Containers.Store.Get(id)
-		if err != nil {
-			return nil, false
-		}
+	look := func(ent record.Entry) (*api.Member, bool) {
 		ms := members([]record.Entry{ent}, project)
 		if len(ms) == 0 || len(services) > 0 && !slices.Contains(services, ms[0].Service) {
 			return nil, false
 		}
 		return &ms[0], true
 	}
-	send := func(m Member, action string, more ...string) error {
+	send := func(m api.Member, action string, more ...string) error {
 		// Docker's: the container's labels, its image and name; compose
 		// leaves its own labels out
 		attrs := map[string]string{"name": m.Record.Name, "image": m.Record.Image}
@@ -95,109 +54,89 @@ func (e *Engine) Events(ctx context.Context, project string, services []string, 
 		for i := 0; i+1 < len(more); i += 2 {
 			attrs[more[i]] = more[i+1]
 		}
-		return emit(Event{Time: time.Now(), Type: "container", Action: action, ID: m.Record.ID, Service: m.Service, Attributes: attrs})
+		return emit(api.Event{Time: time.Now(), Type: "container", Action: action, ID: m.Record.ID, Service: m.Service, Attributes: attrs})
 	}
-	entries, _ := os.ReadDir(dir)
-	for _, d := range entries {
-		w.Add(filepath.Join(dir, d.Name()))
-		if m, ok := look(d.Name()); ok {
-			known[m.Record.ID] = &seen{*m, m.State.Status, health(m.State), len(m.State.Signals), m.State.StartedAt}
-		}
-	}
-	for {
-		select {
-		case <-ctx.Done():
+	return e.events.Watch(ctx, func(c Change) error {
+		if c.Gone {
+			if s, was := known[c.ID]; was {
+				delete(known, c.ID)
+				return send(s.m, "destroy")
+			}
 			return nil
-		case err := <-w.Errors:
-			return err
-		case ev, ok := <-w.Events:
-			if !ok {
-				return nil
+		}
+		m, ok := look(c.Entry)
+		if !ok {
+			return nil
+		}
+		if c.Existing {
+			known[m.Record.ID] = &seen{*m, m.State.Status, health(m.State), len(m.State.Signals), m.State.StartedAt}
+			return nil
+		}
+		s, was := known[c.ID]
+		if !was {
+			s = &seen{m: *m, status: record.Created}
+			known[c.ID] = s
+			if err := send(*m, "create"); err != nil {
+				return err
 			}
-			id := filepath.Base(filepath.Dir(ev.Name))
-			if filepath.Dir(ev.Name) == dir {
-				id = filepath.Base(ev.Name)
-				if ev.Has(fsnotify.Create) {
-					w.Add(ev.Name)
+		}
+		s.m = *m
+		// a run that began and ended between two looks (a command
+		// that fails at once) was still started: its start comes
+		// before its die
+		st := m.State.Status
+		if !m.State.StartedAt.IsZero() && !m.State.StartedAt.Equal(s.started) {
+			s.started = m.State.StartedAt
+			if !m.State.Running() && s.status != record.Running {
+				if err := send(*m, "start"); err != nil {
+					return err
 				}
+				s.status = record.Running
 			}
-			m, ok := look(id)
-			if !ok {
-				if s, was := known[id]; was {
-					if _, err := os.Stat(filepath.Join(dir, id)); err != nil {
-						delete(known, id)
-						if err := send(s.m, "destroy"); err != nil {
-							return err
-						}
-					}
-				}
-				continue
+		}
+		// a start cleared the last run's signals
+		if len(m.State.Signals) < s.signals {
+			s.signals = 0
+		}
+		for _, sig := range m.State.Signals[s.signals:] {
+			if err := send(*m, "kill", "signal", strconv.Itoa(sig)); err != nil {
+				return err
 			}
-			s, was := known[id]
-			if !was {
-				s = &seen{m: *m, status: record.Created}
-				known[id] = s
-				if err := send(*m, "create"); err != nil {
+		}
+		s.signals = len(m.State.Signals)
+		if st != s.status {
+			action := map[record.Status]string{record.Running: "start", record.Paused: "pause", record.Created: "create"}[st]
+			var more []string
+			switch {
+			case st == record.Running && s.status == record.Paused:
+				action = "unpause"
+			case st == record.Exited && s.status == record.Restarting:
+				// stopped between two runs: it had died already
+			case st == record.Exited || st == record.Restarting:
+				// an exit, whether or not the policy restarts it
+				action, more = "die", []string{"exitCode", strconv.Itoa(m.State.ExitCode)}
+			}
+			s.status = st
+			if action != "" {
+				if err := send(*m, action, more...); err != nil {
 					return err
 				}
 			}
-			s.m = *m
-			// a run that began and ended between two looks (a command
-			// that fails at once) was still started: its start comes
-			// before its die
-			st := m.State.Status
-			if !m.State.StartedAt.IsZero() && !m.State.StartedAt.Equal(s.started) {
-				s.started = m.State.StartedAt
-				if !m.State.Running() && s.status != record.Running {
-					if err := send(*m, "start"); err != nil {
-						return err
-					}
-					s.status = record.Running
-				}
-			}
-			// a start cleared the last run's signals
-			if len(m.State.Signals) < s.signals {
-				s.signals = 0
-			}
-			for _, sig := range m.State.Signals[s.signals:] {
-				if err := send(*m, "kill", "signal", strconv.Itoa(sig)); err != nil {
+			// Docker's daemon logs a stop once the stopped container died
+			if action == "die" && m.State.Stopped {
+				if err := send(*m, "stop"); err != nil {
 					return err
-				}
-			}
-			s.signals = len(m.State.Signals)
-			if st != s.status {
-				action := map[record.Status]string{record.Running: "start", record.Paused: "pause", record.Created: "create"}[st]
-				var more []string
-				switch {
-				case st == record.Running && s.status == record.Paused:
-					action = "unpause"
-				case st == record.Exited && s.status == record.Restarting:
-					// stopped between two runs: it had died already
-				case st == record.Exited || st == record.Restarting:
-					// an exit, whether or not the policy restarts it
-					action, more = "die", []string{"exitCode", strconv.Itoa(m.State.ExitCode)}
-				}
-				s.status = st
-				if action != "" {
-					if err := send(*m, action, more...); err != nil {
-						return err
-					}
-				}
-				// Docker's daemon logs a stop once the stopped container died
-				if action == "die" && m.State.Stopped {
-					if err := send(*m, "stop"); err != nil {
-						return err
-					}
-				}
-			}
-			if h := health(m.State); h != s.health {
-				s.health = h
-				if h != "" {
-					if err := send(*m, "health_status: "+h); err != nil {
-						return err
-					}
 				}
 			}
 		}
-	}
+		if h := health(m.State); h != s.health {
+			s.health = h
+			if h != "" {
+				if err := send(*m, "health_status: "+h); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }

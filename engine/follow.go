@@ -4,67 +4,26 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/record"
 )
-
-// LogConsumer receives what `logs` and an attached `up` show, as docker
-// compose's api.LogConsumer does: the engine decides what is followed and
-// when it ends; the consumer only prints. Its methods may be called from
-// several goroutines at once, and must not mix one line into another.
-type LogConsumer interface {
-	// Register names a container before its first line: a consumer that
-	// aligns prefixes learns the widest name from it.
-	Register(name string)
-	// Log is one line of the container's output, without its newline.
-	Log(name, line string)
-	// Exited says that a run of the container ended with code: every
-	// run an attached up follows, restarts included.
-	Exited(name string, code int)
-	// Attaching names, once, the containers whose logs an attached up
-	// shows ("Attaching to ...").
-	Attaching(names []string)
-	// Status is a line of an attached up's own ("Gracefully
-	// stopping..."), not a container's.
-	Status(line string)
-}
-
-// LogName is how compose names a container in log prefixes and exit
-// lines: service-N, its container_name, or a one-off's name.
-func (m Member) LogName() string {
-	if m.Oneoff || m.Number == 0 {
-		return m.Record.Name
-	}
-	if m.Record.Name != "" && !strings.HasSuffix(m.Record.Name, fmt.Sprintf("-%s-%d", m.Service, m.Number)) {
-		return m.Record.Name // container_name
-	}
-	return fmt.Sprintf("%s-%d", m.Service, m.Number)
-}
-
-// LogsOptions shape Logs.
-type LogsOptions struct {
-	container.LogOptions
-	// Index, if not 0, is the one replica of each service shown.
-	Index int
-}
 
 // Logs gives c the logs of the project's containers (of services, if
 // given), one container after another as compose prints them; with
 // Follow, each as it comes, those that start meanwhile included, until
 // every container followed has ended or ctx ends.
-func (e *Engine) Logs(ctx context.Context, project string, services []string, o LogsOptions, c LogConsumer) error {
+func (e *Engine) Logs(ctx context.Context, project string, services []string, o api.LogsOptions, c api.LogConsumer) error {
 	ms, err := e.Members(ctx, project, services...)
 	if err != nil {
 		return err
 	}
 	if o.Index > 0 {
-		ms = slices.DeleteFunc(ms, func(m Member) bool { return m.Number != o.Index || m.Oneoff })
+		ms = slices.DeleteFunc(ms, func(m api.Member) bool { return m.Number != o.Index || m.Oneoff })
 	}
 	for _, m := range ms {
 		c.Register(m.LogName())
@@ -80,7 +39,7 @@ func (e *Engine) Logs(ctx context.Context, project string, services []string, o 
 	var errs []error
 	for _, m := range ms {
 		w := &lineWriter{name: m.LogName(), c: c}
-		errs = append(errs, e.Containers.Logs(ctx, m.Record.ID, o.LogOptions, w, w))
+		errs = append(errs, e.processes.Logs(ctx, m.Record.ID, o.LogOptions, w, w))
 		w.flush()
 	}
 	return errors.Join(errs...)
@@ -95,13 +54,13 @@ func (e *Engine) Logs(ctx context.Context, project string, services []string, o 
 type follower struct {
 	e    *Engine
 	opts container.LogOptions // Follow set
-	c    LogConsumer
+	c    api.LogConsumer
 	// shown says whose lines go to c; nil: everyone's. The others are
 	// followed all the same, for their exits.
-	shown func(Member) bool
+	shown func(api.Member) bool
 	// exited, when set, makes the follower report each container's end
 	// to c and then hands it the code.
-	exited func(m Member, code int)
+	exited func(m api.Member, code int)
 
 	mu       sync.Mutex
 	followed map[string]bool
@@ -111,7 +70,7 @@ type follower struct {
 
 // run follows ms and the project's containers (of services, if given)
 // that start from now on, until ctx ends.
-func (f *follower) run(ctx context.Context, project string, services []string, ms []Member) <-chan struct{} {
+func (f *follower) run(ctx context.Context, project string, services []string, ms []api.Member) <-chan struct{} {
 	all := make(chan struct{})
 	f.followed, f.finished = map[string]bool{}, sync.OnceFunc(func() { close(all) })
 	for _, m := range ms {
@@ -122,7 +81,7 @@ func (f *follower) run(ctx context.Context, project string, services []string, m
 		f.finished()
 	}
 	f.mu.Unlock()
-	go f.e.Events(ctx, project, services, func(ev Event) error {
+	go f.e.Events(ctx, project, services, func(ev api.Event) error {
 		if ev.Action != "start" && (ev.Action != "die" || f.exited == nil) {
 			return nil
 		}
@@ -148,13 +107,13 @@ func (f *follower) run(ctx context.Context, project string, services []string, m
 	return all
 }
 
-func (f *follower) isFollowed(m Member) bool {
+func (f *follower) isFollowed(m api.Member) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.followed[m.Record.ID]
 }
 
-func (f *follower) follow(ctx context.Context, m Member) {
+func (f *follower) follow(ctx context.Context, m api.Member) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if m.Oneoff || f.followed[m.Record.ID] {
@@ -165,10 +124,10 @@ func (f *follower) follow(ctx context.Context, m Member) {
 	f.c.Register(m.LogName())
 	w := &lineWriter{name: m.LogName(), c: f.c, drop: f.shown != nil && !f.shown(m)}
 	go func() {
-		f.e.Containers.Logs(ctx, m.Record.ID, f.opts, w, w)
+		f.e.processes.Logs(ctx, m.Record.ID, f.opts, w, w)
 		w.flush()
 		if f.exited != nil {
-			if code, err := f.e.Containers.Wait(ctx, m.Record.ID); err == nil {
+			if code, err := f.e.containers.Wait(ctx, m.Record.ID); err == nil {
 				f.c.Exited(m.LogName(), code)
 				f.exited(m, code)
 			}
@@ -184,7 +143,7 @@ func (f *follower) follow(ctx context.Context, m Member) {
 // lineWriter hands a container's output to a consumer line by line.
 type lineWriter struct {
 	name    string
-	c       LogConsumer
+	c       api.LogConsumer
 	drop    bool
 	pending []byte
 }

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/berth-dev/berth/disk"
-	"github.com/berth-dev/berth/volumes"
+	"github.com/berth-dev/berth/errclass"
 )
 
 // A recreated container's anonymous volumes go to its successor: the
@@ -64,15 +64,8 @@ func (e *Engine) dropHandovers(ctx context.Context, project string) error {
 		name := filepath.Base(p)
 		name = name[:len(name)-len(".json")]
 		for _, v := range e.handedOver(project, name) {
-			users, err := e.Containers.VolumeUsers(v)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if len(users) > 0 {
-				continue
-			}
-			if err := e.Containers.Volumes.Remove(ctx, v, nil); err != nil && !errors.Is(err, volumes.ErrNotFound) {
+			// one a container uses stays (ErrConflict)
+			if err := e.volumes.Remove(ctx, v); err != nil && !errors.Is(err, errclass.ErrNotFound) && !errors.Is(err, errclass.ErrConflict) {
 				errs = append(errs, err)
 			}
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/errclass"
 )
@@ -21,7 +22,7 @@ import (
 func (e *Engine) runHooks(ctx context.Context, kind, name, id string, hooks []types.ServiceHook) error {
 	for _, h := range hooks {
 		e.event("Container", name, "Running "+kind+" hook")
-		code, err := e.Containers.Exec(ctx, id, hookExec(h, io.Discard, io.Discard))
+		code, err := e.processes.Exec(ctx, id, hookExec(h, io.Discard, io.Discard))
 		if err != nil {
 			return fmt.Errorf("container %s: %s hook: %w", name, kind, err)
 		}
@@ -43,7 +44,7 @@ func hookExec(h types.ServiceHook, stdout, stderr io.Writer) container.ExecOptio
 // preStop runs the pre_stop hooks of a running container's service, as
 // last applied (the project's files are not needed to stop it); a failed
 // hook is reported, and the container stopped all the same.
-func (e *Engine) preStop(ctx context.Context, m Member) {
+func (e *Engine) preStop(ctx context.Context, m api.Member) {
 	if !m.State.Running() || m.Oneoff {
 		return
 	}
@@ -58,7 +59,7 @@ func (e *Engine) preStop(ctx context.Context, m Member) {
 
 // remembered is the configuration of a member's service as last applied
 // (see remember); empty when berth has none.
-func (e *Engine) remembered(m Member) types.ServiceConfig {
+func (e *Engine) remembered(m api.Member) types.ServiceConfig {
 	var s types.ServiceConfig
 	data, err := os.ReadFile(filepath.Join(e.root, "projects", m.Record.Config.Labels[LabelProject], m.Service+".json"))
 	if err == nil {

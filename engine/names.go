@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/record"
 )
 
@@ -47,26 +48,16 @@ func OneoffName(project, service, id string) string {
 	return fmt.Sprintf("%s-%s-run-%s", project, service, id[:12])
 }
 
-// Member is one container of a project, as its labels say.
-type Member struct {
-	record.Entry
-	Service string
-	Number  int
-	Oneoff  bool
-	// Hash is the service's configuration hash when it was created.
-	Hash string
-}
-
 // members are the project's containers, found by label.
-func members(all []record.Entry, project string) []Member {
-	var out []Member
+func members(all []record.Entry, project string) []api.Member {
+	var out []api.Member
 	for _, e := range all {
 		l := e.Record.Config.Labels
 		if l[LabelProject] != project {
 			continue
 		}
 		n, _ := strconv.Atoi(l[LabelNumber])
-		out = append(out, Member{Entry: e, Service: l[LabelService], Number: n, Oneoff: l[LabelOneoff] == "True", Hash: l[LabelHash]})
+		out = append(out, api.Member{Entry: e, Service: l[LabelService], Number: n, Oneoff: l[LabelOneoff] == "True", Hash: l[LabelHash]})
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/format"
 	"github.com/berth-dev/berth/record"
@@ -56,7 +57,7 @@ func (r PsRow) Label(name string) string { return r.labels[name] }
 
 // Ps is m as docker compose ps lists it; noTrunc keeps the full ID, command
 // and mount names.
-func Ps(m Member, noTrunc bool) PsRow {
+func Ps(m api.Member, noTrunc bool) PsRow {
 	s := container.Summarize(m.Entry, noTrunc)
 	r := PsRow{
 		Command: s.Command, CreatedAt: s.CreatedAt, ID: s.ID, Image: s.Image, Labels: s.Labels, LocalVolumes: s.LocalVolumes,

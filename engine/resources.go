@@ -72,7 +72,7 @@ func (e *Engine) ensureNetworks(ctx context.Context, p *project.Project, dry boo
 			continue
 		}
 		cfg := p.Networks[key]
-		existing, err := store.Get(cfg.Name)
+		existing, err := store.Get(ctx, cfg.Name)
 		if cfg.External {
 			if err != nil {
 				return errclass.New(ErrNotFound, "network %s declared as external, but could not be found", cfg.Name)
@@ -85,7 +85,7 @@ func (e *Engine) ensureNetworks(ctx context.Context, p *project.Project, dry boo
 			}
 			continue
 		}
-		if !errors.Is(err, netns.ErrNotFound) {
+		if !errors.Is(err, errclass.ErrNotFound) {
 			return err
 		}
 		if dry {
@@ -99,7 +99,7 @@ func (e *Engine) ensureNetworks(ctx context.Context, p *project.Project, dry boo
 			o.Subnet, _ = subnet(cfg.Ipam.Config[0].Subnet, cfg.Ipam.Config[0].Gateway, cfg.Ipam.Config[0].IPRange, cfg.Ipam.Config[0].AuxiliaryAddresses) // checked
 		}
 		e.event("Network", cfg.Name, "Creating")
-		if _, err := store.Create(ctx, o); err != nil {
+		if err := store.Create(ctx, o); err != nil {
 			return err
 		}
 		e.event("Network", cfg.Name, "Created")
@@ -150,7 +150,7 @@ func subnet(prefix, gateway, ipRange string, aux map[string]string) (netns.Subne
 func (e *Engine) ensureVolumes(ctx context.Context, p *project.Project, dry bool) error {
 	for _, key := range slices.Sorted(maps.Keys(p.Volumes)) {
 		cfg := p.Volumes[key]
-		_, err := e.Containers.Volumes.Get(cfg.Name)
+		_, err := e.volumes.Get(ctx, cfg.Name)
 		if cfg.External {
 			if err != nil {
 				return errclass.New(ErrNotFound, "external volume %q not found", cfg.Name)
@@ -160,7 +160,7 @@ func (e *Engine) ensureVolumes(ctx context.Context, p *project.Project, dry bool
 		if err == nil {
 			continue
 		}
-		if !errors.Is(err, volumes.ErrNotFound) {
+		if !errors.Is(err, errclass.ErrNotFound) {
 			return err
 		}
 		if dry {
@@ -170,7 +170,7 @@ func (e *Engine) ensureVolumes(ctx context.Context, p *project.Project, dry bool
 		labels := map[string]string{LabelProject: p.Name, LabelVolume: key, LabelVersion: ComposeVersion}
 		maps.Copy(labels, cfg.Labels)
 		e.event("Volume", cfg.Name, "Creating")
-		if _, err := e.Containers.Volumes.Create(ctx, cfg.Name, volumes.CreateOptions{Driver: cfg.Driver, Labels: labels, Options: cfg.DriverOpts}); err != nil {
+		if err := e.volumes.Create(ctx, cfg.Name, volumes.CreateOptions{Driver: cfg.Driver, Labels: labels, Options: cfg.DriverOpts}); err != nil {
 			return err
 		}
 		e.event("Volume", cfg.Name, "Created")

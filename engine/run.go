@@ -8,45 +8,17 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/errclass"
-	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/project"
 	"github.com/berth-dev/berth/volumes"
 )
 
-// RunOptions shape a one-off container (compose run): the service's
-// settings, with these over them.
-type RunOptions struct {
-	Name       string
-	Cmd        []string
-	Entrypoint []string // nil: the service's
-	Env        []string
-	Labels     map[string]string
-	User       string
-	WorkDir    string
-	Volumes    []volumes.Spec
-	Ports      []netns.PortMapping
-	// ServicePorts publishes the service's own ports too; without it a
-	// one-off publishes none of them, as compose does.
-	ServicePorts bool
-	// UseAliases gives the container the service's network aliases.
-	UseAliases bool
-	NoDeps     bool
-	AutoRemove bool
-	// Detach starts the container and returns (Run), as run -d does.
-	Detach      bool
-	TTY         bool
-	Interactive bool
-	CapAdd      []string
-	CapDrop     []string
-	Parallel    int
-}
-
 // PrepareRun brings up the service's dependencies (unless NoDeps), and
 // returns the options of a one-off container of it: named
 // <project>-<service>-run-<id>, labelled oneoff, with no restart policy.
-func (e *Engine) PrepareRun(ctx context.Context, p *project.Project, service string, o RunOptions) (container.CreateOptions, error) {
+func (e *Engine) PrepareRun(ctx context.Context, p *project.Project, service string, o api.RunOptions) (container.CreateOptions, error) {
 	s, err := p.GetService(service)
 	if err != nil {
 		return container.CreateOptions{}, errclass.New(ErrNotFound, "no such service: %s", service)
@@ -66,7 +38,7 @@ func (e *Engine) PrepareRun(ctx context.Context, p *project.Project, service str
 				others = append(others, d)
 			}
 		}
-		if err := e.Up(ctx, p, UpOptions{Services: others, Parallel: o.Parallel}); err != nil {
+		if err := e.Up(ctx, p, api.UpOptions{Services: others, Parallel: o.Parallel}); err != nil {
 			return container.CreateOptions{}, err
 		}
 	}

@@ -14,41 +14,12 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/internal/crash"
 	"github.com/berth-dev/berth/project"
 )
-
-// UpOptions shape Up, as docker compose up's flags do.
-type UpOptions struct {
-	// Services are those asked for; none is every service. Their
-	// dependencies come too unless NoDeps.
-	Services []string
-	NoDeps   bool
-	// ForceRecreate recreates every container; NoRecreate none, even
-	// changed ones. AlwaysRecreateDeps recreates the dependencies of the
-	// services asked for.
-	ForceRecreate, NoRecreate, AlwaysRecreateDeps bool
-	// RenewAnonVolumes gives recreated containers fresh anonymous volumes
-	// (-V) instead of their predecessors'.
-	RenewAnonVolumes bool
-	// Scale overrides services' scale (--scale SERVICE=N).
-	Scale         map[string]int
-	RemoveOrphans bool
-	// NoStart creates containers without starting them (create, up
-	// --no-start).
-	NoStart bool
-	// DryRun prints the plan, a reason per container, and changes nothing.
-	DryRun bool
-	// Parallel bounds the services acted on at once; 0 is unbounded.
-	Parallel int
-	// Timeout (seconds) stops containers being recreated or scaled down;
-	// nil: each container's own stop_grace_period.
-	Timeout *int
-	// QuietPull pulls without showing the progress (--quiet-pull).
-	QuietPull bool
-}
 
 // Action is what the plan does to one container.
 type Action string
@@ -69,7 +40,7 @@ type Step struct {
 	Number    int
 	Action    Action
 	Reason    string
-	old       *Member
+	old       *api.Member
 }
 
 // Up makes the project run as its files say: networks and volumes first,
@@ -78,7 +49,7 @@ type Step struct {
 // decides, after the conditions of its depends_on hold. A failure stops
 // what had not begun and leaves what already runs running, as compose
 // does; a second Up after the fix completes the rest.
-func (e *Engine) Up(ctx context.Context, p *project.Project, o UpOptions) error {
+func (e *Engine) Up(ctx context.Context, p *project.Project, o api.UpOptions) error {
 	// before anything: an unknown name would otherwise become a service
 	// with no settings, its image "<project>-"
 	if err := p.CheckServices(o.Services...); err != nil {
@@ -105,7 +76,7 @@ func (e *Engine) Up(ctx context.Context, p *project.Project, o UpOptions) error 
 			return errclass.New(ErrInvalid, "service %q: can't scale to %d: container_name %q must be unique", name, n, s.ContainerName)
 		}
 	}
-	all, err := e.Containers.List(ctx)
+	all, err := e.containers.List(ctx)
 	if err != nil {
 		return err
 	}
@@ -200,12 +171,12 @@ func (e *Engine) Up(ctx context.Context, p *project.Project, o UpOptions) error 
 
 // orphans reports, or with remove removes, the project's containers of
 // services its files no longer have.
-func (e *Engine) orphans(ctx context.Context, p *project.Project, current []Member, remove, dry bool) error {
+func (e *Engine) orphans(ctx context.Context, p *project.Project, current []api.Member, remove, dry bool) error {
 	known := map[string]bool{}
 	for _, name := range append(p.ServiceNames(), p.DisabledServiceNames()...) {
 		known[name] = true
 	}
-	var found []Member
+	var found []api.Member
 	for _, m := range current {
 		if !known[m.Service] && !m.Oneoff {
 			found = append(found, m)
@@ -228,7 +199,7 @@ func (e *Engine) orphans(ctx context.Context, p *project.Project, current []Memb
 			continue
 		}
 		e.event("Container", m.Record.Name, "Removing")
-		if err := e.Containers.Remove(ctx, m.Record.ID, true); err != nil {
+		if err := e.containers.Remove(ctx, m.Record.ID, true, false); err != nil {
 			return err
 		}
 		e.event("Container", m.Record.Name, "Removed")
@@ -238,7 +209,7 @@ func (e *Engine) orphans(ctx context.Context, p *project.Project, current []Memb
 
 // plan decides, for each container the service should have and each it
 // has, what to do and why.
-func (e *Engine) plan(p *project.Project, s types.ServiceConfig, current []Member, o UpOptions, force bool, forceReason string) ([]Step, error) {
+func (e *Engine) plan(p *project.Project, s types.ServiceConfig, current []api.Member, o api.UpOptions, force bool, forceReason string) ([]Step, error) {
 	hash, err := project.ServiceHash(s)
 	if err != nil {
 		return nil, err
@@ -247,14 +218,14 @@ func (e *Engine) plan(p *project.Project, s types.ServiceConfig, current []Membe
 	if n, ok := o.Scale[s.Name]; ok {
 		want = n
 	}
-	var mine []Member
+	var mine []api.Member
 	for _, m := range current {
 		if m.Service == s.Name && !m.Oneoff {
 			mine = append(mine, m)
 		}
 	}
-	slices.SortFunc(mine, func(a, b Member) int { return a.Number - b.Number })
-	imageID := e.Containers.ImageID(p.ImageName(s))
+	slices.SortFunc(mine, func(a, b api.Member) int { return a.Number - b.Number })
+	imageID := e.images.ID(p.ImageName(s))
 	var steps []Step
 	used := map[int]bool{}
 	for i := range mine {
@@ -291,7 +262,7 @@ func (e *Engine) plan(p *project.Project, s types.ServiceConfig, current []Membe
 }
 
 // apply carries out a service's steps.
-func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceConfig, steps []Step, o UpOptions) error {
+func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceConfig, steps []Step, o api.UpOptions) error {
 	hash, err := project.ServiceHash(s)
 	if err != nil {
 		return err
@@ -324,7 +295,7 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 		case Restart:
 			e.preStop(ctx, *st.old)
 			e.event("Container", st.Container, "Restarting")
-			if err := e.Containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
+			if err := e.containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
 				return err
 			}
 			if err := e.start(ctx, st.Container, s.Name, s.PostStart); err != nil {
@@ -333,11 +304,11 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 		case Remove:
 			e.preStop(ctx, *st.old)
 			e.event("Container", st.Container, "Stopping")
-			if err := e.Containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
+			if err := e.containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
 				return err
 			}
 			e.event("Container", st.Container, "Removing")
-			if err := e.Containers.Remove(ctx, st.old.Record.ID, true, true); err != nil {
+			if err := e.containers.Remove(ctx, st.old.Record.ID, true, true); err != nil {
 				return err
 			}
 			e.event("Container", st.Container, "Removed")
@@ -369,7 +340,7 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 			if !o.DryRun {
 				co.Pull = "never"
 			}
-			if id := e.Containers.ImageID(co.Image); id != "" {
+			if id := e.images.ID(co.Image); id != "" {
 				co.Labels[LabelImage] = id
 			}
 			if st.Action == Recreate {
@@ -381,18 +352,18 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 					}
 				}
 				e.preStop(ctx, *st.old)
-				if err := e.Containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
+				if err := e.containers.Stop(ctx, st.old.Record.ID, timeout, ""); err != nil {
 					return err
 				}
 				// the anonymous volumes stay for the successor, unless -V
-				if err := e.Containers.Remove(ctx, st.old.Record.ID, true, o.RenewAnonVolumes); err != nil {
+				if err := e.containers.Remove(ctx, st.old.Record.ID, true, o.RenewAnonVolumes); err != nil {
 					return err
 				}
 			} else {
 				e.event("Container", st.Container, "Creating")
 			}
 			crash.Point("up-handed-over")
-			rec, err := e.Containers.Create(ctx, co)
+			rec, err := e.containers.Create(ctx, co)
 			if err != nil {
 				return fmt.Errorf("service %q: %w", s.Name, err)
 			}
@@ -418,7 +389,7 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 
 func (e *Engine) start(ctx context.Context, name, service string, postStart []types.ServiceHook) error {
 	e.event("Container", name, "Starting")
-	if _, err := e.Containers.Start(ctx, name, nil); err != nil {
+	if _, err := e.containers.Start(ctx, name, nil); err != nil {
 		return errclass.Wrap(ErrFailed, err, fmt.Sprintf("service %q: starting %s: %v", service, name, err))
 	}
 	e.event("Container", name, "Started")
@@ -452,7 +423,7 @@ func (e *Engine) waitDependencies(ctx context.Context, p *project.Project, s typ
 			switch cfg.Condition {
 			case types.ServiceConditionCompletedSuccessfully:
 				e.event("Container", m.Record.Name, "Waiting")
-				code, err := e.Containers.Wait(ctx, m.Record.ID)
+				code, err := e.containers.Wait(ctx, m.Record.ID)
 				if err != nil {
 					return err
 				}
@@ -462,7 +433,7 @@ func (e *Engine) waitDependencies(ctx context.Context, p *project.Project, s typ
 				e.event("Container", m.Record.Name, "Exited")
 			case types.ServiceConditionHealthy:
 				e.event("Container", m.Record.Name, "Waiting")
-				if err := e.Containers.WaitHealthy(ctx, m.Record.ID); err != nil {
+				if err := e.containers.WaitHealthy(ctx, m.Record.ID); err != nil {
 					return errclass.Wrap(ErrFailed, err, fmt.Sprintf("dependency failed to start: %v", err))
 				}
 				e.event("Container", m.Record.Name, "Healthy")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/project"
 	"github.com/berth-dev/berth/watch"
@@ -27,12 +28,12 @@ type watchTarget struct {
 }
 
 // running are the service's running containers, one-offs left out.
-func (t watchTarget) running(ctx context.Context, service string) ([]Member, error) {
+func (t watchTarget) running(ctx context.Context, service string) ([]api.Member, error) {
 	ms, err := t.E.Members(ctx, t.Project, service)
 	if err != nil {
 		return nil, err
 	}
-	var out []Member
+	var out []api.Member
 	for _, m := range ms {
 		if !m.Oneoff && m.State.Running() {
 			out = append(out, m)
@@ -62,14 +63,14 @@ func (t watchTarget) Sync(ctx context.Context, service string, changes []watch.C
 		if len(copies) > 0 {
 			pr, pw := io.Pipe()
 			go func() { pw.CloseWithError(writeTar(pw, copies)) }()
-			err := t.E.Containers.Copy(ctx, "-", m.Record.ID+":/", container.CopyOptions{Stdin: pr})
+			err := t.E.processes.Copy(ctx, "-", m.Record.ID+":/", container.CopyOptions{Stdin: pr})
 			pr.Close()
 			if err != nil {
 				return fmt.Errorf("copying into %s: %w", m.Record.Name, err)
 			}
 		}
 		if len(gone) > 0 {
-			if err := t.E.Containers.RemoveFiles(ctx, m.Record.ID, gone); err != nil {
+			if err := t.E.processes.RemoveFiles(ctx, m.Record.ID, gone); err != nil {
 				return fmt.Errorf("removing from %s: %w", m.Record.Name, err)
 			}
 		}
@@ -131,7 +132,7 @@ func (t watchTarget) Exec(ctx context.Context, service string, hook types.Servic
 		return err
 	}
 	for _, m := range ms {
-		code, err := t.E.Containers.Exec(ctx, m.Record.ID, hookExec(hook, t.Stdout, t.Stderr))
+		code, err := t.E.processes.Exec(ctx, m.Record.ID, hookExec(hook, t.Stdout, t.Stderr))
 		if err != nil {
 			return err
 		}
@@ -142,18 +143,10 @@ func (t watchTarget) Exec(ctx context.Context, service string, hook types.Servic
 	return nil
 }
 
-// WatchOptions shape Watch.
-type WatchOptions struct {
-	// Stdout and Stderr get the output of sync+exec commands.
-	Stdout, Stderr io.Writer
-	// Log gets a line for each thing the watch does.
-	Log func(string)
-}
-
 // Watch keeps the project's containers in step with rules (compose's
 // develop.watch) until ctx ends: package watch's loop, with the engine as
 // its target.
-func (e *Engine) Watch(ctx context.Context, p *project.Project, rules []watch.Rule, o WatchOptions) error {
+func (e *Engine) Watch(ctx context.Context, p *project.Project, rules []watch.Rule, o api.WatchOptions) error {
 	return watch.Run(ctx, watch.Options{
 		Rules:  rules,
 		Target: watchTarget{E: e, Project: p.Name, Stdout: o.Stdout, Stderr: o.Stderr},

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/api"
 )
 
 // The docker compose commands, with docker compose's flags: those of the
@@ -17,13 +17,13 @@ func composeCommands(g *globals) []*cobra.Command {
 		newComposePullCmd(g), newComposePushCmd(g), newComposeCpCmd(g), newComposeWaitCmd(g), newComposeScaleCmd(g),
 		newComposeStatsCmd(g), newComposeAttachCmd(g), newComposeEventsCmd(g), newDownCmd(g), newPsCmd(g), newLsCmd(g), newComposeLogsCmd(g),
 		newComposeExecCmd(g), newStartCmd(g), newStopCmd(g), newRestartCmd(g), newRmCmd(g), newComposePortCmd(g),
-		newEachCmd(g, "pause [SERVICE...]", "Pause services", func(ctx context.Context, e engine.Service, name string, services []string, _ string) error {
+		newEachCmd(g, "pause [SERVICE...]", "Pause services", func(ctx context.Context, e api.Service, name string, services []string, _ string) error {
 			return e.Pause(ctx, name, services)
 		}),
-		newEachCmd(g, "unpause [SERVICE...]", "Unpause services", func(ctx context.Context, e engine.Service, name string, services []string, _ string) error {
+		newEachCmd(g, "unpause [SERVICE...]", "Unpause services", func(ctx context.Context, e api.Service, name string, services []string, _ string) error {
 			return e.Unpause(ctx, name, services)
 		}),
-		newEachCmd(g, "kill [OPTIONS] [SERVICE...]", "Force stop service containers", func(ctx context.Context, e engine.Service, name string, services []string, sig string) error {
+		newEachCmd(g, "kill [OPTIONS] [SERVICE...]", "Force stop service containers", func(ctx context.Context, e api.Service, name string, services []string, sig string) error {
 			return e.Kill(ctx, name, services, sig)
 		}),
 	}, buildAll(g, []cmdSpec{

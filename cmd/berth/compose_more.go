@@ -13,6 +13,7 @@ import (
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/format"
@@ -25,7 +26,7 @@ import (
 
 func newComposeTopCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "top [SERVICES...]", Short: "Display the running processes"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e api.Service, name string, _, args []string) error {
 		list, err := e.Top(ctx, name, args)
 		if err != nil {
 			return err
@@ -43,7 +44,7 @@ func newComposeImagesCmd(g *globals) *cobra.Command {
 	var quiet bool
 	var fmtFlag string
 	cmd := &cobra.Command{Use: "images [OPTIONS] [SERVICE...]", Short: "List images used by the created containers"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e api.Service, name string, _, args []string) error {
 		ms, err := e.Members(ctx, name, args...)
 		if err != nil {
 			return err
@@ -164,7 +165,7 @@ func newComposeCpCmd(g *globals) *cobra.Command {
 	var all bool
 	cmd := &cobra.Command{Use: "cp [OPTIONS] SERVICE:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- SERVICE:DEST_PATH",
 		Short: "Copy files/folders between a service container and the local filesystem", Args: exactArgs(2)}
-	cmd.RunE = g.projectCmd(cpServices, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(cpServices, func(ctx context.Context, e api.Service, name string, _, args []string) error {
 		o.Stdin, o.Stdout = g.stdin, g.stdout
 		return e.Copy(ctx, name, args[0], args[1], index, o)
 	})
@@ -189,17 +190,17 @@ func cpServices(args []string) []string {
 func newComposeWaitCmd(g *globals) *cobra.Command {
 	var downProject bool
 	cmd := &cobra.Command{Use: "wait SERVICE [SERVICE...] [OPTIONS]", Short: "Block until containers of all (or specified) services stop.", Args: cobra.MinimumNArgs(1)}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e api.Service, name string, _, args []string) error {
 		code := 0
 		// --down-project: the first exit ends the wait, and the project
 		errDowned := errors.New("downed")
-		err := e.WaitExits(ctx, name, args, func(_ engine.Member, c int) error {
+		err := e.WaitExits(ctx, name, args, func(_ api.Member, c int) error {
 			fmt.Fprintln(g.stdout, c)
 			code = max(code, c)
 			if !downProject {
 				return nil
 			}
-			if err := e.Down(ctx, name, engine.DownOptions{}); err != nil {
+			if err := e.Down(ctx, name, api.DownOptions{}); err != nil {
 				return err
 			}
 			return errDowned
@@ -236,7 +237,7 @@ func newComposeScaleCmd(g *globals) *cobra.Command {
 			for s := range scale {
 				services = append(services, s)
 			}
-			return e.Up(cmd.Context(), p, engine.UpOptions{Services: services, Scale: scale, NoDeps: noDeps, NoRecreate: true, Parallel: g.parallel, DryRun: g.dryRun})
+			return e.Up(cmd.Context(), p, api.UpOptions{Services: services, Scale: scale, NoDeps: noDeps, NoRecreate: true, Parallel: g.parallel, DryRun: g.dryRun})
 		},
 	}
 	cmd.Flags().BoolVar(&noDeps, "no-deps", false, "Don't start linked services")
@@ -247,26 +248,20 @@ func newComposeStatsCmd(g *globals) *cobra.Command {
 	var all, noStream bool
 	var fmtFlag string
 	cmd := &cobra.Command{Use: "stats [OPTIONS] [SERVICE]", Short: "Display a live stream of container(s) resource usage statistics"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
-		ms, err := e.Members(ctx, name, args...)
-		if err != nil {
-			return err
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e api.Service, name string, _, args []string) error {
+		o := api.StatsOptions{Services: args, All: all}
+		rows, err := e.Stats(ctx, name, o)
+		if err != nil || rows == nil {
+			return err // nothing to show: nothing printed
 		}
-		var refs []string
-		for _, m := range ms {
-			if all || m.State.Running() {
-				refs = append(refs, m.Record.ID)
+		// the first sample is shown, the later ones redrawn over it
+		return g.statsLoop(ctx, func(ctx context.Context) ([]container.StatsRow, error) {
+			if first := rows; first != nil {
+				rows = nil
+				return first, nil
 			}
-		}
-		if len(refs) == 0 {
-			return nil
-		}
-		// docker stats' own loop, on the containers the engine found
-		cm, err := g.containers()
-		if err != nil {
-			return err
-		}
-		return g.stats(ctx, cm, refs, noStream, fmtFlag)
+			return e.Stats(ctx, name, o)
+		}, noStream, fmtFlag)
 	})
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Show all containers (default shows just running)")
 	cmd.Flags().StringVar(&fmtFlag, "format", "", "Format output using a custom template")
@@ -280,7 +275,7 @@ func newComposeAttachCmd(g *globals) *cobra.Command {
 	var index int
 	var noStdin, sigProxy bool
 	cmd := &cobra.Command{Use: "attach [OPTIONS] SERVICE", Short: "Attach local standard input, output, and error streams to a service's running container", Args: exactArgs(1)}
-	cmd.RunE = g.projectCmd(firstArg, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(firstArg, func(ctx context.Context, e api.Service, name string, _, args []string) error {
 		code, err := e.AttachContainer(ctx, name, args[0], index, container.AttachOptions{NoStdin: noStdin, SigProxy: sigProxy, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr})
 		if err != nil {
 			return err
@@ -299,7 +294,7 @@ func newComposeEventsCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	var since, until string
 	cmd := &cobra.Command{Use: "events [OPTIONS] [SERVICE...]", Short: "Receive real time events from containers"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e api.Service, name string, _, args []string) error {
 		if since != "" {
 			return usageError{errors.New("--since is not supported: berth keeps no event history")}
 		}
@@ -313,7 +308,7 @@ func newComposeEventsCmd(g *globals) *cobra.Command {
 			defer cancel()
 		}
 		enc := json.NewEncoder(g.stdout)
-		return e.Events(ctx, name, args, func(ev engine.Event) error {
+		return e.Events(ctx, name, args, func(ev api.Event) error {
 			if asJSON {
 				return enc.Encode(ev)
 			}

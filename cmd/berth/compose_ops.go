@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/format"
@@ -23,7 +24,7 @@ import (
 // when its files load): the shape of every compose command that works from
 // labels. services picks the service names out of the arguments: when the
 // files load, a name they do not have is an error, as in docker compose.
-func (g *globals) projectCmd(services func(args []string) []string, fn func(ctx context.Context, e engine.Service, name string, known []string, args []string) error) func(*cobra.Command, []string) error {
+func (g *globals) projectCmd(services func(args []string) []string, fn func(ctx context.Context, e api.Service, name string, known []string, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		name, p, err := g.projectName(cmd.Context())
 		if err != nil {
@@ -79,11 +80,11 @@ func timeoutFlag(cmd *cobra.Command, t int) *int {
 }
 
 func newDownCmd(g *globals) *cobra.Command {
-	var o engine.DownOptions
+	var o api.DownOptions
 	var timeout int
 	var rmi string
 	cmd := &cobra.Command{Use: "down [OPTIONS] [SERVICES]", Short: "Stop and remove containers, networks"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, known, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e api.Service, name string, known, args []string) error {
 		o.Services, o.Known, o.Timeout, o.Images = args, known, timeoutFlag(cmd, timeout), rmi
 		return e.Down(ctx, name, o)
 	})
@@ -98,7 +99,7 @@ func newDownCmd(g *globals) *cobra.Command {
 func newStopCmd(g *globals) *cobra.Command {
 	var timeout int
 	cmd := &cobra.Command{Use: "stop [OPTIONS] [SERVICE...]", Short: "Stop services"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e api.Service, name string, _, args []string) error {
 		return e.Stop(ctx, name, args, timeoutFlag(cmd, timeout))
 	})
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", 0, "Specify a shutdown timeout in seconds")
@@ -109,7 +110,7 @@ func newStartCmd(g *globals) *cobra.Command {
 	var wait bool
 	var waitTimeout int
 	cmd := &cobra.Command{Use: "start [SERVICE...]", Short: "Start services"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e api.Service, name string, _, args []string) error {
 		if err := e.Start(ctx, name, args); err != nil {
 			return err
 		}
@@ -132,7 +133,7 @@ func newRestartCmd(g *globals) *cobra.Command {
 	var timeout int
 	var noDeps bool
 	cmd := &cobra.Command{Use: "restart [OPTIONS] [SERVICE...]", Short: "Restart service containers"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e api.Service, name string, _, args []string) error {
 		return e.Restart(ctx, name, args, noDeps, timeoutFlag(cmd, timeout))
 	})
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", 0, "Specify a shutdown timeout in seconds")
@@ -142,10 +143,10 @@ func newRestartCmd(g *globals) *cobra.Command {
 
 // newEachCmd is a command that applies one container operation to the
 // project's containers: kill, pause, unpause.
-func newEachCmd(g *globals, use, short string, op func(ctx context.Context, e engine.Service, name string, services []string, sig string) error) *cobra.Command {
+func newEachCmd(g *globals, use, short string, op func(ctx context.Context, e api.Service, name string, services []string, sig string) error) *cobra.Command {
 	var sig string
 	cmd := &cobra.Command{Use: use, Short: short}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e api.Service, name string, _, args []string) error {
 		return op(ctx, e, name, args, sig)
 	})
 	if strings.HasPrefix(use, "kill") {
@@ -159,8 +160,8 @@ func newEachCmd(g *globals, use, short string, op func(ctx context.Context, e en
 func newRmCmd(g *globals) *cobra.Command {
 	var force, stop, vols bool
 	cmd := &cobra.Command{Use: "rm [OPTIONS] [SERVICE...]", Short: "Removes stopped service containers"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
-		return e.Remove(ctx, name, args, engine.RemoveOptions{Stop: stop, Volumes: vols, Confirm: func(names []string) bool {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e api.Service, name string, _, args []string) error {
+		return e.Remove(ctx, name, args, api.RemoveOptions{Stop: stop, Volumes: vols, Confirm: func(names []string) bool {
 			if len(names) == 0 {
 				fmt.Fprintln(g.stderr, "No stopped containers")
 				return false
@@ -185,7 +186,7 @@ func newPsCmd(g *globals) *cobra.Command {
 	var status []string
 	var filter, fmtFlag string
 	cmd := &cobra.Command{Use: "ps [OPTIONS] [SERVICE...]", Short: "List containers"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, known, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e api.Service, name string, known, args []string) error {
 		if v, ok := strings.CutPrefix(filter, "status="); ok {
 			status = append(status, v)
 		} else if filter != "" {
@@ -198,7 +199,7 @@ func newPsCmd(g *globals) *cobra.Command {
 			return err
 		}
 		// compose lists by name
-		slices.SortFunc(ms, func(a, b engine.Member) int { return strings.Compare(a.Record.Name, b.Record.Name) })
+		slices.SortFunc(ms, func(a, b api.Member) int { return strings.Compare(a.Record.Name, b.Record.Name) })
 		var rows []any
 		seen := map[string]bool{}
 		for _, m := range ms {
@@ -306,13 +307,13 @@ func newComposeLogsCmd(g *globals) *cobra.Command {
 	var index int
 	var noColor, noPrefix bool
 	cmd := &cobra.Command{Use: "logs [OPTIONS] [SERVICE...]", Short: "View output from containers"}
-	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e api.Service, name string, _, args []string) error {
 		if err := lf.options(&o); err != nil {
 			return err
 		}
 		// with -f, until every container followed has ended, those that
 		// start meanwhile included, as compose's logs -f
-		return e.Logs(ctx, name, args, engine.LogsOptions{LogOptions: o, Index: index},
+		return e.Logs(ctx, name, args, api.LogsOptions{LogOptions: o, Index: index},
 			&logPrinter{out: g.stdout, err: g.stderr, color: !noColor && g.color(), prefix: !noPrefix})
 	})
 	f := cmd.Flags()
@@ -331,7 +332,7 @@ func newComposePortCmd(g *globals) *cobra.Command {
 	var index int
 	var proto string
 	cmd := &cobra.Command{Use: "port [OPTIONS] SERVICE PRIVATE_PORT", Short: "Print the public port for a port binding", Args: exactArgs(2)}
-	cmd.RunE = g.projectCmd(firstArg, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(firstArg, func(ctx context.Context, e api.Service, name string, _, args []string) error {
 		m, err := e.ServiceContainer(ctx, name, args[0], index)
 		if err != nil {
 			return err
@@ -354,7 +355,7 @@ func newComposeExecCmd(g *globals) *cobra.Command {
 	var noTTY bool
 	cmd := &cobra.Command{Use: "exec [OPTIONS] SERVICE COMMAND [ARGS...]", Short: "Execute a command in a running container", Args: cobra.MinimumNArgs(2)}
 	cmd.Flags().SetInterspersed(false)
-	cmd.RunE = g.projectCmd(firstArg, func(ctx context.Context, e engine.Service, name string, _, args []string) error {
+	cmd.RunE = g.projectCmd(firstArg, func(ctx context.Context, e api.Service, name string, _, args []string) error {
 		o.Cmd = args[1:]
 		o.Stdout, o.Stderr = g.stdout, g.stderr
 		if !o.Detach {

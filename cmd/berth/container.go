@@ -917,7 +917,7 @@ func newContainerStatsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.stats(cmd.Context(), m, args, noStream, fmtFlag)
+			return g.statsLoop(cmd.Context(), func(ctx context.Context) ([]container.StatsRow, error) { return m.Stats(ctx, args, time.Second) }, noStream, fmtFlag)
 		},
 	}
 	f := cmd.Flags()
@@ -929,15 +929,15 @@ func newContainerStatsCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// stats prints the containers' resource use, once or redrawn every second
-// (container stats, and compose's stats).
-func (g *globals) stats(ctx context.Context, m *container.Manager, refs []string, noStream bool, fmtFlag string) error {
+// statsLoop prints the resource use sample gives, once or redrawn with
+// each sample (container stats, and compose's stats).
+func (g *globals) statsLoop(ctx context.Context, sample func(context.Context) ([]container.StatsRow, error), noStream bool, fmtFlag string) error {
 	t := format.Table{
 		Default: "{{.Container}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
 		Headers: map[string]string{"Container": "CONTAINER ID", "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O"},
 	}
 	for {
-		rows, err := m.Stats(ctx, refs, time.Second)
+		rows, err := sample(ctx)
 		if err != nil {
 			return err
 		}

@@ -9,8 +9,8 @@ import (
 	"github.com/berth-dev/berth/format"
 )
 
-// logPrinter prints what the engine gives a log consumer (engine.Attach,
-// engine.Logs) as docker compose prints it: each line after its
+// logPrinter prints what the engine gives a log consumer (api.Service's
+// Attach and Logs) as docker compose prints it: each line after its
 // container's prefix, padded to the widest name registered and coloured
 // in the container's turn; exits and "Attaching to" on stdout, up's own
 // status lines on stderr.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/netns"
@@ -21,9 +22,9 @@ import (
 )
 
 // engine opens the compose engine of the root behind the seam every
-// project command goes through (engine.Service), printing progress and
+// project command goes through (api.Service), printing progress and
 // warnings on stderr.
-func (g *globals) engine() (engine.Service, error) { return g.localEngine() }
+func (g *globals) engine() (api.Service, error) { return g.localEngine() }
 
 // localEngine is the local engine itself, for what only it does: system
 // boot, after a reboot of this machine.
@@ -86,7 +87,7 @@ func parseScale(values []string) (map[string]int, error) {
 }
 
 func newUpCmd(g *globals, create bool) *cobra.Command {
-	var o engine.UpOptions
+	var o api.UpOptions
 	var detach, wait, abort, abortFailure, noColor, noPrefix, timestamps bool
 	var scale []string
 	var timeout, waitTimeout int
@@ -209,7 +210,7 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 				defer stopWatching()
 				go g.watch(wctx, e, p, rules)
 			}
-			code, err := e.Attach(ctx, p.Name, engine.AttachOptions{Services: follow, Abort: abort, AbortFailure: abortFailure, ExitFrom: exitFrom,
+			code, err := e.Attach(ctx, p.Name, api.AttachOptions{Services: follow, Abort: abort, AbortFailure: abortFailure, ExitFrom: exitFrom,
 				Attach: attach, NoAttach: noAttach, Timestamps: timestamps, Timeout: o.Timeout},
 				&logPrinter{out: g.stdout, err: g.stderr, color: !noColor && g.color(), prefix: !noPrefix})
 			if err != nil {
@@ -253,7 +254,7 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 }
 
 func newRunCmd(g *globals) *cobra.Command {
-	var o engine.RunOptions
+	var o api.RunOptions
 	var detach, noTTY bool
 	var entrypoint string
 	var env, envFiles, labels, vols, ports []string

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/project"
 	"github.com/berth-dev/berth/watch"
 )
@@ -33,7 +33,7 @@ func newWatchCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if !noUp {
-				if err := e.Up(ctx, p, engine.UpOptions{Services: args, Parallel: g.parallel}); err != nil {
+				if err := e.Up(ctx, p, api.UpOptions{Services: args, Parallel: g.parallel}); err != nil {
 					return err
 				}
 			}
@@ -50,7 +50,7 @@ func newWatchCmd(g *globals) *cobra.Command {
 // watch keeps the project's containers in step with their develop.watch
 // rules until ctx ends, printing what it does as compose does, after a
 // "⦿" of its own.
-func (g *globals) watch(ctx context.Context, e engine.Service, p *project.Project, rules []watch.Rule) error {
-	return e.Watch(ctx, p, rules, engine.WatchOptions{Stdout: g.stdout, Stderr: g.stderr,
+func (g *globals) watch(ctx context.Context, e api.Service, p *project.Project, rules []watch.Rule) error {
+	return e.Watch(ctx, p, rules, api.WatchOptions{Stdout: g.stdout, Stderr: g.stderr,
 		Log: func(s string) { fmt.Fprintf(g.stdout, "⦿ %s\n", s) }})
 }

@@ -1,0 +1,37 @@
+package api
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/record"
+)
+
+// Member is one container of a project, as its labels say.
+type Member struct {
+	record.Entry
+	Service string
+	Number  int
+	Oneoff  bool
+	// Hash is the service's configuration hash when it was created.
+	Hash string
+}
+
+// LogName is how compose names a container in log prefixes and exit
+// lines: service-N, its container_name, or a one-off's name.
+func (m Member) LogName() string {
+	if m.Oneoff || m.Number == 0 {
+		return m.Record.Name
+	}
+	if m.Record.Name != "" && !strings.HasSuffix(m.Record.Name, fmt.Sprintf("-%s-%d", m.Service, m.Number)) {
+		return m.Record.Name // container_name
+	}
+	return fmt.Sprintf("%s-%d", m.Service, m.Number)
+}
+
+// ContainerTop is one running container's processes, for top.
+type ContainerTop struct {
+	Member
+	container.Processes
+}

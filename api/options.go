@@ -1,0 +1,159 @@
+package api
+
+import (
+	"io"
+	"os"
+	"time"
+
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/netns"
+	"github.com/berth-dev/berth/volumes"
+)
+
+// UpOptions shape Up, as docker compose up's flags do.
+type UpOptions struct {
+	// Services are those asked for; none is every service. Their
+	// dependencies come too unless NoDeps.
+	Services []string
+	NoDeps   bool
+	// ForceRecreate recreates every container; NoRecreate none, even
+	// changed ones. AlwaysRecreateDeps recreates the dependencies of the
+	// services asked for.
+	ForceRecreate, NoRecreate, AlwaysRecreateDeps bool
+	// RenewAnonVolumes gives recreated containers fresh anonymous volumes
+	// (-V) instead of their predecessors'.
+	RenewAnonVolumes bool
+	// Scale overrides services' scale (--scale SERVICE=N).
+	Scale         map[string]int
+	RemoveOrphans bool
+	// NoStart creates containers without starting them (create, up
+	// --no-start).
+	NoStart bool
+	// DryRun prints the plan, a reason per container, and changes nothing.
+	DryRun bool
+	// Parallel bounds the services acted on at once; 0 is unbounded.
+	Parallel int
+	// Timeout (seconds) stops containers being recreated or scaled down;
+	// nil: each container's own stop_grace_period.
+	Timeout *int
+	// QuietPull pulls without showing the progress (--quiet-pull).
+	QuietPull bool
+}
+
+// AttachOptions shape an attached up (Attach).
+type AttachOptions struct {
+	// Services are the services followed for their exits (all, if
+	// none); Attach, if given, are the only ones whose logs are shown,
+	// NoAttach those whose logs are not.
+	Services, Attach, NoAttach []string
+	// Abort stops the project when any container stops; AbortFailure
+	// when one fails. ExitFrom's exit code is then the result.
+	Abort, AbortFailure bool
+	ExitFrom            string
+	Timestamps          bool
+	// Timeout is the stop's grace period (nil: each container's own).
+	Timeout *int
+	// Interrupts are the user's Ctrl-Cs; nil: the process's SIGINT and
+	// SIGTERM, which Attach then receives itself. The first stops the
+	// project gracefully, the second kills it; Attach returns only once
+	// the containers it stopped have exited, with 130.
+	Interrupts <-chan os.Signal
+}
+
+// DownOptions shape Down, as docker compose down's flags do.
+type DownOptions struct {
+	// Services, when given, limits down to their containers; networks
+	// and volumes then stay.
+	Services []string
+	// Volumes removes the project's named volumes and its containers'
+	// anonymous ones (-v).
+	Volumes bool
+	// RemoveOrphans also removes containers of services the files no
+	// longer have; without the files (known empty) every container of the
+	// project goes anyway.
+	RemoveOrphans bool
+	// Known are the services of the project's files; nil when down runs
+	// from labels alone.
+	Known   []string
+	Timeout *int
+	// Images, "local" or "all" (--rmi), removes, once the containers are
+	// gone, the images they ran: all of them, or only those without a
+	// name of their own (compose's <project>-<service> of a built image).
+	Images string
+}
+
+// RemoveOptions shape Remove.
+type RemoveOptions struct {
+	// Stop stops the containers first; otherwise running ones stay.
+	Stop bool
+	// Volumes removes their anonymous volumes too.
+	Volumes bool
+	// Confirm is asked, with the names, before anything is removed;
+	// nil removes without asking. None to remove: Confirm(nil) is told,
+	// and Remove returns nil.
+	Confirm func(names []string) bool
+}
+
+// LogsOptions shape Logs.
+type LogsOptions struct {
+	container.LogOptions
+	// Index, if not 0, is the one replica of each service shown.
+	Index int
+}
+
+// StatsOptions shape Stats.
+type StatsOptions struct {
+	// Services narrow the containers sampled (nil: all the project's).
+	Services []string
+	// All samples the stopped containers too, as compose stats -a does.
+	All bool
+	// Interval is the time between the two samples whose difference is
+	// the CPU use; 0 is a second, as docker stats takes.
+	Interval time.Duration
+}
+
+// RunOptions shape a one-off container (compose run): the service's
+// settings, with these over them.
+type RunOptions struct {
+	Name       string
+	Cmd        []string
+	Entrypoint []string // nil: the service's
+	Env        []string
+	Labels     map[string]string
+	User       string
+	WorkDir    string
+	Volumes    []volumes.Spec
+	Ports      []netns.PortMapping
+	// ServicePorts publishes the service's own ports too; without it a
+	// one-off publishes none of them, as compose does.
+	ServicePorts bool
+	// UseAliases gives the container the service's network aliases.
+	UseAliases bool
+	NoDeps     bool
+	AutoRemove bool
+	// Detach starts the container and returns (Run), as run -d does.
+	Detach      bool
+	TTY         bool
+	Interactive bool
+	CapAdd      []string
+	CapDrop     []string
+	Parallel    int
+}
+
+// RunResult is what Run made: the one-off container's name, and its exit
+// code when attached. Prepared says that the dependencies were up and
+// the service's settings converted: an error after it is the container's
+// (its creation or its start), before it the project's.
+type RunResult struct {
+	Name     string
+	Code     int
+	Prepared bool
+}
+
+// WatchOptions shape Watch.
+type WatchOptions struct {
+	// Stdout and Stderr get the output of sync+exec commands.
+	Stdout, Stderr io.Writer
+	// Log gets a line for each thing the watch does.
+	Log func(string)
+}
