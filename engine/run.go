@@ -104,7 +104,7 @@ func (e *Engine) PrepareRun(ctx context.Context, p *project.Project, service str
 	co.Labels[LabelOneoff] = "True"
 	delete(co.Labels, LabelNumber)
 	maps.Copy(co.Labels, o.Labels)
-	co.Restart, co.AutoRemove = "no", o.AutoRemove
+	co.Restart, co.AutoRemove = container.RestartPolicy{Name: "no"}, o.AutoRemove
 	co.TTY, co.Interactive = o.TTY, o.Interactive
 	if len(o.Cmd) > 0 {
 		co.Cmd = o.Cmd
