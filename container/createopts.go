@@ -119,7 +119,7 @@ type NamespaceMode struct {
 
 // ParseNamespaceMode reads --pid or --ipc.
 func ParseNamespaceMode(s string) NamespaceMode {
-	if name, ok := strings.CutPrefix(s, "container:"); ok {
+	if name, ok := strings.CutPrefix(s, "container:"); ok && name != "" {
 		return NamespaceMode{Container: name}
 	}
 	return NamespaceMode{Mode: s}

@@ -51,6 +51,7 @@ func TestValidate(t *testing.T) {
 		{"cgroupns host", func(o *CreateOptions) { o.CgroupNS = runtime.Host }, ""},
 		{"pid mode", func(o *CreateOptions) { o.Namespaces.PID = NamespaceMode{Mode: "private"} }, `invalid --pid mode "private"`},
 		{"pid of a container", func(o *CreateOptions) { o.Namespaces.PID = NamespaceMode{Container: "c"} }, ""},
+		{"pid of no container", func(o *CreateOptions) { o.Namespaces.PID = ParseNamespaceMode("container:") }, `invalid --pid mode "container:"`},
 		{"ipc shareable", func(o *CreateOptions) { o.Namespaces.IPC = NamespaceMode{Mode: "shareable"} }, ""},
 		{"ipc mode", func(o *CreateOptions) { o.Namespaces.IPC = NamespaceMode{Mode: "mine"} }, `invalid --ipc mode "mine"`},
 		{"uts mode", func(o *CreateOptions) { o.Namespaces.UTS = "private" }, `invalid --uts mode "private"`},
@@ -297,4 +298,26 @@ func FuzzParseExpose(f *testing.F) {
 			t.Errorf("%q parsed as %v, refused: %v", s, ms, err)
 		}
 	})
+}
+
+func TestParseBlockIO(t *testing.T) {
+	if d, err := ParseWeightDevice("/dev/sda:200"); err != nil || d.Path != "/dev/sda" || d.Weight != 200 {
+		t.Errorf("weight device: %+v, %v", d, err)
+	}
+	if d, err := ParseThrottle("/dev/sda:1mb", true); err != nil || d.Rate != 1<<20 {
+		t.Errorf("bps: %+v, %v", d, err)
+	}
+	if d, err := ParseThrottle("/dev/sda:100", false); err != nil || d.Rate != 100 {
+		t.Errorf("iops: %+v, %v", d, err)
+	}
+	for _, bad := range []string{"sda:200", "/dev/sda", "/dev/sda:x", "/dev/sda:70000"} {
+		if _, err := ParseWeightDevice(bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("weight device %q: %v", bad, err)
+		}
+	}
+	for _, bad := range []string{"/dev/sda:-1", "/dev/sda:1mb"} {
+		if _, err := ParseThrottle(bad, false); !errors.Is(err, ErrInvalid) {
+			t.Errorf("iops %q: %v", bad, err)
+		}
+	}
 }

@@ -198,39 +198,6 @@ func parseEach[T any](values []string, parse func(string) (T, error)) ([]T, erro
 	return out, nil
 }
 
-// deviceValue splits a block I/O flag's /dev/DEVICE:VALUE.
-func deviceValue(v string) (path, value string, ok bool) {
-	path, value, ok = strings.Cut(v, ":")
-	return path, value, ok && strings.HasPrefix(path, "/dev/")
-}
-
-// parseWeightDevice reads --blkio-weight-device's DEVICE:WEIGHT.
-func parseWeightDevice(v string) (runtime.WeightDevice, error) {
-	path, w, ok := deviceValue(v)
-	n, err := strconv.ParseUint(w, 10, 16)
-	if !ok || err != nil {
-		return runtime.WeightDevice{}, fmt.Errorf("invalid weight device %q: want /dev/DEVICE:WEIGHT", v)
-	}
-	return runtime.WeightDevice{Path: path, Weight: uint16(n)}, nil
-}
-
-// parseThrottle reads --device-{read,write}-{bps,iops}'s DEVICE:RATE, a
-// size (1mb) for bytes, a number for operations.
-func parseThrottle(v string, bytes bool) (runtime.ThrottleDevice, error) {
-	path, r, ok := deviceValue(v)
-	var rate int64
-	var err error
-	if bytes {
-		rate, err = units.RAMInBytes(r)
-	} else {
-		rate, err = strconv.ParseInt(r, 10, 64)
-	}
-	if !ok || err != nil || rate < 0 {
-		return runtime.ThrottleDevice{}, fmt.Errorf("invalid device rate %q: want /dev/DEVICE:RATE", v)
-	}
-	return runtime.ThrottleDevice{Path: path, Rate: uint64(rate)}, nil
-}
-
 // options turns the flags and IMAGE [COMMAND...] into create options:
 // parsing only; Create validates them (CreateOptions.Validate), as it
 // does compose's.
@@ -304,7 +271,7 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 			*p.out = n
 		}
 	}
-	if o.Resources.BlkioWeightDevices, err = parseEach(f.weightDevices, parseWeightDevice); err != nil {
+	if o.Resources.BlkioWeightDevices, err = parseEach(f.weightDevices, container.ParseWeightDevice); err != nil {
 		return o, err
 	}
 	t := &o.Resources.BlkioThrottle
@@ -313,7 +280,7 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 		out   *[]runtime.ThrottleDevice
 		bytes bool
 	}{{f.readBps, &t.ReadBps, true}, {f.writeBps, &t.WriteBps, true}, {f.readIOps, &t.ReadIOps, false}, {f.writeIOps, &t.WriteIOps, false}} {
-		if *th.out, err = parseEach(th.in, func(v string) (runtime.ThrottleDevice, error) { return parseThrottle(v, th.bytes) }); err != nil {
+		if *th.out, err = parseEach(th.in, func(v string) (runtime.ThrottleDevice, error) { return container.ParseThrottle(v, th.bytes) }); err != nil {
 			return o, err
 		}
 	}
