@@ -113,7 +113,7 @@ type CreateOptions struct {
 	Domainname string
 	Labels     map[string]string
 	AutoRemove bool
-	Restart    string
+	Restart    record.RestartPolicy
 	StopSignal string
 	// StopTimeout is in seconds; nil means Docker's 10.
 	StopTimeout *int
@@ -149,14 +149,14 @@ type CreateOptions struct {
 	// under, instead of /berth. CgroupNS is --cgroupns: "" or "private"
 	// for a cgroup namespace of its own, "host" for the host's.
 	CgroupParent, CgroupNS string
-	// DeviceCgroupRules are --device-cgroup-rule's, as Docker writes them
-	// ("c 1:3 mr").
-	DeviceCgroupRules []string
+	// DeviceCgroupRules are --device-cgroup-rule's (runtime.ParseDeviceRule
+	// reads Docker's "c 1:3 mr").
+	DeviceCgroupRules []specs.LinuxDeviceCgroup
 	// Annotations are --annotation's, the OCI spec's.
 	Annotations map[string]string
 	// Links are --link NAME[:ALIAS]: the alias resolves to that container
 	// for this one only.
-	Links []string
+	Links []Link
 	// NoNetwork is --network none: loopback only. With neither, nor
 	// Networks, the container joins the default network.
 	NoNetwork bool
@@ -171,15 +171,15 @@ type CreateOptions struct {
 	// port the image exposes and Expose adds (-P, --expose).
 	Ports      []netns.PortMapping
 	PublishAll bool
-	Expose     []string
+	Expose     []netns.PortMapping
 	// Aliases are more DNS names on the first network (--network-alias).
 	Aliases []string
 	// NetworkAliases are more DNS names by network (compose's service
 	// name and aliases).
 	NetworkAliases map[string][]string
-	// ExtraHosts are NAME:IP lines for /etc/hosts (--add-host); the IP
-	// host-gateway is the first network's gateway.
-	ExtraHosts []string
+	// ExtraHosts are /etc/hosts entries (--add-host); host-gateway is the
+	// first network's gateway.
+	ExtraHosts []ExtraHost
 	// DNS, DNSSearch and DNSOptions replace the host's resolv.conf
 	// nameservers, search domains and options (--dns, --dns-search,
 	// --dns-option).
@@ -189,9 +189,9 @@ type CreateOptions struct {
 	Init bool
 	// Mounts are volumes, binds and tmpfs (-v, --mount).
 	Mounts []volumes.Spec
-	// VolumesFrom are containers (NAME[:ro|rw]) whose volumes and binds
-	// this one mounts at the same places (--volumes-from).
-	VolumesFrom []string
+	// VolumesFrom are containers whose volumes and binds this one mounts
+	// at the same places (--volumes-from).
+	VolumesFrom []VolumeFrom
 	// LogMaxSize (bytes) and LogMaxFile rotate the log, as Docker's
 	// json-file max-size and max-file do; 0 keeps one unbounded file.
 	LogMaxSize int64
@@ -207,28 +207,22 @@ type CreateOptions struct {
 // Create makes a container from an image, pulling it when missing as
 // `docker run` does, and returns its record. Nothing runs until Start.
 func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, error) {
-	policy, err := ParseRestart(o.Restart)
-	if err != nil {
+	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	if o.AutoRemove && policy.Name != "no" && policy.Name != "" {
-		return nil, errclass.New(ErrInvalid, "conflicting options: cannot specify both --restart and --rm")
-	}
+	policy := o.Restart
+	policy.Name = cmp.Or(policy.Name, "no")
+	var err error
 	var netOwner record.Entry
 	if o.NetworkContainer != "" {
-		if len(o.Networks) > 0 || len(o.Ports) > 0 || o.PublishAll || o.Hostname != "" || len(o.DNS) > 0 || len(o.ExtraHosts) > 0 || len(o.Aliases) > 0 || o.IP.IsValid() {
-			return nil, errclass.New(ErrInvalid, "conflicting options: --network container:%s shares that container's network, so it takes no networks, ports, hostname, DNS, hosts or aliases of its own", o.NetworkContainer)
-		}
 		if netOwner, err = m.Get(ctx, o.NetworkContainer); err != nil {
 			return nil, err
 		}
 		o.Hostname = netOwner.Record.Config.Hostname
 	}
-	if o.Namespaces, err = m.resolveNamespaces(ctx, o.Namespaces); err != nil {
+	pidMode, ipcMode, err := m.resolveNamespaces(ctx, o.Namespaces)
+	if err != nil {
 		return nil, err
-	}
-	if err := o.Resources.Check(); err != nil {
-		return nil, errclass.Wrap(ErrInvalid, err, err.Error())
 	}
 	// Docker's defaults and what this host's cgroups can do: the record,
 	// and so inspect, says what the container runs with
@@ -236,38 +230,19 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, 
 	if err != nil {
 		return nil, errclass.Wrap(ErrInvalid, err, err.Error())
 	}
-	var deviceRules []specs.LinuxDeviceCgroup
-	for _, r := range o.DeviceCgroupRules {
-		rule, err := runtime.ParseDeviceRule(r)
-		if err != nil {
-			return nil, errclass.Wrap(ErrInvalid, err, err.Error())
-		}
-		deviceRules = append(deviceRules, rule)
-	}
-	switch o.CgroupNS {
-	case "", "private":
+	if o.CgroupNS == "private" {
 		o.CgroupNS = ""
-	case runtime.Host:
-	default:
-		return nil, errclass.New(ErrInvalid, "invalid cgroup namespace mode %q: want host or private", o.CgroupNS)
 	}
 	if o.Namespaces.UTS == runtime.Host {
-		if o.Hostname != "" {
-			return nil, errclass.New(ErrInvalid, "conflicting options: hostname and the UTS mode")
-		}
 		o.Hostname, _ = os.Hostname() // the host's is the container's
 	}
 	var links []string
 	for _, l := range o.Links {
-		name, alias, _ := strings.Cut(l, ":")
-		target, err := m.Get(ctx, name)
+		target, err := m.Get(ctx, l.Name)
 		if err != nil {
-			return nil, errclass.Wrap(ErrInvalid, err, fmt.Sprintf("could not get container for %s", name))
+			return nil, errclass.Wrap(ErrInvalid, err, fmt.Sprintf("could not get container for %s", l.Name))
 		}
-		links = append(links, target.Record.Name+":"+cmp.Or(alias, target.Record.Name))
-	}
-	if len(links) > 0 && (o.HostNetwork || o.NetworkContainer != "") {
-		return nil, errclass.New(ErrInvalid, "conflicting options: links are not supported with host or container networking")
+		links = append(links, l.record(target.Record.Name))
 	}
 	if len(o.Networks) == 0 && !o.HostNetwork && !o.NoNetwork && o.NetworkContainer == "" {
 		o.Networks = []string{netns.DefaultNetwork}
@@ -302,9 +277,6 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, 
 	}
 	var aliases map[string][]string
 	if len(o.Aliases) > 0 {
-		if len(o.Networks) == 0 {
-			return nil, errclass.New(ErrInvalid, "network-scoped aliases are only supported for user-defined networks")
-		}
 		aliases = map[string][]string{o.Networks[0]: o.Aliases}
 	}
 	for n, a := range o.NetworkAliases {
@@ -315,10 +287,6 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, 
 	}
 	if err := checkPorts(o.Ports); err != nil {
 		return nil, err
-	}
-	if o.MacAddress != "" && len(o.Networks) == 0 {
-		// on a network, networkNames has checked it
-		return nil, errclass.New(ErrInvalid, "--mac-address needs a network")
 	}
 	img, err := m.images.Lookup(o.Image)
 	if err == nil && (img == nil && o.Pull != "never" || o.Pull == "always") {
@@ -354,10 +322,11 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, 
 		hostname = id[:12]
 	}
 	ic := cf.Config
-	exposed, err := exposedPorts(ic.ExposedPorts, o.Expose)
+	exposed, err := exposedPorts(ic.ExposedPorts, nil)
 	if err != nil {
 		return nil, err
 	}
+	exposed = append(exposed, o.Expose...)
 	if o.PublishAll {
 		o.Ports = withPublishAll(o.Ports, exposed)
 	}
@@ -398,7 +367,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, 
 	if workdir == "" {
 		workdir = ic.WorkingDir
 	}
-	if workdir != "" && !filepath.IsAbs(workdir) {
+	if workdir != "" && !filepath.IsAbs(workdir) { // the image's: Validate has checked the option
 		return nil, errclass.New(ErrInvalid, "the working directory %q is invalid: it needs to be an absolute path", workdir)
 	}
 	stopSignal := o.StopSignal
@@ -416,11 +385,11 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, 
 			Labels: mergeLabels(ic.Labels, o.Labels), StopSignal: stopSignal, Tty: o.TTY, OpenStdin: o.Interactive,
 			ExposedPorts: exposedList(exposed, o.Ports)},
 		Host: record.HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy, LogMaxSize: o.LogMaxSize, LogMaxFile: o.LogMaxFile,
-			Networks: o.Networks, HostNetwork: o.HostNetwork, IPv4Address: o.IP, ExtraHosts: o.ExtraHosts, GroupAdd: o.GroupAdd,
+			Networks: o.Networks, HostNetwork: o.HostNetwork, IPv4Address: o.IP, ExtraHosts: extraHosts(o.ExtraHosts), GroupAdd: o.GroupAdd,
 			DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions, Ports: o.Ports, PublishAll: o.PublishAll, Aliases: aliases, MacAddress: o.MacAddress,
 			NetworkContainer: netOwner.Record.ID, Links: links,
 			Endpoints: endpoints,
-			PidMode:   o.Namespaces.PID, IpcMode: o.Namespaces.IPC, UTSMode: o.Namespaces.UTS},
+			PidMode:   pidMode, IpcMode: ipcMode, UTSMode: o.Namespaces.UTS},
 		Spec: runtime.Spec{
 			ID: id, Hostname: hostname, Domainname: o.Domainname,
 			Rootfs: runtime.Rootfs{Lowers: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), ReadOnly: o.ReadOnly},
@@ -428,7 +397,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, 
 				Terminal: o.TTY, Rlimits: o.Ulimits, NoNewPrivileges: o.NoNewPrivileges},
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged, Resources: o.Resources,
 			Sysctls: namespacedSysctls(o), ShmSize: o.ShmSize, Devices: o.Devices, Unconfined: o.Unconfined, SeccompProfile: o.SeccompProfile, HostNetwork: o.HostNetwork,
-			CgroupParent: o.CgroupParent, CgroupNS: o.CgroupNS, DeviceRules: deviceRules, Annotations: o.Annotations,
+			CgroupParent: o.CgroupParent, CgroupNS: o.CgroupNS, DeviceRules: o.DeviceCgroupRules, Annotations: o.Annotations,
 			Mounts: []specs.Mount{
 				bindFile(filepath.Join(dir, "hosts"), "/etc/hosts"),
 				bindFile(filepath.Join(dir, "hostname"), "/etc/hostname"),
@@ -501,6 +470,15 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, 
 	m.done(id)
 	made = true
 	return rec, nil
+}
+
+// extraHosts are the record's NAME:IP entries.
+func extraHosts(hosts []ExtraHost) []string {
+	var out []string
+	for _, h := range hosts {
+		out = append(out, h.String())
+	}
+	return out
 }
 
 func bindFile(src, dst string) specs.Mount {
@@ -947,13 +925,10 @@ func (m *Manager) List(ctx context.Context) ([]record.Entry, error) {
 
 // volumesFrom is what --volumes-from asks for: the other containers'
 // volumes and bind mounts, at the same targets, read-only with :ro.
-func (m *Manager) volumesFrom(ctx context.Context, refs []string) ([]volumes.Spec, error) {
+func (m *Manager) volumesFrom(ctx context.Context, from []VolumeFrom) ([]volumes.Spec, error) {
 	var out []volumes.Spec
-	for _, ref := range refs {
-		name, mode, _ := strings.Cut(ref, ":")
-		if mode != "" && mode != "ro" && mode != "rw" {
-			return nil, errclass.New(ErrInvalid, "invalid --volumes-from %q: the mode must be ro or rw", ref)
-		}
+	for _, vf := range from {
+		name, mode := vf.Container, vf.Mode
 		e, err := m.Get(ctx, name)
 		if err != nil {
 			return nil, err

@@ -80,6 +80,39 @@ func ParseDevice(s string) (runtime.Device, error) {
 	return d, nil
 }
 
+// deviceValue splits a block I/O flag's /dev/DEVICE:VALUE.
+func deviceValue(v string) (path, value string, ok bool) {
+	path, value, ok = strings.Cut(v, ":")
+	return path, value, ok && strings.HasPrefix(path, "/dev/")
+}
+
+// ParseWeightDevice reads --blkio-weight-device's DEVICE:WEIGHT.
+func ParseWeightDevice(v string) (runtime.WeightDevice, error) {
+	path, w, ok := deviceValue(v)
+	n, err := strconv.ParseUint(w, 10, 16)
+	if !ok || err != nil {
+		return runtime.WeightDevice{}, errclass.New(ErrInvalid, "invalid weight device %q: want /dev/DEVICE:WEIGHT", v)
+	}
+	return runtime.WeightDevice{Path: path, Weight: uint16(n)}, nil
+}
+
+// ParseThrottle reads --device-{read,write}-{bps,iops}'s DEVICE:RATE, a
+// size (1mb) for bytes, a number for operations.
+func ParseThrottle(v string, bytes bool) (runtime.ThrottleDevice, error) {
+	path, r, ok := deviceValue(v)
+	var rate int64
+	var err error
+	if bytes {
+		rate, err = units.RAMInBytes(r)
+	} else {
+		rate, err = strconv.ParseInt(r, 10, 64)
+	}
+	if !ok || err != nil || rate < 0 {
+		return runtime.ThrottleDevice{}, errclass.New(ErrInvalid, "invalid device rate %q: want /dev/DEVICE:RATE", v)
+	}
+	return runtime.ThrottleDevice{Path: path, Rate: uint64(rate)}, nil
+}
+
 // ReadEnvFile reads Docker's --env-file: KEY=VALUE lines, # comments,
 // and a bare KEY that takes the caller's value. Values are taken as they
 // are, quotes included, as Docker does.

@@ -2,7 +2,10 @@ package container
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+
+	units "github.com/docker/go-units"
 
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/runtime"
@@ -44,11 +47,32 @@ func (o *CreateOptions) SecurityOpt(so string, read func(path string) ([]byte, e
 	return nil
 }
 
-// CheckLog refuses log options json-file refuses: more than one file
-// without a size to rotate at.
-func (o CreateOptions) CheckLog() error {
-	if o.LogMaxFile > 1 && o.LogMaxSize == 0 {
-		return errclass.New(ErrInvalid, "max-file is only valid with max-size")
+// LogOpt applies one json-file log option (--log-opt KEY=VALUE, an entry
+// of compose's logging.options), parsed as Docker's json-file driver does:
+// max-size, a positive size; max-file, a count of at least 1, which
+// without max-size keeps the one file unbounded.
+func (o *CreateOptions) LogOpt(key, value string) error {
+	switch key {
+	case "max-size":
+		n, err := units.RAMInBytes(value)
+		if err != nil {
+			return errclass.Wrap(ErrInvalid, err, fmt.Sprintf("max-size: %v", err))
+		}
+		if n <= 0 {
+			return errclass.New(ErrInvalid, "max-size must be a positive number")
+		}
+		o.LogMaxSize = n
+	case "max-file":
+		n, err := strconv.Atoi(value)
+		if err != nil {
+			return errclass.Wrap(ErrInvalid, err, fmt.Sprintf("max-file: %v", err))
+		}
+		if n < 1 {
+			return errclass.New(ErrInvalid, "max-file cannot be less than 1")
+		}
+		o.LogMaxFile = n
+	default:
+		return errclass.New(ErrInvalid, "unknown log opt '%s' for json-file log driver", key)
 	}
 	return nil
 }

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	units "github.com/docker/go-units"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-dev/berth/container"
@@ -29,21 +28,84 @@ import (
 	"github.com/berth-dev/berth/volumes"
 )
 
-// containerOptions turns a service into the settings of its container
-// number n: compose's keys mapped onto what `berth container create`
-// takes, plus the compose labels. anon are the anonymous volumes, by
-// target, that a recreated container takes over from its predecessor.
+// converted is a service converted once for an up: the settings all its
+// containers share, and the warnings the conversion gave, said again as
+// each container is made.
+type converted struct {
+	opts     container.CreateOptions
+	warnings []string
+}
+
+// convert converts the service s once for all its containers (see
+// replica), with the hash of its configuration.
+func convert(p *project.Project, s types.ServiceConfig) (converted, error) {
+	hash, err := project.ServiceHash(s)
+	if err != nil {
+		return converted{}, err
+	}
+	var c converted
+	c.opts, err = serviceOptions(p, s, hash, func(w string) { c.warnings = append(c.warnings, w) })
+	return c, err
+}
+
+// replica is the settings of the service's container number n: the
+// service's, with its own name and number, and the anonymous volumes
+// (anon, by target) it takes over from a predecessor. What a create may
+// change (labels, mounts, aliases) is its own copy.
+func (c converted) replica(p *project.Project, s types.ServiceConfig, n int, anon map[string]string) container.CreateOptions {
+	o := c.opts
+	o.Name = ContainerName(p.Name, s.Name, s.ContainerName, n)
+	o.Labels = maps.Clone(o.Labels)
+	o.Labels[LabelNumber] = strconv.Itoa(n)
+	o.Mounts = slices.Clone(o.Mounts)
+	for i, m := range o.Mounts {
+		if m.Type == types.VolumeTypeVolume && m.Source == "" {
+			o.Mounts[i].Source = anon[m.Target]
+		}
+	}
+	if o.NetworkAliases != nil {
+		o.NetworkAliases = maps.Clone(o.NetworkAliases)
+	}
+	return o
+}
+
+// containerOptions is the settings of the service's container number n
+// (see convert and replica), warnings given to warn.
 func containerOptions(p *project.Project, s types.ServiceConfig, n int, hash string, anon map[string]string, warn func(string)) (container.CreateOptions, error) {
+	o, err := serviceOptions(p, s, hash, warn)
+	if err != nil {
+		return o, err
+	}
+	return converted{opts: o}.replica(p, s, n, anon), nil
+}
+
+// serviceOptions turns a service into the settings its containers share:
+// compose's keys mapped onto container.CreateOptions, built from
+// compose's types, plus the compose labels, and validated as `container
+// create`'s flags are (CreateOptions.Validate). The name and number are
+// the first container's.
+func serviceOptions(p *project.Project, s types.ServiceConfig, hash string, warn func(string)) (container.CreateOptions, error) {
 	bad := func(format string, args ...any) error {
 		return errclass.New(ErrInvalid, "service %q: "+format, append([]any{s.Name}, args...)...)
 	}
 	o := container.CreateOptions{
-		Name: ContainerName(p.Name, s.Name, s.ContainerName, n), Image: p.ImageName(s),
+		Name: ContainerName(p.Name, s.Name, s.ContainerName, 1), Image: p.ImageName(s),
 		Cmd: s.Command, WorkDir: s.WorkingDir, User: s.User, Hostname: s.Hostname, Domainname: s.DomainName,
-		Restart: restartPolicy(s), StopSignal: s.StopSignal, Privileged: s.Privileged, ReadOnly: s.ReadOnly,
+		StopSignal: s.StopSignal, Privileged: s.Privileged, ReadOnly: s.ReadOnly,
 		TTY: s.Tty, Interactive: s.StdinOpen, Sysctls: s.Sysctls, ShmSize: int64(s.ShmSize), GroupAdd: s.GroupAdd,
 		CapAdd: s.CapAdd, CapDrop: s.CapDrop, DNS: s.DNS, DNSSearch: s.DNSSearch, DNSOptions: s.DNSOpts,
-		Init: s.Init != nil && *s.Init, Expose: s.Expose, Pull: pullPolicy(s.PullPolicy),
+		Init: s.Init != nil && *s.Init, Pull: pullPolicy(s.PullPolicy),
+	}
+	var err error
+	if o.Restart, err = restartPolicy(s); err != nil {
+		return o, bad("%v", err)
+	}
+	for _, e := range s.Expose {
+		ms, err := container.ParseExpose(e)
+		if err != nil {
+			return o, bad("%v", err)
+		}
+		o.Expose = append(o.Expose, ms...)
 	}
 	if s.Entrypoint != nil {
 		o.Entrypoint = s.Entrypoint
@@ -54,7 +116,7 @@ func containerOptions(p *project.Project, s types.ServiceConfig, n int, hash str
 		o.Labels = map[string]string{}
 	}
 	maps.Copy(o.Labels, map[string]string{
-		LabelProject: p.Name, LabelService: s.Name, LabelNumber: strconv.Itoa(n), LabelOneoff: "False",
+		LabelProject: p.Name, LabelService: s.Name, LabelNumber: "1", LabelOneoff: "False",
 		LabelHash: hash, LabelWorkingDir: p.WorkingDir, LabelConfigFiles: strings.Join(p.ComposeFiles, ","),
 		LabelVersion: ComposeVersion, LabelDependsOn: dependsOnLabel(s),
 	})
@@ -96,12 +158,14 @@ func containerOptions(p *project.Project, s types.ServiceConfig, n int, hash str
 		}
 	}
 	o.Resources = resources(s)
-	// the check `container create` makes of its flags, made here before
-	// anything of the project is: a limit either refuses, both refuse
-	if err := o.Resources.Check(); err != nil {
-		return o, bad("%v", err)
+	o.CgroupParent, o.CgroupNS = s.CgroupParent, s.Cgroup
+	for _, r := range s.DeviceCgroupRules {
+		rule, err := runtime.ParseDeviceRule(r)
+		if err != nil {
+			return o, bad("%v", err)
+		}
+		o.DeviceCgroupRules = append(o.DeviceCgroupRules, rule)
 	}
-	o.CgroupParent, o.CgroupNS, o.DeviceCgroupRules = s.CgroupParent, s.Cgroup, s.DeviceCgroupRules
 	if len(s.Annotations) > 0 {
 		o.Annotations = map[string]string(s.Annotations)
 	}
@@ -115,18 +179,19 @@ func containerOptions(p *project.Project, s types.ServiceConfig, n int, hash str
 	default:
 		return o, bad("runtime %q is not supported: berth runs containers with runc's libcontainer", s.Runtime)
 	}
-	// pid, ipc and uts: service:NAME is that service's first container
+	// pid and ipc: service:NAME is that service's first container
+	o.Namespaces.UTS = s.Uts
 	for _, ns := range []struct {
 		key, mode string
-		to        *string
-	}{{"pid", s.Pid, &o.Namespaces.PID}, {"ipc", s.Ipc, &o.Namespaces.IPC}, {"uts", s.Uts, &o.Namespaces.UTS}} {
-		*ns.to = ns.mode
+		to        *container.NamespaceMode
+	}{{"pid", s.Pid, &o.Namespaces.PID}, {"ipc", s.Ipc, &o.Namespaces.IPC}} {
+		*ns.to = container.ParseNamespaceMode(ns.mode)
 		if svc, ok := strings.CutPrefix(ns.mode, types.ServicePrefix); ok {
 			other, err := p.GetService(svc)
 			if err != nil {
 				return o, bad("%s: no such service: %s", ns.key, svc)
 			}
-			*ns.to = "container:" + ContainerName(p.Name, svc, other.ContainerName, 1)
+			*ns.to = container.NamespaceMode{Container: ContainerName(p.Name, svc, other.ContainerName, 1)}
 		}
 	}
 	if hc := s.HealthCheck; hc != nil {
@@ -157,7 +222,11 @@ func containerOptions(p *project.Project, s types.ServiceConfig, n int, hash str
 	}
 	for _, name := range slices.Sorted(maps.Keys(s.ExtraHosts)) {
 		for _, ip := range s.ExtraHosts[name] {
-			o.ExtraHosts = append(o.ExtraHosts, name+":"+ip)
+			h, err := container.HostEntry(name, ip)
+			if err != nil {
+				return o, bad("%v", err)
+			}
+			o.ExtraHosts = append(o.ExtraHosts, h)
 		}
 	}
 	if err := networkOptions(p, s, &o); err != nil {
@@ -168,16 +237,7 @@ func containerOptions(p *project.Project, s types.ServiceConfig, n int, hash str
 		warn(fmt.Sprintf("service %q: published ports are discarded when using host network mode", s.Name))
 	}
 	for _, port := range s.Ports {
-		spec := strconv.Itoa(int(port.Target)) + "/" + cmp.Or(port.Protocol, "tcp")
-		if port.Published != "" {
-			spec = port.Published + ":" + spec
-			if port.HostIP != "" {
-				spec = port.HostIP + ":" + spec
-			}
-		} else if port.HostIP != "" {
-			spec = port.HostIP + "::" + spec
-		}
-		ms, err := netns.ParsePorts(spec)
+		ms, err := portMappings(port)
 		if err != nil {
 			return o, bad("%v", err)
 		}
@@ -189,50 +249,94 @@ func containerOptions(p *project.Project, s types.ServiceConfig, n int, hash str
 		if other, err := p.GetService(svc); err == nil {
 			target = ContainerName(p.Name, svc, other.ContainerName, 1)
 		}
-		o.Links = append(o.Links, target+":"+cmp.Or(alias, svc))
+		o.Links = append(o.Links, container.Link{Name: target, Alias: cmp.Or(alias, svc)})
 	}
 	// external_links name containers outside the project: NAME[:ALIAS]
-	o.Links = append(o.Links, s.ExternalLinks...)
-	var err error
-	if o.Mounts, err = mounts(p, s, anon, warn); err != nil {
+	for _, l := range s.ExternalLinks {
+		link, err := container.ParseLink(l)
+		if err != nil {
+			return o, bad("%v", err)
+		}
+		o.Links = append(o.Links, link)
+	}
+	if o.Mounts, err = mounts(p, s, warn); err != nil {
 		return o, err
 	}
+	// volumes_from: [service:]NAME[:MODE] or container:NAME[:MODE]
 	for _, vf := range s.VolumesFrom {
-		ref, mode, _ := strings.Cut(vf, ":")
-		if name, ok := strings.CutPrefix(ref, "container:"); ok {
+		ref := strings.TrimPrefix(vf, types.ServicePrefix)
+		name, isContainer := strings.CutPrefix(vf, types.ContainerPrefix)
+		if isContainer {
 			ref = name
-		} else {
-			svc := strings.TrimPrefix(ref, "service:")
-			other, err := p.GetService(svc)
+		}
+		ref, mode, _ := strings.Cut(ref, ":")
+		if !isContainer {
+			other, err := p.GetService(ref)
 			if err != nil {
-				return o, bad("volumes_from: no such service: %s", svc)
+				return o, bad("volumes_from: no such service: %s", ref)
 			}
-			ref = ContainerName(p.Name, svc, other.ContainerName, 1)
+			ref = ContainerName(p.Name, ref, other.ContainerName, 1)
 		}
-		if mode != "" {
-			ref += ":" + mode
-		}
-		o.VolumesFrom = append(o.VolumesFrom, ref)
+		o.VolumesFrom = append(o.VolumesFrom, container.VolumeFrom{Container: ref, Mode: mode})
+	}
+	if err := o.Validate(); err != nil {
+		return o, bad("%v", err)
 	}
 	return o, nil
 }
 
+// portMappings are a ports: entry as container create takes them: the
+// container port on the published one (a port or a range to take one
+// of), or on a free one.
+func portMappings(port types.ServicePortConfig) ([]netns.PortMapping, error) {
+	m := netns.PortMapping{Port: uint16(port.Target), Proto: cmp.Or(port.Protocol, "tcp")}
+	if port.Target > math.MaxUint16 {
+		return nil, fmt.Errorf("invalid published port: container port %d is not a port", port.Target)
+	}
+	if port.HostIP != "" {
+		ip, err := netip.ParseAddr(strings.Trim(port.HostIP, "[]"))
+		if err != nil {
+			return nil, fmt.Errorf("invalid published port: %q is not an IP address", port.HostIP)
+		}
+		if !ip.IsUnspecified() {
+			m.HostIP = ip
+		}
+	}
+	if port.Published != "" {
+		lo, hi, isRange := strings.Cut(port.Published, "-")
+		l, err1 := strconv.ParseUint(lo, 10, 16)
+		h, err2 := l, error(nil)
+		if isRange {
+			h, err2 = strconv.ParseUint(hi, 10, 16)
+		}
+		if err1 != nil || err2 != nil || h < l {
+			return nil, fmt.Errorf("invalid published port: host port %q is not a port or range", port.Published)
+		}
+		m.HostPort = uint16(l)
+		if h > l {
+			m.HostPortEnd = uint16(h)
+		}
+	}
+	return []netns.PortMapping{m}, nil
+}
+
 // restartPolicy is restart:, or deploy.restart_policy in Docker's terms.
-func restartPolicy(s types.ServiceConfig) string {
+func restartPolicy(s types.ServiceConfig) (record.RestartPolicy, error) {
 	if s.Deploy == nil || s.Deploy.RestartPolicy == nil {
-		return s.Restart
+		return container.ParseRestart(s.Restart)
 	}
 	rp := s.Deploy.RestartPolicy
 	switch rp.Condition {
 	case "none":
-		return "no"
+		return record.RestartPolicy{Name: "no"}, nil
 	case "on-failure":
+		p := record.RestartPolicy{Name: "on-failure"}
 		if rp.MaxAttempts != nil {
-			return fmt.Sprintf("on-failure:%d", *rp.MaxAttempts)
+			p.MaximumRetryCount = int(*rp.MaxAttempts)
 		}
-		return "on-failure"
+		return p, nil
 	}
-	return "always"
+	return record.RestartPolicy{Name: "always"}, nil
 }
 
 // Image makes a service's image present: as its pull_policy says, or as
@@ -392,7 +496,8 @@ func envList(env types.MappingWithEquals) []string {
 	return out
 }
 
-// logOptions reads the json-file options berth's log honours.
+// logOptions reads the json-file options berth's log honours, with the
+// parser of `container create`'s --log-opt.
 func logOptions(s types.ServiceConfig, o *container.CreateOptions) error {
 	if s.Logging == nil {
 		return nil
@@ -400,22 +505,14 @@ func logOptions(s types.ServiceConfig, o *container.CreateOptions) error {
 	if d := s.Logging.Driver; d != "" && d != "json-file" && d != "local" {
 		return fmt.Errorf("logging driver %q is not supported: berth writes json-file logs", d)
 	}
-	if v := s.Logging.Options["max-size"]; v != "" {
-		n, err := units.RAMInBytes(v)
-		if err != nil {
-			return fmt.Errorf("logging max-size %q: %v", v, err)
+	for _, k := range []string{"max-size", "max-file"} {
+		if v, ok := s.Logging.Options[k]; ok && v != "" {
+			if err := o.LogOpt(k, v); err != nil {
+				return err
+			}
 		}
-		o.LogMaxSize = n
 	}
-	if v := s.Logging.Options["max-file"]; v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return fmt.Errorf("logging max-file %q: want a positive number", v)
-		}
-		o.LogMaxFile = n
-	}
-	// the check `container create` makes of --log-opt
-	return o.CheckLog()
+	return nil
 }
 
 // networkOptions places the container: network_mode, or the service's
@@ -480,8 +577,8 @@ func networkOptions(p *project.Project, s types.ServiceConfig, o *container.Crea
 
 // mounts are the service's volumes as mount requests. A named volume is
 // the project's (<project>_<name>, or its external name); an anonymous one
-// is the predecessor's, from anon, when there is one.
-func mounts(p *project.Project, s types.ServiceConfig, anon map[string]string, warn func(string)) ([]volumes.Spec, error) {
+// has no source here: a replica's is its predecessor's, or a new one.
+func mounts(p *project.Project, s types.ServiceConfig, warn func(string)) ([]volumes.Spec, error) {
 	var out []volumes.Spec
 	for _, v := range s.Volumes {
 		if !path.IsAbs(v.Target) {
@@ -491,12 +588,13 @@ func mounts(p *project.Project, s types.ServiceConfig, anon map[string]string, w
 		sp := volumes.Spec{Type: v.Type, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly}
 		switch v.Type {
 		case types.VolumeTypeVolume:
-			if v.Source == "" {
-				sp.Source = anon[v.Target]
-			} else if cfg, ok := p.Volumes[v.Source]; ok {
+			// an anonymous one (no source) is named per replica
+			if v.Source != "" {
+				cfg, ok := p.Volumes[v.Source]
+				if !ok {
+					return nil, errclass.New(ErrInvalid, "service %q refers to undefined volume %s", s.Name, v.Source)
+				}
 				sp.Source = cfg.Name
-			} else {
-				return nil, errclass.New(ErrInvalid, "service %q refers to undefined volume %s", s.Name, v.Source)
 			}
 			if v.Volume != nil {
 				sp.NoCopy, sp.Subpath = v.Volume.NoCopy, v.Volume.Subpath

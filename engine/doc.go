@@ -30,9 +30,16 @@
 //
 // # Up (up.go)
 //
-// Every service is converted to container.CreateOptions first
-// (convert.go, the options `container create` takes), so a setting berth
-// refuses stops the up with nothing made; then images (pulled as
+// Every service is converted to container.CreateOptions first, once
+// (convert.go, the options `container create` takes; each replica copies
+// them with its own name, number and anonymous volumes). The typed fields
+// (links, volumes_from, ports, expose, extra hosts, pid/ipc of another
+// container, the restart policy, device rules) are built straight from
+// compose-go's types, never as Docker-CLI strings parsed again, and
+// CreateOptions.Validate, which container.Create calls too, checks them as
+// it checks the CLI's flags: a setting is taken, or refused with the same
+// words, from either. So a setting berth refuses stops the up with nothing
+// made; then images (pulled as
 // pull_policy says, once per service: a missing image fails before
 // anything is made), networks and volumes, then Graph.Walk over the
 // services asked for and their dependencies, independent services at

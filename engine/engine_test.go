@@ -17,6 +17,7 @@ import (
 	"github.com/berth-dev/berth/internal/fixture"
 	"github.com/berth-dev/berth/project"
 	"github.com/berth-dev/berth/record"
+	"github.com/berth-dev/berth/runtime"
 )
 
 // load reads a compose file of the test's own.
@@ -86,7 +87,7 @@ volumes:
 	check("image", o.Image, "nginx:1")
 	check("cmd", o.Cmd, "[serve --port 80]")
 	check("env", o.Env, "[A=1 B=2]")
-	check("restart", o.Restart, "on-failure:3")
+	check("restart", o.Restart, "{on-failure 3}")
 	check("host name", o.Hostname+" "+o.Domainname, "front shop.test")
 	check("stop timeout", *o.StopTimeout, 3)
 	check("cpus", o.Resources.NanoCPUs, 500000000)
@@ -96,9 +97,9 @@ volumes:
 	check("endpoints", o.Endpoints["shop_front"].IPv4Address, "10.5.0.9")
 	check("ports", len(o.Ports), 3)
 	check("first port", fmt.Sprintf("%v:%d->%d/%s", o.Ports[0].HostIP, o.Ports[0].HostPort, o.Ports[0].Port, o.Ports[0].Proto), "127.0.0.1:8080->80/tcp")
-	check("links", o.Links, "[shop-db-1:database outside:ext]")
+	check("links", o.Links, "[{shop-db-1 database} {outside ext}]")
 	check("namespaces", o.Namespaces, "{container:shop-db-1 host }")
-	check("cgroup", o.CgroupNS+" "+strings.Join(o.DeviceCgroupRules, ","), "host c 42:* rmw")
+	check("cgroup", o.CgroupNS+" "+runtime.FormatDeviceRule(o.DeviceCgroupRules[0]), "host c 42:* rmw")
 	check("annotations", o.Annotations, "map[org.example.key:value]")
 	check("realtime", fmt.Sprint(o.Resources.CPURealtimePeriod, o.Resources.CPURealtimeRuntime), "1000000 950000")
 	check("memory knobs", fmt.Sprint(*o.Resources.MemorySwappiness, o.Resources.OOMKillDisable), "20 true")
@@ -136,7 +137,7 @@ func TestContainerOptionsRefused(t *testing.T) {
 		{"services:\n  a: {image: x, mem_limit: 8m, mem_reservation: 16m}\n", `service "a": minimum memory limit can not be less than memory reservation limit`},
 		{"services:\n  a: {image: x, mem_swappiness: 200}\n", `service "a": invalid value: 200, valid memory swappiness range is 0-100`},
 		// the log and security options `container create` refuses, refused alike
-		{"services:\n  a: {image: x, logging: {options: {max-file: '3'}}}\n", `max-file is only valid with max-size`},
+		{"services:\n  a: {image: x, logging: {options: {max-file: '0'}}}\n", `service "a": max-file cannot be less than 1`},
 		{"services:\n  a: {image: x, security_opt: [\"seccomp=nope.json\"]}\n", `service "a": opening seccomp profile (nope.json) failed`},
 	} {
 		dir := fixture.Dir(t, map[string]string{"compose.yaml": "name: r\n" + c.yaml})

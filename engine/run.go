@@ -12,6 +12,7 @@ import (
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/project"
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/volumes"
 )
 
@@ -76,7 +77,7 @@ func (e *Engine) PrepareRun(ctx context.Context, p *project.Project, service str
 	co.Labels[LabelOneoff] = "True"
 	delete(co.Labels, LabelNumber)
 	maps.Copy(co.Labels, o.Labels)
-	co.Restart, co.AutoRemove = "no", o.AutoRemove
+	co.Restart, co.AutoRemove = record.RestartPolicy{Name: "no"}, o.AutoRemove
 	co.TTY, co.Interactive = o.TTY, o.Interactive
 	if len(o.Cmd) > 0 {
 		co.Cmd = o.Cmd

@@ -92,14 +92,18 @@ func (e *Engine) Up(ctx context.Context, p *project.Project, o api.UpOptions) er
 	if !o.NoDeps {
 		services = graph.WithDependencies(services...)
 	}
-	// every service's settings are converted once before anything is
-	// made or pulled, so that a setting berth refuses (a relative mount
-	// target, an address outside its subnet) stops the up with nothing
-	// half-made; warnings come when the containers are made
+	// every service's settings are converted once, for all its
+	// containers, before anything is made or pulled, so that a setting
+	// berth refuses (a relative mount target, an address outside its
+	// subnet) stops the up with nothing half-made; warnings come when the
+	// containers are made
+	conv := make(map[string]converted, len(services))
 	for _, name := range services {
-		if _, err := containerOptions(p, p.Services[name], 1, "", nil, func(string) {}); err != nil {
+		c, err := convert(p, p.Services[name])
+		if err != nil {
 			return err
 		}
+		conv[name] = c
 	}
 	// images first, as compose pulls before it makes anything: a missing
 	// image fails the up with nothing made
@@ -165,7 +169,7 @@ func (e *Engine) Up(ctx context.Context, p *project.Project, o api.UpOptions) er
 				mu.Unlock()
 			}
 		}
-		return e.apply(ctx, p, s, steps, o)
+		return e.apply(ctx, p, s, conv[name], steps, o)
 	})
 }
 
@@ -261,19 +265,15 @@ func (e *Engine) plan(p *project.Project, s types.ServiceConfig, current []api.M
 	return steps, nil
 }
 
-// apply carries out a service's steps.
-func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceConfig, steps []Step, o api.UpOptions) error {
-	hash, err := project.ServiceHash(s)
-	if err != nil {
-		return err
-	}
+// apply carries out a service's steps, its containers made with c's
+// settings.
+func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceConfig, c converted, steps []Step, o api.UpOptions) error {
 	if o.DryRun {
-		// what would be created is converted all the same, so that the
-		// dry run reports what the real one would refuse
+		// what would be created says what the real one would warn of
 		for _, st := range steps {
 			if st.Action == Create || st.Action == Recreate {
-				if _, err := containerOptions(p, s, st.Number, hash, nil, e.warn); err != nil {
-					return err
+				for _, w := range c.warnings {
+					e.warn(w)
 				}
 			}
 			e.event("Container", st.Container, fmt.Sprintf("%s (dry run): %s", st.Action, st.Reason))
@@ -326,9 +326,9 @@ func (e *Engine) apply(ctx context.Context, p *project.Project, s types.ServiceC
 			}
 			// the successor's settings are made before its predecessor
 			// goes: a service that cannot be converted leaves it running
-			co, err := containerOptions(p, s, st.Number, hash, anon, e.warn)
-			if err != nil {
-				return err
+			co := c.replica(p, s, st.Number, anon)
+			for _, w := range c.warnings {
+				e.warn(w)
 			}
 			files, err := e.fileMounts(p, s, co.Name)
 			if err != nil {

@@ -628,8 +628,10 @@ func TestLogRotation(t *testing.T) {
 			break
 		}
 	}
-	if r := run("container", "run", "--rm", "--log-opt", "max-file=2", "bb:1", "true"); r.code != 125 {
-		t.Errorf("max-file without max-size: exit %d", r.code)
+	// max-file without max-size: Docker's json-file takes it, and keeps
+	// one file (TestOptionsAlike)
+	if r := run("container", "run", "--rm", "--log-opt", "max-file=2", "bb:1", "true"); r.code != 0 {
+		t.Errorf("max-file without max-size: exit %d, %s", r.code, r.stderr)
 	}
 	run("container", "rm", "chatty")
 	noLeftovers(t, root)

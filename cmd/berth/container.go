@@ -94,7 +94,8 @@ type createFlags struct {
 	noHealthcheck                     bool
 	health                            record.Healthcheck
 	dns, dnsSearch, dnsOptions        []string
-	ip                                string
+	ip, restart, pid, ipc             string
+	links, volumesFrom, cgroupRules   []string
 }
 
 func (f *createFlags) register(cmd *cobra.Command) {
@@ -109,7 +110,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.o.Domainname, "domainname", "", "Container NIS domain name")
 	fs.Bool("help", false, "help for "+cmd.Name())
 	fs.StringArrayVarP(&f.labels, "label", "l", nil, "Set meta data on a container")
-	fs.StringVar(&f.o.Restart, "restart", "no", "Restart policy to apply when a container exits")
+	fs.StringVar(&f.restart, "restart", "no", "Restart policy to apply when a container exits")
 	fs.StringVar(&f.o.StopSignal, "stop-signal", "", "Signal to stop the container")
 	fs.IntVar(&f.stopT, "stop-timeout", -1, "Timeout (in seconds) to stop a container")
 	fs.BoolVar(&f.o.Privileged, "privileged", false, "Give extended privileges to this container")
@@ -132,8 +133,8 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.devices, "device", nil, "Add a host device to the container")
 	fs.StringArrayVar(&f.o.GroupAdd, "group-add", nil, "Add additional groups to join")
 	fs.IntVar(&f.oomScore, "oom-score-adj", 0, "Tune host's OOM preferences (-1000 to 1000)")
-	fs.StringVar(&f.o.Namespaces.PID, "pid", "", "PID namespace to use")
-	fs.StringVar(&f.o.Namespaces.IPC, "ipc", "", "IPC mode to use")
+	fs.StringVar(&f.pid, "pid", "", "PID namespace to use")
+	fs.StringVar(&f.ipc, "ipc", "", "IPC mode to use")
 	fs.StringVar(&f.o.Namespaces.UTS, "uts", "", "UTS namespace to use")
 	fs.StringVar(&f.o.CgroupParent, "cgroup-parent", "", "Optional parent cgroup for the container")
 	fs.Int64Var(&f.o.Resources.CPUPeriod, "cpu-period", 0, "Limit CPU CFS (Completely Fair Scheduler) period")
@@ -141,7 +142,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.IntVar(&f.swappiness, "memory-swappiness", -1, "Tune container memory swappiness (0 to 100) (default -1)")
 	fs.BoolVar(&f.o.Resources.OOMKillDisable, "oom-kill-disable", false, "Disable OOM Killer")
 	fs.StringVar(&f.o.CgroupNS, "cgroupns", "", `Cgroup namespace to use (host|private)`)
-	fs.StringArrayVar(&f.o.DeviceCgroupRules, "device-cgroup-rule", nil, "Add a rule to the cgroup allowed devices list")
+	fs.StringArrayVar(&f.cgroupRules, "device-cgroup-rule", nil, "Add a rule to the cgroup allowed devices list")
 	fs.StringArrayVar(&f.annotations, "annotation", nil, "Add an annotation to the container (passed through to the OCI runtime)")
 	fs.Int64Var(&f.o.Resources.CPURealtimePeriod, "cpu-rt-period", 0, "Limit CPU real-time period in microseconds")
 	fs.Int64Var(&f.o.Resources.CPURealtimeRuntime, "cpu-rt-runtime", 0, "Limit CPU real-time runtime in microseconds")
@@ -159,7 +160,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.o.MacAddress, "mac-address", "", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
 	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "Publish a container's port(s) to the host")
 	fs.StringArrayVar(&f.aliases, "network-alias", nil, "Add network-scoped alias for the container")
-	fs.StringArrayVar(&f.o.Links, "link", nil, "Add link to another container")
+	fs.StringArrayVar(&f.links, "link", nil, "Add link to another container")
 	fs.StringVar(&f.healthCmd, "health-cmd", "", "Command to run to check health")
 	fs.DurationVar(&f.health.Interval, "health-interval", 0, "Time between running the check (ms|s|m|h) (default 0s)")
 	fs.DurationVar(&f.health.Timeout, "health-timeout", 0, "Maximum time to allow one check to run (ms|s|m|h) (default 0s)")
@@ -179,7 +180,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.BoolVar(&f.o.Init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
 	fs.StringArrayVarP(&f.volumeFlags, "volume", "v", nil, "Bind mount a volume")
 	fs.StringArrayVar(&f.mountFlags, "mount", nil, "Attach a filesystem mount to the container")
-	fs.StringArrayVar(&f.o.VolumesFrom, "volumes-from", nil, "Mount volumes from the specified container(s)")
+	fs.StringArrayVar(&f.volumesFrom, "volumes-from", nil, "Mount volumes from the specified container(s)")
 	fs.BoolVarP(&f.o.Interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
 	fs.BoolVarP(&f.o.TTY, "tty", "t", false, "Allocate a pseudo-TTY")
 }
@@ -198,43 +199,26 @@ func parseEach[T any](values []string, parse func(string) (T, error)) ([]T, erro
 	return out, nil
 }
 
-// deviceValue splits a block I/O flag's /dev/DEVICE:VALUE.
-func deviceValue(v string) (path, value string, ok bool) {
-	path, value, ok = strings.Cut(v, ":")
-	return path, value, ok && strings.HasPrefix(path, "/dev/")
-}
-
-// parseWeightDevice reads --blkio-weight-device's DEVICE:WEIGHT.
-func parseWeightDevice(v string) (runtime.WeightDevice, error) {
-	path, w, ok := deviceValue(v)
-	n, err := strconv.ParseUint(w, 10, 16)
-	if !ok || err != nil {
-		return runtime.WeightDevice{}, fmt.Errorf("invalid weight device %q: want /dev/DEVICE:WEIGHT", v)
-	}
-	return runtime.WeightDevice{Path: path, Weight: uint16(n)}, nil
-}
-
-// parseThrottle reads --device-{read,write}-{bps,iops}'s DEVICE:RATE, a
-// size (1mb) for bytes, a number for operations.
-func parseThrottle(v string, bytes bool) (runtime.ThrottleDevice, error) {
-	path, r, ok := deviceValue(v)
-	var rate int64
-	var err error
-	if bytes {
-		rate, err = units.RAMInBytes(r)
-	} else {
-		rate, err = strconv.ParseInt(r, 10, 64)
-	}
-	if !ok || err != nil || rate < 0 {
-		return runtime.ThrottleDevice{}, fmt.Errorf("invalid device rate %q: want /dev/DEVICE:RATE", v)
-	}
-	return runtime.ThrottleDevice{Path: path, Rate: uint64(rate)}, nil
-}
-
-// options turns the flags and IMAGE [COMMAND...] into create options.
+// options turns the flags and IMAGE [COMMAND...] into create options:
+// parsing only; Create validates them (CreateOptions.Validate), as it
+// does compose's.
 func (f *createFlags) options(g *globals, args []string) (container.CreateOptions, error) {
 	o := f.o
 	o.Image, o.Cmd = args[0], args[1:]
+	var err error
+	if o.Restart, err = container.ParseRestart(f.restart); err != nil {
+		return o, usageError{err}
+	}
+	o.Namespaces.PID, o.Namespaces.IPC = container.ParseNamespaceMode(f.pid), container.ParseNamespaceMode(f.ipc)
+	if o.DeviceCgroupRules, err = parseEach(f.cgroupRules, runtime.ParseDeviceRule); err != nil {
+		return o, err
+	}
+	if o.Links, err = parseEach(f.links, container.ParseLink); err != nil {
+		return o, err
+	}
+	if o.VolumesFrom, err = parseEach(f.volumesFrom, container.ParseVolumeFrom); err != nil {
+		return o, err
+	}
 	o.Env = f.env
 	if f.entrypoint != "" {
 		o.Entrypoint = []string{f.entrypoint}
@@ -257,7 +241,7 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 		o.Resources.Memory = n
 	}
 	if f.cpus != "" {
-		// the value's range is runtime.Resources.Check's, as for compose
+		// the value's range is Validate's, as for compose
 		cpus, err := strconv.ParseFloat(f.cpus, 64)
 		if err != nil {
 			return o, usageError{fmt.Errorf("invalid argument %q for \"--cpus\" flag: failed to parse %s as a rational number", f.cpus, f.cpus)}
@@ -288,8 +272,7 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 			*p.out = n
 		}
 	}
-	var err error
-	if o.Resources.BlkioWeightDevices, err = parseEach(f.weightDevices, parseWeightDevice); err != nil {
+	if o.Resources.BlkioWeightDevices, err = parseEach(f.weightDevices, container.ParseWeightDevice); err != nil {
 		return o, err
 	}
 	t := &o.Resources.BlkioThrottle
@@ -298,7 +281,7 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 		out   *[]runtime.ThrottleDevice
 		bytes bool
 	}{{f.readBps, &t.ReadBps, true}, {f.writeBps, &t.WriteBps, true}, {f.readIOps, &t.ReadIOps, false}, {f.writeIOps, &t.WriteIOps, false}} {
-		if *th.out, err = parseEach(th.in, func(v string) (runtime.ThrottleDevice, error) { return parseThrottle(v, th.bytes) }); err != nil {
+		if *th.out, err = parseEach(th.in, func(v string) (runtime.ThrottleDevice, error) { return container.ParseThrottle(v, th.bytes) }); err != nil {
 			return o, err
 		}
 	}
@@ -309,10 +292,6 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 	if f.oomScore != 0 {
 		score := f.oomScore
 		o.Resources.OOMScoreAdj = &score
-	}
-	// ranges and conflicts: the one check of compose's keys too
-	if err := o.Resources.Check(); err != nil {
-		return o, usageError{err}
 	}
 	if o.Ulimits, err = parseEach(f.ulimits, container.ParseUlimit); err != nil {
 		return o, err
@@ -343,26 +322,9 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 	o.Mounts = append(o.Mounts, mounts...)
 	for _, lo := range f.logOpts {
 		k, v, _ := strings.Cut(lo, "=")
-		switch k {
-		case "max-size":
-			n, err := units.RAMInBytes(v)
-			if err != nil || n <= 0 {
-				return o, usageError{fmt.Errorf("invalid --log-opt max-size=%s: invalid size", v)}
-			}
-			o.LogMaxSize = n
-		case "max-file":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return o, usageError{fmt.Errorf("invalid --log-opt max-file=%s: must be a positive number", v)}
-			}
-			o.LogMaxFile = n
-		default:
-			return o, usageError{fmt.Errorf("unknown log opt %q for json-file log driver", k)}
+		if err := o.LogOpt(k, v); err != nil {
+			return o, usageError{err}
 		}
-	}
-	// one check and one parser with compose's (engine's convert)
-	if err := o.CheckLog(); err != nil {
-		return o, usageError{err}
 	}
 	for _, so := range f.securityOpts {
 		if err := o.SecurityOpt(so, os.ReadFile); err != nil {
@@ -391,7 +353,11 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 		return o, err
 	}
 	o.Ports = slices.Concat(ports...)
-	o.Expose, o.Aliases = f.expose, f.aliases
+	expose, err := parseEach(f.expose, container.ParseExpose)
+	if err != nil {
+		return o, err
+	}
+	o.Expose, o.Aliases = slices.Concat(expose...), f.aliases
 	o.NoHealthcheck = f.noHealthcheck
 	if h := f.health; f.healthCmd != "" || h.Interval != 0 || h.Timeout != 0 || h.StartPeriod != 0 || h.StartInterval != 0 || h.Retries != 0 {
 		h := f.health
@@ -403,28 +369,16 @@ func (f *createFlags) options(g *globals, args []string) (container.CreateOption
 	if o.HostNetwork && (len(o.Ports) > 0 || o.PublishAll) {
 		fmt.Fprintln(g.stderr, "WARNING: Published ports are discarded when using host network mode")
 	}
-	for _, h := range f.addHosts {
-		entry, err := container.ParseExtraHost(h)
-		if err != nil {
-			return o, usageError{err}
-		}
-		o.ExtraHosts = append(o.ExtraHosts, entry)
-	}
-	for _, d := range f.dns {
-		if _, err := netip.ParseAddr(d); err != nil {
-			return o, usageError{fmt.Errorf("%s is not an ip address", d)}
-		}
+	if o.ExtraHosts, err = parseEach(f.addHosts, container.ParseAddHost); err != nil {
+		return o, err
 	}
 	o.DNS, o.DNSSearch, o.DNSOptions = f.dns, f.dnsSearch, f.dnsOptions
 	if f.ip != "" {
 		ip, err := netip.ParseAddr(f.ip)
-		if err != nil || !ip.Is4() {
+		if err != nil {
 			return o, usageError{fmt.Errorf("invalid IPv4 address: %s", f.ip)}
 		}
 		o.IP = ip
-	}
-	if (o.HostNetwork || o.NoNetwork || o.NetworkContainer != "") && len(f.networks) > 1 {
-		return o, usageError{errors.New("conflicting options: host, none and container network modes cannot be combined with other networks")}
 	}
 	// pull progress goes to stderr: stdout is the container's, or its ID
 	o.Progress = g.displayTo(g.stderr)
