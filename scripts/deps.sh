@@ -8,8 +8,9 @@ set -euo pipefail
 # start on 127.0.0.1, and a small static base image; dnsperf and wrk are the
 # load generators of the network benchmarks (make bench); iptables and
 # nftables set up the firewalls berth must live beside, and docker.io is the
-# Docker Engine the tests run berth next to (scripts/docker-beside.sh).
-apt_packages=(make gcc libc6-dev pkg-config libseccomp-dev git ca-certificates docker-registry busybox-static dnsperf wrk iptables nftables docker.io)
+# Docker Engine the tests run berth next to (scripts/docker-beside.sh); runc
+# runs BuildKit, the reference of the image builder's tests (scripts/buildkit-ref.sh).
+apt_packages=(make gcc libc6-dev pkg-config libseccomp-dev git ca-certificates docker-registry busybox-static dnsperf wrk iptables nftables docker.io runc)
 missing=()
 for p in "${apt_packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
