@@ -83,17 +83,33 @@ func (m *Manager) rebooted(ctx context.Context, e record.Entry) record.Entry {
 		if !(st.Running() || st.Status == record.Restarting) || !fromEarlierBoot(*st, id) {
 			return nil // changed meanwhile
 		}
-		st.Status, st.ExitCode, st.Error = record.Exited, 255, ""
-		st.Pid, st.MonitorPid, st.MonitorStart = 0, 0, 0
-		st.FinishedAt = time.Now().UTC()
-		st.Networks, st.Ports = nil, nil
-		st.Rebooted = true
-		return nil
+		return rebootExit(st)
 	})
-	if err == nil {
-		e.State = st
+	if err != nil {
+		// the state cannot be written (a full disk): what is known is
+		// shown, not a process of another boot as running; the next
+		// command tries again
+		if rebootExit(&e.State) == nil {
+			e.State.Error = "the machine rebooted while the container ran; this could not be recorded: " + err.Error()
+		}
+		return e
 	}
+	e.State = st
 	return e
+}
+
+// rebootExit is the exit a reboot gave a run: 255, Rebooted, no process,
+// no endpoints (see rebooted).
+func rebootExit(st *record.State) error {
+	if err := st.To(record.Exited); err != nil {
+		return err
+	}
+	st.ExitCode, st.Error = 255, ""
+	st.Pid, st.MonitorPid, st.MonitorStart = 0, 0, 0
+	st.FinishedAt = time.Now().UTC()
+	st.Networks, st.Ports = nil, nil
+	st.Rebooted = true
+	return nil
 }
 
 // forgetNetworks gives back what a container's endpoints hold on disk

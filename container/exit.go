@@ -3,6 +3,8 @@ package container
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -19,27 +21,52 @@ import (
 // follows it with another run (as shim.RecordExit); it takes the
 // container's endpoints off its state and returns them, to leave.
 //
+// An exit that is recorded already is left as it is: the waiting process
+// (package shim) records it first, with all that the monitor would, and
+// whoever found the monitor gone (reclaim) records its own; the monitor
+// then only takes the endpoints. A state in no other lifecycle state has
+// no run to end (being removed, say): that is the state machine's error.
+//
 // A state that cannot be written (the root's disk is full) keeps the exit
 // in memory instead, under /run (see pendingExit): the next command that
-// reads the container records it, or shows it, from there.
-func recordExit(ctx context.Context, s *record.Store, id, cgroup string, code int, at time.Time, policy record.RestartPolicy) map[string]record.Endpoint {
+// reads the container records it, or shows it, from there. The error is
+// returned when the exit is neither recorded nor kept.
+func recordExit(ctx context.Context, s *record.Store, id, cgroup string, code int, at time.Time, policy record.RestartPolicy) (map[string]record.Endpoint, error) {
 	oom := shim.OOMKilled("/sys/fs/cgroup", cgroup)
 	var eps map[string]record.Endpoint
 	pid := 0
-	if _, err := s.Update(ctx, id, func(st *record.State) error {
+	_, err := s.Update(ctx, id, func(st *record.State) error {
 		pid = st.Pid
-		if !shouldRestart(policy, *st, code) || st.To(record.Restarting) != nil {
-			st.To(record.Exited)
+		if err := exitState(st, code, at, oom, policy); err != nil {
+			return err
 		}
-		st.ExitCode, st.Pid, st.OOMKilled = code, 0, oom
-		st.FinishedAt = at
 		eps, st.Networks, st.Ports = st.Networks, nil, nil
 		return nil
-	}); err != nil && pid != 0 {
-		keepExit(filepath.Dir(s.Root()), id, pendingExit{Pid: pid, ExitCode: code, FinishedAt: at, OOMKilled: oom, Reason: err.Error()})
-		return nil // recorded endpoints stay, for the clean-up
+	})
+	if err == nil {
+		return eps, nil
 	}
-	return eps
+	if pid == 0 {
+		return nil, fmt.Errorf("recording the exit of container %s: %w", id, err)
+	}
+	if kerr := keepExit(filepath.Dir(s.Root()), id, pendingExit{Pid: pid, ExitCode: code, FinishedAt: at, OOMKilled: oom, Reason: err.Error()}); kerr != nil {
+		return nil, fmt.Errorf("recording the exit of container %s: %w", id, errors.Join(err, kerr))
+	}
+	return nil, nil // recorded endpoints stay, for the clean-up
+}
+
+// exitState is recordExit's change of the state: a run that is running
+// or paused ends (State.Exit); one that exited or is restarting had its
+// exit recorded already (the waiting process's, or reclaim's), which
+// stands; any other state is refused.
+func exitState(st *record.State, code int, at time.Time, oom bool, policy record.RestartPolicy) error {
+	switch {
+	case st.Running():
+		return st.Exit(code, at, oom, shouldRestart(policy, *st, code))
+	case st.Status == record.Exited || st.Status == record.Restarting:
+		return nil
+	}
+	return fmt.Errorf("recording an exit: container is %s: %w", st.Status, ErrState)
 }
 
 // pendingExit is an exit that could not be written to the container's
@@ -57,16 +84,17 @@ type pendingExit struct {
 func pendingPath(root, id string) string { return filepath.Join(RunDir(root), "exits", id+".json") }
 
 // keepExit keeps p for container id until it can be recorded.
-func keepExit(root, id string, p pendingExit) {
+func keepExit(root, id string, p pendingExit) error {
 	path := pendingPath(root, id)
-	if os.MkdirAll(filepath.Dir(path), 0o700) != nil {
-		return
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
 	}
 	data, _ := json.Marshal(p)
 	tmp := path + ".tmp"
-	if os.WriteFile(tmp, data, 0o600) == nil {
-		os.Rename(tmp, path)
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
 	}
+	return os.Rename(tmp, path)
 }
 
 // applyPending records the exit that e's run left pending, if any (its
@@ -88,18 +116,24 @@ func (m *Manager) applyPending(ctx context.Context, e *record.Entry) bool {
 	if alive(p.Pid) {
 		return false
 	}
-	apply := func(st *record.State) {
-		st.Status, st.Pid = record.Exited, 0
+	apply := func(st *record.State) error {
+		if err := st.To(record.Exited); err != nil {
+			return err
+		}
+		st.Pid = 0
 		st.ExitCode, st.FinishedAt, st.OOMKilled = p.ExitCode, p.FinishedAt, p.OOMKilled
+		return nil
 	}
 	st, err := m.Store.Update(ctx, id, func(st *record.State) error {
 		if st.Pid == p.Pid && (st.Running() || st.Status == record.Restarting) {
-			apply(st)
+			return apply(st)
 		}
 		return nil
 	})
 	if err != nil {
-		apply(&e.State)
+		if aerr := apply(&e.State); aerr != nil {
+			return false // not a run that the pending exit ends
+		}
 		e.State.Error = "the exit could not be recorded: " + p.Reason
 		return true
 	}
@@ -121,20 +155,24 @@ func (m *Manager) applyPending(ctx context.Context, e *record.Entry) bool {
 // process killed in between leaves them recorded for whoever cleans up
 // next (cleanRuntime); two that leave at once leave the same endpoints,
 // which is no harm: each step gives back only what this container holds.
-func leaveAfterExit(ctx context.Context, root string, s *record.Store, id string) {
+func leaveAfterExit(ctx context.Context, root string, s *record.Store, id string) error {
 	var eps map[string]record.Endpoint
-	s.Update(ctx, id, func(st *record.State) error {
+	if _, err := s.Update(ctx, id, func(st *record.State) error {
 		if !st.Running() {
 			eps = maps.Clone(st.Networks)
 		}
 		return nil
-	})
+	}); errors.Is(err, record.ErrNotFound) {
+		return nil // removed (--rm) by whoever cleaned up after it
+	} else if err != nil {
+		return fmt.Errorf("leaving the networks of container %s: %w", id, err)
+	}
 	if len(eps) == 0 {
-		return
+		return nil
 	}
 	leaveNetworks(ctx, root, id, eps)
 	crash.Point("halt-left")
-	s.Update(ctx, id, func(st *record.State) error {
+	_, err := s.Update(ctx, id, func(st *record.State) error {
 		for name, ep := range eps {
 			if cur, ok := st.Networks[name]; ok && cur.HostIf == ep.HostIf && !st.Running() {
 				delete(st.Networks, name)
@@ -145,18 +183,27 @@ func leaveAfterExit(ctx context.Context, root string, s *record.Store, id string
 		}
 		return nil
 	})
+	if err != nil && !errors.Is(err, record.ErrNotFound) {
+		return fmt.Errorf("leaving the networks of container %s: %w", id, err)
+	}
+	return nil
 }
 
 // afterWait finishes a run that the waiting process saw end: the exit
 // recorded (unless it did so itself), the networks left (the ports with
-// them), the runtime's container deleted. It returns the exit code.
-func afterWait(ctx context.Context, root string, rt *runtime.Runtime, s *record.Store, id string, h *shim.Handoff) int {
+// them), the runtime's container deleted. It returns the exit code, and
+// an error if the exit could not be recorded or the endpoints taken off
+// the state; the clean-up goes on regardless.
+func afterWait(ctx context.Context, root string, rt *runtime.Runtime, s *record.Store, id string, h *shim.Handoff) (int, error) {
+	var errs []error
 	if !h.Recorded {
-		leaveNetworks(ctx, root, id, recordExit(ctx, s, id, h.Cgroup, h.ExitCode, h.Exited, record.RestartPolicy(h.Restart)))
+		eps, err := recordExit(ctx, s, id, h.Cgroup, h.ExitCode, h.Exited, record.RestartPolicy(h.Restart))
+		errs = append(errs, err)
+		leaveNetworks(ctx, root, id, eps)
 	}
-	leaveAfterExit(ctx, root, s, id)
+	errs = append(errs, leaveAfterExit(ctx, root, s, id))
 	if c, err := rt.Load(id, s.Dir(id)); err == nil {
 		c.Delete()
 	}
-	return h.ExitCode
+	return h.ExitCode, errors.Join(errs...)
 }

@@ -784,8 +784,7 @@ func (m *Manager) Halt(ctx context.Context, ref string, timeout time.Duration, s
 	}
 	// off its networks now, if its monitor has not got there yet: the
 	// networks are what comes next
-	leaveAfterExit(ctx, m.root, m.Store, id)
-	return nil
+	return leaveAfterExit(ctx, m.root, m.Store, id)
 }
 
 // stop is Stop, Halt and rm -f's stop, as mode says; it returns the
@@ -832,12 +831,16 @@ func (m *Manager) stop(ctx context.Context, ref string, timeout time.Duration, s
 	if err := wait(ctx, id, st, timeout); err == nil {
 		return id, nil
 	}
-	m.Store.Update(ctx, id, func(st *record.State) error {
+	// killed whether or not the signal is recorded: the grace period is over
+	_, serr := m.Store.Update(ctx, id, func(st *record.State) error {
 		st.Signals = append(st.Signals, int(unix.SIGKILL))
 		return nil
 	})
+	if errors.Is(serr, ErrNotFound) {
+		serr = nil // exited and removed (--rm) meanwhile
+	}
 	unix.Kill(st.Pid, unix.SIGKILL)
-	return id, wait(ctx, id, st, -1)
+	return id, errors.Join(wait(ctx, id, st, -1), serr)
 }
 
 // Kill sends a signal to the container's process.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -126,12 +127,16 @@ func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.
 		}
 	}
 	c := carried{Delay: 100 * time.Millisecond}
+	var code int
+	var runErr error // why the loop ended early: a state it could not write
 	for {
-		var code int
 		if resumed != nil {
 			json.Unmarshal(resumed.Monitor, &c)
-			code = afterWait(ctx, root, rt, s, id, resumed)
+			code, runErr = afterWait(ctx, root, rt, s, id, resumed)
 			resumed = nil
+			if runErr != nil {
+				break
+			}
 		} else if recovered != nil {
 			code, recovered = *recovered, nil
 		} else {
@@ -139,50 +144,44 @@ func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.
 			if cur, err := s.Get(id); err == nil {
 				e.Record = cur.Record // network connect and disconnect change it
 			}
-			code, err = runOnce(ctx, root, rt, s, e.Record, mio, ln, report, c)
-			if err != nil {
+			var started bool
+			code, started, err = runOnce(ctx, root, rt, s, e.Record, mio, ln, report, c)
+			if err != nil && !started {
 				report(Report{Kind: ReportFailed, Code: code, Error: oneLine(err.Error())})
 				if status != nil {
 					status.Close()
 				}
 				return err
 			}
+			if runErr = err; runErr != nil {
+				break
+			}
 		}
-		// the exit was recorded as restarting when the policy follows it
-		// with another run; a stop since then has the last word
-		st, _ := s.Update(ctx, id, func(st *record.State) error { return nil })
-		if !shouldRestart(e.Record.Host.RestartPolicy, st, code) {
-			s.Update(ctx, id, func(st *record.State) error {
-				if st.Status == record.Restarting {
-					return st.To(record.Exited)
-				}
-				return nil
-			})
+		restart, err := nextRun(ctx, s, id, e.Record.Host.RestartPolicy, code)
+		if err != nil || !restart {
+			runErr = err
 			break
 		}
 		if time.Since(c.Started) >= 10*time.Second {
 			c.Delay = 100 * time.Millisecond
 		}
-		s.Update(ctx, id, func(st *record.State) error {
-			if st.Status == record.Restarting {
-				return nil
-			}
-			return st.To(record.Restarting)
-		})
 		select {
 		case <-time.After(c.Delay):
 		case <-wake:
 		case <-ctx.Done():
 		}
 		c.Delay *= 2
-		if st, _ := s.Update(ctx, id, func(*record.State) error { return nil }); st.StopRequested {
-			s.Update(ctx, id, func(st *record.State) error { return st.To(record.Exited) })
+		if restart, err = afterBackoff(ctx, s, id); err != nil || !restart {
+			runErr = err
 			break
 		}
-		s.Update(ctx, id, func(st *record.State) error { st.RestartCount++; return nil })
 		mio.Stdout, mio.Stderr, mio.Stdin = nil, nil, nil // only the first run is attached
 	}
-	st, _ := s.Update(ctx, id, func(*record.State) error { return nil })
+	if st, err := s.Update(ctx, id, func(*record.State) error { return nil }); err == nil {
+		code = st.ExitCode
+	} else {
+		runErr = errors.Join(runErr, err)
+	}
 	if ln != nil {
 		ln.Close()
 	}
@@ -190,32 +189,78 @@ func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.
 		// removed before the exit is reported: the caller of run --rm
 		// returns with nothing of the container left, as Docker's does,
 		// anonymous volumes included
-		if m, merr := Open(root, nil); merr == nil {
+		m, err := Open(root, nil)
+		if err == nil {
 			err = m.autoRemove(ctx, e.Record)
 		}
+		runErr = errors.Join(runErr, err)
 	}
-	report(Report{Kind: ReportExited, Code: st.ExitCode})
+	report(Report{Kind: ReportExited, Code: code})
 	if status != nil {
 		status.Close()
 	}
-	return err
+	return runErr
+}
+
+// nextRun decides, under the container's lock, whether the run that
+// ended with code is followed by another. The exit was recorded as
+// restarting when the policy follows it with another run, but a stop
+// since then has the last word: restarting then goes to exited. An exit
+// recorded as exited that the policy restarts (the recovery monitor's:
+// reclaim records exited) goes to restarting, for the back-off.
+func nextRun(ctx context.Context, s *record.Store, id string, policy record.RestartPolicy, code int) (restart bool, err error) {
+	_, err = s.Update(ctx, id, func(st *record.State) error {
+		restart = shouldRestart(policy, *st, code)
+		switch {
+		case !restart && st.Status == record.Restarting:
+			return st.To(record.Exited)
+		case restart && st.Status != record.Restarting:
+			return st.To(record.Restarting)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("applying the restart policy of container %s: %w", id, err)
+	}
+	return restart, nil
+}
+
+// afterBackoff decides, under the container's lock, whether the next run
+// goes ahead after the back-off: not when a stop came meanwhile, which
+// leaves the container exited; else it counts one restart more.
+func afterBackoff(ctx context.Context, s *record.Store, id string) (restart bool, err error) {
+	_, err = s.Update(ctx, id, func(st *record.State) error {
+		if st.StopRequested {
+			if st.Status == record.Restarting {
+				return st.To(record.Exited)
+			}
+			return nil // exited or removed already by whoever stopped it
+		}
+		restart = true
+		st.RestartCount++
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("restarting container %s: %w", id, err)
+	}
+	return restart, nil
 }
 
 func shouldRestart(p record.RestartPolicy, st record.State, code int) bool {
 	return shim.Policy(p).Restarts(st.StopRequested, st.RestartCount, code)
 }
 
-// runOnce creates, starts and waits for the container once. A start failure
-// returns the exit code Docker gives it and leaves the container exited with
-// the error recorded.
-func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.Store, rec record.Record, mio MonitorIO, ln net.Listener, report func(Report), carry carried) (int, error) {
-	fail := func(code int, err error) (int, error) {
-		s.Update(ctx, rec.ID, func(st *record.State) error {
-			st.Status, st.ExitCode, st.Error, st.Pid = record.Exited, code, err.Error(), 0
-			st.FinishedAt = time.Now().UTC()
-			return nil
-		})
-		return code, err
+// runOnce creates, starts and waits for the container once, and reports
+// whether it started. A start failure returns the exit code Docker gives
+// it and leaves the container exited with the error recorded (startFailed).
+// After a start, an error is one of recording the exit or leaving the
+// networks: the run is over all the same.
+func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.Store, rec record.Record, mio MonitorIO, ln net.Listener, report func(Report), carry carried) (code int, started bool, err error) {
+	fail := func(code int, err error) (int, bool, error) {
+		if _, uerr := s.Update(ctx, rec.ID, func(st *record.State) error { return startFailed(st, code, err) }); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("recording the failure: %w", uerr))
+		}
+		return code, false, err
 	}
 	// networks first: the container's first instruction has them
 	path, eps, err := joinNetworks(ctx, root, rec)
@@ -236,7 +281,9 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.St
 	left := false
 	defer func() {
 		if !left {
-			s.Update(context.WithoutCancel(ctx), rec.ID, func(st *record.State) error { take(st); return nil })
+			if _, uerr := s.Update(context.WithoutCancel(ctx), rec.ID, func(st *record.State) error { take(st); return nil }); uerr != nil && !errors.Is(uerr, record.ErrNotFound) {
+				err = errors.Join(err, fmt.Errorf("taking the endpoints off the state: %w", uerr))
+			}
 			leaveNetworks(ctx, root, rec.ID, held)
 		}
 	}()
@@ -326,12 +373,12 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.St
 		return fail(startExitCode(err), startHint(err))
 	}
 	pid, _ := p.Pid()
-	started := time.Now().UTC()
+	startedAt := time.Now().UTC()
 	if _, err := s.Update(ctx, rec.ID, func(st *record.State) error {
 		if err := st.To(record.Running); err != nil {
 			return err
 		}
-		st.Pid, st.MonitorPid, st.StartedAt, st.Error = pid, os.Getpid(), started, ""
+		st.Pid, st.MonitorPid, st.StartedAt, st.Error = pid, os.Getpid(), startedAt, ""
 		st.MonitorStart, _ = runtime.StartTime(os.Getpid())
 		st.Keeper, st.KeeperStart = keeperOfMonitor()
 		st.BootID, st.Rebooted = BootID(), false
@@ -343,7 +390,16 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.St
 		}
 		return nil
 	}); err != nil {
+		// a run its state does not show is none: it ends here, as a
+		// start that failed
 		c.Signal(syscall.SIGKILL)
+		p.Wait()
+		for _, f := range []*os.File{outR, errR, master} {
+			if f != nil {
+				f.Close()
+			}
+		}
+		return fail(ExitStartFailed, fmt.Errorf("recording the start: %w", err))
 	}
 	report(Report{Kind: ReportStarted, Pid: pid})
 	// the container runs: from here the monitor only waits, as described
@@ -385,7 +441,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.St
 	}
 	self, _ := os.Executable()
 	if rec.Health != nil {
-		w.Probe = &shim.Probe{Argv: []string{self, "--root", root, "__probe", rec.ID}, First: started.Add(healthWait(*rec.Health, started, started))}
+		w.Probe = &shim.Probe{Argv: []string{self, "--root", root, "__probe", rec.ID}, First: startedAt.Add(healthWait(*rec.Health, startedAt, startedAt))}
 	}
 	// a command done within moments (run --rm, a one-shot job) is
 	// waited for here: the exec there and back would cost it more than
@@ -404,7 +460,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.St
 			unix.Close(fd) // what Wait leaves open for a Resume
 		}
 	}
-	eps = recordExit(ctx, s, rec.ID, rec.Spec.Cgroup(), code, w.Exited, rec.Host.RestartPolicy)
+	eps, err = recordExit(ctx, s, rec.ID, rec.Spec.Cgroup(), code, w.Exited, rec.Host.RestartPolicy)
 	maps.Copy(held, eps)
 	// off the networks before the slower clean-up on return (unmounting
 	// the root syncs its upper layer): whoever waits for the exit to
@@ -412,7 +468,21 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.St
 	leaveNetworks(ctx, root, rec.ID, held)
 	left = true
 	release()
-	return code, nil
+	return code, true, err
+}
+
+// startFailed records a start that failed with code: exited, with the
+// error, as Docker records it; a container that had exited before this
+// start stays so, with this failure's code and error.
+func startFailed(st *record.State, code int, err error) error {
+	if st.Status != record.Exited {
+		if terr := st.To(record.Exited); terr != nil {
+			return terr
+		}
+	}
+	st.ExitCode, st.Error, st.Pid = code, err.Error(), 0
+	st.FinishedAt = time.Now().UTC()
+	return nil
 }
 
 // keeperOfMonitor is this monitor's keeper, its parent, and the keeper's

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -267,10 +268,12 @@ func (m *Manager) Connect(ctx context.Context, ref, network string, ip netip.Add
 	// that had none
 	ep, err := plug(ctx, s, m.root, rec, name, path, index, len(e.State.Networks) == 0)
 	if err != nil {
-		m.Store.UpdateRecord(ctx, e.Record.ID, func(r *record.Record) error {
+		if _, uerr := m.Store.UpdateRecord(ctx, e.Record.ID, func(r *record.Record) error {
 			r.Host.Networks = slices.DeleteFunc(r.Host.Networks, func(n string) bool { return n == name })
 			return nil
-		})
+		}); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("taking network %s off the container's record again: %w", name, uerr))
+		}
 		return err
 	}
 	_, err = m.Store.Update(ctx, e.Record.ID, func(st *record.State) error {

@@ -107,7 +107,10 @@ func (m *Manager) reclaim(ctx context.Context, e record.Entry, claim bool) (reco
 			st.Keeper, st.KeeperStart = keeperOfMonitor()
 		}
 		restarting := st.Status == record.Restarting
-		st.Status, st.Pid = record.Exited, 0
+		if err := st.To(record.Exited); err != nil {
+			return err
+		}
+		st.Pid = 0
 		if st.FinishedAt.IsZero() || st.FinishedAt.Before(st.StartedAt) {
 			st.FinishedAt = time.Now().UTC()
 		}
@@ -130,7 +133,9 @@ func (m *Manager) reclaim(ctx context.Context, e record.Entry, claim bool) (reco
 			// kept for the next command, which would find the process
 			// gone and know no more than 255
 			e.State.ExitCode = 137
-			keepExit(m.root, e.Record.ID, pendingExit{Pid: e.State.Pid, ExitCode: 137, FinishedAt: time.Now().UTC(), Reason: err.Error()})
+			if kerr := keepExit(m.root, e.Record.ID, pendingExit{Pid: e.State.Pid, ExitCode: 137, FinishedAt: time.Now().UTC(), Reason: err.Error()}); kerr != nil {
+				err = errors.Join(err, kerr) // shown below: the next command will know no more than 255
+			}
 		} else if e.State.Status != record.Restarting {
 			e.State.ExitCode = 255
 		}
@@ -221,7 +226,7 @@ func Recover(ctx context.Context, root, id string) error {
 			m.cleanRuntime(id)
 		}
 		if e.Record.Host.AutoRemove && e.State.Status == record.Exited {
-			m.autoRemove(ctx, e.Record)
+			return m.autoRemove(ctx, e.Record)
 		}
 		return nil
 	}
