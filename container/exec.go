@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/monitor"
 	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 )
@@ -62,7 +63,7 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions) (int, err
 	if o.TTY {
 		env = append(env, "TERM=xterm")
 	}
-	rt, err := runtime.New(RunDir(m.root))
+	rt, err := runtime.New(monitor.RunDir(m.root))
 	if err != nil {
 		return 0, err
 	}
@@ -160,7 +161,7 @@ func (m *Manager) freeze(ctx context.Context, ref string, pause bool) error {
 	if err != nil {
 		return err
 	}
-	rt, err := runtime.New(RunDir(m.root))
+	rt, err := runtime.New(monitor.RunDir(m.root))
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/monitor"
 	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 )
@@ -26,7 +27,7 @@ type StatsRow struct {
 // Stats samples the resource use of running containers twice, interval
 // apart (CPU % is use over time), and returns a row for each.
 func (m *Manager) Stats(ctx context.Context, refs []string, interval time.Duration) ([]StatsRow, error) {
-	rt, err := runtime.New(RunDir(m.root))
+	rt, err := runtime.New(monitor.RunDir(m.root))
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +110,7 @@ func (m *Manager) Top(ctx context.Context, ref string, psArgs []string) (Process
 	if !e.State.Running() {
 		return Processes{}, errclass.New(ErrState, "container %s is not running", e.Record.ID)
 	}
-	rt, err := runtime.New(RunDir(m.root))
+	rt, err := runtime.New(monitor.RunDir(m.root))
 	if err != nil {
 		return Processes{}, err
 	}

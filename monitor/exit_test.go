@@ -1,4 +1,4 @@
-package container
+package monitor
 
 import (
 	"context"
@@ -86,7 +86,7 @@ func TestMonitorRecordExit(t *testing.T) {
 	t.Run("removing", func(t *testing.T) {
 		s, id := newStateStore(t, record.State{Status: record.Removing, Networks: eps})
 		got, err := recordExit(ctx, s, id, cgroup, 1, later, record.RestartPolicy{})
-		if !errors.Is(err, ErrState) || got != nil {
+		if !errors.Is(err, record.ErrState) || got != nil {
 			t.Fatalf("endpoints %v, err %v; want the state machine's error", got, err)
 		}
 		if st := stateOf(t, s, id); st.Status != record.Removing || st.Networks["n"] != eps["n"] {
@@ -98,7 +98,7 @@ func TestMonitorRecordExit(t *testing.T) {
 		if err := s.Delete(id); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := recordExit(ctx, s, id, cgroup, 1, later, record.RestartPolicy{}); !errors.Is(err, ErrNotFound) {
+		if _, err := recordExit(ctx, s, id, cgroup, 1, later, record.RestartPolicy{}); !errors.Is(err, record.ErrNotFound) {
 			t.Errorf("err = %v, want not found", err)
 		}
 	})
@@ -125,7 +125,7 @@ func TestRestartDecision(t *testing.T) {
 		{"restarting", record.State{Status: record.Restarting}, always, true, record.Restarting, nil},
 		{"exited, recovered", record.State{Status: record.Exited, ExitCode: 137}, always, true, record.Restarting, nil},
 		{"exited, no policy", record.State{Status: record.Exited}, no, false, record.Exited, nil},
-		{"removing", record.State{Status: record.Removing}, always, false, record.Removing, ErrState},
+		{"removing", record.State{Status: record.Removing}, always, false, record.Removing, record.ErrState},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, id := newStateStore(t, tc.from)
@@ -174,7 +174,7 @@ func TestStartFailed(t *testing.T) {
 		}
 	}
 	st := record.State{Status: record.Removing}
-	if err := startFailed(&st, ExitNotFound, cause); !errors.Is(err, ErrState) || st.Status != record.Removing {
+	if err := startFailed(&st, ExitNotFound, cause); !errors.Is(err, record.ErrState) || st.Status != record.Removing {
 		t.Errorf("from removing: %v, %+v", err, st)
 	}
 }

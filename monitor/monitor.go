@@ -1,4 +1,4 @@
-package container
+package monitor
 
 import (
 	"context"
@@ -42,10 +42,10 @@ func RunDir(root string) string {
 	return filepath.Join("/run/berth", hex.EncodeToString(sum[:6]), "runc")
 }
 
-// MonitorIO are the pipes the starting command shares with the monitor:
+// pipes are the pipes the starting command shares with the monitor:
 // Status gets the monitor's Report messages (report.go);
 // Stdout and Stderr, when attached, get a copy of the container's output.
-type MonitorIO struct {
+type pipes struct {
 	Status         io.WriteCloser
 	Stdout, Stderr io.WriteCloser
 	// Stdin, when attached with -i, is the caller's input.
@@ -54,29 +54,35 @@ type MonitorIO struct {
 	Size *unix.Winsize
 }
 
-// Monitor runs the container id until it exits for good: it starts the
+// start runs the container id until it exits for good: it starts the
 // process, drains its output into the log (and the attached pipes),
 // records its exit, applies the restart policy with Docker's back-off (100
 // ms doubling, reset after 10 s of running), and cleans up. It is the body
-// of the hidden "berth __monitor" command and returns when the container
+// of the hidden "__monitor" command and returns when the container
 // has stopped and will not restart.
 //
 // Once the container runs, the monitor waits for it as berth-shim (package
 // shim) when that program is there, beside the monitor's: it execs it, and
-// it execs the monitor again at the exit, which goes on in Resume.
-func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
-	return monitor(ctx, root, id, mio, nil, nil)
+// it execs the monitor again at the exit, which goes on in resume.
+func start(ctx context.Context, root, id string, mio pipes, remove Remove) error {
+	return monitor(ctx, root, id, mio, remove, nil, nil)
 }
 
-// Resume goes on from the exit that the waiting process saw: the monitor
+// resume goes on from the exit that the waiting process saw: the monitor
 // exec'd again with its handoff.
-func Resume(ctx context.Context, root string, h *shim.Handoff) error {
+func resume(ctx context.Context, root string, h *shim.Handoff, remove Remove) error {
 	var status io.WriteCloser
 	if h.Status != shim.None {
 		status = os.NewFile(uintptr(h.Status), "status")
 	}
-	return monitor(ctx, root, h.ID, MonitorIO{Status: status}, h, nil)
+	return monitor(ctx, root, h.ID, pipes{Status: status}, remove, h, nil)
 }
+
+// Remove removes a container started with --rm once it has stopped for
+// good, its anonymous volumes with it, as the client's removal does
+// (container.AutoRemove): removal is the client's, with its intents and
+// its checks of which volumes are in use; the monitor only asks for it.
+type Remove func(ctx context.Context, root string, rec record.Record) error
 
 // carried is what the monitor carries across the waiting process.
 type carried struct {
@@ -84,9 +90,9 @@ type carried struct {
 	Started time.Time
 }
 
-// monitor is Monitor; with resumed, Resume; with recovered, the recovery
+// monitor is start; with resumed, resume; with recovered, the recovery
 // monitor (see Recover), which goes on from that exit code.
-func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.Handoff, recovered *int) error {
+func monitor(ctx context.Context, root, id string, mio pipes, remove Remove, resumed *shim.Handoff, recovered *int) error {
 	s, err := record.OpenStore(filepath.Join(root, "containers"))
 	if err != nil {
 		return err
@@ -189,11 +195,7 @@ func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.
 		// removed before the exit is reported: the caller of run --rm
 		// returns with nothing of the container left, as Docker's does,
 		// anonymous volumes included
-		m, err := Open(root, nil)
-		if err == nil {
-			err = m.autoRemove(ctx, e.Record)
-		}
-		runErr = errors.Join(runErr, err)
+		runErr = errors.Join(runErr, remove(ctx, root, e.Record))
 	}
 	report(Report{Kind: ReportExited, Code: code})
 	if status != nil {
@@ -207,7 +209,7 @@ func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.
 // restarting when the policy follows it with another run, but a stop
 // since then has the last word: restarting then goes to exited. An exit
 // recorded as exited that the policy restarts (the recovery monitor's:
-// reclaim records exited) goes to restarting, for the back-off.
+// Reclaim records exited) goes to restarting, for the back-off.
 func nextRun(ctx context.Context, s *record.Store, id string, policy record.RestartPolicy, code int) (restart bool, err error) {
 	_, err = s.Update(ctx, id, func(st *record.State) error {
 		restart = shouldRestart(policy, *st, code)
@@ -255,7 +257,7 @@ func shouldRestart(p record.RestartPolicy, st record.State, code int) bool {
 // it and leaves the container exited with the error recorded (startFailed).
 // After a start, an error is one of recording the exit or leaving the
 // networks: the run is over all the same.
-func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.Store, rec record.Record, mio MonitorIO, ln net.Listener, report func(Report), carry carried) (code int, started bool, err error) {
+func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.Store, rec record.Record, mio pipes, ln net.Listener, report func(Report), carry carried) (code int, started bool, err error) {
 	fail := func(code int, err error) (int, bool, error) {
 		if _, uerr := s.Update(ctx, rec.ID, func(st *record.State) error { return startFailed(st, code, err) }); uerr != nil {
 			err = errors.Join(err, fmt.Errorf("recording the failure: %w", uerr))
@@ -284,7 +286,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.St
 			if _, uerr := s.Update(context.WithoutCancel(ctx), rec.ID, func(st *record.State) error { take(st); return nil }); uerr != nil && !errors.Is(uerr, record.ErrNotFound) {
 				err = errors.Join(err, fmt.Errorf("taking the endpoints off the state: %w", uerr))
 			}
-			leaveNetworks(ctx, root, rec.ID, held)
+			LeaveNetworks(ctx, root, rec.ID, held)
 		}
 	}()
 	if rec.Spec, err = joinNamespaces(s, rec); err != nil {
@@ -446,7 +448,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.St
 	// a command done within moments (run --rm, a one-shot job) is
 	// waited for here: the exec there and back would cost it more than
 	// it saves; its output waits in the pipes meanwhile
-	if shimBin := shimBinary(self); shimBin != "" && waitProcess(ctx, pid, handOffAfter) != nil {
+	if shimBin := shimBinary(self); shimBin != "" && WaitProcess(ctx, pid, handOffAfter) != nil {
 		w.Resume = []string{self, "--root", root, "__monitor", rec.ID}
 		w.Monitor, _ = json.Marshal(carry)
 		shim.Exec([]string{shimBin, "--root", root, "__monitor", rec.ID}, w, w.Fds())
@@ -465,7 +467,7 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.St
 	// off the networks before the slower clean-up on return (unmounting
 	// the root syncs its upper layer): whoever waits for the exit to
 	// remove the networks (down) then finds them free
-	leaveNetworks(ctx, root, rec.ID, held)
+	LeaveNetworks(ctx, root, rec.ID, held)
 	left = true
 	release()
 	return code, true, err
