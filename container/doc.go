@@ -12,7 +12,10 @@
 // keeper's child, see package monitor and package keeper) and reads its
 // Report messages on the status pipe; this package imports monitor for
 // those and for what both sides share (the run directory, the process
-// checks, the network join of connect), never the other way round.
+// checks, the network join of connect), never the other way round. What
+// the Manager asks of the runtime itself (exec, pause, stats, top) goes
+// through its Runtime, set once when it is opened, whose doc comment is
+// the contract; package runtime's is the one there is.
 //
 // # Commands and Docker's rules
 //

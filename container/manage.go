@@ -40,6 +40,9 @@ type Manager struct {
 	Store   *record.Store
 	images  Images
 	Volumes *volumes.Store
+	// rt is the runtime the monitors run the containers in, for exec,
+	// pause, stats and top; set once, by Open.
+	rt Runtime
 }
 
 // Progress receives what a pull is doing (image.Progress: the same
@@ -98,7 +101,7 @@ func Open(root string, images Images) (*Manager, error) {
 	if images == nil {
 		images = noImages{}
 	}
-	return &Manager{root: root, Store: s, images: images, Volumes: vols}, nil
+	return &Manager{root: root, Store: s, images: images, Volumes: vols, rt: newHostRuntime(monitor.RunDir(root))}, nil
 }
 
 // CreateOptions are `container create`'s settings.
