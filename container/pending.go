@@ -10,8 +10,8 @@ import (
 )
 
 // applyPending records the exit that e's run left pending, if any (its
-// init gone, the exit kept by the monitor, see monitor.PendingExit), and reports whether there was
-// one. When the state still cannot be written, e says in memory what is
+// init gone, the exit kept by its monitor: monitor.PendingExit), and
+// reports whether there was one. When the state still cannot be written, e says in memory what is
 // known: exited, with the code and why it is not recorded; so ps never
 // shows a dead process as running.
 func (m *Manager) applyPending(ctx context.Context, e *record.Entry) bool {
