@@ -11,24 +11,9 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/dns"
+	"github.com/berth-dev/berth/monitor"
 	"github.com/berth-dev/berth/record"
 )
-
-// BootID is the kernel's identifier of the running boot
-// (/proc/sys/kernel/random/boot_id, a random UUID made at each boot); ""
-// where the kernel does not give one. A container's state records it at
-// each start: a state from another boot describes processes, mounts,
-// links and firewall rules that the reboot took away, and PIDs that may
-// since name other processes.
-func BootID() string { return bootID() }
-
-var bootID = sync.OnceValue(func() string {
-	data, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(data))
-})
 
 // bootTime is when the machine booted (/proc/stat's btime); zero if
 // unknown.
@@ -48,13 +33,6 @@ var bootTime = sync.OnceValue(func() time.Time {
 	return time.Time{}
 })
 
-// otherBoot reports whether st was recorded in another boot than this
-// one, by the boot ID recorded at the container's last start.
-func otherBoot(st record.State) bool {
-	now := BootID()
-	return st.BootID != "" && now != "" && st.BootID != now
-}
-
 // fromEarlierBoot reports whether the container's last run (st) was in an
 // earlier boot. A state recorded before berth kept the boot ID counts as
 // one if it started before this boot and its monitor is not alive: the
@@ -62,10 +40,10 @@ func otherBoot(st record.State) bool {
 // is now minus the uptime, on the clock as it is now).
 func fromEarlierBoot(st record.State, id string) bool {
 	if st.BootID != "" {
-		return otherBoot(st)
+		return monitor.OtherBoot(st)
 	}
 	booted := bootTime()
-	return !booted.IsZero() && !st.StartedAt.IsZero() && st.StartedAt.Before(booted) && !monitorOf(st, id)
+	return !booted.IsZero() && !st.StartedAt.IsZero() && st.StartedAt.Before(booted) && !monitor.Of(st, id)
 }
 
 // rebooted records a container that was running (or restarting) when the
@@ -83,36 +61,52 @@ func (m *Manager) rebooted(ctx context.Context, e record.Entry) record.Entry {
 		if !(st.Running() || st.Status == record.Restarting) || !fromEarlierBoot(*st, id) {
 			return nil // changed meanwhile
 		}
-		st.Status, st.ExitCode, st.Error = record.Exited, 255, ""
-		st.Pid, st.MonitorPid, st.MonitorStart = 0, 0, 0
-		st.FinishedAt = time.Now().UTC()
-		st.Networks, st.Ports = nil, nil
-		st.Rebooted = true
-		return nil
+		return rebootExit(st)
 	})
-	if err == nil {
-		e.State = st
+	if err != nil {
+		// the state cannot be written (a full disk): what is known is
+		// shown, not a process of another boot as running; the next
+		// command tries again
+		if rebootExit(&e.State) == nil {
+			e.State.Error = "the machine rebooted while the container ran; this could not be recorded: " + err.Error()
+		}
+		return e
 	}
+	e.State = st
 	return e
+}
+
+// rebootExit is the exit a reboot gave a run: 255, Rebooted, no process,
+// no endpoints (see rebooted).
+func rebootExit(st *record.State) error {
+	if err := st.To(record.Exited); err != nil {
+		return err
+	}
+	st.ExitCode, st.Error = 255, ""
+	st.Pid, st.MonitorPid, st.MonitorStart = 0, 0, 0
+	st.FinishedAt = time.Now().UTC()
+	st.Networks, st.Ports = nil, nil
+	st.Rebooted = true
+	return nil
 }
 
 // forgetNetworks gives back what a container's endpoints hold on disk
 // after a reboot: its address on each network and its published ports
-// (whose removal rebuilds the firewall). Unlike leaveNetworks it touches
+// (whose removal rebuilds the firewall). Unlike monitor.LeaveNetworks it touches
 // no interface: the veths went with the boot, and their names may since
 // be other containers'.
 func forgetNetworks(ctx context.Context, root, id string, eps map[string]record.Endpoint) {
 	if len(eps) == 0 {
 		return
 	}
-	s, done, err := networkStore(root)
+	s, done, err := monitor.NetworkStore(root)
 	if err != nil {
 		return
 	}
 	defer done()
 	s.Unpublish(context.WithoutCancel(ctx), id)
 	for name := range eps {
-		dns.RemoveEntry(dnsDir(root), name, id)
+		dns.RemoveEntry(monitor.DNSDir(root), name, id)
 		s.IPAM().ReleaseAddress(context.WithoutCancel(ctx), name, id)
 	}
 }

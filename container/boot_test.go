@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/monitor"
 	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 )
@@ -16,7 +17,7 @@ import (
 // TestRestorable: what system boot starts again, by restart policy and by
 // what the last run was, as Docker's daemon decides at its start.
 func TestRestorable(t *testing.T) {
-	if BootID() == "" {
+	if monitor.BootID() == "" {
 		t.Skip("the kernel gives no boot ID here")
 	}
 	before := "00000000-0000-4000-8000-000000000000"
@@ -43,9 +44,9 @@ func TestRestorable(t *testing.T) {
 		{"on-failure:3, stopped by the reboot on its 3rd retry", exited("on-failure", 3, record.State{Rebooted: true, RestartCount: 3}), false},
 		{"on-failure:3, stopped by the reboot on its 2nd retry", exited("on-failure", 3, record.State{Rebooted: true, RestartCount: 2}), true},
 		{"no, stopped by the reboot", exited("no", 0, record.State{Rebooted: true}), false},
-		{"always, run in this boot (restored, then stopped by hand)", exited("always", 0, record.State{BootID: BootID(), StopRequested: true}), false},
+		{"always, run in this boot (restored, then stopped by hand)", exited("always", 0, record.State{BootID: monitor.BootID(), StopRequested: true}), false},
 		{"always, never started", record.Entry{Record: record.Record{Host: record.HostConfig{RestartPolicy: record.RestartPolicy{Name: "always"}}}, State: record.State{Status: record.Created}}, false},
-		{"always, running", record.Entry{Record: record.Record{Host: record.HostConfig{RestartPolicy: record.RestartPolicy{Name: "always"}}}, State: record.State{Status: record.Running, BootID: BootID()}}, false},
+		{"always, running", record.Entry{Record: record.Record{Host: record.HostConfig{RestartPolicy: record.RestartPolicy{Name: "always"}}}, State: record.State{Status: record.Running, BootID: monitor.BootID()}}, false},
 	} {
 		if got := Restorable(c.e); got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
@@ -64,7 +65,7 @@ func TestRestorable(t *testing.T) {
 // signalled nor taken for its monitor; the same state from this boot
 // is that live monitor's.
 func TestRebootedState(t *testing.T) {
-	if BootID() == "" {
+	if monitor.BootID() == "" {
 		t.Skip("the kernel gives no boot ID here")
 	}
 	ctx := context.Background()
@@ -74,7 +75,7 @@ func TestRebootedState(t *testing.T) {
 		t.Fatal(err)
 	}
 	// the runtime's directory for the root, which a refresh makes
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(RunDir(root))) })
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(monitor.RunDir(root))) })
 	other := exec.Command("sleep", "100")
 	if err := other.Start(); err != nil {
 		t.Fatal(err)
@@ -89,19 +90,19 @@ func TestRebootedState(t *testing.T) {
 		t.Fatal(err)
 	}
 	running := record.State{Status: record.Running, Pid: other.Process.Pid, MonitorPid: other.Process.Pid, MonitorStart: start,
-		StartedAt: time.Now().Add(-time.Minute), BootID: BootID()}
+		StartedAt: time.Now().Add(-time.Minute), BootID: monitor.BootID()}
 	set := func(st record.State) {
 		if _, err := m.Store.Update(ctx, rec.ID, func(s *record.State) error { *s = st; return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
 	set(running)
-	if e, err := m.Get(ctx, rec.ID); err != nil || e.State.Status != record.Running || !monitorOf(e.State, rec.ID) {
+	if e, err := m.Get(ctx, rec.ID); err != nil || e.State.Status != record.Running || !monitor.Of(e.State, rec.ID) {
 		t.Fatalf("this boot's running state: %+v, %v", e.State, err)
 	}
 	running.BootID = "00000000-0000-4000-8000-000000000000"
 	set(running)
-	if monitorOf(running, rec.ID) {
+	if monitor.Of(running, rec.ID) {
 		t.Error("another boot's monitor PID taken for a live monitor")
 	}
 	e, err := m.Get(ctx, rec.ID)
@@ -111,7 +112,7 @@ func TestRebootedState(t *testing.T) {
 	if st := e.State; st.Status != record.Exited || st.ExitCode != 255 || !st.Rebooted || st.Pid != 0 || st.MonitorPid != 0 || st.Error != "" {
 		t.Errorf("after the reboot: %+v", st)
 	}
-	if _, err := os.Stat("/proc/" + strconv.Itoa(other.Process.Pid)); err != nil || !alive(other.Process.Pid) {
+	if _, err := os.Stat("/proc/" + strconv.Itoa(other.Process.Pid)); err != nil || !monitor.Alive(other.Process.Pid) {
 		t.Error("the process the stale PIDs named was signalled")
 	}
 	if err := m.Remove(ctx, rec.ID, false); err != nil {

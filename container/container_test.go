@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/fixture"
+	"github.com/berth-dev/berth/monitor"
 	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/shim"
 )
@@ -56,29 +57,6 @@ func TestParseRestartAndSignal(t *testing.T) {
 	}
 	if _, err := ParseSignal("SIGNOPE"); !errors.Is(err, ErrInvalid) {
 		t.Error("ParseSignal accepted SIGNOPE")
-	}
-}
-
-func TestShouldRestart(t *testing.T) {
-	tests := []struct {
-		policy string
-		st     record.State
-		code   int
-		want   bool
-	}{
-		{"no", record.State{}, 1, false},
-		{"always", record.State{}, 0, true},
-		{"always", record.State{StopRequested: true}, 0, false},
-		{"on-failure", record.State{}, 0, false},
-		{"on-failure", record.State{}, 2, true},
-		{"on-failure:3", record.State{RestartCount: 2}, 1, true},
-		{"on-failure:3", record.State{RestartCount: 3}, 1, false},
-	}
-	for _, tc := range tests {
-		p, _ := ParseRestart(tc.policy)
-		if got := shouldRestart(p, tc.st, tc.code); got != tc.want {
-			t.Errorf("%s with %+v exit %d: restart = %v", tc.policy, tc.st, tc.code, got)
-		}
 	}
 }
 
@@ -164,53 +142,6 @@ func TestFilter(t *testing.T) {
 	}
 }
 
-func TestExtraHosts(t *testing.T) {
-	for in, want := range map[string]string{
-		"db:10.1.2.3": "db:10.1.2.3", "db=10.1.2.3": "db:10.1.2.3", "v6:::1": "v6:::1", "v6=[fe80::1]": "v6:fe80::1",
-		"gw:host-gateway": "gw:host-gateway", "db": "", ":10.1.2.3": "", "db:nope": "",
-	} {
-		got, err := ParseExtraHost(in)
-		if got != want || (err != nil) != (want == "") {
-			t.Errorf("%q: %q, %v; want %q", in, got, err, want)
-		}
-	}
-	hosts := hostsFile("box", "10.9.0.2", []string{"db:10.1.2.3", "gw:host-gateway"}, netip.MustParseAddr("10.9.0.1"))
-	if !strings.HasSuffix(hosts, "\n10.1.2.3\tdb\n10.9.0.1\tgw\n10.9.0.2\tbox\n") {
-		t.Errorf("hosts:\n%s", hosts)
-	}
-	if hosts := hostsFile("box.corp.test", "10.9.0.2", nil, netip.Addr{}); !strings.HasSuffix(hosts, "\n10.9.0.2\tbox.corp.test box\n") {
-		t.Errorf("a domain name: the full and the bare name, as Docker writes them:\n%s", hosts)
-	}
-	if hosts := hostsFile("box", "127.0.1.1", []string{"gw:host-gateway"}, netip.Addr{}); strings.Contains(hosts, "gw") {
-		t.Errorf("host-gateway without a network:\n%s", hosts)
-	}
-}
-
-func TestResolvConf(t *testing.T) {
-	host := []byte("# systemd-resolved\nnameserver 127.0.0.53\nsearch corp.example\noptions edns0 trust-ad\n")
-	for _, tc := range []struct {
-		h    record.HostConfig
-		mode dnsMode
-		want string
-	}{
-		{record.HostConfig{}, hostDNS, "nameserver 127.0.0.53\nsearch corp.example\noptions edns0 trust-ad\n"},
-		{record.HostConfig{}, bridgeDNS, "nameserver 8.8.8.8\nnameserver 8.8.4.4\nsearch corp.example\noptions edns0 trust-ad\n"},
-		{record.HostConfig{DNS: []string{"10.0.0.53"}, DNSSearch: []string{"."}, DNSOptions: []string{"ndots:2"}}, bridgeDNS, "nameserver 10.0.0.53\noptions ndots:2\n"},
-		{record.HostConfig{DNSSearch: []string{"a.example", "b.example"}}, hostDNS, "nameserver 127.0.0.53\nsearch a.example b.example\noptions edns0 trust-ad\n"},
-		// the embedded resolver: the user's servers are its upstreams
-		{record.HostConfig{}, embeddedDNS, "nameserver 127.0.0.11\nsearch corp.example\noptions ndots:0 edns0 trust-ad\n"},
-		{record.HostConfig{DNS: []string{"10.0.0.53"}, DNSOptions: []string{"ndots:2"}}, embeddedDNS, "nameserver 127.0.0.11\nsearch corp.example\noptions ndots:2\n"},
-	} {
-		if got := resolvConf(host, tc.h, tc.mode); got != tc.want {
-			t.Errorf("%+v mode %d:\n%s\nwant:\n%s", tc.h, tc.mode, got, tc.want)
-		}
-	}
-	// a host nameserver the network can reach is kept
-	if got := resolvConf([]byte("nameserver 127.0.0.53\nnameserver 192.0.2.53\n"), record.HostConfig{}, bridgeDNS); got != "nameserver 192.0.2.53\n" {
-		t.Errorf("mixed: %q", got)
-	}
-}
-
 // TestRecordExit: the exit the waiting process records (shim.RecordExit)
 // is the State the store reads: exited, with its code, time, OOM kill and
 // no process, the rest (its endpoints, for whoever leaves them) kept; a
@@ -264,7 +195,7 @@ func TestRemoveWaitsForMonitor(t *testing.T) {
 	fixture.RequireRoot(t, "the runtime's state under /run/berth")
 	ctx := context.Background()
 	root := t.TempDir()
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(RunDir(root))) })
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(monitor.RunDir(root))) })
 	m, err := Open(root, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -274,13 +205,13 @@ func TestRemoveWaitsForMonitor(t *testing.T) {
 		t.Fatal(err)
 	}
 	// a stand-in monitor, named on its command line as a monitor is
-	monitor := exec.Command("sh", "-c", "sleep 0.5", "__monitor", rec.ID)
-	if err := monitor.Start(); err != nil {
+	mon := exec.Command("sh", "-c", "sleep 0.5", "__monitor", rec.ID)
+	if err := mon.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer monitor.Wait()
+	defer mon.Wait()
 	if _, err := m.Store.Update(ctx, rec.ID, func(st *record.State) error {
-		st.Status, st.MonitorPid = record.Exited, monitor.Process.Pid
+		st.Status, st.MonitorPid = record.Exited, mon.Process.Pid
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -289,7 +220,7 @@ func TestRemoveWaitsForMonitor(t *testing.T) {
 		t.Fatal(err)
 	}
 	// not reaped until the deferred Wait: a zombie is a monitor that ended
-	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", monitor.Process.Pid)); err != nil || !strings.Contains(string(stat), ") Z ") {
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", mon.Process.Pid)); err != nil || !strings.Contains(string(stat), ") Z ") {
 		t.Errorf("rm returned while the container's monitor still ran: %s", stat)
 	}
 	if _, err := os.Stat(m.Store.Dir(rec.ID)); !os.IsNotExist(err) {

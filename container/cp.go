@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/monitor"
 	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/tarfs"
@@ -187,7 +188,7 @@ func (m *Manager) withRoot(ctx context.Context, ref string, fn func(root *os.Fil
 	if err != nil {
 		return err
 	}
-	if e.State.Running() && alive(e.State.Pid) {
+	if e.State.Running() && monitor.Alive(e.State.Pid) {
 		root, err := tarfs.OpenRoot(fmt.Sprintf("/proc/%d/root", e.State.Pid))
 		if err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/monitor"
 	"github.com/berth-dev/berth/netns"
 )
 
@@ -91,7 +92,7 @@ func ParseAddHost(s string) (ExtraHost, error) {
 
 // HostEntry is the extra host name at ip, an address or host-gateway.
 func HostEntry(name, ip string) (ExtraHost, error) {
-	if ip == HostGateway {
+	if ip == monitor.HostGateway {
 		return ExtraHost{Name: name, Gateway: true}, nil
 	}
 	addr, err := netip.ParseAddr(strings.Trim(ip, "[]"))
@@ -104,7 +105,7 @@ func HostEntry(name, ip string) (ExtraHost, error) {
 // String is the record's NAME:IP form.
 func (h ExtraHost) String() string {
 	if h.Gateway {
-		return h.Name + ":" + HostGateway
+		return h.Name + ":" + monitor.HostGateway
 	}
 	return h.Name + ":" + h.IP.String()
 }

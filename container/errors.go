@@ -2,6 +2,7 @@ package container
 
 import (
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/monitor"
 	"github.com/berth-dev/berth/record"
 )
 
@@ -14,4 +15,12 @@ var (
 	ErrConflict = record.ErrConflict
 	ErrState    = record.ErrState
 	ErrInvalid  = record.ErrInvalid
+)
+
+// Exit codes for a container that could not run, as Docker reports them:
+// the monitor's, which starts it.
+const (
+	ExitNotFound      = monitor.ExitNotFound
+	ExitNotExecutable = monitor.ExitNotExecutable
+	ExitStartFailed   = monitor.ExitStartFailed
 )

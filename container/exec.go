@@ -62,10 +62,6 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions) (int, err
 	if o.TTY {
 		env = append(env, "TERM=xterm")
 	}
-	rt, err := runtime.New(RunDir(m.root))
-	if err != nil {
-		return 0, err
-	}
 	spec := runtime.Exec{Args: o.Cmd, Env: env, Cwd: cmp.Or(o.WorkDir, e.Record.Config.WorkingDir), UID: uid, GID: gid, Groups: groups, Terminal: o.TTY, Privileged: o.Privileged}
 	var stdio runtime.IO
 	if !o.Detach {
@@ -76,7 +72,7 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions) (int, err
 			stdio.Rows, stdio.Cols = ws.Row, ws.Col
 		}
 	}
-	p, master, err := rt.Exec(e.Record.ID, spec, stdio)
+	p, master, err := m.rt.Exec(e.Record.ID, spec, stdio)
 	if err != nil {
 		return execExitCode(err), err
 	}
@@ -160,10 +156,6 @@ func (m *Manager) freeze(ctx context.Context, ref string, pause bool) error {
 	if err != nil {
 		return err
 	}
-	rt, err := runtime.New(RunDir(m.root))
-	if err != nil {
-		return err
-	}
 	_, err = m.Store.Update(ctx, e.Record.ID, func(st *record.State) error {
 		if pause {
 			if st.Status == record.Paused {
@@ -172,7 +164,7 @@ func (m *Manager) freeze(ctx context.Context, ref string, pause bool) error {
 			if st.Status != record.Running {
 				return errclass.New(ErrState, "container %s is not running", e.Record.ID)
 			}
-			if err := rt.Pause(e.Record.ID); err != nil {
+			if err := m.rt.Pause(e.Record.ID); err != nil {
 				return err
 			}
 			return st.To(record.Paused)
@@ -180,7 +172,7 @@ func (m *Manager) freeze(ctx context.Context, ref string, pause bool) error {
 		if st.Status != record.Paused {
 			return errclass.New(ErrState, "container %s is not paused", e.Record.ID)
 		}
-		if err := rt.Resume(e.Record.ID); err != nil {
+		if err := m.rt.Resume(e.Record.ID); err != nil {
 			return err
 		}
 		return st.To(record.Running)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/monitor"
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
@@ -232,7 +233,7 @@ func Inspect(e record.Entry) Inspected {
 		p := NetworkPoint{Aliases: r.Host.Aliases[name]}
 		if ep, ok := st.Networks[name]; ok {
 			p = NetworkPoint{Aliases: p.Aliases, NetworkID: ep.NetworkID, IPAddress: ep.Address.Addr().String(), IPPrefixLen: ep.Address.Bits(),
-				Gateway: ep.Gateway.String(), MacAddress: ep.MAC, DNSNames: dnsNames(r, name)}
+				Gateway: ep.Gateway.String(), MacAddress: ep.MAC, DNSNames: monitor.DNSNames(r, name)}
 		}
 		out.NetworkSettings.Networks[name] = p
 	}

@@ -11,13 +11,14 @@ import (
 	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/dns"
 	"github.com/berth-dev/berth/internal/crash"
+	"github.com/berth-dev/berth/monitor"
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/volumes"
 )
 
-// Crash safety (docs/internals.md): creating and removing a container
+// Crash safety (see the package doc): creating and removing a container
 // take several steps (volumes made and filled through a mounted view of
 // the image, the record and state written, etc files; the runtime's
 // mounts, cgroup and networks undone, the directory and anonymous volumes
@@ -60,7 +61,7 @@ func (m *Manager) begin(ctx context.Context, id, op string, vols []string) error
 	if err := os.MkdirAll(m.intents(), 0o700); err != nil {
 		return err
 	}
-	it := intent{Op: op, Pid: os.Getpid(), Boot: BootID(), Volumes: vols}
+	it := intent{Op: op, Pid: os.Getpid(), Boot: monitor.BootID(), Volumes: vols}
 	it.Start, _ = runtime.StartTime(it.Pid)
 	data, _ := json.Marshal(it)
 	unlock, err := m.Store.Lock(ctx)
@@ -91,10 +92,10 @@ func (m *Manager) readIntent(id string) (it intent, ok bool) {
 // acting reports whether the process that recorded it still runs (the
 // same process, by its start time).
 func (it intent) acting() bool {
-	if it.Boot != BootID() {
+	if it.Boot != monitor.BootID() {
 		return false
 	}
-	if !alive(it.Pid) {
+	if !monitor.Alive(it.Pid) {
 		return false
 	}
 	start, err := runtime.StartTime(it.Pid)
@@ -168,7 +169,7 @@ func (m *Manager) Sweep(ctx context.Context) error {
 			if !ok && !m.hasIntent(id) && err == nil {
 				continue // whole after all: made by a berth that writes no intent
 			}
-			if err == nil && it.Op == "create" && (e.State.Status != record.Created || keeperOf(e.State) || monitorOf(e.State, id)) {
+			if err == nil && it.Op == "create" && (e.State.Status != record.Created || keeperOf(e.State) || monitor.Of(e.State, id)) {
 				// whole, and started by a command that saw it before this
 				// sweep: in use, so kept as it is
 				m.done(id)
@@ -210,7 +211,7 @@ func (m *Manager) finish(ctx context.Context, id string, vols []string) error {
 	view := m.viewPath(id)
 	runtime.Unmount(view)
 	os.Remove(view)
-	m.cleanRuntime(id)
+	monitor.CleanRuntime(m.root, m.Store, id)
 	if err := m.Store.Delete(id); err != nil {
 		return err
 	}
@@ -228,6 +229,16 @@ func (m *Manager) finish(ctx context.Context, id string, vols []string) error {
 	}
 	m.done(id)
 	return nil
+}
+
+// AutoRemove is how a monitor removes its --rm container once it has
+// stopped for good (monitor.Remove): autoRemove, by a Manager of root.
+func AutoRemove(ctx context.Context, root string, rec record.Record) error {
+	m, err := Open(root, nil)
+	if err != nil {
+		return err
+	}
+	return m.autoRemove(ctx, rec)
 }
 
 // autoRemove removes a --rm container that has exited, its anonymous
@@ -250,22 +261,22 @@ func (m *Manager) autoRemove(ctx context.Context, rec record.Record) error {
 // namespaces and DNS entries of containers that are neither there nor
 // being made or removed.
 func (m *Manager) sweepRuntime() {
-	run := RunDir(m.root)
+	run := monitor.RunDir(m.root)
 	if entries, err := os.ReadDir(run); err == nil {
 		for _, e := range entries {
 			if isID(e.Name()) && !m.known(e.Name()) {
-				m.cleanRuntime(e.Name())
+				monitor.CleanRuntime(m.root, m.Store, e.Name())
 			}
 		}
 	}
 	if entries, err := os.ReadDir(filepath.Join(run, "netns")); err == nil {
 		for _, e := range entries {
 			if isID(e.Name()) && !m.known(e.Name()) {
-				netns.RemoveNamespace(nsPath(m.root, e.Name()))
+				netns.RemoveNamespace(monitor.NSPath(m.root, e.Name()))
 			}
 		}
 	}
-	dns.Sweep(dnsDir(m.root), m.known)
+	dns.Sweep(monitor.DNSDir(m.root), m.known)
 	netns.Sweep(context.Background(), filepath.Join(m.root, "networks"), m.known)
 }
 

@@ -27,6 +27,7 @@ import (
 
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/internal/crash"
+	"github.com/berth-dev/berth/monitor"
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
@@ -39,6 +40,9 @@ type Manager struct {
 	Store   *record.Store
 	images  Images
 	Volumes *volumes.Store
+	// rt is the runtime the monitors run the containers in, for exec,
+	// pause, stats and top; set once, by Open.
+	rt Runtime
 }
 
 // Progress receives what a pull is doing (image.Progress: the same
@@ -97,7 +101,7 @@ func Open(root string, images Images) (*Manager, error) {
 	if images == nil {
 		images = noImages{}
 	}
-	return &Manager{root: root, Store: s, images: images, Volumes: vols}, nil
+	return &Manager{root: root, Store: s, images: images, Volumes: vols, rt: newHostRuntime(monitor.RunDir(root))}, nil
 }
 
 // CreateOptions are `container create`'s settings.
@@ -464,7 +468,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, 
 		return nil, err
 	}
 	crash.Point("create-record")
-	if err := writeEtc(dir, rec); err != nil {
+	if err := monitor.WriteEtc(dir, rec); err != nil {
 		return nil, err
 	}
 	m.done(id)
@@ -587,7 +591,7 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 		}
 		return 0, errclass.New(ErrState, "container %s is already running", e.Record.Name)
 	}
-	if e.State.Status != record.Restarting && !monitorOf(e.State, e.Record.ID) && keeperOf(e.State) {
+	if e.State.Status != record.Restarting && !monitor.Of(e.State, e.Record.ID) && keeperOf(e.State) {
 		// another start's keeper, whose monitor has not started the
 		// container yet (that start's command may have been killed
 		// meanwhile): its outcome first, or two monitors would race
@@ -601,17 +605,17 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 			return 0, err
 		}
 	}
-	if e.State.Status != record.Restarting && monitorOf(e.State, e.Record.ID) {
+	if e.State.Status != record.Restarting && monitor.Of(e.State, e.Record.ID) {
 		// the last run's monitor is still cleaning up after its exit: a
 		// new one would find that run's runtime container still there
-		if err := waitProcess(ctx, e.State.MonitorPid, -1); err != nil {
+		if err := monitor.WaitProcess(ctx, e.State.MonitorPid, -1); err != nil {
 			return 0, err
 		}
 	}
 	// what the last run left, if its monitor could not clean up (a down
 	// halted it and did not remove it, or the monitor could not exec)
-	if _, err := os.Stat(filepath.Join(RunDir(m.root), e.Record.ID)); err == nil {
-		m.cleanRuntime(e.Record.ID)
+	if _, err := os.Stat(filepath.Join(monitor.RunDir(m.root), e.Record.ID)); err == nil {
+		monitor.CleanRuntime(m.root, m.Store, e.Record.ID)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -704,15 +708,15 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 		go func() { io.Copy(attach.Stderr, errR); copied <- struct{}{} }()
 	}
 	lines := bufio.NewScanner(statusR)
-	first, err := readReport(lines)
+	first, err := monitor.ReadReport(lines)
 	switch {
 	case err == io.EOF:
 		return ExitStartFailed, fmt.Errorf("the monitor of %s ended without starting it", e.Record.Name)
 	case err != nil:
 		return ExitStartFailed, fmt.Errorf("starting %s: %w", e.Record.Name, err)
-	case first.Kind == ReportFailed:
+	case first.Kind == monitor.ReportFailed:
 		return first.Code, fmt.Errorf("failed to start container %s: %s", e.Record.Name, first.Error)
-	case first.Kind != ReportStarted:
+	case first.Kind != monitor.ReportStarted:
 		return ExitStartFailed, fmt.Errorf("starting %s: the monitor said %q before the start", e.Record.Name, first.Kind)
 	}
 	if attach == nil {
@@ -721,13 +725,13 @@ func (m *Manager) Start(ctx context.Context, ref string, attach *Attach) (int, e
 	<-copied
 	<-copied
 	for {
-		st, err := readReport(lines)
+		st, err := monitor.ReadReport(lines)
 		switch {
 		case err == io.EOF:
 			return ExitStartFailed, fmt.Errorf("the monitor of %s ended without reporting an exit", e.Record.Name)
 		case err != nil:
 			return ExitStartFailed, fmt.Errorf("waiting for %s: %w", e.Record.Name, err)
-		case st.Kind == ReportExited:
+		case st.Kind == monitor.ReportExited:
 			return st.Code, nil
 		}
 	}
@@ -762,8 +766,7 @@ func (m *Manager) Halt(ctx context.Context, ref string, timeout time.Duration, s
 	}
 	// off its networks now, if its monitor has not got there yet: the
 	// networks are what comes next
-	leaveAfterExit(ctx, m.root, m.Store, id)
-	return nil
+	return monitor.LeaveAfterExit(ctx, m.root, m.Store, id)
 }
 
 // stop is Stop, Halt and rm -f's stop, as mode says; it returns the
@@ -794,7 +797,7 @@ func (m *Manager) stop(ctx context.Context, ref string, timeout time.Duration, s
 	if err != nil {
 		return id, err
 	}
-	if st.Status == record.Restarting && monitorOf(st, id) {
+	if st.Status == record.Restarting && monitor.Of(st, id) {
 		unix.Kill(st.MonitorPid, unix.SIGUSR1)
 	}
 	if !st.Running() {
@@ -804,18 +807,22 @@ func (m *Manager) stop(ctx context.Context, ref string, timeout time.Duration, s
 		timeout = time.Duration(e.Record.Host.StopTimeout) * time.Second
 	}
 	if st.Status == record.Paused {
-		thaw(e.Record.Spec)
+		monitor.Thaw(e.Record.Spec)
 	}
 	unix.Kill(st.Pid, signal)
 	if err := wait(ctx, id, st, timeout); err == nil {
 		return id, nil
 	}
-	m.Store.Update(ctx, id, func(st *record.State) error {
+	// killed whether or not the signal is recorded: the grace period is over
+	_, serr := m.Store.Update(ctx, id, func(st *record.State) error {
 		st.Signals = append(st.Signals, int(unix.SIGKILL))
 		return nil
 	})
+	if errors.Is(serr, ErrNotFound) {
+		serr = nil // exited and removed (--rm) meanwhile
+	}
 	unix.Kill(st.Pid, unix.SIGKILL)
-	return id, wait(ctx, id, st, -1)
+	return id, errors.Join(wait(ctx, id, st, -1), serr)
 }
 
 // Kill sends a signal to the container's process.
@@ -842,47 +849,6 @@ func (m *Manager) Kill(ctx context.Context, ref string, sig string) error {
 		return err
 	}
 	return unix.Kill(st.Pid, signal)
-}
-
-// thaw unfreezes a paused container's cgroup (v1's freezer, or v2's) so
-// that a signal sent to it is acted on.
-func thaw(s runtime.Spec) {
-	os.WriteFile("/sys/fs/cgroup/freezer"+s.Cgroup()+"/freezer.state", []byte("THAWED"), 0o644)
-	os.WriteFile("/sys/fs/cgroup"+s.Cgroup()+"/cgroup.freeze", []byte("0"), 0o644)
-}
-
-// waitProcess waits for process pid (a monitor, a container's init) to
-// exit, through a pidfd: an event, not a polling loop. It does not reap
-// it. timeout < 0 waits as long as ctx allows.
-func waitProcess(ctx context.Context, pid int, timeout time.Duration) error {
-	if pid <= 0 {
-		return nil
-	}
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return nil // already gone
-	}
-	defer unix.Close(fd)
-	deadline := time.Now().Add(timeout)
-	for {
-		wait := 200 * time.Millisecond // wake to notice ctx
-		if timeout >= 0 {
-			wait = min(wait, time.Until(deadline))
-			if wait <= 0 {
-				return context.DeadlineExceeded
-			}
-		}
-		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(wait.Milliseconds())+1)
-		if err != nil && err != unix.EINTR {
-			return err
-		}
-		if n > 0 {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-	}
 }
 
 // Wait blocks until the container is stopped and returns its exit code,
@@ -1001,8 +967,8 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool, removeVolu
 	}
 	// an exited container's monitor may still be cleaning up after it
 	// (after Halt, or an exit of its own): its root is still mounted
-	if monitorOf(e.State, e.Record.ID) {
-		if err := waitProcess(ctx, e.State.MonitorPid, -1); err != nil {
+	if monitor.Of(e.State, e.Record.ID) {
+		if err := monitor.WaitProcess(ctx, e.State.MonitorPid, -1); err != nil {
 			return err
 		}
 	}

@@ -26,10 +26,6 @@ type StatsRow struct {
 // Stats samples the resource use of running containers twice, interval
 // apart (CPU % is use over time), and returns a row for each.
 func (m *Manager) Stats(ctx context.Context, refs []string, interval time.Duration) ([]StatsRow, error) {
-	rt, err := runtime.New(RunDir(m.root))
-	if err != nil {
-		return nil, err
-	}
 	var entries []record.Entry
 	if len(refs) == 0 {
 		all, err := m.List(ctx)
@@ -51,7 +47,7 @@ func (m *Manager) Stats(ctx context.Context, refs []string, interval time.Durati
 	}
 	first := map[string]runtime.Usage{}
 	for _, e := range entries {
-		first[e.Record.ID], _ = rt.Stats(e.Record.ID)
+		first[e.Record.ID], _ = m.rt.Stats(e.Record.ID)
 	}
 	start := time.Now()
 	select {
@@ -67,7 +63,7 @@ func (m *Manager) Stats(ctx context.Context, refs []string, interval time.Durati
 	for _, e := range entries {
 		row := StatsRow{Container: e.Record.ID[:12], ID: e.Record.ID, Name: e.Record.Name, NetIO: "0B / 0B",
 			CPUPerc: "0.00%", MemUsage: "0B / 0B", MemPerc: "0.00%", BlockIO: "0B / 0B", PIDs: "0"}
-		u, err := rt.Stats(e.Record.ID)
+		u, err := m.rt.Stats(e.Record.ID)
 		if err == nil && e.State.Running() {
 			cpu := float64(u.CPUNanos-first[e.Record.ID].CPUNanos) / float64(elapsed.Nanoseconds()) * 100
 			limit := u.MemoryLimit
@@ -109,11 +105,7 @@ func (m *Manager) Top(ctx context.Context, ref string, psArgs []string) (Process
 	if !e.State.Running() {
 		return Processes{}, errclass.New(ErrState, "container %s is not running", e.Record.ID)
 	}
-	rt, err := runtime.New(RunDir(m.root))
-	if err != nil {
-		return Processes{}, err
-	}
-	pids, err := rt.Processes(e.Record.ID)
+	pids, err := m.rt.Processes(e.Record.ID)
 	if err != nil {
 		return Processes{}, err
 	}

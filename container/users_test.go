@@ -10,6 +10,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/berth-dev/berth/monitor"
 	"github.com/berth-dev/berth/record"
 )
 
@@ -31,7 +32,7 @@ func TestInUseFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := m.Store.Update(ctx, rec.ID, func(s *record.State) error {
-		*s = record.State{Status: record.Running, Networks: map[string]record.Endpoint{"front": {}}, BootID: BootID()}
+		*s = record.State{Status: record.Running, Networks: map[string]record.Endpoint{"front": {}}, BootID: monitor.BootID()}
 		return nil
 	}); err != nil {
 		t.Fatal(err)

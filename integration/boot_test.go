@@ -19,7 +19,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/monitor"
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
@@ -89,7 +89,7 @@ func simulateReboot(t *testing.T, root string) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	run := filepath.Dir(container.RunDir(root))
+	run := filepath.Dir(monitor.RunDir(root))
 	mounts := mountsUnder(t, root, run)
 	for _, m := range mounts {
 		if err := unix.Unmount(m, unix.MNT_DETACH); err != nil && err != unix.EINVAL && err != unix.ENOENT {
@@ -527,7 +527,7 @@ func TestReboot(t *testing.T) {
 		t.Errorf("rm solo: exit %d\n%s", r.code, r.stderr)
 	}
 	noLeftovers(t, root)
-	if m := mountsUnder(t, filepath.Dir(container.RunDir(root))); len(m) > 0 {
+	if m := mountsUnder(t, filepath.Dir(monitor.RunDir(root))); len(m) > 0 {
 		t.Errorf("mounts left under the run directory: %v", m)
 	}
 }

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/monitor"
 )
 
 // busyboxRoot makes a state root holding the image bb:1, a busybox root
@@ -53,7 +53,7 @@ func busyboxRoot(t testing.TB) (string, func(args ...string) result) {
 		for _, id := range strings.Fields(out) {
 			run("container", "rm", "-f", id)
 		}
-		os.RemoveAll(filepath.Dir(container.RunDir(root)))
+		os.RemoveAll(filepath.Dir(monitor.RunDir(root)))
 	})
 	return root, run
 }

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/internal/crash"
+	"github.com/berth-dev/berth/monitor"
 )
 
 // crashStack has what a crash can leave half-made: an anonymous volume
@@ -244,7 +244,7 @@ func noHalfMade(t *testing.T, root string) {
 			t.Errorf("anonymous volume %s that no container has", v.Name()[:12])
 		}
 	}
-	run := container.RunDir(root)
+	run := monitor.RunDir(root)
 	for _, sub := range []string{"", "netns"} {
 		es, _ := os.ReadDir(filepath.Join(run, sub))
 		for _, e := range es {

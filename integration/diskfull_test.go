@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/internal/fixture"
+	"github.com/berth-dev/berth/monitor"
 )
 
 // TestDiskFullExit: a container whose process ends while the root's disk
@@ -31,7 +31,7 @@ func TestDiskFullExit(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		unix.Unmount(root, unix.MNT_DETACH)
-		os.RemoveAll(filepath.Dir(container.RunDir(root)))
+		os.RemoveAll(filepath.Dir(monitor.RunDir(root)))
 	})
 	dir := t.TempDir()
 	rootfs := filepath.Join(dir, "rootfs")

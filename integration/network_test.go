@@ -20,7 +20,7 @@ import (
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
 
-	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/monitor"
 	"github.com/berth-dev/berth/netns"
 )
 
@@ -259,7 +259,7 @@ func TestContainerNetwork(t *testing.T) {
 	if hasTable() {
 		t.Error("the nftables table is left after the last network went")
 	}
-	if entries, _ := os.ReadDir(filepath.Join(container.RunDir(root), "netns")); len(entries) > 0 {
+	if entries, _ := os.ReadDir(filepath.Join(monitor.RunDir(root), "netns")); len(entries) > 0 {
 		t.Errorf("network namespaces left: %v", entries)
 	}
 	noLeftovers(t, root)
@@ -545,7 +545,7 @@ func TestContainerDNS(t *testing.T) {
 	if out := lookup("front", "server"); strings.Contains(out, "10.208.0.2") {
 		t.Errorf("a stopped container still resolves:\n%s", out)
 	}
-	if entries, _ := filepath.Glob(filepath.Join(container.RunDir(root), "dns", "*", "*")); len(entries) != 0 {
+	if entries, _ := filepath.Glob(filepath.Join(monitor.RunDir(root), "dns", "*", "*")); len(entries) != 0 {
 		t.Errorf("resolver entries left: %v", entries)
 	}
 }

@@ -64,8 +64,9 @@
 //   - the berth command (package container's Manager): create, start,
 //     stop, kill, pause, rename, network connect, remove, and the refresh
 //     of a container whose monitor died;
-//   - the monitor (berth-monitor): a run's start, its endpoints, ports and
-//     health, and the restart policy's next run;
+//   - the monitor (package monitor, berth-monitor): a run's start, its
+//     endpoints, ports and health, the restart policy's next run, and an
+//     exit the waiting program could not record (one it did record stands);
 //   - the monitor's waiting program (package shim, berth-shim): the exit,
 //     at once, through [State.Exit] under the lock (shim.RecordExit), so that whoever waits for it does not
 //     wait for the monitor's clean-up too.

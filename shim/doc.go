@@ -4,7 +4,7 @@
 //
 // Why: a process's resident memory counts every page of its program that
 // it has touched, and the kernel maps the page cache's large folios whole.
-// The monitor proper (container.Monitor) links libcontainer, netlink and
+// The monitor proper (package monitor) links libcontainer, netlink and
 // nftables to start a container: 14 MB of program, of which it keeps over
 // 10 MB mapped for good, for the container's whole life, although waiting
 // needs none of it. So once the container runs (and has not ended within

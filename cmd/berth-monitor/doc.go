@@ -1,5 +1,5 @@
 // Command berth-monitor is the monitor of one container, which berth
-// starts beside itself (see container.Monitor): a program of its own,
+// starts beside itself (see package monitor): a program of its own,
 // without the CLI, the compose loader or the registry client, so that each
 // running container costs less memory. Its command lines are berth's
 // hidden ones: --root ROOT __monitor ID [--attached] [--stdin]

@@ -10,6 +10,7 @@ import (
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/keeper"
+	"github.com/berth-dev/berth/monitor"
 	"github.com/berth-dev/berth/runtime"
 )
 
@@ -41,7 +42,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if rest[0] == "__probe" {
-		next, err := container.Probe(ctx, *root, rest[1])
+		next, err := monitor.Probe(ctx, *root, rest[1])
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "berth-monitor: %v\n", err)
 			os.Exit(1)
@@ -49,7 +50,7 @@ func main() {
 		fmt.Println(next)
 		return
 	}
-	var f container.MonitorFlags
+	var f monitor.Flags
 	mf := flag.NewFlagSet("__monitor", flag.ExitOnError)
 	mf.BoolVar(&f.Attached, "attached", false, "")
 	mf.BoolVar(&f.Stdin, "stdin", false, "")
@@ -57,7 +58,7 @@ func main() {
 	mf.IntVar(&f.Handoff, "handoff", -1, "")
 	mf.BoolVar(&f.Recover, "recover", false, "")
 	mf.Parse(rest[2:])
-	if err := container.RunMonitor(ctx, *root, rest[1], f); err != nil {
+	if err := monitor.Run(ctx, *root, rest[1], f, container.AutoRemove); err != nil {
 		fmt.Fprintf(os.Stderr, "berth-monitor: %v\n", err)
 		os.Exit(1)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/berth-dev/berth/format"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/keeper"
+	"github.com/berth-dev/berth/monitor"
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
@@ -993,11 +994,11 @@ func newContainerAttachCmd(g *globals) *cobra.Command {
 
 // newMonitorCmd is the hidden command each container's monitor runs as.
 func newMonitorCmd(g *globals) *cobra.Command {
-	var f container.MonitorFlags
+	var f monitor.Flags
 	cmd := &cobra.Command{
 		Use: "__monitor ID", Hidden: true, Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return container.RunMonitor(cmd.Context(), g.root, args[0], f)
+			return monitor.Run(cmd.Context(), g.root, args[0], f, container.AutoRemove)
 		},
 	}
 	cmd.Flags().BoolVar(&f.Attached, "attached", false, "")
@@ -1013,7 +1014,7 @@ func newProbeCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use: "__probe ID", Hidden: true, Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			next, err := container.Probe(cmd.Context(), g.root, args[0])
+			next, err := monitor.Probe(cmd.Context(), g.root, args[0])
 			if err == nil {
 				fmt.Fprintln(cmd.OutOrStdout(), next)
 			}

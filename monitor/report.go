@@ -1,4 +1,4 @@
-package container
+package monitor
 
 import (
 	"bufio"
@@ -8,7 +8,7 @@ import (
 )
 
 // Report is one message of a container's monitor to the command that
-// started it, on the status pipe (MonitorIO.Status), one JSON object per
+// started it, on the status pipe (pipes.Status), one JSON object per
 // line. The monitor sends ReportStarted once the container's process
 // runs, or ReportFailed if it could not start it (and then ends); to an
 // attached caller it then sends ReportExited once the container has stopped for good (restarts
@@ -43,10 +43,10 @@ func (s Report) send(w io.Writer) {
 	w.Write(append(line, '\n'))
 }
 
-// readReport reads the next message from the status pipe: io.EOF when the
+// ReadReport reads the next message from the status pipe: io.EOF when the
 // monitor ended without one, an error for a line that is not a message
 // (never written by a monitor of this berth).
-func readReport(lines *bufio.Scanner) (Report, error) {
+func ReadReport(lines *bufio.Scanner) (Report, error) {
 	if !lines.Scan() {
 		if err := lines.Err(); err != nil {
 			return Report{}, err

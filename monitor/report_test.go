@@ -1,4 +1,4 @@
-package container
+package monitor
 
 import (
 	"bufio"
@@ -25,16 +25,16 @@ func TestReport(t *testing.T) {
 	Report{Kind: ReportExited}.send(nil) // no caller: dropped
 	lines := bufio.NewScanner(&pipe)
 	for _, want := range sent {
-		got, err := readReport(lines)
+		got, err := ReadReport(lines)
 		if err != nil || got != want {
 			t.Errorf("read %+v, %v; want %+v", got, err, want)
 		}
 	}
-	if _, err := readReport(lines); err != io.EOF {
+	if _, err := ReadReport(lines); err != io.EOF {
 		t.Errorf("after the last message: %v, want io.EOF", err)
 	}
 	for _, bad := range []string{"ok 4242\n", "exit abc\n", "{}\n"} {
-		if got, err := readReport(bufio.NewScanner(strings.NewReader(bad))); err == nil {
+		if got, err := ReadReport(bufio.NewScanner(strings.NewReader(bad))); err == nil {
 			t.Errorf("%q read as %+v", bad, got)
 		}
 	}

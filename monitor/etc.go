@@ -1,4 +1,4 @@
-package container
+package monitor
 
 import (
 	"bufio"
@@ -9,16 +9,15 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/record"
 )
 
-// writeEtc writes the container's /etc/hosts, /etc/hostname and
+// WriteEtc writes the container's /etc/hosts, /etc/hostname and
 // /etc/resolv.conf, which it gets bind-mounted, as Docker does. The hosts
 // file names the container by 127.0.1.1 until it starts on a network, when
 // the monitor writes both files again (see runOnce).
-func writeEtc(dir string, rec *record.Record) error {
+func WriteEtc(dir string, rec *record.Record) error {
 	files := map[string]string{
 		"hosts":       hostsFile(rec.Config.FQDN(), "127.0.1.1", rec.Host.ExtraHosts, netip.Addr{}),
 		"hostname":    rec.Config.Hostname + "\n",
@@ -60,26 +59,6 @@ func hostsFile(fqdn, addr string, extra []string, gateway netip.Addr) string {
 // HostGateway is the --add-host address that stands for the host, as
 // seen from the container: its first network's gateway.
 const HostGateway = "host-gateway"
-
-// ParseExtraHost reads an --add-host value, NAME:IP or NAME=IP, into
-// NAME:IP form.
-func ParseExtraHost(s string) (string, error) {
-	name, ip, ok := strings.Cut(s, "=")
-	if !ok {
-		name, ip, ok = strings.Cut(s, ":")
-	}
-	if !ok || name == "" {
-		return "", errclass.New(ErrInvalid, "bad format for add-host: %q", s)
-	}
-	if ip != HostGateway {
-		addr, err := netip.ParseAddr(strings.Trim(ip, "[]"))
-		if err != nil {
-			return "", errclass.New(ErrInvalid, "invalid IP address in add-host: %q", ip)
-		}
-		ip = addr.String()
-	}
-	return name + ":" + ip, nil
-}
 
 // fallbackDNS are the nameservers Docker gives a container on a bridge
 // network when the host's are all on loopback, which the container's own

@@ -1,4 +1,4 @@
-package container
+package monitor
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/shim"
 )
 
@@ -60,7 +61,7 @@ func shimBinary(self string) string {
 	return p
 }
 
-// MonitorFlags are the hidden __monitor command's flags: the pipes it
+// Flags are the hidden __monitor command's flags: the pipes it
 // inherits from the command that starts it (the status pipe always, on
 // descriptor 3; with Attached, copies of stdout and stderr on 4 and 5; with
 // Stdin, the caller's input on 6), the caller's terminal size
@@ -68,18 +69,21 @@ func shimBinary(self string) string {
 // process saw the exit, the descriptor of the handoff (else negative).
 // Recover is the recovery monitor that a keeper starts after the monitor
 // died (see Recover).
-type MonitorFlags struct {
+type Flags struct {
 	Attached, Stdin bool
 	TTYSize         string
 	Handoff         int
 	Recover         bool
 }
 
-// RunMonitor is the hidden __monitor command, of berth and berth-monitor
-// alike: Monitor, or Resume with a handoff.
-func RunMonitor(ctx context.Context, root, id string, f MonitorFlags) error {
+// Run is the hidden __monitor command, of berth-monitor and berth alike:
+// the monitor of container id, started by the command that starts the
+// container (with the pipes f names), exec'd again after its waiting
+// process saw the exit (f.Handoff), or the recovery monitor (f.Recover).
+// remove is how a --rm container is removed at the end.
+func Run(ctx context.Context, root, id string, f Flags, remove Remove) error {
 	if f.Recover {
-		return Recover(ctx, root, id)
+		return Recover(ctx, root, id, remove)
 	}
 	if f.Handoff >= 0 {
 		h, err := shim.Read(f.Handoff)
@@ -87,16 +91,16 @@ func RunMonitor(ctx context.Context, root, id string, f MonitorFlags) error {
 			return err
 		}
 		if h.ID != id {
-			return fmt.Errorf("a handoff for container %s, not %s: %w", h.ID, id, ErrInvalid)
+			return fmt.Errorf("a handoff for container %s, not %s: %w", h.ID, id, record.ErrInvalid)
 		}
-		return Resume(ctx, root, h)
+		return resume(ctx, root, h, remove)
 	}
 	// inherited without close-on-exec: set it, so that they reach no
 	// child (a probe) and no program this one execs but as handed over
 	for fd := 3; fd <= 6; fd++ {
 		syscall.CloseOnExec(fd)
 	}
-	mio := MonitorIO{Status: os.NewFile(3, "status")}
+	mio := pipes{Status: os.NewFile(3, "status")}
 	if f.Attached {
 		mio.Stdout, mio.Stderr = os.NewFile(4, "stdout"), os.NewFile(5, "stderr")
 	}
@@ -107,5 +111,5 @@ func RunMonitor(ctx context.Context, root, id string, f MonitorFlags) error {
 	if _, err := fmt.Sscanf(f.TTYSize, "%d,%d", &rows, &cols); err == nil {
 		mio.Size = &unix.Winsize{Row: rows, Col: cols}
 	}
-	return Monitor(ctx, root, id, mio)
+	return start(ctx, root, id, mio, remove)
 }

@@ -1,4 +1,4 @@
-package container
+package monitor
 
 import (
 	"context"
@@ -17,13 +17,13 @@ import (
 	"github.com/berth-dev/berth/shim"
 )
 
-// dnsDir holds the resolvers' entries: who is on which network, by what
+// DNSDir holds the resolvers' entries: who is on which network, by what
 // names, while running.
-func dnsDir(root string) string { return filepath.Join(RunDir(root), "dns") }
+func DNSDir(root string) string { return filepath.Join(RunDir(root), "dns") }
 
-// dnsNames are the names a container answers to on network, as in Docker:
+// DNSNames are the names a container answers to on network, as in Docker:
 // its name, short ID, hostname and the aliases it has there.
-func dnsNames(rec record.Record, network string) []string {
+func DNSNames(rec record.Record, network string) []string {
 	names := []string{rec.Name, rec.ID[:12]}
 	if h := rec.Config.Hostname; h != "" && !slices.Contains(names, h) {
 		names = append(names, h)
@@ -45,7 +45,7 @@ type resolverSockets struct {
 // with 127.0.0.11:53 redirected to them there. The namespace's rules go
 // with the namespace.
 func openDNS(root string, rec record.Record, path string) (*resolverSockets, error) {
-	table, err := dns.OpenTable(dnsDir(root))
+	table, err := dns.OpenTable(DNSDir(root))
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +103,7 @@ func (d *resolverSockets) close() {
 // handoff describes the resolver for the waiting process, with copies of
 // its sockets, which it serves.
 func (d *resolverSockets) handoff(root string) *shim.DNS {
-	h := &shim.DNS{TCP: socketFd(d.ln), Table: dnsDir(root), Self: d.r.Self, Upstreams: d.r.Upstreams, Links: d.r.Links}
+	h := &shim.DNS{TCP: socketFd(d.ln), Table: DNSDir(root), Self: d.r.Self, Upstreams: d.r.Upstreams, Links: d.r.Links}
 	for _, pc := range d.pcs {
 		h.UDP = append(h.UDP, socketFd(pc))
 	}

@@ -1,10 +1,11 @@
-package container
+package monitor
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -41,10 +42,10 @@ func RunDir(root string) string {
 	return filepath.Join("/run/berth", hex.EncodeToString(sum[:6]), "runc")
 }
 
-// MonitorIO are the pipes the starting command shares with the monitor:
+// pipes are the pipes the starting command shares with the monitor:
 // Status gets the monitor's Report messages (report.go);
 // Stdout and Stderr, when attached, get a copy of the container's output.
-type MonitorIO struct {
+type pipes struct {
 	Status         io.WriteCloser
 	Stdout, Stderr io.WriteCloser
 	// Stdin, when attached with -i, is the caller's input.
@@ -53,29 +54,35 @@ type MonitorIO struct {
 	Size *unix.Winsize
 }
 
-// Monitor runs the container id until it exits for good: it starts the
+// start runs the container id until it exits for good: it starts the
 // process, drains its output into the log (and the attached pipes),
 // records its exit, applies the restart policy with Docker's back-off (100
 // ms doubling, reset after 10 s of running), and cleans up. It is the body
-// of the hidden "berth __monitor" command and returns when the container
+// of the hidden "__monitor" command and returns when the container
 // has stopped and will not restart.
 //
 // Once the container runs, the monitor waits for it as berth-shim (package
 // shim) when that program is there, beside the monitor's: it execs it, and
-// it execs the monitor again at the exit, which goes on in Resume.
-func Monitor(ctx context.Context, root, id string, mio MonitorIO) error {
-	return monitor(ctx, root, id, mio, nil, nil)
+// it execs the monitor again at the exit, which goes on in resume.
+func start(ctx context.Context, root, id string, mio pipes, remove Remove) error {
+	return monitor(ctx, root, id, mio, remove, nil, nil)
 }
 
-// Resume goes on from the exit that the waiting process saw: the monitor
+// resume goes on from the exit that the waiting process saw: the monitor
 // exec'd again with its handoff.
-func Resume(ctx context.Context, root string, h *shim.Handoff) error {
+func resume(ctx context.Context, root string, h *shim.Handoff, remove Remove) error {
 	var status io.WriteCloser
 	if h.Status != shim.None {
 		status = os.NewFile(uintptr(h.Status), "status")
 	}
-	return monitor(ctx, root, h.ID, MonitorIO{Status: status}, h, nil)
+	return monitor(ctx, root, h.ID, pipes{Status: status}, remove, h, nil)
 }
+
+// Remove removes a container started with --rm once it has stopped for
+// good, its anonymous volumes with it, as the client's removal does
+// (container.AutoRemove): removal is the client's, with its intents and
+// its checks of which volumes are in use; the monitor only asks for it.
+type Remove func(ctx context.Context, root string, rec record.Record) error
 
 // carried is what the monitor carries across the waiting process.
 type carried struct {
@@ -83,9 +90,9 @@ type carried struct {
 	Started time.Time
 }
 
-// monitor is Monitor; with resumed, Resume; with recovered, the recovery
+// monitor is start; with resumed, resume; with recovered, the recovery
 // monitor (see Recover), which goes on from that exit code.
-func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.Handoff, recovered *int) error {
+func monitor(ctx context.Context, root, id string, mio pipes, remove Remove, resumed *shim.Handoff, recovered *int) error {
 	s, err := record.OpenStore(filepath.Join(root, "containers"))
 	if err != nil {
 		return err
@@ -126,12 +133,16 @@ func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.
 		}
 	}
 	c := carried{Delay: 100 * time.Millisecond}
+	var code int
+	var runErr error // why the loop ended early: a state it could not write
 	for {
-		var code int
 		if resumed != nil {
 			json.Unmarshal(resumed.Monitor, &c)
-			code = afterWait(ctx, root, rt, s, id, resumed)
+			code, runErr = afterWait(ctx, root, rt, s, id, resumed)
 			resumed = nil
+			if runErr != nil {
+				break
+			}
 		} else if recovered != nil {
 			code, recovered = *recovered, nil
 		} else {
@@ -139,50 +150,44 @@ func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.
 			if cur, err := s.Get(id); err == nil {
 				e.Record = cur.Record // network connect and disconnect change it
 			}
-			code, err = runOnce(ctx, root, rt, s, e.Record, mio, ln, report, c)
-			if err != nil {
+			var started bool
+			code, started, err = runOnce(ctx, root, rt, s, e.Record, mio, ln, report, c)
+			if err != nil && !started {
 				report(Report{Kind: ReportFailed, Code: code, Error: oneLine(err.Error())})
 				if status != nil {
 					status.Close()
 				}
 				return err
 			}
+			if runErr = err; runErr != nil {
+				break
+			}
 		}
-		// the exit was recorded as restarting when the policy follows it
-		// with another run; a stop since then has the last word
-		st, _ := s.Update(ctx, id, func(st *record.State) error { return nil })
-		if !shouldRestart(e.Record.Host.RestartPolicy, st, code) {
-			s.Update(ctx, id, func(st *record.State) error {
-				if st.Status == record.Restarting {
-					return st.To(record.Exited)
-				}
-				return nil
-			})
+		restart, err := nextRun(ctx, s, id, e.Record.Host.RestartPolicy, code)
+		if err != nil || !restart {
+			runErr = err
 			break
 		}
 		if time.Since(c.Started) >= 10*time.Second {
 			c.Delay = 100 * time.Millisecond
 		}
-		s.Update(ctx, id, func(st *record.State) error {
-			if st.Status == record.Restarting {
-				return nil
-			}
-			return st.To(record.Restarting)
-		})
 		select {
 		case <-time.After(c.Delay):
 		case <-wake:
 		case <-ctx.Done():
 		}
 		c.Delay *= 2
-		if st, _ := s.Update(ctx, id, func(*record.State) error { return nil }); st.StopRequested {
-			s.Update(ctx, id, func(st *record.State) error { return st.To(record.Exited) })
+		if restart, err = afterBackoff(ctx, s, id); err != nil || !restart {
+			runErr = err
 			break
 		}
-		s.Update(ctx, id, func(st *record.State) error { st.RestartCount++; return nil })
 		mio.Stdout, mio.Stderr, mio.Stdin = nil, nil, nil // only the first run is attached
 	}
-	st, _ := s.Update(ctx, id, func(*record.State) error { return nil })
+	if st, err := s.Update(ctx, id, func(*record.State) error { return nil }); err == nil {
+		code = st.ExitCode
+	} else {
+		runErr = errors.Join(runErr, err)
+	}
 	if ln != nil {
 		ln.Close()
 	}
@@ -190,32 +195,74 @@ func monitor(ctx context.Context, root, id string, mio MonitorIO, resumed *shim.
 		// removed before the exit is reported: the caller of run --rm
 		// returns with nothing of the container left, as Docker's does,
 		// anonymous volumes included
-		if m, merr := Open(root, nil); merr == nil {
-			err = m.autoRemove(ctx, e.Record)
-		}
+		runErr = errors.Join(runErr, remove(ctx, root, e.Record))
 	}
-	report(Report{Kind: ReportExited, Code: st.ExitCode})
+	report(Report{Kind: ReportExited, Code: code})
 	if status != nil {
 		status.Close()
 	}
-	return err
+	return runErr
+}
+
+// nextRun decides, under the container's lock, whether the run that
+// ended with code is followed by another. The exit was recorded as
+// restarting when the policy follows it with another run, but a stop
+// since then has the last word: restarting then goes to exited. An exit
+// recorded as exited that the policy restarts (the recovery monitor's:
+// Reclaim records exited) goes to restarting, for the back-off.
+func nextRun(ctx context.Context, s *record.Store, id string, policy record.RestartPolicy, code int) (restart bool, err error) {
+	_, err = s.Update(ctx, id, func(st *record.State) error {
+		restart = shouldRestart(policy, *st, code)
+		switch {
+		case !restart && st.Status == record.Restarting:
+			return st.To(record.Exited)
+		case restart && st.Status != record.Restarting:
+			return st.To(record.Restarting)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("applying the restart policy of container %s: %w", id, err)
+	}
+	return restart, nil
+}
+
+// afterBackoff decides, under the container's lock, whether the next run
+// goes ahead after the back-off: not when a stop came meanwhile, which
+// leaves the container exited; else it counts one restart more.
+func afterBackoff(ctx context.Context, s *record.Store, id string) (restart bool, err error) {
+	_, err = s.Update(ctx, id, func(st *record.State) error {
+		if st.StopRequested {
+			if st.Status == record.Restarting {
+				return st.To(record.Exited)
+			}
+			return nil // exited or removed already by whoever stopped it
+		}
+		restart = true
+		st.RestartCount++
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("restarting container %s: %w", id, err)
+	}
+	return restart, nil
 }
 
 func shouldRestart(p record.RestartPolicy, st record.State, code int) bool {
 	return shim.Policy(p).Restarts(st.StopRequested, st.RestartCount, code)
 }
 
-// runOnce creates, starts and waits for the container once. A start failure
-// returns the exit code Docker gives it and leaves the container exited with
-// the error recorded.
-func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.Store, rec record.Record, mio MonitorIO, ln net.Listener, report func(Report), carry carried) (int, error) {
-	fail := func(code int, err error) (int, error) {
-		s.Update(ctx, rec.ID, func(st *record.State) error {
-			st.Status, st.ExitCode, st.Error, st.Pid = record.Exited, code, err.Error(), 0
-			st.FinishedAt = time.Now().UTC()
-			return nil
-		})
-		return code, err
+// runOnce creates, starts and waits for the container once, and reports
+// whether it started. A start failure returns the exit code Docker gives
+// it and leaves the container exited with the error recorded (startFailed).
+// After a start, an error is one of recording the exit or leaving the
+// networks: the run is over all the same.
+func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.Store, rec record.Record, mio pipes, ln net.Listener, report func(Report), carry carried) (code int, started bool, err error) {
+	fail := func(code int, err error) (int, bool, error) {
+		if _, uerr := s.Update(ctx, rec.ID, func(st *record.State) error { return startFailed(st, code, err) }); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("recording the failure: %w", uerr))
+		}
+		return code, false, err
 	}
 	// networks first: the container's first instruction has them
 	path, eps, err := joinNetworks(ctx, root, rec)
@@ -236,8 +283,10 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.St
 	left := false
 	defer func() {
 		if !left {
-			s.Update(context.WithoutCancel(ctx), rec.ID, func(st *record.State) error { take(st); return nil })
-			leaveNetworks(ctx, root, rec.ID, held)
+			if _, uerr := s.Update(context.WithoutCancel(ctx), rec.ID, func(st *record.State) error { take(st); return nil }); uerr != nil && !errors.Is(uerr, record.ErrNotFound) {
+				err = errors.Join(err, fmt.Errorf("taking the endpoints off the state: %w", uerr))
+			}
+			LeaveNetworks(ctx, root, rec.ID, held)
 		}
 	}()
 	if rec.Spec, err = joinNamespaces(s, rec); err != nil {
@@ -326,12 +375,12 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.St
 		return fail(startExitCode(err), startHint(err))
 	}
 	pid, _ := p.Pid()
-	started := time.Now().UTC()
+	startedAt := time.Now().UTC()
 	if _, err := s.Update(ctx, rec.ID, func(st *record.State) error {
 		if err := st.To(record.Running); err != nil {
 			return err
 		}
-		st.Pid, st.MonitorPid, st.StartedAt, st.Error = pid, os.Getpid(), started, ""
+		st.Pid, st.MonitorPid, st.StartedAt, st.Error = pid, os.Getpid(), startedAt, ""
 		st.MonitorStart, _ = runtime.StartTime(os.Getpid())
 		st.Keeper, st.KeeperStart = keeperOfMonitor()
 		st.BootID, st.Rebooted = BootID(), false
@@ -343,7 +392,16 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.St
 		}
 		return nil
 	}); err != nil {
+		// a run its state does not show is none: it ends here, as a
+		// start that failed
 		c.Signal(syscall.SIGKILL)
+		p.Wait()
+		for _, f := range []*os.File{outR, errR, master} {
+			if f != nil {
+				f.Close()
+			}
+		}
+		return fail(ExitStartFailed, fmt.Errorf("recording the start: %w", err))
 	}
 	report(Report{Kind: ReportStarted, Pid: pid})
 	// the container runs: from here the monitor only waits, as described
@@ -385,12 +443,12 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.St
 	}
 	self, _ := os.Executable()
 	if rec.Health != nil {
-		w.Probe = &shim.Probe{Argv: []string{self, "--root", root, "__probe", rec.ID}, First: started.Add(healthWait(*rec.Health, started, started))}
+		w.Probe = &shim.Probe{Argv: []string{self, "--root", root, "__probe", rec.ID}, First: startedAt.Add(healthWait(*rec.Health, startedAt, startedAt))}
 	}
 	// a command done within moments (run --rm, a one-shot job) is
 	// waited for here: the exec there and back would cost it more than
 	// it saves; its output waits in the pipes meanwhile
-	if shimBin := shimBinary(self); shimBin != "" && waitProcess(ctx, pid, handOffAfter) != nil {
+	if shimBin := shimBinary(self); shimBin != "" && WaitProcess(ctx, pid, handOffAfter) != nil {
 		w.Resume = []string{self, "--root", root, "__monitor", rec.ID}
 		w.Monitor, _ = json.Marshal(carry)
 		shim.Exec([]string{shimBin, "--root", root, "__monitor", rec.ID}, w, w.Fds())
@@ -404,15 +462,29 @@ func runOnce(ctx context.Context, root string, rt *runtime.Runtime, s *record.St
 			unix.Close(fd) // what Wait leaves open for a Resume
 		}
 	}
-	eps = recordExit(ctx, s, rec.ID, rec.Spec.Cgroup(), code, w.Exited, rec.Host.RestartPolicy)
+	eps, err = recordExit(ctx, s, rec.ID, rec.Spec.Cgroup(), code, w.Exited, rec.Host.RestartPolicy)
 	maps.Copy(held, eps)
 	// off the networks before the slower clean-up on return (unmounting
 	// the root syncs its upper layer): whoever waits for the exit to
 	// remove the networks (down) then finds them free
-	leaveNetworks(ctx, root, rec.ID, held)
+	LeaveNetworks(ctx, root, rec.ID, held)
 	left = true
 	release()
-	return code, nil
+	return code, true, err
+}
+
+// startFailed records a start that failed with code: exited, with the
+// error, as Docker records it; a container that had exited before this
+// start stays so, with this failure's code and error.
+func startFailed(st *record.State, code int, err error) error {
+	if st.Status != record.Exited {
+		if terr := st.To(record.Exited); terr != nil {
+			return terr
+		}
+	}
+	st.ExitCode, st.Error, st.Pid = code, err.Error(), 0
+	st.FinishedAt = time.Now().UTC()
+	return nil
 }
 
 // keeperOfMonitor is this monitor's keeper, its parent, and the keeper's
