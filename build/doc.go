@@ -1,0 +1,2 @@
+// Package build builds images from Dockerfiles.
+package build
