@@ -52,7 +52,7 @@ func (s *stepProgress) done() {
 }
 
 func (s *stepProgress) fail(err error) {
-	s.log("ERROR: " + oneLine(err.Error()))
+	s.log("ERROR: " + strings.TrimPrefix(oneLine(err.Error()), s.name+": "))
 }
 
 // writer is where the step's process writes: each line is logged with
