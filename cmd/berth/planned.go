@@ -21,9 +21,6 @@ type flag struct {
 }
 
 func b(name, short, usage string) flag { return flag{name, short, usage, false} }
-func s(name, short, def, usage string) flag {
-	return flag{name, short, usage, def}
-}
 func list(name, short, usage string) flag { return flag{name, short, usage, []string{}} }
 
 // cmdSpec is a planned command: cobra's Use and Short, its flags, and whether
