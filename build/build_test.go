@@ -15,11 +15,13 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/internal/fixture"
+	"github.com/berth-dev/berth/internal/registrytest"
 	"github.com/berth-dev/berth/internal/testimage"
 	"github.com/berth-dev/berth/runtime"
 )
@@ -291,5 +293,38 @@ func TestBuildBadInput(t *testing.T) {
 	}
 	if _, err := Build(context.Background(), Options{Root: root, ContextDir: ctxDir}); err == nil || !strings.Contains(err.Error(), "Dockerfile: no such file") {
 		t.Errorf("no Dockerfile: %v", err)
+	}
+}
+
+// TestBuildPullsBase: a FROM image that is not in the store is pulled
+// (here from a registry on 127.0.0.1), then built upon.
+func TestBuildPullsBase(t *testing.T) {
+	fixture.RequireRoot(t, "RUN steps need namespaces, cgroups and overlay mounts")
+	host := registrytest.Start(t, nil)
+	ref := host + "/base/busybox:1"
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, testimage.Busybox(t)); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(runDir(root))) })
+	var out bytes.Buffer
+	df := "FROM " + ref + "\nRUN echo on top > /top\n"
+	if _, err := Build(context.Background(), Options{Root: root, ContextDir: t.TempDir(), DockerfileInline: []byte(df), Tags: []string{"pulled"}, Progress: &out}); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "load metadata for "+ref) {
+		t.Errorf("progress does not show the pull:\n%s", out.String())
+	}
+	dir, _ := view(t, root, "pulled")
+	if got, err := os.ReadFile(filepath.Join(dir, "top")); string(got) != "on top\n" {
+		t.Errorf("/top: %q (%v)", got, err)
+	}
+	s, _, _ := image.OpenRoot(root)
+	if _, _, err := s.Lookup(ref); err != nil {
+		t.Errorf("the base is not in the store after the build: %v", err)
 	}
 }
