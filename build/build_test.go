@@ -11,6 +11,7 @@ import (
 	goruntime "runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -117,6 +118,7 @@ ENV FOO=bar
 WORKDIR /app
 COPY --from=notes /note /app/note
 COPY run.sh ./
+COPY --chown=nobody:nogroup note.txt /owned
 RUN ["sh", "-c", "echo $GREETING-$FOO > out; id -u >> out; rm /made"]
 USER nobody
 RUN id -u > /tmp/who
@@ -188,7 +190,11 @@ func TestBuildMultiStage(t *testing.T) {
 			t.Errorf("/%s is in the image (%v)", gone, err)
 		}
 	}
-	// busybox, 2 RUNs, WORKDIR, 2 COPYs, 2 RUNs: one layer each, and as
+	var st syscall.Stat_t
+	if err := syscall.Lstat(filepath.Join(dir, "owned"), &st); err != nil || st.Uid != 65534 || st.Gid != 65534 {
+		t.Errorf("/owned: owner %d:%d (%v), want nobody:nogroup, 65534:65534", st.Uid, st.Gid, err)
+	}
+	// busybox, 2 RUNs, WORKDIR, 3 COPYs, 2 RUNs: one layer each, and as
 	// many history entries with a layer
 	layers, _ := img.Layers()
 	var withLayer int
@@ -197,12 +203,12 @@ func TestBuildMultiStage(t *testing.T) {
 			withLayer++
 		}
 	}
-	if len(layers) != 8 || withLayer != 8 {
-		t.Errorf("%d layers, %d history entries with one; want 8 and 8: %+v", len(layers), withLayer, cf.History)
+	if len(layers) != 9 || withLayer != 9 {
+		t.Errorf("%d layers, %d history entries with one; want 9 and 9: %+v", len(layers), withLayer, cf.History)
 	}
 	// the RUN that removed /made wrote a whiteout for it
-	if names := layerNames(t, img, 6); !slices.Contains(names, ".wh.made") {
-		t.Errorf("layer 6 lacks the whiteout of /made: %v", names)
+	if names := layerNames(t, img, 7); !slices.Contains(names, ".wh.made") {
+		t.Errorf("layer 7 lacks the whiteout of /made: %v", names)
 	}
 }
 
