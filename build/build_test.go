@@ -3,6 +3,7 @@ package build
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -290,6 +291,7 @@ func TestBuildBadInput(t *testing.T) {
 		"FROM busybox:test\nRUN true\nRUNN x\n":                      "line 3: unknown instruction: RUNN",
 		"FROM busybox:test\nCOPY missing.txt /\n":                    `"/missing.txt": not found`,
 		"FROM busybox:test\nRUN --mount=type=cache,target=/c true\n": "cache mount at /c (RUN --mount) is not supported",
+		"FROM busybox:test\nADD http://127.0.0.1:9/x /x\n":           "source http://127.0.0.1:9/x (a remote file or repository) is not supported",
 		"FROM busybox:test\nRUN --network=host true\n":               "network host (RUN --network) is not supported",
 	} {
 		_, err := Build(context.Background(), Options{Root: root, ContextDir: ctxDir, DockerfileInline: []byte(df), Tags: []string{"bad"}})
@@ -332,5 +334,33 @@ func TestBuildPullsBase(t *testing.T) {
 	s, _, _ := image.OpenRoot(root)
 	if _, _, err := s.Lookup(ref); err != nil {
 		t.Errorf("the base is not in the store after the build: %v", err)
+	}
+}
+
+// TestBuildAdd: ADD copies a context file as COPY does and extracts a
+// tar archive (here gzip-compressed) into the destination.
+func TestBuildAdd(t *testing.T) {
+	root := newRoot(t)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(testimage.Tar(t, testimage.Entry{Name: "inner/"}, testimage.Entry{Name: "inner/file", Body: "from the archive", Mode: 0o600}))
+	zw.Close()
+	ctxDir := fixture.Dir(t, map[string]string{"plain.txt": "plain", "arch.tar.gz": gz.String()})
+	df := "FROM busybox:test\nADD plain.txt /p\nADD arch.tar.gz /x/\n"
+	var out bytes.Buffer
+	if _, err := Build(context.Background(), Options{Root: root, ContextDir: ctxDir, DockerfileInline: []byte(df), Tags: []string{"added"}, Progress: &out}); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	dir, _ := view(t, root, "added")
+	for p, want := range map[string]string{"p": "plain", "x/inner/file": "from the archive"} {
+		if got, err := os.ReadFile(filepath.Join(dir, p)); string(got) != want {
+			t.Errorf("/%s: %q (%v), want %q", p, got, err, want)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "x/inner/file")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("/x/inner/file: %v, want the archive's mode 0600", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x/arch.tar.gz")); err == nil {
+		t.Errorf("the archive itself was copied")
 	}
 }

@@ -38,8 +38,9 @@
 //     mount points the runtime made (/proc, /dev, /sys, where the parent
 //     lacked them) are removed from it, as BuildKit removes its stubs. The
 //     step has no network (a new network namespace with loopback only).
-//   - file (COPY, COPY --from, WORKDIR, and what else the frontend turns
-//     into file actions): copy, mkdir, mkfile, rm and symlink actions with
+//   - file (COPY, COPY --from, ADD of context files, WORKDIR, and what else
+//     the frontend turns into file actions): copy (ADD's tar archives,
+//     plain, gzip, bzip2 or zstd, extracted), mkdir, mkfile, rm and symlink actions with
 //     BuildKit's semantics (its file backend, on tonistiigi/fsutil's copy),
 //     each chain of actions on an overlay of its input, so that a removal
 //     is a whiteout in the layer.
@@ -54,7 +55,7 @@
 // Refused, with an error naming the step and the operation kind: merge and
 // diff operations (COPY --link), nested builds, RUN --mount of any type,
 // RUN --network other than the default (none here) and --security=insecure,
-// secrets and devices, ADD of a local archive, ADD and contexts from git or
+// secrets and devices, ADD of an xz archive, ADD and contexts from git or
 // URLs, named contexts other than the main one. A Dockerfile the frontend
 // refuses is refused with its message, which names the line.
 //

@@ -386,9 +386,6 @@ func rmPath(root, src string, allowNotFound bool) error {
 }
 
 func docopy(ctx context.Context, src, dest string, a *pb.FileActionCopy, u *copy.User) (err error) {
-	if a.AttemptUnpackDockerCompatibility {
-		return errclass.New(ErrUnsupported, "ADD of a local archive (extracted) is not supported by berth's builder yet")
-	}
 	srcPath, destPath := cleanPath(a.Src), cleanPath(a.Dest)
 	if !a.CreateDestPath {
 		p, err := rootPath(dest, filepath.Join("/", a.Dest))
@@ -442,6 +439,13 @@ func docopy(ctx context.Context, src, dest string, a *pb.FileActionCopy, u *copy
 		}
 	}
 	for _, s := range m {
+		if a.AttemptUnpackDockerCompatibility {
+			if ok, err := unpack(ctx, src, s, dest, destPath, u, timestampToTime(a.Timestamp)); err != nil {
+				return err
+			} else if ok {
+				continue
+			}
+		}
 		if err := copy.Copy(ctx, src, s, dest, destPath, opt...); err != nil {
 			return err
 		}
