@@ -42,7 +42,7 @@ func (b *builder) exec(ctx context.Context, e *pb.ExecOp, inputs []*fsState, nam
 		}
 		return nil, unsupported(fmt.Sprintf("exec with a %s mount at %s (RUN --mount)", strings.ToLower(m.MountType.String()), m.Dest), name)
 	}
-	if root == nil || root.Input < 0 || int(root.Input) >= len(inputs) || root.Output != 0 {
+	if root == nil || int(root.Input) >= len(inputs) || root.Output != 0 {
 		return nil, unsupported("exec without a root filesystem", name)
 	}
 	switch e.Network {
@@ -56,10 +56,19 @@ func (b *builder) exec(ctx context.Context, e *pb.ExecOp, inputs []*fsState, nam
 	if len(e.Secretenv) > 0 || len(e.CdiDevices) > 0 {
 		return nil, unsupported("exec with secrets or devices", name)
 	}
-	parent := inputs[root.Input]
+	parent := &fsState{} // FROM scratch
+	if root.Input != int64(pb.Empty) {
+		parent = inputs[root.Input]
+	}
+	if parent.plain != "" {
+		return nil, unsupported("exec on the build context", name)
+	}
 	step := b.progress.start(name)
 	st, err := b.run(ctx, meta, parent, step)
 	if err != nil {
+		if ctx.Err() == nil {
+			err = fmt.Errorf("%s: %w", name, err)
+		}
 		step.fail(err)
 		return nil, err
 	}
@@ -129,7 +138,7 @@ func (b *builder) run(ctx context.Context, meta *pb.Meta, parent *fsState, step 
 		return nil, werr
 	}
 	if code != 0 {
-		return nil, errclass.New(ErrFailed, "%s: process %q did not complete successfully: exit code: %d", step.name, strings.Join(meta.Args, " "), code)
+		return nil, errclass.New(ErrFailed, "process %q did not complete successfully: exit code: %d", strings.Join(meta.Args, " "), code)
 	}
 	for _, s := range stubs {
 		removeStub(filepath.Join(upper, s))
