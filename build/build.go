@@ -86,6 +86,10 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		}
 		names = append(names, image.FullName(r))
 	}
+	// absolute, for the mount table's paths that the sweep compares
+	if o.Root, err = filepath.Abs(o.Root); err != nil {
+		return Result{}, err
+	}
 	store, snaps, err := image.OpenRoot(o.Root)
 	if err != nil {
 		return Result{}, err
@@ -99,11 +103,12 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	if err := os.MkdirAll(work, 0o700); err != nil {
 		return Result{}, err
 	}
-	dir, err := os.MkdirTemp(work, "b-")
+	sweep(work, runDir(o.Root))
+	dir, done, err := workspace(work)
 	if err != nil {
 		return Result{}, err
 	}
-	defer os.RemoveAll(dir)
+	defer done()
 	b := &builder{
 		o: o, store: store, snaps: snaps, dir: dir, bases: map[string]v1.Image{},
 		results: map[digest.Digest][]*fsState{}, progress: newProgress(o.Progress),

@@ -64,6 +64,11 @@
 // it succeeds or not, nothing is written to the image store before the
 // last step succeeded, and the store's shared lock is held throughout, so
 // no prune removes a base image's snapshots while a step stands on them.
+// A build that is killed (SIGKILL, a crash) leaves its directory, its
+// mounts and perhaps a step's running container; each build holds a lock
+// beside its directory, and the next build sweeps every directory whose
+// lock nobody holds: it kills and deletes the steps' containers (named
+// after the directory), unmounts, and only then removes the files.
 //
 // Caching (planned, not done): each operation's digest, together with the
 // content of what it reads (the context files a COPY names, the parent

@@ -85,6 +85,7 @@ func (b *builder) run(ctx context.Context, meta *pb.Meta, parent *fsState, step 
 	if err != nil {
 		return nil, err
 	}
+	id := containerID(b.dir, b.seq)
 	upper, work := filepath.Join(bundle, "upper"), filepath.Join(bundle, "work")
 	var stubs []string
 	for _, s := range mountStubs {
@@ -105,7 +106,7 @@ func (b *builder) run(ctx context.Context, meta *pb.Meta, parent *fsState, step 
 		hostname = "buildkitsandbox" // BuildKit's
 	}
 	spec := runtime.Spec{
-		ID:       "berth-build-" + randomID(),
+		ID:       id,
 		Hostname: hostname,
 		Rootfs:   runtime.Rootfs{Lowers: lowers, Upper: upper, Work: work},
 		Process: runtime.Process{

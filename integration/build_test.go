@@ -1,11 +1,15 @@
 package integration
 
 import (
+	"bufio"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/berth-dev/berth/container"
 )
 
 const appDockerfile = `FROM bb:1 AS base
@@ -129,4 +133,44 @@ func TestImageBuildFails(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "failed to read dockerfile") {
 		t.Errorf("no Dockerfile: exit %d, stderr %q", r.code, r.stderr)
 	}
+}
+
+// TestImageBuildKilled: a build killed during a RUN leaves its step's
+// container, mounts and files; the next build clears them.
+func TestImageBuildKilled(t *testing.T) {
+	root, run := busyboxRoot(t)
+	ctx := project(t, map[string]string{"Dockerfile": "FROM bb:1\nRUN echo started; sleep 300\n"})
+	cmd := exec.Command(berthBin, "--root", root, "image", "build", "-t", "killed", ctx)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.HasSuffix(sc.Text(), " started") {
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	steps := filepath.Join(filepath.Dir(container.RunDir(root)), "build")
+	if left, _ := os.ReadDir(steps); len(left) != 1 {
+		t.Fatalf("the killed build's step: %v, want its container's state", left)
+	}
+	if data, _ := os.ReadFile("/proc/self/mountinfo"); !strings.Contains(string(data), root) {
+		t.Fatalf("the killed build left no mount: the test kills too late")
+	}
+
+	other := project(t, map[string]string{"Dockerfile": "FROM bb:1\nRUN true\n"})
+	if r := run("image", "build", "-t", "next", other); r.code != 0 {
+		t.Fatalf("next build: exit %d\n%s", r.code, r.stderr)
+	}
+	if left, _ := os.ReadDir(steps); len(left) > 0 {
+		t.Errorf("step containers left: %v", left)
+	}
+	if left, _ := os.ReadDir(filepath.Join(root, "build")); len(left) > 0 {
+		t.Errorf("build files left: %v", left)
+	}
+	noLeftovers(t, root)
 }
