@@ -43,14 +43,7 @@ func newImageCmd(g *globals) *cobra.Command {
 	cmd.AddCommand(
 		newImagePullCmd(g), newImagePushCmd(g), newImageLsCmd(g), newImageRmCmd(g), newImageTagCmd(g),
 		newImageInspectCmd(g), newImageHistoryCmd(g), newImageImportCmd(g), newImageSaveCmd(g),
-		newImageLoadCmd(g), newImagePruneCmd(g),
-		cmdSpec{use: "build [OPTIONS] PATH | URL | -", short: "Build an image from a Dockerfile", flags: []flag{
-			list("tag", "t", "Name and optionally a tag (format: \"name:tag\")"),
-			s("file", "f", "", "Name of the Dockerfile (default: \"PATH/Dockerfile\")"),
-			list("build-arg", "", "Set build-time variables"),
-			b("no-cache", "", "Do not use cache when building the image"),
-			s("target", "", "", "Set the target build stage to build"),
-		}}.build(g),
+		newImageLoadCmd(g), newImagePruneCmd(g), newImageBuildCmd(g),
 	)
 	return cmd
 }

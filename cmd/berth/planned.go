@@ -20,10 +20,7 @@ type flag struct {
 	value              any // bool, string, time.Duration or []string (repeatable)
 }
 
-func b(name, short, usage string) flag { return flag{name, short, usage, false} }
-func s(name, short, def, usage string) flag {
-	return flag{name, short, usage, def}
-}
+func b(name, short, usage string) flag    { return flag{name, short, usage, false} }
 func list(name, short, usage string) flag { return flag{name, short, usage, []string{}} }
 
 // cmdSpec is a planned command: cobra's Use and Short, its flags, and whether

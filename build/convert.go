@@ -1,0 +1,58 @@
+package build
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb/sourceresolver"
+	"github.com/moby/buildkit/frontend/dockerfile/dockerfile2llb"
+	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/buildkit/solver/pb"
+	"github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// plan is what the Dockerfile frontend makes of a Dockerfile: the LLB
+// definition to execute and the image config of its target.
+type plan struct {
+	def    *pb.Definition
+	config []byte // the target's image config (JSON, Docker's OCI form)
+}
+
+// resolver gives the frontend the config of a FROM image.
+type resolver func(ctx context.Context, ref string) (digest.Digest, []byte, error)
+
+func (r resolver) ResolveImageConfig(ctx context.Context, ref string, _ sourceresolver.Opt) (string, digest.Digest, []byte, error) {
+	dgst, cfg, err := r(ctx, ref)
+	return ref, dgst, cfg, err
+}
+
+// convert runs BuildKit's Dockerfile frontend in process.
+func convert(ctx context.Context, dockerfile []byte, args map[string]string, target string, labels map[string]string, resolve resolver) (*plan, error) {
+	platform := ocispecs.Platform{OS: "linux", Architecture: goarch()}
+	res, err := dockerfile2llb.Dockerfile2LLB(ctx, dockerfile, dockerfile2llb.ConvertOpt{
+		Config: dockerui.Config{
+			BuildArgs:       args,
+			Target:          target,
+			Labels:          labels,
+			TargetPlatforms: []ocispecs.Platform{platform},
+			BuildPlatforms:  []ocispecs.Platform{platform},
+		},
+		TargetPlatform: &platform,
+		MetaResolver:   resolve,
+	})
+	if err != nil {
+		return nil, err
+	}
+	def, err := res.State.Marshal(ctx, llb.Platform(platform))
+	if err != nil {
+		return nil, fmt.Errorf("marshalling the build graph: %w", err)
+	}
+	cfg, err := json.Marshal(res.Image)
+	if err != nil {
+		return nil, err
+	}
+	return &plan{def: def.ToPB(), config: cfg}, nil
+}

@@ -1,0 +1,203 @@
+package build
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/buildkit/solver/pb"
+	"github.com/moby/sys/user"
+
+	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/runtime"
+)
+
+// runDir is where libcontainer keeps the state of a build's steps: under
+// /run like a container's, one directory per state root, apart from the
+// containers' so that no container command ever sees a step.
+func runDir(root string) string {
+	sum := sha256.Sum256([]byte(root))
+	return filepath.Join("/run/berth", hex.EncodeToString(sum[:6]), "build")
+}
+
+// mountStubs are what the runtime mounts over in every container; where
+// the parent lacked them, the runtime made them in the upper directory,
+// and they are no change of the step's (BuildKit removes them too).
+var mountStubs = []string{"proc", "dev", "sys"}
+
+// exec executes a RUN: its command in berth's runtime, on an overlay of
+// the parent's layers, with no network. Its output is the parent plus
+// the overlay's upper directory.
+func (b *builder) exec(ctx context.Context, e *pb.ExecOp, inputs []*fsState, name string) ([]*fsState, error) {
+	meta := e.GetMeta()
+	var root *pb.Mount
+	for _, m := range e.Mounts {
+		if m.Dest == pb.RootMount && m.MountType == pb.MountType_BIND {
+			root = m
+			continue
+		}
+		return nil, unsupported(fmt.Sprintf("exec with a %s mount at %s (RUN --mount)", strings.ToLower(m.MountType.String()), m.Dest), name)
+	}
+	if root == nil || int(root.Input) >= len(inputs) || root.Output != 0 {
+		return nil, unsupported("exec without a root filesystem", name)
+	}
+	switch e.Network {
+	case pb.NetMode_UNSET, pb.NetMode_NONE:
+	default:
+		return nil, unsupported("exec with network "+strings.ToLower(e.Network.String())+" (RUN --network)", name)
+	}
+	if e.Security != pb.SecurityMode_SANDBOX {
+		return nil, unsupported("exec in insecure mode (RUN --security=insecure)", name)
+	}
+	if len(e.Secretenv) > 0 || len(e.CdiDevices) > 0 {
+		return nil, unsupported("exec with secrets or devices", name)
+	}
+	parent := &fsState{} // FROM scratch
+	if root.Input != int64(pb.Empty) {
+		parent = inputs[root.Input]
+	}
+	if parent.plain != "" {
+		return nil, unsupported("exec on the build context", name)
+	}
+	step := b.progress.start(name)
+	st, err := b.run(ctx, meta, parent, step)
+	if err != nil {
+		if ctx.Err() == nil {
+			err = fmt.Errorf("%s: %w", name, err)
+		}
+		step.fail(err)
+		return nil, err
+	}
+	step.done()
+	return []*fsState{st}, nil
+}
+
+func (b *builder) run(ctx context.Context, meta *pb.Meta, parent *fsState, step *stepProgress) (*fsState, error) {
+	lowers, err := b.lowers(parent)
+	if err != nil {
+		return nil, err
+	}
+	bundle, err := b.newDir("run")
+	if err != nil {
+		return nil, err
+	}
+	id := containerID(b.dir, b.seq)
+	upper, work := filepath.Join(bundle, "upper"), filepath.Join(bundle, "work")
+	var stubs []string
+	for _, s := range mountStubs {
+		if !inLowers(lowers, s) {
+			stubs = append(stubs, s)
+		}
+	}
+	uid, gid, groups, err := execUser(lowers, meta.User)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := runtime.New(runDir(b.o.Root))
+	if err != nil {
+		return nil, err
+	}
+	hostname := meta.Hostname
+	if hostname == "" {
+		hostname = "buildkitsandbox" // BuildKit's
+	}
+	spec := runtime.Spec{
+		ID:       id,
+		Hostname: hostname,
+		Rootfs:   runtime.Rootfs{Lowers: lowers, Upper: upper, Work: work},
+		Process: runtime.Process{
+			Args: meta.Args, Env: meta.Env, Cwd: meta.Cwd,
+			UID: uid, GID: gid, AdditionalGIDs: groups,
+		},
+	}
+	c, err := rt.Create(ctx, spec, bundle)
+	if err != nil {
+		return nil, err
+	}
+	out := step.writer()
+	p, _, err := c.Start(runtime.IO{Stdout: out, Stderr: out})
+	if err != nil {
+		c.Delete()
+		return nil, err
+	}
+	// a cancelled build kills its step: Delete below ends the container
+	stop := context.AfterFunc(ctx, func() { c.Delete() })
+	code, werr := p.Wait()
+	stop()
+	out.Flush()
+	if derr := c.Delete(); derr != nil && werr == nil {
+		werr = derr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if werr != nil {
+		return nil, werr
+	}
+	if code != 0 {
+		return nil, errclass.New(ErrFailed, "process %q did not complete successfully: exit code: %d", strings.Join(meta.Args, " "), code)
+	}
+	for _, s := range stubs {
+		removeStub(filepath.Join(upper, s))
+	}
+	os.RemoveAll(work)
+	return with(parent, upper), nil
+}
+
+// inLowers says whether rel is in any of the layers (a whiteout above
+// it aside: what matters is whether the runtime must make a stub).
+func inLowers(lowers []string, rel string) bool {
+	for _, l := range lowers {
+		if _, err := os.Lstat(filepath.Join(l, rel)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// removeStub removes a mount point the runtime made, if nothing was put
+// in it: an empty directory or file.
+func removeStub(p string) {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return
+	}
+	if fi.IsDir() {
+		os.Remove(p) // fails, as it should, when not empty
+	} else if fi.Mode().IsRegular() && fi.Size() == 0 {
+		os.Remove(p)
+	}
+}
+
+// execUser resolves a RUN's user (USER: name or uid, with an optional
+// group) against the topmost /etc/passwd and /etc/group of the layers.
+func execUser(lowers []string, spec string) (uid, gid uint32, groups []uint32, err error) {
+	if spec == "" {
+		spec = "0"
+	}
+	passwd, group := topmost(lowers, "etc/passwd"), topmost(lowers, "etc/group")
+	u, err := user.GetExecUserPath(spec, &user.ExecUser{}, passwd, group)
+	if err != nil {
+		return 0, 0, nil, errclass.Wrap(ErrInvalid, err, fmt.Sprintf("unable to find user %s: %v", spec, err))
+	}
+	for _, g := range u.Sgids {
+		groups = append(groups, uint32(g))
+	}
+	return uint32(u.Uid), uint32(u.Gid), groups, nil
+}
+
+// topmost is the path of rel in the topmost layer that has it as a
+// regular file; "" when none has (moby/sys/user then finds no entries).
+func topmost(lowers []string, rel string) string {
+	for _, l := range lowers {
+		p := filepath.Join(l, rel)
+		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
+			return p
+		}
+	}
+	return ""
+}

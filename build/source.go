@@ -1,0 +1,114 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/solver/pb"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/image"
+)
+
+// resolve gives the frontend the config of the image a FROM names, from
+// berth's store, pulling it when it is not there. The image is kept for
+// the source operation that the frontend then emits for it.
+func (b *builder) resolve(ctx context.Context, ref string) (digest.Digest, []byte, error) {
+	img, err := b.base(ctx, ref)
+	if err != nil {
+		return "", nil, err
+	}
+	raw, err := img.RawConfigFile()
+	if err != nil {
+		return "", nil, err
+	}
+	return "", raw, nil
+}
+
+// base finds (or pulls) the image ref names.
+func (b *builder) base(ctx context.Context, ref string) (v1.Image, error) {
+	r, err := image.ParseReference(ref)
+	if err != nil {
+		return nil, errclass.Wrap(ErrInvalid, err, fmt.Sprintf("invalid image name %q", ref))
+	}
+	full := image.FullName(r)
+	if img, ok := b.bases[full]; ok {
+		return img, nil
+	}
+	_, img, err := b.store.Lookup(full)
+	if errors.Is(err, image.ErrNotFound) {
+		step := b.progress.start("[internal] load metadata for " + full)
+		pull := b.o.Pull
+		if pull == nil {
+			pull = image.Quiet
+		}
+		if _, err := image.Pull(ctx, b.store, b.snaps, full, image.PullOptions{Progress: pull}); err != nil {
+			step.fail(err)
+			return nil, err
+		}
+		step.done()
+		_, img, err = b.store.Lookup(full)
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.bases[full] = img
+	return img, nil
+}
+
+// source executes a source operation: an image (FROM) or the local
+// build context.
+func (b *builder) source(ctx context.Context, src *pb.SourceOp, name string) ([]*fsState, error) {
+	id := src.Identifier
+	switch {
+	case strings.HasPrefix(id, "docker-image://"):
+		step := b.progress.start(name)
+		st, err := b.imageState(ctx, strings.TrimPrefix(id, "docker-image://"))
+		if err != nil {
+			step.fail(err)
+			return nil, err
+		}
+		step.done()
+		return []*fsState{st}, nil
+	case id == "local://context" || id == "local://dockerfile":
+		// .dockerignore is not applied yet: the frontend's include list
+		// (local.followpaths) only narrows what it reads
+		return []*fsState{{plain: b.o.ContextDir}}, nil
+	case strings.HasPrefix(id, "local://"):
+		return nil, unsupported("source "+id+" (a named context)", name)
+	case strings.HasPrefix(id, "git://"), strings.HasPrefix(id, "https://"), strings.HasPrefix(id, "http://"):
+		return nil, unsupported("source "+id+" (a remote file or repository)", name)
+	}
+	return nil, unsupported("source "+id, name)
+}
+
+// imageState is the stack of an image's layers, unpacked.
+func (b *builder) imageState(ctx context.Context, ref string) (*fsState, error) {
+	ref, _, _ = strings.Cut(ref, "@") // the frontend pins nothing here: resolve returned no digest
+	img, err := b.base(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.snaps.Prepare(ctx, b.store, img, nil); err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	chains := image.ChainIDs(cf.RootFS.DiffIDs)
+	st := &fsState{}
+	for i, l := range m.Layers {
+		desc := l
+		st.layers = append(st.layers, layer{desc: &desc, diffID: cf.RootFS.DiffIDs[i], dir: b.snaps.Path(chains[i])})
+	}
+	return st, nil
+}

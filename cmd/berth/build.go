@@ -1,0 +1,109 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/build"
+)
+
+// newImageBuildCmd is `image build`, docker build's core flags. (The
+// top-level `build` is compose's, for services: a later step of issue 16.)
+func newImageBuildCmd(g *globals) *cobra.Command {
+	var o build.Options
+	var file, iidfile string
+	var args, labels []string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "build [OPTIONS] PATH",
+		Short: "Build an image from a Dockerfile",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, pos []string) error {
+			context := pos[0]
+			switch {
+			case context == "-":
+				return usageError{errors.New("a build context on standard input is not supported by berth yet: give a directory")}
+			case strings.Contains(context, "://") || strings.HasPrefix(context, "git@"):
+				return usageError{fmt.Errorf("a remote build context (%s) is not supported by berth yet: give a directory", context)}
+			}
+			var err error
+			if o.ContextDir, err = filepath.Abs(context); err != nil {
+				return err
+			}
+			switch file {
+			case "":
+			case "-":
+				if o.DockerfileInline, err = io.ReadAll(g.stdin); err != nil {
+					return fmt.Errorf("reading the Dockerfile from standard input: %w", err)
+				}
+			default:
+				// relative to where berth runs, as docker build's -f
+				if o.Dockerfile, err = filepath.Abs(file); err != nil {
+					return err
+				}
+			}
+			if o.BuildArgs, err = buildArgs(args); err != nil {
+				return err
+			}
+			if o.Labels, err = buildArgs(labels); err != nil {
+				return err
+			}
+			o.Root = g.root
+			if !quiet {
+				// BuildKit's plain progress goes to standard error
+				o.Progress = g.stderr
+				o.Pull = g.displayTo(g.stderr)
+			}
+			res, err := build.Build(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if iidfile != "" {
+				if err := os.WriteFile(iidfile, []byte(res.ID.String()), 0o644); err != nil {
+					return fmt.Errorf("writing the image ID to %q: %w", iidfile, err)
+				}
+			}
+			if quiet {
+				fmt.Fprintln(g.stdout, res.ID)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.Tags, "tag", "t", nil, `Name and optionally a tag (format: "name:tag")`)
+	f.StringVarP(&file, "file", "f", "", `Name of the Dockerfile (default: "PATH/Dockerfile")`)
+	f.StringArrayVar(&args, "build-arg", nil, "Set build-time variables")
+	f.StringArrayVar(&labels, "label", nil, "Set metadata for an image")
+	f.StringVar(&o.Target, "target", "", "Set the target build stage to build")
+	f.StringVar(&iidfile, "iidfile", "", "Write the image ID to a file")
+	f.BoolVarP(&quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
+	// berth's builder has no cache yet: every build runs every step, which
+	// is what --no-cache asks
+	f.Bool("no-cache", false, "Do not use cache when building the image")
+	return cmd
+}
+
+// buildArgs reads KEY=VALUE flags; a KEY alone takes its value from the
+// environment and is left out where it has none, as docker build does.
+func buildArgs(list []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range list {
+		k, v, ok := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, usageError{fmt.Errorf("invalid argument %q: want KEY=VALUE", kv)}
+		}
+		if !ok {
+			if v, ok = os.LookupEnv(k); !ok {
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
