@@ -3,7 +3,9 @@ package integration
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -270,7 +272,15 @@ func TestWaitRemoved(t *testing.T) {
 	if r := run("container", "wait", id); r.code != 0 || r.stdout != "5\n" {
 		t.Errorf("wait: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
-	for i := 0; run("container", "ps", "-aq").stdout != ""; i++ {
+	// the monitor removes it after the exit that wait reported: ps stops
+	// listing it when its record goes, and its directory (the upper
+	// layer, the log), then the removal's intent, follow
+	gone := func() bool {
+		_, dir := os.Stat(filepath.Join(root, "containers", id))
+		_, intent := os.Stat(filepath.Join(root, "containers", ".intents", id+".json"))
+		return run("container", "ps", "-aq").stdout == "" && errors.Is(dir, fs.ErrNotExist) && errors.Is(intent, fs.ErrNotExist)
+	}
+	for i := 0; !gone(); i++ {
 		if i == 100 {
 			t.Fatal("--rm left the container")
 		}
