@@ -55,6 +55,8 @@ type Options struct {
 	Progress io.Writer
 	// Pull shows a base image's pull, when one must be pulled.
 	Pull image.Progress
+	// RunOptions say how RUN steps run (network, secrets, ...).
+	RunOptions
 }
 
 // Result is what a build made.
@@ -74,6 +76,9 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	}
 	if o.ContextDir == "" {
 		return Result{}, errclass.New(ErrInvalid, "no build context given")
+	}
+	if err := o.RunOptions.check(); err != nil {
+		return Result{}, err
 	}
 	if fi, err := os.Stat(o.ContextDir); err != nil || !fi.IsDir() {
 		return Result{}, errclass.New(ErrInvalid, "build context %q is not a directory", o.ContextDir)
@@ -113,7 +118,11 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		o: o, store: store, snaps: snaps, dir: dir, bases: map[string]v1.Image{},
 		results: map[digest.Digest][]*fsState{}, progress: newProgress(o.Progress),
 	}
-	p, err := convert(ctx, dockerfile, o.BuildArgs, o.Target, o.Labels, b.resolve)
+	run, err := b.runConfig(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	p, err := convertRun(ctx, dockerfile, o.BuildArgs, o.Target, o.Labels, run, b.resolve)
 	if err != nil {
 		if ctx.Err() != nil {
 			return Result{}, ctx.Err()

@@ -44,6 +44,7 @@ func newRoot(t *testing.T) string {
 	fixture.RequireRoot(t, "RUN steps need namespaces, cgroups and overlay mounts")
 	root := t.TempDir()
 	t.Cleanup(func() { os.RemoveAll(filepath.Dir(runDir(root))) })
+	tearDownNetworks(t, root)
 	s, snaps, err := image.OpenRoot(root)
 	if err != nil {
 		t.Fatal(err)
@@ -289,12 +290,12 @@ func TestBuildBadInput(t *testing.T) {
 	root := newRoot(t)
 	ctxDir := fixture.Dir(t, map[string]string{"a": "a"})
 	for df, want := range map[string]string{
-		"FROM busybox:test\nRUN true\nRUNN x\n":                      "line 3: unknown instruction: RUNN",
-		"FROM busybox:test\nCOPY missing.txt /\n":                    `"/missing.txt": not found`,
-		"FROM busybox:test\nRUN --mount=type=cache,target=/c true\n": "cache mount at /c (RUN --mount) is not supported",
-		"FROM busybox:test\nADD http://127.0.0.1:9/x /x\n":           "source http://127.0.0.1:9/x (a remote file or repository) is not supported",
-		"FROM scratch\nRUN true\n":                                   `[1/1] RUN true: * exec: "/bin/sh": stat /bin/sh: no such file or directory`,
-		"FROM busybox:test\nRUN --network=host true\n":               "network host (RUN --network) is not supported",
+		"FROM busybox:test\nRUN true\nRUNN x\n":            "line 3: unknown instruction: RUNN",
+		"FROM busybox:test\nCOPY missing.txt /\n":          `"/missing.txt": not found`,
+		"FROM busybox:test\nRUN --mount=type=ssh true\n":   "RUN --mount=type=ssh is not supported",
+		"FROM busybox:test\nADD http://127.0.0.1:9/x /x\n": "source http://127.0.0.1:9/x (a remote file or repository) is not supported",
+		"FROM scratch\nRUN true\n":                         `[1/1] RUN true: * exec: "/bin/sh": stat /bin/sh: no such file or directory`,
+		"FROM busybox:test\nRUN --network=host true\n":     "network.host is not allowed",
 	} {
 		_, err := Build(context.Background(), Options{Root: root, ContextDir: ctxDir, DockerfileInline: []byte(df), Tags: []string{"bad"}})
 		// want's parts, split at " * ", are in the error in order
@@ -322,6 +323,7 @@ func TestBuildPullsBase(t *testing.T) {
 	}
 	root := t.TempDir()
 	t.Cleanup(func() { os.RemoveAll(filepath.Dir(runDir(root))) })
+	tearDownNetworks(t, root)
 	var out bytes.Buffer
 	df := "FROM " + ref + "\nRUN echo on top > /top\n"
 	if _, err := Build(context.Background(), Options{Root: root, ContextDir: t.TempDir(), DockerfileInline: []byte(df), Tags: []string{"pulled"}, Progress: &out}); err != nil {

@@ -31,7 +31,14 @@ func (r resolver) ResolveImageConfig(ctx context.Context, ref string, _ sourcere
 
 // convert runs BuildKit's Dockerfile frontend in process.
 func convert(ctx context.Context, dockerfile []byte, args map[string]string, target string, labels map[string]string, resolve resolver) (*plan, error) {
+	return convertRun(ctx, dockerfile, args, target, labels, runConfig{}, resolve)
+}
+
+// convertRun is convert with the run options the frontend puts in each
+// RUN (see runConfig).
+func convertRun(ctx context.Context, dockerfile []byte, args map[string]string, target string, labels map[string]string, run runConfig, resolve resolver) (*plan, error) {
 	platform := ocispecs.Platform{OS: "linux", Architecture: goarch()}
+	caps := llbCaps()
 	res, err := dockerfile2llb.Dockerfile2LLB(ctx, dockerfile, dockerfile2llb.ConvertOpt{
 		Config: dockerui.Config{
 			BuildArgs:       args,
@@ -39,9 +46,14 @@ func convert(ctx context.Context, dockerfile []byte, args map[string]string, tar
 			Labels:          labels,
 			TargetPlatforms: []ocispecs.Platform{platform},
 			BuildPlatforms:  []ocispecs.Platform{platform},
+			NetworkMode:     run.network,
+			ExtraHosts:      run.hosts,
+			ShmSize:         run.shmSize,
+			Ulimits:         run.ulimits,
 		},
 		TargetPlatform: &platform,
 		MetaResolver:   resolve,
+		LLBCaps:        &caps,
 	})
 	if err != nil {
 		return nil, err

@@ -32,12 +32,47 @@
 //     (.dockerignore is not applied yet).
 //   - exec (RUN, shell and exec form): the command in berth's runtime
 //     (package runtime, the only importer of libcontainer) with Docker's
-//     default confinement, the user resolved from the state's /etc/passwd,
-//     hostname buildkitsandbox, on an overlay whose lower layers are the
-//     parent state's and whose upper directory becomes the new layer. The
-//     mount points the runtime made (/proc, /dev, /sys, where the parent
-//     lacked them) are removed from it, as BuildKit removes its stubs. The
-//     step has no network (a new network namespace with loopback only).
+//     default confinement (its capabilities, seccomp profile, masked
+//     paths), the user resolved from the state's /etc/passwd, hostname
+//     buildkitsandbox, on an overlay whose lower layers are the parent
+//     state's and whose upper directory becomes the new layer.
+//     RUN --security=insecure runs privileged, only when the build has the
+//     security.insecure entitlement (--allow; compose's build.privileged);
+//     without it the step is refused, as BuildKit refuses it.
+//   - The step's network (network.go): by default berth's default bridge
+//     network, joined as a container that names no network joins it (a
+//     namespace made ahead of the step in its directory, an address from
+//     the network's IPAM owned by the step's container ID, a veth, the
+//     gateway as the default route, NAT out through the network's
+//     firewall rules); none is loopback only; host is the host's, which
+//     RUN --network=host may ask for only with the network.host
+//     entitlement (a build whose --network is host has it). The build's
+//     network, extra hosts, /dev/shm size and ulimits go to the frontend,
+//     which writes them into each RUN of the LLB, as BuildKit's does.
+//     /etc/hosts (localhost and the hostname, then the extra hosts) and
+//     /etc/resolv.conf (the host's, loopback nameservers dropped unless
+//     on the host's network, systemd-resolved's own file when the host's
+//     names only its stub, BuildKit's executor/oci rules) are written in
+//     the step's directory and bind-mounted, never in the layer.
+//   - RUN --mount (mount.go, secret.go): type=cache is a directory under
+//     <root>/build-cache-mounts, one per ID (and base: the uid, gid and
+//     mode the frontend turns into a scratch directory, or a from=
+//     stage, whose files a new one starts with), each instance locked by
+//     flock as its sharing says (shared, private: another instance when
+//     busy, locked: the next step waits); PruneCacheMounts removes those
+//     no build holds. type=secret is the build's secret (Options.Secrets,
+//     --secret id=,src=|env=), written to a tmpfs of the step's and bound
+//     read-only at its target (or set in the environment with env=),
+//     never on disk nor in a layer, its command line alone in the
+//     history; an optional one the build lacks is left out. type=bind is
+//     a path of the context (bound read-only as it is) or of another
+//     state (a read-only overlay view of its layers), and with rw a
+//     throwaway overlay whose writes no one sees. type=tmpfs is a tmpfs
+//     (at /dev/shm, the --shm-size). The mount points the runtime makes
+//     where the parent lacked them (/proc, /dev, /sys, /etc/hosts,
+//     /etc/resolv.conf, the mounts' targets and the directories made for
+//     them) are removed from the upper directory when still empty, as
+//     BuildKit removes its stubs.
 //   - file (COPY, COPY --from, ADD of context files, WORKDIR, and what else
 //     the frontend turns into file actions): copy (ADD's tar archives,
 //     plain, gzip, bzip2 or zstd, extracted), mkdir, mkfile, rm and symlink actions with
@@ -53,9 +88,9 @@
 // image.Assemble, so that `berth run`, `berth images` and compose see it.
 //
 // Refused, with an error naming the step and the operation kind: merge and
-// diff operations (COPY --link), nested builds, RUN --mount of any type,
-// RUN --network other than the default (none here) and --security=insecure,
-// secrets and devices, ADD of an xz archive, ADD and contexts from git or
+// diff operations, nested builds, RUN --mount=type=ssh, RUN --device,
+// RUN --network=host and --security=insecure without their entitlements,
+// a build network other than default, none or host, ADD of an xz archive, ADD and contexts from git or
 // URLs, named contexts other than the main one. A Dockerfile the frontend
 // refuses is refused with its message, which names the line.
 //

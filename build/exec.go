@@ -4,13 +4,19 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/sys/user"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/runtime"
@@ -24,37 +30,30 @@ func runDir(root string) string {
 	return filepath.Join("/run/berth", hex.EncodeToString(sum[:6]), "build")
 }
 
-// mountStubs are what the runtime mounts over in every container; where
-// the parent lacked them, the runtime made them in the upper directory,
-// and they are no change of the step's (BuildKit removes them too).
-var mountStubs = []string{"proc", "dev", "sys"}
-
 // exec executes a RUN: its command in berth's runtime, on an overlay of
-// the parent's layers, with no network. Its output is the parent plus
-// the overlay's upper directory.
+// the parent's layers, with its network and mounts. Its output is the
+// parent plus the overlay's upper directory.
 func (b *builder) exec(ctx context.Context, e *pb.ExecOp, inputs []*fsState, name string) ([]*fsState, error) {
-	meta := e.GetMeta()
 	var root *pb.Mount
 	for _, m := range e.Mounts {
 		if m.Dest == pb.RootMount && m.MountType == pb.MountType_BIND {
 			root = m
-			continue
 		}
-		return nil, unsupported(fmt.Sprintf("exec with a %s mount at %s (RUN --mount)", strings.ToLower(m.MountType.String()), m.Dest), name)
 	}
 	if root == nil || int(root.Input) >= len(inputs) || root.Output != 0 {
 		return nil, unsupported("exec without a root filesystem", name)
 	}
-	switch e.Network {
-	case pb.NetMode_UNSET, pb.NetMode_NONE:
+	switch e.Security {
+	case pb.SecurityMode_SANDBOX:
+	case pb.SecurityMode_INSECURE:
+		if !b.o.allowed(AllowInsecure) {
+			return nil, errclass.New(ErrInvalid, "%s: security.insecure is not allowed (RUN --security=insecure needs the build's --allow security.insecure)", name)
+		}
 	default:
-		return nil, unsupported("exec with network "+strings.ToLower(e.Network.String())+" (RUN --network)", name)
+		return nil, unsupported("exec in security mode "+e.Security.String(), name)
 	}
-	if e.Security != pb.SecurityMode_SANDBOX {
-		return nil, unsupported("exec in insecure mode (RUN --security=insecure)", name)
-	}
-	if len(e.Secretenv) > 0 || len(e.CdiDevices) > 0 {
-		return nil, unsupported("exec with secrets or devices", name)
+	if len(e.CdiDevices) > 0 {
+		return nil, unsupported("exec with devices (RUN --device)", name)
 	}
 	parent := &fsState{} // FROM scratch
 	if root.Input != int64(pb.Empty) {
@@ -64,9 +63,9 @@ func (b *builder) exec(ctx context.Context, e *pb.ExecOp, inputs []*fsState, nam
 		return nil, unsupported("exec on the build context", name)
 	}
 	step := b.progress.start(name)
-	st, err := b.run(ctx, meta, parent, step)
+	st, err := b.run(ctx, e, inputs, parent, name, step)
 	if err != nil {
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && !strings.HasPrefix(err.Error(), name+": ") {
 			err = fmt.Errorf("%s: %w", name, err)
 		}
 		step.fail(err)
@@ -76,7 +75,8 @@ func (b *builder) exec(ctx context.Context, e *pb.ExecOp, inputs []*fsState, nam
 	return []*fsState{st}, nil
 }
 
-func (b *builder) run(ctx context.Context, meta *pb.Meta, parent *fsState, step *stepProgress) (*fsState, error) {
+func (b *builder) run(ctx context.Context, e *pb.ExecOp, inputs []*fsState, parent *fsState, name string, step *stepProgress) (*fsState, error) {
+	meta := e.GetMeta()
 	lowers, err := b.lowers(parent)
 	if err != nil {
 		return nil, err
@@ -87,12 +87,6 @@ func (b *builder) run(ctx context.Context, meta *pb.Meta, parent *fsState, step 
 	}
 	id := containerID(b.dir, b.seq)
 	upper, work := filepath.Join(bundle, "upper"), filepath.Join(bundle, "work")
-	var stubs []string
-	for _, s := range mountStubs {
-		if !inLowers(lowers, s) {
-			stubs = append(stubs, s)
-		}
-	}
 	uid, gid, groups, err := execUser(lowers, meta.User)
 	if err != nil {
 		return nil, err
@@ -105,19 +99,52 @@ func (b *builder) run(ctx context.Context, meta *pb.Meta, parent *fsState, step 
 	if hostname == "" {
 		hostname = "buildkitsandbox" // BuildKit's
 	}
+	sm, err := b.mounts(ctx, e, inputs, bundle, name)
+	if err != nil {
+		return nil, err
+	}
+	defer sm.release(bundle)
+	net, err := b.joinNetwork(ctx, e.Network, id, bundle, name)
+	if err != nil {
+		return nil, err
+	}
+	defer net.leave()
+	// /etc/hosts and /etc/resolv.conf are bound from the step's
+	// directory, never written in its layer, as in BuildKit
+	hosts, resolv, err := etcFiles(bundle, hostname, meta.ExtraHosts, net.host, hostResolvConf)
+	if err != nil {
+		return nil, err
+	}
+	etc := []specs.Mount{
+		{Destination: "/etc/hosts", Type: "bind", Source: hosts, Options: []string{"rbind"}},
+		{Destination: "/etc/resolv.conf", Type: "bind", Source: resolv, Options: []string{"rbind"}},
+	}
+	var rlimits []specs.POSIXRlimit
+	for _, u := range meta.Ulimit {
+		rlimits = append(rlimits, specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(u.Name), Soft: uint64(u.Soft), Hard: uint64(u.Hard)})
+	}
 	spec := runtime.Spec{
 		ID:       id,
 		Hostname: hostname,
 		Rootfs:   runtime.Rootfs{Lowers: lowers, Upper: upper, Work: work},
 		Process: runtime.Process{
-			Args: meta.Args, Env: meta.Env, Cwd: meta.Cwd,
-			UID: uid, GID: gid, AdditionalGIDs: groups,
+			Args: meta.Args, Env: append(slices.Clone(meta.Env), sm.env...), Cwd: meta.Cwd,
+			UID: uid, GID: gid, AdditionalGIDs: groups, Rlimits: rlimits,
 		},
+		Mounts:      append(etc, sm.mounts...),
+		ShmSize:     sm.shmSize,
+		NetNS:       net.path,
+		HostNetwork: net.host,
+		// Docker's default confinement (its capabilities, seccomp
+		// profile, masked paths) unless the RUN is insecure and allowed
+		Privileged: e.Security == pb.SecurityMode_INSECURE,
 	}
 	c, err := rt.Create(ctx, spec, bundle)
 	if err != nil {
 		return nil, err
 	}
+	// what the runtime will make as mount points, the step did not make
+	stubs := mountStubs(filepath.Join(bundle, "rootfs"), sm.dests)
 	out := step.writer()
 	p, _, err := c.Start(runtime.IO{Stdout: out, Stderr: out})
 	if err != nil {
@@ -148,15 +175,43 @@ func (b *builder) run(ctx context.Context, meta *pb.Meta, parent *fsState, step 
 	return with(parent, upper), nil
 }
 
-// inLowers says whether rel is in any of the layers (a whiteout above
-// it aside: what matters is whether the runtime must make a stub).
-func inLowers(lowers []string, rel string) bool {
-	for _, l := range lowers {
-		if _, err := os.Lstat(filepath.Join(l, rel)); err == nil {
-			return true
+// hostResolvConf is the resolv.conf a step's is made from; empty is the
+// host's, as BuildKit finds it. Tests point it elsewhere.
+var hostResolvConf = ""
+
+// mountStubs are the paths, relative to the root filesystem mounted at
+// rootfs, that the runtime is about to make as mount points because they
+// are not there: the runtime's own (/proc, /dev, /sys), /etc/hosts and
+// /etc/resolv.conf, and the RUN's mounts' targets with the directories
+// made for them, deepest first. Removed from the step's upper directory
+// when they are still empty, they are no change of the step's: BuildKit
+// removes them too.
+func mountStubs(rootfs string, dests []string) []string {
+	var out []string
+	missing := func(rel string) bool {
+		p, err := securejoin.SecureJoin(rootfs, rel)
+		if err != nil {
+			return false
+		}
+		_, err = os.Lstat(p)
+		return errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR)
+	}
+	for _, s := range []string{"proc", "dev", "sys"} {
+		if missing(s) {
+			out = append(out, s)
 		}
 	}
-	return false
+	for _, d := range append([]string{"/etc/hosts", "/etc/resolv.conf"}, dests...) {
+		for rel := strings.TrimPrefix(filepath.Clean("/"+d), "/"); rel != "." && rel != "" && missing(rel); rel = filepath.Dir(rel) {
+			if !slices.Contains(out, rel) {
+				out = append(out, rel)
+			}
+		}
+	}
+	// deepest first, so that a directory made for a stub is empty when
+	// its turn comes
+	slices.SortStableFunc(out, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
+	return out
 }
 
 // removeStub removes a mount point the runtime made, if nothing was put

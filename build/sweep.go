@@ -75,6 +75,7 @@ func sweep(work, runDir string) {
 			continue
 		}
 		killSteps(dir, runDir)
+		sweepAddresses(filepath.Dir(work), strings.TrimSuffix(containerID(dir, 0), "0"))
 		if clearBuild(dir) == nil {
 			os.Remove(lock.Name())
 		}

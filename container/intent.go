@@ -277,7 +277,9 @@ func (m *Manager) sweepRuntime() {
 		}
 	}
 	dns.Sweep(monitor.DNSDir(m.root), m.known)
-	netns.Sweep(context.Background(), filepath.Join(m.root, "networks"), m.known)
+	// an owner that is not a container ID (a build's step) is not the
+	// container store's to judge
+	netns.Sweep(context.Background(), filepath.Join(m.root, "networks"), func(id string) bool { return !isID(id) || m.known(id) })
 }
 
 // isID reports whether name is a container ID (64 hex digits), as the

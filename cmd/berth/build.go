@@ -8,17 +8,19 @@ import (
 	"path/filepath"
 	"strings"
 
+	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/build"
+	"github.com/berth-dev/berth/container"
 )
 
 // newImageBuildCmd is `image build`, docker build's core flags. (The
 // top-level `build` is compose's, for services: a later step of issue 16.)
 func newImageBuildCmd(g *globals) *cobra.Command {
 	var o build.Options
-	var file, iidfile string
-	var args, labels []string
+	var file, iidfile, shmSize string
+	var args, labels, addHosts, ulimits, secrets []string
 	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "build [OPTIONS] PATH",
@@ -54,6 +56,9 @@ func newImageBuildCmd(g *globals) *cobra.Command {
 			if o.Labels, err = buildArgs(labels); err != nil {
 				return err
 			}
+			if err := runFlags(&o.RunOptions, addHosts, ulimits, secrets, shmSize); err != nil {
+				return err
+			}
 			o.Root = g.root
 			if !quiet {
 				// BuildKit's plain progress goes to standard error
@@ -83,10 +88,50 @@ func newImageBuildCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.Target, "target", "", "Set the target build stage to build")
 	f.StringVar(&iidfile, "iidfile", "", "Write the image ID to a file")
 	f.BoolVarP(&quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
+	f.StringVar(&o.Network, "network", "default", `Set the networking mode for the RUN instructions during build ("default", "none", "host")`)
+	f.StringArrayVar(&addHosts, "add-host", nil, `Add a custom host-to-IP mapping ("host:ip")`)
+	f.StringVar(&shmSize, "shm-size", "", "Shared memory size for build containers")
+	f.StringArrayVar(&ulimits, "ulimit", nil, "Ulimit options")
+	f.StringArrayVar(&secrets, "secret", nil, `Secret to expose to the build (format: "id=mysecret[,src=/local/secret]")`)
+	f.StringArrayVar(&o.Allow, "allow", nil, `Allow extra privileged entitlement (e.g., "network.host", "security.insecure")`)
 	// berth's builder has no cache yet: every build runs every step, which
 	// is what --no-cache asks
 	f.Bool("no-cache", false, "Do not use cache when building the image")
 	return cmd
+}
+
+// runFlags reads the flags that say how RUN steps run, with docker
+// run's parsers where docker build shares its flags.
+func runFlags(o *build.RunOptions, addHosts, ulimits, secrets []string, shmSize string) error {
+	for _, h := range addHosts {
+		e, err := container.ParseAddHost(h)
+		if err != nil {
+			return usageError{err}
+		}
+		o.ExtraHosts = append(o.ExtraHosts, e.String())
+	}
+	for _, u := range ulimits {
+		l, err := container.ParseUlimit(u)
+		if err != nil {
+			return usageError{err}
+		}
+		o.Ulimits = append(o.Ulimits, build.Ulimit{Name: strings.ToLower(strings.TrimPrefix(l.Type, "RLIMIT_")), Soft: int64(l.Soft), Hard: int64(l.Hard)})
+	}
+	for _, s := range secrets {
+		sec, err := build.ParseSecret(s)
+		if err != nil {
+			return usageError{err}
+		}
+		o.Secrets = append(o.Secrets, sec)
+	}
+	if shmSize != "" {
+		n, err := units.RAMInBytes(shmSize)
+		if err != nil || n <= 0 {
+			return usageError{fmt.Errorf("invalid --shm-size %q: want a size such as 64m", shmSize)}
+		}
+		o.ShmSize = n
+	}
+	return nil
 }
 
 // buildArgs reads KEY=VALUE flags; a KEY alone takes its value from the
