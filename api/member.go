@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/record"
 )
 
@@ -33,5 +33,5 @@ func (m Member) LogName() string {
 // ContainerTop is one running container's processes, for top.
 type ContainerTop struct {
 	Member
-	container.Processes
+	proc.Processes
 }

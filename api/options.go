@@ -5,9 +5,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/berth-dev/berth/container"
-	"github.com/berth-dev/berth/netns"
-	"github.com/berth-dev/berth/volumes"
+	"github.com/berth-dev/berth/api/proc"
+	"github.com/berth-dev/berth/netns/port"
+	"github.com/berth-dev/berth/volumes/mount"
 )
 
 // UpOptions shape Up, as docker compose up's flags do.
@@ -96,7 +96,7 @@ type RemoveOptions struct {
 
 // LogsOptions shape Logs.
 type LogsOptions struct {
-	container.LogOptions
+	proc.LogOptions
 	// Index, if not 0, is the one replica of each service shown.
 	Index int
 }
@@ -122,8 +122,8 @@ type RunOptions struct {
 	Labels     map[string]string
 	User       string
 	WorkDir    string
-	Volumes    []volumes.Spec
-	Ports      []netns.PortMapping
+	Volumes    []mount.Spec
+	Ports      []port.Mapping
 	// ServicePorts publishes the service's own ports too; without it a
 	// one-off publishes none of them, as compose does.
 	ServicePorts bool

@@ -5,7 +5,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
-	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/project"
 	"github.com/berth-dev/berth/watch"
 )
@@ -64,24 +64,32 @@ type Service interface {
 	// Stats samples the resource use of the project's containers once
 	// (compose stats): a row each, nil when none is running (or, with
 	// o.All, when there is none). The caller redraws by calling again.
-	Stats(ctx context.Context, project string, o StatsOptions) ([]container.StatsRow, error)
+	Stats(ctx context.Context, project string, o StatsOptions) ([]proc.StatsRow, error)
 	// Exec runs a command in a service's container.
-	Exec(ctx context.Context, project, service string, index int, o container.ExecOptions) (int, error)
+	Exec(ctx context.Context, project, service string, index int, o proc.ExecOptions) (int, error)
 	// Run runs a one-off container of a service (compose run): with
 	// o.Detach it returns once started; else attached, once it exits.
-	Run(ctx context.Context, p *project.Project, service string, o RunOptions, streams container.Streams) (RunResult, error)
+	Run(ctx context.Context, p *project.Project, service string, o RunOptions, streams proc.Streams) (RunResult, error)
 	// AttachContainer attaches to a service's running container.
-	AttachContainer(ctx context.Context, project, service string, index int, o container.AttachOptions) (int, error)
+	AttachContainer(ctx context.Context, project, service string, index int, o proc.AttachOptions) (int, error)
 	// Copy copies between a service's container (SERVICE:PATH, either
 	// side) and the host.
-	Copy(ctx context.Context, project, src, dst string, index int, o container.CopyOptions) error
+	Copy(ctx context.Context, project, src, dst string, index int, o proc.CopyOptions) error
 	// WaitExits waits for each of the services' containers to exit, in
 	// turn, and hands each code to each.
 	WaitExits(ctx context.Context, project string, services []string, each func(Member, int) error) error
 	// Image makes sure a service's image is here, pulled as policy says
 	// ("" for the service's pull_policy), with progress (compose pull).
-	Image(ctx context.Context, p *project.Project, s types.ServiceConfig, policy string, progress container.Progress) error
+	Image(ctx context.Context, p *project.Project, s types.ServiceConfig, policy string, progress Progress) error
 	// Watch keeps the containers in step with compose's develop.watch
 	// rules until ctx ends.
 	Watch(ctx context.Context, p *project.Project, rules []watch.Rule, o WatchOptions) error
+}
+
+// Progress receives what a pull is doing, as image.Progress: the same
+// interface literal, so the same type, without this package naming
+// image's.
+type Progress = interface {
+	Layer(id, status string, current, total int64)
+	Line(text string)
 }

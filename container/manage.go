@@ -25,6 +25,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/internal/crash"
 	"github.com/berth-dev/berth/netns"
@@ -662,18 +663,10 @@ type Attach struct {
 	Terminal *os.File
 }
 
-// Streams are a caller's standard streams, the terminal among them when
-// its stdin is one (or a file the caller names as such).
-type Streams struct {
-	Stdin          io.Reader
-	Stdout, Stderr io.Writer
-	Terminal       *os.File
-}
-
-// For is what of the streams attaches to the container made as rec, as
-// -i and -t ask: the output always, stdin when the container keeps it
-// open, the terminal when it has a TTY.
-func (s Streams) For(rec *record.Record) *Attach {
+// AttachFor is what of the caller's streams attaches to the container
+// made as rec, as -i and -t ask: the output always, stdin when the
+// container keeps it open, the terminal when it has a TTY.
+func AttachFor(s proc.Streams, rec *record.Record) *Attach {
 	a := &Attach{Stdout: s.Stdout, Stderr: s.Stderr}
 	if rec.Config.OpenStdin {
 		a.Stdin = s.Stdin

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/netns"
@@ -98,7 +99,7 @@ type localImages struct {
 func (i localImages) ID(ref string) string        { return i.m.ImageID(ref) }
 func (i localImages) Tagged(ref string) time.Time { return i.m.ImageTagged(ref) }
 
-func (i localImages) Ensure(ctx context.Context, ref, policy string, progress container.Progress) error {
+func (i localImages) Ensure(ctx context.Context, ref, policy string, progress api.Progress) error {
 	return i.m.EnsureImage(ctx, ref, policy, progress)
 }
 

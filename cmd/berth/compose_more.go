@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/api"
-	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/format"
 	"github.com/berth-dev/berth/image"
@@ -160,7 +160,7 @@ func newComposePushCmd(g *globals) *cobra.Command {
 }
 
 func newComposeCpCmd(g *globals) *cobra.Command {
-	var o container.CopyOptions
+	var o proc.CopyOptions
 	var index int
 	var all bool
 	cmd := &cobra.Command{Use: "cp [OPTIONS] SERVICE:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- SERVICE:DEST_PATH",
@@ -255,7 +255,7 @@ func newComposeStatsCmd(g *globals) *cobra.Command {
 			return err // nothing to show: nothing printed
 		}
 		// the first sample is shown, the later ones redrawn over it
-		return g.statsLoop(ctx, func(ctx context.Context) ([]container.StatsRow, error) {
+		return g.statsLoop(ctx, func(ctx context.Context) ([]proc.StatsRow, error) {
 			if first := rows; first != nil {
 				rows = nil
 				return first, nil
@@ -276,7 +276,7 @@ func newComposeAttachCmd(g *globals) *cobra.Command {
 	var noStdin, sigProxy bool
 	cmd := &cobra.Command{Use: "attach [OPTIONS] SERVICE", Short: "Attach local standard input, output, and error streams to a service's running container", Args: exactArgs(1)}
 	cmd.RunE = g.projectCmd(firstArg, func(ctx context.Context, e api.Service, name string, _, args []string) error {
-		code, err := e.AttachContainer(ctx, name, args[0], index, container.AttachOptions{NoStdin: noStdin, SigProxy: sigProxy, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr})
+		code, err := e.AttachContainer(ctx, name, args[0], index, proc.AttachOptions{NoStdin: noStdin, SigProxy: sigProxy, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr})
 		if err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/format"
@@ -302,7 +303,7 @@ func newLsCmd(g *globals) *cobra.Command {
 }
 
 func newComposeLogsCmd(g *globals) *cobra.Command {
-	var o container.LogOptions
+	var o proc.LogOptions
 	var lf logFlags
 	var index int
 	var noColor, noPrefix bool
@@ -350,7 +351,7 @@ func newComposePortCmd(g *globals) *cobra.Command {
 }
 
 func newComposeExecCmd(g *globals) *cobra.Command {
-	var o container.ExecOptions
+	var o proc.ExecOptions
 	var index int
 	var noTTY bool
 	cmd := &cobra.Command{Use: "exec [OPTIONS] SERVICE COMMAND [ARGS...]", Short: "Execute a command in a running container", Args: cobra.MinimumNArgs(2)}
