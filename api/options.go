@@ -157,3 +157,41 @@ type WatchOptions struct {
 	// Log gets a line for each thing the watch does.
 	Log func(string)
 }
+
+// PullOptions shape Pull, as docker compose pull's flags do.
+type PullOptions struct {
+	// Policy is --policy: "" pulls every image, unless its service's
+	// pull_policy is never or missing, which pull only a missing one;
+	// "missing" pulls only missing ones; "always" every one, unless its
+	// pull_policy is never.
+	Policy string
+	// IgnoreFailures makes a service's failure a warning, and the pull
+	// goes on with the next.
+	IgnoreFailures bool
+	// Progress shows the pulls (nil: nothing).
+	Progress Progress
+}
+
+// PushOptions shape Push.
+type PushOptions struct {
+	// IgnoreFailures makes a service's failure a warning, and the push
+	// goes on with the next.
+	IgnoreFailures bool
+	// Progress shows the pushes (nil: nothing).
+	Progress Progress
+}
+
+// ImageSummary is the image of one of a project's containers, as compose
+// images lists it.
+type ImageSummary struct {
+	// Container is the container's name.
+	Container string
+	// Repository and Tag are the reference the container was made from,
+	// split as Docker shows them (the tag latest when there is none).
+	Repository, Tag string
+	// ID is the image's config digest (sha256:...).
+	ID string
+	// Size is the unpacked size in bytes; -1 when the image is no longer
+	// here.
+	Size int64
+}

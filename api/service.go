@@ -3,8 +3,6 @@ package api
 import (
 	"context"
 
-	"github.com/compose-spec/compose-go/v2/types"
-
 	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/project"
 	"github.com/berth-dev/berth/watch"
@@ -78,9 +76,16 @@ type Service interface {
 	// WaitExits waits for each of the services' containers to exit, in
 	// turn, and hands each code to each.
 	WaitExits(ctx context.Context, project string, services []string, each func(Member, int) error) error
-	// Image makes sure a service's image is here, pulled as policy says
-	// ("" for the service's pull_policy), with progress (compose pull).
-	Image(ctx context.Context, p *project.Project, s types.ServiceConfig, policy string, progress Progress) error
+	// Pull pulls the images of the services that name one (compose
+	// pull), in the order of their names, each as o.Policy and its
+	// pull_policy say.
+	Pull(ctx context.Context, p *project.Project, services []string, o PullOptions) error
+	// Push pushes the images of the services that name one (compose
+	// push), in the order of their names.
+	Push(ctx context.Context, p *project.Project, services []string, o PushOptions) error
+	// Images are the images of the project's containers (compose
+	// images), one for each container.
+	Images(ctx context.Context, project string, services []string) ([]ImageSummary, error)
 	// Watch keeps the containers in step with compose's develop.watch
 	// rules until ctx ends.
 	Watch(ctx context.Context, p *project.Project, rules []watch.Rule, o WatchOptions) error

@@ -312,6 +312,17 @@ func (i fakeImages) Ensure(ctx context.Context, ref, policy string, _ api.Progre
 	return nil
 }
 
+func (i fakeImages) Push(ctx context.Context, ref string, _ api.Progress) error {
+	return i.f.call(ctx, "image push "+ref)
+}
+
+func (i fakeImages) Size(ref string) (int64, error) {
+	if i.ID(ref) == "" {
+		return -1, nil
+	}
+	return 1, nil
+}
+
 func (i fakeImages) Remove(ctx context.Context, ref string) error {
 	return i.f.call(ctx, "image remove "+ref)
 }

@@ -103,6 +103,25 @@ func (i localImages) Ensure(ctx context.Context, ref, policy string, progress ap
 	return i.m.EnsureImage(ctx, ref, policy, progress)
 }
 
+func (i localImages) Push(ctx context.Context, ref string, progress api.Progress) error {
+	store, _, err := image.OpenRoot(i.root)
+	if err != nil {
+		return err
+	}
+	return image.Push(ctx, store, ref, image.PushOptions{Progress: progress})
+}
+
+func (i localImages) Size(ref string) (int64, error) {
+	store, _, err := image.OpenRoot(i.root)
+	if err != nil {
+		return 0, err
+	}
+	if _, img, err := store.Lookup(ref); err == nil {
+		return image.UnpackedSize(store, img), nil
+	}
+	return -1, nil
+}
+
 func (i localImages) Remove(ctx context.Context, ref string) error {
 	store, snaps, err := image.OpenRoot(i.root)
 	if err != nil {

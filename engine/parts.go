@@ -144,6 +144,11 @@ type Images interface {
 	// only looks (ErrNotFound when absent), "missing" pulls when absent.
 	// Registry failures are classed ErrUnavailable.
 	Ensure(ctx context.Context, ref, policy string, progress api.Progress) error
+	// Push uploads the image ref names to its registry.
+	Push(ctx context.Context, ref string, progress api.Progress) error
+	// Size is the unpacked size of the local image ref names; -1 when
+	// there is none.
+	Size(ref string) (int64, error)
 	// Remove untags ref, and deletes the image when no other name holds
 	// it; ErrConflict when a container uses it (it stays), ErrNotFound
 	// when there is no such image.
