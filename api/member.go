@@ -35,3 +35,15 @@ type ContainerTop struct {
 	Member
 	proc.Processes
 }
+
+// Stack is one compose project, as compose ls lists it.
+type Stack struct {
+	Name string
+	// Status counts the containers by status, as compose ls shows it:
+	// "running(2), exited(1)", the statuses in the order of their names;
+	// only the running ones unless every container was asked for.
+	Status string
+	// ConfigFiles are the compose files the project was made from, as
+	// its containers' labels say.
+	ConfigFiles string
+}

@@ -49,10 +49,11 @@ type Service interface {
 	Kill(ctx context.Context, project string, services []string, signal string) error
 	// Remove removes the project's stopped containers (compose rm).
 	Remove(ctx context.Context, project string, services []string, o RemoveOptions) error
-	// Members are the project's containers (ps), Projects every
-	// project's (ls).
+	// Members are the project's containers (ps). Projects are the
+	// projects with a running container (ls), or, with
 	Members(ctx context.Context, project string, services ...string) ([]Member, error)
-	Projects(ctx context.Context) (map[string][]Member, error)
+	// all, every project with a container, in the order of their names.
+	Projects(ctx context.Context, all bool) ([]Stack, error)
 	// ServiceContainer is a service's container: replica index, or the
 	// first when index is 0.
 	ServiceContainer(ctx context.Context, project, service string, index int) (Member, error)
