@@ -38,6 +38,9 @@ type UpOptions struct {
 	Timeout *int
 	// QuietPull pulls without showing the progress (--quiet-pull).
 	QuietPull bool
+	// Pull, "always", "missing" or "never" (--pull), is every service's
+	// pull_policy for this up; "" keeps each service's own.
+	Pull string
 }
 
 // AttachOptions shape an attached up (Attach).
