@@ -1131,6 +1131,27 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool, removeVolu
 	return m.finish(context.WithoutCancel(ctx), e.Record.ID, vols)
 }
 
+// Prune removes every container that does not run, as docker container
+// prune does, and names those it removed. One that cannot be removed
+// (another command's at the moment) is left, as Docker leaves it; their
+// anonymous volumes stay too, for volume prune to take.
+func (m *Manager) Prune(ctx context.Context) ([]string, error) {
+	entries, err := m.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, e := range entries {
+		if e.State.Running() || e.State.Status == record.Restarting {
+			continue
+		}
+		if err := m.Remove(ctx, e.Record.ID, false); err == nil {
+			removed = append(removed, e.Record.ID)
+		}
+	}
+	return removed, nil
+}
+
 // ParseRestart reads Docker's --restart value.
 func ParseRestart(s string) (record.RestartPolicy, error) {
 	name, count, hasCount := strings.Cut(s, ":")

@@ -329,20 +329,13 @@ func newSystemPruneCmd(g *globals) *cobra.Command {
 			if !force && !confirm(g, warning) {
 				return nil
 			}
-			m, entries, err := g.listContainers(cmd.Context())
+			m, err := g.containers()
 			if err != nil {
 				return err
 			}
-			var removed []string
-			for _, e := range entries {
-				if e.State.Running() || e.State.Status == record.Restarting {
-					continue
-				}
-				// like Docker's container prune, the container's anonymous
-				// volumes stay: --volumes below is what takes them
-				if err := m.Remove(cmd.Context(), e.Record.ID, false); err == nil {
-					removed = append(removed, e.Record.ID)
-				}
+			removed, err := m.Prune(cmd.Context())
+			if err != nil {
+				return err
 			}
 			printDeleted(g, "Containers", removed)
 			var freed int64
