@@ -2,8 +2,8 @@
 // spirit of docker compose's pkg/api: the Service interface (everything
 // the CLI does to a project: Up, Attach, Down, Start, Stop, Restart,
 // Pause, Unpause, Kill, Remove, Members, Logs, Events, Top, Stats, Exec,
-// Run, AttachContainer, Copy, WaitExits, Image, Watch) and the options
-// and results its operations take and give.
+// Run, AttachContainer, Copy, WaitExits, Pull, Push, Images, Watch) and
+// the options and results its operations take and give.
 //
 // The local engine (package engine) is the first implementation; a
 // cluster backend (Kubernetes) would be a second, implementing Service
@@ -12,10 +12,15 @@
 // machine, holds the local engine itself.
 //
 // api is a leaf: it holds types and no behaviour of its own, besides the
-// way a Member names itself in logs and an Event prints. It still names a
-// few of package container's types where a member is a container record
-// (Member embeds record.Entry) and where an operation passes through
-// to one container (exec, attach, copy, log and stats options); these
-// are the references that move when the records get a package of their
-// own.
+// way a Member names itself in logs and an Event prints, and it links
+// none of berth's machinery (container, engine, runtime, netns, volumes,
+// image, libcontainer; TestLeaf checks). Where its types are a
+// container's, they come from leaves of their own: a Member embeds a
+// record.Entry (package record), a run's published ports and mounts are
+// port.Mapping (netns/port) and mount.Spec (volumes/mount), and what an
+// operation passes through to one container (exec, attach, copy, log
+// options, top's processes, stats rows, the caller's streams) is in
+// api/proc, which package container takes too: container cannot import
+// api itself without linking the compose loader that Service names into
+// berth-monitor, which is also every container's init.
 package api

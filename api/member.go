@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/record"
 )
 
@@ -33,5 +33,17 @@ func (m Member) LogName() string {
 // ContainerTop is one running container's processes, for top.
 type ContainerTop struct {
 	Member
-	container.Processes
+	proc.Processes
+}
+
+// Stack is one compose project, as compose ls lists it.
+type Stack struct {
+	Name string
+	// Status counts the containers by status, as compose ls shows it:
+	// "running(2), exited(1)", the statuses in the order of their names;
+	// only the running ones unless every container was asked for.
+	Status string
+	// ConfigFiles are the compose files the project was made from, as
+	// its containers' labels say.
+	ConfigFiles string
 }

@@ -5,9 +5,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/berth-dev/berth/container"
-	"github.com/berth-dev/berth/netns"
-	"github.com/berth-dev/berth/volumes"
+	"github.com/berth-dev/berth/api/proc"
+	"github.com/berth-dev/berth/netns/port"
+	"github.com/berth-dev/berth/volumes/mount"
 )
 
 // UpOptions shape Up, as docker compose up's flags do.
@@ -38,6 +38,9 @@ type UpOptions struct {
 	Timeout *int
 	// QuietPull pulls without showing the progress (--quiet-pull).
 	QuietPull bool
+	// Pull, "always", "missing" or "never" (--pull), is every service's
+	// pull_policy for this up; "" keeps each service's own.
+	Pull string
 }
 
 // AttachOptions shape an attached up (Attach).
@@ -96,7 +99,7 @@ type RemoveOptions struct {
 
 // LogsOptions shape Logs.
 type LogsOptions struct {
-	container.LogOptions
+	proc.LogOptions
 	// Index, if not 0, is the one replica of each service shown.
 	Index int
 }
@@ -122,8 +125,8 @@ type RunOptions struct {
 	Labels     map[string]string
 	User       string
 	WorkDir    string
-	Volumes    []volumes.Spec
-	Ports      []netns.PortMapping
+	Volumes    []mount.Spec
+	Ports      []port.Mapping
 	// ServicePorts publishes the service's own ports too; without it a
 	// one-off publishes none of them, as compose does.
 	ServicePorts bool
@@ -156,4 +159,42 @@ type WatchOptions struct {
 	Stdout, Stderr io.Writer
 	// Log gets a line for each thing the watch does.
 	Log func(string)
+}
+
+// PullOptions shape Pull, as docker compose pull's flags do.
+type PullOptions struct {
+	// Policy is --policy: "" pulls every image, unless its service's
+	// pull_policy is never or missing, which pull only a missing one;
+	// "missing" pulls only missing ones; "always" every one, unless its
+	// pull_policy is never.
+	Policy string
+	// IgnoreFailures makes a service's failure a warning, and the pull
+	// goes on with the next.
+	IgnoreFailures bool
+	// Progress shows the pulls (nil: nothing).
+	Progress Progress
+}
+
+// PushOptions shape Push.
+type PushOptions struct {
+	// IgnoreFailures makes a service's failure a warning, and the push
+	// goes on with the next.
+	IgnoreFailures bool
+	// Progress shows the pushes (nil: nothing).
+	Progress Progress
+}
+
+// ImageSummary is the image of one of a project's containers, as compose
+// images lists it.
+type ImageSummary struct {
+	// Container is the container's name.
+	Container string
+	// Repository and Tag are the reference the container was made from,
+	// split as Docker shows them (the tag latest when there is none).
+	Repository, Tag string
+	// ID is the image's config digest (sha256:...).
+	ID string
+	// Size is the unpacked size in bytes; -1 when the image is no longer
+	// here.
+	Size int64
 }

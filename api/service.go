@@ -3,9 +3,7 @@ package api
 import (
 	"context"
 
-	"github.com/compose-spec/compose-go/v2/types"
-
-	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/project"
 	"github.com/berth-dev/berth/watch"
 )
@@ -51,10 +49,11 @@ type Service interface {
 	Kill(ctx context.Context, project string, services []string, signal string) error
 	// Remove removes the project's stopped containers (compose rm).
 	Remove(ctx context.Context, project string, services []string, o RemoveOptions) error
-	// Members are the project's containers (ps), Projects every
-	// project's (ls).
+	// Members are the project's containers (ps). Projects are the
+	// projects with a running container (ls), or, with
 	Members(ctx context.Context, project string, services ...string) ([]Member, error)
-	Projects(ctx context.Context) (map[string][]Member, error)
+	// all, every project with a container, in the order of their names.
+	Projects(ctx context.Context, all bool) ([]Stack, error)
 	// ServiceContainer is a service's container: replica index, or the
 	// first when index is 0.
 	ServiceContainer(ctx context.Context, project, service string, index int) (Member, error)
@@ -64,24 +63,39 @@ type Service interface {
 	// Stats samples the resource use of the project's containers once
 	// (compose stats): a row each, nil when none is running (or, with
 	// o.All, when there is none). The caller redraws by calling again.
-	Stats(ctx context.Context, project string, o StatsOptions) ([]container.StatsRow, error)
+	Stats(ctx context.Context, project string, o StatsOptions) ([]proc.StatsRow, error)
 	// Exec runs a command in a service's container.
-	Exec(ctx context.Context, project, service string, index int, o container.ExecOptions) (int, error)
+	Exec(ctx context.Context, project, service string, index int, o proc.ExecOptions) (int, error)
 	// Run runs a one-off container of a service (compose run): with
 	// o.Detach it returns once started; else attached, once it exits.
-	Run(ctx context.Context, p *project.Project, service string, o RunOptions, streams container.Streams) (RunResult, error)
+	Run(ctx context.Context, p *project.Project, service string, o RunOptions, streams proc.Streams) (RunResult, error)
 	// AttachContainer attaches to a service's running container.
-	AttachContainer(ctx context.Context, project, service string, index int, o container.AttachOptions) (int, error)
+	AttachContainer(ctx context.Context, project, service string, index int, o proc.AttachOptions) (int, error)
 	// Copy copies between a service's container (SERVICE:PATH, either
 	// side) and the host.
-	Copy(ctx context.Context, project, src, dst string, index int, o container.CopyOptions) error
+	Copy(ctx context.Context, project, src, dst string, index int, o proc.CopyOptions) error
 	// WaitExits waits for each of the services' containers to exit, in
 	// turn, and hands each code to each.
 	WaitExits(ctx context.Context, project string, services []string, each func(Member, int) error) error
-	// Image makes sure a service's image is here, pulled as policy says
-	// ("" for the service's pull_policy), with progress (compose pull).
-	Image(ctx context.Context, p *project.Project, s types.ServiceConfig, policy string, progress container.Progress) error
+	// Pull pulls the images of the services that name one (compose
+	// pull), in the order of their names, each as o.Policy and its
+	// pull_policy say.
+	Pull(ctx context.Context, p *project.Project, services []string, o PullOptions) error
+	// Push pushes the images of the services that name one (compose
+	// push), in the order of their names.
+	Push(ctx context.Context, p *project.Project, services []string, o PushOptions) error
+	// Images are the images of the project's containers (compose
+	// images), one for each container.
+	Images(ctx context.Context, project string, services []string) ([]ImageSummary, error)
 	// Watch keeps the containers in step with compose's develop.watch
 	// rules until ctx ends.
 	Watch(ctx context.Context, p *project.Project, rules []watch.Rule, o WatchOptions) error
+}
+
+// Progress receives what a pull is doing, as image.Progress: the same
+// interface literal, so the same type, without this package naming
+// image's.
+type Progress = interface {
+	Layer(id, status string, current, total int64)
+	Line(text string)
 }

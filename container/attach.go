@@ -8,24 +8,14 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/attach"
 	"github.com/berth-dev/berth/errclass"
 )
 
-// AttachOptions are `attach`'s settings.
-type AttachOptions struct {
-	// NoStdin does not attach input (which only a container created with
-	// -i takes).
-	NoStdin bool
-	Stdin   io.Reader
-	// SigProxy forwards SIGINT and SIGTERM to the container, as Docker does.
-	SigProxy       bool
-	Stdout, Stderr io.Writer
-}
-
 // Attach streams a running container's output from now until it stops, and
 // returns its exit code.
-func (m *Manager) Attach(ctx context.Context, ref string, o AttachOptions) (int, error) {
+func (m *Manager) Attach(ctx context.Context, ref string, o proc.AttachOptions) (int, error) {
 	e, err := m.Get(ctx, ref)
 	if err != nil {
 		return 0, err

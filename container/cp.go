@@ -12,23 +12,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/monitor"
 	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 	"github.com/berth-dev/berth/tarfs"
 )
-
-// CopyOptions are `cp`'s settings.
-type CopyOptions struct {
-	// Archive keeps the owners in the copy (-a); otherwise files belong to
-	// the destination's side: the container's user, or the caller.
-	Archive bool
-	// FollowLink copies what a source symlink points at (-L).
-	FollowLink bool
-	Stdin      io.Reader // the tar stream for a source of "-"
-	Stdout     io.Writer // where a destination of "-" writes its tar
-}
 
 // SplitCopyArg reads a cp argument: "CONTAINER:PATH" names a path in a
 // container; anything else, including a local path with a ":" after a "/",
@@ -52,7 +42,7 @@ func SplitCopyArg(arg string) (ref, path string, inContainer bool) {
 // resolved inside that root at the moment of use (tarfs's In functions), so
 // a container that swaps a directory for a symlink while the copy runs
 // cannot send it to the host's files.
-func (m *Manager) Copy(ctx context.Context, src, dst string, o CopyOptions) error {
+func (m *Manager) Copy(ctx context.Context, src, dst string, o proc.CopyOptions) error {
 	sref, spath, sIn := SplitCopyArg(src)
 	dref, dpath, dIn := SplitCopyArg(dst)
 	switch {
@@ -123,7 +113,7 @@ func hostSide(p string) (*os.File, string, error) {
 
 // copyTree copies from to to with docker cp's rules; follow follows a
 // symlink at the source's end.
-func copyTree(ctx context.Context, from, to place, follow bool, owner *[2]int, o CopyOptions) error {
+func copyTree(ctx context.Context, from, to place, follow bool, owner *[2]int, o proc.CopyOptions) error {
 	isDir := func(st unix.Stat_t) bool { return st.Mode&unix.S_IFMT == unix.S_IFDIR }
 	if from.path == "-" {
 		st, err := tarfs.StatIn(to.root, to.path, true)

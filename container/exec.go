@@ -13,33 +13,15 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 )
 
-// ExecOptions are `exec`'s settings.
-type ExecOptions struct {
-	Cmd     []string
-	Env     []string
-	User    string
-	WorkDir string
-	TTY     bool
-	Detach  bool
-	// Privileged gives the command every capability (exec --privileged).
-	Privileged bool
-	// Stdin is nil unless -i; Stdout and Stderr get the output (Stdout
-	// alone with a TTY, as a terminal has one stream).
-	Stdin          io.Reader
-	Stdout, Stderr io.Writer
-	// Terminal is the caller's terminal, with TTY: raw while the command
-	// runs, and its size is the command's, -i or not.
-	Terminal *os.File
-}
-
 // Exec runs a command in a running container and returns its exit code
 // (0 at once with Detach).
-func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions) (int, error) {
+func (m *Manager) Exec(ctx context.Context, ref string, o proc.ExecOptions) (int, error) {
 	e, err := m.Get(ctx, ref)
 	if err != nil {
 		return 0, err

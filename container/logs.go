@@ -10,23 +10,15 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/jsonlog"
 	"github.com/berth-dev/berth/record"
 )
 
-// LogOptions are `logs`'s settings.
-type LogOptions struct {
-	Follow     bool
-	Timestamps bool
-	// Tail keeps the last Tail lines; negative keeps all.
-	Tail         int
-	Since, Until time.Time
-}
-
 // Logs writes a container's log to stdout and stderr by stream. Following,
 // it waits for new lines (inotify on the log) until the container stops (a
 // pidfd on its monitor): events, not polling.
-func (m *Manager) Logs(ctx context.Context, ref string, o LogOptions, stdout, stderr io.Writer) error {
+func (m *Manager) Logs(ctx context.Context, ref string, o proc.LogOptions, stdout, stderr io.Writer) error {
 	e, err := m.Get(ctx, ref)
 	if err != nil {
 		return err

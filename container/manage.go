@@ -25,6 +25,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/internal/crash"
 	"github.com/berth-dev/berth/monitor"
@@ -210,29 +211,76 @@ type CreateOptions struct {
 
 // Create makes a container from an image, pulling it when missing as
 // `docker run` does, and returns its record. Nothing runs until Start.
+//
+// It is a sequence of steps whose order is the order of their effects:
+// resolve reads what the options name (other containers, networks: the
+// default network is made on first use, as Docker has one), pull makes
+// the image and its layers present, spec builds the record in memory,
+// volumeRequests lists the mounts, and only commit changes the container
+// store. An error before commit leaves no container (an image pulled, or
+// the default network, stays, as in Docker); commit writes an intent
+// first, so that it completes or, cut short, is rolled back (see intent).
 func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	policy := o.Restart
-	policy.Name = cmp.Or(policy.Name, "no")
-	var err error
-	var netOwner record.Entry
-	if o.NetworkContainer != "" {
-		if netOwner, err = m.Get(ctx, o.NetworkContainer); err != nil {
-			return nil, err
-		}
-		o.Hostname = netOwner.Record.Config.Hostname
-	}
-	pidMode, ipcMode, err := m.resolveNamespaces(ctx, o.Namespaces)
+	r, err := m.resolve(ctx, &o)
 	if err != nil {
 		return nil, err
 	}
+	img, err := m.pull(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := m.spec(o, r, img)
+	if err != nil {
+		return nil, err
+	}
+	req, fresh, err := m.volumeRequests(ctx, o, img.config)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.commit(ctx, rec, req, fresh, img.lowers); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// resolved is what a create's options name, as the record keeps it.
+type resolved struct {
+	policy           record.RestartPolicy
+	netOwner         string // the ID of --network container:NAME's
+	pidMode, ipcMode string // container:ID for another container's
+	warnings         []string
+	links            []string // NAME:ALIAS by the target's own name
+	endpoints        map[string]record.EndpointSettings
+	aliases          map[string][]string
+}
+
+// resolve is the first step: it turns the names in o (other containers
+// for the network, namespaces and links; networks) into what the record
+// keeps, fills in the defaults that depend on this host (cgroup limits,
+// the host's hostname, the default network), and settles o for the
+// steps after it. It only reads, besides making the default network on
+// first use; on error nothing of the container exists.
+func (m *Manager) resolve(ctx context.Context, o *CreateOptions) (resolved, error) {
+	r := resolved{policy: o.Restart}
+	r.policy.Name = cmp.Or(r.policy.Name, "no")
+	if o.NetworkContainer != "" {
+		owner, err := m.Get(ctx, o.NetworkContainer)
+		if err != nil {
+			return r, err
+		}
+		o.Hostname, r.netOwner = owner.Record.Config.Hostname, owner.Record.ID
+	}
+	var err error
+	if r.pidMode, r.ipcMode, err = m.resolveNamespaces(ctx, o.Namespaces); err != nil {
+		return r, err
+	}
 	// Docker's defaults and what this host's cgroups can do: the record,
 	// and so inspect, says what the container runs with
-	warnings, err := runtime.Adapt(&o.Resources)
-	if err != nil {
-		return nil, errclass.Wrap(ErrInvalid, err, err.Error())
+	if r.warnings, err = runtime.Adapt(&o.Resources); err != nil {
+		return r, errclass.Wrap(ErrInvalid, err, err.Error())
 	}
 	if o.CgroupNS == "private" {
 		o.CgroupNS = ""
@@ -240,14 +288,24 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, 
 	if o.Namespaces.UTS == runtime.Host {
 		o.Hostname, _ = os.Hostname() // the host's is the container's
 	}
-	var links []string
 	for _, l := range o.Links {
 		target, err := m.Get(ctx, l.Name)
 		if err != nil {
-			return nil, errclass.Wrap(ErrInvalid, err, fmt.Sprintf("could not get container for %s", l.Name))
+			return r, errclass.Wrap(ErrInvalid, err, fmt.Sprintf("could not get container for %s", l.Name))
 		}
-		links = append(links, l.record(target.Record.Name))
+		r.links = append(r.links, l.record(target.Record.Name))
 	}
+	if r.endpoints, r.aliases, err = m.resolveNetworks(ctx, o); err != nil {
+		return r, err
+	}
+	return r, checkPorts(o.Ports)
+}
+
+// resolveNetworks is resolve's part for networks: o.Networks become the
+// networks' names (the default one when none is asked for), each checked
+// as it will be joined, and the settings and aliases asked for by
+// reference are keyed by those names.
+func (m *Manager) resolveNetworks(ctx context.Context, o *CreateOptions) (map[string]record.EndpointSettings, map[string][]string, error) {
 	if len(o.Networks) == 0 && !o.HostNetwork && !o.NoNetwork && o.NetworkContainer == "" {
 		o.Networks = []string{netns.DefaultNetwork}
 	}
@@ -262,8 +320,9 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, 
 		}
 	}
 	refs := o.Networks
+	var err error
 	if o.Networks, err = networkNames(ctx, m.root, o.Networks, settings, len(o.Aliases) > 0); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// kept by the name each resolved to; the first network's --ip and
 	// --mac-address stay in their own fields
@@ -289,9 +348,23 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, 
 		}
 		aliases[n] = append(aliases[n], a...)
 	}
-	if err := checkPorts(o.Ports); err != nil {
-		return nil, err
-	}
+	return endpoints, aliases, nil
+}
+
+// source is the image a container is made from, present here.
+type source struct {
+	ref, id string
+	config  v1.Config
+	// lowers are its unpacked layers, top first: the rootfs's lower
+	// directories.
+	lowers []string
+}
+
+// pull is the second step: it makes o.Image present as o.Pull says
+// (missing, always, never) and its layers unpacked. What it fetches and
+// unpacks stays on error, as a pull does; nothing of the container
+// exists yet.
+func (m *Manager) pull(ctx context.Context, o CreateOptions) (source, error) {
 	img, err := m.images.Lookup(o.Image)
 	if err == nil && (img == nil && o.Pull != "never" || o.Pull == "always") {
 		if o.Progress != nil && o.Pull != "always" {
@@ -305,17 +378,26 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, 
 		err = errclass.New(ErrNoImage, "No such image: %s", o.Image)
 	}
 	if err != nil {
-		return nil, err
+		return source{}, err
 	}
 	lowers, err := m.images.Lowers(ctx, img)
 	if err != nil {
-		return nil, err
+		return source{}, err
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return nil, err
+		return source{}, err
 	}
-	imageID, _ := img.ConfigName()
+	id, _ := img.ConfigName()
+	return source{ref: o.Image, id: id.String(), config: cf.Config, lowers: lowers}, nil
+}
+
+// spec is the third step: the record, runtime spec included, from the
+// options over the image's config. It changes nothing outside memory,
+// so an error (a port without a network, no command, an unknown user)
+// leaves nothing behind. The record's mounts lack the volumes yet,
+// which commit makes.
+func (m *Manager) spec(o CreateOptions, r resolved, img source) (*record.Record, error) {
 	id := record.NewID()
 	name := o.Name
 	if name == "" {
@@ -325,7 +407,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, 
 	if hostname == "" {
 		hostname = id[:12]
 	}
-	ic := cf.Config
+	ic := img.config
 	exposed, err := exposedPorts(ic.ExposedPorts, nil)
 	if err != nil {
 		return nil, err
@@ -337,67 +419,27 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, 
 	if len(o.Ports) > 0 && len(o.Networks) == 0 && !o.HostNetwork {
 		return nil, errclass.New(ErrInvalid, "publishing ports needs a network: --network none has none")
 	}
-	entrypoint, cmd := ic.Entrypoint, ic.Cmd
-	if o.Entrypoint != nil {
-		entrypoint, cmd = o.Entrypoint, nil
-	}
-	if len(o.Cmd) > 0 {
-		cmd = o.Cmd
-	}
-	argv := append(append([]string{}, entrypoint...), cmd...)
-	if len(argv) == 0 {
-		return nil, errclass.New(ErrInvalid, "no command specified")
-	}
-	var mounts []specs.Mount
-	processArgs := argv
-	if o.Init {
-		initPath, err := InitBinary()
-		if err != nil {
-			return nil, err
-		}
-		mounts = append(mounts, specs.Mount{Destination: initMountPoint, Type: "bind", Source: initPath, Options: []string{"bind", "ro"}})
-		processArgs = append([]string{initMountPoint, "--"}, argv...)
-	}
-	env := mergeEnv(ic.Env, o.Env, hostname)
-	user := o.User
-	if user == "" {
-		user = ic.User
-	}
-	uid, gid, groups, err := processUser(lowers, user, o.GroupAdd)
+	p, err := newProcess(o, ic, img.lowers, hostname)
 	if err != nil {
-		return nil, err
-	}
-	workdir := o.WorkDir
-	if workdir == "" {
-		workdir = ic.WorkingDir
-	}
-	if workdir != "" && !filepath.IsAbs(workdir) { // the image's: Validate has checked the option
-		return nil, errclass.New(ErrInvalid, "the working directory %q is invalid: it needs to be an absolute path", workdir)
-	}
-	stopSignal := o.StopSignal
-	if stopSignal == "" {
-		stopSignal = ic.StopSignal
-	}
-	if _, err := ParseSignal(cmp.Or(stopSignal, "SIGTERM")); err != nil {
 		return nil, err
 	}
 	dir := m.Store.Dir(id)
 	rec := &record.Record{
-		ID: id, Name: name, Image: o.Image, ImageID: imageID.String(), Created: time.Now().UTC(),
-		Path: argv[0], Args: argv[1:],
-		Config: record.Config{Hostname: hostname, Domainname: o.Domainname, User: user, Env: env, Cmd: cmd, Entrypoint: entrypoint, WorkingDir: workdir,
-			Labels: mergeLabels(ic.Labels, o.Labels), StopSignal: stopSignal, Tty: o.TTY, OpenStdin: o.Interactive,
+		ID: id, Name: name, Image: img.ref, ImageID: img.id, Created: time.Now().UTC(),
+		Path: p.argv[0], Args: p.argv[1:],
+		Config: record.Config{Hostname: hostname, Domainname: o.Domainname, User: p.user, Env: p.env, Cmd: p.cmd, Entrypoint: p.entrypoint, WorkingDir: p.workdir,
+			Labels: mergeLabels(ic.Labels, o.Labels), StopSignal: p.stopSignal, Tty: o.TTY, OpenStdin: o.Interactive,
 			ExposedPorts: exposedList(exposed, o.Ports)},
-		Host: record.HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: policy, LogMaxSize: o.LogMaxSize, LogMaxFile: o.LogMaxFile,
+		Host: record.HostConfig{AutoRemove: o.AutoRemove, RestartPolicy: r.policy, LogMaxSize: o.LogMaxSize, LogMaxFile: o.LogMaxFile,
 			Networks: o.Networks, HostNetwork: o.HostNetwork, IPv4Address: o.IP, ExtraHosts: extraHosts(o.ExtraHosts), GroupAdd: o.GroupAdd,
-			DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions, Ports: o.Ports, PublishAll: o.PublishAll, Aliases: aliases, MacAddress: o.MacAddress,
-			NetworkContainer: netOwner.Record.ID, Links: links,
-			Endpoints: endpoints,
-			PidMode:   pidMode, IpcMode: ipcMode, UTSMode: o.Namespaces.UTS},
+			DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions, Ports: o.Ports, PublishAll: o.PublishAll, Aliases: r.aliases, MacAddress: o.MacAddress,
+			NetworkContainer: r.netOwner, Links: r.links,
+			Endpoints: r.endpoints,
+			PidMode:   r.pidMode, IpcMode: r.ipcMode, UTSMode: o.Namespaces.UTS},
 		Spec: runtime.Spec{
 			ID: id, Hostname: hostname, Domainname: o.Domainname,
-			Rootfs: runtime.Rootfs{Lowers: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), ReadOnly: o.ReadOnly},
-			Process: runtime.Process{Args: processArgs, Env: env, Cwd: cmp.Or(workdir, "/"), UID: uid, GID: gid, AdditionalGIDs: groups,
+			Rootfs: runtime.Rootfs{Lowers: img.lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), ReadOnly: o.ReadOnly},
+			Process: runtime.Process{Args: p.args, Env: p.env, Cwd: cmp.Or(p.workdir, "/"), UID: p.uid, GID: p.gid, AdditionalGIDs: p.groups,
 				Terminal: o.TTY, Rlimits: o.Ulimits, NoNewPrivileges: o.NoNewPrivileges},
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged, Resources: o.Resources,
 			Sysctls: namespacedSysctls(o), ShmSize: o.ShmSize, Devices: o.Devices, Unconfined: o.Unconfined, SeccompProfile: o.SeccompProfile, HostNetwork: o.HostNetwork,
@@ -409,20 +451,83 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, 
 			},
 		},
 	}
-	rec.Spec.Mounts = append(append(rec.Spec.Mounts, o.Tmpfs...), mounts...)
+	rec.Spec.Mounts = append(append(rec.Spec.Mounts, o.Tmpfs...), p.mounts...)
 	rec.Health = mergeHealth(imageHealthcheck(ic.Healthcheck), o.Healthcheck, o.NoHealthcheck)
 	rec.Host.Init = o.Init
-	rec.Warnings = warnings
+	rec.Warnings = r.warnings
 	if o.StopTimeout != nil {
 		rec.Host.StopTimeout = *o.StopTimeout
 	} else {
 		rec.Host.StopTimeout = 10
 	}
-	// the image's VOLUMEs are anonymous volumes unless a mount covers them
-	req := slices.Clone(o.Mounts)
+	return rec, nil
+}
+
+// process is what the container runs, and as whom: the options over the
+// image's config.
+type process struct {
+	entrypoint, cmd []string
+	argv            []string // the command, as the record keeps it
+	args            []string // what PID 1 runs: argv, behind berth-init with Init
+	mounts          []specs.Mount
+	env             []string
+	user            string
+	uid, gid        uint32
+	groups          []uint32
+	workdir         string
+	stopSignal      string
+}
+
+// newProcess is spec's part for the process. It reads the image's
+// /etc/passwd and /etc/group (in lowers) for the user.
+func newProcess(o CreateOptions, ic v1.Config, lowers []string, hostname string) (process, error) {
+	p := process{entrypoint: ic.Entrypoint, cmd: ic.Cmd}
+	if o.Entrypoint != nil {
+		p.entrypoint, p.cmd = o.Entrypoint, nil
+	}
+	if len(o.Cmd) > 0 {
+		p.cmd = o.Cmd
+	}
+	p.argv = append(append([]string{}, p.entrypoint...), p.cmd...)
+	if len(p.argv) == 0 {
+		return p, errclass.New(ErrInvalid, "no command specified")
+	}
+	p.args = p.argv
+	if o.Init {
+		initPath, err := InitBinary()
+		if err != nil {
+			return p, err
+		}
+		p.mounts = append(p.mounts, specs.Mount{Destination: initMountPoint, Type: "bind", Source: initPath, Options: []string{"bind", "ro"}})
+		p.args = append([]string{initMountPoint, "--"}, p.argv...)
+	}
+	p.env = mergeEnv(ic.Env, o.Env, hostname)
+	p.user = cmp.Or(o.User, ic.User)
+	var err error
+	if p.uid, p.gid, p.groups, err = processUser(lowers, p.user, o.GroupAdd); err != nil {
+		return p, err
+	}
+	p.workdir = cmp.Or(o.WorkDir, ic.WorkingDir)
+	if p.workdir != "" && !filepath.IsAbs(p.workdir) { // the image's: Validate has checked the option
+		return p, errclass.New(ErrInvalid, "the working directory %q is invalid: it needs to be an absolute path", p.workdir)
+	}
+	p.stopSignal = cmp.Or(o.StopSignal, ic.StopSignal)
+	if _, err := ParseSignal(cmp.Or(p.stopSignal, "SIGTERM")); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// volumeRequests is the fourth step: the mounts the container asks for
+// (o.Mounts, --volumes-from's, and an anonymous volume for each of the
+// image's VOLUMEs that no mount covers), with the anonymous volumes
+// named ahead (fresh) so that commit's intent can name them before they
+// exist. It only reads other containers' records.
+func (m *Manager) volumeRequests(ctx context.Context, o CreateOptions, ic v1.Config) (req []volumes.Spec, fresh []string, err error) {
+	req = slices.Clone(o.Mounts)
 	from, err := m.volumesFrom(ctx, o.VolumesFrom)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req = append(req, from...)
 	for _, target := range sortedKeys(ic.Volumes) {
@@ -430,18 +535,25 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, 
 			req = append(req, volumes.Spec{Type: "volume", Target: target})
 		}
 	}
-	// anonymous volumes are named before they are made, and the names
-	// recorded in the intent, so that a create cut short anywhere leaves
-	// none that no container names (see intent)
-	var fresh []string
 	for i, sp := range req {
 		if sp.Type == "volume" && sp.Source == "" {
 			req[i].Source, req[i].Anonymous = volumes.NewName(), true
 			fresh = append(fresh, req[i].Source)
 		}
 	}
-	if err := m.begin(ctx, id, "create", fresh); err != nil {
-		return nil, err
+	return req, fresh, nil
+}
+
+// commit is the last step, and the only one that changes the container
+// store: an intent naming the fresh volumes, the volumes made (and
+// filled from the image, lowers) and added to rec, the record and state,
+// the /etc files, then the intent's removal. Anonymous volumes are named
+// in the intent before they are made, so that a create cut short
+// anywhere leaves none that no container names: on error commit rolls
+// back what it made; killed, the next command's sweep does (see intent).
+func (m *Manager) commit(ctx context.Context, rec *record.Record, req []volumes.Spec, fresh, lowers []string) error {
+	if err := m.begin(ctx, rec.ID, "create", fresh); err != nil {
+		return err
 	}
 	crash.Point("create-intent")
 	made := false
@@ -453,11 +565,11 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, 
 		// container's, which its next attempt takes (engine's handover).
 		// Cancelled or not, the clean-up is done: a sibling's failure
 		// cancels this create, and must not leave its volumes behind
-		m.finish(context.WithoutCancel(ctx), id, fresh)
+		m.finish(context.WithoutCancel(ctx), rec.ID, fresh)
 	}()
-	vmounts, used, err := m.describeMounts(ctx, id, req, lowers)
+	vmounts, used, err := m.describeMounts(ctx, rec.ID, req, lowers)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	crash.Point("create-volumes")
 	rec.Spec.Mounts = append(rec.Spec.Mounts, vmounts...)
@@ -465,15 +577,15 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*record.Record, 
 		rec.Volumes = append(rec.Volumes, record.Volume(u))
 	}
 	if err := m.Store.Create(ctx, rec); err != nil {
-		return nil, err
+		return err
 	}
 	crash.Point("create-record")
-	if err := monitor.WriteEtc(dir, rec); err != nil {
-		return nil, err
+	if err := monitor.WriteEtc(m.Store.Dir(rec.ID), rec); err != nil {
+		return err
 	}
-	m.done(id)
+	m.done(rec.ID)
 	made = true
-	return rec, nil
+	return nil
 }
 
 // extraHosts are the record's NAME:IP entries.
@@ -555,18 +667,10 @@ type Attach struct {
 	Terminal *os.File
 }
 
-// Streams are a caller's standard streams, the terminal among them when
-// its stdin is one (or a file the caller names as such).
-type Streams struct {
-	Stdin          io.Reader
-	Stdout, Stderr io.Writer
-	Terminal       *os.File
-}
-
-// For is what of the streams attaches to the container made as rec, as
-// -i and -t ask: the output always, stdin when the container keeps it
-// open, the terminal when it has a TTY.
-func (s Streams) For(rec *record.Record) *Attach {
+// AttachFor is what of the caller's streams attaches to the container
+// made as rec, as -i and -t ask: the output always, stdin when the
+// container keeps it open, the terminal when it has a TTY.
+func AttachFor(s proc.Streams, rec *record.Record) *Attach {
 	a := &Attach{Stdout: s.Stdout, Stderr: s.Stderr}
 	if rec.Config.OpenStdin {
 		a.Stdin = s.Stdin
@@ -991,6 +1095,27 @@ func (m *Manager) Remove(ctx context.Context, ref string, force bool, removeVolu
 		return err
 	}
 	return m.finish(context.WithoutCancel(ctx), e.Record.ID, vols)
+}
+
+// Prune removes every container that does not run, as docker container
+// prune does, and names those it removed. One that cannot be removed
+// (another command's at the moment) is left, as Docker leaves it; their
+// anonymous volumes stay too, for volume prune to take.
+func (m *Manager) Prune(ctx context.Context) ([]string, error) {
+	entries, err := m.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, e := range entries {
+		if e.State.Running() || e.State.Status == record.Restarting {
+			continue
+		}
+		if err := m.Remove(ctx, e.Record.ID, false); err == nil {
+			removed = append(removed, e.Record.ID)
+		}
+	}
+	return removed, nil
 }
 
 // ParseRestart reads Docker's --restart value.

@@ -13,19 +13,15 @@ import (
 	units "github.com/docker/go-units"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/record"
 	"github.com/berth-dev/berth/runtime"
 )
 
-// StatsRow is one row of `stats`, with Docker's field names.
-type StatsRow struct {
-	Container, ID, Name, CPUPerc, MemUsage, MemPerc, NetIO, BlockIO, PIDs string
-}
-
 // Stats samples the resource use of running containers twice, interval
 // apart (CPU % is use over time), and returns a row for each.
-func (m *Manager) Stats(ctx context.Context, refs []string, interval time.Duration) ([]StatsRow, error) {
+func (m *Manager) Stats(ctx context.Context, refs []string, interval time.Duration) ([]proc.StatsRow, error) {
 	var entries []record.Entry
 	if len(refs) == 0 {
 		all, err := m.List(ctx)
@@ -59,9 +55,9 @@ func (m *Manager) Stats(ctx context.Context, refs []string, interval time.Durati
 	var sys unix.Sysinfo_t
 	unix.Sysinfo(&sys)
 	hostMem := uint64(sys.Totalram) * uint64(sys.Unit)
-	var rows []StatsRow
+	var rows []proc.StatsRow
 	for _, e := range entries {
-		row := StatsRow{Container: e.Record.ID[:12], ID: e.Record.ID, Name: e.Record.Name, NetIO: "0B / 0B",
+		row := proc.StatsRow{Container: e.Record.ID[:12], ID: e.Record.ID, Name: e.Record.Name, NetIO: "0B / 0B",
 			CPUPerc: "0.00%", MemUsage: "0B / 0B", MemPerc: "0.00%", BlockIO: "0B / 0B", PIDs: "0"}
 		u, err := m.rt.Stats(e.Record.ID)
 		if err == nil && e.State.Running() {
@@ -87,34 +83,26 @@ func (m *Manager) Stats(ctx context.Context, refs []string, interval time.Durati
 	return rows, nil
 }
 
-// Processes are a container's processes as docker top lists them: ps's
-// column titles and, for each process, its fields, the last (the command)
-// whole.
-type Processes struct {
-	Titles    []string
-	Processes [][]string
-}
-
 // Top runs the host's ps with psArgs (-ef when empty), as Docker does, and
 // keeps the titles and the rows of the container's processes.
-func (m *Manager) Top(ctx context.Context, ref string, psArgs []string) (Processes, error) {
+func (m *Manager) Top(ctx context.Context, ref string, psArgs []string) (proc.Processes, error) {
 	e, err := m.Get(ctx, ref)
 	if err != nil {
-		return Processes{}, err
+		return proc.Processes{}, err
 	}
 	if !e.State.Running() {
-		return Processes{}, errclass.New(ErrState, "container %s is not running", e.Record.ID)
+		return proc.Processes{}, errclass.New(ErrState, "container %s is not running", e.Record.ID)
 	}
 	pids, err := m.rt.Processes(e.Record.ID)
 	if err != nil {
-		return Processes{}, err
+		return proc.Processes{}, err
 	}
 	if len(psArgs) == 0 {
 		psArgs = []string{"-ef"}
 	}
 	out, err := exec.CommandContext(ctx, "ps", psArgs...).Output()
 	if err != nil {
-		return Processes{}, errclass.Wrap(ErrInvalid, err, fmt.Sprintf("running ps %s: %v", strings.Join(psArgs, " "), err))
+		return proc.Processes{}, errclass.Wrap(ErrInvalid, err, fmt.Sprintf("running ps %s: %v", strings.Join(psArgs, " "), err))
 	}
 	return parsePS(string(out), pids, psArgs)
 }
@@ -122,12 +110,12 @@ func (m *Manager) Top(ctx context.Context, ref string, psArgs []string) (Process
 // parsePS keeps the lines of ps's output whose PID is one of pids, split
 // into the title's columns; the last column takes the rest of the line, as
 // a command has spaces.
-func parsePS(out string, pids []int, psArgs []string) (Processes, error) {
+func parsePS(out string, pids []int, psArgs []string) (proc.Processes, error) {
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	p := Processes{Titles: strings.Fields(lines[0])}
+	p := proc.Processes{Titles: strings.Fields(lines[0])}
 	col := slices.Index(p.Titles, "PID")
 	if col < 0 {
-		return Processes{}, errclass.New(ErrInvalid, "ps %s prints no PID column", strings.Join(psArgs, " "))
+		return proc.Processes{}, errclass.New(ErrInvalid, "ps %s prints no PID column", strings.Join(psArgs, " "))
 	}
 	n := len(p.Titles)
 	for _, l := range lines[1:] {

@@ -121,3 +121,20 @@ func (m *Manager) NetworkUsers(ctx context.Context, name string) ([]string, erro
 	}
 	return out, nil
 }
+
+// NetworksInUse are the networks that containers, running or not, were
+// made to join, as their records name them (by name or ID): those that
+// network prune keeps. An error when that cannot be known (see users).
+func (m *Manager) NetworksInUse() (map[string]bool, error) {
+	all, err := m.users()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, e := range all {
+		for _, n := range e.Record.Host.Networks {
+			out[n] = true
+		}
+	}
+	return out, nil
+}

@@ -28,6 +28,7 @@ func TestInUseFailsClosed(t *testing.T) {
 	img := v1.Hash{Algorithm: "sha256", Hex: "ab"}
 	rec := &record.Record{ID: record.NewID(), Name: "user", Created: time.Now(), ImageID: img.String(), Volumes: []record.Volume{{Name: "data", Target: "/data"}}}
 	rec.Spec.Rootfs.Lowers = []string{filepath.Join(m.root, "snapshots", "cd", "fs")}
+	rec.Host.Networks = []string{"back"}
 	if err := m.Store.Create(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
@@ -43,13 +44,14 @@ func TestInUseFailsClosed(t *testing.T) {
 		used, ierr := m.ImageInUse(img)
 		snaps, serr := m.SnapshotsInUse()
 		net, nerr := m.NetworkUsers(ctx, "front")
-		for _, err := range []error{verr, ierr, serr, nerr} {
+		nets, nserr := m.NetworksInUse()
+		for _, err := range []error{verr, ierr, serr, nerr, nserr} {
 			if wantErr && !errors.Is(err, ErrConflict) || !wantErr && err != nil {
 				t.Errorf("in-use check: %v (want an error: %v)", err, wantErr)
 			}
 		}
-		if !wantErr && (len(users) != 1 || !used || !snaps["cd"] || len(net) != 1) {
-			t.Errorf("in use: volume %v, image %v, snapshots %v, network %v", users, used, snaps, net)
+		if !wantErr && (len(users) != 1 || !used || !snaps["cd"] || len(net) != 1 || !nets["back"]) {
+			t.Errorf("in use: volume %v, image %v, snapshots %v, network %v, networks %v", users, used, snaps, net, nets)
 		}
 	}
 	check(false)

@@ -10,4 +10,6 @@
 // process exclude each other as two processes do. Every package that
 // keeps state on disk (image, volumes, netns, dns, the container store,
 // the engine's project state) goes through these.
+//
+// [Size] and [Usage] measure what that state takes, for system df.
 package disk

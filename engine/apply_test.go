@@ -89,6 +89,10 @@ func TestUpOrder(t *testing.T) {
 			setup: func(f *machine, p *project.Project, _ func()) { f.upAll(p, []string{"web", "db"}, nil) },
 			want: slices.Concat(pulls, []string{"stop p-db-1", "remove p-db-1", "create p-db-1", "start p-db-1",
 				"stop p-web-1", "remove p-web-1", "create p-web-1", "start p-web-1"})},
+		{name: "--pull always: every service's image pulled, nothing recreated for it",
+			setup: func(f *machine, p *project.Project, _ func()) { f.upAll(p, nil, nil) },
+			o:     api.UpOptions{Pull: "always"},
+			want:  []string{"image always api:1", "image always cache:1", "image always db:1", "image always web:1"}},
 		{name: "a stopped one is started, not recreated",
 			setup: func(f *machine, p *project.Project, _ func()) { f.upAll(p, nil, []string{"api"}) },
 			want:  slices.Concat(pulls, []string{"start p-api-1"})},
@@ -155,6 +159,11 @@ func TestUpOrder(t *testing.T) {
 			}
 			if got := f.recorded(); !slices.Equal(got, c.want) {
 				t.Errorf("calls:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(c.want, "\n  "))
+			}
+			for _, s := range p.Services {
+				if s.PullPolicy != "" { // --pull is for this up: the caller's project keeps its own
+					t.Errorf("service %s: the caller's pull_policy became %q", s.Name, s.PullPolicy)
+				}
 			}
 		})
 	}

@@ -9,7 +9,7 @@ import (
 	"syscall"
 
 	"github.com/berth-dev/berth/api"
-	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/api/proc"
 )
 
 // Attach follows the project's containers as an attached `docker compose
@@ -55,7 +55,7 @@ func (e *Engine) Attach(ctx context.Context, project string, o api.AttachOptions
 		code int
 	}
 	exits := make(chan exit, 16)
-	f := &follower{e: e, c: c, opts: container.LogOptions{Follow: true, Tail: -1, Timestamps: o.Timestamps}, shown: func(m api.Member) bool { return shown(o, m) },
+	f := &follower{e: e, c: c, opts: proc.LogOptions{Follow: true, Tail: -1, Timestamps: o.Timestamps}, shown: func(m api.Member) bool { return shown(o, m) },
 		exited: func(m api.Member, code int) { exits <- exit{m, code} }}
 	fctx, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()

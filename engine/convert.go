@@ -19,6 +19,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/netns"
@@ -349,7 +350,7 @@ func restartPolicy(s types.ServiceConfig) (record.RestartPolicy, error) {
 // elsewhere and loaded): without image:, its name (<project>-<service>)
 // is no registry's, and is never pulled; with image:, it is pulled as the
 // policy says, as compose pulls before it builds.
-func (e *Engine) Image(ctx context.Context, p *project.Project, s types.ServiceConfig, policy string, progress container.Progress) error {
+func (e *Engine) Image(ctx context.Context, p *project.Project, s types.ServiceConfig, policy string, progress api.Progress) error {
 	if err := hostPlatform(s); err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -113,18 +115,40 @@ func (e *Engine) Members(ctx context.Context, name string, services ...string) (
 	return out, nil
 }
 
-// Projects are the names of every project with containers, and the
-// containers of each.
-func (e *Engine) Projects(ctx context.Context) (map[string][]api.Member, error) {
-	all, err := e.containers.List(ctx)
+// Projects are the projects with a running container, or with all any
+// container, each with its containers counted by status, as compose ls
+// lists them.
+func (e *Engine) Projects(ctx context.Context, all bool) ([]api.Stack, error) {
+	entries, err := e.containers.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]api.Member{}
-	for _, c := range all {
+	byName := map[string][]api.Member{}
+	for _, c := range entries {
 		if name := c.Record.Config.Labels[LabelProject]; name != "" {
-			out[name] = append(out[name], members([]record.Entry{c}, name)...)
+			byName[name] = append(byName[name], members([]record.Entry{c}, name)...)
 		}
+	}
+	var out []api.Stack
+	for _, name := range slices.Sorted(maps.Keys(byName)) {
+		counts := map[string]int{}
+		files := ""
+		for _, m := range byName[name] {
+			files = m.Record.Config.Labels[LabelConfigFiles]
+			// compose counts what it lists: running containers, all
+			// with -a
+			if all || m.State.Running() {
+				counts[string(m.State.Status)]++
+			}
+		}
+		if len(counts) == 0 {
+			continue
+		}
+		var parts []string
+		for _, st := range slices.Sorted(maps.Keys(counts)) {
+			parts = append(parts, fmt.Sprintf("%s(%d)", st, counts[st]))
+		}
+		out = append(out, api.Stack{Name: name, Status: strings.Join(parts, ", "), ConfigFiles: files})
 	}
 	return out, nil
 }

@@ -323,3 +323,33 @@ func TestSecurityOptSharedWithCLI(t *testing.T) {
 		t.Errorf("security_opt: no-new-privileges %v, profile %q, err %v", o.NoNewPrivileges, o.SeccompProfile, err)
 	}
 }
+
+// TestProjects: compose ls lists the projects with a running container,
+// each with its containers counted by status, or with -a every project
+// and every container.
+func TestProjects(t *testing.T) {
+	p := load(t, downProject)
+	f := newMachine()
+	f.upAll(p, nil, []string{"api"})
+	f.member(load(t, "name: q\nservices:\n  web: {image: \"web:1\"}\n"), "web", 1, "", false)
+	e := f.engine(t)
+	for _, c := range []struct {
+		all  bool
+		want string
+	}{
+		{false, "p: running(2)"},
+		{true, "p: exited(1), running(2) | q: exited(1)"},
+	} {
+		stacks, err := e.Projects(context.Background(), c.all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, st := range stacks {
+			got = append(got, st.Name+": "+st.Status)
+		}
+		if strings.Join(got, " | ") != c.want {
+			t.Errorf("projects (all %v): %q, want %q", c.all, strings.Join(got, " | "), c.want)
+		}
+	}
+}

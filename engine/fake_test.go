@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/netns"
@@ -300,7 +302,7 @@ func (i fakeImages) ID(ref string) string {
 
 func (i fakeImages) Tagged(string) time.Time { return time.Time{} }
 
-func (i fakeImages) Ensure(ctx context.Context, ref, policy string, _ container.Progress) error {
+func (i fakeImages) Ensure(ctx context.Context, ref, policy string, _ api.Progress) error {
 	if err := i.f.call(ctx, fmt.Sprintf("image %s %s", policy, ref)); err != nil {
 		return err
 	}
@@ -308,6 +310,17 @@ func (i fakeImages) Ensure(ctx context.Context, ref, policy string, _ container.
 	defer i.f.mu.Unlock()
 	i.f.images[ref] = true
 	return nil
+}
+
+func (i fakeImages) Push(ctx context.Context, ref string, _ api.Progress) error {
+	return i.f.call(ctx, "image push "+ref)
+}
+
+func (i fakeImages) Size(ref string) (int64, error) {
+	if i.ID(ref) == "" {
+		return -1, nil
+	}
+	return 1, nil
 }
 
 func (i fakeImages) Remove(ctx context.Context, ref string) error {
@@ -329,14 +342,14 @@ func (cs changes) Watch(ctx context.Context, fn func(Change) error) error {
 }
 
 // Stats records the containers sampled: a row each, named.
-func (f *machine) Stats(ctx context.Context, refs []string, _ time.Duration) ([]container.StatsRow, error) {
-	var rows []container.StatsRow
+func (f *machine) Stats(ctx context.Context, refs []string, _ time.Duration) ([]proc.StatsRow, error) {
+	var rows []proc.StatsRow
 	for _, ref := range refs {
 		c, err := f.Get(ctx, ref)
 		if err != nil {
 			return nil, err
 		}
-		rows = append(rows, container.StatsRow{ID: c.Record.ID, Name: c.Record.Name})
+		rows = append(rows, proc.StatsRow{ID: c.Record.ID, Name: c.Record.Name})
 	}
 	f.call(ctx, "stats "+strings.Join(refs, " "))
 	return rows, nil

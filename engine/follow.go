@@ -9,7 +9,7 @@ import (
 	"sync"
 
 	"github.com/berth-dev/berth/api"
-	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/record"
 )
 
@@ -53,7 +53,7 @@ func (e *Engine) Logs(ctx context.Context, project string, services []string, o 
 // has.
 type follower struct {
 	e    *Engine
-	opts container.LogOptions // Follow set
+	opts proc.LogOptions // Follow set
 	c    api.LogConsumer
 	// shown says whose lines go to c; nil: everyone's. The others are
 	// followed all the same, for their exits.

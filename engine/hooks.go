@@ -11,7 +11,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/berth-dev/berth/api"
-	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/errclass"
 )
 
@@ -36,8 +36,8 @@ func (e *Engine) runHooks(ctx context.Context, kind, name, id string, hooks []ty
 // hookExec is the exec of a hook (post_start, pre_stop, watch's
 // sync+exec): its command with its own user, working directory,
 // environment and privileges.
-func hookExec(h types.ServiceHook, stdout, stderr io.Writer) container.ExecOptions {
-	return container.ExecOptions{Cmd: h.Command, User: h.User, WorkDir: h.WorkingDir, Privileged: h.Privileged, Env: envList(h.Environment),
+func hookExec(h types.ServiceHook, stdout, stderr io.Writer) proc.ExecOptions {
+	return proc.ExecOptions{Cmd: h.Command, User: h.User, WorkDir: h.WorkingDir, Privileged: h.Privileged, Env: envList(h.Environment),
 		Stdout: stdout, Stderr: stderr}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/netns"
@@ -98,8 +99,27 @@ type localImages struct {
 func (i localImages) ID(ref string) string        { return i.m.ImageID(ref) }
 func (i localImages) Tagged(ref string) time.Time { return i.m.ImageTagged(ref) }
 
-func (i localImages) Ensure(ctx context.Context, ref, policy string, progress container.Progress) error {
+func (i localImages) Ensure(ctx context.Context, ref, policy string, progress api.Progress) error {
 	return i.m.EnsureImage(ctx, ref, policy, progress)
+}
+
+func (i localImages) Push(ctx context.Context, ref string, progress api.Progress) error {
+	store, _, err := image.OpenRoot(i.root)
+	if err != nil {
+		return err
+	}
+	return image.Push(ctx, store, ref, image.PushOptions{Progress: progress})
+}
+
+func (i localImages) Size(ref string) (int64, error) {
+	store, _, err := image.OpenRoot(i.root)
+	if err != nil {
+		return 0, err
+	}
+	if _, img, err := store.Lookup(ref); err == nil {
+		return image.UnpackedSize(store, img), nil
+	}
+	return -1, nil
 }
 
 func (i localImages) Remove(ctx context.Context, ref string) error {

@@ -5,6 +5,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/record"
@@ -76,20 +78,20 @@ type Containers interface {
 // ErrState when it does not run (Logs and Copy excepted).
 type Processes interface {
 	// Exec runs o's command in the container and returns its exit code.
-	Exec(ctx context.Context, ref string, o container.ExecOptions) (int, error)
+	Exec(ctx context.Context, ref string, o proc.ExecOptions) (int, error)
 	// Attach attaches o's streams to the container until it exits, and
 	// returns its exit code.
-	Attach(ctx context.Context, ref string, o container.AttachOptions) (int, error)
+	Attach(ctx context.Context, ref string, o proc.AttachOptions) (int, error)
 	// Logs writes the container's output as o asks (with Follow, until
 	// the container has ended for good or ctx ends).
-	Logs(ctx context.Context, ref string, o container.LogOptions, stdout, stderr io.Writer) error
+	Logs(ctx context.Context, ref string, o proc.LogOptions, stdout, stderr io.Writer) error
 	// Top lists the container's processes.
-	Top(ctx context.Context, ref string, psArgs []string) (container.Processes, error)
+	Top(ctx context.Context, ref string, psArgs []string) (proc.Processes, error)
 	// Stats samples the containers' resource use twice, interval apart.
-	Stats(ctx context.Context, refs []string, interval time.Duration) ([]container.StatsRow, error)
+	Stats(ctx context.Context, refs []string, interval time.Duration) ([]proc.StatsRow, error)
 	// Copy copies between a container (CONTAINER:PATH) and the host, as
 	// container cp does.
-	Copy(ctx context.Context, src, dst string, o container.CopyOptions) error
+	Copy(ctx context.Context, src, dst string, o proc.CopyOptions) error
 	// RemoveFiles removes paths in the container's filesystem.
 	RemoveFiles(ctx context.Context, ref string, paths []string) error
 }
@@ -141,7 +143,12 @@ type Images interface {
 	// Ensure makes ref present as policy says: "always" pulls, "never"
 	// only looks (ErrNotFound when absent), "missing" pulls when absent.
 	// Registry failures are classed ErrUnavailable.
-	Ensure(ctx context.Context, ref, policy string, progress container.Progress) error
+	Ensure(ctx context.Context, ref, policy string, progress api.Progress) error
+	// Push uploads the image ref names to its registry.
+	Push(ctx context.Context, ref string, progress api.Progress) error
+	// Size is the unpacked size of the local image ref names; -1 when
+	// there is none.
+	Size(ref string) (int64, error)
 	// Remove untags ref, and deletes the image when no other name holds
 	// it; ErrConflict when a container uses it (it stays), ErrNotFound
 	// when there is no such image.

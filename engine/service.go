@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/project"
 	"github.com/berth-dev/berth/record"
@@ -109,7 +110,7 @@ func (e *Engine) Top(ctx context.Context, project string, services []string) ([]
 // Stats samples the resource use of the project's running containers
 // (with o.All, of all of them; one-offs included, as compose shows them),
 // two samples o.Interval apart; nil when there is none to sample.
-func (e *Engine) Stats(ctx context.Context, project string, o api.StatsOptions) ([]container.StatsRow, error) {
+func (e *Engine) Stats(ctx context.Context, project string, o api.StatsOptions) ([]proc.StatsRow, error) {
 	ms, err := e.Members(ctx, project, o.Services...)
 	if err != nil {
 		return nil, err
@@ -128,7 +129,7 @@ func (e *Engine) Stats(ctx context.Context, project string, o api.StatsOptions) 
 
 // Exec runs o's command in the service's container numbered index (0:
 // its first) and returns its exit code.
-func (e *Engine) Exec(ctx context.Context, project, service string, index int, o container.ExecOptions) (int, error) {
+func (e *Engine) Exec(ctx context.Context, project, service string, index int, o proc.ExecOptions) (int, error) {
 	m, err := e.ServiceContainer(ctx, project, service, index)
 	if err != nil {
 		return 0, err
@@ -138,7 +139,7 @@ func (e *Engine) Exec(ctx context.Context, project, service string, index int, o
 
 // AttachContainer attaches o's streams to the service's running
 // container numbered index and returns its exit code once it exits.
-func (e *Engine) AttachContainer(ctx context.Context, project, service string, index int, o container.AttachOptions) (int, error) {
+func (e *Engine) AttachContainer(ctx context.Context, project, service string, index int, o proc.AttachOptions) (int, error) {
 	m, err := e.ServiceContainer(ctx, project, service, index)
 	if err != nil {
 		return 0, err
@@ -149,7 +150,7 @@ func (e *Engine) AttachContainer(ctx context.Context, project, service string, i
 // Copy copies between the host and a service's container: the side
 // written SERVICE:PATH (not a path that begins with / or .) names the
 // service, whose container numbered index (0: its first) is used.
-func (e *Engine) Copy(ctx context.Context, project, src, dst string, index int, o container.CopyOptions) error {
+func (e *Engine) Copy(ctx context.Context, project, src, dst string, index int, o proc.CopyOptions) error {
 	args := []string{src, dst}
 	for i, a := range args {
 		if svc, path, ok := CopyService(a); ok {
@@ -201,10 +202,10 @@ func (e *Engine) WaitExits(ctx context.Context, project string, services []strin
 // Run creates a one-off container of service, as compose run does, says
 // its creation's warnings on the streams' stderr, and starts it: with
 // o.Detach, it returns once the container runs; attached to the streams
-// (as -i and -t ask, container.Streams.For), once it has exited, with its
+// (as -i and -t ask, container.AttachFor), once it has exited, with its
 // exit code (a --rm container is removed then, and after a failed start
 // too).
-func (e *Engine) Run(ctx context.Context, p *project.Project, service string, o api.RunOptions, streams container.Streams) (api.RunResult, error) {
+func (e *Engine) Run(ctx context.Context, p *project.Project, service string, o api.RunOptions, streams proc.Streams) (api.RunResult, error) {
 	co, err := e.PrepareRun(ctx, p, service, o)
 	if err != nil {
 		return api.RunResult{}, err
@@ -220,7 +221,7 @@ func (e *Engine) Run(ctx context.Context, p *project.Project, service string, o 
 	res := api.RunResult{Name: rec.Name, Prepared: true}
 	var attach *container.Attach
 	if !o.Detach {
-		attach = streams.For(rec)
+		attach = container.AttachFor(streams, rec)
 	}
 	res.Code, err = e.containers.Start(ctx, rec.ID, attach)
 	if err != nil && !o.Detach && o.AutoRemove {

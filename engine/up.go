@@ -59,6 +59,11 @@ func (e *Engine) Up(ctx context.Context, p *project.Project, o api.UpOptions) er
 	if err != nil {
 		return err
 	}
+	if o.Pull != "" {
+		if p, err = withPullPolicy(p, o.Pull); err != nil {
+			return err
+		}
+	}
 	if !o.DryRun {
 		unlock, err := e.lock(ctx, p.Name)
 		if err != nil {
@@ -503,4 +508,16 @@ func union(a, b map[string]any) map[string]any {
 	maps.Copy(out, a)
 	maps.Copy(out, b)
 	return out
+}
+
+// withPullPolicy is p with policy (up --pull) as every service's
+// pull_policy: a copy, so that the caller's project keeps its own.
+func withPullPolicy(p *project.Project, policy string) (*project.Project, error) {
+	q := *p
+	var err error
+	q.Project, err = p.WithServicesTransform(func(_ string, s types.ServiceConfig) (types.ServiceConfig, error) {
+		s.PullPolicy = policy
+		return s, nil
+	})
+	return &q, err
 }

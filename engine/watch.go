@@ -13,7 +13,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/berth-dev/berth/api"
-	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/project"
 	"github.com/berth-dev/berth/watch"
 )
@@ -63,7 +63,7 @@ func (t watchTarget) Sync(ctx context.Context, service string, changes []watch.C
 		if len(copies) > 0 {
 			pr, pw := io.Pipe()
 			go func() { pw.CloseWithError(writeTar(pw, copies)) }()
-			err := t.E.processes.Copy(ctx, "-", m.Record.ID+":/", container.CopyOptions{Stdin: pr})
+			err := t.E.processes.Copy(ctx, "-", m.Record.ID+":/", proc.CopyOptions{Stdin: pr})
 			pr.Close()
 			if err != nil {
 				return fmt.Errorf("copying into %s: %w", m.Record.Name, err)

@@ -53,6 +53,33 @@ type ListOptions struct {
 	NoTrunc   bool
 }
 
+// DiskUsage lists the stored images (IDs whole) and counts them as docker
+// system df does: one is active while a container was made from it
+// (inUse, as Prune takes it), and the unused ones' sizes are
+// reclaimable, capped by the store's size, since images share layers.
+func DiskUsage(s *Store, inUse func(v1.Hash) (bool, error)) ([]Summary, disk.Usage, error) {
+	var u disk.Usage
+	list, err := List(s, ListOptions{NoTrunc: true})
+	if err != nil {
+		return nil, u, err
+	}
+	for _, im := range list {
+		id, err := v1.NewHash(im.ID)
+		if err != nil {
+			return nil, u, err
+		}
+		used, err := inUse(id)
+		if err != nil {
+			return nil, u, err
+		}
+		u.Add(im.SizeBytes, used)
+	}
+	// the store's size, rather than the images' sum
+	u.Size = disk.Size(s.Dir())
+	u.Reclaimable = min(u.Reclaimable, u.Size)
+	return list, u, nil
+}
+
 // List returns the stored images, newest first.
 func List(s *Store, o ListOptions) ([]Summary, error) {
 	refs, err := s.Refs()

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -93,5 +94,35 @@ func TestProgressDisplays(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("terminal progress lacks %q:\n%q", want, out)
 		}
+	}
+}
+
+// TestDiskUsage: system df counts an image a container was made from as
+// active and the others' sizes as reclaimable, never more than the store
+// takes, since images share layers.
+func TestDiskUsage(t *testing.T) {
+	s, _ := newStore(t)
+	a := testimage.Image(t, v1.Config{Cmd: []string{"a"}}, testimage.Layer(t, testimage.Entry{Name: "a", Type: tar.TypeReg, Body: strings.Repeat("a", 4096)}))
+	b := testimage.Image(t, v1.Config{Cmd: []string{"b"}}, testimage.Layer(t, testimage.Entry{Name: "b", Type: tar.TypeReg, Body: strings.Repeat("b", 4096)}))
+	named(t, s, "a:1", a)
+	named(t, s, "b:1", b)
+	aID, _ := a.ConfigName()
+	list, u, err := DiskUsage(s, func(h v1.Hash) (bool, error) { return h == aID, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bSize int64
+	for _, im := range list {
+		if im.ID == aID.String() {
+			continue
+		}
+		bSize = im.SizeBytes
+	}
+	if len(list) != 2 || u.Total != 2 || u.Active != 1 || u.Reclaimable != min(bSize, u.Size) || u.Size <= 0 || bSize <= 0 {
+		t.Errorf("usage %+v, b's size %d, list %d", u, bSize, len(list))
+	}
+	// none in use: all of it, at most the store's size
+	if _, u, _ = DiskUsage(s, func(v1.Hash) (bool, error) { return false, nil }); u.Active != 0 || u.Reclaimable > u.Size {
+		t.Errorf("none in use: %+v", u)
 	}
 }

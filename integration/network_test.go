@@ -699,3 +699,44 @@ func hostVeths() []string {
 	}
 	return veths
 }
+
+// TestNetworkPruneFailsClosed: while a container's record cannot be read,
+// which networks it uses is not known, so network prune removes none,
+// and says why; it takes an unused one once the record is readable again.
+func TestNetworkPruneFailsClosed(t *testing.T) {
+	requireRoot(t)
+	root, dir := t.TempDir(), t.TempDir()
+	env := []string{"BERTH_ADDRESS_POOLS=10.216.0.0/16/24"}
+	run := func(args ...string) result {
+		t.Helper()
+		return berthEnv(t, dir, env, "", append([]string{"--root", root}, args...)...)
+	}
+	t.Cleanup(func() {
+		for _, id := range strings.Fields(run("network", "ls", "-q").stdout) {
+			run("network", "rm", id)
+		}
+	})
+	if r := run("network", "create", "spare"); r.code != 0 {
+		t.Fatalf("network create: %s", r.stderr)
+	}
+	// a container whose record is damaged: no process is making it
+	damaged := filepath.Join(root, "containers", strings.Repeat("ab", 32))
+	if err := os.MkdirAll(damaged, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(damaged, "config.json"), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := run("network", "prune", "-f"); r.code == 0 || !strings.Contains(r.stderr, "cannot be read") {
+		t.Errorf("prune with an unreadable record: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	if ls := run("network", "ls", "--format", "{{.Name}}").stdout; !strings.Contains(ls, "spare\n") {
+		t.Errorf("network pruned while its users were unknown: %q", ls)
+	}
+	if err := os.RemoveAll(damaged); err != nil {
+		t.Fatal(err)
+	}
+	if r := run("network", "prune", "-f"); r.stdout != "Deleted Networks:\nspare\n\n" {
+		t.Errorf("prune: %q %q", r.stdout, r.stderr)
+	}
+}

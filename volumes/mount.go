@@ -5,12 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/moby/sys/mountinfo"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/moby/sys/mountinfo"
 
 	units "github.com/docker/go-units"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -19,31 +20,12 @@ import (
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/internal/crash"
 	"github.com/berth-dev/berth/tarfs"
+	"github.com/berth-dev/berth/volumes/mount"
 )
 
-// Spec is one mount a container asks for: -v, --mount, or compose's volumes.
-type Spec struct {
-	// Type is volume, bind or tmpfs.
-	Type string
-	// Source is the volume's name ("" for anonymous) or the host path.
-	Source string
-	// Target is where it appears in the container; absolute.
-	Target   string
-	ReadOnly bool
-	// NoCopy skips copying the image's files into an empty volume.
-	NoCopy bool
-	// Propagation is a bind's mount propagation (rprivate by default).
-	Propagation string
-	// Subpath mounts a directory inside the volume.
-	Subpath string
-	// CreateHostPath makes a missing bind source a directory, as -v does.
-	CreateHostPath bool
-	TmpfsSize      int64
-	TmpfsMode      os.FileMode
-	// Anonymous: Source is a name made ahead (NewName) for an anonymous
-	// volume, so that the caller can record it before it exists.
-	Anonymous bool
-}
+// Spec is one mount a container asks for (mount.Spec: the type lives in
+// a leaf so that api's options can name it without this package).
+type Spec = mount.Spec
 
 // ParseVolumeFlag reads docker's -v: [SOURCE:]TARGET[:OPTIONS]. A source
 // starting with / (or . or ~) is a host path, anything else a volume name;
@@ -58,13 +40,13 @@ func ParseVolumeFlag(s string) (Spec, error) {
 		if strings.HasPrefix(parts[1], "/") {
 			sp = Spec{Source: parts[0], Target: parts[1]}
 			if len(parts) == 3 {
-				if err := sp.options(parts[2]); err != nil {
+				if err := parseOptions(&sp, parts[2]); err != nil {
 					return sp, fmt.Errorf("invalid volume specification %q: %w", s, err)
 				}
 			}
 		} else if len(parts) == 2 {
 			sp = Spec{Type: "volume", Target: parts[0]}
-			if err := sp.options(parts[1]); err != nil {
+			if err := parseOptions(&sp, parts[1]); err != nil {
 				return sp, fmt.Errorf("invalid volume specification %q: %w", s, err)
 			}
 		} else {
@@ -80,15 +62,15 @@ func ParseVolumeFlag(s string) (Spec, error) {
 			sp.Type = "volume"
 		}
 	}
-	return sp, sp.check()
+	return sp, checkTarget(sp)
 }
 
 func isHostPath(s string) bool {
 	return strings.HasPrefix(s, "/") || strings.HasPrefix(s, ".") || strings.HasPrefix(s, "~")
 }
 
-// options reads -v's comma-separated options.
-func (sp *Spec) options(opts string) error {
+// parseOptions reads -v's comma-separated options into sp.
+func parseOptions(sp *Spec, opts string) error {
 	for _, o := range strings.Split(opts, ",") {
 		switch o {
 		case "ro", "readonly":
@@ -153,10 +135,10 @@ func ParseMountFlag(s string) (Spec, error) {
 	if sp.Type == "bind" && sp.Source == "" {
 		return sp, errclass.New(ErrInvalid, "--mount %q: a bind needs a source", s)
 	}
-	return sp, sp.check()
+	return sp, checkTarget(sp)
 }
 
-func (sp Spec) check() error {
+func checkTarget(sp Spec) error {
 	if !strings.HasPrefix(sp.Target, "/") {
 		return errclass.New(ErrInvalid, "invalid mount config: mount path %q must be absolute", sp.Target)
 	}
@@ -183,7 +165,7 @@ func (s *Store) Describe(ctx context.Context, req []Spec, labels map[string]stri
 	var used []Used
 	seen := map[string]bool{}
 	for _, sp := range req {
-		if err := sp.check(); err != nil {
+		if err := checkTarget(sp); err != nil {
 			return nil, nil, err
 		}
 		target := filepath.Clean(sp.Target)

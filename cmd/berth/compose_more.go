@@ -5,20 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
-	"strings"
 
-	"github.com/compose-spec/compose-go/v2/types"
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/api"
-	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/format"
-	"github.com/berth-dev/berth/image"
-	"github.com/berth-dev/berth/project"
 )
 
 // The smaller compose commands: each is a container command applied to a
@@ -45,31 +40,22 @@ func newComposeImagesCmd(g *globals) *cobra.Command {
 	var fmtFlag string
 	cmd := &cobra.Command{Use: "images [OPTIONS] [SERVICE...]", Short: "List images used by the created containers"}
 	cmd.RunE = g.projectCmd(allArgs, func(ctx context.Context, e api.Service, name string, _, args []string) error {
-		ms, err := e.Members(ctx, name, args...)
-		if err != nil {
-			return err
-		}
-		store, _, err := g.openImages()
+		list, err := e.Images(ctx, name, args)
 		if err != nil {
 			return err
 		}
 		type row struct{ ContainerName, Repository, Tag, ID, Size string }
 		var rows []any
-		for _, m := range ms {
-			id := strings.TrimPrefix(m.Record.ImageID, "sha256:")
+		for _, im := range list {
 			if quiet {
-				fmt.Fprintln(g.stdout, m.Record.ImageID)
+				fmt.Fprintln(g.stdout, im.ID)
 				continue
 			}
-			repo, tag := m.Record.Image, "latest"
-			if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
-				repo, tag = repo[:i], repo[i+1:]
-			}
 			size := ""
-			if _, img, err := store.Lookup(m.Record.Image); err == nil {
-				size = units.HumanSizeWithPrecision(float64(image.UnpackedSize(store, img)), 3)
+			if im.Size >= 0 {
+				size = units.HumanSizeWithPrecision(float64(im.Size), 3)
 			}
-			rows = append(rows, row{m.Record.Name, repo, tag, id[:min(12, len(id))], size})
+			rows = append(rows, row{im.Container, im.Repository, im.Tag, shortID(im.ID), size})
 		}
 		if quiet {
 			return nil
@@ -97,13 +83,7 @@ func newComposePullCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.eachImage(p, args, ignoreFailures, func(s types.ServiceConfig) error {
-				pol := "always"
-				if policy == "missing" || s.PullPolicy == "never" || s.PullPolicy == "missing" && policy == "" {
-					pol = "missing"
-				}
-				return e.Image(ctx, p, s, pol, g.display(quiet))
-			})
+			return e.Pull(ctx, p, args, api.PullOptions{Policy: policy, IgnoreFailures: ignoreFailures, Progress: g.display(quiet)})
 		},
 	}
 	cmd.Flags().BoolVar(&ignoreFailures, "ignore-pull-failures", false, "Pull what it can and ignores images with pull failures")
@@ -115,25 +95,6 @@ func newComposePullCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// eachImage calls fn for each service (of services, if given) that names
-// an image; a failure ends it, or with ignore becomes a warning.
-func (g *globals) eachImage(p *project.Project, services []string, ignore bool, fn func(types.ServiceConfig) error) error {
-	for _, name := range p.ServiceNames() {
-		s := p.Services[name]
-		if len(services) > 0 && !slices.Contains(services, name) || s.Image == "" {
-			continue
-		}
-		if err := fn(s); err != nil {
-			err = fmt.Errorf("service %q: %w", name, err)
-			if !ignore {
-				return err
-			}
-			fmt.Fprintf(g.stderr, "warning: %v\n", err)
-		}
-	}
-	return nil
-}
-
 func newComposePushCmd(g *globals) *cobra.Command {
 	var ignoreFailures, quiet bool
 	cmd := &cobra.Command{Use: "push [OPTIONS] [SERVICE...]", Short: "Push service images",
@@ -143,13 +104,11 @@ func newComposePushCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			store, _, err := g.openImages()
+			e, err := g.engine()
 			if err != nil {
 				return err
 			}
-			return g.eachImage(p, args, ignoreFailures, func(s types.ServiceConfig) error {
-				return image.Push(ctx, store, s.Image, image.PushOptions{Progress: g.display(quiet)})
-			})
+			return e.Push(ctx, p, args, api.PushOptions{IgnoreFailures: ignoreFailures, Progress: g.display(quiet)})
 		},
 	}
 	cmd.Flags().BoolVar(&ignoreFailures, "ignore-push-failures", false, "Push what it can and ignores images with push failures")
@@ -160,7 +119,7 @@ func newComposePushCmd(g *globals) *cobra.Command {
 }
 
 func newComposeCpCmd(g *globals) *cobra.Command {
-	var o container.CopyOptions
+	var o proc.CopyOptions
 	var index int
 	var all bool
 	cmd := &cobra.Command{Use: "cp [OPTIONS] SERVICE:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- SERVICE:DEST_PATH",
@@ -255,7 +214,7 @@ func newComposeStatsCmd(g *globals) *cobra.Command {
 			return err // nothing to show: nothing printed
 		}
 		// the first sample is shown, the later ones redrawn over it
-		return g.statsLoop(ctx, func(ctx context.Context) ([]container.StatsRow, error) {
+		return g.statsLoop(ctx, func(ctx context.Context) ([]proc.StatsRow, error) {
 			if first := rows; first != nil {
 				rows = nil
 				return first, nil
@@ -276,7 +235,7 @@ func newComposeAttachCmd(g *globals) *cobra.Command {
 	var noStdin, sigProxy bool
 	cmd := &cobra.Command{Use: "attach [OPTIONS] SERVICE", Short: "Attach local standard input, output, and error streams to a service's running container", Args: exactArgs(1)}
 	cmd.RunE = g.projectCmd(firstArg, func(ctx context.Context, e api.Service, name string, _, args []string) error {
-		code, err := e.AttachContainer(ctx, name, args[0], index, container.AttachOptions{NoStdin: noStdin, SigProxy: sigProxy, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr})
+		code, err := e.AttachContainer(ctx, name, args[0], index, proc.AttachOptions{NoStdin: noStdin, SigProxy: sigProxy, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr})
 		if err != nil {
 			return err
 		}

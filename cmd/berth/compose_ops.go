@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/format"
@@ -254,38 +254,20 @@ func newLsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			projects, err := e.Projects(cmd.Context())
+			projects, err := e.Projects(cmd.Context(), all)
 			if err != nil {
 				return err
 			}
-			type lsRow struct{ Name, Status, ConfigFiles string }
 			var rows []any
-			for _, name := range slices.Sorted(maps.Keys(projects)) {
-				counts := map[string]int{}
-				files := ""
-				for _, m := range projects[name] {
-					files = m.Record.Config.Labels[engine.LabelConfigFiles]
-					// compose counts what it lists: running containers,
-					// all with -a
-					if all || m.State.Running() {
-						counts[string(m.State.Status)]++
-					}
-				}
-				if len(counts) == 0 {
-					continue
-				}
-				if n, ok := strings.CutPrefix(filter, "name="); ok && !strings.Contains(name, n) {
+			for _, st := range projects {
+				if n, ok := strings.CutPrefix(filter, "name="); ok && !strings.Contains(st.Name, n) {
 					continue
 				}
 				if quiet {
-					fmt.Fprintln(g.stdout, name)
+					fmt.Fprintln(g.stdout, st.Name)
 					continue
 				}
-				var parts []string
-				for _, st := range slices.Sorted(maps.Keys(counts)) {
-					parts = append(parts, fmt.Sprintf("%s(%d)", st, counts[st]))
-				}
-				rows = append(rows, lsRow{name, strings.Join(parts, ", "), files})
+				rows = append(rows, st)
 			}
 			if quiet {
 				return nil
@@ -302,7 +284,7 @@ func newLsCmd(g *globals) *cobra.Command {
 }
 
 func newComposeLogsCmd(g *globals) *cobra.Command {
-	var o container.LogOptions
+	var o proc.LogOptions
 	var lf logFlags
 	var index int
 	var noColor, noPrefix bool
@@ -350,7 +332,7 @@ func newComposePortCmd(g *globals) *cobra.Command {
 }
 
 func newComposeExecCmd(g *globals) *cobra.Command {
-	var o container.ExecOptions
+	var o proc.ExecOptions
 	var index int
 	var noTTY bool
 	cmd := &cobra.Command{Use: "exec [OPTIONS] SERVICE COMMAND [ARGS...]", Short: "Execute a command in a running container", Args: cobra.MinimumNArgs(2)}

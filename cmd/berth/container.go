@@ -15,6 +15,7 @@ import (
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/format"
 	"github.com/berth-dev/berth/image"
@@ -411,8 +412,8 @@ func (f *createFlags) create(cmd *cobra.Command, g *globals, args []string) (*co
 
 // streams are this command's standard streams, its stdin as the terminal
 // when it is a file.
-func (g *globals) streams() container.Streams {
-	s := container.Streams{Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr}
+func (g *globals) streams() proc.Streams {
+	s := proc.Streams{Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr}
 	if f, ok := g.stdin.(*os.File); ok {
 		s.Terminal = f
 	}
@@ -421,7 +422,7 @@ func (g *globals) streams() container.Streams {
 
 // attach connects this command's streams to a container as -i and -t ask.
 func (g *globals) attach(rec *record.Record) *container.Attach {
-	return g.streams().For(rec)
+	return container.AttachFor(g.streams(), rec)
 }
 
 // exitWith ends the command with the container's exit code, printing
@@ -689,7 +690,7 @@ func newContainerPsCmd(g *globals) *cobra.Command {
 }
 
 func newContainerLogsCmd(g *globals) *cobra.Command {
-	var o container.LogOptions
+	var o proc.LogOptions
 	var lf logFlags
 	cmd := &cobra.Command{
 		Use: "logs [OPTIONS] CONTAINER", Short: "Fetch the logs of a container", Args: exactArgs(1),
@@ -717,7 +718,7 @@ func newContainerLogsCmd(g *globals) *cobra.Command {
 type logFlags struct{ tail, since, until string }
 
 // options fills o's Tail, Since and Until from the flags.
-func (f logFlags) options(o *container.LogOptions) error {
+func (f logFlags) options(o *proc.LogOptions) error {
 	var err error
 	if o.Tail, err = parseTail(f.tail); err != nil {
 		return err
@@ -765,7 +766,7 @@ func parseTimeAt(s, flag string, now time.Time) (time.Time, error) {
 }
 
 func newContainerExecCmd(g *globals) *cobra.Command {
-	var o container.ExecOptions
+	var o proc.ExecOptions
 	var interactive bool
 	cmd := &cobra.Command{
 		Use: "exec [OPTIONS] CONTAINER COMMAND [ARG...]", Short: "Execute a command in a running container", Args: cobra.MinimumNArgs(2),
@@ -872,7 +873,7 @@ func newContainerStatsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.statsLoop(cmd.Context(), func(ctx context.Context) ([]container.StatsRow, error) { return m.Stats(ctx, args, time.Second) }, noStream, fmtFlag)
+			return g.statsLoop(cmd.Context(), func(ctx context.Context) ([]proc.StatsRow, error) { return m.Stats(ctx, args, time.Second) }, noStream, fmtFlag)
 		},
 	}
 	f := cmd.Flags()
@@ -886,7 +887,7 @@ func newContainerStatsCmd(g *globals) *cobra.Command {
 
 // statsLoop prints the resource use sample gives, once or redrawn with
 // each sample (container stats, and compose's stats).
-func (g *globals) statsLoop(ctx context.Context, sample func(context.Context) ([]container.StatsRow, error), noStream bool, fmtFlag string) error {
+func (g *globals) statsLoop(ctx context.Context, sample func(context.Context) ([]proc.StatsRow, error), noStream bool, fmtFlag string) error {
 	t := format.Table{
 		Default: "{{.Container}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
 		Headers: map[string]string{"Container": "CONTAINER ID", "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O"},
@@ -906,7 +907,7 @@ func (g *globals) statsLoop(ctx context.Context, sample func(context.Context) ([
 }
 
 func newContainerCpCmd(g *globals) *cobra.Command {
-	var o container.CopyOptions
+	var o proc.CopyOptions
 	cmd := &cobra.Command{
 		Use:   "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth container cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
 		Short: "Copy files/folders between a container and the local filesystem",
@@ -975,7 +976,7 @@ func newContainerAttachCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			code, err := m.Attach(cmd.Context(), args[0], container.AttachOptions{
+			code, err := m.Attach(cmd.Context(), args[0], proc.AttachOptions{
 				NoStdin: noStdin, SigProxy: sigProxy, Stdin: g.stdin, Stdout: g.stdout, Stderr: g.stderr,
 			})
 			if err != nil {

@@ -246,15 +246,13 @@ func newNetworkPruneCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer done()
-			_, entries, err := g.listContainers(cmd.Context())
+			m, err := g.containers()
 			if err != nil {
 				return err
 			}
-			used := map[string]bool{}
-			for _, e := range entries {
-				for _, n := range e.Record.Host.Networks {
-					used[n] = true
-				}
+			used, err := m.NetworksInUse()
+			if err != nil {
+				return err
 			}
 			list, err := s.List()
 			if err != nil {

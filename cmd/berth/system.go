@@ -9,10 +9,11 @@ import (
 	"time"
 
 	units "github.com/docker/go-units"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/format"
 	"github.com/berth-dev/berth/image"
@@ -219,7 +220,11 @@ func newSystemDfCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "df [OPTIONS]", Short: "Show berth disk usage", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, entries, err := g.listContainers(cmd.Context())
+			m, err := g.containers()
+			if err != nil {
+				return err
+			}
+			du, err := m.DiskUsage(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -227,75 +232,14 @@ func newSystemDfCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			list, err := image.List(images, image.ListOptions{NoTrunc: true})
+			list, img, err := image.DiskUsage(images, m.ImageInUse)
 			if err != nil {
 				return err
-			}
-			// the store's size; what unused images take, capped by it since
-			// images share layers
-			imgSize := dirSize(images.Dir())
-			var imgReclaim int64
-			imgActive := 0
-			for _, im := range list {
-				id, err := v1.NewHash(im.ID)
-				if err != nil {
-					return err
-				}
-				used, err := m.ImageInUse(id)
-				if err != nil {
-					return err
-				}
-				if used {
-					imgActive++
-				} else {
-					imgReclaim += im.SizeBytes
-				}
-			}
-			imgReclaim = min(imgReclaim, imgSize)
-			var ctrSize, ctrReclaim int64
-			ctrActive := 0
-			var ctrRows []any
-			for _, e := range entries {
-				size := dirSize(e.Record.Spec.Rootfs.Upper)
-				ctrRows = append(ctrRows, dfContainer{shortID(e.Record.ID), e.Record.Image, humanBytes(size), string(e.State.Status), e.Record.Name})
-				ctrSize += size
-				if e.State.Running() {
-					ctrActive++
-				} else {
-					ctrReclaim += size
-				}
-			}
-			vols, err := m.Volumes.List()
-			if err != nil {
-				return err
-			}
-			// one look at every container for every volume's users
-			inUse, err := m.VolumesInUse()
-			if err != nil {
-				return err
-			}
-			var volSize, volReclaim int64
-			volActive := 0
-			var volRows []any
-			for _, v := range vols {
-				size := dirSize(v.Mountpoint)
-				volSize += size
-				links := len(inUse[v.Name])
-				if links > 0 {
-					volActive++
-				} else {
-					volReclaim += size
-				}
-				volRows = append(volRows, dfVolume{v.Name, fmt.Sprint(links), humanBytes(size)})
 			}
 			if verbose {
-				return writeDfVerbose(g, list, ctrRows, volRows)
+				return writeDfVerbose(g, list, du)
 			}
-			rows := []any{
-				dfRow{"Images", fmt.Sprint(len(list)), fmt.Sprint(imgActive), humanBytes(imgSize), reclaim(imgReclaim, imgSize)},
-				dfRow{"Containers", fmt.Sprint(len(entries)), fmt.Sprint(ctrActive), humanBytes(ctrSize), reclaim(ctrReclaim, ctrSize)},
-				dfRow{"Local Volumes", fmt.Sprint(len(vols)), fmt.Sprint(volActive), humanBytes(volSize), reclaim(volReclaim, volSize)},
-			}
+			rows := []any{dfRowOf("Images", img), dfRowOf("Containers", du.ContainersUsed), dfRowOf("Local Volumes", du.VolumesUsed)}
 			t := format.Table{Default: "{{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", Headers: map[string]string{"Type": "TYPE", "TotalCount": "TOTAL"}}
 			return t.Write(g.stdout, fmtFlag, rows)
 		},
@@ -310,7 +254,7 @@ type dfVolume struct{ Name, Links, Size string }
 
 // writeDfVerbose prints `system df -v`: one section per kind, one row per
 // image, container and volume.
-func writeDfVerbose(g *globals, list []image.Summary, ctrRows, volRows []any) error {
+func writeDfVerbose(g *globals, list []image.Summary, du container.DiskUsage) error {
 	fmt.Fprintln(g.stdout, "Images space usage:")
 	fmt.Fprintln(g.stdout)
 	var imgRows []any
@@ -323,6 +267,10 @@ func writeDfVerbose(g *globals, list []image.Summary, ctrRows, volRows []any) er
 	}
 	fmt.Fprintln(g.stdout, "\nContainers space usage:")
 	fmt.Fprintln(g.stdout)
+	var ctrRows []any
+	for _, c := range du.Containers {
+		ctrRows = append(ctrRows, dfContainer{shortID(c.Record.ID), c.Record.Image, humanBytes(c.Size), string(c.State.Status), c.Record.Name})
+	}
 	t := format.Table{Default: "{{.ID}}\t{{.Image}}\t{{.Size}}\t{{.Status}}\t{{.Names}}",
 		Headers: map[string]string{"ID": "CONTAINER ID"}}
 	if err := t.Write(g.stdout, "", ctrRows); err != nil {
@@ -330,6 +278,10 @@ func writeDfVerbose(g *globals, list []image.Summary, ctrRows, volRows []any) er
 	}
 	fmt.Fprintln(g.stdout, "\nLocal Volumes space usage:")
 	fmt.Fprintln(g.stdout)
+	var volRows []any
+	for _, v := range du.Volumes {
+		volRows = append(volRows, dfVolume{v.Name, fmt.Sprint(v.Links), humanBytes(v.Size)})
+	}
 	t = format.Table{Default: "{{.Name}}\t{{.Links}}\t{{.Size}}", Headers: map[string]string{"Name": "VOLUME NAME"}}
 	return t.Write(g.stdout, "", volRows)
 }
@@ -342,6 +294,11 @@ func shortID(id string) string {
 
 // dfContainer is one row of `system df -v`'s container section.
 type dfContainer struct{ ID, Image, Size, Status, Names string }
+
+// dfRowOf is one row of system df's summary.
+func dfRowOf(kind string, u disk.Usage) dfRow {
+	return dfRow{kind, fmt.Sprint(u.Total), fmt.Sprint(u.Active), humanBytes(u.Size), reclaim(u.Reclaimable, u.Size)}
+}
 
 func reclaim(n, total int64) string {
 	if total == 0 {
@@ -372,20 +329,13 @@ func newSystemPruneCmd(g *globals) *cobra.Command {
 			if !force && !confirm(g, warning) {
 				return nil
 			}
-			m, entries, err := g.listContainers(cmd.Context())
+			m, err := g.containers()
 			if err != nil {
 				return err
 			}
-			var removed []string
-			for _, e := range entries {
-				if e.State.Running() || e.State.Status == record.Restarting {
-					continue
-				}
-				// like Docker's container prune, the container's anonymous
-				// volumes stay: --volumes below is what takes them
-				if err := m.Remove(cmd.Context(), e.Record.ID, false); err == nil {
-					removed = append(removed, e.Record.ID)
-				}
+			removed, err := m.Prune(cmd.Context())
+			if err != nil {
+				return err
 			}
 			printDeleted(g, "Containers", removed)
 			var freed int64

@@ -140,10 +140,7 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 				default:
 					return usageError{fmt.Errorf("invalid --pull option %q", pull)}
 				}
-				for name, s := range p.Services {
-					s.PullPolicy = pull
-					p.Services[name] = s
-				}
+				o.Pull = pull
 			}
 			if cmd.Flags().Changed("build") {
 				return usageError{errors.New("--build is not supported yet: berth has no image builder")}

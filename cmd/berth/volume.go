@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/disk"
 	"github.com/berth-dev/berth/format"
 	"github.com/berth-dev/berth/match"
 	"github.com/berth-dev/berth/volumes"
@@ -232,19 +231,6 @@ func newVolumePruneCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func dirSize(dir string) int64 {
-	var n int64
-	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
-}
-
 func humanBytes(n int64) string { return units.HumanSize(float64(n)) }
 
 // pruneVolumes removes the volumes no container uses (anonymous ones only,
@@ -268,7 +254,7 @@ func pruneVolumes(ctx context.Context, g *globals, m *container.Manager, all boo
 		if len(users) > 0 {
 			continue
 		}
-		size := dirSize(v.Mountpoint)
+		size := disk.Size(v.Mountpoint)
 		if err := m.Volumes.Remove(ctx, v.Name, nil); err != nil {
 			return freed, err
 		}
