@@ -38,6 +38,11 @@ type UpOptions struct {
 	Timeout *int
 	// QuietPull pulls without showing the progress (--quiet-pull).
 	QuietPull bool
+	// Build is how the images of services with build: are built: each
+	// whose image is missing, or whose pull_policy is build (up --build
+	// sets it). NoBuild builds none (--no-build): a missing image fails.
+	Build   BuildOptions
+	NoBuild bool
 }
 
 // AttachOptions shape an attached up (Attach).
@@ -138,6 +143,9 @@ type RunOptions struct {
 	CapAdd      []string
 	CapDrop     []string
 	Parallel    int
+	// Build is how the service's image is built when it must be (see
+	// UpOptions.Build).
+	Build BuildOptions
 }
 
 // RunResult is what Run made: the one-off container's name, and its exit

@@ -81,6 +81,11 @@ type Service interface {
 	// Image makes sure a service's image is here, pulled as policy says
 	// ("" for the service's pull_policy), with progress (compose pull).
 	Image(ctx context.Context, p *project.Project, s types.ServiceConfig, policy string, progress container.Progress) error
+	// Build builds the images of the services (all that have build:, when
+	// none are named) as their build: sections say, each named
+	// <project>-<service> unless image: names it, and returns the image
+	// IDs by service (compose build).
+	Build(ctx context.Context, p *project.Project, services []string, o BuildOptions) (map[string]string, error)
 	// Watch keeps the containers in step with compose's develop.watch
 	// rules until ctx ends.
 	Watch(ctx context.Context, p *project.Project, rules []watch.Rule, o WatchOptions) error

@@ -55,6 +55,9 @@ type Options struct {
 	Progress io.Writer
 	// Pull shows a base image's pull, when one must be pulled.
 	Pull image.Progress
+	// AlwaysPull pulls each base image (FROM) even when the store has it
+	// (--pull).
+	AlwaysPull bool
 }
 
 // Result is what a build made.
@@ -123,9 +126,10 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	if err := b.load(p.def); err != nil {
 		return Result{}, err
 	}
+	b.progress.locate(p.def, b.meta, dockerfile)
 	final, err := b.solveTarget(ctx)
 	if err != nil {
-		return Result{}, err
+		return Result{}, b.progress.located(err)
 	}
 	id, err := b.export(ctx, final, p.config, names)
 	if err != nil {

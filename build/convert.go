@@ -42,6 +42,8 @@ func convert(ctx context.Context, dockerfile []byte, args map[string]string, tar
 		},
 		TargetPlatform: &platform,
 		MetaResolver:   resolve,
+		// so that a failed step can be traced to its Dockerfile lines
+		SourceMap: llb.NewSourceMap(nil, "Dockerfile", "Dockerfile", dockerfile),
 	})
 	if err != nil {
 		return nil, err
