@@ -92,6 +92,7 @@ type stepProgress struct {
 	p      *progress
 	n      int
 	name   string
+	raw    string // the name as the frontend gave it
 	begin  time.Time
 	took   time.Duration
 	state  string // "" running, "done", "cached", "error"
@@ -114,7 +115,7 @@ func (p *progress) start(name string) *stepProgress {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.n++
-	s := &stepProgress{p: p, n: d.n, name: p.stepName(name), begin: time.Now()}
+	s := &stepProgress{p: p, n: d.n, name: p.stepName(name), raw: name, begin: time.Now()}
 	if !d.tty {
 		fmt.Fprintf(d.w, "#%d %s\n", s.n, s.name)
 		return s
@@ -187,7 +188,7 @@ func (s *stepProgress) fail(err error) {
 		d.draw()
 		d.drawn = 0 // what follows stays below
 	} else {
-		fmt.Fprintf(d.w, "#%d ERROR: %s\n", s.n, strings.TrimPrefix(oneLine(err.Error()), s.name+": "))
+		fmt.Fprintf(d.w, "#%d ERROR: %s\n", s.n, strings.TrimPrefix(oneLine(err.Error()), s.raw+": "))
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "------\n > %s:\n", s.name)

@@ -49,8 +49,9 @@ func (l localBuilds) Build(ctx context.Context, o build.Options) (string, error)
 		return "", err
 	}
 	var before v1.Image
+	var beforeRef image.Ref
 	if len(o.Tags) > 0 {
-		_, before, _ = store.Lookup(o.Tags[0])
+		beforeRef, before, _ = store.Lookup(o.Tags[0])
 	}
 	res, err := build.Build(ctx, o)
 	if err != nil {
@@ -68,7 +69,7 @@ func (l localBuilds) Build(ctx context.Context, o build.Options) (string, error)
 		return res.ID.String(), nil
 	}
 	for _, n := range res.Names {
-		if err := image.Tag(ctx, store, oldID.String(), n); err != nil {
+		if err := store.SetRef(ctx, n, beforeRef.Manifest); err != nil {
 			return "", err
 		}
 	}
@@ -290,4 +291,12 @@ func (e *Engine) obtain(ctx context.Context, p *project.Project, s types.Service
 	}
 	_, err := e.buildAll(ctx, p, []types.ServiceConfig{s}, o)
 	return err
+}
+
+// serviceError is err, said to be the service's unless it says so.
+func serviceError(name string, err error) error {
+	if strings.HasPrefix(err.Error(), fmt.Sprintf("service %q: ", name)) {
+		return err
+	}
+	return fmt.Errorf("service %q: %w", name, err)
 }

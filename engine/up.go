@@ -115,7 +115,7 @@ func (e *Engine) Up(ctx context.Context, p *project.Project, o api.UpOptions) er
 		}
 		for _, name := range inOrder(graph, services) {
 			if err := e.obtain(ctx, p, p.Services[name], o.NoBuild, o.Build, pulls); err != nil {
-				return fmt.Errorf("service %q: %w", name, err)
+				return serviceError(name, err)
 			}
 		}
 	}

@@ -1,0 +1,278 @@
+package integration
+
+import (
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// buildStack is Docker's getting-started stack, busybox-made: web, built
+// from its Dockerfile FROM the local busybox image, serves a page over
+// HTTP and counts the visits in counter, a service of a stock image; a
+// worker is built too, from an inline Dockerfile that only sets config.
+const buildStack = `name: bstack
+services:
+  web:
+    build: ./web
+    init: true
+    ports: ["127.0.0.1::8000"]
+    depends_on: [counter]
+  counter:
+    image: bb:1
+    init: true
+    command: ["sh", "-c", "echo 0 > /tmp/n; while true; do busybox nc -l -p 6379 -e sh -c 'n=$$(($$(cat /tmp/n)+1)); echo $$n > /tmp/n; echo $$n'; done"]
+  worker:
+    build:
+      context: ./web
+      dockerfile_inline: |
+        FROM bb:1
+        ENV ROLE=worker
+        CMD ["sleep", "1000"]
+`
+
+const webDockerfile = `FROM bb:1
+COPY --chmod=0755 serve.sh /app/serve.sh
+COPY greeting.txt /app/greeting.txt
+RUN echo built > /app/built
+CMD ["sh", "-c", "while true; do busybox nc -l -p 8000 -e /app/serve.sh; done"]
+`
+
+// serve.sh answers one HTTP request on its standard streams (nc -e),
+// after reading it, with the greeting and the count the counter gives.
+const webServe = `#!/bin/sh
+while read -r line && [ ${#line} -gt 1 ]; do :; done
+n=$(busybox nc counter 6379 </dev/null)
+printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n%s Visits: %s\n' "$(cat /app/greeting.txt)" "$n"
+`
+
+var visits = regexp.MustCompile(`(?s)^HTTP/1.0 200 OK\r\n.*\r\n\r\n(.*) Visits: (\d+)\n$`)
+
+// visit fetches the page at addr, as curl would, and returns its greeting
+// and visit count.
+func visit(t *testing.T, addr string) (string, int) {
+	t.Helper()
+	var got string
+	for range 50 {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.SetDeadline(time.Now().Add(3 * time.Second))
+			io.WriteString(c, "GET / HTTP/1.0\r\nHost: test\r\n\r\n")
+			b, _ := io.ReadAll(c)
+			c.Close()
+			got = string(b)
+			if m := visits.FindStringSubmatch(got); m != nil {
+				n, _ := strconv.Atoi(m[2])
+				return m[1], n
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no page at %s: last answer %q", addr, got)
+	return "", 0
+}
+
+// TestComposeBuildStack: up --build builds the services' images (named
+// <project>-<service>) and runs them: the built web serves a page and
+// counts the visits in another service. A second up builds nothing and
+// recreates nothing; a change in web's build context makes up --build
+// recreate web alone: the worker, rebuilt from what did not change, gets
+// the image it had, and keeps its container.
+func TestComposeBuildStack(t *testing.T) {
+	dir, _, compose := composeRoot(t, buildStack)
+	os.MkdirAll(filepath.Join(dir, "web"), 0o755)
+	for name, content := range map[string]string{"Dockerfile": webDockerfile, "serve.sh": webServe, "greeting.txt": "Hello from berth!"} {
+		os.WriteFile(filepath.Join(dir, "web", name), []byte(content), 0o644)
+	}
+	r := compose("up", "--build", "-d")
+	if r.code != 0 {
+		t.Fatalf("up --build: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		"[web 4/4] RUN echo built > /app/built", "[web 2/4] COPY --chmod=0755 serve.sh /app/serve.sh", "naming to docker.io/library/bstack-web",
+		" Service web  Built", " Service worker  Built", " Container bstack-web-1  Started",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("up --build's progress lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Index(r.stderr, " Service web  Built") > strings.Index(r.stderr, "Network bstack_default  Creat") {
+		t.Errorf("the network was made before the images were built:\n%s", r.stderr)
+	}
+	if ls := compose("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout; !strings.Contains(ls, "bstack-web:latest\n") || !strings.Contains(ls, "bstack-worker:latest\n") {
+		t.Errorf("image ls:\n%s", ls)
+	}
+	port := strings.TrimSpace(compose("port", "web", "8000").stdout)
+	greet, first := visit(t, port)
+	if greet != "Hello from berth!" {
+		t.Errorf("the page says %q", greet)
+	}
+	if _, second := visit(t, port); second != first+1 {
+		t.Errorf("visits: %d then %d", first, second)
+	}
+
+	// nothing changed: nothing built, nothing recreated
+	if r := compose("up", "-d"); r.code != 0 || strings.Contains(r.stderr, "Built") || strings.Contains(r.stderr, "Recreate") || strings.Contains(r.stderr, "Creat") {
+		t.Errorf("a second up: exit %d\n%s", r.code, r.stderr)
+	}
+
+	// web's context changed: every built service is built again, web alone
+	// is recreated
+	os.WriteFile(filepath.Join(dir, "web", "greeting.txt"), []byte("Hello again!"), 0o644)
+	r = compose("up", "--build", "-d")
+	if r.code != 0 || !strings.Contains(r.stderr, " Service worker  Built") || !strings.Contains(r.stderr, "Container bstack-web-1  Recreated") {
+		t.Errorf("up --build after a change: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, kept := range []string{"bstack-worker-1  Recreate", "bstack-counter-1  Recreate"} {
+		if strings.Contains(r.stderr, kept) {
+			t.Errorf("up --build after web's change: %q\n%s", kept, r.stderr)
+		}
+	}
+	// a new container, a new ephemeral port
+	port = strings.TrimSpace(compose("port", "web", "8000").stdout)
+	greet, third := visit(t, port)
+	if greet != "Hello again!" || third <= first+1 {
+		t.Errorf("after the change: %q, visit %d (the counter's count was %d)", greet, third, first+1)
+	}
+}
+
+const buildArgsDockerfile = `FROM bb:1 AS base
+ARG WHO=nobody
+RUN echo "built for $WHO" > /built
+CMD ["cat", "/built"]
+
+FROM base AS final
+ARG WHO
+ARG EXTRA
+RUN echo "final for $WHO$EXTRA" >> /built
+
+FROM base AS broken
+RUN exit 1
+`
+
+const buildArgsStack = `name: bcmd
+services:
+  app:
+    build:
+      context: ./app
+      target: final
+      args: {WHO: compose, EXTRA: }
+      tags: ["bcmd-app:extra"]
+      labels: {org.example.kind: test}
+  always:
+    build:
+      context: ./app
+      target: base
+    pull_policy: build
+    command: ["sleep", "1000"]
+  other:
+    image: bb:1
+    command: ["sleep", "1000"]
+`
+
+// TestComposeBuildCommand: berth build builds a service's image with its
+// build: section (target, args, an arg from the environment, extra tags,
+// labels) and --build-arg over it; -q shows nothing; a service without
+// build: is not built. up --no-build with an image missing fails and
+// makes nothing; pull_policy: build builds at every up.
+func TestComposeBuildCommand(t *testing.T) {
+	dir, _, compose := composeRoot(t, buildArgsStack)
+	os.MkdirAll(filepath.Join(dir, "app"), 0o755)
+	os.WriteFile(filepath.Join(dir, "app", "Dockerfile"), []byte(buildArgsDockerfile), 0o644)
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("EXTRA=!\n"), 0o644)
+
+	r := compose("up", "--no-build", "-d")
+	if r.code != 1 || !strings.Contains(r.stderr, `service "always": image bcmd-always is not here, and --no-build forbids building it`) {
+		t.Errorf("up --no-build: exit %d\n%s", r.code, r.stderr)
+	}
+	if ps := compose("ps", "-a", "-q").stdout; ps != "" {
+		t.Errorf("containers after a failed up --no-build: %q", ps)
+	}
+	if nets := compose("network", "ls", "--format", "{{.Name}}").stdout; strings.Contains(nets, "bcmd_default") {
+		t.Errorf("up --no-build made the network:\n%s", nets)
+	}
+
+	r = compose("build", "--build-arg", "WHO=cli", "app", "other")
+	if r.code != 0 || !strings.Contains(r.stderr, "[app final 1/1] RUN echo \"final for cli!\" >> /built") || strings.Contains(r.stderr, "broken") {
+		t.Fatalf("build app: exit %d\n%s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, "Service other") || strings.Contains(r.stderr, "Service always") {
+		t.Errorf("build built what it was not asked to, or what has no build:\n%s", r.stderr)
+	}
+	for _, ref := range []string{"bcmd-app", "bcmd-app:extra"} {
+		if out := compose("container", "run", "--rm", ref); out.stdout != "built for cli\nfinal for cli!\n" {
+			t.Errorf("run %s: %q %s", ref, out.stdout, out.stderr)
+		}
+	}
+	if l := compose("image", "inspect", "-f", `{{index .Config.Labels "org.example.kind"}}`, "bcmd-app").stdout; l != "test\n" {
+		t.Errorf("the image's label: %q", l)
+	}
+	r = compose("build", "-q", "app")
+	if r.code != 0 || r.stdout != "" || strings.Contains(r.stderr, "#1 ") {
+		t.Errorf("build -q: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if out := compose("container", "run", "--rm", "bcmd-app"); out.stdout != "built for compose\nfinal for compose!\n" {
+		t.Errorf("run after a build with the file's args: %q %s", out.stdout, out.stderr)
+	}
+
+	// app's image is here: up builds only always, whose policy is build
+	for i := range 2 {
+		r = compose("up", "-d")
+		if r.code != 0 || !strings.Contains(r.stderr, " Service always  Built") || strings.Contains(r.stderr, "Service app") {
+			t.Errorf("up #%d: exit %d\n%s", i+1, r.code, r.stderr)
+		}
+	}
+}
+
+// TestComposeBuildFails: a failing build fails up with the step, its
+// output and its Dockerfile line named, and nothing made: no container,
+// no network, no image; a build key berth does not honour is warned of
+// by name, one it cannot honour with the value given refuses the build.
+func TestComposeBuildFails(t *testing.T) {
+	dir, _, compose := composeRoot(t, `name: bfail
+services:
+  web:
+    build:
+      context: .
+      privileged: true
+    depends_on: [db]
+  db:
+    image: bb:1
+    command: ["sleep", "1000"]
+`)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM bb:1\nRUN echo about to fail; exit 3\nCMD [\"true\"]\n"), 0o644)
+	r := compose("up", "--build", "-d")
+	if r.code != 1 {
+		t.Errorf("up: exit %d, want 1", r.code)
+	}
+	for _, want := range []string{
+		`warning: service "web": key "build.privileged" is not supported by berth and is ignored`,
+		"[web 2/2] RUN echo about to fail; exit 3",
+		"about to fail\n",
+		"   2 | >>> RUN echo about to fail; exit 3\n",
+		`berth: service "web": [2/2] RUN echo about to fail; exit 3: process "/bin/sh -c echo about to fail; exit 3" did not complete successfully: exit code: 3 (Dockerfile:2)`,
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if ps := compose("ps", "-a", "-q").stdout; ps != "" {
+		t.Errorf("containers after a failed build: %q", ps)
+	}
+	if nets := compose("network", "ls", "--format", "{{.Name}}").stdout; strings.Contains(nets, "bfail_default") {
+		t.Errorf("a failed build left the network:\n%s", nets)
+	}
+	if ls := compose("image", "ls", "-q", "bfail-web").stdout; ls != "" {
+		t.Errorf("a failed build left an image: %q", ls)
+	}
+
+	os.WriteFile(filepath.Join(dir, "refused.yaml"), []byte("name: bfail\nservices:\n  web:\n    build:\n      context: .\n      additional_contexts: {extra: ./x}\n"), 0o644)
+	r = compose("-f", "refused.yaml", "build")
+	if r.code != 1 || !strings.Contains(r.stderr, `service "web": build.additional_contexts is not supported by berth's builder yet`) {
+		t.Errorf("build with additional_contexts: exit %d\n%s", r.code, r.stderr)
+	}
+}
