@@ -4,12 +4,15 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/fixture"
 )
 
 // buildStack is Docker's getting-started stack, busybox-made: web, built
@@ -274,5 +277,43 @@ services:
 	r = compose("-f", "refused.yaml", "build")
 	if r.code != 1 || !strings.Contains(r.stderr, `service "web": build.additional_contexts is not supported by berth's builder yet`) {
 		t.Errorf("build with additional_contexts: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestComposeWatchRebuild: watch's rebuild action builds the service's
+// image again when its context changes, and recreates its container on
+// the new image.
+func TestComposeWatchRebuild(t *testing.T) {
+	dir, root, compose := composeRoot(t, `name: bwatch
+services:
+  app:
+    build: ./app
+    init: true
+    develop:
+      watch: [{path: ./app, action: rebuild}]
+`)
+	os.MkdirAll(filepath.Join(dir, "app"), 0o755)
+	os.WriteFile(filepath.Join(dir, "app", "Dockerfile"), []byte("FROM bb:1\nCOPY page.txt /page.txt\nCMD [\"sleep\", \"1000\"]\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "app", "page.txt"), []byte("first\n"), 0o644)
+	if r := compose("up", "-d"); r.code != 0 {
+		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
+	}
+	cmd := exec.Command(berthBin, "--root", root, "watch", "--no-up")
+	cmd.Dir = dir
+	var out fixture.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, &out, "the watch", func() bool { return strings.Contains(out.String(), "Watch enabled") })
+	os.WriteFile(filepath.Join(dir, "app", "page.txt"), []byte("second\n"), 0o644)
+	waitFor(t, &out, "the rebuild", func() bool {
+		return compose("exec", "-T", "app", "cat", "/page.txt").stdout == "second\n"
+	})
+	for _, want := range []string{`Rebuilding service(s) ["app"] after changes were detected`, "[app 2/2] COPY page.txt /page.txt", "Container bwatch-app-1  Recreated"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("watch's output lacks %q:\n%s", want, out.String())
+		}
 	}
 }
