@@ -155,9 +155,8 @@ func (s *stepProgress) log(line string) {
 
 func (s *stepProgress) done() { s.end("done") }
 
-// cached marks a step whose result was reused.
-func (s *stepProgress) cached() { s.end("cached") }
-
+// end ends the step: "done", or "cached" for a step whose result was
+// reused (shown CACHED, as BuildKit shows it).
 func (s *stepProgress) end(state string) {
 	d := s.p.d
 	d.mu.Lock()
