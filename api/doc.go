@@ -2,7 +2,7 @@
 // spirit of docker compose's pkg/api: the Service interface (everything
 // the CLI does to a project: Up, Attach, Down, Start, Stop, Restart,
 // Pause, Unpause, Kill, Remove, Members, Logs, Events, Top, Stats, Exec,
-// Run, AttachContainer, Copy, WaitExits, Image, Watch) and the options
+// Run, AttachContainer, Copy, WaitExits, Image, Build, Watch) and the options
 // and results its operations take and give.
 //
 // The local engine (package engine) is the first implementation; a

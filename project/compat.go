@@ -81,7 +81,7 @@ var Support = []Rule{
 	{"services.*.cpu_percent", No, "Windows only"},
 	{"services.*.isolation", No, "Windows only"},
 	{"services.*.credential_spec", No, "Windows only"},
-	{"services.*.develop", Yes, "watch and up --watch: sync, sync+restart, sync+exec and restart; rebuild is refused until the builder lands"},
+	{"services.*.develop", Yes, "watch and up --watch: sync, sync+restart, sync+exec, restart and rebuild"},
 	{"services.*.attach", Yes, "false keeps the service's logs out of an attached up unless --attach names it"},
 	{"services.*.container_name", Yes, "refused with a scale above 1"},
 	{"services.*.pull_policy", Yes, "always, missing (if_not_present), never, daily, weekly, every_<duration>, refresh, build (built at every up)"},
