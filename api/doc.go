@@ -2,8 +2,8 @@
 // spirit of docker compose's pkg/api: the Service interface (everything
 // the CLI does to a project: Up, Attach, Down, Start, Stop, Restart,
 // Pause, Unpause, Kill, Remove, Members, Logs, Events, Top, Stats, Exec,
-// Run, AttachContainer, Copy, WaitExits, Pull, Push, Images, Watch) and
-// the options and results its operations take and give.
+// Run, AttachContainer, Copy, WaitExits, Pull, Push, Images, Build, Watch)
+// and the options and results its operations take and give.
 //
 // The local engine (package engine) is the first implementation; a
 // cluster backend (Kubernetes) would be a second, implementing Service

@@ -41,6 +41,11 @@ type UpOptions struct {
 	// Pull, "always", "missing" or "never" (--pull), is every service's
 	// pull_policy for this up; "" keeps each service's own.
 	Pull string
+	// Build is how the images of services with build: are built: each
+	// whose image is missing, or whose pull_policy is build (up --build
+	// sets it). NoBuild builds none (--no-build): a missing image fails.
+	Build   BuildOptions
+	NoBuild bool
 }
 
 // AttachOptions shape an attached up (Attach).
@@ -141,6 +146,9 @@ type RunOptions struct {
 	CapAdd      []string
 	CapDrop     []string
 	Parallel    int
+	// Build is how the service's image is built when it must be (see
+	// UpOptions.Build).
+	Build BuildOptions
 }
 
 // RunResult is what Run made: the one-off container's name, and its exit

@@ -87,6 +87,11 @@ type Service interface {
 	// Images are the images of the project's containers (compose
 	// images), one for each container.
 	Images(ctx context.Context, project string, services []string) ([]ImageSummary, error)
+	// Build builds the images of the services (all that have build:, when
+	// none are named) as their build: sections say, each named
+	// <project>-<service> unless image: names it, and returns the image
+	// IDs by service (compose build).
+	Build(ctx context.Context, p *project.Project, services []string, o BuildOptions) (map[string]string, error)
 	// Watch keeps the containers in step with compose's develop.watch
 	// rules until ctx ends.
 	Watch(ctx context.Context, p *project.Project, rules []watch.Rule, o WatchOptions) error

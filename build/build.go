@@ -57,6 +57,9 @@ type Options struct {
 	Pull image.Progress
 	// RunOptions say how RUN steps run (network, secrets, ...).
 	RunOptions
+	// AlwaysPull pulls each base image (FROM) even when the store has it
+	// (--pull).
+	AlwaysPull bool
 }
 
 // Result is what a build made.
@@ -132,9 +135,10 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	if err := b.load(p.def); err != nil {
 		return Result{}, err
 	}
+	b.progress.locate(p.def, b.meta, dockerfile)
 	final, err := b.solveTarget(ctx)
 	if err != nil {
-		return Result{}, err
+		return Result{}, b.progress.located(err)
 	}
 	id, err := b.export(ctx, final, p.config, names)
 	if err != nil {

@@ -260,7 +260,10 @@ func TestBuildFailingRun(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	if !strings.Contains(out.String(), "about to fail") || strings.Contains(out.String(), "never") {
+	// the Dockerfile excerpt after the failure shows the next line, but
+	// no step of it began
+	if !strings.Contains(out.String(), "about to fail") || strings.Contains(out.String(), "] RUN echo never") ||
+		!strings.Contains(out.String(), "   3 | >>> RUN echo about to fail; exit 3\n") {
 		t.Errorf("progress:\n%s", out.String())
 	}
 	s, _, _ := image.OpenRoot(root)

@@ -54,6 +54,8 @@ func convertRun(ctx context.Context, dockerfile []byte, args map[string]string, 
 		TargetPlatform: &platform,
 		MetaResolver:   resolve,
 		LLBCaps:        &caps,
+		// so that a failed step can be traced to its Dockerfile lines
+		SourceMap: llb.NewSourceMap(nil, "Dockerfile", "Dockerfile", dockerfile),
 	})
 	if err != nil {
 		return nil, err

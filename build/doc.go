@@ -105,6 +105,15 @@
 // lock nobody holds: it kills and deletes the steps' containers (named
 // after the directory), unmounts, and only then removes the files.
 //
+// Progress (progress.go) goes to Options.Progress: BuildKit's plain lines
+// on a plain writer, or, for a writer a Display made, that display's form
+// (a live view on a terminal that redraws the steps, their times and a
+// running step's last lines in place), its steps named after the compose
+// service the build is for. A failed step's whole output follows, then
+// the Dockerfile lines it comes from (the frontend's source map), and the
+// error names the line (Dockerfile:N). --pull is Options.AlwaysPull: the
+// FROM images are pulled even when the store has them.
+//
 // Caching (planned, not done): each operation's digest, together with the
 // content of what it reads (the context files a COPY names, the parent
 // state), will key its result, kept as a snapshot (chain ID of the layers

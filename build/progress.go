@@ -7,56 +7,282 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/moby/buildkit/solver/pb"
+	"github.com/opencontainers/go-digest"
 )
 
-// progress writes BuildKit's plain progress form: each step numbered
-// (#N NAME), its output lines prefixed with its number, then DONE with
-// its time, or ERROR.
-type progress struct {
-	mu sync.Mutex
-	w  io.Writer
-	n  int
+// Display shows builds' progress on one writer, in one of BuildKit's
+// forms: plain lines (each step numbered, #N NAME, its output lines
+// prefixed with its number and the time since it began, then DONE with
+// its time, CACHED, or ERROR), or, on a terminal, a live view that
+// redraws in place: a header with the time and the steps done, a line
+// per step with its time, and the last lines of a running step's output.
+// Either way a failed step's whole output follows, with the Dockerfile
+// lines it came from. Several builds (compose's services) may share one
+// Display: their steps are numbered in one sequence and named after
+// their service ([web 2/3] RUN make).
+type Display struct {
+	mu    sync.Mutex
+	w     io.Writer
+	tty   bool
+	n     int
+	begin time.Time
+	steps []*stepProgress // tty: every step shown, in order
+	drawn int             // tty: lines on screen
+	tick  *time.Ticker    // tty: redraws while a step runs
 }
 
+// NewDisplay is a display on w: live when tty, else plain lines.
+func NewDisplay(w io.Writer, tty bool) *Display {
+	return &Display{w: w, tty: tty, begin: time.Now()}
+}
+
+// Writer is what a build's Options.Progress is to be shown on d; name,
+// when not "", prefixes its steps' names (a compose service's).
+func (d *Display) Writer(name string) io.Writer { return &displayWriter{d: d, name: name} }
+
+// displayWriter carries a Display into Options.Progress; what is written
+// to it directly is shown as it is.
+type displayWriter struct {
+	d    *Display
+	name string
+}
+
+func (w *displayWriter) Write(b []byte) (int, error) {
+	w.d.mu.Lock()
+	defer w.d.mu.Unlock()
+	w.d.clear()
+	n, err := w.d.w.Write(b)
+	w.d.redraw()
+	return n, err
+}
+
+// outputKept bounds the lines of a step's output kept to be shown again
+// when it fails.
+const outputKept = 10000
+
+// tail is how many of a running step's last lines the live view shows.
+const tail = 6
+
+// progress is one build's view of its display.
+type progress struct {
+	d    *Display
+	name string
+	// where each step comes from in the Dockerfile, by step name
+	lines      map[string][]lineRange
+	dockerfile []string
+	failed     *stepProgress
+}
+
+type lineRange struct{ start, end int }
+
 func newProgress(w io.Writer) *progress {
+	if dw, ok := w.(*displayWriter); ok {
+		return &progress{d: dw.d, name: dw.name}
+	}
 	if w == nil {
 		w = io.Discard
 	}
-	return &progress{w: w}
+	return &progress{d: NewDisplay(w, false)}
 }
 
+// stepProgress is one step as shown.
 type stepProgress struct {
-	p     *progress
-	n     int
-	name  string
-	begin time.Time
-	out   *lineWriter
+	p      *progress
+	n      int
+	name   string
+	raw    string // the name as the frontend gave it
+	begin  time.Time
+	took   time.Duration
+	state  string // "" running, "done", "cached", "error"
+	output []string
+	out    *lineWriter
+}
+
+func (p *progress) stepName(name string) string {
+	if p.name == "" {
+		return name
+	}
+	if rest, ok := strings.CutPrefix(name, "["); ok {
+		return "[" + p.name + " " + rest
+	}
+	return "[" + p.name + "] " + name
 }
 
 func (p *progress) start(name string) *stepProgress {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.n++
-	fmt.Fprintf(p.w, "#%d %s\n", p.n, name)
-	return &stepProgress{p: p, n: p.n, name: name, begin: time.Now()}
+	d := p.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.n++
+	s := &stepProgress{p: p, n: d.n, name: p.stepName(name), raw: name, begin: time.Now()}
+	if !d.tty {
+		fmt.Fprintf(d.w, "#%d %s\n", s.n, s.name)
+		return s
+	}
+	d.steps = append(d.steps, s)
+	if d.tick == nil {
+		d.tick = time.NewTicker(100 * time.Millisecond)
+		go d.ticks(d.tick)
+	}
+	d.draw()
+	return s
 }
 
+// ticks redraws the live view (the running steps' times) until no step
+// runs.
+func (d *Display) ticks(t *time.Ticker) {
+	for range t.C {
+		d.mu.Lock()
+		if d.tick != t {
+			d.mu.Unlock()
+			return
+		}
+		d.draw()
+		d.mu.Unlock()
+	}
+}
+
+// log shows a line of the step's own (not its process's output).
 func (s *stepProgress) log(line string) {
-	s.p.mu.Lock()
-	defer s.p.mu.Unlock()
-	fmt.Fprintf(s.p.w, "#%d %s\n", s.n, line)
+	d := s.p.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.tty {
+		fmt.Fprintf(d.w, "#%d %s\n", s.n, line)
+	}
 }
 
-func (s *stepProgress) done() {
-	s.log(fmt.Sprintf("DONE %.1fs", time.Since(s.begin).Seconds()))
+func (s *stepProgress) done() { s.end("done") }
+
+// end ends the step: "done", or "cached" for a step whose result was
+// reused (shown CACHED, as BuildKit shows it).
+func (s *stepProgress) end(state string) {
+	d := s.p.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s.state, s.took = state, time.Since(s.begin)
+	if !d.tty {
+		if state == "cached" {
+			fmt.Fprintf(d.w, "#%d CACHED\n", s.n)
+		} else {
+			fmt.Fprintf(d.w, "#%d DONE %.1fs\n", s.n, s.took.Seconds())
+		}
+		return
+	}
+	d.idle()
+	d.draw()
 }
 
+// fail shows the step's error, and then its whole output and where it
+// comes from in the Dockerfile, as BuildKit does.
 func (s *stepProgress) fail(err error) {
-	s.log("ERROR: " + strings.TrimPrefix(oneLine(err.Error()), s.name+": "))
+	d := s.p.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s.state, s.took = "error", time.Since(s.begin)
+	s.p.failed = s
+	if d.tty {
+		d.idle()
+		d.draw()
+		d.drawn = 0 // what follows stays below
+	} else {
+		fmt.Fprintf(d.w, "#%d ERROR: %s\n", s.n, strings.TrimPrefix(oneLine(err.Error()), s.raw+": "))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "------\n > %s:\n", s.name)
+	for _, l := range s.output {
+		b.WriteString(l + "\n")
+	}
+	b.WriteString("------\n")
+	b.WriteString(s.p.excerpt(s))
+	io.WriteString(d.w, b.String())
 }
 
-// writer is where the step's process writes: each line is logged with
-// the time since the step began.
+// idle stops the ticks when no step runs.
+func (d *Display) idle() {
+	for _, s := range d.steps {
+		if s.state == "" {
+			return
+		}
+	}
+	if d.tick != nil {
+		d.tick.Stop()
+		d.tick = nil
+	}
+}
+
+// clear takes the live view off the screen, for other lines to go where
+// it was; redraw puts it back under them.
+func (d *Display) clear() {
+	if d.tty && d.drawn > 0 {
+		fmt.Fprintf(d.w, "\x1b[%dA\x1b[J", d.drawn)
+		d.drawn = 0
+	}
+}
+
+func (d *Display) redraw() {
+	if d.tty && len(d.steps) > 0 {
+		d.draw()
+	}
+}
+
+// draw redraws the live view in place: BuildKit's header, a line per
+// step with its time, the last lines of each running step's output.
+func (d *Display) draw() {
+	var b strings.Builder
+	if d.drawn > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA", d.drawn)
+	}
+	lines := 0
+	line := func(format string, args ...any) {
+		b.WriteString("\x1b[2K")
+		fmt.Fprintf(&b, format, args...)
+		b.WriteString("\n")
+		lines++
+	}
+	finished := 0
+	for _, s := range d.steps {
+		if s.state != "" {
+			finished++
+		}
+	}
+	line("[+] Building %.1fs (%d/%d)", time.Since(d.begin).Seconds(), finished, len(d.steps))
+	for _, s := range d.steps {
+		took := s.took
+		if s.state == "" {
+			took = time.Since(s.begin)
+		}
+		mark := ""
+		switch s.state {
+		case "cached":
+			mark = "CACHED "
+		case "error":
+			mark = "ERROR "
+		}
+		name := s.name
+		if max := 70; len(name) > max {
+			name = name[:max-1] + "…"
+		}
+		line(" => %s%-*s %5.1fs", mark, 72-len(mark), name, took.Seconds())
+		if s.state == "" {
+			from := max(0, len(s.output)-tail)
+			for _, l := range s.output[from:] {
+				if len(l) > 100 {
+					l = l[:100]
+				}
+				line(" => => # %s", l)
+			}
+		}
+	}
+	// lines a shorter view leaves below it are cleared
+	b.WriteString("\x1b[J")
+	d.drawn = lines
+	io.WriteString(d.w, b.String())
+}
+
+// writer is where the step's process writes: each line is shown (plain:
+// with the time since the step began) and kept for a failure's report.
 func (s *stepProgress) writer() *lineWriter {
 	if s.out == nil {
 		s.out = &lineWriter{s: s}
@@ -85,7 +311,18 @@ func (w *lineWriter) Write(b []byte) (int, error) {
 }
 
 func (w *lineWriter) emit(line string) {
-	w.s.log(fmt.Sprintf("%.3f %s", time.Since(w.s.begin).Seconds(), line))
+	s := w.s
+	d := s.p.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	stamped := fmt.Sprintf("%.3f %s", time.Since(s.begin).Seconds(), line)
+	if len(s.output) < outputKept {
+		s.output = append(s.output, stamped)
+	}
+	if !d.tty {
+		fmt.Fprintf(d.w, "#%d %s\n", s.n, stamped)
+	}
+	// the live view shows it at the next tick
 }
 
 // Flush logs an unfinished last line.
@@ -96,4 +333,56 @@ func (w *lineWriter) Flush() {
 		w.emit(w.buf.String())
 		w.buf.Reset()
 	}
+}
+
+// locate learns, from the frontend's source map in def, which Dockerfile
+// lines each step comes from.
+func (p *progress) locate(def *pb.Definition, meta map[digest.Digest]*pb.OpMetadata, dockerfile []byte) {
+	src := def.GetSource()
+	if src == nil {
+		return
+	}
+	p.dockerfile = strings.Split(strings.TrimSuffix(string(dockerfile), "\n"), "\n")
+	p.lines = map[string][]lineRange{}
+	for dgst, locs := range src.Locations {
+		name := meta[digest.Digest(dgst)].GetDescription()["llb.customname"]
+		if name == "" {
+			continue
+		}
+		for _, l := range locs.GetLocations() {
+			for _, r := range l.GetRanges() {
+				p.lines[p.stepName(name)] = append(p.lines[p.stepName(name)], lineRange{int(r.GetStart().GetLine()), int(r.GetEnd().GetLine())})
+			}
+		}
+	}
+}
+
+// excerpt is the Dockerfile around the lines step s comes from, marked
+// as BuildKit marks them.
+func (p *progress) excerpt(s *stepProgress) string {
+	rs := p.lines[s.name]
+	if len(rs) == 0 {
+		return ""
+	}
+	first, last := rs[0].start, rs[0].end
+	var b strings.Builder
+	fmt.Fprintf(&b, "Dockerfile:%d\n--------------------\n", first)
+	for i := max(1, first-2); i <= min(len(p.dockerfile), last+2); i++ {
+		mark := "    "
+		if i >= first && i <= last {
+			mark = ">>> "
+		}
+		fmt.Fprintf(&b, "%4d | %s%s\n", i, mark, p.dockerfile[i-1])
+	}
+	b.WriteString("--------------------\n")
+	return b.String()
+}
+
+// located is err with the Dockerfile line of the step that failed, when
+// the frontend said where it comes from.
+func (p *progress) located(err error) error {
+	if err == nil || p.failed == nil || len(p.lines[p.failed.name]) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w (Dockerfile:%d)", err, p.lines[p.failed.name][0].start)
 }

@@ -40,7 +40,7 @@ func (b *builder) base(ctx context.Context, ref string) (v1.Image, error) {
 		return img, nil
 	}
 	_, img, err := b.store.Lookup(full)
-	if errors.Is(err, image.ErrNotFound) {
+	if errors.Is(err, image.ErrNotFound) || b.o.AlwaysPull {
 		step := b.progress.start("[internal] load metadata for " + full)
 		pull := b.o.Pull
 		if pull == nil {

@@ -345,11 +345,9 @@ func restartPolicy(s types.ServiceConfig) (record.RestartPolicy, error) {
 // than this machine's is refused first: berth runs images natively, with no
 // emulation, so another platform's image could not run here.
 //
-// A service with build: is one compose would build. berth has no builder
-// yet, so it takes such an image only as the machine has it (built
-// elsewhere and loaded): without image:, its name (<project>-<service>)
-// is no registry's, and is never pulled; with image:, it is pulled as the
-// policy says, as compose pulls before it builds.
+// A service with build: is built, not pulled, when its image is to be
+// built (see obtain): Image takes it only as the machine has it, and its
+// name (<project>-<service>) is no registry's, so it is never pulled.
 func (e *Engine) Image(ctx context.Context, p *project.Project, s types.ServiceConfig, policy string, progress api.Progress) error {
 	if err := hostPlatform(s); err != nil {
 		return err
@@ -357,7 +355,7 @@ func (e *Engine) Image(ctx context.Context, p *project.Project, s types.ServiceC
 	ref := p.ImageName(s)
 	if s.Build != nil && (s.Image == "" || s.PullPolicy == types.PullPolicyBuild) {
 		if e.images.ID(ref) == "" {
-			return errclass.New(ErrNotFound, "service %q: image %s is to be built (build:), and berth has no image builder yet: build it elsewhere and load it (berth image load), or name an image to pull", s.Name, ref)
+			return errclass.New(ErrNotFound, "service %q: image %s is to be built (build:): berth build %s builds it", s.Name, ref, s.Name)
 		}
 		return nil
 	}
@@ -367,11 +365,7 @@ func (e *Engine) Image(ctx context.Context, p *project.Project, s types.ServiceC
 			return err
 		}
 	}
-	err := e.images.Ensure(ctx, ref, policy, progress)
-	if err != nil && s.Build != nil {
-		return fmt.Errorf("%w (the service has build:, and berth has no image builder yet)", err)
-	}
-	return err
+	return e.images.Ensure(ctx, ref, policy, progress)
 }
 
 // hostPlatform refuses a service whose platform: (os/arch[/variant], or a

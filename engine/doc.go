@@ -40,8 +40,8 @@
 // it checks the CLI's flags: a setting is taken, or refused with the same
 // words, from either. So a setting berth refuses stops the up with nothing
 // made; then images (pulled as
-// pull_policy says, once per service: a missing image fails before
-// anything is made), networks and volumes, then Graph.Walk over the
+// pull_policy says, or built, once per service: a missing image or a
+// failed build fails before anything is made), networks and volumes, then Graph.Walk over the
 // services asked for and their dependencies, independent services at
 // once (--parallel). Each service first waits for its depends_on
 // conditions (Wait for completion, WaitHealthy for health: both on
@@ -99,9 +99,23 @@
 //     one-off container of the service's options with the command's over
 //     them, <project>-<service>-run-<12 hex>, labelled oneoff=True,
 //     without the service's ports or aliases unless asked.
+//   - build.go: compose build and the builds of up, run and create,
+//     through the Builds interface (package build in the local one). A
+//     service with build: is built when its pull_policy is build (up
+//     --build sets it, as compose does) or its image is missing and
+//     cannot be pulled; --no-build builds nothing. Every service's
+//     build: section is mapped onto build.Options before the first build
+//     (a key berth cannot honour with the value given refused, naming
+//     it); the image is named <project>-<service> unless image: is set,
+//     plus build.tags. A rebuild that gives the same image as before
+//     (the same layers, the same config but for the times) keeps the old
+//     image's ID, so up recreates nothing for it, as a cached BuildKit
+//     rebuild gives the same digest; a new image ID recreates the
+//     service's containers ("image updated").
 //   - watch.go: develop.watch's actions (package watch's loop) on the
 //     running containers: changed files copied in as one tar stream,
-//     removed ones deleted through the rootfs, restarts, sync+exec.
+//     removed ones deleted through the rootfs, restarts, sync+exec, and
+//     rebuild (build, then up of the service).
 //   - events.go: compose events from the event source's changes: create,
 //     start, kill (one per signal kill and stop sent, from State.Signals),
 //     die (with its exitCode), stop (after the die of a stopped

@@ -37,6 +37,7 @@ type Engine struct {
 	networks func() (n Networks, done func(), err error)
 	volumes  Volumes
 	images   Images
+	builds   Builds
 	events   Events
 	// Report gets each change of an object: its kind ("Container",
 	// "Network", "Volume"), name and new status ("Started"); nil discards
@@ -54,7 +55,7 @@ type Engine struct {
 // networks, volumes and images (local.go).
 func New(root string, m *container.Manager) *Engine {
 	return &Engine{root: root, containers: localContainers{m}, processes: m, networks: openNetworks(root, m),
-		volumes: localVolumes{m}, images: localImages{root, m}, events: localEvents{root, m}}
+		volumes: localVolumes{m}, images: localImages{root, m}, builds: localBuilds{root, m}, events: localEvents{root, m}}
 }
 
 // event reports what happened to an object: the kind of object, its

@@ -39,7 +39,7 @@ func (e *Engine) PrepareRun(ctx context.Context, p *project.Project, service str
 				others = append(others, d)
 			}
 		}
-		if err := e.Up(ctx, p, api.UpOptions{Services: others, Parallel: o.Parallel}); err != nil {
+		if err := e.Up(ctx, p, api.UpOptions{Services: others, Parallel: o.Parallel, Build: o.Build}); err != nil {
 			return container.CreateOptions{}, err
 		}
 	}
@@ -49,7 +49,7 @@ func (e *Engine) PrepareRun(ctx context.Context, p *project.Project, service str
 	if err := e.ensureVolumes(ctx, p, false); err != nil {
 		return container.CreateOptions{}, err
 	}
-	if err := e.Image(ctx, p, s, "", e.Pulls); err != nil {
+	if err := e.obtain(ctx, p, s, false, o.Build, e.Pulls); err != nil {
 		return container.CreateOptions{}, err
 	}
 	if !o.ServicePorts {

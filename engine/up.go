@@ -110,17 +110,17 @@ func (e *Engine) Up(ctx context.Context, p *project.Project, o api.UpOptions) er
 		}
 		conv[name] = c
 	}
-	// images first, as compose pulls before it makes anything: a missing
-	// image fails the up with nothing made
+	// images first, pulled or built, as compose pulls and builds before
+	// it makes anything: a missing image or a failed build fails the up
+	// with nothing made
 	if !o.DryRun {
-		for _, name := range services {
-			s := p.Services[name]
-			pulls := e.Pulls
-			if o.QuietPull {
-				pulls = nil
-			}
-			if err := e.Image(ctx, p, s, "", pulls); err != nil {
-				return fmt.Errorf("service %q: %w", name, err)
+		pulls := e.Pulls
+		if o.QuietPull {
+			pulls = nil
+		}
+		for _, name := range inOrder(graph, services) {
+			if err := e.obtain(ctx, p, p.Services[name], o.NoBuild, o.Build, pulls); err != nil {
+				return serviceError(name, err)
 			}
 		}
 	}

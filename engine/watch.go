@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/proc"
+	"github.com/berth-dev/berth/build"
 	"github.com/berth-dev/berth/project"
 	"github.com/berth-dev/berth/watch"
 )
@@ -23,6 +24,8 @@ import (
 type watchTarget struct {
 	E       *Engine
 	Project string
+	// P is the project, for rebuilds.
+	P *project.Project
 	// Stdout and Stderr get the output of sync+exec commands.
 	Stdout, Stderr io.Writer
 }
@@ -143,13 +146,26 @@ func (t watchTarget) Exec(ctx context.Context, service string, hook types.Servic
 	return nil
 }
 
+// Rebuild builds the services' images again and ups them, as compose's
+// watch does: a new image recreates their containers.
+func (t watchTarget) Rebuild(ctx context.Context, services []string) error {
+	var progress func(string) io.Writer
+	if t.Stderr != nil {
+		progress = build.NewDisplay(t.Stderr, false).Writer
+	}
+	if _, err := t.E.Build(ctx, t.P, services, api.BuildOptions{Progress: progress}); err != nil {
+		return err
+	}
+	return t.E.Up(ctx, t.P, api.UpOptions{Services: services, NoDeps: true})
+}
+
 // Watch keeps the project's containers in step with rules (compose's
 // develop.watch) until ctx ends: package watch's loop, with the engine as
 // its target.
 func (e *Engine) Watch(ctx context.Context, p *project.Project, rules []watch.Rule, o api.WatchOptions) error {
 	return watch.Run(ctx, watch.Options{
 		Rules:  rules,
-		Target: watchTarget{E: e, Project: p.Name, Stdout: o.Stdout, Stderr: o.Stderr},
+		Target: watchTarget{E: e, Project: p.Name, P: p, Stdout: o.Stdout, Stderr: o.Stderr},
 		Log:    o.Log,
 	})
 }

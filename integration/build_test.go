@@ -108,7 +108,7 @@ func TestImageBuildFails(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 		}
 	}
-	if strings.Contains(r.stderr, "never") {
+	if strings.Contains(r.stderr, "] RUN echo never") {
 		t.Errorf("a step after the failed one ran:\n%s", r.stderr)
 	}
 	if ls := run("image", "ls", "-q", "broken"); ls.stdout != "" {

@@ -741,11 +741,11 @@ services:
 		t.Errorf("up --watch after SIGINT: running %q\n%s", ps, out.String())
 	}
 
-	// rebuild needs a builder: refused, nothing made
+	// rebuild needs a build: section: refused, nothing made
 	os.WriteFile(filepath.Join(dir, "rebuild.yaml"), []byte("name: rb\nservices:\n  x:\n    image: bb:1\n    develop:\n      watch: [{path: ., action: rebuild}]\n"), 0o644)
 	for _, args := range [][]string{{"watch"}, {"up", "--watch"}} {
 		r := compose(append([]string{"-f", "rebuild.yaml"}, args...)...)
-		if r.code == 0 || !strings.Contains(r.stderr, `service "x": develop.watch: action rebuild needs an image builder`) {
+		if r.code == 0 || !strings.Contains(r.stderr, `service "x": develop.watch: action rebuild needs a build: section`) {
 			t.Errorf("%v with rebuild: exit %d, %q", args, r.code, r.stderr)
 		}
 	}

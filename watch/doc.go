@@ -25,6 +25,7 @@
 // files (copies those that exist, removes those that do not), restarts,
 // and runs the sync+exec command, in that order.
 //
-// The rebuild action needs an image builder, which berth does not have yet:
-// Rules refuses it, naming the service.
+// The rebuild action builds the service's image again and recreates its
+// containers (before the syncs, as compose does); Rules refuses it for a
+// service without build:, naming the service.
 package watch

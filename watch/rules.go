@@ -92,7 +92,9 @@ func rule(p *types.Project, s types.ServiceConfig, t types.Trigger) (Rule, error
 		}
 	case types.WatchActionRestart:
 	case types.WatchActionRebuild:
-		return bad("action rebuild needs an image builder, which berth does not have yet (sync, sync+restart, sync+exec and restart work)")
+		if s.Build == nil {
+			return bad("action rebuild needs a build: section, to build the image again")
+		}
 	default:
 		return bad("unknown action %q", t.Action)
 	}

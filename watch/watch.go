@@ -26,6 +26,9 @@ type Target interface {
 	Restart(ctx context.Context, services []string) error
 	// Exec runs a sync+exec command in the service's containers.
 	Exec(ctx context.Context, service string, hook types.ServiceHook) error
+	// Rebuild builds the services' images again and recreates their
+	// containers.
+	Rebuild(ctx context.Context, services []string) error
 }
 
 // Options shape Run.
@@ -161,6 +164,7 @@ func (r Rule) add(w *fsnotify.Watcher, dir string) error {
 func act(ctx context.Context, o Options, batch []string) error {
 	syncs := map[string][]Change{}
 	restart := map[string]bool{}
+	rebuild := map[string]bool{}
 	execs := map[string][]int{}
 	for _, p := range batch {
 		for i, r := range o.Rules {
@@ -172,6 +176,8 @@ func act(ctx context.Context, o Options, batch []string) error {
 				syncs[r.Service] = append(syncs[r.Service], c)
 			}
 			switch r.Action {
+			case types.WatchActionRebuild:
+				rebuild[r.Service] = true
 			case types.WatchActionRestart, types.WatchActionSyncRestart:
 				restart[r.Service] = true
 			case types.WatchActionSyncExec:
@@ -180,6 +186,14 @@ func act(ctx context.Context, o Options, batch []string) error {
 				}
 			}
 		}
+	}
+	if len(rebuild) > 0 {
+		services := slices.Sorted(maps.Keys(rebuild))
+		o.Log(fmt.Sprintf("Rebuilding service(s) %q after changes were detected...", services))
+		if err := o.Target.Rebuild(ctx, services); err != nil {
+			return fmt.Errorf("rebuilding %q: %w", services, err)
+		}
+		o.Log(fmt.Sprintf("service(s) %q successfully built", services))
 	}
 	for _, service := range slices.Sorted(maps.Keys(syncs)) {
 		o.Log(fmt.Sprintf("Syncing service %q after %d changes were detected", service, len(syncs[service])))

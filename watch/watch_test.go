@@ -35,7 +35,7 @@ func TestRulesRefused(t *testing.T) {
 		want     string
 	}{
 		{nil, "none of the selected services is configured for watch"},
-		{[]types.Trigger{{Path: "src", Action: types.WatchActionRebuild}}, `service "app": develop.watch: action rebuild needs an image builder`},
+		{[]types.Trigger{{Path: "src", Action: types.WatchActionRebuild}}, `service "app": develop.watch: action rebuild needs a build: section`},
 		{[]types.Trigger{{Path: "src", Action: types.WatchActionSync, Target: "relative"}}, `needs an absolute target in the container, not "relative"`},
 		{[]types.Trigger{{Path: "src", Action: types.WatchActionSyncExec, Target: "/app"}}, "action sync+exec needs an exec command"},
 		{[]types.Trigger{{Path: "src", Action: "teleport"}}, `unknown action "teleport"`},
@@ -116,6 +116,11 @@ func (r *recorder) Restart(_ context.Context, services []string) error {
 
 func (r *recorder) Exec(_ context.Context, service string, hook types.ServiceHook) error {
 	r.note("exec " + service + " " + strings.Join(hook.Command, " "))
+	return nil
+}
+
+func (r *recorder) Rebuild(_ context.Context, services []string) error {
+	r.note("rebuild " + strings.Join(services, ","))
 	return nil
 }
 

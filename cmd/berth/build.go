@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	units "github.com/docker/go-units"
@@ -22,6 +23,7 @@ func newImageBuildCmd(g *globals) *cobra.Command {
 	var file, iidfile, shmSize string
 	var args, labels, addHosts, ulimits, secrets []string
 	var quiet bool
+	var progress string
 	cmd := &cobra.Command{
 		Use:   "build [OPTIONS] PATH",
 		Short: "Build an image from a Dockerfile",
@@ -60,9 +62,16 @@ func newImageBuildCmd(g *globals) *cobra.Command {
 				return err
 			}
 			o.Root = g.root
-			if !quiet {
-				// BuildKit's plain progress goes to standard error
-				o.Progress = g.stderr
+			mode := g.progress
+			if cmd.Flags().Changed("progress") {
+				if !slices.Contains(progressModes, progress) {
+					return usageError{fmt.Errorf("invalid --progress %q: want one of %v", progress, progressModes)}
+				}
+				mode = progress
+			}
+			if show := g.buildDisplay(mode); show != nil && !quiet {
+				// BuildKit's progress goes to standard error
+				o.Progress = show("")
 				o.Pull = g.displayTo(g.stderr)
 			}
 			res, err := build.Build(cmd.Context(), o)
@@ -97,6 +106,8 @@ func newImageBuildCmd(g *globals) *cobra.Command {
 	// berth's builder has no cache yet: every build runs every step, which
 	// is what --no-cache asks
 	f.Bool("no-cache", false, "Do not use cache when building the image")
+	f.BoolVar(&o.AlwaysPull, "pull", false, "Always attempt to pull all referenced images")
+	f.StringVar(&progress, "progress", "auto", `Set type of progress output ("auto", "plain", "tty", "quiet")`)
 	return cmd
 }
 

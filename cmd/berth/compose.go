@@ -10,9 +10,9 @@ import (
 
 // The docker compose commands, with docker compose's flags: those of the
 // lifecycle in up.go and compose_ops.go, `config` and `version` in their
-// files; the rest are declared here until they arrive.
+// files, build in compose_build.go; the rest are declared here.
 func composeCommands(g *globals) []*cobra.Command {
-	return append([]*cobra.Command{newLoginCmd(g), newLogoutCmd(g),
+	return []*cobra.Command{newLoginCmd(g), newLogoutCmd(g),
 		newUpCmd(g, false), newUpCmd(g, true), newWatchCmd(g), newRunCmd(g), newComposeTopCmd(g), newComposeImagesCmd(g),
 		newComposePullCmd(g), newComposePushCmd(g), newComposeCpCmd(g), newComposeWaitCmd(g), newComposeScaleCmd(g),
 		newComposeStatsCmd(g), newComposeAttachCmd(g), newComposeEventsCmd(g), newDownCmd(g), newPsCmd(g), newLsCmd(g), newComposeLogsCmd(g),
@@ -26,14 +26,6 @@ func composeCommands(g *globals) []*cobra.Command {
 		newEachCmd(g, "kill [OPTIONS] [SERVICE...]", "Force stop service containers", func(ctx context.Context, e api.Service, name string, services []string, sig string) error {
 			return e.Kill(ctx, name, services, sig)
 		}),
-	}, buildAll(g, []cmdSpec{
-		{use: "build [OPTIONS] [SERVICE...]", short: "Build or rebuild services", loads: true, flags: []flag{
-			list("build-arg", "", "Set build-time variables for services"),
-			b("no-cache", "", "Do not use cache when building the image"),
-			b("pull", "", "Always attempt to pull a newer version of the image"),
-			b("quiet", "q", "Don't print anything to STDOUT"),
-			b("push", "", "Push service images"),
-			b("with-dependencies", "", "Also build dependencies (transitively)"),
-		}},
-	})...)
+		newComposeBuildCmd(g),
+	}
 }

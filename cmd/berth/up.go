@@ -93,7 +93,7 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 	var timeout, waitTimeout int
 	var exitFrom, pull string
 	var attach, noAttach []string
-	var quietPull, attachDeps, watchFiles bool
+	var quietPull, attachDeps, watchFiles, buildFlag, noBuild bool
 	use, short := "up [OPTIONS] [SERVICE...]", "Create and start containers"
 	if create {
 		use, short = "create [OPTIONS] [SERVICE...]", "Creates containers for a service"
@@ -136,15 +136,19 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 				switch pull {
 				case "always", "missing", "never":
 				case "build":
-					return usageError{errors.New("--pull build: berth has no image builder yet")}
 				default:
 					return usageError{fmt.Errorf("invalid --pull option %q", pull)}
 				}
 				o.Pull = pull
 			}
-			if cmd.Flags().Changed("build") {
-				return usageError{errors.New("--build is not supported yet: berth has no image builder")}
+			if buildFlag && noBuild {
+				return usageError{errors.New("--build and --no-build are incompatible")}
 			}
+			if buildFlag {
+				forceBuild(p)
+			}
+			o.NoBuild = noBuild
+			o.Build.Progress = g.buildDisplay(g.progress)
 			var rules []watch.Rule
 			if watchFiles {
 				// refused before anything is made, as compose does
@@ -221,11 +225,11 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 	f.BoolVar(&o.NoRecreate, "no-recreate", false, "If containers already exist, don't recreate them. Incompatible with --force-recreate.")
 	f.BoolVar(&o.RemoveOrphans, "remove-orphans", false, "Remove containers for services not defined in the Compose file")
 	f.StringArrayVar(&scale, "scale", nil, "Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present.")
-	f.StringVar(&pull, "pull", "policy", `Pull image before running ("always"|"missing"|"never")`)
+	f.StringVar(&pull, "pull", "policy", `Pull image before running ("always"|"missing"|"never"|"build")`)
 	f.BoolVar(&quietPull, "quiet-pull", false, "Pull without printing progress information")
 	f.BoolP("yes", "y", false, `Assume "yes" as answer to all prompts and run non-interactively`)
-	f.Bool("build", false, "Build images before starting containers (berth has no builder yet: images must exist or be pulled)")
-	f.Bool("no-build", false, "Don't build an image, even if it's policy")
+	f.BoolVar(&buildFlag, "build", false, "Build images before starting containers")
+	f.BoolVar(&noBuild, "no-build", false, "Don't build an image, even if it's policy")
 	if create {
 		return cmd
 	}
@@ -252,7 +256,7 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 
 func newRunCmd(g *globals) *cobra.Command {
 	var o api.RunOptions
-	var detach, noTTY bool
+	var detach, noTTY, buildFlag bool
 	var entrypoint string
 	var env, envFiles, labels, vols, ports []string
 	cmd := &cobra.Command{
@@ -293,6 +297,10 @@ func newRunCmd(g *globals) *cobra.Command {
 				return err
 			}
 			o.Detach = detach
+			if buildFlag {
+				forceBuild(p)
+			}
+			o.Build.Progress = g.buildDisplay(g.progress)
 			res, err := e.Run(ctx, p, args[0], o, g.streams())
 			switch {
 			case err != nil && !res.Prepared:
@@ -329,6 +337,7 @@ func newRunCmd(g *globals) *cobra.Command {
 	composeTTYFlags(f)
 	f.StringArrayVar(&o.CapAdd, "cap-add", nil, "Add Linux capabilities")
 	f.StringArrayVar(&o.CapDrop, "cap-drop", nil, "Drop Linux capabilities")
+	f.BoolVar(&buildFlag, "build", false, "Build image before starting container")
 	f.Bool("remove-orphans", false, "Remove containers for services not defined in the Compose file")
 	f.String("pull", "policy", `Pull image before running ("always"|"missing"|"never")`)
 	f.Bool("quiet-pull", false, "Pull without printing progress information")
