@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -174,8 +175,11 @@ type builder struct {
 	// directories, mount points; removed when the build ends.
 	dir string
 	seq int
-	// bases are the images FROM names, resolved once.
-	bases map[string]v1.Image
+	// bases are the images FROM names, resolved once. The frontend
+	// resolves the stages' bases at once, from goroutines of its own:
+	// basesMu serialises them (and so their pulls).
+	bases   map[string]v1.Image
+	basesMu sync.Mutex
 
 	ops      map[digest.Digest]*pb.Op
 	meta     map[digest.Digest]*pb.OpMetadata

@@ -36,6 +36,8 @@ func (b *builder) base(ctx context.Context, ref string) (v1.Image, error) {
 		return nil, errclass.Wrap(ErrInvalid, err, fmt.Sprintf("invalid image name %q", ref))
 	}
 	full := image.FullName(r)
+	b.basesMu.Lock()
+	defer b.basesMu.Unlock()
 	if img, ok := b.bases[full]; ok {
 		return img, nil
 	}
