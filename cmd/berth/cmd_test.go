@@ -76,7 +76,7 @@ func TestExitCode(t *testing.T) {
 	}{
 		{usageError{errors.New("unknown flag: --bogus")}, 125},
 		{fmt.Errorf("reading flags: %w", usageError{errors.New("bad")}), 125},
-		{errclass.New(errclass.ErrUsage, "--pull build: berth has no image builder yet"), 125},
+		{errclass.New(errclass.ErrUsage, "unknown flag: --nope"), 125},
 		{exitError{code: 3, err: errors.New("exit status 3")}, 3},
 		{errclass.New(errclass.ErrNotFound, "no such service: wbe"), 1},
 		{fmt.Errorf("removing: %w", volumes.ErrInUse), 1},
