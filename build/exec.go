@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/moby/buildkit/solver/pb"
@@ -24,10 +26,12 @@ func runDir(root string) string {
 	return filepath.Join("/run/berth", hex.EncodeToString(sum[:6]), "build")
 }
 
-// mountStubs are what the runtime mounts over in every container; where
-// the parent lacked them, the runtime made them in the upper directory,
-// and they are no change of the step's (BuildKit removes them too).
-var mountStubs = []string{"proc", "dev", "sys"}
+// mountStubs are the files a step's container has mounted over that
+// BuildKit removes again when the parent lacked them and they are still
+// empty (executor.MountStubsCleaner): /etc/resolv.conf and /etc/hosts.
+// The directories /proc, /dev and /sys that the runtime makes stay in
+// the layer, as they stay in BuildKit's.
+var mountStubs = []string{"etc/resolv.conf", "etc/hosts"}
 
 // exec executes a RUN: its command in berth's runtime, on an overlay of
 // the parent's layers, with no network. Its output is the parent plus
@@ -174,20 +178,61 @@ func removeStub(p string) {
 }
 
 // execUser resolves a RUN's user (USER: name or uid, with an optional
-// group) against the topmost /etc/passwd and /etc/group of the layers.
+// group) against the topmost /etc/passwd and /etc/group of the layers,
+// as BuildKit's executor does (executor/oci.GetUser): "uid:gid" in
+// numbers is taken as it is, without the files; no USER is root, even
+// when the files do not say so; and the primary group is one of the
+// process's groups too.
 func execUser(lowers []string, spec string) (uid, gid uint32, groups []uint32, err error) {
-	if spec == "" {
+	uid, gid, sgids, err := lookupExecUser(lowers, spec)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	if !slices.Contains(sgids, gid) {
+		sgids = append([]uint32{gid}, sgids...)
+	}
+	return uid, gid, sgids, nil
+}
+
+func lookupExecUser(lowers []string, spec string) (uid, gid uint32, groups []uint32, err error) {
+	isDefault := spec == ""
+	if isDefault {
 		spec = "0"
 	}
+	if u, g, ok := numericUser(spec); ok {
+		return u, g, nil, nil
+	}
 	passwd, group := topmost(lowers, "etc/passwd"), topmost(lowers, "etc/group")
-	u, err := user.GetExecUserPath(spec, &user.ExecUser{}, passwd, group)
+	u, err := user.GetExecUserPath(spec, nil, passwd, group)
 	if err != nil {
+		if isDefault {
+			return 0, 0, nil, nil
+		}
 		return 0, 0, nil, errclass.Wrap(ErrInvalid, err, fmt.Sprintf("unable to find user %s: %v", spec, err))
 	}
 	for _, g := range u.Sgids {
 		groups = append(groups, uint32(g))
 	}
 	return uint32(u.Uid), uint32(u.Gid), groups, nil
+}
+
+// numericUser is BuildKit's fast path (executor/oci.ParseUIDGID): a
+// user and a group both given in numbers ("root" counting as 0).
+func numericUser(spec string) (uid, gid uint32, ok bool) {
+	us, gs, found := strings.Cut(spec, ":")
+	if !found {
+		return 0, 0, false
+	}
+	parse := func(s string) (uint32, bool) {
+		if s == "root" {
+			return 0, true
+		}
+		n, err := strconv.ParseUint(s, 10, 32)
+		return uint32(n), err == nil
+	}
+	u, ok1 := parse(us)
+	g, ok2 := parse(gs)
+	return u, g, ok1 && ok2
 }
 
 // topmost is the path of rel in the topmost layer that has it as a
