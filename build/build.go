@@ -249,7 +249,7 @@ func (b *builder) solve(ctx context.Context, in *pb.Input) (*fsState, error) {
 	case *pb.Op_Build:
 		err = unsupported("build (a nested LLB build)", name)
 	case *pb.Op_Merge:
-		err = unsupported("merge (COPY --link)", name)
+		outs, err = b.merge(ctx, o.Merge, inputs, name)
 	case *pb.Op_Diff:
 		err = unsupported("diff", name)
 	default:

@@ -292,7 +292,7 @@ func TestBuildBadInput(t *testing.T) {
 		"FROM busybox:test\nRUN true\nRUNN x\n":                      "line 3: unknown instruction: RUNN",
 		"FROM busybox:test\nCOPY missing.txt /\n":                    `"/missing.txt": not found`,
 		"FROM busybox:test\nRUN --mount=type=cache,target=/c true\n": "cache mount at /c (RUN --mount) is not supported",
-		"FROM busybox:test\nADD http://127.0.0.1:9/x /x\n":           "source http://127.0.0.1:9/x (a remote file or repository) is not supported",
+		"FROM busybox:test\nADD http://127.0.0.1:9/x /x\n":           "[2/2] ADD http://127.0.0.1:9/x /x: * connection refused",
 		"FROM scratch\nRUN true\n":                                   `[1/1] RUN true: * exec: "/bin/sh": stat /bin/sh: no such file or directory`,
 		"FROM busybox:test\nRUN --network=host true\n":               "network host (RUN --network) is not supported",
 	} {

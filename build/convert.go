@@ -29,6 +29,8 @@ func (r resolver) ResolveImageConfig(ctx context.Context, ref string, _ sourcere
 	return ref, dgst, cfg, err
 }
 
+var llbCaps = pb.Caps.CapSet(pb.Caps.All())
+
 // convert runs BuildKit's Dockerfile frontend in process.
 func convert(ctx context.Context, dockerfile []byte, args map[string]string, target string, labels map[string]string, resolve resolver) (*plan, error) {
 	platform := ocispecs.Platform{OS: "linux", Architecture: goarch()}
@@ -42,6 +44,10 @@ func convert(ctx context.Context, dockerfile []byte, args map[string]string, tar
 		},
 		TargetPlatform: &platform,
 		MetaResolver:   resolve,
+		// what BuildKit's own solver offers its frontends, so that the
+		// graph is the one BuildKit would run (COPY --link is a merge
+		// only when merge is offered)
+		LLBCaps: &llbCaps,
 	})
 	if err != nil {
 		return nil, err

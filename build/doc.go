@@ -63,11 +63,20 @@
 // exporter matches it. It is stored, unpacked and tagged through
 // image.Assemble, so that `berth run`, `berth images` and compose see it.
 //
-// Refused, with an error naming the step and the operation kind: merge and
-// diff operations (COPY --link), nested builds, RUN --mount of any type,
-// RUN --network other than the default (none here) and --security=insecure,
-// secrets and devices, ADD of an xz archive, ADD and contexts from git or
-// URLs, named contexts other than the main one. A Dockerfile the frontend
+//   - merge (COPY --link: the copy is made on scratch, then merged): the
+//     inputs' layers stacked, as BuildKit stacks them in its image.
+//   - source http:// and https:// (ADD of a URL): the file fetched from
+//     that address into a directory of its own, as BuildKit's HTTP source
+//     stores it: named by the frontend (the URL path's last element), mode
+//     0600 unless --chmod says otherwise, its time the Last-Modified
+//     header's (else the epoch), a pinned --checksum checked; never
+//     extracted.
+//
+// Refused, with an error naming the step and the operation kind: diff
+// operations, nested builds, RUN --mount of any type, RUN --network other
+// than the default (none here) and --security=insecure, secrets and
+// devices, ADD of an xz archive, ADD and contexts from git, a URL needing
+// a secret or a signature, named contexts other than the main one. A Dockerfile the frontend
 // refuses is refused with its message, which names the line.
 //
 // Failure leaves nothing: each build works in its own directory under

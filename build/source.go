@@ -80,8 +80,10 @@ func (b *builder) source(ctx context.Context, src *pb.SourceOp, name string) ([]
 		return []*fsState{{plain: b.o.ContextDir}}, nil
 	case strings.HasPrefix(id, "local://"):
 		return nil, unsupported("source "+id+" (a named context)", name)
-	case strings.HasPrefix(id, "git://"), strings.HasPrefix(id, "https://"), strings.HasPrefix(id, "http://"):
-		return nil, unsupported("source "+id+" (a remote file or repository)", name)
+	case strings.HasPrefix(id, "https://"), strings.HasPrefix(id, "http://"):
+		return b.httpSource(ctx, src, name)
+	case strings.HasPrefix(id, "git://"):
+		return nil, unsupported("source "+id+" (a git repository)", name)
 	}
 	return nil, unsupported("source "+id, name)
 }
