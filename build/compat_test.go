@@ -26,6 +26,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/image"
@@ -83,6 +84,15 @@ var compatCorpus = []compatCase{
 	{name: "healthcheck", dir: "healthcheck"},
 	{name: "env-expansion", dir: "envexpand", args: map[string]string{"FROM_ARG": "arg-value"}},
 	{name: "layers", dir: "layers"},
+	{name: "empty-steps", dir: "emptysteps", setup: func(t *testing.T, ctxDir string) {
+		if err := os.MkdirAll(filepath.Join(ctxDir, "empty-dir"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}},
+	{name: "copy-semantics", dir: "copysem"},
+	{name: "cmd-entrypoint", dir: "cmdentry"},
+	{name: "add-tar-more", dir: "addtar2", setup: setupMoreArchives},
+	{name: "platform-args", dir: "platformargs", args: map[string]string{"UNDECLARED": "x", "HTTP_PROXY": "http://127.0.0.1:9"}},
 	{name: "run-etc", dir: "runetc", skip: "RUN's /etc/hosts and /etc/resolv.conf (they come with RUN's network)"},
 }
 
@@ -273,6 +283,53 @@ func setupArchives(t *testing.T, ctxDir string) {
 	zw.Close()
 	if err := os.WriteFile(filepath.Join(ctxDir, "packed.tar.gz"), gz.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// setupMoreArchives writes archives in other compressions, one with
+// whiteout entries, one whose directories are there already, and a gzip
+// stream that holds no archive.
+func setupMoreArchives(t *testing.T, ctxDir string) {
+	data := testimage.Tar(t,
+		testimage.Entry{Name: "packed/"},
+		testimage.Entry{Name: "packed/file", Body: "packed\n", Mode: 0o604},
+	)
+	bz := exec.Command("busybox", "bzip2", "-c")
+	bz.Stdin = bytes.NewReader(data)
+	bzData, err := bz.Output()
+	if err != nil {
+		t.Fatalf("bzip2: %v", err)
+	}
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zstData := enc.EncodeAll(data, nil)
+	enc.Close()
+	var fake bytes.Buffer
+	zw := gzip.NewWriter(&fake)
+	zw.Write([]byte("gzip, but no tar inside\n"))
+	zw.Close()
+	files := map[string][]byte{
+		"packed.tar.bz2": bzData,
+		"packed.tar.zst": zstData,
+		"whiteouts.tar": testimage.Tar(t,
+			testimage.Entry{Name: ".wh.existing", Body: ""},
+			testimage.Entry{Name: "doomed/.wh.a", Body: ""},
+			testimage.Entry{Name: "kept", Body: "kept\n"},
+		),
+		"dirs.tar": testimage.Tar(t,
+			testimage.Entry{Name: "./srv/", Mode: 0o700, UID: 5, GID: 6},
+			testimage.Entry{Name: "./srv/from-tar", Body: "t\n"},
+			testimage.Entry{Name: "./newdir/sub/file", Body: "no parent entries\n"},
+			testimage.Entry{Name: "/abs/file", Body: "absolute name\n"},
+		),
+		"fake.tar.gz": fake.Bytes(),
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(ctxDir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

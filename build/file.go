@@ -450,11 +450,13 @@ func docopy(ctx context.Context, src, dest string, a *pb.FileActionCopy, u *copy
 		copy.WithXAttrErrorHandler(func(dst, src, key string, err error) error { return nil }),
 	}
 	if fromContext {
-		opt = append(opt, copy.WithChangeNotifier(func(_ fsutil.ChangeKind, p string, _ os.FileInfo, _ error) error {
-			target, err := rootPath(dest, p)
-			if err != nil {
-				return err
+		opt = append(opt, copy.WithChangeNotifier(func(_ fsutil.ChangeKind, p string, fi os.FileInfo, _ error) error {
+			if fi == nil || fi.Mode()&os.ModeSymlink != 0 {
+				return nil
 			}
+			// p is where the copier wrote, in dest already: joined, not
+			// resolved again
+			target := filepath.Join(dest, p)
 			if err := unix.Lremovexattr(target, "security.capability"); err != nil && !errors.Is(err, unix.ENODATA) && !errors.Is(err, unix.ENOTSUP) {
 				return fmt.Errorf("removing the capability of %s: %w", p, err)
 			}
