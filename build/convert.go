@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
@@ -33,6 +34,14 @@ var llbCaps = pb.Caps.CapSet(pb.Caps.All())
 
 // convert runs BuildKit's Dockerfile frontend in process.
 func convert(ctx context.Context, dockerfile []byte, args map[string]string, target string, labels map[string]string, resolve resolver) (*plan, error) {
+	// the frontend resolves the stages' bases concurrently; the
+	// builder's lookups and pulls are one at a time
+	var mu sync.Mutex
+	serial := resolver(func(ctx context.Context, ref string) (digest.Digest, []byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return resolve(ctx, ref)
+	})
 	platform := ocispecs.Platform{OS: "linux", Architecture: goarch()}
 	res, err := dockerfile2llb.Dockerfile2LLB(ctx, dockerfile, dockerfile2llb.ConvertOpt{
 		Config: dockerui.Config{
@@ -43,7 +52,7 @@ func convert(ctx context.Context, dockerfile []byte, args map[string]string, tar
 			BuildPlatforms:  []ocispecs.Platform{platform},
 		},
 		TargetPlatform: &platform,
-		MetaResolver:   resolve,
+		MetaResolver:   serial,
 		// what BuildKit's own solver offers its frontends, so that the
 		// graph is the one BuildKit would run (COPY --link is a merge
 		// only when merge is offered)
