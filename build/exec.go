@@ -10,12 +10,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/sys/user"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/runtime"
+	"github.com/berth-dev/berth/tarfs"
 )
 
 // runDir is where libcontainer keeps the state of a build's steps: under
@@ -152,15 +155,11 @@ func (b *builder) run(ctx context.Context, meta *pb.Meta, parent *fsState, step 
 	return with(parent, upper), nil
 }
 
-// inLowers says whether rel is in any of the layers (a whiteout above
-// it aside: what matters is whether the runtime must make a stub).
+// inLowers says whether rel is in the layers, as the overlay shows
+// them: what matters is whether the runtime must make a stub.
 func inLowers(lowers []string, rel string) bool {
-	for _, l := range lowers {
-		if _, err := os.Lstat(filepath.Join(l, rel)); err == nil {
-			return true
-		}
-	}
-	return false
+	_, fi := visible(lowers, rel)
+	return fi != nil
 }
 
 // removeStub removes a mount point the runtime made, if nothing was put
@@ -235,14 +234,53 @@ func numericUser(spec string) (uid, gid uint32, ok bool) {
 	return u, g, ok1 && ok2
 }
 
-// topmost is the path of rel in the topmost layer that has it as a
-// regular file; "" when none has (moby/sys/user then finds no entries).
+// topmost is the path of rel in the layers if it is a regular file as
+// the overlay shows it, else "": moby/sys/user then finds no entries,
+// as BuildKit's executor finds none in the mounted root.
 func topmost(lowers []string, rel string) string {
-	for _, l := range lowers {
-		p := filepath.Join(l, rel)
-		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
-			return p
-		}
+	if p, fi := visible(lowers, rel); fi != nil && fi.Mode().IsRegular() {
+		return p
 	}
 	return ""
+}
+
+// visible is rel in the topmost layer that has it, as the overlay shows
+// it: nil when no layer has it or a layer above the one holding it
+// removed it (a whiteout of it or of a directory on its way, or an
+// opaque directory on its way).
+func visible(lowers []string, rel string) (string, os.FileInfo) {
+	rel = filepath.Clean(rel)
+	for _, l := range lowers {
+		p := filepath.Join(l, rel)
+		if fi, err := os.Lstat(p); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && fi.Mode()&os.ModeCharDevice != 0 && st.Rdev == 0 {
+				return "", nil // a whiteout
+			}
+			return p, fi
+		}
+		// what is below this layer shows through unless a directory on
+		// the way is removed or opaque here
+		for d := filepath.Dir(rel); d != "."; d = filepath.Dir(d) {
+			fi, err := os.Lstat(filepath.Join(l, d))
+			if err != nil {
+				continue
+			}
+			if !fi.IsDir() {
+				return "", nil
+			}
+			if v, err := xattrValue(filepath.Join(l, d), tarfs.OpaqueXattr); err == nil && v == "y" {
+				return "", nil
+			}
+		}
+	}
+	return "", nil
+}
+
+func xattrValue(p, name string) (string, error) {
+	buf := make([]byte, 16)
+	n, err := unix.Lgetxattr(p, name, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
 }
