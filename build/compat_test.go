@@ -448,6 +448,7 @@ func diffImages(t *testing.T, got, want v1.Image) string {
 		t.Fatal(err)
 	}
 	diffLines(&out, "config", configLines(gcf), configLines(wcf))
+	diffLines(&out, "config, the rest", rawConfigLines(t, got), rawConfigLines(t, want))
 	diffLines(&out, "history", historyLines(gcf), historyLines(wcf))
 	if g, w := len(gcf.RootFS.DiffIDs), len(wcf.RootFS.DiffIDs); g != w {
 		fmt.Fprintf(&out, "layers: berth %d, BuildKit %d\n", g, w)
@@ -485,6 +486,43 @@ func configLines(cf *v1.ConfigFile) []string {
 		j, _ := json.Marshal(f.v)
 		out = append(out, f.name+": "+string(j))
 	}
+	return out
+}
+
+// rawConfigLines are the image config's fields that configLines and
+// historyLines do not show, one leaf a line, as they are in the JSON:
+// what neither the issue lists nor go-containerregistry knows must match
+// too. The times, the history and the layers' digests are left out.
+func rawConfigLines(t *testing.T, img v1.Image) []string {
+	raw, err := img.RawConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "created")
+	delete(m, "history")
+	delete(m, "rootfs")
+	if c, ok := m["config"].(map[string]any); ok {
+		for _, k := range []string{"Env", "Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts", "Volumes", "Labels", "Healthcheck", "StopSignal", "Shell", "OnBuild", "ArgsEscaped"} {
+			delete(c, k)
+		}
+	}
+	var out []string
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		if mv, ok := v.(map[string]any); ok && len(mv) > 0 {
+			for _, k := range slices.Sorted(maps.Keys(mv)) {
+				walk(prefix+"."+k, mv[k])
+			}
+			return
+		}
+		j, _ := json.Marshal(v)
+		out = append(out, strings.TrimPrefix(prefix, ".")+": "+string(j))
+	}
+	walk("", m)
 	return out
 }
 
