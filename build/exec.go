@@ -117,7 +117,7 @@ func (b *builder) run(ctx context.Context, meta *pb.Meta, parent *fsState, step 
 		Hostname: hostname,
 		Rootfs:   runtime.Rootfs{Lowers: lowers, Upper: upper, Work: work},
 		Process: runtime.Process{
-			Args: meta.Args, Env: meta.Env, Cwd: meta.Cwd,
+			Args: meta.Args, Env: execEnv(meta), Cwd: meta.Cwd,
 			UID: uid, GID: gid, AdditionalGIDs: groups,
 		},
 	}
@@ -283,4 +283,23 @@ func xattrValue(p, name string) (string, error) {
 		return "", err
 	}
 	return string(buf[:n]), nil
+}
+
+// execEnv is a RUN's environment as BuildKit's exec operation makes it:
+// the frontend's, then the proxy build args (HTTP_PROXY and the others,
+// predefined, in both cases, never in the image or its history), and a
+// default PATH when there is none.
+func execEnv(meta *pb.Meta) []string {
+	env := slices.Clone(meta.Env)
+	if p := meta.ProxyEnv; p != nil {
+		for _, kv := range [][2]string{{"HTTP_PROXY", p.HttpProxy}, {"HTTPS_PROXY", p.HttpsProxy}, {"FTP_PROXY", p.FtpProxy}, {"NO_PROXY", p.NoProxy}, {"ALL_PROXY", p.AllProxy}} {
+			if kv[1] != "" {
+				env = append(env, kv[0]+"="+kv[1], strings.ToLower(kv[0])+"="+kv[1])
+			}
+		}
+	}
+	if !slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, "PATH=") }) {
+		env = append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	}
+	return env
 }
