@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/sys/user"
 	"golang.org/x/sys/unix"
@@ -102,6 +103,9 @@ func (b *builder) run(ctx context.Context, meta *pb.Meta, parent *fsState, step 
 	}
 	uid, gid, groups, err := execUser(lowers, meta.User)
 	if err != nil {
+		return nil, err
+	}
+	if err := makeCwd(lowers, upper, work, filepath.Join(bundle, "cwd"), meta.Cwd, int(uid), int(gid)); err != nil {
 		return nil, err
 	}
 	rt, err := runtime.New(runDir(b.o.Root))
@@ -302,4 +306,55 @@ func execEnv(meta *pb.Meta) []string {
 		env = append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 	}
 	return env
+}
+
+// makeCwd makes a RUN's working directory when the layers lack it (a
+// RUN before removed it), its missing parts owned by the step's user,
+// as BuildKit's executor does; on an overlay of the step's own, mounted
+// at mnt for the while, so that it lands in the step's layer as any
+// change of the step's.
+func makeCwd(lowers []string, upper, work, mnt, cwd string, uid, gid int) (err error) {
+	rel := strings.TrimPrefix(filepath.Clean("/"+cwd), "/")
+	if rel == "" {
+		return nil
+	}
+	if _, fi := visible(lowers, rel); fi != nil && fi.IsDir() {
+		return nil
+	}
+	if err := runtime.MountRootfs(runtime.Rootfs{Lowers: lowers, Upper: upper, Work: work}, mnt); err != nil {
+		return err
+	}
+	defer func() {
+		if uerr := runtime.Unmount(mnt); uerr != nil && err == nil {
+			err = uerr
+		}
+		os.Remove(mnt)
+	}()
+	p, err := securejoin.SecureJoin(mnt, rel)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	}
+	var missing []string
+	for d := p; d != mnt; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		}
+		missing = append(missing, d)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		d := missing[i]
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return fmt.Errorf("making the working directory %s: %w", cwd, err)
+		}
+		if err := os.Chmod(d, 0o755); err != nil {
+			return err
+		}
+		if err := os.Lchown(d, uid, gid); err != nil {
+			return err
+		}
+	}
+	return nil
 }
