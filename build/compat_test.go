@@ -91,6 +91,7 @@ var compatCorpus = []compatCase{
 	{name: "copy-semantics", dir: "copysem"},
 	{name: "cmd-entrypoint", dir: "cmdentry"},
 	{name: "scratch-run", dir: "scratchrun"},
+	{name: "sandbox", dir: "sandbox"},
 	{name: "add-tar-more", dir: "addtar2", setup: setupMoreArchives},
 	{name: "platform-args", dir: "platformargs", args: map[string]string{"UNDECLARED": "x", "HTTP_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:10", "NO_PROXY": "localhost", "ALL_PROXY": "socks5://127.0.0.1:11"}},
 	{name: "run-etc", dir: "runetc", skip: "RUN's /etc/hosts and /etc/resolv.conf (they come with RUN's network)"},
