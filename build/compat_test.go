@@ -67,6 +67,7 @@ var compatCorpus = []compatCase{
 	{name: "multistage", dir: "multistage"},
 	{name: "target", dir: "multistage", target: "middle"},
 	{name: "copy-flags", dir: "copyflags", setup: setupXattr},
+	{name: "context-owners", dir: "contextowners", setup: setupOwners},
 	{name: "copy-link", dir: "copylink"},
 	{name: "add-tar", dir: "addtar", setup: setupArchives},
 	{name: "add-tar-hardlink-metadata", dir: "addtarlinks", setup: setupHardlinkArchive},
@@ -331,6 +332,40 @@ func setupMoreArchives(t *testing.T, ctxDir string) {
 		if err := os.WriteFile(filepath.Join(ctxDir, name), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// setupOwners gives context files other owners than root, and special
+// modes.
+func setupOwners(t *testing.T, ctxDir string) {
+	for _, e := range []struct {
+		name string
+		mode uint32
+	}{{"owned/", 0o750}, {"owned/file", 0o4755}, {"owned/sticky/", 0o1777}, {"owned/setgid/", 0o2755}, {"owned/setgid/f", 0o640}} {
+		name, mode := e.name, e.mode
+		p := filepath.Join(ctxDir, name)
+		var err error
+		if strings.HasSuffix(name, "/") {
+			err = os.Mkdir(p, 0o755)
+		} else {
+			err = os.WriteFile(p, []byte(name), 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Lchown(p, 1234, 5678); err != nil {
+			t.Fatal(err)
+		}
+		// after chown, which clears setuid and setgid
+		if err := unix.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("file", filepath.Join(ctxDir, "owned/link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(filepath.Join(ctxDir, "owned/link"), 1234, 5678); err != nil {
+		t.Fatal(err)
 	}
 }
 

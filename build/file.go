@@ -416,10 +416,15 @@ func rmPath(root, src string, allowNotFound bool) error {
 }
 
 // docopy is a copy action. fromContext says src is the build context,
-// whose files reach BuildKit through its file transfer, which sets their
-// extended attributes before their owner: chown(2) then drops a file
-// capability (security.capability), and so does docopy.
+// whose files reach BuildKit through its file transfer: that makes them
+// root's (the client resets every owner to 0:0), and it sets their
+// extended attributes before their owner, so that chown(2) drops a
+// file capability (security.capability). docopy does both.
 func docopy(ctx context.Context, src, dest string, a *pb.FileActionCopy, u *copy.User, fromContext bool) (err error) {
+	copyUser := u
+	if fromContext && copyUser == nil {
+		copyUser = &copy.User{}
+	}
 	srcPath, destPath := cleanPath(a.Src), cleanPath(a.Dest)
 	if !a.CreateDestPath {
 		p, err := rootPath(dest, filepath.Join("/", a.Dest))
@@ -435,7 +440,7 @@ func docopy(ctx context.Context, src, dest string, a *pb.FileActionCopy, u *copy
 		func(ci *copy.CopyInfo) {
 			ci.IncludePatterns = a.IncludePatterns
 			ci.ExcludePatterns = a.ExcludePatterns
-			ci.Chown = chowner(u)
+			ci.Chown = chowner(copyUser)
 			ci.Utime = timestampToTime(a.Timestamp)
 			if a.ModeStr != "" {
 				ci.ModeStr = a.ModeStr
