@@ -32,37 +32,27 @@
 //     (.dockerignore is not applied yet).
 //   - exec (RUN, shell and exec form): the command in berth's runtime
 //     (package runtime, the only importer of libcontainer) with Docker's
-//     default confinement, the user resolved from the state's /etc/passwd
-//     and /etc/group as BuildKit's executor resolves it (its primary group
-//     among its groups), hostname buildkitsandbox, on an overlay whose
+//     default confinement, hostname buildkitsandbox, on an overlay whose
 //     lower layers are the parent state's and whose upper directory
-//     becomes the new layer. The directories the runtime mounts over
-//     (/proc, /dev, /sys, where the parent lacked them) stay in the layer,
-//     as they stay in BuildKit's; empty /etc/hosts and /etc/resolv.conf
-//     stubs go, as BuildKit's do. The step has no network (a new network
-//     namespace with loopback only).
+//     becomes the new layer. As BuildKit's executor: the user is resolved
+//     from the /etc/passwd and /etc/group the overlay shows ("uid:gid" in
+//     numbers without them), its primary group among its groups; the
+//     environment gets the proxy build args (HTTP_PROXY, ...) and a
+//     default PATH; a working directory that is gone is made again, owned
+//     by the user; the directories the runtime mounts over (/proc, /dev,
+//     /sys, where the parent lacked them) stay in the layer, and empty
+//     /etc/hosts and /etc/resolv.conf stubs go. The step has no network
+//     (a new network namespace with loopback only).
 //   - file (COPY, COPY --from, ADD of context files, WORKDIR, and what else
 //     the frontend turns into file actions): copy (ADD's tar archives,
-//     plain, gzip, bzip2 or zstd, extracted), mkdir, mkfile, rm and symlink actions with
-//     BuildKit's semantics (its file backend, on tonistiigi/fsutil's copy),
-//     each chain of actions on an overlay of its input, so that a removal
-//     is a whiteout in the layer. --chown names resolve as BuildKit's do
-//     (a name the files lack is 0), and files from the build context lose
-//     a file capability, as they do in BuildKit's file transfer.
-//
-// Every exec and file operation makes one layer, an empty one included, as
-// BuildKit does. A layer keeps one extended attribute only,
-// security.capability, as BuildKit's (containerd's archive writer) do.
-//
-// The suite in compat_test.go measures all this: it builds the Dockerfiles
-// of testdata/compat with berth and with BuildKit itself (buildkitd of
-// scripts/buildkit-ref.sh) and compares the images' config, history and
-// files. The image is the target state's layers (a base image's
-// stored ones, then each step's upper directory as an OCI layer), with the
-// frontend's config; its history is matched to the layers as BuildKit's
-// exporter matches it. It is stored, unpacked and tagged through
-// image.Assemble, so that `berth run`, `berth images` and compose see it.
-//
+//     plain, gzip, bzip2 or zstd, extracted, a hard link taking its own
+//     entry's owner and mode), mkdir, mkfile, rm and symlink actions with
+//     BuildKit's semantics (its file backend, on tonistiigi/fsutil's
+//     copy), each chain of actions on an overlay of its input, so that a
+//     removal is a whiteout in the layer. --chown names resolve as
+//     BuildKit's do (a name the files lack is 0). Files from the build
+//     context are root's unless --chown says otherwise and lose a file
+//     capability, as BuildKit's file transfer makes them.
 //   - merge (COPY --link: the copy is made on scratch, then merged): the
 //     inputs' layers stacked, as BuildKit stacks them in its image.
 //   - source http:// and https:// (ADD of a URL): the file fetched from
@@ -71,6 +61,21 @@
 //     0600 unless --chmod says otherwise, its time the Last-Modified
 //     header's (else the epoch), a pinned --checksum checked; never
 //     extracted.
+//
+// Every exec and file operation makes one layer, an empty one included, as
+// BuildKit does. A layer keeps one extended attribute only,
+// security.capability, as BuildKit's (containerd's archive writer) do.
+// The image is the target state's layers (a base image's stored ones,
+// then each step's upper directory as an OCI layer), with the frontend's
+// config; its history is matched to the layers as BuildKit's exporter
+// matches it. It is stored, unpacked and tagged through image.Assemble,
+// so that `berth run`, `berth images` and compose see it.
+//
+// All this is measured: the suite in compat_test.go builds the
+// Dockerfiles of testdata/compat with berth and with BuildKit itself
+// (buildkitd of scripts/buildkit-ref.sh, pulling the same base from a
+// registry on 127.0.0.1) and compares the images' config, history and
+// files, timestamps aside. It skips when BuildKit is not built.
 //
 // Refused, with an error naming the step and the operation kind: diff
 // operations, nested builds, RUN --mount of any type, RUN --network other
