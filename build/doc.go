@@ -81,8 +81,9 @@
 // operations, nested builds, RUN --mount of any type, RUN --network other
 // than the default (none here) and --security=insecure, secrets and
 // devices, ADD of an xz archive, ADD and contexts from git, a URL needing
-// a secret or a signature, named contexts other than the main one. A Dockerfile the frontend
-// refuses is refused with its message, which names the line.
+// a secret or a signature, named contexts other than the main one. A
+// Dockerfile the frontend refuses is refused with its message, which
+// names the line.
 //
 // Failure leaves nothing: each build works in its own directory under
 // <root>/build (removed at the end), a step's container is deleted whether
