@@ -250,6 +250,10 @@ func startFileServer(t *testing.T) string {
 		"/nolastmod/x.json": "{}\n",
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/redirect" {
+			http.Redirect(w, r, "/dir/named.conf", http.StatusFound)
+			return
+		}
 		body, ok := files[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
