@@ -60,7 +60,7 @@ type compatCase struct {
 }
 
 // In the corpus' Dockerfiles, BASE_IMAGE is the base image in the
-// registry, FIRST_IMAGE the image of a case's first build, HTTP_SERVER
+// registry (BASE_IMAGE_DIGEST the same by digest), FIRST_IMAGE the image of a case's first build, HTTP_SERVER
 // the host:port of the test's HTTP server.
 var compatCorpus = []compatCase{
 	{name: "instructions", dir: "instructions"},
@@ -93,6 +93,7 @@ var compatCorpus = []compatCase{
 	{name: "cmd-entrypoint", dir: "cmdentry"},
 	{name: "scratch-run", dir: "scratchrun"},
 	{name: "sandbox", dir: "sandbox"},
+	{name: "from-digest", dir: "fromdigest"},
 	{name: "add-tar-more", dir: "addtar2", setup: setupMoreArchives},
 	{name: "platform-args", dir: "platformargs", args: map[string]string{"UNDECLARED": "x", "HTTP_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:10", "NO_PROXY": "localhost", "ALL_PROXY": "socks5://127.0.0.1:11"}},
 	{name: "run-etc", dir: "runetc", skip: "RUN's /etc/hosts and /etc/resolv.conf (they come with RUN's network)"},
@@ -121,6 +122,8 @@ type compatEnv struct {
 	bk   *buildkit
 	root string // berth's state root
 	base string // the base image's reference in the registry
+	// baseDigest names the base by its digest
+	baseDigest string
 	http string // the HTTP server's host:port
 }
 
@@ -234,6 +237,11 @@ func (e *compatEnv) pushBase(t *testing.T) string {
 	if err := remote.Write(r, img); err != nil {
 		t.Fatal(err)
 	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.baseDigest = e.bk.registry + "/compat/base@" + d.String()
 	return ref
 }
 
@@ -418,7 +426,7 @@ func (e *compatEnv) run(t *testing.T, c compatCase) {
 		c.setup(t, ctxDir)
 	}
 	tag := strings.ReplaceAll(c.name, "_", "-")
-	subst := map[string]string{"BASE_IMAGE": e.base, "HTTP_SERVER": e.http}
+	subst := map[string]string{"BASE_IMAGE_DIGEST": e.baseDigest, "BASE_IMAGE": e.base, "HTTP_SERVER": e.http}
 	if c.first != "" {
 		ref := e.bk.registry + "/compat/" + tag + "-first:1"
 		e.compare(t, ctxDir, c.first, "", c.args, subst, ref)
@@ -440,8 +448,10 @@ func (e *compatEnv) compare(t *testing.T, ctxDir, file, target string, args, sub
 		t.Fatal(err)
 	}
 	text := string(data)
-	for k, v := range subst {
-		text = strings.ReplaceAll(text, k, v)
+	// the longest names first: BASE_IMAGE is in BASE_IMAGE_DIGEST
+	keys := slices.SortedFunc(maps.Keys(subst), func(a, b string) int { return len(b) - len(a) })
+	for _, k := range keys {
+		text = strings.ReplaceAll(text, k, subst[k])
 	}
 	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
 		t.Fatal(err)

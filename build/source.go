@@ -90,7 +90,8 @@ func (b *builder) source(ctx context.Context, src *pb.SourceOp, name string) ([]
 
 // imageState is the stack of an image's layers, unpacked.
 func (b *builder) imageState(ctx context.Context, ref string) (*fsState, error) {
-	ref, _, _ = strings.Cut(ref, "@") // the frontend pins nothing here: resolve returned no digest
+	// the reference as FROM gave it, a digest included: resolve pinned
+	// none
 	img, err := b.base(ctx, ref)
 	if err != nil {
 		return nil, err
