@@ -124,7 +124,7 @@ type compatEnv struct {
 	base string // the base image's reference in the registry
 	// baseDigest names the base by its digest
 	baseDigest string
-	http string // the HTTP server's host:port
+	http       string // the HTTP server's host:port
 }
 
 // buildkit is a running buildkitd of scripts/buildkit-ref.sh.
