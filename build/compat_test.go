@@ -50,6 +50,8 @@ type compatCase struct {
 	dir, file string
 	target    string
 	args      map[string]string
+	// labels are --label values (the frontend's label: options)
+	labels map[string]string
 	// first, when set, is a Dockerfile of dir built (and compared) first,
 	// whose image the case's Dockerfile names as FIRST_IMAGE.
 	first string
@@ -66,6 +68,7 @@ var compatCorpus = []compatCase{
 	{name: "instructions", dir: "instructions"},
 	{name: "multistage", dir: "multistage"},
 	{name: "target", dir: "multistage", target: "middle"},
+	{name: "labels", dir: "multistage", labels: map[string]string{"org.example.given": "by --label", "stage": "overridden by --label"}},
 	{name: "copy-flags", dir: "copyflags", setup: setupXattr},
 	{name: "context-owners", dir: "contextowners", setup: setupOwners},
 	{name: "copy-link", dir: "copylink"},
@@ -178,7 +181,7 @@ func startBuildKit(t *testing.T) *buildkit {
 
 // build runs BuildKit's Dockerfile frontend on ctxDir and pushes the
 // image as ref.
-func (bk *buildkit) build(t *testing.T, ctxDir, file, target string, args map[string]string, ref string) error {
+func (bk *buildkit) build(t *testing.T, ctxDir, file, target string, args, labels map[string]string, ref string) error {
 	cmdArgs := []string{"--addr", bk.addr, "build", "--frontend", "dockerfile.v0",
 		"--local", "context=" + ctxDir, "--local", "dockerfile=" + ctxDir, "--opt", "filename=" + file,
 		"--output", "type=image,name=" + ref + ",push=true,registry.insecure=true"}
@@ -187,6 +190,9 @@ func (bk *buildkit) build(t *testing.T, ctxDir, file, target string, args map[st
 	}
 	for _, k := range slices.Sorted(maps.Keys(args)) {
 		cmdArgs = append(cmdArgs, "--opt", "build-arg:"+k+"="+args[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		cmdArgs = append(cmdArgs, "--opt", "label:"+k+"="+labels[k])
 	}
 	out, err := exec.Command(bk.buildctl, cmdArgs...).CombinedOutput()
 	if err != nil {
@@ -429,19 +435,19 @@ func (e *compatEnv) run(t *testing.T, c compatCase) {
 	subst := map[string]string{"BASE_IMAGE_DIGEST": e.baseDigest, "BASE_IMAGE": e.base, "HTTP_SERVER": e.http}
 	if c.first != "" {
 		ref := e.bk.registry + "/compat/" + tag + "-first:1"
-		e.compare(t, ctxDir, c.first, "", c.args, subst, ref)
+		e.compare(t, ctxDir, c.first, "", c.args, c.labels, subst, ref)
 		subst["FIRST_IMAGE"] = ref
 	}
 	file := c.file
 	if file == "" {
 		file = "Dockerfile"
 	}
-	e.compare(t, ctxDir, file, c.target, c.args, subst, e.bk.registry+"/compat/"+tag+":1")
+	e.compare(t, ctxDir, file, c.target, c.args, c.labels, subst, e.bk.registry+"/compat/"+tag+":1")
 }
 
 // compare builds file with both builders, naming the image ref in each
 // (pushed by BuildKit, tagged in berth's store), and compares them.
-func (e *compatEnv) compare(t *testing.T, ctxDir, file, target string, args, subst map[string]string, ref string) {
+func (e *compatEnv) compare(t *testing.T, ctxDir, file, target string, args, labels, subst map[string]string, ref string) {
 	p := filepath.Join(ctxDir, file)
 	data, err := os.ReadFile(p)
 	if err != nil {
@@ -456,7 +462,7 @@ func (e *compatEnv) compare(t *testing.T, ctxDir, file, target string, args, sub
 	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.bk.build(t, ctxDir, file, target, args, ref); err != nil {
+	if err := e.bk.build(t, ctxDir, file, target, args, labels, ref); err != nil {
 		t.Fatalf("BuildKit's build of %s: %v", file, err)
 	}
 	r, err := name.ParseReference(ref, name.Insecure)
@@ -469,7 +475,7 @@ func (e *compatEnv) compare(t *testing.T, ctxDir, file, target string, args, sub
 	}
 	var progress bytes.Buffer
 	_, err = Build(context.Background(), Options{Root: e.root, ContextDir: ctxDir, Dockerfile: p, Target: target,
-		BuildArgs: args, Tags: []string{ref}, Progress: &progress})
+		BuildArgs: args, Labels: labels, Tags: []string{ref}, Progress: &progress})
 	if err != nil {
 		t.Fatalf("berth's build of %s: %v\n%s", file, err, progress.String())
 	}
