@@ -1,15 +1,25 @@
 package build
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/internal/fixture"
+	"github.com/berth-dev/berth/internal/testimage"
 )
 
 // The BuildKit semantics the comparison suite (compat_test.go) found
@@ -86,5 +96,64 @@ func TestBuildRunUser(t *testing.T) {
 		if err := syscall.Lstat(filepath.Join(dir, p), &st); err != nil || st.Uid != 65534 || st.Gid != 65534 || st.Mode&0o7777 != 0o755 {
 			t.Errorf("/%s: mode %o owner %d:%d (%v), want 0755 nobody's", p, st.Mode&0o7777, st.Uid, st.Gid, err)
 		}
+	}
+}
+
+// TestBuildXattrs: a layer keeps a file capability, and no other
+// extended attribute, as BuildKit's do; a file from the context loses
+// its capability on the way, one copied from an image keeps it.
+func TestBuildXattrs(t *testing.T) {
+	root := newRoot(t)
+	capped := testimage.Image(t, v1.Config{}, testimage.Layer(t,
+		testimage.Entry{Name: "capped", Body: "c", Mode: 0o755, Xattrs: map[string]string{"security.capability": capNetBindService}}))
+	s, snaps, err := image.OpenRoot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := tarball.Write(name.MustParseReference("capped:test"), capped, &buf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := image.Load(context.Background(), s, snaps, &buf); err != nil {
+		t.Fatal(err)
+	}
+	ctxDir := fixture.Dir(t, map[string]string{"capped": "x", "tagged": "y"})
+	for name, x := range map[string][2]string{"capped": {"security.capability", capNetBindService}, "tagged": {"user.berth.test", "v"}} {
+		if err := unix.Lsetxattr(filepath.Join(ctxDir, name), x[0], []byte(x[1]), 0); err != nil {
+			t.Skipf("the test's directory takes no %s xattr: %v", x[0], err)
+		}
+	}
+	df := "FROM busybox:test\nCOPY capped tagged /ctx/\nCOPY --from=capped:test /capped /from-image\n"
+	var out bytes.Buffer
+	if _, err := Build(context.Background(), Options{Root: root, ContextDir: ctxDir, DockerfileInline: []byte(df), Tags: []string{"xattrs"}, Progress: &out}); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	_, img := view(t, root, "xattrs")
+	got := map[string][]string{}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range layers[1:] {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				break
+			}
+			for k := range h.PAXRecords {
+				if x, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
+					got[h.Name] = append(got[h.Name], x)
+				}
+			}
+		}
+		rc.Close()
+	}
+	if want := map[string][]string{"from-image": {"security.capability"}}; !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("the layers' xattrs are %v, want %v", got, want)
 	}
 }
