@@ -130,7 +130,9 @@ func (b *builder) run(ctx context.Context, meta *pb.Meta, parent *fsState, step 
 		return nil, err
 	}
 	out := step.writer()
-	p, _, err := c.Start(runtime.IO{Stdout: out, Stderr: out})
+	// stdin an empty pipe, as BuildKit's: the command reads its end at
+	// once, and sees a pipe, not /dev/null
+	p, _, err := c.Start(runtime.IO{Stdin: strings.NewReader(""), Stdout: out, Stderr: out})
 	if err != nil {
 		c.Delete()
 		return nil, err
