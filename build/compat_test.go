@@ -40,7 +40,11 @@ import (
 // BuildKit itself (buildkitd at the version whose frontend berth links,
 // scripts/buildkit-ref.sh), from the same base image in a registry on
 // 127.0.0.1, and the two images must agree: their config, their history
-// and the files of their layers, timestamps aside.
+// and the files of their layers, timestamps aside. A difference fails the
+// case with the lines that differ (- berth's, + BuildKit's) and the
+// content of the small files that differ. To see the tar entries
+// behind a difference: BERTH_COMPAT_DUMP=PATH-PART go test -v -run
+// 'TestCompat/CASE' ./build logs every entry whose path holds PATH-PART.
 
 // compatCase is one build of the corpus.
 type compatCase struct {
