@@ -8,6 +8,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -52,7 +53,64 @@ func unpack(ctx context.Context, srcRoot, src, destRoot, dest string, u *copy.Us
 	if u != nil {
 		o.Owner = &[2]int{u.UID, u.GID}
 	}
-	return true, tarfs.Extract(ctx, r, d, o)
+	// the hard links' headers, read beside the extraction
+	pr, pw := io.Pipe()
+	links := make(chan []*tar.Header, 1)
+	go func() {
+		var hs []*tar.Header
+		tr := tar.NewReader(pr)
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				break
+			}
+			if h.Typeflag == tar.TypeLink {
+				hs = append(hs, h)
+			}
+		}
+		io.Copy(io.Discard, pr)
+		links <- hs
+	}()
+	err = tarfs.Extract(ctx, io.TeeReader(r, pw), d, o)
+	pw.Close()
+	hs := <-links
+	if err != nil {
+		return false, err
+	}
+	return true, linkMetadata(d, hs, o.Owner)
+}
+
+// linkMetadata gives each hard link the owner and mode of its own
+// header, as Docker's untar does (BuildKit's ADD uses it): they are the
+// inode's, shared with the link's target, last written wins.
+func linkMetadata(dir string, hs []*tar.Header, owner *[2]int) error {
+	for _, h := range hs {
+		name, err := tarfs.EntryName(h.Name)
+		if err != nil {
+			continue // tarfs.Extract refused it already
+		}
+		// the parent resolved in dir, the link itself not followed
+		parent, err := rootPath(dir, filepath.Dir(name))
+		if err != nil {
+			return err
+		}
+		p := filepath.Join(parent, filepath.Base(name))
+		fi, err := os.Lstat(p)
+		if err != nil || fi.Mode()&os.ModeSymlink != 0 {
+			continue
+		}
+		uid, gid := h.Uid, h.Gid
+		if owner != nil {
+			uid, gid = owner[0], owner[1]
+		}
+		if err := os.Lchown(p, uid, gid); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, h.FileInfo().Mode()&(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // isArchive says whether p is a regular file holding a tar stream.

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -175,11 +174,9 @@ type builder struct {
 	// directories, mount points; removed when the build ends.
 	dir string
 	seq int
-	// bases are the images FROM names, resolved once. The frontend
-	// resolves the stages' bases at once, from goroutines of its own:
-	// basesMu serialises them (and so their pulls).
-	bases   map[string]v1.Image
-	basesMu sync.Mutex
+	// bases are the images FROM names, resolved once (convertRun
+	// serialises the frontend's concurrent lookups).
+	bases map[string]v1.Image
 
 	ops      map[digest.Digest]*pb.Op
 	meta     map[digest.Digest]*pb.OpMetadata
@@ -266,7 +263,7 @@ func (b *builder) solve(ctx context.Context, in *pb.Input) (*fsState, error) {
 	case *pb.Op_Build:
 		err = unsupported("build (a nested LLB build)", name)
 	case *pb.Op_Merge:
-		err = unsupported("merge (COPY --link)", name)
+		outs, err = b.merge(ctx, o.Merge, inputs, name)
 	case *pb.Op_Diff:
 		err = unsupported("diff", name)
 	default:

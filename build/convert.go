@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
@@ -29,6 +30,13 @@ func (r resolver) ResolveImageConfig(ctx context.Context, ref string, _ sourcere
 	return ref, dgst, cfg, err
 }
 
+// llbCaps are what BuildKit's own solver offers its frontends: all of
+// them, merge included, so that the graph is the one BuildKit would run
+// (COPY --link is a merge only when merge is offered; without the exec
+// capabilities, the frontend leaves out ulimits and the shm size and
+// fails on a read-write bind mount).
+var llbCaps = pb.Caps.CapSet(pb.Caps.All())
+
 // convert runs BuildKit's Dockerfile frontend in process.
 func convert(ctx context.Context, dockerfile []byte, args map[string]string, target string, labels map[string]string, resolve resolver) (*plan, error) {
 	return convertRun(ctx, dockerfile, args, target, labels, runConfig{}, resolve)
@@ -37,8 +45,15 @@ func convert(ctx context.Context, dockerfile []byte, args map[string]string, tar
 // convertRun is convert with the run options the frontend puts in each
 // RUN (see runConfig).
 func convertRun(ctx context.Context, dockerfile []byte, args map[string]string, target string, labels map[string]string, run runConfig, resolve resolver) (*plan, error) {
+	// the frontend resolves the stages' bases concurrently; the
+	// builder's lookups and pulls are one at a time
+	var mu sync.Mutex
+	serial := resolver(func(ctx context.Context, ref string) (digest.Digest, []byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return resolve(ctx, ref)
+	})
 	platform := ocispecs.Platform{OS: "linux", Architecture: goarch()}
-	caps := llbCaps()
 	res, err := dockerfile2llb.Dockerfile2LLB(ctx, dockerfile, dockerfile2llb.ConvertOpt{
 		Config: dockerui.Config{
 			BuildArgs:       args,
@@ -52,8 +67,11 @@ func convertRun(ctx context.Context, dockerfile []byte, args map[string]string, 
 			Ulimits:         run.ulimits,
 		},
 		TargetPlatform: &platform,
-		MetaResolver:   resolve,
-		LLBCaps:        &caps,
+		MetaResolver:   serial,
+		// what BuildKit's own solver offers its frontends, so that the
+		// graph is the one BuildKit would run (COPY --link is a merge
+		// only when merge is offered)
+		LLBCaps: &llbCaps,
 		// so that a failed step can be traced to its Dockerfile lines
 		SourceMap: llb.NewSourceMap(nil, "Dockerfile", "Dockerfile", dockerfile),
 	})

@@ -33,9 +33,14 @@
 //   - exec (RUN, shell and exec form): the command in berth's runtime
 //     (package runtime, the only importer of libcontainer) with Docker's
 //     default confinement (its capabilities, seccomp profile, masked
-//     paths), the user resolved from the state's /etc/passwd, hostname
-//     buildkitsandbox, on an overlay whose lower layers are the parent
-//     state's and whose upper directory becomes the new layer.
+//     paths), hostname buildkitsandbox, on an overlay whose lower layers
+//     are the parent state's and whose upper directory becomes the new
+//     layer. As BuildKit's executor: the user is resolved from the
+//     /etc/passwd and /etc/group the overlay shows ("uid:gid" in numbers
+//     without them), its primary group among its groups; the environment
+//     gets the proxy build args (HTTP_PROXY, ...) and a default PATH; a
+//     working directory that is gone is made again, owned by the user;
+//     stdin is an empty pipe.
 //     RUN --security=insecure runs privileged, only when the build has the
 //     security.insecure entitlement (--allow; compose's build.privileged);
 //     without it the step is refused, as BuildKit refuses it.
@@ -68,31 +73,53 @@
 //     a path of the context (bound read-only as it is) or of another
 //     state (a read-only overlay view of its layers), and with rw a
 //     throwaway overlay whose writes no one sees. type=tmpfs is a tmpfs
-//     (at /dev/shm, the --shm-size). The mount points the runtime makes
-//     where the parent lacked them (/proc, /dev, /sys, /etc/hosts,
-//     /etc/resolv.conf, the mounts' targets and the directories made for
-//     them) are removed from the upper directory when still empty, as
-//     BuildKit removes its stubs.
+//     (at /dev/shm, the --shm-size). The mount points made where the
+//     parent lacked them (/etc/hosts, /etc/resolv.conf, the mounts'
+//     targets and the directories made for them) are removed from the
+//     upper directory when still empty, as BuildKit removes its stubs;
+//     the directories the runtime mounts over (/proc, /dev, /sys) stay in
+//     the layer, as they stay in BuildKit's.
 //   - file (COPY, COPY --from, ADD of context files, WORKDIR, and what else
 //     the frontend turns into file actions): copy (ADD's tar archives,
-//     plain, gzip, bzip2 or zstd, extracted), mkdir, mkfile, rm and symlink actions with
-//     BuildKit's semantics (its file backend, on tonistiigi/fsutil's copy),
-//     each chain of actions on an overlay of its input, so that a removal
-//     is a whiteout in the layer.
+//     plain, gzip, bzip2 or zstd, extracted, a hard link taking its own
+//     entry's owner and mode), mkdir, mkfile, rm and symlink actions with
+//     BuildKit's semantics (its file backend, on tonistiigi/fsutil's
+//     copy), each chain of actions on an overlay of its input, so that a
+//     removal is a whiteout in the layer. --chown names resolve as
+//     BuildKit's do (a name the files lack is 0). Files from the build
+//     context are root's unless --chown says otherwise and lose a file
+//     capability, as BuildKit's file transfer makes them.
+//   - merge (COPY --link: the copy is made on scratch, then merged): the
+//     inputs' layers stacked, as BuildKit stacks them in its image.
+//   - source http:// and https:// (ADD of a URL): the file fetched from
+//     that address into a directory of its own, as BuildKit's HTTP source
+//     stores it: named by the frontend (the URL path's last element), mode
+//     0600 unless --chmod says otherwise, its time the Last-Modified
+//     header's (else the epoch), a pinned --checksum checked; never
+//     extracted.
 //
 // Every exec and file operation makes one layer, an empty one included, as
-// BuildKit does. The image is the target state's layers (a base image's
-// stored ones, then each step's upper directory as an OCI layer), with the
-// frontend's config; its history is matched to the layers as BuildKit's
-// exporter matches it. It is stored, unpacked and tagged through
-// image.Assemble, so that `berth run`, `berth images` and compose see it.
+// BuildKit does. A layer keeps one extended attribute only,
+// security.capability, as BuildKit's (containerd's archive writer) do.
+// The image is the target state's layers (a base image's stored ones,
+// then each step's upper directory as an OCI layer), with the frontend's
+// config; its history is matched to the layers as BuildKit's exporter
+// matches it. It is stored, unpacked and tagged through image.Assemble,
+// so that `berth run`, `berth images` and compose see it.
 //
-// Refused, with an error naming the step and the operation kind: merge and
-// diff operations, nested builds, RUN --mount=type=ssh, RUN --device,
+// All this is measured: the suite in compat_test.go builds the
+// Dockerfiles of testdata/compat with berth and with BuildKit itself
+// (buildkitd of scripts/buildkit-ref.sh, pulling the same base from a
+// registry on 127.0.0.1) and compares the images' config, history and
+// files, timestamps aside. It skips when BuildKit is not built.
+//
+// Refused, with an error naming the step and the operation kind: diff
+// operations, nested builds, RUN --mount=type=ssh, RUN --device,
 // RUN --network=host and --security=insecure without their entitlements,
-// a build network other than default, none or host, ADD of an xz archive, ADD and contexts from git or
-// URLs, named contexts other than the main one. A Dockerfile the frontend
-// refuses is refused with its message, which names the line.
+// a build network other than default, none or host, ADD of an xz
+// archive, ADD and contexts from git, a URL needing a secret or a
+// signature, named contexts other than the main one. A Dockerfile the
+// frontend refuses is refused with its message, which names the line.
 //
 // Failure leaves nothing: each build works in its own directory under
 // <root>/build (removed at the end), a step's container is deleted whether

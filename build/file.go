@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -15,7 +14,9 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/sys/user"
+	"github.com/tonistiigi/fsutil"
 	copy "github.com/tonistiigi/fsutil/copy"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/runtime"
@@ -103,28 +104,30 @@ func (b *builder) file(ctx context.Context, f *pb.FileOp, inputs []*fsState, nam
 	}
 	// source is the directory an action reads from: the context itself,
 	// a read-only view of another state, or an earlier action's mount
-	source := func(i int64) (string, error) {
+	// (and whether that is the context)
+	source := func(i int64) (string, bool, error) {
 		switch {
 		case i == int64(pb.Empty):
-			return b.newDir("empty")
+			d, err := b.newDir("empty")
+			return d, false, err
 		case i < int64(len(inputs)):
 			st := inputs[i]
 			if st.plain != "" {
-				return st.plain, nil
+				return st.plain, true, nil
 			}
 			lowers, err := b.lowers(st)
 			if err != nil {
-				return "", err
+				return "", false, err
 			}
 			m, err := mount(lowers, false)
 			if err != nil {
-				return "", err
+				return "", false, err
 			}
-			return m.target, nil
+			return m.target, false, nil
 		case int(i)-len(inputs) < len(results) && results[int(i)-len(inputs)] != nil:
-			return results[int(i)-len(inputs)].target, nil
+			return results[int(i)-len(inputs)].target, false, nil
 		}
-		return "", errclass.New(ErrInvalid, "%s: a file action names input %d, which is not there", name, i)
+		return "", false, errclass.New(ErrInvalid, "%s: a file action names input %d, which is not there", name, i)
 	}
 	outputs := map[int64]*fileMount{}
 	for i, a := range f.Actions {
@@ -138,7 +141,7 @@ func (b *builder) file(ctx context.Context, f *pb.FileOp, inputs []*fsState, nam
 		var aerr error
 		switch act := a.Action.(type) {
 		case *pb.FileAction_Copy:
-			src, err := source(a.SecondaryInput)
+			src, fromContext, err := source(a.SecondaryInput)
 			if err != nil {
 				return nil, err
 			}
@@ -146,7 +149,7 @@ func (b *builder) file(ctx context.Context, f *pb.FileOp, inputs []*fsState, nam
 			if err != nil {
 				return nil, err
 			}
-			aerr = docopy(ctx, src, m.target, act.Copy, u)
+			aerr = docopy(ctx, src, m.target, act.Copy, u, fromContext)
 		case *pb.FileAction_Mkdir:
 			u, err := chownUser(m.target, act.Mkdir.Owner)
 			if err != nil {
@@ -189,24 +192,37 @@ func (b *builder) file(ctx context.Context, f *pb.FileOp, inputs []*fsState, nam
 	return outs, nil
 }
 
-// chownUser is the owner an action gives what it makes (--chown): by ID,
-// or by name from the destination's /etc/passwd and /etc/group. nil
-// keeps copied files' owners and makes new ones root's.
+// chownUser is the owner an action gives what it makes (--chown), as
+// BuildKit's file operation resolves it (solver/llbsolver/ops.readUser):
+// a user by ID is that ID for the group too; a user by name takes the
+// uid and primary gid of root's /etc/passwd, a group by name the gid of
+// its /etc/group, and a name either file lacks (or a file that is not
+// there) leaves 0. nil (no --chown) keeps copied files' owners and
+// makes new ones root's.
 func chownUser(root string, o *pb.ChownOpt) (*copy.User, error) {
-	if o == nil || (o.User == nil && o.Group == nil) {
+	if o == nil {
 		return nil, nil
 	}
 	var u copy.User
 	if o.User != nil {
 		switch v := o.User.User.(type) {
 		case *pb.UserOpt_ByID:
-			u.UID = int(v.ByID)
+			u.UID, u.GID = int(v.ByID), int(v.ByID)
 		case *pb.UserOpt_ByName:
-			eu, err := lookupIn(root, v.ByName.Name, "")
+			f, err := openUserFile(root, "/etc/passwd")
 			if err != nil {
 				return nil, err
 			}
-			u.UID, u.GID = eu.Uid, eu.Gid
+			if f != nil {
+				defer f.Close()
+				users, err := user.ParsePasswdFilter(f, func(e user.User) bool { return e.Name == v.ByName.Name })
+				if err != nil {
+					return nil, fmt.Errorf("reading /etc/passwd: %w", err)
+				}
+				if len(users) > 0 {
+					u.UID, u.GID = users[0].Uid, users[0].Gid
+				}
+			}
 		}
 	}
 	if o.Group != nil {
@@ -214,30 +230,44 @@ func chownUser(root string, o *pb.ChownOpt) (*copy.User, error) {
 		case *pb.UserOpt_ByID:
 			u.GID = int(v.ByID)
 		case *pb.UserOpt_ByName:
-			eu, err := lookupIn(root, strconv.Itoa(u.UID), v.ByName.Name)
+			f, err := openUserFile(root, "/etc/group")
 			if err != nil {
 				return nil, err
 			}
-			u.GID = eu.Gid
+			if f != nil {
+				defer f.Close()
+				groups, err := user.ParseGroupFilter(f, func(g user.Group) bool { return g.Name == v.ByName.Name })
+				if err != nil {
+					return nil, fmt.Errorf("reading /etc/group: %w", err)
+				}
+				if len(groups) > 0 {
+					u.GID = groups[0].Gid
+				}
+			}
 		}
 	}
 	return &u, nil
 }
 
-// lookupIn resolves a user (and group) name in root's /etc/passwd and
-// /etc/group.
-func lookupIn(root, name, group string) (*user.ExecUser, error) {
-	spec := name
-	if group != "" {
-		spec += ":" + group
-	}
-	passwd, _ := securejoin.SecureJoin(root, "/etc/passwd")
-	groups, _ := securejoin.SecureJoin(root, "/etc/group")
-	u, err := user.GetExecUserPath(spec, &user.ExecUser{}, passwd, groups)
+// openUserFile opens root's /etc/passwd or /etc/group, if it is a
+// regular file there; nil when it is not there at all.
+func openUserFile(root, name string) (*os.File, error) {
+	p, err := rootPath(root, name)
 	if err != nil {
-		return nil, errclass.Wrap(ErrInvalid, err, fmt.Sprintf("unable to find user %s: %v", spec, err))
+		return nil, err
 	}
-	return u, nil
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", name, err)
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	return f, nil
 }
 
 // What follows is BuildKit's file backend (solver/llbsolver/file,
@@ -385,7 +415,16 @@ func rmPath(root, src string, allowNotFound bool) error {
 	return os.RemoveAll(p)
 }
 
-func docopy(ctx context.Context, src, dest string, a *pb.FileActionCopy, u *copy.User) (err error) {
+// docopy is a copy action. fromContext says src is the build context,
+// whose files reach BuildKit through its file transfer: that makes them
+// root's (the client resets every owner to 0:0), and it sets their
+// extended attributes before their owner, so that chown(2) drops a
+// file capability (security.capability). docopy does both.
+func docopy(ctx context.Context, src, dest string, a *pb.FileActionCopy, u *copy.User, fromContext bool) (err error) {
+	copyUser := u
+	if fromContext && copyUser == nil {
+		copyUser = &copy.User{}
+	}
 	srcPath, destPath := cleanPath(a.Src), cleanPath(a.Dest)
 	if !a.CreateDestPath {
 		p, err := rootPath(dest, filepath.Join("/", a.Dest))
@@ -401,7 +440,7 @@ func docopy(ctx context.Context, src, dest string, a *pb.FileActionCopy, u *copy
 		func(ci *copy.CopyInfo) {
 			ci.IncludePatterns = a.IncludePatterns
 			ci.ExcludePatterns = a.ExcludePatterns
-			ci.Chown = chowner(u)
+			ci.Chown = chowner(copyUser)
 			ci.Utime = timestampToTime(a.Timestamp)
 			if a.ModeStr != "" {
 				ci.ModeStr = a.ModeStr
@@ -414,6 +453,20 @@ func docopy(ctx context.Context, src, dest string, a *pb.FileActionCopy, u *copy
 		},
 		// an xattr the destination cannot take is not the copy's failure
 		copy.WithXAttrErrorHandler(func(dst, src, key string, err error) error { return nil }),
+	}
+	if fromContext {
+		opt = append(opt, copy.WithChangeNotifier(func(_ fsutil.ChangeKind, p string, fi os.FileInfo, _ error) error {
+			if fi == nil || fi.Mode()&os.ModeSymlink != 0 {
+				return nil
+			}
+			// p is where the copier wrote, in dest already: joined, not
+			// resolved again
+			target := filepath.Join(dest, p)
+			if err := unix.Lremovexattr(target, "security.capability"); err != nil && !errors.Is(err, unix.ENODATA) && !errors.Is(err, unix.ENOTSUP) {
+				return fmt.Errorf("removing the capability of %s: %w", p, err)
+			}
+			return nil
+		}))
 	}
 	// BuildKit finds a missing path when it computes the step's cache
 	// key, whatever AllowEmptyWildcard says

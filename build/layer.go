@@ -8,9 +8,13 @@ import (
 )
 
 // layerWriter writes a step's upper directory as an OCI layer: overlay
-// whiteouts become .wh. entries, opaque directories .wh..wh..opq.
+// whiteouts become .wh. entries, opaque directories .wh..wh..opq. Of
+// the extended attributes only security.capability is kept, as in
+// BuildKit's layers (containerd's archive writer keeps that one only).
 func layerWriter(ctx context.Context, upper string) func(io.Writer) error {
 	return func(w io.Writer) error {
-		return tarfs.WriteWith(ctx, upper, "", w, tarfs.WriteOptions{Overlay: true})
+		return tarfs.WriteWith(ctx, upper, "", w, tarfs.WriteOptions{Overlay: true, Xattr: layerXattr})
 	}
 }
+
+func layerXattr(name string) bool { return name == "security.capability" }

@@ -12,8 +12,6 @@ import (
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
-	"github.com/moby/buildkit/util/apicaps"
-	apipb "github.com/moby/buildkit/util/apicaps/pb"
 	"github.com/moby/buildkit/util/resolvconf"
 
 	"github.com/berth-dev/berth/errclass"
@@ -161,21 +159,6 @@ func (b *builder) runConfig(ctx context.Context) (runConfig, error) {
 		c.ulimits = append(c.ulimits, &pb.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
 	}
 	return c, nil
-}
-
-// llbCaps are the LLB capabilities the frontend may use: all of
-// BuildKit's but merge operations, so that COPY --link stays a plain
-// copy, which berth executes. (Without capabilities the frontend leaves
-// out ulimits and the /dev/shm size, and cannot make a read-write bind
-// mount.)
-func llbCaps() apicaps.CapSet {
-	var caps []*apipb.APICap
-	for _, c := range pb.Caps.All() {
-		if apicaps.CapID(c.ID) != pb.CapMergeOp {
-			caps = append(caps, c)
-		}
-	}
-	return pb.Caps.CapSet(caps)
 }
 
 // networksDir holds the root's networks (package netns).

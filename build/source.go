@@ -36,8 +36,6 @@ func (b *builder) base(ctx context.Context, ref string) (v1.Image, error) {
 		return nil, errclass.Wrap(ErrInvalid, err, fmt.Sprintf("invalid image name %q", ref))
 	}
 	full := image.FullName(r)
-	b.basesMu.Lock()
-	defer b.basesMu.Unlock()
 	if img, ok := b.bases[full]; ok {
 		return img, nil
 	}
@@ -82,15 +80,18 @@ func (b *builder) source(ctx context.Context, src *pb.SourceOp, name string) ([]
 		return []*fsState{{plain: b.o.ContextDir}}, nil
 	case strings.HasPrefix(id, "local://"):
 		return nil, unsupported("source "+id+" (a named context)", name)
-	case strings.HasPrefix(id, "git://"), strings.HasPrefix(id, "https://"), strings.HasPrefix(id, "http://"):
-		return nil, unsupported("source "+id+" (a remote file or repository)", name)
+	case strings.HasPrefix(id, "https://"), strings.HasPrefix(id, "http://"):
+		return b.httpSource(ctx, src, name)
+	case strings.HasPrefix(id, "git://"):
+		return nil, unsupported("source "+id+" (a git repository)", name)
 	}
 	return nil, unsupported("source "+id, name)
 }
 
 // imageState is the stack of an image's layers, unpacked.
 func (b *builder) imageState(ctx context.Context, ref string) (*fsState, error) {
-	ref, _, _ = strings.Cut(ref, "@") // the frontend pins nothing here: resolve returned no digest
+	// the reference as FROM gave it, a digest included: resolve pinned
+	// none
 	img, err := b.base(ctx, ref)
 	if err != nil {
 		return nil, err

@@ -6,7 +6,9 @@
 # tests again on a cgroup v2 kernel (scripts/vm-test.sh: a qemu guest),
 # where most users are while this host has v1: limits, the v1-only
 # settings dropped, --privileged's cgroups, and monitors leaving their
-# caller's cgroup. BERTH_TEST_CGROUP2=0 leaves them out.
+# caller's cgroup. BERTH_TEST_CGROUP2=0 leaves them out. BuildKit itself
+# is built first (once; cached outside the tree): the image builder's
+# tests compare berth's images with its.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
@@ -14,6 +16,7 @@ if [ "${BERTH_TEST_DOCKER:-1}" != 0 ]; then
 	bash scripts/docker-beside.sh start
 	trap 'bash scripts/docker-beside.sh stop' EXIT
 fi
+bash scripts/buildkit-ref.sh build >/dev/null
 make test
 if [ "${BERTH_TEST_CGROUP2:-1}" != 0 ]; then
 	bash scripts/vm-test.sh --timeout 1200 './integration=^(TestCgroupV2|TestCgroupV2DropsV1Settings|TestPrivilegedCgroup|TestCallerCgroupKilled)$'

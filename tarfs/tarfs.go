@@ -336,6 +336,9 @@ type WriteOptions struct {
 	// Skip leaves out the entry at rel (slash-separated, relative to src)
 	// and, for a directory, everything under it.
 	Skip func(rel string, fi fs.FileInfo) bool
+	// Xattr, when set, says which extended attributes are written;
+	// nil writes all of them.
+	Xattr func(name string) bool
 }
 
 // WriteWith is Write with options.
@@ -473,6 +476,9 @@ func (wr *walker) entry(h, dir *os.File, base, rel string, st unix.Stat_t) error
 	for k, v := range listXattrs(xattrPath, kind != unix.S_IFLNK) {
 		if strings.HasPrefix(k, "trusted.overlay.") {
 			continue // overlayfs's own bookkeeping, meaningless in an archive
+		}
+		if wr.o.Xattr != nil && !wr.o.Xattr(k) {
+			continue
 		}
 		if hdr.PAXRecords == nil {
 			hdr.PAXRecords = map[string]string{}
