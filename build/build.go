@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/opencontainers/go-digest"
 
@@ -55,6 +58,11 @@ type Options struct {
 	Progress io.Writer
 	// Pull shows a base image's pull, when one must be pulled.
 	Pull image.Progress
+	// NoCache runs every step, as docker build --no-cache; NoCacheFilter
+	// runs the steps of the stages it names (--no-cache-filter, compose's
+	// no_cache). The steps still go into the cache.
+	NoCache       bool
+	NoCacheFilter []string
 }
 
 // Result is what a build made.
@@ -104,6 +112,11 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	sweep(work, runDir(o.Root))
+	releaseCache, err := holdCache(ctx, o.Root)
+	if err != nil {
+		return Result{}, err
+	}
+	defer releaseCache()
 	dir, done, err := workspace(work)
 	if err != nil {
 		return Result{}, err
@@ -122,6 +135,9 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	}
 	if err := b.load(p.def); err != nil {
 		return Result{}, err
+	}
+	if len(o.NoCacheFilter) > 0 {
+		b.onlyStage = onlyStage(dockerfile)
 	}
 	final, err := b.solveTarget(ctx)
 	if err != nil {
@@ -169,6 +185,13 @@ type builder struct {
 	terminal *pb.Input
 	results  map[digest.Digest][]*fsState
 	progress *progress
+
+	// bctx is the build context, walked when a step first needs it.
+	bctx    *buildContext
+	ctxView string
+	// onlyStage is the name of a one-stage Dockerfile's stage, whose
+	// steps' names do not carry it (for NoCacheFilter).
+	onlyStage string
 }
 
 // fsState is a filesystem an operation produced: a stack of layers
@@ -176,6 +199,11 @@ type builder struct {
 type fsState struct {
 	layers []layer
 	plain  string
+	// key names the state in the step cache: the cache key of the step
+	// that made it and which of its outputs it is, or for an image its
+	// ID. Empty: a state this build alone has (a step run without the
+	// cache whose result could not be kept), on which nothing is cached.
+	key string
 }
 
 // layer is one layer of a state: a stored image's (desc set) or one a
@@ -184,6 +212,10 @@ type layer struct {
 	desc   *v1.Descriptor
 	diffID v1.Hash
 	dir    string // its files in overlayfs form
+	// created is when the step that made it ran (zero: a base image's)
+	created time.Time
+	// cache is the step cache entry it is kept in, if any
+	cache *cacheRef
 }
 
 // load indexes the definition's operations by digest.
@@ -242,10 +274,8 @@ func (b *builder) solve(ctx context.Context, in *pb.Input) (*fsState, error) {
 	switch o := op.Op.(type) {
 	case *pb.Op_Source:
 		outs, err = b.source(ctx, o.Source, name)
-	case *pb.Op_Exec:
-		outs, err = b.exec(ctx, o.Exec, inputs, name)
-	case *pb.Op_File:
-		outs, err = b.file(ctx, o.File, inputs, name)
+	case *pb.Op_Exec, *pb.Op_File:
+		outs, err = b.step(ctx, d, op, inputs, name)
 	case *pb.Op_Build:
 		err = unsupported("build (a nested LLB build)", name)
 	case *pb.Op_Merge:
@@ -260,6 +290,140 @@ func (b *builder) solve(ctx context.Context, in *pb.Input) (*fsState, error) {
 	}
 	b.results[d] = outs
 	return pick(outs, in.Index)
+}
+
+// step executes an exec or file operation, or takes its result from the
+// step cache when an earlier build ran it on the same inputs; what it
+// runs goes into the cache.
+func (b *builder) step(ctx context.Context, d digest.Digest, op *pb.Op, inputs []*fsState, name string) ([]*fsState, error) {
+	key, keyed := b.cacheKey(op, inputs)
+	if keyed && !b.noCache(d, name) {
+		if outs := b.lookup(key, inputs); outs != nil {
+			b.progress.start(name).log("CACHED")
+			for i, st := range outs {
+				st.key = outputKey(key, i)
+			}
+			return outs, nil
+		}
+	}
+	var outs []*fsState
+	var err error
+	switch o := op.Op.(type) {
+	case *pb.Op_Exec:
+		outs, err = b.exec(ctx, o.Exec, inputs, name)
+	case *pb.Op_File:
+		outs, err = b.file(ctx, o.File, inputs, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	for _, st := range outs {
+		if n := len(st.layers); n > 0 && st.plain == "" {
+			st.layers[n-1].created = now
+		}
+	}
+	if !keyed {
+		return outs, nil
+	}
+	kept, err := b.keep(key, outs, inputs, now)
+	if err != nil {
+		return nil, err
+	}
+	if kept {
+		for i, st := range outs {
+			st.key = outputKey(key, i)
+		}
+	}
+	return outs, nil
+}
+
+// cacheKey is the step cache key of operation op on inputs; false when
+// an input has none.
+func (b *builder) cacheKey(op *pb.Op, inputs []*fsState) (digest.Digest, bool) {
+	parts := make([]string, len(inputs))
+	for i, st := range inputs {
+		switch {
+		case st.plain != "":
+			if b.bctx == nil {
+				return "", false
+			}
+			parts[i] = b.contextReads(op, i)
+		case st.key == "":
+			return "", false
+		default:
+			parts[i] = st.key
+		}
+	}
+	// the op's own encoding, less its inputs' digests: the keys above
+	// stand for them, and a local source's digest changes with every
+	// build (local.unique)
+	own := op.CloneVT()
+	for _, in := range own.Inputs {
+		in.Digest = ""
+	}
+	dt, err := own.MarshalVT()
+	if err != nil {
+		return "", false
+	}
+	return stepKey(digest.FromBytes(dt), parts), true
+}
+
+// contextReads names what operation op reads of the build context, its
+// input i: for a file operation, the files its copies name (after
+// .dockerignore); for anything else, the whole context.
+func (b *builder) contextReads(op *pb.Op, i int) string {
+	f, ok := op.Op.(*pb.Op_File)
+	if !ok {
+		return "context " + b.bctx.all.String()
+	}
+	var reads []string
+	for _, a := range f.File.Actions {
+		if a.Input == int64(i) {
+			return "context " + b.bctx.all.String()
+		}
+		if c, ok := a.Action.(*pb.FileAction_Copy); ok && a.SecondaryInput == int64(i) {
+			reads = append(reads, b.bctx.digestOf(c.Copy.Src).String())
+		}
+	}
+	return "context reads " + strings.Join(reads, ",")
+}
+
+// noCache says whether the operation is to run whatever the cache holds.
+func (b *builder) noCache(d digest.Digest, name string) bool {
+	if b.o.NoCache || b.meta[d].GetIgnoreCache() {
+		return true
+	}
+	if len(b.o.NoCacheFilter) == 0 {
+		return false
+	}
+	stage, ok := stageOf(name)
+	if !ok {
+		return false
+	}
+	if stage == "" {
+		stage = b.onlyStage
+	}
+	for _, f := range b.o.NoCacheFilter {
+		if stage != "" && strings.EqualFold(f, stage) {
+			return true
+		}
+	}
+	return false
+}
+
+// onlyStage is the name of the Dockerfile's stage when it has one, named
+// ("FROM x AS name"); "" otherwise.
+func onlyStage(dockerfile []byte) string {
+	res, err := parser.Parse(bytes.NewReader(dockerfile))
+	if err != nil {
+		return ""
+	}
+	stages, _, err := instructions.Parse(res.AST, nil)
+	if err != nil || len(stages) != 1 {
+		return ""
+	}
+	return stages[0].Name
 }
 
 func pick(outs []*fsState, i int64) (*fsState, error) {
@@ -333,22 +497,40 @@ func (b *builder) export(ctx context.Context, st *fsState, config []byte, names 
 	var base []v1.Descriptor
 	var diffIDs []v1.Hash
 	var more []func(io.Writer) error
-	for _, l := range st.layers {
-		if l.desc != nil {
+	times := make([]time.Time, len(st.layers))
+	for i, l := range st.layers {
+		times[i] = l.created
+		// a stored layer (a base image's, a cached step's) is reused as
+		// it is, up to the first that must be written: what is above
+		// that one is written too, as Assemble wants stored layers first
+		if l.desc != nil && len(more) == 0 {
 			base = append(base, *l.desc)
 			diffIDs = append(diffIDs, l.diffID)
 			continue
 		}
 		more = append(more, layerWriter(ctx, l.dir))
 	}
-	now := time.Now().UTC()
-	cf.Created = v1.Time{Time: now}
 	cf.RootFS = v1.RootFS{Type: "layers", DiffIDs: diffIDs}
-	cf.History = normalizeHistory(cf.History, len(st.layers), now)
+	cf.History = normalizeHistory(cf.History, times, time.Now().UTC())
+	// the image is as old as its newest history entry, so that a rebuild
+	// from the cache makes the same image, as BuildKit's does
+	cf.Created = v1.Time{}
+	for _, h := range cf.History {
+		cf.Created = h.Created
+	}
 	id, err := image.Assemble(ctx, b.store, b.snaps, cf, base, more, names)
 	if err != nil {
 		step.fail(err)
 		return v1.Hash{}, err
+	}
+	if len(more) > 0 {
+		if _, img, err := b.store.Lookup(id.String()); err == nil {
+			m, merr := img.Manifest()
+			got, cerr := img.ConfigFile()
+			if merr == nil && cerr == nil {
+				remember(st.layers, m, got.RootFS.DiffIDs)
+			}
+		}
 	}
 	step.log("writing image " + id.String())
 	for _, n := range names {
@@ -358,11 +540,14 @@ func (b *builder) export(ctx context.Context, st *fsState, config []byte, names 
 	return id, nil
 }
 
-// normalizeHistory matches history to layers layers as BuildKit's
-// exporter does: entries for layers that are not there become empty
-// ones from the bottom, layers without an entry get one, and entries
-// without a time get the time of the layer before them (or now).
-func normalizeHistory(history []v1.History, layers int, now time.Time) []v1.History {
+// normalizeHistory matches history to the layers, made at times (zero:
+// unknown), as BuildKit's exporter does: entries for layers that are not
+// there become empty ones from the bottom, layers without an entry get
+// one, an entry with a layer and no time gets its layer's, and the
+// others without a time the time of the first new layer or of the entry
+// before them.
+func normalizeHistory(history []v1.History, times []time.Time, now time.Time) []v1.History {
+	layers := len(times)
 	var withLayer int
 	for _, h := range history {
 		if !h.EmptyLayer {
@@ -383,9 +568,39 @@ func normalizeHistory(history []v1.History, layers int, now time.Time) []v1.Hist
 	for ; withLayer < layers; withLayer++ {
 		history = append(history, v1.History{CreatedBy: "berth build", Comment: "buildkit.exporter.image.v0"})
 	}
-	created := v1.Time{Time: now}
+	var n int
 	for i := range history {
-		if history[i].Created.IsZero() {
+		if history[i].EmptyLayer {
+			continue
+		}
+		if history[i].Created.IsZero() && n < len(times) {
+			history[i].Created = v1.Time{Time: times[n]}
+		}
+		n++
+	}
+	var created v1.Time
+	var missing bool
+	for _, h := range history {
+		if !h.Created.IsZero() {
+			created = h.Created
+			if missing {
+				break
+			}
+		} else {
+			missing = true
+		}
+	}
+	if created.IsZero() {
+		created = v1.Time{Time: now}
+	}
+	missing = false
+	for i := range history {
+		if !history[i].Created.IsZero() {
+			if missing {
+				created = history[i].Created
+			}
+		} else {
+			missing = true
 			history[i].Created = created
 		}
 	}

@@ -53,7 +53,7 @@ func Assemble(ctx context.Context, s *Store, snaps *Snapshots, cf v1.ConfigFile,
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	for _, full := range fulls[1:] {
+	for _, full := range fulls[min(1, len(fulls)):] {
 		if err := s.SetRef(ctx, full, ref.Manifest); err != nil {
 			return v1.Hash{}, err
 		}

@@ -83,9 +83,8 @@ func newImageBuildCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.Target, "target", "", "Set the target build stage to build")
 	f.StringVar(&iidfile, "iidfile", "", "Write the image ID to a file")
 	f.BoolVarP(&quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
-	// berth's builder has no cache yet: every build runs every step, which
-	// is what --no-cache asks
-	f.Bool("no-cache", false, "Do not use cache when building the image")
+	f.BoolVar(&o.NoCache, "no-cache", false, "Do not use cache when building the image")
+	f.StringArrayVar(&o.NoCacheFilter, "no-cache-filter", nil, "Do not cache specified stages")
 	return cmd
 }
 
