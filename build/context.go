@@ -1,17 +1,21 @@
 package build
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -39,13 +43,34 @@ type buildContext struct {
 	all digest.Digest
 }
 
-// ctxFile is one entry of the context.
+// ctxFile is one entry of the context: what a copy of it carries but
+// its times (type and mode, owner, size, content, symlink target, device
+// number), as BuildKit's content checksums leave times out.
 type ctxFile struct {
-	path string
-	// sum covers what a copy of the entry carries but its times: type,
-	// mode, owner, size, symlink target and content
-	sum  string
-	link bool
+	path     string
+	mode     uint32 // st_mode: type and permissions
+	uid, gid uint32
+	size     int64 // regular files only
+	rdev     uint64
+	sum      string // a regular file's content's sha256, hex
+	link     string // a symlink's target
+}
+
+func (f *ctxFile) isLink() bool { return f.mode&unix.S_IFMT == unix.S_IFLNK }
+
+// hash writes the entry into h.
+func (f *ctxFile) hash(h hash.Hash) {
+	var b [32]byte
+	binary.LittleEndian.PutUint32(b[0:], f.mode)
+	binary.LittleEndian.PutUint32(b[4:], f.uid)
+	binary.LittleEndian.PutUint32(b[8:], f.gid)
+	binary.LittleEndian.PutUint64(b[12:], uint64(f.size))
+	binary.LittleEndian.PutUint64(b[20:], f.rdev)
+	h.Write([]byte(f.path))
+	h.Write(b[:28])
+	h.Write([]byte(f.sum))
+	h.Write([]byte(f.link))
+	h.Write([]byte{0})
 }
 
 // ignoreFile is the .dockerignore that applies: <Dockerfile>.dockerignore
@@ -80,11 +105,11 @@ func readIgnore(p string) ([]string, error) {
 // statEntry is what the digest cache keeps of a file: a file whose
 // inode, size and times are unchanged is taken to hold what it held.
 type statEntry struct {
-	Ino   uint64 `json:"i"`
-	Size  int64  `json:"s"`
-	Mtime int64  `json:"m"`
-	Ctime int64  `json:"c"`
-	Sum   string `json:"d"`
+	Ino   uint64
+	Size  int64
+	Mtime int64
+	Ctime int64
+	Sum   string
 }
 
 // walkContext walks dir once, leaving out what the patterns ignore, and
@@ -98,23 +123,17 @@ func walkContext(dir string, patterns []string, statFile string) (*buildContext,
 			return nil, errclass.Wrap(ErrInvalid, err, fmt.Sprintf("invalid .dockerignore pattern: %v", err))
 		}
 	}
-	old := map[string]statEntry{}
-	if data, err := os.ReadFile(statFile); err == nil {
-		json.Unmarshal(data, &old) // a damaged cache is an empty one
-	}
+	old := readStats(statFile)
 	w := &walker{root: dir, pm: pm, old: old, now: map[string]statEntry{}, bc: &buildContext{dir: dir}}
 	if _, err := w.walk("", patternmatcher.MatchInfo{}); err != nil {
 		return nil, err
 	}
 	if w.changed || len(w.now) != len(old) {
-		if data, err := json.Marshal(w.now); err == nil {
-			os.MkdirAll(filepath.Dir(statFile), 0o700)
-			disk.WriteFile(statFile, data, 0o600) // a cache: failing to keep it costs time only
-		}
+		writeStats(statFile, w.now)
 	}
 	h := sha256.New()
-	for _, f := range w.bc.files {
-		fmt.Fprintf(h, "%s\x00%s\x00", f.path, f.sum)
+	for i := range w.bc.files {
+		w.bc.files[i].hash(h)
 	}
 	w.bc.all = digest.NewDigest(digest.SHA256, h)
 	return w.bc, nil
@@ -129,25 +148,80 @@ type walker struct {
 	bc      *buildContext
 }
 
+// readStats reads the digest cache: one line per regular file, its
+// path, then inode, size, mtime, ctime (nanoseconds) and digest.
+func readStats(p string) map[string]statEntry {
+	out := map[string]statEntry{}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return out
+	}
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		name, rest, ok := bytes.Cut(line, []byte{0})
+		if !ok {
+			continue
+		}
+		f := bytes.Fields(rest)
+		if len(f) != 5 {
+			continue
+		}
+		var e statEntry
+		var err1, err2, err3, err4 error
+		e.Ino, err1 = strconv.ParseUint(string(f[0]), 10, 64)
+		e.Size, err2 = strconv.ParseInt(string(f[1]), 10, 64)
+		e.Mtime, err3 = strconv.ParseInt(string(f[2]), 10, 64)
+		e.Ctime, err4 = strconv.ParseInt(string(f[3]), 10, 64)
+		if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+			continue
+		}
+		e.Sum = string(f[4])
+		out[string(name)] = e
+	}
+	return out
+}
+
+func writeStats(p string, stats map[string]statEntry) {
+	var buf bytes.Buffer
+	for name, e := range stats {
+		fmt.Fprintf(&buf, "%s\x00%d %d %d %d %s\n", name, e.Ino, e.Size, e.Mtime, e.Ctime, e.Sum)
+	}
+	os.MkdirAll(filepath.Dir(p), 0o700)
+	disk.WriteFile(p, buf.Bytes(), 0o600) // a cache: failing to keep it costs time only
+}
+
 // walk adds the entries of the directory rel (slash-separated, "" the
 // root) and returns how many it kept. A directory .dockerignore takes is
 // entered only when an exception may bring back something in it, as
 // BuildKit's walker does; it is kept when something in it is.
 func (w *walker) walk(rel string, parent patternmatcher.MatchInfo) (int, error) {
-	entries, err := os.ReadDir(filepath.Join(w.root, filepath.FromSlash(rel)))
+	d, err := os.Open(filepath.Join(w.root, filepath.FromSlash(rel)))
 	if err != nil {
 		return 0, fmt.Errorf("reading the build context: %w", err)
 	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return 0, fmt.Errorf("reading the build context: %w", err)
+	}
+	slices.Sort(names)
+	dirfd := int(d.Fd())
 	kept := 0
-	for _, e := range entries {
-		p := path.Join(rel, e.Name())
-		fi, err := e.Info()
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
+	for _, name := range names {
+		p := path.Join(rel, name)
+		var st unix.Stat_t
+		if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if errors.Is(err, unix.ENOENT) {
 				continue // removed while we walk
 			}
-			return 0, fmt.Errorf("reading the build context: %w", err)
+			return 0, fmt.Errorf("reading the build context %q: %w", p, err)
 		}
+		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
 		var info patternmatcher.MatchInfo
 		excluded := false
 		if w.pm != nil {
@@ -155,18 +229,18 @@ func (w *walker) walk(rel string, parent patternmatcher.MatchInfo) (int, error) 
 				return 0, errclass.Wrap(ErrInvalid, err, fmt.Sprintf("invalid .dockerignore pattern: %v", err))
 			}
 		}
-		if excluded && !(fi.IsDir() && w.exceptionUnder(p)) {
+		if excluded && !(isDir && w.exceptionUnder(p)) {
 			w.bc.ignored = append(w.bc.ignored, p)
 			continue
 		}
 		at := len(w.bc.files)
 		if !excluded {
-			if err := w.add(p, fi); err != nil {
+			if err := w.add(dirfd, name, p, &st); err != nil {
 				return 0, err
 			}
 		}
 		n := 0
-		if fi.IsDir() {
+		if isDir {
 			if n, err = w.walk(p, info); err != nil {
 				return 0, err
 			}
@@ -177,7 +251,7 @@ func (w *walker) walk(rel string, parent patternmatcher.MatchInfo) (int, error) 
 		case n > 0:
 			// an ignored directory holding an exception: it is there for
 			// what it holds
-			if err := w.add(p, fi); err != nil {
+			if err := w.add(dirfd, name, p, &st); err != nil {
 				return 0, err
 			}
 			f := w.bc.files[len(w.bc.files)-1]
@@ -217,60 +291,53 @@ func dropUnder(list []string, dir string) []string {
 	return out
 }
 
-// add records the entry p with its digest.
-func (w *walker) add(p string, fi fs.FileInfo) error {
-	st, _ := fi.Sys().(*syscall.Stat_t)
-	var uid, gid uint32
-	var rdev uint64
-	if st != nil {
-		uid, gid, rdev = st.Uid, st.Gid, st.Rdev
-	}
-	sum := fmt.Sprintf("%s %d:%d %d", fi.Mode(), uid, gid, fi.Size())
-	switch {
-	case fi.Mode().IsRegular():
-		content, err := w.content(p, fi, st)
+// add records the entry p (name in the directory dirfd) with what its
+// digest covers.
+func (w *walker) add(dirfd int, name, p string, st *unix.Stat_t) error {
+	f := ctxFile{path: p, mode: st.Mode, uid: st.Uid, gid: st.Gid}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		f.size = st.Size
+		sum, err := w.content(dirfd, name, p, st)
 		if err != nil {
 			return err
 		}
-		sum += " " + content
-	case fi.Mode()&fs.ModeSymlink != 0:
-		target, err := os.Readlink(filepath.Join(w.root, filepath.FromSlash(p)))
+		f.sum = sum
+	case unix.S_IFLNK:
+		buf := make([]byte, 4096)
+		n, err := unix.Readlinkat(dirfd, name, buf)
 		if err != nil {
-			return fmt.Errorf("reading the build context: %w", err)
+			return fmt.Errorf("reading the build context %q: %w", p, err)
 		}
-		sum += " -> " + target
-	case fi.Mode()&(fs.ModeDevice|fs.ModeCharDevice) != 0:
-		sum += fmt.Sprintf(" dev %d", rdev)
+		f.link = string(buf[:n])
+	case unix.S_IFCHR, unix.S_IFBLK:
+		f.rdev = st.Rdev
 	}
-	w.bc.files = append(w.bc.files, ctxFile{path: p, sum: sum, link: fi.Mode()&fs.ModeSymlink != 0})
+	w.bc.files = append(w.bc.files, f)
 	return nil
 }
 
 // content is the sha256 of the regular file p, from the stat cache when
 // its inode, size and times are as they were.
-func (w *walker) content(p string, fi fs.FileInfo, st *syscall.Stat_t) (string, error) {
-	var e statEntry
-	if st != nil {
-		e = statEntry{Ino: st.Ino, Size: fi.Size(), Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}
-		if o, ok := w.old[p]; ok && o.Ino == e.Ino && o.Size == e.Size && o.Mtime == e.Mtime && o.Ctime == e.Ctime && o.Sum != "" {
-			w.now[p] = o
-			return o.Sum, nil
-		}
+func (w *walker) content(dirfd int, name, p string, st *unix.Stat_t) (string, error) {
+	e := statEntry{Ino: st.Ino, Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}
+	if o, ok := w.old[p]; ok && o.Ino == e.Ino && o.Size == e.Size && o.Mtime == e.Mtime && o.Ctime == e.Ctime && o.Sum != "" {
+		w.now[p] = o
+		return o.Sum, nil
 	}
-	f, err := os.Open(filepath.Join(w.root, filepath.FromSlash(p)))
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
-		return "", fmt.Errorf("reading the build context: %w", err)
+		return "", fmt.Errorf("reading the build context %q: %w", p, err)
 	}
+	f := os.NewFile(uintptr(fd), p)
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", fmt.Errorf("reading the build context %q: %w", p, err)
 	}
 	e.Sum = hex.EncodeToString(h.Sum(nil))
-	if st != nil {
-		w.now[p] = e
-		w.changed = true
-	}
+	w.now[p] = e
+	w.changed = true
 	return e.Sum, nil
 }
 
@@ -287,23 +354,24 @@ func (c *buildContext) digestOf(src string) digest.Digest {
 	wild := strings.ContainsAny(rel, "*?[\\")
 	parts := strings.Split(rel, "/")
 	h := sha256.New()
-	for _, f := range c.files {
-		fparts := strings.Split(f.path, "/")
+	for i := range c.files {
+		f := &c.files[i]
 		var in bool
 		if wild {
+			fparts := strings.Split(f.path, "/")
 			in = len(fparts) >= len(parts) && matchParts(parts, fparts[:len(parts)])
 			// a symlink above where the pattern reaches may lead anywhere
-			if f.link && len(fparts) <= len(parts) && matchParts(parts[:len(fparts)], fparts) {
+			if f.isLink() && len(fparts) <= len(parts) && matchParts(parts[:len(fparts)], fparts) {
 				return c.all
 			}
 		} else {
 			in = f.path == rel || strings.HasPrefix(f.path, rel+"/")
-			if f.link && (in || strings.HasPrefix(rel, f.path+"/")) {
+			if f.isLink() && (in || strings.HasPrefix(rel, f.path+"/")) {
 				return c.all
 			}
 		}
 		if in {
-			fmt.Fprintf(h, "%s\x00%s\x00", f.path, f.sum)
+			f.hash(h)
 		}
 	}
 	return digest.NewDigest(digest.SHA256, h)
