@@ -98,6 +98,11 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	if o.Root, err = filepath.Abs(o.Root); err != nil {
 		return Result{}, err
 	}
+	// absolute, as the overlay of the context and the name of its digest
+	// cache want it
+	if o.ContextDir, err = filepath.Abs(o.ContextDir); err != nil {
+		return Result{}, err
+	}
 	store, snaps, err := image.OpenRoot(o.Root)
 	if err != nil {
 		return Result{}, err
@@ -494,21 +499,31 @@ func (b *builder) export(ctx context.Context, st *fsState, config []byte, names 
 	if err := json.Unmarshal(config, &cf); err != nil {
 		return v1.Hash{}, fmt.Errorf("reading the image config the frontend made: %w", err)
 	}
-	var base []v1.Descriptor
-	var diffIDs []v1.Hash
-	var more []func(io.Writer) error
+	// each layer a step made is stored here (a cached step's only when
+	// the store lost the blob its entry remembers), and its snapshot
+	// made by linking its files, not by unpacking the blob again
+	descs := make([]v1.Descriptor, len(st.layers))
+	diffIDs := make([]v1.Hash, len(st.layers))
 	times := make([]time.Time, len(st.layers))
+	stored := make([]bool, len(st.layers))
 	for i, l := range st.layers {
 		times[i] = l.created
-		// a stored layer (a base image's, a cached step's) is reused as
-		// it is, up to the first that must be written: what is above
-		// that one is written too, as Assemble wants stored layers first
-		if l.desc != nil && len(more) == 0 {
-			base = append(base, *l.desc)
-			diffIDs = append(diffIDs, l.diffID)
+		if l.desc != nil {
+			descs[i], diffIDs[i] = *l.desc, l.diffID
 			continue
 		}
-		more = append(more, layerWriter(ctx, l.dir))
+		desc, diffID, err := image.StoreLayer(ctx, b.store, layerWriter(ctx, l.dir))
+		if err != nil {
+			step.fail(err)
+			return v1.Hash{}, err
+		}
+		descs[i], diffIDs[i], stored[i] = desc, diffID, true
+	}
+	for i, chain := range image.ChainIDs(diffIDs) {
+		if l := st.layers[i]; l.dir != b.snaps.Path(chain) {
+			// failing, the snapshot is unpacked from the blob instead
+			b.snaps.Adopt(ctx, chain, l.dir)
+		}
 	}
 	cf.RootFS = v1.RootFS{Type: "layers", DiffIDs: diffIDs}
 	cf.History = normalizeHistory(cf.History, times, time.Now().UTC())
@@ -518,20 +533,12 @@ func (b *builder) export(ctx context.Context, st *fsState, config []byte, names 
 	for _, h := range cf.History {
 		cf.Created = h.Created
 	}
-	id, err := image.Assemble(ctx, b.store, b.snaps, cf, base, more, names)
+	id, err := image.Assemble(ctx, b.store, b.snaps, cf, descs, nil, names)
 	if err != nil {
 		step.fail(err)
 		return v1.Hash{}, err
 	}
-	if len(more) > 0 {
-		if _, img, err := b.store.Lookup(id.String()); err == nil {
-			m, merr := img.Manifest()
-			got, cerr := img.ConfigFile()
-			if merr == nil && cerr == nil {
-				remember(st.layers, m, got.RootFS.DiffIDs)
-			}
-		}
-	}
+	remember(st.layers, stored, descs, diffIDs)
 	step.log("writing image " + id.String())
 	for _, n := range names {
 		step.log("naming to " + n)

@@ -242,11 +242,11 @@ func dirSize(dir string) int64 {
 }
 
 // remember writes into the cache records the blobs the image store now
-// holds for their layers.
-func remember(layers []layer, m *v1.Manifest, diffIDs []v1.Hash) {
+// holds for the layers stored anew.
+func remember(layers []layer, stored []bool, descs []v1.Descriptor, diffIDs []v1.Hash) {
 	records := map[string]*cacheRecord{}
 	for i, l := range layers {
-		if l.cache == nil || i >= len(m.Layers) || i >= len(diffIDs) {
+		if l.cache == nil || !stored[i] {
 			continue
 		}
 		r, ok := records[l.cache.entry]
@@ -260,7 +260,7 @@ func remember(layers []layer, m *v1.Manifest, diffIDs []v1.Hash) {
 		if l.cache.output >= len(r.Outputs) {
 			continue
 		}
-		desc, diffID := m.Layers[i], diffIDs[i]
+		desc, diffID := descs[i], diffIDs[i]
 		r.Outputs[l.cache.output].Blob, r.Outputs[l.cache.output].DiffID = &desc, &diffID
 	}
 	for entry, r := range records {

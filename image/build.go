@@ -60,3 +60,10 @@ func Assemble(ctx context.Context, s *Store, snaps *Snapshots, cf v1.ConfigFile,
 	}
 	return img.ConfigName()
 }
+
+// StoreLayer stores the tar stream write produces as a gzip layer blob
+// and returns its descriptor and diff ID. The caller holds the store's
+// shared lock (Hold) until an image names the layer.
+func StoreLayer(ctx context.Context, s *Store, write func(io.Writer) error) (v1.Descriptor, v1.Hash, error) {
+	return storeLayer(ctx, s, write)
+}
