@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -171,4 +172,58 @@ func BenchmarkBuildKitCold(b *testing.B) {
 		b.StartTimer()
 		buildctl(buildctlBuild(ctx)...)
 	}
+}
+
+// BenchmarkBuildVsBuildKitNoop and BenchmarkBuildVsBuildKitCold run
+// berth's build and BuildKit's in turn, each iteration one of each, so
+// that both see the same load on a shared machine; they report each
+// one's mean time and berth's as a fraction of BuildKit's (berth/bk).
+func BenchmarkBuildVsBuildKitNoop(b *testing.B) {
+	requireRoot(b)
+	registry, ctx := benchSetup(b)
+	buildctl := buildkit(b, registry)
+	root := b.TempDir()
+	teardownOnCleanup(b, root)
+	berthBuild(b, root, ctx)
+	buildctl(buildctlBuild(ctx)...)
+	compare(b, func() { berthBuild(b, root, ctx) }, func() { buildctl(buildctlBuild(ctx)...) }, nil)
+}
+
+func BenchmarkBuildVsBuildKitCold(b *testing.B) {
+	requireRoot(b)
+	registry, ctx := benchSetup(b)
+	buildctl := buildkit(b, registry)
+	var root string
+	compare(b, func() { berthBuild(b, root, ctx) }, func() { buildctl(buildctlBuild(ctx)...) }, func() {
+		root = filepath.Join(b.TempDir(), "root")
+		teardownOnCleanup(b, root)
+		buildctl("prune", "--all")
+	})
+}
+
+// compare times berth and buildkit, b.N times each, alternating, with
+// reset (untimed) before each pair.
+func compare(b *testing.B, berth, buildkit func(), reset func()) {
+	var tb, tk time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if reset != nil {
+			reset()
+		}
+		first, second := berth, buildkit
+		t1, t2 := &tb, &tk
+		if i%2 == 1 {
+			first, second, t1, t2 = buildkit, berth, &tk, &tb
+		}
+		start := time.Now()
+		first()
+		*t1 += time.Since(start)
+		start = time.Now()
+		second()
+		*t2 += time.Since(start)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(tb.Milliseconds())/float64(b.N), "berth-ms/op")
+	b.ReportMetric(float64(tk.Milliseconds())/float64(b.N), "buildkit-ms/op")
+	b.ReportMetric(float64(tb)/float64(tk), "berth/bk")
 }
