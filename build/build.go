@@ -204,6 +204,9 @@ type builder struct {
 type fsState struct {
 	layers []layer
 	plain  string
+	// ctx is the walked context a plain state shows, for the keys of the
+	// steps that read it; nil: such steps are not cached
+	ctx *buildContext
 	// key names the state in the step cache: the cache key of the step
 	// that made it and which of its outputs it is, or for an image its
 	// ID. Empty: a state this build alone has (a step run without the
@@ -350,10 +353,10 @@ func (b *builder) cacheKey(op *pb.Op, inputs []*fsState) (digest.Digest, bool) {
 	for i, st := range inputs {
 		switch {
 		case st.plain != "":
-			if b.bctx == nil {
+			if st.ctx == nil {
 				return "", false
 			}
-			parts[i] = b.contextReads(op, i)
+			parts[i] = contextReads(st.ctx, op, i)
 		case st.key == "":
 			return "", false
 		default:
@@ -374,21 +377,21 @@ func (b *builder) cacheKey(op *pb.Op, inputs []*fsState) (digest.Digest, bool) {
 	return stepKey(digest.FromBytes(dt), parts), true
 }
 
-// contextReads names what operation op reads of the build context, its
+// contextReads names what operation op reads of the build context c, its
 // input i: for a file operation, the files its copies name (after
 // .dockerignore); for anything else, the whole context.
-func (b *builder) contextReads(op *pb.Op, i int) string {
+func contextReads(c *buildContext, op *pb.Op, i int) string {
 	f, ok := op.Op.(*pb.Op_File)
 	if !ok {
-		return "context " + b.bctx.all.String()
+		return "context " + c.all.String()
 	}
 	var reads []string
 	for _, a := range f.File.Actions {
 		if a.Input == int64(i) {
-			return "context " + b.bctx.all.String()
+			return "context " + c.all.String()
 		}
-		if c, ok := a.Action.(*pb.FileAction_Copy); ok && a.SecondaryInput == int64(i) {
-			reads = append(reads, b.bctx.digestOf(c.Copy.Src).String())
+		if cp, ok := a.Action.(*pb.FileAction_Copy); ok && a.SecondaryInput == int64(i) {
+			reads = append(reads, c.digestOf(cp.Copy.Src).String())
 		}
 	}
 	return "context reads " + strings.Join(reads, ",")

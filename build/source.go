@@ -84,7 +84,7 @@ func (b *builder) source(ctx context.Context, src *pb.SourceOp, name string) ([]
 		if err != nil {
 			return nil, err
 		}
-		return []*fsState{{plain: dir}}, nil
+		return []*fsState{{plain: dir, ctx: b.bctx}}, nil
 	case strings.HasPrefix(id, "local://"):
 		return nil, unsupported("source "+id+" (a named context)", name)
 	case strings.HasPrefix(id, "git://"), strings.HasPrefix(id, "https://"), strings.HasPrefix(id, "http://"):
