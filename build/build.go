@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -183,7 +184,8 @@ type builder struct {
 	dir string
 	seq int
 	// bases are the images FROM names, resolved once.
-	bases map[string]v1.Image
+	basesMu sync.Mutex
+	bases   map[string]v1.Image
 
 	ops      map[digest.Digest]*pb.Op
 	meta     map[digest.Digest]*pb.OpMetadata

@@ -39,10 +39,14 @@ func (b *builder) base(ctx context.Context, ref string) (v1.Image, error) {
 		return nil, errclass.Wrap(ErrInvalid, err, fmt.Sprintf("invalid image name %q", ref))
 	}
 	full := image.FullName(r)
-	if img, ok := b.bases[full]; ok {
+	// the frontend resolves its stages' bases in parallel
+	b.basesMu.Lock()
+	img, ok := b.bases[full]
+	b.basesMu.Unlock()
+	if ok {
 		return img, nil
 	}
-	_, img, err := b.store.Lookup(full)
+	_, img, err = b.store.Lookup(full)
 	if errors.Is(err, image.ErrNotFound) {
 		step := b.progress.start("[internal] load metadata for " + full)
 		pull := b.o.Pull
@@ -59,7 +63,9 @@ func (b *builder) base(ctx context.Context, ref string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.basesMu.Lock()
 	b.bases[full] = img
+	b.basesMu.Unlock()
 	return img, nil
 }
 
