@@ -248,3 +248,33 @@ func TestBuildCacheEntriesComplete(t *testing.T) {
 		t.Errorf("no cache lock")
 	}
 }
+
+// TestBuildCacheAfterImageRemoved: image rm frees the image's blobs and
+// snapshots but not the build cache (as Docker's rmi leaves BuildKit's):
+// a rebuild takes every step from the cache, writes the layers again
+// from the entries and makes the image whole. (Not the same image ID:
+// tarfs writes each file's atime and ctime, which differ by then.)
+func TestBuildCacheAfterImageRemoved(t *testing.T) {
+	root := newRoot(t)
+	ctxDir := fixture.Dir(t, map[string]string{"first.txt": "1", "second.txt": "2", "Dockerfile": cacheDockerfile})
+	o := Options{Root: root, ContextDir: ctxDir, Tags: []string{"removed"}}
+	first, _ := buildOK(t, o)
+	s, snaps, _ := image.OpenRoot(root)
+	if _, err := image.Remove(context.Background(), s, snaps, []string{"removed"}, image.RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Lookup(first.ID.String()); err == nil {
+		t.Fatal("the image is still there")
+	}
+	again, out := buildOK(t, o)
+	wantSteps(t, "after image rm", out, map[string]bool{"RUN date +%s%N > /before": true, "COPY second.txt": true, "RUN date +%s%N > /last": true})
+	if len(again.Names) != 1 {
+		t.Errorf("the rebuild named %v", again.Names)
+	}
+	dir, _ := view(t, root, "removed")
+	for p, want := range map[string]string{"first": "1", "second": "2", "who": "nobody\n"} {
+		if got, err := os.ReadFile(filepath.Join(dir, p)); string(got) != want {
+			t.Errorf("/%s: %q (%v), want %q", p, got, err, want)
+		}
+	}
+}

@@ -85,9 +85,12 @@
 // (after .dockerignore; a symlink on the way or any other reader takes
 // the whole context). A step whose key has an entry is not run: its
 // progress says CACHED, and its layers are the entry's, dated by when
-// it ran, so that an unchanged rebuild makes the same image ID as
-// BuildKit's does; the entry also remembers the image store's blob of
-// each layer, which a rebuild reuses instead of writing the layer again.
+// it ran; the entry also remembers the image store's blob of each layer,
+// which a rebuild reuses instead of writing the layer again, so that an
+// unchanged rebuild makes the same image ID, as BuildKit's does (once
+// the store has lost the blob, the layer is written again from the
+// entry, with other atimes and ctimes in its tar headers). A new layer's
+// snapshot is made by hard-linking its files, not by unpacking its blob.
 // An entry is made in the build's directory and renamed into place once
 // complete, so a killed build leaves none half made. NoCache runs every
 // step, NoCacheFilter the steps of the stages it names; what they run
