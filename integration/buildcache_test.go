@@ -91,6 +91,18 @@ func TestImageBuildCache(t *testing.T) {
 		t.Errorf("--no-cache: exit %d, took steps from the cache:\n%s", noCache.code, noCache.stderr)
 	}
 
+	// --no-cache-filter names a stage, here the only one, whose steps'
+	// names do not carry it
+	named := filepath.Join(t.TempDir(), "Named.dockerfile")
+	os.WriteFile(named, []byte("FROM bb:1 AS app\nRUN busybox date +%s%N > /named\n"), 0o644)
+	if r := run("image", "build", "-f", named, "-t", "named", ctx); r.code != 0 {
+		t.Fatalf("build -f Named.dockerfile: exit %d\n%s", r.code, r.stderr)
+	}
+	r := run("image", "build", "-f", named, "--no-cache-filter", "app", "-t", "named", ctx)
+	checkCached(t, "--no-cache-filter app", r.stderr, map[string]bool{"RUN busybox date +%s%N > /named": false})
+	r = run("image", "build", "-f", named, "--no-cache-filter", "other", "-t", "named", ctx)
+	checkCached(t, "--no-cache-filter other", r.stderr, map[string]bool{"RUN busybox date +%s%N > /named": true})
+
 	// the cache entries of the tagged image's layers are not dangling
 	if r := run("builder", "prune", "-f"); r.code != 0 || !strings.HasPrefix(r.stdout, "Total reclaimed space: ") {
 		t.Errorf("builder prune: exit %d, output %q %s", r.code, r.stdout, r.stderr)
@@ -98,7 +110,7 @@ func TestImageBuildCache(t *testing.T) {
 	if r := run("image", "build", "-t", "cached:1", ctx); !strings.Contains(r.stderr, "CACHED") {
 		t.Errorf("builder prune without -a removed the image's steps:\n%s", r.stderr)
 	}
-	r := run("builder", "prune", "-a", "-f")
+	r = run("builder", "prune", "-a", "-f")
 	if r.code != 0 || !regexp.MustCompile(`^Deleted build cache objects:\n([0-9a-f]{25}\n)+\nTotal reclaimed space: [1-9][0-9.]*[kM]?B\n$`).MatchString(r.stdout) {
 		t.Errorf("builder prune -a: exit %d, output %q %s", r.code, r.stdout, r.stderr)
 	}
