@@ -128,10 +128,15 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	defer done()
+	// the layers written ahead (storeAhead) end before the directory goes
+	ahead, cancel := context.WithCancel(ctx)
 	b := &builder{
 		o: o, store: store, snaps: snaps, dir: dir, bases: map[string]v1.Image{},
 		results: map[digest.Digest][]*fsState{}, progress: newProgress(o.Progress),
+		ahead: ahead, blobs: map[string]*layerBlob{}, writers: make(chan struct{}, 2),
 	}
+	defer b.wait.Wait()
+	defer cancel()
 	p, err := convert(ctx, dockerfile, o.BuildArgs, o.Target, o.Labels, b.resolve)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -145,6 +150,7 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	if len(o.NoCacheFilter) > 0 {
 		b.onlyStage = onlyStage(dockerfile)
 	}
+	b.final = b.finalOps()
 	final, err := b.solveTarget(ctx)
 	if err != nil {
 		return Result{}, err
@@ -199,6 +205,95 @@ type builder struct {
 	// onlyStage is the name of a one-stage Dockerfile's stage, whose
 	// steps' names do not carry it (for NoCacheFilter).
 	onlyStage string
+
+	// blobs are the layers being written into the image store while the
+	// build goes on (storeAhead), by directory; at most cap(writers) at
+	// a time, under ahead, which ends with the build.
+	ahead   context.Context
+	final   map[digest.Digest]bool // the operations whose layers the image has
+	blobs   map[string]*layerBlob
+	writers chan struct{}
+	wait    sync.WaitGroup
+}
+
+// finalOps are the operations that make the target's layers: from the
+// target down, each exec's root filesystem and each file operation's
+// output, to the image or scratch at the bottom. Only their layers are
+// written ahead; another stage's would be written for nothing.
+func (b *builder) finalOps() map[digest.Digest]bool {
+	final := map[digest.Digest]bool{}
+	in := b.terminal
+	for in != nil && !final[digest.Digest(in.Digest)] {
+		d := digest.Digest(in.Digest)
+		op := b.ops[d]
+		if op == nil {
+			break
+		}
+		final[d] = true
+		next := int64(pb.Empty)
+		switch o := op.Op.(type) {
+		case *pb.Op_Exec:
+			for _, m := range o.Exec.Mounts {
+				if m.Dest == pb.RootMount && m.Output == in.Index {
+					next = int64(m.Input)
+				}
+			}
+		case *pb.Op_File:
+			// the action with that output, then down its chain of actions
+			var a *pb.FileAction
+			for _, x := range o.File.Actions {
+				if int64(x.Output) == in.Index {
+					a = x
+				}
+			}
+			for a != nil {
+				next = a.Input
+				a = nil
+				if j := next - int64(len(op.Inputs)); j >= 0 && j < int64(len(o.File.Actions)) {
+					a = o.File.Actions[j]
+				}
+			}
+		}
+		in = nil
+		if next >= 0 && next < int64(len(op.Inputs)) {
+			in = op.Inputs[next]
+		}
+	}
+	return final
+}
+
+// layerBlob is a layer being stored: its descriptor and diff ID once
+// done is closed.
+type layerBlob struct {
+	done   chan struct{}
+	desc   v1.Descriptor
+	diffID v1.Hash
+	err    error
+}
+
+// storeAhead starts writing the layer in dir into the image store, so
+// that the export finds it written: a step's layer is final once the
+// step ends, and the tar and gzip of a large one then overlap with the
+// steps that follow (a RUN mostly waits on its process).
+func (b *builder) storeAhead(dir string) {
+	if _, ok := b.blobs[dir]; ok {
+		return
+	}
+	lb := &layerBlob{done: make(chan struct{})}
+	b.blobs[dir] = lb
+	b.wait.Add(1)
+	go func() {
+		defer b.wait.Done()
+		defer close(lb.done)
+		select {
+		case b.writers <- struct{}{}:
+		case <-b.ahead.Done():
+			lb.err = b.ahead.Err()
+			return
+		}
+		defer func() { <-b.writers }()
+		lb.desc, lb.diffID, lb.err = image.StoreLayer(b.ahead, b.store, layerWriter(b.ahead, dir))
+	}()
 }
 
 // fsState is a filesystem an operation produced: a stack of layers
@@ -312,6 +407,9 @@ func (b *builder) step(ctx context.Context, d digest.Digest, op *pb.Op, inputs [
 			b.progress.start(name).log("CACHED")
 			for i, st := range outs {
 				st.key = outputKey(key, i)
+				if l := st.layers[len(st.layers)-1]; l.desc == nil && b.final[d] {
+					b.storeAhead(l.dir) // the store lost the blob the entry knew
+				}
 			}
 			return outs, nil
 		}
@@ -333,16 +431,20 @@ func (b *builder) step(ctx context.Context, d digest.Digest, op *pb.Op, inputs [
 			st.layers[n-1].created = now
 		}
 	}
-	if !keyed {
-		return outs, nil
+	if keyed {
+		kept, err := b.keep(key, outs, inputs, now)
+		if err != nil {
+			return nil, err
+		}
+		if kept {
+			for i, st := range outs {
+				st.key = outputKey(key, i)
+			}
+		}
 	}
-	kept, err := b.keep(key, outs, inputs, now)
-	if err != nil {
-		return nil, err
-	}
-	if kept {
-		for i, st := range outs {
-			st.key = outputKey(key, i)
+	for _, st := range outs {
+		if n := len(st.layers); n > 0 && st.plain == "" && b.final[d] {
+			b.storeAhead(st.layers[n-1].dir) // where keep put it
 		}
 	}
 	return outs, nil
@@ -517,12 +619,14 @@ func (b *builder) export(ctx context.Context, st *fsState, config []byte, names 
 			descs[i], diffIDs[i] = *l.desc, l.diffID
 			continue
 		}
-		desc, diffID, err := image.StoreLayer(ctx, b.store, layerWriter(ctx, l.dir))
-		if err != nil {
-			step.fail(err)
-			return v1.Hash{}, err
+		b.storeAhead(l.dir)
+		lb := b.blobs[l.dir]
+		<-lb.done
+		if lb.err != nil {
+			step.fail(lb.err)
+			return v1.Hash{}, lb.err
 		}
-		descs[i], diffIDs[i], stored[i] = desc, diffID, true
+		descs[i], diffIDs[i], stored[i] = lb.desc, lb.diffID, true
 	}
 	for i, chain := range image.ChainIDs(diffIDs) {
 		if l := st.layers[i]; l.dir != b.snaps.Path(chain) {
