@@ -90,7 +90,9 @@
 // unchanged rebuild makes the same image ID, as BuildKit's does (once
 // the store has lost the blob, the layer is written again from the
 // entry, with other atimes and ctimes in its tar headers). A new layer's
-// snapshot is made by hard-linking its files, not by unpacking its blob.
+// snapshot is made by hard-linking its files, not by unpacking its blob,
+// and each layer of the target is written into the image store as soon
+// as its step ends, while the next steps run.
 // An entry is made in the build's directory and renamed into place once
 // complete, so a killed build leaves none half made. NoCache runs every
 // step, NoCacheFilter the steps of the stages it names; what they run
