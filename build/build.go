@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,9 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/opencontainers/go-digest"
 
@@ -60,6 +64,11 @@ type Options struct {
 	// AlwaysPull pulls each base image (FROM) even when the store has it
 	// (--pull).
 	AlwaysPull bool
+	// NoCache runs every step, as docker build --no-cache; NoCacheFilter
+	// runs the steps of the stages it names (--no-cache-filter, compose's
+	// no_cache). The steps still go into the cache.
+	NoCache       bool
+	NoCacheFilter []string
 }
 
 // Result is what a build made.
@@ -98,6 +107,11 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	if o.Root, err = filepath.Abs(o.Root); err != nil {
 		return Result{}, err
 	}
+	// absolute, as the overlay of the context and the name of its digest
+	// cache want it
+	if o.ContextDir, err = filepath.Abs(o.ContextDir); err != nil {
+		return Result{}, err
+	}
 	store, snaps, err := image.OpenRoot(o.Root)
 	if err != nil {
 		return Result{}, err
@@ -112,15 +126,25 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	sweep(work, runDir(o.Root))
+	releaseCache, err := holdCache(ctx, o.Root)
+	if err != nil {
+		return Result{}, err
+	}
+	defer releaseCache()
 	dir, done, err := workspace(work)
 	if err != nil {
 		return Result{}, err
 	}
 	defer done()
+	// the layers written ahead (storeAhead) end before the directory goes
+	ahead, cancel := context.WithCancel(ctx)
 	b := &builder{
 		o: o, store: store, snaps: snaps, dir: dir, bases: map[string]v1.Image{},
 		results: map[digest.Digest][]*fsState{}, progress: newProgress(o.Progress),
+		ahead: ahead, blobs: map[string]*layerBlob{}, writers: make(chan struct{}, 2),
 	}
+	defer b.wait.Wait()
+	defer cancel()
 	run, err := b.runConfig(ctx)
 	if err != nil {
 		return Result{}, err
@@ -136,6 +160,10 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	b.progress.locate(p.def, b.meta, dockerfile)
+	if len(o.NoCacheFilter) > 0 {
+		b.onlyStage = onlyStage(dockerfile)
+	}
+	b.final = b.finalOps()
 	final, err := b.solveTarget(ctx)
 	if err != nil {
 		return Result{}, b.progress.located(err)
@@ -183,6 +211,102 @@ type builder struct {
 	terminal *pb.Input
 	results  map[digest.Digest][]*fsState
 	progress *progress
+
+	// bctx is the build context, walked when a step first needs it.
+	bctx    *buildContext
+	ctxView string
+	// onlyStage is the name of a one-stage Dockerfile's stage, whose
+	// steps' names do not carry it (for NoCacheFilter).
+	onlyStage string
+
+	// blobs are the layers being written into the image store while the
+	// build goes on (storeAhead), by directory; at most cap(writers) at
+	// a time, under ahead, which ends with the build.
+	ahead   context.Context
+	final   map[digest.Digest]bool // the operations whose layers the image has
+	blobs   map[string]*layerBlob
+	writers chan struct{}
+	wait    sync.WaitGroup
+}
+
+// finalOps are the operations that make the target's layers: from the
+// target down, each exec's root filesystem and each file operation's
+// output, to the image or scratch at the bottom. Only their layers are
+// written ahead; another stage's would be written for nothing.
+func (b *builder) finalOps() map[digest.Digest]bool {
+	final := map[digest.Digest]bool{}
+	in := b.terminal
+	for in != nil && !final[digest.Digest(in.Digest)] {
+		d := digest.Digest(in.Digest)
+		op := b.ops[d]
+		if op == nil {
+			break
+		}
+		final[d] = true
+		next := int64(pb.Empty)
+		switch o := op.Op.(type) {
+		case *pb.Op_Exec:
+			for _, m := range o.Exec.Mounts {
+				if m.Dest == pb.RootMount && m.Output == in.Index {
+					next = int64(m.Input)
+				}
+			}
+		case *pb.Op_File:
+			// the action with that output, then down its chain of actions
+			var a *pb.FileAction
+			for _, x := range o.File.Actions {
+				if int64(x.Output) == in.Index {
+					a = x
+				}
+			}
+			for a != nil {
+				next = a.Input
+				a = nil
+				if j := next - int64(len(op.Inputs)); j >= 0 && j < int64(len(o.File.Actions)) {
+					a = o.File.Actions[j]
+				}
+			}
+		}
+		in = nil
+		if next >= 0 && next < int64(len(op.Inputs)) {
+			in = op.Inputs[next]
+		}
+	}
+	return final
+}
+
+// layerBlob is a layer being stored: its descriptor and diff ID once
+// done is closed.
+type layerBlob struct {
+	done   chan struct{}
+	desc   v1.Descriptor
+	diffID v1.Hash
+	err    error
+}
+
+// storeAhead starts writing the layer in dir into the image store, so
+// that the export finds it written: a step's layer is final once the
+// step ends, and the tar and gzip of a large one then overlap with the
+// steps that follow (a RUN mostly waits on its process).
+func (b *builder) storeAhead(dir string) {
+	if _, ok := b.blobs[dir]; ok {
+		return
+	}
+	lb := &layerBlob{done: make(chan struct{})}
+	b.blobs[dir] = lb
+	b.wait.Add(1)
+	go func() {
+		defer b.wait.Done()
+		defer close(lb.done)
+		select {
+		case b.writers <- struct{}{}:
+		case <-b.ahead.Done():
+			lb.err = b.ahead.Err()
+			return
+		}
+		defer func() { <-b.writers }()
+		lb.desc, lb.diffID, lb.err = image.StoreLayer(b.ahead, b.store, layerWriter(b.ahead, dir))
+	}()
 }
 
 // fsState is a filesystem an operation produced: a stack of layers
@@ -190,6 +314,14 @@ type builder struct {
 type fsState struct {
 	layers []layer
 	plain  string
+	// ctx is the walked context a plain state shows, for the keys of the
+	// steps that read it; nil: such steps are not cached
+	ctx *buildContext
+	// key names the state in the step cache: the cache key of the step
+	// that made it and which of its outputs it is, or for an image its
+	// ID. Empty: a state this build alone has (a step run without the
+	// cache whose result could not be kept), on which nothing is cached.
+	key string
 }
 
 // layer is one layer of a state: a stored image's (desc set) or one a
@@ -198,6 +330,10 @@ type layer struct {
 	desc   *v1.Descriptor
 	diffID v1.Hash
 	dir    string // its files in overlayfs form
+	// created is when the step that made it ran (zero: a base image's)
+	created time.Time
+	// cache is the step cache entry it is kept in, if any
+	cache *cacheRef
 }
 
 // load indexes the definition's operations by digest.
@@ -256,10 +392,8 @@ func (b *builder) solve(ctx context.Context, in *pb.Input) (*fsState, error) {
 	switch o := op.Op.(type) {
 	case *pb.Op_Source:
 		outs, err = b.source(ctx, o.Source, name)
-	case *pb.Op_Exec:
-		outs, err = b.exec(ctx, o.Exec, inputs, name)
-	case *pb.Op_File:
-		outs, err = b.file(ctx, o.File, inputs, name)
+	case *pb.Op_Exec, *pb.Op_File:
+		outs, err = b.step(ctx, d, op, inputs, name)
 	case *pb.Op_Build:
 		err = unsupported("build (a nested LLB build)", name)
 	case *pb.Op_Merge:
@@ -274,6 +408,147 @@ func (b *builder) solve(ctx context.Context, in *pb.Input) (*fsState, error) {
 	}
 	b.results[d] = outs
 	return pick(outs, in.Index)
+}
+
+// step executes an exec or file operation, or takes its result from the
+// step cache when an earlier build ran it on the same inputs; what it
+// runs goes into the cache.
+func (b *builder) step(ctx context.Context, d digest.Digest, op *pb.Op, inputs []*fsState, name string) ([]*fsState, error) {
+	key, keyed := b.cacheKey(op, inputs)
+	if keyed && !b.noCache(d, name) {
+		if outs := b.lookup(key, inputs); outs != nil {
+			b.progress.start(name).log("CACHED")
+			for i, st := range outs {
+				st.key = outputKey(key, i)
+				if l := st.layers[len(st.layers)-1]; l.desc == nil && b.final[d] {
+					b.storeAhead(l.dir) // the store lost the blob the entry knew
+				}
+			}
+			return outs, nil
+		}
+	}
+	var outs []*fsState
+	var err error
+	switch o := op.Op.(type) {
+	case *pb.Op_Exec:
+		outs, err = b.exec(ctx, o.Exec, inputs, name)
+	case *pb.Op_File:
+		outs, err = b.file(ctx, o.File, inputs, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	for _, st := range outs {
+		if n := len(st.layers); n > 0 && st.plain == "" {
+			st.layers[n-1].created = now
+		}
+	}
+	if keyed {
+		kept, err := b.keep(key, outs, inputs, now)
+		if err != nil {
+			return nil, err
+		}
+		if kept {
+			for i, st := range outs {
+				st.key = outputKey(key, i)
+			}
+		}
+	}
+	for _, st := range outs {
+		if n := len(st.layers); n > 0 && st.plain == "" && b.final[d] {
+			b.storeAhead(st.layers[n-1].dir) // where keep put it
+		}
+	}
+	return outs, nil
+}
+
+// cacheKey is the step cache key of operation op on inputs; false when
+// an input has none.
+func (b *builder) cacheKey(op *pb.Op, inputs []*fsState) (digest.Digest, bool) {
+	parts := make([]string, len(inputs))
+	for i, st := range inputs {
+		switch {
+		case st.plain != "":
+			if st.ctx == nil {
+				return "", false
+			}
+			parts[i] = contextReads(st.ctx, op, i)
+		case st.key == "":
+			return "", false
+		default:
+			parts[i] = st.key
+		}
+	}
+	// the op's own encoding, less its inputs' digests: the keys above
+	// stand for them, and a local source's digest changes with every
+	// build (local.unique)
+	own := op.CloneVT()
+	for _, in := range own.Inputs {
+		in.Digest = ""
+	}
+	dt, err := own.MarshalVT()
+	if err != nil {
+		return "", false
+	}
+	return stepKey(digest.FromBytes(dt), parts), true
+}
+
+// contextReads names what operation op reads of the build context c, its
+// input i: for a file operation, the files its copies name (after
+// .dockerignore); for anything else, the whole context.
+func contextReads(c *buildContext, op *pb.Op, i int) string {
+	f, ok := op.Op.(*pb.Op_File)
+	if !ok {
+		return "context " + c.all.String()
+	}
+	var reads []string
+	for _, a := range f.File.Actions {
+		if a.Input == int64(i) {
+			return "context " + c.all.String()
+		}
+		if cp, ok := a.Action.(*pb.FileAction_Copy); ok && a.SecondaryInput == int64(i) {
+			reads = append(reads, c.digestOf(cp.Copy.Src).String())
+		}
+	}
+	return "context reads " + strings.Join(reads, ",")
+}
+
+// noCache says whether the operation is to run whatever the cache holds.
+func (b *builder) noCache(d digest.Digest, name string) bool {
+	if b.o.NoCache || b.meta[d].GetIgnoreCache() {
+		return true
+	}
+	if len(b.o.NoCacheFilter) == 0 {
+		return false
+	}
+	stage, ok := stageOf(name)
+	if !ok {
+		return false
+	}
+	if stage == "" {
+		stage = b.onlyStage
+	}
+	for _, f := range b.o.NoCacheFilter {
+		if stage != "" && strings.EqualFold(f, stage) {
+			return true
+		}
+	}
+	return false
+}
+
+// onlyStage is the name of the Dockerfile's stage when it has one, named
+// ("FROM x AS name"); "" otherwise.
+func onlyStage(dockerfile []byte) string {
+	res, err := parser.Parse(bytes.NewReader(dockerfile))
+	if err != nil {
+		return ""
+	}
+	stages, _, err := instructions.Parse(res.AST, nil)
+	if err != nil || len(stages) != 1 {
+		return ""
+	}
+	return stages[0].Name
 }
 
 func pick(outs []*fsState, i int64) (*fsState, error) {
@@ -344,26 +619,48 @@ func (b *builder) export(ctx context.Context, st *fsState, config []byte, names 
 	if err := json.Unmarshal(config, &cf); err != nil {
 		return v1.Hash{}, fmt.Errorf("reading the image config the frontend made: %w", err)
 	}
-	var base []v1.Descriptor
-	var diffIDs []v1.Hash
-	var more []func(io.Writer) error
-	for _, l := range st.layers {
+	// each layer a step made is stored here (a cached step's only when
+	// the store lost the blob its entry remembers), and its snapshot
+	// made by linking its files, not by unpacking the blob again
+	descs := make([]v1.Descriptor, len(st.layers))
+	diffIDs := make([]v1.Hash, len(st.layers))
+	times := make([]time.Time, len(st.layers))
+	stored := make([]bool, len(st.layers))
+	for i, l := range st.layers {
+		times[i] = l.created
 		if l.desc != nil {
-			base = append(base, *l.desc)
-			diffIDs = append(diffIDs, l.diffID)
+			descs[i], diffIDs[i] = *l.desc, l.diffID
 			continue
 		}
-		more = append(more, layerWriter(ctx, l.dir))
+		b.storeAhead(l.dir)
+		lb := b.blobs[l.dir]
+		<-lb.done
+		if lb.err != nil {
+			step.fail(lb.err)
+			return v1.Hash{}, lb.err
+		}
+		descs[i], diffIDs[i], stored[i] = lb.desc, lb.diffID, true
 	}
-	now := time.Now().UTC()
-	cf.Created = v1.Time{Time: now}
+	for i, chain := range image.ChainIDs(diffIDs) {
+		if l := st.layers[i]; l.dir != b.snaps.Path(chain) {
+			// failing, the snapshot is unpacked from the blob instead
+			b.snaps.Adopt(ctx, chain, l.dir)
+		}
+	}
 	cf.RootFS = v1.RootFS{Type: "layers", DiffIDs: diffIDs}
-	cf.History = normalizeHistory(cf.History, len(st.layers), now)
-	id, err := image.Assemble(ctx, b.store, b.snaps, cf, base, more, names)
+	cf.History = normalizeHistory(cf.History, times, time.Now().UTC())
+	// the image is as old as its newest history entry, so that a rebuild
+	// from the cache makes the same image, as BuildKit's does
+	cf.Created = v1.Time{}
+	for _, h := range cf.History {
+		cf.Created = h.Created
+	}
+	id, err := image.Assemble(ctx, b.store, b.snaps, cf, descs, nil, names)
 	if err != nil {
 		step.fail(err)
 		return v1.Hash{}, err
 	}
+	remember(st.layers, stored, descs, diffIDs)
 	step.log("writing image " + id.String())
 	for _, n := range names {
 		step.log("naming to " + n)
@@ -372,11 +669,14 @@ func (b *builder) export(ctx context.Context, st *fsState, config []byte, names 
 	return id, nil
 }
 
-// normalizeHistory matches history to layers layers as BuildKit's
-// exporter does: entries for layers that are not there become empty
-// ones from the bottom, layers without an entry get one, and entries
-// without a time get the time of the layer before them (or now).
-func normalizeHistory(history []v1.History, layers int, now time.Time) []v1.History {
+// normalizeHistory matches history to the layers, made at times (zero:
+// unknown), as BuildKit's exporter does: entries for layers that are not
+// there become empty ones from the bottom, layers without an entry get
+// one, an entry with a layer and no time gets its layer's, and the
+// others without a time the time of the first new layer or of the entry
+// before them.
+func normalizeHistory(history []v1.History, times []time.Time, now time.Time) []v1.History {
+	layers := len(times)
 	var withLayer int
 	for _, h := range history {
 		if !h.EmptyLayer {
@@ -397,9 +697,39 @@ func normalizeHistory(history []v1.History, layers int, now time.Time) []v1.Hist
 	for ; withLayer < layers; withLayer++ {
 		history = append(history, v1.History{CreatedBy: "berth build", Comment: "buildkit.exporter.image.v0"})
 	}
-	created := v1.Time{Time: now}
+	var n int
 	for i := range history {
-		if history[i].Created.IsZero() {
+		if history[i].EmptyLayer {
+			continue
+		}
+		if history[i].Created.IsZero() && n < len(times) {
+			history[i].Created = v1.Time{Time: times[n]}
+		}
+		n++
+	}
+	var created v1.Time
+	var missing bool
+	for _, h := range history {
+		if !h.Created.IsZero() {
+			created = h.Created
+			if missing {
+				break
+			}
+		} else {
+			missing = true
+		}
+	}
+	if created.IsZero() {
+		created = v1.Time{Time: now}
+	}
+	missing = false
+	for i := range history {
+		if !history[i].Created.IsZero() {
+			if missing {
+				created = history[i].Created
+			}
+		} else {
+			missing = true
 			history[i].Created = created
 		}
 	}

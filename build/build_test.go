@@ -39,7 +39,7 @@ func init() {
 
 // newRoot is a state root holding the busybox test image as
 // busybox:test.
-func newRoot(t *testing.T) string {
+func newRoot(t testing.TB) string {
 	t.Helper()
 	fixture.RequireRoot(t, "RUN steps need namespaces, cgroups and overlay mounts")
 	root := t.TempDir()

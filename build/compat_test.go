@@ -79,7 +79,7 @@ var compatCorpus = []compatCase{
 	{name: "add-tar", dir: "addtar", setup: setupArchives},
 	{name: "add-tar-hardlink-metadata", dir: "addtarlinks", setup: setupHardlinkArchive},
 	{name: "add-url", dir: "addurl"},
-	{name: "dockerignore", dir: "dockerignore", skip: ".dockerignore (berth does not apply it to the context yet)"},
+	{name: "dockerignore", dir: "dockerignore"},
 	{name: "heredoc", dir: "heredoc"},
 	{name: "arg-before-from", dir: "argfrom"},
 	{name: "arg-before-from-overridden", dir: "argfrom", args: map[string]string{"TAG_SUFFIX": "-other", "GREETING": "hi"}},

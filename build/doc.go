@@ -28,8 +28,15 @@
 //   - source docker-image://REF (FROM): the image from berth's store,
 //     pulled when it is not there (package image); its layers unpacked as
 //     snapshots. FROM scratch is the empty state.
-//   - source local://context: the build context directory, as it is
-//     (.dockerignore is not applied yet).
+//   - source local://context: the build context directory less what
+//     .dockerignore takes (<Dockerfile>.dockerignore beside the
+//     Dockerfile when there is one, as Docker prefers it; Docker's
+//     patterns, ! exceptions included, through moby/patternmatcher). The
+//     context is walked once per build, each file given a digest (read
+//     only when its inode, size or times changed since a build last saw
+//     it: the digests are kept in <root>/buildcache/context); when
+//     something is ignored, the steps read a read-only overlay of the
+//     directory under a layer of whiteouts for what is ignored.
 //   - exec (RUN, shell and exec form): the command in berth's runtime
 //     (package runtime, the only importer of libcontainer) with Docker's
 //     default confinement (its capabilities, seccomp profile, masked
@@ -141,12 +148,29 @@
 // error names the line (Dockerfile:N). --pull is Options.AlwaysPull: the
 // FROM images are pulled even when the store has them.
 //
-// Caching (planned, not done): each operation's digest, together with the
-// content of what it reads (the context files a COPY names, the parent
-// state), will key its result, kept as a snapshot (chain ID of the layers
-// so far) and a record beside the store, so that an unchanged step is not
-// run again; --no-cache skips the lookup, and image prune / builder prune
-// clear the records whose snapshots they remove. Until then every build
-// runs every step, and nothing of a step outlives its build but the layers
-// of the image it made.
+// The step cache (<root>/buildcache, see cache.go) keeps each exec and
+// file operation's result, its layers, under a key made of the
+// operation's own definition (its encoding less its inputs' digests),
+// the keys of the states it reads (a step's result, an image by its ID)
+// and, for the build context, the digests of the files its copies name
+// (after .dockerignore; a symlink on the way or any other reader takes
+// the whole context). A step whose key has an entry is not run: its
+// progress says CACHED, and its layers are the entry's, dated by when
+// it ran; the entry also remembers the image store's blob of each layer,
+// which a rebuild reuses instead of writing the layer again, so that an
+// unchanged rebuild makes the same image ID, as BuildKit's does (once
+// the store has lost the blob, the layer is written again from the
+// entry, with other atimes and ctimes in its tar headers). A new layer's
+// snapshot is made by hard-linking its files, not by unpacking its blob,
+// and each layer of the target is written into the image store as soon
+// as its step ends, while the next steps run.
+// An entry is made in the build's directory and renamed into place once
+// complete, so a killed build leaves none half made. NoCache runs every
+// step, NoCacheFilter the steps of the stages it names; what they run
+// goes into the cache unless an entry is there already, and then nothing
+// after them is taken from the cache (what they made is this build's
+// alone). The cache is apart from the image store, as BuildKit's is from
+// Docker's images: image prune leaves it, builder prune (dangling:
+// entries no image has a layer of; -a: all) and system prune clear it;
+// builds hold its lock shared and a prune takes it exclusive.
 package build

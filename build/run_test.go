@@ -24,7 +24,7 @@ import (
 // tearDownNetworks removes, when the test ends, every network of root
 // (the default one that RUN steps join) and puts IPv4 forwarding back as
 // it was.
-func tearDownNetworks(t *testing.T, root string) {
+func tearDownNetworks(t testing.TB, root string) {
 	if before, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); err == nil {
 		t.Cleanup(func() { os.WriteFile("/proc/sys/net/ipv4/ip_forward", before, 0o644) })
 	}

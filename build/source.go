@@ -2,8 +2,11 @@ package build
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -36,10 +39,11 @@ func (b *builder) base(ctx context.Context, ref string) (v1.Image, error) {
 		return nil, errclass.Wrap(ErrInvalid, err, fmt.Sprintf("invalid image name %q", ref))
 	}
 	full := image.FullName(r)
-	if img, ok := b.bases[full]; ok {
+	img, ok := b.bases[full]
+	if ok {
 		return img, nil
 	}
-	_, img, err := b.store.Lookup(full)
+	_, img, err = b.store.Lookup(full)
 	if errors.Is(err, image.ErrNotFound) || b.o.AlwaysPull {
 		step := b.progress.start("[internal] load metadata for " + full)
 		pull := b.o.Pull
@@ -75,9 +79,13 @@ func (b *builder) source(ctx context.Context, src *pb.SourceOp, name string) ([]
 		step.done()
 		return []*fsState{st}, nil
 	case id == "local://context" || id == "local://dockerfile":
-		// .dockerignore is not applied yet: the frontend's include list
-		// (local.followpaths) only narrows what it reads
-		return []*fsState{{plain: b.o.ContextDir}}, nil
+		// the frontend's include list (local.followpaths) only narrows
+		// what it reads: the context is all .dockerignore leaves
+		dir, err := b.context()
+		if err != nil {
+			return nil, err
+		}
+		return []*fsState{{plain: dir, ctx: b.bctx}}, nil
 	case strings.HasPrefix(id, "local://"):
 		return nil, unsupported("source "+id+" (a named context)", name)
 	case strings.HasPrefix(id, "https://"), strings.HasPrefix(id, "http://"):
@@ -108,10 +116,42 @@ func (b *builder) imageState(ctx context.Context, ref string) (*fsState, error) 
 		return nil, err
 	}
 	chains := image.ChainIDs(cf.RootFS.DiffIDs)
-	st := &fsState{}
+	id, err := img.ConfigName()
+	if err != nil {
+		return nil, err
+	}
+	st := &fsState{key: "image " + id.String()}
 	for i, l := range m.Layers {
 		desc := l
 		st.layers = append(st.layers, layer{desc: &desc, diffID: cf.RootFS.DiffIDs[i], dir: b.snaps.Path(chains[i])})
 	}
 	return st, nil
+}
+
+// context walks the build context, once per build, and makes the view of
+// it that the steps read: the directory less what .dockerignore takes.
+func (b *builder) context() (string, error) {
+	if b.bctx != nil {
+		return b.ctxView, nil
+	}
+	patterns, err := readIgnore(ignoreFile(b.o))
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(b.o.ContextDir))
+	stats := filepath.Join(cacheDir(b.o.Root), "context", hex.EncodeToString(sum[:12])+".json")
+	bctx, err := walkContext(b.o.ContextDir, patterns, stats)
+	if err != nil {
+		return "", err
+	}
+	layer, err := b.newDir("ignored")
+	if err != nil {
+		return "", err
+	}
+	view, err := bctx.view(layer, filepath.Join(b.dir, "context"))
+	if err != nil {
+		return "", err
+	}
+	b.bctx, b.ctxView = bctx, view
+	return view, nil
 }

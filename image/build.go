@@ -53,10 +53,17 @@ func Assemble(ctx context.Context, s *Store, snaps *Snapshots, cf v1.ConfigFile,
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	for _, full := range fulls[1:] {
+	for _, full := range fulls[min(1, len(fulls)):] {
 		if err := s.SetRef(ctx, full, ref.Manifest); err != nil {
 			return v1.Hash{}, err
 		}
 	}
 	return img.ConfigName()
+}
+
+// StoreLayer stores the tar stream write produces as a gzip layer blob
+// and returns its descriptor and diff ID. The caller holds the store's
+// shared lock (Hold) until an image names the layer.
+func StoreLayer(ctx context.Context, s *Store, write func(io.Writer) error) (v1.Descriptor, v1.Hash, error) {
+	return storeLayer(ctx, s, write)
 }

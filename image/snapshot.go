@@ -170,3 +170,112 @@ func (s *Snapshots) gc(keep map[v1.Hash]bool) error {
 	}
 	return nil
 }
+
+// Adopt makes the snapshot chain from dir, which holds the layer's own
+// files in overlayfs form, by hard-linking them rather than unpacking
+// the layer's blob again: a builder has the files already. Both dir and
+// the snapshot are left unchanged from then on (they share inodes). A
+// snapshot appears complete or not at all, as with an unpack; the caller
+// holds the store's shared lock.
+func (s *Snapshots) Adopt(ctx context.Context, chain v1.Hash, dir string) error {
+	if s.Has(chain) {
+		return nil
+	}
+	unlock, err := lockFile(ctx, filepath.Join(s.dir, chain.Hex+".lock"), unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if s.Has(chain) {
+		return nil
+	}
+	tmp, err := os.MkdirTemp(s.dir, "tmp-"+chain.Hex[:12]+"-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp) // gone once renamed; clears a failed one
+	if err := linkTree(ctx, dir, filepath.Join(tmp, "fs")); err != nil {
+		return fmt.Errorf("adopting layer %s: %w", chain, err)
+	}
+	if err := os.Rename(tmp, filepath.Join(s.dir, chain.Hex)); err != nil {
+		return fmt.Errorf("adopting layer %s: %w", chain, err)
+	}
+	return nil
+}
+
+// linkTree makes dst a copy of the directory src whose directories are
+// new (with src's owners, modes, extended attributes and times) and
+// whose other entries are hard links to src's.
+func linkTree(ctx context.Context, src, dst string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(src, &st); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dst, 0o700); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		s, d := filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())
+		if e.IsDir() {
+			if err := linkTree(ctx, s, d); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := unix.Linkat(unix.AT_FDCWD, s, unix.AT_FDCWD, d, 0); err != nil {
+			return &os.LinkError{Op: "link", Old: s, New: d, Err: err}
+		}
+	}
+	if err := copyXattrs(src, dst); err != nil {
+		return err
+	}
+	if err := unix.Lchown(dst, int(st.Uid), int(st.Gid)); err != nil {
+		return err
+	}
+	// after chown, which clears set-id bits
+	if err := unix.Chmod(dst, st.Mode&0o7777); err != nil {
+		return err
+	}
+	return unix.UtimesNanoAt(unix.AT_FDCWD, dst, []unix.Timespec{st.Atim, st.Mtim}, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// copyXattrs copies a directory's extended attributes (overlayfs's
+// opaque mark among them).
+func copyXattrs(src, dst string) error {
+	size, err := unix.Llistxattr(src, nil)
+	if err != nil || size == 0 {
+		if errors.Is(err, unix.ENOTSUP) {
+			return nil
+		}
+		return err
+	}
+	buf := make([]byte, size)
+	size, err = unix.Llistxattr(src, buf)
+	if err != nil {
+		return err
+	}
+	for _, name := range strings.Split(strings.TrimRight(string(buf[:size]), "\x00"), "\x00") {
+		if name == "" {
+			continue
+		}
+		n, err := unix.Lgetxattr(src, name, nil)
+		if err != nil {
+			return err
+		}
+		val := make([]byte, n)
+		if n, err = unix.Lgetxattr(src, name, val); err != nil {
+			return err
+		}
+		if err := unix.Lsetxattr(dst, name, val[:n], 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -103,9 +103,8 @@ func newImageBuildCmd(g *globals) *cobra.Command {
 	f.StringArrayVar(&ulimits, "ulimit", nil, "Ulimit options")
 	f.StringArrayVar(&secrets, "secret", nil, `Secret to expose to the build (format: "id=mysecret[,src=/local/secret]")`)
 	f.StringArrayVar(&o.Allow, "allow", nil, `Allow extra privileged entitlement (e.g., "network.host", "security.insecure")`)
-	// berth's builder has no cache yet: every build runs every step, which
-	// is what --no-cache asks
-	f.Bool("no-cache", false, "Do not use cache when building the image")
+	f.BoolVar(&o.NoCache, "no-cache", false, "Do not use cache when building the image")
+	f.StringArrayVar(&o.NoCacheFilter, "no-cache-filter", nil, "Do not cache specified stages")
 	f.BoolVar(&o.AlwaysPull, "pull", false, "Always attempt to pull all referenced images")
 	f.StringVar(&progress, "progress", "auto", `Set type of progress output ("auto", "plain", "tty", "quiet")`)
 	return cmd

@@ -321,9 +321,9 @@ func newSystemPruneCmd(g *globals) *cobra.Command {
 				what = append(what, "all anonymous volumes not used by at least one container")
 			}
 			if all {
-				what = append(what, "all images without at least one container associated to them")
+				what = append(what, "all images without at least one container associated to them", "all build cache")
 			} else {
-				what = append(what, "all dangling images")
+				what = append(what, "all dangling images", "unused build cache")
 			}
 			warning := "WARNING! This will remove:\n  - " + strings.Join(what, "\n  - ")
 			if !force && !confirm(g, warning) {
@@ -350,7 +350,12 @@ func newSystemPruneCmd(g *globals) *cobra.Command {
 			}
 			lines, imgFreed, err := image.Prune(cmd.Context(), images, snaps, all, m.ImageInUse, m.SnapshotsInUse)
 			printDeleted(g, "Images", lines)
-			fmt.Fprintf(g.stdout, "Total reclaimed space: %s\n", humanBytes(freed+imgFreed))
+			// as docker system prune: the build cache too, dangling or all
+			var cacheFreed int64
+			if err == nil {
+				cacheFreed, err = pruneBuildCache(cmd, g, all)
+			}
+			fmt.Fprintf(g.stdout, "Total reclaimed space: %s\n", humanBytes(freed+imgFreed+cacheFreed))
 			return err
 		},
 	}

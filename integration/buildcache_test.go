@@ -1,0 +1,179 @@
+package integration
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cachedSteps reads BuildKit's plain progress: which steps (by name)
+// came from the cache (#N CACHED) and which ran.
+func cachedSteps(progress string) map[string]bool {
+	names := map[string]string{}
+	cached := map[string]bool{}
+	re := regexp.MustCompile(`^#(\d+) (.*)$`)
+	for _, line := range strings.Split(progress, "\n") {
+		m := re.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		if name, ok := names[m[1]]; ok {
+			if m[2] == "CACHED" {
+				cached[name] = true
+			}
+			continue
+		}
+		names[m[1]], cached[m[2]] = m[2], false
+	}
+	return cached
+}
+
+func checkCached(t *testing.T, what, progress string, want map[string]bool) {
+	t.Helper()
+	got := cachedSteps(progress)
+	for part, w := range want {
+		found := false
+		for name, c := range got {
+			if strings.Contains(name, part) {
+				found = true
+				if c != w {
+					t.Errorf("%s: step %q cached %v, want %v\n%s", what, name, c, w, progress)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no step %q:\n%s", what, part, progress)
+		}
+	}
+}
+
+// TestImageBuildCache: berth image build reuses unchanged steps (#N
+// CACHED, the same image ID), runs again from a changed COPY on,
+// --no-cache runs all, builder prune empties the cache (Docker's output)
+// and so does system prune.
+func TestImageBuildCache(t *testing.T) {
+	root, run := busyboxRoot(t)
+	ctx := project(t, map[string]string{
+		"Dockerfile":    "FROM bb:1\nRUN busybox date +%s%N > /first\nCOPY page.txt /page.txt\nRUN busybox date +%s%N > /last\n",
+		"page.txt":      "a page\n",
+		"ignored.txt":   "x",
+		".dockerignore": "ignored.txt\n",
+	})
+	first := run("image", "build", "-t", "cached:1", ctx)
+	if first.code != 0 {
+		t.Fatalf("build: exit %d\n%s", first.code, first.stderr)
+	}
+	checkCached(t, "first build", first.stderr, map[string]bool{"RUN busybox date +%s%N > /first": false, "COPY page.txt": false})
+	id := run("image", "inspect", "--format", "{{.Id}}", "cached:1").stdout
+
+	os.WriteFile(filepath.Join(ctx, "ignored.txt"), []byte("changed, and ignored"), 0o644)
+	again := run("image", "build", "-t", "cached:1", ctx)
+	checkCached(t, "unchanged rebuild", again.stderr, map[string]bool{"RUN busybox date +%s%N > /first": true, "COPY page.txt": true, "RUN busybox date +%s%N > /last": true})
+	if got := run("image", "inspect", "--format", "{{.Id}}", "cached:1").stdout; got != id {
+		t.Errorf("unchanged rebuild: image %s, first build %s", got, id)
+	}
+
+	os.WriteFile(filepath.Join(ctx, "page.txt"), []byte("another page\n"), 0o644)
+	changed := run("image", "build", "-t", "cached:1", ctx)
+	checkCached(t, "page.txt changed", changed.stderr, map[string]bool{"RUN busybox date +%s%N > /first": true, "COPY page.txt": false, "RUN busybox date +%s%N > /last": false})
+	if out := run("container", "run", "--rm", "cached:1", "cat", "/page.txt"); out.stdout != "another page\n" {
+		t.Errorf("the rebuilt image has /page.txt %q (%s)", out.stdout, out.stderr)
+	}
+
+	noCache := run("image", "build", "--no-cache", "-t", "cached:1", ctx)
+	if noCache.code != 0 || strings.Contains(noCache.stderr, "CACHED") {
+		t.Errorf("--no-cache: exit %d, took steps from the cache:\n%s", noCache.code, noCache.stderr)
+	}
+
+	// --no-cache-filter names a stage, here the only one, whose steps'
+	// names do not carry it
+	named := filepath.Join(t.TempDir(), "Named.dockerfile")
+	os.WriteFile(named, []byte("FROM bb:1 AS app\nRUN busybox date +%s%N > /named\n"), 0o644)
+	if r := run("image", "build", "-f", named, "-t", "named", ctx); r.code != 0 {
+		t.Fatalf("build -f Named.dockerfile: exit %d\n%s", r.code, r.stderr)
+	}
+	r := run("image", "build", "-f", named, "--no-cache-filter", "app", "-t", "named", ctx)
+	checkCached(t, "--no-cache-filter app", r.stderr, map[string]bool{"RUN busybox date +%s%N > /named": false})
+	r = run("image", "build", "-f", named, "--no-cache-filter", "other", "-t", "named", ctx)
+	checkCached(t, "--no-cache-filter other", r.stderr, map[string]bool{"RUN busybox date +%s%N > /named": true})
+
+	// the cache entries of the tagged image's layers are not dangling
+	if r := run("builder", "prune", "-f"); r.code != 0 || !strings.HasPrefix(r.stdout, "Total reclaimed space: ") {
+		t.Errorf("builder prune: exit %d, output %q %s", r.code, r.stdout, r.stderr)
+	}
+	if r := run("image", "build", "-t", "cached:1", ctx); !strings.Contains(r.stderr, "CACHED") {
+		t.Errorf("builder prune without -a removed the image's steps:\n%s", r.stderr)
+	}
+	r = run("builder", "prune", "-a", "-f")
+	if r.code != 0 || !regexp.MustCompile(`^Deleted build cache objects:\n([0-9a-f]{25}\n)+\nTotal reclaimed space: [1-9][0-9.]*[kM]?B\n$`).MatchString(r.stdout) {
+		t.Errorf("builder prune -a: exit %d, output %q %s", r.code, r.stdout, r.stderr)
+	}
+	after := run("image", "build", "-t", "cached:1", ctx)
+	if after.code != 0 || strings.Contains(after.stderr, "CACHED") {
+		t.Errorf("after builder prune -a: exit %d, steps from the cache:\n%s", after.code, after.stderr)
+	}
+
+	if r := run("system", "prune", "-a", "-f"); r.code != 0 || !strings.Contains(r.stdout, "Deleted build cache objects:") {
+		t.Errorf("system prune -a: exit %d, output %q %s", r.code, r.stdout, r.stderr)
+	}
+	if left, _ := os.ReadDir(filepath.Join(root, "buildcache", "steps")); len(left) != 0 {
+		t.Errorf("cache entries after system prune -a: %v", left)
+	}
+	noLeftovers(t, root)
+}
+
+// TestImageBuildCacheKilled: a build killed during a step leaves no
+// cache entry of it, half made or whole; the next build takes the
+// steps before it from the cache, runs it, and then caches it.
+func TestImageBuildCacheKilled(t *testing.T) {
+	root, run := busyboxRoot(t)
+	// the step waits until a moment a few seconds ahead: the first build
+	// is killed before, the second sees it pass
+	until := time.Now().Add(8 * time.Second).Unix()
+	df := fmt.Sprintf("FROM bb:1\nRUN echo first > /first\nRUN echo started; while [ $(busybox date +%%s) -lt %d ]; do sleep 0.2; done; echo ended > /ended\n", until)
+	ctx := project(t, map[string]string{"Dockerfile": df})
+	cmd := exec.Command(berthBin, "--root", root, "image", "build", "-t", "killed", ctx)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.HasSuffix(sc.Text(), " started") {
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if time.Now().Unix() >= until {
+		t.Fatal("the build was killed after its step's end: the test kills too late")
+	}
+	entries, _ := os.ReadDir(filepath.Join(root, "buildcache", "steps"))
+	if len(entries) != 1 {
+		t.Errorf("cache entries after the kill: %v, want the first RUN's alone", entries)
+	}
+	for _, e := range entries {
+		if _, err := os.Stat(filepath.Join(root, "buildcache", "steps", e.Name(), "record.json")); err != nil {
+			t.Errorf("entry %s is incomplete: %v", e.Name(), err)
+		}
+	}
+
+	next := run("image", "build", "-t", "killed", ctx)
+	if next.code != 0 {
+		t.Fatalf("next build: exit %d\n%s", next.code, next.stderr)
+	}
+	checkCached(t, "after the kill", next.stderr, map[string]bool{"RUN echo first": true, "RUN echo started": false})
+	last := run("image", "build", "-t", "killed", ctx)
+	checkCached(t, "once more", last.stderr, map[string]bool{"RUN echo first": true, "RUN echo started": true})
+	if left, _ := os.ReadDir(filepath.Join(root, "build")); len(left) > 0 {
+		t.Errorf("build files left: %v", left)
+	}
+	noLeftovers(t, root)
+}
