@@ -299,6 +299,10 @@ func TestBuildBadInput(t *testing.T) {
 		"FROM busybox:test\nADD http://127.0.0.1:9/x /x\n": "[2/2] ADD http://127.0.0.1:9/x /x: * connection refused",
 		"FROM scratch\nRUN true\n":                         `[1/1] RUN true: * exec: "/bin/sh": stat /bin/sh: no such file or directory`,
 		"FROM busybox:test\nRUN --network=host true\n":     "network.host is not allowed",
+		// a build arg FROM uses, not given; stages that need each other
+		"ARG BASE\nFROM $BASE\n": "base name ($BASE) should not be blank",
+		"FROM busybox:test AS a\nCOPY --from=b /x /x\nFROM busybox:test AS b\nCOPY --from=a /x /x\n": "circular dependency detected on stage: a",
+		"FROM busybox:test\nRUN exit 7\n": "[2/2] RUN exit 7: * exit code: 7 (Dockerfile:2)",
 	} {
 		_, err := Build(context.Background(), Options{Root: root, ContextDir: ctxDir, DockerfileInline: []byte(df), Tags: []string{"bad"}})
 		// want's parts, split at " * ", are in the error in order
@@ -308,6 +312,9 @@ func TestBuildBadInput(t *testing.T) {
 	}
 	if _, err := Build(context.Background(), Options{Root: root, ContextDir: ctxDir}); err == nil || !strings.Contains(err.Error(), "Dockerfile: no such file") {
 		t.Errorf("no Dockerfile: %v", err)
+	}
+	if _, err := Build(context.Background(), Options{Root: root, ContextDir: ctxDir, DockerfileInline: []byte("FROM busybox:test AS a\n"), Target: "nosuch"}); err == nil || !strings.Contains(err.Error(), `target stage "nosuch" could not be found`) {
+		t.Errorf("an unknown target: %v", err)
 	}
 }
 
