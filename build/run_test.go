@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	dnslib "github.com/miekg/dns"
+	"github.com/vishvananda/netlink"
 
 	"github.com/berth-dev/berth/internal/fixture"
 	"github.com/berth-dev/berth/netns"
@@ -228,14 +230,24 @@ func TestRunNetworkModes(t *testing.T) {
 	if err := buildErr(t, root, "FROM busybox:test\nRUN true\n", RunOptions{Network: "lan"}); err == nil || !strings.Contains(err.Error(), `network mode "lan" not supported`) {
 		t.Errorf("--network lan: %v", err)
 	}
-	for _, o := range []RunOptions{{Allow: []string{AllowNetworkHost}}, {Network: NetworkHost}} {
-		build(t, root, t.TempDir(), hostOnly, "host", o)
+	// a link of the test's own on the host: others come and go while
+	// other tests run
+	mark := fmt.Sprintf("bm%x", rand.Uint32())
+	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: mark}, PeerName: mark + "p"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if l, err := netlink.LinkByName(mark); err == nil {
+			netlink.LinkDel(l)
+		}
+	})
+	for i, o := range []RunOptions{{Allow: []string{AllowNetworkHost}}, {Network: NetworkHost}} {
+		// a step of its own each time, not the first one's from the cache
+		df := strings.Replace(hostOnly, "\nRUN", fmt.Sprintf("\nENV ROUND=%d\nRUN", i), 1)
+		build(t, root, t.TempDir(), df, "host", o)
 		dir, _ := view(t, root, "host")
-		ifs, _ := net.Interfaces()
-		for _, i := range ifs {
-			if !strings.Contains(read(t, dir, "links"), " "+i.Name+"\n") {
-				t.Errorf("%+v: the host's %s is not among the step's links: %q", o, i.Name, read(t, dir, "links"))
-			}
+		if !strings.Contains(read(t, dir, "links"), " "+mark+"@") { // a veth shows as NAME@PEER
+			t.Errorf("%+v: the host's %s is not among the step's links: %q", o, mark, read(t, dir, "links"))
 		}
 	}
 }
@@ -290,6 +302,9 @@ RUN --mount=type=cache,target=/c --mount=type=cache,id=owned,target=/o,uid=65534
 `
 	for i, want := range []string{"1\n", "2\n"} {
 		tag := fmt.Sprint("cached:", i)
+		// a step of its own each time, not the first one's from the step
+		// cache: the cache mount is what keeps the count
+		df := strings.Replace(df, "\nRUN", fmt.Sprintf("\nENV ROUND=%d\nRUN", i), 1)
 		build(t, root, t.TempDir(), df, tag, RunOptions{})
 		dir, img := view(t, root, tag)
 		if got := read(t, dir, "count"); got != want {
