@@ -112,6 +112,7 @@ func TestCompat(t *testing.T) {
 	bk := startBuildKit(t)
 	env := &compatEnv{t: t, bk: bk, root: t.TempDir()}
 	t.Cleanup(func() { os.RemoveAll(filepath.Dir(runDir(env.root))) })
+	tearDownNetworks(t, env.root)
 	env.base = env.pushBase(t)
 	env.http = startFileServer(t)
 	for _, c := range compatCorpus {

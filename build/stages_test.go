@@ -56,6 +56,7 @@ func TestBuildFromDigest(t *testing.T) {
 	}
 	root := t.TempDir()
 	t.Cleanup(func() { os.RemoveAll(filepath.Dir(runDir(root))) })
+	tearDownNetworks(t, root)
 	ref := host + "/base/busybox@" + d.String()
 	df := "FROM " + ref + "\nRUN echo on top > /top\nCOPY --from=" + ref + " /etc/passwd /passwd\n"
 	var out bytes.Buffer
