@@ -9,4 +9,19 @@
 // status (Container app-1  Started) through Engine.Report, and progress.go
 // shows it as --progress asks: a live display redrawn in place on a
 // terminal, plain lines otherwise, JSON lines, or nothing.
+//
+// Where the CLI departs from docker compose, on purpose:
+//   - Global flags come before the command (berth -f x.yaml up), as in
+//     docker compose; the commands keep their own short flags (logs -f is
+//     --follow, rm -f is --force, container run -h is --hostname).
+//   - An unknown --profile is an error naming the profiles the files
+//     have: compose-go accepts it and selects nothing, a silent typo.
+//   - config --hash hashes with env_file merged, as up does (docker
+//     compose's hashes the paths); where docker compose lists in Go's
+//     random map order, berth prints sorted.
+//   - image save writes one form, Docker 25's (OCI layout and Docker
+//     archive at once), with no --format choice, as Docker's has none.
+//   - A warning names the service and the key path, not the value
+//     (service "web": key "build.ssh" is not supported by berth and is
+//     ignored); config renders without warnings, as docker compose does.
 package main
