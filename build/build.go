@@ -69,6 +69,10 @@ type Options struct {
 	// no_cache). The steps still go into the cache.
 	NoCache       bool
 	NoCacheFilter []string
+	// Contexts are the named build contexts (--build-context, compose's
+	// additional_contexts), by name: a directory (relative to the
+	// working directory) or docker-image://REF.
+	Contexts map[string]string
 }
 
 // Result is what a build made.
@@ -94,6 +98,10 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	}
 	if fi, err := os.Stat(o.ContextDir); err != nil || !fi.IsDir() {
 		return Result{}, errclass.New(ErrInvalid, "build context %q is not a directory", o.ContextDir)
+	}
+	named, err := checkContexts(o.Contexts)
+	if err != nil {
+		return Result{}, err
 	}
 	var names []string
 	for _, t := range o.Tags {
@@ -142,6 +150,7 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		o: o, store: store, snaps: snaps, dir: dir, bases: map[string]v1.Image{},
 		results: map[digest.Digest][]*fsState{}, progress: newProgress(o.Progress),
 		ahead: ahead, blobs: map[string]*layerBlob{}, writers: make(chan struct{}, 2),
+		named: named, locals: map[string]*fsState{}, layers: map[string]*fsState{},
 	}
 	defer b.wait.Wait()
 	defer cancel()
@@ -149,7 +158,7 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	p, err := convertRun(ctx, dockerfile, o.BuildArgs, o.Target, o.Labels, run, b.resolve)
+	p, err := convertRun(ctx, dockerfile, o.BuildArgs, o.Target, o.Labels, run, b.resolve, b.dockerui)
 	if err != nil {
 		if ctx.Err() != nil {
 			return Result{}, ctx.Err()
@@ -215,6 +224,12 @@ type builder struct {
 	// bctx is the build context, walked when a step first needs it.
 	bctx    *buildContext
 	ctxView string
+	// named are the named contexts; locals the directory ones' states,
+	// walked when a step first needs them; layers the directories made
+	// layers for the stages on them (named.go)
+	named  *namedContexts
+	locals map[string]*fsState
+	layers map[string]*fsState
 	// onlyStage is the name of a one-stage Dockerfile's stage, whose
 	// steps' names do not carry it (for NoCacheFilter).
 	onlyStage string
@@ -414,6 +429,9 @@ func (b *builder) solve(ctx context.Context, in *pb.Input) (*fsState, error) {
 // step cache when an earlier build ran it on the same inputs; what it
 // runs goes into the cache.
 func (b *builder) step(ctx context.Context, d digest.Digest, op *pb.Op, inputs []*fsState, name string) ([]*fsState, error) {
+	if err := b.standOn(ctx, op, inputs); err != nil {
+		return nil, err
+	}
 	key, keyed := b.cacheKey(op, inputs)
 	if keyed && !b.noCache(d, name) {
 		if outs := b.lookup(key, inputs); outs != nil {
@@ -611,8 +629,9 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // frontend's, with its history matched to the layers as BuildKit's
 // exporter matches them.
 func (b *builder) export(ctx context.Context, st *fsState, config []byte, names []string) (v1.Hash, error) {
-	if st.plain != "" {
-		return v1.Hash{}, errclass.New(ErrUnsupported, "the target is the build context itself, not an image")
+	st, err := b.layered(ctx, st) // a target FROM a directory context
+	if err != nil {
+		return v1.Hash{}, err
 	}
 	step := b.progress.start("exporting to image")
 	var cf v1.ConfigFile
