@@ -150,7 +150,7 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		o: o, store: store, snaps: snaps, dir: dir, bases: map[string]v1.Image{},
 		results: map[digest.Digest][]*fsState{}, progress: newProgress(o.Progress),
 		ahead: ahead, blobs: map[string]*layerBlob{}, writers: make(chan struct{}, 2),
-		named: named, locals: map[string]*fsState{}, layers: map[string]*fsState{},
+		named: named, locals: map[string]*fsState{}, layers: map[string]*fsState{}, descs: map[string]string{},
 	}
 	defer b.wait.Wait()
 	defer cancel()
@@ -230,6 +230,8 @@ type builder struct {
 	named  *namedContexts
 	locals map[string]*fsState
 	layers map[string]*fsState
+	// descs describe the layers made here, by directory (history.go)
+	descs map[string]string
 	// onlyStage is the name of a one-stage Dockerfile's stage, whose
 	// steps' names do not carry it (for NoCacheFilter).
 	onlyStage string
@@ -421,6 +423,7 @@ func (b *builder) solve(ctx context.Context, in *pb.Input) (*fsState, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.describe(op, name, outs)
 	b.results[d] = outs
 	return pick(outs, in.Index)
 }
@@ -667,7 +670,7 @@ func (b *builder) export(ctx context.Context, st *fsState, config []byte, names 
 		}
 	}
 	cf.RootFS = v1.RootFS{Type: "layers", DiffIDs: diffIDs}
-	cf.History = normalizeHistory(cf.History, times, time.Now().UTC())
+	cf.History = normalizeHistory(cf.History, times, b.layerDescriptions(st.layers), time.Now().UTC())
 	// the image is as old as its newest history entry, so that a rebuild
 	// from the cache makes the same image, as BuildKit's does
 	cf.Created = v1.Time{}
@@ -689,12 +692,13 @@ func (b *builder) export(ctx context.Context, st *fsState, config []byte, names 
 }
 
 // normalizeHistory matches history to the layers, made at times (zero:
-// unknown), as BuildKit's exporter does: entries for layers that are not
-// there become empty ones from the bottom, layers without an entry get
-// one, an entry with a layer and no time gets its layer's, and the
+// unknown) by what descs say, as BuildKit's exporter does: entries for
+// layers that are not there become empty ones from the bottom, layers
+// without an entry get one (the description of the layer of the same
+// rank, as BuildKit's), an entry with a layer and no time gets its layer's, and the
 // others without a time the time of the first new layer or of the entry
 // before them.
-func normalizeHistory(history []v1.History, times []time.Time, now time.Time) []v1.History {
+func normalizeHistory(history []v1.History, times []time.Time, descs []string, now time.Time) []v1.History {
 	layers := len(times)
 	var withLayer int
 	for _, h := range history {
@@ -714,7 +718,11 @@ func normalizeHistory(history []v1.History, times []time.Time, now time.Time) []
 		}
 	}
 	for ; withLayer < layers; withLayer++ {
-		history = append(history, v1.History{CreatedBy: "berth build", Comment: "buildkit.exporter.image.v0"})
+		by := "berth build"
+		if withLayer < len(descs) && descs[withLayer] != "" {
+			by = descs[withLayer]
+		}
+		history = append(history, v1.History{CreatedBy: by, Comment: "buildkit.exporter.image.v0"})
 	}
 	var n int
 	for i := range history {

@@ -50,7 +50,10 @@
 //     <Dockerfile>.dockerignore), with a digest cache of its own; a
 //     stage FROM it stands on one layer of its files, root's, as
 //     BuildKit's local source gives them, kept in the step cache under
-//     their digests. docker-image://REF is an image source, from the
+//     their digests (a layer the frontend's history has no entry for
+//     gets one named as BuildKit's exporter names it, by what made the
+//     layer of its rank: "local source for NAME", "mount / from exec
+//     ..."). docker-image://REF is an image source, from the
 //     store or pulled, as FROM's. A bake target (target:), an OCI layout,
 //     a URL and a git repository are refused before anything is made,
 //     naming the context and its value.

@@ -352,9 +352,16 @@ func (b *builder) layered(ctx context.Context, st *fsState) (*fsState, error) {
 		return nil, errclass.New(ErrUnsupported, "a stage on the build context itself is not supported by berth's builder")
 	}
 	key := stepKey(digest.FromString("berth: a directory as a layer"), []string{"context " + st.ctx.all.String()})
+	desc := "local source for " + dockerui.DefaultLocalNameContext
+	for local, l := range b.locals {
+		if l == st {
+			desc = "local source for " + strings.TrimPrefix(local, localPrefix)
+		}
+	}
 	if outs := b.lookup(key, nil); outs != nil {
 		outs[0].key = outputKey(key, 0)
 		b.layers[st.plain] = outs[0]
+		b.descs[outs[0].layers[0].dir] = desc
 		return outs[0], nil
 	}
 	upper, err := b.newDir("upper")
@@ -376,6 +383,7 @@ func (b *builder) layered(ctx context.Context, st *fsState) (*fsState, error) {
 		out.key = outputKey(key, 0)
 	}
 	b.layers[st.plain] = out
+	b.descs[out.layers[0].dir] = desc
 	return out, nil
 }
 
