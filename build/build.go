@@ -694,10 +694,10 @@ func (b *builder) export(ctx context.Context, st *fsState, config []byte, names 
 // normalizeHistory matches history to the layers, made at times (zero:
 // unknown) by what descs say, as BuildKit's exporter does: entries for
 // layers that are not there become empty ones from the bottom, layers
-// without an entry get one (the description of the layer of the same
-// rank, as BuildKit's), an entry with a layer and no time gets its layer's, and the
-// others without a time the time of the first new layer or of the entry
-// before them.
+// without an entry get one (named by the description of the layer of
+// the same rank, as BuildKit's), an entry with a layer and no time gets
+// its layer's, and the others without a time the time of the first new
+// layer or of the entry before them.
 func normalizeHistory(history []v1.History, times []time.Time, descs []string, now time.Time) []v1.History {
 	layers := len(times)
 	var withLayer int
