@@ -69,6 +69,10 @@ type Options struct {
 	// no_cache). The steps still go into the cache.
 	NoCache       bool
 	NoCacheFilter []string
+	// Contexts are the named build contexts (--build-context, compose's
+	// additional_contexts), by name: a directory (relative to the
+	// working directory) or docker-image://REF.
+	Contexts map[string]string
 }
 
 // Result is what a build made.
@@ -94,6 +98,10 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	}
 	if fi, err := os.Stat(o.ContextDir); err != nil || !fi.IsDir() {
 		return Result{}, errclass.New(ErrInvalid, "build context %q is not a directory", o.ContextDir)
+	}
+	named, err := checkContexts(o.Contexts)
+	if err != nil {
+		return Result{}, err
 	}
 	var names []string
 	for _, t := range o.Tags {
@@ -142,6 +150,7 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		o: o, store: store, snaps: snaps, dir: dir, bases: map[string]v1.Image{},
 		results: map[digest.Digest][]*fsState{}, progress: newProgress(o.Progress),
 		ahead: ahead, blobs: map[string]*layerBlob{}, writers: make(chan struct{}, 2),
+		named: named, locals: map[string]*fsState{}, layers: map[string]*fsState{}, descs: map[string]string{},
 	}
 	defer b.wait.Wait()
 	defer cancel()
@@ -149,7 +158,7 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	p, err := convertRun(ctx, dockerfile, o.BuildArgs, o.Target, o.Labels, run, b.resolve)
+	p, err := convertRun(ctx, dockerfile, o.BuildArgs, o.Target, o.Labels, run, b.resolve, b.dockerui)
 	if err != nil {
 		if ctx.Err() != nil {
 			return Result{}, ctx.Err()
@@ -215,6 +224,14 @@ type builder struct {
 	// bctx is the build context, walked when a step first needs it.
 	bctx    *buildContext
 	ctxView string
+	// named are the named contexts; locals the directory ones' states,
+	// walked when a step first needs them; layers the directories made
+	// layers for the stages on them (named.go)
+	named  *namedContexts
+	locals map[string]*fsState
+	layers map[string]*fsState
+	// descs describe the layers made here, by directory (history.go)
+	descs map[string]string
 	// onlyStage is the name of a one-stage Dockerfile's stage, whose
 	// steps' names do not carry it (for NoCacheFilter).
 	onlyStage string
@@ -406,6 +423,7 @@ func (b *builder) solve(ctx context.Context, in *pb.Input) (*fsState, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.describe(op, name, outs)
 	b.results[d] = outs
 	return pick(outs, in.Index)
 }
@@ -414,6 +432,9 @@ func (b *builder) solve(ctx context.Context, in *pb.Input) (*fsState, error) {
 // step cache when an earlier build ran it on the same inputs; what it
 // runs goes into the cache.
 func (b *builder) step(ctx context.Context, d digest.Digest, op *pb.Op, inputs []*fsState, name string) ([]*fsState, error) {
+	if err := b.standOn(ctx, op, inputs); err != nil {
+		return nil, err
+	}
 	key, keyed := b.cacheKey(op, inputs)
 	if keyed && !b.noCache(d, name) {
 		if outs := b.lookup(key, inputs); outs != nil {
@@ -611,8 +632,9 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // frontend's, with its history matched to the layers as BuildKit's
 // exporter matches them.
 func (b *builder) export(ctx context.Context, st *fsState, config []byte, names []string) (v1.Hash, error) {
-	if st.plain != "" {
-		return v1.Hash{}, errclass.New(ErrUnsupported, "the target is the build context itself, not an image")
+	st, err := b.layered(ctx, st) // a target FROM a directory context
+	if err != nil {
+		return v1.Hash{}, err
 	}
 	step := b.progress.start("exporting to image")
 	var cf v1.ConfigFile
@@ -648,7 +670,7 @@ func (b *builder) export(ctx context.Context, st *fsState, config []byte, names 
 		}
 	}
 	cf.RootFS = v1.RootFS{Type: "layers", DiffIDs: diffIDs}
-	cf.History = normalizeHistory(cf.History, times, time.Now().UTC())
+	cf.History = normalizeHistory(cf.History, times, b.layerDescriptions(st.layers), time.Now().UTC())
 	// the image is as old as its newest history entry, so that a rebuild
 	// from the cache makes the same image, as BuildKit's does
 	cf.Created = v1.Time{}
@@ -670,12 +692,13 @@ func (b *builder) export(ctx context.Context, st *fsState, config []byte, names 
 }
 
 // normalizeHistory matches history to the layers, made at times (zero:
-// unknown), as BuildKit's exporter does: entries for layers that are not
-// there become empty ones from the bottom, layers without an entry get
-// one, an entry with a layer and no time gets its layer's, and the
-// others without a time the time of the first new layer or of the entry
-// before them.
-func normalizeHistory(history []v1.History, times []time.Time, now time.Time) []v1.History {
+// unknown) by what descs say, as BuildKit's exporter does: entries for
+// layers that are not there become empty ones from the bottom, layers
+// without an entry get one (named by the description of the layer of
+// the same rank, as BuildKit's), an entry with a layer and no time gets
+// its layer's, and the others without a time the time of the first new
+// layer or of the entry before them.
+func normalizeHistory(history []v1.History, times []time.Time, descs []string, now time.Time) []v1.History {
 	layers := len(times)
 	var withLayer int
 	for _, h := range history {
@@ -695,7 +718,11 @@ func normalizeHistory(history []v1.History, times []time.Time, now time.Time) []
 		}
 	}
 	for ; withLayer < layers; withLayer++ {
-		history = append(history, v1.History{CreatedBy: "berth build", Comment: "buildkit.exporter.image.v0"})
+		by := "berth build"
+		if withLayer < len(descs) && descs[withLayer] != "" {
+			by = descs[withLayer]
+		}
+		history = append(history, v1.History{CreatedBy: by, Comment: "buildkit.exporter.image.v0"})
 	}
 	var n int
 	for i := range history {

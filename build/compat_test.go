@@ -61,6 +61,10 @@ type compatCase struct {
 	first string
 	// setup adds generated files to the context (a copy of dir).
 	setup func(t *testing.T, ctxDir string)
+	// contexts are named build contexts, each a subdirectory of the
+	// context of its name (--build-context NAME=DIR; buildctl's --local
+	// and context:NAME=local:NAME)
+	contexts []string
 	// skip names the feature berth lacks, when it lacks one.
 	skip string
 }
@@ -104,6 +108,23 @@ var compatCorpus = []compatCase{
 	{name: "add-tar-more", dir: "addtar2", setup: setupMoreArchives},
 	{name: "platform-args", dir: "platformargs", args: map[string]string{"UNDECLARED": "x", "HTTP_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:10", "NO_PROXY": "localhost", "ALL_PROXY": "socks5://127.0.0.1:11"}},
 	{name: "run-etc", dir: "runetc"},
+	{name: "named-contexts", dir: "namedctx", contexts: []string{"assets", "rootfs"}, setup: setupNamed},
+	{name: "named-context-root", dir: "namedctx", target: "root", contexts: []string{"assets", "rootfs"}, setup: setupNamed},
+	{name: "named-context-only", dir: "namedctx", file: "Dockerfile.dironly", contexts: []string{"rootfs"}, setup: setupNamed},
+}
+
+// setupNamed gives the named contexts' files an owner of their own and
+// an empty directory, which a directory context's layer makes root's.
+func setupNamed(t *testing.T, ctxDir string) {
+	if err := os.Chown(filepath.Join(ctxDir, "assets", "a.txt"), 1234, 5678); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(ctxDir, "rootfs", "var", "empty"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(ctxDir, "rootfs", "var", "empty"), 1234, 5678); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestCompat builds the corpus with both builders and compares.
@@ -186,7 +207,7 @@ func startBuildKit(t *testing.T) *buildkit {
 
 // build runs BuildKit's Dockerfile frontend on ctxDir and pushes the
 // image as ref.
-func (bk *buildkit) build(t *testing.T, ctxDir, file, target string, args, labels map[string]string, ref string) error {
+func (bk *buildkit) build(t *testing.T, ctxDir, file, target string, args, labels, contexts map[string]string, ref string) error {
 	cmdArgs := []string{"--addr", bk.addr, "build", "--frontend", "dockerfile.v0",
 		"--local", "context=" + ctxDir, "--local", "dockerfile=" + ctxDir, "--opt", "filename=" + file,
 		"--output", "type=image,name=" + ref + ",push=true,registry.insecure=true"}
@@ -198,6 +219,9 @@ func (bk *buildkit) build(t *testing.T, ctxDir, file, target string, args, label
 	}
 	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		cmdArgs = append(cmdArgs, "--opt", "label:"+k+"="+labels[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(contexts)) {
+		cmdArgs = append(cmdArgs, "--local", k+"="+contexts[k], "--opt", "context:"+k+"=local:"+k)
 	}
 	out, err := exec.Command(bk.buildctl, cmdArgs...).CombinedOutput()
 	if err != nil {
@@ -438,21 +462,28 @@ func (e *compatEnv) run(t *testing.T, c compatCase) {
 	}
 	tag := strings.ReplaceAll(c.name, "_", "-")
 	subst := map[string]string{"BASE_IMAGE_DIGEST": e.baseDigest, "BASE_IMAGE": e.base, "HTTP_SERVER": e.http}
+	var contexts map[string]string
+	for _, n := range c.contexts {
+		if contexts == nil {
+			contexts = map[string]string{}
+		}
+		contexts[n] = filepath.Join(ctxDir, n)
+	}
 	if c.first != "" {
 		ref := e.bk.registry + "/compat/" + tag + "-first:1"
-		e.compare(t, ctxDir, c.first, "", c.args, c.labels, subst, ref)
+		e.compare(t, ctxDir, c.first, "", c.args, c.labels, contexts, subst, ref)
 		subst["FIRST_IMAGE"] = ref
 	}
 	file := c.file
 	if file == "" {
 		file = "Dockerfile"
 	}
-	e.compare(t, ctxDir, file, c.target, c.args, c.labels, subst, e.bk.registry+"/compat/"+tag+":1")
+	e.compare(t, ctxDir, file, c.target, c.args, c.labels, contexts, subst, e.bk.registry+"/compat/"+tag+":1")
 }
 
 // compare builds file with both builders, naming the image ref in each
 // (pushed by BuildKit, tagged in berth's store), and compares them.
-func (e *compatEnv) compare(t *testing.T, ctxDir, file, target string, args, labels, subst map[string]string, ref string) {
+func (e *compatEnv) compare(t *testing.T, ctxDir, file, target string, args, labels, contexts, subst map[string]string, ref string) {
 	p := filepath.Join(ctxDir, file)
 	data, err := os.ReadFile(p)
 	if err != nil {
@@ -467,7 +498,7 @@ func (e *compatEnv) compare(t *testing.T, ctxDir, file, target string, args, lab
 	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.bk.build(t, ctxDir, file, target, args, labels, ref); err != nil {
+	if err := e.bk.build(t, ctxDir, file, target, args, labels, contexts, ref); err != nil {
 		t.Fatalf("BuildKit's build of %s: %v", file, err)
 	}
 	r, err := name.ParseReference(ref, name.Insecure)
@@ -480,7 +511,7 @@ func (e *compatEnv) compare(t *testing.T, ctxDir, file, target string, args, lab
 	}
 	var progress bytes.Buffer
 	_, err = Build(context.Background(), Options{Root: e.root, ContextDir: ctxDir, Dockerfile: p, Target: target,
-		BuildArgs: args, Labels: labels, Tags: []string{ref}, Progress: &progress})
+		BuildArgs: args, Labels: labels, Contexts: contexts, Tags: []string{ref}, Progress: &progress})
 	if err != nil {
 		t.Fatalf("berth's build of %s: %v\n%s", file, err, progress.String())
 	}

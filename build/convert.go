@@ -39,12 +39,16 @@ var llbCaps = pb.Caps.CapSet(pb.Caps.All())
 
 // convert runs BuildKit's Dockerfile frontend in process.
 func convert(ctx context.Context, dockerfile []byte, args map[string]string, target string, labels map[string]string, resolve resolver) (*plan, error) {
-	return convertRun(ctx, dockerfile, args, target, labels, runConfig{}, resolve)
+	return convertRun(ctx, dockerfile, args, target, labels, runConfig{}, resolve, nil)
 }
 
+// uiClient makes the frontend's dockerui client, which carries the
+// named contexts (named.go); nil, or a nil client, for none.
+type uiClient func(resolver, ocispecs.Platform) (*dockerui.Client, error)
+
 // convertRun is convert with the run options the frontend puts in each
-// RUN (see runConfig).
-func convertRun(ctx context.Context, dockerfile []byte, args map[string]string, target string, labels map[string]string, run runConfig, resolve resolver) (*plan, error) {
+// RUN (see runConfig), and the named contexts ui gives.
+func convertRun(ctx context.Context, dockerfile []byte, args map[string]string, target string, labels map[string]string, run runConfig, resolve resolver, ui uiClient) (*plan, error) {
 	// the frontend resolves the stages' bases concurrently; the
 	// builder's lookups and pulls are one at a time
 	var mu sync.Mutex
@@ -54,7 +58,15 @@ func convertRun(ctx context.Context, dockerfile []byte, args map[string]string, 
 		return resolve(ctx, ref)
 	})
 	platform := ocispecs.Platform{OS: "linux", Architecture: goarch()}
+	var client *dockerui.Client
+	if ui != nil {
+		var err error
+		if client, err = ui(serial, platform); err != nil {
+			return nil, err
+		}
+	}
 	res, err := dockerfile2llb.Dockerfile2LLB(ctx, dockerfile, dockerfile2llb.ConvertOpt{
+		Client: client,
 		Config: dockerui.Config{
 			BuildArgs:       args,
 			Target:          target,

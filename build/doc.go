@@ -37,6 +37,26 @@
 //     it: the digests are kept in <root>/buildcache/context); when
 //     something is ignored, the steps read a read-only overlay of the
 //     directory under a layer of whiteouts for what is ignored.
+//   - named contexts (named.go; Options.Contexts, --build-context,
+//     compose's additional_contexts): the frontend takes a context
+//     named NAME for FROM NAME, COPY --from=NAME and RUN
+//     --mount=from=NAME, ahead of a stage or an image of that name. It
+//     reads them from its dockerui client, which berth gives it with a
+//     gateway client of its own: the options naming them, the image
+//     configs, and the .dockerignore files, the one thing dockerui
+//     solves itself. A directory becomes a local source of its own
+//     (local://named-context/NAME), walked as the main context is, less
+//     what its own .dockerignore takes (dockerui reads that one, never
+//     <Dockerfile>.dockerignore), with a digest cache of its own; a
+//     stage FROM it stands on one layer of its files, root's, as
+//     BuildKit's local source gives them, kept in the step cache under
+//     their digests (a layer the frontend's history has no entry for
+//     gets one named as BuildKit's exporter names it, by what made the
+//     layer of its rank: "local source for NAME", "mount / from exec
+//     ..."). docker-image://REF is an image source, from the
+//     store or pulled, as FROM's. A bake target (target:), an OCI layout,
+//     a URL and a git repository are refused before anything is made,
+//     naming the context and its value.
 //   - exec (RUN, shell and exec form): the command in berth's runtime
 //     (package runtime, the only importer of libcontainer) with Docker's
 //     default confinement (its capabilities, seccomp profile, masked
@@ -125,7 +145,7 @@
 // RUN --network=host and --security=insecure without their entitlements,
 // a build network other than default, none or host, ADD of an xz
 // archive, ADD and contexts from git, a URL needing a secret or a
-// signature, named contexts other than the main one. A Dockerfile the
+// signature, named contexts other than directories and images. A Dockerfile the
 // frontend refuses is refused with its message, which names the line.
 //
 // Failure leaves nothing: each build works in its own directory under

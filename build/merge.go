@@ -12,7 +12,7 @@ import (
 // the copy made on scratch): the inputs' layers stacked, the first
 // input's at the bottom, as BuildKit stacks them in its image. Nothing
 // is copied: each layer is the one its input made.
-func (b *builder) merge(_ context.Context, m *pb.MergeOp, inputs []*fsState, name string) ([]*fsState, error) {
+func (b *builder) merge(ctx context.Context, m *pb.MergeOp, inputs []*fsState, name string) ([]*fsState, error) {
 	step := b.progress.start(name)
 	out := &fsState{}
 	for _, mi := range m.Inputs {
@@ -21,9 +21,9 @@ func (b *builder) merge(_ context.Context, m *pb.MergeOp, inputs []*fsState, nam
 			step.fail(err)
 			return nil, err
 		}
-		in := inputs[mi.Input]
-		if in.plain != "" {
-			err := unsupported("merge of the build context", name)
+		// a directory (a named context a stage is FROM) as its layer
+		in, err := b.layered(ctx, inputs[mi.Input])
+		if err != nil {
 			step.fail(err)
 			return nil, err
 		}

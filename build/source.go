@@ -86,6 +86,12 @@ func (b *builder) source(ctx context.Context, src *pb.SourceOp, name string) ([]
 			return nil, err
 		}
 		return []*fsState{{plain: dir, ctx: b.bctx}}, nil
+	case strings.HasPrefix(id, "local://"+localPrefix):
+		st, err := b.localContext(strings.TrimPrefix(id, "local://"))
+		if err != nil {
+			return nil, err
+		}
+		return []*fsState{st}, nil
 	case strings.HasPrefix(id, "local://"):
 		return nil, unsupported("source "+id+" (a named context)", name)
 	case strings.HasPrefix(id, "https://"), strings.HasPrefix(id, "http://"):

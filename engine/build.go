@@ -127,8 +127,14 @@ func (e *Engine) Build(ctx context.Context, p *project.Project, services []strin
 	} else if o.Deps {
 		services = graph.WithDependencies(services...)
 	}
+	// the services whose images the builds name (service:NAME in
+	// additional_contexts) are built too, first, as compose builds them
+	services, err = contextOrder(p, withContextServices(p, inOrder(graph, services)))
+	if err != nil {
+		return nil, err
+	}
 	var todo []types.ServiceConfig
-	for _, name := range inOrder(graph, services) {
+	for _, name := range services {
 		if s := p.Services[name]; s.Build != nil {
 			todo = append(todo, s)
 		}
@@ -189,6 +195,7 @@ func (e *Engine) buildAll(ctx context.Context, p *project.Project, todo []types.
 // compatibility table).
 func buildOptions(p *project.Project, s types.ServiceConfig, o api.BuildOptions) (build.Options, error) {
 	b := s.Build
+	var err error
 	bad := func(format string, args ...any) error {
 		return errclass.New(ErrInvalid, "service %q: "+format, append([]any{s.Name}, args...)...)
 	}
@@ -230,8 +237,8 @@ func buildOptions(p *project.Project, s types.ServiceConfig, o api.BuildOptions)
 			return bo, bad("build.platforms: %v", err)
 		}
 	}
-	if len(b.AdditionalContexts) > 0 {
-		return bo, bad("build.additional_contexts is not supported by berth's builder yet (it has no named contexts)")
+	if bo.Contexts, err = additionalContexts(p, s); err != nil {
+		return bo, err
 	}
 	// how the RUN steps run: as docker compose hands these keys to
 	// BuildKit
@@ -326,6 +333,9 @@ func (e *Engine) obtain(ctx context.Context, p *project.Project, s types.Service
 			return nil
 		}
 	}
+	if err := e.obtainContexts(ctx, p, s, o, pulls, nil); err != nil {
+		return err
+	}
 	_, err := e.buildAll(ctx, p, []types.ServiceConfig{s}, o)
 	return err
 }
@@ -336,4 +346,140 @@ func serviceError(name string, err error) error {
 		return err
 	}
 	return fmt.Errorf("service %q: %w", name, err)
+}
+
+// additionalContexts are the service's build.additional_contexts as the
+// builder takes them: a directory relative to the project's, an image
+// (docker-image://), or service:NAME, the image that service builds (or
+// names), as docker compose hands it to BuildKit. The builder refuses
+// the values it cannot take, naming them.
+func additionalContexts(p *project.Project, s types.ServiceConfig) (map[string]string, error) {
+	if len(s.Build.AdditionalContexts) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for k, v := range s.Build.AdditionalContexts {
+		if name, ok := strings.CutPrefix(v, types.ServicePrefix); ok {
+			other, ok := p.Services[name]
+			if !ok {
+				return nil, errclass.New(ErrInvalid, "service %q: build.additional_contexts %s=%s: no service %q in the project", s.Name, k, v, name)
+			}
+			out[k] = "docker-image://" + p.ImageName(other)
+			continue
+		}
+		// as compose-go resolves it, when the loader has not
+		if !filepath.IsAbs(v) && !strings.Contains(v, "://") && !strings.HasPrefix(v, "git@") && !strings.HasPrefix(v, "github.com/") {
+			v = filepath.Join(p.WorkingDir, v)
+		}
+		out[k] = v
+	}
+	if err := build.CheckContexts(out); err != nil {
+		return nil, errclass.Wrap(ErrInvalid, err, fmt.Sprintf("service %q: build.additional_contexts: %v", s.Name, err))
+	}
+	return out, nil
+}
+
+// contextServices are the services whose images s's build names
+// (service:NAME in its additional_contexts), sorted.
+func contextServices(s types.ServiceConfig) []string {
+	if s.Build == nil {
+		return nil
+	}
+	var out []string
+	for _, v := range s.Build.AdditionalContexts {
+		if name, ok := strings.CutPrefix(v, types.ServicePrefix); ok && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// withContextServices is names and the services their builds name,
+// theirs too, as compose adds them to a build.
+func withContextServices(p *project.Project, names []string) []string {
+	out := slices.Clone(names)
+	for i := 0; i < len(out); i++ {
+		for _, n := range contextServices(p.Services[out[i]]) {
+			if _, ok := p.Services[n]; ok && !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// contextOrder is names, each after the services its build names
+// (service:NAME), which are otherwise in the order given; a cycle of
+// such names is refused.
+func contextOrder(p *project.Project, names []string) ([]string, error) {
+	var out []string
+	state := map[string]int{} // 1: being visited, 2: done
+	var visit func(name string, path []string) error
+	visit = func(name string, path []string) error {
+		switch state[name] {
+		case 1:
+			return errclass.New(ErrInvalid, "build.additional_contexts: the services' builds name each other: %s", strings.Join(append(path, name), " -> "))
+		case 2:
+			return nil
+		}
+		state[name] = 1
+		for _, n := range contextServices(p.Services[name]) {
+			if slices.Contains(names, n) {
+				if err := visit(n, append(path, name)); err != nil {
+					return err
+				}
+			}
+		}
+		state[name] = 2
+		out = append(out, name)
+		return nil
+	}
+	for _, n := range names {
+		if err := visit(n, nil); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// obtainOrder is the order in which up obtains the images of names:
+// the graph's, each service after those its build names (service:NAME),
+// so that a build takes the image just built. A cycle among these is
+// left for obtainContexts to report.
+func obtainOrder(p *project.Project, graph *project.Graph, names []string) []string {
+	order := inOrder(graph, names)
+	if out, err := contextOrder(p, order); err == nil {
+		return out
+	}
+	return order
+}
+
+// obtainContexts makes present the images of the services s's build
+// names (service:NAME) that are not here, building them (or pulling an
+// image-only service's) before s is built.
+func (e *Engine) obtainContexts(ctx context.Context, p *project.Project, s types.ServiceConfig, o api.BuildOptions, pulls container.Progress, path []string) error {
+	path = append(path, s.Name)
+	for _, name := range contextServices(s) {
+		if slices.Contains(path, name) {
+			return errclass.New(ErrInvalid, "build.additional_contexts: the services' builds name each other: %s", strings.Join(append(path, name), " -> "))
+		}
+		other, ok := p.Services[name]
+		if !ok || e.images.ID(p.ImageName(other)) != "" {
+			continue // an unknown one is refused with the build's options
+		}
+		if other.Build == nil {
+			if err := e.Image(ctx, p, other, "", pulls); err != nil {
+				return serviceError(name, err)
+			}
+			continue
+		}
+		if err := e.obtainContexts(ctx, p, other, o, pulls, path); err != nil {
+			return err
+		}
+		if _, err := e.buildAll(ctx, p, []types.ServiceConfig{other}, o); err != nil {
+			return err
+		}
+	}
+	return nil
 }

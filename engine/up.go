@@ -118,7 +118,7 @@ func (e *Engine) Up(ctx context.Context, p *project.Project, o api.UpOptions) er
 		if o.QuietPull {
 			pulls = nil
 		}
-		for _, name := range inOrder(graph, services) {
+		for _, name := range obtainOrder(p, graph, services) {
 			if err := e.obtain(ctx, p, p.Services[name], o.NoBuild, o.Build, pulls); err != nil {
 				return serviceError(name, err)
 			}

@@ -85,6 +85,44 @@ func TestImageBuildRun(t *testing.T) {
 	}
 }
 
+// TestImageBuildContexts: --build-context names a directory (relative
+// to where berth runs), used by COPY --from and as a stage's root, and
+// an image (docker-image://) in place of a FROM; a value berth cannot
+// take fails the build in one line naming it, leaving nothing.
+func TestImageBuildContexts(t *testing.T) {
+	root, run := busyboxRoot(t)
+	ctx := project(t, map[string]string{
+		"Dockerfile":              "FROM motd AS m\n\nFROM base\nCOPY --from=assets page.txt /page.txt\nCOPY --from=m /etc/motd /etc/motd\nCMD [\"cat\", \"/page.txt\", \"/etc/motd\"]\n",
+		"assets/page.txt":         "a page\n",
+		"elsewhere/etc/motd":      "motd\n",
+		"elsewhere/.dockerignore": "nothing\n",
+	})
+	r := berth(t, ctx, "", "--root", root, "image", "build", "-t", "ctxs", "--build-context", "assets=./assets",
+		"--build-context", "base=docker-image://bb:1", "--build-context", "motd="+filepath.Join(ctx, "elsewhere"), ".")
+	if r.code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+	}
+	if out := run("container", "run", "--rm", "ctxs"); out.code != 0 || out.stdout != "a page\nmotd\n" {
+		t.Errorf("run: exit %d, output %q\n%s", out.code, out.stdout, out.stderr)
+	}
+
+	r = run("image", "build", "-t", "refused", "--build-context", "base=target:other", ctx)
+	if want := "berth: build context base=target:other: a bake target is not supported by berth's builder\n"; r.code != 1 || r.stderr != want {
+		t.Errorf("a target: context: exit %d, stderr %q, want %q", r.code, r.stderr, want)
+	}
+	r = run("image", "build", "--build-context", "assets", ctx)
+	if r.code == 0 || !strings.Contains(r.stderr, `invalid context value "assets": want NAME=VALUE`) {
+		t.Errorf("a context without a value: exit %d\n%s", r.code, r.stderr)
+	}
+	if ls := run("image", "ls", "-q", "refused"); ls.stdout != "" {
+		t.Errorf("a refused build tagged an image: %q", ls.stdout)
+	}
+	if left, _ := os.ReadDir(filepath.Join(root, "build")); len(left) > 0 {
+		t.Errorf("build files left: %v", left)
+	}
+	noLeftovers(t, root)
+}
+
 // TestImageBuildFails: a Dockerfile with a syntax error is refused naming
 // its line; a failing RUN names its step and exit code, exits 1 as
 // docker build does, and leaves no tag, container, mount or file.

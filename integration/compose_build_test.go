@@ -275,8 +275,57 @@ services:
 
 	os.WriteFile(filepath.Join(dir, "refused.yaml"), []byte("name: bfail\nservices:\n  web:\n    build:\n      context: .\n      additional_contexts: {extra: ./x}\n"), 0o644)
 	r = compose("-f", "refused.yaml", "build")
-	if r.code != 1 || !strings.Contains(r.stderr, `service "web": build.additional_contexts is not supported by berth's builder yet`) {
-		t.Errorf("build with additional_contexts: exit %d\n%s", r.code, r.stderr)
+	if want := `berth: service "web": build.additional_contexts: build context extra=` + filepath.Join(dir, "x") + ": no such directory\n"; r.code != 1 || !strings.HasSuffix(r.stderr, want) {
+		t.Errorf("build with a missing additional context: exit %d, stderr %q, want it to end %q", r.code, r.stderr, want)
+	}
+}
+
+// TestComposeBuildContexts: build.additional_contexts name a directory
+// (relative to the project's) and service:NAME, the image another
+// service builds, which is built first (here, whose name sorts after);
+// up builds it first too. A service: of no service is refused at load.
+func TestComposeBuildContexts(t *testing.T) {
+	dir, _, compose := composeRoot(t, `name: bctx
+services:
+  app:
+    build:
+      context: ./app
+      additional_contexts:
+        runtime: service:runtime
+        shared: ./shared
+  runtime:
+    build: ./runtime
+`)
+	for p, body := range map[string]string{
+		"runtime/Dockerfile": "FROM bb:1\nRUN echo runtime > /runtime\n",
+		"app/Dockerfile":     "FROM runtime\nCOPY --from=shared note.txt /note.txt\nCMD [\"cat\", \"/runtime\", \"/note.txt\"]\n",
+		"shared/note.txt":    "shared note\n",
+	} {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755)
+		os.WriteFile(filepath.Join(dir, p), []byte(body), 0o644)
+	}
+	r := compose("build", "app")
+	first, second := strings.Index(r.stderr, " Service runtime  Built"), strings.Index(r.stderr, " Service app  Built")
+	if r.code != 0 || first < 0 || second < first {
+		t.Fatalf("build app: exit %d, want runtime built, then app\n%s", r.code, r.stderr)
+	}
+	if out := compose("container", "run", "--rm", "bctx-app"); out.stdout != "runtime\nshared note\n" {
+		t.Errorf("run bctx-app: %q %s", out.stdout, out.stderr)
+	}
+
+	if r := compose("image", "rm", "bctx-app", "bctx-runtime"); r.code != 0 {
+		t.Fatalf("image rm: %s", r.stderr)
+	}
+	r = compose("up", "-d")
+	first, second = strings.Index(r.stderr, " Service runtime  Built"), strings.Index(r.stderr, " Service app  Built")
+	if r.code != 0 || first < 0 || second < first {
+		t.Errorf("up: exit %d, want runtime built, then app\n%s", r.code, r.stderr)
+	}
+
+	os.WriteFile(filepath.Join(dir, "refused.yaml"), []byte("name: bctx\nservices:\n  app:\n    build:\n      context: ./app\n      additional_contexts: {runtime: \"service:nosuch\"}\n"), 0o644)
+	r = compose("-f", "refused.yaml", "build")
+	if want := `service "app" declares unknown service "nosuch" as additional contexts runtime` + "\n"; r.code != 1 || !strings.HasSuffix(r.stderr, want) {
+		t.Errorf("a service: of no service: exit %d, stderr %q, want it to end %q", r.code, r.stderr, want)
 	}
 }
 

@@ -171,7 +171,7 @@ var Support = []Rule{
 	{"services.*.build.cache_from", Yes, "accepted: nothing is imported, the images here are what a build uses"},
 	{"services.*.build.platforms", Yes, "this machine's platform only; another is refused (no emulation)"},
 	{"services.*.build.network", Yes, "default (berth's default bridge network, with NAT and the host's nameservers), none or host; a network of the project is refused"},
-	{"services.*.build.additional_contexts", Planned, "refused, naming the key: the builder has no named contexts yet"},
+	{"services.*.build.additional_contexts", Yes, "named contexts for FROM, COPY --from and RUN --mount=from: a directory (with its own .dockerignore), docker-image://REF (pulled when missing), service:NAME (that service's image, built first); a URL, git, target: and oci-layout:// are refused, naming the value"},
 	{"services.*.build.extra_hosts", Yes, "the RUN steps' /etc/hosts; host-gateway is the default network's gateway"},
 	{"services.*.build.shm_size", Yes, ""},
 	{"services.*.build.ulimits", Yes, ""},

@@ -21,7 +21,7 @@ import (
 func newImageBuildCmd(g *globals) *cobra.Command {
 	var o build.Options
 	var file, iidfile, shmSize string
-	var args, labels, addHosts, ulimits, secrets []string
+	var args, labels, addHosts, ulimits, secrets, contexts []string
 	var quiet bool
 	var progress string
 	cmd := &cobra.Command{
@@ -61,6 +61,9 @@ func newImageBuildCmd(g *globals) *cobra.Command {
 			if err := runFlags(&o.RunOptions, addHosts, ulimits, secrets, shmSize); err != nil {
 				return err
 			}
+			if o.Contexts, err = build.ParseContexts(contexts); err != nil {
+				return usageError{err}
+			}
 			o.Root = g.root
 			mode := g.progress
 			if cmd.Flags().Changed("progress") {
@@ -94,6 +97,7 @@ func newImageBuildCmd(g *globals) *cobra.Command {
 	f.StringVarP(&file, "file", "f", "", `Name of the Dockerfile (default: "PATH/Dockerfile")`)
 	f.StringArrayVar(&args, "build-arg", nil, "Set build-time variables")
 	f.StringArrayVar(&labels, "label", nil, "Set metadata for an image")
+	f.StringArrayVar(&contexts, "build-context", nil, "Additional build contexts (e.g., name=path)")
 	f.StringVar(&o.Target, "target", "", "Set the target build stage to build")
 	f.StringVar(&iidfile, "iidfile", "", "Write the image ID to a file")
 	f.BoolVarP(&quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
