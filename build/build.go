@@ -36,6 +36,20 @@ var (
 	ErrFailed = errclass.Sentinel(errclass.ErrFailed, "build step failed")
 )
 
+// ExitError is a RUN step whose command exited non-zero, of class
+// ErrFailed. The CLI exits with its Code, so that a script sees the
+// command's own status (docker build exits 1 whatever it was).
+type ExitError struct {
+	Args []string
+	Code int
+}
+
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("process %q did not complete successfully: exit code: %d", strings.Join(e.Args, " "), e.Code)
+}
+
+func (e *ExitError) Unwrap() error { return ErrFailed }
+
 // Options say what to build.
 type Options struct {
 	// Root is berth's state root: the image store the build reads its

@@ -86,23 +86,24 @@ func TestImageBuildRun(t *testing.T) {
 }
 
 // TestImageBuildFails: a Dockerfile with a syntax error is refused naming
-// its line; a failing RUN names its step and exit code, exits 1 as
-// docker build does, and leaves no tag, container, mount or file.
+// its line; a failing RUN names its step, exit code and Dockerfile line,
+// exits with its code (docker build exits 1), and leaves no tag,
+// container, mount or file.
 func TestImageBuildFails(t *testing.T) {
 	root, run := busyboxRoot(t)
 	ctx := project(t, map[string]string{
-		"Dockerfile": "FROM bb:1\nCOPY a /a\nRUN echo output before; exit 3\nRUN echo never\n",
+		"Dockerfile": "FROM bb:1\nCOPY a /a\nRUN echo output before; exit 7\nRUN echo never\n",
 		"Syntax":     "FROM bb:1\nRUN true\nCOPY a\n",
 		"a":          "a",
 	})
 	snapshots, _ := os.ReadDir(filepath.Join(root, "snapshots"))
 	r := run("image", "build", "-t", "broken", ctx)
-	if r.code != 1 {
-		t.Errorf("exit %d, want 1", r.code)
+	if r.code != 7 {
+		t.Errorf("exit %d, want 7", r.code)
 	}
 	for _, want := range []string{
 		"#3 0.", "output before",
-		`berth: [3/4] RUN echo output before; exit 3: process "/bin/sh -c echo output before; exit 3" did not complete successfully: exit code: 3`,
+		`berth: [3/4] RUN echo output before; exit 7: process "/bin/sh -c echo output before; exit 7" did not complete successfully: exit code: 7 (Dockerfile:3)`,
 	} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)

@@ -235,6 +235,7 @@ func TestComposeBuildCommand(t *testing.T) {
 // output and its Dockerfile line named, and nothing made: no container,
 // no network, no image; a build key berth does not honour is warned of
 // by name, one it cannot honour with the value given refuses the build.
+// berth build exits with the failed step's code, up --build with 1.
 func TestComposeBuildFails(t *testing.T) {
 	dir, _, compose := composeRoot(t, `name: bfail
 services:
@@ -271,6 +272,11 @@ services:
 	}
 	if ls := compose("image", "ls", "-q", "bfail-web").stdout; ls != "" {
 		t.Errorf("a failed build left an image: %q", ls)
+	}
+	// berth build exits with the failed step's code; up --build above
+	// kept 1, its codes being its containers'
+	if r := compose("build", "web"); r.code != 3 || !strings.Contains(r.stderr, "exit code: 3 (Dockerfile:2)") {
+		t.Errorf("build: exit %d, want 3\n%s", r.code, r.stderr)
 	}
 
 	os.WriteFile(filepath.Join(dir, "refused.yaml"), []byte("name: bfail\nservices:\n  web:\n    build:\n      context: .\n      additional_contexts: {extra: ./x}\n"), 0o644)

@@ -25,9 +25,10 @@ func newImageBuildCmd(g *globals) *cobra.Command {
 	var quiet bool
 	var progress string
 	cmd := &cobra.Command{
-		Use:   "build [OPTIONS] PATH",
-		Short: "Build an image from a Dockerfile",
-		Args:  exactArgs(1),
+		Use:         "build [OPTIONS] PATH",
+		Short:       "Build an image from a Dockerfile",
+		Annotations: map[string]string{stepExit: "yes"},
+		Args:        exactArgs(1),
 		RunE: func(cmd *cobra.Command, pos []string) error {
 			context := pos[0]
 			switch {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/build"
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/volumes"
@@ -82,8 +83,16 @@ func TestExitCode(t *testing.T) {
 		{fmt.Errorf("removing: %w", volumes.ErrInUse), 1},
 		{errors.New("anything else"), 1},
 	} {
-		if got := exitCode(c.err); got != c.want {
+		if got := exitCode(c.err, false); got != c.want {
 			t.Errorf("exitCode(%v) = %d, want %d", c.err, got, c.want)
 		}
+	}
+	// a failed RUN step: its code from a build command, 1 from another
+	step := fmt.Errorf("service %q: %w", "web", &build.ExitError{Args: []string{"sh"}, Code: 7})
+	if got := exitCode(step, true); got != 7 {
+		t.Errorf("exitCode(%v, build) = %d, want 7", step, got)
+	}
+	if got := exitCode(step, false); got != 1 {
+		t.Errorf("exitCode(%v, up) = %d, want 1", step, got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/berth-dev/berth/build"
 	"github.com/berth-dev/berth/errclass"
 )
 
@@ -34,7 +35,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	root := newRootCmd(stdin, stdout, stderr)
 	root.SetArgs(withoutCompose(root, args))
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
 	}
@@ -50,7 +51,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 130
 	}
 	fmt.Fprintf(stderr, "berth: %s\n", oneLine(err.Error()))
-	return exitCode(err)
+	return exitCode(err, cmd != nil && cmd.Annotations[stepExit] != "")
 }
 
 // withoutCompose drops the word compose where the command goes: "berth
@@ -82,6 +83,10 @@ func withoutCompose(root *cobra.Command, args []string) []string {
 	return args
 }
 
+// stepExit is the annotation of the commands that exit with a failed RUN
+// step's code.
+const stepExit = "berth.exit.step"
+
 // exitError carries an exit code chosen by a command.
 type exitError struct {
 	code  int
@@ -108,12 +113,18 @@ func (e usageError) Is(target error) bool { return target == errclass.ErrUsage }
 // a usage error, as Docker's CLI; 1 for the rest, as docker compose exits
 // for a container, image, volume or network that is not there, a
 // conflict, a wrong state or a failure alike. A command that ran a
-// process exits with that process's code (exitError).
-func exitCode(err error) int {
+// process exits with that process's code (exitError), and a build
+// command (steps: annotated stepExit) whose RUN step failed with that
+// step's code (build.ExitError); up --build and run --build keep 1, their
+// codes being their containers'.
+func exitCode(err error, steps bool) int {
 	var exit exitError
+	var step *build.ExitError
 	switch {
 	case errors.As(err, &exit):
 		return exit.code
+	case steps && errors.As(err, &step) && step.Code > 0 && step.Code < 256:
+		return step.Code
 	case errors.Is(err, errclass.ErrUsage):
 		return 125
 	}
