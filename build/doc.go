@@ -159,8 +159,10 @@
 // it ran; the entry also remembers the image store's blob of each layer,
 // which a rebuild reuses instead of writing the layer again, so that an
 // unchanged rebuild makes the same image ID, as BuildKit's does (once
-// the store has lost the blob, the layer is written again from the
-// entry, with other atimes and ctimes in its tar headers). A new layer's
+// the store has lost the blob, after an image rm, the layer is written
+// again from the entry, the same blob: a layer's tar headers carry the
+// files' modification times only, as containerd's archive writer
+// writes them). A new layer's
 // snapshot is made by hard-linking its files, not by unpacking its blob,
 // and each layer of the target is written into the image store as soon
 // as its step ends, while the next steps run.

@@ -177,3 +177,34 @@ func TestImageBuildCacheKilled(t *testing.T) {
 	}
 	noLeftovers(t, root)
 }
+
+// TestImageBuildCacheAfterRm: after image rm of a built image, a rebuild
+// takes every step from the cache and makes the same image ID: the
+// layers are written again from the cache, and a layer's tar headers
+// carry no access or change time (which reading and linking the files
+// moved), as Docker's and BuildKit's archive writers write none.
+func TestImageBuildCacheAfterRm(t *testing.T) {
+	_, run := busyboxRoot(t)
+	ctx := project(t, map[string]string{
+		"Dockerfile": "FROM bb:1\nRUN mkdir -p /data && busybox date +%s%N > /data/stamp\nCOPY page.txt /data/page.txt\n",
+		"page.txt":   "a page\n",
+	})
+	if r := run("image", "build", "-t", "again:1", ctx); r.code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+	}
+	id := run("image", "inspect", "--format", "{{.Id}}", "again:1").stdout
+	if r := run("image", "rm", "again:1"); r.code != 0 {
+		t.Fatalf("image rm: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := run("image", "inspect", id); r.code == 0 {
+		t.Fatalf("image %s is still there after image rm", id)
+	}
+	r := run("image", "build", "-t", "again:1", ctx)
+	if r.code != 0 {
+		t.Fatalf("rebuild: exit %d\n%s", r.code, r.stderr)
+	}
+	checkCached(t, "rebuild after image rm", r.stderr, map[string]bool{"RUN mkdir": true, "COPY page.txt": true})
+	if got := run("image", "inspect", "--format", "{{.Id}}", "again:1").stdout; got != id {
+		t.Errorf("rebuild after image rm: image %s, first build %s", got, id)
+	}
+}
