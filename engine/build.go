@@ -202,7 +202,8 @@ func buildOptions(p *project.Project, s types.ServiceConfig, o api.BuildOptions)
 	case !filepath.IsAbs(ctxDir):
 		ctxDir = filepath.Join(p.WorkingDir, ctxDir)
 	}
-	bo := build.Options{ContextDir: ctxDir, Target: b.Target, Labels: maps.Clone(map[string]string(b.Labels)), AlwaysPull: b.Pull || o.Pull}
+	bo := build.Options{ContextDir: ctxDir, Target: b.Target, Labels: maps.Clone(map[string]string(b.Labels)), AlwaysPull: b.Pull || o.Pull,
+		NoCache: b.NoCache || o.NoCache, NoCacheFilter: slices.Clone(b.NoCacheFilter)}
 	if b.DockerfileInline != "" {
 		bo.DockerfileInline = []byte(b.DockerfileInline)
 	} else if b.Dockerfile != "" {

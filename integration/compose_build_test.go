@@ -370,3 +370,38 @@ RUN --security=insecure sh -c 'while read k v; do [ "$k" = CapEff: ] && echo $v 
 		t.Error("the secret is in the image")
 	}
 }
+
+// TestComposeBuildNoCache: build.no_cache_filter runs the steps of the
+// stages it names and takes the others from the cache; build.no_cache
+// and build --no-cache run every step.
+func TestComposeBuildNoCache(t *testing.T) {
+	dir, _, compose := composeRoot(t, `name: bnocache
+services:
+  filtered:
+    build:
+      context: .
+      no_cache_filter: [app]
+  plain:
+    build:
+      context: .
+      dockerfile: Plain.dockerfile
+  never:
+    build:
+      context: .
+      dockerfile: Plain.dockerfile
+      no_cache: true
+`)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM bb:1 AS base\nRUN busybox date +%s%N > /base\nFROM base AS app\nRUN busybox date +%s%N > /app\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "Plain.dockerfile"), []byte("FROM bb:1\nRUN busybox date +%s%N > /plain\n"), 0o644)
+	if r := compose("build"); r.code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+	}
+	r := compose("build", "filtered")
+	checkCached(t, "no_cache_filter: [app]", r.stderr, map[string]bool{"base 2/2] RUN": true, "app 1/1] RUN": false})
+	r = compose("build", "never")
+	checkCached(t, "no_cache: true", r.stderr, map[string]bool{"RUN busybox date +%s%N > /plain": false})
+	r = compose("build", "plain")
+	checkCached(t, "plain", r.stderr, map[string]bool{"RUN busybox date +%s%N > /plain": true})
+	r = compose("build", "--no-cache", "plain")
+	checkCached(t, "build --no-cache", r.stderr, map[string]bool{"RUN busybox date +%s%N > /plain": false})
+}

@@ -167,7 +167,7 @@ var Support = []Rule{
 
 	{"services.*.build", Yes, "built by berth's builder (BuildKit's Dockerfile frontend, steps in berth's runtime) by build, and by up, run and create when the image is missing, pull_policy is build or --build is given; named <project>-<service> unless image: is set"},
 	{"services.*.build.context", Yes, "a directory; a git URL or a tarball is refused"},
-	{"services.*.build.no_cache", Yes, "berth's builder has no step cache yet: every build runs every step"},
+	{"services.*.build.no_cache", Yes, "every step runs, none taken from the step cache (as build --no-cache)"},
 	{"services.*.build.cache_from", Yes, "accepted: nothing is imported, the images here are what a build uses"},
 	{"services.*.build.platforms", Yes, "this machine's platform only; another is refused (no emulation)"},
 	{"services.*.build.network", Yes, "default (berth's default bridge network, with NAT and the host's nameservers), none or host; a network of the project is refused"},
@@ -176,7 +176,7 @@ var Support = []Rule{
 	{"services.*.build.shm_size", Yes, ""},
 	{"services.*.build.ulimits", Yes, ""},
 	{"services.*.build.secrets", Yes, "a project secret with file or environment, known to RUN --mount=type=secret by its target, else its name; never in a layer"},
-	{"services.*.build.no_cache_filter", No, "no step cache yet: every step runs"},
+	{"services.*.build.no_cache_filter", Yes, "the steps of the stages named run, the others may come from the step cache"},
 	{"services.*.build.cache_to", No, "no cache export"},
 	{"services.*.build.entitlements", Yes, "network.host and security.insecure, which RUN --network=host and RUN --security=insecure need"},
 	{"services.*.build.privileged", Yes, "allows RUN --security=insecure (security.insecure)"},
