@@ -139,6 +139,14 @@
 // lock nobody holds: it kills and deletes the steps' containers (named
 // after the directory), unmounts, and only then removes the files.
 //
+// Outputs (output.go, image build -o): WriteOutput writes a built image
+// as docker buildx's exporters do, from the store: a Docker archive and an
+// OCI layout tarball through package image's save, the root filesystem
+// (a read-only overlay of the image's layers, mounted in a build
+// directory of its own so that the sweep clears it after a kill) as a
+// tar or into a directory. Discard then drops an image that only its ID
+// names, unless a container uses it: -o without -t keeps no image.
+//
 // Progress (progress.go) goes to Options.Progress: BuildKit's plain lines
 // on a plain writer, or, for a writer a Display made, that display's form
 // (a live view on a terminal that redraws the steps, their times and a

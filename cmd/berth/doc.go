@@ -25,6 +25,9 @@
 //     own code (a RUN that exits 7 makes the build exit 7), so a script
 //     sees what failed; docker build and docker compose build exit 1. up,
 //     run and create --build keep 1, their codes being their containers'.
+//   - image build -o writes the output and, with -t, also keeps the image
+//     in the store under its tags (buildx would need --load as well);
+//     without -t it keeps none, as buildx's exporters keep none.
 //   - A warning names the service and the key path, not the value
 //     (service "web": key "build.ssh" is not supported by berth and is
 //     ignored); config renders without warnings, as docker compose does.
