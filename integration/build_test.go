@@ -175,3 +175,41 @@ func TestImageBuildKilled(t *testing.T) {
 	}
 	noLeftovers(t, root)
 }
+
+// TestBuildDockerForm: berth build -t TAG [-f FILE] PATH is docker
+// build's, the same build as image build's; in a project's directory,
+// berth build . is still docker build's, berth build SERVICE compose's.
+func TestBuildDockerForm(t *testing.T) {
+	root, run := busyboxRoot(t)
+	ctx := project(t, map[string]string{
+		"Dockerfile":     "FROM bb:1\nCOPY page.txt /page.txt\nCMD [\"cat\", \"/page.txt\"]\n",
+		"Other.docker":   "FROM bb:1\nCMD [\"echo\", \"other\"]\n",
+		"page.txt":       "docker form\n",
+		"compose.yaml":   "name: dform\nservices:\n  web:\n    build: .\n",
+		"sub/Dockerfile": "FROM bb:1\nCMD [\"echo\", \"sub\"]\n",
+	})
+	if r := berth(t, ctx, "", "--root", root, "build", "-t", "dform:1", "."); r.code != 0 {
+		t.Fatalf("build -t dform:1 .: exit %d\n%s", r.code, r.stderr)
+	}
+	if out := run("container", "run", "--rm", "dform:1"); out.stdout != "docker form\n" {
+		t.Errorf("run dform:1: %q %s", out.stdout, out.stderr)
+	}
+	if r := berth(t, ctx, "", "--root", root, "build", "-q", "-f", filepath.Join(ctx, "Other.docker"), "--tag", "dform:other", ctx); r.code != 0 || !strings.HasPrefix(r.stdout, "sha256:") {
+		t.Fatalf("build -f Other.docker --tag dform:other: exit %d %q\n%s", r.code, r.stdout, r.stderr)
+	}
+	if out := run("container", "run", "--rm", "dform:other"); out.stdout != "other\n" {
+		t.Errorf("run dform:other: %q %s", out.stdout, out.stderr)
+	}
+	// a path alone, no tag: an image known by its ID, as docker build's
+	r := berth(t, ctx, "", "--root", root, "build", "-q", "./sub")
+	if id := strings.TrimSpace(r.stdout); r.code != 0 || !strings.HasPrefix(id, "sha256:") {
+		t.Fatalf("build ./sub: exit %d %q\n%s", r.code, r.stdout, r.stderr)
+	} else if out := run("container", "run", "--rm", id); out.stdout != "sub\n" {
+		t.Errorf("run the ./sub image: %q %s", out.stdout, out.stderr)
+	}
+	// the service's name: compose's build of the project's service
+	r = berth(t, ctx, "", "--root", root, "build", "web")
+	if r.code != 0 || !strings.Contains(r.stderr, "naming to docker.io/library/dform-web:latest") {
+		t.Errorf("build web: exit %d\n%s", r.code, r.stderr)
+	}
+}

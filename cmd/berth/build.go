@@ -17,8 +17,9 @@ import (
 	"github.com/berth-dev/berth/container"
 )
 
-// newImageBuildCmd is `image build`, docker build's core flags. (The
-// top-level `build` is compose's, for services: a later step of issue 16.)
+// newImageBuildCmd is `image build`, docker build's core flags. The
+// top-level `build` is compose's, for services, unless its arguments are
+// docker build's (dockerBuild in main.go turns them into image build's).
 func newImageBuildCmd(g *globals) *cobra.Command {
 	var o build.Options
 	var file, iidfile, shmSize string

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +95,32 @@ func TestExitCode(t *testing.T) {
 	}
 	if got := exitCode(step, false); got != 1 {
 		t.Errorf("exitCode(%v, up) = %d, want 1", step, got)
+	}
+}
+
+// TestDockerBuild: berth build is docker build's form (image build) with
+// -t or a path argument, which no service name can be; compose's
+// otherwise.
+func TestDockerBuild(t *testing.T) {
+	root := newRootCmd(strings.NewReader(""), io.Discard, io.Discard)
+	for _, c := range []struct{ in, want string }{
+		{"build -t app .", "image build -t app ."},
+		{"build --tag=app:1 ctx", "image build --tag=app:1 ctx"},
+		{"build -qt app ctx", "image build -qt app ctx"},
+		{"build .", "image build ."},
+		{"build --build-arg A=1 ./app", "image build --build-arg A=1 ./app"},
+		{"build -f Dockerfile.dev ../src", "image build -f Dockerfile.dev ../src"},
+		{"--root /r build -t x dir", "--root /r image build -t x dir"},
+		{"-f compose.yaml build web", "-f compose.yaml build web"},
+		{"build web worker", "build web worker"},
+		{"build --build-arg A=./x web", "build --build-arg A=./x web"},
+		{"build --no-cache -q web", "build --no-cache -q web"},
+		{"build", "build"},
+		{"up -d ./x", "up -d ./x"},
+		{"image build -t x .", "image build -t x ."},
+	} {
+		if got := strings.Join(dockerBuild(root, strings.Fields(c.in)), " "); got != c.want {
+			t.Errorf("%q: %q, want %q", c.in, got, c.want)
+		}
 	}
 }
