@@ -83,6 +83,13 @@ type Options struct {
 	// no_cache). The steps still go into the cache.
 	NoCache       bool
 	NoCacheFilter []string
+	// CacheFrom are images a step may take its layer from when the step
+	// cache lacks it (--cache-from, compose's cache_from; cachefrom.go).
+	// InlineCache has the image's config name the steps of its layers,
+	// for later builds' CacheFrom (--cache-to type=inline; so does the
+	// build arg BUILDKIT_INLINE_CACHE=1, as with BuildKit).
+	CacheFrom   []string
+	InlineCache bool
 }
 
 // Result is what a build made.
@@ -241,6 +248,10 @@ type builder struct {
 	blobs   map[string]*layerBlob
 	writers chan struct{}
 	wait    sync.WaitGroup
+
+	// sources are the CacheFrom images, read when a step first looks
+	sources     []cacheSource
+	sourcesRead bool
 }
 
 // finalOps are the operations that make the target's layers: from the
@@ -430,7 +441,7 @@ func (b *builder) solve(ctx context.Context, in *pb.Input) (*fsState, error) {
 func (b *builder) step(ctx context.Context, d digest.Digest, op *pb.Op, inputs []*fsState, name string) ([]*fsState, error) {
 	key, keyed := b.cacheKey(op, inputs)
 	if keyed && !b.noCache(d, name) {
-		if outs := b.lookup(key, inputs); outs != nil {
+		if outs := b.lookupOrImport(ctx, key, inputs); outs != nil {
 			b.progress.start(name).log("CACHED")
 			for i, st := range outs {
 				st.key = outputKey(key, i)
@@ -669,7 +680,11 @@ func (b *builder) export(ctx context.Context, st *fsState, config []byte, names 
 	for _, h := range cf.History {
 		cf.Created = h.Created
 	}
-	id, err := image.Assemble(ctx, b.store, b.snaps, cf, descs, nil, names)
+	var extra map[string]any
+	if b.o.InlineCache || inlineCacheArg(b.o.BuildArgs) {
+		extra = inlineCache(st.layers)
+	}
+	id, err := image.Assemble(ctx, b.store, b.snaps, cf, extra, descs, nil, names)
 	if err != nil {
 		step.fail(err)
 		return v1.Hash{}, err

@@ -183,4 +183,11 @@
 // Docker's images: image prune leaves it, builder prune (dangling:
 // entries no image has a layer of; -a: all) and system prune clear it;
 // builds hold its lock shared and a prune takes it exclusive.
+//
+// CacheFrom (cachefrom.go) seeds the step cache from images: one built
+// with InlineCache names in its config the cache key of the step behind
+// each layer, as BuildKit's inline cache does; a build given it takes a
+// step its own cache lacks from the image's layer (a one-output step
+// whose input has the layers below it), the layer's files linked from
+// the image's snapshot into a new entry.
 package build

@@ -23,7 +23,7 @@ import (
 func newImageBuildCmd(g *globals) *cobra.Command {
 	var o build.Options
 	var file, iidfile, shmSize string
-	var args, labels, addHosts, ulimits, secrets, outputSpecs, platforms []string
+	var args, labels, addHosts, ulimits, secrets, outputSpecs, platforms, cacheTo []string
 	var quiet bool
 	var progress string
 	cmd := &cobra.Command{
@@ -66,6 +66,12 @@ func newImageBuildCmd(g *globals) *cobra.Command {
 			}
 			if err := build.CheckPlatforms(platforms); err != nil {
 				return usageError{err}
+			}
+			for _, c := range cacheTo {
+				if err := build.ParseCacheTo(c); err != nil {
+					return usageError{err}
+				}
+				o.InlineCache = true
 			}
 			outputs, err := buildOutputs(g, outputSpecs, quiet)
 			if err != nil {
@@ -122,6 +128,8 @@ func newImageBuildCmd(g *globals) *cobra.Command {
 	f.StringVar(&progress, "progress", "auto", `Set type of progress output ("auto", "plain", "tty", "quiet")`)
 	f.StringArrayVarP(&outputSpecs, "output", "o", nil, `Output destination (format: "type=docker|oci|tar|local,dest=path")`)
 	f.StringArrayVar(&platforms, "platform", nil, "Set target platform for build (this machine's only)")
+	f.StringArrayVar(&o.CacheFrom, "cache-from", nil, `External cache sources: images here (e.g., "user/app:cache", "type=registry,ref=user/app")`)
+	f.StringArrayVar(&cacheTo, "cache-to", nil, `Cache export destinations: "type=inline" (the image's config names its steps, for --cache-from)`)
 	return cmd
 }
 
