@@ -36,6 +36,20 @@ var (
 	ErrFailed = errclass.Sentinel(errclass.ErrFailed, "build step failed")
 )
 
+// ExitError is a RUN step whose command exited non-zero, of class
+// ErrFailed. The CLI exits with its Code, so that a script sees the
+// command's own status (docker build exits 1 whatever it was).
+type ExitError struct {
+	Args []string
+	Code int
+}
+
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("process %q did not complete successfully: exit code: %d", strings.Join(e.Args, " "), e.Code)
+}
+
+func (e *ExitError) Unwrap() error { return ErrFailed }
+
 // Options say what to build.
 type Options struct {
 	// Root is berth's state root: the image store the build reads its
@@ -73,6 +87,13 @@ type Options struct {
 	// additional_contexts), by name: a directory (relative to the
 	// working directory) or docker-image://REF.
 	Contexts map[string]string
+	// CacheFrom are images a step may take its layer from when the step
+	// cache lacks it (--cache-from, compose's cache_from; cachefrom.go).
+	// InlineCache has the image's config name the steps of its layers,
+	// for later builds' CacheFrom (--cache-to type=inline; so does the
+	// build arg BUILDKIT_INLINE_CACHE=1, as with BuildKit).
+	CacheFrom   []string
+	InlineCache bool
 }
 
 // Result is what a build made.
@@ -244,6 +265,10 @@ type builder struct {
 	blobs   map[string]*layerBlob
 	writers chan struct{}
 	wait    sync.WaitGroup
+
+	// sources are the CacheFrom images, read when a step first looks
+	sources     []cacheSource
+	sourcesRead bool
 }
 
 // finalOps are the operations that make the target's layers: from the
@@ -437,7 +462,7 @@ func (b *builder) step(ctx context.Context, d digest.Digest, op *pb.Op, inputs [
 	}
 	key, keyed := b.cacheKey(op, inputs)
 	if keyed && !b.noCache(d, name) {
-		if outs := b.lookup(key, inputs); outs != nil {
+		if outs := b.lookupOrImport(ctx, key, inputs); outs != nil {
 			b.progress.start(name).log("CACHED")
 			for i, st := range outs {
 				st.key = outputKey(key, i)
@@ -677,7 +702,11 @@ func (b *builder) export(ctx context.Context, st *fsState, config []byte, names 
 	for _, h := range cf.History {
 		cf.Created = h.Created
 	}
-	id, err := image.Assemble(ctx, b.store, b.snaps, cf, descs, nil, names)
+	var extra map[string]any
+	if b.o.InlineCache || inlineCacheArg(b.o.BuildArgs) {
+		extra = inlineCache(st.layers)
+	}
+	id, err := image.Assemble(ctx, b.store, b.snaps, cf, extra, descs, nil, names)
 	if err != nil {
 		step.fail(err)
 		return v1.Hash{}, err

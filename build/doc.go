@@ -159,6 +159,14 @@
 // lock nobody holds: it kills and deletes the steps' containers (named
 // after the directory), unmounts, and only then removes the files.
 //
+// Outputs (output.go, image build -o): WriteOutput writes a built image
+// as docker buildx's exporters do, from the store: a Docker archive and an
+// OCI layout tarball through package image's save, the root filesystem
+// (a read-only overlay of the image's layers, mounted in a build
+// directory of its own so that the sweep clears it after a kill) as a
+// tar or into a directory. Discard then drops an image that only its ID
+// names, unless a container uses it: -o without -t keeps no image.
+//
 // Progress (progress.go) goes to Options.Progress: BuildKit's plain lines
 // on a plain writer, or, for a writer a Display made, that display's form
 // (a live view on a terminal that redraws the steps, their times and a
@@ -179,8 +187,10 @@
 // it ran; the entry also remembers the image store's blob of each layer,
 // which a rebuild reuses instead of writing the layer again, so that an
 // unchanged rebuild makes the same image ID, as BuildKit's does (once
-// the store has lost the blob, the layer is written again from the
-// entry, with other atimes and ctimes in its tar headers). A new layer's
+// the store has lost the blob, after an image rm, the layer is written
+// again from the entry, the same blob: a layer's tar headers carry the
+// files' modification times only, as containerd's archive writer
+// writes them). A new layer's
 // snapshot is made by hard-linking its files, not by unpacking its blob,
 // and each layer of the target is written into the image store as soon
 // as its step ends, while the next steps run.
@@ -193,4 +203,11 @@
 // Docker's images: image prune leaves it, builder prune (dangling:
 // entries no image has a layer of; -a: all) and system prune clear it;
 // builds hold its lock shared and a prune takes it exclusive.
+//
+// CacheFrom (cachefrom.go) seeds the step cache from images: one built
+// with InlineCache names in its config the cache key of the step behind
+// each layer, as BuildKit's inline cache does; a build given it takes a
+// step its own cache lacks from the image's layer (a one-output step
+// whose input has the layers below it), the layer's files linked from
+// the image's snapshot into a new entry.
 package build

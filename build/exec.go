@@ -174,7 +174,7 @@ func (b *builder) run(ctx context.Context, e *pb.ExecOp, inputs []*fsState, pare
 		return nil, werr
 	}
 	if code != 0 {
-		return nil, errclass.New(ErrFailed, "process %q did not complete successfully: exit code: %d", strings.Join(meta.Args, " "), code)
+		return nil, &ExitError{Args: meta.Args, Code: code}
 	}
 	for _, s := range stubs {
 		removeStub(filepath.Join(upper, s))

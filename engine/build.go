@@ -209,7 +209,8 @@ func buildOptions(p *project.Project, s types.ServiceConfig, o api.BuildOptions)
 	case !filepath.IsAbs(ctxDir):
 		ctxDir = filepath.Join(p.WorkingDir, ctxDir)
 	}
-	bo := build.Options{ContextDir: ctxDir, Target: b.Target, Labels: maps.Clone(map[string]string(b.Labels)), AlwaysPull: b.Pull || o.Pull}
+	bo := build.Options{ContextDir: ctxDir, Target: b.Target, Labels: maps.Clone(map[string]string(b.Labels)), AlwaysPull: b.Pull || o.Pull,
+		NoCache: b.NoCache || o.NoCache, NoCacheFilter: slices.Clone(b.NoCacheFilter)}
 	if b.DockerfileInline != "" {
 		bo.DockerfileInline = []byte(b.DockerfileInline)
 	} else if b.Dockerfile != "" {
@@ -295,8 +296,9 @@ func buildOptions(p *project.Project, s types.ServiceConfig, o api.BuildOptions)
 			return bo, bad("build.secrets: secret %q has neither file nor environment, which a build can read", ref.Source)
 		}
 	}
-	// cache_from names images whose cache a build may import: berth's
-	// builds use what is here, and take it as a hint only
+	// cache_from: images here whose layers a step may take (their
+	// configs name the steps that made them); others are passed over
+	bo.CacheFrom = slices.Clone(b.CacheFrom)
 	return bo, nil
 }
 

@@ -32,6 +32,16 @@ type dockerManifest struct {
 // naming the same blobs), as `docker save` writes since Docker 25: `docker
 // load`, berth and OCI tools all read it.
 func Save(ctx context.Context, s *Store, names []string, w io.Writer) error {
+	return save(ctx, s, names, w, true)
+}
+
+// SaveOCI writes the named images as an OCI image layout alone, with no
+// manifest.json: the archive docker buildx's oci exporter writes.
+func SaveOCI(ctx context.Context, s *Store, names []string, w io.Writer) error {
+	return save(ctx, s, names, w, false)
+}
+
+func save(ctx context.Context, s *Store, names []string, w io.Writer, docker bool) error {
 	tw := tar.NewWriter(w)
 	written := map[v1.Hash]bool{}
 	var index []v1.Descriptor
@@ -84,10 +94,14 @@ func Save(ctx context.Context, s *Store, names []string, w io.Writer) error {
 	}
 	idx, _ := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: index})
 	mj, _ := json.Marshal(manifests)
-	for _, f := range []struct {
+	files := []struct {
 		name string
 		data []byte
-	}{{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)}, {"index.json", idx}, {"manifest.json", mj}} {
+	}{{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)}, {"index.json", idx}, {"manifest.json", mj}}
+	if !docker {
+		files = files[:2]
+	}
+	for _, f := range files {
 		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), Typeflag: tar.TypeReg}); err != nil {
 			return err
 		}

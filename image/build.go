@@ -16,8 +16,10 @@ func (s *Store) Hold(ctx context.Context) (func(), error) { return s.lockShared(
 // (stored already, in cf.RootFS.DiffIDs's order) and then one new layer
 // per tar stream that each of more writes; it unpacks them, points every
 // one of names at it (none: the image is known by its ID) and returns
-// its ID. cf's history is the caller's to match with the layers.
-func Assemble(ctx context.Context, s *Store, snaps *Snapshots, cf v1.ConfigFile, base []v1.Descriptor, more []func(io.Writer) error, names []string) (v1.Hash, error) {
+// its ID. cf's history is the caller's to match with the layers. extra
+// are top-level fields the config gets besides cf's (a builder's inline
+// cache record, as BuildKit's moby.buildkit.cache.v0).
+func Assemble(ctx context.Context, s *Store, snaps *Snapshots, cf v1.ConfigFile, extra map[string]any, base []v1.Descriptor, more []func(io.Writer) error, names []string) (v1.Hash, error) {
 	unlock, err := s.lockShared(ctx)
 	if err != nil {
 		return v1.Hash{}, err
@@ -45,7 +47,7 @@ func Assemble(ctx context.Context, s *Store, snaps *Snapshots, cf v1.ConfigFile,
 	if len(fulls) > 0 {
 		first = fulls[0]
 	}
-	got, err := storeImage(ctx, s, snaps, cf, layers, first)
+	got, err := storeImage(ctx, s, snaps, cf, extra, layers, first)
 	if err != nil {
 		return v1.Hash{}, err
 	}

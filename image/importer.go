@@ -71,7 +71,7 @@ func Import(ctx context.Context, s *Store, snaps *Snapshots, src io.Reader, dir 
 		RootFS:  v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{diffID}},
 		History: []v1.History{{Created: v1.Time{Time: now}, CreatedBy: "berth import", Comment: cmp.Or(o.Message, "Imported from -")}},
 	}
-	return storeImage(ctx, s, snaps, cf, []v1.Descriptor{layer}, full)
+	return storeImage(ctx, s, snaps, cf, nil, []v1.Descriptor{layer}, full)
 }
 
 // CommitOptions shape Commit.
@@ -117,7 +117,7 @@ func Commit(ctx context.Context, s *Store, snaps *Snapshots, base v1.Image, writ
 	cf.Config, cf.Created, cf.Author = cfg, v1.Time{Time: now}, o.Author
 	cf.RootFS.DiffIDs = append(cf.RootFS.DiffIDs, diffID)
 	cf.History = append(cf.History, v1.History{Created: v1.Time{Time: now}, Author: o.Author, CreatedBy: o.CreatedBy, Comment: o.Message})
-	return storeImage(ctx, s, snaps, *cf, append(slices.Clone(bm.Layers), layer), full)
+	return storeImage(ctx, s, snaps, *cf, nil, append(slices.Clone(bm.Layers), layer), full)
 }
 
 // configAndName applies --change instructions to cfg and normalizes the
@@ -166,11 +166,26 @@ func storeLayer(ctx context.Context, s *Store, write func(io.Writer) error) (v1.
 }
 
 // storeImage writes cf and a manifest of layers, unpacks the layers, and
-// names the image full (its ID when full is empty).
-func storeImage(ctx context.Context, s *Store, snaps *Snapshots, cf v1.ConfigFile, layers []v1.Descriptor, full string) (string, error) {
+// names the image full (its ID when full is empty). extra are top-level
+// fields of the config besides cf's.
+func storeImage(ctx context.Context, s *Store, snaps *Snapshots, cf v1.ConfigFile, extra map[string]any, layers []v1.Descriptor, full string) (string, error) {
 	cfgRaw, err := json.Marshal(cf)
 	if err != nil {
 		return "", err
+	}
+	if len(extra) > 0 {
+		fields := map[string]json.RawMessage{}
+		if err := json.Unmarshal(cfgRaw, &fields); err != nil {
+			return "", err
+		}
+		for k, v := range extra {
+			if fields[k], err = json.Marshal(v); err != nil {
+				return "", err
+			}
+		}
+		if cfgRaw, err = json.Marshal(fields); err != nil {
+			return "", err
+		}
 	}
 	cfgDesc, err := s.WriteBlobBytes(ctx, types.OCIConfigJSON, cfgRaw)
 	if err != nil {

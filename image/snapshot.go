@@ -203,6 +203,16 @@ func (s *Snapshots) Adopt(ctx context.Context, chain v1.Hash, dir string) error 
 	return nil
 }
 
+// LinkOut makes dst a copy of the snapshot chain's files, hard-linked as
+// Adopt links them in: a builder's step cache takes a stored image's
+// layer so. The caller holds the store's shared lock.
+func (s *Snapshots) LinkOut(ctx context.Context, chain v1.Hash, dst string) error {
+	if !s.Has(chain) {
+		return wrap(ErrNotFound, nil, fmt.Sprintf("layer %s is not unpacked", chain))
+	}
+	return linkTree(ctx, s.Path(chain), dst)
+}
+
 // linkTree makes dst a copy of the directory src whose directories are
 // new (with src's owners, modes, extended attributes and times) and
 // whose other entries are hard links to src's.

@@ -282,16 +282,22 @@ func (s *Store) Lookup(arg string) (Ref, v1.Image, error) {
 	}
 	id := strings.TrimPrefix(arg, "sha256:")
 	if len(id) >= 4 && isHex(id) {
+		// one ID may have several manifests (an image loaded from a
+		// Docker archive beside the one built here): the same image; the
+		// reference named by the ID itself, when there is one, is it
 		var found *Ref
+		var foundID v1.Hash
 		for i, ref := range refs {
 			cfg, err := s.configDigest(ref.Manifest.Digest)
 			if err != nil || !strings.HasPrefix(cfg.Hex, id) {
 				continue
 			}
-			if found != nil && found.Manifest.Digest != ref.Manifest.Digest {
+			if found != nil && foundID != cfg {
 				return Ref{}, nil, wrap(ErrInvalid, nil, fmt.Sprintf("image ID prefix %q is ambiguous", arg))
 			}
-			found = &refs[i]
+			if found == nil || ref.Name == cfg.String() {
+				found, foundID = &refs[i], cfg
+			}
 		}
 		if found != nil {
 			img, err := s.Image(found.Manifest.Digest)

@@ -124,23 +124,24 @@ func TestImageBuildContexts(t *testing.T) {
 }
 
 // TestImageBuildFails: a Dockerfile with a syntax error is refused naming
-// its line; a failing RUN names its step and exit code, exits 1 as
-// docker build does, and leaves no tag, container, mount or file.
+// its line; a failing RUN names its step, exit code and Dockerfile line,
+// exits with its code (docker build exits 1), and leaves no tag,
+// container, mount or file.
 func TestImageBuildFails(t *testing.T) {
 	root, run := busyboxRoot(t)
 	ctx := project(t, map[string]string{
-		"Dockerfile": "FROM bb:1\nCOPY a /a\nRUN echo output before; exit 3\nRUN echo never\n",
+		"Dockerfile": "FROM bb:1\nCOPY a /a\nRUN echo output before; exit 7\nRUN echo never\n",
 		"Syntax":     "FROM bb:1\nRUN true\nCOPY a\n",
 		"a":          "a",
 	})
 	snapshots, _ := os.ReadDir(filepath.Join(root, "snapshots"))
 	r := run("image", "build", "-t", "broken", ctx)
-	if r.code != 1 {
-		t.Errorf("exit %d, want 1", r.code)
+	if r.code != 7 {
+		t.Errorf("exit %d, want 7", r.code)
 	}
 	for _, want := range []string{
 		"#3 0.", "output before",
-		`berth: [3/4] RUN echo output before; exit 3: process "/bin/sh -c echo output before; exit 3" did not complete successfully: exit code: 3`,
+		`berth: [3/4] RUN echo output before; exit 7: process "/bin/sh -c echo output before; exit 7" did not complete successfully: exit code: 7 (Dockerfile:3)`,
 	} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
@@ -211,4 +212,42 @@ func TestImageBuildKilled(t *testing.T) {
 		t.Errorf("build files left: %v", left)
 	}
 	noLeftovers(t, root)
+}
+
+// TestBuildDockerForm: berth build -t TAG [-f FILE] PATH is docker
+// build's, the same build as image build's; in a project's directory,
+// berth build . is still docker build's, berth build SERVICE compose's.
+func TestBuildDockerForm(t *testing.T) {
+	root, run := busyboxRoot(t)
+	ctx := project(t, map[string]string{
+		"Dockerfile":     "FROM bb:1\nCOPY page.txt /page.txt\nCMD [\"cat\", \"/page.txt\"]\n",
+		"Other.docker":   "FROM bb:1\nCMD [\"echo\", \"other\"]\n",
+		"page.txt":       "docker form\n",
+		"compose.yaml":   "name: dform\nservices:\n  web:\n    build: .\n",
+		"sub/Dockerfile": "FROM bb:1\nCMD [\"echo\", \"sub\"]\n",
+	})
+	if r := berth(t, ctx, "", "--root", root, "build", "-t", "dform:1", "."); r.code != 0 {
+		t.Fatalf("build -t dform:1 .: exit %d\n%s", r.code, r.stderr)
+	}
+	if out := run("container", "run", "--rm", "dform:1"); out.stdout != "docker form\n" {
+		t.Errorf("run dform:1: %q %s", out.stdout, out.stderr)
+	}
+	if r := berth(t, ctx, "", "--root", root, "build", "-q", "-f", filepath.Join(ctx, "Other.docker"), "--tag", "dform:other", ctx); r.code != 0 || !strings.HasPrefix(r.stdout, "sha256:") {
+		t.Fatalf("build -f Other.docker --tag dform:other: exit %d %q\n%s", r.code, r.stdout, r.stderr)
+	}
+	if out := run("container", "run", "--rm", "dform:other"); out.stdout != "other\n" {
+		t.Errorf("run dform:other: %q %s", out.stdout, out.stderr)
+	}
+	// a path alone, no tag: an image known by its ID, as docker build's
+	r := berth(t, ctx, "", "--root", root, "build", "-q", "./sub")
+	if id := strings.TrimSpace(r.stdout); r.code != 0 || !strings.HasPrefix(id, "sha256:") {
+		t.Fatalf("build ./sub: exit %d %q\n%s", r.code, r.stdout, r.stderr)
+	} else if out := run("container", "run", "--rm", id); out.stdout != "sub\n" {
+		t.Errorf("run the ./sub image: %q %s", out.stdout, out.stderr)
+	}
+	// the service's name: compose's build of the project's service
+	r = berth(t, ctx, "", "--root", root, "build", "web")
+	if r.code != 0 || !strings.Contains(r.stderr, "naming to docker.io/library/dform-web:latest") {
+		t.Errorf("build web: exit %d\n%s", r.code, r.stderr)
+	}
 }

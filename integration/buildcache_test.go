@@ -177,3 +177,112 @@ func TestImageBuildCacheKilled(t *testing.T) {
 	}
 	noLeftovers(t, root)
 }
+
+// TestImageBuildCacheAfterRm: after image rm of a built image, a rebuild
+// takes every step from the cache and makes the same image ID: the
+// layers are written again from the cache, and a layer's tar headers
+// carry no access or change time (which reading and linking the files
+// moved), as Docker's and BuildKit's archive writers write none.
+func TestImageBuildCacheAfterRm(t *testing.T) {
+	_, run := busyboxRoot(t)
+	ctx := project(t, map[string]string{
+		"Dockerfile": "FROM bb:1\nRUN mkdir -p /data && busybox date +%s%N > /data/stamp\nCOPY page.txt /data/page.txt\n",
+		"page.txt":   "a page\n",
+	})
+	if r := run("image", "build", "-t", "again:1", ctx); r.code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+	}
+	id := run("image", "inspect", "--format", "{{.Id}}", "again:1").stdout
+	if r := run("image", "rm", "again:1"); r.code != 0 {
+		t.Fatalf("image rm: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := run("image", "inspect", id); r.code == 0 {
+		t.Fatalf("image %s is still there after image rm", id)
+	}
+	r := run("image", "build", "-t", "again:1", ctx)
+	if r.code != 0 {
+		t.Fatalf("rebuild: exit %d\n%s", r.code, r.stderr)
+	}
+	checkCached(t, "rebuild after image rm", r.stderr, map[string]bool{"RUN mkdir": true, "COPY page.txt": true})
+	if got := run("image", "inspect", "--format", "{{.Id}}", "again:1").stdout; got != id {
+		t.Errorf("rebuild after image rm: image %s, first build %s", got, id)
+	}
+}
+
+// TestImageBuildCacheFrom: an image berth built with --cache-to
+// type=inline (or BUILDKIT_INLINE_CACHE=1), saved, and loaded into a
+// store without its build cache, is a cache source: --cache-from (and
+// compose's cache_from) takes its steps, the same image again; without
+// it the steps run, and an image built without the record gives none.
+func TestImageBuildCacheFrom(t *testing.T) {
+	root, run := busyboxRoot(t)
+	ctx := project(t, map[string]string{
+		"Dockerfile":   "FROM bb:1\nRUN busybox date +%s%N > /first\nCOPY page.txt /page.txt\nRUN busybox date +%s%N > /last\n",
+		"page.txt":     "a page\n",
+		"compose.yaml": "name: cfrom\nservices:\n  app:\n    build:\n      context: .\n      cache_from: [\"type=registry,ref=cf:1\"]\n",
+	})
+	steps := map[string]bool{"RUN busybox date +%s%N > /first": true, "COPY page.txt": true, "RUN busybox date +%s%N > /last": true}
+	if r := run("image", "build", "--cache-to", "type=inline", "-t", "cf:1", ctx); r.code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+	}
+	id := run("image", "inspect", "--format", "{{.Id}}", "cf:1").stdout
+	archive := filepath.Join(t.TempDir(), "cf.tar")
+	if r := run("image", "save", "-o", archive, "cf:1"); r.code != 0 {
+		t.Fatalf("save: exit %d\n%s", r.code, r.stderr)
+	}
+	forget := func() {
+		t.Helper()
+		run("image", "rm", "cf:1", "cf:2", "cfrom-app")
+		if r := run("builder", "prune", "-a", "-f"); r.code != 0 {
+			t.Fatalf("builder prune -a: exit %d\n%s", r.code, r.stderr)
+		}
+		if r := run("image", "load", "-i", archive); r.code != 0 {
+			t.Fatalf("load: exit %d\n%s", r.code, r.stderr)
+		}
+	}
+
+	forget()
+	r := run("image", "build", "--cache-from", "cf:1", "--cache-to", "type=inline", "-t", "cf:2", ctx)
+	checkCached(t, "--cache-from cf:1", r.stderr, steps)
+	if got := run("image", "inspect", "--format", "{{.Id}}", "cf:2").stdout; got != id {
+		t.Errorf("built from the cache of cf:1: image %s, cf:1 is %s", got, id)
+	}
+	if out := run("container", "run", "--rm", "cf:2", "cat", "/page.txt"); out.stdout != "a page\n" {
+		t.Errorf("cf:2's /page.txt: %q %s", out.stdout, out.stderr)
+	}
+
+	forget()
+	r = berth(t, ctx, "", "--root", root, "build", "app")
+	checkCached(t, "compose cache_from", r.stderr, steps)
+
+	// a changed file: the steps from its COPY on run, the first is taken
+	forget()
+	os.WriteFile(filepath.Join(ctx, "page.txt"), []byte("another page\n"), 0o644)
+	r = run("image", "build", "--cache-from", "cf:1", "-t", "cf:2", ctx)
+	checkCached(t, "--cache-from cf:1, page.txt changed", r.stderr, map[string]bool{"RUN busybox date +%s%N > /first": true, "COPY page.txt": false, "RUN busybox date +%s%N > /last": false})
+
+	forget()
+	r = run("image", "build", "-t", "cf:2", ctx)
+	checkCached(t, "without --cache-from", r.stderr, map[string]bool{"RUN busybox date +%s%N > /first": false, "RUN busybox date +%s%N > /last": false})
+
+	// without the record (no --cache-to), an image is no cache source;
+	// the build arg asks for it as --cache-to does
+	other := project(t, map[string]string{"Dockerfile": "FROM bb:1\nRUN busybox date +%s%N > /other\n"})
+	for _, c := range []struct {
+		args   []string
+		cached bool
+	}{{nil, false}, {[]string{"--build-arg", "BUILDKIT_INLINE_CACHE=1"}, true}} {
+		if r := run(append(append([]string{"image", "build", "-t", "cf:other"}, c.args...), other)...); r.code != 0 {
+			t.Fatalf("build %v: exit %d\n%s", c.args, r.code, r.stderr)
+		}
+		run("image", "save", "-o", archive, "cf:other")
+		run("image", "rm", "cf:other")
+		run("builder", "prune", "-a", "-f")
+		run("image", "load", "-i", archive)
+		r := run("image", "build", "--cache-from", "cf:other", "-t", "cf:2", other)
+		checkCached(t, fmt.Sprintf("--cache-from an image built with %v", c.args), r.stderr, map[string]bool{"RUN busybox date +%s%N > /other": c.cached})
+	}
+	if r := run("image", "build", "--cache-to", "type=local,dest=x", ctx); r.code != 125 || !strings.Contains(r.stderr, "only type=inline is supported") {
+		t.Errorf("--cache-to type=local: exit %d\n%s", r.code, r.stderr)
+	}
+}

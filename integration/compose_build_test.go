@@ -235,6 +235,7 @@ func TestComposeBuildCommand(t *testing.T) {
 // output and its Dockerfile line named, and nothing made: no container,
 // no network, no image; a build key berth does not honour is warned of
 // by name, one it cannot honour with the value given refuses the build.
+// berth build exits with the failed step's code, up --build with 1.
 func TestComposeBuildFails(t *testing.T) {
 	dir, _, compose := composeRoot(t, `name: bfail
 services:
@@ -271,6 +272,11 @@ services:
 	}
 	if ls := compose("image", "ls", "-q", "bfail-web").stdout; ls != "" {
 		t.Errorf("a failed build left an image: %q", ls)
+	}
+	// berth build exits with the failed step's code; up --build above
+	// kept 1, its codes being its containers'
+	if r := compose("build", "web"); r.code != 3 || !strings.Contains(r.stderr, "exit code: 3 (Dockerfile:2)") {
+		t.Errorf("build: exit %d, want 3\n%s", r.code, r.stderr)
 	}
 
 	os.WriteFile(filepath.Join(dir, "refused.yaml"), []byte("name: bfail\nservices:\n  web:\n    build:\n      context: .\n      additional_contexts: {extra: ./x}\n"), 0o644)
@@ -412,4 +418,39 @@ RUN --security=insecure sh -c 'while read k v; do [ "$k" = CapEff: ] && echo $v 
 	if r := compose("image", "save", "bkeys-app"); strings.Contains(r.stdout, "s3cret") {
 		t.Error("the secret is in the image")
 	}
+}
+
+// TestComposeBuildNoCache: build.no_cache_filter runs the steps of the
+// stages it names and takes the others from the cache; build.no_cache
+// and build --no-cache run every step.
+func TestComposeBuildNoCache(t *testing.T) {
+	dir, _, compose := composeRoot(t, `name: bnocache
+services:
+  filtered:
+    build:
+      context: .
+      no_cache_filter: [app]
+  plain:
+    build:
+      context: .
+      dockerfile: Plain.dockerfile
+  never:
+    build:
+      context: .
+      dockerfile: Plain.dockerfile
+      no_cache: true
+`)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM bb:1 AS base\nRUN busybox date +%s%N > /base\nFROM base AS app\nRUN busybox date +%s%N > /app\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "Plain.dockerfile"), []byte("FROM bb:1\nRUN busybox date +%s%N > /plain\n"), 0o644)
+	if r := compose("build"); r.code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+	}
+	r := compose("build", "filtered")
+	checkCached(t, "no_cache_filter: [app]", r.stderr, map[string]bool{"base 2/2] RUN": true, "app 1/1] RUN": false})
+	r = compose("build", "never")
+	checkCached(t, "no_cache: true", r.stderr, map[string]bool{"RUN busybox date +%s%N > /plain": false})
+	r = compose("build", "plain")
+	checkCached(t, "plain", r.stderr, map[string]bool{"RUN busybox date +%s%N > /plain": true})
+	r = compose("build", "--no-cache", "plain")
+	checkCached(t, "build --no-cache", r.stderr, map[string]bool{"RUN busybox date +%s%N > /plain": false})
 }

@@ -339,6 +339,11 @@ type WriteOptions struct {
 	// Xattr, when set, says which extended attributes are written;
 	// nil writes all of them.
 	Xattr func(name string) bool
+	// ModTimeOnly writes no access and change times, only the
+	// modification time, as Docker's and containerd's archive writers
+	// do: the same files then make the same archive however often they
+	// are read or linked (an image layer's digest).
+	ModTimeOnly bool
 }
 
 // WriteWith is Write with options.
@@ -436,6 +441,9 @@ func (wr *walker) entry(h, dir *os.File, base, rel string, st unix.Stat_t) error
 	hdr := &tar.Header{
 		Name: filepath.ToSlash(rel), Mode: int64(st.Mode & 0o7777), Uid: int(st.Uid), Gid: int(st.Gid),
 		ModTime: mtime, AccessTime: time.Unix(st.Atim.Unix()), ChangeTime: time.Unix(st.Ctim.Unix()), Format: tar.FormatPAX,
+	}
+	if wr.o.ModTimeOnly {
+		hdr.AccessTime, hdr.ChangeTime = time.Time{}, time.Time{}
 	}
 	switch kind {
 	case unix.S_IFREG:

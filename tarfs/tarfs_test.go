@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berth-dev/berth/internal/fixture"
 	"github.com/berth-dev/berth/internal/testimage"
@@ -101,6 +102,45 @@ func BenchmarkUnpack10k(b *testing.B) {
 		b.StartTimer()
 		if err := Extract(context.Background(), bytes.NewReader(data), dir, Options{Overlay: true}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestWriteModTimeOnly: with ModTimeOnly the same files make the same
+// archive after they were read and linked (their atime and ctime moved),
+// and the headers carry the modification time alone.
+func TestWriteModTimeOnly(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(filepath.Join(src, "sub"), 0o755)
+	os.WriteFile(filepath.Join(src, "sub", "f"), []byte("content"), 0o644)
+	write := func() []byte {
+		var buf bytes.Buffer
+		if err := WriteWith(context.Background(), src, "", &buf, WriteOptions{ModTimeOnly: true}); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	first := write()
+	// a new atime and ctime, the mtime kept: what reading a cached
+	// layer's files and linking them into a snapshot do
+	old, _ := os.Stat(filepath.Join(src, "sub", "f"))
+	os.ReadFile(filepath.Join(src, "sub", "f"))
+	if err := os.Link(filepath.Join(src, "sub", "f"), filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(filepath.Join(src, "sub", "f"), old.ModTime().Add(time.Hour), old.ModTime())
+	if second := write(); !bytes.Equal(first, second) {
+		t.Errorf("the archive changed with the files' access and change times")
+	}
+	tr := tar.NewReader(bytes.NewReader(first))
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			break
+		}
+		if !hdr.AccessTime.IsZero() || !hdr.ChangeTime.IsZero() || hdr.ModTime.IsZero() {
+			t.Errorf("%s: atime %v, ctime %v, mtime %v; want the mtime alone", hdr.Name, hdr.AccessTime, hdr.ChangeTime, hdr.ModTime)
 		}
 	}
 }

@@ -11,23 +11,26 @@ import (
 
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/berth-dev/berth/build"
 	"github.com/berth-dev/berth/container"
 )
 
-// newImageBuildCmd is `image build`, docker build's core flags. (The
-// top-level `build` is compose's, for services: a later step of issue 16.)
+// newImageBuildCmd is `image build`, docker build's core flags. The
+// top-level `build` is compose's, for services, unless its arguments are
+// docker build's (dockerBuild in main.go turns them into image build's).
 func newImageBuildCmd(g *globals) *cobra.Command {
 	var o build.Options
 	var file, iidfile, shmSize string
-	var args, labels, addHosts, ulimits, secrets, contexts []string
+	var args, labels, addHosts, ulimits, secrets, outputSpecs, platforms, cacheTo, contexts []string
 	var quiet bool
 	var progress string
 	cmd := &cobra.Command{
-		Use:   "build [OPTIONS] PATH",
-		Short: "Build an image from a Dockerfile",
-		Args:  exactArgs(1),
+		Use:         "build [OPTIONS] PATH",
+		Short:       "Build an image from a Dockerfile",
+		Annotations: map[string]string{stepExit: "yes"},
+		Args:        exactArgs(1),
 		RunE: func(cmd *cobra.Command, pos []string) error {
 			context := pos[0]
 			switch {
@@ -64,6 +67,19 @@ func newImageBuildCmd(g *globals) *cobra.Command {
 			if o.Contexts, err = build.ParseContexts(contexts); err != nil {
 				return usageError{err}
 			}
+			if err := build.CheckPlatforms(platforms); err != nil {
+				return usageError{err}
+			}
+			for _, c := range cacheTo {
+				if err := build.ParseCacheTo(c); err != nil {
+					return usageError{err}
+				}
+				o.InlineCache = true
+			}
+			outputs, err := buildOutputs(g, outputSpecs, quiet)
+			if err != nil {
+				return err
+			}
 			o.Root = g.root
 			mode := g.progress
 			if cmd.Flags().Changed("progress") {
@@ -85,6 +101,9 @@ func newImageBuildCmd(g *globals) *cobra.Command {
 				if err := os.WriteFile(iidfile, []byte(res.ID.String()), 0o644); err != nil {
 					return fmt.Errorf("writing the image ID to %q: %w", iidfile, err)
 				}
+			}
+			if err := writeOutputs(g, cmd, res, outputs, len(o.Tags) > 0); err != nil {
+				return err
 			}
 			if quiet {
 				fmt.Fprintln(g.stdout, res.ID)
@@ -111,7 +130,54 @@ func newImageBuildCmd(g *globals) *cobra.Command {
 	f.StringArrayVar(&o.NoCacheFilter, "no-cache-filter", nil, "Do not cache specified stages")
 	f.BoolVar(&o.AlwaysPull, "pull", false, "Always attempt to pull all referenced images")
 	f.StringVar(&progress, "progress", "auto", `Set type of progress output ("auto", "plain", "tty", "quiet")`)
+	f.StringArrayVarP(&outputSpecs, "output", "o", nil, `Output destination (format: "type=docker|oci|tar|local,dest=path")`)
+	f.StringArrayVar(&platforms, "platform", nil, "Set target platform for build (this machine's only)")
+	f.StringArrayVar(&o.CacheFrom, "cache-from", nil, `External cache sources: images here (e.g., "user/app:cache", "type=registry,ref=user/app")`)
+	f.StringArrayVar(&cacheTo, "cache-to", nil, `Cache export destinations: "type=inline" (the image's config names its steps, for --cache-from)`)
 	return cmd
+}
+
+// buildOutputs reads the -o values; standard output is refused on a
+// terminal, as buildx refuses it, and beside -q, which prints there.
+func buildOutputs(g *globals, specs []string, quiet bool) ([]build.Output, error) {
+	var outs []build.Output
+	for _, spec := range specs {
+		out, err := build.ParseOutput(spec)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		if out.Stdout() {
+			if quiet {
+				return nil, usageError{fmt.Errorf("output %q writes to standard output, where -q prints the image ID: give dest=FILE", spec)}
+			}
+			if f, ok := g.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				return nil, usageError{fmt.Errorf("output %q would write to the terminal: give dest=FILE or redirect", spec)}
+			}
+		}
+		outs = append(outs, out)
+	}
+	return outs, nil
+}
+
+// writeOutputs sends the image built to the -o outputs; without -t (and
+// without type=docker to the store) the image is then not kept, as
+// buildx's exporters leave no image in Docker's store.
+func writeOutputs(g *globals, cmd *cobra.Command, res build.Result, outs []build.Output, tagged bool) error {
+	keep := tagged || len(outs) == 0
+	for _, out := range outs {
+		if err := build.WriteOutput(cmd.Context(), g.root, res.ID, res.Names, out, g.stdout); err != nil {
+			return err
+		}
+		keep = keep || out.Stores()
+	}
+	if keep {
+		return nil
+	}
+	m, err := g.containers()
+	if err != nil {
+		return err
+	}
+	return build.Discard(cmd.Context(), g.root, res.ID, m.ImageInUse, m.SnapshotsInUse)
 }
 
 // runFlags reads the flags that say how RUN steps run, with docker

@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/build"
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/volumes"
@@ -82,8 +84,43 @@ func TestExitCode(t *testing.T) {
 		{fmt.Errorf("removing: %w", volumes.ErrInUse), 1},
 		{errors.New("anything else"), 1},
 	} {
-		if got := exitCode(c.err); got != c.want {
+		if got := exitCode(c.err, false); got != c.want {
 			t.Errorf("exitCode(%v) = %d, want %d", c.err, got, c.want)
+		}
+	}
+	// a failed RUN step: its code from a build command, 1 from another
+	step := fmt.Errorf("service %q: %w", "web", &build.ExitError{Args: []string{"sh"}, Code: 7})
+	if got := exitCode(step, true); got != 7 {
+		t.Errorf("exitCode(%v, build) = %d, want 7", step, got)
+	}
+	if got := exitCode(step, false); got != 1 {
+		t.Errorf("exitCode(%v, up) = %d, want 1", step, got)
+	}
+}
+
+// TestDockerBuild: berth build is docker build's form (image build) with
+// -t or a path argument, which no service name can be; compose's
+// otherwise.
+func TestDockerBuild(t *testing.T) {
+	root := newRootCmd(strings.NewReader(""), io.Discard, io.Discard)
+	for _, c := range []struct{ in, want string }{
+		{"build -t app .", "image build -t app ."},
+		{"build --tag=app:1 ctx", "image build --tag=app:1 ctx"},
+		{"build -qt app ctx", "image build -qt app ctx"},
+		{"build .", "image build ."},
+		{"build --build-arg A=1 ./app", "image build --build-arg A=1 ./app"},
+		{"build -f Dockerfile.dev ../src", "image build -f Dockerfile.dev ../src"},
+		{"--root /r build -t x dir", "--root /r image build -t x dir"},
+		{"-f compose.yaml build web", "-f compose.yaml build web"},
+		{"build web worker", "build web worker"},
+		{"build --build-arg A=./x web", "build --build-arg A=./x web"},
+		{"build --no-cache -q web", "build --no-cache -q web"},
+		{"build", "build"},
+		{"up -d ./x", "up -d ./x"},
+		{"image build -t x .", "image build -t x ."},
+	} {
+		if got := strings.Join(dockerBuild(root, strings.Fields(c.in)), " "); got != c.want {
+			t.Errorf("%q: %q, want %q", c.in, got, c.want)
 		}
 	}
 }

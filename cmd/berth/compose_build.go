@@ -24,6 +24,7 @@ func newComposeBuildCmd(g *globals) *cobra.Command {
 	var progress string
 	cmd := &cobra.Command{
 		Use: "build [OPTIONS] [SERVICE...]", Short: "Build or rebuild services",
+		Annotations: map[string]string{stepExit: "yes"},
 		RunE: func(cmd *cobra.Command, services []string) error {
 			ctx := cmd.Context()
 			p, err := g.loadProject(ctx, services...)

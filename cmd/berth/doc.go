@@ -21,6 +21,18 @@
 //     random map order, berth prints sorted.
 //   - image save writes one form, Docker 25's (OCI layout and Docker
 //     archive at once), with no --format choice, as Docker's has none.
+//   - berth image build and berth build exit with a failed RUN step's
+//     own code (a RUN that exits 7 makes the build exit 7), so a script
+//     sees what failed; docker build and docker compose build exit 1. up,
+//     run and create --build keep 1, their codes being their containers'.
+//   - berth build is both docker compose build and docker build: with
+//     -t/--tag, or an argument that is a path (starting with . or holding
+//     a /, which no service name can), it is image build (berth build -t
+//     app ., berth build ./dir); otherwise compose's, whose arguments are
+//     services (berth build web).
+//   - image build -o writes the output and, with -t, also keeps the image
+//     in the store under its tags (buildx would need --load as well);
+//     without -t it keeps none, as buildx's exporters keep none.
 //   - A warning names the service and the key path, not the value
 //     (service "web": key "build.ssh" is not supported by berth and is
 //     ignored); config renders without warnings, as docker compose does.

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/berth-dev/berth/build"
 	"github.com/berth-dev/berth/errclass"
 )
 
@@ -33,8 +34,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer stop()
 
 	root := newRootCmd(stdin, stdout, stderr)
-	root.SetArgs(withoutCompose(root, args))
-	err := root.ExecuteContext(ctx)
+	root.SetArgs(dockerBuild(root, withoutCompose(root, args)))
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
 	}
@@ -50,7 +51,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 130
 	}
 	fmt.Fprintf(stderr, "berth: %s\n", oneLine(err.Error()))
-	return exitCode(err)
+	return exitCode(err, cmd != nil && cmd.Annotations[stepExit] != "")
 }
 
 // withoutCompose drops the word compose where the command goes: "berth
@@ -82,6 +83,84 @@ func withoutCompose(root *cobra.Command, args []string) []string {
 	return args
 }
 
+// stepExit is the annotation of the commands that exit with a failed RUN
+// step's code.
+const stepExit = "berth.exit.step"
+
+// dockerBuild makes "berth build" docker build's form, "berth image
+// build", when it cannot be compose's (services): when -t/--tag is given
+// (compose's build has no such flag) or an argument is a path, starting
+// with . or holding a / (a service name starts with a letter or digit and
+// holds no /): berth build -t app . and berth build ./dir are docker
+// build's; berth build web worker is compose's.
+func dockerBuild(root *cobra.Command, args []string) []string {
+	at := -1
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || !strings.HasPrefix(a, "-") || a == "-" {
+			at = i
+			break
+		}
+		if takesValue(root.Flags(), a) {
+			i++
+		}
+	}
+	if at < 0 || args[at] != "build" {
+		return args
+	}
+	image, _, err := root.Find([]string{"image", "build"})
+	compose, _, err2 := root.Find([]string{"build"})
+	if err != nil || err2 != nil {
+		return args
+	}
+	docker := false
+	for i := at + 1; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			if i+1 < len(args) && isPath(args[i+1]) {
+				docker = true
+			}
+			break
+		}
+		if a == "-" || !strings.HasPrefix(a, "-") {
+			if isPath(a) {
+				docker = true
+			}
+			continue
+		}
+		if a == "--tag" || strings.HasPrefix(a, "--tag=") || (!strings.HasPrefix(a, "--") && strings.Contains(strings.SplitN(a[1:], "=", 2)[0], "t")) {
+			docker = true
+			break
+		}
+		if takesValue(image.Flags(), a) || takesValue(compose.Flags(), a) {
+			i++
+		}
+	}
+	if !docker {
+		return args
+	}
+	return append(append(slices.Clone(args[:at]), "image"), args[at:]...)
+}
+
+// isPath says whether a build's argument is a directory's path, which
+// no service name can be.
+func isPath(a string) bool { return strings.HasPrefix(a, ".") || strings.Contains(a, "/") }
+
+// takesValue says whether the flag a (as typed: --name, -x, -xVALUE,
+// --name=VALUE) is followed by its value as the next argument.
+func takesValue(fs *pflag.FlagSet, a string) bool {
+	var f *pflag.Flag
+	if name, ok := strings.CutPrefix(a, "--"); ok {
+		if strings.Contains(name, "=") {
+			return false
+		}
+		f = fs.Lookup(name)
+	} else if len(a) == 2 {
+		f = fs.ShorthandLookup(a[1:])
+	}
+	return f != nil && f.NoOptDefVal == ""
+}
+
 // exitError carries an exit code chosen by a command.
 type exitError struct {
 	code  int
@@ -108,12 +187,18 @@ func (e usageError) Is(target error) bool { return target == errclass.ErrUsage }
 // a usage error, as Docker's CLI; 1 for the rest, as docker compose exits
 // for a container, image, volume or network that is not there, a
 // conflict, a wrong state or a failure alike. A command that ran a
-// process exits with that process's code (exitError).
-func exitCode(err error) int {
+// process exits with that process's code (exitError), and a build
+// command (steps: annotated stepExit) whose RUN step failed with that
+// step's code (build.ExitError); up --build and run --build keep 1, their
+// codes being their containers'.
+func exitCode(err error, steps bool) int {
 	var exit exitError
+	var step *build.ExitError
 	switch {
 	case errors.As(err, &exit):
 		return exit.code
+	case steps && errors.As(err, &step) && step.Code > 0 && step.Code < 256:
+		return step.Code
 	case errors.Is(err, errclass.ErrUsage):
 		return 125
 	}
