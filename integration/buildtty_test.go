@@ -1,0 +1,505 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/registrytest"
+	"github.com/berth-dev/berth/internal/testimage"
+)
+
+// openPty opens a pseudo-terminal of cols columns and rows rows: the
+// master, where what a program writes to the terminal is read, and the
+// terminal itself, to be the program's standard streams.
+func openPty(t *testing.T, cols, rows int) (master, tty *os.File) {
+	t.Helper()
+	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("opening /dev/ptmx: %v", err)
+	}
+	master = os.NewFile(uintptr(m), "/dev/ptmx")
+	t.Cleanup(func() { master.Close() })
+	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil { // unlockpt
+		t.Fatalf("unlockpt: %v", err)
+	}
+	n, err := unix.IoctlGetUint32(m, unix.TIOCGPTN) // ptsname
+	if err != nil {
+		t.Fatalf("ptsname: %v", err)
+	}
+	s, err := unix.Open("/dev/pts/"+strconv.Itoa(int(n)), unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("opening the terminal /dev/pts/%d: %v", n, err)
+	}
+	if err := unix.IoctlSetWinsize(s, unix.TIOCSWINSZ, &unix.Winsize{Col: uint16(cols), Row: uint16(rows)}); err != nil {
+		t.Fatalf("setting the terminal's size: %v", err)
+	}
+	return master, os.NewFile(uintptr(s), "/dev/pts/"+strconv.Itoa(int(n)))
+}
+
+// onTerminal runs berth in dir with args, its standard output and error a
+// terminal of cols×rows, as a user runs it, and returns the screen that
+// showed what it wrote, its exit code, and every state the screen went
+// through (one per read of the terminal's output).
+func onTerminal(t *testing.T, dir string, cols, rows int, args ...string) (*screen, int, []string) {
+	t.Helper()
+	master, tty := openPty(t, cols, rows)
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, berthBin, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader("")
+	cmd.Stdout, cmd.Stderr = tty, tty
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "COMPOSE_") && !strings.HasPrefix(kv, "BERTH_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "PWD="+dir, "TERM=xterm")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close() // berth holds it now: the master reads EIO once berth is gone
+	sc := newScreen(cols, rows)
+	var states []string
+	buf := make([]byte, 4096)
+	for {
+		n, err := master.Read(buf)
+		sc.write(buf[:n])
+		states = append(states, sc.view())
+		if err != nil {
+			if !errors.Is(err, syscall.EIO) {
+				t.Errorf("reading the terminal: %v", err)
+			}
+			break
+		}
+	}
+	err := cmd.Wait()
+	if ctx.Err() != nil {
+		t.Fatalf("berth %s did not end within %v:\n%s", strings.Join(args, " "), commandTimeout, sc.transcript())
+	}
+	code := 0
+	if exit, ok := err.(*exec.ExitError); ok {
+		code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running berth: %v", err)
+	}
+	for _, seq := range sc.unknown {
+		t.Errorf("berth wrote a control sequence the test's terminal does not know: %q", seq)
+	}
+	return sc, code, states
+}
+
+// screen is a terminal as xterm keeps it, for what berth shows on it: the
+// lines that scrolled off the top, then rows rows of cols columns, with
+// the few control sequences a live display uses (cursor up, down and to a
+// column, erase in line and display, colours ignored). A line longer than
+// the terminal is wide wraps; the cursor cannot go up into what scrolled
+// off.
+type screen struct {
+	cols, rows int
+	lines      [][]rune     // scrolled off, then the screen
+	wrapped    map[int]bool // lines that continue the one before, wrapped
+	top        int          // the screen's first line in lines
+	y, x       int          // the cursor: y in lines
+	raw        strings.Builder
+	unknown    []string
+	pending    []byte // an unfinished sequence or character
+}
+
+func newScreen(cols, rows int) *screen {
+	return &screen{cols: cols, rows: rows, lines: [][]rune{nil}, wrapped: map[int]bool{}}
+}
+
+var csi = regexp.MustCompile(`^\x1b\[([?]?)([0-9;]*)([@-~])`)
+
+func (s *screen) write(b []byte) {
+	s.raw.Write(b)
+	b = append(s.pending, b...)
+	s.pending = nil
+	for len(b) > 0 {
+		switch c := b[0]; {
+		case c == 0x1b:
+			m := csi.FindSubmatch(b)
+			if m == nil {
+				if len(b) < 16 && !strings.ContainsAny(string(b[1:]), "\x1b\n") {
+					s.pending = b // the rest comes in the next read
+					return
+				}
+				s.unknown = append(s.unknown, string(b[:min(len(b), 8)]))
+				b = b[1:]
+				continue
+			}
+			s.control(string(m[1]), string(m[2]), m[3][0], string(m[0]))
+			b = b[len(m[0]):]
+		case c == '\r':
+			s.x = 0
+			b = b[1:]
+		case c == '\n':
+			s.lineFeed()
+			b = b[1:]
+		case c == '\t':
+			s.x = min(s.cols-1, (s.x/8+1)*8)
+			b = b[1:]
+		case c < 0x20 || c == 0x7f:
+			s.unknown = append(s.unknown, string(c))
+			b = b[1:]
+		default:
+			if !utf8.FullRune(b) {
+				s.pending = b
+				return
+			}
+			r, n := utf8.DecodeRune(b)
+			s.put(r)
+			b = b[n:]
+		}
+	}
+}
+
+func (s *screen) lineFeed() {
+	s.y++
+	if s.y == len(s.lines) {
+		s.lines = append(s.lines, nil)
+	}
+	if s.y-s.top >= s.rows {
+		s.top = s.y - s.rows + 1
+	}
+}
+
+func (s *screen) put(r rune) {
+	if s.x >= s.cols { // the last column was written: the line wraps
+		s.x = 0
+		s.lineFeed()
+		s.wrapped[s.y] = true
+	}
+	line := s.lines[s.y]
+	for len(line) <= s.x {
+		line = append(line, ' ')
+	}
+	line[s.x] = r
+	s.lines[s.y] = line
+	s.x++
+}
+
+func (s *screen) control(private, params string, final byte, seq string) {
+	n := 1
+	if v, err := strconv.Atoi(params); err == nil && v > 0 {
+		n = v
+	}
+	switch {
+	case private == "?" && (params == "25" || params == "7") && (final == 'h' || final == 'l'):
+		// the cursor shown or hidden, autowrap: nothing to see
+	case private != "":
+		s.unknown = append(s.unknown, seq)
+	case final == 'm': // colours
+	case final == 'A':
+		s.y = max(s.top, s.y-n)
+	case final == 'B':
+		s.y = min(s.top+s.rows-1, s.y+n)
+		for len(s.lines) <= s.y {
+			s.lines = append(s.lines, nil)
+		}
+	case final == 'G':
+		s.x = min(n, s.cols) - 1
+	case final == 'K' && (params == "" || params == "0"):
+		s.lines[s.y] = s.lines[s.y][:min(s.x, len(s.lines[s.y]))]
+	case final == 'K' && params == "2":
+		s.lines[s.y] = nil
+		delete(s.wrapped, s.y)
+	case final == 'J' && (params == "" || params == "0"):
+		s.lines[s.y] = s.lines[s.y][:min(s.x, len(s.lines[s.y]))]
+		for i := s.y + 1; i < len(s.lines); i++ {
+			s.lines[i] = nil
+			delete(s.wrapped, i)
+		}
+	default:
+		s.unknown = append(s.unknown, seq)
+	}
+}
+
+// transcript is every line the terminal shows or scrolled off, as a user
+// scrolling back reads it once berth is done; a line wrapped at the
+// terminal's width is one line, as a copy from the terminal gives it.
+func (s *screen) transcript() string {
+	var out []string
+	for i, l := range s.lines {
+		if s.wrapped[i] && len(out) > 0 {
+			out[len(out)-1] += string(l)
+			continue
+		}
+		out = append(out, string(l))
+	}
+	for i := range out {
+		out[i] = strings.TrimRight(out[i], " ")
+	}
+	return strings.TrimRight(strings.Join(out, "\n"), "\n") + "\n"
+}
+
+// view is what the screen shows now.
+func (s *screen) view() string {
+	var out []string
+	for _, l := range s.lines[s.top:] {
+		out = append(out, strings.TrimRight(string(l), " "))
+	}
+	return strings.Join(out, "\n")
+}
+
+var (
+	ttyHeader = regexp.MustCompile(`^\[\+\] Building \d+\.\ds \((\d+)/(\d+)\)( FINISHED)?$`)
+	ttyStep   = regexp.MustCompile(`^ => (CACHED |ERROR )?(\S.*?) +(\d+\.\d)s$`)
+	cursorUp  = regexp.MustCompile(`\x1b\[\d*A`)
+)
+
+// ttyView is a live view as the transcript shows it: its header's counts
+// and its steps, each with its mark (CACHED, ERROR or none), in order.
+type ttyView struct {
+	done, total int
+	finished    bool     // the header says FINISHED
+	steps       []string // "MARK NAME"
+}
+
+// ttyViews reads the live views in a transcript, and the lines around
+// them; a line that is neither a view's nor expected (other says which
+// are) fails the test: it is what is left of a view that did not redraw
+// in place.
+func ttyViews(t *testing.T, sc *screen, other func(line string) bool) []ttyView {
+	t.Helper()
+	var views []ttyView
+	var bad []string
+	transcript := sc.transcript()
+	for _, line := range strings.Split(strings.TrimSuffix(transcript, "\n"), "\n") {
+		if (ttyHeader.MatchString(line) || ttyStep.MatchString(line)) && utf8.RuneCountInString(line) > sc.cols {
+			bad = append(bad, fmt.Sprintf("wider than the terminal's %d columns: %q", sc.cols, line))
+		}
+		if m := ttyHeader.FindStringSubmatch(line); m != nil {
+			v := ttyView{finished: m[3] != ""}
+			v.done, _ = strconv.Atoi(m[1])
+			v.total, _ = strconv.Atoi(m[2])
+			views = append(views, v)
+			continue
+		}
+		if m := ttyStep.FindStringSubmatch(line); m != nil && len(views) > 0 {
+			v := &views[len(views)-1]
+			v.steps = append(v.steps, m[1]+m[2])
+			continue
+		}
+		if !other(line) {
+			bad = append(bad, fmt.Sprintf("no view's, nor expected: %q", line))
+		}
+	}
+	if len(bad) > 0 {
+		t.Errorf("the terminal shows %d lines that are not what it should show, among them:\n%s\nthe terminal:\n%s", len(bad), strings.Join(bad[:min(len(bad), 5)], "\n"), transcript)
+	}
+	return views
+}
+
+// shownAs says whether a step's line shows name: whole, or cut to the
+// terminal's width with an ellipsis.
+func shownAs(shown, name string) bool {
+	if cut, ok := strings.CutSuffix(shown, "…"); ok {
+		return len(cut) >= 30 && strings.HasPrefix(name, cut)
+	}
+	return shown == name
+}
+
+const ttyDockerfile = `FROM bb:1
+COPY greeting.txt /greeting.txt
+RUN for i in 1 2 3 4 5 6 7 8 9 10; do echo "output line $i of a step with a long name to fill the view"; sleep 0.2; done
+RUN printf 'fetching 10%%\rfetching 100%%\n\033[1mbold\033[0m text\n'; sleep 1
+`
+
+// TestBuildTTY: berth image build --progress tty on a terminal of 80
+// columns and 24 rows shows BuildKit's live view, redrawn in place with
+// the cursor moved up over it: a header with the steps done, a line per
+// step, no longer than the terminal is wide, with its time, and a running
+// step's last lines of output under it; at the end, one view of every
+// step done. An unchanged rebuild shows every step after FROM CACHED. A
+// failing step is shown ERROR, and its whole output and its Dockerfile
+// line follow the view.
+func TestBuildTTY(t *testing.T) {
+	root, _ := busyboxRoot(t)
+	dir := project(t, map[string]string{"Dockerfile": ttyDockerfile, "greeting.txt": "hello\n"})
+	build := func(args ...string) (*screen, int, []string) {
+		t.Helper()
+		return onTerminal(t, dir, 80, 24, append([]string{"--root", root, "image", "build", "--progress", "tty"}, args...)...)
+	}
+	steps := []string{
+		"[1/4] FROM docker.io/library/bb:1",
+		"[2/4] COPY greeting.txt /greeting.txt",
+		"[3/4] RUN for i in 1 2 3 4 5 6 7 8 9 10; do echo \"output line $i of a step with a long name to fill the view\"; sleep 0.2; done",
+		`[4/4] RUN printf 'fetching 10%%\rfetching 100%%\n\033[1mbold\033[0m text\n'; sleep 1`,
+		"exporting to image",
+	}
+	sc, code, states := build("-t", "tty:1", ".")
+	tr := sc.transcript()
+	if code != 0 {
+		t.Fatalf("image build: exit %d\n%s", code, tr)
+	}
+	if !cursorUp.MatchString(sc.raw.String()) {
+		t.Errorf("the view is not redrawn in place (no cursor up):\n%q", sc.raw.String())
+	}
+	views := ttyViews(t, sc, func(string) bool { return false })
+	if len(views) != 1 {
+		t.Fatalf("%d views on the terminal, want 1:\n%s", len(views), tr)
+	}
+	if v := views[0]; v.done != len(steps) || v.total != len(steps) || len(v.steps) != len(steps) || !v.finished {
+		t.Errorf("the final view: %d/%d steps done (finished: %v), %d shown, want %d:\n%s", v.done, v.total, v.finished, len(v.steps), len(steps), tr)
+	} else {
+		for i, want := range steps {
+			if !shownAs(v.steps[i], want) {
+				t.Errorf("step %d of the final view is %q, want %q", i+1, v.steps[i], want)
+			}
+		}
+	}
+	// while the RUN step ran, its last lines of output were under it, as
+	// it printed them, cut to the terminal's width
+	tail := regexp.MustCompile(`(?m)^ => \[3/4\] RUN .*\n(( => => # .*\n)*) => => # output line 7 of a step with a long name to fill the view$`)
+	seen := false
+	for _, st := range states {
+		if m := tail.FindStringSubmatchIndex(st); m != nil && !strings.HasPrefix(st[m[1]:], "\n => => # ") {
+			seen = true
+			if n := strings.Count(st[m[2]:m[3]], "\n"); n != 5 {
+				t.Errorf("the running step shows %d lines of output before its last, want 5:\n%s", n, st)
+			}
+		}
+	}
+	if !seen {
+		t.Errorf("no state of the screen showed the running step's output under it; the states were:\n%s", strings.Join(states, "\n----\n"))
+	}
+	// the output as a terminal shows it: a line rewritten after a carriage
+	// return is its last state, and no escape sequence moves the view
+	seen = false
+	for _, st := range states {
+		seen = seen || strings.Contains(st, "\n => => # fetching 100%\n => => # bold text\n")
+	}
+	if !seen {
+		t.Errorf("no state of the screen showed the last step's output as a terminal shows it; the states were:\n%s", strings.Join(states, "\n----\n"))
+	}
+
+	// unchanged: every step CACHED
+	sc, code, _ = build("-t", "tty:1", ".")
+	tr = sc.transcript()
+	views = ttyViews(t, sc, func(string) bool { return false })
+	if code != 0 || len(views) != 1 || len(views[0].steps) != len(steps) {
+		t.Fatalf("rebuild: exit %d, %d views:\n%s", code, len(views), tr)
+	}
+	for i, want := range steps {
+		if cached := shownAs(views[0].steps[i], "CACHED "+want); cached != (i == 1 || i == 2 || i == 3) {
+			t.Errorf("rebuild: step %d is %q", i+1, views[0].steps[i])
+		}
+	}
+	if v := views[0]; v.done != v.total || !v.finished {
+		t.Errorf("rebuild: the final view shows %d/%d steps done (finished: %v):\n%s", v.done, v.total, v.finished, tr)
+	}
+
+	// more steps than the terminal has rows: while they run, the view
+	// shows the latest, and at the end all of them, once each
+	var tall strings.Builder
+	tall.WriteString("FROM bb:1\n")
+	for i := range 9 {
+		fmt.Fprintf(&tall, "RUN echo step %d > /step%d\n", i+1, i+1)
+	}
+	os.WriteFile(filepath.Join(dir, "Dockerfile.tall"), []byte(tall.String()), 0o644)
+	sc, code, states = onTerminal(t, dir, 80, 8, "--root", root, "image", "build", "--progress", "tty", "-f", "Dockerfile.tall", ".")
+	tr = sc.transcript()
+	views = ttyViews(t, sc, func(string) bool { return false })
+	if code != 0 || len(views) != 1 || len(views[0].steps) != 11 || !views[0].finished {
+		t.Errorf("a build of 11 steps on 8 rows: exit %d, %d views:\n%s", code, len(views), tr)
+	} else {
+		for i, s := range views[0].steps[1:10] {
+			if want := fmt.Sprintf("[%2d/10] RUN echo step %d > /step%d", i+2, i+1, i+1); s != want {
+				t.Errorf("step %d of the tall build is %q, want %q", i+2, s, want)
+			}
+		}
+	}
+	for _, st := range states {
+		if n := strings.Count(strings.TrimRight(st, "\n"), "\n") + 1; n > 8 {
+			t.Errorf("a screen of 8 rows showed %d", n)
+		}
+	}
+
+	// a failing step
+	os.WriteFile(filepath.Join(dir, "Dockerfile.fail"), []byte("FROM bb:1\nRUN echo about to fail; echo second line; exit 3\nCMD [\"true\"]\n"), 0o644)
+	sc, code, _ = build("-f", "Dockerfile.fail", ".")
+	tr = sc.transcript()
+	if code != 1 {
+		t.Errorf("a failing build: exit %d, want 1", code)
+	}
+	report := []string{
+		"------",
+		" > [2/2] RUN echo about to fail; echo second line; exit 3:",
+		"<time> about to fail",
+		"<time> second line",
+		"------",
+		"Dockerfile:2",
+		"--------------------",
+		"   1 |     FROM bb:1",
+		"   2 | >>> RUN echo about to fail; echo second line; exit 3",
+		"   3 |     CMD [\"true\"]",
+		"--------------------",
+		`berth: [2/2] RUN echo about to fail; echo second line; exit 3: process "/bin/sh -c echo about to fail; echo second line; exit 3" did not complete successfully: exit code: 3 (Dockerfile:2)`,
+	}
+	stamp := regexp.MustCompile(`^\d+\.\d{3} `)
+	var rest []string
+	views = ttyViews(t, sc, func(line string) bool {
+		rest = append(rest, stamp.ReplaceAllString(line, "<time> "))
+		return true
+	})
+	if strings.Join(rest, "\n") != strings.Join(report, "\n") {
+		t.Errorf("below the view, the failure's report is\n%s\nwant\n%s", strings.Join(rest, "\n"), strings.Join(report, "\n"))
+	}
+	if len(views) != 1 || views[0].finished || len(views[0].steps) != 2 || views[0].steps[1] != "ERROR [2/2] RUN echo about to fail; echo second line; exit 3" {
+		t.Errorf("a failing build's view:\n%s", tr)
+	}
+}
+
+// TestBuildTTYPull: a base image pulled during a build on a terminal
+// shows its layers' progress, as docker pull's lines above the live view,
+// which stays whole below them.
+func TestBuildTTYPull(t *testing.T) {
+	requireRoot(t)
+	registry := registrytest.Start(t, nil)
+	base := registry + "/tty/busybox:1"
+	r, err := name.ParseReference(base, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, testimage.Busybox(t)); err != nil {
+		t.Fatal(err)
+	}
+	dir := project(t, map[string]string{"Dockerfile": "FROM " + base + "\nRUN echo pulled > /pulled\n"})
+	root := t.TempDir()
+	teardownOnCleanup(t, root)
+	sc, code, _ := onTerminal(t, dir, 80, 24, "--root", root, "image", "build", "--progress", "tty", "-t", "pulled:1", ".")
+	tr := sc.transcript()
+	if code != 0 {
+		t.Fatalf("build: exit %d\n%s", code, tr)
+	}
+	// docker pull's lines, above the view
+	pull := regexp.MustCompile(`^(1: Pulling from tty/busybox|[0-9a-f]{12}: [A-Z].*|Digest: sha256:[0-9a-f]{64}|Status: .*)$`)
+	var pulled []string
+	views := ttyViews(t, sc, func(line string) bool {
+		pulled = append(pulled, line)
+		return pull.MatchString(line)
+	})
+	if len(views) != 1 || !views[0].finished || len(views[0].steps) != 4 || !strings.HasPrefix(views[0].steps[1], "[1/2] FROM "+base) {
+		t.Errorf("%d views:\n%s", len(views), tr)
+	}
+	if len(pulled) == 0 || !strings.Contains(tr, "Pull complete\n") || strings.Index(tr, "Pull complete\n") > strings.Index(tr, "[+] Building") {
+		t.Errorf("the pull's progress is not shown:\n%s", tr)
+	}
+}
