@@ -467,6 +467,106 @@ func TestBuildTTY(t *testing.T) {
 	}
 }
 
+// TestComposeBuildTTY: berth build, whose progress is auto, picks the live
+// view when standard error is a terminal, and shares the terminal with
+// compose's own view (Service NAME  Built): on a terminal of 80 columns
+// and 14 rows, fewer than the two services' steps, each service's build
+// is one view of its steps, all done, and compose's lines say both were
+// built; nothing is left half-redrawn. up --build shows the same, then
+// compose's view of what it made, all of it below the builds' views.
+func TestComposeBuildTTY(t *testing.T) {
+	dir, root, _ := composeRoot(t, `name: btty
+services:
+  front:
+    build: ./front
+    command: ["sleep", "1000"]
+    init: true
+  back:
+    build: ./back
+    command: ["sleep", "1000"]
+    init: true
+`)
+	for _, s := range []string{"front", "back"} {
+		os.MkdirAll(filepath.Join(dir, s), 0o755)
+		os.WriteFile(filepath.Join(dir, s, "Dockerfile"), []byte(fmt.Sprintf(`FROM bb:1
+RUN echo %[1]s one; sleep 0.3
+RUN echo %[1]s two
+RUN echo %[1]s three
+RUN echo %[1]s four; sleep 0.3
+`, s)), 0o644)
+	}
+	sc, code, _ := onTerminal(t, dir, 80, 14, "--root", root, "build")
+	tr := sc.transcript()
+	if code != 0 {
+		t.Fatalf("build: exit %d\n%s", code, tr)
+	}
+	compose := regexp.MustCompile(`^(\[\+\] Running \d+/\d+| [✔⠿] Service (front|back) +Built)$`)
+	var composeLines []string
+	views := ttyViews(t, sc, func(line string) bool {
+		composeLines = append(composeLines, line)
+		return compose.MatchString(line)
+	})
+	var steps []string
+	for _, v := range views {
+		if v.done != v.total || v.total != len(v.steps) || !v.finished {
+			t.Errorf("a view shows %d/%d steps done (finished: %v), %d steps:\n%s", v.done, v.total, v.finished, len(v.steps), tr)
+		}
+		steps = append(steps, v.steps...)
+	}
+	var want []string
+	for _, s := range []string{"back", "front"} { // in the project's order
+		want = append(want, "["+s+" 1/5] FROM docker.io/library/bb:1")
+		for i, n := range []string{"one; sleep 0.3", "two", "three", "four; sleep 0.3"} {
+			want = append(want, fmt.Sprintf("[%s %d/5] RUN echo %s %s", s, i+2, s, n))
+		}
+		want = append(want, "["+s+"] exporting to image")
+	}
+	if strings.Join(steps, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the views' steps:\n%s\nwant each once, in order:\n%s\nthe terminal:\n%s", strings.Join(steps, "\n"), strings.Join(want, "\n"), tr)
+	}
+	if last := strings.Join(composeLines[max(0, len(composeLines)-3):], "\n"); last != "[+] Running 2/2\n ✔ Service back   Built\n ✔ Service front  Built" {
+		t.Errorf("compose's view at the end:\n%s\nthe terminal:\n%s", last, tr)
+	}
+
+	// --progress plain: the builds' plain lines, compose's view drawn
+	// below them each time, never over them
+	sc, code, _ = onTerminal(t, dir, 80, 14, "--root", root, "build", "--progress", "plain")
+	tr = sc.transcript()
+	for _, want := range []string{"naming to docker.io/library/btty-back:latest\n#6 DONE ", "naming to docker.io/library/btty-front:latest\n#12 DONE ", "\n[+] Running 2/2\n ✔ Service back   Built\n ✔ Service front  Built\n"} {
+		if code != 0 || !strings.Contains(tr, want) {
+			t.Errorf("build --progress plain: exit %d, the terminal lacks %q:\n%s", code, want, tr)
+		}
+	}
+
+	// up --build: both built again from the cache, then compose's view of
+	// the network and containers made, below the builds' views
+	sc, code, _ = onTerminal(t, dir, 80, 14, "--root", root, "up", "-d", "--build")
+	tr = sc.transcript()
+	if code != 0 {
+		t.Fatalf("up --build: exit %d\n%s", code, tr)
+	}
+	composeLines = nil
+	up := regexp.MustCompile(`^(\[\+\] Running \d+/\d+| [✔⠿] (Service|Network|Container) \S+ +\S.*)$`)
+	views = ttyViews(t, sc, func(line string) bool {
+		composeLines = append(composeLines, line)
+		return up.MatchString(line)
+	})
+	if len(views) != 2 {
+		t.Errorf("up --build: %d views of builds, want 2:\n%s", len(views), tr)
+	}
+	for _, v := range views {
+		if v.done != v.total || v.total != len(v.steps) || !v.finished || len(v.steps) != 6 {
+			t.Errorf("up --build: a view shows %d/%d steps done (finished: %v), %d steps:\n%s", v.done, v.total, v.finished, len(v.steps), tr)
+		}
+	}
+	end := strings.Join(composeLines, "\n")
+	for _, want := range []string{" ✔ Container btty-back-1   Started", " ✔ Container btty-front-1  Started", " ✔ Service front           Built"} {
+		if !strings.Contains(end, want) {
+			t.Errorf("up --build: compose's view lacks %q:\n%s", want, tr)
+		}
+	}
+}
+
 // TestBuildTTYPull: a base image pulled during a build on a terminal
 // shows its layers' progress, as docker pull's lines above the live view,
 // which stays whole below them.
