@@ -173,6 +173,7 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		ahead: ahead, blobs: map[string]*layerBlob{}, writers: make(chan struct{}, 2),
 		named: named, locals: map[string]*fsState{}, layers: map[string]*fsState{}, descs: map[string]string{},
 	}
+	defer b.progress.finish()
 	defer b.wait.Wait()
 	defer cancel()
 	run, err := b.runConfig(ctx)
@@ -463,7 +464,7 @@ func (b *builder) step(ctx context.Context, d digest.Digest, op *pb.Op, inputs [
 	key, keyed := b.cacheKey(op, inputs)
 	if keyed && !b.noCache(d, name) {
 		if outs := b.lookupOrImport(ctx, key, inputs); outs != nil {
-			b.progress.start(name).log("CACHED")
+			b.progress.start(name).end("cached")
 			for i, st := range outs {
 				st.key = outputKey(key, i)
 				if l := st.layers[len(st.layers)-1]; l.desc == nil && b.final[d] {

@@ -170,8 +170,10 @@
 // Progress (progress.go) goes to Options.Progress: BuildKit's plain lines
 // on a plain writer, or, for a writer a Display made, that display's form
 // (a live view on a terminal that redraws the steps, their times and a
-// running step's last lines in place), its steps named after the compose
-// service the build is for. A failed step's whole output follows, then
+// running step's last lines in place, cut to the terminal's width and
+// height; one view per build, drawn whole when it ends; a base image's
+// pull shows docker pull's lines above it), its steps named after the
+// compose service the build is for. A failed step's whole output follows, then
 // the Dockerfile lines it comes from (the frontend's source map), and the
 // error names the line (Dockerfile:N). --pull is Options.AlwaysPull: the
 // FROM images are pulled even when the store has them.

@@ -7,9 +7,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/term"
+
+	"github.com/berth-dev/berth/image"
 )
 
 // Display shows builds' progress on one writer, in one of BuildKit's
@@ -21,14 +25,22 @@ import (
 // Either way a failed step's whole output follows, with the Dockerfile
 // lines it came from. Several builds (compose's services) may share one
 // Display: their steps are numbered in one sequence and named after
-// their service ([web 2/3] RUN make).
+// their service ([web 2/3] RUN make); on a terminal each build is a view
+// of its own, left on the screen when it ends.
+//
+// The live view is redrawn by moving the cursor up over the lines it
+// drew, which works only while each of them is one line of the terminal
+// and all are on the screen: so, as BuildKit's, every line is cut to the
+// terminal's width, and while steps run the view is no taller than the
+// terminal, the latest steps shown; when the build ends it is drawn once
+// more whole.
 type Display struct {
 	mu    sync.Mutex
 	w     io.Writer
 	tty   bool
 	n     int
 	begin time.Time
-	steps []*stepProgress // tty: every step shown, in order
+	steps []*stepProgress // tty: the steps of the view, in order
 	drawn int             // tty: lines on screen
 	tick  *time.Ticker    // tty: redraws while a step runs
 }
@@ -56,6 +68,19 @@ func (w *displayWriter) Write(b []byte) (int, error) {
 	n, err := w.d.w.Write(b)
 	w.d.redraw()
 	return n, err
+}
+
+// pulls is where the progress of a base image's pull goes: on a
+// terminal, docker pull's plain lines, shown above the live view, which
+// a display of the pull's own, redrawn in place too, would break.
+func (p *progress) pulls(pull image.Progress) image.Progress {
+	switch {
+	case pull == nil:
+		return image.Quiet
+	case p.d.tty:
+		return image.NewProgress(&displayWriter{d: p.d}, false)
+	}
+	return pull
 }
 
 // outputKept bounds the lines of a step's output kept to be shown again
@@ -95,8 +120,9 @@ type stepProgress struct {
 	raw    string // the name as the frontend gave it
 	begin  time.Time
 	took   time.Duration
-	state  string // "" running, "done", "cached", "error"
-	output []string
+	state  string   // "" running, "done", "cached", "error"
+	output []string // stamped with the time since the step began
+	tail   []string // tty: the last lines, as they are
 	out    *lineWriter
 }
 
@@ -119,6 +145,9 @@ func (p *progress) start(name string) *stepProgress {
 	if !d.tty {
 		fmt.Fprintf(d.w, "#%d %s\n", s.n, s.name)
 		return s
+	}
+	if len(d.steps) == 0 {
+		d.begin = s.begin // a new view
 	}
 	d.steps = append(d.steps, s)
 	if d.tick == nil {
@@ -174,6 +203,32 @@ func (s *stepProgress) end(state string) {
 	d.draw()
 }
 
+// finish ends the build's view: drawn whole, and left where it is.
+func (p *progress) finish() {
+	d := p.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.tty && len(d.steps) > 0 {
+		d.idle()
+		d.full()
+	}
+}
+
+// full draws the view whole, every step of it, and leaves it on the
+// screen: what comes next goes below it. Its running steps (another
+// build's, or another stage's when one failed) start the next view.
+func (d *Display) full() {
+	d.render(true)
+	d.drawn = 0
+	var running []*stepProgress
+	for _, s := range d.steps {
+		if s.state == "" {
+			running = append(running, s)
+		}
+	}
+	d.steps = running
+}
+
 // fail shows the step's error, and then its whole output and where it
 // comes from in the Dockerfile, as BuildKit does.
 func (s *stepProgress) fail(err error) {
@@ -184,8 +239,7 @@ func (s *stepProgress) fail(err error) {
 	s.p.failed = s
 	if d.tty {
 		d.idle()
-		d.draw()
-		d.drawn = 0 // what follows stays below
+		d.full() // the report follows it
 	} else {
 		fmt.Fprintf(d.w, "#%d ERROR: %s\n", s.n, strings.TrimPrefix(oneLine(err.Error()), s.raw+": "))
 	}
@@ -215,6 +269,7 @@ func (d *Display) idle() {
 // clear takes the live view off the screen, for other lines to go where
 // it was; redraw puts it back under them.
 func (d *Display) clear() {
+	d.interrupted()
 	if d.tty && d.drawn > 0 {
 		fmt.Fprintf(d.w, "\x1b[%dA\x1b[J", d.drawn)
 		d.drawn = 0
@@ -229,15 +284,22 @@ func (d *Display) redraw() {
 
 // draw redraws the live view in place: BuildKit's header, a line per
 // step with its time, the last lines of each running step's output.
-func (d *Display) draw() {
+func (d *Display) draw() { d.render(false) }
+
+// render draws the view over the one on the screen: whole, or as much
+// as the screen holds (the latest steps, the running ones always).
+func (d *Display) render(whole bool) {
+	d.interrupted()
+	cols, rows := d.size()
+	cols-- // the last column left empty, as BuildKit leaves it
 	var b strings.Builder
 	if d.drawn > 0 {
 		fmt.Fprintf(&b, "\x1b[%dA", d.drawn)
 	}
 	lines := 0
-	line := func(format string, args ...any) {
+	line := func(s string) {
 		b.WriteString("\x1b[2K")
-		fmt.Fprintf(&b, format, args...)
+		b.WriteString(s)
 		b.WriteString("\n")
 		lines++
 	}
@@ -247,8 +309,19 @@ func (d *Display) draw() {
 			finished++
 		}
 	}
-	line("[+] Building %.1fs (%d/%d)", time.Since(d.begin).Seconds(), finished, len(d.steps))
-	for _, s := range d.steps {
+	header := fmt.Sprintf("[+] Building %.1fs (%d/%d)", time.Since(d.begin).Seconds(), finished, len(d.steps))
+	if whole && finished == len(d.steps) && !d.failed() {
+		header += " FINISHED"
+	}
+	line(cut(header, cols))
+	// the screen holds rows-1 lines above the cursor's
+	room := len(d.steps)
+	if !whole {
+		room = max(0, min(room, rows-2))
+	}
+	shown := d.latest(room)
+	room = rows - 2 - len(shown) // for running steps' output
+	for _, s := range shown {
 		took := s.took
 		if s.state == "" {
 			took = time.Since(s.begin)
@@ -260,18 +333,23 @@ func (d *Display) draw() {
 		case "error":
 			mark = "ERROR "
 		}
-		name := s.name
-		if max := 70; len(name) > max {
-			name = name[:max-1] + "…"
+		// as BuildKit: " => NAME", the time at the right edge
+		timer := fmt.Sprintf(" %.1fs", took.Seconds())
+		left := cols - len(" => ") - len(mark) - len(timer) - 1
+		if left < 12 {
+			continue // too narrow a terminal to show it
 		}
-		line(" => %s%-*s %5.1fs", mark, 72-len(mark), name, took.Seconds())
-		if s.state == "" {
-			from := max(0, len(s.output)-tail)
-			for _, l := range s.output[from:] {
-				if len(l) > 100 {
-					l = l[:100]
-				}
-				line(" => => # %s", l)
+		name := s.name
+		if utf8.RuneCountInString(name) > left {
+			name = string([]rune(name)[:left-1]) + "…"
+		}
+		pad := left - utf8.RuneCountInString(name)
+		line(" => " + mark + name + strings.Repeat(" ", pad+1) + timer)
+		if s.state == "" && !whole {
+			from := max(0, len(s.tail)-max(0, min(tail, room)))
+			for _, l := range s.tail[from:] {
+				line(cut(" => => # "+l, cols))
+				room--
 			}
 		}
 	}
@@ -279,6 +357,67 @@ func (d *Display) draw() {
 	b.WriteString("\x1b[J")
 	d.drawn = lines
 	io.WriteString(d.w, b.String())
+}
+
+// interrupted forgets the lines drawn when the writer, shared with
+// another live view (compose's), says that view wrote since: the cursor
+// is below both, and the view starts afresh there.
+func (d *Display) interrupted() {
+	if w, ok := d.w.(interface{ Interrupted() bool }); ok && w.Interrupted() {
+		d.drawn = 0
+	}
+}
+
+// latest is the view's last n steps, the running ones among them
+// whatever their place, in order.
+func (d *Display) latest(n int) []*stepProgress {
+	if len(d.steps) <= n {
+		return d.steps
+	}
+	keep := map[*stepProgress]bool{}
+	for _, s := range d.steps {
+		if s.state == "" && len(keep) < n {
+			keep[s] = true
+		}
+	}
+	for i := len(d.steps) - 1; i >= 0 && len(keep) < n; i-- {
+		keep[d.steps[i]] = true
+	}
+	var out []*stepProgress
+	for _, s := range d.steps {
+		if keep[s] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (d *Display) failed() bool {
+	for _, s := range d.steps {
+		if s.state == "error" {
+			return true
+		}
+	}
+	return false
+}
+
+// size is the terminal's columns and rows, or BuildKit's 80 and 10 when
+// it cannot say.
+func (d *Display) size() (cols, rows int) {
+	if f, ok := d.w.(interface{ Fd() uintptr }); ok {
+		if c, r, err := term.GetSize(int(f.Fd())); err == nil && c > 0 && r > 0 {
+			return c, r
+		}
+	}
+	return 80, 10
+}
+
+// cut is s cut to cols columns.
+func cut(s string, cols int) string {
+	if utf8.RuneCountInString(s) <= cols {
+		return s
+	}
+	return string([]rune(s)[:cols])
 }
 
 // writer is where the step's process writes: each line is shown (plain:
@@ -321,8 +460,40 @@ func (w *lineWriter) emit(line string) {
 	}
 	if !d.tty {
 		fmt.Fprintf(d.w, "#%d %s\n", s.n, stamped)
+		return
 	}
-	// the live view shows it at the next tick
+	// the live view shows it at the next tick, as the terminal showed it
+	// (BuildKit's view shows the output through a terminal of its own):
+	// what follows the last carriage return, without control characters
+	line = strings.TrimSuffix(line, "\r")
+	if i := strings.LastIndexByte(line, '\r'); i >= 0 {
+		line = line[i+1:]
+	}
+	s.tail = append(s.tail, printable(line))
+	if len(s.tail) > tail {
+		s.tail = s.tail[len(s.tail)-tail:]
+	}
+}
+
+// printable is line without escape sequences and control characters,
+// which would move the live view's cursor.
+func printable(line string) string {
+	var b strings.Builder
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case c == 0x1b && i+1 < len(line) && line[i+1] == '[':
+			// CSI: parameters up to a final byte
+			for i += 2; i < len(line) && (line[i] < 0x40 || line[i] > 0x7e); i++ {
+			}
+		case c == '\t':
+			b.WriteString("    ")
+		case c < 0x20 || c == 0x7f:
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // Flush logs an unfinished last line.

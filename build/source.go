@@ -46,11 +46,7 @@ func (b *builder) base(ctx context.Context, ref string) (v1.Image, error) {
 	_, img, err = b.store.Lookup(full)
 	if errors.Is(err, image.ErrNotFound) || b.o.AlwaysPull {
 		step := b.progress.start("[internal] load metadata for " + full)
-		pull := b.o.Pull
-		if pull == nil {
-			pull = image.Quiet
-		}
-		if _, err := image.Pull(ctx, b.store, b.snaps, full, image.PullOptions{Progress: pull}); err != nil {
+		if _, err := image.Pull(ctx, b.store, b.snaps, full, image.PullOptions{Progress: b.progress.pulls(b.o.Pull)}); err != nil {
 			step.fail(err)
 			return nil, err
 		}

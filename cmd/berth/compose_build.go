@@ -81,8 +81,9 @@ func (g *globals) buildDisplay(mode string) func(service string) io.Writer {
 		f, ok := g.stderr.(*os.File)
 		tty = ok && term.IsTerminal(int(f.Fd()))
 	}
-	d := build.NewDisplay(g.stderr, tty)
-	return d.Writer
+	// through a view of the terminal, plain lines too: compose's own live
+	// view, when there is one, starts afresh below them
+	return build.NewDisplay(g.liveView(), tty).Writer
 }
 
 // forceBuild gives the services with build: pull_policy build, as up

@@ -8,7 +8,9 @@
 // What the commands print is theirs: the engine reports each object's
 // status (Container app-1  Started) through Engine.Report, and progress.go
 // shows it as --progress asks: a live display redrawn in place on a
-// terminal, plain lines otherwise, JSON lines, or nothing.
+// terminal, plain lines otherwise, JSON lines, or nothing. On a terminal
+// the builds' live view (build.Display) shares standard error with it,
+// each through a termView that tells it when the other drew below it.
 //
 // Where the CLI departs from docker compose, on purpose:
 //   - Global flags come before the command (berth -f x.yaml up), as in

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"golang.org/x/term"
 )
@@ -31,7 +32,7 @@ func (g *globals) reporter() func(kind, name, status string) {
 			enc.Encode(map[string]string{"id": kind + " " + name, "status": status})
 		}
 	case "tty":
-		return (&live{w: g.stderr}).update
+		return (&live{w: g.liveView()}).update
 	}
 	return func(kind, name, status string) { fmt.Fprintf(g.stderr, " %s %s  %s\n", kind, name, status) }
 }
@@ -39,7 +40,7 @@ func (g *globals) reporter() func(kind, name, status string) {
 // live is the terminal display: one line per object, in the order they
 // first appeared, each redrawn in place when its status changes.
 type live struct {
-	w      io.Writer
+	w      io.Writer // a termView on a terminal
 	order  []string
 	status map[string]string
 	drawn  int // lines on screen
@@ -48,6 +49,9 @@ type live struct {
 func (l *live) update(kind, name, status string) {
 	if l.status == nil {
 		l.status = map[string]string{}
+	}
+	if w, ok := l.w.(interface{ Interrupted() bool }); ok && w.Interrupted() {
+		l.drawn = 0 // the builds' view was drawn below: start afresh under it
 	}
 	id := kind + " " + name
 	if _, ok := l.status[id]; !ok {
@@ -79,4 +83,48 @@ func (l *live) update(kind, name, status string) {
 	}
 	l.drawn = len(l.order) + 1
 	io.WriteString(l.w, b.String())
+}
+
+// liveTerm is standard error as the live views drawn on it share it:
+// compose's (reporter) and the builds' (buildDisplay). Each redraws its
+// lines in place by moving the cursor up over them, which holds only
+// while nothing was written below them since; so each view writes
+// through a termView of its own, which tells it when another view wrote
+// last, for it to start afresh below.
+type liveTerm struct {
+	mu   sync.Mutex
+	w    io.Writer
+	last *termView
+}
+
+type termView struct{ t *liveTerm }
+
+// liveView is a view of its own on standard error, a terminal.
+func (g *globals) liveView() *termView {
+	if g.term == nil {
+		g.term = &liveTerm{w: g.stderr}
+	}
+	return &termView{t: g.term}
+}
+
+func (v *termView) Write(b []byte) (int, error) {
+	v.t.mu.Lock()
+	defer v.t.mu.Unlock()
+	v.t.last = v
+	return v.t.w.Write(b)
+}
+
+// Interrupted says whether another view wrote since this one did.
+func (v *termView) Interrupted() bool {
+	v.t.mu.Lock()
+	defer v.t.mu.Unlock()
+	return v.t.last != nil && v.t.last != v
+}
+
+// Fd is the terminal's, for the builds' view to learn its size.
+func (v *termView) Fd() uintptr {
+	if f, ok := v.t.w.(*os.File); ok {
+		return f.Fd()
+	}
+	return ^uintptr(0) // none: the view takes BuildKit's default size
 }

@@ -30,6 +30,7 @@ type globals struct {
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	term           *liveTerm // stderr as the live views share it
 }
 
 // projectOptions are the loading options the global flags ask for.
