@@ -86,10 +86,13 @@ func Convert(p *types.Project, o Options) (*Result, error) {
 	c := &conv{p: p, o: o, ns: o.Namespace, warned: map[string]bool{}, names: map[string]string{},
 		completes: map[string]bool{}, kinds: map[string]string{}}
 	if c.ns == "" {
-		c.ns = p.Name
+		c.ns = objectName(p.Name)
+		if c.ns != p.Name {
+			c.warn("", "the namespace of project %q is %q: namespaces are DNS labels", p.Name, c.ns)
+		}
 	}
 	if errs := validation.IsDNS1123Label(c.ns); len(errs) > 0 {
-		return nil, errclass.New(errclass.ErrInvalid, "namespace %q is not a valid Kubernetes name: %s", c.ns, errs[0])
+		return nil, errclass.New(errclass.ErrInvalid, "namespace %q is not a valid Kubernetes name (%s): use --namespace", c.ns, errs[0])
 	}
 	switch o.PublishAs {
 	case "", PublishNodePort, PublishLoadBalancer:
@@ -125,7 +128,7 @@ func Convert(p *types.Project, o Options) (*Result, error) {
 	}
 	nsObj := &corev1.Namespace{TypeMeta: typeMeta("v1", "Namespace"), ObjectMeta: metav1.ObjectMeta{Name: c.ns, Labels: c.labels("")}}
 	r := &Result{Warnings: c.warnings}
-	if o.Namespace == "" || o.Namespace == p.Name {
+	if o.Namespace == "" || o.Namespace == objectName(p.Name) {
 		r.Objects = append(r.Objects, nsObj)
 	}
 	for _, group := range [][]Object{c.configMaps, c.secrets, c.claims, c.services, c.policies, c.workloads} {
@@ -263,6 +266,9 @@ func (c *conv) nameServices() error {
 // claim registers an object name of a kind, refusing a second object of
 // the same kind and name.
 func (c *conv) claim(kind, name, what string) error {
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return errclass.New(errclass.ErrInvalid, "%s cannot be %s %q on Kubernetes (%s): rename it", what, kind, name, errs[0])
+	}
 	k := kind + "/" + name
 	if prev, ok := c.kinds[k]; ok {
 		return errclass.New(errclass.ErrInvalid, "%s and %s would both be %s %q on Kubernetes: rename one", prev, what, kind, name)

@@ -35,7 +35,11 @@ func convert(t *testing.T, compose string, files map[string]string, o kube.Optio
 			t.Fatal(err)
 		}
 	}
-	p, err := project.Load(context.Background(), project.Options{Files: []string{filepath.Join(dir, "compose.yaml")}, Name: "shop"})
+	name := "shop"
+	if strings.HasPrefix(compose, "name:") {
+		name = ""
+	}
+	p, err := project.Load(context.Background(), project.Options{Files: []string{filepath.Join(dir, "compose.yaml")}, Name: name})
 	if err != nil {
 		t.Fatalf("loading: %v", err)
 	}
@@ -472,6 +476,11 @@ networks:
 			t.Errorf("Service %s labels %v", name, l)
 		}
 	}
+	r = mustConvert(t, "name: my_shop\nservices: {web: {image: web}}\n", kube.Options{})
+	if ns := find[*corev1.Namespace](t, r, "my-shop"); ns.Labels[kube.LabelProject] != "my_shop" {
+		t.Errorf("namespace labels %v", ns.Labels)
+	}
+	hasWarning(t, r, `project "my_shop" is "my-shop"`)
 	r = mustConvert(t, "services: {web: {image: web}}\n", kube.Options{Namespace: "prod"})
 	for _, o := range r.Objects {
 		if o.GetObjectKind().GroupVersionKind().Kind == "Namespace" || o.GetNamespace() != "prod" {

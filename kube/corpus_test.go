@@ -116,6 +116,9 @@ func checkObject(t *testing.T, o kube.Object, project string) {
 	if !equality.Semantic.DeepEqual(o, back) {
 		t.Errorf("%s/%s reads back different:\n%s", kind, o.GetName(), b)
 	}
+	if strings.Contains(string(b), "\nstatus:") {
+		t.Errorf("%s/%s YAML has a status, the cluster's to write:\n%s", kind, o.GetName(), b)
+	}
 	if !strings.HasPrefix(string(b), "apiVersion: ") || !strings.Contains(string(b), "\nkind: "+kind+"\n") {
 		t.Errorf("%s/%s YAML lacks apiVersion or kind:\n%s", kind, o.GetName(), b)
 	}

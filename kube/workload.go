@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // service makes the workload of s and the Services that reach it.
@@ -252,7 +253,11 @@ func (c *conv) podSpec(s types.ServiceConfig) (corev1.PodSpec, error) {
 		c.warnPart(s.Name, "init", "true: no init process is injected, pods run the image's entrypoint as PID 1")
 	}
 	if s.Hostname != "" {
-		pod.Hostname = s.Hostname
+		if errs := validation.IsDNS1123Label(s.Hostname); len(errs) > 0 {
+			c.warnPart(s.Name, "hostname", fmt.Sprintf("%q is left out: a pod's hostname is a DNS label (%s)", s.Hostname, errs[0]))
+		} else {
+			pod.Hostname = s.Hostname
+		}
 	}
 	for _, ip := range sortedKeys(hostsByIP(s.ExtraHosts)) {
 		if ip == "host-gateway" {

@@ -23,6 +23,7 @@ func newConvertCmd(g *globals) *cobra.Command {
 	f.StringVar(&ko.PublishAs, "publish-as", kube.PublishNodePort, "With --to kubernetes: Service type for published ports. Values: [nodeport | loadbalancer]")
 	f.StringVar(&ko.StorageClass, "storage-class", "", "With --to kubernetes: storage class of the volume claims (default: the cluster's)")
 	f.BoolVar(&ko.BindAsConfigMap, "bind-as-configmap", false, "With --to kubernetes: make a bind mount of a file of at most 1 MiB a ConfigMap")
+	f.Lookup("output").Usage = "Save to file (default to stdout); with --to kubernetes, a directory of one <kind>-<name>.yaml per object"
 	config := cmd.RunE
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		switch to {
