@@ -220,6 +220,13 @@ func (c *conv) walkKeys() error {
 			return err
 		}
 	}
+	// top-level keys with no Kubernetes form at all
+	if len(c.p.Jobs) > 0 {
+		walk([]string{"jobs"}, map[string]any{"jobs": true}, "", report)
+	}
+	if len(c.p.Models) > 0 {
+		walk([]string{"models"}, map[string]any{"models": true}, "", report)
+	}
 	return refused
 }
 

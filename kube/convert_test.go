@@ -203,6 +203,7 @@ services:
     init: true
     ulimits: {nofile: 1024}
     container_name: the-app
+    models: [llm]
     restart: "no"
     ipc: host
     deploy:
@@ -211,8 +212,12 @@ services:
       - {type: volume, source: data, target: /data, consistency: cached}
 volumes:
   data: {}
+models:
+  llm: {model: ai/smollm2}
 `, kube.Options{})
 	for _, w := range [][]string{
+		{`key "models" is not supported on Kubernetes`, "models are not converted"},
+		{`service "app": key "models" is not supported on Kubernetes`},
 		{`service "app": key "user"`, "nobody"},
 		{`service "app": key "init"`},
 		{`service "app": key "ulimits" is not supported on Kubernetes and is ignored`},

@@ -186,6 +186,8 @@ var warnNotes = map[string]string{
 	"services.*.deploy.placement": "no node placement",
 	"services.*.develop":          "watch is local",
 	"services.*.domainname":       "no domainname",
+	"jobs":                        "jobs are not converted",
+	"models":                      "models are not converted",
 }
 
 type rule struct {
