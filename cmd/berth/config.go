@@ -9,9 +9,8 @@ import (
 func newConfigCmd(g *globals) *cobra.Command {
 	var o project.ConfigOptions
 	cmd := &cobra.Command{
-		Use:     "config [OPTIONS] [SERVICE...]",
-		Aliases: []string{"convert"},
-		Short:   "Parse, resolve and render compose file in canonical format",
+		Use:   "config [OPTIONS] [SERVICE...]",
+		Short: "Parse, resolve and render compose file in canonical format",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := o
 			loading := g.projectOptions()

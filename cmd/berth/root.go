@@ -131,7 +131,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	f.BoolVar(&g.dryRun, "dry-run", false, "Execute command in dry run mode")
 	f.StringVar(&g.root, "root", envOr("BERTH_ROOT", "/var/lib/berth"), "Where berth keeps its state (env BERTH_ROOT)")
 
-	root.AddCommand(newConfigCmd(g), newVersionCmd(g), newMonitorCmd(g), newProbeCmd(g))
+	root.AddCommand(newConfigCmd(g), newConvertCmd(g), newVersionCmd(g), newMonitorCmd(g), newProbeCmd(g))
 	root.AddCommand(composeCommands(g)...)
 	root.AddCommand(objectCommands(g)...)
 	refuseUnknown(root)

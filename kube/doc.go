@@ -1,0 +1,75 @@
+// Package kube maps a compose project to Kubernetes objects: the manifests
+// of `berth convert --to kubernetes`, which a user can read, commit and
+// apply with kubectl, and which the cluster backend will apply itself.
+//
+// # Contract
+//
+// [Convert] takes a loaded project (package project: profiles, selection,
+// env_file and interpolation already applied) and returns typed objects of
+// k8s.io/api, in an order that applies cleanly: the Namespace, then
+// ConfigMaps, Secrets and PersistentVolumeClaims, then Services and
+// NetworkPolicies, then the workloads in depends_on order. It does no I/O
+// but reading the files a project names (configs, secrets, and bind
+// sources under --bind-as-configmap), and it talks to no cluster: the
+// package imports no client-go, so that linking it costs the local commands
+// nothing at start-up.
+//
+// Every compose key a project uses is in one of three states, given by
+// [Rules] (docs/kubernetes.md lists them key by key):
+//
+//   - mapped: it becomes a field of an object, as the table says;
+//   - warned: it has no faithful Kubernetes form; the objects are made
+//     without it and [Result.Warnings] has one line naming the service and
+//     the key, in the words of berth's compose warnings
+//     (`service "web": key "ipc" is not supported on Kubernetes and is
+//     ignored: ...`);
+//   - refused: converting would change what the project means in a way a
+//     user must decide on (a bind mount of the host's files, a file too big
+//     for a ConfigMap): Convert returns one error, on one line, naming the
+//     service and the key, of class errclass.ErrInvalid, and no objects.
+//
+// No key is dropped in silence: the keys of each service and of the
+// top-level networks, volumes, configs and secrets are walked in the
+// loaded model's JSON form, and a key no rule names is warned. Some
+// mapped keys are warned for some values only (a user name where a uid is
+// needed, a host port outside the NodePort range, an unsafe sysctl); the
+// mapping code warns for those itself.
+//
+// # Names and labels
+//
+// The namespace is the project name unless [Options.Namespace] says
+// otherwise. Object names are the compose names made DNS labels (lower
+// case, '_' and '.' as '-'); a changed name is warned, since other
+// services reach it by that name, and two compose names that become one
+// are refused. Every object carries app.kubernetes.io/managed-by: berth,
+// app.kubernetes.io/part-of and com.docker.compose.project; objects that
+// belong to a service carry app.kubernetes.io/name and
+// com.docker.compose.service too, and pods are selected by the two
+// com.docker.compose labels, so that the cluster backend finds what it
+// made from the labels alone.
+//
+// # Workloads
+//
+// A service is a Deployment; a StatefulSet (replicas 1) when it mounts a
+// named volume and runs one replica, so that its data follows its one pod;
+// a DaemonSet with deploy.mode global; a Job when another service depends
+// on it with condition service_completed_successfully. depends_on is
+// otherwise creation order plus the annotation berth.dev/depends-on: a
+// cluster has no start order, and an init container that waits would need
+// an image the project does not name. Pods of a Deployment always restart,
+// so restart: no and on-failure are warned there.
+//
+// # Reaching services
+//
+// Every service with ports or expose gets a ClusterIP Service of its own
+// name on the target ports, so that service names resolve as in compose;
+// each network alias gets one more such Service. Published ports make a
+// second Service, <name>-published, of type NodePort (or LoadBalancer,
+// [Options.PublishAs]); the published port is the Service's port, and
+// under NodePort also its nodePort when it is within 30000-32767 (warned
+// and left to the cluster otherwise). Compose networks become
+// NetworkPolicies: a pod accepts traffic from the pods that share one of
+// its networks (and on its published ports from anywhere), and a pod whose
+// networks are all internal sends traffic only to its networks' pods and
+// to the cluster's DNS.
+package kube
