@@ -12,8 +12,8 @@
 // The frontend is a program of its own, berth-build (cmd/berth-build,
 // package build/frontend), beside berth: linked into berth, it and what it
 // drags in (grpc, OpenTelemetry, x/crypto/ssh, html/template, protobuf
-// descriptors) made the binary 17 MB larger and every berth command 2 to 4
-// ms slower to start. berth writes it the request (package
+// descriptors) made the binary 10 MB larger (46 MB; 36 MB without) and
+// every berth command about 3 ms slower to start (docs/benchmarks.md). berth writes it the request (package
 // build/frontend/wire: the Dockerfile, args, target, labels, run options,
 // named contexts and the paths of the .dockerignore files it may read) and
 // reads back the marshalled definition and config, or the frontend's

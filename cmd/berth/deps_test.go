@@ -10,7 +10,7 @@ import (
 // TestNoFrontend keeps BuildKit's Dockerfile frontend out of berth: it is
 // berth-build's (package build/frontend), so that every command does not
 // pay for the initialisation of what it links (grpc, x/net/trace and
-// html/template, x/crypto/ssh, OpenTelemetry) nor carry its 17 MB.
+// html/template, x/crypto/ssh, OpenTelemetry) nor carry its 10 MB.
 func TestNoFrontend(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
