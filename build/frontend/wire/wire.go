@@ -197,28 +197,29 @@ func Exec(ctx context.Context, path string, req *Request, resolve Resolver) (*Re
 	}
 	res, err := exchange(ctx, stdin, stdout, req, resolve)
 	stdin.Close()
-	werr := cmd.Wait()
-	if err == nil {
-		return res, nil
-	}
 	var fe *Error
-	if errors.As(err, &fe) {
-		return nil, err
+	if err != nil && !errors.As(err, &fe) {
+		// a program berth no longer listens to must not wait on a full pipe
+		cmd.Process.Kill()
+	}
+	werr := cmd.Wait()
+	if err == nil || fe != nil {
+		return res, err
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	msg := strings.TrimSpace(stderr.String())
-	if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
-		msg = msg[i+1:]
-	}
-	if werr != nil && msg != "" {
-		return nil, errclass.New(errclass.ErrFailed, "berth-build: %v: %s", werr, msg)
-	}
+	// the first line the program wrote, when it failed, says why (its
+	// own error, a panic's)
+	msg := fmt.Sprintf("berth-build: %v", err)
 	if werr != nil {
-		return nil, errclass.Wrap(errclass.ErrFailed, err, fmt.Sprintf("berth-build: %v", werr))
+		msg += fmt.Sprintf(" (%v", werr)
+		if first, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n"); first != "" {
+			msg += ": " + first
+		}
+		msg += ")"
 	}
-	return nil, errclass.Wrap(errclass.ErrFailed, err, fmt.Sprintf("berth-build: %v", err))
+	return nil, errclass.Wrap(errclass.ErrFailed, err, msg)
 }
 
 // exchange is berth's end of the exchange.

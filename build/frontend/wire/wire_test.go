@@ -34,6 +34,9 @@ var children = map[string]Convert{
 	"unsupported": func(context.Context, *Request, Resolver) (*Result, error) {
 		return nil, Failed(fmt.Errorf("dockerfile: %w", errclass.New(ErrUnsupported, "resolving source git://x is not supported by berth's builder yet")))
 	},
+	"crash": func(context.Context, *Request, Resolver) (*Result, error) {
+		panic("the frontend's bug")
+	},
 	// waits for berth to give up
 	"stuck": func(ctx context.Context, _ *Request, resolve Resolver) (*Result, error) {
 		resolve(ctx, "bb:1")
@@ -120,6 +123,19 @@ func TestExecCancel(t *testing.T) {
 	_, err := Exec(ctx, child(t, "stuck"), &Request{}, resolve)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v, want context.Canceled", err)
+	}
+}
+
+// TestExecCrash: berth-build dying is berth-build's failure, not the
+// Dockerfile's, and says why.
+func TestExecCrash(t *testing.T) {
+	_, err := Exec(context.Background(), child(t, "crash"), &Request{}, nil)
+	var refused *Error
+	if err == nil || errors.As(err, &refused) || !errors.Is(err, errclass.ErrFailed) {
+		t.Fatalf("error %v (%T), want berth-build's failure", err, err)
+	}
+	if want := "exit status 2: panic: the frontend's bug"; !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("error %q, want one line containing %q", err, want)
 	}
 }
 
