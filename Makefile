@@ -10,13 +10,15 @@ PKGS    := ./...
 
 # berth, and beside it berth-init, the static reaper of `run --init`,
 # berth-monitor, each running container's monitor, berth-shim, the
-# small program a monitor becomes while its container runs, and
-# berth-keeper, the monitor's tiny parent that recovers from its death
+# small program a monitor becomes while its container runs,
+# berth-keeper, the monitor's tiny parent that recovers from its death,
+# and berth-build, which reads Dockerfiles (BuildKit's frontend) for berth
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/berth
 	$(GO) build -o $(dir $(BIN))berth-monitor ./cmd/berth-monitor
 	CGO_ENABLED=0 $(GO) build -o $(dir $(BIN))berth-shim ./cmd/berth-shim
 	CGO_ENABLED=0 $(GO) build -o $(dir $(BIN))berth-keeper ./cmd/berth-keeper
+	CGO_ENABLED=0 $(GO) build -o $(dir $(BIN))berth-build ./cmd/berth-build
 	CGO_ENABLED=0 $(GO) build -o $(dir $(BIN))berth-init ./cmd/berth-init
 
 # lint, then every test: unit tests of each package and the end-to-end tests

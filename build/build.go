@@ -22,6 +22,7 @@ import (
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-dev/berth/build/frontend/wire"
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/image"
 )
@@ -31,7 +32,7 @@ var (
 	// ErrInvalid: the Dockerfile, an argument or the context is wrong.
 	ErrInvalid = errclass.Sentinel(errclass.ErrInvalid, "invalid build")
 	// ErrUnsupported: the build needs an operation berth does not execute.
-	ErrUnsupported = errclass.Sentinel(errclass.ErrInvalid, "not supported by berth's builder yet")
+	ErrUnsupported = wire.ErrUnsupported
 	// ErrFailed: a step ran and failed (a RUN's command exited non-zero).
 	ErrFailed = errclass.Sentinel(errclass.ErrFailed, "build step failed")
 )
@@ -180,10 +181,15 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	p, err := convertRun(ctx, dockerfile, o.BuildArgs, o.Target, o.Labels, run, b.resolve, b.dockerui)
+	p, err := convertRequest(ctx, b.request(dockerfile, run), b.resolve)
 	if err != nil {
 		if ctx.Err() != nil {
 			return Result{}, ctx.Err()
+		}
+		// not the frontend's refusal: berth-build missing or failed
+		var refused *wire.Error
+		if !errors.As(err, &refused) {
+			return Result{}, err
 		}
 		return Result{}, errclass.Wrap(ErrInvalid, err, oneLine(err.Error()))
 	}
@@ -233,8 +239,8 @@ type builder struct {
 	// directories, mount points; removed when the build ends.
 	dir string
 	seq int
-	// bases are the images FROM names, resolved once (convertRun
-	// serialises the frontend's concurrent lookups).
+	// bases are the images FROM names, resolved once (the frontend
+	// serialises its concurrent lookups).
 	bases map[string]v1.Image
 
 	ops      map[digest.Digest]*pb.Op

@@ -2,17 +2,13 @@ package build
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"sync"
+	"os"
+	"path/filepath"
 
-	"github.com/moby/buildkit/client/llb"
-	"github.com/moby/buildkit/client/llb/sourceresolver"
-	"github.com/moby/buildkit/frontend/dockerfile/dockerfile2llb"
-	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/solver/pb"
-	"github.com/opencontainers/go-digest"
-	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth-dev/berth/build/frontend/wire"
 )
 
 // plan is what the Dockerfile frontend makes of a Dockerfile: the LLB
@@ -23,80 +19,61 @@ type plan struct {
 }
 
 // resolver gives the frontend the config of a FROM image.
-type resolver func(ctx context.Context, ref string) (digest.Digest, []byte, error)
+type resolver = wire.Resolver
 
-func (r resolver) ResolveImageConfig(ctx context.Context, ref string, _ sourceresolver.Opt) (string, digest.Digest, []byte, error) {
-	dgst, cfg, err := r(ctx, ref)
-	return ref, dgst, cfg, err
+// runFrontend is the Dockerfile frontend: berth-build, beside the running
+// program, so that berth does not link it (package build/frontend); this
+// package's tests run it in process.
+var runFrontend wire.Convert = execFrontend
+
+// buildProgram is the frontend's program, beside berth.
+const buildProgram = "berth-build"
+
+func execFrontend(ctx context.Context, req *wire.Request, resolve wire.Resolver) (*wire.Result, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding %s: %w", buildProgram, err)
+	}
+	return wire.Exec(ctx, filepath.Join(filepath.Dir(self), buildProgram), req, resolve)
 }
 
-// llbCaps are what BuildKit's own solver offers its frontends: all of
-// them, merge included, so that the graph is the one BuildKit would run
-// (COPY --link is a merge only when merge is offered; without the exec
-// capabilities, the frontend leaves out ulimits and the shm size and
-// fails on a read-write bind mount).
-var llbCaps = pb.Caps.CapSet(pb.Caps.All())
-
-// convert runs BuildKit's Dockerfile frontend in process.
+// convert runs BuildKit's Dockerfile frontend.
 func convert(ctx context.Context, dockerfile []byte, args map[string]string, target string, labels map[string]string, resolve resolver) (*plan, error) {
-	return convertRun(ctx, dockerfile, args, target, labels, runConfig{}, resolve, nil)
+	return convertRequest(ctx, &wire.Request{Dockerfile: dockerfile, Args: args, Target: target, Labels: labels}, resolve)
 }
 
-// uiClient makes the frontend's dockerui client, which carries the
-// named contexts (named.go); nil, or a nil client, for none.
-type uiClient func(resolver, ocispecs.Platform) (*dockerui.Client, error)
+// convertRequest runs the frontend on req, for this machine's platform;
+// the frontend's refusal of the Dockerfile is a *wire.Error.
+func convertRequest(ctx context.Context, req *wire.Request, resolve resolver) (*plan, error) {
+	req.OS, req.Architecture = "linux", goarch()
+	res, err := runFrontend(ctx, req, resolve)
+	if err != nil {
+		return nil, err
+	}
+	var def pb.Definition
+	if err := def.UnmarshalVT(res.Definition); err != nil {
+		return nil, fmt.Errorf("reading the build graph of %s: %w", buildProgram, err)
+	}
+	return &plan{def: &def, config: res.Config}, nil
+}
 
-// convertRun is convert with the run options the frontend puts in each
-// RUN (see runConfig), and the named contexts ui gives.
-func convertRun(ctx context.Context, dockerfile []byte, args map[string]string, target string, labels map[string]string, run runConfig, resolve resolver, ui uiClient) (*plan, error) {
-	// the frontend resolves the stages' bases concurrently; the
-	// builder's lookups and pulls are one at a time
-	var mu sync.Mutex
-	serial := resolver(func(ctx context.Context, ref string) (digest.Digest, []byte, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return resolve(ctx, ref)
-	})
-	platform := ocispecs.Platform{OS: "linux", Architecture: goarch()}
-	var client *dockerui.Client
-	if ui != nil {
-		var err error
-		if client, err = ui(serial, platform); err != nil {
-			return nil, err
+// request is what the frontend is asked for this build: the Dockerfile
+// with the build's args, target and labels, the run options it puts in
+// each RUN, and the named contexts.
+func (b *builder) request(dockerfile []byte, run runConfig) *wire.Request {
+	req := &wire.Request{
+		Dockerfile: dockerfile, Args: b.o.BuildArgs, Target: b.o.Target, Labels: b.o.Labels,
+		Network: int32(run.network), Hosts: run.hosts, ShmSize: run.shmSize, Ulimits: run.ulimits,
+	}
+	if b.named != nil {
+		req.Contexts = b.named.opts
+		// the .dockerignore files dockerui reads: for the main context,
+		// the one berth applies to it (perhaps <Dockerfile>.dockerignore);
+		// for a named one, its directory's
+		req.Ignores = map[string]string{mainContext: ignoreFile(b.o)}
+		for local, dir := range b.named.dirs {
+			req.Ignores[local] = filepath.Join(dir, dockerignore)
 		}
 	}
-	res, err := dockerfile2llb.Dockerfile2LLB(ctx, dockerfile, dockerfile2llb.ConvertOpt{
-		Client: client,
-		Config: dockerui.Config{
-			BuildArgs:       args,
-			Target:          target,
-			Labels:          labels,
-			TargetPlatforms: []ocispecs.Platform{platform},
-			BuildPlatforms:  []ocispecs.Platform{platform},
-			NetworkMode:     run.network,
-			ExtraHosts:      run.hosts,
-			ShmSize:         run.shmSize,
-			Ulimits:         run.ulimits,
-		},
-		TargetPlatform: &platform,
-		MetaResolver:   serial,
-		// what BuildKit's own solver offers its frontends, so that the
-		// graph is the one BuildKit would run (COPY --link is a merge
-		// only when merge is offered)
-		LLBCaps: &llbCaps,
-		// so that a failed step can be traced to its Dockerfile lines
-		SourceMap: llb.NewSourceMap(nil, "Dockerfile", "Dockerfile", dockerfile),
-	})
-	if err != nil {
-		return nil, err
-	}
-	def, err := res.State.Marshal(ctx, llb.Platform(platform))
-	if err != nil {
-		return nil, fmt.Errorf("marshalling the build graph: %w", err)
-	}
-	cfg, err := json.Marshal(res.Image)
-	if err != nil {
-		return nil, err
-	}
-	return &plan{def: def.ToPB(), config: cfg}, nil
+	return req
 }

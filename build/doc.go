@@ -1,13 +1,32 @@
 // Package build builds images from Dockerfiles, daemonless, in berth's own
 // runtime (issue 16).
 //
-// The Dockerfile is read by BuildKit's own frontend, in process
+// The Dockerfile is read by BuildKit's own frontend
 // (github.com/moby/buildkit/frontend/dockerfile/dockerfile2llb, pinned in
 // go.mod), so that its semantics are BuildKit's exactly: parsing and line
 // numbers in errors, ARG scoping, stage pruning for a target, the image
 // config and history. The frontend turns the Dockerfile, the build args and
 // the target into LLB, BuildKit's operation graph, plus the target's image
 // config; berth executes the graph itself.
+//
+// The frontend is a program of its own, berth-build (cmd/berth-build,
+// package build/frontend), beside berth: linked into berth, it and what it
+// drags in (grpc, OpenTelemetry, x/crypto/ssh, html/template, protobuf
+// descriptors) made the binary 10 MB larger (46 MB; 36 MB without) and
+// every berth command about 3 ms slower to start (docs/benchmarks.md). berth writes it the request (package
+// build/frontend/wire: the Dockerfile, args, target, labels, run options,
+// named contexts and the paths of the .dockerignore files it may read) and
+// reads back the marshalled definition and config, or the frontend's
+// refusal word for word (of class ErrUnsupported when it was). The image
+// configs the frontend asks for while converting are a callback: berth-build
+// asks on its stdout, berth answers on its stdin with the config of the
+// image from its store, pulled when missing (with the build's progress
+// lines), so that the frontend and the steps see the same base images, a
+// base is pulled once even with AlwaysPull, and berth-build links neither
+// the image store nor the registry client. The child is killed when the
+// build's context ends; without berth-build beside berth a build fails
+// with an error naming it. This package's tests run the frontend in
+// process (runFrontend).
 //
 // Vocabulary:
 //
@@ -41,9 +60,9 @@
 //     compose's additional_contexts): the frontend takes a context
 //     named NAME for FROM NAME, COPY --from=NAME and RUN
 //     --mount=from=NAME, ahead of a stage or an image of that name. It
-//     reads them from its dockerui client, which berth gives it with a
-//     gateway client of its own: the options naming them, the image
-//     configs, and the .dockerignore files, the one thing dockerui
+//     reads them from its dockerui client, which berth-build gives it
+//     with a gateway client of its own: the options naming them, the
+//     image configs, and the .dockerignore files, the one thing dockerui
 //     solves itself. A directory becomes a local source of its own
 //     (local://named-context/NAME), walked as the main context is, less
 //     what its own .dockerignore takes (dockerui reads that one, never

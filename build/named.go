@@ -15,15 +15,8 @@ import (
 	"time"
 
 	"github.com/distribution/reference"
-	"github.com/moby/buildkit/client/llb"
-	"github.com/moby/buildkit/client/llb/sourceresolver"
-	"github.com/moby/buildkit/frontend/dockerui"
-	gwclient "github.com/moby/buildkit/frontend/gateway/client"
-	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/opencontainers/go-digest"
-	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
-	fstypes "github.com/tonistiigi/fsutil/types"
 
 	"github.com/berth-dev/berth/errclass"
 )
@@ -33,7 +26,7 @@ import (
 // takes a context named NAME for FROM NAME, COPY --from=NAME and RUN
 // --mount=from=NAME, ahead of a stage or an image of that name. It reads
 // them from its dockerui client's options (context:NAME), which berth
-// gives it through a gateway client of its own (gateway below): a
+// gives it through a gateway client of its own (package build/frontend): a
 // directory becomes a local source of its own, walked as the main
 // context is (with the .dockerignore of that directory, as dockerui
 // reads it), an image (docker-image://REF) an image source.
@@ -41,6 +34,14 @@ import (
 // localPrefix names the local sources of directory contexts, apart from
 // the frontend's own (context, dockerfile).
 const localPrefix = "named-context/"
+
+// mainContext is the frontend's local source of the build context
+// (dockerui.DefaultLocalNameContext); dockerignore the name of the file
+// of patterns it reads in each context (dockerui.DefaultDockerignoreName).
+const (
+	mainContext  = "context"
+	dockerignore = ".dockerignore"
+)
 
 // ParseContexts reads --build-context flags, NAME=VALUE each.
 func ParseContexts(list []string) (map[string]string, error) {
@@ -148,125 +149,6 @@ func remoteContext(v string) bool {
 	return false
 }
 
-// gateway is the little of BuildKit's gateway client that the Dockerfile
-// frontend's dockerui client uses when the build has named contexts:
-// the options naming them, the image configs (from berth's store), and
-// the .dockerignore files of the local contexts, which it reads by
-// solving a local source of that one file.
-type gateway struct {
-	opts     map[string]string
-	resolve  resolver
-	platform ocispecs.Platform
-	// ignore is the .dockerignore's content a local source gives, by
-	// local name; nil: it has none
-	ignore func(local string) ([]byte, error)
-}
-
-func (g *gateway) BuildOpts() gwclient.BuildOpts {
-	return gwclient.BuildOpts{
-		Opts:    g.opts,
-		LLBCaps: llbCaps,
-		// no gateway capabilities: dockerui then takes the main context
-		// as a local source, not as a frontend input
-		Caps:    gwpb.Caps.CapSet(nil),
-		Workers: []gwclient.WorkerInfo{{ID: "berth", Platforms: []ocispecs.Platform{g.platform}}},
-		Product: "berth",
-	}
-}
-
-func (g *gateway) ResolveImageConfig(ctx context.Context, ref string, _ sourceresolver.Opt) (string, digest.Digest, []byte, error) {
-	dgst, cfg, err := g.resolve(ctx, ref)
-	return ref, dgst, cfg, err
-}
-
-func (g *gateway) ResolveSourceMetadata(_ context.Context, op *pb.SourceOp, _ sourceresolver.Opt) (*sourceresolver.MetaResponse, error) {
-	return nil, errclass.New(ErrUnsupported, "resolving source %s is not supported by berth's builder yet", op.GetIdentifier())
-}
-
-// Solve solves the one kind of graph dockerui asks for: a local source,
-// for its .dockerignore.
-func (g *gateway) Solve(_ context.Context, req gwclient.SolveRequest) (*gwclient.Result, error) {
-	var local string
-	for _, dt := range req.Definition.GetDef() {
-		var op pb.Op
-		if err := op.UnmarshalVT(dt); err != nil {
-			return nil, fmt.Errorf("reading the frontend's request: %w", err)
-		}
-		if src := op.GetSource(); src != nil {
-			id, ok := strings.CutPrefix(src.Identifier, "local://")
-			if !ok {
-				return nil, errclass.New(ErrUnsupported, "the frontend asks for source %s, which berth's builder does not solve apart", src.Identifier)
-			}
-			local = id
-		}
-	}
-	data, err := g.ignore(local)
-	if err != nil {
-		return nil, err
-	}
-	res := gwclient.NewResult()
-	res.SetRef(&ignoreRef{data: data})
-	return res, nil
-}
-
-func (g *gateway) Inputs(context.Context) (map[string]llb.State, error) { return nil, nil }
-
-func (g *gateway) NewContainer(context.Context, gwclient.NewContainerRequest) (gwclient.Container, error) {
-	return nil, errclass.New(ErrUnsupported, "containers for the frontend are not supported by berth's builder")
-}
-
-func (g *gateway) Warn(context.Context, digest.Digest, string, gwclient.WarnOpts) error { return nil }
-
-// ignoreRef is a solved local source that holds its .dockerignore only.
-type ignoreRef struct{ data []byte }
-
-func (r *ignoreRef) ToState() (llb.State, error)    { return llb.Scratch(), nil }
-func (r *ignoreRef) Evaluate(context.Context) error { return nil }
-
-func (r *ignoreRef) ReadFile(_ context.Context, req gwclient.ReadRequest) ([]byte, error) {
-	if req.Filename != dockerui.DefaultDockerignoreName || r.data == nil {
-		return nil, &fs.PathError{Op: "open", Path: req.Filename, Err: fs.ErrNotExist}
-	}
-	return r.data, nil
-}
-
-func (r *ignoreRef) StatFile(_ context.Context, req gwclient.StatRequest) (*fstypes.Stat, error) {
-	if req.Path != dockerui.DefaultDockerignoreName || r.data == nil {
-		return nil, &fs.PathError{Op: "stat", Path: req.Path, Err: fs.ErrNotExist}
-	}
-	return &fstypes.Stat{Path: req.Path, Mode: 0o644, Size: int64(len(r.data))}, nil
-}
-
-func (r *ignoreRef) ReadDir(context.Context, gwclient.ReadDirRequest) ([]*fstypes.Stat, error) {
-	return nil, nil
-}
-
-// readOptional is the file's content; nil when it is not there.
-func readOptional(p string) ([]byte, error) {
-	data, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %q: %w", p, err)
-	}
-	return data, nil
-}
-
-// ignoreOf is the .dockerignore the frontend reads of the local source
-// named local: for the main context, the one berth applies to it
-// (perhaps <Dockerfile>.dockerignore); for a named one, its directory's.
-func (b *builder) ignoreOf(local string) ([]byte, error) {
-	if local == dockerui.DefaultLocalNameContext {
-		return readOptional(ignoreFile(b.o))
-	}
-	dir, ok := b.named.dirs[local]
-	if !ok {
-		return nil, nil
-	}
-	return readOptional(filepath.Join(dir, dockerui.DefaultDockerignoreName))
-}
-
 // localContext walks the named directory context local names, once per
 // build, and makes the view of it the steps read (less what its
 // .dockerignore takes).
@@ -278,7 +160,7 @@ func (b *builder) localContext(local string) (*fsState, error) {
 	if !ok {
 		return nil, errclass.New(ErrInvalid, "the build graph names a local source %q the build was not given", local)
 	}
-	patterns, err := readIgnore(filepath.Join(dir, dockerui.DefaultDockerignoreName))
+	patterns, err := readIgnore(filepath.Join(dir, dockerignore))
 	if err != nil {
 		return nil, err
 	}
@@ -352,7 +234,7 @@ func (b *builder) layered(ctx context.Context, st *fsState) (*fsState, error) {
 		return nil, errclass.New(ErrUnsupported, "a stage on the build context itself is not supported by berth's builder")
 	}
 	key := stepKey(digest.FromString("berth: a directory as a layer"), []string{"context " + st.ctx.all.String()})
-	desc := "local source for " + dockerui.DefaultLocalNameContext
+	desc := "local source for " + mainContext
 	for local, l := range b.locals {
 		if l == st {
 			desc = "local source for " + strings.TrimPrefix(local, localPrefix)
@@ -385,18 +267,4 @@ func (b *builder) layered(ctx context.Context, st *fsState) (*fsState, error) {
 	b.layers[st.plain] = out
 	b.descs[out.layers[0].dir] = desc
 	return out, nil
-}
-
-// dockerui gives the frontend a dockerui client with the build's
-// named contexts; nil when it has none.
-func (b *builder) dockerui(resolve resolver, platform ocispecs.Platform) (*dockerui.Client, error) {
-	if b.named == nil {
-		return nil, nil
-	}
-	// the client writes into its options
-	c, err := dockerui.NewClient(&gateway{opts: maps.Clone(b.named.opts), resolve: resolve, platform: platform, ignore: b.ignoreOf})
-	if err != nil {
-		return nil, fmt.Errorf("setting up the Dockerfile frontend: %w", err)
-	}
-	return c, nil
 }

@@ -1,19 +1,19 @@
 package build
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
-	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
-	"github.com/moby/buildkit/util/resolvconf"
 
+	"github.com/berth-dev/berth/build/frontend/wire"
 	"github.com/berth-dev/berth/errclass"
 	"github.com/berth-dev/berth/netns"
 )
@@ -128,9 +128,9 @@ func parseExtraHost(s string) (name, ip string, err error) {
 // part of each step's definition (and of its cache key).
 type runConfig struct {
 	network pb.NetMode
-	hosts   []llb.HostIP
+	hosts   []wire.Host
 	shmSize int64
-	ulimits []*pb.Ulimit
+	ulimits []wire.Ulimit
 }
 
 func (b *builder) runConfig(ctx context.Context) (runConfig, error) {
@@ -153,10 +153,10 @@ func (b *builder) runConfig(ctx context.Context) (runConfig, error) {
 			}
 			ip = gw.String()
 		}
-		c.hosts = append(c.hosts, llb.HostIP{Host: name, IP: net.ParseIP(ip)})
+		c.hosts = append(c.hosts, wire.Host{Name: name, IP: ip})
 	}
 	for _, u := range b.o.Ulimits {
-		c.ulimits = append(c.ulimits, &pb.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
+		c.ulimits = append(c.ulimits, wire.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
 	}
 	return c, nil
 }
@@ -294,19 +294,104 @@ func resolvConf(path string, host bool) ([]byte, error) {
 	if path == "" {
 		path = "/etc/resolv.conf"
 		if !host {
-			if rc, err := resolvconf.Load(path); err == nil {
-				if ns := rc.NameServers(); len(ns) == 1 && ns[0] == netip.MustParseAddr("127.0.0.53") {
+			if rc, err := loadResolv(path); err == nil {
+				if ns := rc.nameServers; len(ns) == 1 && ns[0] == netip.MustParseAddr("127.0.0.53") {
 					path = "/run/systemd/resolve/resolv.conf"
 				}
 			}
 		}
 	}
-	rc, err := resolvconf.Load(path)
+	rc, err := loadResolv(path)
 	if err != nil && !os.IsNotExist(err) {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	if !host || len(rc.NameServers()) == 0 {
-		rc.TransformForLegacyNw(true)
+	if !host || len(rc.nameServers) == 0 {
+		rc.legacy()
 	}
-	return rc.Generate(false)
+	return rc.generate(), nil
+}
+
+// resolvFile is a resolv.conf as BuildKit's util/resolvconf reads and
+// writes it for a step (its Load, TransformForLegacyNw(true) and
+// Generate(false), which TestResolvFile compares): its own code, not
+// BuildKit's package, whose logger would link OpenTelemetry into berth.
+type resolvFile struct {
+	nameServers            []netip.Addr
+	search, options, other []string
+}
+
+// loadResolv reads the file at path; on error, it is empty.
+func loadResolv(path string) (resolvFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return resolvFile{}, err
+	}
+	defer f.Close()
+	var rc resolvFile
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		switch fields[0] {
+		case "nameserver":
+			// an address that does not parse is left out
+			if len(fields) > 1 {
+				if addr, err := netip.ParseAddr(fields[1]); err == nil {
+					rc.nameServers = append(rc.nameServers, addr)
+				}
+			}
+		case "domain", "search":
+			if len(fields) > 1 {
+				rc.search = fields[1:]
+			}
+		case "options":
+			rc.options = append(rc.options, fields[1:]...)
+		default:
+			rc.other = append(rc.other, line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return resolvFile{}, err
+	}
+	return rc, nil
+}
+
+// legacy leaves out the loopback name servers, which a step's own
+// network cannot reach; none left, Google's public ones.
+func (rc *resolvFile) legacy() {
+	var kept []netip.Addr
+	for _, a := range rc.nameServers {
+		if !a.IsLoopback() {
+			kept = append(kept, a)
+		}
+	}
+	rc.nameServers = kept
+	if len(kept) == 0 {
+		for _, a := range []string{"8.8.8.8", "8.8.4.4", "2001:4860:4860::8888", "2001:4860:4860::8844"} {
+			rc.nameServers = append(rc.nameServers, netip.MustParseAddr(a))
+		}
+	}
+}
+
+func (rc *resolvFile) generate() []byte {
+	var b bytes.Buffer
+	for _, ns := range rc.nameServers {
+		b.WriteString("nameserver " + ns.String() + "\n")
+	}
+	if len(rc.search) > 0 {
+		b.WriteString("search " + strings.Join(rc.search, " ") + "\n")
+	}
+	if len(rc.options) > 0 {
+		b.WriteString("options " + strings.Join(rc.options, " ") + "\n")
+	}
+	for _, o := range rc.other {
+		b.WriteString(o + "\n")
+	}
+	return b.Bytes()
 }

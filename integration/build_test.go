@@ -174,6 +174,36 @@ func TestImageBuildFails(t *testing.T) {
 	}
 }
 
+// TestImageBuildNoFrontend: berth reads Dockerfiles with berth-build,
+// beside it; without it, a build fails with one line naming it, and
+// leaves nothing behind.
+func TestImageBuildNoFrontend(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	data, err := os.ReadFile(berthBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "berth"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	ctx := project(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY a /a\n", "a": "a"})
+	r := berthVia(t, filepath.Join(dir, "berth"), t.TempDir(), nil, "", "--root", root, "image", "build", "-t", "alone", ctx)
+	want := "berth: berth-build, which reads Dockerfiles for berth, is not installed: " + filepath.Join(dir, "berth-build") + " does not exist (make build puts it beside berth)\n"
+	if r.code != 1 || r.stderr != want {
+		t.Errorf("exit %d, stderr %q; want 1, %q", r.code, r.stderr, want)
+	}
+	if left, _ := os.ReadDir(filepath.Join(root, "build")); len(left) > 0 {
+		t.Errorf("build files left: %v", left)
+	}
+	// the same berth with berth-build beside it builds
+	if r := berth(t, t.TempDir(), "", "--root", root, "image", "build", "-t", "alone", ctx); r.code != 0 {
+		t.Errorf("with berth-build: exit %d\n%s", r.code, r.stderr)
+	}
+	noLeftovers(t, root)
+}
+
 // TestImageBuildKilled: a build killed during a RUN leaves its step's
 // container, mounts and files; the next build clears them.
 func TestImageBuildKilled(t *testing.T) {

@@ -30,9 +30,9 @@ func TestMain(m *testing.M) {
 	if prebuilt := os.Getenv("BERTH_TEST_BINARIES"); prebuilt != "" {
 		// a machine without a Go toolchain (scripts/vm-test.sh's guest) runs
 		// the binaries built elsewhere: berth finds its monitor, shim,
-		// init and keeper beside itself
+		// init, keeper and Dockerfile frontend beside itself
 		berthBin = filepath.Join(prebuilt, "berth")
-		for _, name := range []string{"berth", "berth-monitor", "berth-shim", "berth-init", "berth-keeper"} {
+		for _, name := range []string{"berth", "berth-monitor", "berth-shim", "berth-init", "berth-keeper", "berth-build"} {
 			if _, err := os.Stat(filepath.Join(prebuilt, name)); err != nil {
 				fmt.Fprintf(os.Stderr, "BERTH_TEST_BINARIES=%s: %v\n", prebuilt, err)
 				os.Exit(1)
@@ -56,12 +56,12 @@ func TestMain(m *testing.M) {
 
 // buildBinaries builds berth as make build does, into dir: berth and
 // berth-monitor with seccomp (libseccomp-dev, see scripts/deps.sh),
-// berth-shim, berth-init and berth-keeper static.
+// berth-shim, berth-init, berth-keeper and berth-build static.
 func buildBinaries(dir string) error {
 	for _, b := range []struct {
 		name   string
 		static bool
-	}{{"berth", false}, {"berth-init", true}, {"berth-monitor", false}, {"berth-shim", true}, {"berth-keeper", true}} {
+	}{{"berth", false}, {"berth-init", true}, {"berth-monitor", false}, {"berth-shim", true}, {"berth-keeper", true}, {"berth-build", true}} {
 		build := exec.Command("go", "build", "-tags", "seccomp", "-o", filepath.Join(dir, b.name), "../cmd/"+b.name)
 		if b.static {
 			build.Env = append(os.Environ(), "CGO_ENABLED=0")

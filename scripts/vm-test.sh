@@ -189,6 +189,7 @@ go build -tags seccomp -o "$disk/bin/berth-monitor" ./cmd/berth-monitor
 CGO_ENABLED=0 go build -o "$disk/bin/berth-shim" ./cmd/berth-shim
 CGO_ENABLED=0 go build -o "$disk/bin/berth-init" ./cmd/berth-init
 CGO_ENABLED=0 go build -o "$disk/bin/berth-keeper" ./cmd/berth-keeper
+CGO_ENABLED=0 go build -o "$disk/bin/berth-build" ./cmd/berth-build
 names=() runs=()
 for arg in "${pkgs[@]}"; do
 	p=${arg%%=*}
