@@ -181,7 +181,7 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	p, err := convertRequest(ctx, b.request(dockerfile, run), b.resolve)
+	p, err := convertRequest(ctx, b.o.Root, b.request(dockerfile, run), b.resolve)
 	if err != nil {
 		if ctx.Err() != nil {
 			return Result{}, ctx.Err()

@@ -322,6 +322,15 @@ func PruneCache(ctx context.Context, root string, o PruneOptions) ([]string, int
 			}
 		}
 		os.RemoveAll(filepath.Join(dir, "context"))
+		// and the frontend's memo (memo.go), what the cache remembers of
+		// Dockerfiles
+		memos, _ := os.ReadDir(memoDir(root))
+		for _, m := range memos {
+			if fi, err := m.Info(); err == nil {
+				freed += fi.Size()
+			}
+		}
+		os.RemoveAll(memoDir(root))
 	}
 	return ids, freed, nil
 }

@@ -39,14 +39,19 @@ func execFrontend(ctx context.Context, req *wire.Request, resolve wire.Resolver)
 
 // convert runs BuildKit's Dockerfile frontend.
 func convert(ctx context.Context, dockerfile []byte, args map[string]string, target string, labels map[string]string, resolve resolver) (*plan, error) {
-	return convertRequest(ctx, &wire.Request{Dockerfile: dockerfile, Args: args, Target: target, Labels: labels}, resolve)
+	return convertRequest(ctx, "", &wire.Request{Dockerfile: dockerfile, Args: args, Target: target, Labels: labels}, resolve)
 }
 
-// convertRequest runs the frontend on req, for this machine's platform;
-// the frontend's refusal of the Dockerfile is a *wire.Error.
-func convertRequest(ctx context.Context, req *wire.Request, resolve resolver) (*plan, error) {
+// convertRequest runs the frontend on req, for this machine's platform,
+// through the memo of the build cache under root (none if empty); the
+// frontend's refusal of the Dockerfile is a *wire.Error.
+func convertRequest(ctx context.Context, root string, req *wire.Request, resolve resolver) (*plan, error) {
 	req.OS, req.Architecture = "linux", goarch()
-	res, err := runFrontend(ctx, req, resolve)
+	run := runFrontend
+	if root != "" {
+		run = memoized(root, runFrontend)
+	}
+	res, err := run(ctx, req, resolve)
 	if err != nil {
 		return nil, err
 	}

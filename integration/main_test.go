@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/fixture"
+	"github.com/berth-dev/berth/monitor"
 	"github.com/berth-dev/berth/netns"
 )
 
@@ -170,6 +171,13 @@ func teardownOnCleanup(t testing.TB, root string) {
 	}
 	torn[t][root] = true
 	t.Cleanup(func() {
+		// the build steps' runtime state directory, empty once the
+		// builds ended, and the root's directory under /run/berth when
+		// nothing else is left in it (a container's is removed by its
+		// own cleanup, which may come later)
+		run := filepath.Dir(monitor.RunDir(root))
+		os.Remove(filepath.Join(run, "build"))
+		os.Remove(run)
 		dir := filepath.Join(root, "networks")
 		if _, err := os.Stat(dir); err != nil {
 			return
