@@ -130,7 +130,8 @@ berth_bin() {
 
 # ---------------------------------------------------------------- start
 
-# Addresses: the node's on a dummy link, the pods' on the CNI bridge, the
+# Addresses: the node's on a bridge of its own with no ports (this kernel has
+# no dummy links), the pods' on the CNI bridge, the
 # services' only in the API server's books (no kube-proxy). Nothing here
 # routes anywhere but these links and loopback.
 NODE_LINK=berthk8s0
@@ -143,6 +144,9 @@ NODE_NAME=berth-k8s-node
 CNI_NET=berth-k8s
 CNI_CACHE=/var/lib/cni
 CONTAINER_LOGS=/var/log/containers
+# the kubelet's device plugin socket is there whatever its root dir
+DEVICE_PLUGINS=/var/lib/kubelet
+# containerd's shims make their sockets in /run/containerd/s, whatever its state dir
 SHIM_SOCKETS=/run/containerd
 PAUSE_IMAGE=berth.test/pause:$PAUSE_TAG
 
@@ -152,6 +156,7 @@ PAUSE_IMAGE=berth.test/pause:$PAUSE_TAG
 # so it writes nothing.
 kubelet_sysctls=(vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10 kernel/panic_on_oops=1 kernel/keys/root_maxkeys=1000000 kernel/keys/root_maxbytes=25000000)
 
+# free_port VAR: a port nothing listens on, and not one given out already
 used_ports=" "
 free_port() {
 	local p
@@ -160,7 +165,7 @@ free_port() {
 		case $used_ports in *" $p "*) continue ;; esac
 		if ! ss -Htan "( sport = :$p )" | grep -q .; then
 			used_ports+="$p "
-			printf '%s\n' "$p"
+			printf -v "$1" '%s' "$p"
 			return
 		fi
 	done
@@ -175,19 +180,22 @@ run() {
 	echo $! >"$state/pid/$name"
 }
 
-# wait_for WHAT SECONDS CMD...: polls CMD until it succeeds
+# wait_for NAME SECONDS CMD...: polls CMD until it succeeds, giving up
+# early when the process start ran as NAME has died
 wait_for() {
-	local what=$1 secs=$2 i
+	local name=$1 secs=$2 i
 	shift 2
 	for ((i = 0; i < secs * 10; i++)); do
 		if "$@" >/dev/null 2>&1; then return 0; fi
+		if [ -e "$state/pid/$name" ] && ! kill -0 "$(cat "$state/pid/$name")" 2>/dev/null; then
+			log "$name exited"
+			return 1
+		fi
 		sleep 0.1
 	done
-	log "$what not up after ${secs}s"
+	log "$name not ready after ${secs}s"
 	return 1
 }
-
-alive() { kill -0 "$(cat "$state/pid/$1")" 2>/dev/null; }
 
 certs() {
 	local pki=$state/pki
@@ -254,21 +262,27 @@ start() {
 	[ -e "$CNI_CACHE" ] || touch "$state/made/cni-cache"
 	[ -e "$CONTAINER_LOGS" ] || touch "$state/made/container-logs"
 	[ -e "$SHIM_SOCKETS" ] || touch "$state/made/shim-sockets"
+	[ -e "$DEVICE_PLUGINS" ] || touch "$state/made/device-plugins"
+	# containerd puts pods in a cgroup k8s.io of each hierarchy
+	local d
+	for d in /sys/fs/cgroup/*/; do
+		[ -e "${d}k8s.io" ] || echo "${d}k8s.io" >>"$state/made/cgroups"
+	done
 	cat /proc/sys/net/ipv4/ip_forward >"$state/made/ip_forward"
 	printf 'STATE=%s\n' "$state" >"$statefile"
 	trap 'log "start failed; logs in $state/log"; tail -n 20 "$state"/log/*.log >&2 || true; stop; exit 1' ERR
 
-	ip link add "$NODE_LINK" type dummy
+	ip link add "$NODE_LINK" type bridge
 	ip addr add "$NODE_IP/32" dev "$NODE_LINK"
 	ip link set "$NODE_LINK" up
 
 	certs
 	local etcd_port peer_port api_port kubelet_port reg_port
-	etcd_port=$(free_port)
-	peer_port=$(free_port)
-	api_port=$(free_port)
-	kubelet_port=$(free_port)
-	reg_port=$(free_port)
+	free_port etcd_port
+	free_port peer_port
+	free_port api_port
+	free_port kubelet_port
+	free_port reg_port
 	local kc
 	for kc in admin controller-manager scheduler kubelet; do kubeconfig "$kc" "$api_port"; done
 
@@ -375,6 +389,7 @@ start() {
 		--authorization-kubeconfig "$state/controller-manager.kubeconfig" \
 		--bind-address 127.0.0.1 --secure-port 0 --leader-elect=false \
 		--use-service-account-credentials=true \
+		--flex-volume-plugin-dir "$state/flex-volume-plugins" \
 		--service-account-private-key-file "$p/sa.key" --root-ca-file "$p/ca.crt" \
 		--cluster-signing-cert-file "$p/ca.crt" --cluster-signing-key-file "$p/ca.key"
 	run kube-scheduler "$bin/kube-scheduler" \
@@ -406,7 +421,7 @@ start() {
 		failSwapOn: false
 		# root here lacks CAP_SYS_RESOURCE: no score below its parent's
 		oomScoreAdj: 0
-		podLogsDirectory: $state/pod-logs
+		podLogsDir: $state/pod-logs
 		volumePluginDir: $state/kubelet/volume-plugins
 		serializeImagePulls: false
 		imageGCHighThresholdPercent: 100
@@ -430,15 +445,15 @@ start() {
 		--root-dir "$state/kubelet" --cert-dir "$state/kubelet/pki" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP"
 
 	local kubectl=("$bin/kubectl" --kubeconfig "$state/admin.kubeconfig")
-	wait_for "node $NODE_NAME" 60 "${kubectl[@]}" get node "$NODE_NAME"
+	wait_for kubelet 60 "${kubectl[@]}" get node "$NODE_NAME"
 	"${kubectl[@]}" wait --for=condition=Ready "node/$NODE_NAME" --timeout=60s >/dev/null
 	# pods need the namespace's default service account, which the
 	# controller manager makes
-	wait_for "service account default" 60 "${kubectl[@]}" -n default get serviceaccount default
+	wait_for kube-controller-manager 60 "${kubectl[@]}" -n default get serviceaccount default
 	# and a pod runs: the sandbox image, CNI and the runtime work
-	"${kubectl[@]}" -n kube-system run berth-smoke --image="$PAUSE_IMAGE" --image-pull-policy=Never --restart=Never >/dev/null
-	"${kubectl[@]}" -n kube-system wait --for=condition=Ready pod/berth-smoke --timeout=60s >/dev/null
-	"${kubectl[@]}" -n kube-system delete pod berth-smoke --grace-period=1 --wait=false >/dev/null
+	"${kubectl[@]}" -n default run berth-smoke --image="$PAUSE_IMAGE" --image-pull-policy=Never --restart=Never >/dev/null
+	"${kubectl[@]}" -n default wait --for=condition=Ready pod/berth-smoke --timeout=60s >/dev/null
+	"${kubectl[@]}" -n default delete pod berth-smoke --grace-period=1 --wait=false >/dev/null
 	trap - ERR
 
 	{
@@ -455,26 +470,39 @@ start() {
 
 # ---------------------------------------------------------------- stop
 
-# kill_pid NAME: ends a process start started, TERM then KILL
-kill_pid() {
-	local f=$state/pid/$1 pid i
-	[ -e "$f" ] || return 0
-	pid=$(cat "$f")
-	kill "$pid" 2>/dev/null || { rm -f "$f"; return 0; }
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || { rm -f "$f"; return 0; }
-		sleep 0.1
+# kill_pids NAME...: kills processes start started. KILL at once: the state
+# they would save on TERM is thrown away, and the API server's graceful
+# shutdown alone takes seconds. A pid file goes only with its process, so
+# that a stop cut short can be run again.
+kill_pids() {
+	local name pid i left=()
+	for name in "$@"; do
+		[ -e "$state/pid/$name" ] || continue
+		pid=$(cat "$state/pid/$name")
+		if kill -9 "$pid" 2>/dev/null; then
+			left+=("$name")
+		else
+			rm -f "$state/pid/$name"
+		fi
 	done
-	kill -9 "$pid" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
+	for ((i = 0; i < 100 && ${#left[@]} > 0; i++)); do
+		local still=()
+		for name in "${left[@]}"; do
+			if kill -0 "$(cat "$state/pid/$name")" 2>/dev/null; then
+				still+=("$name")
+			else
+				rm -f "$state/pid/$name"
+			fi
+		done
+		left=(${still[@]+"${still[@]}"})
+		[ ${#left[@]} -gt 0 ] && sleep 0.05
 	done
-	rm -f "$f"
 }
 
 stop() {
 	trap - ERR
+	# a stop cut short leaves half a cluster: let it finish
+	trap '' INT HUP PIPE
 	set +e
 	[ -e "$statefile" ] || { log "no test cluster running"; return 0; }
 	state=$(sed -n 's/^STATE=//p' "$statefile")
@@ -483,11 +511,11 @@ stop() {
 		rm -f "$statefile"
 		return 0
 	fi
-	kill_pid kubelet
-	kill_pid kube-scheduler
-	kill_pid kube-controller-manager
-	local sock=$state/containerd/containerd.sock id
+	kill_pids kubelet kube-scheduler kube-controller-manager
+	local sock=$state/containerd/containerd.sock id ids=""
 	if [ -e "$state/pid/containerd" ] && ctr -a "$sock" version >/dev/null 2>&1; then
+		ids=$(ctr -a "$sock" -n k8s.io containers ls -q 2>/dev/null)
+		printf '%s\n' $ids >>"$state/made/containers"
 		# the pods' processes: containerd's shims end with their tasks
 		for id in $(ctr -a "$sock" -n k8s.io tasks ls -q 2>/dev/null); do
 			ctr -a "$sock" -n k8s.io tasks kill -s SIGKILL "$id" >/dev/null 2>&1
@@ -499,7 +527,7 @@ stop() {
 			ctr -a "$sock" -n k8s.io containers rm "$id" >/dev/null 2>&1
 		done
 	fi
-	kill_pid containerd
+	kill_pids containerd
 	# a shim left (its task would not go) was started for this containerd:
 	# it names the socket in its arguments
 	local pid
@@ -508,9 +536,7 @@ stop() {
 			kill -9 "$pid" 2>/dev/null
 		fi
 	done
-	kill_pid kube-apiserver
-	kill_pid etcd
-	kill_pid registry
+	kill_pids kube-apiserver registry etcd
 
 	# mounts: the kubelet's volumes, containerd's rootfs and netns, the
 	# shared root dir itself; innermost first
@@ -530,7 +556,10 @@ stop() {
 	ip link del "$NODE_LINK" 2>/dev/null
 
 	# what the CNI library, the kubelet and the shims put outside the state dir
-	rm -f "$CNI_CACHE/results/$CNI_NET-"*
+	# the CNI library's cached results name their pod's netns, under $state
+	if [ -d "$CNI_CACHE/results" ]; then
+		grep -lF -- "$state/" "$CNI_CACHE/results/"* 2>/dev/null | while read -r l; do rm -f "$l"; done
+	fi
 	if [ -e "$state/made/cni-cache" ]; then
 		rmdir "$CNI_CACHE/results" "$CNI_CACHE" 2>/dev/null
 	fi
@@ -540,15 +569,25 @@ stop() {
 		done
 		[ -e "$state/made/container-logs" ] && rmdir "$CONTAINER_LOGS" 2>/dev/null
 	fi
-	if [ -e "$state/made/shim-sockets" ]; then
-		rmdir "$SHIM_SOCKETS/s" "$SHIM_SOCKETS" 2>/dev/null
+	if [ -e "$state/made/device-plugins" ] && [ -d "$DEVICE_PLUGINS" ]; then
+		rm -f "$DEVICE_PLUGINS/device-plugins/kubelet.sock"
+		find "$DEVICE_PLUGINS" -depth -type d -empty -delete 2>/dev/null
 	fi
-	# pods' cgroups, left when a task was killed rather than deleted
+	if [ -e "$state/made/shim-sockets" ] && [ -d "$SHIM_SOCKETS" ]; then
+		find "$SHIM_SOCKETS" -depth -type d -empty -delete 2>/dev/null
+	fi
+	# the pods' cgroups, which runc removes with each task; one left when a
+	# task would not go is named after its container
 	local d
-	for d in /sys/fs/cgroup/*/k8s.io /sys/fs/cgroup/k8s.io; do
-		[ -d "$d" ] || continue
-		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	[ -e "$state/made/containers" ] && ids=$(sort -u "$state/made/containers")
+	for id in $ids; do
+		for d in $(find /sys/fs/cgroup -maxdepth 4 -type d -name "$id" 2>/dev/null); do
+			find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+		done
 	done
+	if [ -e "$state/made/cgroups" ]; then
+		while read -r d; do rmdir "$d" 2>/dev/null; done <"$state/made/cgroups"
+	fi
 	[ -e "$state/made/ip_forward" ] && cat "$state/made/ip_forward" >/proc/sys/net/ipv4/ip_forward
 
 	rm -rf "$state"
