@@ -30,14 +30,21 @@ binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kub
 
 # ---------------------------------------------------------------- build
 
+# what the cache holds: a cache made by another recipe is built again
+recipe="k8s $K8S_VERSION etcd $ETCD_VERSION pause $PAUSE_TAG: ${binaries[*]}; version stamped"
+
 build() {
-	if [ -e "$cache/complete" ]; then
+	if [ -e "$cache/complete" ] && [ "$(cat "$cache/recipe" 2>/dev/null)" = "$recipe" ]; then
 		log "cache $cache is complete"
 		return 0
 	fi
 	[ "$(id -u)" = 0 ] || die "build writes $cache: run as root"
 	command -v go >/dev/null || die "go is not on PATH (scripts/deps.sh puts it there)"
+	if [ "$(cat "$cache/recipe" 2>/dev/null)" != "$recipe" ]; then
+		rm -rf "$cache/bin" "$cache/pause.oci.tar" "$cache/complete" "$cache/build-times"
+	fi
 	mkdir -p "$cache/bin"
+	printf '%s\n' "$recipe" >"$cache/recipe"
 	local mod
 	mod=$(mktemp -d /tmp/berth-k8s-build.XXXXXX)
 	# shellcheck disable=SC2064
@@ -74,57 +81,66 @@ build() {
 	EOF
 	(cd "$mod" && go mod tidy)
 
-	local b pkg t0 t1
+	# the version a release build stamps (hack/lib/version.sh): nodes,
+	# kubectl version and the API server's /version report v1.37.2
+	local v=k8s.io/component-base/version c=k8s.io/client-go/pkg/version minor
+	minor=${K8S_VERSION#v1.}
+	minor=${minor%%.*}
+	local stamp="-X $v.gitVersion=$K8S_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean"
+	stamp+=" -X $c.gitVersion=$K8S_VERSION -X $c.gitMajor=1 -X $c.gitMinor=$minor -X $c.gitTreeState=clean"
+	local b pkg ldflags t0 t1
 	for b in "${binaries[@]}"; do
 		[ -x "$cache/bin/$b" ] && continue
 		case $b in
-		etcd) pkg=go.etcd.io/etcd/server/v3 ;;
-		*) pkg=k8s.io/kubernetes/cmd/$b ;;
+		etcd) pkg=go.etcd.io/etcd/server/v3 ldflags="-s -w" ;;
+		*) pkg=k8s.io/kubernetes/cmd/$b ldflags="-s -w $stamp" ;;
 		esac
 		log "building $b"
 		t0=$(date +%s)
 		# the machine is shared: the build takes only idle CPU
-		(cd "$mod" && nice -n 19 go build -trimpath -ldflags='-s -w' -o "$cache/bin/$b.tmp" "$pkg")
+		(cd "$mod" && nice -n 19 go build -trimpath -ldflags="$ldflags" -o "$cache/bin/$b.tmp" "$pkg")
 		mv "$cache/bin/$b.tmp" "$cache/bin/$b"
 		t1=$(date +%s)
 		printf '%s %ss\n' "$b" $((t1 - t0)) | tee -a "$cache/build-times" >&2
 	done
 
-	build_pause
+	build_pause "$mod/pause"
 	date -u +%FT%TZ >"$cache/complete"
 	log "cache $cache is complete"
 }
 
-# The pod sandbox image: k8s' pause.c, static, alone in a rootfs that berth
-# packages as an OCI image (saved as an OCI archive that start imports).
+# build_pause WORKDIR: the pod sandbox image: k8s' pause.c, static, alone in
+# a rootfs that berth packages as an OCI image (saved as an OCI archive that
+# start imports).
 build_pause() {
 	[ -e "$cache/pause.oci.tar" ] && return 0
-	local kdir src work
+	local kdir src work=$1
 	kdir=$(GOWORK=off go list -m -mod=mod -f '{{.Dir}}' "k8s.io/kubernetes@$K8S_VERSION" 2>/dev/null || true)
 	[ -n "$kdir" ] || kdir=$(go env GOMODCACHE)/k8s.io/kubernetes@$K8S_VERSION
 	src=$kdir/build/pause/linux/pause.c
 	[ -e "$src" ] || die "no $src"
-	work=$(mktemp -d /tmp/berth-k8s-pause.XXXXXX)
-	mkdir -p "$work/rootfs"
+	mkdir -p "$work/rootfs" "$work/root"
 	gcc -Os -static -o "$work/rootfs/pause" "$src" -DVERSION="\"$PAUSE_TAG\""
 	strip "$work/rootfs/pause"
-	local berth root
-	berth=$(berth_bin)
-	root=$(mktemp -d /tmp/berth-k8s-root.XXXXXX)
+	local berth root=$work/root
+	berth=$(berth_bin "$work") || die "building berth for the pause image failed"
 	"$berth" --root "$root" image import -c 'ENTRYPOINT ["/pause"]' "$work/rootfs" "berth.test/pause:$PAUSE_TAG" >/dev/null
 	"$berth" --root "$root" image save -o "$cache/pause.oci.tar.tmp" "berth.test/pause:$PAUSE_TAG"
 	mv "$cache/pause.oci.tar.tmp" "$cache/pause.oci.tar"
-	rm -rf "$work" "$root"
+	# and the run directory berth keeps per state root (monitor.RunDir)
+	rm -rf "$root" "/run/berth/$(printf '%s' "$root" | sha256sum | cut -c1-12)"
 }
 
-# berth as the tests build it ($BERTH), or built from this checkout
+# berth_bin DIR: berth as the tests build it ($BERTH), or built from this
+# checkout into DIR
 berth_bin() {
 	if [ -n "${BERTH:-}" ]; then
 		printf '%s\n' "$BERTH"
 		return
 	fi
-	local out=$cache/berth-for-pause
-	(cd "$repo" && nice -n 19 go build -tags seccomp -o "$out" ./cmd/berth)
+	local out=$1/berth
+	# as make build does: the scratch module's settings are not berth's
+	(cd "$repo" && env -u GOFLAGS -u CGO_ENABLED -u GOWORK nice -n 19 go build -tags seccomp -o "$out" ./cmd/berth) >&2
 	printf '%s\n' "$out"
 }
 
@@ -140,6 +156,9 @@ POD_BRIDGE=berthk8sbr0
 POD_SUBNET=10.237.0.0/24
 SERVICE_RANGE=10.237.128.0/24
 SERVICE_IP=10.237.128.1
+# the only route a pod has: no default route, so nothing a pod sends
+# leaves the machine
+CLUSTER_RANGE=10.237.0.0/16
 NODE_NAME=berth-k8s-node
 CNI_NET=berth-k8s
 CNI_CACHE=/var/lib/cni
@@ -372,7 +391,7 @@ start() {
 		      "type": "host-local",
 		      "dataDir": "$state/cni/ipam",
 		      "ranges": [[{"subnet": "$POD_SUBNET"}]],
-		      "routes": [{"dst": "0.0.0.0/0"}]
+		      "routes": [{"dst": "$CLUSTER_RANGE"}]
 		    }
 		  }]
 		}
@@ -426,8 +445,10 @@ start() {
 		serializeImagePulls: false
 		imageGCHighThresholdPercent: 100
 		evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
-		resolvConf: /etc/resolv.conf
+		# not the host's: a pod's DNS stays on its own loopback
+		resolvConf: $state/resolv.conf
 	EOF
+	printf 'nameserver 127.0.0.1\n' >"$state/resolv.conf"
 	local kv binds=""
 	for kv in "${kubelet_sysctls[@]}"; do
 		mkdir -p "$state/sysctl/$(dirname "${kv%%=*}")"

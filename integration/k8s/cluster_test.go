@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/monitor"
 )
 
 // script is the cluster's lifecycle, the same one a developer runs by hand.
@@ -55,6 +57,10 @@ func startCluster(t *testing.T) *cluster {
 	if _, err := os.Stat(filepath.Join(cacheDir(), "complete")); err != nil {
 		if !wanted {
 			t.Skipf("no Kubernetes test cluster built in %s: run scripts/k8s-test-cluster.sh build (tens of minutes), or set BERTH_TEST_K8S=1", cacheDir())
+		}
+		// go test's default 10 minutes would end the build half way
+		if deadline, ok := t.Deadline(); ok && time.Until(deadline) < 60*time.Minute {
+			t.Fatalf("BERTH_TEST_K8S=1 and no cache in %s: its build takes tens of minutes; run scripts/k8s-test-cluster.sh build first, or go test -timeout 90m", cacheDir())
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 80*time.Minute)
 		defer cancel()
@@ -159,13 +165,15 @@ func (c *cluster) pushBusybox(t *testing.T, repo string) string {
 	if err := os.WriteFile(filepath.Join(rootfs, "bin", "busybox"), data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, tool := range []string{"sh", "sleep", "cat", "wget", "nslookup"} {
+	for _, tool := range []string{"sh", "sleep", "cat", "ip", "wget", "nslookup"} {
 		if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", tool)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ref := c.Registry + "/" + repo + ":1"
 	root := t.TempDir()
+	// berth keeps a run directory per state root under /run/berth
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(monitor.RunDir(root))) })
 	berth(t, root, "image", "import", "-c", `CMD ["sh"]`, "-c", "ENV PATH=/bin", rootfs, ref)
 	berth(t, root, "image", "push", ref)
 	return ref

@@ -14,7 +14,8 @@ import (
 // TestKubeClusterUp starts the test cluster, runs a 2-replica Deployment of
 // an image berth pushed to the cluster's loopback registry, reads a pod's
 // log and runs a command in it (the API server reaching the kubelet on the
-// node IP), then checks that stopping the cluster left nothing behind.
+// node IP), checks that the pod has no route off the machine, then that
+// stopping the cluster left nothing behind.
 func TestKubeClusterUp(t *testing.T) {
 	var state string
 	// registered first, so it runs after the cluster's stop
@@ -77,6 +78,11 @@ spec:
 	}
 	if got := c.kubectl(t, "", "-n", ns, "exec", pod, "--", "cat", "/proc/1/cmdline"); !strings.Contains(got, "sleep") {
 		t.Errorf("exec in %s: pid 1 is %q, want sleep", pod, got)
+	}
+	// a pod reaches the cluster's addresses only: nothing it sends leaves
+	// the machine
+	if routes := c.kubectl(t, "", "-n", ns, "exec", pod, "--", "ip", "route"); strings.Contains(routes, "default") {
+		t.Errorf("pod %s has a default route:\n%s", pod, routes)
 	}
 }
 
