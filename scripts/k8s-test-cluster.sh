@@ -267,7 +267,13 @@ start() {
 	[ "$(id -u)" = 0 ] || die "start needs root (links, mounts, containerd)"
 	[ -e "$cache/complete" ] || die "no complete cache in $cache: run $0 build first"
 	if [ -e "$statefile" ]; then
-		die "a test cluster is running ($statefile): $0 stop first"
+		# one whose processes all died (its test was killed, the machine
+		# rebooted) is cleaned up; a live one is left alone
+		if running; then
+			die "a test cluster is running ($statefile): $0 stop first"
+		fi
+		log "cleaning up a test cluster whose processes are gone"
+		(stop)
 	fi
 	if ip link show "$NODE_LINK" >/dev/null 2>&1 || ip link show "$POD_BRIDGE" >/dev/null 2>&1; then
 		die "link $NODE_LINK or $POD_BRIDGE exists: another test cluster, or one not stopped"
@@ -491,6 +497,23 @@ start() {
 
 # ---------------------------------------------------------------- stop
 
+# ours DIR PID: whether PID is a process of the cluster in DIR: each names
+# its state dir in its arguments, which a pid reused since does not
+ours() {
+	{ tr '\0' ' ' <"/proc/$2/cmdline"; } 2>/dev/null | grep -qF -- "$1/"
+}
+
+# running: whether a process of the cluster in $statefile is alive
+running() {
+	local dir f
+	dir=$(sed -n 's/^STATE=//p' "$statefile")
+	[ -d "$dir/pid" ] || return 1
+	for f in "$dir"/pid/*; do
+		[ -e "$f" ] && ours "$dir" "$(cat "$f")" && return 0
+	done
+	return 1
+}
+
 # kill_pids NAME...: kills processes start started. KILL at once: the state
 # they would save on TERM is thrown away, and the API server's graceful
 # shutdown alone takes seconds. A pid file goes only with its process, so
@@ -500,7 +523,7 @@ kill_pids() {
 	for name in "$@"; do
 		[ -e "$state/pid/$name" ] || continue
 		pid=$(cat "$state/pid/$name")
-		if kill -9 "$pid" 2>/dev/null; then
+		if ours "$state" "$pid" && kill -9 "$pid" 2>/dev/null; then
 			left+=("$name")
 		else
 			rm -f "$state/pid/$name"
@@ -509,7 +532,7 @@ kill_pids() {
 	for ((i = 0; i < 100 && ${#left[@]} > 0; i++)); do
 		local still=()
 		for name in "${left[@]}"; do
-			if kill -0 "$(cat "$state/pid/$name")" 2>/dev/null; then
+			if ours "$state" "$(cat "$state/pid/$name")"; then
 				still+=("$name")
 			else
 				rm -f "$state/pid/$name"
@@ -549,14 +572,37 @@ stop() {
 		done
 	fi
 	kill_pids containerd
-	# a shim left (its task would not go) was started for this containerd:
-	# it names the socket in its arguments
-	local pid
-	for pid in $(pgrep -x containerd-shim-runc-v2 2>/dev/null); do
-		if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-address $sock "; then
+	# containers whose containerd died before stop ran: their tasks' state
+	# dirs name them, and each one's processes are in its cgroups
+	local tasks=$state/containerd/state/io.containerd.runtime.v2.task/k8s.io d pid
+	if [ -d "$tasks" ]; then
+		for d in "$tasks"/*/; do
+			[ -d "$d" ] && basename "$d" >>"$state/made/containers"
+		done
+	fi
+	if [ -e "$state/made/containers" ]; then
+		for id in $(sort -u "$state/made/containers"); do
+			for d in /sys/fs/cgroup/*/k8s.io/"$id"; do
+				[ -e "$d/cgroup.procs" ] || continue
+				for pid in $(cat "$d/cgroup.procs"); do kill -9 "$pid" 2>/dev/null; done
+			done
+		done
+	fi
+	# a shim left (its task would not go, or containerd died first) was
+	# started for this containerd: it names the socket in its arguments
+	# (pgrep: the kernel's 15 characters of its name)
+	for pid in $(pgrep containerd-shim 2>/dev/null); do
+		if { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -- "-address $sock"; then
 			kill -9 "$pid" 2>/dev/null
 		fi
 	done
+	# and its socket, which a killed shim leaves: named by the hash of
+	# containerd's socket, namespace and id
+	if [ -e "$state/made/containers" ]; then
+		for id in $(sort -u "$state/made/containers"); do
+			rm -f "$SHIM_SOCKETS/s/$(printf '%s' "$sock/k8s.io/$id" | sha256sum | cut -c1-64)"
+		done
+	fi
 	kill_pids kube-apiserver registry etcd
 
 	# mounts: the kubelet's volumes, containerd's rootfs and netns, the
@@ -599,7 +645,6 @@ stop() {
 	fi
 	# the pods' cgroups, which runc removes with each task; one left when a
 	# task would not go is named after its container
-	local d
 	[ -e "$state/made/containers" ] && ids=$(sort -u "$state/made/containers")
 	for id in $ids; do
 		for d in $(find /sys/fs/cgroup -maxdepth 4 -type d -name "$id" 2>/dev/null); do
