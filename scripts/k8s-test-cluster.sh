@@ -3,7 +3,7 @@
 # state, built from the Go module proxy (no binary lives in the repository).
 #
 #   scripts/k8s-test-cluster.sh build    # once per machine: binaries and the pause image into $BERTH_K8S_CACHE
-#   scripts/k8s-test-cluster.sh start    # prints KUBECONFIG=... and REGISTRY=... ; state under a temp dir
+#   scripts/k8s-test-cluster.sh start    # prints export KUBECONFIG=... KUBECTL=... REGISTRY=...; state under a temp dir
 #   scripts/k8s-test-cluster.sh status   # exit 0 when the node is Ready
 #   scripts/k8s-test-cluster.sh stop     # ends what start started and removes every trace of it
 #
@@ -16,12 +16,13 @@ K8S_VERSION=v1.37.2
 STAGING_VERSION=v0.37.2
 ETCD_VERSION=v3.7.0
 # pause.c's own version, as k8s' build/pause/Makefile tags the image
-PAUSE_TAG=3.10
+PAUSE_TAG=3.10.2
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${BERTH_K8S_CACHE:-/var/cache/berth-test/k8s-$K8S_VERSION}
-# one cluster at a time per state file; BERTH_K8S_STATE names another
-statefile=${BERTH_K8S_STATE:-/run/berth-test-k8s.env}
+# where start records the cluster for stop and status: one cluster at a
+# time, as its links have fixed names
+statefile=/run/berth-test-k8s.env
 
 log() { printf 'k8s-test-cluster: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -140,7 +141,7 @@ berth_bin() {
 	fi
 	local out=$1/berth
 	# as make build does: the scratch module's settings are not berth's
-	(cd "$repo" && env -u GOFLAGS -u CGO_ENABLED -u GOWORK nice -n 19 go build -tags seccomp -o "$out" ./cmd/berth) >&2
+	(cd "$repo" && env -u GOFLAGS -u CGO_ENABLED -u GOWORK nice -n 19 go build -tags seccomp -o "$out" ./cmd/berth) >&2 || return 1
 	printf '%s\n' "$out"
 }
 
