@@ -349,7 +349,7 @@ start() {
 		--authorization-mode Node,RBAC --allow-privileged=true --profiling=false
 
 	# containerd with its own socket, root and state, beside any other
-	mkdir -p "$state/containerd" "$state/cni/net.d" "$state/certs.d/127.0.0.1:$reg_port"
+	mkdir -p "$state/containerd" "$state/cni/net.d" "$state/certs.d/127.0.0.1:$reg_port" "$state/certs.d/_default"
 	cat >"$state/containerd/config.toml" <<-EOF
 		version = 2
 		root = "$state/containerd/root"
@@ -384,6 +384,10 @@ start() {
 		[host."http://127.0.0.1:$reg_port"]
 		  capabilities = ["pull", "resolve"]
 	EOF
+	# every other registry (docker.io, ...) is the loopback one too: an
+	# image named busybox:1 is pulled as $REGISTRY/library/busybox:1, and
+	# no pull ever leaves the machine
+	cp "$state/certs.d/127.0.0.1:$reg_port/hosts.toml" "$state/certs.d/_default/hosts.toml"
 	cat >"$state/cni/net.d/10-berth-k8s.conflist" <<-EOF
 		{
 		  "cniVersion": "1.0.0",

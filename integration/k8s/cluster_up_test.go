@@ -14,8 +14,9 @@ import (
 // TestKubeClusterUp starts the test cluster, runs a 2-replica Deployment of
 // an image berth pushed to the cluster's loopback registry, reads a pod's
 // log and runs a command in it (the API server reaching the kubelet on the
-// node IP), checks that the pod has no route off the machine, then that
-// stopping the cluster left nothing behind.
+// node IP), checks that the pod has no route off the machine and that an
+// image named as on Docker Hub is pulled from the loopback registry, then
+// that stopping the cluster left nothing behind.
 func TestKubeClusterUp(t *testing.T) {
 	var state string
 	// registered first, so it runs after the cluster's stop
@@ -78,6 +79,13 @@ spec:
 	}
 	if got := c.kubectl(t, "", "-n", ns, "exec", pod, "--", "cat", "/proc/1/cmdline"); !strings.Contains(got, "sleep") {
 		t.Errorf("exec in %s: pid 1 is %q, want sleep", pod, got)
+	}
+	// an image named as on Docker Hub comes from the loopback registry:
+	// no pull leaves the machine
+	c.kubectl(t, "", "-n", ns, "run", "hub", "--image="+ns+"/web:1", "--restart=Never", "--command", "--", "sleep", "3600")
+	if out, err := c.tryKubectl("", "-n", ns, "wait", "--for=condition=Ready", "pod/hub", "--timeout=2m"); err != nil {
+		describe, _ := c.tryKubectl("", "-n", ns, "describe", "pod", "hub")
+		t.Errorf("pod of %s/web:1 (docker.io) not Ready: %v\n%s\n%s", ns, err, out, describe)
 	}
 	// a pod reaches the cluster's addresses only: nothing it sends leaves
 	// the machine
