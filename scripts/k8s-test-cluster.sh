@@ -3,6 +3,7 @@
 # state, built from the Go module proxy (no binary lives in the repository).
 #
 #   scripts/k8s-test-cluster.sh build    # once per machine: binaries and the pause image into $BERTH_K8S_CACHE
+#   scripts/k8s-test-cluster.sh built    # exit 0 when that cache is complete
 #   scripts/k8s-test-cluster.sh start    # prints export KUBECONFIG=... KUBECTL=... REGISTRY=...; state under a temp dir
 #   scripts/k8s-test-cluster.sh status   # exit 0 when the node is Ready
 #   scripts/k8s-test-cluster.sh stop     # ends what start started and removes every trace of it
@@ -15,6 +16,8 @@ set -eEuo pipefail
 K8S_VERSION=v1.37.2
 STAGING_VERSION=v0.37.2
 ETCD_VERSION=v3.7.0
+# the cluster's DNS, as a process on the node's address
+COREDNS_VERSION=v1.15.0
 # pause.c's own version, as k8s' build/pause/Makefile tags the image
 PAUSE_TAG=3.10.2
 
@@ -27,18 +30,29 @@ statefile=/run/berth-test-k8s.env
 log() { printf 'k8s-test-cluster: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
-binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
+binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl kube-proxy coredns)
 
 # ---------------------------------------------------------------- build
 
-# what the cache holds: a cache made by another recipe is built again
-recipe="k8s $K8S_VERSION etcd $ETCD_VERSION pause $PAUSE_TAG: ${binaries[*]}; version stamped"
+# how the cache's binaries are made: a cache made otherwise is built again
+# (a binary added to the list is just built)
+recipe="k8s $K8S_VERSION etcd $ETCD_VERSION coredns $COREDNS_VERSION pause $PAUSE_TAG; version stamped"
+
+# complete: the stamp build writes last, of this recipe, with every binary
+complete() {
+	[ -e "$cache/complete" ] && [ "$(cat "$cache/recipe" 2>/dev/null)" = "$recipe" ] || return 1
+	local b
+	for b in "${binaries[@]}"; do
+		[ -x "$cache/bin/$b" ] || return 1
+	done
+}
 
 build() {
-	if [ -e "$cache/complete" ] && [ "$(cat "$cache/recipe" 2>/dev/null)" = "$recipe" ]; then
+	if complete; then
 		log "cache $cache is complete"
 		return 0
 	fi
+	rm -f "$cache/complete"
 	[ "$(id -u)" = 0 ] || die "build writes $cache: run as root"
 	command -v go >/dev/null || die "go is not on PATH (scripts/deps.sh puts it there)"
 	if [ "$(cat "$cache/recipe" 2>/dev/null)" != "$recipe" ]; then
@@ -81,6 +95,11 @@ build() {
 		)
 	EOF
 	(cd "$mod" && go mod tidy)
+	# CoreDNS in a module of its own: it names its own client-go
+	mkdir -p "$mod/coredns"
+	printf 'module berth.test/k8scoredns\n\ngo 1.26.0\n\nrequire github.com/coredns/coredns %s\n' "$COREDNS_VERSION" >"$mod/coredns/go.mod"
+	printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/coredns/coredns"\n' >"$mod/coredns/tools.go"
+	(cd "$mod/coredns" && go mod tidy)
 
 	# the version a release build stamps (hack/lib/version.sh): nodes,
 	# kubectl version and the API server's /version report v1.37.2
@@ -92,14 +111,16 @@ build() {
 	local b pkg ldflags t0 t1
 	for b in "${binaries[@]}"; do
 		[ -x "$cache/bin/$b" ] && continue
+		local dir=$mod
 		case $b in
 		etcd) pkg=go.etcd.io/etcd/server/v3 ldflags="-s -w" ;;
+		coredns) pkg=github.com/coredns/coredns ldflags="-s -w" dir=$mod/coredns ;;
 		*) pkg=k8s.io/kubernetes/cmd/$b ldflags="-s -w $stamp" ;;
 		esac
 		log "building $b"
 		t0=$(date +%s)
 		# the machine is shared: the build takes only idle CPU
-		(cd "$mod" && nice -n 19 go build -trimpath -ldflags="$ldflags" -o "$cache/bin/$b.tmp" "$pkg")
+		(cd "$dir" && nice -n 19 go build -trimpath -ldflags="$ldflags" -o "$cache/bin/$b.tmp" "$pkg")
 		mv "$cache/bin/$b.tmp" "$cache/bin/$b"
 		t1=$(date +%s)
 		printf '%s %ss\n' "$b" $((t1 - t0)) | tee -a "$cache/build-times" >&2
@@ -266,7 +287,7 @@ kubeconfig() { # NAME PORT
 
 start() {
 	[ "$(id -u)" = 0 ] || die "start needs root (links, mounts, containerd)"
-	[ -e "$cache/complete" ] || die "no complete cache in $cache: run $0 build first"
+	complete || die "no complete cache in $cache: run $0 build first"
 	if [ -e "$statefile" ]; then
 		# one whose processes all died (its test was killed, the machine
 		# rebooted) is cleaned up; a live one is left alone
@@ -295,6 +316,14 @@ start() {
 		[ -e "${d}k8s.io" ] || echo "${d}k8s.io" >>"$state/made/cgroups"
 	done
 	cat /proc/sys/net/ipv4/ip_forward >"$state/made/ip_forward"
+	# kube-proxy's tables
+	local fam
+	for fam in ip ip6; do
+		if nft list table "$fam" kube-proxy >/dev/null 2>&1; then
+			rm -rf "$state"
+			die "an nftables table $fam kube-proxy exists: another kube-proxy runs here"
+		fi
+	done
 	printf 'STATE=%s\n' "$state" >"$statefile"
 	trap 'log "start failed; logs in $state/log"; tail -n 20 "$state"/log/*.log >&2 || true; stop; exit 1' ERR
 
@@ -303,12 +332,14 @@ start() {
 	ip link set "$NODE_LINK" up
 
 	certs
-	local etcd_port peer_port api_port kubelet_port reg_port
+	local etcd_port peer_port api_port kubelet_port reg_port proxy_health proxy_metrics
 	free_port etcd_port
 	free_port peer_port
 	free_port api_port
 	free_port kubelet_port
 	free_port reg_port
+	free_port proxy_health
+	free_port proxy_metrics
 	local kc
 	for kc in admin controller-manager scheduler kubelet; do kubeconfig "$kc" "$api_port"; done
 
@@ -456,7 +487,10 @@ start() {
 		serializeImagePulls: false
 		imageGCHighThresholdPercent: 100
 		evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
-		# not the host's: a pod's DNS stays on its own loopback
+		# the cluster's DNS: CoreDNS on the node's address
+		clusterDNS: [$NODE_IP]
+		clusterDomain: cluster.local
+		# not the host's resolver, for pods outside the cluster's DNS
 		resolvConf: $state/resolv.conf
 	EOF
 	printf 'nameserver 127.0.0.1\n' >"$state/resolv.conf"
@@ -475,6 +509,43 @@ start() {
 	run kubelet unshare -m --propagation unchanged -- env PATH=/usr/bin:/bin sh -c "$binds exec \"\$0\" \"\$@\"" \
 		"$bin/kubelet" --config "$state/kubelet/config.yaml" --kubeconfig "$state/kubelet.kubeconfig" \
 		--root-dir "$state/kubelet" --cert-dir "$state/kubelet/pki" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP"
+
+	# Services: ClusterIPs in nftables (its own tables, ip and ip6
+	# kube-proxy), conntrack left as the host has it
+	cat >"$state/kube-proxy.yaml" <<-EOF
+		apiVersion: kubeproxy.config.k8s.io/v1alpha1
+		kind: KubeProxyConfiguration
+		mode: nftables
+		clientConnection: {kubeconfig: $state/admin.kubeconfig}
+		hostnameOverride: $NODE_NAME
+		bindAddress: 127.0.0.1
+		healthzBindAddress: 127.0.0.1:$proxy_health
+		metricsBindAddress: 127.0.0.1:$proxy_metrics
+		clusterCIDR: $POD_SUBNET
+		nodePortAddresses: [$NODE_IP/32]
+		conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s, udpTimeout: 0s, udpStreamTimeout: 0s}
+	EOF
+	run kube-proxy "$bin/kube-proxy" --config "$state/kube-proxy.yaml"
+	# names of Services and pods, answered on the node's address; any
+	# other name is NXDOMAIN, never asked of a resolver outside
+	mkdir -p "$state/coredns"
+	cat >"$state/coredns/Corefile" <<-EOF
+		cluster.local:53 {
+		  bind $NODE_IP
+		  errors
+		  kubernetes cluster.local {
+		    kubeconfig $state/admin.kubeconfig berth-test
+		    pods insecure
+		  }
+		}
+		.:53 {
+		  bind $NODE_IP
+		  template ANY ANY {
+		    rcode NXDOMAIN
+		  }
+		}
+	EOF
+	run coredns "$bin/coredns" -conf "$state/coredns/Corefile"
 
 	local kubectl=("$bin/kubectl" --kubeconfig "$state/admin.kubeconfig")
 	wait_for kubelet 60 "${kubectl[@]}" get node "$NODE_NAME"
@@ -560,7 +631,7 @@ stop() {
 		rm -f "$statefile"
 		return 0
 	fi
-	kill_pids kubelet kube-scheduler kube-controller-manager
+	kill_pids kubelet kube-scheduler kube-controller-manager kube-proxy coredns
 	local sock=$state/containerd/containerd.sock id ids=""
 	if [ -e "$state/pid/containerd" ] && ctr -a "$sock" version >/dev/null 2>&1; then
 		ids=$(ctr -a "$sock" -n k8s.io containers ls -q 2>/dev/null)
@@ -626,6 +697,9 @@ stop() {
 	done
 	ip link del "$POD_BRIDGE" 2>/dev/null
 	ip link del "$NODE_LINK" 2>/dev/null
+	# start refused to run beside another kube-proxy: these are its own
+	nft delete table ip kube-proxy 2>/dev/null
+	nft delete table ip6 kube-proxy 2>/dev/null
 
 	# what the CNI library, the kubelet and the shims put outside the state dir
 	# the CNI library's cached results name their pod's netns, under $state
@@ -676,11 +750,12 @@ status() {
 
 case ${1:-} in
 build) build ;;
+built) complete ;;
 start) start ;;
 stop) stop ;;
 status) status ;;
 *)
-	echo "usage: $0 build|start|stop|status" >&2
+	echo "usage: $0 build|built|start|stop|status" >&2
 	exit 2
 	;;
 esac

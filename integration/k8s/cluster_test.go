@@ -54,7 +54,7 @@ func startCluster(t *testing.T) *cluster {
 		}
 		t.Skip("the Kubernetes test cluster needs root")
 	}
-	if _, err := os.Stat(filepath.Join(cacheDir(), "complete")); err != nil {
+	if err := exec.Command(script, "built").Run(); err != nil {
 		if !wanted {
 			t.Skipf("no Kubernetes test cluster built in %s: run scripts/k8s-test-cluster.sh build (tens of minutes), or set BERTH_TEST_K8S=1", cacheDir())
 		}
@@ -165,7 +165,7 @@ func (c *cluster) pushBusybox(t *testing.T, repo string) string {
 	if err := os.WriteFile(filepath.Join(rootfs, "bin", "busybox"), data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, tool := range []string{"sh", "sleep", "cat", "ip", "wget", "nslookup"} {
+	for _, tool := range []string{"sh", "sleep", "cat", "ip", "mkdir", "httpd", "nc", "nslookup"} {
 		if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", tool)); err != nil {
 			t.Fatal(err)
 		}

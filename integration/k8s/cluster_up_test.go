@@ -48,7 +48,7 @@ spec:
       containers:
       - name: web
         image: %s
-        command: ["sh", "-c", "echo started $HOSTNAME; exec sleep 3600"]
+        command: ["sh", "-c", "echo started $HOSTNAME; mkdir -p /tmp/www && echo hello from $HOSTNAME >/tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www"]
 `, ns, image)
 	began := time.Now()
 	c.kubectl(t, manifest, "apply", "-f", "-")
@@ -77,15 +77,31 @@ spec:
 	if logs := c.kubectl(t, "", "-n", ns, "logs", pod); !strings.Contains(logs, "started "+pod) {
 		t.Errorf("logs of %s: %q, want %q", pod, logs, "started "+pod)
 	}
-	if got := c.kubectl(t, "", "-n", ns, "exec", pod, "--", "cat", "/proc/1/cmdline"); !strings.Contains(got, "sleep") {
-		t.Errorf("exec in %s: pid 1 is %q, want sleep", pod, got)
+	if got := c.kubectl(t, "", "-n", ns, "exec", pod, "--", "cat", "/proc/1/cmdline"); !strings.Contains(got, "httpd") {
+		t.Errorf("exec in %s: pid 1 is %q, want httpd", pod, got)
 	}
 	// an image named as on Docker Hub comes from the loopback registry:
 	// no pull leaves the machine
 	c.kubectl(t, "", "-n", ns, "run", "hub", "--image="+ns+"/web:1", "--restart=Never", "--command", "--", "sleep", "3600")
-	if out, err := c.tryKubectl("", "-n", ns, "wait", "--for=condition=Ready", "pod/hub", "--timeout=2m"); err != nil {
+	out, err := c.tryKubectl("", "-n", ns, "wait", "--for=condition=Ready", "pod/hub", "--timeout=2m")
+	if err != nil {
 		describe, _ := c.tryKubectl("", "-n", ns, "describe", "pod", "hub")
-		t.Errorf("pod of %s/web:1 (docker.io) not Ready: %v\n%s\n%s", ns, err, out, describe)
+		t.Fatalf("pod of %s/web:1 (docker.io) not Ready: %v\n%s\n%s", ns, err, out, describe)
+	}
+	// another pod reaches the Deployment by its Service's name: the
+	// cluster's DNS and kube-proxy
+	c.kubectl(t, "", "-n", ns, "expose", "deployment", "web", "--port=80", "--target-port=8080")
+	var got string
+	for i := 0; i < 60; i++ {
+		// (busybox-static's wget crashes in a container; its nc does not)
+		got, err = c.tryKubectl("", "-n", ns, "exec", "hub", "--", "sh", "-c", `printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 web 80`)
+		if err == nil && strings.Contains(got, "hello from web-") {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if err != nil || !strings.Contains(got, "hello from web-") {
+		t.Errorf("http://web/ from pod hub: %q, %v; want a page of a web pod", got, err)
 	}
 	// a pod reaches the cluster's addresses only: nothing it sends leaves
 	// the machine
@@ -94,13 +110,19 @@ spec:
 	}
 }
 
-// assertClusterGone checks what stop must have removed: the links, the
-// state dir and its mounts, the processes that ran from it.
+// assertClusterGone checks what stop must have removed: the links,
+// kube-proxy's tables, the state dir and its mounts, the processes that ran
+// from it.
 func assertClusterGone(t *testing.T, state string) {
 	t.Helper()
 	for _, link := range []string{"berthk8s0", "berthk8sbr0"} {
 		if err := exec.Command("ip", "link", "show", link).Run(); err == nil {
 			t.Errorf("link %s left after stop", link)
+		}
+	}
+	for _, family := range []string{"ip", "ip6"} {
+		if err := exec.Command("nft", "list", "table", family, "kube-proxy").Run(); err == nil {
+			t.Errorf("nftables table %s kube-proxy left after stop", family)
 		}
 	}
 	if _, err := os.Stat(state); err == nil {
