@@ -8,7 +8,10 @@
 # settings dropped, --privileged's cgroups, and monitors leaving their
 # caller's cgroup. BERTH_TEST_CGROUP2=0 leaves them out. BuildKit itself
 # is built first (once; cached outside the tree): the image builder's
-# tests compare berth's images with its.
+# tests compare berth's images with its. So is a single-node Kubernetes
+# (scripts/k8s-test-cluster.sh, about 20-30 minutes the first time), which
+# integration/k8s starts per test: BERTH_TEST_K8S=1 makes a missing piece
+# of it a failure there, not a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
@@ -17,6 +20,8 @@ if [ "${BERTH_TEST_DOCKER:-1}" != 0 ]; then
 	trap 'bash scripts/docker-beside.sh stop' EXIT
 fi
 bash scripts/buildkit-ref.sh build >/dev/null
+bash scripts/k8s-test-cluster.sh build
+export BERTH_TEST_K8S=1
 make test
 if [ "${BERTH_TEST_CGROUP2:-1}" != 0 ]; then
 	bash scripts/vm-test.sh --timeout 1200 './integration=^(TestCgroupV2|TestCgroupV2DropsV1Settings|TestPrivilegedCgroup|TestCallerCgroupKilled)$'
