@@ -330,6 +330,16 @@ start() {
 	ip link add "$NODE_LINK" type bridge
 	ip addr add "$NODE_IP/32" dev "$NODE_LINK"
 	ip link set "$NODE_LINK" up
+	# beside a Docker Engine, the filter table's FORWARD policy is DROP and
+	# br_netfilter hands even bridged frames to it: pod to pod (and to a
+	# Service's endpoints) would be dropped. Accept the pod bridge's own
+	# traffic, ahead of Docker's rules, as berth does for its networks
+	# (only where such a chain exists: making one would leave a table)
+	if command -v iptables >/dev/null && nft list chain ip filter FORWARD >/dev/null 2>&1; then
+		iptables -w -I FORWARD 1 -i "$POD_BRIDGE" -m comment --comment berth-k8s-test -j ACCEPT
+		iptables -w -I FORWARD 1 -o "$POD_BRIDGE" -m comment --comment berth-k8s-test -j ACCEPT
+		touch "$state/made/forward-rules"
+	fi
 
 	certs
 	local etcd_port peer_port api_port kubelet_port reg_port proxy_health proxy_metrics
@@ -732,6 +742,12 @@ stop() {
 	done
 	if [ -e "$state/made/cgroups" ]; then
 		while read -r d; do rmdir "$d" 2>/dev/null; done <"$state/made/cgroups"
+	fi
+	if [ -e "$state/made/forward-rules" ]; then
+		local dir
+		for dir in -i -o; do
+			while iptables -w -D FORWARD "$dir" "$POD_BRIDGE" -m comment --comment berth-k8s-test -j ACCEPT 2>/dev/null; do :; done
+		done
 	fi
 	[ -e "$state/made/ip_forward" ] && cat "$state/made/ip_forward" >/proc/sys/net/ipv4/ip_forward
 
