@@ -9,8 +9,10 @@ set -euo pipefail
 # load generators of the network benchmarks (make bench); iptables and
 # nftables set up the firewalls berth must live beside, and docker.io is the
 # Docker Engine the tests run berth next to (scripts/docker-beside.sh); runc
-# runs BuildKit, the reference of the image builder's tests (scripts/buildkit-ref.sh).
-apt_packages=(make gcc libc6-dev pkg-config libseccomp-dev git ca-certificates docker-registry busybox-static dnsperf wrk iptables nftables docker.io runc)
+# runs BuildKit, the reference of the image builder's tests (scripts/buildkit-ref.sh)
+# and the Kubernetes test cluster's pods, which containerd, the CNI plugins
+# and openssl (its certificates) serve too (scripts/k8s-test-cluster.sh).
+apt_packages=(make gcc libc6-dev pkg-config libseccomp-dev git ca-certificates docker-registry busybox-static dnsperf wrk iptables nftables docker.io runc containerd containernetworking-plugins openssl)
 missing=()
 for p in "${apt_packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -34,6 +36,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 	# port 5000, where systemd runs) is not wanted.
 	if [[ " ${missing[*]} " == *" docker-registry "* ]] && [ -d /run/systemd/system ]; then
 		systemctl disable --now docker-registry >/dev/null 2>&1 || true
+	fi
+	# nor containerd's: the test cluster runs one of its own
+	if [[ " ${missing[*]} " == *" containerd "* ]] && [ -d /run/systemd/system ]; then
+		systemctl disable --now containerd >/dev/null 2>&1 || true
 	fi
 fi
 

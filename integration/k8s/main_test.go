@@ -1,0 +1,33 @@
+package k8s
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// berthBin is the berth under test, built once by TestMain.
+var berthBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "berth-k8s-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	berthBin = filepath.Join(dir, "berth")
+	build := exec.Command("go", "build", "-tags", "seccomp", "-o", berthBin, "../../cmd/berth")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building berth:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	// the cluster script packages its pause image with this berth too
+	os.Setenv("BERTH", berthBin)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
