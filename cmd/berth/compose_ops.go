@@ -18,6 +18,7 @@ import (
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/format"
+	"github.com/berth-dev/berth/kube"
 )
 
 // projectCmd runs fn with the engine and the project's name (and project,
@@ -191,6 +192,9 @@ func newPsCmd(g *globals) *cobra.Command {
 			status = append(status, v)
 		} else if filter != "" {
 			return usageError{fmt.Errorf("invalid filter %q: only status= is supported", filter)}
+		}
+		if k, ok := e.(*kube.Cluster); ok {
+			return g.clusterPs(ctx, k, name, args, fmtFlag, quiet, services)
 		}
 		// a status asked for looks at every container, one-offs included
 		all = all || len(status) > 0
