@@ -185,11 +185,11 @@ func (c *Cluster) podLog(ctx context.Context, ns string, p corev1.Pod, o proc.Lo
 	return nil
 }
 
-// lastLines are the last n lines a container's previous run logged, on
-// one line, for an error.
-func (c *Cluster) lastLines(ctx context.Context, ns, pod, container string, n int) string {
+// lastLines are the last n lines a container (its previous run's, with
+// previous) logged, on one line, for an error.
+func (c *Cluster) lastLines(ctx context.Context, ns, pod, container string, n int, previous bool) string {
 	b, err := c.core.Get().Namespace(ns).Resource("pods").Name(pod).SubResource("log").
-		Param("container", container).Param("previous", "true").Param("tailLines", strconv.Itoa(n)).DoRaw(ctx)
+		Param("container", container).Param("previous", strconv.FormatBool(previous)).Param("tailLines", strconv.Itoa(n)).DoRaw(ctx)
 	if err != nil {
 		return ""
 	}
@@ -345,6 +345,10 @@ func (c *Cluster) Down(ctx context.Context, project string, o api.DownOptions) e
 	}
 	if err := c.delete(ctx, cur, ""); err != nil {
 		return err
+	}
+	// its deletion ends once everything in it is gone
+	if err := c.gone(ctx, nsr, ns); err != nil {
+		return c.fail(fmt.Sprintf("waiting for namespace %q to be deleted", ns), err)
 	}
 	c.report("Namespace", ns, "Removed")
 	return nil

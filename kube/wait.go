@@ -78,6 +78,9 @@ func (c *Cluster) Wait(ctx context.Context, project string, services []string) e
 				c.report(u.GetKind(), u.GetName(), "Error")
 				return fmt.Errorf("%s: %w", what(u, u.GetKind()), err)
 			}
+			if done && cur.GetKind() != "Job" {
+				done = c.settled(ctx, ns, cur)
+			}
 			if done {
 				delete(pending, k)
 				c.report(u.GetKind(), u.GetName(), status)
@@ -98,7 +101,7 @@ func (c *Cluster) Wait(ctx context.Context, project string, services []string) e
 				if u, ok := pending[k]; ok {
 					why := c.podTrouble(context.Background(), ns, u)
 					if why == "" {
-						why = "pods not ready"
+						why = c.notReady(context.Background(), ns, u)
 					}
 					names = append(names, fmt.Sprintf("%s (%s)", what(u, u.GetKind()), why))
 				}
@@ -181,36 +184,97 @@ func conditions(u *unstructured.Unstructured) []map[string]any {
 // podTrouble is why a workload's pod cannot become ready, when it is for
 // a reason that waiting does not fix: "" otherwise.
 func (c *Cluster) podTrouble(ctx context.Context, ns string, u *unstructured.Unstructured) string {
-	sel, ok, _ := unstructured.NestedStringMap(u.Object, "spec", "selector", "matchLabels")
-	if !ok {
-		return ""
-	}
-	pods, err := c.pods(ctx, ns, metav1.FormatLabelSelector(&metav1.LabelSelector{MatchLabels: sel}))
+	pods, err := c.workloadPods(ctx, ns, u)
 	if err != nil {
 		return ""
 	}
 	for _, p := range pods {
 		for _, st := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+			if t := st.State.Terminated; t != nil && st.RestartCount > 0 && p.Spec.RestartPolicy == corev1.RestartPolicyAlways {
+				// between its restarts a crashing container is
+				// terminated, or waiting in CrashLoopBackOff: either way
+				// it has exited again after a restart
+				return c.crashed(ctx, ns, p, st, t.ExitCode, false)
+			}
 			w := st.State.Waiting
 			if w == nil || !stuck[w.Reason] {
 				continue
+			}
+			if w.Reason == "CrashLoopBackOff" {
+				code := int32(0)
+				if t := st.LastTerminationState.Terminated; t != nil {
+					code = t.ExitCode
+				}
+				return c.crashed(ctx, ns, p, st, code, true)
 			}
 			why := fmt.Sprintf("pod %s: container %s: %s", p.Name, st.Name, w.Reason)
 			if w.Message != "" {
 				why += ": " + w.Message
 			}
-			if w.Reason == "CrashLoopBackOff" {
-				if t := st.LastTerminationState.Terminated; t != nil {
-					why += fmt.Sprintf(" (exit code %d)", t.ExitCode)
-				}
-				if lines := c.lastLines(ctx, ns, p.Name, st.Name, 5); lines != "" {
-					why += "; last log lines: " + lines
-				}
-			}
 			return why
 		}
 	}
 	return ""
+}
+
+// crashed says that a container of p crashes in a loop: its exit code,
+// its restarts and the last lines it logged (its previous run's when it
+// waits to restart).
+func (c *Cluster) crashed(ctx context.Context, ns string, p corev1.Pod, st corev1.ContainerStatus, code int32, previous bool) string {
+	why := fmt.Sprintf("pod %s: container %s: CrashLoopBackOff (exit code %d, %d restarts)", p.Name, st.Name, code, st.RestartCount)
+	if lines := c.lastLines(ctx, ns, p.Name, st.Name, 5, previous); lines != "" {
+		why += "; last log lines: " + lines
+	}
+	return why
+}
+
+// settle is how long a workload's containers must have run for it to be
+// Ready: a container that exits at once is running, and its pod ready,
+// for the moment before the kubelet sees it exit, long enough for a
+// Deployment to count it available.
+const settle = 2 * time.Second
+
+// settled says whether every pod of a rolled-out workload has its
+// containers running and ready, each for settle at least.
+func (c *Cluster) settled(ctx context.Context, ns string, u *unstructured.Unstructured) bool {
+	pods, err := c.workloadPods(ctx, ns, u)
+	if err != nil {
+		return false
+	}
+	for _, p := range pods {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		for _, st := range p.Status.ContainerStatuses {
+			if !st.Ready || st.State.Running == nil || time.Since(st.State.Running.StartedAt.Time) < settle {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// notReady names a workload's first pod that is not ready, and its state.
+func (c *Cluster) notReady(ctx context.Context, ns string, u *unstructured.Unstructured) string {
+	pods, err := c.workloadPods(ctx, ns, u)
+	if err != nil || len(pods) == 0 {
+		return "no pod"
+	}
+	for _, p := range pods {
+		if st := podStatus(p); st != "Running" && st != "Succeeded" {
+			return fmt.Sprintf("pod %s: %s", p.Name, st)
+		}
+	}
+	return "pods not ready"
+}
+
+// workloadPods are the pods of a workload, by its selector.
+func (c *Cluster) workloadPods(ctx context.Context, ns string, u *unstructured.Unstructured) ([]corev1.Pod, error) {
+	sel, ok, _ := unstructured.NestedStringMap(u.Object, "spec", "selector", "matchLabels")
+	if !ok {
+		return nil, nil
+	}
+	return c.pods(ctx, ns, metav1.FormatLabelSelector(&metav1.LabelSelector{MatchLabels: sel}))
 }
 
 // pods are the pods sel selects in ns.
