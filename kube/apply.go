@@ -121,6 +121,12 @@ func (c *Cluster) Up(ctx context.Context, p *project.Project, o api.UpOptions) e
 	if len(o.Services) > 0 {
 		return Unsupported("up SERVICE...")
 	}
+	for name, n := range o.Scale {
+		if s, ok := p.Services[name]; ok {
+			s.SetScale(n)
+			p.Services[name] = s
+		}
+	}
 	opts := c.Options
 	opts.Namespace = c.Namespace(p.Name)
 	r, err := Convert(p.Project, opts)

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/berth-dev/berth/format"
 	"github.com/berth-dev/berth/kube"
@@ -34,6 +36,18 @@ func (g *globals) checkCluster(cmd *cobra.Command) error {
 		return nil
 	}
 	return kube.Unsupported(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" "))
+}
+
+// clusterFlags refuses, on a Kubernetes context, the flags of cmd other
+// than those the cluster backend honours: none is ignored in silence.
+func clusterFlags(cmd *cobra.Command, honoured ...string) error {
+	var err error
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if err == nil && !slices.Contains(honoured, f.Name) {
+			err = kube.Unsupported(cmd.Name() + " --" + f.Name)
+		}
+	})
+	return err
 }
 
 // cluster opens the cluster of the context, reporting as the local

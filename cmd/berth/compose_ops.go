@@ -353,8 +353,10 @@ func newComposeExecCmd(g *globals) *cobra.Command {
 		}
 		code, err := e.Exec(ctx, name, args[0], index, o)
 		if err != nil {
-			// a paused or stopped container is docker compose's exit 1
-			if errors.Is(err, container.ErrState) || errors.Is(err, container.ErrNotFound) {
+			// a paused or stopped container is docker compose's exit 1;
+			// so is any error of a cluster's exec, which returns its
+			// command's exit code without one
+			if errors.Is(err, container.ErrState) || errors.Is(err, container.ErrNotFound) || g.onCluster() {
 				return err
 			}
 			return runError(code, err)

@@ -124,6 +124,9 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 				if !detach {
 					return kube.Unsupported("up without -d")
 				}
+				if err := clusterFlags(cmd, "detach", "wait", "wait-timeout", "scale", "yes"); err != nil {
+					return err
+				}
 				wait = true
 			}
 			if watchFiles && detach {

@@ -65,7 +65,9 @@ func (o *onCluster) try(args ...string) (string, string, int) {
 // run is try, failing t unless berth exits 0.
 func (o *onCluster) run(t *testing.T, args ...string) (string, string) {
 	t.Helper()
+	began := time.Now()
 	out, errOut, code := o.try(args...)
+	t.Logf("berth %s: %s", strings.Join(args, " "), time.Since(began).Round(10*time.Millisecond))
 	if code != 0 {
 		describe, _ := o.c.tryKubectl("", "-n", o.project, "get", "all,pvc", "-o", "wide")
 		t.Fatalf("berth %s: exit %d\nstdout: %s\nstderr: %s\ncluster:\n%s", strings.Join(args, " "), code, out, errOut, describe)
@@ -103,6 +105,7 @@ func stack(image, greeting, extra string) string {
     image: %[1]s
     command: ["sh", "-c", "mkdir -p /tmp/www && echo hello from web $$GREETING >/tmp/www/index.html && echo web started && exec httpd -f -p 8080 -h /tmp/www"]
     expose: ["8080"]
+    scale: 2
     environment:
       GREETING: %[2]s
     depends_on:
@@ -180,16 +183,26 @@ spec:
 		if code != 3 || out != "out\n" || errOut != "err\n" {
 			t.Errorf("exec: exit %d, stdout %q, stderr %q; want 3, out, err", code, out, errOut)
 		}
-		if _, errOut, code := o.try("exec", "-T", "--index", "2", "web", "true"); code == 0 || !strings.Contains(errOut, "no running pod of index 2") {
-			t.Errorf("exec --index 2 of a 1-replica service: exit %d, %q", code, errOut)
+		if _, errOut, code := o.try("exec", "-T", "web", "no-such-command"); code == 0 {
+			t.Errorf("exec of a command the image lacks: exit 0, %q", errOut)
+		} else {
+			t.Logf("exec of a command the image lacks: exit %d, %s", code, errOut)
+		}
+		one, _, _ := o.try("exec", "-T", "web", "cat", "/etc/hostname")
+		two, errOut, code := o.try("exec", "-T", "--index", "2", "web", "cat", "/etc/hostname")
+		if code != 0 || !strings.HasPrefix(two, "web-") || two == one {
+			t.Errorf("exec --index 2 web: exit %d, %q %q; want the other pod than --index 1's %q", code, two, errOut, one)
+		}
+		if _, errOut, code := o.try("exec", "-T", "--index", "3", "web", "true"); code != 1 || !strings.Contains(errOut, `service "web" has no running pod of index 3: it has 2`) {
+			t.Errorf("exec --index 3 of a 2-replica service: exit %d, %q", code, errOut)
 		}
 	})
 
 	t.Run("ps", func(t *testing.T) {
 		out, _ := o.run(t, "ps")
 		lines := strings.Split(strings.TrimSpace(out), "\n")
-		if len(lines) != 4 || !strings.HasPrefix(lines[0], "NAME") {
-			t.Fatalf("ps: want a header and 3 pods:\n%s", out)
+		if len(lines) != 5 || !strings.HasPrefix(lines[0], "NAME") {
+			t.Fatalf("ps: want a header and 4 pods:\n%s", out)
 		}
 		want := map[string]string{"db": "Running", "seed": "Succeeded", "web": "Running"}
 		for _, l := range lines[1:] {
@@ -205,7 +218,7 @@ spec:
 
 	t.Run("logs", func(t *testing.T) {
 		out, _ := o.run(t, "logs", "--no-color", "web", "seed")
-		for _, want := range []string{"web-1   | web started", "seed-1  | seeded"} {
+		for _, want := range []string{"web-1   | web started", "web-2   | web started", "seed-1  | seeded"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("logs: no %q in\n%s", want, out)
 			}
@@ -274,6 +287,7 @@ spec:
 		o.write(t, stack(image, "two", `  crash:
     image: `+image+`
     command: ["sh", "-c", "echo boom-before-exit; exit 1"]
+    stop_grace_period: 1s
 `))
 		_, errOut, code := o.try("up", "-d", "--wait", "--wait-timeout", "120")
 		if code == 0 || !strings.Contains(errOut, `service "crash": Deployment "crash" is not ready: pod crash-`) ||
@@ -282,6 +296,7 @@ spec:
 		}
 		o.write(t, stack(image, "two", `  broken:
     image: `+c.Registry+`/`+project+`/none:1
+    stop_grace_period: 1s
 `))
 		_, errOut, code = o.try("up", "-d", "--wait", "--wait-timeout", "120")
 		if code == 0 || !strings.Contains(errOut, `service "broken": Deployment "broken" is not ready: pod broken-`) ||
@@ -295,6 +310,7 @@ spec:
 		o.write(t, stack(image, "two", `  slow:
     image: `+image+`
     command: ["sleep", "3600"]
+    stop_grace_period: 1s
     healthcheck:
       test: ["CMD", "false"]
       interval: 1s
@@ -435,6 +451,7 @@ contexts:
 		{"gone", []string{"ps"}, `berth: cannot reach the cluster of context "gone" at https://127.0.0.1:1: `},
 		{"", []string{"--context", "gone", "start"}, "berth: berth start is not supported on a Kubernetes context yet"},
 		{"", []string{"--context", "gone", "up"}, "berth: berth up without -d is not supported on a Kubernetes context yet"},
+		{"", []string{"--context", "gone", "up", "-d", "--build"}, "berth: berth up --build is not supported on a Kubernetes context yet"},
 		{"", []string{"--context", "gone", "image", "ls"}, "berth: berth image ls is not supported on a Kubernetes context yet"},
 		{"gone", []string{"run", "app"}, "berth: berth run is not supported on a Kubernetes context yet"},
 	} {

@@ -52,6 +52,9 @@ func TestKubeBenchUp(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "k8s")
 	k.run(t, "convert", "--to", "kubernetes", "-o", dir)
 	began = time.Now()
+	// the namespace first: kubectl applies a directory's files in the
+	// order of their names
+	c.kubectl(t, "", "apply", "-f", filepath.Join(dir, "namespace-"+k.project+".yaml"))
 	c.kubectl(t, "", "apply", "-f", dir)
 	for i := range 10 {
 		c.kubectl(t, "", "-n", k.project, "rollout", "status", fmt.Sprintf("deployment/s%d", i), "--timeout=5m")
