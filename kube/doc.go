@@ -17,8 +17,8 @@
 // [Cluster] is the project operations on a cluster (berth --context): an
 // api.Service whose Up converts, applies each object with server-side
 // apply (field manager berth) and prunes by label, whose Wait waits for
-// the rollouts, and whose Members-free ps (Ps), Logs, Exec and Down find
-// what berth made by its labels alone; the other operations fail with
+// the rollouts, and whose Ps (ps's rows: pods, not containers), Logs,
+// Exec and Down find what berth made by its labels alone; the other operations fail with
 // [Unsupported]. It links client-go's dynamic client, REST client,
 // clientcmd and remotecommand, and maps kinds to resources from the API
 // server's discovery documents itself: client-go's typed clientset and its
