@@ -10,9 +10,20 @@
 // ConfigMaps, Secrets and PersistentVolumeClaims, then Services and
 // NetworkPolicies, then the workloads in depends_on order. It does no I/O
 // but reading the files a project names (configs, secrets, and bind
-// sources under --bind-as-configmap), and it talks to no cluster: the
-// package imports no client-go, so that linking it costs the local commands
-// nothing at start-up.
+// sources under --bind-as-configmap), and it talks to no cluster.
+//
+// # The cluster backend
+//
+// [Cluster] is the project operations on a cluster (berth --context): an
+// api.Service whose Up converts, applies each object with server-side
+// apply (field manager berth) and prunes by label, whose Wait waits for
+// the rollouts, and whose Ps (ps's rows: pods, not containers), Logs,
+// Exec and Down find what berth made by its labels alone; the other operations fail with
+// [Unsupported]. It links client-go's dynamic client, REST client,
+// clientcmd and remotecommand, and maps kinds to resources from the API
+// server's discovery documents itself: client-go's typed clientset and its
+// discovery package (which links every API group's types) would cost
+// every berth command megabytes and start-up time (TestNoClient).
 //
 // Every compose key a project uses is in one of three states, given by
 // [Rules] (docs/kubernetes.md lists them key by key):

@@ -18,6 +18,7 @@ import (
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/engine"
 	"github.com/berth-dev/berth/format"
+	"github.com/berth-dev/berth/kube"
 )
 
 // projectCmd runs fn with the engine and the project's name (and project,
@@ -192,6 +193,9 @@ func newPsCmd(g *globals) *cobra.Command {
 		} else if filter != "" {
 			return usageError{fmt.Errorf("invalid filter %q: only status= is supported", filter)}
 		}
+		if k, ok := e.(*kube.Cluster); ok {
+			return g.clusterPs(ctx, k, name, args, fmtFlag, quiet, services)
+		}
 		// a status asked for looks at every container, one-offs included
 		all = all || len(status) > 0
 		ms, err := e.Members(ctx, name, args...)
@@ -349,8 +353,10 @@ func newComposeExecCmd(g *globals) *cobra.Command {
 		}
 		code, err := e.Exec(ctx, name, args[0], index, o)
 		if err != nil {
-			// a paused or stopped container is docker compose's exit 1
-			if errors.Is(err, container.ErrState) || errors.Is(err, container.ErrNotFound) {
+			// a paused or stopped container is docker compose's exit 1;
+			// so is any error of a cluster's exec, which returns its
+			// command's exit code without one
+			if errors.Is(err, container.ErrState) || errors.Is(err, container.ErrNotFound) || g.onCluster() {
 				return err
 			}
 			return runError(code, err)

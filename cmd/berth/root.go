@@ -27,6 +27,9 @@ type globals struct {
 	ansi       string
 	dryRun     bool
 	root       string
+	// context is the Kubernetes context the project commands act on
+	// (--context, BERTH_CONTEXT); "" is this machine.
+	context string
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -83,7 +86,10 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if os.Geteuid() != 0 && needsRoot(cmd) {
+			if err := g.checkCluster(cmd); err != nil {
+				return err
+			}
+			if os.Geteuid() != 0 && needsRoot(cmd) && !g.onCluster() {
 				// said at once, not as the first lchown or mount that fails
 				return fmt.Errorf("%q needs root: run it as root, with sudo; rootless mode is not supported yet", cmd.CommandPath())
 			}
@@ -130,6 +136,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&g.ansi, "ansi", envOr("COMPOSE_ANSI", "auto"), `Control when to print ANSI control characters ("never"|"always"|"auto")`)
 	f.BoolVar(&g.dryRun, "dry-run", false, "Execute command in dry run mode")
 	f.StringVar(&g.root, "root", envOr("BERTH_ROOT", "/var/lib/berth"), "Where berth keeps its state (env BERTH_ROOT)")
+	f.StringVar(&g.context, "context", os.Getenv("BERTH_CONTEXT"), "Kubernetes context (of KUBECONFIG or ~/.kube/config) to run the project on (env BERTH_CONTEXT)")
 
 	root.AddCommand(newConfigCmd(g), newConvertCmd(g), newVersionCmd(g), newMonitorCmd(g), newProbeCmd(g))
 	root.AddCommand(composeCommands(g)...)

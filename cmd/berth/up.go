@@ -15,6 +15,7 @@ import (
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/engine"
+	"github.com/berth-dev/berth/kube"
 	"github.com/berth-dev/berth/netns"
 	"github.com/berth-dev/berth/project"
 	"github.com/berth-dev/berth/volumes"
@@ -24,7 +25,13 @@ import (
 // engine opens the compose engine of the root behind the seam every
 // project command goes through (api.Service), printing progress and
 // warnings on stderr.
-func (g *globals) engine() (api.Service, error) { return g.localEngine() }
+// On a Kubernetes context (--context) it is the cluster's.
+func (g *globals) engine() (api.Service, error) {
+	if g.onCluster() {
+		return g.cluster()
+	}
+	return g.localEngine()
+}
 
 // localEngine is the local engine itself, for what only it does: system
 // boot, after a reboot of this machine.
@@ -110,6 +117,17 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 			}
 			if wait {
 				detach = true
+			}
+			if g.onCluster() && !create {
+				// up on a cluster waits for the rollouts; there is no
+				// attached up there yet
+				if !detach {
+					return kube.Unsupported("up without -d")
+				}
+				if err := clusterFlags(cmd, "detach", "wait", "wait-timeout", "scale", "yes"); err != nil {
+					return err
+				}
+				wait = true
 			}
 			if watchFiles && detach {
 				return usageError{errors.New("--watch and --detach are incompatible: watch runs while up is attached")}

@@ -1,0 +1,84 @@
+package k8s
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// corpusDir is real compose files from docker compose's end-to-end tests,
+// shared beside the project (kube's TestCorpus converts the same).
+const corpusDir = "../../../shared/compose-corpus/compose-e2e-fixtures"
+
+// testCorpusDryRun: every compose file of the corpus that berth converts
+// to Kubernetes is accepted by the API server, berth --dry-run up sending
+// each object with dryRun=All through berth's own apply.
+func testCorpusDryRun(t *testing.T, c *cluster, kubeContext string) {
+	root, err := filepath.Abs(corpusDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(root); err != nil {
+		t.Skipf("compose corpus not present at %s: %v", root, err)
+	}
+	var paths []string
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && strings.HasPrefix(d.Name(), "expected-") {
+			return filepath.SkipDir
+		}
+		if ext := filepath.Ext(p); !d.IsDir() && (ext == ".yaml" || ext == ".yml") {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "COMPOSE_") && !strings.HasPrefix(kv, "BERTH_") && !strings.HasPrefix(kv, "KUBECONFIG=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "KUBECONFIG="+c.Kubeconfig, "BERTH_ROOT="+t.TempDir())
+	berthAt := func(dir string, args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, berthBin, args...)
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	converted := 0
+	for i, p := range paths {
+		name, _ := filepath.Rel(root, p)
+		file, dir := filepath.Base(p), filepath.Dir(p)
+		project := "corpus-" + strings.ReplaceAll(strings.TrimSuffix(file, filepath.Ext(file)), "_", "-")
+		if len(project) > 40 {
+			project = project[:40]
+		}
+		project = strings.Trim(strings.ToLower(project), "-.") + "-" + strconv.Itoa(i)
+		if _, err := berthAt(dir, "-f", file, "-p", project, "convert", "--to", "kubernetes"); err != nil {
+			continue // berth does not load or map it: kube's TestCorpus says why
+		}
+		converted++
+		out, err := berthAt(dir, "--context", kubeContext, "--dry-run", "-f", file, "-p", project, "up", "-d")
+		if err != nil {
+			t.Errorf("%s: the API server refused berth's objects: %v\n%s", name, err, out)
+			continue
+		}
+		if !strings.Contains(out, "(dry run)") {
+			t.Errorf("%s: dry run said nothing of its objects:\n%s", name, out)
+		}
+	}
+	t.Logf("%d of %d compose files converted and were accepted by the API server", converted, len(paths))
+	if converted < 10 {
+		t.Errorf("only %d compose files of the corpus converted: want the corpus", converted)
+	}
+}
