@@ -24,7 +24,7 @@ build:
 # lint, then every test: unit tests of each package and the end-to-end tests
 # in integration/ that drive the built binary.
 test: lint
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +19,9 @@ import (
 
 // script is the cluster's lifecycle, the same one a developer runs by hand.
 const script = "../../scripts/k8s-test-cluster.sh"
+
+// clusterLock is the file test processes lock while they have the cluster.
+const clusterLock = "/run/berth-test-k8s.lock"
 
 // clusterMu lets one test at a time have the cluster: its links and
 // state file have fixed names.
@@ -70,6 +74,17 @@ func startCluster(t *testing.T) *cluster {
 	}
 	clusterMu.Lock()
 	t.Cleanup(clusterMu.Unlock)
+	// and one test process at a time: two go test runs (or a developer's
+	// cluster) would otherwise meet in the script's refusal to start
+	lock, err := os.OpenFile(clusterLock, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		lock.Close()
+		t.Fatalf("waiting for the test cluster's lock %s: %v", clusterLock, err)
+	}
+	t.Cleanup(func() { lock.Close() })
 	// stop is registered before start runs, so that a start that fails
 	// half way is cleaned up too
 	t.Cleanup(func() {
