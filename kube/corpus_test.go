@@ -3,7 +3,6 @@ package kube_test
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,43 +13,17 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/internal/fixture"
 	"github.com/berth-dev/berth/kube"
 	"github.com/berth-dev/berth/project"
 )
-
-// corpusDir is real compose files from docker compose's end-to-end tests,
-// shared beside the project (see ../shared/compose-corpus/README.md).
-const corpusDir = "../../shared/compose-corpus/compose-e2e-fixtures"
 
 // TestCorpus converts every compose file of the corpus that berth loads.
 // Each either converts, every object round-tripping through YAML to the
 // same typed object and carrying the project's labels, or fails with a
 // one-line error that names the service or the key.
 func TestCorpus(t *testing.T) {
-	root, err := filepath.Abs(corpusDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(root); err != nil {
-		t.Skipf("compose corpus not present at %s: %v", root, err)
-	}
-	var paths []string
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		// expected-* hold Kubernetes and Helm output, not compose files.
-		if d.IsDir() && strings.HasPrefix(d.Name(), "expected-") {
-			return filepath.SkipDir
-		}
-		if ext := filepath.Ext(p); !d.IsDir() && (ext == ".yaml" || ext == ".yml") {
-			paths = append(paths, p)
-		}
-		return nil
-	})
-	if len(paths) < 20 {
-		t.Fatalf("found %d compose files in the corpus, want the whole corpus", len(paths))
-	}
+	root, paths := fixture.Corpus(t)
 	loaded, converted, objects := 0, 0, 0
 	for _, p := range paths {
 		name, _ := filepath.Rel(root, p)

@@ -4,16 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// corpusDir is real compose files from docker compose's end-to-end tests,
-// shared beside the project (see ../shared/compose-corpus/README.md).
-const corpusDir = "../../shared/compose-corpus/compose-e2e-fixtures"
+	"github.com/berth-dev/berth/internal/fixture"
+)
 
 // notFixedPoints are files whose rendering docker compose itself cannot load
 // back unchanged, because compose-go (which both stand on) renders them so.
@@ -31,30 +27,7 @@ var notFixedPoints = map[string]string{
 // one-line error that names the file, as docker compose fails on the fixtures
 // made to fail.
 func TestCorpus(t *testing.T) {
-	root, err := filepath.Abs(corpusDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(root); err != nil {
-		t.Skipf("compose corpus not present at %s: %v", root, err)
-	}
-	var paths []string
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		// expected-* hold Kubernetes and Helm output, not compose files.
-		if d.IsDir() && strings.HasPrefix(d.Name(), "expected-") {
-			return filepath.SkipDir
-		}
-		if ext := filepath.Ext(p); !d.IsDir() && (ext == ".yaml" || ext == ".yml") {
-			paths = append(paths, p)
-		}
-		return nil
-	})
-	if len(paths) < 20 {
-		t.Fatalf("found %d compose files in the corpus, want the whole corpus", len(paths))
-	}
+	root, paths := fixture.Corpus(t)
 	rendered := 0
 	for _, p := range paths {
 		name, _ := filepath.Rel(root, p)

@@ -2,7 +2,6 @@ package k8s
 
 import (
 	"context"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,36 +9,15 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// corpusDir is real compose files from docker compose's end-to-end tests,
-// shared beside the project (kube's TestCorpus converts the same).
-const corpusDir = "../../../shared/compose-corpus/compose-e2e-fixtures"
+	"github.com/berth-dev/berth/internal/fixture"
+)
 
 // testCorpusDryRun: every compose file of the corpus that berth converts
 // to Kubernetes is accepted by the API server, berth --dry-run up sending
 // each object with dryRun=All through berth's own apply.
 func testCorpusDryRun(t *testing.T, c *cluster, kubeContext string) {
-	root, err := filepath.Abs(corpusDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(root); err != nil {
-		t.Skipf("compose corpus not present at %s: %v", root, err)
-	}
-	var paths []string
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && strings.HasPrefix(d.Name(), "expected-") {
-			return filepath.SkipDir
-		}
-		if ext := filepath.Ext(p); !d.IsDir() && (ext == ".yaml" || ext == ".yml") {
-			paths = append(paths, p)
-		}
-		return nil
-	})
+	root, paths := fixture.Corpus(t)
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "COMPOSE_") && !strings.HasPrefix(kv, "BERTH_") && !strings.HasPrefix(kv, "KUBECONFIG=") {
