@@ -3,6 +3,7 @@ package main
 import (
 	"os/exec"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -34,5 +35,15 @@ func TestNoFrontend(t *testing.T) {
 	// and package build still reaches the frontend
 	if !strings.Contains(string(out), "github.com/berth-dev/berth/build/frontend/wire\n") {
 		t.Errorf("berth does not link build/frontend/wire: how does it build?")
+	}
+}
+
+// TestGCOnAfterInit: the collector, off while berth's packages initialise
+// (internal/initgc), is on again once they have, for every command.
+func TestGCOnAfterInit(t *testing.T) {
+	got := debug.SetGCPercent(100)
+	debug.SetGCPercent(got)
+	if got < 0 {
+		t.Errorf("the garbage collector is off after berth's init (GC percent %d)", got)
 	}
 }

@@ -17,7 +17,11 @@ import (
 
 	"github.com/berth-dev/berth/build"
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/internal/initgc"
 )
+
+// every package berth links is initialised once this runs (internal/initgc)
+func init() { initgc.Done() }
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
