@@ -91,44 +91,59 @@ func (s *Snapshots) Prepare(ctx context.Context, store *Store, img v1.Image, rep
 // unpack makes the snapshot chain from the stored layer blob, once: a
 // second process unpacking the same chain waits, then finds it done.
 func (s *Snapshots) unpack(ctx context.Context, store *Store, blob, diffID, chain v1.Hash, report func(v1.Hash, string)) error {
-	if s.Has(chain) {
+	what := fmt.Sprintf("unpacking layer %s", blob)
+	made, err := s.makeOnce(ctx, chain, what, func(fsDir string) error {
+		if report != nil {
+			report(blob, "Extracting")
+		}
+		f, err := store.OpenBlob(blob)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := os.Mkdir(fsDir, 0o755); err != nil {
+			return err
+		}
+		if err := unpackLayer(ctx, f, diffID, fsDir); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
 		return nil
+	})
+	if made && report != nil {
+		report(blob, "Pull complete")
+	}
+	return err
+}
+
+// makeOnce makes the snapshot chain unless it exists, whole or not at
+// all: fill writes its files into fsDir, in a temporary directory renamed
+// into place once complete, under the chain's lock, so that a second
+// process making the same chain waits, then finds it done. what names the
+// work in the error of the rename; made says whether this call made it.
+func (s *Snapshots) makeOnce(ctx context.Context, chain v1.Hash, what string, fill func(fsDir string) error) (made bool, err error) {
+	if s.Has(chain) {
+		return false, nil
 	}
 	unlock, err := lockFile(ctx, filepath.Join(s.dir, chain.Hex+".lock"), unix.LOCK_EX)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer unlock()
 	if s.Has(chain) {
-		return nil
+		return false, nil
 	}
-	if report != nil {
-		report(blob, "Extracting")
-	}
-	f, err := store.OpenBlob(blob)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
 	tmp, err := os.MkdirTemp(s.dir, "tmp-"+chain.Hex[:12]+"-")
 	if err != nil {
-		return err
+		return false, err
 	}
-	defer os.RemoveAll(tmp) // gone once renamed; clears a failed unpack
-	fsDir := filepath.Join(tmp, "fs")
-	if err := os.Mkdir(fsDir, 0o755); err != nil {
-		return err
-	}
-	if err := unpackLayer(ctx, f, diffID, fsDir); err != nil {
-		return fmt.Errorf("unpacking layer %s: %w", blob, err)
+	defer os.RemoveAll(tmp) // gone once renamed; clears a failed one
+	if err := fill(filepath.Join(tmp, "fs")); err != nil {
+		return false, err
 	}
 	if err := os.Rename(tmp, filepath.Join(s.dir, chain.Hex)); err != nil {
-		return fmt.Errorf("unpacking layer %s: %w", blob, err)
+		return false, fmt.Errorf("%s: %w", what, err)
 	}
-	if report != nil {
-		report(blob, "Pull complete")
-	}
-	return nil
+	return true, nil
 }
 
 // Lowers returns the directories that form img's root filesystem, top layer
@@ -178,29 +193,14 @@ func (s *Snapshots) gc(keep map[v1.Hash]bool) error {
 // snapshot appears complete or not at all, as with an unpack; the caller
 // holds the store's shared lock.
 func (s *Snapshots) Adopt(ctx context.Context, chain v1.Hash, dir string) error {
-	if s.Has(chain) {
+	what := fmt.Sprintf("adopting layer %s", chain)
+	_, err := s.makeOnce(ctx, chain, what, func(fsDir string) error {
+		if err := linkTree(ctx, dir, fsDir); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
 		return nil
-	}
-	unlock, err := lockFile(ctx, filepath.Join(s.dir, chain.Hex+".lock"), unix.LOCK_EX)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	if s.Has(chain) {
-		return nil
-	}
-	tmp, err := os.MkdirTemp(s.dir, "tmp-"+chain.Hex[:12]+"-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp) // gone once renamed; clears a failed one
-	if err := linkTree(ctx, dir, filepath.Join(tmp, "fs")); err != nil {
-		return fmt.Errorf("adopting layer %s: %w", chain, err)
-	}
-	if err := os.Rename(tmp, filepath.Join(s.dir, chain.Hex)); err != nil {
-		return fmt.Errorf("adopting layer %s: %w", chain, err)
-	}
-	return nil
+	})
+	return err
 }
 
 // LinkOut makes dst a copy of the snapshot chain's files, hard-linked as
