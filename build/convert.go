@@ -37,11 +37,6 @@ func execFrontend(ctx context.Context, req *wire.Request, resolve wire.Resolver)
 	return wire.Exec(ctx, filepath.Join(filepath.Dir(self), buildProgram), req, resolve)
 }
 
-// convert runs BuildKit's Dockerfile frontend.
-func convert(ctx context.Context, dockerfile []byte, args map[string]string, target string, labels map[string]string, resolve resolver) (*plan, error) {
-	return convertRequest(ctx, "", &wire.Request{Dockerfile: dockerfile, Args: args, Target: target, Labels: labels}, resolve)
-}
-
 // convertRequest runs the frontend on req, for this machine's platform,
 // through the memo of the build cache under root (none if empty); the
 // frontend's refusal of the Dockerfile is a *wire.Error.

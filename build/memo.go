@@ -63,15 +63,15 @@ func answerDigest(d digest.Digest, config []byte) digest.Digest {
 	return digest.FromBytes(append([]byte(d.String()+"\x00"), config...))
 }
 
-// memoized runs convert through the memo under root: a kept conversion
-// whose bases answer the same, else convert, whose success is kept. The
+// memoized runs the frontend run through the memo under root: a kept
+// conversion whose bases answer the same, else run, whose success is kept. The
 // memo only saves time: one that cannot be read or written is a
 // conversion run again.
-func memoized(root string, convert wire.Convert) wire.Convert {
+func memoized(root string, run wire.Convert) wire.Convert {
 	return func(ctx context.Context, req *wire.Request, resolve wire.Resolver) (*wire.Result, error) {
 		key, err := memoKey(req)
 		if err != nil {
-			return convert(ctx, req, resolve)
+			return run(ctx, req, resolve)
 		}
 		path := filepath.Join(memoDir(root), key.Encoded()+".json")
 		if res := recall(ctx, path, resolve); res != nil {
@@ -88,7 +88,7 @@ func memoized(root string, convert wire.Convert) wire.Convert {
 			}
 			return d, config, err
 		}
-		res, err := convert(ctx, req, recording)
+		res, err := run(ctx, req, recording)
 		if err != nil {
 			return nil, err
 		}
