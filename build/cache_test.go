@@ -6,58 +6,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/berth-dev/berth/image"
 	"github.com/berth-dev/berth/internal/fixture"
 )
-
-// steps reads BuildKit's plain progress: each step's name and whether it
-// came from the cache (#N CACHED) or ran.
-func steps(t *testing.T, progress string) map[string]bool {
-	t.Helper()
-	names := map[string]string{}
-	cached := map[string]bool{}
-	re := regexp.MustCompile(`^#(\d+) (.*)$`)
-	for _, line := range strings.Split(progress, "\n") {
-		m := re.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		if _, ok := names[m[1]]; !ok {
-			names[m[1]] = m[2]
-			cached[m[2]] = false
-			continue
-		}
-		if m[2] == "CACHED" {
-			cached[names[m[1]]] = true
-		}
-	}
-	return cached
-}
-
-// wantSteps checks which steps (by a part of their names) ran and which
-// came from the cache.
-func wantSteps(t *testing.T, what, progress string, want map[string]bool) {
-	t.Helper()
-	got := steps(t, progress)
-	for part, wantCached := range want {
-		found := false
-		for name, c := range got {
-			if strings.Contains(name, part) {
-				found = true
-				if c != wantCached {
-					t.Errorf("%s: step %q cached %v, want %v\n%s", what, name, c, wantCached, progress)
-				}
-			}
-		}
-		if !found {
-			t.Errorf("%s: no step %q in the progress:\n%s", what, part, progress)
-		}
-	}
-}
 
 func buildOK(t *testing.T, o Options) (Result, string) {
 	t.Helper()
@@ -93,10 +47,10 @@ func TestBuildCache(t *testing.T) {
 	ctxDir := fixture.Dir(t, map[string]string{"first.txt": "1", "second.txt": "2", "Dockerfile": cacheDockerfile})
 	o := Options{Root: root, ContextDir: ctxDir, Tags: []string{"cached"}}
 	first, out := buildOK(t, o)
-	wantSteps(t, "first build", out, map[string]bool{"RUN date +%s%N > /other": false, "RUN date +%s%N > /last": false})
+	fixture.WantCached(t, "first build", out, map[string]bool{"RUN date +%s%N > /other": false, "RUN date +%s%N > /last": false})
 
 	again, out := buildOK(t, o)
-	wantSteps(t, "unchanged rebuild", out, map[string]bool{
+	fixture.WantCached(t, "unchanged rebuild", out, map[string]bool{
 		"RUN date +%s%N > /other": true, "RUN date +%s%N > /before": true, "COPY first.txt": true,
 		"RUN echo \"nobody\"": true, "COPY --from=other": true, "COPY second.txt": true, "RUN date +%s%N > /last": true,
 	})
@@ -106,7 +60,7 @@ func TestBuildCache(t *testing.T) {
 
 	os.WriteFile(filepath.Join(ctxDir, "second.txt"), []byte("changed"), 0o644)
 	changed, out := buildOK(t, o)
-	wantSteps(t, "second.txt changed", out, map[string]bool{
+	fixture.WantCached(t, "second.txt changed", out, map[string]bool{
 		"RUN date +%s%N > /before": true, "COPY first.txt": true, "RUN echo \"nobody\"": true, "COPY --from=other": true,
 		"COPY second.txt": false, "RUN date +%s%N > /last": false,
 	})
@@ -120,14 +74,14 @@ func TestBuildCache(t *testing.T) {
 
 	o.BuildArgs = map[string]string{"WHO": "someone"}
 	_, out = buildOK(t, o)
-	wantSteps(t, "build arg changed", out, map[string]bool{
+	fixture.WantCached(t, "build arg changed", out, map[string]bool{
 		"RUN date +%s%N > /other": true, "RUN date +%s%N > /before": true, "COPY first.txt": true,
 		"RUN echo \"someone\"": false, "COPY second.txt": false, "RUN date +%s%N > /last": false,
 	})
 
 	o.NoCacheFilter = []string{"other"}
 	_, out = buildOK(t, o)
-	wantSteps(t, "no-cache-filter other", out, map[string]bool{
+	fixture.WantCached(t, "no-cache-filter other", out, map[string]bool{
 		"RUN date +%s%N > /other": false, "RUN date +%s%N > /before": true, "COPY first.txt": true,
 		"RUN echo \"someone\"": true, "COPY --from=other": false, "RUN date +%s%N > /last": false,
 	})
@@ -168,7 +122,7 @@ func TestBuildCacheDangling(t *testing.T) {
 		t.Errorf("prune: removed %v (%v), want the other stage's RUN alone", ids, err)
 	}
 	_, out := buildOK(t, o)
-	wantSteps(t, "after pruning the dangling", out, map[string]bool{
+	fixture.WantCached(t, "after pruning the dangling", out, map[string]bool{
 		"RUN date +%s%N > /other": false, "RUN date +%s%N > /before": true, "RUN date +%s%N > /last": true,
 	})
 }
@@ -201,13 +155,13 @@ func TestBuildDockerignore(t *testing.T) {
 	os.WriteFile(filepath.Join(ctxDir, "secret.txt"), []byte("changed"), 0o644)
 	os.WriteFile(filepath.Join(ctxDir, "dir/x"), []byte("changed"), 0o644)
 	again, out := buildOK(t, o)
-	wantSteps(t, "ignored files changed", out, map[string]bool{"COPY . /ctx/": true, "RUN find": true})
+	fixture.WantCached(t, "ignored files changed", out, map[string]bool{"COPY . /ctx/": true, "RUN find": true})
 	if again.ID != first.ID {
 		t.Errorf("a change to ignored files made another image")
 	}
 	os.WriteFile(filepath.Join(ctxDir, "dir/keep"), []byte("changed"), 0o644)
 	_, out = buildOK(t, o)
-	wantSteps(t, "an exception's file changed", out, map[string]bool{"COPY . /ctx/": false})
+	fixture.WantCached(t, "an exception's file changed", out, map[string]bool{"COPY . /ctx/": false})
 
 	// -f with its own ignore file beside it
 	other := t.TempDir()
@@ -267,7 +221,7 @@ func TestBuildCacheAfterImageRemoved(t *testing.T) {
 		t.Fatal("the image is still there")
 	}
 	again, out := buildOK(t, o)
-	wantSteps(t, "after image rm", out, map[string]bool{"RUN date +%s%N > /before": true, "COPY second.txt": true, "RUN date +%s%N > /last": true})
+	fixture.WantCached(t, "after image rm", out, map[string]bool{"RUN date +%s%N > /before": true, "COPY second.txt": true, "RUN date +%s%N > /last": true})
 	if len(again.Names) != 1 {
 		t.Errorf("the rebuild named %v", again.Names)
 	}

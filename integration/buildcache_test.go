@@ -10,48 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/fixture"
 )
-
-// cachedSteps reads BuildKit's plain progress: which steps (by name)
-// came from the cache (#N CACHED) and which ran.
-func cachedSteps(progress string) map[string]bool {
-	names := map[string]string{}
-	cached := map[string]bool{}
-	re := regexp.MustCompile(`^#(\d+) (.*)$`)
-	for _, line := range strings.Split(progress, "\n") {
-		m := re.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		if name, ok := names[m[1]]; ok {
-			if m[2] == "CACHED" {
-				cached[name] = true
-			}
-			continue
-		}
-		names[m[1]], cached[m[2]] = m[2], false
-	}
-	return cached
-}
-
-func checkCached(t *testing.T, what, progress string, want map[string]bool) {
-	t.Helper()
-	got := cachedSteps(progress)
-	for part, w := range want {
-		found := false
-		for name, c := range got {
-			if strings.Contains(name, part) {
-				found = true
-				if c != w {
-					t.Errorf("%s: step %q cached %v, want %v\n%s", what, name, c, w, progress)
-				}
-			}
-		}
-		if !found {
-			t.Errorf("%s: no step %q:\n%s", what, part, progress)
-		}
-	}
-}
 
 // TestImageBuildCache: berth image build reuses unchanged steps (#N
 // CACHED, the same image ID), runs again from a changed COPY on,
@@ -69,19 +30,19 @@ func TestImageBuildCache(t *testing.T) {
 	if first.code != 0 {
 		t.Fatalf("build: exit %d\n%s", first.code, first.stderr)
 	}
-	checkCached(t, "first build", first.stderr, map[string]bool{"RUN busybox date +%s%N > /first": false, "COPY page.txt": false})
+	fixture.WantCached(t, "first build", first.stderr, map[string]bool{"RUN busybox date +%s%N > /first": false, "COPY page.txt": false})
 	id := run("image", "inspect", "--format", "{{.Id}}", "cached:1").stdout
 
 	os.WriteFile(filepath.Join(ctx, "ignored.txt"), []byte("changed, and ignored"), 0o644)
 	again := run("image", "build", "-t", "cached:1", ctx)
-	checkCached(t, "unchanged rebuild", again.stderr, map[string]bool{"RUN busybox date +%s%N > /first": true, "COPY page.txt": true, "RUN busybox date +%s%N > /last": true})
+	fixture.WantCached(t, "unchanged rebuild", again.stderr, map[string]bool{"RUN busybox date +%s%N > /first": true, "COPY page.txt": true, "RUN busybox date +%s%N > /last": true})
 	if got := run("image", "inspect", "--format", "{{.Id}}", "cached:1").stdout; got != id {
 		t.Errorf("unchanged rebuild: image %s, first build %s", got, id)
 	}
 
 	os.WriteFile(filepath.Join(ctx, "page.txt"), []byte("another page\n"), 0o644)
 	changed := run("image", "build", "-t", "cached:1", ctx)
-	checkCached(t, "page.txt changed", changed.stderr, map[string]bool{"RUN busybox date +%s%N > /first": true, "COPY page.txt": false, "RUN busybox date +%s%N > /last": false})
+	fixture.WantCached(t, "page.txt changed", changed.stderr, map[string]bool{"RUN busybox date +%s%N > /first": true, "COPY page.txt": false, "RUN busybox date +%s%N > /last": false})
 	if out := run("container", "run", "--rm", "cached:1", "cat", "/page.txt"); out.stdout != "another page\n" {
 		t.Errorf("the rebuilt image has /page.txt %q (%s)", out.stdout, out.stderr)
 	}
@@ -99,9 +60,9 @@ func TestImageBuildCache(t *testing.T) {
 		t.Fatalf("build -f Named.dockerfile: exit %d\n%s", r.code, r.stderr)
 	}
 	r := run("image", "build", "-f", named, "--no-cache-filter", "app", "-t", "named", ctx)
-	checkCached(t, "--no-cache-filter app", r.stderr, map[string]bool{"RUN busybox date +%s%N > /named": false})
+	fixture.WantCached(t, "--no-cache-filter app", r.stderr, map[string]bool{"RUN busybox date +%s%N > /named": false})
 	r = run("image", "build", "-f", named, "--no-cache-filter", "other", "-t", "named", ctx)
-	checkCached(t, "--no-cache-filter other", r.stderr, map[string]bool{"RUN busybox date +%s%N > /named": true})
+	fixture.WantCached(t, "--no-cache-filter other", r.stderr, map[string]bool{"RUN busybox date +%s%N > /named": true})
 
 	// the cache entries of the tagged image's layers are not dangling
 	if r := run("builder", "prune", "-f"); r.code != 0 || !strings.HasPrefix(r.stdout, "Total reclaimed space: ") {
@@ -169,9 +130,9 @@ func TestImageBuildCacheKilled(t *testing.T) {
 	if next.code != 0 {
 		t.Fatalf("next build: exit %d\n%s", next.code, next.stderr)
 	}
-	checkCached(t, "after the kill", next.stderr, map[string]bool{"RUN echo first": true, "RUN echo started": false})
+	fixture.WantCached(t, "after the kill", next.stderr, map[string]bool{"RUN echo first": true, "RUN echo started": false})
 	last := run("image", "build", "-t", "killed", ctx)
-	checkCached(t, "once more", last.stderr, map[string]bool{"RUN echo first": true, "RUN echo started": true})
+	fixture.WantCached(t, "once more", last.stderr, map[string]bool{"RUN echo first": true, "RUN echo started": true})
 	if left, _ := os.ReadDir(filepath.Join(root, "build")); len(left) > 0 {
 		t.Errorf("build files left: %v", left)
 	}
@@ -203,7 +164,7 @@ func TestImageBuildCacheAfterRm(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("rebuild: exit %d\n%s", r.code, r.stderr)
 	}
-	checkCached(t, "rebuild after image rm", r.stderr, map[string]bool{"RUN mkdir": true, "COPY page.txt": true})
+	fixture.WantCached(t, "rebuild after image rm", r.stderr, map[string]bool{"RUN mkdir": true, "COPY page.txt": true})
 	if got := run("image", "inspect", "--format", "{{.Id}}", "again:1").stdout; got != id {
 		t.Errorf("rebuild after image rm: image %s, first build %s", got, id)
 	}
@@ -243,7 +204,7 @@ func TestImageBuildCacheFrom(t *testing.T) {
 
 	forget()
 	r := run("image", "build", "--cache-from", "cf:1", "--cache-to", "type=inline", "-t", "cf:2", ctx)
-	checkCached(t, "--cache-from cf:1", r.stderr, steps)
+	fixture.WantCached(t, "--cache-from cf:1", r.stderr, steps)
 	if got := run("image", "inspect", "--format", "{{.Id}}", "cf:2").stdout; got != id {
 		t.Errorf("built from the cache of cf:1: image %s, cf:1 is %s", got, id)
 	}
@@ -253,17 +214,17 @@ func TestImageBuildCacheFrom(t *testing.T) {
 
 	forget()
 	r = berth(t, ctx, "", "--root", root, "build", "app")
-	checkCached(t, "compose cache_from", r.stderr, steps)
+	fixture.WantCached(t, "compose cache_from", r.stderr, steps)
 
 	// a changed file: the steps from its COPY on run, the first is taken
 	forget()
 	os.WriteFile(filepath.Join(ctx, "page.txt"), []byte("another page\n"), 0o644)
 	r = run("image", "build", "--cache-from", "cf:1", "-t", "cf:2", ctx)
-	checkCached(t, "--cache-from cf:1, page.txt changed", r.stderr, map[string]bool{"RUN busybox date +%s%N > /first": true, "COPY page.txt": false, "RUN busybox date +%s%N > /last": false})
+	fixture.WantCached(t, "--cache-from cf:1, page.txt changed", r.stderr, map[string]bool{"RUN busybox date +%s%N > /first": true, "COPY page.txt": false, "RUN busybox date +%s%N > /last": false})
 
 	forget()
 	r = run("image", "build", "-t", "cf:2", ctx)
-	checkCached(t, "without --cache-from", r.stderr, map[string]bool{"RUN busybox date +%s%N > /first": false, "RUN busybox date +%s%N > /last": false})
+	fixture.WantCached(t, "without --cache-from", r.stderr, map[string]bool{"RUN busybox date +%s%N > /first": false, "RUN busybox date +%s%N > /last": false})
 
 	// without the record (no --cache-to), an image is no cache source;
 	// the build arg asks for it as --cache-to does
@@ -280,7 +241,7 @@ func TestImageBuildCacheFrom(t *testing.T) {
 		run("builder", "prune", "-a", "-f")
 		run("image", "load", "-i", archive)
 		r := run("image", "build", "--cache-from", "cf:other", "-t", "cf:2", other)
-		checkCached(t, fmt.Sprintf("--cache-from an image built with %v", c.args), r.stderr, map[string]bool{"RUN busybox date +%s%N > /other": c.cached})
+		fixture.WantCached(t, fmt.Sprintf("--cache-from an image built with %v", c.args), r.stderr, map[string]bool{"RUN busybox date +%s%N > /other": c.cached})
 	}
 	if r := run("image", "build", "--cache-to", "type=local,dest=x", ctx); r.code != 125 || !strings.Contains(r.stderr, "only type=inline is supported") {
 		t.Errorf("--cache-to type=local: exit %d\n%s", r.code, r.stderr)

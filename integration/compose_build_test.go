@@ -446,11 +446,11 @@ services:
 		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
 	}
 	r := compose("build", "filtered")
-	checkCached(t, "no_cache_filter: [app]", r.stderr, map[string]bool{"base 2/2] RUN": true, "app 1/1] RUN": false})
+	fixture.WantCached(t, "no_cache_filter: [app]", r.stderr, map[string]bool{"base 2/2] RUN": true, "app 1/1] RUN": false})
 	r = compose("build", "never")
-	checkCached(t, "no_cache: true", r.stderr, map[string]bool{"RUN busybox date +%s%N > /plain": false})
+	fixture.WantCached(t, "no_cache: true", r.stderr, map[string]bool{"RUN busybox date +%s%N > /plain": false})
 	r = compose("build", "plain")
-	checkCached(t, "plain", r.stderr, map[string]bool{"RUN busybox date +%s%N > /plain": true})
+	fixture.WantCached(t, "plain", r.stderr, map[string]bool{"RUN busybox date +%s%N > /plain": true})
 	r = compose("build", "--no-cache", "plain")
-	checkCached(t, "build --no-cache", r.stderr, map[string]bool{"RUN busybox date +%s%N > /plain": false})
+	fixture.WantCached(t, "build --no-cache", r.stderr, map[string]bool{"RUN busybox date +%s%N > /plain": false})
 }
