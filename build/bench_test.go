@@ -2,11 +2,11 @@ package build
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/berth-dev/berth/internal/fixture"
 )
 
 // BenchmarkBuildNoopInProcess: an unchanged rebuild of a 10-step
@@ -30,32 +30,11 @@ func BenchmarkBuildNoopInProcess(b *testing.B) {
 
 // benchBuild makes a state root with the base image and the benchmarks'
 // context: 50 directories of 100 files of 1 KiB, and a 10-step
-// Dockerfile (integration/buildbench_test.go's).
+// Dockerfile (internal/fixture's, which integration's benchmarks build too).
 func benchBuild(b *testing.B) (string, Options) {
 	root := newRoot(b)
-	ctxDir := b.TempDir()
-	body := strings.Repeat("berth build benchmark context\n", 35)[:1024]
-	for d := 0; d < 50; d++ {
-		dir := filepath.Join(ctxDir, fmt.Sprintf("d%02d", d))
-		os.Mkdir(dir, 0o755)
-		for f := 0; f < 100; f++ {
-			os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d", f)), []byte(fmt.Sprintf("%d/%d\n%s", d, f, body)), 0o644)
-		}
-	}
-	df := `FROM busybox:test
-RUN echo one > /one
-COPY . /src
-RUN ls -R /src > /listing
-WORKDIR /work
-RUN echo three > three
-ENV STAGE=bench
-COPY d00 /d00
-RUN cat /d00/f000 > /first
-ARG LEVEL=1
-RUN echo "$LEVEL" > /level
-COPY d01 /d01
-RUN echo last > /last
-`
+	ctxDir := fixture.BuildBenchContext(b)
+	df := fixture.BuildBenchDockerfile("busybox:test")
 	return root, Options{Root: root, ContextDir: ctxDir, DockerfileInline: []byte(df), Tags: []string{"bench"}}
 }
 

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/berth-dev/berth/internal/fixture"
 	"github.com/berth-dev/berth/internal/registrytest"
 	"github.com/berth-dev/berth/internal/testimage"
 )
@@ -24,21 +24,6 @@ import (
 // cache, no base image (both pull it), no memory of the context.
 //
 //	go test -tags seccomp -run '^$' -bench 'Build' -benchtime 5x ./integration
-
-const benchDockerfile = `FROM %s
-RUN echo one > /one
-COPY . /src
-RUN ls -R /src > /listing
-WORKDIR /work
-RUN echo three > three
-ENV STAGE=bench
-COPY d00 /d00
-RUN cat /d00/f000 > /first
-ARG LEVEL=1
-RUN echo "$LEVEL" > /level
-COPY d01 /d01
-RUN echo last > /last
-`
 
 // benchSetup starts a registry holding the base image and makes the
 // context: 50 directories of 100 files of 1 KiB, and the Dockerfile.
@@ -53,16 +38,8 @@ func benchSetup(b *testing.B) (registry, ctx string) {
 	if err := remote.Write(r, testimage.Busybox(b)); err != nil {
 		b.Fatal(err)
 	}
-	ctx = b.TempDir()
-	body := strings.Repeat("berth build benchmark context\n", 35)[:1024]
-	for d := 0; d < 50; d++ {
-		dir := filepath.Join(ctx, fmt.Sprintf("d%02d", d))
-		os.Mkdir(dir, 0o755)
-		for f := 0; f < 100; f++ {
-			os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d", f)), []byte(fmt.Sprintf("%d/%d\n%s", d, f, body)), 0o644)
-		}
-	}
-	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(fmt.Sprintf(benchDockerfile, base)), 0o644)
+	ctx = fixture.BuildBenchContext(b)
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(fixture.BuildBenchDockerfile(base)), 0o644)
 	return registry, ctx
 }
 
