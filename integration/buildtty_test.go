@@ -55,7 +55,7 @@ func openPty(t *testing.T, cols, rows int) (master, tty *os.File) {
 // onTerminal runs berth in dir with args, its standard output and error a
 // terminal of cols×rows, as a user runs it, and returns the screen that
 // showed what it wrote, its exit code, and every state the screen went
-// through (one per read of the terminal's output).
+// through at the end of a redraw of the live view.
 func onTerminal(t *testing.T, dir string, cols, rows int, args ...string) (*screen, int, []string) {
 	t.Helper()
 	master, tty := openPty(t, cols, rows)
@@ -77,7 +77,6 @@ func onTerminal(t *testing.T, dir string, cols, rows int, args ...string) (*scre
 	}
 	tty.Close() // berth holds it now: the master reads EIO once berth is gone
 	sc := newScreen(cols, rows)
-	var states []string
 	var readErr error
 	read := make(chan struct{})
 	go func() {
@@ -86,7 +85,6 @@ func onTerminal(t *testing.T, dir string, cols, rows int, args ...string) (*scre
 		for {
 			n, err := master.Read(buf)
 			sc.write(buf[:n])
-			states = append(states, sc.view())
 			if err != nil {
 				if !errors.Is(err, syscall.EIO) {
 					readErr = err
@@ -115,7 +113,7 @@ func onTerminal(t *testing.T, dir string, cols, rows int, args ...string) (*scre
 	for _, seq := range sc.unknown {
 		t.Errorf("berth wrote a control sequence the test's terminal does not know: %q", seq)
 	}
-	return sc, code, states
+	return sc, code, sc.states
 }
 
 // screen is a terminal as xterm keeps it, for what berth shows on it: the
@@ -132,7 +130,12 @@ type screen struct {
 	y, x       int          // the cursor: y in lines
 	raw        strings.Builder
 	unknown    []string
-	pending    []byte // an unfinished sequence or character
+	// states are the screen as each erase below the cursor left it: the
+	// live view ends every redraw with one. A read of the terminal can
+	// end in the middle of a redraw (the kernel passes a write on in
+	// chunks), so the screen after a read may be half of two views.
+	states  []string
+	pending []byte // an unfinished sequence or character
 }
 
 func newScreen(cols, rows int) *screen {
@@ -240,6 +243,7 @@ func (s *screen) control(private, params string, final byte, seq string) {
 			s.lines[i] = nil
 			delete(s.wrapped, i)
 		}
+		s.states = append(s.states, s.view())
 	default:
 		s.unknown = append(s.unknown, seq)
 	}
