@@ -114,7 +114,9 @@ func what(o metav1.Object, kind string) string {
 // Up applies the project's objects with server-side apply (field manager
 // berth), each reported Created, Configured or Unchanged, then deletes
 // what the project's labels find but the project no longer defines. It
-// does not wait for the rollouts: Wait does. With o.DryRun every object
+// waits only where depends_on says to (a service's workload is applied
+// once the services it waits for are ready or complete: dependencies),
+// within ctx's deadline; for the rollouts, Wait does. With o.DryRun every object
 // is sent with dryRun=All, the API server validating it, and nothing
 // changes.
 func (c *Cluster) Up(ctx context.Context, p *project.Project, o api.UpOptions) error {
@@ -158,14 +160,26 @@ func (c *Cluster) Up(ctx context.Context, p *project.Project, o api.UpOptions) e
 		target = "default"
 	}
 	want := map[string]bool{}
+	deps := dependencies{p: p, applied: map[string][]*unstructured.Unstructured{}, ready: map[string]bool{}}
 	for _, obj := range r.Objects {
 		kind := obj.GetObjectKind().GroupVersionKind().Kind
 		if kind == "Namespace" && !c.ownNamespace() {
 			continue // the context's: there already, and not berth's
 		}
 		want[key(kind, obj.GetName())] = true
-		if err := c.apply(ctx, obj, have[key(kind, obj.GetName())], target, o.DryRun); err != nil {
+		workload := workloadKinds[kind]
+		if workload && !o.DryRun {
+			if err := deps.await(ctx, c, target, obj.GetLabels()[LabelService]); err != nil {
+				return err
+			}
+		}
+		got, err := c.apply(ctx, obj, have[key(kind, obj.GetName())], target, o.DryRun)
+		if err != nil {
 			return err
+		}
+		if workload {
+			s := obj.GetLabels()[LabelService]
+			deps.applied[s] = append(deps.applied[s], got)
 		}
 	}
 	for _, k := range sortedKeys(have) {
@@ -185,20 +199,20 @@ func (c *Cluster) Up(ctx context.Context, p *project.Project, o api.UpOptions) e
 	return nil
 }
 
-// apply applies one object; old is what the cluster has of it (nil:
-// nothing).
-func (c *Cluster) apply(ctx context.Context, obj Object, old *unstructured.Unstructured, ns string, dryRun bool) error {
+// apply applies one object and returns what the cluster now has of it;
+// old is what it had (nil: nothing).
+func (c *Cluster) apply(ctx context.Context, obj Object, old *unstructured.Unstructured, ns string, dryRun bool) (*unstructured.Unstructured, error) {
 	gvk := obj.GetObjectKind().GroupVersionKind()
 	u, err := unstructuredOf(obj)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if ns != u.GetNamespace() && u.GetNamespace() != "" {
 		u.SetNamespace(ns)
 	}
 	r, err := c.resource(ctx, gvk, ns)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ao := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
 	if dryRun {
@@ -211,16 +225,16 @@ func (c *Cluster) apply(ctx context.Context, obj Object, old *unstructured.Unstr
 		// a Job's pod template cannot change: a changed one-shot service
 		// is a new Job, run again
 		if err := c.delete(ctx, old, ns); err != nil {
-			return err
+			return nil, err
 		}
 		if err := c.gone(ctx, r, name); err != nil {
-			return err
+			return nil, err
 		}
 		got, err = r.Apply(ctx, name, u, ao)
 		recreated = true
 	}
 	if err != nil {
-		return c.fail(what(obj, gvk.Kind), err)
+		return nil, c.fail(what(obj, gvk.Kind), err)
 	}
 	status := "Created"
 	switch {
@@ -239,7 +253,7 @@ func (c *Cluster) apply(ctx context.Context, obj Object, old *unstructured.Unstr
 		status = "Configured"
 	}
 	c.report(gvk.Kind, name, status)
-	return nil
+	return got, nil
 }
 
 // same says whether a dry run's result is what the cluster has, but for

@@ -64,10 +64,13 @@
 // A service is a Deployment; a StatefulSet (replicas 1) when it mounts a
 // named volume and runs one replica, so that its data follows its one pod;
 // a DaemonSet with deploy.mode global; a Job when another service depends
-// on it with condition service_completed_successfully. depends_on is
-// otherwise creation order plus the annotation berth.dev/depends-on: a
-// cluster has no start order, and an init container that waits would need
-// an image the project does not name. Pods of a Deployment always restart,
+// on it with condition service_completed_successfully. In the manifests
+// depends_on is creation order plus the annotation berth.dev/depends-on:
+// a cluster has no start order, and an init container that waits would
+// need an image the project does not name. The cluster backend's Up keeps
+// the conditions by applying a service's workload only once the
+// workloads it waits for are ready (service_healthy) or complete
+// (service_completed_successfully). Pods of a Deployment always restart,
 // so restart: no and on-failure are warned there.
 //
 // # Reaching services

@@ -36,12 +36,7 @@ var stuck = map[string]bool{
 // passes.
 func (c *Cluster) Wait(ctx context.Context, project string, services []string) error {
 	ns := c.Namespace(project)
-	var limit time.Duration
-	if d, ok := ctx.Deadline(); ok {
-		limit = time.Until(d).Round(time.Second)
-	}
-	pending := map[string]*unstructured.Unstructured{}
-	var order []string
+	var workloads []*unstructured.Unstructured
 	for _, gvk := range prunable[5:] { // the workloads
 		r, err := c.resource(ctx, gvk, ns)
 		if err != nil {
@@ -52,12 +47,26 @@ func (c *Cluster) Wait(ctx context.Context, project string, services []string) e
 			return c.fail(fmt.Sprintf("listing the %ss of project %q", gvk.Kind, project), err)
 		}
 		for i := range l.Items {
-			u := &l.Items[i]
-			k := key(gvk.Kind, u.GetName())
-			pending[k] = u
-			order = append(order, k)
-			c.report(gvk.Kind, u.GetName(), "Waiting")
+			workloads = append(workloads, &l.Items[i])
 		}
+	}
+	return c.await(ctx, ns, workloads)
+}
+
+// await waits for workloads, each reported Waiting and then Ready or
+// Completed, as Wait says.
+func (c *Cluster) await(ctx context.Context, ns string, workloads []*unstructured.Unstructured) error {
+	var limit time.Duration
+	if d, ok := ctx.Deadline(); ok {
+		limit = time.Until(d).Round(time.Second)
+	}
+	pending := map[string]*unstructured.Unstructured{}
+	var order []string
+	for _, u := range workloads {
+		k := key(u.GetKind(), u.GetName())
+		pending[k] = u
+		order = append(order, k)
+		c.report(u.GetKind(), u.GetName(), "Waiting")
 	}
 	for {
 		for _, k := range order {

@@ -180,16 +180,22 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 			}
 			o.QuietPull = quietPull
 			o.Services, o.DryRun, o.Parallel, o.NoStart = args, g.dryRun, g.parallel, o.NoStart || create
-			if err := e.Up(ctx, p, o); err != nil {
+			wctx := ctx
+			if wait && waitTimeout > 0 {
+				var cancel context.CancelFunc
+				wctx, cancel = context.WithTimeout(ctx, time.Duration(waitTimeout)*time.Second)
+				defer cancel()
+			}
+			upCtx := ctx
+			if g.onCluster() {
+				// up on a cluster waits too, for the dependencies that
+				// depends_on says to wait for: within the same limit
+				upCtx = wctx
+			}
+			if err := e.Up(upCtx, p, o); err != nil {
 				return err
 			}
 			if wait && !o.DryRun && !o.NoStart {
-				wctx := ctx
-				if waitTimeout > 0 {
-					var cancel context.CancelFunc
-					wctx, cancel = context.WithTimeout(ctx, time.Duration(waitTimeout)*time.Second)
-					defer cancel()
-				}
 				if err := e.Wait(wctx, p.Name, args); err != nil {
 					if errors.Is(err, context.DeadlineExceeded) {
 						return fmt.Errorf("timeout waiting for the project to be running|healthy after %ds", waitTimeout)

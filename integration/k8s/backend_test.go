@@ -163,6 +163,11 @@ spec:
 			t.Errorf("up's progress has no line %q:\n%s", want, progress)
 		}
 	}
+	// web waits for seed to complete (service_completed_successfully):
+	// its Deployment is applied after the Job completed
+	if done, made := strings.Index(progress, " Job seed  Completed\n"), strings.Index(progress, " Deployment web  Created\n"); done < 0 || made < done {
+		t.Errorf("up applied web before seed completed:\n%s", progress)
+	}
 
 	t.Run("traffic", func(t *testing.T) {
 		// db's pod reaches web by its service name
@@ -280,6 +285,49 @@ spec:
 		out, _, _ := o.try("exec", "-T", "db", "sh", "-c", `printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 web 8080`)
 		if !strings.Contains(out, "hello from web two") {
 			t.Errorf("web after the change: %q", out)
+		}
+	})
+
+	t.Run("depends_on service_healthy", func(t *testing.T) {
+		// front can start only once api answers: applied with api, it
+		// would find no ready endpoint behind api's Service, exit, and
+		// crash in a loop; up applies it once api is ready
+		o.write(t, stack(image, "two", `  api:
+    image: `+image+`
+    command: ["sh", "-c", "mkdir -p /tmp/www && echo api answers >/tmp/www/index.html && sleep 3 && touch /tmp/ready && exec httpd -f -p 8081 -h /tmp/www"]
+    expose: ["8081"]
+    healthcheck:
+      test: ["CMD", "cat", "/tmp/ready"]
+      interval: 1s
+      start_period: 20s
+    stop_grace_period: 1s
+  front:
+    image: `+image+`
+    command: ["sh", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 api 8081 | grep -q 'api answers' || { echo api is not there; exit 1; }; echo front reached api; exec sleep 3600"]
+    depends_on:
+      api:
+        condition: service_healthy
+    stop_grace_period: 1s
+`))
+		_, progress := o.run(t, "up", "-d", "--wait", "--wait-timeout", "120")
+		ready := strings.Index(progress, " Deployment api  Ready\n")
+		created := strings.Index(progress, " Deployment front  Created\n")
+		if ready < 0 || created < 0 || created < ready {
+			t.Errorf("up did not wait for api to be ready before it applied front:\n%s", progress)
+		}
+		out, _ := o.run(t, "logs", "--no-color", "front")
+		if strings.TrimSpace(out) != "front-1  | front reached api" {
+			t.Errorf("front's log: %q", out)
+		}
+		// the dependency ready already: a second up waits for nothing
+		// new, and writes nothing
+		before := o.labelled(t, berthKinds)
+		o.run(t, "up", "-d", "--wait")
+		after := o.labelled(t, berthKinds)
+		for k, v := range before {
+			if after[k] != v {
+				t.Errorf("a second up changed %s: %s → %s", k, v, after[k])
+			}
 		}
 	})
 
