@@ -12,6 +12,10 @@ type BuildOptions struct {
 	NoCache, Pull bool
 	// Push pushes each image built to the registry its name says (--push).
 	Push bool
+	// Pushed, when set, is told of each push: the service, the name
+	// pushed and the manifest digest the registry now serves it by, so
+	// that a caller can name exactly what it pushed (REF@DIGEST).
+	Pushed func(service, ref, digest string)
 	// Deps builds the services' dependencies too (--with-dependencies).
 	Deps bool
 	// Progress, when set, is where a service's build shows its steps

@@ -28,8 +28,9 @@ type Builds interface {
 	// ID. ErrInvalid: the Dockerfile or o is refused; ErrFailed: a step
 	// failed. A build that fails leaves nothing, no name moved.
 	Build(ctx context.Context, o build.Options) (string, error)
-	// Push pushes the image ref names to the registry the name says.
-	Push(ctx context.Context, ref string, progress image.Progress) error
+	// Push pushes the image ref names to the registry the name says and
+	// returns the manifest digest the registry serves it by.
+	Push(ctx context.Context, ref string, progress image.Progress) (string, error)
 }
 
 // localBuilds are package build's builds into the root's image store.
@@ -81,12 +82,16 @@ func (l localBuilds) Build(ctx context.Context, o build.Options) (string, error)
 	return oldID.String(), nil
 }
 
-func (l localBuilds) Push(ctx context.Context, ref string, progress image.Progress) error {
+func (l localBuilds) Push(ctx context.Context, ref string, progress image.Progress) (string, error) {
 	store, _, err := image.OpenRoot(l.root)
 	if err != nil {
-		return err
+		return "", err
 	}
-	return image.Push(ctx, store, ref, image.PushOptions{Progress: progress})
+	d, err := image.Push(ctx, store, ref, image.PushOptions{Progress: progress})
+	if err != nil {
+		return "", err
+	}
+	return d.String(), nil
 }
 
 // sameImage says whether a and b have the same layers and the same
@@ -180,8 +185,12 @@ func (e *Engine) buildAll(ctx context.Context, p *project.Project, todo []types.
 		e.event("Service", s.Name, "Built")
 		if o.Push {
 			for _, ref := range opts[i].Tags {
-				if err := e.builds.Push(ctx, ref, e.Pulls); err != nil {
+				digest, err := e.builds.Push(ctx, ref, e.Pulls)
+				if err != nil {
 					return ids, fmt.Errorf("service %q: pushing %s: %w", s.Name, ref, err)
+				}
+				if o.Pushed != nil {
+					o.Pushed(s.Name, ref, digest)
 				}
 			}
 		}

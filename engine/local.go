@@ -108,7 +108,8 @@ func (i localImages) Push(ctx context.Context, ref string, progress api.Progress
 	if err != nil {
 		return err
 	}
-	return image.Push(ctx, store, ref, image.PushOptions{Progress: progress})
+	_, err = image.Push(ctx, store, ref, image.PushOptions{Progress: progress})
+	return err
 }
 
 func (i localImages) Size(ref string) (int64, error) {

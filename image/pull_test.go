@@ -104,8 +104,12 @@ func TestPushPullRoundTrip(t *testing.T) {
 	}
 	_ = srcSnaps
 	var out bytes.Buffer
-	if err := Push(ctx, src, ref, PushOptions{Progress: NewProgress(&out, false)}); err != nil {
+	pushed, err := Push(ctx, src, ref, PushOptions{Progress: NewProgress(&out, false)})
+	if err != nil {
 		t.Fatalf("push: %v\n%s", err, out.String())
+	}
+	if pushed != d {
+		t.Errorf("push returned digest %s, want the manifest's %s", pushed, d)
 	}
 	if !strings.Contains(out.String(), ": Pushed") || !strings.Contains(out.String(), "1: digest: "+d.String()) {
 		t.Errorf("push output:\n%s", out.String())

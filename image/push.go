@@ -23,25 +23,26 @@ type PushOptions struct {
 }
 
 // Push uploads the stored image ref to its registry: layers the registry
-// lacks (three at a time), then the config and the manifest.
-func Push(ctx context.Context, s *Store, ref string, o PushOptions) error {
+// lacks (three at a time), then the config and the manifest. It returns
+// the manifest's digest, by which the registry now serves the image.
+func Push(ctx context.Context, s *Store, ref string, o PushOptions) (v1.Hash, error) {
 	p := o.Progress
 	if p == nil {
 		p = Quiet
 	}
 	_, img, err := s.Lookup(ref)
 	if err != nil {
-		return err
+		return v1.Hash{}, err
 	}
 	r, err := ParseReference(ref)
 	if err != nil {
-		return err
+		return v1.Hash{}, err
 	}
 	opts := remoteOptions(ctx, o.Transport)
 	p.Line(fmt.Sprintf("The push refers to repository [%s]", repoName(r)))
 	m, err := img.Manifest()
 	if err != nil {
-		return err
+		return v1.Hash{}, err
 	}
 	for i := len(m.Layers) - 1; i >= 0; i-- {
 		p.Layer(shortID(m.Layers[i].Digest.Hex), "Preparing", 0, 0)
@@ -72,15 +73,18 @@ func Push(ctx context.Context, s *Store, ref string, o PushOptions) error {
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return err
+		return v1.Hash{}, err
 	}
 	if err := remote.Write(r, img, opts...); err != nil {
-		return registryError("push", r, err)
+		return v1.Hash{}, registryError("push", r, err)
 	}
-	d, _ := img.Digest()
+	d, err := img.Digest()
+	if err != nil {
+		return v1.Hash{}, err
+	}
 	size, _ := img.Size()
 	p.Line(fmt.Sprintf("%s: digest: %s size: %d", tagOrDigest(r), d, size))
-	return nil
+	return d, nil
 }
 
 func tagOrDigest(r name.Reference) string { return r.Identifier() }

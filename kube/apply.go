@@ -118,10 +118,20 @@ func what(o metav1.Object, kind string) string {
 // once the services it waits for are ready or complete: dependencies),
 // within ctx's deadline; for the rollouts, Wait does. With o.DryRun every object
 // is sent with dryRun=All, the API server validating it, and nothing
-// changes.
+// changes. A service with build: must name its image; with o.Build.Push
+// the images are built and pushed first, and the pods pinned to them
+// (build.go).
 func (c *Cluster) Up(ctx context.Context, p *project.Project, o api.UpOptions) error {
 	if len(o.Services) > 0 {
 		return Unsupported("up SERVICE...")
+	}
+	if err := checkBuilds(p); err != nil {
+		return err
+	}
+	if o.Build.Push && !o.DryRun {
+		if err := c.buildPush(ctx, p, o.Build); err != nil {
+			return err
+		}
 	}
 	for name, n := range o.Scale {
 		if s, ok := p.Services[name]; ok {

@@ -49,6 +49,9 @@ type Cluster struct {
 	Warn func(string)
 	// Options are the conversion's choices beside the namespace.
 	Options Options
+	// Builder builds and pushes the images of up --build --push (Up with
+	// o.Build.Push).
+	Builder Builder
 }
 
 // Open connects to the cluster of the kubeconfig context name, the

@@ -25,6 +25,18 @@
 // discovery package (which links every API group's types) would cost
 // every berth command megabytes and start-up time (TestNoClient).
 //
+// A cluster pulls its images from registries, so Up refuses a service
+// with build: and no image: (the cluster would pull PROJECT-SERVICE,
+// which no registry has) before it applies anything. With
+// o.Build.Push (up --build --push) it first has [Cluster.Builder] (the
+// local engine's Build, given by the CLI: kube does not link the
+// engine) build every such image and push it to the registry image:
+// names, and converts the project with each of those services' image
+// pinned to what was pushed, REF@sha256:DIGEST (api.BuildOptions.Pushed
+// reports the digests): a changed build rolls that service out, and an
+// unchanged rebuild, which the builder gives the same image, writes
+// nothing.
+//
 // Every compose key a project uses is in one of three states, given by
 // [Rules] (docs/kubernetes.md lists them key by key):
 //

@@ -36,8 +36,8 @@ type Rule struct {
 var Rules = []Rule{
 	{"name", Mapped, "the namespace, unless --namespace names one"},
 
-	{"services.*.image", Mapped, "container image; a service with build only gets PROJECT-SERVICE, which must be pushed"},
-	{"services.*.build", Warned, "convert builds nothing: the image named must be in a registry the cluster pulls from"},
+	{"services.*.image", Mapped, "container image; on a context, up --build --push pins it to the digest pushed (REF@sha256:...); a service with build and no image is refused there (convert names PROJECT-SERVICE, which must be pushed)"},
+	{"services.*.build", Warned, "convert builds nothing: the image named must be in a registry the cluster pulls from; on a context, up --build --push builds it with berth's builder and pushes it there"},
 	{"services.*.pull_policy", Mapped, "always, never, missing/if_not_present → imagePullPolicy; others warned"},
 	{"services.*.entrypoint", Mapped, "container command; `$(` escaped as `$$(`"},
 	{"services.*.command", Mapped, "container args; `$(` escaped as `$$(`"},

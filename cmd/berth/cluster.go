@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/format"
 	"github.com/berth-dev/berth/kube"
 )
@@ -60,6 +61,22 @@ func (g *globals) cluster() (*kube.Cluster, error) {
 	c.Report = g.reporter()
 	c.Warn = func(s string) { fmt.Fprintf(g.stderr, "warning: %s\n", s) }
 	return c, nil
+}
+
+// clusterBuilder gives the cluster e the local engine to build and push
+// with (up --build --push), reporting through the cluster's display.
+func (g *globals) clusterBuilder(e api.Service) (bool, error) {
+	k, ok := e.(*kube.Cluster)
+	if !ok {
+		return false, nil
+	}
+	local, err := g.localEngine()
+	if err != nil {
+		return false, err
+	}
+	local.Report = k.Report
+	k.Builder = local
+	return true, nil
 }
 
 // clusterPs is ps on a cluster: a row per pod.

@@ -92,7 +92,8 @@ func newImagePushCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return image.Push(cmd.Context(), s, args[0], image.PushOptions{Progress: g.display(quiet)})
+			_, err = image.Push(cmd.Context(), s, args[0], image.PushOptions{Progress: g.display(quiet)})
+			return err
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Suppress verbose output")

@@ -100,7 +100,7 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 	var timeout, waitTimeout int
 	var exitFrom, pull string
 	var attach, noAttach []string
-	var quietPull, attachDeps, watchFiles, buildFlag, noBuild bool
+	var quietPull, attachDeps, watchFiles, buildFlag, noBuild, push bool
 	use, short := "up [OPTIONS] [SERVICE...]", "Create and start containers"
 	if create {
 		use, short = "create [OPTIONS] [SERVICE...]", "Creates containers for a service"
@@ -118,14 +118,27 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 			if wait {
 				detach = true
 			}
+			if push {
+				// up --push is the cluster's: a local up runs the images here
+				if noBuild {
+					return usageError{errors.New("--push and --no-build are incompatible")}
+				}
+				if !g.onCluster() {
+					return usageError{errors.New("--push needs --context: it pushes the images up builds for a Kubernetes cluster to pull")}
+				}
+				buildFlag = true
+			}
 			if g.onCluster() && !create {
 				// up on a cluster waits for the rollouts; there is no
 				// attached up there yet
 				if !detach {
 					return kube.Unsupported("up without -d")
 				}
-				if err := clusterFlags(cmd, "detach", "wait", "wait-timeout", "scale", "yes"); err != nil {
+				if err := clusterFlags(cmd, "detach", "wait", "wait-timeout", "scale", "yes", "build", "push"); err != nil {
 					return err
+				}
+				if buildFlag && !push {
+					return usageError{errors.New("up --build on a Kubernetes context needs --push: the cluster pulls its images from a registry, not from this machine")}
 				}
 				wait = true
 			}
@@ -177,6 +190,11 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 			e, err := g.engine()
 			if err != nil {
 				return err
+			}
+			if push {
+				if o.Build.Push, err = g.clusterBuilder(e); err != nil {
+					return err
+				}
 			}
 			o.QuietPull = quietPull
 			o.Services, o.DryRun, o.Parallel, o.NoStart = args, g.dryRun, g.parallel, o.NoStart || create
@@ -258,6 +276,7 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 		return cmd
 	}
 	f.BoolVarP(&detach, "detach", "d", false, "Detached mode: Run containers in the background")
+	f.BoolVar(&push, "push", false, "With --context: build the images (--build) and push them to the registries their names say, for the cluster to pull")
 	f.BoolVar(&o.NoStart, "no-start", false, "Don't start the services after creating them")
 	f.BoolVar(&o.AlwaysRecreateDeps, "always-recreate-deps", false, "Recreate dependent containers. Incompatible with --no-recreate.")
 	f.BoolVar(&o.NoDeps, "no-deps", false, "Don't start linked services")

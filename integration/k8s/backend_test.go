@@ -499,7 +499,7 @@ contexts:
 		{"gone", []string{"ps"}, `berth: cannot reach the cluster of context "gone" at https://127.0.0.1:1: `},
 		{"", []string{"--context", "gone", "start"}, "berth: berth start is not supported on a Kubernetes context yet"},
 		{"", []string{"--context", "gone", "up"}, "berth: berth up without -d is not supported on a Kubernetes context yet"},
-		{"", []string{"--context", "gone", "up", "-d", "--build"}, "berth: berth up --build is not supported on a Kubernetes context yet"},
+		{"", []string{"--context", "gone", "up", "-d", "--build"}, "berth: up --build on a Kubernetes context needs --push: the cluster pulls its images from a registry, not from this machine"},
 		{"", []string{"--context", "gone", "image", "ls"}, "berth: berth image ls is not supported on a Kubernetes context yet"},
 		{"gone", []string{"run", "app"}, "berth: berth run is not supported on a Kubernetes context yet"},
 	} {

@@ -33,7 +33,7 @@ func testCorpusDryRun(t *testing.T, c *cluster, kubeContext string) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
-	converted := 0
+	converted, buildOnly := 0, 0
 	for i, p := range paths {
 		name, _ := filepath.Rel(root, p)
 		file, dir := filepath.Base(p), filepath.Dir(p)
@@ -47,6 +47,10 @@ func testCorpusDryRun(t *testing.T, c *cluster, kubeContext string) {
 		}
 		converted++
 		out, err := berthAt(dir, "--context", kubeContext, "--dry-run", "-f", file, "-p", project, "up", "-d")
+		if err != nil && strings.Contains(out, "berth: service ") && strings.Contains(out, " has build: but no image: ") {
+			buildOnly++ // refused before any object is sent, as without --dry-run
+			continue
+		}
 		if err != nil {
 			t.Errorf("%s: the API server refused berth's objects: %v\n%s", name, err, out)
 			continue
@@ -55,8 +59,8 @@ func testCorpusDryRun(t *testing.T, c *cluster, kubeContext string) {
 			t.Errorf("%s: dry run said nothing of its objects:\n%s", name, out)
 		}
 	}
-	t.Logf("%d of %d compose files converted and were accepted by the API server", converted, len(paths))
-	if converted < 10 {
+	t.Logf("%d of %d compose files converted; the API server accepted all but the %d whose build-only services up refuses", converted, len(paths), buildOnly)
+	if converted-buildOnly < 10 {
 		t.Errorf("only %d compose files of the corpus converted: want the corpus", converted)
 	}
 }
