@@ -157,6 +157,10 @@ func containsName(names []string, n string) bool {
 
 // publish makes <name>-published for the published ports of s.
 func (c *conv) publish(s types.ServiceConfig) error {
+	if len(s.Ports) > 0 && c.internalOnly(s) {
+		c.warnPart(s.Name, "ports", "its networks are all internal: as in compose, its ports are not published")
+		return nil
+	}
 	var sp []corev1.ServicePort
 	lb := c.o.PublishAs == PublishLoadBalancer
 	seen := map[string]bool{}
@@ -217,8 +221,11 @@ func (c *conv) publish(s types.ServiceConfig) error {
 	return nil
 }
 
-// networkLabels mark a service's pods with the networks it is on.
+// networkLabels mark a service's pods with the networks it is on. A
+// service with network_mode service:X is on X's: in compose it shares X's
+// namespace, so it reaches and is reached as X is.
 func (c *conv) networkLabels(s types.ServiceConfig) map[string]string {
+	s = c.networkOwner(s)
 	if s.NetworkMode != "" {
 		return nil
 	}
@@ -229,11 +236,41 @@ func (c *conv) networkLabels(s types.ServiceConfig) map[string]string {
 	return out
 }
 
+// networkOwner follows network_mode service:X to the service whose
+// namespace s shares (the loader has refused a cycle).
+func (c *conv) networkOwner(s types.ServiceConfig) types.ServiceConfig {
+	for i := 0; i < len(c.p.Services) && strings.HasPrefix(s.NetworkMode, "service:"); i++ {
+		x, ok := c.p.Services[strings.TrimPrefix(s.NetworkMode, "service:")]
+		if !ok {
+			break
+		}
+		s = x
+	}
+	return s
+}
+
+// internalOnly: every network of s is internal. Docker then gives the
+// container no gateway, so it publishes none of its ports.
+func (c *conv) internalOnly(s types.ServiceConfig) bool {
+	if s.NetworkMode != "" || len(s.Networks) == 0 {
+		return false
+	}
+	for net := range s.Networks {
+		if !c.p.Networks[net].Internal {
+			return false
+		}
+	}
+	return true
+}
+
 // networks make the NetworkPolicies: per network, its pods take traffic
 // from each other and send anywhere, or, internal, only to each other and
 // the cluster's DNS; per service with published ports, those ports take
-// traffic from anywhere. Policies add up, so a pod on an internal and an
-// ordinary network still reaches out, as in compose.
+// traffic from anywhere, unless its networks are all internal (Docker
+// publishes nothing then); per service with network_mode none, no traffic
+// at all. Policies add up, so a pod on an internal and an ordinary network
+// still reaches out, as in compose. policy_test.go proves them against
+// compose's rules with an evaluator of the NetworkPolicy semantics.
 func (c *conv) networks() error {
 	for _, net := range sortedKeys(c.p.Networks) {
 		cfg := c.p.Networks[net]
@@ -284,6 +321,21 @@ func (c *conv) networks() error {
 	}
 	for _, sname := range sortedKeys(c.p.Services) {
 		s := c.p.Services[sname]
+		if s.NetworkMode == "none" {
+			name := c.names[sname] + "-no-network"
+			if err := c.claim("NetworkPolicy", name, fmt.Sprintf("network_mode none of service %q", sname)); err != nil {
+				return err
+			}
+			c.policies = append(c.policies, &networkingv1.NetworkPolicy{TypeMeta: typeMeta("networking.k8s.io/v1", "NetworkPolicy"), ObjectMeta: c.meta(name, sname),
+				Spec: networkingv1.NetworkPolicySpec{
+					PodSelector: metav1.LabelSelector{MatchLabels: c.selector(sname)},
+					PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
+				}})
+			continue
+		}
+		if c.internalOnly(s) {
+			continue
+		}
 		var ports []networkingv1.NetworkPolicyPort
 		for _, p := range s.Ports {
 			ports = append(ports, networkingv1.NetworkPolicyPort{Protocol: ptr(protocolOf(p.Protocol)), Port: ptr(intstr.FromInt32(int32(p.Target)))})

@@ -291,6 +291,8 @@ func (c *conv) podSpec(s types.ServiceConfig) (corev1.PodSpec, error) {
 	case s.NetworkMode == "":
 	case s.NetworkMode == "host":
 		pod.HostNetwork = true
+	case s.NetworkMode == "none":
+		// its policy <name>-no-network lets no traffic in or out
 	default:
 		c.warnKey(s.Name, "network_mode", s.NetworkMode+": pods of different workloads share no namespaces")
 	}
