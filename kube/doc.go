@@ -19,7 +19,9 @@
 // apply (field manager berth) and prunes by label, whose Wait waits for
 // the rollouts, and whose Ps (ps's rows: pods, not containers), Logs,
 // Exec and Down find what berth made by its labels alone; the other operations fail with
-// [Unsupported]. It links client-go's dynamic client, REST client,
+// [Unsupported]. Logs with Follow watches the project's pods and follows
+// those that appear later too (a rollout's, a scale's), each under the
+// next replica number of its service, until its context ends. It links client-go's dynamic client, REST client,
 // clientcmd and remotecommand, and maps kinds to resources from the API
 // server's discovery documents itself: client-go's typed clientset and its
 // discovery package (which links every API group's types) would cost

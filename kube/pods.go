@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -105,9 +106,12 @@ func podStatus(p corev1.Pod) string {
 }
 
 // Logs writes the logs of every pod of the services (each replica
-// prefixed service-N, as local logs are), with o.Follow until every
-// stream ends.
+// prefixed service-N, as local logs are). With o.Follow it follows them,
+// and the pods that appear later (followPods), until ctx ends.
 func (c *Cluster) Logs(ctx context.Context, project string, services []string, o api.LogsOptions, lc api.LogConsumer) error {
+	if o.Follow {
+		return c.followPods(ctx, project, services, o, lc)
+	}
 	by, names, err := c.servicePods(ctx, project, services)
 	if err != nil {
 		return err
@@ -142,6 +146,19 @@ func (c *Cluster) Logs(ctx context.Context, project string, services []string, o
 }
 
 func (c *Cluster) podLog(ctx context.Context, ns string, p corev1.Pod, o proc.LogOptions, line func(string)) error {
+	rc, err := c.openLog(ctx, ns, p, o)
+	if err != nil {
+		if apierrors.IsBadRequest(err) && p.Status.Phase == corev1.PodPending {
+			return nil // not started: nothing logged yet
+		}
+		return c.fail("reading the log of pod "+p.Name, err)
+	}
+	return scanLog(ctx, p.Name, rc, o, line)
+}
+
+// openLog opens the log of p's (first) container, the API server's error
+// as it is.
+func (c *Cluster) openLog(ctx context.Context, ns string, p corev1.Pod, o proc.LogOptions) (io.ReadCloser, error) {
 	req := c.core.Get().Namespace(ns).Resource("pods").Name(p.Name).SubResource("log")
 	if len(p.Spec.Containers) > 0 {
 		req = req.Param("container", p.Spec.Containers[0].Name)
@@ -158,13 +175,11 @@ func (c *Cluster) podLog(ctx context.Context, ns string, p corev1.Pod, o proc.Lo
 	if !o.Since.IsZero() {
 		req = req.Param("sinceTime", o.Since.UTC().Format(time.RFC3339))
 	}
-	rc, err := req.Stream(ctx)
-	if err != nil {
-		if apierrors.IsBadRequest(err) && p.Status.Phase == corev1.PodPending {
-			return nil // not started: nothing logged yet
-		}
-		return c.fail("reading the log of pod "+p.Name, err)
-	}
+	return req.Stream(ctx)
+}
+
+// scanLog passes each line of rc, the log of pod, to line, and closes it.
+func scanLog(ctx context.Context, pod string, rc io.ReadCloser, o proc.LogOptions, line func(string)) error {
 	defer rc.Close()
 	sc := bufio.NewScanner(rc)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -180,7 +195,7 @@ func (c *Cluster) podLog(ctx context.Context, ns string, p corev1.Pod, o proc.Lo
 		line(l)
 	}
 	if err := sc.Err(); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("reading the log of pod %s: %w", p.Name, err)
+		return fmt.Errorf("reading the log of pod %s: %w", pod, err)
 	}
 	return nil
 }
