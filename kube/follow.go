@@ -41,9 +41,12 @@ func (c *Cluster) followPods(ctx context.Context, project string, services []str
 		return err
 	}
 	fctx, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
 	f := &podFollower{c: c, ctx: fctx, fail: stop, ns: ns, o: o, lc: lc, pods: map[types.UID]*followedPod{}, last: map[string]int{}}
-	defer f.wg.Wait()
+	defer func() {
+		// the streams end with fctx
+		stop(nil)
+		f.wg.Wait()
+	}()
 	for initial := true; ; initial = false {
 		l, err := r.List(fctx, metav1.ListOptions{LabelSelector: sel})
 		if err != nil {

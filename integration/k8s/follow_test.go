@@ -133,8 +133,9 @@ func (f *follower) interrupt(t *testing.T) int {
 
 // TestKubeFollow: logs -f started before a rollout and a scale follows
 // the pods they make, each with a prefix of its own (a new pod gets the
-// next number of its service), and ends at Ctrl-C as an interrupted
-// command does (exit 130, nothing on stderr).
+// next number of its service), a new service's pod and its container's
+// next run after a restart, and ends at Ctrl-C as an interrupted command
+// does (exit 130, nothing on stderr).
 func TestKubeFollow(t *testing.T) {
 	c := startCluster(t)
 	project := fmt.Sprintf("kf%d", time.Now().UnixNano()%1_000_000)
@@ -176,6 +177,25 @@ func TestKubeFollow(t *testing.T) {
 		if len(lines) != 1 {
 			t.Errorf("%s printed %q; want one line", name, lines)
 		}
+	}
+
+	// a container that ends and is restarted: its next run is followed
+	// too, under its pod's prefix
+	o.write(t, web("two")+`  blink:
+    image: `+image+`
+    command: ["sh", "-c", "echo blink ran; sleep 8"]
+    stop_grace_period: 1s
+`)
+	o.run(t, "up", "-d", "--wait", "--scale", "web=2")
+	f.waitFor(t, "blink-1", "blink ran")
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(f.lines()["blink-1"]) < 2 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if got := f.lines()["blink-1"]; len(got) != 2 {
+		restarts := c.kubectl(t, "", "-n", project, "get", "pods", "-l", "com.docker.compose.service=blink",
+			"-o", "jsonpath={.items[*].status.containerStatuses[*].restartCount}")
+		t.Errorf("blink-1 printed %q; want its first and second run's line (restarts: %s)", got, restarts)
 	}
 
 	if code := f.interrupt(t); code != 130 {
