@@ -18,12 +18,20 @@
 // api.Service whose Up converts, applies each object with server-side
 // apply (field manager berth) and prunes by label, whose Wait waits for
 // the rollouts, and whose Ps (ps's rows: pods, not containers), Logs,
-// Exec and Down find what berth made by its labels alone; the other operations fail with
-// [Unsupported]. It links client-go's dynamic client, REST client,
-// clientcmd and remotecommand, and maps kinds to resources from the API
-// server's discovery documents itself: client-go's typed clientset and its
-// discovery package (which links every API group's types) would cost
-// every berth command megabytes and start-up time (TestNoClient).
+// Exec and Down find what berth made by its labels alone; the other
+// operations fail with [Unsupported]. It links client-go's dynamic
+// client, REST client, clientcmd and remotecommand, and maps kinds to
+// resources from the API server's discovery documents itself: client-go's
+// typed clientset and its discovery package (which links every API
+// group's types) would cost every berth command megabytes and start-up
+// time (TestNoClient).
+//
+// Logs with Follow watches the project's pods and follows those that
+// appear later too (a rollout's, a scale's), each under the next replica
+// number of its service, until its context ends. A pod's exec takes a
+// command alone: Exec gives it exec's environment and directory by
+// running it under env and sh, and refuses a user, privileges and
+// detaching, which no wrapping gives.
 //
 // A cluster pulls its images from registries, so Up refuses a service
 // with build: and no image: (the cluster would pull PROJECT-SERVICE,

@@ -6,6 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -105,9 +108,12 @@ func podStatus(p corev1.Pod) string {
 }
 
 // Logs writes the logs of every pod of the services (each replica
-// prefixed service-N, as local logs are), with o.Follow until every
-// stream ends.
+// prefixed service-N, as local logs are). With o.Follow it follows them,
+// and the pods that appear later (followPods), until ctx ends.
 func (c *Cluster) Logs(ctx context.Context, project string, services []string, o api.LogsOptions, lc api.LogConsumer) error {
+	if o.Follow {
+		return c.followPods(ctx, project, services, o, lc)
+	}
 	by, names, err := c.servicePods(ctx, project, services)
 	if err != nil {
 		return err
@@ -142,6 +148,19 @@ func (c *Cluster) Logs(ctx context.Context, project string, services []string, o
 }
 
 func (c *Cluster) podLog(ctx context.Context, ns string, p corev1.Pod, o proc.LogOptions, line func(string)) error {
+	rc, err := c.openLog(ctx, ns, p, o)
+	if err != nil {
+		if apierrors.IsBadRequest(err) && p.Status.Phase == corev1.PodPending {
+			return nil // not started: nothing logged yet
+		}
+		return c.fail("reading the log of pod "+p.Name, err)
+	}
+	return scanLog(ctx, p.Name, rc, o, line)
+}
+
+// openLog opens the log of p's (first) container, the API server's error
+// as it is.
+func (c *Cluster) openLog(ctx context.Context, ns string, p corev1.Pod, o proc.LogOptions) (io.ReadCloser, error) {
 	req := c.core.Get().Namespace(ns).Resource("pods").Name(p.Name).SubResource("log")
 	if len(p.Spec.Containers) > 0 {
 		req = req.Param("container", p.Spec.Containers[0].Name)
@@ -158,13 +177,11 @@ func (c *Cluster) podLog(ctx context.Context, ns string, p corev1.Pod, o proc.Lo
 	if !o.Since.IsZero() {
 		req = req.Param("sinceTime", o.Since.UTC().Format(time.RFC3339))
 	}
-	rc, err := req.Stream(ctx)
-	if err != nil {
-		if apierrors.IsBadRequest(err) && p.Status.Phase == corev1.PodPending {
-			return nil // not started: nothing logged yet
-		}
-		return c.fail("reading the log of pod "+p.Name, err)
-	}
+	return req.Stream(ctx)
+}
+
+// scanLog passes each line of rc, the log of pod, to line, and closes it.
+func scanLog(ctx context.Context, pod string, rc io.ReadCloser, o proc.LogOptions, line func(string)) error {
 	defer rc.Close()
 	sc := bufio.NewScanner(rc)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -180,7 +197,7 @@ func (c *Cluster) podLog(ctx context.Context, ns string, p corev1.Pod, o proc.Lo
 		line(l)
 	}
 	if err := sc.Err(); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("reading the log of pod %s: %w", p.Name, err)
+		return fmt.Errorf("reading the log of pod %s: %w", pod, err)
 	}
 	return nil
 }
@@ -223,19 +240,31 @@ func (c *Cluster) pod(ctx context.Context, project, service string, index int) (
 
 // Exec runs a command in a pod of a service, over the websocket
 // protocol, or SPDY when the API server does not upgrade to it (as
-// kubectl since 1.31), and returns its exit code.
+// kubectl since 1.31), and returns its exit code. A pod's exec takes a
+// command alone: -e and -w are given to it by wrapping the command
+// (execCommand), -u, --privileged and -d are refused.
 func (c *Cluster) Exec(ctx context.Context, project, service string, index int, o proc.ExecOptions) (int, error) {
-	for flag, set := range map[string]bool{"--env": len(o.Env) > 0, "--user": o.User != "", "--workdir": o.WorkDir != "",
-		"--privileged": o.Privileged, "--detach": o.Detach} {
-		if set {
-			return 0, Unsupported("exec " + flag)
+	for _, r := range []struct {
+		set       bool
+		flag, why string
+	}{
+		{o.User != "", "--user", "a pod's exec runs as its container's user, and Kubernetes' exec takes no other"},
+		{o.Privileged, "--privileged", "a pod's exec has its container's privileges, and Kubernetes' exec takes no others"},
+		{o.Detach, "--detach", "a pod's exec ends with its connection, and Kubernetes' exec cannot leave a process running"},
+	} {
+		if r.set {
+			return 0, fmt.Errorf("berth exec %s is not supported on a Kubernetes context: %s: %w", r.flag, r.why, errors.ErrUnsupported)
 		}
+	}
+	cmd, err := execCommand(o, os.LookupEnv)
+	if err != nil {
+		return 0, err
 	}
 	p, err := c.pod(ctx, project, service, index)
 	if err != nil {
 		return 0, err
 	}
-	eo := &corev1.PodExecOptions{Command: o.Cmd, Stdin: o.Stdin != nil, Stdout: true, Stderr: !o.TTY, TTY: o.TTY}
+	eo := &corev1.PodExecOptions{Command: cmd, Stdin: o.Stdin != nil, Stdout: true, Stderr: !o.TTY, TTY: o.TTY}
 	if len(p.Spec.Containers) > 0 {
 		eo.Container = p.Spec.Containers[0].Name
 	}
@@ -273,10 +302,61 @@ func (c *Cluster) Exec(ctx context.Context, project, service string, index int, 
 	if errors.As(err, &code) {
 		return code.Code, nil
 	}
+	if err != nil && len(cmd) > len(o.Cmd) && strings.Contains(err.Error(), fmt.Sprintf("%q: executable file not found", cmd[0])) {
+		flag := map[string]string{"env": "--env", "sh": "--workdir"}[cmd[0]]
+		return 0, errclass.New(errclass.ErrFailed, "berth exec %s runs the command under %s on a Kubernetes context, and the image of service %q has no %s",
+			flag, cmd[0], service, cmd[0])
+	}
 	if err != nil {
 		return 0, c.fail(fmt.Sprintf("exec in pod %s of service %q", p.Name, service), err)
 	}
 	return 0, nil
+}
+
+// chdir is the script that runs exec -w's command in its directory: the
+// directory and the command are its arguments, never part of it, so
+// nothing in them is read by the shell. exec keeps the command the
+// process the stream is attached to (its exit code, its signals, its
+// terminal); a directory that cannot be entered exits 126, as a local
+// exec's.
+const chdir = `cd "$1" || exit 126; shift; exec "$@"`
+
+// execCommand is what a pod runs for o: o.Cmd, after `env K=V...` for -e
+// (the image needs env) and in `sh -c chdir sh DIR` for -w (the image needs
+// sh), since a pod's exec takes no environment and no directory. -e KEY
+// without a value takes berth's own KEY, as docker's exec does, and is
+// left out when berth has none.
+func execCommand(o proc.ExecOptions, lookup func(string) (string, bool)) ([]string, error) {
+	cmd := o.Cmd
+	var vars []string
+	for _, kv := range o.Env {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok {
+			v, set := lookup(kv)
+			if !set {
+				continue
+			}
+			kv = k + "=" + v
+		}
+		if k == "" {
+			return nil, errclass.New(errclass.ErrInvalid, "invalid environment variable %q: it has no name", kv)
+		}
+		vars = append(vars, kv)
+	}
+	if len(vars) > 0 {
+		if strings.Contains(cmd[0], "=") {
+			// env would take it for one more variable
+			return nil, errclass.New(errclass.ErrInvalid, "exec --env: on a Kubernetes context the command is run by env, which would take %q for a variable", cmd[0])
+		}
+		cmd = append(append([]string{"env"}, vars...), cmd...)
+	}
+	if o.WorkDir != "" {
+		if !path.IsAbs(o.WorkDir) {
+			return nil, errclass.New(errclass.ErrInvalid, "the working directory %q is invalid: it needs to be an absolute path", o.WorkDir)
+		}
+		cmd = append([]string{"sh", "-c", chdir, "sh", o.WorkDir}, cmd...)
+	}
+	return cmd, nil
 }
 
 // oneSize gives the terminal's size once.

@@ -298,7 +298,8 @@ func newComposeLogsCmd(g *globals) *cobra.Command {
 			return err
 		}
 		// with -f, until every container followed has ended, those that
-		// start meanwhile included, as compose's logs -f
+		// start meanwhile included, as compose's logs -f (on a cluster,
+		// whose pods come back, until interrupted)
 		return e.Logs(ctx, name, args, api.LogsOptions{LogOptions: o, Index: index},
 			&logPrinter{out: g.stdout, err: g.stderr, color: !noColor && g.color(), prefix: !noPrefix})
 	})
