@@ -28,17 +28,7 @@ func TestCorpus(t *testing.T) {
 	for _, p := range paths {
 		name, _ := filepath.Rel(root, p)
 		t.Run(name, func(t *testing.T) {
-			for _, kv := range os.Environ() {
-				if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "COMPOSE_") {
-					t.Setenv(k, "")
-					os.Unsetenv(k)
-				}
-			}
-			t.Chdir(filepath.Dir(p))
-			proj, err := project.Load(context.Background(), project.Options{Files: []string{filepath.Base(p)}, Name: "corpus"})
-			if err != nil {
-				t.Skipf("berth does not load it: %v", err)
-			}
+			proj := loadCorpusFile(t, p)
 			loaded++
 			r, err := kube.Convert(proj.Project, kube.Options{})
 			if err != nil {
@@ -99,4 +89,23 @@ func checkObject(t *testing.T, o kube.Object, project string) {
 	if l[kube.LabelManagedBy] != "berth" || l[kube.LabelPartOf] != project || l[kube.LabelProject] != project {
 		t.Errorf("%s/%s labels %v", kind, o.GetName(), l)
 	}
+}
+
+// loadCorpusFile loads the corpus file at path, as berth run in its
+// directory loads it, with none of the caller's COMPOSE_ variables; a
+// file berth does not load skips t (TestCorpus counts them).
+func loadCorpusFile(t *testing.T, path string) *project.Project {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "COMPOSE_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	t.Chdir(filepath.Dir(path))
+	proj, err := project.Load(context.Background(), project.Options{Files: []string{filepath.Base(path)}, Name: "corpus"})
+	if err != nil {
+		t.Skipf("berth does not load it: %v", err)
+	}
+	return proj
 }

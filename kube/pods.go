@@ -308,10 +308,20 @@ func (c *Cluster) Exec(ctx context.Context, project, service string, index int, 
 			flag, cmd[0], service, cmd[0])
 	}
 	if err != nil {
-		return 0, c.fail(fmt.Sprintf("exec in pod %s of service %q", p.Name, service), err)
+		code := 0
+		if strings.Contains(err.Error(), "executable file not found") {
+			// the runtime could not find the command: Docker's 127, as
+			// a local exec gives
+			code = execNotFound
+		}
+		return code, c.fail(fmt.Sprintf("exec in pod %s of service %q", p.Name, service), err)
 	}
 	return 0, nil
 }
+
+// execNotFound is the exit code of an exec whose command is not in the
+// image, Docker's (container.ExitNotFound, which kube does not link).
+const execNotFound = 127
 
 // chdir is the script that runs exec -w's command in its directory: the
 // directory and the command are its arguments, never part of it, so

@@ -716,17 +716,7 @@ func TestCorpusPolicies(t *testing.T) {
 	for _, path := range paths {
 		name, _ := filepath.Rel(root, path)
 		t.Run(name, func(t *testing.T) {
-			for _, kv := range os.Environ() {
-				if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "COMPOSE_") {
-					t.Setenv(k, "")
-					os.Unsetenv(k)
-				}
-			}
-			t.Chdir(filepath.Dir(path))
-			proj, err := project.Load(context.Background(), project.Options{Files: []string{filepath.Base(path)}, Name: "corpus"})
-			if err != nil {
-				t.Skipf("berth does not load it: %v", err)
-			}
+			proj := loadCorpusFile(t, path)
 			r, err := kube.Convert(proj.Project, kube.Options{})
 			if err != nil {
 				t.Skipf("does not convert: %v", err)

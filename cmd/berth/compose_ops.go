@@ -355,9 +355,9 @@ func newComposeExecCmd(g *globals) *cobra.Command {
 		code, err := e.Exec(ctx, name, args[0], index, o)
 		if err != nil {
 			// a paused or stopped container is docker compose's exit 1;
-			// so is any error of a cluster's exec, which returns its
-			// command's exit code without one
-			if errors.Is(err, container.ErrState) || errors.Is(err, container.ErrNotFound) || g.onCluster() {
+			// so is an error of a cluster's exec, but for a command the
+			// image lacks (127, as here)
+			if errors.Is(err, container.ErrState) || errors.Is(err, container.ErrNotFound) || g.onCluster() && code == 0 {
 				return err
 			}
 			return runError(code, err)

@@ -19,7 +19,7 @@ func TestKubeBenchUp(t *testing.T) {
 		t.Skip("a benchmark: BERTH_K8S_BENCH=1 runs it")
 	}
 	c := startCluster(t)
-	project := fmt.Sprintf("bench%d", time.Now().UnixNano()%1_000_000)
+	project := uniqueName("bench")
 	image := c.pushBusybox(t, project+"/box")
 	var b strings.Builder
 	b.WriteString("services:\n")

@@ -3,7 +3,6 @@ package k8s
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +26,7 @@ import (
 // on a context, --push without a context.
 func TestKubeBuildPush(t *testing.T) {
 	c := startCluster(t)
-	project := fmt.Sprintf("kp%d", time.Now().UnixNano()%1_000_000)
+	project := uniqueName("kp")
 	base := c.pushBusybox(t, project+"/base")
 	o := newOnCluster(t, c, project)
 	// the builds run in o.root, which keeps a run directory under /run/berth

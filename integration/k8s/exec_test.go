@@ -1,10 +1,8 @@
 package k8s
 
 import (
-	"fmt"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestKubeExecOptions: exec's -e and -w on a cluster, which a pod's exec
@@ -13,10 +11,7 @@ import (
 // output its own; an image without env says that -e needs it; -u,
 // --privileged and -d are refused with why.
 func TestKubeExecOptions(t *testing.T) {
-	c := startCluster(t)
-	project := fmt.Sprintf("ke%d", time.Now().UnixNano()%1_000_000)
-	image := c.pushBusybox(t, project+"/box")
-	o := newOnCluster(t, c, project)
+	_, o, image := onNewCluster(t, "ke")
 	o.write(t, `services:
   app:
     image: `+image+`

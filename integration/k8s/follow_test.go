@@ -137,10 +137,8 @@ func (f *follower) interrupt(t *testing.T) int {
 // next run after a restart, and ends at Ctrl-C as an interrupted command
 // does (exit 130, nothing on stderr).
 func TestKubeFollow(t *testing.T) {
-	c := startCluster(t)
-	project := fmt.Sprintf("kf%d", time.Now().UnixNano()%1_000_000)
-	image := c.pushBusybox(t, project+"/box")
-	o := newOnCluster(t, c, project)
+	c, o, image := onNewCluster(t, "kf")
+	project := o.project
 	web := func(greeting string) string {
 		return fmt.Sprintf(`services:
   web:
@@ -212,7 +210,7 @@ func TestKubeFollow(t *testing.T) {
 // namespace, which berth did not make, where it is.
 func TestKubeOwnNamespace(t *testing.T) {
 	c := startCluster(t)
-	project := fmt.Sprintf("kn%d", time.Now().UnixNano()%1_000_000)
+	project := uniqueName("kn")
 	ns := project + "-theirs"
 	image := c.pushBusybox(t, project+"/box")
 	c.kubectl(t, "", "create", "namespace", ns)
@@ -285,10 +283,8 @@ configs:
 // TestKubeDaemonSet: a service of deploy.mode global is a DaemonSet that
 // up waits for to be Ready, ps shows its pod and down removes.
 func TestKubeDaemonSet(t *testing.T) {
-	c := startCluster(t)
-	project := fmt.Sprintf("kd%d", time.Now().UnixNano()%1_000_000)
-	image := c.pushBusybox(t, project+"/box")
-	o := newOnCluster(t, c, project)
+	_, o, image := onNewCluster(t, "kd")
+	project := o.project
 	o.write(t, `services:
   agent:
     image: `+image+`
