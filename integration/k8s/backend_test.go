@@ -27,7 +27,7 @@ type onCluster struct {
 	kubeconfig string
 }
 
-func newOnCluster(t *testing.T, c *cluster, project string) *onCluster {
+func newOnCluster(t testing.TB, c *cluster, project string) *onCluster {
 	t.Helper()
 	ctxName := strings.TrimSpace(c.kubectl(t, "", "config", "current-context"))
 	return &onCluster{c: c, context: ctxName, dir: t.TempDir(), project: project, root: t.TempDir(), kubeconfig: c.Kubeconfig}
@@ -36,7 +36,7 @@ func newOnCluster(t *testing.T, c *cluster, project string) *onCluster {
 // onNewCluster starts the test cluster and readies a project on it, named
 // prefix and a number of this run: busybox pushed to the cluster's
 // registry as PROJECT/box:1, whose reference it returns.
-func onNewCluster(t *testing.T, prefix string) (*cluster, *onCluster, string) {
+func onNewCluster(t testing.TB, prefix string) (*cluster, *onCluster, string) {
 	t.Helper()
 	c := startCluster(t)
 	project := uniqueName(prefix)
@@ -50,7 +50,7 @@ func uniqueName(prefix string) string {
 	return fmt.Sprintf("%s%d", prefix, time.Now().UnixNano()%1_000_000)
 }
 
-func (o *onCluster) write(t *testing.T, compose string) {
+func (o *onCluster) write(t testing.TB, compose string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(o.dir, "compose.yaml"), []byte(compose), 0o644); err != nil {
 		t.Fatal(err)
@@ -80,7 +80,7 @@ func (o *onCluster) try(args ...string) (string, string, int) {
 }
 
 // run is try, failing t unless berth exits 0.
-func (o *onCluster) run(t *testing.T, args ...string) (string, string) {
+func (o *onCluster) run(t testing.TB, args ...string) (string, string) {
 	t.Helper()
 	began := time.Now()
 	out, errOut, code := o.try(args...)
@@ -94,7 +94,7 @@ func (o *onCluster) run(t *testing.T, args ...string) (string, string) {
 
 // labelled lists what carries the project's labels: kind/name=resourceVersion
 // generation uid, one a line.
-func (o *onCluster) labelled(t *testing.T, kinds string) map[string]string {
+func (o *onCluster) labelled(t testing.TB, kinds string) map[string]string {
 	t.Helper()
 	out := o.c.kubectl(t, "", "get", kinds, "-A", "-l", "com.docker.compose.project="+o.project, "-o",
 		`jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion} {.metadata.generation} {.metadata.uid}{"\n"}{end}`)

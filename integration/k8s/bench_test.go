@@ -2,25 +2,13 @@ package k8s
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
-// TestKubeBenchUp measures, and reports without asserting a time (set
-// BERTH_K8S_BENCH=1): berth --context C up -d --wait of a 10-service stack
-// to Ready; the same manifests (berth convert's) applied with kubectl apply
-// -f and waited for with kubectl rollout status for each Deployment; and
-// berth up with nothing changed.
-func TestKubeBenchUp(t *testing.T) {
-	if os.Getenv("BERTH_K8S_BENCH") != "1" {
-		t.Skip("a benchmark: BERTH_K8S_BENCH=1 runs it")
-	}
-	c := startCluster(t)
-	project := uniqueName("bench")
-	image := c.pushBusybox(t, project+"/box")
+// benchStack is 10 services of busybox httpd, each with a Service.
+func benchStack(image string) string {
 	var b strings.Builder
 	b.WriteString("services:\n")
 	for i := range 10 {
@@ -31,37 +19,62 @@ func TestKubeBenchUp(t *testing.T) {
     stop_grace_period: 1s
 `, i, image, i)
 	}
-	o := newOnCluster(t, c, project)
-	o.write(t, b.String())
+	return b.String()
+}
 
-	began := time.Now()
-	o.run(t, "up", "-d", "--wait", "--wait-timeout", "300")
-	berthUp := time.Since(began)
+// BenchmarkKubeUp measures, on the test cluster, a 10-service stack taken
+// to Ready: berth --context C up -d --wait (berth); the same manifests,
+// berth convert's, applied with kubectl apply -f and waited for with
+// kubectl rollout status for each Deployment (kubectl); and berth up with
+// nothing changed (berth-unchanged). Each iteration of the first two
+// starts from nothing: the stack's namespace is removed, untimed, after
+// it. go test -tags seccomp -run '^$' -bench KubeUp -benchtime 3x
+// ./integration/k8s
+func BenchmarkKubeUp(b *testing.B) {
+	c := startCluster(b)
+	project := uniqueName("bench")
+	image := c.pushBusybox(b, project+"/box")
+	stack := benchStack(image)
 
-	var noop []time.Duration
-	for range 5 {
-		began = time.Now()
-		o.run(t, "up", "-d", "--wait")
-		noop = append(noop, time.Since(began))
-	}
-	o.run(t, "down", "-v")
-
-	// the same manifests, by kubectl, in another namespace
-	k := newOnCluster(t, c, project+"-kubectl")
-	k.write(t, b.String())
-	dir := filepath.Join(t.TempDir(), "k8s")
-	k.run(t, "convert", "--to", "kubernetes", "-o", dir)
-	began = time.Now()
-	// the namespace first: kubectl applies a directory's files in the
-	// order of their names
-	c.kubectl(t, "", "apply", "-f", filepath.Join(dir, "namespace-"+k.project+".yaml"))
-	c.kubectl(t, "", "apply", "-f", dir)
-	for i := range 10 {
-		c.kubectl(t, "", "-n", k.project, "rollout", "status", fmt.Sprintf("deployment/s%d", i), "--timeout=5m")
-	}
-	kubectl := time.Since(began)
-	c.kubectl(t, "", "delete", "namespace", k.project, "--wait=false")
-
-	t.Logf("10 services to Ready: berth up -d --wait %s; kubectl apply -f + rollout status x10 %s", berthUp.Round(10*time.Millisecond), kubectl.Round(10*time.Millisecond))
-	t.Logf("berth up with nothing changed (5 runs): %v", noop)
+	b.Run("berth", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			o := newOnCluster(b, c, fmt.Sprintf("%s-b%d", project, i))
+			o.write(b, stack)
+			b.StartTimer()
+			o.run(b, "up", "-d", "--wait", "--wait-timeout", "300")
+			b.StopTimer()
+			o.run(b, "down", "-v")
+		}
+	})
+	b.Run("berth-unchanged", func(b *testing.B) {
+		b.StopTimer()
+		o := newOnCluster(b, c, project+"-u")
+		o.write(b, stack)
+		o.run(b, "up", "-d", "--wait", "--wait-timeout", "300")
+		b.Cleanup(func() { o.run(b, "down", "-v") })
+		b.StartTimer()
+		for i := 0; i < b.N; i++ {
+			o.run(b, "up", "-d", "--wait")
+		}
+	})
+	b.Run("kubectl", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			k := newOnCluster(b, c, fmt.Sprintf("%s-k%d", project, i))
+			k.write(b, stack)
+			dir := filepath.Join(b.TempDir(), "k8s")
+			k.run(b, "convert", "--to", "kubernetes", "-o", dir)
+			b.StartTimer()
+			// the namespace first: kubectl applies a directory's files
+			// in the order of their names
+			c.kubectl(b, "", "apply", "-f", filepath.Join(dir, "namespace-"+k.project+".yaml"))
+			c.kubectl(b, "", "apply", "-f", dir)
+			for s := range 10 {
+				c.kubectl(b, "", "-n", k.project, "rollout", "status", fmt.Sprintf("deployment/s%d", s), "--timeout=5m")
+			}
+			b.StopTimer()
+			c.kubectl(b, "", "delete", "namespace", k.project)
+		}
+	})
 }

@@ -49,7 +49,7 @@ func cacheDir() string {
 // cache it skips, unless BERTH_TEST_K8S=1 asks for the Kubernetes tests:
 // then it builds a missing cache (tens of minutes) and fails rather than
 // skip.
-func startCluster(t *testing.T) *cluster {
+func startCluster(t testing.TB) *cluster {
 	t.Helper()
 	wanted := os.Getenv("BERTH_TEST_K8S") == "1"
 	if os.Geteuid() != 0 {
@@ -63,7 +63,7 @@ func startCluster(t *testing.T) *cluster {
 			t.Skipf("no Kubernetes test cluster built in %s: run scripts/k8s-test-cluster.sh build (tens of minutes), or set BERTH_TEST_K8S=1", cacheDir())
 		}
 		// go test's default 10 minutes would end the build half way
-		if deadline, ok := t.Deadline(); ok && time.Until(deadline) < 60*time.Minute {
+		if tt, ok := t.(interface{ Deadline() (time.Time, bool) }); ok && tooSoon(tt) {
 			t.Fatalf("BERTH_TEST_K8S=1 and no cache in %s: its build takes tens of minutes; run scripts/k8s-test-cluster.sh build first, or go test -timeout 90m", cacheDir())
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 80*time.Minute)
@@ -137,7 +137,7 @@ func runScript(ctx context.Context, args ...string) ([]byte, error) {
 }
 
 // kubectl runs kubectl against the cluster, failing t when it fails.
-func (c *cluster) kubectl(t *testing.T, stdin string, args ...string) string {
+func (c *cluster) kubectl(t testing.TB, stdin string, args ...string) string {
 	t.Helper()
 	out, err := c.tryKubectl(stdin, args...)
 	if err != nil {
@@ -163,7 +163,7 @@ func (c *cluster) tryKubectl(stdin string, args ...string) (string, error) {
 
 // pushBusybox makes an image of busybox-static with berth and pushes it to
 // the cluster's registry, where the node pulls it from.
-func (c *cluster) pushBusybox(t *testing.T, repo string) string {
+func (c *cluster) pushBusybox(t testing.TB, repo string) string {
 	t.Helper()
 	const busybox = "/bin/busybox"
 	if _, err := os.Stat(busybox); err != nil {
@@ -194,7 +194,7 @@ func (c *cluster) pushBusybox(t *testing.T, repo string) string {
 	return ref
 }
 
-func berth(t *testing.T, root string, args ...string) string {
+func berth(t testing.TB, root string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -203,4 +203,11 @@ func berth(t *testing.T, root string, args ...string) string {
 		t.Fatalf("berth %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// tooSoon says whether a test's deadline (go test -timeout) comes before
+// the cluster's build could end.
+func tooSoon(t interface{ Deadline() (time.Time, bool) }) bool {
+	deadline, ok := t.Deadline()
+	return ok && time.Until(deadline) < 60*time.Minute
 }
