@@ -105,10 +105,19 @@ func Convert(p *types.Project, o Options) (*Result, error) {
 	if err := c.nameServices(); err != nil {
 		return nil, err
 	}
-	for _, s := range p.Services {
-		for dep, d := range s.DependsOn {
-			if d.Condition == types.ServiceConditionCompletedSuccessfully {
+	for _, name := range sortedKeys(p.Services) {
+		s := p.Services[name]
+		for _, dep := range sortedKeys(s.DependsOn) {
+			switch s.DependsOn[dep].Condition {
+			case types.ServiceConditionCompletedSuccessfully:
 				c.completes[dep] = true
+			case types.ServiceConditionHealthy:
+				// compose takes the image's HEALTHCHECK too; a pod has
+				// only the probes the compose file gives
+				if d, ok := p.Services[dep]; ok && (d.HealthCheck == nil || d.HealthCheck.Disable) {
+					c.warnPart(name, "depends_on", fmt.Sprintf("%q has no healthcheck in the compose file, so it has no readiness probe: "+
+						"on Kubernetes it counts as healthy once its pods run (an image's HEALTHCHECK is no probe)", dep))
+				}
 			}
 		}
 	}

@@ -210,6 +210,14 @@ services:
       placement: {constraints: [node.role==manager]}
     volumes:
       - {type: volume, source: data, target: /data, consistency: cached}
+    depends_on:
+      db: {condition: service_healthy}
+      cache: {condition: service_healthy}
+  db:
+    image: db
+  cache:
+    image: cache
+    healthcheck: {test: ["CMD", "true"]}
 volumes:
   data: {}
 models:
@@ -225,8 +233,14 @@ models:
 		{`service "app": key "restart"`, "always restarted"},
 		{`service "app": key "deploy.placement"`},
 		{`service "app": key "volumes.consistency"`},
+		{`service "app": key "depends_on": "db" has no healthcheck in the compose file`, "healthy once its pods run"},
 	} {
 		hasWarning(t, r, w...)
+	}
+	for _, w := range r.Warnings {
+		if strings.Contains(w, `"cache" has no healthcheck`) {
+			t.Errorf("warning %q: cache has a healthcheck", w)
+		}
 	}
 	for _, w := range r.Warnings {
 		if strings.Contains(w, `"ipc"`) || strings.Contains(w, "\n") {

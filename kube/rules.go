@@ -99,7 +99,7 @@ var Rules = []Rule{
 	{"services.*.post_start", Mapped, "lifecycle.postStart exec of the first hook; its user, privileged, working_dir and environment, and further hooks, are warned"},
 	{"services.*.pre_stop", Mapped, "lifecycle.preStop exec, as post_start"},
 	{"services.*.profiles", Mapped, "selection, done by the loader"},
-	{"services.*.depends_on", Mapped, "creation order and the berth.dev/depends-on annotation; service_completed_successfully makes the dependency a Job; up on a cluster applies a service once the dependencies it waits for are ready (service_healthy) or complete"},
+	{"services.*.depends_on", Mapped, "creation order and the berth.dev/depends-on annotation; service_completed_successfully makes the dependency a Job; up on a cluster applies a service once the dependencies it waits for are ready (service_healthy) or complete; service_healthy on a service without a healthcheck in the file is warned (no probe: healthy once running)"},
 
 	{"services.*.ports", Mapped, "a ClusterIP Service on the target ports; published ports → a NodePort (or LoadBalancer) Service NAME-published"},
 	{"services.*.ports.[].mode", Mapped, "ingress; host is warned"},
