@@ -107,7 +107,8 @@
 // networks are all internal sends traffic only to its networks' pods and
 // to the cluster's DNS, and publishes nothing, as Docker gives such a
 // container no gateway. network_mode none is a policy that allows no
-// traffic; network_mode service:X puts the pods on X's networks. The test
+// traffic, network_mode bridge one that lets in only the published ports;
+// network_mode service:X puts the pods on X's networks. The test
 // cluster enforces no policies, so policy_test.go proves them: an
 // evaluator of the NetworkPolicy semantics decides every connection
 // between the services, an outside address and the cluster DNS, and

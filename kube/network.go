@@ -268,7 +268,8 @@ func (c *conv) internalOnly(s types.ServiceConfig) bool {
 // the cluster's DNS; per service with published ports, those ports take
 // traffic from anywhere, unless its networks are all internal (Docker
 // publishes nothing then); per service with network_mode none, no traffic
-// at all. Policies add up, so a pod on an internal and an ordinary network
+// at all; per service with network_mode bridge (Docker's default bridge,
+// none of the project's networks), only its published ports in. Policies add up, so a pod on an internal and an ordinary network
 // still reaches out, as in compose. policy_test.go proves them against
 // compose's rules with an evaluator of the NetworkPolicy semantics.
 func (c *conv) networks() error {
@@ -340,19 +341,28 @@ func (c *conv) networks() error {
 		for _, p := range s.Ports {
 			ports = append(ports, networkingv1.NetworkPolicyPort{Protocol: ptr(protocolOf(p.Protocol)), Port: ptr(intstr.FromInt32(int32(p.Target)))})
 		}
-		if len(ports) == 0 || s.NetworkMode != "" {
+		name, what := c.names[sname]+"-published", fmt.Sprintf("the published ports of service %q", sname)
+		switch {
+		case s.NetworkMode == "bridge":
+			// on Docker's default bridge a container shares no network
+			// with the project's: only its published ports are open,
+			// and with none, nothing (a policy without rules)
+			name, what = c.names[sname]+"-bridge", fmt.Sprintf("network_mode bridge of service %q", sname)
+		case len(ports) == 0 || s.NetworkMode != "":
 			continue
 		}
-		name := c.names[sname] + "-published"
-		if err := c.claim("NetworkPolicy", name, fmt.Sprintf("the published ports of service %q", sname)); err != nil {
+		if err := c.claim("NetworkPolicy", name, what); err != nil {
 			return err
 		}
-		c.policies = append(c.policies, &networkingv1.NetworkPolicy{TypeMeta: typeMeta("networking.k8s.io/v1", "NetworkPolicy"), ObjectMeta: c.meta(name, sname),
+		pol := &networkingv1.NetworkPolicy{TypeMeta: typeMeta("networking.k8s.io/v1", "NetworkPolicy"), ObjectMeta: c.meta(name, sname),
 			Spec: networkingv1.NetworkPolicySpec{
 				PodSelector: metav1.LabelSelector{MatchLabels: c.selector(sname)},
 				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
-				Ingress:     []networkingv1.NetworkPolicyIngressRule{{Ports: ports}},
-			}})
+			}}
+		if len(ports) > 0 {
+			pol.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{Ports: ports}}
+		}
+		c.policies = append(c.policies, pol)
 	}
 	return nil
 }

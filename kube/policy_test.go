@@ -422,7 +422,9 @@ type compose struct {
 
 // net follows network_mode service:X to X, whose namespace the service
 // shares. ok is false for a mode the oracle cannot decide (container:,
-// bridge: a network that is not the project's).
+// a network that is not the project's). bridge is Docker's default
+// bridge: none of the project's networks, a gateway out, and its
+// published ports.
 func (o compose) net(name string) (n composeNet, ok bool) {
 	s := o.p.Services[name]
 	for i := 0; i < 10 && strings.HasPrefix(s.NetworkMode, "service:"); i++ {
@@ -435,7 +437,7 @@ func (o compose) net(name string) (n composeNet, ok bool) {
 			n.nets[k] = true
 		}
 		return n, true
-	case "host", "none":
+	case "host", "none", "bridge":
 		return composeNet{mode: s.NetworkMode}, true
 	}
 	return n, false
@@ -458,19 +460,20 @@ func (o compose) internalOnly(n composeNet) bool {
 // leaves: the service reaches addresses beyond its networks (the host
 // included, and through it the ports published there).
 func (o compose) leaves(n composeNet) bool {
-	return n.mode == "host" || (n.mode == "" && len(n.nets) > 0 && !o.internalOnly(n))
+	return n.mode == "host" || n.mode == "bridge" || (n.mode == "" && len(n.nets) > 0 && !o.internalOnly(n))
 }
 
 // published: outside the host reaches the service on port: a published
 // port (the target is what the pod listens on), unless Docker publishes
-// nothing for it (network_mode service:, every network internal); on the
+// nothing for it (network_mode service:, every network internal; on
+// Docker's default bridge it does); on the
 // host's network, every port the service listens on.
 func (o compose) published(name string, n composeNet, p target) bool {
 	s := o.p.Services[name]
 	if n.mode == "host" {
 		return true
 	}
-	if n.mode != "" || s.NetworkMode != "" || o.internalOnly(n) {
+	if n.mode != "" && n.mode != "bridge" || s.NetworkMode != "" && s.NetworkMode != "bridge" || o.internalOnly(n) {
 		return false
 	}
 	for _, sp := range s.Ports {
@@ -654,6 +657,15 @@ networks:
 services:
   alone: {image: x, network_mode: none, expose: ["80"]}
   a: {image: x, ports: ["8080:80"]}
+`, ""},
+		{"network_mode bridge", `
+services:
+  legacy: {image: x, network_mode: bridge, ports: ["8081:81"], expose: ["82"]}
+  quiet: {image: x, network_mode: bridge, expose: ["83"]}
+  a: {image: x, ports: ["8080:80"], expose: ["84"]}
+  i: {image: x, networks: [back], expose: ["5432"]}
+networks:
+  back: {internal: true}
 `, ""},
 		{"network_mode service", `
 services:

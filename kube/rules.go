@@ -93,7 +93,7 @@ var Rules = []Rule{
 	{"services.*.dns_opt", Mapped, "dnsConfig.options"},
 	{"services.*.dns", Warned, "pods keep the cluster's resolver, which service names need"},
 	{"services.*.platform", Mapped, "nodeSelector kubernetes.io/os and kubernetes.io/arch"},
-	{"services.*.network_mode", Mapped, "host → hostNetwork; none → a NetworkPolicy that allows no traffic; service:X → the pods are on X's networks (warned: they share no namespace with X's); others warned"},
+	{"services.*.network_mode", Mapped, "host → hostNetwork; none → a NetworkPolicy that allows no traffic; bridge (Docker's default bridge) → a NetworkPolicy that lets in only the published ports; service:X → the pods are on X's networks (warned: they share no namespace with X's); others warned"},
 	{"services.*.pid", Mapped, "host → hostPID; others warned"},
 	{"services.*.ipc", Mapped, "host → hostIPC; others warned"},
 	{"services.*.post_start", Mapped, "lifecycle.postStart exec of the first hook; its user, privileged, working_dir and environment, and further hooks, are warned"},

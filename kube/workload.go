@@ -293,6 +293,9 @@ func (c *conv) podSpec(s types.ServiceConfig) (corev1.PodSpec, error) {
 		pod.HostNetwork = true
 	case s.NetworkMode == "none":
 		// its policy <name>-no-network lets no traffic in or out
+	case s.NetworkMode == "bridge":
+		// Docker's default bridge, on none of the project's networks:
+		// its policy <name>-bridge lets in only its published ports
 	default:
 		c.warnKey(s.Name, "network_mode", s.NetworkMode+": pods of different workloads share no namespaces")
 	}
