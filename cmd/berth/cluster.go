@@ -51,6 +51,30 @@ func clusterFlags(cmd *cobra.Command, honoured ...string) error {
 	return err
 }
 
+// mappingFlags are the choices of the Kubernetes mapping that convert
+// --to kubernetes and up on a context share; when says when they apply.
+var mappingFlags = []string{"publish-as", "storage-class", "bind-as-configmap"}
+
+func addMappingFlags(f *pflag.FlagSet, ko *kube.Options, when string) {
+	f.StringVar(&ko.PublishAs, "publish-as", kube.PublishNodePort, when+": Service type for published ports. Values: [nodeport | loadbalancer]")
+	f.StringVar(&ko.StorageClass, "storage-class", "", when+": storage class of the volume claims (default: the cluster's)")
+	f.BoolVar(&ko.BindAsConfigMap, "bind-as-configmap", false, when+": make a bind mount of a file of at most 1 MiB a ConfigMap")
+}
+
+// checkMapping refuses, with one line, a mapping flag without what it
+// needs, and a Service type the mapping does not make.
+func checkMapping(cmd *cobra.Command, ko kube.Options, applies bool, needs string) error {
+	for _, n := range mappingFlags {
+		if cmd.Flags().Changed(n) && !applies {
+			return usageError{fmt.Errorf("--%s needs %s", n, needs)}
+		}
+	}
+	if ko.PublishAs != kube.PublishNodePort && ko.PublishAs != kube.PublishLoadBalancer {
+		return usageError{fmt.Errorf("--publish-as must be nodeport or loadbalancer, not %q", ko.PublishAs)}
+	}
+	return nil
+}
+
 // cluster opens the cluster of the context, reporting as the local
 // engine does.
 func (g *globals) cluster() (*kube.Cluster, error) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -20,18 +21,17 @@ func newConvertCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&to, "to", "", "Convert to this format. Values: [kubernetes]")
 	f.StringVar(&ko.Namespace, "namespace", "", "With --to kubernetes: namespace of the objects (default: the project name)")
-	f.StringVar(&ko.PublishAs, "publish-as", kube.PublishNodePort, "With --to kubernetes: Service type for published ports. Values: [nodeport | loadbalancer]")
-	f.StringVar(&ko.StorageClass, "storage-class", "", "With --to kubernetes: storage class of the volume claims (default: the cluster's)")
-	f.BoolVar(&ko.BindAsConfigMap, "bind-as-configmap", false, "With --to kubernetes: make a bind mount of a file of at most 1 MiB a ConfigMap")
+	addMappingFlags(f, &ko, "With --to kubernetes")
 	f.Lookup("output").Usage = "Save to file (default to stdout); with --to kubernetes, a directory of one <kind>-<name>.yaml per object"
 	config := cmd.RunE
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkMapping(cmd, ko, to != "", "--to kubernetes"); err != nil {
+			return err
+		}
 		switch to {
 		case "":
-			for _, n := range []string{"namespace", "publish-as", "storage-class", "bind-as-configmap"} {
-				if cmd.Flags().Changed(n) {
-					return usageError{fmt.Errorf("--%s needs --to kubernetes", n)}
-				}
+			if cmd.Flags().Changed("namespace") {
+				return usageError{errors.New("--namespace needs --to kubernetes")}
 			}
 			return config(cmd, args)
 		case "kubernetes":
@@ -43,9 +43,6 @@ func newConvertCmd(g *globals) *cobra.Command {
 			if cmd.Flags().Changed(n) {
 				return usageError{fmt.Errorf("--%s cannot be used with --to kubernetes", n)}
 			}
-		}
-		if ko.PublishAs != kube.PublishNodePort && ko.PublishAs != kube.PublishLoadBalancer {
-			return usageError{fmt.Errorf("--publish-as must be nodeport or loadbalancer, not %q", ko.PublishAs)}
 		}
 		dir, _ := cmd.Flags().GetString("output")
 		loading := g.projectOptions()

@@ -101,6 +101,7 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 	var exitFrom, pull string
 	var attach, noAttach []string
 	var quietPull, attachDeps, watchFiles, buildFlag, noBuild, push bool
+	var mapping kube.Options
 	use, short := "up [OPTIONS] [SERVICE...]", "Create and start containers"
 	if create {
 		use, short = "create [OPTIONS] [SERVICE...]", "Creates containers for a service"
@@ -118,6 +119,9 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 			if wait {
 				detach = true
 			}
+			if err := checkMapping(cmd, mapping, g.onCluster(), "--context"); err != nil {
+				return err
+			}
 			if push {
 				// up --push is the cluster's: a local up runs the images here
 				if noBuild {
@@ -134,7 +138,7 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 				if !detach {
 					return kube.Unsupported("up without -d")
 				}
-				if err := clusterFlags(cmd, "detach", "wait", "wait-timeout", "scale", "yes", "build", "push"); err != nil {
+				if err := clusterFlags(cmd, append([]string{"detach", "wait", "wait-timeout", "scale", "yes", "build", "push"}, mappingFlags...)...); err != nil {
 					return err
 				}
 				if buildFlag && !push {
@@ -190,6 +194,9 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 			e, err := g.engine()
 			if err != nil {
 				return err
+			}
+			if k, ok := e.(*kube.Cluster); ok {
+				k.Options.PublishAs, k.Options.StorageClass, k.Options.BindAsConfigMap = mapping.PublishAs, mapping.StorageClass, mapping.BindAsConfigMap
 			}
 			if push {
 				if o.Build.Push, err = g.clusterBuilder(e); err != nil {
@@ -276,6 +283,7 @@ func newUpCmd(g *globals, create bool) *cobra.Command {
 		return cmd
 	}
 	f.BoolVarP(&detach, "detach", "d", false, "Detached mode: Run containers in the background")
+	addMappingFlags(f, &mapping, "With --context")
 	f.BoolVar(&push, "push", false, "With --context: build the images (--build) and push them to the registries their names say, for the cluster to pull")
 	f.BoolVar(&o.NoStart, "no-start", false, "Don't start the services after creating them")
 	f.BoolVar(&o.AlwaysRecreateDeps, "always-recreate-deps", false, "Recreate dependent containers. Incompatible with --no-recreate.")

@@ -1,0 +1,60 @@
+package k8s
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestKubeMappingFlags: up on a context takes convert's mapping choices.
+// A bind mount of a file is refused, before anything is applied, until
+// --bind-as-configmap makes it a ConfigMap the pod reads; --publish-as
+// loadbalancer makes the published ports' Service a LoadBalancer. Without
+// --context the flags are usage errors.
+func TestKubeMappingFlags(t *testing.T) {
+	c, o, image := onNewCluster(t, "km")
+	if err := os.WriteFile(filepath.Join(o.dir, "motd.txt"), []byte("welcome from a bind mount\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o.write(t, `services:
+  web:
+    image: `+image+`
+    command: ["sh", "-c", "cat /etc/motd.txt; exec sleep 3600"]
+    volumes:
+      - ./motd.txt:/etc/motd.txt:ro
+    ports: ["30123:8080"]
+    stop_grace_period: 1s
+`)
+	_, errOut, code := o.try("up", "-d")
+	if code != 1 || !strings.Contains(errOut, `service "web"`) || !strings.Contains(errOut, "--bind-as-configmap") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Errorf("up -d of a bind mount: exit %d, %q; want 1 and one line naming the service and --bind-as-configmap", code, errOut)
+	}
+	if got := o.labelled(t, berthKinds); len(got) != 0 {
+		t.Errorf("a refused up applied %v", got)
+	}
+
+	o.run(t, "up", "-d", "--wait", "--bind-as-configmap", "--publish-as", "loadbalancer")
+	if out, _ := o.run(t, "logs", "--no-color", "web"); strings.TrimSpace(out) != "web-1  | welcome from a bind mount" {
+		t.Errorf("web's log: %q; want the bound file's content", out)
+	}
+	if typ := c.kubectl(t, "", "-n", o.project, "get", "service", "web-published", "-o", "jsonpath={.spec.type}"); typ != "LoadBalancer" {
+		t.Errorf("--publish-as loadbalancer: the Service web-published is %q", typ)
+	}
+
+	// without --context: a usage error, nothing done
+	cmd := exec.Command(berthBin, "--root", o.root, "-p", o.project, "up", "-d", "--publish-as", "loadbalancer")
+	cmd.Dir = o.dir
+	cmd.Env = append(os.Environ(), "BERTH_CONTEXT=")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 125 || stderr.String() != "berth: --publish-as needs --context\n" {
+		t.Errorf("up --publish-as without --context: %v, %q", err, stderr.String())
+	}
+	o.run(t, "down", "-v")
+}
