@@ -227,7 +227,6 @@ models:
 		{`key "models" is not supported on Kubernetes`, "models are not converted"},
 		{`service "app": key "models" is not supported on Kubernetes`},
 		{`service "app": key "user"`, "nobody"},
-		{`service "app": key "init"`},
 		{`service "app": key "ulimits" is not supported on Kubernetes and is ignored`},
 		{`service "app": key "container_name"`},
 		{`service "app": key "restart"`, "always restarted"},
@@ -248,6 +247,9 @@ models:
 		}
 	}
 	s := find[*appsv1.StatefulSet](t, r, "app")
+	if sp := s.Spec.Template.Spec.ShareProcessNamespace; sp == nil || !*sp {
+		t.Errorf("init: true: shareProcessNamespace %v, want true (the pause process PID 1)", sp)
+	}
 	if !s.Spec.Template.Spec.HostIPC {
 		t.Error("ipc: host is not hostIPC")
 	}

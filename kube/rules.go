@@ -84,7 +84,7 @@ var Rules = []Rule{
 	{"services.*.tmpfs", Mapped, "emptyDir medium Memory (size → sizeLimit)"},
 	{"services.*.shm_size", Mapped, "emptyDir medium Memory at /dev/shm with sizeLimit"},
 	{"services.*.sysctls", Mapped, "the sysctls Kubernetes calls safe → pod securityContext.sysctls; others warned"},
-	{"services.*.init", Mapped, "false as in compose; true is warned: no init process is injected, pods run the image's entrypoint as PID 1"},
+	{"services.*.init", Mapped, "true → shareProcessNamespace: the pause process is PID 1, reaping orphans, and the entrypoint is not (with pid host, warned)"},
 	{"services.*.tty", Mapped, "tty"},
 	{"services.*.stdin_open", Mapped, "stdin"},
 	{"services.*.hostname", Mapped, "pod hostname"},

@@ -249,9 +249,6 @@ func (c *conv) podSpec(s types.ServiceConfig) (corev1.PodSpec, error) {
 	}
 	c.probes(s, &ctr)
 	c.hooks(s, &ctr)
-	if s.Init != nil && *s.Init {
-		c.warnPart(s.Name, "init", "true: no init process is injected, pods run the image's entrypoint as PID 1")
-	}
 	if s.Hostname != "" {
 		if errs := validation.IsDNS1123Label(s.Hostname); len(errs) > 0 {
 			c.warnPart(s.Name, "hostname", fmt.Sprintf("%q is left out: a pod's hostname is a DNS label (%s)", s.Hostname, errs[0]))
@@ -305,6 +302,17 @@ func (c *conv) podSpec(s types.ServiceConfig) (corev1.PodSpec, error) {
 		pod.HostPID = true
 	default:
 		c.warnKey(s.Name, "pid", s.Pid+": pods of different workloads share no namespaces")
+	}
+	if s.Init != nil && *s.Init {
+		// init: true runs an init as PID 1 that reaps orphans and passes
+		// signals on, so the entrypoint is not PID 1 (which ignores the
+		// signals it has no handler for). A pod's shared process
+		// namespace does the same with the pod's pause process.
+		if pod.HostPID {
+			c.warnPart(s.Name, "init", "true with pid host: the host's init is PID 1 already")
+		} else {
+			pod.ShareProcessNamespace = ptr(true)
+		}
 	}
 	switch {
 	case s.Ipc == "", s.Ipc == "private", s.Ipc == "shareable":
