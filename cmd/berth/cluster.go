@@ -69,7 +69,7 @@ func checkMapping(cmd *cobra.Command, ko kube.Options, applies bool, needs strin
 			return usageError{fmt.Errorf("--%s needs %s", n, needs)}
 		}
 	}
-	if ko.PublishAs != kube.PublishNodePort && ko.PublishAs != kube.PublishLoadBalancer {
+	if cmd.Flags().Changed("publish-as") && ko.PublishAs != kube.PublishNodePort && ko.PublishAs != kube.PublishLoadBalancer {
 		return usageError{fmt.Errorf("--publish-as must be nodeport or loadbalancer, not %q", ko.PublishAs)}
 	}
 	return nil

@@ -59,10 +59,19 @@ func (o *onCluster) write(t testing.TB, compose string) {
 
 // try runs berth --context C -p P ARGS and returns its stdout, stderr and
 // exit code.
-func (o *onCluster) try(args ...string) (string, string, int) {
+func (o *onCluster) try(args ...string) (string, string, int) { return o.berth(true, args...) }
+
+// tryHere is try without the context: berth -p P ARGS, on this machine.
+func (o *onCluster) tryHere(args ...string) (string, string, int) { return o.berth(false, args...) }
+
+func (o *onCluster) berth(onCluster bool, args ...string) (string, string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	full := append([]string{"--root", o.root, "--context", o.context, "-p", o.project}, args...)
+	full := []string{"--root", o.root}
+	if onCluster {
+		full = append(full, "--context", o.context)
+	}
+	full = append(append(full, "-p", o.project), args...)
 	cmd := exec.CommandContext(ctx, berthBin, full...)
 	cmd.Dir = o.dir
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+o.kubeconfig, "BERTH_CONTEXT=")

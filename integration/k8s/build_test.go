@@ -1,10 +1,7 @@
 package k8s
 
 import (
-	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -155,15 +152,8 @@ func TestKubeBuildPush(t *testing.T) {
 			t.Errorf("up -d --push --no-build: exit %d, %q", code, errOut)
 		}
 		// --push without a context: a local up runs its images here
-		cmd := exec.Command(berthBin, "--root", o.root, "-p", project, "up", "-d", "--push")
-		cmd.Dir = o.dir
-		cmd.Env = append(os.Environ(), "BERTH_CONTEXT=")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		err := cmd.Run()
-		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.ExitCode() != 125 || stderr.String() != "berth: --push needs --context: it pushes the images up builds for a Kubernetes cluster to pull\n" {
-			t.Errorf("up -d --push without --context: %v, %q", err, stderr.String())
+		if _, errOut, code := o.tryHere("up", "-d", "--push"); code != 125 || errOut != "berth: --push needs --context: it pushes the images up builds for a Kubernetes cluster to pull\n" {
+			t.Errorf("up -d --push without --context: exit %d, %q", code, errOut)
 		}
 		// the spec (generation) and identity (uid) of each object: its
 		// resourceVersion may move still, as the controllers write the

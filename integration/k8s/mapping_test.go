@@ -1,10 +1,7 @@
 package k8s
 
 import (
-	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -53,15 +50,8 @@ func TestKubeMappingFlags(t *testing.T) {
 	}
 
 	// without --context: a usage error, nothing done
-	cmd := exec.Command(berthBin, "--root", o.root, "-p", o.project, "up", "-d", "--publish-as", "loadbalancer")
-	cmd.Dir = o.dir
-	cmd.Env = append(os.Environ(), "BERTH_CONTEXT=")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 125 || stderr.String() != "berth: --publish-as needs --context\n" {
-		t.Errorf("up --publish-as without --context: %v, %q", err, stderr.String())
+	if _, errOut, code := o.tryHere("up", "-d", "--publish-as", "loadbalancer"); code != 125 || errOut != "berth: --publish-as needs --context\n" {
+		t.Errorf("up --publish-as without --context: exit %d, %q", code, errOut)
 	}
 	o.run(t, "down", "-v")
 }
