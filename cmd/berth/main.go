@@ -63,28 +63,26 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // of a docker compose command line work as they are typed. Global flags
 // before it are skipped with their values.
 func withoutCompose(root *cobra.Command, args []string) []string {
+	if at := commandWord(root, args); at >= 0 && args[at] == "compose" {
+		return append(slices.Clone(args[:at]), args[at+1:]...)
+	}
+	return args
+}
+
+// commandWord is the index of the first word of args that is not a
+// global flag or a global flag's value (the command, "--" or "-"), -1
+// when there is none.
+func commandWord(root *cobra.Command, args []string) int {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" || !strings.HasPrefix(a, "-") || a == "-" {
-			if a == "compose" {
-				return append(slices.Clone(args[:i]), args[i+1:]...)
-			}
-			return args
+			return i
 		}
-		var f *pflag.Flag
-		if name, ok := strings.CutPrefix(a, "--"); ok {
-			if strings.Contains(name, "=") {
-				continue
-			}
-			f = root.Flags().Lookup(name)
-		} else if len(a) == 2 {
-			f = root.Flags().ShorthandLookup(a[1:])
-		}
-		if f != nil && f.NoOptDefVal == "" {
+		if takesValue(root.Flags(), a) {
 			i++ // the flag's value
 		}
 	}
-	return args
+	return -1
 }
 
 // stepExit is the annotation of the commands that exit with a failed RUN
@@ -98,17 +96,7 @@ const stepExit = "berth.exit.step"
 // holds no /): berth build -t app . and berth build ./dir are docker
 // build's; berth build web worker is compose's.
 func dockerBuild(root *cobra.Command, args []string) []string {
-	at := -1
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" || !strings.HasPrefix(a, "-") || a == "-" {
-			at = i
-			break
-		}
-		if takesValue(root.Flags(), a) {
-			i++
-		}
-	}
+	at := commandWord(root, args)
 	if at < 0 || args[at] != "build" {
 		return args
 	}
