@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -16,20 +17,33 @@ import (
 	"github.com/berth-dev/berth/project"
 )
 
+// workloads are the kinds that run a service's pods, which Wait waits for.
+var workloads = []schema.GroupVersionKind{
+	{Group: "apps", Version: "v1", Kind: "Deployment"},
+	{Group: "apps", Version: "v1", Kind: "StatefulSet"},
+	{Group: "apps", Version: "v1", Kind: "DaemonSet"},
+	{Group: "batch", Version: "v1", Kind: "Job"},
+}
+
 // prunable are the kinds berth makes in a project's namespace, which up
 // lists to know what exists and deletes when the project no longer
 // defines it. Claims are listed but never pruned: their data goes only
 // with down -v, as a compose volume does.
-var prunable = []schema.GroupVersionKind{
+var prunable = append([]schema.GroupVersionKind{
 	{Version: "v1", Kind: "ConfigMap"},
 	{Version: "v1", Kind: "Secret"},
 	{Version: "v1", Kind: "PersistentVolumeClaim"},
 	{Version: "v1", Kind: "Service"},
 	{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"},
-	{Group: "apps", Version: "v1", Kind: "Deployment"},
-	{Group: "apps", Version: "v1", Kind: "StatefulSet"},
-	{Group: "apps", Version: "v1", Kind: "DaemonSet"},
-	{Group: "batch", Version: "v1", Kind: "Job"},
+}, workloads...)
+
+// namespaceKind is the kind of the project's namespace, which berth makes
+// when the context names none.
+var namespaceKind = schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}
+
+// isWorkload says whether kind is one of workloads.
+func isWorkload(kind string) bool {
+	return slices.ContainsFunc(workloads, func(g schema.GroupVersionKind) bool { return g.Kind == kind })
 }
 
 // existing is what the cluster holds of a project, by kind/name.
@@ -155,7 +169,7 @@ func (c *Cluster) Up(ctx context.Context, p *project.Project, o api.UpOptions) e
 	if err != nil {
 		return err
 	}
-	nsr, err := c.resource(ctx, schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}, "")
+	nsr, err := c.resource(ctx, namespaceKind, "")
 	if err != nil {
 		return err
 	}
@@ -177,7 +191,7 @@ func (c *Cluster) Up(ctx context.Context, p *project.Project, o api.UpOptions) e
 			continue // the context's: there already, and not berth's
 		}
 		want[key(kind, obj.GetName())] = true
-		workload := workloadKinds[kind]
+		workload := isWorkload(kind)
 		if workload && !o.DryRun {
 			if err := deps.await(ctx, c, target, obj.GetLabels()[LabelService]); err != nil {
 				return err

@@ -9,9 +9,6 @@ import (
 	"github.com/berth-dev/berth/project"
 )
 
-// workloadKinds are the kinds that run a service's pods.
-var workloadKinds = map[string]bool{"Deployment": true, "StatefulSet": true, "DaemonSet": true, "Job": true}
-
 // dependencies is how up keeps compose's depends_on conditions on a
 // cluster, which has no start order of its own: a service's workload is
 // applied only once the workloads of the services it waits for are

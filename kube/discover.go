@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -50,20 +51,11 @@ func (m *mapper) mapping(ctx context.Context, gvk schema.GroupVersionKind) (sche
 		m.mu.Unlock()
 	}
 	for _, r := range doc.APIResources {
-		if r.Kind == gvk.Kind && !containsSlash(r.Name) {
+		if r.Kind == gvk.Kind && !strings.Contains(r.Name, "/") { // not a subresource
 			return gv.WithResource(r.Name), r.Namespaced, nil
 		}
 	}
 	return schema.GroupVersionResource{}, false, errclass.New(errclass.ErrNotFound, "the cluster serves no %s in %s", gvk.Kind, gv)
-}
-
-func containsSlash(s string) bool {
-	for i := range len(s) {
-		if s[i] == '/' {
-			return true
-		}
-	}
-	return false
 }
 
 // resource is the dynamic client of kind, in namespace ns when it is

@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 
@@ -36,7 +35,7 @@ import (
 func (c *Cluster) followPods(ctx context.Context, project string, services []string, o api.LogsOptions, lc api.LogConsumer) error {
 	ns := c.Namespace(project)
 	sel := selector(project, services...)
-	r, err := c.resource(ctx, schema.GroupVersionKind{Version: "v1", Kind: "Pod"}, ns)
+	r, err := c.resource(ctx, podKind, ns)
 	if err != nil {
 		return err
 	}
@@ -52,16 +51,13 @@ func (c *Cluster) followPods(ctx context.Context, project string, services []str
 		if err != nil {
 			return f.end(ctx, c.fail(fmt.Sprintf("listing the pods of namespace %q", ns), err))
 		}
-		pods := make([]corev1.Pod, len(l.Items))
-		for i := range l.Items {
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(l.Items[i].Object, &pods[i]); err != nil {
-				return err
-			}
+		pods, err := podsOf(l)
+		if err != nil {
+			return f.end(ctx, err)
 		}
 		// numbered as servicePods orders them
 		slices.SortFunc(pods, func(a, b corev1.Pod) int {
-			return cmp.Or(cmp.Compare(a.Labels[LabelService], b.Labels[LabelService]),
-				a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Name, b.Name))
+			return cmp.Or(cmp.Compare(a.Labels[LabelService], b.Labels[LabelService]), madeFirst(a, b))
 		})
 		for _, p := range pods {
 			f.see(p, initial)

@@ -46,11 +46,21 @@ func (c *Cluster) servicePods(ctx context.Context, project string, services []st
 		by[s] = append(by[s], p)
 	}
 	for _, l := range by {
-		slices.SortFunc(l, func(a, b corev1.Pod) int {
-			return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Name, b.Name))
-		})
+		slices.SortFunc(l, madeFirst)
 	}
 	return by, sortedKeys(by), nil
+}
+
+// madeFirst orders a service's pods as --index and service-N count them:
+// in the order they were made.
+func madeFirst(a, b corev1.Pod) int {
+	return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Name, b.Name))
+}
+
+// statuses are the statuses of p's init containers, then of its
+// containers.
+func statuses(p corev1.Pod) []corev1.ContainerStatus {
+	return append(slices.Clone(p.Status.InitContainerStatuses), p.Status.ContainerStatuses...)
 }
 
 // PodRow is one pod of a project, as ps lists it.
@@ -92,7 +102,7 @@ func podStatus(p corev1.Pod) string {
 	if p.DeletionTimestamp != nil {
 		return "Terminating"
 	}
-	for _, st := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+	for _, st := range statuses(p) {
 		if w := st.State.Waiting; w != nil && w.Reason != "" {
 			return string(p.Status.Phase) + " (" + w.Reason + ")"
 		}
@@ -391,18 +401,18 @@ func (c *Cluster) Down(ctx context.Context, project string, o api.DownOptions) e
 		return err
 	}
 	// workloads first, so that nothing runs without its configuration
-	rank := map[string]int{"Deployment": 0, "StatefulSet": 0, "DaemonSet": 0, "Job": 0, "Service": 1, "NetworkPolicy": 1}
+	rank := func(kind string) int {
+		switch {
+		case isWorkload(kind):
+			return 0
+		case kind == "Service", kind == "NetworkPolicy":
+			return 1
+		}
+		return 2
+	}
 	keys := sortedKeys(have)
 	slices.SortStableFunc(keys, func(a, b string) int {
-		ra, ok := rank[have[a].GetKind()]
-		if !ok {
-			ra = 2
-		}
-		rb, ok := rank[have[b].GetKind()]
-		if !ok {
-			rb = 2
-		}
-		return cmp.Compare(ra, rb)
+		return cmp.Compare(rank(have[a].GetKind()), rank(have[b].GetKind()))
 	})
 	for _, k := range keys {
 		u := have[k]
@@ -420,7 +430,7 @@ func (c *Cluster) Down(ctx context.Context, project string, o api.DownOptions) e
 	if !o.Volumes || len(o.Services) > 0 || !c.ownNamespace() {
 		return nil
 	}
-	nsr, err := c.resource(ctx, prunableNamespace, "")
+	nsr, err := c.resource(ctx, namespaceKind, "")
 	if err != nil {
 		return err
 	}

@@ -3,15 +3,11 @@ package kube
 import (
 	"context"
 
-	"k8s.io/apimachinery/pkg/runtime/schema"
-
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/proc"
 	"github.com/berth-dev/berth/project"
 	"github.com/berth-dev/berth/watch"
 )
-
-var prunableNamespace = schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}
 
 // The operations the cluster backend does not do yet: each fails with
 // one line naming its command.

@@ -36,8 +36,8 @@ var stuck = map[string]bool{
 // passes.
 func (c *Cluster) Wait(ctx context.Context, project string, services []string) error {
 	ns := c.Namespace(project)
-	var workloads []*unstructured.Unstructured
-	for _, gvk := range prunable[5:] { // the workloads
+	var found []*unstructured.Unstructured
+	for _, gvk := range workloads {
 		r, err := c.resource(ctx, gvk, ns)
 		if err != nil {
 			return err
@@ -47,22 +47,22 @@ func (c *Cluster) Wait(ctx context.Context, project string, services []string) e
 			return c.fail(fmt.Sprintf("listing the %ss of project %q", gvk.Kind, project), err)
 		}
 		for i := range l.Items {
-			workloads = append(workloads, &l.Items[i])
+			found = append(found, &l.Items[i])
 		}
 	}
-	return c.await(ctx, ns, workloads)
+	return c.await(ctx, ns, found)
 }
 
-// await waits for workloads, each reported Waiting and then Ready or
-// Completed, as Wait says.
-func (c *Cluster) await(ctx context.Context, ns string, workloads []*unstructured.Unstructured) error {
+// await waits for the workload objects objs, each reported Waiting and
+// then Ready or Completed, as Wait says.
+func (c *Cluster) await(ctx context.Context, ns string, objs []*unstructured.Unstructured) error {
 	var limit time.Duration
 	if d, ok := ctx.Deadline(); ok {
 		limit = time.Until(d).Round(time.Second)
 	}
 	pending := map[string]*unstructured.Unstructured{}
 	var order []string
-	for _, u := range workloads {
+	for _, u := range objs {
 		k := key(u.GetKind(), u.GetName())
 		pending[k] = u
 		order = append(order, k)
@@ -198,7 +198,7 @@ func (c *Cluster) podTrouble(ctx context.Context, ns string, u *unstructured.Uns
 		return ""
 	}
 	for _, p := range pods {
-		for _, st := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+		for _, st := range statuses(p) {
 			if t := st.State.Terminated; t != nil && st.RestartCount > 0 && p.Spec.RestartPolicy == corev1.RestartPolicyAlways {
 				// between its restarts a crashing container is
 				// terminated, or waiting in CrashLoopBackOff: either way
@@ -286,9 +286,11 @@ func (c *Cluster) workloadPods(ctx context.Context, ns string, u *unstructured.U
 	return c.pods(ctx, ns, metav1.FormatLabelSelector(&metav1.LabelSelector{MatchLabels: sel}))
 }
 
+var podKind = schema.GroupVersionKind{Version: "v1", Kind: "Pod"}
+
 // pods are the pods sel selects in ns.
 func (c *Cluster) pods(ctx context.Context, ns, sel string) ([]corev1.Pod, error) {
-	r, err := c.resource(ctx, schema.GroupVersionKind{Version: "v1", Kind: "Pod"}, ns)
+	r, err := c.resource(ctx, podKind, ns)
 	if err != nil {
 		return nil, err
 	}
@@ -296,6 +298,11 @@ func (c *Cluster) pods(ctx context.Context, ns, sel string) ([]corev1.Pod, error
 	if err != nil {
 		return nil, c.fail(fmt.Sprintf("listing the pods of namespace %q", ns), err)
 	}
+	return podsOf(l)
+}
+
+// podsOf are the pods of a list the dynamic client read.
+func podsOf(l *unstructured.UnstructuredList) ([]corev1.Pod, error) {
 	out := make([]corev1.Pod, len(l.Items))
 	for i := range l.Items {
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(l.Items[i].Object, &out[i]); err != nil {
