@@ -192,10 +192,7 @@ func (c *conv) walkKeys() error {
 			}
 			return
 		}
-		if !c.warned[f.String()] {
-			c.warned[f.String()] = true
-			c.warnings = append(c.warnings, f.String())
-		}
+		c.warn("", "%s", f)
 	}
 	for _, name := range sortedKeys(c.p.Services) {
 		s := c.p.Services[name]

@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
+	"sync"
 )
 
 // Status says what the conversion does with a compose key.
@@ -196,7 +196,9 @@ type rule struct {
 	wild  int
 }
 
-var compiled = func() []rule {
+// compiled are Rules split into their parts, once, when a conversion
+// first needs them: not in package init, which every berth command runs.
+var compiled = sync.OnceValue(func() []rule {
 	out := make([]rule, len(Rules))
 	for i, r := range Rules {
 		parts := strings.Split(r.Path, ".")
@@ -209,26 +211,19 @@ var compiled = func() []rule {
 		out[i] = rule{r, parts, w}
 	}
 	return out
-}()
+})
 
 // lookup returns the rule for a concrete path (services.web.ports.[].mode):
 // the longest rule that is it or an ancestor, the one with fewer wildcards
 // on a tie; Warned when none is.
 func lookup(parts []string) Rule {
 	best, bestLen, bestWild := Rule{Path: strings.Join(parts, "."), Status: Warned}, -1, 0
-	for _, r := range compiled {
+	for _, r := range compiled() {
 		n := len(r.parts)
 		if n > len(parts) || n < bestLen || (n == bestLen && r.wild >= bestWild) {
 			continue
 		}
-		ok := true
-		for i, p := range r.parts {
-			if p != parts[i] && !(p == "*" && parts[i] != "[]") {
-				ok = false
-				break
-			}
-		}
-		if ok {
+		if r.matches(parts[:n]) {
 			best, bestLen, bestWild = r.Rule, n, r.wild
 		}
 	}
@@ -249,23 +244,23 @@ func wildcard(parts []string) string {
 // below says whether a rule names a key under parts, so that a mapped key
 // is walked into.
 func below(parts []string) bool {
-	for _, r := range compiled {
-		if len(r.parts) <= len(parts) {
-			continue
-		}
-		ok := true
-		for i := range parts {
-			p := r.parts[i]
-			if p != parts[i] && !(p == "*" && parts[i] != "[]") {
-				ok = false
-				break
-			}
-		}
-		if ok {
+	for _, r := range compiled() {
+		if len(r.parts) > len(parts) && r.matches(parts) {
 			return true
 		}
 	}
 	return false
+}
+
+// matches says whether the rule's first len(parts) parts match parts: a
+// name itself, or * for any name (not for a list's [] item).
+func (r rule) matches(parts []string) bool {
+	for i, p := range parts {
+		if rp := r.parts[i]; rp != p && !(rp == "*" && p != "[]") {
+			return false
+		}
+	}
+	return true
 }
 
 // finding is a key the walk found not mapped.
@@ -320,12 +315,7 @@ func walk(prefix []string, v any, service string, report func(finding)) {
 	}
 	switch v := v.(type) {
 	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range sortedKeys(v) {
 			walk(append(append([]string(nil), prefix...), k), v[k], service, report)
 		}
 	case []any:
@@ -347,12 +337,7 @@ func keysOf(prefix []string, x any, service string, report func(finding)) error 
 	}
 	if m, ok := v.(map[string]any); ok {
 		// A service's walk starts at its keys: the service itself is mapped.
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range sortedKeys(m) {
 			walk(append(append([]string(nil), prefix...), k), m[k], service, report)
 		}
 	}
@@ -373,19 +358,10 @@ func WriteMappingTable(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", r.Path, r.Status, cell(r.Note))
 	}
-	for _, k := range sortedStrings(warnNotes) {
+	for _, k := range sortedKeys(warnNotes) {
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", k, Warned, cell(warnNotes[k]))
 	}
 	b.WriteString("| any other key | warned | named in a warning with the service, never ignored in silence |\n")
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func sortedStrings(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
