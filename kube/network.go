@@ -2,6 +2,7 @@ package kube
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -73,8 +74,8 @@ func (c *conv) targets(s types.ServiceConfig) ([]port, error) {
 	return out, nil
 }
 
-func (c *conv) containerPorts(s types.ServiceConfig) []corev1.ContainerPort {
-	ports, _ := c.targets(s)
+// containerPorts are the ports a container listens on.
+func containerPorts(ports []port) []corev1.ContainerPort {
 	var out []corev1.ContainerPort
 	for _, p := range ports {
 		out = append(out, corev1.ContainerPort{ContainerPort: p.target, Protocol: p.protocol})
@@ -91,13 +92,9 @@ func portName(p port, n int32) string {
 	return fmt.Sprintf("%s-%d", strings.ToLower(string(p.protocol)), n)
 }
 
-// reach makes the Services of s: one of its name, one per alias, and one
-// for its published ports.
-func (c *conv) reach(s types.ServiceConfig) error {
-	ports, err := c.targets(s)
-	if err != nil {
-		return err
-	}
+// reach makes the Services of s, whose target ports are ports: one of
+// its name, one per alias, and one for its published ports.
+func (c *conv) reach(s types.ServiceConfig, ports []port) error {
 	name := c.names[s.Name]
 	if len(ports) > 0 {
 		var sp []corev1.ServicePort
@@ -117,7 +114,7 @@ func (c *conv) reach(s types.ServiceConfig) error {
 						c.warnPart(s.Name, "networks."+net+".aliases", fmt.Sprintf("alias %q cannot be a Service name (%s)", a, errs[0]))
 						continue
 					}
-					if _, taken := c.p.Services[a]; taken || containsName(names, n) {
+					if _, taken := c.p.Services[a]; taken || slices.Contains(names, n) {
 						continue
 					}
 					names = append(names, n)
@@ -144,15 +141,6 @@ func (c *conv) reach(s types.ServiceConfig) error {
 		}
 	}
 	return c.publish(s)
-}
-
-func containsName(names []string, n string) bool {
-	for _, x := range names {
-		if x == n {
-			return true
-		}
-	}
-	return false
 }
 
 // publish makes <name>-published for the published ports of s.

@@ -12,6 +12,7 @@ import (
 	"github.com/docker/go-units"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -84,58 +85,61 @@ func (c *conv) used(secret bool, name string) bool {
 // service mounts.
 func (c *conv) configsAndSecrets() error {
 	for _, name := range sortedKeys(c.p.Configs) {
-		cfg := types.FileObjectConfig(c.p.Configs[name])
-		if !c.used(false, name) {
-			continue
-		}
-		if cfg.External {
-			c.warnPart("", "configs."+name+".external", fmt.Sprintf("no ConfigMap is made: one named %q must exist in the namespace", objectName(name)))
-			continue
-		}
-		b, err := c.content("config", name, cfg)
-		if err != nil {
+		meta, b, ok, err := c.fileObject("config", "ConfigMap", name, types.FileObjectConfig(c.p.Configs[name]))
+		if !ok || err != nil {
 			return err
 		}
-		n := objectName(name)
-		if err := c.claim("ConfigMap", n, fmt.Sprintf("config %q", name)); err != nil {
-			return err
-		}
-		cm := &corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: c.meta(n, "")}
-		cm.Labels["com.docker.compose.config"] = name
-		l, _ := userLabels(cfg.Labels)
-		cm.Labels = merge(cm.Labels, l)
-		if utf8.Valid(b) {
-			cm.Data = map[string]string{fileKey(name): string(b)}
-		} else {
-			cm.BinaryData = map[string][]byte{fileKey(name): b}
-		}
+		cm := &corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta}
+		setData(cm, fileKey(name), b)
 		c.configMaps = append(c.configMaps, cm)
 	}
 	for _, name := range sortedKeys(c.p.Secrets) {
-		sec := types.FileObjectConfig(c.p.Secrets[name])
-		if !c.used(true, name) {
-			continue
-		}
-		if sec.External {
-			c.warnPart("", "secrets."+name+".external", fmt.Sprintf("no Secret is made: one named %q must exist in the namespace", objectName(name)))
-			continue
-		}
-		b, err := c.content("secret", name, sec)
-		if err != nil {
+		meta, b, ok, err := c.fileObject("secret", "Secret", name, types.FileObjectConfig(c.p.Secrets[name]))
+		if !ok || err != nil {
 			return err
 		}
-		n := objectName(name)
-		if err := c.claim("Secret", n, fmt.Sprintf("secret %q", name)); err != nil {
-			return err
-		}
-		s := &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: c.meta(n, ""), Type: corev1.SecretTypeOpaque,
-			Data: map[string][]byte{fileKey(name): b}}
-		s.Labels["com.docker.compose.secret"] = name
-		l, _ := userLabels(sec.Labels)
-		s.Labels = merge(s.Labels, l)
-		c.secrets = append(c.secrets, s)
+		c.secrets = append(c.secrets, &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: meta, Type: corev1.SecretTypeOpaque,
+			Data: map[string][]byte{fileKey(name): b}})
 	}
 	return nil
+}
+
+// fileObject is what the ConfigMap (kind config) or Secret (kind secret)
+// of the top-level f named name is made of: its metadata, with the
+// compose label and f's labels, and its bytes. ok is false, with no
+// error, when no service mounts it or it is external (warned): then no
+// object is made.
+func (c *conv) fileObject(kind, objKind, name string, f types.FileObjectConfig) (metav1.ObjectMeta, []byte, bool, error) {
+	if !c.used(kind == "secret", name) {
+		return metav1.ObjectMeta{}, nil, false, nil
+	}
+	n := objectName(name)
+	if f.External {
+		c.warnPart("", kind+"s."+name+".external", fmt.Sprintf("no %s is made: one named %q must exist in the namespace", objKind, n))
+		return metav1.ObjectMeta{}, nil, false, nil
+	}
+	b, err := c.content(kind, name, f)
+	if err != nil {
+		return metav1.ObjectMeta{}, nil, false, err
+	}
+	if err := c.claim(objKind, n, fmt.Sprintf("%s %q", kind, name)); err != nil {
+		return metav1.ObjectMeta{}, nil, false, err
+	}
+	meta := c.meta(n, "")
+	meta.Labels["com.docker.compose."+kind] = name
+	l, _ := userLabels(f.Labels)
+	meta.Labels = merge(meta.Labels, l)
+	return meta, b, true, nil
+}
+
+// setData puts b in cm under key: as text when it is UTF-8, as binary
+// data otherwise.
+func setData(cm *corev1.ConfigMap, key string, b []byte) {
+	if utf8.Valid(b) {
+		cm.Data = map[string]string{key: string(b)}
+	} else {
+		cm.BinaryData = map[string][]byte{key: b}
+	}
 }
 
 // volumes make a PersistentVolumeClaim per named volume a service mounts.
@@ -211,7 +215,7 @@ func parseSize(s string) (resource.Quantity, error) {
 // mounts give the pod its volumes and the container its mounts.
 func (c *conv) mounts(s types.ServiceConfig, pod *corev1.PodSpec, ctr *corev1.Container) error {
 	add := func(v corev1.Volume, m corev1.VolumeMount) {
-		v.Name = fmt.Sprintf("%s-%d", strings.SplitN(v.Name, "-", 2)[0], len(pod.Volumes))
+		v.Name = fmt.Sprintf("%s-%d", v.Name, len(pod.Volumes))
 		m.Name = v.Name
 		pod.Volumes = append(pod.Volumes, v)
 		ctr.VolumeMounts = append(ctr.VolumeMounts, m)
@@ -342,11 +346,7 @@ func (c *conv) bind(s types.ServiceConfig, key string, v types.ServiceVolumeConf
 	}
 	file := fileKey(filepath.Base(v.Source))
 	cm := &corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: c.meta(n, s.Name)}
-	if utf8.Valid(b) {
-		cm.Data = map[string]string{file: string(b)}
-	} else {
-		cm.BinaryData = map[string][]byte{file: b}
-	}
+	setData(cm, file, b)
 	c.configMaps = append(c.configMaps, cm)
 	if !v.ReadOnly {
 		c.warn(s.Name, "bind mount of %s at %s is a ConfigMap: read-only on the cluster", v.Source, v.Target)

@@ -24,6 +24,10 @@ func (c *conv) service(s types.ServiceConfig) error {
 	if err != nil {
 		return err
 	}
+	// the ports the container listens on are the Services' too; a port
+	// that is none is refused with the Services, below
+	ports, portsErr := c.targets(s)
+	pod.Containers[0].Ports = containerPorts(ports)
 	labels, annotations := userLabels(s.Labels)
 	tmpl := corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{
@@ -88,7 +92,10 @@ func (c *conv) service(s types.ServiceConfig) error {
 		return err
 	}
 	c.workloads = append(c.workloads, obj)
-	return c.reach(s)
+	if portsErr != nil {
+		return portsErr
+	}
+	return c.reach(s, ports)
 }
 
 func (c *conv) warnRestart(s types.ServiceConfig, restart string) {
@@ -256,12 +263,13 @@ func (c *conv) podSpec(s types.ServiceConfig) (corev1.PodSpec, error) {
 			pod.Hostname = s.Hostname
 		}
 	}
-	for _, ip := range sortedKeys(hostsByIP(s.ExtraHosts)) {
+	hosts := hostsByIP(s.ExtraHosts)
+	for _, ip := range sortedKeys(hosts) {
 		if ip == "host-gateway" {
 			c.warnPart(s.Name, "extra_hosts", "host-gateway has no address on a cluster and is left out")
 			continue
 		}
-		pod.HostAliases = append(pod.HostAliases, corev1.HostAlias{IP: ip, Hostnames: hostsByIP(s.ExtraHosts)[ip]})
+		pod.HostAliases = append(pod.HostAliases, corev1.HostAlias{IP: ip, Hostnames: hosts[ip]})
 	}
 	if len(s.DNSSearch) > 0 || len(s.DNSOpts) > 0 {
 		pod.DNSConfig = &corev1.PodDNSConfig{Searches: s.DNSSearch}
@@ -324,7 +332,6 @@ func (c *conv) podSpec(s types.ServiceConfig) (corev1.PodSpec, error) {
 	if err := c.mounts(s, &pod, &ctr); err != nil {
 		return pod, err
 	}
-	ctr.Ports = c.containerPorts(s)
 	pod.Containers = []corev1.Container{ctr}
 	return pod, nil
 }
