@@ -313,24 +313,13 @@ func PruneCache(ctx context.Context, root string, o PruneOptions) ([]string, int
 		ids = append(ids, e.Name()[:min(25, len(e.Name()))])
 	}
 	if o.All {
-		// the context digests go too: they are what the cache remembers
-		// of contexts
-		ctxs, _ := os.ReadDir(filepath.Join(dir, "context"))
-		for _, c := range ctxs {
-			if fi, err := c.Info(); err == nil {
-				freed += fi.Size()
-			}
+		// the context digests go too, what the cache remembers of
+		// contexts, and the frontend's memo (memo.go), what it remembers
+		// of Dockerfiles
+		for _, d := range []string{filepath.Join(dir, "context"), memoDir(root)} {
+			freed += dirSize(d)
+			os.RemoveAll(d)
 		}
-		os.RemoveAll(filepath.Join(dir, "context"))
-		// and the frontend's memo (memo.go), what the cache remembers of
-		// Dockerfiles
-		memos, _ := os.ReadDir(memoDir(root))
-		for _, m := range memos {
-			if fi, err := m.Info(); err == nil {
-				freed += fi.Size()
-			}
-		}
-		os.RemoveAll(memoDir(root))
 	}
 	return ids, freed, nil
 }

@@ -2,8 +2,6 @@ package build
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -112,7 +110,7 @@ func checkContexts(contexts map[string]string) (*namedContexts, error) {
 			return nil, bad(ErrUnsupported, "service: names a compose service, which only compose's build.additional_contexts can")
 		case strings.HasPrefix(v, "oci-layout://"):
 			return nil, bad(ErrUnsupported, "an OCI layout context is not supported by berth's builder yet")
-		case remoteContext(v):
+		case RemoteContext(v):
 			return nil, bad(ErrUnsupported, "a remote context (a URL or a git repository) is not supported by berth's builder yet: give a directory or docker-image://")
 		}
 		dir, err := filepath.Abs(v)
@@ -135,9 +133,9 @@ func checkContexts(contexts map[string]string) (*namedContexts, error) {
 	return nc, nil
 }
 
-// remoteContext says whether v is a URL or a git reference, as compose
+// RemoteContext says whether v is a URL or a git reference, as compose
 // and dockerui tell one from a path.
-func remoteContext(v string) bool {
+func RemoteContext(v string) bool {
 	if strings.Contains(v, "://") {
 		return true
 	}
@@ -160,26 +158,12 @@ func (b *builder) localContext(local string) (*fsState, error) {
 	if !ok {
 		return nil, errclass.New(ErrInvalid, "the build graph names a local source %q the build was not given", local)
 	}
-	patterns, err := readIgnore(filepath.Join(dir, dockerignore))
-	if err != nil {
-		return nil, err
-	}
-	// apart from the main context's digests, whose patterns may differ
-	sum := sha256.Sum256([]byte("named\x00" + dir))
-	stats := filepath.Join(cacheDir(b.o.Root), "context", hex.EncodeToString(sum[:12])+".json")
-	bctx, err := walkContext(dir, patterns, stats)
-	if err != nil {
-		return nil, err
-	}
-	layer, err := b.newDir("ignored")
-	if err != nil {
-		return nil, err
-	}
 	target, err := b.newDir("named-context")
 	if err != nil {
 		return nil, err
 	}
-	view, err := bctx.view(layer, target)
+	// its digests apart from the main context's, whose patterns may differ
+	bctx, view, err := b.walkView(dir, filepath.Join(dir, dockerignore), "named\x00"+dir, target)
 	if err != nil {
 		return nil, err
 	}

@@ -233,7 +233,9 @@ func Discard(ctx context.Context, root string, id v1.Hash, inUse func(v1.Hash) (
 			named = true
 			continue
 		}
-		if _, img, err := store.Lookup(r.Name); err == nil {
+		// the ref's own manifest: a Lookup by name would read the refs
+		// again for each
+		if img, err := store.Image(r.Manifest.Digest); err == nil {
 			if cfg, err := img.ConfigName(); err == nil && cfg == id {
 				other = true
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/term"
 
+	"github.com/berth-dev/berth/format"
 	"github.com/berth-dev/berth/image"
 )
 
@@ -339,10 +340,7 @@ func (d *Display) render(whole bool) {
 		if left < 12 {
 			continue // too narrow a terminal to show it
 		}
-		name := s.name
-		if utf8.RuneCountInString(name) > left {
-			name = string([]rune(name)[:left-1]) + "…"
-		}
+		name := format.Ellipsis(s.name, left)
 		pad := left - utf8.RuneCountInString(name)
 		line(" => " + mark + name + strings.Repeat(" ", pad+1) + timer)
 		if s.state == "" && !whole {

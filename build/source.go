@@ -136,24 +136,35 @@ func (b *builder) context() (string, error) {
 	if b.bctx != nil {
 		return b.ctxView, nil
 	}
-	patterns, err := readIgnore(ignoreFile(b.o))
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256([]byte(b.o.ContextDir))
-	stats := filepath.Join(cacheDir(b.o.Root), "context", hex.EncodeToString(sum[:12])+".json")
-	bctx, err := walkContext(b.o.ContextDir, patterns, stats)
-	if err != nil {
-		return "", err
-	}
-	layer, err := b.newDir("ignored")
-	if err != nil {
-		return "", err
-	}
-	view, err := bctx.view(layer, filepath.Join(b.dir, "context"))
+	bctx, view, err := b.walkView(b.o.ContextDir, ignoreFile(b.o), b.o.ContextDir, filepath.Join(b.dir, "context"))
 	if err != nil {
 		return "", err
 	}
 	b.bctx, b.ctxView = bctx, view
 	return view, nil
+}
+
+// walkView walks the context directory dir, less what the patterns of its
+// ignore file take, its files' digests kept in the cache under key, and
+// makes the view of it at target.
+func (b *builder) walkView(dir, ignore, key, target string) (*buildContext, string, error) {
+	patterns, err := readIgnore(ignore)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256([]byte(key))
+	stats := filepath.Join(cacheDir(b.o.Root), "context", hex.EncodeToString(sum[:12])+".json")
+	bctx, err := walkContext(dir, patterns, stats)
+	if err != nil {
+		return nil, "", err
+	}
+	layer, err := b.newDir("ignored")
+	if err != nil {
+		return nil, "", err
+	}
+	view, err := bctx.view(layer, target)
+	if err != nil {
+		return nil, "", err
+	}
+	return bctx, view, nil
 }

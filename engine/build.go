@@ -379,7 +379,7 @@ func additionalContexts(p *project.Project, s types.ServiceConfig) (map[string]s
 			continue
 		}
 		// as compose-go resolves it, when the loader has not
-		if !filepath.IsAbs(v) && !strings.Contains(v, "://") && !strings.HasPrefix(v, "git@") && !strings.HasPrefix(v, "github.com/") {
+		if !filepath.IsAbs(v) && !build.RemoteContext(v) {
 			v = filepath.Join(p.WorkingDir, v)
 		}
 		out[k] = v
