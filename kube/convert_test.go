@@ -3,7 +3,6 @@ package kube_test
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,25 +15,24 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/berth-dev/berth/errclass"
+	"github.com/berth-dev/berth/internal/fixture"
 	"github.com/berth-dev/berth/kube"
 	"github.com/berth-dev/berth/project"
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // convert loads compose (and files beside it) as berth loads a project and
 // converts it.
 func convert(t *testing.T, compose string, files map[string]string, o kube.Options) (*kube.Result, error) {
 	t.Helper()
-	dir := t.TempDir()
-	files = mapsWith(files, "compose.yaml", compose)
-	for name, body := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	return kube.Convert(load(t, compose, files), o)
+}
+
+// load loads compose, and files beside it, as berth loads a project: named
+// shop unless it names itself.
+func load(t *testing.T, compose string, files map[string]string) *types.Project {
+	t.Helper()
+	dir := fixture.Dir(t, mapsWith(files, "compose.yaml", compose))
 	name := "shop"
 	if strings.HasPrefix(compose, "name:") {
 		name = ""
@@ -43,7 +41,7 @@ func convert(t *testing.T, compose string, files map[string]string, o kube.Optio
 	if err != nil {
 		t.Fatalf("loading: %v", err)
 	}
-	return kube.Convert(p.Project, o)
+	return p.Project
 }
 
 func mapsWith(m map[string]string, k, v string) map[string]string {

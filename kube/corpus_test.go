@@ -20,11 +20,12 @@ import (
 
 // TestCorpus converts every compose file of the corpus that berth loads.
 // Each either converts, every object round-tripping through YAML to the
-// same typed object and carrying the project's labels, or fails with a
-// one-line error that names the service or the key.
+// same typed object and carrying the project's labels, and its policies
+// allowing what compose allows (policy_test.go's comparePolicies), or
+// fails with a one-line error that names the service or the key.
 func TestCorpus(t *testing.T) {
 	root, paths := fixture.Corpus(t)
-	loaded, converted, objects := 0, 0, 0
+	loaded, converted, objects, decided := 0, 0, 0, 0
 	for _, p := range paths {
 		name, _ := filepath.Rel(root, p)
 		t.Run(name, func(t *testing.T) {
@@ -54,9 +55,10 @@ func TestCorpus(t *testing.T) {
 				objects++
 				checkObject(t, o, "corpus")
 			}
+			decided += comparePolicies(t, proj.Project, r)
 		})
 	}
-	t.Logf("%d of %d corpus files loaded; %d converted to %d objects", loaded, len(paths), converted, objects)
+	t.Logf("%d of %d corpus files loaded; %d converted to %d objects; %d connections decided by their policies", loaded, len(paths), converted, objects, decided)
 	if converted < 20 {
 		t.Errorf("only %d corpus files converted", converted)
 	}

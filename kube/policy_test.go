@@ -1,11 +1,8 @@
 package kube_test
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,9 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/berth-dev/berth/internal/fixture"
 	"github.com/berth-dev/berth/kube"
-	"github.com/berth-dev/berth/project"
 )
 
 // The test cluster cannot enforce NetworkPolicies (see docs/kubernetes.md),
@@ -584,20 +579,6 @@ func verdict(ok bool) string {
 	return "denies"
 }
 
-// loadProject loads compose as berth loads a project.
-func loadProject(t *testing.T, compose string) *types.Project {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(compose), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, err := project.Load(context.Background(), project.Options{Files: []string{filepath.Join(dir, "compose.yaml")}, Name: "shop"})
-	if err != nil {
-		t.Fatalf("loading: %v", err)
-	}
-	return p.Project
-}
-
 // TestPoliciesAllowWhatComposeAllows: for each project, every connection
 // between two services on each port one is reached on, from and to an
 // address outside the cluster, and to the cluster DNS, is allowed by the
@@ -705,7 +686,7 @@ networks:
 `, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := loadProject(t, tc.compose)
+			p := load(t, tc.compose, nil)
 			r, err := kube.Convert(p, kube.Options{})
 			if err != nil {
 				t.Fatalf("convert: %v", err)
@@ -717,28 +698,5 @@ networks:
 				hasWarning(t, r, tc.warning)
 			}
 		})
-	}
-}
-
-// TestCorpusPolicies compares the policies with compose for every compose
-// file of the corpus that converts.
-func TestCorpusPolicies(t *testing.T) {
-	root, paths := fixture.Corpus(t)
-	compared, decided := 0, 0
-	for _, path := range paths {
-		name, _ := filepath.Rel(root, path)
-		t.Run(name, func(t *testing.T) {
-			proj := loadCorpusFile(t, path)
-			r, err := kube.Convert(proj.Project, kube.Options{})
-			if err != nil {
-				t.Skipf("does not convert: %v", err)
-			}
-			compared++
-			decided += comparePolicies(t, proj.Project, r)
-		})
-	}
-	t.Logf("%d corpus files compared, %d connections decided", compared, decided)
-	if compared < 20 {
-		t.Errorf("only %d corpus files compared", compared)
 	}
 }
