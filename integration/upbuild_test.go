@@ -38,10 +38,11 @@ CMD ["sleep", "3600"]
 `
 
 // upBuildProject writes the 3-service project, named name, each service's
-// context holding its Dockerfile, conf.txt and src.txt.
-func upBuildProject(tb testing.TB, name string) string {
+// context holding its Dockerfile, conf.txt and src.txt, in a composeRoot,
+// and returns its directory and composeRoot's runner.
+func upBuildProject(tb testing.TB, name string) (dir string, compose func(args ...string) result) {
 	tb.Helper()
-	dir := project(tb, map[string]string{"compose.yaml": fmt.Sprintf(upBuildStack, name)})
+	dir, _, compose = composeRoot(tb, fmt.Sprintf(upBuildStack, name))
 	for _, s := range upBuildServices {
 		ctx := filepath.Join(dir, s)
 		os.MkdirAll(ctx, 0o755)
@@ -51,7 +52,7 @@ func upBuildProject(tb testing.TB, name string) string {
 			}
 		}
 	}
-	return dir
+	return dir, compose
 }
 
 // upBuildState is what a user can see of the project: each service's
@@ -119,15 +120,8 @@ func upBuildChanged(tb testing.TB, name, changed, src string, before, after upBu
 // rebuilt from what did not change, keep their image IDs and their
 // containers, as docker compose does.
 func TestUpBuildOneChanged(t *testing.T) {
-	root, _ := busyboxRoot(t)
-	keepForwarding(t)
 	const name = "upbone"
-	dir := upBuildProject(t, name)
-	compose := func(args ...string) result {
-		t.Helper()
-		return berth(t, dir, "", append([]string{"--root", root}, args...)...)
-	}
-	t.Cleanup(func() { compose("down", "-t", "0") })
+	dir, compose := upBuildProject(t, name)
 	if r := compose("up", "-d", "--build"); r.code != 0 {
 		t.Fatalf("up -d --build: exit %d\n%s", r.code, r.stderr)
 	}
@@ -175,14 +169,8 @@ func cachedStep(progress, prefix string) bool {
 //
 //	go test -tags seccomp -run '^$' -bench UpBuildOneChanged -benchtime 5x ./integration
 func BenchmarkUpBuildOneChanged(b *testing.B) {
-	root, _ := busyboxRoot(b)
 	const name = "upbench"
-	dir := upBuildProject(b, name)
-	compose := func(args ...string) result {
-		b.Helper()
-		return berth(b, dir, "", append([]string{"--root", root}, args...)...)
-	}
-	b.Cleanup(func() { compose("down", "-t", "0") })
+	dir, compose := upBuildProject(b, name)
 	if r := compose("up", "-d", "--build"); r.code != 0 {
 		b.Fatalf("up -d --build: exit %d\n%s", r.code, r.stderr)
 	}
