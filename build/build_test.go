@@ -37,14 +37,22 @@ func init() {
 	}
 }
 
+// emptyRoot is a new state root, with nothing in it yet, whose runtime
+// state directory and networks go when the test ends.
+func emptyRoot(t testing.TB) string {
+	t.Helper()
+	root := t.TempDir()
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(runDir(root))) })
+	tearDownNetworks(t, root)
+	return root
+}
+
 // newRoot is a state root holding the busybox test image as
 // busybox:test.
 func newRoot(t testing.TB) string {
 	t.Helper()
 	fixture.RequireRoot(t, "RUN steps need namespaces, cgroups and overlay mounts")
-	root := t.TempDir()
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(runDir(root))) })
-	tearDownNetworks(t, root)
+	root := emptyRoot(t)
 	s, snaps, err := image.OpenRoot(root)
 	if err != nil {
 		t.Fatal(err)
@@ -331,9 +339,7 @@ func TestBuildPullsBase(t *testing.T) {
 	if err := remote.Write(r, testimage.Busybox(t)); err != nil {
 		t.Fatal(err)
 	}
-	root := t.TempDir()
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(runDir(root))) })
-	tearDownNetworks(t, root)
+	root := emptyRoot(t)
 	var out bytes.Buffer
 	df := "FROM " + ref + "\nRUN echo on top > /top\n"
 	if _, err := Build(context.Background(), Options{Root: root, ContextDir: t.TempDir(), DockerfileInline: []byte(df), Tags: []string{"pulled"}, Progress: &out}); err != nil {

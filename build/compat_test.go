@@ -131,9 +131,7 @@ func setupNamed(t *testing.T, ctxDir string) {
 func TestCompat(t *testing.T) {
 	fixture.RequireRoot(t, "both builders run RUN steps in containers")
 	bk := startBuildKit(t)
-	env := &compatEnv{t: t, bk: bk, root: t.TempDir()}
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(runDir(env.root))) })
-	tearDownNetworks(t, env.root)
+	env := &compatEnv{t: t, bk: bk, root: emptyRoot(t)}
 	env.base = env.pushBase(t)
 	env.http = startFileServer(t)
 	for _, c := range compatCorpus {

@@ -54,9 +54,7 @@ func TestBuildFromDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := t.TempDir()
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(runDir(root))) })
-	tearDownNetworks(t, root)
+	root := emptyRoot(t)
 	ref := host + "/base/busybox@" + d.String()
 	df := "FROM " + ref + "\nRUN echo on top > /top\nCOPY --from=" + ref + " /etc/passwd /passwd\n"
 	var out bytes.Buffer

@@ -61,17 +61,9 @@ func onTerminal(t *testing.T, dir string, cols, rows int, args ...string) (*scre
 	master, tty := openPty(t, cols, rows)
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, berthBin, args...)
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
-	cmd.Dir = dir
+	cmd := berthCmd(ctx, t, berthBin, dir, []string{"TERM=xterm"}, args...)
 	cmd.Stdin = strings.NewReader("")
 	cmd.Stdout, cmd.Stderr = tty, tty
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "COMPOSE_") && !strings.HasPrefix(kv, "BERTH_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "PWD="+dir, "TERM=xterm")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -606,7 +598,6 @@ func TestBuildTTYPull(t *testing.T) {
 	}
 	dir := project(t, map[string]string{"Dockerfile": "FROM " + base + "\nRUN echo pulled > /pulled\n"})
 	root := t.TempDir()
-	teardownOnCleanup(t, root)
 	sc, code, _ := onTerminal(t, dir, 80, 24, "--root", root, "image", "build", "--progress", "tty", "-t", "pulled:1", ".")
 	tr := sc.transcript()
 	if code != 0 {

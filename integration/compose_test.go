@@ -27,7 +27,7 @@ import (
 
 // composeRoot is a berth root with the busybox image bb:1 and a project
 // directory holding compose.yaml; compose runs berth there.
-func composeRoot(t *testing.T, yaml string) (dir, root string, compose func(args ...string) result) {
+func composeRoot(t testing.TB, yaml string) (dir, root string, compose func(args ...string) result) {
 	t.Helper()
 	root, _ = busyboxRoot(t)
 	keepForwarding(t)

@@ -105,30 +105,8 @@ func berthVia(t testing.TB, bin, dir string, env []string, stdin string, args ..
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	// a command that hangs says where: SIGQUIT makes Go print every
-	// goroutine's stack on its standard error
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
-	cmd.WaitDelay = 10 * time.Second
-	cmd.Dir = dir
+	cmd := berthCmd(ctx, t, bin, dir, env, args...)
 	cmd.Stdin = strings.NewReader(stdin)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "COMPOSE_") && !strings.HasPrefix(kv, "BERTH_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	// never the machine's own /var/lib/berth: a fresh root unless the test
-	// names one with --root
-	root := t.TempDir()
-	for i, a := range args[:max(len(args)-1, 0)] {
-		if a == "--root" {
-			root = args[i+1]
-			break
-		}
-	}
-	teardownOnCleanup(t, root)
-	cmd.Env = append(cmd.Env, "PWD="+dir, "BERTH_ROOT="+root)
-	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -142,6 +120,41 @@ func berthVia(t testing.TB, bin, dir string, env []string, stdin string, args ..
 		t.Fatalf("running berth: %v", err)
 	}
 	return result{out.String(), errb.String(), code}
+}
+
+// berthCmd is the command that runs berth through bin in dir with args
+// until ctx ends, with the variables that steer compose loading cleared
+// and env (KEY=VALUE) added; the berth root it uses is torn down when the
+// test ends. Its standard streams are the caller's to set.
+func berthCmd(ctx context.Context, t testing.TB, bin, dir string, env []string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	// a command that hangs says where: SIGQUIT makes Go print every
+	// goroutine's stack on its standard error
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
+	cmd.WaitDelay = 10 * time.Second
+	cmd.Dir = dir
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "COMPOSE_") && !strings.HasPrefix(kv, "BERTH_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	// never the machine's own /var/lib/berth: a fresh root unless the test
+	// names one with --root
+	root := ""
+	for i, a := range args[:max(len(args)-1, 0)] {
+		if a == "--root" {
+			root = args[i+1]
+			break
+		}
+	}
+	if root == "" {
+		root = t.TempDir()
+	}
+	teardownOnCleanup(t, root)
+	cmd.Env = append(cmd.Env, "PWD="+dir, "BERTH_ROOT="+root)
+	cmd.Env = append(cmd.Env, env...)
+	return cmd
 }
 
 // project writes files into a new directory and returns it.

@@ -26,7 +26,7 @@ import (
 
 // keepForwarding gives the machine back its IPv4 forwarding setting when
 // the test ends: berth turns it on for networks, as Docker does.
-func keepForwarding(t *testing.T) {
+func keepForwarding(t testing.TB) {
 	if before, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); err == nil {
 		t.Cleanup(func() { os.WriteFile("/proc/sys/net/ipv4/ip_forward", before, 0o644) })
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/fixture"
 )
 
 // upBuildServices are the services of upBuildStack, each built from a
@@ -38,10 +40,11 @@ CMD ["sleep", "3600"]
 `
 
 // upBuildProject writes the 3-service project, named name, each service's
-// context holding its Dockerfile, conf.txt and src.txt.
-func upBuildProject(tb testing.TB, name string) string {
+// context holding its Dockerfile, conf.txt and src.txt, in a composeRoot,
+// and returns its directory and composeRoot's runner.
+func upBuildProject(tb testing.TB, name string) (dir string, compose func(args ...string) result) {
 	tb.Helper()
-	dir := project(tb, map[string]string{"compose.yaml": fmt.Sprintf(upBuildStack, name)})
+	dir, _, compose = composeRoot(tb, fmt.Sprintf(upBuildStack, name))
 	for _, s := range upBuildServices {
 		ctx := filepath.Join(dir, s)
 		os.MkdirAll(ctx, 0o755)
@@ -51,7 +54,7 @@ func upBuildProject(tb testing.TB, name string) string {
 			}
 		}
 	}
-	return dir
+	return dir, compose
 }
 
 // upBuildState is what a user can see of the project: each service's
@@ -119,15 +122,8 @@ func upBuildChanged(tb testing.TB, name, changed, src string, before, after upBu
 // rebuilt from what did not change, keep their image IDs and their
 // containers, as docker compose does.
 func TestUpBuildOneChanged(t *testing.T) {
-	root, _ := busyboxRoot(t)
-	keepForwarding(t)
 	const name = "upbone"
-	dir := upBuildProject(t, name)
-	compose := func(args ...string) result {
-		t.Helper()
-		return berth(t, dir, "", append([]string{"--root", root}, args...)...)
-	}
-	t.Cleanup(func() { compose("down", "-t", "0") })
+	dir, compose := upBuildProject(t, name)
 	if r := compose("up", "-d", "--build"); r.code != 0 {
 		t.Fatalf("up -d --build: exit %d\n%s", r.code, r.stderr)
 	}
@@ -141,28 +137,15 @@ func TestUpBuildOneChanged(t *testing.T) {
 		}
 		// the changed service re-ran its steps from the COPY of src.txt on,
 		// and no earlier; the others re-ran none
+		cached := map[string]bool{}
 		for _, s := range upBuildServices {
 			for _, step := range []string{"2/5] COPY conf.txt", "3/5] RUN echo", "4/5] COPY src.txt", "5/5] RUN cat"} {
-				ran := strings.Contains(up.stderr, "["+s+" "+step) && !cachedStep(up.stderr, "["+s+" "+step)
-				if want := s == changed && step >= "4"; ran != want {
-					t.Errorf("after %s changed, step [%s %s ran: %v, want %v:\n%s", changed, s, step, ran, want, up.stderr)
-				}
+				cached["["+s+" "+step] = s != changed || step < "4"
 			}
 		}
+		fixture.WantCached(t, "after "+changed+" changed", up.stderr, cached)
 		upBuildChanged(t, name, changed, src, before, upBuildLook(t, name, compose), up, compose)
 	}
-}
-
-// cachedStep says whether the plain progress shows the step named by
-// prefix as CACHED.
-func cachedStep(progress, prefix string) bool {
-	for _, line := range strings.Split(progress, "\n") {
-		num, rest, ok := strings.Cut(line, " ")
-		if ok && strings.HasPrefix(num, "#") && strings.HasPrefix(rest, prefix) {
-			return strings.Contains(progress, num+" CACHED\n")
-		}
-	}
-	return false
 }
 
 // BenchmarkUpBuildOneChanged is the issue's up --build figure: a project
@@ -175,14 +158,8 @@ func cachedStep(progress, prefix string) bool {
 //
 //	go test -tags seccomp -run '^$' -bench UpBuildOneChanged -benchtime 5x ./integration
 func BenchmarkUpBuildOneChanged(b *testing.B) {
-	root, _ := busyboxRoot(b)
 	const name = "upbench"
-	dir := upBuildProject(b, name)
-	compose := func(args ...string) result {
-		b.Helper()
-		return berth(b, dir, "", append([]string{"--root", root}, args...)...)
-	}
-	b.Cleanup(func() { compose("down", "-t", "0") })
+	dir, compose := upBuildProject(b, name)
 	if r := compose("up", "-d", "--build"); r.code != 0 {
 		b.Fatalf("up -d --build: exit %d\n%s", r.code, r.stderr)
 	}
