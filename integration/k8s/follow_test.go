@@ -41,10 +41,8 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 // when t ends, if still running.
 func (o *onCluster) start(t *testing.T, args ...string) *follower {
 	t.Helper()
-	full := append([]string{"--root", o.root, "--context", o.context, "-p", o.project}, args...)
-	f := &follower{cmd: exec.Command(berthBin, full...), done: make(chan struct{})}
-	f.cmd.Dir = o.dir
-	f.cmd.Env = append(os.Environ(), "KUBECONFIG="+o.kubeconfig, "BERTH_CONTEXT=")
+	f := &follower{cmd: exec.Command(berthBin, o.args(true, args...)...), done: make(chan struct{})}
+	f.cmd.Dir, f.cmd.Env = o.dir, o.env()
 	f.cmd.Stdout, f.cmd.Stderr = lockedWriter{f, &f.stdout}, lockedWriter{f, &f.stderr}
 	if err := f.cmd.Start(); err != nil {
 		t.Fatal(err)
