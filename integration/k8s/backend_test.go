@@ -27,7 +27,7 @@ type onCluster struct {
 func newOnCluster(t testing.TB, c *cluster, project string) *onCluster {
 	t.Helper()
 	ctxName := strings.TrimSpace(c.kubectl(t, "", "config", "current-context"))
-	return &onCluster{c: c, context: ctxName, dir: t.TempDir(), project: project, root: t.TempDir(), kubeconfig: c.Kubeconfig}
+	return &onCluster{c: c, context: ctxName, dir: t.TempDir(), project: project, root: stateRoot(t), kubeconfig: c.Kubeconfig}
 }
 
 // onNewCluster starts the test cluster and readies a project on it, named

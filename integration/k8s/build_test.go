@@ -9,8 +9,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-
-	"github.com/berth-dev/berth/monitor"
 )
 
 // TestKubeBuildPush: berth --context C up -d --build --push builds a
@@ -26,8 +24,6 @@ func TestKubeBuildPush(t *testing.T) {
 	project := uniqueName("kp")
 	base := c.pushBusybox(t, project+"/base")
 	o := newOnCluster(t, c, project)
-	// the builds run in o.root, which keeps a run directory under /run/berth
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(monitor.RunDir(o.root))) })
 	// put writes a file of a project's build context
 	put := func(t *testing.T, path, content string) {
 		t.Helper()
@@ -170,7 +166,6 @@ func TestKubeBuildPush(t *testing.T) {
 		// which no registry has; refused with or without --build, before
 		// anything is made
 		bare := newOnCluster(t, c, project+"-bare")
-		t.Cleanup(func() { os.RemoveAll(filepath.Dir(monitor.RunDir(bare.root))) })
 		bare.write(t, `services:
   api:
     image: `+base+`

@@ -186,12 +186,19 @@ func (c *cluster) pushBusybox(t testing.TB, repo string) string {
 		}
 	}
 	ref := c.Registry + "/" + repo + ":1"
-	root := t.TempDir()
-	// berth keeps a run directory per state root under /run/berth
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(monitor.RunDir(root))) })
+	root := stateRoot(t)
 	berth(t, root, "image", "import", "-c", `CMD ["sh"]`, "-c", "ENV PATH=/bin", rootfs, ref)
 	berth(t, root, "image", "push", ref)
 	return ref
+}
+
+// stateRoot is a berth state root (--root) for t, removed when t ends
+// with the run directory berth keeps for it under /run/berth.
+func stateRoot(t testing.TB) string {
+	t.Helper()
+	root := t.TempDir()
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(monitor.RunDir(root))) })
+	return root
 }
 
 // berth runs berth --root ROOT ARGS on this machine, failing t unless it
