@@ -20,10 +20,8 @@ import (
 // without image: (before anything is applied), --build without --push
 // on a context, --push without a context.
 func TestKubeBuildPush(t *testing.T) {
-	c := startCluster(t)
-	project := uniqueName("kp")
-	base := c.pushBusybox(t, project+"/base")
-	o := newOnCluster(t, c, project)
+	c, o, base := onNewCluster(t, "kp")
+	project := o.project
 	// put writes a file of a project's build context
 	put := func(t *testing.T, path, content string) {
 		t.Helper()

@@ -207,13 +207,11 @@ func TestKubeFollow(t *testing.T) {
 // namespace puts the whole project there, and down -v leaves that
 // namespace, which berth did not make, where it is.
 func TestKubeOwnNamespace(t *testing.T) {
-	c := startCluster(t)
-	project := uniqueName("kn")
+	c, o, image := onNewCluster(t, "kn")
+	project := o.project
 	ns := project + "-theirs"
-	image := c.pushBusybox(t, project+"/box")
 	c.kubectl(t, "", "create", "namespace", ns)
 	t.Cleanup(func() { c.tryKubectl("", "delete", "namespace", ns, "--wait=false") })
-	o := newOnCluster(t, c, project)
 	// a copy of the cluster's kubeconfig whose context names ns
 	kc := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := os.WriteFile(kc, []byte(c.kubectl(t, "", "config", "view", "--raw", "--flatten")), 0o600); err != nil {
