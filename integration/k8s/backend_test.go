@@ -110,6 +110,33 @@ func (o *onCluster) labelled(t testing.TB, kinds string) map[string]string {
 	return m
 }
 
+// upUnchanged runs berth ARGS, an up with nothing to change, and checks
+// that it wrote nothing: each object of kinds that carries the project's
+// labels keeps its resourceVersion, generation and uid, none is added,
+// and the progress has no Created, Configured or Deleted line. It
+// returns the objects.
+func (o *onCluster) upUnchanged(t testing.TB, kinds string, args ...string) map[string]string {
+	t.Helper()
+	before := o.labelled(t, kinds)
+	_, progress := o.run(t, args...)
+	after := o.labelled(t, kinds)
+	what := "a second berth " + strings.Join(args, " ")
+	for k, v := range before {
+		if after[k] != v {
+			t.Errorf("%s changed %s: %s → %s", what, k, v, after[k])
+		}
+	}
+	if len(before) != len(after) {
+		t.Errorf("%s: objects before %v, after %v", what, before, after)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(progress), "\n") {
+		if strings.Contains(l, "Created") || strings.Contains(l, "Configured") || strings.Contains(l, "Deleted") {
+			t.Errorf("%s with nothing changed said %q", what, l)
+		}
+	}
+	return before
+}
+
 const berthKinds = "namespaces,configmaps,secrets,persistentvolumeclaims,services,networkpolicies,deployments,statefulsets,daemonsets,jobs"
 
 // stack is the 3-service project: a one-shot job seed that web waits to
@@ -261,21 +288,8 @@ spec:
 	})
 
 	t.Run("unchanged", func(t *testing.T) {
-		before := o.labelled(t, berthKinds)
-		_, progress := o.run(t, "up", "-d", "--wait")
-		after := o.labelled(t, berthKinds)
-		for k, v := range before {
-			if after[k] != v {
-				t.Errorf("a second up changed %s: %s → %s", k, v, after[k])
-			}
-		}
-		if len(before) != len(after) || len(before) < 7 {
-			t.Errorf("objects before %v, after %v", before, after)
-		}
-		for _, l := range strings.Split(strings.TrimSpace(progress), "\n") {
-			if strings.Contains(l, "Created") || strings.Contains(l, "Configured") || strings.Contains(l, "Deleted") {
-				t.Errorf("a second up with nothing changed said %q", l)
-			}
+		if objects := o.upUnchanged(t, berthKinds, "up", "-d", "--wait"); len(objects) < 7 {
+			t.Errorf("objects of the project: %v; want 7 or more", objects)
 		}
 	})
 
@@ -335,14 +349,7 @@ spec:
 		}
 		// the dependency ready already: a second up waits for nothing
 		// new, and writes nothing
-		before := o.labelled(t, berthKinds)
-		o.run(t, "up", "-d", "--wait")
-		after := o.labelled(t, berthKinds)
-		for k, v := range before {
-			if after[k] != v {
-				t.Errorf("a second up changed %s: %s → %s", k, v, after[k])
-			}
-		}
+		o.upUnchanged(t, berthKinds, "up", "-d", "--wait")
 	})
 
 	t.Run("never ready", func(t *testing.T) {
