@@ -126,20 +126,18 @@ build() {
 		printf '%s %ss\n' "$b" $((t1 - t0)) | tee -a "$cache/build-times" >&2
 	done
 
-	build_pause "$mod/pause"
+	build_pause "$mod/pause" "$kdir"
 	date -u +%FT%TZ >"$cache/complete"
 	log "cache $cache is complete"
 }
 
-# build_pause WORKDIR: the pod sandbox image: k8s' pause.c, static, alone in
+# build_pause WORKDIR KDIR: the pod sandbox image: k8s' pause.c (of KDIR,
+# k8s.io/kubernetes's module directory, as build found it), static, alone in
 # a rootfs that berth packages as an OCI image (saved as an OCI archive that
 # start imports).
 build_pause() {
 	[ -e "$cache/pause.oci.tar" ] && return 0
-	local kdir src work=$1
-	kdir=$(GOWORK=off go list -m -mod=mod -f '{{.Dir}}' "k8s.io/kubernetes@$K8S_VERSION" 2>/dev/null || true)
-	[ -n "$kdir" ] || kdir=$(go env GOMODCACHE)/k8s.io/kubernetes@$K8S_VERSION
-	src=$kdir/build/pause/linux/pause.c
+	local work=$1 src=$2/build/pause/linux/pause.c
 	[ -e "$src" ] || die "no $src"
 	mkdir -p "$work/rootfs" "$work/root"
 	gcc -Os -static -o "$work/rootfs/pause" "$src" -DVERSION="\"$PAUSE_TAG\""

@@ -1,12 +1,9 @@
 package k8s
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,7 +27,7 @@ type onCluster struct {
 func newOnCluster(t testing.TB, c *cluster, project string) *onCluster {
 	t.Helper()
 	ctxName := strings.TrimSpace(c.kubectl(t, "", "config", "current-context"))
-	return &onCluster{c: c, context: ctxName, dir: t.TempDir(), project: project, root: t.TempDir(), kubeconfig: c.Kubeconfig}
+	return &onCluster{c: c, context: ctxName, dir: t.TempDir(), project: project, root: stateRoot(t), kubeconfig: c.Kubeconfig}
 }
 
 // onNewCluster starts the test cluster and readies a project on it, named
@@ -67,25 +64,22 @@ func (o *onCluster) tryHere(args ...string) (string, string, int) { return o.ber
 func (o *onCluster) berth(onCluster bool, args ...string) (string, string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	return runBerth(ctx, o.dir, o.env(), o.args(onCluster, args...)...)
+}
+
+// args are berth's arguments for ARGS: --root R [--context C] -p P ARGS.
+func (o *onCluster) args(onCluster bool, args ...string) []string {
 	full := []string{"--root", o.root}
 	if onCluster {
 		full = append(full, "--context", o.context)
 	}
-	full = append(append(full, "-p", o.project), args...)
-	cmd := exec.CommandContext(ctx, berthBin, full...)
-	cmd.Dir = o.dir
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+o.kubeconfig, "BERTH_CONTEXT=")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		code = exit.ExitCode()
-	} else if err != nil {
-		code = -1
-	}
-	return stdout.String(), stderr.String(), code
+	return append(append(full, "-p", o.project), args...)
+}
+
+// env is the test's environment with o's kubeconfig, and no BERTH_CONTEXT
+// of the host's: the context is the one --context names, or none.
+func (o *onCluster) env() []string {
+	return append(os.Environ(), "KUBECONFIG="+o.kubeconfig, "BERTH_CONTEXT=")
 }
 
 // run is try, failing t unless berth exits 0.
@@ -114,6 +108,33 @@ func (o *onCluster) labelled(t testing.TB, kinds string) map[string]string {
 		}
 	}
 	return m
+}
+
+// upUnchanged runs berth ARGS, an up with nothing to change, and checks
+// that it wrote nothing: each object of kinds that carries the project's
+// labels keeps its resourceVersion, generation and uid, none is added,
+// and the progress has no Created, Configured or Deleted line. It
+// returns the objects.
+func (o *onCluster) upUnchanged(t testing.TB, kinds string, args ...string) map[string]string {
+	t.Helper()
+	before := o.labelled(t, kinds)
+	_, progress := o.run(t, args...)
+	after := o.labelled(t, kinds)
+	what := "a second berth " + strings.Join(args, " ")
+	for k, v := range before {
+		if after[k] != v {
+			t.Errorf("%s changed %s: %s → %s", what, k, v, after[k])
+		}
+	}
+	if len(before) != len(after) {
+		t.Errorf("%s: objects before %v, after %v", what, before, after)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(progress), "\n") {
+		if strings.Contains(l, "Created") || strings.Contains(l, "Configured") || strings.Contains(l, "Deleted") {
+			t.Errorf("%s with nothing changed said %q", what, l)
+		}
+	}
+	return before
 }
 
 const berthKinds = "namespaces,configmaps,secrets,persistentvolumeclaims,services,networkpolicies,deployments,statefulsets,daemonsets,jobs"
@@ -257,9 +278,7 @@ spec:
 		// -f follows until the pod's log ends: here, until berth is stopped
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, berthBin, "--root", o.root, "--context", o.context, "-p", project, "logs", "-f", "--no-color", "web")
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+o.kubeconfig)
-		out2, _ := cmd.Output()
+		out2, _, _ := runBerth(ctx, "", append(os.Environ(), "KUBECONFIG="+o.kubeconfig), o.args(true, "logs", "-f", "--no-color", "web")...)
 		if ctx.Err() == nil {
 			t.Errorf("logs -f web ended before it was stopped: %q", out2)
 		}
@@ -269,21 +288,8 @@ spec:
 	})
 
 	t.Run("unchanged", func(t *testing.T) {
-		before := o.labelled(t, berthKinds)
-		_, progress := o.run(t, "up", "-d", "--wait")
-		after := o.labelled(t, berthKinds)
-		for k, v := range before {
-			if after[k] != v {
-				t.Errorf("a second up changed %s: %s → %s", k, v, after[k])
-			}
-		}
-		if len(before) != len(after) || len(before) < 7 {
-			t.Errorf("objects before %v, after %v", before, after)
-		}
-		for _, l := range strings.Split(strings.TrimSpace(progress), "\n") {
-			if strings.Contains(l, "Created") || strings.Contains(l, "Configured") || strings.Contains(l, "Deleted") {
-				t.Errorf("a second up with nothing changed said %q", l)
-			}
+		if objects := o.upUnchanged(t, berthKinds, "up", "-d", "--wait"); len(objects) < 7 {
+			t.Errorf("objects of the project: %v; want 7 or more", objects)
 		}
 	})
 
@@ -343,14 +349,7 @@ spec:
 		}
 		// the dependency ready already: a second up waits for nothing
 		// new, and writes nothing
-		before := o.labelled(t, berthKinds)
-		o.run(t, "up", "-d", "--wait")
-		after := o.labelled(t, berthKinds)
-		for k, v := range before {
-			if after[k] != v {
-				t.Errorf("a second up changed %s: %s → %s", k, v, after[k])
-			}
-		}
+		o.upUnchanged(t, berthKinds, "up", "-d", "--wait")
 	})
 
 	t.Run("never ready", func(t *testing.T) {
@@ -499,17 +498,10 @@ contexts:
 	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte("services:\n  app:\n    image: busybox\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	berthIn := func(env string, args ...string) (string, int) {
-		cmd := exec.Command(berthBin, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+kc, "BERTH_CONTEXT="+env, "BERTH_ROOT="+filepath.Join(dir, "root"))
-		out, err := cmd.CombinedOutput()
-		code := 0
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			code = exit.ExitCode()
-		}
-		return string(out), code
+	berthIn := func(env string, args ...string) (string, string, int) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		return runBerth(ctx, dir, append(os.Environ(), "KUBECONFIG="+kc, "BERTH_CONTEXT="+env, "BERTH_ROOT="+filepath.Join(dir, "root")), args...)
 	}
 	for _, tc := range []struct {
 		env  string
@@ -525,9 +517,9 @@ contexts:
 		{"", []string{"--context", "gone", "image", "ls"}, "berth: berth image ls is not supported on a Kubernetes context yet"},
 		{"gone", []string{"run", "app"}, "berth: berth run is not supported on a Kubernetes context yet"},
 	} {
-		out, code := berthIn(tc.env, tc.args...)
-		if code == 0 || !strings.HasPrefix(out, tc.want) || strings.Count(out, "\n") != 1 {
-			t.Errorf("BERTH_CONTEXT=%s berth %s: exit %d, %q; want one line %q...", tc.env, strings.Join(tc.args, " "), code, out, tc.want)
+		out, errOut, code := berthIn(tc.env, tc.args...)
+		if code == 0 || out != "" || !strings.HasPrefix(errOut, tc.want) || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("BERTH_CONTEXT=%s berth %s: exit %d, stdout %q, stderr %q; want nothing on stdout and one line %q... on stderr", tc.env, strings.Join(tc.args, " "), code, out, errOut, tc.want)
 		}
 	}
 }

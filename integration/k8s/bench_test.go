@@ -31,9 +31,9 @@ func benchStack(image string) string {
 // it. go test -tags seccomp -run '^$' -bench KubeUp -benchtime 3x
 // ./integration/k8s
 func BenchmarkKubeUp(b *testing.B) {
-	c := startCluster(b)
-	project := uniqueName("bench")
-	image := c.pushBusybox(b, project+"/box")
+	// each sub-benchmark's projects are named after this one's
+	c, o, image := onNewCluster(b, "bench")
+	project := o.project
 	stack := benchStack(image)
 
 	b.Run("berth", func(b *testing.B) {

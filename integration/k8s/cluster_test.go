@@ -186,23 +186,32 @@ func (c *cluster) pushBusybox(t testing.TB, repo string) string {
 		}
 	}
 	ref := c.Registry + "/" + repo + ":1"
-	root := t.TempDir()
-	// berth keeps a run directory per state root under /run/berth
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(monitor.RunDir(root))) })
+	root := stateRoot(t)
 	berth(t, root, "image", "import", "-c", `CMD ["sh"]`, "-c", "ENV PATH=/bin", rootfs, ref)
 	berth(t, root, "image", "push", ref)
 	return ref
 }
 
+// stateRoot is a berth state root (--root) for t, removed when t ends
+// with the run directory berth keeps for it under /run/berth.
+func stateRoot(t testing.TB) string {
+	t.Helper()
+	root := t.TempDir()
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(monitor.RunDir(root))) })
+	return root
+}
+
+// berth runs berth --root ROOT ARGS on this machine, failing t unless it
+// exits 0, and returns its stdout.
 func berth(t testing.TB, root string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, berthBin, append([]string{"--root", root}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("berth %s: %v\n%s", strings.Join(args, " "), err, out)
+	out, errOut, code := runBerth(ctx, "", nil, append([]string{"--root", root}, args...)...)
+	if code != 0 {
+		t.Fatalf("berth %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
 	}
-	return string(out)
+	return out
 }
 
 // tooSoon says whether a test's deadline (go test -timeout) comes before

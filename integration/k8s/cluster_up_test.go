@@ -28,7 +28,7 @@ func TestKubeClusterUp(t *testing.T) {
 	c := startCluster(t)
 	state = filepath.Dir(c.Kubeconfig)
 
-	ns := fmt.Sprintf("berth-up-%d", time.Now().UnixNano()%1_000_000)
+	ns := uniqueName("berth-up-")
 	image := c.pushBusybox(t, ns+"/web")
 	c.kubectl(t, "", "create", "namespace", ns)
 	manifest := fmt.Sprintf(`apiVersion: apps/v1

@@ -2,8 +2,8 @@ package k8s
 
 import (
 	"context"
+	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -27,13 +27,16 @@ func testCorpusDryRun(t *testing.T, c *cluster, kubeContext string) {
 		}
 	}
 	env = append(env, "KUBECONFIG="+c.Kubeconfig, "BERTH_ROOT="+t.TempDir())
+	// berthAt runs berth in dir, returning its stdout and stderr together
+	// and whether it exited 0
 	berthAt := func(dir string, args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, berthBin, args...)
-		cmd.Dir, cmd.Env = dir, env
-		out, err := cmd.CombinedOutput()
-		return string(out), err
+		out, errOut, code := runBerth(ctx, dir, env, args...)
+		if code != 0 {
+			return out + errOut, fmt.Errorf("exit %d", code)
+		}
+		return out + errOut, nil
 	}
 	converted, buildOnly := 0, 0
 	for i, p := range paths {

@@ -41,10 +41,8 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 // when t ends, if still running.
 func (o *onCluster) start(t *testing.T, args ...string) *follower {
 	t.Helper()
-	full := append([]string{"--root", o.root, "--context", o.context, "-p", o.project}, args...)
-	f := &follower{cmd: exec.Command(berthBin, full...), done: make(chan struct{})}
-	f.cmd.Dir = o.dir
-	f.cmd.Env = append(os.Environ(), "KUBECONFIG="+o.kubeconfig, "BERTH_CONTEXT=")
+	f := &follower{cmd: exec.Command(berthBin, o.args(true, args...)...), done: make(chan struct{})}
+	f.cmd.Dir, f.cmd.Env = o.dir, o.env()
 	f.cmd.Stdout, f.cmd.Stderr = lockedWriter{f, &f.stdout}, lockedWriter{f, &f.stderr}
 	if err := f.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -209,13 +207,11 @@ func TestKubeFollow(t *testing.T) {
 // namespace puts the whole project there, and down -v leaves that
 // namespace, which berth did not make, where it is.
 func TestKubeOwnNamespace(t *testing.T) {
-	c := startCluster(t)
-	project := uniqueName("kn")
+	c, o, image := onNewCluster(t, "kn")
+	project := o.project
 	ns := project + "-theirs"
-	image := c.pushBusybox(t, project+"/box")
 	c.kubectl(t, "", "create", "namespace", ns)
 	t.Cleanup(func() { c.tryKubectl("", "delete", "namespace", ns, "--wait=false") })
-	o := newOnCluster(t, c, project)
 	// a copy of the cluster's kubeconfig whose context names ns
 	kc := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := os.WriteFile(kc, []byte(c.kubectl(t, "", "config", "view", "--raw", "--flatten")), 0o600); err != nil {

@@ -1,6 +1,9 @@
 package k8s
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -37,4 +40,24 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// runBerth runs the berth under test with args in dir (the test's own
+// directory when "") and env (the test's environment when nil), and
+// returns its stdout, stderr and exit code: -1 when it did not exit by
+// itself (it did not start, or ctx ended it).
+func runBerth(ctx context.Context, dir string, env []string, args ...string) (string, string, int) {
+	cmd := exec.CommandContext(ctx, berthBin, args...)
+	cmd.Dir, cmd.Env = dir, env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else if err != nil {
+		code = -1
+	}
+	return stdout.String(), stderr.String(), code
 }
